@@ -1,0 +1,102 @@
+import { openDatabase } from "../lib/db.ts";
+import { UsageError } from "../lib/errors.ts";
+import { logAuditEvent, logNumberedEvents } from "../lib/events.ts";
+import { requireCurrentSchema } from "../lib/migrate.ts";
+import { readNdjson } from "../lib/ndjson.ts";
+import { writeObject, writeRecords } from "../lib/output.ts";
+import {
+  type Command,
+  expectAtMost,
+  parseCommandArgs,
+  resolveRunId,
+  resolveUser,
+} from "./context.ts";
+
+export const command: Command = {
+  help: `audit-trail log — record one event, or many from NDJSON
+
+USAGE
+  audit-trail log OPERATION [--details TEXT] [--sku SKU] [--user USER] [--run-id RUN_ID]
+  audit-trail log --stdin [--user USER] [--run-id RUN_ID] < events.ndjson
+
+Appends one event and prints its audit_id once it is safely on disk. With --stdin, reads
+one JSON object per line ({"operation", "details"?, "sku"?, "user"?, "run_id"?}) and stores
+all of them in one transaction, or none if any line is invalid (exit 2 names the line).
+
+OPTIONS
+  --details TEXT   free text, at most 65,536 characters
+  --sku SKU        the SKU concerned; leave out for global operations
+  --user USER      who did it (default: $AUDIT_TRAIL_USER, else the login name, else system)
+  --run-id ID      the batch it belongs to (default: $AUDIT_TRAIL_RUN_ID)
+  --stdin          read NDJSON events from standard input; --user and --run-id are then
+                   the defaults for lines that leave them out
+  --format F       json | ndjson: print the whole record instead of the id
+  --db PATH        the database (default: $AUDIT_TRAIL_DB, else data/app.db)
+
+OUTPUT
+  one event: its audit_id, e.g. 42
+  --stdin:   {"inserted": 3, "first_audit_id": 40, "last_audit_id": 42}
+
+EXAMPLES
+  audit-trail log ORDER_CONFIRMED --sku SKU-1001 --details "Order ORD-123: 45 units"
+  audit-trail log STOCK_COUNT_STARTED --user night-shift
+  printf '{"operation":"PICKED","sku":"SKU-7"}\\n' | audit-trail log --stdin
+`,
+  async run(context, args) {
+    const { values, positionals } = parseCommandArgs("log", args, {
+      details: { type: "string" },
+      sku: { type: "string" },
+      user: { type: "string" },
+      "run-id": { type: "string" },
+      stdin: { type: "boolean" },
+    });
+    const { io, dbPath } = context;
+    const defaults = {
+      user: resolveUser(io, values.user),
+      run_id: resolveRunId(io, values["run-id"]),
+    };
+
+    if (values.stdin) {
+      if (positionals.length > 0) {
+        throw new UsageError(`log --stdin takes no OPERATION argument ("${positionals[0]}")`, {
+          hint: "Give each event's operation in its JSON line.",
+        });
+      }
+      for (const option of ["details", "sku"] as const) {
+        if (values[option] !== undefined) {
+          throw new UsageError(`--${option} cannot be used with --stdin`, {
+            hint: `Put "${option}" in each JSON line instead.`,
+          });
+        }
+      }
+      using db = openDatabase(dbPath);
+      requireCurrentSchema(db);
+      const result = await logNumberedEvents(db, readNdjson(io.stdin), defaults);
+      await writeObject(io.stdout, { ...result }, context.explicitFormat ?? "ndjson");
+      return 0;
+    }
+
+    if (positionals.length === 0) {
+      throw new UsageError("Missing OPERATION: what happened, e.g. ORDER_CONFIRMED", {
+        hint: 'Example: audit-trail log ORDER_CONFIRMED --sku SKU-1001 --details "45 units"',
+      });
+    }
+    expectAtMost("log", positionals, 1);
+    using db = openDatabase(dbPath);
+    requireCurrentSchema(db);
+    const event = logAuditEvent(db, {
+      operation: positionals[0],
+      details: values.details,
+      sku: values.sku,
+    }, defaults);
+    const format = context.explicitFormat;
+    if (format === "json" || format === "ndjson") {
+      await writeObject(io.stdout, { ...event }, format);
+    } else if (format === "csv" || format === "table") {
+      await writeRecords(io.stdout, [[event]], format);
+    } else {
+      await io.stdout.write(`${event.audit_id}\n`);
+    }
+    return 0;
+  },
+};

@@ -1,0 +1,86 @@
+import { openDatabase } from "../lib/db.ts";
+import { UsageError } from "../lib/errors.ts";
+import { requireCurrentSchema } from "../lib/migrate.ts";
+import { writeRecords } from "../lib/output.ts";
+import { type AuditLogFilter, DEFAULT_QUERY_LIMIT, streamAuditLog } from "../lib/query.ts";
+import { type Command, expectAtMost, parseCommandArgs, parseCount } from "./context.ts";
+
+export const command: Command = {
+  help: `audit-trail query — find events
+
+USAGE
+  audit-trail query [FILTERS] [--limit N] [--offset K] [--order desc|asc] [--format F]
+
+Prints matching events, newest first (by audit_id). Filters combine with AND.
+
+FILTERS
+  --sku S            events of this SKU
+  --operation O      events of this operation, e.g. ORDER_CONFIRMED
+  --run-id R         events of this batch
+  --user U           events by this user
+  --since T          at or after T: an ISO date or date-time in UTC (2026-02-16,
+                     2026-02-16T14:30, 2026-02-16T14:30:00Z)
+  --until T          up to the end of T (--until 2026-02-16 includes all of the 16th)
+  --contains TEXT    details contain TEXT (case-insensitive)
+  --after-id N       only events with audit_id above N (cursor for reading forward)
+  --before-id N      only events with audit_id below N (cursor for paging back)
+
+OPTIONS
+  --limit N          at most N events (default ${DEFAULT_QUERY_LIMIT}); 0 = all, streamed
+  --offset K         skip the first K matches (prefer --before-id for paging)
+  --order desc|asc   newest first (default) or oldest first
+  --format F         json | ndjson | csv | table (default: table on a terminal, else json)
+  --db PATH          the database (default: $AUDIT_TRAIL_DB, else data/app.db)
+
+OUTPUT
+  Each record: {"audit_id", "timestamp", "operation", "sku", "details", "user", "run_id"};
+  json is an array ([] when nothing matches), ndjson one record per line.
+
+EXAMPLES
+  audit-trail query --sku SKU-1001 --limit 10
+  audit-trail query --since 2026-02-16 --until 2026-02-16 --format csv > day.csv
+  audit-trail query --limit 0 --format ndjson | jq -c 'select(.user == "ana")'
+  audit-trail query --before-id 5000 --limit 100      # the page below event 5000
+`,
+  async run(context, args) {
+    const { values, positionals } = parseCommandArgs("query", args, {
+      sku: { type: "string" },
+      operation: { type: "string" },
+      "run-id": { type: "string" },
+      user: { type: "string" },
+      since: { type: "string" },
+      until: { type: "string" },
+      contains: { type: "string" },
+      "after-id": { type: "string" },
+      "before-id": { type: "string" },
+      limit: { type: "string" },
+      offset: { type: "string" },
+      order: { type: "string" },
+    });
+    expectAtMost("query", positionals, 0);
+    const order = values.order ?? "desc";
+    if (order !== "asc" && order !== "desc") {
+      throw new UsageError(`--order must be "desc" or "asc", not "${order}"`);
+    }
+    const optionalCount = (value: string | undefined, option: string) =>
+      value === undefined ? undefined : parseCount(value, option);
+    const filter: AuditLogFilter = {
+      sku: values.sku,
+      operation: values.operation,
+      runId: values["run-id"],
+      user: values.user,
+      since: values.since,
+      until: values.until,
+      contains: values.contains,
+      afterId: optionalCount(values["after-id"], "--after-id"),
+      beforeId: optionalCount(values["before-id"], "--before-id"),
+      limit: optionalCount(values.limit, "--limit"),
+      offset: optionalCount(values.offset, "--offset"),
+      order,
+    };
+    using db = openDatabase(context.dbPath, { readOnly: false });
+    requireCurrentSchema(db);
+    await writeRecords(context.io.stdout, streamAuditLog(db, filter), context.format);
+    return 0;
+  },
+};

@@ -1,0 +1,199 @@
+/**
+ * Batches: the events that share one run id, their time span, and starting and ending one.
+ *
+ * @module
+ */
+import { type AuditDatabase, guard } from "./db.ts";
+import { AuditTrailError } from "./errors.ts";
+import { type AuditEvent, logAuditEvent, UTC_TIMESTAMP_SQL } from "./events.ts";
+import { getAuditLog } from "./query.ts";
+import { generateRunId, validateRunId } from "./run_id.ts";
+
+/** One batch with all its events, oldest first, as `batch show` prints it. */
+export interface BatchReport {
+  run_id: string;
+  event_count: number;
+  events: AuditEvent[];
+  start_time: string | null;
+  end_time: string | null;
+  /** From the first event to the last, in seconds with millisecond resolution; never negative. */
+  duration_seconds: number;
+}
+
+/** One line of `batch list`. */
+export interface BatchSummary {
+  run_id: string;
+  event_count: number;
+  start_time: string;
+  end_time: string;
+  duration_seconds: number;
+}
+
+/** Operation logged by {@linkcode startBatch}. */
+export const BATCH_START = "BATCH_START";
+/** Operation logged by {@linkcode endBatch}. */
+export const BATCH_END = "BATCH_END";
+
+/**
+ * Reads every event of one batch, oldest first, with its time span. An unknown run id gives
+ * an empty report (`event_count` 0, `null` times, `duration_seconds` 0).
+ *
+ * @param db The open database.
+ * @param runId The batch's run id.
+ * @returns The batch report.
+ *
+ * @example
+ * ```ts
+ * import { getBatchOperations, logAuditEvent, migrate, openDatabase } from "../mod.ts";
+ * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
+ * migrate(db);
+ * logAuditEvent(db, { operation: "BATCH_START", run_id: "run_a" });
+ * logAuditEvent(db, { operation: "BATCH_END", run_id: "run_a" });
+ * const report = getBatchOperations(db, "run_a");
+ * console.log(report.event_count, report.duration_seconds >= 0); // 2 true
+ * ```
+ */
+export function getBatchOperations(db: AuditDatabase, runId: string): BatchReport {
+  const events = getAuditLog(db, { runId, order: "asc", limit: 0 });
+  if (events.length === 0) {
+    return {
+      run_id: runId,
+      event_count: 0,
+      events: [],
+      start_time: null,
+      end_time: null,
+      duration_seconds: 0,
+    };
+  }
+  const start = events[0].timestamp;
+  const end = events[events.length - 1].timestamp;
+  return {
+    run_id: runId,
+    event_count: events.length,
+    events,
+    start_time: start,
+    end_time: end,
+    duration_seconds: durationSeconds(start, end),
+  };
+}
+
+/**
+ * Lists batches (every distinct run id), most recently active first.
+ *
+ * @param db The open database.
+ * @param options `limit`: how many batches at most (default 20; 0 means all).
+ * @returns One summary per batch.
+ *
+ * @example
+ * ```ts
+ * import { listBatches, logAuditEvent, migrate, openDatabase } from "../mod.ts";
+ * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
+ * migrate(db);
+ * logAuditEvent(db, { operation: "COUNTED", run_id: "run_a" });
+ * logAuditEvent(db, { operation: "COUNTED", run_id: "run_b" });
+ * console.log(listBatches(db).map((b) => b.run_id)); // [ "run_b", "run_a" ]
+ * ```
+ */
+export function listBatches(db: AuditDatabase, options: { limit?: number } = {}): BatchSummary[] {
+  const limit = options.limit ?? DEFAULT_BATCH_LIST_LIMIT;
+  if (!Number.isSafeInteger(limit) || limit < 0) {
+    throw new AuditTrailError(`Limit must be a whole number of 0 or more, not "${limit}"`);
+  }
+  const rows = guard(db.path, () =>
+    db.statement(
+      `WITH batches AS (
+         SELECT run_id, count(*) AS event_count, min(audit_id) AS first_id, max(audit_id) AS last_id
+         FROM audit_log WHERE run_id IS NOT NULL
+         GROUP BY run_id ORDER BY last_id DESC LIMIT ?
+       )
+       SELECT b.run_id, b.event_count,
+         (SELECT ${UTC_TIMESTAMP_SQL} FROM audit_log WHERE audit_id = b.first_id) AS start_time,
+         (SELECT ${UTC_TIMESTAMP_SQL} FROM audit_log WHERE audit_id = b.last_id) AS end_time
+       FROM batches b ORDER BY b.last_id DESC`,
+    ).all(limit === 0 ? -1 : limit));
+  return rows.map((row) => ({
+    run_id: row.run_id as string,
+    event_count: row.event_count as number,
+    start_time: row.start_time as string,
+    end_time: row.end_time as string,
+    duration_seconds: durationSeconds(row.start_time as string, row.end_time as string),
+  }));
+}
+
+/** Default `limit` of {@linkcode listBatches}. */
+export const DEFAULT_BATCH_LIST_LIMIT = 20;
+
+/**
+ * Starts a batch: makes a new run id and logs `BATCH_START` with the description.
+ *
+ * @returns The `BATCH_START` event; its `run_id` is the new batch's id.
+ *
+ * @example
+ * ```ts
+ * import { migrate, openDatabase, startBatch } from "../mod.ts";
+ * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
+ * migrate(db);
+ * const start = startBatch(db, "Nightly stock count", { user: "scheduler" });
+ * console.log(start.operation, start.run_id!.startsWith("run_")); // BATCH_START true
+ * ```
+ */
+export function startBatch(
+  db: AuditDatabase,
+  description = "",
+  options: { user?: string; runId?: string } = {},
+): AuditEvent {
+  const runId = options.runId === undefined ? generateRunId() : validateRunId(options.runId);
+  return logAuditEvent(db, {
+    operation: BATCH_START,
+    details: description,
+    user: options.user,
+    run_id: runId,
+  });
+}
+
+/**
+ * Ends a batch by logging `BATCH_END` with the summary.
+ *
+ * @throws {AuditTrailError} When no event has this run id (most likely a mistyped id).
+ *
+ * @example
+ * ```ts
+ * import { endBatch, migrate, openDatabase, startBatch } from "../mod.ts";
+ * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
+ * migrate(db);
+ * const { run_id } = startBatch(db, "Count");
+ * console.log(endBatch(db, run_id!, "42 SKUs counted").operation); // BATCH_END
+ * ```
+ */
+export function endBatch(
+  db: AuditDatabase,
+  runId: string,
+  summary = "",
+  options: { user?: string } = {},
+): AuditEvent {
+  validateRunId(runId);
+  const known = guard(
+    db.path,
+    () => db.statement("SELECT 1 FROM audit_log WHERE run_id = ? LIMIT 1").get(runId),
+  );
+  if (!known) {
+    throw new AuditTrailError(`No batch with run id "${runId}"`, {
+      hint: "Use the run id printed by `audit-trail batch start` (see `audit-trail batch list`).",
+    });
+  }
+  return logAuditEvent(db, {
+    operation: BATCH_END,
+    details: summary,
+    user: options.user,
+    run_id: runId,
+  });
+}
+
+/**
+ * Seconds from `start` to `end` (ISO timestamps), to the millisecond. A clock that was set
+ * back during a batch would make this negative; the span is then reported as 0.
+ */
+export function durationSeconds(start: string, end: string): number {
+  const ms = Date.parse(end) - Date.parse(start);
+  return Number.isFinite(ms) && ms > 0 ? ms / 1000 : 0;
+}

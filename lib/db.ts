@@ -1,0 +1,214 @@
+/**
+ * Opening an audit-trail database, and the transactions every writer goes through.
+ *
+ * @module
+ */
+import { DatabaseSync, type StatementSync } from "node:sqlite";
+import { mkdirSync, statSync } from "node:fs";
+import { dirname } from "node:path";
+import {
+  AuditTrailError,
+  DatabaseBusyError,
+  DatabaseCorruptError,
+  DatabaseNotFoundError,
+  DiskFullError,
+  ReadOnlyDatabaseError,
+} from "./errors.ts";
+
+/** How long a writer waits for another connection's lock before giving up. */
+export const BUSY_TIMEOUT_MS = 10_000;
+
+/** Options of {@linkcode openDatabase}. */
+export interface OpenDatabaseOptions {
+  /** Create the file (and its folder) when it does not exist. Only `migrate` does this. */
+  create?: boolean;
+  /** Open without write access; writes then fail with {@linkcode ReadOnlyDatabaseError}. */
+  readOnly?: boolean;
+  /** Milliseconds to wait for a lock held by another connection (default 10,000). */
+  busyTimeoutMs?: number;
+}
+
+/**
+ * An open audit-trail database: the SQLite connection plus a cache of prepared statements.
+ * Dispose of it (`using db = openDatabase(...)`) or call {@linkcode AuditDatabase.close}.
+ */
+export class AuditDatabase implements Disposable {
+  /** The file this connection was opened on. */
+  readonly path: string;
+  /** The underlying `node:sqlite` connection. */
+  readonly sqlite: DatabaseSync;
+  #statements = new Map<string, StatementSync>();
+
+  constructor(path: string, sqlite: DatabaseSync) {
+    this.path = path;
+    this.sqlite = sqlite;
+  }
+
+  /** Returns the prepared statement for `sql`, preparing it on first use. */
+  statement(sql: string): StatementSync {
+    let statement = this.#statements.get(sql);
+    if (!statement) {
+      statement = guard(this.path, () => this.sqlite.prepare(sql));
+      this.#statements.set(sql, statement);
+    }
+    return statement;
+  }
+
+  /** Closes the connection; safe to call twice. */
+  close(): void {
+    this.#statements.clear();
+    if (this.sqlite.isOpen) this.sqlite.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/**
+ * Opens the audit-trail database at `path` with the settings every command relies on:
+ * a 10 s busy wait and commits that are durable once they return.
+ *
+ * @param path The database file.
+ * @param options Whether to create a missing file, open read-only, or change the busy wait.
+ * @returns The open database.
+ * @throws {DatabaseNotFoundError} When the file is missing and `create` is not set.
+ * @throws {DatabaseCorruptError} When the path is a folder or not a SQLite database.
+ *
+ * @example Open (and create) a database
+ * ```ts
+ * import { openDatabase } from "./db.ts";
+ * const path = await Deno.makeTempFile({ suffix: ".db" });
+ * using db = openDatabase(path, { create: true });
+ * console.log(db.path === path);
+ * ```
+ */
+export function openDatabase(path: string, options: OpenDatabaseOptions = {}): AuditDatabase {
+  const existing = statOrNull(path);
+  if (existing?.isDirectory()) {
+    throw new DatabaseCorruptError(path, "it is a folder, not a database file");
+  }
+  if (!existing) {
+    if (!options.create) throw new DatabaseNotFoundError(path);
+    try {
+      mkdirSync(dirname(path), { recursive: true });
+    } catch (error) {
+      throw new AuditTrailError(`Cannot create the folder for "${path}": ${messageOf(error)}`, {
+        cause: error,
+      });
+    }
+  }
+  const sqlite = guard(path, () => new DatabaseSync(path, { readOnly: options.readOnly ?? false }));
+  const db = new AuditDatabase(path, sqlite);
+  try {
+    // busy_timeout makes every lock wait up to the limit instead of failing at once;
+    // synchronous=FULL makes each WAL commit reach the disk before it returns, so an
+    // acknowledged event survives power loss.
+    const timeout = Math.max(0, Math.trunc(options.busyTimeoutMs ?? BUSY_TIMEOUT_MS));
+    guard(path, () => sqlite.exec(`PRAGMA busy_timeout = ${timeout}; PRAGMA synchronous = FULL;`));
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  return db;
+}
+
+/**
+ * Runs `work` inside `BEGIN IMMEDIATE … COMMIT`: the write lock is taken up front (so a busy
+ * database fails before anything is done) and everything `work` wrote is rolled back if it
+ * throws.
+ */
+export function writeTransaction<T>(db: AuditDatabase, work: () => T): T {
+  guard(db.path, () => db.sqlite.exec("BEGIN IMMEDIATE"));
+  let result: T;
+  try {
+    result = guard(db.path, work);
+    guard(db.path, () => db.sqlite.exec("COMMIT"));
+  } catch (error) {
+    if (db.sqlite.isOpen && db.sqlite.isTransaction) {
+      try {
+        db.sqlite.exec("ROLLBACK");
+      } catch {
+        // The original error says what went wrong; a failed rollback adds nothing useful.
+      }
+    }
+    throw error;
+  }
+  return result;
+}
+
+/** Runs `work` inside one read transaction, so every statement sees the same snapshot. */
+export function readTransaction<T>(db: AuditDatabase, work: () => T): T {
+  guard(db.path, () => db.sqlite.exec("BEGIN"));
+  try {
+    return guard(db.path, work);
+  } finally {
+    if (db.sqlite.isOpen && db.sqlite.isTransaction) db.sqlite.exec("COMMIT");
+  }
+}
+
+/** Runs `work`, turning SQLite failures into audit-trail's typed errors for `path`. */
+export function guard<T>(path: string, work: () => T): T {
+  try {
+    return work();
+  } catch (error) {
+    throw translateSqliteError(error, path);
+  }
+}
+
+/**
+ * Maps a `node:sqlite` error to the typed error a person can act on. Errors from `exec()`
+ * carry only a message, so the message is matched as well as the result code.
+ */
+export function translateSqliteError(error: unknown, path: string): unknown {
+  if (error instanceof AuditTrailError || !(error instanceof Error)) return error;
+  const code = ((error as { errcode?: number }).errcode ?? -1) & 0xff;
+  const message = error.message;
+  if (code === 5 || code === 6 || /database (table )?is locked|database is busy/i.test(message)) {
+    return new DatabaseBusyError(path, { cause: error });
+  }
+  if (code === 13 || /database or disk is full|disk is full|No space left/i.test(message)) {
+    return new DiskFullError(path, { cause: error });
+  }
+  if (code === 8 || /readonly database|read-only/i.test(message)) {
+    return new ReadOnlyDatabaseError(path, { cause: error });
+  }
+  if (code === 26 || /file is not a database/i.test(message)) {
+    return new DatabaseCorruptError(path, "it is not a SQLite database", { cause: error });
+  }
+  if (code === 11 || /malformed|corrupt/i.test(message)) {
+    return new DatabaseCorruptError(path, "the file is damaged (" + message + ")", {
+      cause: error,
+    });
+  }
+  if (code === 14 || /unable to open database/i.test(message)) {
+    return new AuditTrailError(`Cannot open the database "${path}": ${message}`, {
+      hint: "Check that the path is right and that this user may read and write its folder.",
+      cause: error,
+    });
+  }
+  if (code === 10 || /disk I\/O error/i.test(message)) {
+    return new AuditTrailError(`Disk error while using "${path}": ${message}`, {
+      hint: "Check the disk; nothing was acknowledged that was not written.",
+      cause: error,
+    });
+  }
+  return error;
+}
+
+/** Whether a file (or anything) exists at `path`; `migrate --status` must not create one. */
+export function databaseExists(path: string): boolean {
+  return statOrNull(path) !== null;
+}
+
+function statOrNull(path: string) {
+  try {
+    return statSync(path);
+  } catch {
+    return null;
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

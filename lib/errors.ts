@@ -1,0 +1,91 @@
+/**
+ * The errors audit-trail raises. Each carries a message a warehouse clerk can act on and an
+ * optional hint; the command line turns them into one line on stderr and an exit code.
+ *
+ * @module
+ */
+
+/** Base class of every error audit-trail raises on purpose. */
+export class AuditTrailError extends Error {
+  /** A next step for the person reading the message, if one helps. */
+  readonly hint?: string;
+
+  constructor(message: string, options?: { hint?: string; cause?: unknown }) {
+    super(message, { cause: options?.cause });
+    this.name = new.target.name;
+    this.hint = options?.hint;
+  }
+}
+
+/** The caller asked for something that cannot be done as asked: a bad value or option. */
+export class UsageError extends AuditTrailError {}
+
+/** A line of NDJSON input is not a valid event. Nothing of that input was stored. */
+export class InvalidInputError extends UsageError {
+  /** The 1-based line number of the offending line. */
+  readonly line: number;
+
+  constructor(line: number, problem: string, options?: { hint?: string; unit?: string }) {
+    super(`${options?.unit ?? "Line"} ${line}: ${problem}`, options);
+    this.line = line;
+  }
+}
+
+/** The database file does not exist (and the command does not create one). */
+export class DatabaseNotFoundError extends AuditTrailError {
+  /** The path that was looked for. */
+  readonly path: string;
+
+  constructor(path: string) {
+    super(`Database not found: "${path}"`, {
+      hint:
+        `Create it with: audit-trail migrate --db "${path}" (or pass --db / set AUDIT_TRAIL_DB)`,
+    });
+    this.path = path;
+  }
+}
+
+/** Another program held the database lock for longer than the busy timeout. */
+export class DatabaseBusyError extends AuditTrailError {
+  constructor(path: string, options?: { cause?: unknown }) {
+    super(`Database is busy: "${path}" stayed locked by another program for over 10 seconds`, {
+      hint: "Nothing was written. Try again when the other program has finished.",
+      cause: options?.cause,
+    });
+  }
+}
+
+/** The file is not a usable SQLite database, or its contents are damaged. */
+export class DatabaseCorruptError extends AuditTrailError {
+  constructor(path: string, detail: string, options?: { cause?: unknown }) {
+    super(`Database cannot be read: "${path}": ${detail}`, {
+      hint:
+        "The file is damaged or is not an audit-trail database. Make a debug bundle (audit-trail bundle) and send it to support.",
+      cause: options?.cause,
+    });
+  }
+}
+
+/** The disk (or the database's size limit) is full. */
+export class DiskFullError extends AuditTrailError {
+  constructor(path: string, options?: { cause?: unknown }) {
+    super(`Disk is full: cannot write to "${path}"`, {
+      hint: "Nothing was written. Free some disk space and try again.",
+      cause: options?.cause,
+    });
+  }
+}
+
+/** The database (or its folder) cannot be written to. */
+export class ReadOnlyDatabaseError extends AuditTrailError {
+  constructor(path: string, options?: { cause?: unknown }) {
+    super(`Database is read-only: cannot write to "${path}"`, {
+      hint:
+        "Check that this user may write to the file and to its folder (SQLite needs both), and that the disk is not read-only.",
+      cause: options?.cause,
+    });
+  }
+}
+
+/** The database's schema does not match what this version of the tool expects. */
+export class SchemaError extends AuditTrailError {}

@@ -1,0 +1,318 @@
+/**
+ * Audit events: what one is, how it is checked, and how events are appended to `audit_log`.
+ *
+ * @module
+ */
+import { type AuditDatabase, guard, writeTransaction } from "./db.ts";
+import { InvalidInputError, UsageError } from "./errors.ts";
+import { runIdProblem } from "./run_id.ts";
+
+/** One stored event, with the field names of audit-trail's JSON output. */
+export interface AuditEvent {
+  audit_id: number;
+  /** UTC, `YYYY-MM-DDTHH:MM:SS.sssZ` (legacy values are normalised when read). */
+  timestamp: string;
+  operation: string;
+  sku: string | null;
+  details: string;
+  user: string;
+  run_id: string | null;
+}
+
+/** An event to append. The database sets `audit_id` and `timestamp`. */
+export interface NewAuditEvent {
+  operation: string;
+  details?: string | null;
+  sku?: string | null;
+  user?: string | null;
+  run_id?: string | null;
+}
+
+/** Values used for fields an event leaves out. */
+export interface EventDefaults {
+  /** Who did it, when the event does not say (default `system`). */
+  user?: string;
+  /** The batch it belongs to, when the event does not say. */
+  run_id?: string | null;
+}
+
+/** Result of appending many events at once. */
+export interface BulkInsertResult {
+  inserted: number;
+  first_audit_id: number | null;
+  last_audit_id: number | null;
+}
+
+/** Longest operation name, in characters. */
+export const MAX_OPERATION_LENGTH = 100;
+/** Longest details text, in characters; longer text is refused, never truncated. */
+export const MAX_DETAILS_LENGTH = 65_536;
+/** Longest SKU and user name, in characters. */
+export const MAX_NAME_LENGTH = 256;
+
+/**
+ * The stored timestamp in the one form audit-trail prints. Legacy rows hold
+ * `YYYY-MM-DD HH:MM:SS`; this is the same expression `idx_audit_log_timestamp` indexes, so
+ * time filters written with it use that index.
+ */
+export const UTC_TIMESTAMP_SQL = "coalesce(strftime('%Y-%m-%dT%H:%M:%fZ', timestamp), timestamp)";
+
+/** The column list that reads an {@linkcode AuditEvent} row. */
+export const EVENT_COLUMNS_SQL = `audit_id, ${UTC_TIMESTAMP_SQL} AS timestamp, operation, sku,
+  coalesce(details, '') AS details, coalesce(user, 'system') AS user, run_id`;
+
+const NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+const EVENT_FIELDS = new Set(["operation", "details", "sku", "user", "run_id"]);
+
+/**
+ * Appends one event and returns it as stored. The event is durable when this returns.
+ *
+ * @param db The open database.
+ * @param event The operation and optional details, SKU, user and run id.
+ * @param defaults The user and run id for an event that gives none.
+ * @returns The stored event, with its `audit_id` and `timestamp`.
+ * @throws {UsageError} When a field is missing, empty, too long or of the wrong type.
+ *
+ * @example
+ * ```ts
+ * import { logAuditEvent, migrate, openDatabase } from "../mod.ts";
+ * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
+ * migrate(db);
+ * const event = logAuditEvent(db, { operation: "SKU_CREATED", sku: "SKU-1", user: "ana" });
+ * console.log(event.audit_id, event.operation, event.run_id); // 1 SKU_CREATED null
+ * ```
+ */
+export function logAuditEvent(
+  db: AuditDatabase,
+  event: NewAuditEvent,
+  defaults: EventDefaults = {},
+): AuditEvent {
+  const valid = checkEvent(event, defaults, (problem) => new UsageError(problem));
+  const stored = writeTransaction(db, () =>
+    db.statement(
+      `INSERT INTO audit_log (timestamp, operation, sku, details, user, run_id)
+       VALUES (${NOW_SQL}, ?, ?, ?, ?, ?) RETURNING audit_id, timestamp`,
+    ).get(valid.operation, valid.sku, valid.details, valid.user, valid.run_id));
+  return {
+    audit_id: stored!.audit_id as number,
+    timestamp: stored!.timestamp as string,
+    operation: valid.operation,
+    sku: valid.sku,
+    details: valid.details,
+    user: valid.user,
+    run_id: valid.run_id,
+  };
+}
+
+/** One event of a numbered input (an NDJSON line), not yet checked. */
+export interface NumberedInput {
+  /** 1-based number of the input line, used in error messages. */
+  line: number;
+  /** The parsed value: should be an event object. */
+  value: unknown;
+}
+
+/**
+ * Appends many events as one transaction: either all are stored or none is. Input is
+ * checked and staged first, so the database's write lock is held only for the final copy,
+ * however slowly the input arrives.
+ *
+ * @param db The open database.
+ * @param events The events, from an array, generator or async stream.
+ * @param defaults The user and run id for events that give none.
+ * @returns How many were stored and the first and last `audit_id`.
+ * @throws {InvalidInputError} Naming the first invalid event (1-based); nothing is stored.
+ *
+ * @example
+ * ```ts
+ * import { logAuditEvents, migrate, openDatabase } from "../mod.ts";
+ * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
+ * migrate(db);
+ * const result = await logAuditEvents(db, [
+ *   { operation: "ORDER_CONFIRMED", sku: "SKU-1", details: "Order ORD-1: 3 units" },
+ *   { operation: "ORDER_CONFIRMED", sku: "SKU-2", details: "Order ORD-2: 5 units" },
+ * ], { run_id: "run_manual_1" });
+ * console.log(result); // { inserted: 2, first_audit_id: 1, last_audit_id: 2 }
+ * ```
+ */
+export async function logAuditEvents(
+  db: AuditDatabase,
+  events: Iterable<NewAuditEvent> | AsyncIterable<NewAuditEvent>,
+  defaults: EventDefaults = {},
+): Promise<BulkInsertResult> {
+  async function* numbered(): AsyncIterable<NumberedInput> {
+    let line = 0;
+    for await (const value of events) yield { line: ++line, value };
+  }
+  return await logNumberedEvents(db, numbered(), defaults, "Event");
+}
+
+/**
+ * Like {@linkcode logAuditEvents}, for input whose items carry their own line numbers
+ * (NDJSON, where blank lines are skipped but still counted).
+ */
+export async function logNumberedEvents(
+  db: AuditDatabase,
+  inputs: Iterable<NumberedInput> | AsyncIterable<NumberedInput>,
+  defaults: EventDefaults = {},
+  unit = "Line",
+): Promise<BulkInsertResult> {
+  const checkedDefaults = checkDefaults(defaults);
+  const sqlite = db.sqlite;
+  guard(db.path, () =>
+    sqlite.exec(`
+      PRAGMA temp_store = FILE;
+      DROP TABLE IF EXISTS temp.audit_staging;
+      CREATE TEMP TABLE audit_staging (
+        seq INTEGER PRIMARY KEY, operation TEXT, sku TEXT, details TEXT, user TEXT, run_id TEXT
+      );`));
+  try {
+    // The staging table lives in the connection's private temp database: filling it takes
+    // no lock on the audit log, and memory stays bounded (it spills to a temp file).
+    let staged = 0;
+    guard(db.path, () => sqlite.exec("BEGIN"));
+    try {
+      const stage = sqlite.prepare(
+        "INSERT INTO temp.audit_staging (operation, sku, details, user, run_id) VALUES (?, ?, ?, ?, ?)",
+      );
+      for await (const { line, value } of inputs) {
+        const event = checkEvent(
+          value,
+          checkedDefaults,
+          (problem) => new InvalidInputError(line, problem, { unit, hint: NOTHING_STORED_HINT }),
+        );
+        stage.run(event.operation, event.sku, event.details, event.user, event.run_id);
+        staged++;
+      }
+      guard(db.path, () => sqlite.exec("COMMIT"));
+    } catch (error) {
+      if (sqlite.isTransaction) sqlite.exec("ROLLBACK");
+      throw error;
+    }
+    if (staged === 0) return { inserted: 0, first_audit_id: null, last_audit_id: null };
+    return writeTransaction(db, () => {
+      const before = sqlite.prepare("SELECT coalesce(max(audit_id), 0) AS id FROM audit_log")
+        .get()!.id as number;
+      const { changes, lastInsertRowid } = sqlite.prepare(
+        `INSERT INTO audit_log (timestamp, operation, sku, details, user, run_id)
+         SELECT ${NOW_SQL}, operation, sku, details, user, run_id
+         FROM temp.audit_staging ORDER BY seq`,
+      ).run();
+      return {
+        inserted: Number(changes),
+        first_audit_id: before + 1,
+        last_audit_id: Number(lastInsertRowid),
+      };
+    });
+  } finally {
+    if (sqlite.isOpen) {
+      try {
+        sqlite.exec("DROP TABLE IF EXISTS temp.audit_staging");
+      } catch {
+        // The connection is about to close with its temp database; nothing is lost.
+      }
+    }
+  }
+}
+
+const NOTHING_STORED_HINT = "Nothing from this input was stored. Fix the line and run again.";
+
+type CheckedEvent = Required<Omit<NewAuditEvent, "details" | "user">> & {
+  details: string;
+  user: string;
+};
+
+/**
+ * Checks one event against SPEC's limits and fills in defaults. `fail` builds the error so
+ * that command-line arguments and NDJSON lines can report problems in their own terms.
+ */
+export function checkEvent(
+  input: unknown,
+  defaults: EventDefaults,
+  fail: (problem: string) => Error,
+): CheckedEvent {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    const kind = input === null ? "null" : Array.isArray(input) ? "an array" : typeof input;
+    throw fail(`expected an event object like {"operation": "..."}, got ${kind}`);
+  }
+  const record = input as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    if (!EVENT_FIELDS.has(key)) {
+      throw fail(
+        `unknown field "${key}" (allowed: operation, details, sku, user, run_id)`,
+      );
+    }
+  }
+  const operation = record.operation;
+  if (operation === undefined || operation === null) {
+    throw fail(`"operation" is missing`);
+  }
+  if (typeof operation !== "string") throw fail(typeMessage("operation", operation));
+  if (operation.trim() === "") throw fail(`"operation" must not be empty`);
+  checkLength("operation", operation, MAX_OPERATION_LENGTH, fail);
+
+  const details = optionalString(record, "details", fail) ?? "";
+  checkLength("details", details, MAX_DETAILS_LENGTH, fail);
+  const sku = optionalString(record, "sku", fail);
+  if (sku !== null) checkName("sku", sku, fail);
+  const user = optionalString(record, "user", fail) ?? defaults.user ?? "system";
+  checkName("user", user, fail);
+  const runId = optionalString(record, "run_id", fail) ?? defaults.run_id ?? null;
+  if (runId !== null) {
+    const problem = runIdProblem(runId);
+    if (problem) throw fail(problem);
+  }
+  return { operation, details, sku, user, run_id: runId };
+}
+
+function checkDefaults(defaults: EventDefaults): EventDefaults {
+  const fail = (problem: string) => new UsageError(problem);
+  if (defaults.user !== undefined) checkName("user", defaults.user, fail);
+  if (defaults.run_id) {
+    const problem = runIdProblem(defaults.run_id);
+    if (problem) throw fail(problem);
+  }
+  return defaults;
+}
+
+function optionalString(
+  record: Record<string, unknown>,
+  field: string,
+  fail: (problem: string) => Error,
+): string | null {
+  const value = record[field];
+  if (value === undefined || value === null) return null;
+  if (typeof value !== "string") throw fail(typeMessage(field, value));
+  return value;
+}
+
+function checkName(field: string, value: string, fail: (problem: string) => Error) {
+  if (value === "") {
+    throw fail(
+      `"${field}" must not be empty${
+        field === "sku" ? " (leave it out for events without a SKU)" : ""
+      }`,
+    );
+  }
+  checkLength(field, value, MAX_NAME_LENGTH, fail);
+}
+
+function checkLength(
+  field: string,
+  value: string,
+  limit: number,
+  fail: (problem: string) => Error,
+) {
+  // Code units are an upper bound on characters: count code points only when it matters.
+  if (value.length <= limit) return;
+  let characters = 0;
+  for (const _ of value) characters++;
+  if (characters > limit) {
+    throw fail(`"${field}" is ${characters} characters long; at most ${limit} are allowed`);
+  }
+}
+
+function typeMessage(field: string, value: unknown): string {
+  const kind = Array.isArray(value) ? "an array" : typeof value;
+  return `"${field}" must be a string, got ${kind}`;
+}

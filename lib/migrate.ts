@@ -1,0 +1,247 @@
+/**
+ * Schema migrations: the bundled `migrations/*.sql` files, applied in order, each in its own
+ * transaction together with its bookkeeping row (version, name, checksum of its text).
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+import m001 from "../migrations/001_create_audit_log.sql" with { type: "text" };
+import m002 from "../migrations/002_add_run_id_to_audit_log.sql" with { type: "text" };
+import { type AuditDatabase, guard, writeTransaction } from "./db.ts";
+import { SchemaError } from "./errors.ts";
+
+/** One schema migration bundled with the tool. */
+export interface Migration {
+  /** Sequence number; migrations apply in ascending order. */
+  version: number;
+  /** The file name without number and extension, e.g. `create_audit_log`. */
+  name: string;
+  /** The SQL text, line endings normalised to LF. */
+  sql: string;
+  /** SHA-256 (hex) of `sql`, recorded when applied so later edits are caught. */
+  checksum: string;
+}
+
+function bundled(version: number, name: string, text: string): Migration {
+  // A Windows checkout may turn LF into CRLF; the checksum must not depend on it.
+  const sql = text.replaceAll("\r\n", "\n");
+  return { version, name, sql, checksum: createHash("sha256").update(sql).digest("hex") };
+}
+
+/** Every migration this version of the tool knows, in order. */
+export const MIGRATIONS: readonly Migration[] = [
+  bundled(1, "create_audit_log", m001),
+  bundled(2, "add_run_id_to_audit_log", m002),
+];
+
+/** The schema version this tool writes and expects. */
+export const LATEST_SCHEMA_VERSION: number = MIGRATIONS[MIGRATIONS.length - 1].version;
+
+const BOOKKEEPING_TABLE = "audit_trail_migrations";
+
+/** One migration and whether it is applied, as `migrate --status` reports it. */
+export interface MigrationStatus {
+  version: number;
+  name: string;
+  status: "applied" | "pending";
+  applied_at: string | null;
+}
+
+/** The result of {@linkcode migrate}, with the field names `audit-trail migrate` prints. */
+export interface MigrateResult {
+  database: string;
+  from_version: number;
+  to_version: number;
+  applied: { version: number; name: string }[];
+  /** Present and true when nothing was written (`dryRun`). */
+  dry_run?: boolean;
+}
+
+/** Options of {@linkcode migrate}. */
+export interface MigrateOptions {
+  /** Report what would be applied, and check the database, without changing it. */
+  dryRun?: boolean;
+}
+
+/**
+ * Brings the database's schema up to {@linkcode LATEST_SCHEMA_VERSION}. Each pending migration
+ * runs in its own transaction with its bookkeeping row, so an interrupted run leaves the
+ * database at a whole version. An existing `audit_log` of the inventory application (without
+ * `run_id`, legacy timestamps) is adopted in place: rows and other tables are kept.
+ *
+ * @param db The open database.
+ * @param options `dryRun` to only report.
+ * @returns The versions before and after and the migrations applied.
+ * @throws {SchemaError} When the database is newer than the tool or an applied migration's
+ * text has changed since.
+ *
+ * @example Migrate a new database
+ * ```ts
+ * import { migrate, openDatabase } from "../mod.ts";
+ * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
+ * const result = migrate(db);
+ * console.log(result.from_version, "->", result.to_version); // 0 -> 2
+ * console.log(migrate(db).applied.length); // 0: a second run applies nothing
+ * ```
+ */
+export function migrate(db: AuditDatabase, options: MigrateOptions = {}): MigrateResult {
+  const applied = appliedMigrations(db);
+  checkAppliedMigrations(db, applied);
+  const fromVersion = currentVersion(applied);
+  const pending = MIGRATIONS.filter((m) => !applied.has(m.version));
+  const result: MigrateResult = {
+    database: db.path,
+    from_version: fromVersion,
+    to_version: options.dryRun ? LATEST_SCHEMA_VERSION : fromVersion,
+    applied: pending.map(({ version, name }) => ({ version, name })),
+  };
+  if (options.dryRun) return { ...result, dry_run: true };
+  if (pending.length === 0) return result;
+
+  // WAL lets readers work while one writer commits; the mode is stored in the file, and
+  // can only be changed outside a transaction.
+  guard(db.path, () => db.sqlite.exec("PRAGMA journal_mode = WAL"));
+  for (const migration of pending) {
+    writeTransaction(db, () => {
+      db.sqlite.exec(
+        `CREATE TABLE IF NOT EXISTS ${BOOKKEEPING_TABLE} (
+           version INTEGER PRIMARY KEY,
+           name TEXT NOT NULL,
+           checksum TEXT NOT NULL,
+           applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+         )`,
+      );
+      db.sqlite.exec(adoptableSql(db, migration.sql));
+      db.sqlite.prepare(
+        `INSERT INTO ${BOOKKEEPING_TABLE} (version, name, checksum) VALUES (?, ?, ?)`,
+      ).run(migration.version, migration.name, migration.checksum);
+    });
+    result.to_version = migration.version;
+  }
+  return result;
+}
+
+/**
+ * Lists every known migration with whether it is applied. Reads only.
+ *
+ * @example
+ * ```ts
+ * import { migrate, migrationStatus, openDatabase } from "../mod.ts";
+ * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
+ * console.log(migrationStatus(db).every((m) => m.status === "pending")); // true
+ * migrate(db);
+ * console.log(migrationStatus(db).every((m) => m.status === "applied")); // true
+ * ```
+ */
+export function migrationStatus(db: AuditDatabase): MigrationStatus[] {
+  const applied = appliedMigrations(db);
+  checkAppliedMigrations(db, applied);
+  return MIGRATIONS.map(({ version, name }) => ({
+    version,
+    name,
+    status: applied.has(version) ? "applied" : "pending",
+    applied_at: applied.get(version)?.applied_at ?? null,
+  }));
+}
+
+/**
+ * Fails unless the database is at exactly the schema version this tool writes. Every command
+ * but `migrate` calls it first; it costs one read of a tiny table.
+ */
+export function requireCurrentSchema(db: AuditDatabase): void {
+  let version: number | null;
+  try {
+    const row = db.statement(`SELECT max(version) AS version FROM ${BOOKKEEPING_TABLE}`).get();
+    version = (row?.version as number | null) ?? null;
+  } catch (error) {
+    if (!/no such table/.test((error as Error).message)) throw error;
+    version = null;
+  }
+  if (version === null) {
+    throw new SchemaError(`Database "${db.path}" is not set up for audit-trail yet`, {
+      hint: `Run: audit-trail migrate --db "${db.path}"`,
+    });
+  }
+  if (version > LATEST_SCHEMA_VERSION) throw newerSchemaError(db.path, version);
+  if (version < LATEST_SCHEMA_VERSION) {
+    throw new SchemaError(
+      `Database "${db.path}" is at schema version ${version}; this tool needs version ${LATEST_SCHEMA_VERSION}`,
+      { hint: `Run: audit-trail migrate --db "${db.path}"` },
+    );
+  }
+}
+
+/** The schema version recorded in the database, or 0 when audit-trail never migrated it. */
+export function schemaVersion(db: AuditDatabase): number {
+  return currentVersion(appliedMigrations(db));
+}
+
+interface AppliedMigration {
+  version: number;
+  name: string;
+  checksum: string;
+  applied_at: string;
+}
+
+function appliedMigrations(db: AuditDatabase): Map<number, AppliedMigration> {
+  const exists = guard(
+    db.path,
+    () =>
+      db.sqlite.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?")
+        .get(BOOKKEEPING_TABLE),
+  );
+  if (!exists) return new Map();
+  const rows = guard(db.path, () =>
+    db.sqlite.prepare(
+      `SELECT version, name, checksum, applied_at FROM ${BOOKKEEPING_TABLE} ORDER BY version`,
+    ).all()) as unknown as AppliedMigration[];
+  return new Map(rows.map((row) => [row.version, row]));
+}
+
+function currentVersion(applied: Map<number, AppliedMigration>): number {
+  return Math.max(0, ...applied.keys());
+}
+
+function checkAppliedMigrations(db: AuditDatabase, applied: Map<number, AppliedMigration>) {
+  const newest = currentVersion(applied);
+  if (newest > LATEST_SCHEMA_VERSION) throw newerSchemaError(db.path, newest);
+  for (const migration of MIGRATIONS) {
+    const row = applied.get(migration.version);
+    if (row && row.checksum !== migration.checksum) {
+      throw new SchemaError(
+        `Migration ${
+          pad(migration.version)
+        }_${migration.name} applied to "${db.path}" differs from the one in this tool`,
+        {
+          hint:
+            "The database was migrated by a different build of audit-trail. Use that build, or ask support before changing anything.",
+        },
+      );
+    }
+  }
+}
+
+function newerSchemaError(path: string, version: number): SchemaError {
+  return new SchemaError(
+    `Database "${path}" has schema version ${version}, newer than this tool knows (${LATEST_SCHEMA_VERSION})`,
+    { hint: "Use a newer audit-trail; this one could misread or damage the data." },
+  );
+}
+
+/**
+ * SQLite has no `ADD COLUMN IF NOT EXISTS`; a database adopted from the inventory
+ * application may already have the column, so such a statement is dropped when it is.
+ */
+function adoptableSql(db: AuditDatabase, sql: string): string {
+  return sql.replace(
+    /ALTER\s+TABLE\s+(\w+)\s+ADD\s+COLUMN\s+(\w+)[^;]*;/gi,
+    (statement, table: string, column: string) => {
+      const columns = db.sqlite.prepare(`SELECT name FROM pragma_table_info(?)`).all(table);
+      return columns.some((c) => c.name === column) ? "" : statement;
+    },
+  );
+}
+
+function pad(version: number): string {
+  return String(version).padStart(3, "0");
+}

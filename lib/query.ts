@@ -1,0 +1,269 @@
+/**
+ * Reading events back: filters, keyset pages, and time bounds that work on legacy and ISO
+ * timestamps alike.
+ *
+ * @module
+ */
+import { type AuditDatabase, guard } from "./db.ts";
+import { UsageError } from "./errors.ts";
+import { type AuditEvent, EVENT_COLUMNS_SQL, UTC_TIMESTAMP_SQL } from "./events.ts";
+
+/** Which events to read, and in what order. All filters combine with AND. */
+export interface AuditLogFilter {
+  sku?: string;
+  operation?: string;
+  runId?: string;
+  user?: string;
+  /** Events at or after this time: an ISO date or date-time, UTC (see {@linkcode parseTimeBound}). */
+  since?: string;
+  /** Events up to the end of this date or time (`2026-02-16` includes the whole 16th). */
+  until?: string;
+  /** Text the details contain, matched case-insensitively. */
+  contains?: string;
+  /** Only events with `audit_id` greater than this (a stable cursor for paging). */
+  afterId?: number;
+  /** Only events with `audit_id` less than this. */
+  beforeId?: number;
+  /** How many events at most (default 100); 0 means no limit. */
+  limit?: number;
+  /** How many matching events to skip first (default 0). Prefer the id cursors for paging. */
+  offset?: number;
+  /** `desc` (newest first, the default) or `asc`, by `audit_id`. */
+  order?: "asc" | "desc";
+}
+
+/** Default `limit` of {@linkcode getAuditLog}. */
+export const DEFAULT_QUERY_LIMIT = 100;
+const PAGE_SIZE = 1000;
+
+/**
+ * Reads events matching `filter`, newest first unless `order` is `asc`. Collects them into
+ * an array: use {@linkcode streamAuditLog} for exports of any size.
+ *
+ * @param db The open database.
+ * @param filter Filters, cursor, limit and order.
+ * @returns The matching events.
+ * @throws {UsageError} For a bad limit, offset, order or time bound.
+ *
+ * @example
+ * ```ts
+ * import { getAuditLog, logAuditEvent, migrate, openDatabase } from "../mod.ts";
+ * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
+ * migrate(db);
+ * logAuditEvent(db, { operation: "SKU_CREATED", sku: "SKU-1" });
+ * logAuditEvent(db, { operation: "SKU_UPDATED", sku: "SKU-1" });
+ * logAuditEvent(db, { operation: "SKU_CREATED", sku: "SKU-2" });
+ * const events = getAuditLog(db, { sku: "SKU-1" });
+ * console.log(events.map((e) => e.operation)); // [ "SKU_UPDATED", "SKU_CREATED" ]
+ * ```
+ */
+export function getAuditLog(db: AuditDatabase, filter: AuditLogFilter = {}): AuditEvent[] {
+  const events: AuditEvent[] = [];
+  for (const page of streamAuditLog(db, filter)) events.push(...page);
+  return events;
+}
+
+/**
+ * Reads events matching `filter` in pages of up to 1,000, so memory stays flat whatever the
+ * size of the result. Pages are read by `audit_id` cursor with `all()`, which, unlike
+ * `iterate()`, throws when a read fails part-way instead of ending early.
+ *
+ * @example
+ * ```ts
+ * import { logAuditEvents, migrate, openDatabase, streamAuditLog } from "../mod.ts";
+ * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
+ * migrate(db);
+ * await logAuditEvents(db, Array.from({ length: 2500 }, () => ({ operation: "COUNTED" })));
+ * const sizes = [...streamAuditLog(db, { limit: 0 })].map((page) => page.length);
+ * console.log(sizes); // [ 1000, 1000, 500 ]
+ * ```
+ */
+export function* streamAuditLog(
+  db: AuditDatabase,
+  filter: AuditLogFilter = {},
+): Generator<AuditEvent[]> {
+  const plan = planQuery(db, filter);
+  let remaining = plan.limit === 0 ? Infinity : plan.limit;
+  let offset = plan.offset;
+  let cursor: number | null = null;
+  let ceiling: number | null = null;
+  if (plan.ascending) {
+    // Ascending exports stop at the newest event that existed when they began, so a
+    // steady stream of new events cannot keep them running forever.
+    ceiling = guard(
+      db.path,
+      () =>
+        db.statement("SELECT coalesce(max(audit_id), 0) AS id FROM audit_log").get()!.id as number,
+    );
+  }
+  while (remaining > 0) {
+    const size = Math.min(PAGE_SIZE, remaining);
+    const statement = db.statement(plan.sql(cursor !== null, ceiling !== null));
+    const params = [...plan.params];
+    if (cursor !== null) params.push(cursor);
+    if (ceiling !== null) params.push(ceiling);
+    params.push(size, offset);
+    const page = guard(db.path, () => statement.all(...params)) as unknown as AuditEvent[];
+    if (page.length === 0) return;
+    yield page;
+    if (page.length < size) return;
+    remaining -= page.length;
+    offset = 0;
+    cursor = page[page.length - 1].audit_id;
+  }
+}
+
+interface QueryPlan {
+  sql(withCursor: boolean, withCeiling: boolean): string;
+  params: (string | number)[];
+  limit: number;
+  offset: number;
+  ascending: boolean;
+}
+
+function planQuery(db: AuditDatabase, filter: AuditLogFilter): QueryPlan {
+  const conditions: string[] = [];
+  const params: (string | number)[] = [];
+  const equal = (column: string, value: string | undefined) => {
+    if (value === undefined) return;
+    conditions.push(`${column} = ?`);
+    params.push(value);
+  };
+  equal("sku", filter.sku);
+  equal("operation", filter.operation);
+  equal("run_id", filter.runId);
+  equal("user", filter.user);
+  if (filter.since !== undefined) {
+    conditions.push(`${UTC_TIMESTAMP_SQL} >= ?`);
+    params.push(parseTimeBound(filter.since, "since").start);
+  }
+  if (filter.until !== undefined) {
+    conditions.push(`${UTC_TIMESTAMP_SQL} < ?`);
+    params.push(parseTimeBound(filter.until, "until").end);
+  }
+  if (filter.contains !== undefined && filter.contains !== "") {
+    const needle = filter.contains;
+    const pattern = (text: string) => `%${text.replace(/[\\%_]/g, (c) => "\\" + c)}%`;
+    if (!/[^\x20-\x7e]/.test(needle.replace(/\s/g, " "))) {
+      conditions.push(`details LIKE ? ESCAPE '\\'`);
+      params.push(pattern(needle));
+    } else {
+      // SQLite's LIKE folds ASCII letters only; "Ä" and "ä" need JavaScript's case rules.
+      registerLowerCase(db);
+      conditions.push(`audit_lower(details) LIKE ? ESCAPE '\\'`);
+      params.push(pattern(needle.toLowerCase()));
+    }
+  }
+  if (filter.afterId !== undefined) {
+    conditions.push("audit_id > ?");
+    params.push(checkId(filter.afterId, "--after-id"));
+  }
+  if (filter.beforeId !== undefined) {
+    conditions.push("audit_id < ?");
+    params.push(checkId(filter.beforeId, "--before-id"));
+  }
+  const order = filter.order ?? "desc";
+  if (order !== "asc" && order !== "desc") {
+    throw new UsageError(`Order must be "asc" or "desc", not "${order}"`);
+  }
+  const ascending = order === "asc";
+  const limit = checkCount(filter.limit ?? DEFAULT_QUERY_LIMIT, "limit");
+  const offset = checkCount(filter.offset ?? 0, "offset");
+  return {
+    params,
+    limit,
+    offset,
+    ascending,
+    sql(withCursor, withCeiling) {
+      const all = [...conditions];
+      if (withCursor) all.push(ascending ? "audit_id > ?" : "audit_id < ?");
+      if (withCeiling) all.push("audit_id <= ?");
+      const where = all.length ? `WHERE ${all.join(" AND ")}` : "";
+      return `SELECT ${EVENT_COLUMNS_SQL} FROM audit_log ${where}
+              ORDER BY audit_id ${ascending ? "ASC" : "DESC"} LIMIT ? OFFSET ?`;
+    },
+  };
+}
+
+/** A time bound as the half-open UTC range `[start, end)` it covers, in ISO form. */
+export interface TimeRange {
+  start: string;
+  end: string;
+}
+
+const TIME_PATTERN =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?)?(Z|[+-]\d{2}:\d{2})?$/;
+
+/**
+ * Parses an ISO date or date-time (UTC unless it carries an offset) into the range of time it
+ * names: a date is the whole day, a minute the whole minute, and so on. `--since` uses the
+ * start of that range and `--until` its end, so `--until 2026-02-16` includes the 16th.
+ *
+ * @throws {UsageError} When the text is not such a date or names no real day or time.
+ *
+ * @example
+ * ```ts
+ * import { parseTimeBound } from "./query.ts";
+ * console.log(parseTimeBound("2026-02-16", "until"));
+ * // { start: "2026-02-16T00:00:00.000Z", end: "2026-02-17T00:00:00.000Z" }
+ * ```
+ */
+export function parseTimeBound(text: string, option: "since" | "until"): TimeRange {
+  const match = TIME_PATTERN.exec(text.trim());
+  const fail = () =>
+    new UsageError(`--${option} "${text}" is not a valid date or time`, {
+      hint: "Use an ISO date or date-time in UTC, e.g. 2026-02-16 or 2026-02-16T14:30:00Z.",
+    });
+  if (!match) throw fail();
+  const [, y, mo, d, h, mi, s, ms, zone] = match;
+  const parts = [+y, +mo - 1, +d, +(h ?? 0), +(mi ?? 0), +(s ?? 0), +(ms ?? "0").padEnd(3, "0")];
+  const local = Date.UTC(parts[0], parts[1], parts[2], parts[3], parts[4], parts[5], parts[6]);
+  const check = new Date(local);
+  if (
+    Number.isNaN(local) || check.getUTCFullYear() !== parts[0] ||
+    check.getUTCMonth() !== parts[1] || check.getUTCDate() !== parts[2] ||
+    parts[3] > 23 || parts[4] > 59 || parts[5] > 59
+  ) {
+    throw fail();
+  }
+  let offsetMs = 0;
+  if (zone && zone !== "Z") {
+    const sign = zone.startsWith("-") ? -1 : 1;
+    offsetMs = sign * (+zone.slice(1, 3) * 60 + +zone.slice(4, 6)) * 60_000;
+  }
+  const start = local - offsetMs;
+  const unitMs = ms !== undefined
+    ? 10 ** (3 - ms.length)
+    : s !== undefined
+    ? 1000
+    : mi !== undefined
+    ? 60_000
+    : 86_400_000;
+  return { start: new Date(start).toISOString(), end: new Date(start + unitMs).toISOString() };
+}
+
+const withLowerCase = new WeakSet<AuditDatabase>();
+
+function registerLowerCase(db: AuditDatabase) {
+  if (withLowerCase.has(db)) return;
+  db.sqlite.function(
+    "audit_lower",
+    { deterministic: true },
+    (text) => typeof text === "string" ? text.toLowerCase() : text,
+  );
+  withLowerCase.add(db);
+}
+
+function checkCount(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new UsageError(`--${name} must be a whole number of 0 or more, not "${value}"`);
+  }
+  return value;
+}
+
+function checkId(value: number, option: string): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new UsageError(`${option} must be an event id (a whole number), not "${value}"`);
+  }
+  return value;
+}

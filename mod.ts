@@ -1,0 +1,85 @@
+/**
+ * audit-trail: who did what to which SKU, and when, in the inventory's SQLite database.
+ *
+ * Every function takes the open database first, except {@linkcode openDatabase},
+ * {@linkcode generateRunId} and {@linkcode exportDebugBundle}. Records use the field names of
+ * the command line's JSON output.
+ *
+ * @example Record a batch and read it back
+ * ```ts
+ * import {
+ *   endBatch, getBatchOperations, logAuditEvent, migrate, openDatabase, startBatch,
+ * } from "./mod.ts";
+ *
+ * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
+ * migrate(db);
+ * const { run_id } = startBatch(db, "Confirm supplier orders");
+ * logAuditEvent(db, { operation: "ORDER_CONFIRMED", sku: "SKU-1", run_id });
+ * endBatch(db, run_id!, "1 order");
+ * console.log(getBatchOperations(db, run_id!).event_count); // 3
+ * ```
+ *
+ * @module
+ */
+export {
+  AuditDatabase,
+  BUSY_TIMEOUT_MS,
+  openDatabase,
+  type OpenDatabaseOptions,
+  readTransaction,
+  writeTransaction,
+} from "./lib/db.ts";
+export {
+  AuditTrailError,
+  DatabaseBusyError,
+  DatabaseCorruptError,
+  DatabaseNotFoundError,
+  DiskFullError,
+  InvalidInputError,
+  ReadOnlyDatabaseError,
+  SchemaError,
+  UsageError,
+} from "./lib/errors.ts";
+export {
+  LATEST_SCHEMA_VERSION,
+  migrate,
+  type MigrateOptions,
+  type MigrateResult,
+  type Migration,
+  MIGRATIONS,
+  type MigrationStatus,
+  migrationStatus,
+  requireCurrentSchema,
+  schemaVersion,
+} from "./lib/migrate.ts";
+export { generateRunId, runIdProblem, validateRunId } from "./lib/run_id.ts";
+export {
+  type AuditEvent,
+  type BulkInsertResult,
+  type EventDefaults,
+  logAuditEvent,
+  logAuditEvents,
+  logNumberedEvents,
+  MAX_DETAILS_LENGTH,
+  MAX_OPERATION_LENGTH,
+  type NewAuditEvent,
+  type NumberedInput,
+} from "./lib/events.ts";
+export { readNdjson } from "./lib/ndjson.ts";
+export {
+  type AuditLogFilter,
+  DEFAULT_QUERY_LIMIT,
+  getAuditLog,
+  parseTimeBound,
+  streamAuditLog,
+} from "./lib/query.ts";
+export {
+  BATCH_END,
+  BATCH_START,
+  type BatchReport,
+  type BatchSummary,
+  endBatch,
+  getBatchOperations,
+  listBatches,
+  startBatch,
+} from "./lib/batch.ts";
