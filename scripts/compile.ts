@@ -1,0 +1,126 @@
+// deno-lint-ignore-file no-console
+/**
+ * `deno task compile`: builds the standalone executables into dist/ — `audit-trail` (the
+ * command line) and `audit-trail-bundle` (the double-click bundle launcher) — for Linux x64
+ * and Windows x64, with the migrations embedded and the permissions of
+ * scripts/permissions.ts baked in.
+ *
+ * `deno compile` downloads Deno's runtime base ("denort") for each target. Where that cannot
+ * be reached, set DENORT_BIN to a local denort of the host's platform; the build then makes
+ * the host target only.
+ *
+ * Usage: deno task compile [--target linux|windows|all] [--out-dir DIR]
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import { join } from "node:path";
+import { PERMISSION_FLAGS } from "./permissions.ts";
+
+/** A platform the executables are built for. */
+export interface Target {
+  name: "linux" | "windows";
+  triple: string;
+  suffix: string;
+}
+
+export const TARGETS: readonly Target[] = [
+  { name: "linux", triple: "x86_64-unknown-linux-gnu", suffix: "" },
+  { name: "windows", triple: "x86_64-pc-windows-msvc", suffix: ".exe" },
+];
+
+/** The programs compiled, each from its entry point. */
+export const PROGRAMS = [
+  { entry: "cli.ts", output: "audit-trail" },
+  { entry: "launcher.ts", output: "audit-trail-bundle" },
+] as const;
+
+const ROOT = new URL("..", import.meta.url).pathname.replace(/^\/([A-Za-z]:)/, "$1");
+
+/** The `deno compile` arguments for one program and target. */
+export function compileArgs(
+  program: (typeof PROGRAMS)[number],
+  target: Target,
+  outDir: string,
+): string[] {
+  const outputDir = target.name === "linux" ? outDir : join(outDir, target.name);
+  return [
+    "compile",
+    ...PERMISSION_FLAGS,
+    "--target",
+    target.triple,
+    "--output",
+    join(outputDir, program.output + target.suffix),
+    join(ROOT, program.entry),
+  ];
+}
+
+function hostTarget(): Target | undefined {
+  if (Deno.build.arch !== "x86_64") return undefined;
+  return TARGETS.find((t) => t.name === (Deno.build.os === "windows" ? "windows" : "linux"));
+}
+
+async function main(args: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: {
+      target: { type: "string", default: "all" },
+      "out-dir": { type: "string", default: join(ROOT, "dist") },
+      help: { type: "boolean", short: "h" },
+    },
+  });
+  if (values.help) {
+    console.log("Usage: deno task compile [--target linux|windows|all] [--out-dir DIR]");
+    return 0;
+  }
+  const denortBin = Deno.env.get("DENORT_BIN");
+  let targets = values.target === "all"
+    ? [...TARGETS]
+    : TARGETS.filter((t) => t.name === values.target);
+  if (targets.length === 0) {
+    console.error(`compile: unknown --target "${values.target}" (use linux, windows or all)`);
+    return 2;
+  }
+  if (denortBin && values.target === "all") {
+    // A denort runs on one platform only: the others would get the wrong base.
+    const host = hostTarget();
+    targets = host ? [host] : [];
+    console.error(`compile: DENORT_BIN is set; building for this machine (${host?.name}) only.`);
+  }
+  for (const target of targets) {
+    for (const program of PROGRAMS) {
+      const command = new Deno.Command(Deno.execPath(), {
+        args: compileArgs(program, target, values["out-dir"]!),
+        stdout: "inherit",
+        stderr: "piped",
+      });
+      const { code, stderr } = await command.output();
+      const text = new TextDecoder().decode(stderr);
+      if (code === 0) {
+        await Deno.stderr.write(stderr);
+        continue;
+      }
+      if (/Setting up base binary|denort|dl\.deno\.land/.test(text)) {
+        console.error(
+          `\ncompile: could not get Deno's runtime base ("denort") for ${target.name} ` +
+            `(${target.triple}).\n` +
+            (denortBin
+              ? `DENORT_BIN is set to "${denortBin}", but it could not be used.\n`
+              : "This machine cannot download it from dl.deno.land.\n") +
+            `Build on a machine with internet access, or download ` +
+            `https://dl.deno.land/release/v${Deno.version.deno}/denort-${target.triple}.zip ` +
+            `elsewhere, unzip it, and run again with DENORT_BIN=/path/to/denort ` +
+            `(one platform per run: --target ${target.name}).`,
+        );
+        return 1;
+      }
+      await Deno.stderr.write(stderr);
+      console.error(`compile: building ${program.output} for ${target.name} failed.`);
+      return 1;
+    }
+  }
+  console.error(`compile: done; executables are in ${values["out-dir"]}`);
+  return 0;
+}
+
+if (import.meta.main) Deno.exit(await main(Deno.args));

@@ -1,0 +1,80 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { compileArgs, PROGRAMS, TARGETS } from "../scripts/compile.ts";
+import { PERMISSION_FLAGS } from "../scripts/permissions.ts";
+import { ROOT, tempDir } from "./helpers.ts";
+
+Deno.test("compile bakes in exactly the permission flags the CLI tests run with", () => {
+  for (const target of TARGETS) {
+    for (const program of PROGRAMS) {
+      const args = compileArgs(program, target, "dist");
+      assert.deepEqual(args.slice(1, 1 + PERMISSION_FLAGS.length), [...PERMISSION_FLAGS]);
+      assert.ok(args.includes(target.triple));
+      assert.ok(args.at(-1)!.endsWith(program.entry));
+    }
+  }
+  const windows = compileArgs(PROGRAMS[0], TARGETS[1], "dist");
+  assert.equal(
+    windows[windows.indexOf("--output") + 1],
+    join("dist", "windows", "audit-trail.exe"),
+  );
+});
+
+Deno.test({
+  name: "compile embeds the whole program (cli, lib, migrations) for both executables",
+  ignore: Deno.build.os !== "linux" || Deno.build.arch !== "x86_64",
+  async fn() {
+    await using dir = await tempDir();
+    // With DENORT_BIN set to deno itself, `deno compile` gets past the base-binary step
+    // offline and reports what it embedded; the file it makes then behaves as plain deno.
+    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", join(ROOT, "scripts", "compile.ts"), "--out-dir", dir.path],
+      env: { DENORT_BIN: Deno.execPath(), NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const log = new TextDecoder().decode(stderr);
+    assert.equal(code, 0, log);
+    for (const program of PROGRAMS) {
+      const stat = await Deno.stat(join(dir.path, program.output));
+      assert.ok(stat.isFile && stat.size > 1_000_000);
+    }
+    const cliListing = log.slice(log.indexOf("audit-trail\n"));
+    for (const part of ["cli/*", "cli.ts", "lib/*", "migrations/*", "csv-stringify", "@zip.js"]) {
+      assert.ok(log.includes(part), `"${part}" is not embedded:\n${cliListing}`);
+    }
+  },
+});
+
+Deno.test({
+  name: "compile without a reachable runtime base says so and names DENORT_BIN",
+  async fn() {
+    await using dir = await tempDir();
+    const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        join(ROOT, "scripts", "compile.ts"),
+        "--out-dir",
+        dir.path,
+        "--target",
+        "windows",
+      ],
+      env: withoutDenortBin(),
+      clearEnv: true,
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const log = new TextDecoder().decode(stderr);
+    if (code === 0) return; // a connected machine downloads the base and builds
+    assert.equal(code, 1);
+    assert.match(log, /could not get Deno's runtime base/);
+    assert.match(log, /DENORT_BIN/);
+  },
+});
+
+function withoutDenortBin(): Record<string, string> {
+  const env = Deno.env.toObject();
+  delete env.DENORT_BIN;
+  return { ...env, NO_COLOR: "1" };
+}
