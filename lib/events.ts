@@ -191,8 +191,6 @@ export async function logNumberedEvents(
     }
     if (staged === 0) return { inserted: 0, first_audit_id: null, last_audit_id: null };
     return writeTransaction(db, () => {
-      const before = sqlite.prepare("SELECT coalesce(max(audit_id), 0) AS id FROM audit_log")
-        .get()!.id as number;
       const { changes, lastInsertRowid } = sqlite.prepare(
         `INSERT INTO audit_log (timestamp, operation, sku, details, user, run_id)
          SELECT ${NOW_SQL}, operation, sku, details, user, run_id
@@ -200,7 +198,9 @@ export async function logNumberedEvents(
       ).run();
       return {
         inserted: Number(changes),
-        first_audit_id: before + 1,
+        // One INSERT under the write lock numbers its rows consecutively; max(audit_id) + 1
+        // would be wrong on an adopted AUTOINCREMENT table whose newest rows were deleted.
+        first_audit_id: Number(lastInsertRowid) - Number(changes) + 1,
         last_audit_id: Number(lastInsertRowid),
       };
     });

@@ -103,7 +103,10 @@ export function* streamAuditLog(
     if (cursor !== null) params.push(cursor);
     if (ceiling !== null) params.push(ceiling);
     params.push(size, offset);
-    const page = guard(db.path, () => statement.all(...params)) as unknown as AuditEvent[];
+    // node:sqlite rows have a null prototype; callers get ordinary objects.
+    const page = guard(db.path, () => statement.all(...params)).map((row) => ({
+      ...row,
+    })) as unknown as AuditEvent[];
     if (page.length === 0) return;
     yield page;
     if (page.length < size) return;
