@@ -135,7 +135,13 @@ function planQuery(db: AuditDatabase, filter: AuditLogFilter): QueryPlan {
   equal("sku", filter.sku);
   equal("operation", filter.operation);
   equal("run_id", filter.runId);
-  equal("user", filter.user);
+  if (filter.user === "system") {
+    // Legacy rows may hold a NULL user, which every record prints as "system".
+    conditions.push("(user = ? OR user IS NULL)");
+    params.push(filter.user);
+  } else {
+    equal("user", filter.user);
+  }
   if (filter.since !== undefined) {
     conditions.push(`${UTC_TIMESTAMP_SQL} >= ?`);
     params.push(parseTimeBound(filter.since, "since").start);

@@ -1,0 +1,353 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  type AuditDatabase,
+  type AuditLogFilter,
+  getAuditLog,
+  logAuditEvent,
+  logAuditEvents,
+  migrate,
+  openDatabase,
+  parseTimeBound,
+  streamAuditLog,
+  UsageError,
+} from "../mod.ts";
+import { tempDir } from "./helpers.ts";
+import { insertRaw, ISO_TIMESTAMP, openMigrated, writeLegacyDatabase } from "./fixtures.ts";
+
+const ids = (db: AuditDatabase, filter: AuditLogFilter = {}) =>
+  getAuditLog(db, filter).map((e) => e.audit_id);
+
+/**
+ * An adopted inventory database (ids 1-6, `YYYY-MM-DD HH:MM:SS`) followed by events in the
+ * ISO form (ids 7-10), some of them older than legacy rows before them.
+ */
+function mixedDatabase(dir: string): AuditDatabase {
+  const path = join(dir, "app.db");
+  writeLegacyDatabase(path);
+  const db = openDatabase(path);
+  migrate(db);
+  insertRaw(db, "2026-02-16T23:59:59.500Z", "ORDER_CONFIRMED", {
+    sku: "SKU-1002",
+    details: "Order ORD-3: Ä-Ware",
+    user: "ana",
+    run_id: "run_mixed",
+  });
+  insertRaw(db, "2026-02-15T12:00:00.000Z", "STOCK_ADJUSTED", {
+    sku: "SKU-1001",
+    details: "late sync",
+    run_id: "run_mixed",
+  });
+  insertRaw(db, "2026-02-17T00:00:00.001Z", "SKU_UPDATED", { sku: "SKU-1003" });
+  insertRaw(db, "2026-02-16T14:30:00.000Z", "STOCK_COUNT", { details: "aisle 4" });
+  return db;
+}
+
+/** 25 events: SKU-1..SKU-5 in turn, operations A/B alternating, users ana/ben, two runs. */
+function filledDatabase(dir: string): AuditDatabase {
+  const db = openMigrated(dir);
+  for (let i = 1; i <= 25; i++) {
+    logAuditEvent(db, {
+      operation: i % 2 ? "ORDER_CONFIRMED" : "STOCK_ADJUSTED",
+      sku: `SKU-${(i - 1) % 5 + 1}`,
+      details: `event ${i}`,
+      user: i <= 10 ? "ana" : "ben",
+      run_id: i <= 5 ? "run_one" : i <= 8 ? "run_two" : null,
+    });
+  }
+  return db;
+}
+
+Deno.test("getAuditLog() returns every event newest first, with exactly the seven fields", async () => {
+  await using dir = await tempDir();
+  using db = filledDatabase(dir.path);
+  const events = getAuditLog(db);
+  assert.deepEqual(events.map((e) => e.audit_id), Array.from({ length: 25 }, (_, i) => 25 - i));
+  for (const event of events) {
+    assert.deepEqual(
+      Object.keys(event),
+      ["audit_id", "timestamp", "operation", "sku", "details", "user", "run_id"],
+    );
+    assert.match(event.timestamp, ISO_TIMESTAMP);
+  }
+  assert.deepEqual(ids(db, { order: "asc" }), Array.from({ length: 25 }, (_, i) => i + 1));
+});
+
+Deno.test("getAuditLog() filters by SKU, operation, run id and user, combined with AND", async () => {
+  await using dir = await tempDir();
+  using db = filledDatabase(dir.path);
+  assert.deepEqual(ids(db, { sku: "SKU-2" }), [22, 17, 12, 7, 2]);
+  assert.deepEqual(ids(db, { operation: "STOCK_ADJUSTED", limit: 3 }), [24, 22, 20]);
+  assert.equal(ids(db, { operation: "ORDER_CONFIRMED" }).length, 13);
+  assert.deepEqual(ids(db, { runId: "run_one" }), [5, 4, 3, 2, 1]);
+  assert.deepEqual(ids(db, { runId: "run_two" }), [8, 7, 6]);
+  assert.deepEqual(ids(db, { user: "ana", sku: "SKU-1" }), [6, 1]);
+  assert.deepEqual(ids(db, { runId: "run_one", operation: "STOCK_ADJUSTED" }), [4, 2]);
+  assert.deepEqual(ids(db, { sku: "SKU-404" }), []);
+  assert.deepEqual(ids(db, { runId: "run_none" }), []);
+  const [event] = getAuditLog(db, { sku: "SKU-3", limit: 1 });
+  assert.deepEqual({ ...event, timestamp: "" }, {
+    audit_id: 23,
+    timestamp: "",
+    operation: "ORDER_CONFIRMED",
+    sku: "SKU-3",
+    details: "event 23",
+    user: "ben",
+    run_id: null,
+  });
+});
+
+Deno.test("getAuditLog() pages with limit and offset", async () => {
+  await using dir = await tempDir();
+  using db = filledDatabase(dir.path);
+  assert.deepEqual(ids(db, { limit: 10 }), [25, 24, 23, 22, 21, 20, 19, 18, 17, 16]);
+  assert.deepEqual(ids(db, { limit: 10, offset: 10 }), [15, 14, 13, 12, 11, 10, 9, 8, 7, 6]);
+  assert.deepEqual(ids(db, { limit: 10, offset: 20 }), [5, 4, 3, 2, 1]);
+  assert.deepEqual(ids(db, { limit: 10, offset: 30 }), []);
+  assert.deepEqual(ids(db, { limit: 3, offset: 2, order: "asc" }), [3, 4, 5]);
+  assert.deepEqual(ids(db, { limit: 2, offset: 1, sku: "SKU-5" }), [20, 15]);
+});
+
+Deno.test("getAuditLog() pages with --before-id and --after-id cursors that stay put as events arrive", async () => {
+  await using dir = await tempDir();
+  using db = filledDatabase(dir.path);
+  const first = ids(db, { limit: 10 });
+  const cursor = first[first.length - 1];
+  logAuditEvent(db, { operation: "NEW_WHILE_PAGING" });
+  assert.deepEqual(ids(db, { beforeId: cursor, limit: 10 }), [15, 14, 13, 12, 11, 10, 9, 8, 7, 6]);
+  assert.deepEqual(ids(db, { beforeId: 6, limit: 10 }), [5, 4, 3, 2, 1]);
+  assert.deepEqual(ids(db, { afterId: 20, order: "asc" }), [21, 22, 23, 24, 25, 26]);
+  assert.deepEqual(ids(db, { afterId: 20, limit: 2 }), [26, 25]);
+  assert.deepEqual(ids(db, { afterId: 3, beforeId: 7 }), [6, 5, 4]);
+  assert.deepEqual(ids(db, { afterId: 5, beforeId: 6 }), []);
+  assert.deepEqual(ids(db, { beforeId: 10, sku: "SKU-1" }), [6, 1]);
+});
+
+Deno.test("getAuditLog() returns 100 events by default and all of them with limit 0", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  await logAuditEvents(db, Array.from({ length: 2500 }, (_, i) => ({ operation: `OP_${i + 1}` })));
+  const page = getAuditLog(db);
+  assert.equal(page.length, 100);
+  assert.equal(page[0].audit_id, 2500);
+  assert.equal(page[99].audit_id, 2401);
+  const all = ids(db, { limit: 0 });
+  assert.deepEqual(all, Array.from({ length: 2500 }, (_, i) => 2500 - i));
+  assert.deepEqual(
+    ids(db, { limit: 0, offset: 1499 }),
+    Array.from({ length: 1001 }, (_, i) => 1001 - i),
+  );
+  assert.deepEqual(
+    ids(db, { limit: 1200, offset: 900, order: "asc" }),
+    Array.from({ length: 1200 }, (_, i) => 901 + i),
+  );
+});
+
+Deno.test("streamAuditLog() reads in pages and an ascending export stops at the events that existed", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  await logAuditEvents(db, Array.from({ length: 2100 }, () => ({ operation: "COUNTED" })));
+  const seen: number[] = [];
+  for (const page of streamAuditLog(db, { limit: 0, order: "asc" })) {
+    seen.push(page.length);
+    logAuditEvent(db, { operation: "ARRIVED_DURING_EXPORT" });
+  }
+  assert.deepEqual(seen, [1000, 1000, 100]);
+  assert.deepEqual(
+    [...streamAuditLog(db, { limit: 2050 })].map((page) => page.length),
+    [1000, 1000, 50],
+  );
+});
+
+Deno.test("getAuditLog() returns newest first by audit_id across legacy and ISO timestamps", async () => {
+  await using dir = await tempDir();
+  using db = mixedDatabase(dir.path);
+  const events = getAuditLog(db);
+  assert.deepEqual(events.map((e) => e.audit_id), [10, 9, 8, 7, 6, 5, 4, 3, 2, 1]);
+  assert.deepEqual(events.map((e) => e.timestamp), [
+    "2026-02-16T14:30:00.000Z",
+    "2026-02-17T00:00:00.001Z",
+    "2026-02-15T12:00:00.000Z",
+    "2026-02-16T23:59:59.500Z",
+    "2026-02-17T00:00:00.000Z",
+    "2026-02-16T23:59:59.000Z",
+    "2026-02-16T12:30:00.000Z",
+    "2026-02-16T00:00:00.000Z",
+    "2026-02-15T23:59:59.000Z",
+    "2026-02-15T08:00:00.000Z",
+  ]);
+  // NULL details of legacy rows read as "", like every other event.
+  assert.deepEqual(getAuditLog(db, { afterId: 1, beforeId: 3 }), [{
+    audit_id: 2,
+    timestamp: "2026-02-15T23:59:59.000Z",
+    operation: "STOCK_ADJUSTED",
+    sku: "SKU-1001",
+    details: "",
+    user: "clerk",
+    run_id: null,
+  }]);
+});
+
+Deno.test("--since and --until select by time on a database mixing legacy and ISO timestamps", async () => {
+  await using dir = await tempDir();
+  using db = mixedDatabase(dir.path);
+  const cases: [AuditLogFilter, number[]][] = [
+    // A date alone covers the whole day, at both ends.
+    [{ since: "2026-02-16", until: "2026-02-16" }, [10, 7, 5, 4, 3]],
+    [{ until: "2026-02-15" }, [8, 2, 1]],
+    [{ since: "2026-02-17" }, [9, 6]],
+    // A date-time covers its minute or second.
+    [{ since: "2026-02-16T14:30" }, [10, 9, 7, 6, 5]],
+    [{ until: "2026-02-16T14:30" }, [10, 8, 4, 3, 2, 1]],
+    [{ since: "2026-02-16T23:59:59Z", until: "2026-02-16T23:59:59Z" }, [7, 5]],
+    [{ since: "2026-02-16T23:59:59.5Z", until: "2026-02-16 23:59:59.500" }, [7]],
+    [{ since: "2026-02-16T12:30:00", until: "2026-02-16T12:30:00" }, [4]],
+    // Offsets are converted to UTC.
+    [{ since: "2026-02-17T01:00:00+01:00" }, [9, 6]],
+    [{ until: "2026-02-16T18:59:59-05:00" }, [10, 8, 7, 5, 4, 3, 2, 1]],
+    [{ since: "2026-02-16", until: "2026-02-16", sku: "SKU-1001" }, [5]],
+    [{ since: "2026-02-16", order: "asc", limit: 2 }, [3, 4]],
+  ];
+  for (const [filter, expected] of cases) {
+    assert.deepEqual(ids(db, filter), expected, JSON.stringify(filter));
+  }
+});
+
+Deno.test("parseTimeBound() turns a date or date-time into the UTC range it names", () => {
+  assert.deepEqual(parseTimeBound("2026-02-16", "until"), {
+    start: "2026-02-16T00:00:00.000Z",
+    end: "2026-02-17T00:00:00.000Z",
+  });
+  assert.deepEqual(parseTimeBound("2026-02-28T23:59", "since"), {
+    start: "2026-02-28T23:59:00.000Z",
+    end: "2026-03-01T00:00:00.000Z",
+  });
+  assert.deepEqual(parseTimeBound(" 2026-02-16T14:30:05+02:00 ", "since"), {
+    start: "2026-02-16T12:30:05.000Z",
+    end: "2026-02-16T12:30:06.000Z",
+  });
+  assert.deepEqual(parseTimeBound("2026-02-16T14:30:05.25Z", "since"), {
+    start: "2026-02-16T14:30:05.250Z",
+    end: "2026-02-16T14:30:05.260Z",
+  });
+  assert.deepEqual(parseTimeBound("2024-02-29", "since").start, "2024-02-29T00:00:00.000Z");
+});
+
+Deno.test("parseTimeBound() refuses text that is not a real ISO date or time", () => {
+  for (
+    const text of [
+      "",
+      "yesterday",
+      "16.02.2026",
+      "2026-02-30",
+      "2025-02-29",
+      "2026-13-01",
+      "2026-02-16T24:00",
+      "2026-02-16T12:60",
+      "2026-02-16T12:00:61",
+      "2026-02-16T12:00:00.1234",
+      "2026-02-16T12",
+      "1771243200",
+    ]
+  ) {
+    assert.throws(
+      () => parseTimeBound(text, "since"),
+      (e) =>
+        e instanceof UsageError && e.message === `--since "${text}" is not a valid date or time`,
+      text,
+    );
+  }
+});
+
+Deno.test("--contains matches details case-insensitively, including Ä and ä", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  const details = [
+    "Order ORD-1: 5 units",
+    "order ord-2: 7 UNITS",
+    "Äpfel geliefert",
+    "äpfel verkauft",
+    "Grüße aus Köln",
+    "GRÜSSE",
+  ];
+  for (const text of details) logAuditEvent(db, { operation: "NOTE", details: text });
+  assert.deepEqual(ids(db, { contains: "ORD-" }), [2, 1]);
+  assert.deepEqual(ids(db, { contains: "units" }), [2, 1]);
+  assert.deepEqual(ids(db, { contains: "äpfel" }), [4, 3]);
+  assert.deepEqual(ids(db, { contains: "ÄPFEL" }), [4, 3]);
+  assert.deepEqual(ids(db, { contains: "grüße" }), [5]);
+  assert.deepEqual(ids(db, { contains: "KÖLN" }), [5]);
+  assert.deepEqual(ids(db, { contains: "Ä", order: "asc" }), [3, 4]);
+  assert.deepEqual(ids(db, { contains: "missing" }), []);
+  assert.deepEqual(ids(db, { contains: "" }), [6, 5, 4, 3, 2, 1]);
+});
+
+Deno.test("--contains takes %, _ and \\ literally", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  for (const text of ["100% done", "100 done", "bin_a", "binxa", "C:\\stock\\a", "C:stocka"]) {
+    logAuditEvent(db, { operation: "NOTE", details: text });
+  }
+  assert.deepEqual(ids(db, { contains: "%" }), [1]);
+  assert.deepEqual(ids(db, { contains: "0% d" }), [1]);
+  assert.deepEqual(ids(db, { contains: "_" }), [3]);
+  assert.deepEqual(ids(db, { contains: "n_a" }), [3]);
+  assert.deepEqual(ids(db, { contains: "\\stock\\" }), [5]);
+  assert.deepEqual(ids(db, { contains: "ä%" }), []);
+});
+
+Deno.test("--contains on an adopted database skips legacy rows without details", async () => {
+  await using dir = await tempDir();
+  using db = mixedDatabase(dir.path);
+  assert.deepEqual(ids(db, { contains: "order ord" }), [7, 5, 3]);
+  assert.deepEqual(ids(db, { contains: "ä-ware" }), [7]);
+});
+
+Deno.test("filter values that look like SQL are matched as plain text", async () => {
+  await using dir = await tempDir();
+  using db = filledDatabase(dir.path);
+  logAuditEvent(db, { operation: "NOTE", sku: "x' OR 1=1 --" });
+  assert.deepEqual(ids(db, { sku: "x' OR 1=1 --" }), [26]);
+  assert.deepEqual(ids(db, { sku: "' OR '1'='1" }), []);
+  assert.deepEqual(ids(db, { operation: "'; DROP TABLE audit_log; --" }), []);
+  assert.deepEqual(ids(db, { contains: "' OR 1=1 --" }), []);
+  assert.deepEqual(ids(db, { user: 'ana" OR "1"="1' }), []);
+  assert.equal(ids(db, { limit: 0 }).length, 26);
+});
+
+Deno.test("getAuditLog() refuses a bad limit, offset, order, cursor or time", async () => {
+  await using dir = await tempDir();
+  using db = filledDatabase(dir.path);
+  const cases: [AuditLogFilter, RegExp][] = [
+    [{ limit: -1 }, /--limit must be a whole number of 0 or more, not "-1"/],
+    [{ limit: 1.5 }, /--limit must be a whole number/],
+    [{ limit: NaN }, /--limit must be a whole number/],
+    [{ offset: -3 }, /--offset must be a whole number/],
+    [{ beforeId: -1 }, /--before-id must be an event id/],
+    [{ afterId: 0.5 }, /--after-id must be an event id/],
+    [{ order: "sideways" as "asc" }, /Order must be "asc" or "desc", not "sideways"/],
+    [{ since: "last week" }, /--since "last week" is not a valid date or time/],
+    [{ until: "2026-02-31" }, /--until "2026-02-31" is not a valid date or time/],
+  ];
+  for (const [filter, message] of cases) {
+    assert.throws(
+      () => getAuditLog(db, filter),
+      (e) => e instanceof UsageError && message.test(e.message),
+      JSON.stringify(filter),
+    );
+  }
+});
+
+Deno.test("--user system also finds legacy events whose user is NULL, as they are printed", async () => {
+  await using dir = await tempDir();
+  const path = join(dir.path, "app.db");
+  writeLegacyDatabase(path);
+  using db = openDatabase(path);
+  migrate(db);
+  db.sqlite.exec(
+    "INSERT INTO audit_log (timestamp, operation, user) VALUES ('2026-02-18 09:00:00', 'IMPORT', NULL)",
+  );
+  assert.equal(getAuditLog(db, { limit: 1 })[0].user, "system");
+  assert.deepEqual(ids(db, { user: "system" }), [7, 3]);
+  assert.deepEqual(ids(db, { user: "clerk" }), [4, 2]);
+});
