@@ -229,7 +229,17 @@ function processIo(): CliIo {
     stdin: Deno.stdin.readable,
     stdout: sinkFor(Deno.stdout),
     stderr: sinkFor(Deno.stderr),
-    env: (name) => Deno.env.get(name),
+    env: (name) => {
+      try {
+        return Deno.env.get(name);
+      } catch (error) {
+        // Deno refuses a value that is not UTF-8; say which variable, not "Unexpected failure".
+        if (!(error instanceof Deno.errors.InvalidData)) throw error;
+        throw new UsageError(`The environment variable ${name} is not valid UTF-8 text`, {
+          hint: `Set ${name} again in UTF-8, or unset it.`,
+        });
+      }
+    },
     cwd: () => Deno.cwd(),
   };
 }

@@ -12,6 +12,7 @@ import {
   expectAtMost,
   parseCommandArgs,
   parseCount,
+  requireValidText,
   resolveUser,
 } from "./context.ts";
 
@@ -74,6 +75,7 @@ const SUBCOMMANDS: Record<string, Handler> = {
       user: { type: "string" },
     });
     expectAtMost("batch start", positionals, 1);
+    requireValidText({ DESCRIPTION: positionals[0], "--user": values.user });
     using db = openCurrent(context);
     const event = startBatch(db, positionals[0] ?? "", {
       user: resolveUser(context.io, values.user),
@@ -88,6 +90,7 @@ const SUBCOMMANDS: Record<string, Handler> = {
     });
     if (positionals.length === 0) throw missingRunId("end");
     expectAtMost("batch end", positionals, 2);
+    requireValidText({ SUMMARY: positionals[1], "--user": values.user });
     validateRunId(positionals[0]);
     using db = openCurrent(context);
     const event = endBatch(db, positionals[0], positionals[1] ?? "", {
@@ -139,6 +142,7 @@ const SUBCOMMANDS: Record<string, Handler> = {
         hint: 'Example: audit-trail batch exec --description "Nightly reorder" -- ./reorder.sh',
       });
     }
+    requireValidText({ "--description": values.description, "--user": values.user });
     const [program, ...programArgs] = positionals;
     const user = resolveUser(context.io, values.user);
     const dbPath = resolve(context.io.cwd(), context.dbPath);

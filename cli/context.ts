@@ -84,6 +84,25 @@ export function parseCount(value: string, option: string): number {
   return Number(value);
 }
 
+/**
+ * Fails when text to be stored holds U+FFFD. The runtime puts that character where an
+ * argument had bytes that are not UTF-8 (a terminal or script in another encoding), and
+ * storing it would garble the event without a word. `texts` maps each option to its value.
+ */
+export function requireValidText(texts: Record<string, string | undefined>): void {
+  for (const [option, value] of Object.entries(texts)) {
+    if (value?.includes("\uFFFD")) {
+      throw new UsageError(
+        `${option} is not valid text: it holds bytes that are not UTF-8 (shown as "\uFFFD")`,
+        {
+          hint:
+            "Set the terminal or script to UTF-8 (on Windows: chcp 65001) and run again. Nothing was written.",
+        },
+      );
+    }
+  }
+}
+
 /** Fails when `positionals` holds more than `max` values. */
 export function expectAtMost(command: string, positionals: string[], max: number): void {
   if (positionals.length > max) {

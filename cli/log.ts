@@ -8,6 +8,7 @@ import {
   type Command,
   expectAtMost,
   parseCommandArgs,
+  requireValidText,
   resolveRunId,
   resolveUser,
 } from "./context.ts";
@@ -49,6 +50,12 @@ EXAMPLES
       user: { type: "string" },
       "run-id": { type: "string" },
       stdin: { type: "boolean" },
+    });
+    requireValidText({
+      OPERATION: positionals[0],
+      "--details": values.details,
+      "--sku": values.sku,
+      "--user": values.user,
     });
     const { io, dbPath } = context;
     const defaults = {

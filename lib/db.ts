@@ -4,8 +4,9 @@
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { mkdirSync, statSync } from "node:fs";
-import { dirname } from "node:path";
+import { closeSync, mkdirSync, openSync, statfsSync, statSync, unlinkSync } from "node:fs";
+import { basename, dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
 import {
   AuditTrailError,
   DatabaseBusyError,
@@ -98,19 +99,77 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): A
       });
     }
   }
-  const sqlite = guard(path, () => new DatabaseSync(path, { readOnly: options.readOnly ?? false }));
-  const db = new AuditDatabase(path, sqlite);
+  const timeout = Math.max(0, Math.trunc(options.busyTimeoutMs ?? BUSY_TIMEOUT_MS));
+  let sqlite: DatabaseSync;
+  try {
+    sqlite = connect(path, options.readOnly ?? false, timeout);
+  } catch (error) {
+    if (!existing || !cannotOpen(error)) throw translateSqliteError(error, path);
+    sqlite = connectOnReadOnlyFolder(path, timeout, error);
+  }
+  return new AuditDatabase(path, sqlite);
+}
+
+function connect(path: string | URL, readOnly: boolean, timeout: number): DatabaseSync {
+  const sqlite = new DatabaseSync(path, { readOnly });
   try {
     // busy_timeout makes every lock wait up to the limit instead of failing at once;
     // synchronous=FULL makes each WAL commit reach the disk before it returns, so an
     // acknowledged event survives power loss.
-    const timeout = Math.max(0, Math.trunc(options.busyTimeoutMs ?? BUSY_TIMEOUT_MS));
-    guard(path, () => sqlite.exec(`PRAGMA busy_timeout = ${timeout}; PRAGMA synchronous = FULL;`));
+    sqlite.exec(`PRAGMA busy_timeout = ${timeout}; PRAGMA synchronous = FULL;`);
+    // The first read opens the file and its WAL index: a database that cannot be read fails
+    // here, where the cause can still be told apart, rather than at some later statement.
+    sqlite.prepare("PRAGMA schema_version").get();
   } catch (error) {
-    db.close();
+    sqlite.close();
     throw error;
   }
-  return db;
+  return sqlite;
+}
+
+/**
+ * SQLite reads a WAL database through a "-shm" index file beside it, which it cannot create
+ * in a folder this user may not write (a read-only mount or share). Such a database can still
+ * be read as immutable, unless committed changes wait in its "-wal" file, which an immutable
+ * reader would not see. Writes then fail as read-only.
+ */
+function connectOnReadOnlyFolder(path: string, timeout: number, cause: unknown): DatabaseSync {
+  if (folderWritable(dirname(path))) throw translateSqliteError(cause, path);
+  if ((statOrNull(`${path}-wal`)?.size ?? 0) > 0) {
+    throw new AuditTrailError(
+      `Cannot read "${path}": its folder is read-only and its latest changes are still in "${
+        basename(path)
+      }-wal"`,
+      {
+        hint:
+          "Open it once from a place where its folder can be written (or copy the whole folder there), so those changes are merged into the database file.",
+        cause,
+      },
+    );
+  }
+  const url = pathToFileURL(path);
+  url.searchParams.set("immutable", "1");
+  return guard(path, () => connect(url, true, timeout));
+}
+
+function cannotOpen(error: unknown): boolean {
+  const code = ((error as { errcode?: number }).errcode ?? -1) & 0xff;
+  return code === 14 || /unable to open database/i.test((error as Error)?.message ?? "");
+}
+
+function folderWritable(folder: string): boolean {
+  const probe = join(folder, `.audit-trail-probe-${crypto.randomUUID()}`);
+  try {
+    closeSync(openSync(probe, "wx"));
+  } catch {
+    return false;
+  }
+  try {
+    unlinkSync(probe);
+  } catch {
+    // An empty probe file left behind harms nothing.
+  }
+  return true;
 }
 
 /**
@@ -162,12 +221,21 @@ export function guard<T>(path: string, work: () => T): T {
  */
 export function translateSqliteError(error: unknown, path: string): unknown {
   if (error instanceof AuditTrailError || !(error instanceof Error)) return error;
-  const code = ((error as { errcode?: number }).errcode ?? -1) & 0xff;
+  const extended = (error as { errcode?: number }).errcode ?? -1;
+  const code = extended & 0xff;
   const message = error.message;
   if (code === 5 || code === 6 || /database (table )?is locked|database is busy/i.test(message)) {
     return new DatabaseBusyError(path, { cause: error });
   }
-  if (code === 13 || /database or disk is full|disk is full|No space left/i.test(message)) {
+  // A full disk shows as SQLITE_FULL only when a database page cannot be written; when the
+  // WAL index cannot grow it is an I/O error (SQLITE_IOERR_SHMSIZE, or a bare "disk I/O
+  // error" from exec()), so the free space is checked as well.
+  const ioError = code === 10 || /disk I\/O error/i.test(message);
+  if (
+    code === 13 || extended === SQLITE_IOERR_SHMSIZE ||
+    /database or disk is full|disk is full|No space left/i.test(message) ||
+    (ioError && diskAlmostFull(path))
+  ) {
     return new DiskFullError(path, { cause: error });
   }
   if (code === 8 || /readonly database|read-only/i.test(message)) {
@@ -199,6 +267,17 @@ export function translateSqliteError(error: unknown, path: string): unknown {
 /** Whether a file (or anything) exists at `path`; `migrate --status` must not create one. */
 export function databaseExists(path: string): boolean {
   return statOrNull(path) !== null;
+}
+
+const SQLITE_IOERR_SHMSIZE = 4874;
+
+function diskAlmostFull(path: string): boolean {
+  try {
+    const { bavail, bsize } = statfsSync(dirname(path));
+    return bavail * bsize < 1024 * 1024;
+  } catch {
+    return false;
+  }
 }
 
 function statOrNull(path: string) {

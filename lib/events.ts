@@ -303,6 +303,14 @@ function checkLength(
   limit: number,
   fail: (problem: string) => Error,
 ) {
+  // SQLite stores a NUL, but node:sqlite reads text back only up to it, and a lone surrogate
+  // turns into U+FFFD on the way to UTF-8: either would change the event silently.
+  if (value.includes("\0")) {
+    throw fail(`"${field}" contains a NUL character (\\u0000), which cannot be stored`);
+  }
+  if (!value.isWellFormed()) {
+    throw fail(`"${field}" contains an unpaired surrogate (\\ud800-\\udfff): not valid Unicode`);
+  }
   // Code units are an upper bound on characters: count code points only when it matters.
   if (value.length <= limit) return;
   let characters = 0;
