@@ -1,0 +1,222 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  AuditTrailError,
+  BATCH_END,
+  BATCH_START,
+  endBatch,
+  getAuditLog,
+  getBatchOperations,
+  listBatches,
+  logAuditEvent,
+  migrate,
+  openDatabase,
+  startBatch,
+  UsageError,
+} from "../mod.ts";
+import { tempDir } from "./helpers.ts";
+import { insertRaw, ISO_TIMESTAMP, openMigrated, writeLegacyDatabase } from "./fixtures.ts";
+
+Deno.test("getBatchOperations() summarises a batch: events oldest first, start, end and duration", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  insertRaw(db, "2026-02-16T10:00:00.000Z", "BATCH_START", { run_id: "run_a", details: "go" });
+  insertRaw(db, "2026-02-16T10:00:00.100Z", "OTHER", { run_id: "run_b" });
+  insertRaw(db, "2026-02-16T10:00:01.000Z", "ORDER_CONFIRMED", { run_id: "run_a", sku: "SKU-1" });
+  insertRaw(db, "2026-02-16T10:00:01.234Z", "BATCH_END", { run_id: "run_a", details: "done" });
+  const report = getBatchOperations(db, "run_a");
+  assert.deepEqual(
+    { ...report, events: report.events.map((e) => [e.audit_id, e.operation, e.timestamp]) },
+    {
+      run_id: "run_a",
+      event_count: 3,
+      events: [
+        [1, "BATCH_START", "2026-02-16T10:00:00.000Z"],
+        [3, "ORDER_CONFIRMED", "2026-02-16T10:00:01.000Z"],
+        [4, "BATCH_END", "2026-02-16T10:00:01.234Z"],
+      ],
+      start_time: "2026-02-16T10:00:00.000Z",
+      end_time: "2026-02-16T10:00:01.234Z",
+      duration_seconds: 1.234,
+    },
+  );
+  assert.deepEqual(Object.keys(report), [
+    "run_id",
+    "event_count",
+    "events",
+    "start_time",
+    "end_time",
+    "duration_seconds",
+  ]);
+});
+
+Deno.test("getBatchOperations() of an unknown run id is an empty batch", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  logAuditEvent(db, { operation: "UNRELATED", run_id: "run_other" });
+  assert.deepEqual(getBatchOperations(db, "run_20260216_000000_deadbeef"), {
+    run_id: "run_20260216_000000_deadbeef",
+    event_count: 0,
+    events: [],
+    start_time: null,
+    end_time: null,
+    duration_seconds: 0,
+  });
+});
+
+Deno.test("batch durations have millisecond resolution and span legacy and ISO timestamps", async () => {
+  await using dir = await tempDir();
+  const path = join(dir.path, "app.db");
+  writeLegacyDatabase(path, { legacy002: true });
+  using db = openDatabase(path);
+  migrate(db);
+  // The legacy batch (rows 5 and 6) ran from 23:59:59 to 00:00:00 the next day.
+  const legacy = getBatchOperations(db, "run_20260216_235959_0a1b2c3d");
+  assert.deepEqual(
+    [legacy.start_time, legacy.end_time, legacy.duration_seconds],
+    ["2026-02-16T23:59:59.000Z", "2026-02-17T00:00:00.000Z", 1],
+  );
+  insertRaw(db, "2026-02-17T00:00:02.501Z", "BATCH_END", {
+    run_id: "run_20260216_235959_0a1b2c3d",
+  });
+  assert.equal(getBatchOperations(db, "run_20260216_235959_0a1b2c3d").duration_seconds, 3.501);
+
+  db.sqlite.exec(
+    "INSERT INTO audit_log (timestamp, operation, run_id) VALUES ('2026-02-18 10:00:00', 'BATCH_START', 'run_mixed')",
+  );
+  insertRaw(db, "2026-02-18T10:00:00.007Z", "STEP", { run_id: "run_mixed" });
+  insertRaw(db, "2026-02-18T09:59:59.000Z", "BATCH_END", { run_id: "run_mixed" });
+  // A clock set back during the batch never gives a negative duration.
+  assert.equal(getBatchOperations(db, "run_mixed").duration_seconds, 0);
+  insertRaw(db, "2026-02-18T10:01:30.250Z", "BATCH_END", { run_id: "run_mixed" });
+  const mixed = getBatchOperations(db, "run_mixed");
+  assert.deepEqual(
+    [mixed.event_count, mixed.start_time, mixed.end_time, mixed.duration_seconds],
+    [4, "2026-02-18T10:00:00.000Z", "2026-02-18T10:01:30.250Z", 90.25],
+  );
+  assert.deepEqual(
+    listBatches(db).map((b) => [b.run_id, b.event_count, b.start_time, b.duration_seconds]),
+    [
+      ["run_mixed", 4, "2026-02-18T10:00:00.000Z", 90.25],
+      ["run_20260216_235959_0a1b2c3d", 3, "2026-02-16T23:59:59.000Z", 3.501],
+    ],
+  );
+});
+
+Deno.test("a full batch: start, 15 orders, end gives 17 events in order with the right duration", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  logAuditEvent(db, { operation: "BEFORE_THE_BATCH" });
+  const start = startBatch(db, "Confirm supplier orders", { user: "scheduler" });
+  const runId = start.run_id!;
+  assert.match(runId, /^run_\d{8}_\d{6}_[0-9a-f]{8}$/);
+  for (let i = 1; i <= 15; i++) {
+    logAuditEvent(db, {
+      operation: "ORDER_CONFIRMED",
+      sku: `SKU-${1000 + i}`,
+      details: `Order ORD-${i}: ${i * 3} units`,
+      run_id: runId,
+    });
+    if (i === 8) logAuditEvent(db, { operation: "UNRELATED", run_id: "run_someone_else" });
+  }
+  await new Promise((resolve) => setTimeout(resolve, 25));
+  const end = endBatch(db, runId, "15 orders confirmed", { user: "scheduler" });
+
+  const report = getBatchOperations(db, runId);
+  assert.equal(report.event_count, 17);
+  assert.deepEqual(
+    report.events.map((e) => e.operation),
+    [BATCH_START, ...Array(15).fill("ORDER_CONFIRMED"), BATCH_END],
+  );
+  assert.deepEqual(
+    report.events.map((e) => e.sku),
+    [null, ...Array.from({ length: 15 }, (_, i) => `SKU-${1001 + i}`), null],
+  );
+  const ids = report.events.map((e) => e.audit_id);
+  assert.deepEqual(ids, [...ids].sort((a, b) => a - b));
+  assert.deepEqual(report.events[0], start);
+  assert.deepEqual(report.events[16], end);
+  assert.deepEqual(
+    [report.events[0].details, report.events[0].user, end.details, end.user],
+    ["Confirm supplier orders", "scheduler", "15 orders confirmed", "scheduler"],
+  );
+  assert.equal(report.start_time, start.timestamp);
+  assert.equal(report.end_time, end.timestamp);
+  assert.match(report.end_time!, ISO_TIMESTAMP);
+  assert.equal(
+    report.duration_seconds,
+    (Date.parse(end.timestamp) - Date.parse(start.timestamp)) / 1000,
+  );
+  assert.ok(report.duration_seconds >= 0.025 && report.duration_seconds < 5);
+  assert.deepEqual(listBatches(db)[0], {
+    run_id: runId,
+    event_count: 17,
+    start_time: start.timestamp,
+    end_time: end.timestamp,
+    duration_seconds: report.duration_seconds,
+  });
+});
+
+Deno.test("listBatches() lists every run id, most recently active first, with a limit", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  insertRaw(db, "2026-02-16T08:00:00.000Z", "A", { run_id: "run_1" });
+  insertRaw(db, "2026-02-16T08:00:01.000Z", "A", { run_id: "run_2" });
+  insertRaw(db, "2026-02-16T08:00:02.000Z", "NO_RUN");
+  insertRaw(db, "2026-02-16T08:00:03.500Z", "B", { run_id: "run_1" });
+  insertRaw(db, "2026-02-16T08:00:04.000Z", "A", { run_id: "run_3" });
+  assert.deepEqual(listBatches(db), [
+    {
+      run_id: "run_3",
+      event_count: 1,
+      start_time: "2026-02-16T08:00:04.000Z",
+      end_time: "2026-02-16T08:00:04.000Z",
+      duration_seconds: 0,
+    },
+    {
+      run_id: "run_1",
+      event_count: 2,
+      start_time: "2026-02-16T08:00:00.000Z",
+      end_time: "2026-02-16T08:00:03.500Z",
+      duration_seconds: 3.5,
+    },
+    {
+      run_id: "run_2",
+      event_count: 1,
+      start_time: "2026-02-16T08:00:01.000Z",
+      end_time: "2026-02-16T08:00:01.000Z",
+      duration_seconds: 0,
+    },
+  ]);
+  assert.deepEqual(listBatches(db, { limit: 2 }).map((b) => b.run_id), ["run_3", "run_1"]);
+  for (let i = 4; i <= 30; i++) logAuditEvent(db, { operation: "X", run_id: `run_${i}` });
+  assert.equal(listBatches(db).length, 20);
+  assert.equal(listBatches(db)[0].run_id, "run_30");
+  assert.equal(listBatches(db, { limit: 0 }).length, 30);
+  assert.throws(() => listBatches(db, { limit: -1 }), AuditTrailError);
+});
+
+Deno.test("startBatch() makes a new run id per batch, or takes a valid one", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  const a = startBatch(db);
+  const b = startBatch(db, "second");
+  assert.notEqual(a.run_id, b.run_id);
+  assert.deepEqual([a.operation, a.details, a.user], [BATCH_START, "", "system"]);
+  assert.equal(startBatch(db, "", { runId: "nightly-2026-02-16" }).run_id, "nightly-2026-02-16");
+  assert.throws(() => startBatch(db, "", { runId: "nightly 2026" }), UsageError);
+  assert.equal(getAuditLog(db).length, 3);
+});
+
+Deno.test("endBatch() refuses an unknown or malformed run id and stores nothing", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  assert.throws(
+    () => endBatch(db, "run_20260216_000000_deadbeef"),
+    (e) =>
+      e instanceof AuditTrailError && !(e instanceof UsageError) &&
+      e.message === 'No batch with run id "run_20260216_000000_deadbeef"',
+  );
+  assert.throws(() => endBatch(db, "run with spaces"), UsageError);
+  assert.deepEqual(getAuditLog(db), []);
+});
