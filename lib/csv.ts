@@ -33,7 +33,13 @@ export async function loadCsvWriter(): Promise<Stringify> {
   if (!stringifyRows) {
     const { stringify } = await import("csv-stringify/sync");
     stringifyRows = (rows) =>
-      stringify(rows, { record_delimiter: "\r\n", cast: { boolean: String } });
+      stringify(rows, {
+        record_delimiter: "\r\n",
+        // csv-stringify quotes a field holding the record delimiter, but not a lone CR or LF;
+        // readers (Excel among them) would split the record there.
+        quoted_match: /[\r\n]/,
+        cast: { boolean: String },
+      });
   }
   return stringifyRows;
 }

@@ -13,7 +13,9 @@ const NEWLINE = 0x0a;
 const CARRIAGE_RETURN = 0x0d;
 const OPEN_BRACE = 0x7b;
 const EMPTY = new Uint8Array(0);
-const decoder = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM keeps a BOM in the text: otherwise every decode() call would drop one at its
+// start, so a BOM inside the input would pass or fail depending on where a chunk began.
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /**
  * Yields each non-blank line of `stream` parsed as JSON, with its 1-based line number.

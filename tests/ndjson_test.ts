@@ -1,0 +1,123 @@
+import assert from "node:assert/strict";
+import { InvalidInputError, readNdjson } from "../mod.ts";
+import { MAX_LINE_BYTES } from "../lib/ndjson.ts";
+
+const encoder = new TextEncoder();
+
+/** A byte stream delivering exactly these chunks. */
+function streamOf(...chunks: (string | Uint8Array | number[])[]): ReadableStream<Uint8Array> {
+  return ReadableStream.from(
+    chunks.map((c) =>
+      typeof c === "string" ? encoder.encode(c) : c instanceof Uint8Array ? c : new Uint8Array(c)
+    ),
+  );
+}
+
+async function read(stream: ReadableStream<Uint8Array>) {
+  const items = [];
+  for await (const item of readNdjson(stream)) items.push(item);
+  return items;
+}
+
+async function rejectsAtLine(stream: ReadableStream<Uint8Array>, line: number, message: RegExp) {
+  await assert.rejects(
+    read(stream),
+    (e) => e instanceof InvalidInputError && e.line === line && message.test(e.message),
+  );
+}
+
+Deno.test("readNdjson() yields each line's value with its line number", async () => {
+  assert.deepEqual(await read(streamOf('{"operation":"A"}\n{"operation":"B","sku":"S"}\n')), [
+    { line: 1, value: { operation: "A" } },
+    { line: 2, value: { operation: "B", sku: "S" } },
+  ]);
+  assert.deepEqual(await read(streamOf("")), []);
+  assert.deepEqual(await read(streamOf('{"a":1}')), [{ line: 1, value: { a: 1 } }]);
+});
+
+Deno.test("readNdjson() accepts CRLF line endings", async () => {
+  assert.deepEqual(await read(streamOf('{"operation":"A"}\r\n{"operation":"B"}\r\n"x\\r"\r\n')), [
+    { line: 1, value: { operation: "A" } },
+    { line: 2, value: { operation: "B" } },
+    { line: 3, value: "x\r" },
+  ]);
+  assert.deepEqual(await read(streamOf('{"a":1}\r', '\n{"a":2}\r')), [
+    { line: 1, value: { a: 1 } },
+    { line: 2, value: { a: 2 } },
+  ]);
+});
+
+Deno.test("readNdjson() skips a byte order mark at the start", async () => {
+  assert.deepEqual(await read(streamOf([0xef, 0xbb, 0xbf], '{"operation":"A"}\r\n')), [
+    { line: 1, value: { operation: "A" } },
+  ]);
+  assert.deepEqual(await read(streamOf('\ufeff{"operation":"A"}')), [
+    { line: 1, value: { operation: "A" } },
+  ]);
+});
+
+Deno.test("readNdjson() treats a byte order mark inside the input the same however it is split", async () => {
+  const text = '{"operation":"A"}\n\ufeff{"operation":"B"}\n';
+  await rejectsAtLine(streamOf(text), 2, /^Line 2: not valid JSON/);
+  await rejectsAtLine(
+    streamOf('{"operation":"A"}\n', '\ufeff{"operation":"B"}\n'),
+    2,
+    /^Line 2: not valid JSON/,
+  );
+});
+
+Deno.test("readNdjson() skips blank lines but still counts them", async () => {
+  const items = await read(streamOf('\n{"n":2}\n\n   \n\t\r\n{"n":6}\n\n'));
+  assert.deepEqual(items, [{ line: 2, value: { n: 2 } }, { line: 6, value: { n: 6 } }]);
+  await rejectsAtLine(streamOf('\n\n{"n":3}\r\n\r\n{oops}\n'), 5, /^Line 5: not valid JSON/);
+});
+
+Deno.test("readNdjson() joins lines and characters split across chunks", async () => {
+  const bytes = encoder.encode('{"details":"Äpfel ✓ 📦"}\n{"details":"ü"}');
+  const chunks = Array.from(bytes, (b) => new Uint8Array([b]));
+  assert.deepEqual(await read(ReadableStream.from(chunks)), [
+    { line: 1, value: { details: "Äpfel ✓ 📦" } },
+    { line: 2, value: { details: "ü" } },
+  ]);
+});
+
+Deno.test("readNdjson() names the line of malformed JSON", async () => {
+  await rejectsAtLine(
+    streamOf('{"operation":"A"}\n{"operation": "B"\n{"operation":"C"}\n'),
+    2,
+    /^Line 2: not valid JSON \(.+\)$/,
+  );
+  await rejectsAtLine(streamOf("{}\n{}\n{}\nnope"), 4, /^Line 4: not valid JSON/);
+});
+
+Deno.test("readNdjson() names the line that is not valid UTF-8", async () => {
+  const bad = [0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d]; // {"a":"\xc3("}
+  await rejectsAtLine(
+    streamOf('{"a":1}\n\n', bad, [0x0a], '{"a":3}\n'),
+    3,
+    /^Line 3: is not valid UTF-8 text$/,
+  );
+  await rejectsAtLine(streamOf("{}\n", bad), 2, /^Line 2: is not valid UTF-8 text$/);
+  await rejectsAtLine(streamOf([0xff, 0x0a]), 1, /^Line 1: is not valid UTF-8 text$/);
+});
+
+Deno.test("readNdjson() refuses an over-long line without waiting for its end", async () => {
+  const limitMiB = MAX_LINE_BYTES / 1024 / 1024;
+  const message = new RegExp(`^Line 2: is longer than ${limitMiB} MiB$`);
+  const long = "x".repeat(MAX_LINE_BYTES + 1);
+  await rejectsAtLine(streamOf("{}\n" + long + "\n{}\n"), 2, message);
+  // A line that never ends is refused as soon as it passes the limit.
+  let pulled = 0;
+  const endless = new ReadableStream<Uint8Array>({
+    pull(controller) {
+      controller.enqueue(pulled++ === 0 ? encoder.encode("{}\n") : new Uint8Array(1 << 20));
+      if (pulled > 64) controller.close();
+    },
+  });
+  await rejectsAtLine(endless, 2, message);
+  assert.ok(pulled <= limitMiB + 3, `stopped reading after ${pulled} chunks`);
+  // Exactly at the limit is fine.
+  const atLimit = '"' + "y".repeat(MAX_LINE_BYTES - 2) + '"';
+  const [item] = await read(streamOf(atLimit + "\n"));
+  assert.equal((item.value as string).length, MAX_LINE_BYTES - 2);
+});
