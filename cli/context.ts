@@ -6,6 +6,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { UsageError } from "../lib/errors.ts";
+import { runIdProblem, validateRunId } from "../lib/run_id.ts";
 import type { OutputFormat, TextSink } from "../lib/output.ts";
 
 /** The process's input, output and environment, as a command sees them. */
@@ -118,9 +119,20 @@ export function resolveUser(io: CliIo, given: string | undefined): string {
     nonEmpty(io.env("USERNAME")) ?? nonEmpty(io.env("LOGNAME")) ?? "system";
 }
 
-/** The run id to record: `--run-id`, else `$AUDIT_TRAIL_RUN_ID`, else none. */
+/**
+ * The run id to record: `--run-id`, else `$AUDIT_TRAIL_RUN_ID`, else none. A bad value is
+ * refused here, naming the variable when it came from the environment.
+ */
 export function resolveRunId(io: CliIo, given: string | undefined): string | null {
-  return given ?? nonEmpty(io.env("AUDIT_TRAIL_RUN_ID")) ?? null;
+  if (given !== undefined) return validateRunId(given);
+  const fromEnv = nonEmpty(io.env("AUDIT_TRAIL_RUN_ID"));
+  const problem = fromEnv === undefined ? null : runIdProblem(fromEnv);
+  if (problem) {
+    throw new UsageError(`AUDIT_TRAIL_RUN_ID: ${problem}`, {
+      hint: "Unset it, or set it to a run id printed by `audit-trail batch start`.",
+    });
+  }
+  return fromEnv ?? null;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

@@ -113,3 +113,33 @@ export function insertRaw(
 
 /** The strict timestamp form audit-trail prints. */
 export const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+
+/** A migrated database file `name` in `dir`, closed again (its WAL folded in). */
+export function migratedFile(dir: string, name = "app.db"): string {
+  using db = openMigrated(dir, name);
+  return db.path;
+}
+
+/** How many events the database at `path` holds. */
+export function eventCount(path: string): number {
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    return db.prepare("SELECT count(*) AS n FROM audit_log").get()!.n as number;
+  } finally {
+    db.close();
+  }
+}
+
+/** Runs `tasks` at most `limit` at a time (spawned processes mostly wait on start-up). */
+export async function inParallel<T>(tasks: (() => Promise<T>)[], limit = 4): Promise<T[]> {
+  const results: T[] = new Array(tasks.length);
+  let next = 0;
+  async function worker() {
+    while (next < tasks.length) {
+      const i = next++;
+      results[i] = await tasks[i]();
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
+  return results;
+}
