@@ -4,9 +4,7 @@
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { closeSync, mkdirSync, openSync, statfsSync, statSync, unlinkSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { pathToFileURL } from "node:url";
 import {
   AuditTrailError,
   DatabaseBusyError,
@@ -86,13 +84,13 @@ export class AuditDatabase implements Disposable {
  */
 export function openDatabase(path: string, options: OpenDatabaseOptions = {}): AuditDatabase {
   const existing = statOrNull(path);
-  if (existing?.isDirectory()) {
+  if (existing?.isDirectory) {
     throw new DatabaseCorruptError(path, "it is a folder, not a database file");
   }
   if (!existing) {
     if (!options.create) throw new DatabaseNotFoundError(path);
     try {
-      mkdirSync(dirname(path), { recursive: true });
+      Deno.mkdirSync(dirname(path), { recursive: true });
     } catch (error) {
       throw new AuditTrailError(`Cannot create the folder for "${path}": ${messageOf(error)}`, {
         cause: error,
@@ -147,7 +145,7 @@ function connectOnReadOnlyFolder(path: string, timeout: number, cause: unknown):
       },
     );
   }
-  const url = pathToFileURL(path);
+  const url = nodeBuiltin<typeof import("node:url")>("node:url").pathToFileURL(path);
   url.searchParams.set("immutable", "1");
   return guard(path, () => connect(url, true, timeout));
 }
@@ -160,12 +158,12 @@ function cannotOpen(error: unknown): boolean {
 function folderWritable(folder: string): boolean {
   const probe = join(folder, `.audit-trail-probe-${crypto.randomUUID()}`);
   try {
-    closeSync(openSync(probe, "wx"));
+    Deno.openSync(probe, { write: true, createNew: true }).close();
   } catch {
     return false;
   }
   try {
-    unlinkSync(probe);
+    Deno.removeSync(probe);
   } catch {
     // An empty probe file left behind harms nothing.
   }
@@ -273,16 +271,18 @@ const SQLITE_IOERR_SHMSIZE = 4874;
 
 function diskAlmostFull(path: string): boolean {
   try {
-    const { bavail, bsize } = statfsSync(dirname(path));
+    const { bavail, bsize } = nodeBuiltin<typeof import("node:fs")>("node:fs").statfsSync(
+      dirname(path),
+    );
     return bavail * bsize < 1024 * 1024;
   } catch {
     return false;
   }
 }
 
-function statOrNull(path: string) {
+function statOrNull(path: string): Deno.FileInfo | null {
   try {
-    return statSync(path);
+    return Deno.statSync(path);
   } catch {
     return null;
   }
@@ -290,4 +290,14 @@ function statOrNull(path: string) {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * A Node built-in, loaded on first use. Importing `node:fs` or `node:url` at the top would
+ * start Deno's Node compatibility layer in every process, about 15 ms before the first
+ * statement runs; the paths that need them are rare (a read-only folder, a full disk).
+ */
+function nodeBuiltin<T>(name: string): T {
+  return (globalThis as unknown as { process: { getBuiltinModule(name: string): T } }).process
+    .getBuiltinModule(name);
 }
