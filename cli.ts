@@ -226,7 +226,10 @@ function sinkFor(file: { write(p: Uint8Array): Promise<number>; isTerminal(): bo
 
 function processIo(): CliIo {
   return {
-    stdin: Deno.stdin.readable,
+    // Made on first use: creating the stream costs about 3 ms that only `log --stdin` needs.
+    get stdin() {
+      return Deno.stdin.readable;
+    },
     stdout: sinkFor(Deno.stdout),
     stderr: sinkFor(Deno.stderr),
     env: (name) => {
