@@ -101,7 +101,7 @@ export function splitGlobalOptions(args: string[]): GlobalOptions {
       result[name === "--db" ? "db" : "format"] = value;
     } else if (arg === "-h" || arg === "--help") {
       result.help = true;
-    } else if (arg === "--version" && result.command === undefined) {
+    } else if (arg === "--version") {
       result.version = true;
     } else if (result.command === undefined && !arg.startsWith("-")) {
       result.command = arg;
