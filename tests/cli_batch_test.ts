@@ -1,0 +1,317 @@
+/**
+ * `audit-trail batch` through the real command line: start, end, show, list and exec with
+ * nested `log` calls.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { CLI, fingerprint, runCli, sqliteRows, tempDir } from "./helpers.ts";
+import { eventCount, inParallel, ISO_TIMESTAMP, migratedFile } from "./fixtures.ts";
+
+const RUN_ID = /^run_\d{8}_\d{6}_[0-9a-f]{8}$/;
+const SUMMARY_FIELDS = ["run_id", "event_count", "start_time", "end_time", "duration_seconds"];
+
+type Event = { audit_id: number; operation: string; sku: string | null; details: string };
+
+/** The events of `db`, oldest first, read straight from SQLite. */
+function rows(db: string) {
+  return sqliteRows(
+    db,
+    "SELECT audit_id, operation, sku, details, user, run_id FROM audit_log ORDER BY audit_id",
+  )
+    .map((r) => ({ ...r }));
+}
+
+Deno.test("CLI batch start, log, end and show record and report one batch", async () => {
+  await using dir = await tempDir();
+  const db = migratedFile(dir.path);
+  const start = await runCli([
+    "batch",
+    "start",
+    "Import of supplier file",
+    "--db",
+    db,
+    "--user",
+    "ana",
+  ]);
+  assert.equal(start.code, 0, start.stderr);
+  assert.equal(start.stderr, "");
+  const runId = start.stdout.trimEnd();
+  assert.match(runId, RUN_ID);
+  assert.equal(start.stdout, runId + "\n");
+  for (const sku of ["SKU-1", "SKU-2"]) {
+    const logged = await runCli(["log", "ORDER_CONFIRMED", "--db", db, "--sku", sku], {
+      env: { AUDIT_TRAIL_RUN_ID: runId, AUDIT_TRAIL_USER: "importer" },
+    });
+    assert.equal(logged.code, 0, logged.stderr);
+  }
+  const end = await runCli(["batch", "end", runId, "2 orders confirmed", "--db", db], {
+    env: { AUDIT_TRAIL_USER: "ana" },
+  });
+  assert.deepEqual(end, { code: 0, stdout: "4\n", stderr: "" });
+  assert.deepEqual(rows(db), [
+    {
+      audit_id: 1,
+      operation: "BATCH_START",
+      sku: null,
+      details: "Import of supplier file",
+      user: "ana",
+      run_id: runId,
+    },
+    {
+      audit_id: 2,
+      operation: "ORDER_CONFIRMED",
+      sku: "SKU-1",
+      details: "",
+      user: "importer",
+      run_id: runId,
+    },
+    {
+      audit_id: 3,
+      operation: "ORDER_CONFIRMED",
+      sku: "SKU-2",
+      details: "",
+      user: "importer",
+      run_id: runId,
+    },
+    {
+      audit_id: 4,
+      operation: "BATCH_END",
+      sku: null,
+      details: "2 orders confirmed",
+      user: "ana",
+      run_id: runId,
+    },
+  ]);
+
+  const [show, table, csv, ndjson] = await inParallel([
+    () => runCli(["batch", "show", runId, "--db", db]),
+    () => runCli(["batch", "show", runId, "--db", db, "--format", "table"]),
+    () => runCli(["batch", "show", runId, "--db", db, "--format", "csv"]),
+    () => runCli(["batch", "show", runId, "--db", db, "--format", "ndjson"]),
+  ]);
+  const report = JSON.parse(show.stdout);
+  assert.deepEqual(Object.keys(report), [
+    "run_id",
+    "event_count",
+    "events",
+    "start_time",
+    "end_time",
+    "duration_seconds",
+  ]);
+  assert.equal(report.run_id, runId);
+  assert.equal(report.event_count, 4);
+  assert.deepEqual(report.events.map((e: Event) => e.audit_id), [1, 2, 3, 4]);
+  assert.equal(report.start_time, report.events[0].timestamp);
+  assert.equal(report.end_time, report.events[3].timestamp);
+  assert.match(report.end_time, ISO_TIMESTAMP);
+  assert.equal(
+    report.duration_seconds,
+    (Date.parse(report.end_time) - Date.parse(report.start_time)) / 1000,
+  );
+  assert.ok(report.duration_seconds > 0);
+  assert.deepEqual(JSON.parse(ndjson.stdout), report);
+  assert.equal(ndjson.stdout.split("\n").length, 2);
+  assert.match(table.stdout, new RegExp(`^run_id +${runId}\nevent_count +4\nstart_time +\\S+\n`));
+  assert.match(table.stdout, /\n\naudit_id +timestamp +operation/);
+  assert.equal(csv.stdout.split("\r\n")[0], "audit_id,timestamp,operation,sku,details,user,run_id");
+  assert.equal(csv.stdout.split("\r\n").length, 6);
+
+  const json = await runCli(["batch", "start", "--db", db, "--format", "json"]);
+  const record = JSON.parse(json.stdout);
+  assert.deepEqual([record.audit_id, record.operation, record.details], [5, "BATCH_START", ""]);
+  assert.match(record.run_id, RUN_ID);
+});
+
+Deno.test("CLI batch show of an unknown run id prints an empty batch", async () => {
+  await using dir = await tempDir();
+  const db = migratedFile(dir.path);
+  const result = await runCli(["batch", "show", "run_20260216_000000_deadbeef", "--db", db]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.deepEqual(JSON.parse(result.stdout), {
+    run_id: "run_20260216_000000_deadbeef",
+    event_count: 0,
+    events: [],
+    start_time: null,
+    end_time: null,
+    duration_seconds: 0,
+  });
+});
+
+Deno.test("CLI batch end of an unknown run id fails with exit 1 and stores nothing", async () => {
+  await using dir = await tempDir();
+  const db = migratedFile(dir.path);
+  const before = await fingerprint(db);
+  const result = await runCli(["batch", "end", "run_20260216_000000_deadbeef", "--db", db]);
+  assert.equal(result.code, 1);
+  assert.equal(result.stdout, "");
+  assert.match(
+    result.stderr,
+    /^audit-trail: error: No batch with run id "run_20260216_000000_deadbeef"\nhint: [^\n]+\n$/,
+  );
+  assert.equal(await fingerprint(db), before);
+});
+
+Deno.test("CLI batch list shows every batch, most recently active first", async () => {
+  await using dir = await tempDir();
+  const db = migratedFile(dir.path);
+  assert.equal((await runCli(["batch", "list", "--db", db])).stdout, "[]\n");
+  const stdin = [
+    { operation: "A", run_id: "run_1" },
+    { operation: "A", run_id: "run_2" },
+    { operation: "NO_BATCH" },
+    { operation: "B", run_id: "run_1" },
+    { operation: "A", run_id: "run_3" },
+    { operation: "B", run_id: "run_2" },
+  ].map((e) => JSON.stringify(e)).join("\n");
+  assert.equal((await runCli(["log", "--stdin", "--db", db], { stdin })).code, 0);
+  const [all, limited, csv] = await inParallel([
+    () => runCli(["batch", "list", "--db", db]),
+    () => runCli(["batch", "list", "--db", db, "--limit", "1"]),
+    () => runCli(["batch", "list", "--db", db, "--format", "csv", "--limit", "0"]),
+  ]);
+  const batches = JSON.parse(all.stdout);
+  assert.deepEqual(
+    batches.map((b: { run_id: string; event_count: number }) => [b.run_id, b.event_count]),
+    [
+      ["run_2", 2],
+      ["run_3", 1],
+      ["run_1", 2],
+    ],
+  );
+  for (const batch of batches) {
+    assert.deepEqual(Object.keys(batch), SUMMARY_FIELDS);
+    assert.equal(
+      batch.duration_seconds,
+      (Date.parse(batch.end_time) - Date.parse(batch.start_time)) / 1000,
+    );
+  }
+  assert.deepEqual(JSON.parse(limited.stdout), [batches[0]]);
+  const lines = csv.stdout.split("\r\n");
+  assert.equal(lines[0], SUMMARY_FIELDS.join(","));
+  assert.deepEqual(lines.slice(1).map((line) => line.split(",")[0]), [
+    "run_2",
+    "run_3",
+    "run_1",
+    "",
+  ]);
+});
+
+Deno.test("CLI batch exec: nested log calls join the batch, BATCH_END has exit code and duration, the exit code is passed on", async () => {
+  await using dir = await tempDir();
+  const db = migratedFile(dir.path);
+  // COMMAND logs two events through the real CLI (inheriting AUDIT_TRAIL_RUN_ID and
+  // AUDIT_TRAIL_DB from batch exec), waits a little, and fails with exit code 3.
+  const script = `
+    for (const sku of ["SKU-1", "SKU-2"]) {
+      const { code } = await new Deno.Command(Deno.execPath(), {
+        args: ["run", "-A", ${JSON.stringify(CLI)}, "log", "ORDER_CONFIRMED", "--sku", sku],
+        stdout: "inherit", stderr: "inherit",
+      }).output();
+      if (code !== 0) Deno.exit(10 + code);
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    Deno.exit(3);`;
+  const result = await runCli([
+    "--db",
+    db,
+    "batch",
+    "exec",
+    "--description",
+    "Nightly reorder",
+    "--",
+    Deno.execPath(),
+    "eval",
+    script,
+  ], { env: { AUDIT_TRAIL_USER: "scheduler" } });
+  assert.equal(result.stderr, "");
+  assert.equal(result.code, 3);
+  assert.equal(result.stdout, "2\n3\n", "COMMAND's own output passes through");
+
+  const events = rows(db);
+  const runId = events[0].run_id as string;
+  assert.match(runId, RUN_ID);
+  assert.deepEqual(
+    events.map(({ operation, sku, user, run_id }) => [operation, sku, user, run_id]),
+    [
+      ["BATCH_START", null, "scheduler", runId],
+      ["ORDER_CONFIRMED", "SKU-1", "scheduler", runId],
+      ["ORDER_CONFIRMED", "SKU-2", "scheduler", runId],
+      ["BATCH_END", null, "scheduler", runId],
+    ],
+  );
+  assert.equal(events[0].details, "Nightly reorder");
+  const details = events[3].details as string;
+  const match = /^exit code 3 after (\d+\.\d{3}) s$/.exec(details);
+  assert.ok(match, details);
+  const report = JSON.parse((await runCli(["batch", "show", runId, "--db", db])).stdout);
+  assert.equal(report.event_count, 4);
+  assert.ok(Number(match[1]) >= 0.05, details);
+  assert.ok(report.duration_seconds >= 0.05, String(report.duration_seconds));
+  assert.ok(Math.abs(report.duration_seconds - Number(match[1])) < 0.5);
+});
+
+Deno.test("CLI batch exec passes on exit code 0 and describes the batch by its command line by default", async () => {
+  await using dir = await tempDir();
+  const db = migratedFile(dir.path);
+  const result = await runCli([
+    "batch",
+    "exec",
+    "--db",
+    db,
+    "--",
+    Deno.execPath(),
+    "run",
+    "-A",
+    CLI,
+    "log",
+    "STOCK_COUNT",
+    "--details",
+    "aisle 4",
+  ]);
+  assert.deepEqual(result, { code: 0, stdout: "2\n", stderr: "" });
+  const events = rows(db);
+  assert.deepEqual(events.map((e) => e.operation), ["BATCH_START", "STOCK_COUNT", "BATCH_END"]);
+  assert.equal(
+    events[0].details,
+    [Deno.execPath(), "run", "-A", CLI, "log", "STOCK_COUNT", "--details", "aisle 4"].join(" "),
+  );
+  assert.equal(events[1].details, "aisle 4");
+  assert.match(events[2].details as string, /^exit code 0 after \d+\.\d{3} s$/);
+  assert.equal(new Set(events.map((e) => e.run_id)).size, 1);
+});
+
+Deno.test("CLI batch exec of a command that does not exist exits 1 and still records BATCH_END", async () => {
+  await using dir = await tempDir();
+  const db = migratedFile(dir.path);
+  const result = await runCli(["batch", "exec", "--db", db, "--", "no-such-command-3f9a", "--all"]);
+  assert.equal(result.code, 1);
+  assert.equal(result.stdout, "");
+  assert.match(
+    result.stderr,
+    /^audit-trail: error: Command not found: "no-such-command-3f9a"\nhint: Batch run_\S+ was recorded as failed\.[^\n]*\n$/,
+  );
+  const events = rows(db);
+  assert.deepEqual(events.map((e) => e.operation), ["BATCH_START", "BATCH_END"]);
+  assert.equal(events[0].details, "no-such-command-3f9a --all");
+  assert.match(
+    events[1].details as string,
+    /^Command not found: "no-such-command-3f9a" after \d+\.\d{3} s$/,
+  );
+  assert.equal(events[0].run_id, events[1].run_id);
+});
+
+Deno.test("CLI batch exec without a COMMAND is a usage error and starts no batch", async () => {
+  await using dir = await tempDir();
+  const db = migratedFile(dir.path);
+  const results = await inParallel([
+    () => runCli(["batch", "exec", "--db", db]),
+    () => runCli(["batch", "exec", "--db", db, "--description", "x", "--"]),
+  ]);
+  for (const result of results) {
+    assert.equal(result.code, 2);
+    assert.equal(result.stdout, "");
+    assert.match(result.stderr, /^audit-trail: error: Missing COMMAND to run\nhint: [^\n]+\n$/);
+  }
+  assert.equal(eventCount(db), 0);
+});
