@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { LATEST_SCHEMA_VERSION, MIGRATIONS, openDatabase } from "../mod.ts";
 import { VERSION } from "../cli.ts";
 import { fingerprint, runCli, sqliteRows, tempDir } from "./helpers.ts";
@@ -463,4 +464,29 @@ Deno.test("CLI --help, help COMMAND and --version print to stdout and exit 0", a
     bare.stderr,
     /^audit-trail \S+ — who did what[\s\S]*\naudit-trail: error: Missing command\n/,
   );
+});
+
+Deno.test("CLI log from many processes at once stores every event, each acknowledged once", async () => {
+  await using dir = await tempDir();
+  const db = migratedFile(dir.path);
+  const results = await inParallel(
+    Array.from({ length: 12 }, (_, i) => () => runCli(["log", `PARALLEL_${i}`, "--db", db])),
+    12,
+  );
+  for (const result of results) assert.equal(result.code, 0, result.stderr);
+  const ids = results.map((r) => Number(r.stdout)).sort((a, b) => a - b);
+  assert.deepEqual(ids, Array.from({ length: 12 }, (_, i) => i + 1));
+  assert.equal(eventCount(db), 12);
+});
+
+Deno.test("CLI log waits for another program's write lock instead of failing at once", async () => {
+  await using dir = await tempDir();
+  const db = migratedFile(dir.path);
+  const holder = new DatabaseSync(db);
+  holder.exec("BEGIN IMMEDIATE");
+  const logging = runCli(["log", "WAITED", "--db", db]);
+  await new Promise((resolve) => setTimeout(resolve, 700));
+  holder.exec("COMMIT");
+  holder.close();
+  assert.deepEqual(await logging, { code: 0, stdout: "1\n", stderr: "" });
 });
