@@ -32,6 +32,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
     summary: "start, end, show, list or exec a batch (run id)",
     load: () => import("./cli/batch.ts"),
   },
+  bundle: {
+    summary: "make a debug bundle for support (or verify one)",
+    load: () => import("./cli/bundle.ts"),
+  },
 };
 
 const TOP_HELP = `audit-trail ${VERSION} — who did what to which SKU, and when

@@ -83,3 +83,19 @@ export {
   listBatches,
   startBatch,
 } from "./lib/batch.ts";
+export {
+  type BundleError,
+  type BundleFile,
+  type BundleProgress,
+  type DatabaseStats,
+  type DebugBundleResult,
+  DEFAULT_AUDIT_LIMIT,
+  exportDebugBundle,
+  type ExportDebugBundleOptions,
+  type Manifest,
+  type SnapshotMethod,
+  type StepRecord,
+  type SystemInfo,
+  verifyBundle,
+  type VerifyResult,
+} from "./lib/bundle/mod.ts";

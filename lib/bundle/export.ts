@@ -1,0 +1,329 @@
+/**
+ * Making a debug bundle: independent, time-bounded steps, each writing its own file, so that
+ * one failure costs only its own part; then a secret scan, the manifest, and the move to the
+ * final name.
+ *
+ * @module
+ */
+import { dirname, join, resolve } from "node:path";
+import { AuditTrailError, DatabaseBusyError, UsageError } from "../errors.ts";
+import { exportAuditCsv } from "./audit_csv.ts";
+import { type BundleFile, errorMessage, fileSize, hashFile, writeNewTextFile } from "./files.ts";
+import { buildManifest, type BundleError, type Manifest, MANIFEST_NAME } from "./manifest.ts";
+import { README_NAME, readmeText } from "./readme.ts";
+import {
+  jsonErrorPosition,
+  redactSettings,
+  SecretScanner,
+  secretsInText,
+  type SecretValue,
+} from "./redact.ts";
+import { BACKUP_NAME, snapshotDatabase, type SnapshotOutcome } from "./snapshot.ts";
+import { collectDatabaseStats, type DatabaseStats } from "./stats.ts";
+import { collectSystemInfo, freeDiskBytes, versions } from "./system_info.ts";
+import { stepRunner } from "./steps.ts";
+import { bundleBaseName, BundleWorkspace } from "./workspace.ts";
+import { packFolder } from "./zip.ts";
+
+import type { BundleProgress } from "./steps.ts";
+
+/** Options of {@linkcode exportDebugBundle}. */
+export interface ExportDebugBundleOptions {
+  /** The database file. It is only read, and never created when missing. */
+  database: string;
+  /** Where the bundle goes (created if needed); default `debug_bundles/` beside the database. */
+  outputDir?: string;
+  /** How many of the newest events go into `audit_log.csv` (default 1000; 0 means all). */
+  auditLimit?: number;
+  /** Write one ZIP instead of a folder. */
+  compress?: boolean;
+  /** The settings file to include, redacted; default `settings.json` beside the database. */
+  settingsPath?: string;
+  /** Told when each step starts and ends, for a progress display. */
+  onProgress?: (progress: BundleProgress) => void;
+  /** Abort to stop: temporary files are removed and the promise rejects with the reason. */
+  signal?: AbortSignal;
+  /** The bundle's time, which names it (default: now). */
+  now?: Date;
+  /** Time limit of every collection step, in milliseconds (default: per step, 15 s to 10 min). */
+  stepTimeoutMs?: number;
+  /** How long to wait for another program's database lock (default 3,000 ms). */
+  busyTimeoutMs?: number;
+}
+
+/** What {@linkcode exportDebugBundle} made. */
+export interface DebugBundleResult {
+  /** The bundle folder or ZIP. */
+  path: string;
+  bundle_id: string;
+  /** `true` when nothing failed; otherwise `errors` says what is missing. */
+  complete: boolean;
+  errors: BundleError[];
+  manifest: Manifest;
+}
+
+/** Default number of events in `audit_log.csv`. */
+export const DEFAULT_AUDIT_LIMIT = 1000;
+const DEFAULT_BUSY_TIMEOUT_MS = 3_000;
+const MAX_SETTINGS_BYTES = 5 * 1024 * 1024;
+const SETTINGS_NAME = "settings.json";
+const TEXT_FILE = /\.(csv|json|txt)$/;
+
+/**
+ * Makes a debug bundle of the database: `database_backup.db` (a consistent snapshot, even
+ * while other programs write), `audit_log.csv`, `database_stats.json`, `system_info.json`,
+ * `settings.json` (secrets redacted), `README.txt` and `manifest.json` (every file with its
+ * size and SHA-256). A locked, damaged or missing database still gives a bundle: what failed
+ * is listed in `errors` and `complete` is `false`. The bundle appears under its final name
+ * only once it is whole.
+ *
+ * @param options The database, and where and how to write the bundle.
+ * @returns The bundle's path, whether it is complete, its errors and its manifest.
+ * @throws {AuditTrailError} When the output folder cannot be written, or when a secret of the
+ * settings was found in a file of the bundle (nothing is saved then).
+ * @throws {UsageError} For a bad `auditLimit`.
+ *
+ * @example Bundle a database into a folder
+ * ```ts
+ * import { exportDebugBundle, logAuditEvent, migrate, openDatabase } from "../../mod.ts";
+ * const dir = await Deno.makeTempDir();
+ * {
+ *   using db = openDatabase(`${dir}/app.db`, { create: true });
+ *   migrate(db);
+ *   logAuditEvent(db, { operation: "SKU_CREATED", sku: "SKU-1" });
+ * }
+ * const bundle = await exportDebugBundle({ database: `${dir}/app.db` });
+ * console.log(bundle.complete, bundle.manifest.audit_records_exported); // true 1
+ * ```
+ */
+export async function exportDebugBundle(
+  options: ExportDebugBundleOptions,
+): Promise<DebugBundleResult> {
+  const auditLimit = options.auditLimit ?? DEFAULT_AUDIT_LIMIT;
+  if (!Number.isSafeInteger(auditLimit) || auditLimit < 0) {
+    throw new UsageError(`The audit limit must be a whole number of 0 or more, not ${auditLimit}`);
+  }
+  options.signal?.throwIfAborted();
+  const createdAt = options.now ?? new Date();
+  const databasePath = resolve(options.database);
+  const databaseDir = dirname(databasePath);
+  const outputDir = resolve(options.outputDir ?? join(databaseDir, "debug_bundles"));
+  const settingsPath = resolve(options.settingsPath ?? join(databaseDir, SETTINGS_NAME));
+  const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+  const compress = options.compress ?? false;
+
+  await using workspace = await BundleWorkspace.create(
+    outputDir,
+    bundleBaseName(createdAt),
+    compress,
+  );
+  const errors: BundleError[] = [];
+  const run = stepRunner({
+    steps: 7,
+    dir: workspace.dir,
+    errors,
+    onProgress: options.onProgress,
+    signal: options.signal,
+    timeoutMs: options.stepTimeoutMs,
+    describe: describeError,
+  });
+  const [databaseBytes, walBytes] = await Promise.all([
+    fileSize(databasePath),
+    fileSize(databasePath + "-wal"),
+  ]);
+  const databaseExists = await Deno.lstat(databasePath).then(() => true, () => false);
+
+  const secrets: SecretValue[] = [];
+  const settings = { included: false, path: settingsPath, redactedKeys: [] as string[] };
+  await run.step("Reading the settings", SETTINGS_NAME, 15_000, async () => {
+    const text = await readSettings(settingsPath, options.settingsPath !== undefined);
+    if (text === null) return { note: "no settings file" };
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text.replace(/^\uFEFF/, ""));
+    } catch (error) {
+      secrets.push(...secretsInText(text));
+      throw new Error(
+        `The settings file "${settingsPath}" was left out: ${jsonErrorPosition(text, error)}`,
+      );
+    }
+    const { redacted, paths, secrets: found } = redactSettings(parsed);
+    secrets.push(...found);
+    await writeNewTextFile(workspace.path(SETTINGS_NAME), JSON.stringify(redacted, null, 2) + "\n");
+    settings.included = true;
+    settings.redactedKeys = paths;
+    return { files: [SETTINGS_NAME] };
+  });
+
+  const missing = `Database not found: "${databasePath}" (the bundle never creates one)`;
+  let snapshot: SnapshotOutcome | undefined;
+  let stats: DatabaseStats | undefined;
+  let exported: number | null = null;
+  if (!databaseExists) {
+    errors.push({ step: "database", message: missing });
+    for (const [title, file] of DATABASE_STEPS) run.skip(title, file, "no database");
+  } else {
+    await run.step(...DATABASE_STEPS[0], 600_000, async (signal) => {
+      snapshot = await snapshotDatabase(databasePath, workspace.dir, { busyTimeoutMs, signal });
+      return {
+        files: snapshot.files,
+        note: snapshot.consistent ? "consistent copy" : undefined,
+        problems: snapshot.problems,
+      };
+    });
+    await run.step(...DATABASE_STEPS[1], 300_000, async () => {
+      stats = await collectDatabaseStats(databasePath, { busyTimeoutMs });
+      await writeNewTextFile(
+        workspace.path("database_stats.json"),
+        JSON.stringify(stats, null, 2) + "\n",
+      );
+      return {
+        files: ["database_stats.json"],
+        problems: stats.integrity_check.ok
+          ? []
+          : [`integrity check: ${stats.integrity_check.messages.slice(0, 3).join("; ")}`],
+      };
+    });
+    await run.step(...DATABASE_STEPS[2], 300_000, async (signal) => {
+      // The backup, when there is one, is what the CSV is read from: it is consistent with
+      // the CSV, and reading it never waits for the live database's locks.
+      const source = snapshot?.files.includes(BACKUP_NAME)
+        ? workspace.path(BACKUP_NAME)
+        : databasePath;
+      exported = await exportAuditCsv(source, workspace.path("audit_log.csv"), {
+        limit: auditLimit,
+        busyTimeoutMs,
+        signal,
+      });
+      return {
+        files: ["audit_log.csv"],
+        note: `${exported} events`,
+      };
+    });
+  }
+
+  await run.step("Collecting system information", "system_info.json", 15_000, async () => {
+    const info = collectSystemInfo(outputDir);
+    await writeNewTextFile(
+      workspace.path("system_info.json"),
+      JSON.stringify(info, null, 2) + "\n",
+    );
+    return { files: ["system_info.json"] };
+  });
+
+  const manifest = await run.final("Writing the summary and checksums", MANIFEST_NAME, async () => {
+    const facts = () => ({
+      bundleId: workspace.bundleId,
+      createdAt,
+      databasePath,
+      databaseExists,
+      databaseBytes,
+      walBytes,
+      stats: stats ?? null,
+      exported,
+      versions: versions(),
+      settings,
+      snapshot: snapshot
+        ? { method: snapshot.method, consistent: snapshot.consistent, note: snapshot.note }
+        : { method: null, consistent: false, note: databaseExists ? "failed" : "no database" },
+      steps: run.records,
+      errors,
+    });
+    const names = await bundleFileNames(workspace.dir);
+    const draft = buildManifest({ ...facts(), files: [] });
+    await writeNewTextFile(
+      workspace.path(README_NAME),
+      readmeText({
+        ...draft,
+        freeDiskBytes: freeDiskBytes(outputDir),
+        fileNames: [...names, README_NAME, MANIFEST_NAME].sort(),
+        auditLimit,
+      }),
+    );
+    names.push(README_NAME);
+    names.sort();
+    const scanner = new SecretScanner(secrets);
+    const files: BundleFile[] = [];
+    for (const name of names) {
+      const scan = TEXT_FILE.test(name) ? scanner.file() : undefined;
+      const { bytes, sha256 } = await hashFile(workspace.path(name), {
+        signal: options.signal,
+        onChunk: scan?.feed,
+      });
+      refuseLeak(name, scan?.found() ?? []);
+      files.push({ name, bytes, sha256 });
+    }
+    const manifest = buildManifest({ ...facts(), files });
+    const text = JSON.stringify(manifest, null, 2) + "\n";
+    const scan = scanner.file();
+    scan.feed(new TextEncoder().encode(text));
+    refuseLeak(MANIFEST_NAME, scan.found());
+    await writeNewTextFile(workspace.path(MANIFEST_NAME), text);
+    return manifest;
+  });
+
+  const path = await run.final(
+    compress ? "Compressing" : "Saving the bundle",
+    compress ? `${workspace.bundleId}.zip` : workspace.bundleId,
+    () =>
+      workspace.finish(async (zipPath) => {
+        const names = [...manifest.files.map((f) => f.name), MANIFEST_NAME];
+        await packFolder(workspace.dir, names, zipPath, workspace.bundleId, {
+          signal: options.signal,
+        });
+      }),
+    fileSize,
+  );
+  return {
+    path,
+    bundle_id: workspace.bundleId,
+    complete: manifest.complete,
+    errors: manifest.errors,
+    manifest,
+  };
+}
+
+const DATABASE_STEPS: [string, string][] = [
+  ["Copying the database", BACKUP_NAME],
+  ["Checking the database", "database_stats.json"],
+  ["Exporting the newest events", "audit_log.csv"],
+];
+
+async function readSettings(path: string, explicit: boolean): Promise<string | null> {
+  try {
+    const info = await Deno.stat(path);
+    if (!info.isFile) throw new Error("it is not a file");
+    if (info.size > MAX_SETTINGS_BYTES) throw new Error("it is larger than 5 MB");
+    return await Deno.readTextFile(path);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound && !explicit) return null;
+    throw new Error(`Cannot read the settings file "${path}": ${errorMessage(error)}`);
+  }
+}
+
+/** The files written so far; names starting with a dot are scratch space. */
+async function bundleFileNames(dir: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.isFile && !entry.name.startsWith(".")) names.push(entry.name);
+  }
+  return names;
+}
+
+function refuseLeak(file: string, keys: string[]): void {
+  if (keys.length === 0) return;
+  throw new AuditTrailError(
+    `No bundle was saved: ${file} contains the value of the settings key${
+      keys.length > 1 ? "s" : ""
+    } ${keys.map((k) => `"${k}"`).join(", ")}`,
+    {
+      hint:
+        "A secret from the settings file also appears in the data. Remove it there (or change that password) and make the bundle again.",
+    },
+  );
+}
+
+function describeError(error: unknown): string {
+  if (error instanceof DatabaseBusyError) return "the database is locked by another program";
+  return errorMessage(error);
+}

@@ -1,0 +1,81 @@
+/**
+ * Small file helpers of the debug bundle: sizes, streamed SHA-256, readable byte counts.
+ *
+ * @module
+ */
+import { createHash } from "node:crypto";
+
+/** A file of the bundle as the manifest lists it. */
+export interface BundleFile {
+  /** The name inside the bundle folder, e.g. `audit_log.csv`. */
+  name: string;
+  bytes: number;
+  /** SHA-256 of the content, lowercase hex. */
+  sha256: string;
+}
+
+/** The size of the file at `path`, or `null` when there is none (or it cannot be read). */
+export async function fileSize(path: string): Promise<number | null> {
+  try {
+    const info = await Deno.stat(path);
+    return info.isFile ? info.size : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * SHA-256 and size of a stream, read chunk by chunk so memory stays flat for a file of any
+ * size. `onChunk` sees every chunk too (the secret scan reads text files in the same pass).
+ */
+export async function hashStream(
+  stream: ReadableStream<Uint8Array>,
+  options: { signal?: AbortSignal; onChunk?: (chunk: Uint8Array) => void } = {},
+): Promise<{ bytes: number; sha256: string }> {
+  const hash = createHash("sha256");
+  let bytes = 0;
+  for await (const chunk of stream) {
+    options.signal?.throwIfAborted();
+    hash.update(chunk);
+    options.onChunk?.(chunk);
+    bytes += chunk.length;
+  }
+  return { bytes, sha256: hash.digest("hex") };
+}
+
+/** SHA-256 and size of the file at `path`, streamed. */
+export async function hashFile(
+  path: string,
+  options: { signal?: AbortSignal; onChunk?: (chunk: Uint8Array) => void } = {},
+): Promise<{ bytes: number; sha256: string }> {
+  const file = await Deno.open(path, { read: true });
+  return await hashStream(file.readable, options);
+}
+
+/**
+ * Writes `text` to a new file at `path` (which must not exist yet) and returns its size.
+ */
+export async function writeNewTextFile(path: string, text: string): Promise<number> {
+  const bytes = new TextEncoder().encode(text);
+  await Deno.writeFile(path, bytes, { createNew: true });
+  return bytes.length;
+}
+
+/** `1536` → `"1.5 KB"`: sizes as a person reads them (powers of 1024). */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ["KB", "MB", "GB", "TB"];
+  let value = bytes / 1024;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
+}
+
+/** The message of anything thrown, on one line. */
+export function errorMessage(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  return text.replace(/\s*[\r\n]+\s*/g, " ").trim();
+}

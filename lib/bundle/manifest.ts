@@ -1,0 +1,125 @@
+/**
+ * `manifest.json`: what the bundle is, what it holds (each file with size and SHA-256), what
+ * failed, and how long each step took.
+ *
+ * @module
+ */
+import type { BundleFile } from "./files.ts";
+import type { SnapshotMethod } from "./snapshot.ts";
+import type { DatabaseStats } from "./stats.ts";
+import type { Versions } from "./system_info.ts";
+
+/** The manifest's own name in the bundle. */
+export const MANIFEST_NAME = "manifest.json";
+
+/** One step of making the bundle, as the manifest records it. */
+export interface StepRecord {
+  /** 1-based position in the order the steps ran. */
+  step: number;
+  name: string;
+  /** The file the step writes, if it writes one. */
+  file: string | null;
+  /** `partial` when the step saved something but not all it should have. */
+  status: "ok" | "partial" | "failed" | "skipped" | "timed_out";
+  duration_ms: number;
+}
+
+/** Something that could not be collected. */
+export interface BundleError {
+  /** The step (or file) it concerns. */
+  step: string;
+  message: string;
+}
+
+/** The content of `manifest.json`. */
+export interface Manifest {
+  bundle_id: string;
+  /** UTC, ISO 8601. */
+  created_at: string;
+  /** `true` when every step succeeded and `errors` is empty. */
+  complete: boolean;
+  database_path: string;
+  database_exists: boolean;
+  database_size_bytes: number | null;
+  database_size_mb: number | null;
+  wal_size_bytes: number | null;
+  schema_version: number | null;
+  tables_count: number | null;
+  total_rows: number | null;
+  /** Events in the database's `audit_log`. */
+  audit_records_count: number | null;
+  /** Rows in `audit_log.csv`. */
+  audit_records_exported: number | null;
+  integrity_ok: boolean | null;
+  audit_trail_version: string;
+  deno_version: string;
+  v8_version: string;
+  typescript_version: string;
+  sqlite_version: string;
+  /** `os arch`, e.g. `windows x86_64`. */
+  platform: string;
+  settings_included: boolean;
+  settings_path: string;
+  /** Settings keys whose values were replaced (the values themselves never appear). */
+  settings_redacted_keys: string[];
+  snapshot: { method: SnapshotMethod | null; consistent: boolean; note: string };
+  steps: StepRecord[];
+  errors: BundleError[];
+  /** Every file of the bundle but the manifest itself. */
+  files: BundleFile[];
+}
+
+/** Everything the manifest is made from. */
+export interface ManifestFacts {
+  bundleId: string;
+  createdAt: Date;
+  databasePath: string;
+  databaseExists: boolean;
+  databaseBytes: number | null;
+  walBytes: number | null;
+  stats: DatabaseStats | null;
+  exported: number | null;
+  versions: Versions;
+  settings: { included: boolean; path: string; redactedKeys: string[] };
+  snapshot: Manifest["snapshot"];
+  steps: StepRecord[];
+  errors: BundleError[];
+  files: BundleFile[];
+}
+
+/** Builds the manifest: the one place that decides its fields. */
+export function buildManifest(facts: ManifestFacts): Manifest {
+  const { stats, versions } = facts;
+  const auditLog = stats?.tables.find((t) => t.name === "audit_log");
+  return {
+    bundle_id: facts.bundleId,
+    created_at: facts.createdAt.toISOString(),
+    complete: facts.errors.length === 0,
+    database_path: facts.databasePath,
+    database_exists: facts.databaseExists,
+    database_size_bytes: facts.databaseBytes,
+    database_size_mb: facts.databaseBytes === null
+      ? null
+      : Math.round(facts.databaseBytes / 1024 / 1024 * 100) / 100,
+    wal_size_bytes: facts.walBytes,
+    schema_version: stats?.schema_version ?? null,
+    tables_count: stats?.tables_count ?? null,
+    total_rows: stats?.total_rows ?? null,
+    audit_records_count: auditLog?.rows ?? null,
+    audit_records_exported: facts.exported,
+    integrity_ok: stats?.integrity_check.ok ?? null,
+    audit_trail_version: versions.audit_trail,
+    deno_version: versions.deno,
+    v8_version: versions.v8,
+    typescript_version: versions.typescript,
+    sqlite_version: versions.sqlite,
+    platform: `${Deno.build.os} ${Deno.build.arch}`,
+    settings_included: facts.settings.included,
+    settings_path: facts.settings.path,
+    settings_redacted_keys: facts.settings.redactedKeys,
+    snapshot: facts.snapshot,
+    steps: facts.steps,
+    errors: facts.errors,
+    files: facts.files,
+  };
+}

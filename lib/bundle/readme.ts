@@ -1,0 +1,106 @@
+/**
+ * `README.txt`: a health summary to read at a glance, then what each file is and how to use
+ * the bundle.
+ *
+ * @module
+ */
+import { LATEST_SCHEMA_VERSION } from "../migrate.ts";
+import { formatBytes } from "./files.ts";
+import type { Manifest } from "./manifest.ts";
+import { BACKUP_NAME, RAW_NAME } from "./snapshot.ts";
+
+/** The README's name in the bundle. */
+export const README_NAME = "README.txt";
+
+/** What the README is written from: the manifest so far, and the free disk space. */
+export type ReadmeFacts = Omit<Manifest, "files"> & {
+  freeDiskBytes: number | null;
+  /** The names of the files in the bundle. */
+  fileNames: string[];
+  auditLimit: number;
+};
+
+const DESCRIPTIONS: Record<string, (facts: ReadmeFacts) => string> = {
+  [BACKUP_NAME]: (f) =>
+    f.snapshot.consistent
+      ? `A consistent copy of the database (${f.snapshot.note}). It is one file: no -wal or -shm file is needed.`
+      : `What SQLite could read from the damaged or locked database (${f.snapshot.note}). Rows may be missing.`,
+  [RAW_NAME]: () =>
+    "The database file copied as it was found, because no consistent copy could be made.",
+  [`${RAW_NAME}-wal`]: () => `The database's write-ahead log, copied with ${RAW_NAME}.`,
+  [`${RAW_NAME}-journal`]: () => `The database's rollback journal, copied with ${RAW_NAME}.`,
+  "audit_log.csv": (f) =>
+    `The ${
+      f.auditLimit === 0 ? "" : `newest ${f.auditLimit.toLocaleString("en-US")} `
+    }events, newest first, for a spreadsheet (UTF-8). Cells that start with = + - @ or a control character are prefixed with ' so that they show as text.`,
+  "database_stats.json": () =>
+    "Schema version, tables with row counts, indexes, page figures, journal mode, WAL size and the integrity check.",
+  "system_info.json": () =>
+    "Versions of audit-trail, Deno and SQLite; the operating system and the machine.",
+  "settings.json": () =>
+    "The settings file, with passwords, tokens, keys and other secrets replaced by [REDACTED].",
+  [README_NAME]: () => "This file.",
+  "manifest.json": () =>
+    "What the bundle holds: every file with its size and SHA-256, the steps, and any errors.",
+};
+
+/** The text of `README.txt`. */
+export function readmeText(facts: ReadmeFacts): string {
+  const created = facts.created_at.replace("T", " ").replace(/\.\d+Z$/, " UTC");
+  const count = (n: number | null) => n === null ? "unknown" : n.toLocaleString("en-US");
+  const integrity = facts.integrity_ok === null
+    ? "not checked (see the errors below)"
+    : facts.integrity_ok
+    ? "ok"
+    : "FAILED: the database is damaged (details in database_stats.json)";
+  const schema = facts.schema_version === null
+    ? "unknown"
+    : facts.schema_version === LATEST_SCHEMA_VERSION
+    ? `${facts.schema_version} (current)`
+    : `${facts.schema_version} (this audit-trail expects ${LATEST_SCHEMA_VERSION})`;
+  const size = !facts.database_exists
+    ? `no database at ${facts.database_path}`
+    : `${
+      facts.database_size_bytes === null ? "unknown" : formatBytes(facts.database_size_bytes)
+    }, WAL ${formatBytes(facts.wal_size_bytes ?? 0)}`;
+  const lines = [
+    `audit-trail debug bundle ${facts.bundle_id}`,
+    `Made ${created} by audit-trail ${facts.audit_trail_version} on ${facts.platform}.`,
+    `Database: ${facts.database_path}`,
+    "",
+    "HEALTH AT A GLANCE",
+    `  Integrity check:  ${integrity}`,
+    `  Schema version:   ${schema}`,
+    `  Events:           ${count(facts.audit_records_count)}`,
+    `  Database size:    ${size}`,
+    `  Free disk:        ${
+      facts.freeDiskBytes === null ? "unknown" : formatBytes(facts.freeDiskBytes)
+    }`,
+    `  Errors:           ${
+      facts.errors.length === 0 ? "none" : `${facts.errors.length} (listed below)`
+    }`,
+  ];
+  if (facts.errors.length) {
+    lines.push("", "ERRORS (the rest of the bundle was still made)");
+    for (const error of facts.errors) lines.push(`  - ${error.step}: ${error.message}`);
+  }
+  lines.push("", "FILES");
+  const width = Math.max(...facts.fileNames.map((n) => n.length));
+  for (const name of facts.fileNames) {
+    lines.push(`  ${name.padEnd(width)}  ${DESCRIPTIONS[name]?.(facts) ?? ""}`.trimEnd());
+  }
+  lines.push(
+    "",
+    "HOW TO USE IT",
+    "  Restore the backup: stop the inventory application, move its database (data/app.db)",
+    "    and any app.db-wal and app.db-shm aside, copy database_backup.db in its place under",
+    "    the same name, and start the application again. To look without restoring:",
+    "    audit-trail query --db database_backup.db   or   sqlite3 database_backup.db",
+    "  Open the CSV: double-click audit_log.csv, or in Excel use Data > From Text/CSV.",
+    "  Check the checksums: audit-trail bundle verify PATH (this folder or the ZIP) checks",
+    "    every file against manifest.json. By hand: sha256sum FILE (Linux) or",
+    "    Get-FileHash FILE (Windows PowerShell) must print the sha256 manifest.json lists.",
+    "",
+  );
+  return lines.join("\r\n");
+}
