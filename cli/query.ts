@@ -1,8 +1,13 @@
 import { openDatabase } from "../lib/db.ts";
 import { UsageError } from "../lib/errors.ts";
 import { requireCurrentSchema } from "../lib/migrate.ts";
-import { writeRecords } from "../lib/output.ts";
-import { type AuditLogFilter, DEFAULT_QUERY_LIMIT, streamAuditLog } from "../lib/query.ts";
+import { writeCsvRows, writeRecords } from "../lib/output.ts";
+import {
+  type AuditLogFilter,
+  DEFAULT_QUERY_LIMIT,
+  streamAuditLog,
+  streamAuditRows,
+} from "../lib/query.ts";
 import { type Command, expectAtMost, parseCommandArgs, parseCount } from "./context.ts";
 
 export const command: Command = {
@@ -80,7 +85,11 @@ EXAMPLES
     };
     using db = openDatabase(context.dbPath, { readOnly: false });
     requireCurrentSchema(db);
-    await writeRecords(context.io.stdout, streamAuditLog(db, filter), context.format);
+    if (context.format === "csv") {
+      await writeCsvRows(context.io.stdout, streamAuditRows(db, filter));
+    } else {
+      await writeRecords(context.io.stdout, streamAuditLog(db, filter), context.format);
+    }
     return 0;
   },
 };

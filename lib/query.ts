@@ -4,9 +4,10 @@
  *
  * @module
  */
+import type { StatementSync } from "node:sqlite";
 import { type AuditDatabase, guard } from "./db.ts";
 import { UsageError } from "./errors.ts";
-import { type AuditEvent, EVENT_COLUMNS_SQL, UTC_TIMESTAMP_SQL } from "./events.ts";
+import { type AuditEvent, UTC_TIMESTAMP_SQL } from "./events.ts";
 
 /** Which events to read, and in what order. All filters combine with AND. */
 export interface AuditLogFilter {
@@ -82,6 +83,54 @@ export function* streamAuditLog(
   db: AuditDatabase,
   filter: AuditLogFilter = {},
 ): Generator<AuditEvent[]> {
+  for (const rows of streamAuditRows(db, filter)) {
+    const page = new Array<AuditEvent>(rows.length);
+    for (let i = 0; i < rows.length; i++) {
+      const row = rows[i];
+      page[i] = {
+        audit_id: row[0],
+        timestamp: row[1],
+        operation: row[2],
+        sku: row[3],
+        details: row[4],
+        user: row[5],
+        run_id: row[6],
+      };
+    }
+    yield page;
+  }
+}
+
+/** One event as a row of cells, in the order of the CSV columns (`EVENT_COLUMNS`). */
+export type AuditRow = [
+  audit_id: number,
+  timestamp: string,
+  operation: string,
+  sku: string | null,
+  details: string,
+  user: string,
+  run_id: string | null,
+];
+
+/**
+ * Like {@linkcode streamAuditLog}, with each event as an {@linkcode AuditRow} (an array):
+ * the cheapest form to read from SQLite and to write as CSV, for exports of millions.
+ *
+ * @example
+ * ```ts
+ * import { logAuditEvent, migrate, openDatabase } from "../mod.ts";
+ * import { streamAuditRows } from "./query.ts";
+ * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
+ * migrate(db);
+ * logAuditEvent(db, { operation: "COUNTED", sku: "SKU-1", user: "ana" });
+ * const [[row]] = [...streamAuditRows(db, { limit: 0 })];
+ * console.log(row[0], row[2], row[3], row[5], row[6]); // 1 COUNTED SKU-1 ana null
+ * ```
+ */
+export function* streamAuditRows(
+  db: AuditDatabase,
+  filter: AuditLogFilter = {},
+): Generator<AuditRow[]> {
   const plan = planQuery(db, filter);
   let remaining = plan.limit === 0 ? Infinity : plan.limit;
   let offset = plan.offset;
@@ -103,17 +152,38 @@ export function* streamAuditLog(
     if (cursor !== null) params.push(cursor);
     if (ceiling !== null) params.push(ceiling);
     params.push(size, offset);
-    // node:sqlite rows have a null prototype; callers get ordinary objects.
-    const page = guard(db.path, () => statement.all(...params)).map((row) => ({
-      ...row,
-    })) as unknown as AuditEvent[];
+    const page = guard(db.path, () => allRows(statement, params));
     if (page.length === 0) return;
     yield page;
     if (page.length < size) return;
     remaining -= page.length;
     offset = 0;
-    cursor = page[page.length - 1].audit_id;
+    cursor = page[page.length - 1][0];
   }
+}
+
+/** The shape of every timestamp the tool writes: `YYYY-MM-DDTHH:MM:SS.sssZ`. */
+const ISO_TIMESTAMP_GLOB = "####-##-##T##:##:##.###Z".replaceAll("#", "[0-9]");
+
+/**
+ * The event columns as `streamAuditRows` reads them. Rows the tool wrote already hold the
+ * printed timestamp form, and a GLOB on its shape costs far less than the `strftime` that
+ * normalises a legacy value (about 0.2 s per million rows), so only other values go through
+ * {@linkcode UTC_TIMESTAMP_SQL}.
+ */
+const ROW_COLUMNS_SQL = `audit_id,
+  CASE WHEN timestamp GLOB '${ISO_TIMESTAMP_GLOB}' THEN timestamp ELSE ${UTC_TIMESTAMP_SQL} END,
+  operation, sku, coalesce(details, ''), coalesce(user, 'system'), run_id`;
+
+type ArrayStatement = StatementSync & { setReturnArrays?: (enabled: boolean) => void };
+
+/** Runs `statement` and returns its rows as arrays (node:sqlite's fastest form). */
+function allRows(statement: ArrayStatement, params: (string | number)[]): AuditRow[] {
+  if (statement.setReturnArrays) {
+    statement.setReturnArrays(true);
+    return statement.all(...params) as unknown as AuditRow[];
+  }
+  return statement.all(...params).map((row) => Object.values(row)) as AuditRow[];
 }
 
 interface QueryPlan {
@@ -188,7 +258,7 @@ function planQuery(db: AuditDatabase, filter: AuditLogFilter): QueryPlan {
       if (withCursor) all.push(ascending ? "audit_id > ?" : "audit_id < ?");
       if (withCeiling) all.push("audit_id <= ?");
       const where = all.length ? `WHERE ${all.join(" AND ")}` : "";
-      return `SELECT ${EVENT_COLUMNS_SQL} FROM audit_log ${where}
+      return `SELECT ${ROW_COLUMNS_SQL} FROM audit_log ${where}
               ORDER BY audit_id ${ascending ? "ASC" : "DESC"} LIMIT ? OFFSET ?`;
     },
   };
