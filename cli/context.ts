@@ -47,10 +47,38 @@ export function parseCommandArgs<T extends Options>(
   options: T,
 ) {
   try {
-    return parseArgs({ args, options, strict: true, allowPositionals: true });
+    return parseArgs({
+      args: attachNegativeNumbers(args, options),
+      options,
+      strict: true,
+      allowPositionals: true,
+    });
   } catch (error) {
     throw usageFromParseError(command, error);
   }
+}
+
+/**
+ * No option of the tool looks like "-1", so a value such as `--limit -1` or
+ * `--details "-5 units"` is taken as written: the first is then refused for being negative,
+ * not for starting with a dash, and the second is simply stored.
+ */
+function attachNegativeNumbers(args: string[], options: Options): string[] {
+  const result: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === "--") {
+      result.push(...args.slice(i));
+      break;
+    }
+    const option = arg.startsWith("--") ? options[arg.slice(2)] : undefined;
+    if (option?.type === "string" && /^-\d/.test(args[i + 1] ?? "")) {
+      result.push(`${arg}=${args[++i]}`);
+    } else {
+      result.push(arg);
+    }
+  }
+  return result;
 }
 
 function usageFromParseError(command: string, error: unknown): unknown {

@@ -146,8 +146,10 @@ Deno.test("CLI: bad --limit, --offset, --order, --format, --since and --until va
     {
       args: ["query", "--db", db, "--limit", "-1"],
       code: 2,
-      message: /The value of --limit starts with "-"/,
+      message: /--limit must be a whole number of 0 or more, not "-1"/,
     },
+    { args: ["batch", "list", "--db", db, "--limit", "-3"], code: 2, message: count },
+    { args: ["query", "--db", db, "--after-id", "-2"], code: 2, message: /--after-id must be/ },
     { args: ["query", "--db", db, "--limit=-1"], code: 2, message: count },
     { args: ["query", "--db", db, "--limit", "ten"], code: 2, message: count },
     { args: ["query", "--db", db, "--limit", "1.5"], code: 2, message: count },

@@ -155,9 +155,19 @@ Deno.test("CLI log prints the new audit_id alone, or the whole record with --for
     user: record.user,
     run_id: null,
   });
-  const ndjson = await runCli(["--format", "ndjson", "log", "PICKED", "--db", db]);
+  const ndjson = await runCli([
+    "--format",
+    "ndjson",
+    "log",
+    "PICKED",
+    "--db",
+    db,
+    "--details",
+    "-5 units",
+  ]);
   assert.equal(ndjson.stdout.split("\n").length, 2);
   assert.equal(JSON.parse(ndjson.stdout).audit_id, 3);
+  assert.equal(JSON.parse(ndjson.stdout).details, "-5 units");
   const [first] = JSON.parse(
     (await runCli(["query", "--db", db, "--order", "asc", "--limit", "1"])).stdout,
   );

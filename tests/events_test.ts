@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import {
   type AuditDatabase,
   getAuditLog,
@@ -195,10 +196,13 @@ Deno.test("logAuditEvents() reports the right ids on an adopted table whose last
   await using dir = await tempDir();
   const path = join(dir.path, "app.db");
   writeLegacyDatabase(path);
+  // The inventory application deleted its newest rows before audit-trail adopted the table.
+  // AUTOINCREMENT never reuses ids: the next id is 7, not max(audit_id) + 1.
+  const raw = new DatabaseSync(path);
+  raw.exec("DELETE FROM audit_log WHERE audit_id >= 5");
+  raw.close();
   using db = openDatabase(path);
   migrate(db);
-  // AUTOINCREMENT never reuses ids: after deleting 5 and 6 the next id is 7, not max + 1.
-  db.sqlite.exec("DELETE FROM audit_log WHERE audit_id >= 5");
   const result = await logAuditEvents(db, [{ operation: "A" }, { operation: "B" }]);
   assert.deepEqual(result, { inserted: 2, first_audit_id: 7, last_audit_id: 8 });
   assert.deepEqual(getAuditLog(db, { limit: 2 }).map((e) => e.audit_id), [8, 7]);
