@@ -39,7 +39,8 @@ SUBCOMMANDS
           its exit code and duration; exits with COMMAND's exit code
 
 OPTIONS
-  --user USER          who runs the batch (default: $AUDIT_TRAIL_USER, else login name)
+  --user USER          who runs the batch (default: $AUDIT_TRAIL_USER, else login name);
+                       with exec, also the user of every log inside it
   --description TEXT   (exec) the BATCH_START details (default: the command line)
   --limit N            (list) how many batches
   --format F           json | ndjson | csv | table (default: table on a terminal, else json)
@@ -161,7 +162,12 @@ const SUBCOMMANDS: Record<string, Handler> = {
     try {
       const child = new Deno.Command(program, {
         args: programArgs,
-        env: { AUDIT_TRAIL_RUN_ID: runId, AUDIT_TRAIL_DB: dbPath },
+        env: {
+          AUDIT_TRAIL_RUN_ID: runId,
+          AUDIT_TRAIL_DB: dbPath,
+          // An explicit --user speaks for the whole batch, nested logs included.
+          ...(values.user === undefined ? {} : { AUDIT_TRAIL_USER: values.user }),
+        },
         stdin: "inherit",
         stdout: "inherit",
         stderr: "inherit",

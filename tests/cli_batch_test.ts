@@ -251,7 +251,7 @@ Deno.test("CLI batch exec: nested log calls join the batch, BATCH_END has exit c
   assert.ok(Math.abs(report.duration_seconds - Number(match[1])) < 0.5);
 });
 
-Deno.test("CLI batch exec passes on exit code 0 and describes the batch by its command line by default", async () => {
+Deno.test("CLI batch exec passes on exit code 0, describes the batch by its command line, and gives --user to nested logs", async () => {
   await using dir = await tempDir();
   const db = migratedFile(dir.path);
   const result = await runCli([
@@ -259,6 +259,8 @@ Deno.test("CLI batch exec passes on exit code 0 and describes the batch by its c
     "exec",
     "--db",
     db,
+    "--user",
+    "ops",
     "--",
     Deno.execPath(),
     "run",
@@ -279,6 +281,7 @@ Deno.test("CLI batch exec passes on exit code 0 and describes the batch by its c
   assert.equal(events[1].details, "aisle 4");
   assert.match(events[2].details as string, /^exit code 0 after \d+\.\d{3} s$/);
   assert.equal(new Set(events.map((e) => e.run_id)).size, 1);
+  assert.deepEqual(events.map((e) => e.user), ["ops", "ops", "ops"]);
 });
 
 Deno.test("CLI batch exec of a command that does not exist exits 1 and still records BATCH_END", async () => {
