@@ -147,9 +147,22 @@ export async function exportDebugBundle(
         `The settings file "${settingsPath}" was left out: ${jsonErrorPosition(text, error)}`,
       );
     }
-    const { redacted, paths, secrets: found } = redactSettings(parsed);
+    let redaction: ReturnType<typeof redactSettings>;
+    let redactedText: string;
+    try {
+      redaction = redactSettings(parsed);
+      redactedText = JSON.stringify(redaction.redacted, null, 2) + "\n";
+    } catch (error) {
+      // JSON.parse takes any depth, but walking it recursively runs out of stack.
+      if (!(error instanceof RangeError)) throw error;
+      secrets.push(...secretsInText(text));
+      throw new Error(
+        `The settings file "${settingsPath}" was left out: it is nested too deeply to be read`,
+      );
+    }
+    const { paths, secrets: found } = redaction;
     secrets.push(...found);
-    await writeNewTextFile(workspace.path(SETTINGS_NAME), JSON.stringify(redacted, null, 2) + "\n");
+    await writeNewTextFile(workspace.path(SETTINGS_NAME), redactedText);
     settings.included = true;
     settings.redactedKeys = paths;
     return { files: [SETTINGS_NAME] };
