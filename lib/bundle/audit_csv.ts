@@ -3,8 +3,9 @@
  *
  * @module
  */
-import { openDatabase } from "../db.ts";
+import { type AuditDatabase, openDatabase } from "../db.ts";
 import { loadCsvWriter, recordsToCsv } from "../csv.ts";
+import { type AuditEvent, UTC_TIMESTAMP_SQL } from "../events.ts";
 import { streamAuditLog } from "../query.ts";
 
 /** Options of {@linkcode exportAuditCsv}. */
@@ -41,7 +42,10 @@ export async function exportAuditCsv(
   let count = 0;
   db.sqlite.exec("BEGIN");
   try {
-    for (const page of streamAuditLog(db, { limit: options.limit, order: "desc" })) {
+    const pages = hasRunId(db)
+      ? streamAuditLog(db, { limit: options.limit, order: "desc" })
+      : legacyPages(db, options.limit);
+    for (const page of pages) {
       options.signal?.throwIfAborted();
       await write(await recordsToCsv(page, count === 0));
       count += page.length;
@@ -51,4 +55,31 @@ export async function exportAuditCsv(
   }
   if (count === 0) await write(await recordsToCsv([], true));
   return count;
+}
+
+function hasRunId(db: AuditDatabase): boolean {
+  return db.sqlite.prepare("SELECT 1 FROM pragma_table_info('audit_log') WHERE name = 'run_id'")
+    .get() !== undefined;
+}
+
+/**
+ * Newest-first pages of an `audit_log` the inventory application made, before audit-trail
+ * added `run_id`. Queries need the current schema; a bundle is most wanted for a database
+ * that does not have it yet.
+ */
+function* legacyPages(db: AuditDatabase, limit: number): Generator<AuditEvent[]> {
+  const read = db.sqlite.prepare(
+    `SELECT audit_id, ${UTC_TIMESTAMP_SQL} AS timestamp, operation, sku,
+       coalesce(details, '') AS details, coalesce(user, 'system') AS user, NULL AS run_id
+     FROM audit_log WHERE audit_id < ? ORDER BY audit_id DESC LIMIT ?`,
+  );
+  let remaining = limit === 0 ? Infinity : limit;
+  let cursor = Number.MAX_SAFE_INTEGER;
+  while (remaining > 0) {
+    const page = read.all(cursor, Math.min(1000, remaining)) as unknown as AuditEvent[];
+    if (page.length === 0) return;
+    yield page;
+    remaining -= page.length;
+    cursor = page[page.length - 1].audit_id;
+  }
 }

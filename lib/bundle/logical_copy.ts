@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { DatabaseSync, SQLInputValue, StatementSync } from "node:sqlite";
+import type { DatabaseSync, DatabaseSyncOptions, SQLInputValue, StatementSync } from "node:sqlite";
 import { DatabaseSync as Database } from "node:sqlite";
 import { errorMessage } from "./files.ts";
 
@@ -29,7 +29,8 @@ export interface CopyOptions {
 }
 
 const PAGE_ROWS = 2000;
-const MAX_SKIP = 4096;
+const MIN_ROWID = -(2n ** 63n);
+const MAX_ROWID = 2n ** 63n - 1n;
 
 interface SchemaEntry {
   type: string;
@@ -57,7 +58,10 @@ export async function copyDatabase(
 ): Promise<CopyReport> {
   const report: CopyReport = { tables: [], problems: [] };
   const salvage = options.salvage ?? false;
-  const target = new Database(targetPath);
+  // The shadow tables of virtual tables (FTS5) are copied as they are, which SQLite's
+  // defensive mode forbids; the target is a new file no one else uses. (Deno's node:sqlite
+  // takes the option; its type declarations lack it.)
+  const target = new Database(targetPath, { defensive: false } as DatabaseSyncOptions);
   const ownTransaction = !source.isTransaction;
   if (ownTransaction) source.exec("BEGIN");
   try {
@@ -123,7 +127,13 @@ export async function copyDatabase(
     }
     target.exec("PRAGMA journal_mode = DELETE");
   } finally {
-    if (ownTransaction && source.isOpen && source.isTransaction) source.exec("COMMIT");
+    if (ownTransaction && source.isOpen && source.isTransaction) {
+      try {
+        source.exec("COMMIT");
+      } catch {
+        // Ending a read transaction can report the damage it read past; nothing was written.
+      }
+    }
     target.close();
   }
   return report;
@@ -165,27 +175,39 @@ async function copyRows(
   read.setReadBigInts(true);
   // Present in Deno's node:sqlite, missing from its type declarations.
   (read as StatementSync & { setReturnArrays(on: boolean): void }).setReturnArrays(true);
-  let cursor: bigint = -(2n ** 63n);
+  const readAfter = (after: bigint, limit: number) =>
+    (hasRowid ? read.all(after, limit) : read.all(limit, offset)) as unknown as SQLInputValue[][];
+  const readable = (after: bigint) => {
+    try {
+      readAfter(after, 1);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  let cursor = MIN_ROWID;
   let offset = 0;
   let count = 0;
-  let skip = 1n;
   let skipped = 0;
+  let size = PAGE_ROWS;
   for (;;) {
     signal?.throwIfAborted();
     let page: SQLInputValue[][];
     try {
-      page = (hasRowid
-        ? read.all(cursor, PAGE_ROWS)
-        : read.all(PAGE_ROWS, offset)) as unknown as SQLInputValue[][];
+      page = readAfter(cursor, size);
     } catch (error) {
-      if (!salvage || !hasRowid || cursor >= 2n ** 63n - skip) throw error;
-      // A damaged page: jump past it, further each time it fails again.
-      cursor += skip;
+      if (!salvage || !hasRowid) throw error;
+      if (size > 1) {
+        size = 1; // go row by row up to the damaged one
+        continue;
+      }
+      // The row after `cursor` is unreadable: skip to where reading works again.
+      const next = nextReadable(cursor, readable);
+      if (next === null) break;
       skipped++;
-      if (skip < MAX_SKIP) skip *= 2n;
+      cursor = next;
       continue;
     }
-    skip = 1n;
     if (page.length === 0) break;
     target.exec("BEGIN");
     for (const row of page) insert.run(...(hasRowid ? row : row.slice(1)));
@@ -193,12 +215,37 @@ async function copyRows(
     count += page.length;
     offset += page.length;
     if (hasRowid) cursor = page[page.length - 1][0] as bigint;
-    if (page.length < PAGE_ROWS) break;
+    if (page.length < size) break;
+    size = Math.min(PAGE_ROWS, size * 2);
     // Let timers and signal handlers run between pages of a long copy.
     await new Promise((resolve) => setTimeout(resolve, 0));
   }
-  if (skipped) report.problems.push(`table ${table}: ${skipped} unreadable stretches skipped`);
+  if (skipped) report.problems.push(`table ${table}: ${skipped} damaged stretches skipped`);
   return count;
+}
+
+/**
+ * The first place after `cursor` from which rows can be read again: jump ahead, twice as far
+ * each time, until a read works; then bisect back, so that only rows of damaged pages are
+ * lost.
+ */
+function nextReadable(cursor: bigint, readable: (after: bigint) => boolean): bigint | null {
+  let bad = cursor;
+  let good: bigint | undefined;
+  for (let step = 1n; cursor + step <= MAX_ROWID; step *= 2n) {
+    if (readable(cursor + step)) {
+      good = cursor + step;
+      break;
+    }
+    bad = cursor + step;
+  }
+  if (good === undefined) return null;
+  while (good - bad > 1n) {
+    const middle: bigint = (bad + good) / 2n;
+    if (readable(middle)) good = middle;
+    else bad = middle;
+  }
+  return good;
 }
 
 /** `name` as an SQL identifier: names come from the schema and cannot be bound. */

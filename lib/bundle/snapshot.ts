@@ -105,6 +105,8 @@ async function rawCopyAndRecover(
   const files: string[] = [];
   for (const suffix of ["", "-wal", "-journal"]) {
     try {
+      // An empty -wal (as a read-only connection leaves) holds nothing worth shipping.
+      if (suffix && (await Deno.stat(databasePath + suffix)).size === 0) continue;
       await Deno.copyFile(databasePath + suffix, join(dir, RAW_NAME + suffix));
       files.push(RAW_NAME + suffix);
     } catch (error) {

@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { openDatabase, readTransaction } from "../db.ts";
+import { guard, openDatabase } from "../db.ts";
+import { DatabaseBusyError } from "../errors.ts";
 import { schemaVersion } from "../migrate.ts";
 import { errorMessage, fileSize } from "./files.ts";
 import { quote } from "./logical_copy.ts";
@@ -16,11 +17,11 @@ export interface DatabaseStats {
   database_bytes: number | null;
   wal_bytes: number | null;
   /** 0 when audit-trail never migrated the database. */
-  schema_version: number;
-  journal_mode: string;
-  page_size: number;
-  page_count: number;
-  freelist_count: number;
+  schema_version: number | null;
+  journal_mode: string | null;
+  page_size: number | null;
+  page_count: number | null;
+  freelist_count: number | null;
   tables_count: number;
   /** Rows of all tables together. */
   total_rows: number;
@@ -33,6 +34,8 @@ export interface DatabaseStats {
     messages: string[];
     duration_ms: number;
   };
+  /** Figures that could not be read, each with its error. */
+  errors: string[];
 }
 
 /** Options of {@linkcode collectDatabaseStats}. */
@@ -44,10 +47,11 @@ const MAX_INTEGRITY_MESSAGES = 100;
 
 /**
  * Reads the figures of `database_stats.json` from the live database, opened read-only, in one
- * read transaction so that the counts belong together. A table whose count fails is listed
- * with its error; an integrity check that cannot run says why.
+ * read transaction so that the counts belong together. On a damaged database each figure is
+ * read on its own: one that fails is `null` (its error in `errors`), and the integrity check
+ * still runs.
  *
- * @throws When the database cannot be opened or read at all.
+ * @throws When the database cannot be opened, is locked, or is no SQLite database at all.
  */
 export async function collectDatabaseStats(
   databasePath: string,
@@ -58,12 +62,30 @@ export async function collectDatabaseStats(
     fileSize(databasePath + "-wal"),
   ]);
   using db = openDatabase(databasePath, { readOnly: true, busyTimeoutMs: options.busyTimeoutMs });
-  const pragma = (name: string) => db.sqlite.prepare(`PRAGMA ${name}`).get()?.[name];
-  const stats = readTransaction(db, () => {
-    const tables = (db.sqlite.prepare(
-      `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
-       ORDER BY name`,
-    ).all() as { name: string }[]).map(({ name }) => {
+  const errors: string[] = [];
+  const read = <T>(what: string, work: () => T, fallback: T): T => {
+    try {
+      return guard(databasePath, work);
+    } catch (error) {
+      // Nothing else can be read either: the step fails as a whole, with this reason.
+      if (error instanceof DatabaseBusyError || /not a SQLite database/.test(errorMessage(error))) {
+        throw error;
+      }
+      errors.push(`${what}: ${errorMessage(error)}`);
+      return fallback;
+    }
+  };
+  const pragma = (name: string) =>
+    read(name, () => db.sqlite.prepare(`PRAGMA ${name}`).get()?.[name] ?? null, null);
+  db.sqlite.exec("BEGIN");
+  let stats: Omit<DatabaseStats, "integrity_check" | "errors">;
+  try {
+    const names = read("tables", () =>
+      (db.sqlite.prepare(
+        `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
+         ORDER BY name`,
+      ).all() as { name: string }[]).map((row) => row.name), [] as string[]);
+    const tables = names.map((name) => {
       try {
         const row = db.sqlite.prepare(`SELECT count(*) AS n FROM ${quote(name)}`).get();
         return { name, rows: Number(row!.n) };
@@ -71,24 +93,35 @@ export async function collectDatabaseStats(
         return { name, rows: null, error: errorMessage(error) };
       }
     });
-    const indexes = db.sqlite.prepare(
-      `SELECT name, tbl_name AS "table" FROM sqlite_schema WHERE type = 'index' ORDER BY name`,
-    ).all() as { name: string; table: string }[];
-    return {
+    const indexes = read("indexes", () =>
+      db.sqlite.prepare(
+        `SELECT name, tbl_name AS "table" FROM sqlite_schema WHERE type = 'index' ORDER BY name`,
+      ).all().map(({ name, table }) => ({ name: String(name), table: String(table) })), []);
+    const number = (name: string) => {
+      const value = pragma(name);
+      return value === null ? null : Number(value);
+    };
+    stats = {
       database_path: databasePath,
       database_bytes: databaseBytes,
       wal_bytes: walBytes,
-      schema_version: schemaVersion(db),
-      journal_mode: String(pragma("journal_mode")),
-      page_size: Number(pragma("page_size")),
-      page_count: Number(pragma("page_count")),
-      freelist_count: Number(pragma("freelist_count")),
+      schema_version: read("schema version", () => schemaVersion(db), null),
+      journal_mode: pragma("journal_mode") as string | null,
+      page_size: number("page_size"),
+      page_count: number("page_count"),
+      freelist_count: number("freelist_count"),
       tables_count: tables.length,
       total_rows: tables.reduce((sum, t) => sum + (t.rows ?? 0), 0),
       tables,
-      indexes: indexes.map(({ name, table }) => ({ name, table })),
+      indexes,
     };
-  });
+  } finally {
+    try {
+      db.sqlite.exec("COMMIT");
+    } catch {
+      // Ending a read transaction can report the damage it read past; nothing was written.
+    }
+  }
   const started = performance.now();
   let messages: string[];
   try {
@@ -106,5 +139,6 @@ export async function collectDatabaseStats(
       messages,
       duration_ms: Math.round(performance.now() - started),
     },
+    errors,
   };
 }

@@ -98,6 +98,9 @@ export function stepRunner(options: RunnerOptions): StepRunner {
     async step(title, file, timeoutMs, work) {
       options.signal?.throwIfAborted();
       const { record, started } = begin(title, file);
+      // A turn of the event loop lets a progress display show the step before a long
+      // synchronous SQLite call holds the thread.
+      await new Promise((resolve) => setTimeout(resolve, 0));
       const limit = options.timeoutMs ?? timeoutMs;
       const controller = new AbortController();
       const stop = () => controller.abort(options.signal?.reason);

@@ -1,0 +1,718 @@
+/**
+ * `audit-trail bundle` as support staff and developers use it, through the real `cli.ts`:
+ * the files and their content, ZIPs, checksums, and bundles of databases that are being
+ * written, locked, damaged or missing.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { LATEST_SCHEMA_VERSION, logAuditEvents, type Manifest } from "../mod.ts";
+import { openZip } from "../lib/bundle/zip.ts";
+import { cliCommand, fingerprint, ROOT, runCli, sqliteRows, tempDir } from "./helpers.ts";
+import { eventCount, migratedFile, openMigrated } from "./fixtures.ts";
+
+const BUNDLE_NAME = /^debug_bundle_\d{8}_\d{6}(_\d+)?$/;
+const ALWAYS = [
+  "README.txt",
+  "audit_log.csv",
+  "database_backup.db",
+  "database_stats.json",
+  "manifest.json",
+  "system_info.json",
+];
+
+/** A migrated database in `dir` holding `count` events (`EVENT_n`, details `details n`). */
+async function databaseWithEvents(dir: string, count: number): Promise<string> {
+  using db = openMigrated(dir);
+  await logAuditEvents(
+    db,
+    Array.from({ length: count }, (_, i) => ({
+      operation: `EVENT_${i + 1}`,
+      details: `details ${i + 1}`,
+      sku: `SKU-${i % 7}`,
+    })),
+  );
+  return db.path;
+}
+
+async function listDir(path: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(path)) names.push(entry.name);
+  return names.sort();
+}
+
+/** Every file of a bundle folder or ZIP, by name inside the bundle. */
+async function bundleFiles(path: string): Promise<Map<string, Uint8Array>> {
+  const files = new Map<string, Uint8Array>();
+  if (path.endsWith(".zip")) {
+    const zip = await openZip(path);
+    try {
+      for (const entry of zip.entries) {
+        const chunks: Uint8Array[] = [];
+        await entry.read(new WritableStream({ write: (chunk) => void chunks.push(chunk) }));
+        files.set(entry.name.split("/").slice(1).join("/"), concat(chunks));
+      }
+    } finally {
+      await zip.close();
+    }
+  } else {
+    for (const name of await listDir(path)) files.set(name, await Deno.readFile(join(path, name)));
+  }
+  return files;
+}
+
+function concat(chunks: Uint8Array[]): Uint8Array {
+  const all = new Uint8Array(chunks.reduce((n, c) => n + c.length, 0));
+  let at = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, at);
+    at += chunk.length;
+  }
+  return all;
+}
+
+const text = (bytes: Uint8Array | undefined) => new TextDecoder().decode(bytes);
+const manifestOf = async (path: string): Promise<Manifest> =>
+  JSON.parse(await Deno.readTextFile(join(path, "manifest.json")));
+
+/** RFC 4180 rows of CSV text. */
+function parseCsv(csv: string): string[][] {
+  const rows: string[][] = [];
+  let row: string[] = [];
+  let cell = "";
+  let quoted = false;
+  for (let i = 0; i < csv.length; i++) {
+    const c = csv[i];
+    if (quoted) {
+      if (c === '"' && csv[i + 1] === '"') cell += csv[++i];
+      else if (c === '"') quoted = false;
+      else cell += c;
+    } else if (c === '"') quoted = true;
+    else if (c === ",") {
+      row.push(cell);
+      cell = "";
+    } else if (c === "\r" && csv[i + 1] === "\n") {
+      row.push(cell);
+      rows.push(row);
+      row = [];
+      cell = "";
+      i++;
+    } else cell += c;
+  }
+  return rows;
+}
+
+Deno.test("CLI bundle writes every file into debug_bundles/ beside the database and prints its path", async () => {
+  await using dir = await tempDir();
+  const db = await databaseWithEvents(dir.path, 3);
+  const before = await fingerprint(db);
+  const result = await runCli(["bundle", "--db", db]);
+  assert.equal(result.stderr, "");
+  assert.equal(result.code, 0);
+  const path = result.stdout.trim();
+  assert.equal(join(path, ".."), join(dir.path, "debug_bundles"));
+  assert.match(path.split(/[\\/]/).pop()!, BUNDLE_NAME);
+  assert.deepEqual(await listDir(path), ALWAYS);
+  assert.deepEqual(await listDir(join(dir.path, "debug_bundles")), [path.split(/[\\/]/).pop()]);
+  assert.equal(await fingerprint(db), before, "the live database is only read");
+  const readme = await Deno.readTextFile(join(path, "README.txt"));
+  assert.match(readme, /^audit-trail debug bundle debug_bundle_/);
+  assert.match(readme, /Integrity check: +ok\r\n/);
+  assert.match(readme, new RegExp(`Schema version: +${LATEST_SCHEMA_VERSION} \\(current\\)`));
+  assert.match(readme, /Events: +3\r\n/);
+  assert.match(readme, /Errors: +none/);
+  assert.match(readme, /Restore the backup/);
+  assert.match(readme, /bundle verify/);
+  const stats = JSON.parse(await Deno.readTextFile(join(path, "database_stats.json")));
+  assert.equal(stats.schema_version, LATEST_SCHEMA_VERSION);
+  assert.deepEqual(stats.integrity_check.messages, ["ok"]);
+  assert.equal(stats.tables.find((t: { name: string }) => t.name === "audit_log").rows, 3);
+  assert.ok(stats.indexes.some((i: { name: string }) => i.name === "idx_audit_log_run_id"));
+  for (const field of ["page_size", "page_count", "freelist_count", "journal_mode", "wal_bytes"]) {
+    assert.ok(field in stats, field);
+  }
+  const system = JSON.parse(await Deno.readTextFile(join(path, "system_info.json")));
+  assert.equal(system.versions.deno, Deno.version.deno);
+  assert.match(system.versions.sqlite, /^3\.\d+/);
+  assert.equal(system.os, Deno.build.os);
+  assert.equal(
+    sqliteRows(join(path, "database_backup.db"), "SELECT count(*) AS n FROM audit_log")[0].n,
+    3,
+  );
+});
+
+Deno.test("CLI bundle audit_log.csv holds the newest N events, UTF-8 with BOM, formula cells neutralised", async () => {
+  await using dir = await tempDir();
+  const db = migratedFile(dir.path);
+  const risky = ["=SUM(A1:A9)", "+1", "-2", "@cmd", "\tTAB", "\rCR", "\nLF", 'plain, "quoted"'];
+  const lines = ["OLDEST", ...risky].map((details, i) =>
+    JSON.stringify({ operation: i === 0 ? "OLD" : "RISKY", details, sku: '=HYPERLINK("x")' })
+  ).join("\n");
+  assert.equal((await runCli(["log", "--stdin", "--db", db], { stdin: lines })).code, 0);
+  const result = await runCli(["bundle", "--db", db, "--audit-limit", String(risky.length)]);
+  assert.equal(result.code, 0, result.stderr);
+  const bytes = await Deno.readFile(join(result.stdout.trim(), "audit_log.csv"));
+  assert.deepEqual([...bytes.subarray(0, 3)], [0xef, 0xbb, 0xbf]);
+  const rows = parseCsv(text(bytes.subarray(3)));
+  assert.deepEqual(rows[0], [
+    "audit_id",
+    "timestamp",
+    "operation",
+    "sku",
+    "details",
+    "user",
+    "run_id",
+  ]);
+  assert.equal(rows.length, 1 + risky.length, "the oldest event is past the limit");
+  assert.deepEqual(rows.slice(1).map((r) => Number(r[0])), [9, 8, 7, 6, 5, 4, 3, 2]);
+  assert.deepEqual(
+    rows.slice(1).map((r) => r[4]),
+    [...risky].reverse().map((d) => /^[=+\-@\t\r\n]/.test(d) ? `'${d}` : d),
+  );
+  assert.ok(rows.slice(1).every((r) => r[3] === '\'=HYPERLINK("x")'));
+  const manifest = await manifestOf(result.stdout.trim());
+  assert.equal(manifest.audit_records_exported, risky.length);
+  assert.equal(manifest.audit_records_count, risky.length + 1);
+});
+
+Deno.test("CLI bundle --compress writes one ZIP holding the bundle folder, and no folder", async () => {
+  await using dir = await tempDir();
+  const db = await databaseWithEvents(dir.path, 5);
+  const out = join(dir.path, "support");
+  const result = await runCli(["bundle", "--db", db, "--compress", "--output", out]);
+  assert.equal(result.code, 0, result.stderr);
+  const zipPath = result.stdout.trim();
+  assert.equal(join(zipPath, ".."), out);
+  assert.match(zipPath.split(/[\\/]/).pop()!.replace(/\.zip$/, ""), BUNDLE_NAME);
+  assert.deepEqual(await listDir(out), [zipPath.split(/[\\/]/).pop()]);
+  const id = zipPath.split(/[\\/]/).pop()!.replace(/\.zip$/, "");
+  const zip = await openZip(zipPath);
+  const names = zip.entries.map((e) => e.name).sort();
+  await zip.close();
+  assert.deepEqual(names, ALWAYS.map((n) => `${id}/${n}`).sort());
+  const files = await bundleFiles(zipPath);
+  const copy = join(dir.path, "restored.db");
+  await Deno.writeFile(copy, files.get("database_backup.db")!);
+  assert.equal(eventCount(copy), 5);
+  assert.equal(JSON.parse(text(files.get("manifest.json"))).bundle_id, id);
+});
+
+Deno.test("CLI bundle manifest.json has the counts, versions, steps and each file's size and SHA-256", async () => {
+  await using dir = await tempDir();
+  const db = await databaseWithEvents(dir.path, 12);
+  const result = await runCli(["bundle", "--db", db, "--audit-limit", "10"]);
+  assert.equal(result.code, 0, result.stderr);
+  const path = result.stdout.trim();
+  const manifest = await manifestOf(path);
+  assert.equal(manifest.bundle_id, path.split(/[\\/]/).pop());
+  assert.ok(Math.abs(Date.parse(manifest.created_at) - Date.now()) < 60_000);
+  assert.equal(manifest.database_path, db);
+  assert.equal(manifest.database_exists, true);
+  assert.equal(manifest.database_size_bytes, (await Deno.stat(db)).size);
+  assert.equal(
+    manifest.database_size_mb,
+    Math.round(manifest.database_size_bytes! / 10485.76) / 100,
+  );
+  assert.equal(manifest.schema_version, LATEST_SCHEMA_VERSION);
+  const tables = sqliteRows(db, "SELECT name FROM sqlite_schema WHERE type = 'table'")
+    .map((row) => row.name as string);
+  assert.equal(manifest.tables_count, tables.length);
+  assert.equal(
+    manifest.total_rows,
+    tables.reduce(
+      (sum, name) => sum + Number(sqliteRows(db, `SELECT count(*) AS n FROM "${name}"`)[0].n),
+      0,
+    ),
+  );
+  assert.equal(manifest.audit_records_count, 12);
+  assert.equal(manifest.audit_records_exported, 10);
+  assert.equal(manifest.integrity_ok, true);
+  assert.equal(manifest.deno_version, Deno.version.deno);
+  assert.match(manifest.sqlite_version, /^3\.\d+\.\d+$/);
+  assert.equal(manifest.platform, `${Deno.build.os} ${Deno.build.arch}`);
+  assert.equal(manifest.settings_included, false);
+  assert.deepEqual(manifest.snapshot.method, "vacuum_into");
+  assert.equal(manifest.snapshot.consistent, true);
+  assert.equal(manifest.complete, true);
+  assert.deepEqual(manifest.errors, []);
+  assert.deepEqual(manifest.steps.map((s) => [s.file, s.status]), [
+    ["settings.json", "ok"],
+    ["database_backup.db", "ok"],
+    ["database_stats.json", "ok"],
+    ["audit_log.csv", "ok"],
+    ["system_info.json", "ok"],
+  ]);
+  assert.ok(manifest.steps.every((s) => Number.isInteger(s.duration_ms) && s.duration_ms >= 0));
+  assert.deepEqual(manifest.files.map((f) => f.name), ALWAYS.filter((n) => n !== "manifest.json"));
+  for (const file of manifest.files) {
+    const bytes = await Deno.readFile(join(path, file.name));
+    assert.equal(file.bytes, bytes.length, file.name);
+    const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+    assert.equal(file.sha256, Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join(""));
+  }
+});
+
+Deno.test("CLI bundle verify passes an intact bundle and names each tampered, missing or added file", async () => {
+  await using dir = await tempDir();
+  const db = await databaseWithEvents(dir.path, 4);
+  const folder = (await runCli(["bundle", "--db", db])).stdout.trim();
+  const zipPath = (await runCli(["bundle", "--db", db, "--compress"])).stdout.trim();
+  for (const path of [folder, zipPath]) {
+    const ok = await runCli(["bundle", "verify", path]);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.deepEqual(JSON.parse(ok.stdout), {
+      path,
+      bundle_id: path.split(/[\\/]/).pop()!.replace(/\.zip$/, ""),
+      ok: true,
+      files_checked: 5,
+      problems: [],
+    });
+  }
+
+  await Deno.writeTextFile(join(folder, "audit_log.csv"), "\uFEFFaudit_id\r\n", { append: true });
+  const stats = await Deno.readFile(join(folder, "database_stats.json"));
+  stats[stats.length - 3] ^= 1; // same size, different content
+  await Deno.writeFile(join(folder, "database_stats.json"), stats);
+  await Deno.remove(join(folder, "system_info.json"));
+  await Deno.writeTextFile(join(folder, "extra.txt"), "added later");
+  const bad = await runCli(["bundle", "verify", folder]);
+  assert.equal(bad.code, 1);
+  assert.deepEqual(JSON.parse(bad.stdout).problems, [
+    `audit_log.csv: size is ${
+      (await Deno.stat(join(folder, "audit_log.csv"))).size
+    } bytes, the manifest says ${
+      (await manifestOf(folder)).files.find((f) => f.name === "audit_log.csv")!.bytes
+    }`,
+    "database_stats.json: SHA-256 differs from the manifest (content changed)",
+    "system_info.json: missing",
+    "extra.txt: not listed in the manifest",
+  ]);
+  assert.match(
+    bad.stderr,
+    /^audit-trail: error: The bundle does not match its manifest: .*audit_log\.csv/,
+  );
+  assert.match(bad.stderr, /database_stats\.json.*system_info\.json.*extra\.txt/);
+
+  // A ZIP changed in place: its entry no longer inflates or matches its checksum.
+  const zipBytes = await Deno.readFile(zipPath);
+  const at = zipBytes.length >> 1;
+  zipBytes[at] ^= 0xff;
+  await Deno.writeFile(zipPath, zipBytes);
+  const badZip = await runCli(["bundle", "verify", zipPath]);
+  assert.equal(badZip.code, 1, badZip.stdout);
+  assert.equal(JSON.parse(badZip.stdout).ok, false);
+
+  const none = await runCli(["bundle", "verify", join(dir.path, "nothing-here")]);
+  assert.equal(none.code, 1);
+  assert.match(none.stderr, /No bundle at/);
+  const usage = await runCli(["bundle", "verify"]);
+  assert.equal(usage.code, 2);
+});
+
+Deno.test("CLI bundle of a missing database still makes a bundle, exits 1, and creates no database", async () => {
+  await using dir = await tempDir();
+  const db = join(dir.path, "data", "app.db");
+  const result = await runCli(["bundle", "--db", db]);
+  assert.equal(result.code, 1);
+  const path = result.stdout.trim();
+  assert.match(
+    result.stderr,
+    /^audit-trail: error: The bundle was saved, but incomplete: database: Database not found/,
+  );
+  assert.deepEqual(await listDir(join(dir.path, "data")), ["debug_bundles"]);
+  assert.deepEqual(await listDir(path), ["README.txt", "manifest.json", "system_info.json"]);
+  const manifest = await manifestOf(path);
+  assert.equal(manifest.complete, false);
+  assert.equal(manifest.database_exists, false);
+  assert.equal(manifest.audit_records_count, null);
+  assert.deepEqual(manifest.errors.map((e) => e.step), ["database"]);
+  assert.deepEqual(manifest.steps.map((s) => s.status), [
+    "ok",
+    "skipped",
+    "skipped",
+    "skipped",
+    "ok",
+  ]);
+  assert.match(await Deno.readTextFile(join(path, "README.txt")), /Database size: +no database at/);
+  assert.equal((await runCli(["bundle", "verify", path])).code, 0);
+});
+
+Deno.test("CLI bundle of a damaged database ships the raw files, what SQLite recovered, and says so", async () => {
+  await using dir = await tempDir();
+  const db = await databaseWithEvents(dir.path, 3000);
+  const size = (await Deno.stat(db)).size;
+  using file = await Deno.open(db, { write: true });
+  await file.seek(Math.floor(size / 4096 / 2) * 4096, Deno.SeekMode.Start);
+  await file.write(new Uint8Array(4096 * 2).fill(0x41));
+  file.close();
+  const damaged = await fingerprint(db);
+
+  const result = await runCli(["bundle", "--db", db]);
+  assert.equal(result.code, 1);
+  const path = result.stdout.trim();
+  assert.equal(await fingerprint(db), damaged, "the damaged file is left as it was");
+  assert.ok((await listDir(path)).includes("database_raw.db"));
+  assert.equal(await fingerprint(join(path, "database_raw.db")), damaged);
+  const manifest = await manifestOf(path);
+  assert.equal(manifest.snapshot.method, "recovered");
+  assert.equal(manifest.snapshot.consistent, false);
+  assert.equal(manifest.integrity_ok, false);
+  assert.match(manifest.errors.map((e) => e.message).join("\n"), /damaged|malformed/);
+  const recovered = eventCount(join(path, "database_backup.db"));
+  assert.ok(recovered > 2000 && recovered < 3000, `recovered ${recovered} of 3000`);
+  assert.equal(
+    sqliteRows(join(path, "database_backup.db"), "PRAGMA integrity_check")[0].integrity_check,
+    "ok",
+  );
+  assert.match(await Deno.readTextFile(join(path, "README.txt")), /Integrity check: +FAILED/);
+
+  // A file that is no SQLite database at all still gets a bundle with its raw copy.
+  const junk = join(dir.path, "junk.db");
+  await Deno.writeTextFile(junk, "this is not a database ".repeat(500));
+  const junkResult = await runCli(["bundle", "--db", junk]);
+  assert.equal(junkResult.code, 1);
+  const junkFiles = await listDir(junkResult.stdout.trim());
+  assert.ok(junkFiles.includes("database_raw.db") && !junkFiles.includes("database_backup.db"));
+  assert.equal((await manifestOf(junkResult.stdout.trim())).snapshot.method, null);
+});
+
+Deno.test("CLI bundle of a locked database still makes a bundle", async () => {
+  await using dir = await tempDir();
+  // WAL: a writer's exclusive transaction does not stop readers, so the bundle is complete.
+  const wal = await databaseWithEvents(dir.path, 10);
+  const writer = new DatabaseSync(wal);
+  writer.exec("BEGIN EXCLUSIVE; INSERT INTO audit_log (operation) VALUES ('UNCOMMITTED')");
+  try {
+    const result = await runCli(["bundle", "--db", wal]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(eventCount(join(result.stdout.trim(), "database_backup.db")), 10);
+  } finally {
+    writer.exec("ROLLBACK");
+    writer.close();
+  }
+
+  // Rollback journal, as older inventory installations run: the lock stops every reader.
+  const legacy = join(dir.path, "legacy.db");
+  {
+    const setup = new DatabaseSync(join(dir.path, "app.db"));
+    setup.prepare("VACUUM INTO ?").run(legacy);
+    setup.close();
+  }
+  const locker = new DatabaseSync(legacy);
+  locker.exec("PRAGMA journal_mode = DELETE; BEGIN EXCLUSIVE;");
+  locker.exec("INSERT INTO audit_log (operation) VALUES ('UNCOMMITTED')");
+  try {
+    const started = Date.now();
+    const result = await runCli(["bundle", "--db", legacy, "--compress"]);
+    assert.equal(result.code, 1);
+    assert.ok(Date.now() - started < 30_000);
+    assert.match(result.stderr, /locked by another program/);
+    const files = await bundleFiles(result.stdout.trim());
+    assert.ok(files.has("database_raw.db"));
+    const manifest = JSON.parse(text(files.get("manifest.json")));
+    assert.equal(manifest.snapshot.method, "recovered");
+    assert.ok(manifest.errors.some((e: { step: string }) => e.step === "database_backup.db"));
+    assert.ok(files.has("README.txt") && files.has("system_info.json"));
+  } finally {
+    locker.exec("ROLLBACK");
+    locker.close();
+  }
+});
+
+Deno.test("CLI bundle with settings that are not valid JSON reports it, leaves them out, and makes the rest", async () => {
+  await using dir = await tempDir();
+  const db = await databaseWithEvents(dir.path, 2);
+  await Deno.writeTextFile(
+    join(dir.path, "settings.json"),
+    '{\n  "host": "db1",\n  "password": "Hunter2-Secret",\n  oops\n}',
+  );
+  const result = await runCli(["bundle", "--db", db]);
+  assert.equal(result.code, 1);
+  const path = result.stdout.trim();
+  assert.ok(!(await listDir(path)).includes("settings.json"));
+  const manifest = await manifestOf(path);
+  assert.equal(manifest.settings_included, false);
+  assert.deepEqual(manifest.errors.map((e) => e.step), ["settings.json"]);
+  assert.match(manifest.errors[0].message, /not valid JSON \(line 4, column 3\)/);
+  assert.equal(manifest.audit_records_exported, 2);
+  for (const [name, bytes] of await bundleFiles(path)) {
+    assert.ok(!text(bytes).includes("Hunter2-Secret"), name);
+  }
+  assert.ok(!result.stderr.includes("Hunter2-Secret"));
+
+  // Unreadable settings (here a folder) are reported the same way.
+  const folder = join(dir.path, "settings.d");
+  await Deno.mkdir(folder);
+  const unreadable = await runCli(["bundle", "--db", db, "--settings", folder]);
+  assert.equal(unreadable.code, 1);
+  assert.match(unreadable.stderr, /settings\.json: Cannot read the settings file/);
+  assert.ok((await listDir(unreadable.stdout.trim())).includes("database_backup.db"));
+});
+
+const SETTINGS = {
+  app: { name: "inventory", listen: "0.0.0.0:8080" },
+  database: {
+    url: "postgresql://inv_user:Pg-Pa55word@db.local:5432/inventory",
+    odbc: "Driver={SQL Server};Server=sql1;Uid=sa;Pwd=Odbc Secret 1;Encrypt=yes",
+    credentials: { user: "inv_user", password: "Nested-Pa55" },
+  },
+  integrations: [
+    {
+      kind: "erp",
+      apiKey: "AKIA-ERP-0123456789",
+      webhook: "https://hooks.local/x?token=Tok-In-Query",
+    },
+    { kind: "mail", smtp: { host: "mx", auth: { pass: "Mail-Secret-9" } } },
+  ],
+  AUTH_TOKEN: "Bearer-Abc-123456",
+  private_key: "-----BEGIN PRIVATE KEY-----\nMIIEvQ\n-----END PRIVATE KEY-----",
+  client_secret: 987654321,
+};
+const SECRETS = [
+  "Pg-Pa55word",
+  "Odbc Secret 1",
+  "Nested-Pa55",
+  "AKIA-ERP-0123456789",
+  "Tok-In-Query",
+  "Mail-Secret-9",
+  "Bearer-Abc-123456",
+  "MIIEvQ",
+  "987654321",
+];
+
+Deno.test("CLI bundle keeps every secret of the settings out of every file, in a folder and in a ZIP", async () => {
+  await using dir = await tempDir();
+  const db = await databaseWithEvents(dir.path, 3);
+  const settingsPath = join(dir.path, "config", "inventory.json");
+  await Deno.mkdir(join(dir.path, "config"));
+  await Deno.writeTextFile(settingsPath, JSON.stringify(SETTINGS, null, 2));
+  const live = await fingerprint(settingsPath);
+  for (const extra of [[], ["--compress"]]) {
+    const result = await runCli(["bundle", "--db", db, "--settings", settingsPath, ...extra]);
+    assert.equal(result.code, 0, result.stderr);
+    const files = await bundleFiles(result.stdout.trim());
+    assert.ok(files.has("settings.json"));
+    for (const [name, bytes] of files) {
+      for (const secret of SECRETS) {
+        assert.ok(!text(bytes).includes(secret), `${secret} in ${name}`);
+      }
+    }
+    const redacted = JSON.parse(text(files.get("settings.json")));
+    assert.equal(redacted.app.listen, "0.0.0.0:8080");
+    assert.equal(redacted.database.url, "postgresql://inv_user:[REDACTED]@db.local:5432/inventory");
+    assert.equal(
+      redacted.database.odbc,
+      "Driver={SQL Server};Server=sql1;Uid=sa;Pwd=[REDACTED];Encrypt=yes",
+    );
+    assert.deepEqual(redacted.database.credentials, { user: "[REDACTED]", password: "[REDACTED]" });
+    assert.equal(redacted.integrations[0].kind, "erp");
+    assert.equal(redacted.integrations[0].apiKey, "[REDACTED]");
+    assert.equal(redacted.integrations[0].webhook, "https://hooks.local/x?token=[REDACTED]");
+    assert.deepEqual(redacted.integrations[1].smtp, { host: "mx", auth: { pass: "[REDACTED]" } });
+    assert.equal(redacted.client_secret, "[REDACTED]");
+    const manifest = JSON.parse(text(files.get("manifest.json")));
+    assert.equal(manifest.settings_included, true);
+    assert.ok(manifest.settings_redacted_keys.includes("database.credentials.password"));
+  }
+  assert.equal(await fingerprint(settingsPath), live, "the live settings file is never changed");
+});
+
+Deno.test("CLI bundle refuses to save a bundle in which a secret of the settings would leak", async () => {
+  await using dir = await tempDir();
+  const db = migratedFile(dir.path);
+  await Deno.writeTextFile(join(dir.path, "settings.json"), '{"smtp_password": "Leaky-Pa55"}');
+  const logged = await runCli([
+    "log",
+    "MAIL_SETUP",
+    "--details",
+    "password set to Leaky-Pa55",
+    "--db",
+    db,
+  ]);
+  assert.equal(logged.code, 0);
+  for (const extra of [[], ["--compress"]]) {
+    const result = await runCli(["bundle", "--db", db, ...extra]);
+    assert.equal(result.code, 1);
+    assert.equal(result.stdout, "");
+    assert.match(
+      result.stderr,
+      /No bundle was saved: audit_log\.csv contains the value of the settings key "smtp_password"/,
+    );
+    assert.ok(!result.stderr.includes("Leaky-Pa55"));
+    assert.deepEqual(await listDir(join(dir.path, "debug_bundles")), []);
+  }
+});
+
+Deno.test("CLI bundle of a database being written gives a snapshot that is consistent and opens alone", async () => {
+  await using dir = await tempDir();
+  const db = await databaseWithEvents(dir.path, 30_000);
+  const writer = new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `import { logAuditEvent, openDatabase } from ${JSON.stringify(join(ROOT, "mod.ts"))};
+       using db = openDatabase(${JSON.stringify(db)});
+       console.log("writing");
+       for (;;) {
+         logAuditEvent(db, { operation: "LIVE_WRITE", details: "x".repeat(500) });
+         await new Promise((r) => setTimeout(r, 0));
+       }`,
+    ],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  try {
+    const reader = writer.stdout.getReader();
+    await reader.read(); // the writer is running
+    reader.releaseLock();
+    const before = eventCount(db);
+    const result = await runCli(["bundle", "--db", db, "--compress"]);
+    assert.equal(result.code, 0, result.stderr);
+    const after = eventCount(db);
+    assert.ok(after > before, "events were written while the bundle was made");
+    const copyDir = join(dir.path, "restore");
+    await Deno.mkdir(copyDir);
+    const files = await bundleFiles(result.stdout.trim());
+    await Deno.writeFile(join(copyDir, "database_backup.db"), files.get("database_backup.db")!);
+    const backup = new DatabaseSync(join(copyDir, "database_backup.db"), { readOnly: true });
+    try {
+      assert.equal(backup.prepare("PRAGMA integrity_check").get()!.integrity_check, "ok");
+      assert.equal(backup.prepare("PRAGMA journal_mode").get()!.journal_mode, "delete");
+      const { n, top } = backup.prepare("SELECT count(*) AS n, max(audit_id) AS top FROM audit_log")
+        .get() as { n: number; top: number };
+      assert.ok(n >= 30_000 && n <= after);
+      assert.equal(n, top, "no gaps: one moment of the database");
+    } finally {
+      backup.close();
+    }
+    assert.deepEqual(await listDir(copyDir), ["database_backup.db"], "no -wal or -shm needed");
+    const manifest = JSON.parse(text(files.get("manifest.json")));
+    assert.equal(manifest.snapshot.consistent, true);
+    assert.ok(manifest.audit_records_count >= 30_000);
+  } finally {
+    writer.kill("SIGKILL");
+    await writer.status;
+  }
+});
+
+/** A database of about 60 MB that does not compress, so that a ZIP takes a moment. */
+async function bigDatabaseIn(dir: string): Promise<string> {
+  const path = await databaseWithEvents(dir, 100);
+  const db = new DatabaseSync(path);
+  db.exec(`CREATE TABLE attachment (data BLOB);
+    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500)
+    INSERT INTO attachment SELECT randomblob(40000) FROM n;`);
+  db.close();
+  return path;
+}
+
+async function waitFor(path: string, timeoutMs = 20_000): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await Deno.stat(path).then(() => true, () => false)) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`${path} never appeared`);
+}
+
+async function partialZipOf(out: string): Promise<string> {
+  const end = Date.now() + 20_000;
+  while (Date.now() < end) {
+    const names = await listDir(out).catch(() => []);
+    const partial = names.find((n) => n.endsWith(".zip.partial"));
+    if (partial) return join(out, partial);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error("the ZIP was never started");
+}
+
+Deno.test("CLI bundle --compress killed part-way leaves no file under the final name", async () => {
+  await using dir = await tempDir();
+  const bigDatabase = await bigDatabaseIn(dir.path);
+  const out = join(dir.path, "out");
+  const child = cliCommand(["bundle", "--db", bigDatabase, "--compress", "--output", out]).spawn();
+  const partial = await partialZipOf(out);
+  await waitFor(partial);
+  child.kill("SIGKILL");
+  const status = await child.status;
+  assert.equal(status.signal, "SIGKILL", "killed while writing the ZIP");
+  await child.stdout.cancel();
+  await child.stderr.cancel();
+  const names = await listDir(out);
+  assert.ok(names.every((n) => n.endsWith(".partial")), names.join(", "));
+  // The next bundle is not disturbed by the leftovers.
+  const again = await runCli(["bundle", "--db", bigDatabase, "--compress", "--output", out]);
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal((await runCli(["bundle", "verify", again.stdout.trim()])).code, 0);
+});
+
+Deno.test({
+  name: "CLI bundle interrupted by Ctrl-C removes its temporary files and exits 130",
+  ignore: Deno.build.os === "windows",
+  async fn() {
+    await using dir = await tempDir();
+    const db = await bigDatabaseIn(dir.path);
+    const out = join(dir.path, "out");
+    const child = cliCommand(["bundle", "--db", db, "--compress", "--output", out]).spawn();
+    await partialZipOf(out);
+    child.kill("SIGINT");
+    const output = await child.output();
+    assert.equal(output.code, 130);
+    assert.match(new TextDecoder().decode(output.stderr), /interrupted: no bundle was saved/);
+    assert.deepEqual(await listDir(out), []);
+  },
+});
+
+Deno.test("CLI bundle into a folder that cannot be written fails at once with exit 1", async () => {
+  await using dir = await tempDir();
+  const db = await databaseWithEvents(dir.path, 1);
+  const blocker = join(dir.path, "not-a-folder");
+  await Deno.writeTextFile(blocker, "");
+  const started = Date.now();
+  const result = await runCli(["bundle", "--db", db, "--output", join(blocker, "bundles")]);
+  assert.equal(result.code, 1);
+  assert.equal(result.stdout, "");
+  assert.match(
+    result.stderr,
+    /^audit-trail: error: Cannot write the debug bundle to ".*not-a-folder.bundles"/,
+  );
+  assert.match(result.stderr, /hint: Choose a folder this user may write to with --output DIR/);
+  assert.ok(Date.now() - started < 10_000);
+});
+
+Deno.test("CLI bundle rejects a bad --audit-limit and unknown arguments with exit 2", async () => {
+  for (const args of [["--audit-limit", "ten"], ["--audit-limit=-1"], ["extra"], ["--zip"]]) {
+    const result = await runCli(["bundle", ...args, "--db", "nowhere.db"]);
+    assert.equal(result.code, 2, args.join(" "));
+    assert.equal(result.stdout, "");
+  }
+  const help = await runCli(["bundle", "--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^audit-trail bundle — /);
+  assert.match(help.stdout, /bundle verify PATH/);
+});
+
+Deno.test("launcher makes the compressed bundle with the defaults and names the ZIP", async () => {
+  await using dir = await tempDir();
+  await Deno.mkdir(join(dir.path, "data"));
+  await databaseWithEvents(join(dir.path, "data"), 2);
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "--quiet", "--allow-all", join(ROOT, "launcher.ts")],
+    cwd: dir.path,
+    env: { NO_COLOR: "1", AUDIT_TRAIL_DB: "" },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  const shown = new TextDecoder().decode(output.stdout);
+  assert.equal(output.code, 0, shown + new TextDecoder().decode(output.stderr));
+  assert.match(shown, /\[1\/7\] Reading the settings/);
+  assert.match(shown, /\[7\/7\] Compressing … debug_bundle_\d{8}_\d{6}\.zip, /);
+  const zipPath = /The debug bundle is this file:\n\n {4}(.+\.zip)\n/.exec(shown)?.[1];
+  assert.ok(zipPath, shown);
+  assert.equal(join(zipPath, "..", ".."), join(dir.path, "data"));
+  assert.match(shown, /Please e-mail this file to support/);
+  assert.ok(!shown.includes("Press Enter"), "nobody to press Enter on a pipe");
+  assert.equal((await runCli(["bundle", "verify", zipPath])).code, 0);
+});
