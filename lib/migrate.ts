@@ -102,7 +102,10 @@ export function migrate(db: AuditDatabase, options: MigrateOptions = {}): Migrat
   // can only be changed outside a transaction.
   guard(db.path, () => db.sqlite.exec("PRAGMA journal_mode = WAL"));
   for (const migration of pending) {
-    writeTransaction(db, () => {
+    const done = writeTransaction(db, () => {
+      // Scripts that all run "migrate" at start-up race here: the one that got the write lock
+      // first may have applied this migration while this one waited, and then it is done.
+      if (isApplied(db, migration.version)) return false;
       db.sqlite.exec(
         `CREATE TABLE IF NOT EXISTS ${BOOKKEEPING_TABLE} (
            version INTEGER PRIMARY KEY,
@@ -115,10 +118,20 @@ export function migrate(db: AuditDatabase, options: MigrateOptions = {}): Migrat
       db.sqlite.prepare(
         `INSERT INTO ${BOOKKEEPING_TABLE} (version, name, checksum) VALUES (?, ?, ?)`,
       ).run(migration.version, migration.name, migration.checksum);
+      return true;
     });
+    if (!done) result.applied = result.applied.filter((m) => m.version !== migration.version);
     result.to_version = migration.version;
   }
   return result;
+}
+
+function isApplied(db: AuditDatabase, version: number): boolean {
+  const table = db.sqlite.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?")
+    .get(BOOKKEEPING_TABLE);
+  return table !== undefined &&
+    db.sqlite.prepare(`SELECT 1 FROM ${BOOKKEEPING_TABLE} WHERE version = ?`).get(version) !==
+      undefined;
 }
 
 /**

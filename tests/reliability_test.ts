@@ -109,7 +109,22 @@ async function logBulk(ledger: Ledger, events: ExpectedEvent[], timeoutMs = 60_0
 Deno.test("reliability 1: parallel writers, bulk ingests, readers and a bundle lose nothing", async () => {
   tally.cases++;
   await using dir = await tempDir();
-  const db = await migratedDb(dir.path);
+  // Scripts often run "migrate" at start-up, all at once: each must succeed, and every
+  // migration must be applied exactly once between them.
+  const db = join(dir.path, "data", "app.db");
+  const migrations = await Promise.all(
+    Array.from({ length: 8 }, () => runTimed(["migrate", "--db", db], { timeoutMs: 60_000 })),
+  );
+  for (const result of migrations) assert.equal(result.code, 0, result.stderr);
+  const applied = migrations.flatMap((result) => JSON.parse(result.stdout).applied);
+  assert.deepEqual(
+    applied.map((m: { version: number }) => m.version).sort((a: number, b: number) => a - b),
+    withSqlite(
+      db,
+      (s) => s.prepare("SELECT version FROM audit_trail_migrations ORDER BY version").all(),
+    )
+      .map((row) => row.version),
+  );
   const ledger = new Ledger(db);
   const WRITERS = 16;
   const ROUNDS = 4;
