@@ -26,6 +26,7 @@ export function neutralizeFormula(cell: unknown): unknown {
 }
 
 const FORMULA_START = new Set(["=", "+", "-", "@", "\t", "\r", "\n"].map((c) => c.charCodeAt(0)));
+const FORMULA_CHARS = new Uint8Array(128).map((_, code) => FORMULA_START.has(code) ? 1 : 0);
 
 type Stringify = (rows: unknown[][]) => string;
 let stringifyRows: Stringify | undefined;
@@ -98,25 +99,35 @@ export async function rowsToCsv(
   const queued: string[] = [];
   const places: string[][] = [];
   const indexes: number[] = [];
+  const scratch: string[] = [];
   const add = (row: readonly unknown[]) => {
-    const cells = new Array<string>(row.length);
-    let plain = true;
-    for (let i = 0; i < row.length; i++) {
+    const width = row.length;
+    scratch.length = width;
+    let firstToQuote = -1;
+    for (let i = 0; i < width; i++) {
       const value = row[i];
       if (typeof value === "string") {
-        const text = FORMULA_START.has(value.charCodeAt(0)) ? `'${value}` : value;
-        cells[i] = text;
-        if (NEEDS_QUOTES.test(text)) {
-          queued.push(text);
-          places.push(cells);
-          indexes.push(i);
-          plain = false;
-        }
+        const first = value.charCodeAt(0);
+        const text = first < 128 && FORMULA_CHARS[first] ? `'${value}` : value;
+        scratch[i] = text;
+        if (firstToQuote < 0 && NEEDS_QUOTES.test(text)) firstToQuote = i;
       } else {
-        cells[i] = value === null || value === undefined ? "" : String(value);
+        scratch[i] = value === null || value === undefined ? "" : String(value);
       }
     }
-    lines.push(plain ? cells.join(",") : cells);
+    if (firstToQuote < 0) {
+      lines.push(scratch.join(","));
+      return;
+    }
+    const cells = scratch.slice();
+    for (let i = firstToQuote; i < width; i++) {
+      if (i === firstToQuote || NEEDS_QUOTES.test(cells[i])) {
+        queued.push(cells[i]);
+        places.push(cells);
+        indexes.push(i);
+      }
+    }
+    lines.push(cells);
   };
   if (header) add(header);
   for (const row of rows) add(row);
