@@ -339,7 +339,9 @@ COMMIT;
       ratio: round(logBig.ours.ms / python.original.ms),
       target: "ours ≥ 1.5× faster",
       pass: faster >= 1.5,
-      note: `ours is ${round(faster)}× faster`,
+      note: faster >= 1
+        ? `ours is ${round(faster)}× faster`
+        : `ours is ${round(1 / faster)}× slower`,
       raw: { ours: logBig.ours, peer: python.original },
     });
   } else {
