@@ -251,6 +251,7 @@ export async function exportDebugBundle(
         freeDiskBytes: freeDiskBytes(outputDir),
         fileNames: [...names, README_NAME, MANIFEST_NAME].sort(),
         auditLimit,
+        integrityMode: stats?.integrity_check.mode ?? null,
       }),
     );
     names.push(README_NAME);

@@ -18,6 +18,8 @@ export type ReadmeFacts = Omit<Manifest, "files"> & {
   /** The names of the files in the bundle. */
   fileNames: string[];
   auditLimit: number;
+  /** Which check ran, when one did. */
+  integrityMode: "integrity_check" | "quick_check" | null;
 };
 
 const DESCRIPTIONS: Record<string, (facts: ReadmeFacts) => string> = {
@@ -51,7 +53,7 @@ export function readmeText(facts: ReadmeFacts): string {
   const integrity = facts.integrity_ok === null
     ? "not checked (see the errors below)"
     : facts.integrity_ok
-    ? "ok"
+    ? facts.integrityMode === "quick_check" ? "ok (quick check: the database is over 1 GiB)" : "ok"
     : "FAILED: the database is damaged (details in database_stats.json)";
   const schema = facts.schema_version === null
     ? "unknown"
