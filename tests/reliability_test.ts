@@ -10,11 +10,13 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { main } from "../cli.ts";
 import type { CliIo } from "../cli/context.ts";
 import { durationSeconds } from "../lib/batch.ts";
 import { PERMISSION_FLAGS } from "../scripts/permissions.ts";
+import { LEGACY_AUDIT_LOG_SQL } from "./fixtures.ts";
 import { CLI, cliCommand, migratedDb, tempDir } from "./helpers.ts";
 import {
   argumentList,
@@ -297,6 +299,89 @@ Deno.test("reliability 2: kill -9 or Ctrl-C in a large --stdin ingest stores non
   assertIntact(db);
 });
 
+/** Digest of every audit_log row as the inventory application wrote it. */
+function legacyDigest(path: string): string {
+  return withSqlite(path, (s) => {
+    const hash = createHash("sha256");
+    const rows = s.prepare(
+      "SELECT audit_id, timestamp, operation, sku, details, user FROM audit_log ORDER BY audit_id",
+    );
+    for (const row of rows.iterate()) hash.update(JSON.stringify(row));
+    return hash.digest("hex");
+  });
+}
+
+Deno.test("reliability 2: kill -9 during migrate of a large legacy database leaves a whole version", async () => {
+  await using dir = await tempDir();
+  // An inventory database with 60,000 events, before audit-trail ever touched it.
+  const original = join(dir.path, "legacy.db");
+  withSqlite(original, (s) =>
+    s.exec(`${LEGACY_AUDIT_LOG_SQL};
+      WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 60000)
+      INSERT INTO audit_log (timestamp, operation, sku, details, user)
+      SELECT datetime('2026-01-01', '+' || i || ' seconds'), 'STOCK_ADJUSTED', 'SKU-' || (i % 900),
+        CASE WHEN i % 7 THEN 'moved ' || i || ' units' END, 'clerk'
+      FROM n;`));
+  const digest = legacyDigest(original);
+  const copy = async (name: string) => {
+    const path = join(dir.path, name);
+    await Deno.copyFile(original, path);
+    return path;
+  };
+
+  const control = await copy("control.db");
+  const started = performance.now();
+  const full = await runTimed(["migrate", "--db", control], { timeoutMs: 120_000 });
+  const span = performance.now() - started;
+  assert.equal(full.code, 0, full.stderr);
+  const latest = JSON.parse(full.stdout).to_version;
+
+  const outcomes: string[] = [];
+  for (const [k, fraction] of [0.25, 0.5, 0.75, 0.9].entries()) {
+    const db = await copy(`killed-${k}.db`);
+    const child = cliCommand(["migrate", "--db", db]).spawn();
+    await delay(Math.round(span * fraction));
+    try {
+      child.kill("SIGKILL");
+      tally.faults++;
+    } catch {
+      // Finished already.
+    }
+    await child.output();
+    assertIntact(db);
+    assert.equal(legacyDigest(db), digest, "a killed migrate changed or lost legacy events");
+    // Whole versions only: the bookkeeping lists 1..k, and the schema matches it.
+    const versions = withSqlite(db, (s) => {
+      const table = s.prepare(
+        "SELECT 1 FROM sqlite_schema WHERE name = 'audit_trail_migrations'",
+      ).get();
+      return table
+        ? s.prepare("SELECT version FROM audit_trail_migrations ORDER BY version").all()
+          .map((row) => row.version as number)
+        : [];
+    });
+    assert.deepEqual(versions, versions.map((_, i) => i + 1));
+    const hasRunId = withSqlite(
+      db,
+      (s) => s.prepare("SELECT 1 FROM pragma_table_info('audit_log') WHERE name = 'run_id'").get(),
+    );
+    assert.equal(Boolean(hasRunId), versions.includes(2), "schema and bookkeeping disagree");
+    outcomes.push(`@${fraction}: version ${versions.at(-1) ?? 0}`);
+    // Running it again finishes the job, and the tool works.
+    const again = await runTimed(["migrate", "--db", db], { timeoutMs: 120_000 });
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(JSON.parse(again.stdout).to_version, latest);
+    assert.equal(legacyDigest(db), digest);
+    const ledger = new Ledger(db);
+    await logOne(ledger, { operation: "AFTER_KILLED_MIGRATE" });
+    ledger.verify();
+    assertIntact(db);
+  }
+  report(
+    `  migrate of 60,000 legacy events (${Math.round(span)} ms), killed ${outcomes.join(", ")}`,
+  );
+});
+
 // 3 ------------------------------------------------------------------------------------------
 
 /** A bundle under its final name: a folder or ZIP named for its second, maybe with `_N`. */
@@ -389,6 +474,11 @@ Deno.test("reliability 3: kill -9 or Ctrl-C during a bundle leaves no broken fil
     }
   }
   report(`  outcomes: ${outcomes.join(", ")}`);
+  // Nor anything beside the database.
+  const stray = (await listFiles(dir.path)).filter((name) =>
+    !/^(app\.db(-wal|-shm)?|bundles)$/.test(name)
+  );
+  assert.deepEqual(stray, []);
   await logOne(ledger, { operation: "AFTER_BUNDLE_KILLS" });
   ledger.verify();
   assertIntact(db);
