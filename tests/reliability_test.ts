@@ -494,7 +494,8 @@ Deno.test("reliability 4: a lock held by another program is waited out for 2 s a
   const short = (async () => {
     const db = await migratedDb(dir.path, "short.db");
     const ledger = new Ledger(db);
-    const holder = await holdLock(db);
+    // A program of another kind: a Deno process using SQLite through node:sqlite.
+    const holder = await holdLock(db, "deno");
     tally.faults++;
     const logging = runTimed(["log", "WAITED_FOR_LOCK", "--db", db], { timeoutMs: 30_000 });
     await delay(2_000);

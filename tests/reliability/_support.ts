@@ -322,12 +322,13 @@ export async function readOnlyBind(source: string): Promise<{ path: string } & A
 
 /**
  * Another program holding the database's write lock (`BEGIN EXCLUSIVE`): the `sqlite3` shell
- * when installed, else a second Deno process. Resolves once the lock is held.
+ * when asked for and installed, else a second Deno process. Resolves once the lock is held.
  */
 export async function holdLock(
   path: string,
+  program: "sqlite3" | "deno" = "sqlite3",
 ): Promise<{ program: string; release(): Promise<void> }> {
-  const useShell = await available("sqlite3");
+  const useShell = program === "sqlite3" && await available("sqlite3");
   const command = useShell
     ? new Deno.Command("sqlite3", { args: [path], stdin: "piped", stdout: "null", stderr: "piped" })
     : new Deno.Command(Deno.execPath(), {
