@@ -710,7 +710,8 @@ Deno.test("reliability 6: on a read-only mount or file, query works and log fail
   }
 
   // A read-only file, for a user who is not root (root ignores file modes).
-  const nobody = await nobodyRunner();
+  await using nobodyHome = await tempDir();
+  const nobody = await nobodyRunner(nobodyHome.path);
   if (typeof nobody === "string") {
     skip("6: read-only file for a user who is not root", nobody);
     return;
@@ -732,15 +733,15 @@ Deno.test("reliability 6: on a read-only mount or file, query works and log fail
 });
 
 /**
- * Runs the CLI as `nobody` (through setpriv), with a Deno cache it can read, or says why not.
+ * Runs the CLI as `nobody` (through setpriv), with a Deno cache in `denoDir` that it can read,
+ * or says why not.
  */
-async function nobodyRunner(): Promise<Runner | string> {
+async function nobodyRunner(denoDir: string): Promise<Runner | string> {
   if (Deno.build.os !== "linux") return `needs Linux, this is ${Deno.build.os}`;
   if (Deno.uid() !== 0) return "needs root to switch to another user";
   if (!(await available("setpriv"))) return "setpriv is not installed";
   const info = await sh(Deno.execPath(), ["info", "--json"]);
   const npmCache = info.code === 0 ? JSON.parse(info.stdout).npmCache as string : undefined;
-  const denoDir = await Deno.makeTempDir({ prefix: "audit-trail-nobody-deno-" });
   await Deno.chmod(denoDir, 0o777);
   if (npmCache) await sh("cp", ["-r", npmCache, join(denoDir, "npm")]);
   await sh("chmod", ["-R", "a+rwX", denoDir]);
