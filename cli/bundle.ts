@@ -58,6 +58,12 @@ EXAMPLES
     const { io } = context;
     if (positionals[0] === "verify") {
       expectAtMost("bundle verify", positionals, 2);
+      const given = Object.keys(values)[0];
+      if (given) {
+        throw new UsageError(`--${given} cannot be used with bundle verify`, {
+          hint: "Example: audit-trail bundle verify debug_bundles/debug_bundle_20260216_143005.zip",
+        });
+      }
       if (positionals.length < 2) {
         throw new UsageError("Missing PATH: the bundle folder or ZIP to check", {
           hint: "Example: audit-trail bundle verify debug_bundles/debug_bundle_20260216_143005.zip",
@@ -109,7 +115,7 @@ export function incomplete(result: DebugBundleResult): AuditTrailError {
 }
 
 /**
- * Writes numbered steps with sizes, `[2/7] Copying the database … database_backup.db,
+ * Writes numbered steps with sizes, `[2/7] Copying the database ... database_backup.db,
  * 12.0 MB (0.8 s)`, to `sink`. `flushed` resolves once everything is written.
  */
 export function progressPrinter(sink: TextSink): {
@@ -125,7 +131,7 @@ export function progressPrinter(sink: TextSink): {
     onProgress(p) {
       switch (p.state) {
         case "start":
-          write(`[${p.step}/${p.steps}] ${p.title} … `);
+          write(`[${p.step}/${p.steps}] ${p.title} ... `);
           break;
         case "done": {
           const file = p.bytes ? `${p.file}, ${formatBytes(p.bytes)}` : p.message ? "" : p.file;

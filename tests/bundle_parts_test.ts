@@ -320,8 +320,8 @@ Deno.test("progressPrinter() shows numbered steps with sizes", async () => {
   await printer.flushed();
   assert.equal(
     shown,
-    "[2/7] Copying the database … database_backup.db, 12 MB (0.8 s)\n" +
-      "[3/7] Checking … FAILED: locked\n",
+    "[2/7] Copying the database ... database_backup.db, 12 MB (0.8 s)\n" +
+      "[3/7] Checking ... FAILED: locked\n",
   );
 });
 

@@ -708,7 +708,7 @@ Deno.test("launcher makes the compressed bundle with the defaults and names the 
   const shown = new TextDecoder().decode(output.stdout);
   assert.equal(output.code, 0, shown + new TextDecoder().decode(output.stderr));
   assert.match(shown, /\[1\/7\] Reading the settings/);
-  assert.match(shown, /\[7\/7\] Compressing … debug_bundle_\d{8}_\d{6}\.zip, /);
+  assert.match(shown, /\[7\/7\] Compressing \.\.\. debug_bundle_\d{8}_\d{6}\.zip, /);
   const zipPath = /The debug bundle is this file:\n\n {4}(.+\.zip)\n/.exec(shown)?.[1];
   assert.ok(zipPath, shown);
   assert.equal(join(zipPath, "..", ".."), join(dir.path, "data"));

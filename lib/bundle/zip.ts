@@ -57,12 +57,21 @@ export async function packFolder(
       const path = join(dir, name);
       const { size, mtime } = await Deno.stat(path);
       const source = await Deno.open(path, { read: true });
-      // A known size lets zip.js pick Zip64 only when the file needs it.
-      await zip.add(`${folder}/${name}`, source.readable, {
-        uncompressedSize: size,
-        lastModDate: mtime ?? undefined,
-        signal: options.signal,
-      });
+      try {
+        // A known size lets zip.js pick Zip64 only when the file needs it.
+        await zip.add(`${folder}/${name}`, source.readable, {
+          uncompressedSize: size,
+          lastModDate: mtime ?? undefined,
+          signal: options.signal,
+        });
+      } finally {
+        // An aborted entry may leave its file open, and Windows cannot delete an open file.
+        try {
+          source.close();
+        } catch {
+          // Already closed by its stream.
+        }
+      }
       options.onFile?.(name, written);
     }
     await zip.close();
