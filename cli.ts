@@ -6,7 +6,7 @@
  * @module
  */
 import { join } from "node:path";
-import { AuditTrailError, UsageError } from "./lib/errors.ts";
+import { AuditTrailError, TamperingFoundError, UsageError } from "./lib/errors.ts";
 import { OUTPUT_FORMATS, type OutputFormat, type TextSink } from "./lib/output.ts";
 import type { CliIo, Command, CommandContext } from "./cli/context.ts";
 import denoConfig from "./deno.json" with { type: "json" };
@@ -35,6 +35,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
   bundle: {
     summary: "make a debug bundle for support (or verify one)",
     load: () => import("./cli/bundle.ts"),
+  },
+  verify: {
+    summary: "check that no event was changed, deleted, inserted or reordered",
+    load: () => import("./cli/verify.ts"),
+  },
+  head: {
+    summary: "print the newest event's seal (ID:HASH), to note as an anchor",
+    load: () => import("./cli/head.ts"),
   },
 };
 
@@ -191,6 +199,7 @@ async function reportError(io: CliIo, error: unknown): Promise<number> {
     message = error.message;
     hint = error.hint;
     if (error instanceof UsageError) code = 2;
+    if (error instanceof TamperingFoundError) code = 3;
   } else if (
     error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotCapable
   ) {

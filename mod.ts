@@ -99,3 +99,16 @@ export {
   verifyBundle,
   type VerifyResult,
 } from "./lib/bundle/mod.ts";
+export {
+  type ChainFailure,
+  chainHash,
+  type ChainHead,
+  chainHead,
+  type ChainVerifyResult,
+  GENESIS_HASH,
+  parseAnchor,
+  type SealedFields,
+  type TamperKind,
+  verifyChain,
+  type VerifyChainOptions,
+} from "./lib/chain.ts";

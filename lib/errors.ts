@@ -89,3 +89,6 @@ export class ReadOnlyDatabaseError extends AuditTrailError {
 
 /** The database's schema does not match what this version of the tool expects. */
 export class SchemaError extends AuditTrailError {}
+
+/** Verification found an audit log that was changed after it was written (exit code 3). */
+export class TamperingFoundError extends AuditTrailError {}

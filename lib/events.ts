@@ -3,8 +3,10 @@
  *
  * @module
  */
+import { CHAIN_SCHEMA_VERSION, type ChainTip, chainTip, sealEvents } from "./chain.ts";
 import { type AuditDatabase, guard, writeTransaction } from "./db.ts";
-import { InvalidInputError, UsageError } from "./errors.ts";
+import { DatabaseCorruptError, InvalidInputError, UsageError } from "./errors.ts";
+import { schemaVersion } from "./migrate.ts";
 import { runIdProblem } from "./run_id.ts";
 
 /** One stored event, with the field names of audit-trail's JSON output. */
@@ -88,11 +90,22 @@ export function logAuditEvent(
   defaults: EventDefaults = {},
 ): AuditEvent {
   const valid = checkEvent(event, defaults, (problem) => new UsageError(problem));
-  const stored = writeTransaction(db, () =>
-    db.statement(
-      `INSERT INTO audit_log (timestamp, operation, sku, details, user, run_id)
-       VALUES (${NOW_SQL}, ?, ?, ?, ?, ?) RETURNING audit_id, timestamp`,
-    ).get(valid.operation, valid.sku, valid.details, valid.user, valid.run_id));
+  const stored = writeTransaction(db, () => {
+    const tip = tipForWriting(db);
+    const row = db.statement(
+      `INSERT INTO audit_log (audit_id, timestamp, operation, sku, details, user, run_id)
+       VALUES (?, ${NOW_SQL}, ?, ?, ?, ?, ?) RETURNING audit_id, timestamp`,
+    ).get(
+      tip?.reservedUpTo == null ? null : tip.reservedUpTo + 1,
+      valid.operation,
+      valid.sku,
+      valid.details,
+      valid.user,
+      valid.run_id,
+    )!;
+    if (tip) sealEvents(db, tip.previousHash, row.audit_id as number, row.audit_id as number);
+    return row;
+  });
   return {
     audit_id: stored!.audit_id as number,
     timestamp: stored!.timestamp as string,
@@ -191,18 +204,19 @@ export async function logNumberedEvents(
     }
     if (staged === 0) return { inserted: 0, first_audit_id: null, last_audit_id: null };
     return writeTransaction(db, () => {
+      const tip = tipForWriting(db);
+      // A NULL id lets SQLite number the rows (seq counts from 1 in a fresh staging table).
       const { changes, lastInsertRowid } = sqlite.prepare(
-        `INSERT INTO audit_log (timestamp, operation, sku, details, user, run_id)
-         SELECT ${NOW_SQL}, operation, sku, details, user, run_id
+        `INSERT INTO audit_log (audit_id, timestamp, operation, sku, details, user, run_id)
+         SELECT ? + seq, ${NOW_SQL}, operation, sku, details, user, run_id
          FROM temp.audit_staging ORDER BY seq`,
-      ).run();
-      return {
-        inserted: Number(changes),
-        // One INSERT under the write lock numbers its rows consecutively; max(audit_id) + 1
-        // would be wrong on an adopted AUTOINCREMENT table whose newest rows were deleted.
-        first_audit_id: Number(lastInsertRowid) - Number(changes) + 1,
-        last_audit_id: Number(lastInsertRowid),
-      };
+      ).run(tip?.reservedUpTo ?? null);
+      // One INSERT under the write lock numbers its rows consecutively; max(audit_id) + 1
+      // would be wrong on an adopted AUTOINCREMENT table whose newest rows were deleted.
+      const first = Number(lastInsertRowid) - Number(changes) + 1;
+      const last = Number(lastInsertRowid);
+      if (tip) sealEvents(db, tip.previousHash, first, last);
+      return { inserted: Number(changes), first_audit_id: first, last_audit_id: last };
     });
   } finally {
     if (sqlite.isOpen) {
@@ -213,6 +227,22 @@ export async function logNumberedEvents(
       }
     }
   }
+}
+
+/**
+ * The chain tip new events extend, read under the write lock so that concurrent writers never
+ * fork the chain. Null on a database not yet migrated to the chain (its events are sealed when
+ * it is); a migrated one without its seals table has been tampered with.
+ */
+function tipForWriting(db: AuditDatabase): ChainTip | null {
+  const tip = chainTip(db);
+  if (tip === null && schemaVersion(db) >= CHAIN_SCHEMA_VERSION) {
+    throw new DatabaseCorruptError(
+      db.path,
+      "its integrity seals (table audit_trail_chain) are missing, so new events cannot be sealed",
+    );
+  }
+  return tip;
 }
 
 const NOTHING_STORED_HINT = "Nothing from this input was stored. Fix the line and run again.";

@@ -1,14 +1,18 @@
 /**
  * Schema migrations: the bundled `migrations/*.sql` files, applied in order, each in its own
- * transaction together with its bookkeeping row (version, name, checksum of its text).
+ * transaction together with its bookkeeping row (version, name, checksum of its text). A
+ * migration may also carry a code step for work SQL cannot do (hashing), run right after its
+ * SQL in the same transaction.
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import m001 from "../migrations/001_create_audit_log.sql" with { type: "text" };
 import m002 from "../migrations/002_add_run_id_to_audit_log.sql" with { type: "text" };
+import m003 from "../migrations/003_append_only_hash_chain.sql" with { type: "text" };
+import { sealExistingEvents } from "./chain.ts";
 import { type AuditDatabase, guard, writeTransaction } from "./db.ts";
 import { SchemaError } from "./errors.ts";
+import { sha256Hex } from "./sha256.ts";
 
 /** One schema migration bundled with the tool. */
 export interface Migration {
@@ -20,18 +24,31 @@ export interface Migration {
   sql: string;
   /** SHA-256 (hex) of `sql`, recorded when applied so later edits are caught. */
   checksum: string;
+  /**
+   * Work SQL cannot do, run after `sql` in the same transaction (so both apply or neither).
+   * It is not covered by the checksum: once released, a step's effect must never change.
+   */
+  afterSql?: (db: AuditDatabase) => void;
 }
 
-function bundled(version: number, name: string, text: string): Migration {
+function bundled(
+  version: number,
+  name: string,
+  text: string,
+  afterSql?: (db: AuditDatabase) => void,
+): Migration {
   // A Windows checkout may turn LF into CRLF; the checksum must not depend on it.
   const sql = text.replaceAll("\r\n", "\n");
-  return { version, name, sql, checksum: createHash("sha256").update(sql).digest("hex") };
+  const checksum = sha256Hex(sql);
+  return { version, name, sql, checksum, ...(afterSql ? { afterSql } : {}) };
 }
 
 /** Every migration this version of the tool knows, in order. */
 export const MIGRATIONS: readonly Migration[] = [
   bundled(1, "create_audit_log", m001),
   bundled(2, "add_run_id_to_audit_log", m002),
+  // Existing events, legacy ones included, are sealed into the chain as they are.
+  bundled(3, "append_only_hash_chain", m003, (db) => void sealExistingEvents(db)),
 ];
 
 /** The schema version this tool writes and expects. */
@@ -80,7 +97,7 @@ export interface MigrateOptions {
  * import { migrate, openDatabase } from "../mod.ts";
  * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
  * const result = migrate(db);
- * console.log(result.from_version, "->", result.to_version); // 0 -> 2
+ * console.log(result.from_version, "->", result.to_version); // 0 -> 3
  * console.log(migrate(db).applied.length); // 0: a second run applies nothing
  * ```
  */
@@ -115,6 +132,7 @@ export function migrate(db: AuditDatabase, options: MigrateOptions = {}): Migrat
          )`,
       );
       db.sqlite.exec(adoptableSql(db, migration.sql));
+      migration.afterSql?.(db);
       db.sqlite.prepare(
         `INSERT INTO ${BOOKKEEPING_TABLE} (version, name, checksum) VALUES (?, ?, ?)`,
       ).run(migration.version, migration.name, migration.checksum);

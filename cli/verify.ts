@@ -1,0 +1,84 @@
+import { verifyChain } from "../lib/chain.ts";
+import { openDatabase } from "../lib/db.ts";
+import { TamperingFoundError } from "../lib/errors.ts";
+import { requireCurrentSchema } from "../lib/migrate.ts";
+import { writeObject } from "../lib/output.ts";
+import { type Command, expectAtMost, parseCommandArgs } from "./context.ts";
+
+export const command: Command = {
+  help: `audit-trail verify — check that no audit event was changed or removed
+
+USAGE
+  audit-trail verify [--anchor ID:HASH] [--db PATH] [--format json]
+
+Every event is sealed with a SHA-256 hash of its fields and of the seal before it. verify
+recomputes the whole chain and names the first event that fails and what happened to it:
+modified, deleted, inserted (added without audit-trail) or reordered.
+
+Deleting the newest events, or recomputing every seal after a change, leaves a chain that
+still holds together. To catch that, note the output of "audit-trail head" somewhere else
+(a ticket, a daily e-mail) and give it back later with --anchor: verify then also proves that
+this event is still there, unchanged.
+
+OPTIONS
+  --anchor ID:HASH   an earlier "audit-trail head": that event must still carry that seal
+  --db PATH          the database (default: $AUDIT_TRAIL_DB, else data/app.db)
+  --format F         json | ndjson | table (default: table on a terminal, else json)
+
+OUTPUT (json)
+  {"database", "intact", "events_checked", "head": {"audit_id", "hash"},
+   "anchor": {"audit_id", "hash", "matches"} | null, "append_only",
+   "failure": {"audit_id", "kind", "message"} | null}
+
+EXIT CODES
+  0 intact   1 the database cannot be read   2 bad option   3 tampering found
+
+EXAMPLES
+  audit-trail verify
+  audit-trail verify --anchor 1042:9f2c5e0a...   (the 64 hex digits printed by head)
+  audit-trail verify --format json | jq .failure
+`,
+  async run(context, args) {
+    const { values, positionals } = parseCommandArgs("verify", args, {
+      anchor: { type: "string" },
+    });
+    expectAtMost("verify", positionals, 0);
+    const { io, dbPath, format } = context;
+    using db = openDatabase(dbPath);
+    requireCurrentSchema(db);
+    const result = verifyChain(db, { anchor: values.anchor });
+    const report = { database: dbPath, ...result };
+    if (format === "table") {
+      const lines = [`${dbPath}: ${result.events_checked} events checked`];
+      if (result.head) lines.push(`head    ${result.head.audit_id}:${result.head.hash}`);
+      if (result.anchor) {
+        const verdict = result.anchor.matches === null
+          ? "not reached"
+          : result.anchor.matches
+          ? "matches"
+          : "does NOT match";
+        lines.push(`anchor  ${result.anchor.audit_id}:${result.anchor.hash} ${verdict}`);
+      }
+      lines.push(
+        result.failure
+          ? `result  TAMPERED: event ${result.failure.audit_id} ${result.failure.kind}`
+          : "result  intact",
+      );
+      await io.stdout.write(lines.join("\n") + "\n");
+    } else {
+      await writeObject(io.stdout, report, format === "ndjson" ? "ndjson" : "json");
+    }
+    if (!result.append_only) {
+      await io.stderr.write(
+        "audit-trail: warning: the triggers that keep audit_log append-only are missing: someone removed the protection\n",
+      );
+    }
+    if (result.failure) {
+      throw new TamperingFoundError(`Tampering found: ${result.failure.message}`, {
+        hint:
+          "Leave the database file as it is: it is the evidence. Tell your supervisor, and send support a debug bundle (audit-trail bundle).",
+      });
+    }
+    return 0;
+  },
+};
