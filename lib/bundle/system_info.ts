@@ -86,7 +86,7 @@ export function collectSystemInfo(folder: string): SystemInfo {
   };
 }
 
-/** Free bytes for this user on the disk holding `folder` (or its nearest existing parent). */
+/** Free bytes for this user on the disk holding `folder`, or `null` when unknown. */
 export function freeDiskBytes(folder: string): number | null {
   return attempt(() => {
     const stats = statfsSync(folder);
