@@ -63,7 +63,7 @@ export function versions(): Versions {
  * Collects `system_info.json`. Each fact is read on its own, so one the platform or the
  * permissions refuse is `null` and the others are still there.
  *
- * @param folder A folder on the disk whose free space matters (the database's).
+ * @param folder A folder on the disk whose free space matters (where the bundle is written).
  */
 export function collectSystemInfo(folder: string): SystemInfo {
   const memory = attempt(() => Deno.systemMemoryInfo());
