@@ -6,6 +6,8 @@
  * @module
  */
 import { dirname, join, resolve } from "node:path";
+import { CHAIN_SCHEMA_VERSION, type ChainVerifyResult, verifyChain } from "../chain.ts";
+import { openDatabase } from "../db.ts";
 import { AuditTrailError, DatabaseBusyError, UsageError } from "../errors.ts";
 import { exportAuditCsv } from "./audit_csv.ts";
 import { type BundleFile, errorMessage, fileSize, hashFile, writeNewTextFile } from "./files.ts";
@@ -171,6 +173,7 @@ export async function exportDebugBundle(
   const missing = `Database not found: "${databasePath}" (the bundle never creates one)`;
   let snapshot: SnapshotOutcome | undefined;
   let stats: DatabaseStats | undefined;
+  let chain: ChainVerifyResult | null = null;
   let exported: number | null = null;
   if (!databaseExists) {
     errors.push({ step: "database", message: missing });
@@ -190,12 +193,16 @@ export async function exportDebugBundle(
         workspace.path("database_stats.json"),
         JSON.stringify(stats, null, 2) + "\n",
       );
-      return {
-        files: ["database_stats.json"],
-        problems: stats.integrity_check.ok
-          ? []
-          : [`integrity check: ${stats.integrity_check.messages.slice(0, 3).join("; ")}`],
-      };
+      const problems = stats.integrity_check.ok
+        ? []
+        : [`integrity check: ${stats.integrity_check.messages.slice(0, 3).join("; ")}`];
+      try {
+        chain = verifyLiveChain(databasePath, stats.schema_version, busyTimeoutMs);
+        if (chain?.failure) problems.push(`audit chain: ${chain.failure.message}`);
+      } catch (error) {
+        problems.push(`audit chain not verified: ${describeError(error)}`);
+      }
+      return { files: ["database_stats.json"], problems };
     });
     await run.step(...DATABASE_STEPS[2], 300_000, async (signal) => {
       // The backup, when there is one, is what the CSV is read from: it is consistent with
@@ -233,6 +240,7 @@ export async function exportDebugBundle(
       databaseBytes,
       walBytes,
       stats: stats ?? null,
+      chain,
       exported,
       versions: versions(),
       settings,
@@ -335,6 +343,17 @@ function refuseLeak(file: string, keys: string[]): void {
         "A secret from the settings file also appears in the data. Remove it there (or change that password) and make the bundle again.",
     },
   );
+}
+
+/** What `audit-trail verify` says of the live database; null before schema version 3. */
+function verifyLiveChain(
+  path: string,
+  schemaVersion: number | null,
+  busyTimeoutMs: number,
+): ChainVerifyResult | null {
+  if (schemaVersion === null || schemaVersion < CHAIN_SCHEMA_VERSION) return null;
+  using db = openDatabase(path, { readOnly: true, busyTimeoutMs });
+  return verifyChain(db);
 }
 
 function describeError(error: unknown): string {

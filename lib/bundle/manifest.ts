@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { ChainFailure, ChainHead, ChainVerifyResult } from "../chain.ts";
 import type { BundleFile } from "./files.ts";
 import type { SnapshotMethod } from "./snapshot.ts";
 import type { DatabaseStats } from "./stats.ts";
@@ -51,6 +52,15 @@ export interface Manifest {
   /** Rows in `audit_log.csv`. */
   audit_records_exported: number | null;
   integrity_ok: boolean | null;
+  /** The newest seal of the audit log's hash chain (an anchor for `verify --anchor`). */
+  chain_head: ChainHead | null;
+  /** `audit-trail verify` of the database; null when not checked (schema before 3, or failed). */
+  chain_verify: {
+    intact: boolean;
+    events_checked: number;
+    append_only: boolean;
+    failure: ChainFailure | null;
+  } | null;
   audit_trail_version: string;
   deno_version: string;
   v8_version: string;
@@ -78,6 +88,7 @@ export interface ManifestFacts {
   databaseBytes: number | null;
   walBytes: number | null;
   stats: DatabaseStats | null;
+  chain: ChainVerifyResult | null;
   exported: number | null;
   versions: Versions;
   settings: { included: boolean; path: string; redactedKeys: string[] };
@@ -108,6 +119,15 @@ export function buildManifest(facts: ManifestFacts): Manifest {
     audit_records_count: auditLog?.rows ?? null,
     audit_records_exported: facts.exported,
     integrity_ok: stats?.integrity_check.ok ?? null,
+    chain_head: facts.chain?.head ?? null,
+    chain_verify: facts.chain
+      ? {
+        intact: facts.chain.intact,
+        events_checked: facts.chain.events_checked,
+        append_only: facts.chain.append_only,
+        failure: facts.chain.failure,
+      }
+      : null,
     audit_trail_version: versions.audit_trail,
     deno_version: versions.deno,
     v8_version: versions.v8,

@@ -46,6 +46,18 @@ const DESCRIPTIONS: Record<string, (facts: ReadmeFacts) => string> = {
     "What the bundle holds: every file with its size and SHA-256, the steps, and any errors.",
 };
 
+/** The `audit-trail verify` verdict, with the newest seal to note as an anchor. */
+function chainSummary(facts: ReadmeFacts): string {
+  const verdict = facts.chain_verify;
+  if (!verdict) return "not checked (the database predates the chain, or see the errors below)";
+  const head = facts.chain_head
+    ? `; newest seal ${facts.chain_head.audit_id}:${facts.chain_head.hash}`
+    : "";
+  return verdict.failure
+    ? `TAMPERED: ${verdict.failure.message}`
+    : `intact (${verdict.events_checked.toLocaleString("en-US")} events${head})`;
+}
+
 /** The text of `README.txt`. */
 export function readmeText(facts: ReadmeFacts): string {
   const created = facts.created_at.replace("T", " ").replace(/\.\d+Z$/, " UTC");
@@ -72,6 +84,7 @@ export function readmeText(facts: ReadmeFacts): string {
     "",
     "HEALTH AT A GLANCE",
     `  Integrity check:  ${integrity}`,
+    `  Audit chain:      ${chainSummary(facts)}`,
     `  Schema version:   ${schema}`,
     `  Events:           ${count(facts.audit_records_count)}`,
     `  Database size:    ${size}`,
