@@ -29,6 +29,7 @@ import {
   validEvent,
 } from "./reliability/_fuzz.ts";
 import {
+  assertChainIntact,
   assertCleanError,
   assertIntact,
   assertNoCrash,
@@ -215,6 +216,7 @@ Deno.test("reliability 1: parallel writers, bulk ingests, readers and a bundle l
   assert.equal(countEvents(db), WRITERS * ROUNDS + 2 * BULK);
   ledger.verify();
   assertIntact(db);
+  await assertChainIntact(db);
 });
 
 // 2 ------------------------------------------------------------------------------------------
@@ -297,6 +299,7 @@ Deno.test("reliability 2: kill -9 or Ctrl-C in a large --stdin ingest stores non
   assert.deepEqual(stray, []);
   ledger.verify();
   assertIntact(db);
+  await assertChainIntact(db);
 });
 
 /** Digest of every audit_log row as the inventory application wrote it. */
@@ -376,6 +379,7 @@ Deno.test("reliability 2: kill -9 during migrate of a large legacy database leav
     await logOne(ledger, { operation: "AFTER_KILLED_MIGRATE" });
     ledger.verify();
     assertIntact(db);
+    await assertChainIntact(db);
   }
   report(
     `  migrate of 60,000 legacy events (${Math.round(span)} ms), killed ${outcomes.join(", ")}`,
@@ -482,6 +486,7 @@ Deno.test("reliability 3: kill -9 or Ctrl-C during a bundle leaves no broken fil
   await logOne(ledger, { operation: "AFTER_BUNDLE_KILLS" });
   ledger.verify();
   assertIntact(db);
+  await assertChainIntact(db);
 });
 
 // 4 ------------------------------------------------------------------------------------------
@@ -505,6 +510,7 @@ Deno.test("reliability 4: a lock held by another program is waited out for 2 s a
     assert.ok(result.ms >= 1_500, `log returned after ${result.ms} ms while the lock was held`);
     ledger.verify();
     assertIntact(db);
+    await assertChainIntact(db);
   })();
 
   const long = (async () => {
@@ -547,6 +553,7 @@ Deno.test("reliability 4: a lock held by another program is waited out for 2 s a
     await logOne(ledger, { operation: "AFTER_LOCK" });
     ledger.verify();
     assertIntact(db);
+    await assertChainIntact(db);
   })();
 
   await Promise.all([short, long]);
@@ -624,6 +631,7 @@ Deno.test("reliability 5: a full disk fails with exit 1 saying so, and keeps eve
   assert.equal(countEvents(db), ledger.size);
   ledger.verify();
   assertIntact(db);
+  await assertChainIntact(db);
 });
 
 // 6 ------------------------------------------------------------------------------------------
@@ -636,6 +644,7 @@ async function checkReadOnly(db: string, events: number, run: Runner = runTimed)
   assert.equal(query.stdout.split("\n").filter(Boolean).length, events);
   const list = await run(["batch", "list", "--db", db]);
   assert.equal(list.code, 0, list.stderr);
+  await assertChainIntact(db, run);
   for (
     const args of [
       ["log", "READ_ONLY", "--db", db],
@@ -672,6 +681,7 @@ Deno.test("reliability 6: on a read-only mount or file, query works and log fail
     await logOne(ledger, { operation: "WRITABLE_AGAIN" });
     ledger.verify();
     assertIntact(db);
+    await assertChainIntact(db);
 
     // A read-only view (bind mount) of a folder that others can still write.
     await using dir = await tempDir();
@@ -730,6 +740,7 @@ Deno.test("reliability 6: on a read-only mount or file, query works and log fail
   await checkReadOnly(db, 1, nobody);
   ledger.verify();
   assertIntact(db);
+  await assertChainIntact(db);
 });
 
 /**
@@ -1119,6 +1130,7 @@ Deno.test("reliability 7: hostile input gets a clear error or correct handling, 
   assert.equal(countEvents(db), ledger.size, "events appeared that nobody acknowledged");
   ledger.verify();
   assertIntact(db);
+  await assertChainIntact(db);
 });
 
 // 8 ------------------------------------------------------------------------------------------
@@ -1349,6 +1361,8 @@ Deno.test("reliability 8: seeded fuzzing of arguments and NDJSON keeps every inv
   assert.equal(countEvents(db), ledger.size, "events appeared that nobody acknowledged");
   assertIntact(db);
   assertIntact(argvDb);
+  await assertChainIntact(db);
+  await assertChainIntact(argvDb);
 });
 
 // 9 ------------------------------------------------------------------------------------------
@@ -1434,6 +1448,7 @@ Deno.test("reliability 9: a clock that jumps back keeps insertion order and dura
     }
     ledger.verify();
     assertIntact(db);
+    await assertChainIntact(db);
   }
 
   // b) Always: rows whose timestamps go backwards, written by another program into a batch.

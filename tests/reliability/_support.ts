@@ -149,6 +149,23 @@ export function assertIntact(path: string, immutable = false): void {
   assert.equal(result, "ok", `integrity_check of ${path}`);
 }
 
+let chainProbe: Promise<boolean> | undefined;
+
+/**
+ * Fails unless `audit-trail verify` finds the hash chain intact: faults must not break it
+ * either. Does nothing in a build without `verify`.
+ */
+export async function assertChainIntact(
+  path: string,
+  run: (args: string[]) => Promise<CliResult> = runTimed,
+): Promise<void> {
+  chainProbe ??= runTimed(["help", "verify"]).then((result) => result.code === 0);
+  if (!(await chainProbe)) return;
+  const result = await run(["verify", "--format", "json", "--db", path]);
+  assert.equal(result.code, 0, `verify ${path}: ${result.stdout} ${result.stderr}`);
+  assert.equal(JSON.parse(result.stdout).intact, true);
+}
+
 /** `SELECT count(*) FROM audit_log` (plus an optional WHERE clause), read directly. */
 export function countEvents(path: string, where = "1", ...params: (string | number)[]): number {
   return withSqlite(
