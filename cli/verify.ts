@@ -46,7 +46,7 @@ EXAMPLES
     const { io, dbPath, format } = context;
     using db = openDatabase(dbPath);
     requireCurrentSchema(db);
-    const result = verifyChain(db, { anchor: values.anchor });
+    const result = await verifyChain(db, { anchor: values.anchor });
     const report = { database: dbPath, ...result };
     if (format === "table") {
       const lines = [`${dbPath}: ${result.events_checked} events checked`];

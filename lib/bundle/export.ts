@@ -197,7 +197,7 @@ export async function exportDebugBundle(
         ? []
         : [`integrity check: ${stats.integrity_check.messages.slice(0, 3).join("; ")}`];
       try {
-        chain = verifyLiveChain(databasePath, stats.schema_version, busyTimeoutMs);
+        chain = await verifyLiveChain(databasePath, stats.schema_version, busyTimeoutMs);
         if (chain?.failure) problems.push(`audit chain: ${chain.failure.message}`);
       } catch (error) {
         problems.push(`audit chain not verified: ${describeError(error)}`);
@@ -346,14 +346,14 @@ function refuseLeak(file: string, keys: string[]): void {
 }
 
 /** What `audit-trail verify` says of the live database; null before schema version 3. */
-function verifyLiveChain(
+async function verifyLiveChain(
   path: string,
   schemaVersion: number | null,
   busyTimeoutMs: number,
-): ChainVerifyResult | null {
+): Promise<ChainVerifyResult | null> {
   if (schemaVersion === null || schemaVersion < CHAIN_SCHEMA_VERSION) return null;
   using db = openDatabase(path, { readOnly: true, busyTimeoutMs });
-  return verifyChain(db);
+  return await verifyChain(db);
 }
 
 function describeError(error: unknown): string {
