@@ -189,6 +189,13 @@ Deno.test("reliability 1: parallel writers, bulk ingests, readers and a bundle l
       reads++;
     }
   });
+  // The chain is checked while it grows: a check must never see a half-sealed write.
+  const checker = (async () => {
+    while (writing) {
+      await assertChainIntact(db);
+      await delay(100);
+    }
+  })();
   let bundle: Promise<void> = Promise.resolve();
   if (BUNDLE) {
     bundle = (async () => {
@@ -211,7 +218,7 @@ Deno.test("reliability 1: parallel writers, bulk ingests, readers and a bundle l
   } finally {
     writing = false;
   }
-  await Promise.all([...readers, bundle]);
+  await Promise.all([...readers, checker, bundle]);
   assert.ok(reads >= 2, "the readers never completed a read during the load");
   assert.equal(countEvents(db), WRITERS * ROUNDS + 2 * BULK);
   ledger.verify();
