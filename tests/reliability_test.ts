@@ -631,6 +631,14 @@ Deno.test("reliability 5: a full disk fails with exit 1 saying so, and keeps eve
   // A little room: the WAL index fits, the event does not.
   filler = await fill(disk.path, 40 * 1024);
   await tryWrites("LITTLE_ROOM", false);
+  if (BUNDLE) {
+    // A bundle written to the full disk: refused as such, nothing left behind.
+    const bundles = join(disk.path, "bundles");
+    const result = await runTimed(["bundle", "--output", bundles, "--db", db]);
+    assertCleanError(result, 1, /disk is full|no space left/i);
+    const left = await listFiles(bundles).catch(() => []);
+    assert.deepEqual(left, [], "a bundle that failed for lack of space left files");
+  }
   await Deno.remove(filler);
 
   await logOne(ledger, { operation: "AFTER_FULL" });

@@ -282,7 +282,7 @@ export async function exportDebugBundle(
     refuseLeak(MANIFEST_NAME, scan.found());
     await writeNewTextFile(workspace.path(MANIFEST_NAME), text);
     return manifest;
-  });
+  }).catch(whenDiskFull(outputDir));
 
   const path = await run.final(
     compress ? "Compressing" : "Saving the bundle",
@@ -295,13 +295,34 @@ export async function exportDebugBundle(
         });
       }),
     fileSize,
-  );
+  ).catch(whenDiskFull(outputDir));
   return {
     path,
     bundle_id: workspace.bundleId,
     complete: manifest.complete,
     errors: manifest.errors,
     manifest,
+  };
+}
+
+/**
+ * A full disk while the summary or the final file is written: nothing is saved, and the
+ * person is told why rather than shown an operating-system error.
+ */
+function whenDiskFull(outputDir: string): (error: unknown) => never {
+  return (error) => {
+    const code = (error as { code?: string })?.code;
+    if (code === "ENOSPC" || /No space left|os error 28|disk is full/i.test(errorMessage(error))) {
+      throw new AuditTrailError(
+        `Disk is full: the debug bundle cannot be written to "${outputDir}"`,
+        {
+          hint:
+            "Nothing was saved. Free some disk space, or choose another folder with --output DIR.",
+          cause: error,
+        },
+      );
+    }
+    throw error;
   };
 }
 
