@@ -1,5 +1,5 @@
 import { verifyChain } from "../lib/chain.ts";
-import { openDatabase } from "../lib/db.ts";
+import { openDatabase, translateSqliteError } from "../lib/db.ts";
 import { TamperingFoundError } from "../lib/errors.ts";
 import { requireCurrentSchema } from "../lib/migrate.ts";
 import { writeObject } from "../lib/output.ts";
@@ -46,7 +46,10 @@ EXAMPLES
     const { io, dbPath, format } = context;
     using db = openDatabase(dbPath);
     requireCurrentSchema(db);
-    const result = await verifyChain(db, { anchor: values.anchor });
+    // A damaged file fails part-way through the walk: say so as for any other command.
+    const result = await verifyChain(db, { anchor: values.anchor }).catch((error) => {
+      throw translateSqliteError(error, dbPath);
+    });
     const report = { database: dbPath, ...result };
     if (format === "table") {
       const lines = [`${dbPath}: ${result.events_checked} events checked`];

@@ -1064,6 +1064,65 @@ Deno.test("reliability 7: hostile input gets a clear error or correct handling, 
     );
   }
 
+  // A database with pages in its middle overwritten by garbage.
+  const damaged = await migratedDb(dir.path, "damaged.db");
+  const filledDamaged = await runTimed(["log", "--stdin", "--db", damaged], {
+    stdin: ndjson(
+      Array.from(
+        { length: 20_000 },
+        (_, i) => ({ operation: "FILL", details: `${i} ${"x".repeat(100)}` }),
+      ),
+    ),
+  });
+  assert.equal(filledDamaged.code, 0, filledDamaged.stderr);
+  {
+    const pages = Math.floor((await Deno.stat(damaged)).size / 4096);
+    using file = await Deno.open(damaged, { write: true });
+    const garbage = new Uint8Array(3 * 4096);
+    const r = random(7);
+    for (let i = 0; i < garbage.length; i++) garbage[i] = r.int(256);
+    await file.seek((pages >> 1) * 4096, Deno.SeekMode.Start);
+    for (let at = 0; at < garbage.length;) at += await file.write(garbage.subarray(at));
+  }
+  tally.faults++;
+  const damagedRuns: string[][] = [
+    ["query", "--limit", "0"],
+    ["query", "--contains", "19999"],
+    ["log", "AFTER_DAMAGE"],
+    ["batch", "list"],
+    ["verify"],
+    ["head"],
+  ];
+  for (const args of damagedRuns) {
+    tally.badInputs++;
+    const result = await runTimed([...args, "--db", damaged]);
+    assertNoCrash(result.stderr);
+    if (result.code !== 0) {
+      assert.equal(result.code, 1, `${args.join(" ")} on a damaged database: ${result.stderr}`);
+      assert.match(
+        result.stderr,
+        /^audit-trail: error: .*(damaged|cannot be read)/,
+        args.join(" "),
+      );
+    }
+  }
+  if (BUNDLE) {
+    const result = await runTimed([
+      "bundle",
+      "--output",
+      join(dir.path, "bundles"),
+      "--db",
+      damaged,
+    ], {
+      timeoutMs: 60_000,
+    });
+    assertNoCrash(result.stderr);
+    assert.equal(result.code, 1, result.stderr);
+    const [line] = result.stderr.split("\n");
+    assert.ok(line.length < 2000, `a ${line.length}-character error line`);
+    await assertBundleWhole(result.stdout.trim());
+  }
+
   // A WAL file from another database.
   for (const pageSize of [1024, 4096]) {
     const own = await migratedDb(dir.path, `own-${pageSize}.db`);

@@ -195,7 +195,7 @@ export async function exportDebugBundle(
       );
       const problems = stats.integrity_check.ok
         ? []
-        : [`integrity check: ${stats.integrity_check.messages.slice(0, 3).join("; ")}`];
+        : [`integrity check: ${summarize(stats.integrity_check.messages)}`];
       try {
         chain = await verifyLiveChain(databasePath, stats.schema_version, busyTimeoutMs);
         if (chain?.failure) problems.push(`audit chain: ${chain.failure.message}`);
@@ -303,6 +303,13 @@ export async function exportDebugBundle(
     errors: manifest.errors,
     manifest,
   };
+}
+
+/** The first few problems of a list that can run to hundreds, and how many more there are. */
+function summarize(messages: string[]): string {
+  const problems = messages.filter((message) => !message.startsWith("*** in database"));
+  const more = problems.length > 3 ? ` (and ${problems.length - 3} more)` : "";
+  return problems.slice(0, 3).join("; ") + more;
 }
 
 /**

@@ -133,8 +133,9 @@ export async function collectDatabaseStats(
   const mode = (databaseBytes ?? 0) > FULL_CHECK_MAX_BYTES ? "quick_check" : "integrity_check";
   let messages: string[];
   try {
+    // SQLite may put several problems in one row, a line each: one message per problem.
     messages = db.sqlite.prepare(`PRAGMA ${mode}(${MAX_INTEGRITY_MESSAGES})`).all()
-      .map((row) => String(row[mode]));
+      .flatMap((row) => String(row[mode]).split("\n")).filter((line) => line.trim() !== "");
   } catch (error) {
     // A badly damaged file makes the check itself fail instead of listing problems.
     messages = [`the check could not run: ${errorMessage(error)}`];
