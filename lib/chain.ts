@@ -192,12 +192,7 @@ export async function verifyChain(
   options: VerifyChainOptions = {},
 ): Promise<ChainVerifyResult> {
   const anchor = typeof options.anchor === "string" ? parseAnchor(options.anchor) : options.anchor;
-  // For a million seals in a row, node:crypto's native SHA-256 is twice as fast as sha256.ts;
-  // loading it costs start-up time, so only verify does (writers hash one event at a time,
-  // or inside SQLite, where the plain TypeScript one is as fast).
-  const { createHash } = await import("node:crypto");
-  const fastLink = (previousHash: string, encoded: string) =>
-    createHash("sha256").update(`["${previousHash}",${encoded.slice(1)}`).digest("hex");
+  const fastLink = await nativeLink();
   return readTransaction(db, () => {
     const result: ChainVerifyResult = {
       intact: false,
@@ -253,16 +248,50 @@ export function chainTip(db: AuditDatabase): ChainTip | null {
 /**
  * Seals the events with ids `firstId`..`lastId` (already in `audit_log`), chaining from
  * `previousHash`. Must run inside the transaction that wrote them. Returns how many were
- * sealed and the new head's hash.
+ * sealed and the new head's hash. `hash` may be {@linkcode nativeLink}'s, for many events.
  */
 export function sealEvents(
   db: AuditDatabase,
   previousHash: string,
   firstId: number,
   lastId: number,
+  hash: Link = link,
+): { sealed: number; hash: string } {
+  return sealRows(
+    db,
+    previousHash,
+    `SELECT audit_id, ${ENCODING_SQL} AS encoded
+     FROM audit_log WHERE audit_id BETWEEN ? AND ? ORDER BY audit_id`,
+    [firstId, lastId],
+    hash,
+  );
+}
+
+/**
+ * The canonical encoding (without the previous seal) of an event whose fields are the given
+ * SQL expressions, for events on their way into `audit_log`. Only for values audit-trail
+ * writes itself (text or NULL, never a BLOB).
+ */
+export function encodingSql(fields: Record<keyof SealedFields, string>): string {
+  const { audit_id, timestamp, operation, sku, details, user, run_id } = fields;
+  return `json_array(${audit_id}, ${timestamp}, ${operation}, ${sku}, ${details}, ${user}, ${run_id})`;
+}
+
+/**
+ * Seals events given by `rowsSql`, a SELECT of `audit_id` and `encoded` (see
+ * {@linkcode encodingSql}) in ascending `audit_id`, chaining from `previousHash`. Must run
+ * in the transaction that writes those events. Returns how many were sealed and the new head.
+ */
+export function sealRows(
+  db: AuditDatabase,
+  previousHash: string,
+  rowsSql: string,
+  params: SQLInputValue[],
+  hash: Link = link,
 ): { sealed: number; hash: string } {
   const state = linkState(db.sqlite);
   state.active = true;
+  state.link = hash;
   state.previous = previousHash;
   state.lastId = -Infinity;
   state.count = 0;
@@ -272,9 +301,8 @@ export function sealEvents(
     const { changes } = guard(db.path, () =>
       db.statement(
         `INSERT INTO audit_trail_chain (audit_id, hash)
-         SELECT audit_id, ${LINK_FUNCTION}(audit_id, ${ENCODING_SQL})
-         FROM audit_log WHERE audit_id BETWEEN ? AND ? ORDER BY audit_id`,
-      ).run(firstId, lastId));
+         SELECT audit_id, ${LINK_FUNCTION}(audit_id, encoded) FROM (${rowsSql})`,
+      ).run(...params));
     if (Number(changes) !== state.count) {
       throw new Error(`sealed ${state.count} events but stored ${changes} seals`);
     }
@@ -293,6 +321,25 @@ export function sealExistingEvents(db: AuditDatabase): number {
     head ? head.audit_id + 1 : -Number.MAX_SAFE_INTEGER,
     Number.MAX_SAFE_INTEGER,
   ).sealed;
+}
+
+/** Computes a seal from the previous seal and an event's encoding (`[audit_id, …]`). */
+export type Link = (previousHash: string, encoded: string) => string;
+
+let native: Link | undefined;
+
+/**
+ * The same seal computed with node:crypto's native SHA-256: about twice as fast per event as
+ * sha256.ts, but loading Node's crypto module costs every process start-up time, so only
+ * work on many events (verify, large bulk inserts) asks for it.
+ */
+export async function nativeLink(): Promise<Link> {
+  if (!native) {
+    const { createHash } = await import("node:crypto");
+    native = (previousHash, encoded) =>
+      createHash("sha256").update(`["${previousHash}",${encoded.slice(1)}`).digest("hex");
+  }
+  return native;
 }
 
 // --- internals -------------------------------------------------------------------------------
@@ -324,6 +371,7 @@ function link(previousHash: string, encoded: string): string {
 
 interface LinkState {
   active: boolean;
+  link: Link;
   previous: string;
   lastId: number;
   count: number;
@@ -338,7 +386,13 @@ const linkStates = new WeakMap<DatabaseSync, LinkState>();
 function linkState(sqlite: DatabaseSync): LinkState {
   const state = linkStates.get(sqlite);
   if (state) return state;
-  const fresh: LinkState = { active: false, previous: GENESIS_HASH, lastId: 0, count: 0 };
+  const fresh: LinkState = {
+    active: false,
+    link,
+    previous: GENESIS_HASH,
+    lastId: 0,
+    count: 0,
+  };
   sqlite.function(
     LINK_FUNCTION,
     { deterministic: false, directOnly: true },
@@ -348,7 +402,7 @@ function linkState(sqlite: DatabaseSync): LinkState {
         throw new Error(`events reached the chain out of order (${id} after ${fresh.lastId})`);
       }
       fresh.lastId = id;
-      fresh.previous = link(fresh.previous, encoded);
+      fresh.previous = fresh.link(fresh.previous, encoded);
       fresh.count++;
       return fresh.previous;
     },
@@ -427,7 +481,7 @@ function pager(db: AuditDatabase, columns: string, table: string) {
 function walk(
   db: AuditDatabase,
   result: ChainVerifyResult,
-  fastLink: typeof link,
+  fastLink: Link,
 ): ChainFailure | null {
   const events = pager(db, `audit_id, ${ENCODING_SQL}`, "audit_log");
   const seals = pager(db, "audit_id, hash", "audit_trail_chain");

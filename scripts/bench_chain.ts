@@ -132,7 +132,8 @@ function ndjsonEvents(count: number): string {
 
 /** A database at the latest schema, or at the last one before the chain. */
 function freshDatabase(path: string, chain: boolean): AuditDatabase {
-  const db = openDatabase(path, { create: true });
+  // The page cache `log --stdin` asks for.
+  const db = openDatabase(path, { create: true, cacheMiB: 32 });
   if (chain) {
     migrate(db);
   } else {
