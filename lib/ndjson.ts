@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { InvalidInputError } from "./errors.ts";
+import { AuditTrailError, InvalidInputError } from "./errors.ts";
 import type { NumberedInput } from "./events.ts";
 
 /** Longest input line accepted, in bytes: far above any valid event, far below trouble. */
@@ -139,7 +139,21 @@ class LineReader {
   async fill(): Promise<void> {
     this.#reader ??= this.#stream.getReader();
     while (!this.#ended) {
-      const { value, done } = await this.#reader.read();
+      let chunk: ReadableStreamReadResult<Uint8Array>;
+      try {
+        chunk = await this.#reader.read();
+      } catch (error) {
+        // Standard input that is a folder, or a device that fails: not a bad line, a bad source.
+        throw new AuditTrailError(
+          `Cannot read the input: ${error instanceof Error ? error.message : String(error)}`,
+          {
+            hint:
+              "Give NDJSON lines from a file or a pipe: audit-trail log --stdin < events.ndjson",
+            cause: error,
+          },
+        );
+      }
+      const { value, done } = chunk;
       if (done) {
         this.#ended = true;
         this.#take(this.#pending.length ? decodeLines(this.#pending, this.#line) : []);

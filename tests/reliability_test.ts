@@ -821,15 +821,22 @@ async function nobodyRunner(denoDir: string): Promise<Runner | string> {
 // 7 ------------------------------------------------------------------------------------------
 
 /** Runs `audit-trail ARGS` through `sh`, whose printf can put bytes that are not UTF-8 in argv. */
-async function runWithRawBytes(shellArgs: string, env: string = "") {
+async function runWithRawBytes(shellArgs: string, env: string = "", timeoutMs = 30_000) {
   const script =
     `deno="$1"; cli="$2"; shift 2; ${env} exec "$deno" run --quiet "$@" "$cli" ${shellArgs}`;
-  const output = await new Deno.Command("sh", {
+  const child = new Deno.Command("sh", {
     args: ["-c", script, "sh", Deno.execPath(), CLI, ...PERMISSION_FLAGS],
     env: { NO_COLOR: "1", AUDIT_TRAIL_DB: "", AUDIT_TRAIL_USER: "", AUDIT_TRAIL_RUN_ID: "" },
     stdout: "piped",
     stderr: "piped",
-  }).output();
+  }).spawn();
+  let hung = false;
+  const timer = setTimeout(() => {
+    hung = true;
+    child.kill("SIGKILL");
+  }, timeoutMs);
+  const output = await child.output().finally(() => clearTimeout(timer));
+  assert.ok(!hung, `audit-trail ${shellArgs} hung`);
   const decoder = new TextDecoder();
   return {
     code: output.code,
@@ -949,8 +956,21 @@ Deno.test("reliability 7: hostile input gets a clear error or correct handling, 
       2,
       /AUDIT_TRAIL_USER.*UTF-8/,
     );
+    // Standard input that is not a stream of lines at all.
+    await refuse("a folder as stdin", runWithRawBytes(`log --stdin --db '${db}' < /`), 1, /input/);
+    if (Deno.build.os === "linux") {
+      const devices = [["/dev/zero", /longer than/], ["/dev/urandom", /Line \d+: /]] as const;
+      for (const [device, pattern] of devices) {
+        await refuse(
+          `${device} as stdin`,
+          runWithRawBytes(`log --stdin --db '${db}' < ${device}`),
+          2,
+          pattern,
+        );
+      }
+    }
   } else {
-    skip("7: invalid UTF-8 in arguments", "no sh to pass raw bytes");
+    skip("7: invalid UTF-8 in arguments and odd stdin", "no sh to pass raw bytes");
   }
   // NUL in arguments: the operating system cannot pass one, so main() gets it directly.
   for (
