@@ -39,8 +39,17 @@ function bundled(
 ): Migration {
   // A Windows checkout may turn LF into CRLF; the checksum must not depend on it.
   const sql = text.replaceAll("\r\n", "\n");
-  const checksum = sha256Hex(sql);
-  return { version, name, sql, checksum, ...(afterSql ? { afterSql } : {}) };
+  let checksum: string | undefined;
+  return {
+    version,
+    name,
+    sql,
+    // Computed on first use: every command loads this module, few need the checksums.
+    get checksum() {
+      return checksum ??= sha256Hex(sql);
+    },
+    ...(afterSql ? { afterSql } : {}),
+  };
 }
 
 /** Every migration this version of the tool knows, in order. */
