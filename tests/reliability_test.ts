@@ -393,6 +393,87 @@ Deno.test("reliability 2: kill -9 during migrate of a large legacy database leav
   );
 });
 
+/**
+ * Runs the CLI under strace and returns the order of the calls that matter for durability:
+ * the WAL file's descriptor, its fsyncs, and the write of the acknowledgement to stdout.
+ */
+async function syscallOrder(args: string[], stdin?: string) {
+  const log = join(await Deno.makeTempDir({ prefix: "audit-trail-strace-" }), "trace");
+  const child = new Deno.Command("strace", {
+    args: [
+      "-f",
+      "-e",
+      "trace=openat,fsync,fdatasync,write,pwrite64",
+      "-o",
+      log,
+      Deno.execPath(),
+      "run",
+      "--quiet",
+      ...PERMISSION_FLAGS,
+      CLI,
+      ...args,
+    ],
+    env: { NO_COLOR: "1", AUDIT_TRAIL_DB: "", AUDIT_TRAIL_USER: "", AUDIT_TRAIL_RUN_ID: "" },
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  if (stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(encoder.encode(stdin));
+    await writer.close();
+  }
+  const output = await child.output();
+  const trace = await Deno.readTextFile(log);
+  await Deno.remove(join(log, ".."), { recursive: true });
+  return {
+    code: output.code,
+    stderr: new TextDecoder().decode(output.stderr),
+    lines: trace.split("\n"),
+  };
+}
+
+Deno.test("reliability 2: an event is acknowledged only after its WAL frames reach the disk", async () => {
+  if (Deno.build.os !== "linux" || !(await available("strace", ["-V"]))) {
+    skip("2: fsync before acknowledgement", "strace is not installed");
+    return;
+  }
+  await using dir = await tempDir();
+  const db = await migratedDb(dir.path);
+  for (
+    const [label, args, stdin, ack] of [
+      ["log", ["log", "DURABLE", "--db", db], undefined, /write\(1, "\d+\\n"/],
+      [
+        "log --stdin",
+        ["log", "--stdin", "--db", db],
+        ndjson([{ operation: "DURABLE" }]),
+        /write\(1, ".*inserted/,
+      ],
+    ] as const
+  ) {
+    const { code, stderr, lines } = await syscallOrder([...args], stdin);
+    if (code !== 0 && /ptrace|Operation not permitted/i.test(stderr)) {
+      skip("2: fsync before acknowledgement", `strace may not trace here: ${stderr.trim()}`);
+      return;
+    }
+    assert.equal(code, 0, stderr);
+    // The database's own WAL (Deno's caches are SQLite files with WALs of their own).
+    const walFd = lines.filter((line) => line.includes(`"${db}-wal"`))
+      .map((line) => / = (\d+)$/.exec(line)?.[1]).find(Boolean);
+    assert.ok(walFd, `${label}: the WAL file was never opened`);
+    const acked = lines.findIndex((line) => ack.test(line));
+    assert.ok(acked > 0, `${label}: no acknowledgement written`);
+    // The commit's frames are written, then synced, and only then is the id printed.
+    const before = lines.slice(0, acked);
+    const lastWrite = before.findLastIndex((line) => line.includes(`pwrite64(${walFd},`));
+    const lastSync = before.findLastIndex((line) =>
+      new RegExp(`f(data)?sync\\(${walFd}[)<]`).test(line)
+    );
+    assert.ok(lastWrite >= 0, `${label}: nothing written to the WAL before the acknowledgement`);
+    assert.ok(lastSync > lastWrite, `${label}: acknowledged before the WAL was synced`);
+  }
+});
+
 // 3 ------------------------------------------------------------------------------------------
 
 /** A bundle under its final name: a folder or ZIP named for its second, maybe with `_N`. */
