@@ -1,12 +1,15 @@
 import { openDatabase } from "../lib/db.ts";
 import { UsageError } from "../lib/errors.ts";
 import { requireCurrentSchema } from "../lib/migrate.ts";
-import { writeCsvRows, writeRecords } from "../lib/output.ts";
+import { writeCsvRows, writeJoinedCsvRows, writeRecords } from "../lib/output.ts";
 import {
   type AuditLogFilter,
   DEFAULT_QUERY_LIMIT,
+  hasTextColumns,
+  readAuditRow,
   streamAuditLog,
   streamAuditRows,
+  streamJoinedAuditRows,
 } from "../lib/query.ts";
 import { type Command, expectAtMost, parseCommandArgs, parseCount } from "./context.ts";
 
@@ -85,7 +88,11 @@ EXAMPLES
     };
     using db = openDatabase(context.dbPath, { readOnly: false });
     requireCurrentSchema(db);
-    if (context.format === "csv") {
+    if (context.format === "csv" && hasTextColumns(db)) {
+      const pages = streamJoinedAuditRows(db, filter);
+      const readRow = (id: number) => readAuditRow(db, id);
+      await writeJoinedCsvRows(context.io.stdout, pages, readRow);
+    } else if (context.format === "csv") {
       await writeCsvRows(context.io.stdout, streamAuditRows(db, filter));
     } else {
       await writeRecords(context.io.stdout, streamAuditLog(db, filter), context.format);

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { type OutputFormat, writeObject, writeRecords } from "../lib/output.ts";
+import { rowsToCsv } from "../lib/csv.ts";
+import {
+  type OutputFormat,
+  writeCsvRows,
+  writeJoinedCsvRows,
+  writeObject,
+  writeRecords,
+} from "../lib/output.ts";
 import type { AuditEvent } from "../mod.ts";
 
 function sink() {
@@ -134,4 +141,55 @@ Deno.test("writeObject() prints indented JSON, one NDJSON line, or key: value li
   const table = sink();
   await writeObject(table, value, "table");
   assert.equal(table.text, "run_id       run_a\nevent_count  0\nstart_time   -\n");
+});
+
+Deno.test("writeCsvRows() writes the header alone for no rows, and an export in pieces of about 64 KiB, one at a time", async () => {
+  const empty = sink();
+  assert.equal(await writeCsvRows(empty, [[], []], ["a", "b"]), 0);
+  assert.equal(empty.text, "a,b\r\n");
+
+  const writes: string[] = [];
+  let inFlight = 0;
+  let mostInFlight = 0;
+  const slow = {
+    async write(text: string) {
+      mostInFlight = Math.max(mostInFlight, ++inFlight);
+      await new Promise((resolve) => setTimeout(resolve, 1));
+      writes.push(text);
+      inFlight--;
+    },
+  };
+  const pages = Array.from(
+    { length: 40 },
+    (_, p) => Array.from({ length: 100 }, (_, i) => [p * 100 + i, `row, ${i}`, "x".repeat(50)]),
+  );
+  assert.equal(await writeCsvRows(slow, pages, ["id", "text", "pad"]), 4000);
+  assert.equal(mostInFlight, 1);
+  assert.equal(writes.join(""), await rowsToCsv(pages.flat(), ["id", "text", "pad"]));
+  assert.ok(writes.length >= 4, `${writes.length} writes`);
+  for (const text of writes.slice(0, -1)) {
+    assert.ok(text.length >= 1 << 16 && text.length < 1 << 17);
+  }
+});
+
+Deno.test("writeJoinedCsvRows() reports the read error once the write in flight has failed or finished", async () => {
+  const page = Array.from(
+    { length: 2000 },
+    (_, i): [number, string] => [i, `${i},t,op,sku,${"d".repeat(40)},u,r`],
+  );
+  function* failing() {
+    yield page;
+    throw new Error("disk I/O error");
+  }
+  const refusing = {
+    write: () =>
+      new Promise<void>((_, reject) =>
+        setTimeout(() => reject(new Deno.errors.BrokenPipe("closed")), 5)
+      ),
+  };
+  await assert.rejects(writeJoinedCsvRows(refusing, failing(), () => undefined), /disk I\/O/);
+  await assert.rejects(
+    writeJoinedCsvRows(refusing, [page, page], () => undefined),
+    Deno.errors.BrokenPipe,
+  );
 });
