@@ -111,4 +111,4 @@ export {
   type TamperKind,
   verifyChain,
   type VerifyChainOptions,
-} from "./lib/chain.ts";
+} from "./lib/chain/mod.ts";

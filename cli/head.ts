@@ -1,4 +1,4 @@
-import { chainHead } from "../lib/chain.ts";
+import { chainHead } from "../lib/chain/mod.ts";
 import { openDatabase } from "../lib/db.ts";
 import { requireCurrentSchema } from "../lib/migrate.ts";
 import { writeObject } from "../lib/output.ts";

@@ -76,9 +76,7 @@ EXAMPLES
           });
         }
       }
-      // 32 MiB of page cache keeps the indexes of a large import in memory (twice as fast
-      // at a million events) while the whole process stays well under 200 MB.
-      using db = openDatabase(dbPath, { cacheMiB: 32 });
+      using db = openDatabase(dbPath);
       requireCurrentSchema(db);
       const result = await logNumberedEvents(db, readNdjson(io.stdin), defaults);
       await writeObject(io.stdout, { ...result }, context.explicitFormat ?? "ndjson");

@@ -1,4 +1,4 @@
-import { verifyChain } from "../lib/chain.ts";
+import { verifyChain } from "../lib/chain/mod.ts";
 import { openDatabase, translateSqliteError } from "../lib/db.ts";
 import { TamperingFoundError } from "../lib/errors.ts";
 import { requireCurrentSchema } from "../lib/migrate.ts";

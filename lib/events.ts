@@ -3,15 +3,14 @@
  *
  * @module
  */
+import { encodingSql } from "./chain/encoding.ts";
 import {
   CHAIN_SCHEMA_VERSION,
   type ChainTip,
   chainTip,
-  encodingSql,
-  nativeLink,
   sealEvents,
   sealRows,
-} from "./chain.ts";
+} from "./chain/seal.ts";
 import { type AuditDatabase, guard, writeTransaction } from "./db.ts";
 import { DatabaseCorruptError, InvalidInputError, UsageError } from "./errors.ts";
 import { schemaVersion } from "./migrate.ts";
@@ -211,47 +210,45 @@ export async function logNumberedEvents(
       throw error;
     }
     if (staged === 0) return { inserted: 0, first_audit_id: null, last_audit_id: null };
-    // Native hashing pays for the time it takes to load only on large inputs.
-    const hash = staged >= NATIVE_HASH_FROM ? await nativeLink() : undefined;
-    return writeTransaction(db, () => {
-      const tip = tipForWriting(db);
-      // One time for the whole input, as SQLite's 'now' is within one statement.
-      const timestamp = sqlite.prepare(`SELECT ${NOW_SQL} AS now`).get()!.now as string;
-      // A NULL id lets SQLite number the rows (seq counts from 1 in a fresh staging table).
-      const { changes, lastInsertRowid } = sqlite.prepare(
-        `INSERT INTO audit_log (audit_id, timestamp, operation, sku, details, user, run_id)
+    return withBulkCache(db, () =>
+      writeTransaction(db, () => {
+        const tip = tipForWriting(db);
+        // One time for the whole input, as SQLite's 'now' is within one statement.
+        const timestamp = sqlite.prepare(`SELECT ${NOW_SQL} AS now`).get()!.now as string;
+        // A NULL id lets SQLite number the rows (seq counts from 1 in a fresh staging table).
+        const { changes, lastInsertRowid } = sqlite.prepare(
+          `INSERT INTO audit_log (audit_id, timestamp, operation, sku, details, user, run_id)
          SELECT ?1 + seq, ?2, operation, sku, details, user, run_id
          FROM temp.audit_staging ORDER BY seq`,
-      ).run(tip?.reservedUpTo ?? null, timestamp);
-      // One INSERT under the write lock numbers its rows consecutively; max(audit_id) + 1
-      // would be wrong on an adopted AUTOINCREMENT table whose newest rows were deleted.
-      const first = Number(lastInsertRowid) - Number(changes) + 1;
-      const last = Number(lastInsertRowid);
-      if (tip) {
-        // Sealed from the staging table, which holds exactly what was copied: reading a large
-        // input back out of audit_log would miss the page cache.
-        // JavaScript numbers are bound as REAL, which JSON would write as 8.0.
-        const id = "CAST(?1 AS INTEGER) + seq";
-        const encoded = encodingSql({
-          audit_id: id,
-          timestamp: "?2",
-          operation: "operation",
-          sku: "sku",
-          details: "details",
-          user: "user",
-          run_id: "run_id",
-        });
-        const sealed = sealRows(
-          db,
-          tip.previousHash,
-          `SELECT ${id} AS audit_id, ${encoded} AS encoded FROM temp.audit_staging ORDER BY seq`,
-          [first - 1, timestamp],
-          hash,
-        );
-        if (sealed.sealed !== Number(changes)) throw new Error("not every event was sealed");
-      }
-      return { inserted: Number(changes), first_audit_id: first, last_audit_id: last };
-    });
+        ).run(tip?.reservedUpTo ?? null, timestamp);
+        // One INSERT under the write lock numbers its rows consecutively; max(audit_id) + 1
+        // would be wrong on an adopted AUTOINCREMENT table whose newest rows were deleted.
+        const first = Number(lastInsertRowid) - Number(changes) + 1;
+        const last = Number(lastInsertRowid);
+        if (tip) {
+          // Sealed from the staging table, which holds exactly what was copied: reading a large
+          // input back out of audit_log would miss the page cache.
+          // JavaScript numbers are bound as REAL, which JSON would write as 8.0.
+          const id = "CAST(?1 AS INTEGER) + seq";
+          const encoded = encodingSql({
+            audit_id: id,
+            timestamp: "?2",
+            operation: "operation",
+            sku: "sku",
+            details: "details",
+            user: "user",
+            run_id: "run_id",
+          });
+          const sealed = sealRows(
+            db,
+            tip.previousHash,
+            `SELECT ${id} AS audit_id, ${encoded} AS encoded FROM temp.audit_staging ORDER BY seq`,
+            [first - 1, timestamp],
+          );
+          if (sealed.sealed !== Number(changes)) throw new Error("not every event was sealed");
+        }
+        return { inserted: Number(changes), first_audit_id: first, last_audit_id: last };
+      }));
   } finally {
     if (sqlite.isOpen) {
       try {
@@ -279,8 +276,35 @@ function tipForWriting(db: AuditDatabase): ChainTip | null {
   return tip;
 }
 
-/** From how many events a bulk insert seals them with node:crypto (see `nativeLink`). */
-const NATIVE_HASH_FROM = 10_000;
+/**
+ * Page cache of the final copy, in KiB. With SQLite's default of 2 MiB, a large import's
+ * updates to five indexes at scattered places are written out and read back over and over
+ * (twice as slow at a million events); 32 MiB keeps them in memory while the whole process
+ * stays well under 200 MB.
+ */
+const BULK_CACHE_KIB = 32 * 1024;
+
+/**
+ * Runs `work` with at least {@linkcode BULK_CACHE_KIB} of page cache on the database, then
+ * gives the connection its own setting back, so that a long-lived connection of a library
+ * caller does not keep the memory.
+ */
+function withBulkCache<T>(db: AuditDatabase, work: () => T): T {
+  const sqlite = db.sqlite;
+  const { cache_size: setting } = guard(db.path, () => sqlite.prepare("PRAGMA cache_size").get()!);
+  const { page_size: pageSize } = guard(db.path, () => sqlite.prepare("PRAGMA page_size").get()!);
+  // A negative setting is in KiB, a positive one in pages.
+  const kib = (setting as number) < 0
+    ? -(setting as number)
+    : (setting as number) * (pageSize as number) / 1024;
+  if (kib >= BULK_CACHE_KIB) return work();
+  guard(db.path, () => sqlite.exec(`PRAGMA cache_size = -${BULK_CACHE_KIB}`));
+  try {
+    return work();
+  } finally {
+    if (sqlite.isOpen) sqlite.exec(`PRAGMA cache_size = ${Number(setting)}`);
+  }
+}
 
 const NOTHING_STORED_HINT = "Nothing from this input was stored. Fix the line and run again.";
 

@@ -9,7 +9,7 @@
 import m001 from "../migrations/001_create_audit_log.sql" with { type: "text" };
 import m002 from "../migrations/002_add_run_id_to_audit_log.sql" with { type: "text" };
 import m003 from "../migrations/003_append_only_hash_chain.sql" with { type: "text" };
-import { sealExistingEvents } from "./chain.ts";
+import { sealExistingEvents } from "./chain/seal.ts";
 import { type AuditDatabase, guard, writeTransaction } from "./db.ts";
 import { SchemaError } from "./errors.ts";
 import { sha256Hex } from "./sha256.ts";

@@ -1,7 +1,8 @@
 /**
- * SHA-256 of text, in plain TypeScript. `node:crypto` would cost every command its start-up
- * (tens of milliseconds to load Node's compatibility layer), and its per-call overhead is
- * larger than hashing one short audit event; this has neither.
+ * SHA-256 in plain TypeScript. `node:crypto` would cost every command its start-up (tens of
+ * milliseconds to load Node's compatibility layer); per short message it is about as fast as
+ * this, but each of its hashes leaves a native object behind that only a full garbage
+ * collection frees, so sealing a million events with it held some 80 MB more.
  *
  * @module
  */
@@ -20,8 +21,13 @@ const K = new Int32Array([
 ]);
 const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 const encoder = new TextEncoder();
-const words = new Int32Array(64);
+const digest = new Uint8Array(32);
 let buffer = new Uint8Array(4096);
+
+/**
+ * Bytes a message buffer needs beyond the message for {@linkcode sha256Into} to pad it.
+ */
+export const SHA256_PADDING = 72;
 
 /**
  * SHA-256 of the UTF-8 encoding of `parts` joined, as 64 lowercase hex digits. Giving the
@@ -36,12 +42,35 @@ let buffer = new Uint8Array(4096);
  * ```
  */
 export function sha256Hex(...parts: string[]): string {
-  let need = 72;
+  let need = SHA256_PADDING;
   for (const part of parts) need += part.length * 3;
   if (need > buffer.length) buffer = new Uint8Array(need * 2);
-  const bytes = buffer;
   let n = 0;
-  for (const part of parts) n += encoder.encodeInto(part, bytes.subarray(n)).written;
+  for (const part of parts) n += encoder.encodeInto(part, buffer.subarray(n)).written;
+  sha256Into(buffer, n, digest);
+  let hex = "";
+  for (const byte of digest) hex += HEX[byte];
+  return hex;
+}
+
+/**
+ * SHA-256 of `bytes[0, length)`, written as 32 bytes to `out` from `outOffset`. For callers
+ * that hash many short messages: nothing is allocated. The message is padded in place, so
+ * `bytes` must hold {@linkcode SHA256_PADDING} bytes beyond it, which are overwritten; `out`
+ * may be `bytes` itself (it is written only once every block is read).
+ *
+ * @example
+ * ```ts
+ * import { sha256Into } from "./sha256.ts";
+ * const bytes = new Uint8Array(3 + 72);
+ * bytes.set([0x61, 0x62, 0x63]); // "abc"
+ * const out = new Uint8Array(32);
+ * sha256Into(bytes, 3, out);
+ * console.log(out[0].toString(16), out[31].toString(16)); // ba ad
+ * ```
+ */
+export function sha256Into(bytes: Uint8Array, length: number, out: Uint8Array, outOffset = 0) {
+  let n = length;
   // Padding: 0x80, zeros up to 56 mod 64, then the length in bits as 64-bit big-endian.
   const bits = n * 8;
   bytes[n++] = 0x80;
@@ -58,33 +87,149 @@ export function sha256Hex(...parts: string[]): string {
 
   let h0 = 0x6a09e667 | 0, h1 = 0xbb67ae85 | 0, h2 = 0x3c6ef372 | 0, h3 = 0xa54ff53a | 0;
   let h4 = 0x510e527f | 0, h5 = 0x9b05688c | 0, h6 = 0x1f83d9ab | 0, h7 = 0x5be0cd19 | 0;
-  const w = words;
   for (let block = 0; block < n; block += 64) {
-    for (let i = 0; i < 16; i++) {
-      const j = block + i * 4;
-      w[i] = (bytes[j] << 24) | (bytes[j + 1] << 16) | (bytes[j + 2] << 8) | bytes[j + 3];
-    }
-    for (let i = 16; i < 64; i++) {
-      const x = w[i - 15];
-      const y = w[i - 2];
-      const s0 = ((x >>> 7) | (x << 25)) ^ ((x >>> 18) | (x << 14)) ^ (x >>> 3);
-      const s1 = ((y >>> 17) | (y << 15)) ^ ((y >>> 19) | (y << 13)) ^ (y >>> 10);
-      w[i] = (w[i - 16] + s0 + w[i - 7] + s1) | 0;
-    }
-    let a = h0, b = h1, c = h2, d = h3, e = h4, f = h5, g = h6, h = h7;
-    for (let i = 0; i < 64; i++) {
-      const s1 = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
-      const t1 = (h + s1 + ((e & f) ^ (~e & g)) + K[i] + w[i]) | 0;
-      const s0 = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
-      const t2 = (s0 + ((a & b) ^ (a & c) ^ (b & c))) | 0;
-      h = g;
-      g = f;
-      f = e;
-      e = (d + t1) | 0;
-      d = c;
-      c = b;
-      b = a;
-      a = (t1 + t2) | 0;
+    // Sixteen rounds written out, the message schedule in sixteen variables updated in place
+    // and the working variables renamed instead of shifted: V8 then keeps them all in
+    // registers, which makes hashing a short event a fifth faster than a loop over arrays.
+    let w0 = word(bytes, block), w1 = word(bytes, block + 4), w2 = word(bytes, block + 8);
+    let w3 = word(bytes, block + 12), w4 = word(bytes, block + 16), w5 = word(bytes, block + 20);
+    let w6 = word(bytes, block + 24), w7 = word(bytes, block + 28), w8 = word(bytes, block + 32);
+    let w9 = word(bytes, block + 36), w10 = word(bytes, block + 40);
+    let w11 = word(bytes, block + 44), w12 = word(bytes, block + 48);
+    let w13 = word(bytes, block + 52), w14 = word(bytes, block + 56);
+    let w15 = word(bytes, block + 60);
+    let a = h0, b = h1, c = h2, d = h3, e = h4, f = h5, g = h6, h = h7, t = 0, u = 0;
+    for (let i = 0; i < 64; i += 16) {
+      if (i > 0) {
+        t = ((w1 >>> 7) | (w1 << 25)) ^ ((w1 >>> 18) | (w1 << 14)) ^ (w1 >>> 3);
+        u = ((w14 >>> 17) | (w14 << 15)) ^ ((w14 >>> 19) | (w14 << 13)) ^ (w14 >>> 10);
+        w0 = (w0 + t + w9 + u) | 0;
+        t = ((w2 >>> 7) | (w2 << 25)) ^ ((w2 >>> 18) | (w2 << 14)) ^ (w2 >>> 3);
+        u = ((w15 >>> 17) | (w15 << 15)) ^ ((w15 >>> 19) | (w15 << 13)) ^ (w15 >>> 10);
+        w1 = (w1 + t + w10 + u) | 0;
+        t = ((w3 >>> 7) | (w3 << 25)) ^ ((w3 >>> 18) | (w3 << 14)) ^ (w3 >>> 3);
+        u = ((w0 >>> 17) | (w0 << 15)) ^ ((w0 >>> 19) | (w0 << 13)) ^ (w0 >>> 10);
+        w2 = (w2 + t + w11 + u) | 0;
+        t = ((w4 >>> 7) | (w4 << 25)) ^ ((w4 >>> 18) | (w4 << 14)) ^ (w4 >>> 3);
+        u = ((w1 >>> 17) | (w1 << 15)) ^ ((w1 >>> 19) | (w1 << 13)) ^ (w1 >>> 10);
+        w3 = (w3 + t + w12 + u) | 0;
+        t = ((w5 >>> 7) | (w5 << 25)) ^ ((w5 >>> 18) | (w5 << 14)) ^ (w5 >>> 3);
+        u = ((w2 >>> 17) | (w2 << 15)) ^ ((w2 >>> 19) | (w2 << 13)) ^ (w2 >>> 10);
+        w4 = (w4 + t + w13 + u) | 0;
+        t = ((w6 >>> 7) | (w6 << 25)) ^ ((w6 >>> 18) | (w6 << 14)) ^ (w6 >>> 3);
+        u = ((w3 >>> 17) | (w3 << 15)) ^ ((w3 >>> 19) | (w3 << 13)) ^ (w3 >>> 10);
+        w5 = (w5 + t + w14 + u) | 0;
+        t = ((w7 >>> 7) | (w7 << 25)) ^ ((w7 >>> 18) | (w7 << 14)) ^ (w7 >>> 3);
+        u = ((w4 >>> 17) | (w4 << 15)) ^ ((w4 >>> 19) | (w4 << 13)) ^ (w4 >>> 10);
+        w6 = (w6 + t + w15 + u) | 0;
+        t = ((w8 >>> 7) | (w8 << 25)) ^ ((w8 >>> 18) | (w8 << 14)) ^ (w8 >>> 3);
+        u = ((w5 >>> 17) | (w5 << 15)) ^ ((w5 >>> 19) | (w5 << 13)) ^ (w5 >>> 10);
+        w7 = (w7 + t + w0 + u) | 0;
+        t = ((w9 >>> 7) | (w9 << 25)) ^ ((w9 >>> 18) | (w9 << 14)) ^ (w9 >>> 3);
+        u = ((w6 >>> 17) | (w6 << 15)) ^ ((w6 >>> 19) | (w6 << 13)) ^ (w6 >>> 10);
+        w8 = (w8 + t + w1 + u) | 0;
+        t = ((w10 >>> 7) | (w10 << 25)) ^ ((w10 >>> 18) | (w10 << 14)) ^ (w10 >>> 3);
+        u = ((w7 >>> 17) | (w7 << 15)) ^ ((w7 >>> 19) | (w7 << 13)) ^ (w7 >>> 10);
+        w9 = (w9 + t + w2 + u) | 0;
+        t = ((w11 >>> 7) | (w11 << 25)) ^ ((w11 >>> 18) | (w11 << 14)) ^ (w11 >>> 3);
+        u = ((w8 >>> 17) | (w8 << 15)) ^ ((w8 >>> 19) | (w8 << 13)) ^ (w8 >>> 10);
+        w10 = (w10 + t + w3 + u) | 0;
+        t = ((w12 >>> 7) | (w12 << 25)) ^ ((w12 >>> 18) | (w12 << 14)) ^ (w12 >>> 3);
+        u = ((w9 >>> 17) | (w9 << 15)) ^ ((w9 >>> 19) | (w9 << 13)) ^ (w9 >>> 10);
+        w11 = (w11 + t + w4 + u) | 0;
+        t = ((w13 >>> 7) | (w13 << 25)) ^ ((w13 >>> 18) | (w13 << 14)) ^ (w13 >>> 3);
+        u = ((w10 >>> 17) | (w10 << 15)) ^ ((w10 >>> 19) | (w10 << 13)) ^ (w10 >>> 10);
+        w12 = (w12 + t + w5 + u) | 0;
+        t = ((w14 >>> 7) | (w14 << 25)) ^ ((w14 >>> 18) | (w14 << 14)) ^ (w14 >>> 3);
+        u = ((w11 >>> 17) | (w11 << 15)) ^ ((w11 >>> 19) | (w11 << 13)) ^ (w11 >>> 10);
+        w13 = (w13 + t + w6 + u) | 0;
+        t = ((w15 >>> 7) | (w15 << 25)) ^ ((w15 >>> 18) | (w15 << 14)) ^ (w15 >>> 3);
+        u = ((w12 >>> 17) | (w12 << 15)) ^ ((w12 >>> 19) | (w12 << 13)) ^ (w12 >>> 10);
+        w14 = (w14 + t + w7 + u) | 0;
+        t = ((w0 >>> 7) | (w0 << 25)) ^ ((w0 >>> 18) | (w0 << 14)) ^ (w0 >>> 3);
+        u = ((w13 >>> 17) | (w13 << 15)) ^ ((w13 >>> 19) | (w13 << 13)) ^ (w13 >>> 10);
+        w15 = (w15 + t + w8 + u) | 0;
+      }
+      t = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
+      t = (h + t + (g ^ (e & (f ^ g))) + K[i + 0] + w0) | 0;
+      u = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
+      d = (d + t) | 0;
+      h = (t + u + ((a & b) | (c & (a | b)))) | 0;
+      t = ((d >>> 6) | (d << 26)) ^ ((d >>> 11) | (d << 21)) ^ ((d >>> 25) | (d << 7));
+      t = (g + t + (f ^ (d & (e ^ f))) + K[i + 1] + w1) | 0;
+      u = ((h >>> 2) | (h << 30)) ^ ((h >>> 13) | (h << 19)) ^ ((h >>> 22) | (h << 10));
+      c = (c + t) | 0;
+      g = (t + u + ((h & a) | (b & (h | a)))) | 0;
+      t = ((c >>> 6) | (c << 26)) ^ ((c >>> 11) | (c << 21)) ^ ((c >>> 25) | (c << 7));
+      t = (f + t + (e ^ (c & (d ^ e))) + K[i + 2] + w2) | 0;
+      u = ((g >>> 2) | (g << 30)) ^ ((g >>> 13) | (g << 19)) ^ ((g >>> 22) | (g << 10));
+      b = (b + t) | 0;
+      f = (t + u + ((g & h) | (a & (g | h)))) | 0;
+      t = ((b >>> 6) | (b << 26)) ^ ((b >>> 11) | (b << 21)) ^ ((b >>> 25) | (b << 7));
+      t = (e + t + (d ^ (b & (c ^ d))) + K[i + 3] + w3) | 0;
+      u = ((f >>> 2) | (f << 30)) ^ ((f >>> 13) | (f << 19)) ^ ((f >>> 22) | (f << 10));
+      a = (a + t) | 0;
+      e = (t + u + ((f & g) | (h & (f | g)))) | 0;
+      t = ((a >>> 6) | (a << 26)) ^ ((a >>> 11) | (a << 21)) ^ ((a >>> 25) | (a << 7));
+      t = (d + t + (c ^ (a & (b ^ c))) + K[i + 4] + w4) | 0;
+      u = ((e >>> 2) | (e << 30)) ^ ((e >>> 13) | (e << 19)) ^ ((e >>> 22) | (e << 10));
+      h = (h + t) | 0;
+      d = (t + u + ((e & f) | (g & (e | f)))) | 0;
+      t = ((h >>> 6) | (h << 26)) ^ ((h >>> 11) | (h << 21)) ^ ((h >>> 25) | (h << 7));
+      t = (c + t + (b ^ (h & (a ^ b))) + K[i + 5] + w5) | 0;
+      u = ((d >>> 2) | (d << 30)) ^ ((d >>> 13) | (d << 19)) ^ ((d >>> 22) | (d << 10));
+      g = (g + t) | 0;
+      c = (t + u + ((d & e) | (f & (d | e)))) | 0;
+      t = ((g >>> 6) | (g << 26)) ^ ((g >>> 11) | (g << 21)) ^ ((g >>> 25) | (g << 7));
+      t = (b + t + (a ^ (g & (h ^ a))) + K[i + 6] + w6) | 0;
+      u = ((c >>> 2) | (c << 30)) ^ ((c >>> 13) | (c << 19)) ^ ((c >>> 22) | (c << 10));
+      f = (f + t) | 0;
+      b = (t + u + ((c & d) | (e & (c | d)))) | 0;
+      t = ((f >>> 6) | (f << 26)) ^ ((f >>> 11) | (f << 21)) ^ ((f >>> 25) | (f << 7));
+      t = (a + t + (h ^ (f & (g ^ h))) + K[i + 7] + w7) | 0;
+      u = ((b >>> 2) | (b << 30)) ^ ((b >>> 13) | (b << 19)) ^ ((b >>> 22) | (b << 10));
+      e = (e + t) | 0;
+      a = (t + u + ((b & c) | (d & (b | c)))) | 0;
+      t = ((e >>> 6) | (e << 26)) ^ ((e >>> 11) | (e << 21)) ^ ((e >>> 25) | (e << 7));
+      t = (h + t + (g ^ (e & (f ^ g))) + K[i + 8] + w8) | 0;
+      u = ((a >>> 2) | (a << 30)) ^ ((a >>> 13) | (a << 19)) ^ ((a >>> 22) | (a << 10));
+      d = (d + t) | 0;
+      h = (t + u + ((a & b) | (c & (a | b)))) | 0;
+      t = ((d >>> 6) | (d << 26)) ^ ((d >>> 11) | (d << 21)) ^ ((d >>> 25) | (d << 7));
+      t = (g + t + (f ^ (d & (e ^ f))) + K[i + 9] + w9) | 0;
+      u = ((h >>> 2) | (h << 30)) ^ ((h >>> 13) | (h << 19)) ^ ((h >>> 22) | (h << 10));
+      c = (c + t) | 0;
+      g = (t + u + ((h & a) | (b & (h | a)))) | 0;
+      t = ((c >>> 6) | (c << 26)) ^ ((c >>> 11) | (c << 21)) ^ ((c >>> 25) | (c << 7));
+      t = (f + t + (e ^ (c & (d ^ e))) + K[i + 10] + w10) | 0;
+      u = ((g >>> 2) | (g << 30)) ^ ((g >>> 13) | (g << 19)) ^ ((g >>> 22) | (g << 10));
+      b = (b + t) | 0;
+      f = (t + u + ((g & h) | (a & (g | h)))) | 0;
+      t = ((b >>> 6) | (b << 26)) ^ ((b >>> 11) | (b << 21)) ^ ((b >>> 25) | (b << 7));
+      t = (e + t + (d ^ (b & (c ^ d))) + K[i + 11] + w11) | 0;
+      u = ((f >>> 2) | (f << 30)) ^ ((f >>> 13) | (f << 19)) ^ ((f >>> 22) | (f << 10));
+      a = (a + t) | 0;
+      e = (t + u + ((f & g) | (h & (f | g)))) | 0;
+      t = ((a >>> 6) | (a << 26)) ^ ((a >>> 11) | (a << 21)) ^ ((a >>> 25) | (a << 7));
+      t = (d + t + (c ^ (a & (b ^ c))) + K[i + 12] + w12) | 0;
+      u = ((e >>> 2) | (e << 30)) ^ ((e >>> 13) | (e << 19)) ^ ((e >>> 22) | (e << 10));
+      h = (h + t) | 0;
+      d = (t + u + ((e & f) | (g & (e | f)))) | 0;
+      t = ((h >>> 6) | (h << 26)) ^ ((h >>> 11) | (h << 21)) ^ ((h >>> 25) | (h << 7));
+      t = (c + t + (b ^ (h & (a ^ b))) + K[i + 13] + w13) | 0;
+      u = ((d >>> 2) | (d << 30)) ^ ((d >>> 13) | (d << 19)) ^ ((d >>> 22) | (d << 10));
+      g = (g + t) | 0;
+      c = (t + u + ((d & e) | (f & (d | e)))) | 0;
+      t = ((g >>> 6) | (g << 26)) ^ ((g >>> 11) | (g << 21)) ^ ((g >>> 25) | (g << 7));
+      t = (b + t + (a ^ (g & (h ^ a))) + K[i + 14] + w14) | 0;
+      u = ((c >>> 2) | (c << 30)) ^ ((c >>> 13) | (c << 19)) ^ ((c >>> 22) | (c << 10));
+      f = (f + t) | 0;
+      b = (t + u + ((c & d) | (e & (c | d)))) | 0;
+      t = ((f >>> 6) | (f << 26)) ^ ((f >>> 11) | (f << 21)) ^ ((f >>> 25) | (f << 7));
+      t = (a + t + (h ^ (f & (g ^ h))) + K[i + 15] + w15) | 0;
+      u = ((b >>> 2) | (b << 30)) ^ ((b >>> 13) | (b << 19)) ^ ((b >>> 22) | (b << 10));
+      e = (e + t) | 0;
+      a = (t + u + ((b & c) | (d & (b | c)))) | 0;
     }
     h0 = (h0 + a) | 0;
     h1 = (h1 + b) | 0;
@@ -95,10 +240,23 @@ export function sha256Hex(...parts: string[]): string {
     h6 = (h6 + g) | 0;
     h7 = (h7 + h) | 0;
   }
-  return hex(h0) + hex(h1) + hex(h2) + hex(h3) + hex(h4) + hex(h5) + hex(h6) + hex(h7);
+  putWord(out, outOffset, h0);
+  putWord(out, outOffset + 4, h1);
+  putWord(out, outOffset + 8, h2);
+  putWord(out, outOffset + 12, h3);
+  putWord(out, outOffset + 16, h4);
+  putWord(out, outOffset + 20, h5);
+  putWord(out, outOffset + 24, h6);
+  putWord(out, outOffset + 28, h7);
 }
 
-function hex(word: number): string {
-  return HEX[(word >>> 24) & 255] + HEX[(word >>> 16) & 255] + HEX[(word >>> 8) & 255] +
-    HEX[word & 255];
+function word(bytes: Uint8Array, at: number): number {
+  return (bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3];
+}
+
+function putWord(out: Uint8Array, at: number, word: number) {
+  out[at] = word >>> 24;
+  out[at + 1] = word >>> 16;
+  out[at + 2] = word >>> 8;
+  out[at + 3] = word;
 }

@@ -100,17 +100,20 @@ function csvCell(value: string | null): string {
 }
 
 /**
- * Writes the same `count` events twice: `ndjsonPath` (one JSON object a line) and `csvPath`
- * (a header row, then operation, sku, details, user, run_id; an empty cell is no value).
+ * Writes the same `count` events twice: `ndjsonPath` (one JSON object a line) and, when given,
+ * `csvPath` (a header row, then operation, sku, details, user, run_id; an empty cell is no
+ * value).
  */
 export async function writeEventFiles(
   count: number,
   ndjsonPath: string,
-  csvPath: string,
+  csvPath?: string,
 ): Promise<void> {
   const encoder = new TextEncoder();
   using ndjson = await Deno.open(ndjsonPath, { write: true, create: true, truncate: true });
-  using csv = await Deno.open(csvPath, { write: true, create: true, truncate: true });
+  using csv = csvPath === undefined
+    ? null
+    : await Deno.open(csvPath, { write: true, create: true, truncate: true });
   const writeAll = async (file: Deno.FsFile, text: string) => {
     let bytes = encoder.encode(text);
     while (bytes.length) bytes = bytes.subarray(await file.write(bytes));
@@ -119,16 +122,19 @@ export async function writeEventFiles(
   let csvChunk: string[] = ["operation,sku,details,user,run_id"];
   for (const event of generateEvents(count)) {
     jsonChunk.push(JSON.stringify(event));
-    csvChunk.push(
-      [event.operation, event.sku, event.details, event.user, event.run_id].map(csvCell).join(","),
-    );
+    if (csv) {
+      csvChunk.push(
+        [event.operation, event.sku, event.details, event.user, event.run_id].map(csvCell)
+          .join(","),
+      );
+    }
     if (jsonChunk.length === 20_000) {
       await writeAll(ndjson, jsonChunk.join("\n") + "\n");
-      await writeAll(csv, csvChunk.join("\n") + "\n");
+      if (csv) await writeAll(csv, csvChunk.join("\n") + "\n");
       jsonChunk = [];
       csvChunk = [];
     }
   }
   if (jsonChunk.length) await writeAll(ndjson, jsonChunk.join("\n") + "\n");
-  if (csvChunk.length) await writeAll(csv, csvChunk.join("\n") + "\n");
+  if (csv && csvChunk.length) await writeAll(csv, csvChunk.join("\n") + "\n");
 }

@@ -4,6 +4,8 @@
  * the first event that fails and what happened to it.
  */
 import assert from "node:assert/strict";
+import { Buffer } from "node:buffer";
+import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { chainHash, type ChainVerifyResult, GENESIS_HASH, type SealedFields } from "../mod.ts";
 import { type CliResult, migratedDb, runCli, sqliteRows, tempDir } from "./helpers.ts";
@@ -112,7 +114,7 @@ Deno.test("verify names each kind of tampering done with the sqlite3 shell", asy
     },
     {
       name: "reseal",
-      sql: `UPDATE audit_trail_chain SET hash = '${"ab".repeat(32)}' WHERE audit_id = 20;`,
+      sql: `UPDATE audit_trail_chain SET hash = X'${"ab".repeat(32)}' WHERE audit_id = 20;`,
       id: 20,
       kind: "modified",
     },
@@ -135,7 +137,7 @@ Deno.test("verify names each kind of tampering done with the sqlite3 shell", asy
       name: "insert-with-seal",
       sql:
         `INSERT INTO audit_log (audit_id, timestamp, operation) VALUES (0, '2026-01-01T00:00:00.000Z', 'FORGED');
-            INSERT INTO audit_trail_chain VALUES (0, '${"cd".repeat(32)}');`,
+            INSERT INTO audit_trail_chain VALUES (0, X'${"cd".repeat(32)}');`,
       id: 0,
       kind: "inserted",
     },
@@ -192,7 +194,7 @@ Deno.test("verify --anchor catches deleted newest events and a consistently rewr
     "SELECT audit_id, timestamp, operation, sku, details, user, run_id FROM audit_log ORDER BY audit_id",
   ) as unknown as SealedFields[];
   let previous = GENESIS_HASH;
-  const seals = rows.map((row) => `(${row.audit_id}, '${previous = chainHash(previous, row)}')`);
+  const seals = rows.map((row) => `(${row.audit_id}, X'${previous = chainHash(previous, row)}')`);
   await tamper(
     rewritten,
     `DELETE FROM audit_trail_chain; INSERT INTO audit_trail_chain VALUES ${seals.join(", ")};`,
@@ -291,17 +293,28 @@ Deno.test("migrate seals legacy rows as they are and leaves other tables alone",
   );
   assert.equal((await sqlite3(path, ".dump inventory")).stdout, inventoryBefore);
 
-  // The seals follow the documented encoding, computed here independently.
-  let previous = GENESIS_HASH;
-  const expected = (legacyBefore as unknown as SealedFields[]).map((row) => ({
-    audit_id: row.audit_id,
-    hash: previous = chainHash(previous, { ...row, run_id: null }),
-  }));
+  // The seals follow the documented encoding, computed here independently: SHA-256 of the
+  // previous seal's 32 bytes and the event's JSON array, stored as a 32-byte BLOB.
+  let previous = new Uint8Array(32);
+  const expected = (legacyBefore as unknown as SealedFields[]).map((row) => {
+    const { audit_id, timestamp, operation, sku, details, user } = row;
+    const json = JSON.stringify([audit_id, timestamp, operation, sku, details, user, null]);
+    previous = new Uint8Array(createHash("sha256").update(previous).update(json).digest());
+    return { audit_id, hash: Buffer.from(previous).toString("hex"), type: "blob" };
+  });
   assert.deepEqual(
-    sqliteRows(path, "SELECT audit_id, hash FROM audit_trail_chain ORDER BY audit_id")
-      .map((row) => ({ ...row })),
+    sqliteRows(
+      path,
+      "SELECT audit_id, lower(hex(hash)) AS hash, typeof(hash) AS type FROM audit_trail_chain ORDER BY audit_id",
+    ).map((row) => ({ ...row })),
     expected,
   );
+  // chainHash() computes the same seals.
+  let chained = GENESIS_HASH;
+  for (const [i, row] of (legacyBefore as unknown as SealedFields[]).entries()) {
+    chained = chainHash(chained, { ...row, run_id: null });
+    assert.equal(chained, expected[i].hash);
+  }
 
   const logged = await runCli(["log", "SKU_UPDATED", "--sku", "SKU-1", "--db", path]);
   assert.equal(logged.stdout, "6\n", logged.stderr);
@@ -324,6 +337,47 @@ Deno.test("migrate seals legacy rows as they are and leaves other tables alone",
 
   await tamper(path, "UPDATE audit_log SET user = 'admin' WHERE audit_id = 2;");
   assertTampered(await verify(path), 2, "modified");
+});
+
+Deno.test("bulk and single writes seal any text exactly as the documented encoding says", async () => {
+  await using dir = await tempDir();
+  const path = await migratedDb(dir.path);
+  const tricky = [
+    'quote " backslash \\ slash / tab \t newline \n return \r',
+    "control \u0001\u001f\u007f, form feed \f, backspace \b",
+    "accents é ü, CJK 漢字, emoji 📦🚚, separators \u2028\u2029",
+    "x".repeat(40_000) + "é".repeat(20_000),
+  ];
+  const lines = tricky.map((details, i) =>
+    JSON.stringify({ operation: `OP_${i}`, details, sku: i % 2 ? null : `SKU-"${i}"`, user: "ü" })
+  );
+  const bulk = await runCli(["log", "--stdin", "--db", path, "--run-id", "run_x"], {
+    stdin: lines.join("\n") + "\n",
+  });
+  assert.equal(bulk.code, 0, bulk.stderr);
+  const single = await runCli(["log", "SINGLE", "--details", tricky[0], "--db", path]);
+  assert.equal(single.code, 0, single.stderr);
+
+  const rows = sqliteRows(
+    path,
+    "SELECT audit_id, timestamp, operation, sku, details, user, run_id FROM audit_log ORDER BY audit_id",
+  ) as unknown as SealedFields[];
+  assert.equal(rows.length, tricky.length + 1);
+  assert.equal(rows[3].details, tricky[3]);
+  let previous = new Uint8Array(32);
+  const expected = rows.map(({ audit_id, timestamp, operation, sku, details, user, run_id }) => {
+    const json = JSON.stringify([audit_id, timestamp, operation, sku, details, user, run_id]);
+    previous = new Uint8Array(createHash("sha256").update(previous).update(json).digest());
+    return Buffer.from(previous).toString("hex");
+  });
+  assert.deepEqual(
+    sqliteRows(path, "SELECT lower(hex(hash)) AS hash FROM audit_trail_chain ORDER BY audit_id")
+      .map((row) => row.hash),
+    expected,
+  );
+  const result = await verify(path);
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.report.events_checked, rows.length);
 });
 
 Deno.test("parallel writers (8 single logs and a bulk load) extend one valid chain", async () => {

@@ -147,6 +147,22 @@ Deno.test("logAuditEvents() stores many events in order in one transaction", asy
   });
 });
 
+Deno.test("logAuditEvents() gives the connection its own page cache setting back", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  const cacheSize = () => db.sqlite.prepare("PRAGMA cache_size").get()!.cache_size;
+  db.sqlite.exec("PRAGMA cache_size = -1000");
+  await logAuditEvents(db, [{ operation: "A" }, { operation: "B" }]);
+  assert.equal(cacheSize(), -1000);
+  // A larger cache than the bulk one is left as it is.
+  db.sqlite.exec("PRAGMA cache_size = 20000");
+  await logAuditEvents(db, [{ operation: "C" }]);
+  assert.equal(cacheSize(), 20000);
+  await assert.rejects(logAuditEvents(db, [{ operation: "D" }, { operation: "" }]));
+  assert.equal(cacheSize(), 20000);
+  assert.equal(count(db), 3);
+});
+
 Deno.test("logAuditEvents() stores nothing when one event is invalid, and names it", async () => {
   await using dir = await tempDir();
   using db = openMigrated(dir.path);

@@ -6,7 +6,7 @@
  * @module
  */
 import { dirname, join, resolve } from "node:path";
-import { CHAIN_SCHEMA_VERSION, type ChainVerifyResult, verifyChain } from "../chain.ts";
+import { CHAIN_SCHEMA_VERSION, type ChainVerifyResult, verifyChain } from "../chain/mod.ts";
 import { openDatabase } from "../db.ts";
 import { AuditTrailError, DatabaseBusyError, UsageError } from "../errors.ts";
 import { exportAuditCsv } from "./audit_csv.ts";

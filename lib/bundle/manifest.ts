@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { ChainFailure, ChainHead, ChainVerifyResult } from "../chain.ts";
+import type { ChainFailure, ChainHead, ChainVerifyResult } from "../chain/mod.ts";
 import type { BundleFile } from "./files.ts";
 import type { SnapshotMethod } from "./snapshot.ts";
 import type { DatabaseStats } from "./stats.ts";

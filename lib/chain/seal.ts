@@ -1,0 +1,192 @@
+/**
+ * Extending the hash chain: reading its newest seal, and sealing new events inside the
+ * transaction that writes them, under the write lock, so concurrent writers always extend one
+ * chain. Seals live in `audit_trail_chain (audit_id, hash)`, beside `audit_log`.
+ *
+ * @module
+ */
+import type { DatabaseSync, SQLInputValue } from "node:sqlite";
+import { type AuditDatabase, guard } from "../db.ts";
+import { ChainLinker, ENCODING_SQL, GENESIS_HASH } from "./encoding.ts";
+
+/** The schema version (migration 003) from which every event must be sealed. */
+export const CHAIN_SCHEMA_VERSION = 3;
+
+/** The newest sealed event: write it down somewhere else to use it later as an anchor. */
+export interface ChainHead {
+  audit_id: number;
+  /** The seal, as 64 lowercase hex digits. */
+  hash: string;
+}
+
+/** A stored seal (a 32-byte BLOB) as text: 64 lowercase hex digits. */
+export const HASH_HEX_SQL = "lower(hex(hash))";
+
+/**
+ * The newest seal of the chain, or null while the log is empty. Note it outside the machine
+ * (a ticket, an e-mail) and pass it to `verifyChain` later as the anchor.
+ *
+ * @param db The open database (schema version 3 or later).
+ * @returns `{audit_id, hash}` of the newest sealed event, or null.
+ *
+ * @example
+ * ```ts
+ * import { chainHead, logAuditEvent, migrate, openDatabase } from "../../mod.ts";
+ * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
+ * migrate(db);
+ * console.log(chainHead(db)); // null
+ * logAuditEvent(db, { operation: "SKU_CREATED", sku: "SKU-1" });
+ * console.log(chainHead(db)?.audit_id); // 1
+ * ```
+ */
+export function chainHead(db: AuditDatabase): ChainHead | null {
+  const row = guard(
+    db.path,
+    () =>
+      db.statement(
+        `SELECT audit_id, ${HASH_HEX_SQL} AS hash FROM audit_trail_chain
+         ORDER BY audit_id DESC LIMIT 1`,
+      ).get(),
+  );
+  return row ? { audit_id: row.audit_id as number, hash: row.hash as string } : null;
+}
+
+/** Where a writer's events go in the chain. */
+export interface ChainTip {
+  /** The newest seal in hex, or {@linkcode GENESIS_HASH} when nothing is sealed yet. */
+  previousHash: string;
+  /**
+   * Set only when seals exist past the newest event (its events were deleted): new events
+   * must be numbered above it, so no event takes over a deleted one's seal.
+   */
+  reservedUpTo: number | null;
+}
+
+/**
+ * Reads the chain's tip inside the writer's transaction. Null when the database has no chain
+ * yet (schema before version 3).
+ */
+export function chainTip(db: AuditDatabase): ChainTip | null {
+  let row;
+  try {
+    row = db.statement(
+      `SELECT (SELECT max(audit_id) FROM audit_log) AS log_id, c.audit_id,
+         iif(c.audit_id IS NULL, NULL, lower(hex(c.hash))) AS hash
+       FROM (SELECT 1) LEFT JOIN
+         (SELECT audit_id, hash FROM audit_trail_chain ORDER BY audit_id DESC LIMIT 1) AS c`,
+    ).get()!;
+  } catch (error) {
+    if (/no such table: audit_trail_chain/.test((error as Error).message)) return null;
+    throw error;
+  }
+  const sealedId = row.audit_id as number | null;
+  const logId = row.log_id as number | null;
+  return {
+    previousHash: (row.hash as string | null) ?? GENESIS_HASH,
+    reservedUpTo: sealedId !== null && (logId === null || sealedId > logId) ? sealedId : null,
+  };
+}
+
+/**
+ * Seals the events with ids `firstId`..`lastId` (already in `audit_log`), chaining from
+ * `previousHash`. Must run inside the transaction that wrote them. Returns how many were
+ * sealed and the new head's hash.
+ */
+export function sealEvents(
+  db: AuditDatabase,
+  previousHash: string,
+  firstId: number,
+  lastId: number,
+): { sealed: number; hash: string } {
+  return sealRows(
+    db,
+    previousHash,
+    `SELECT audit_id, ${ENCODING_SQL} AS encoded
+     FROM audit_log WHERE audit_id BETWEEN ? AND ? ORDER BY audit_id`,
+    [firstId, lastId],
+  );
+}
+
+/**
+ * Seals events given by `rowsSql`, a SELECT of `audit_id` and `encoded` (see `encodingSql`)
+ * in ascending `audit_id`, chaining from `previousHash`. Must run in the transaction that
+ * writes those events. Returns how many were sealed and the new head.
+ */
+export function sealRows(
+  db: AuditDatabase,
+  previousHash: string,
+  rowsSql: string,
+  params: SQLInputValue[],
+): { sealed: number; hash: string } {
+  const state = linkState(db.sqlite);
+  state.active = true;
+  state.linker.reset(previousHash);
+  state.lastId = -Infinity;
+  state.count = 0;
+  try {
+    // One statement, evaluated in C, calls back into JS only to hash: much faster than
+    // reading the rows out and inserting seals one by one. Memory stays flat however many
+    // rows it seals: the linker allocates nothing per event.
+    const { changes } = guard(db.path, () =>
+      db.statement(
+        `INSERT INTO audit_trail_chain (audit_id, hash)
+         SELECT audit_id, ${LINK_FUNCTION}(audit_id, encoded) FROM (${rowsSql})`,
+      ).run(...params));
+    if (Number(changes) !== state.count) {
+      throw new Error(`sealed ${state.count} events but stored ${changes} seals`);
+    }
+    return { sealed: state.count, hash: state.linker.hash };
+  } finally {
+    state.active = false;
+  }
+}
+
+/** Seals every event not sealed yet; migration 003 runs it on the events that existed. */
+export function sealExistingEvents(db: AuditDatabase): number {
+  const head = chainHead(db);
+  return sealEvents(
+    db,
+    head?.hash ?? GENESIS_HASH,
+    head ? head.audit_id + 1 : -Number.MAX_SAFE_INTEGER,
+    Number.MAX_SAFE_INTEGER,
+  ).sealed;
+}
+
+// --- internals -------------------------------------------------------------------------------
+
+const LINK_FUNCTION = "audit_trail_link";
+
+interface LinkState {
+  active: boolean;
+  linker: ChainLinker;
+  lastId: number;
+  count: number;
+}
+
+const linkStates = new WeakMap<DatabaseSync, LinkState>();
+
+/**
+ * The SQL function that chains rows as SQLite hands them over. It keeps the running seal in
+ * JS, so it refuses to run outside {@linkcode sealRows} or on rows out of order. It returns
+ * the linker's own buffer: SQLite copies a BLOB result before the next call.
+ */
+function linkState(sqlite: DatabaseSync): LinkState {
+  const state = linkStates.get(sqlite);
+  if (state) return state;
+  const fresh: LinkState = { active: false, linker: new ChainLinker(), lastId: 0, count: 0 };
+  sqlite.function(
+    LINK_FUNCTION,
+    { deterministic: false, directOnly: true },
+    (id: SQLInputValue, encoded: SQLInputValue) => {
+      if (!fresh.active) throw new Error(`${LINK_FUNCTION}() is for audit-trail's own writes`);
+      if (typeof id !== "number" || !(id > fresh.lastId) || typeof encoded !== "string") {
+        throw new Error(`events reached the chain out of order (${id} after ${fresh.lastId})`);
+      }
+      fresh.lastId = id;
+      fresh.count++;
+      return fresh.linker.link(encoded);
+    },
+  );
+  linkStates.set(sqlite, fresh);
+  return fresh;
+}
