@@ -186,6 +186,7 @@ export async function logNumberedEvents(
       CREATE TEMP TABLE audit_staging (
         seq INTEGER PRIMARY KEY, operation TEXT, sku TEXT, details TEXT, user TEXT, run_id TEXT
       );`));
+  const restoreCache = raiseCache(db);
   try {
     // The staging table lives in the connection's private temp database: filling it takes
     // no lock on the audit log, and memory stays bounded (it spills to a temp file).
@@ -210,49 +211,49 @@ export async function logNumberedEvents(
       throw error;
     }
     if (staged === 0) return { inserted: 0, first_audit_id: null, last_audit_id: null };
-    return withBulkCache(db, () =>
-      writeTransaction(db, () => {
-        const tip = tipForWriting(db);
-        // One time for the whole input, as SQLite's 'now' is within one statement.
-        const timestamp = sqlite.prepare(`SELECT ${NOW_SQL} AS now`).get()!.now as string;
-        // A NULL id lets SQLite number the rows (seq counts from 1 in a fresh staging table).
-        const { changes, lastInsertRowid } = sqlite.prepare(
-          `INSERT INTO audit_log (audit_id, timestamp, operation, sku, details, user, run_id)
+    return writeTransaction(db, () => {
+      const tip = tipForWriting(db);
+      // One time for the whole input, as SQLite's 'now' is within one statement.
+      const timestamp = sqlite.prepare(`SELECT ${NOW_SQL} AS now`).get()!.now as string;
+      // A NULL id lets SQLite number the rows (seq counts from 1 in a fresh staging table).
+      const { changes, lastInsertRowid } = sqlite.prepare(
+        `INSERT INTO audit_log (audit_id, timestamp, operation, sku, details, user, run_id)
          SELECT ?1 + seq, ?2, operation, sku, details, user, run_id
          FROM temp.audit_staging ORDER BY seq`,
-        ).run(tip?.reservedUpTo ?? null, timestamp);
-        // One INSERT under the write lock numbers its rows consecutively; max(audit_id) + 1
-        // would be wrong on an adopted AUTOINCREMENT table whose newest rows were deleted.
-        const first = Number(lastInsertRowid) - Number(changes) + 1;
-        const last = Number(lastInsertRowid);
-        if (tip) {
-          // Sealed from the staging table, which holds exactly what was copied: reading a large
-          // input back out of audit_log would miss the page cache.
-          // JavaScript numbers are bound as REAL, which JSON would write as 8.0.
-          const id = "CAST(?1 AS INTEGER) + seq";
-          const encoded = encodingSql({
-            audit_id: id,
-            timestamp: "?2",
-            operation: "operation",
-            sku: "sku",
-            details: "details",
-            user: "user",
-            run_id: "run_id",
-          });
-          const sealed = sealRows(
-            db,
-            tip.previousHash,
-            `SELECT ${id} AS audit_id, ${encoded} AS encoded FROM temp.audit_staging ORDER BY seq`,
-            [first - 1, timestamp],
-          );
-          if (sealed.sealed !== Number(changes)) throw new Error("not every event was sealed");
-        }
-        return { inserted: Number(changes), first_audit_id: first, last_audit_id: last };
-      }));
+      ).run(tip?.reservedUpTo ?? null, timestamp);
+      // One INSERT under the write lock numbers its rows consecutively; max(audit_id) + 1
+      // would be wrong on an adopted AUTOINCREMENT table whose newest rows were deleted.
+      const first = Number(lastInsertRowid) - Number(changes) + 1;
+      const last = Number(lastInsertRowid);
+      if (tip) {
+        // Sealed from the staging table, which holds exactly what was copied: reading a large
+        // input back out of audit_log would miss the page cache.
+        // JavaScript numbers are bound as REAL, which JSON would write as 8.0.
+        const id = "CAST(?1 AS INTEGER) + seq";
+        const encoded = encodingSql({
+          audit_id: id,
+          timestamp: "?2",
+          operation: "operation",
+          sku: "sku",
+          details: "details",
+          user: "user",
+          run_id: "run_id",
+        });
+        const sealed = sealRows(
+          db,
+          tip.previousHash,
+          `SELECT ${id} AS audit_id, ${encoded} AS encoded FROM temp.audit_staging ORDER BY seq`,
+          [first - 1, timestamp],
+        );
+        if (sealed.sealed !== Number(changes)) throw new Error("not every event was sealed");
+      }
+      return { inserted: Number(changes), first_audit_id: first, last_audit_id: last };
+    });
   } finally {
     if (sqlite.isOpen) {
       try {
         sqlite.exec("DROP TABLE IF EXISTS temp.audit_staging");
+        restoreCache();
       } catch {
         // The connection is about to close with its temp database; nothing is lost.
       }
@@ -285,11 +286,11 @@ function tipForWriting(db: AuditDatabase): ChainTip | null {
 const BULK_CACHE_KIB = 32 * 1024;
 
 /**
- * Runs `work` with at least {@linkcode BULK_CACHE_KIB} of page cache on the database, then
- * gives the connection its own setting back, so that a long-lived connection of a library
- * caller does not keep the memory.
+ * Gives the database at least {@linkcode BULK_CACHE_KIB} of page cache for the final copy
+ * (the staging table has its own), and returns how to give the connection its own setting
+ * back, so that a long-lived connection of a library caller does not keep the memory.
  */
-function withBulkCache<T>(db: AuditDatabase, work: () => T): T {
+function raiseCache(db: AuditDatabase): () => void {
   const sqlite = db.sqlite;
   const { cache_size: setting } = guard(db.path, () => sqlite.prepare("PRAGMA cache_size").get()!);
   const { page_size: pageSize } = guard(db.path, () => sqlite.prepare("PRAGMA page_size").get()!);
@@ -297,13 +298,9 @@ function withBulkCache<T>(db: AuditDatabase, work: () => T): T {
   const kib = (setting as number) < 0
     ? -(setting as number)
     : (setting as number) * (pageSize as number) / 1024;
-  if (kib >= BULK_CACHE_KIB) return work();
+  if (kib >= BULK_CACHE_KIB) return () => {};
   guard(db.path, () => sqlite.exec(`PRAGMA cache_size = -${BULK_CACHE_KIB}`));
-  try {
-    return work();
-  } finally {
-    if (sqlite.isOpen) sqlite.exec(`PRAGMA cache_size = ${Number(setting)}`);
-  }
+  return () => sqlite.exec(`PRAGMA cache_size = ${Number(setting)}`);
 }
 
 const NOTHING_STORED_HINT = "Nothing from this input was stored. Fix the line and run again.";
