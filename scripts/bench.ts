@@ -6,7 +6,9 @@
  * machine a moment apart, prints a table (figure, ours, peer, ratio, target, result) and
  * writes the same as JSON. Machines are noisy: ratios are the figures to read, short
  * measurements are the median of several runs taken in turns, and cost growth is shown by
- * measuring on 10,000 events as well.
+ * measuring on 10,000 events as well. What the hash chain costs is measured in the same run
+ * (scripts/bench_chain.ts): bulk ingest with and without it, `verify` of every event, and one
+ * durable `log`.
  *
  * The command under test runs as `deno run <PERMISSION_FLAGS> cli.ts …`, the permissions the
  * compiled executable gets; `deno run` adds its own start-up time, which the bare Deno peer
@@ -37,6 +39,7 @@ import { DatabaseSync } from "node:sqlite";
 import { PERMISSION_FLAGS } from "./permissions.ts";
 import { EVENTS_PER_RUN, runName, skuName, writeEventFiles } from "./bench_data.ts";
 import { compare, hasGnuTime, type Measured, run, succeeds, summarize } from "./bench_run.ts";
+import { benchChainIngest, benchSingleLog, benchVerify } from "./bench_chain.ts";
 
 const ROOT = resolve(dirname(new URL(import.meta.url).pathname), "..");
 const CLI = join(ROOT, "cli.ts");
@@ -72,6 +75,8 @@ const RUNS = Number(flags.runs);
 if (!Number.isSafeInteger(EVENTS) || EVENTS < 1000) throw new Error("--events must be ≥ 1000");
 if (!Number.isSafeInteger(RUNS) || RUNS < 1) throw new Error("--runs must be ≥ 1");
 const LONG_RUNS = EVENTS >= 200_000 ? 1 : 3;
+/** Rounds of the in-process ingest with and without the hash chain (a ratio needs several). */
+const CHAIN_ROUNDS = EVENTS >= 200_000 ? 3 : 5;
 
 const figures: Figure[] = [];
 const encoder = new TextEncoder();
@@ -132,11 +137,21 @@ async function copy(from: string, to: string) {
   await Deno.copyFile(from, to);
 }
 
-/** Bytes the database's pages take, after its WAL is merged into it. */
-function databaseBytes(path: string): number {
+/** Merges the database's WAL into its file, so that the file alone can be copied. */
+function checkpoint(path: string) {
   const db = new DatabaseSync(path);
   try {
     db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  } finally {
+    db.close();
+  }
+}
+
+/** Bytes the database's pages take, after its WAL is merged into it. */
+function databaseBytes(path: string): number {
+  checkpoint(path);
+  const db = new DatabaseSync(path);
+  try {
     const pages = db.prepare("PRAGMA page_count").get()!.page_count as number;
     const free = db.prepare("PRAGMA freelist_count").get()!.freelist_count as number;
     const size = db.prepare("PRAGMA page_size").get()!.page_size as number;
@@ -235,6 +250,44 @@ COMMIT;
   await copy(p("template.db"), p("small.db"));
   await run(cli("log", "--stdin", "--db", p("small.db")), { stdinFile: p("small.ndjson") });
 
+  // --- Tamper evidence: what the hash chain costs ----------------------------------------------
+  // The ingest's peer is the same library call on a database without the chain (schema 2).
+  const chainIngest = await benchChainIngest(p("events.ndjson"), EVENTS, dir, CHAIN_ROUNDS);
+  add({
+    figure: "bulk ingest with the hash chain (library, same events)",
+    ours: fmtMs(chainIngest.with_chain_ms),
+    peer: `${fmtMs(chainIngest.without_chain_ms)} (same ingest without the chain)`,
+    ratio: round(chainIngest.ratio),
+    target: "≤ 1.25×",
+    pass: chainIngest.ratio <= 1.25,
+    note: `median of ${CHAIN_ROUNDS} rounds each, in turns`,
+    raw: { ...chainIngest },
+  });
+  // verify: 3 s for 1,000,000 events, in proportion (but never under half a second, which
+  // start-up alone would take on a busy machine).
+  const verifyLimit = Math.max(500, (3000 * EVENTS) / 1_000_000);
+  const verified = await benchVerify(p("ours.db"), EVENTS);
+  add({
+    figure: `verify of every event (${EVENTS.toLocaleString("en")})`,
+    ours: `${fmtMs(verified.cli_ms)}, ${fmtMb(verified.cli_rss_kb)} peak`,
+    peer: `${fmtMs(verified.library_ms)} (verifyChain() in-process)`,
+    ratio: null,
+    target: `≤ ${fmtMs(verifyLimit)}`,
+    pass: verified.cli_ms <= verifyLimit,
+    raw: { ...verified },
+  });
+  const single = benchSingleLog(dir, RUNS * 20);
+  add({
+    figure: "one log, durable commit (library), with the hash chain",
+    ours: `${single.with_chain_us} µs`,
+    peer: `${single.without_chain_us} µs (without the chain)`,
+    ratio: round(single.ratio),
+    target: "unchanged (≤ 1.2×)",
+    pass: single.ratio <= 1.2,
+    note: `median of ${RUNS * 20} each, in turns`,
+    raw: { ...single },
+  });
+
   if (tools.python && tools.original) {
     const sample = Math.min(2000, EVENTS);
     await run([tools.python, flags.original, "migrate", p("original_bulk.db")]);
@@ -294,13 +347,18 @@ COMMIT;
 
   // --- One event per process ---------------------------------------------------------------
   const logArgs = ["ORDER_CONFIRMED", "--sku", "SKU-00042", "--details", "Order ORD-123: 45 units"];
-  const logAt = async (db: string) =>
-    await compare({
+  const logAt = async (db: string) => {
+    // The bare peer writes events without seals: it logs into a copy, so that the database
+    // every later figure reads (and the bundle verifies) keeps an intact chain.
+    const bareDb = db.replace(/\.db$/, "_bare.db");
+    checkpoint(db);
+    await copy(db, bareDb);
+    return await compare({
       ours: { command: cli("log", ...logArgs, "--user", "bench", "--db", db) },
       bare: {
         command: bare(
           "log",
-          db,
+          bareDb,
           "ORDER_CONFIRMED",
           "SKU-00042",
           "Order ORD-123: 45 units",
@@ -308,6 +366,7 @@ COMMIT;
         ),
       },
     }, RUNS);
+  };
   const logBig = await logAt(p("ours.db"));
   ratioFigure(
     "one log process, start to exit",
