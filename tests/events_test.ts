@@ -13,6 +13,7 @@ import {
   migrate,
   openDatabase,
   UsageError,
+  verifyChain,
 } from "../mod.ts";
 import { tempDir } from "./helpers.ts";
 import { ISO_TIMESTAMP, openMigrated, writeLegacyDatabase } from "./fixtures.ts";
@@ -222,4 +223,12 @@ Deno.test("logAuditEvents() reports the right ids on an adopted table whose last
   const result = await logAuditEvents(db, [{ operation: "A" }, { operation: "B" }]);
   assert.deepEqual(result, { inserted: 2, first_audit_id: 7, last_audit_id: 8 });
   assert.deepEqual(getAuditLog(db, { limit: 2 }).map((e) => e.audit_id), [8, 7]);
+  // Their seals carry their ids, after the gap, and the chain holds.
+  const seals = db.sqlite.prepare("SELECT audit_id FROM audit_trail_chain ORDER BY audit_id")
+    .all().map((row) => row.audit_id);
+  assert.deepEqual(seals.slice(-3), [4, 7, 8]);
+  assert.equal((await verifyChain(db)).intact, true);
+  // The next import follows on directly.
+  await logAuditEvents(db, [{ operation: "C" }, { operation: "D" }]);
+  assert.equal((await verifyChain(db)).events_checked, 8);
 });

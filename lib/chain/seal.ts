@@ -111,29 +111,43 @@ export function sealEvents(
  * Seals events given by `rowsSql`, a SELECT of `audit_id` and `encoded` (see `encodingSql`)
  * in ascending `audit_id`, chaining from `previousHash`. Must run in the transaction that
  * writes those events. Returns how many were sealed and the new head.
+ *
+ * `consecutiveFrom`: the rows' ids run without gaps from this id. When the newest seal is
+ * just below it, SQLite numbers the seals as it appends them, which spares a lookup per row
+ * (a twentieth of a bulk import's sealing); the numbers are checked afterwards.
  */
 export function sealRows(
   db: AuditDatabase,
   previousHash: string,
   rowsSql: string,
   params: SQLInputValue[],
+  consecutiveFrom?: number,
 ): { sealed: number; hash: string } {
+  const append = consecutiveFrom !== undefined && newestSealId(db) === consecutiveFrom - 1;
   const state = linkState(db.sqlite);
   state.active = true;
   state.linker.reset(previousHash);
-  state.lastId = -Infinity;
+  state.firstId = state.lastId = -Infinity;
   state.count = 0;
   try {
     // One statement, evaluated in C, calls back into JS only to hash: much faster than
     // reading the rows out and inserting seals one by one. Memory stays flat however many
     // rows it seals: the linker allocates nothing per event.
-    const { changes } = guard(db.path, () =>
+    const { changes, lastInsertRowid } = guard(db.path, () =>
       db.statement(
         `INSERT INTO audit_trail_chain (audit_id, hash)
-         SELECT audit_id, ${LINK_FUNCTION}(audit_id, encoded) FROM (${rowsSql})`,
+         SELECT ${append ? "NULL" : "audit_id"}, ${LINK_FUNCTION}(audit_id, encoded)
+         FROM (${rowsSql})`,
       ).run(...params));
     if (Number(changes) !== state.count) {
       throw new Error(`sealed ${state.count} events but stored ${changes} seals`);
+    }
+    if (
+      append && state.count > 0 &&
+      (state.firstId !== consecutiveFrom || state.lastId - state.count + 1 !== consecutiveFrom ||
+        Number(lastInsertRowid) !== state.lastId)
+    ) {
+      throw new Error(`seals numbered up to ${lastInsertRowid} for events up to ${state.lastId}`);
     }
     return { sealed: state.count, hash: state.linker.hash };
   } finally {
@@ -154,11 +168,18 @@ export function sealExistingEvents(db: AuditDatabase): number {
 
 // --- internals -------------------------------------------------------------------------------
 
+/** The newest seal's id, or 0 when there is none (SQLite then numbers the first seal 1). */
+function newestSealId(db: AuditDatabase): number {
+  const sql = "SELECT coalesce(max(audit_id), 0) AS id FROM audit_trail_chain";
+  return guard(db.path, () => db.statement(sql).get()!.id as number);
+}
+
 const LINK_FUNCTION = "audit_trail_link";
 
 interface LinkState {
   active: boolean;
   linker: ChainLinker;
+  firstId: number;
   lastId: number;
   count: number;
 }
@@ -173,7 +194,13 @@ const linkStates = new WeakMap<DatabaseSync, LinkState>();
 function linkState(sqlite: DatabaseSync): LinkState {
   const state = linkStates.get(sqlite);
   if (state) return state;
-  const fresh: LinkState = { active: false, linker: new ChainLinker(), lastId: 0, count: 0 };
+  const fresh: LinkState = {
+    active: false,
+    linker: new ChainLinker(),
+    firstId: 0,
+    lastId: 0,
+    count: 0,
+  };
   sqlite.function(
     LINK_FUNCTION,
     { deterministic: false, directOnly: true },
@@ -182,8 +209,8 @@ function linkState(sqlite: DatabaseSync): LinkState {
       if (typeof id !== "number" || !(id > fresh.lastId) || typeof encoded !== "string") {
         throw new Error(`events reached the chain out of order (${id} after ${fresh.lastId})`);
       }
+      if (fresh.count++ === 0) fresh.firstId = id;
       fresh.lastId = id;
-      fresh.count++;
       return fresh.linker.link(encoded);
     },
   );
