@@ -70,9 +70,9 @@ export {
   type AuditLogFilter,
   DEFAULT_QUERY_LIMIT,
   getAuditLog,
-  parseTimeBound,
   streamAuditLog,
 } from "./lib/query.ts";
+export { parseTimeBound, type TimeRange } from "./lib/time_bound.ts";
 export {
   BATCH_END,
   BATCH_START,
