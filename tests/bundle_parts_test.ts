@@ -1,6 +1,6 @@
 /**
  * The parts of a debug bundle on their own: redaction and the secret scan, the row-by-row
- * copy, the step runner's time limits, bundle names, the progress display and the launcher.
+ * copy, the checks in workers, the step runner's time limits, bundle names, the progress display and the launcher.
  *
  * @module
  */
@@ -18,6 +18,10 @@ import {
   secretsInText,
 } from "../lib/bundle/redact.ts";
 import { copyDatabase } from "../lib/bundle/logical_copy.ts";
+import { checkDatabase } from "../lib/bundle/check.ts";
+import { hashStream } from "../lib/bundle/files.ts";
+import { verifyBundle } from "../lib/bundle/verify.ts";
+import { openZip } from "../lib/bundle/zip.ts";
 import { stepRunner } from "../lib/bundle/steps.ts";
 import type { BundleError } from "../lib/bundle/manifest.ts";
 import { bundleBaseName } from "../lib/bundle/workspace.ts";
@@ -365,4 +369,139 @@ Deno.test("the launcher finds the database beside itself and waits for Enter at 
   assert.equal(await runLauncher(missing), 1);
   assert.equal(waited, 2);
   assert.match(shown, /Some information could not be collected/);
+});
+
+/** A database whose index `extra_a` no longer matches its table: readable, but damaged. */
+async function databaseWithBadIndex(dir: string): Promise<string> {
+  const path = join(dir, "app.db");
+  {
+    using db = openMigrated(dir);
+    await logAuditEvents(db, [{ operation: "SKU_CREATED", sku: "SKU-1" }]);
+    db.sqlite.exec(
+      "CREATE TABLE extra (a TEXT); CREATE INDEX extra_a ON extra (a); INSERT INTO extra VALUES ('needle-1');",
+    );
+  }
+  const sqlite = new DatabaseSync(path, { readOnly: true });
+  const rootpage = Number(
+    sqlite.prepare("SELECT rootpage FROM sqlite_schema WHERE name = 'extra_a'").get()!.rootpage,
+  );
+  const pageSize = Number(sqlite.prepare("PRAGMA page_size").get()!.page_size);
+  sqlite.close();
+  const bytes = await Deno.readFile(path);
+  const page = bytes.subarray((rootpage - 1) * pageSize, rootpage * pageSize);
+  const at = new TextDecoder("latin1").decode(page).indexOf("needle-1");
+  assert.ok(at > 0, "the index entry is on its root page");
+  page[at + 7] = "9".charCodeAt(0);
+  await Deno.writeFile(path, bytes);
+  return path;
+}
+
+Deno.test("exportDebugBundle() checking in workers gives the same bundle as checking in this thread", async () => {
+  await using dir = await tempDir();
+  {
+    using db = openMigrated(dir.path);
+    await logAuditEvents(
+      db,
+      Array.from({ length: 300 }, (_, i) => ({ operation: "SKU_CREATED", sku: `SKU-${i}` })),
+    );
+  }
+  const database = join(dir.path, "app.db");
+  const bundles = [];
+  for (const parallel of [true, false]) {
+    bundles.push(
+      await exportDebugBundle({
+        database,
+        outputDir: join(dir.path, parallel ? "parallel" : "sequential"),
+        compress: true,
+        parallel,
+      }),
+    );
+  }
+  const [parallel, sequential] = bundles;
+  assert.equal(parallel.complete, true);
+  assert.deepEqual(parallel.errors, []);
+  const names = (result: typeof parallel) => result.manifest.files.map((f) => f.name);
+  assert.deepEqual(names(parallel), names(sequential));
+  assert.deepEqual(Object.keys(parallel.manifest), Object.keys(sequential.manifest));
+  const facts = (result: typeof parallel) => {
+    const m = result.manifest;
+    return {
+      integrity_ok: m.integrity_ok,
+      chain_head: m.chain_head,
+      chain_verify: m.chain_verify,
+      audit_records_count: m.audit_records_count,
+      total_rows: m.total_rows,
+      steps: m.steps.map((s) => [s.step, s.name, s.file, s.status]),
+      backup: m.files.find((f) => f.name === "database_backup.db")?.bytes,
+    };
+  };
+  assert.deepEqual(facts(parallel), facts(sequential));
+  assert.equal(parallel.manifest.integrity_ok, true);
+  assert.equal(parallel.manifest.chain_verify?.intact, true);
+  assert.equal(parallel.manifest.chain_head?.audit_id, 300);
+  for (const step of parallel.manifest.steps) assert.equal(typeof step.duration_ms, "number");
+
+  // The ZIP holds every file the manifest lists, with the SHA-256 taken while it was written.
+  const zip = await openZip(parallel.path);
+  try {
+    const folder = parallel.bundle_id;
+    assert.deepEqual(
+      zip.entries.map((e) => e.name).sort(),
+      [...names(parallel), "manifest.json"].map((n) => `${folder}/${n}`).sort(),
+    );
+    for (const file of parallel.manifest.files) {
+      const entry = zip.entries.find((e) => e.name === `${folder}/${file.name}`)!;
+      const { readable, writable } = new TransformStream<Uint8Array, Uint8Array>();
+      const [hash] = await Promise.all([hashStream(readable), entry.read(writable)]);
+      assert.deepEqual(hash, { bytes: file.bytes, sha256: file.sha256 }, file.name);
+    }
+  } finally {
+    await zip.close();
+  }
+  assert.equal((await verifyBundle(parallel.path)).ok, true);
+});
+
+Deno.test("exportDebugBundle() lists a damage that the integrity check in a worker finds", async () => {
+  await using dir = await tempDir();
+  const database = await databaseWithBadIndex(dir.path);
+  const checked = await checkDatabase(database, { busyTimeoutMs: 1000 });
+  assert.equal(checked.inWorkers, true);
+  assert.equal(checked.stats.integrity_check.ok, false);
+  assert.match(checked.stats.integrity_check.messages.join("\n"), /extra_a/);
+  assert.ok("result" in checked.chain && checked.chain.result?.intact);
+
+  for (const compress of [true, false]) {
+    const result = await exportDebugBundle({
+      database,
+      outputDir: join(dir.path, `bundles_${compress}`),
+      compress,
+    });
+    assert.equal(result.complete, false);
+    assert.equal(result.manifest.integrity_ok, false);
+    assert.equal(result.manifest.snapshot.method, "vacuum_into");
+    const errors = result.errors.filter((e) => e.step === "database_stats.json");
+    assert.equal(errors.length, 1, JSON.stringify(result.errors));
+    assert.match(errors[0].message, /^integrity check: .*extra_a/);
+    assert.equal(result.manifest.chain_verify?.intact, true);
+    assert.equal(
+      result.manifest.steps.find((s) => s.file === "database_stats.json")?.status,
+      "partial",
+    );
+    assert.equal((await verifyBundle(result.path)).ok, true);
+  }
+});
+
+Deno.test("checkDatabase() stops its workers when aborted", async () => {
+  await using dir = await tempDir();
+  {
+    using _db = openMigrated(dir.path);
+  }
+  const controller = new AbortController();
+  const reason = new Error("stop");
+  const checking = checkDatabase(join(dir.path, "app.db"), {
+    busyTimeoutMs: 1000,
+    signal: controller.signal,
+  });
+  controller.abort(reason);
+  await assert.rejects(checking, (error) => error === reason);
 });

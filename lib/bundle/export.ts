@@ -5,11 +5,12 @@
  *
  * @module
  */
+import { createHash } from "node:crypto";
 import { dirname, join, resolve } from "node:path";
-import { CHAIN_SCHEMA_VERSION, type ChainVerifyResult, verifyChain } from "../chain/mod.ts";
-import { openDatabase } from "../db.ts";
+import type { ChainVerifyResult } from "../chain/mod.ts";
 import { AuditTrailError, DatabaseBusyError, UsageError } from "../errors.ts";
 import { exportAuditCsv } from "./audit_csv.ts";
+import { checkDatabase } from "./check.ts";
 import { type BundleFile, errorMessage, fileSize, hashFile, writeNewTextFile } from "./files.ts";
 import { buildManifest, type BundleError, type Manifest, MANIFEST_NAME } from "./manifest.ts";
 import { README_NAME, readmeText } from "./readme.ts";
@@ -21,11 +22,11 @@ import {
   type SecretValue,
 } from "./redact.ts";
 import { BACKUP_NAME, snapshotDatabase, type SnapshotOutcome } from "./snapshot.ts";
-import { collectDatabaseStats, type DatabaseStats } from "./stats.ts";
+import type { DatabaseStats } from "./stats.ts";
 import { collectSystemInfo, freeDiskBytes, versions } from "./system_info.ts";
 import { stepRunner } from "./steps.ts";
 import { bundleBaseName, BundleWorkspace } from "./workspace.ts";
-import { packFolder } from "./zip.ts";
+import { FolderZip, packFolder } from "./zip.ts";
 
 import type { BundleProgress } from "./steps.ts";
 
@@ -51,6 +52,12 @@ export interface ExportDebugBundleOptions {
   stepTimeoutMs?: number;
   /** How long to wait for another program's database lock (default 3,000 ms). */
   busyTimeoutMs?: number;
+  /**
+   * Check the database in worker threads while the snapshot is being compressed (default
+   * `true`); `false` does one step after the other in this thread. Where no worker can be
+   * started, the bundle falls back to that by itself. The bundle is the same either way.
+   */
+  parallel?: boolean;
 }
 
 /** What {@linkcode exportDebugBundle} made. */
@@ -113,6 +120,7 @@ export async function exportDebugBundle(
   const settingsPath = resolve(options.settingsPath ?? join(databaseDir, SETTINGS_NAME));
   const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
   const compress = options.compress ?? false;
+  const parallel = options.parallel ?? true;
 
   await using workspace = await BundleWorkspace.create(
     outputDir,
@@ -170,6 +178,15 @@ export async function exportDebugBundle(
     return { files: [SETTINGS_NAME] };
   });
 
+  // With `compress`, the snapshot goes into the ZIP while the database is being checked.
+  // Disposed of before the workspace: an unfinished ZIP lets go of its files before cleanup.
+  let zip: FolderZip | undefined;
+  let backupZipped: Promise<void> | undefined;
+  /** The backup's size and SHA-256, taken while it was compressed. */
+  let backupHash: { bytes: number; sha256: string } | undefined;
+  await using _zip = {
+    [Symbol.asyncDispose]: async () => await zip?.abort(options.signal?.reason),
+  };
   const missing = `Database not found: "${databasePath}" (the bundle never creates one)`;
   let snapshot: SnapshotOutcome | undefined;
   let stats: DatabaseStats | undefined;
@@ -187,8 +204,28 @@ export async function exportDebugBundle(
         problems: snapshot.problems,
       };
     });
-    await run.step(...DATABASE_STEPS[1], 300_000, async () => {
-      stats = await collectDatabaseStats(databasePath, { busyTimeoutMs });
+    if (compress && parallel && snapshot?.files.includes(BACKUP_NAME)) {
+      zip = await startZip(workspace, options.signal);
+      if (zip) {
+        const hash = createHash("sha256");
+        let bytes = 0;
+        backupZipped = zip.add(workspace.dir, BACKUP_NAME, (chunk) => {
+          hash.update(chunk);
+          bytes += chunk.length;
+        }).then(() => {
+          backupHash = { bytes, sha256: hash.digest("hex") };
+        });
+      }
+      backupZipped?.catch(() => {}); // awaited when the ZIP is finished
+    }
+    await run.step(...DATABASE_STEPS[1], 300_000, async (signal) => {
+      const checked = await checkDatabase(databasePath, {
+        busyTimeoutMs,
+        signal,
+        workers: parallel,
+        chainAfter: backupZipped,
+      });
+      stats = checked.stats;
       await writeNewTextFile(
         workspace.path("database_stats.json"),
         JSON.stringify(stats, null, 2) + "\n",
@@ -196,11 +233,11 @@ export async function exportDebugBundle(
       const problems = stats.integrity_check.ok
         ? []
         : [`integrity check: ${summarize(stats.integrity_check.messages)}`];
-      try {
-        chain = await verifyLiveChain(databasePath, stats.schema_version, busyTimeoutMs);
+      if ("error" in checked.chain) {
+        problems.push(`audit chain not verified: ${describeError(checked.chain.error)}`);
+      } else {
+        chain = checked.chain.result;
         if (chain?.failure) problems.push(`audit chain: ${chain.failure.message}`);
-      } catch (error) {
-        problems.push(`audit chain not verified: ${describeError(error)}`);
       }
       return { files: ["database_stats.json"], problems };
     });
@@ -267,6 +304,14 @@ export async function exportDebugBundle(
     const scanner = new SecretScanner(secrets);
     const files: BundleFile[] = [];
     for (const name of names) {
+      if (name === BACKUP_NAME && backupZipped) {
+        // Hashed as it went into the ZIP: the file is not read a second time.
+        await backupZipped.catch(() => {});
+        if (backupHash) {
+          files.push({ name, ...backupHash });
+          continue;
+        }
+      }
       const scan = TEXT_FILE.test(name) ? scanner.file() : undefined;
       const { bytes, sha256 } = await hashFile(workspace.path(name), {
         signal: options.signal,
@@ -290,9 +335,17 @@ export async function exportDebugBundle(
     () =>
       workspace.finish(async (zipPath) => {
         const names = [...manifest.files.map((f) => f.name), MANIFEST_NAME];
-        await packFolder(workspace.dir, names, zipPath, workspace.bundleId, {
-          signal: options.signal,
-        });
+        if (!zip) {
+          await packFolder(workspace.dir, names, zipPath, workspace.bundleId, {
+            signal: options.signal,
+          });
+          return;
+        }
+        await backupZipped;
+        for (const name of names) {
+          if (name !== BACKUP_NAME) await zip.add(workspace.dir, name);
+        }
+        await zip.close();
       }),
     fileSize,
   ).catch(whenDiskFull(outputDir));
@@ -373,15 +426,22 @@ function refuseLeak(file: string, keys: string[]): void {
   );
 }
 
-/** What `audit-trail verify` says of the live database; null before schema version 3. */
-async function verifyLiveChain(
-  path: string,
-  schemaVersion: number | null,
-  busyTimeoutMs: number,
-): Promise<ChainVerifyResult | null> {
-  if (schemaVersion === null || schemaVersion < CHAIN_SCHEMA_VERSION) return null;
-  using db = openDatabase(path, { readOnly: true, busyTimeoutMs });
-  return await verifyChain(db);
+/**
+ * Starts the bundle's ZIP under its temporary name, or returns `undefined` when it cannot be
+ * (the ZIP is then written at the end, as without the overlap, and fails there if it must).
+ */
+async function startZip(
+  workspace: BundleWorkspace,
+  signal: AbortSignal | undefined,
+): Promise<FolderZip | undefined> {
+  if (!workspace.partialZip) return undefined;
+  try {
+    return await FolderZip.create(workspace.partialZip, workspace.bundleId, { signal });
+  } catch {
+    await Deno.remove(workspace.partialZip).catch(() => {});
+    signal?.throwIfAborted();
+    return undefined;
+  }
 }
 
 function describeError(error: unknown): string {

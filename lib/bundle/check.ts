@@ -1,0 +1,229 @@
+/**
+ * Checking the live database for a bundle: its figures with SQLite's integrity check, and the
+ * walk of its hash chain. Each runs on a connection of its own in a worker, so that the main
+ * thread stays free to compress the snapshot meanwhile. Where a worker cannot be started, the
+ * checks run in the calling thread instead, one after the other.
+ *
+ * The worker runs this very module (so `deno compile` embeds it with the rest): loaded in a
+ * worker named {@linkcode WORKER_NAME}, it answers one check request.
+ *
+ * @module
+ */
+import { CHAIN_SCHEMA_VERSION, type ChainVerifyResult, verifyChain } from "../chain/mod.ts";
+import { openDatabase } from "../db.ts";
+import { DatabaseBusyError } from "../errors.ts";
+import { schemaVersion } from "../migrate.ts";
+import { collectDatabaseStats, type DatabaseStats } from "./stats.ts";
+
+/** One check: the figures and integrity check, or the hash chain. */
+export type CheckTask = "stats" | "chain";
+
+/** What the worker is asked to do. */
+export interface CheckRequest {
+  task: CheckTask;
+  path: string;
+  busyTimeoutMs: number;
+}
+
+/** What the worker answers: the result, or the error it met (whether it was a lock). */
+export type CheckReply =
+  | { ok: true; value: DatabaseStats | ChainVerifyResult | null }
+  | { ok: false; busy: boolean; message: string };
+
+/** What {@linkcode checkDatabase} found. */
+export interface DatabaseCheck {
+  stats: DatabaseStats;
+  /**
+   * The chain's verification (`null` before schema version 3), or why it could not be made.
+   */
+  chain: { result: ChainVerifyResult | null } | { error: unknown };
+  /** Whether the checks ran in workers (`false`: in the calling thread). */
+  inWorkers: boolean;
+}
+
+/** Options of {@linkcode checkDatabase}. */
+export interface CheckOptions {
+  busyTimeoutMs: number;
+  /** Aborting stops the workers at once. */
+  signal?: AbortSignal;
+  /** Run the checks in workers (default `true`); `false` runs them in this thread. */
+  workers?: boolean;
+  /**
+   * Work that shares the processor (compressing the snapshot): the chain's walk starts once it
+   * is done, so the longer integrity check keeps a core to itself meanwhile.
+   */
+  chainAfter?: Promise<unknown>;
+}
+
+/**
+ * Collects `database_stats.json`'s figures and verifies the hash chain of the live database
+ * at `path`, both read-only.
+ *
+ * @throws When the figures cannot be read at all (locked, not a database): the chain's
+ * verification is then dropped, as it is worth nothing alone.
+ */
+export async function checkDatabase(path: string, options: CheckOptions): Promise<DatabaseCheck> {
+  const { busyTimeoutMs, signal } = options;
+  if (options.workers === false) return await inThread(path, busyTimeoutMs);
+  const chainStop = new AbortController();
+  const stopChain = () => chainStop.abort(signal?.reason);
+  signal?.addEventListener("abort", stopChain, { once: true });
+  try {
+    const statsRun = inWorker<DatabaseStats>("stats", path, busyTimeoutMs, signal);
+    const chainRun = (async () => {
+      await options.chainAfter?.catch(() => {});
+      return await inWorker<ChainVerifyResult | null>(
+        "chain",
+        path,
+        busyTimeoutMs,
+        chainStop.signal,
+      );
+    })();
+    chainRun.catch(() => {}); // settled below, or dropped with the figures
+    let stats: DatabaseStats | typeof NO_WORKER;
+    try {
+      stats = await statsRun;
+    } catch (error) {
+      chainStop.abort(error);
+      throw error;
+    }
+    if (stats === NO_WORKER) {
+      chainStop.abort(new Error("no worker"));
+      return await inThread(path, busyTimeoutMs);
+    }
+    if (!hasChain(stats)) {
+      chainStop.abort(new Error("no chain"));
+      return { stats, chain: { result: null }, inWorkers: true };
+    }
+    let chain: DatabaseCheck["chain"];
+    try {
+      const result = await chainRun;
+      chain = result === NO_WORKER ? await chainInThread(path, busyTimeoutMs) : { result: result };
+    } catch (error) {
+      signal?.throwIfAborted();
+      chain = { error };
+    }
+    return { stats, chain, inWorkers: true };
+  } finally {
+    signal?.removeEventListener("abort", stopChain);
+  }
+}
+
+/**
+ * Runs one check for the worker (or in this thread): `stats` gives the figures, `chain` the
+ * chain's verification (`null` before schema version 3).
+ */
+export async function runCheckTask(
+  task: CheckTask,
+  path: string,
+  busyTimeoutMs: number,
+): Promise<DatabaseStats | ChainVerifyResult | null> {
+  if (task === "stats") return await collectDatabaseStats(path, { busyTimeoutMs });
+  using db = openDatabase(path, { readOnly: true, busyTimeoutMs });
+  if (schemaVersion(db) < CHAIN_SCHEMA_VERSION) return null;
+  return await verifyChain(db);
+}
+
+// --- internals -------------------------------------------------------------------------------
+
+/** The name of the check workers, by which this module knows it runs in one. */
+const WORKER_NAME = "audit-trail-database-check";
+
+/** A worker's global scope, as far as it is used here. */
+interface WorkerScope {
+  name?: string;
+  onmessage: ((event: MessageEvent<CheckRequest>) => void) | null;
+  postMessage(message: CheckReply): void;
+}
+
+const scope = globalThis as unknown as WorkerScope;
+if ("WorkerGlobalScope" in globalThis && scope.name === WORKER_NAME) {
+  scope.onmessage = async (event) => {
+    const { task, path, busyTimeoutMs } = event.data;
+    let reply: CheckReply;
+    try {
+      reply = { ok: true, value: await runCheckTask(task, path, busyTimeoutMs) };
+    } catch (error) {
+      reply = {
+        ok: false,
+        busy: error instanceof DatabaseBusyError,
+        message: error instanceof Error ? error.message : String(error),
+      };
+    }
+    scope.postMessage(reply);
+  };
+}
+
+const NO_WORKER: unique symbol = Symbol("no worker");
+
+function hasChain(stats: DatabaseStats): boolean {
+  return stats.schema_version !== null && stats.schema_version >= CHAIN_SCHEMA_VERSION;
+}
+
+/** The checks one after the other in this thread. */
+async function inThread(path: string, busyTimeoutMs: number): Promise<DatabaseCheck> {
+  const stats = await collectDatabaseStats(path, { busyTimeoutMs });
+  const chain = hasChain(stats) ? await chainInThread(path, busyTimeoutMs) : { result: null };
+  return { stats, chain, inWorkers: false };
+}
+
+async function chainInThread(path: string, busyTimeoutMs: number): Promise<DatabaseCheck["chain"]> {
+  try {
+    return { result: await runCheckTask("chain", path, busyTimeoutMs) as ChainVerifyResult | null };
+  } catch (error) {
+    return { error };
+  }
+}
+
+/**
+ * Runs `task` in a worker of its own, ended as soon as it answers or `signal` aborts (so no
+ * worker ever keeps the process alive). Resolves to `NO_WORKER` when the worker cannot be
+ * started or dies without answering.
+ */
+function inWorker<T>(
+  task: CheckTask,
+  path: string,
+  busyTimeoutMs: number,
+  signal?: AbortSignal,
+): Promise<T | typeof NO_WORKER> {
+  if (signal?.aborted) return Promise.reject(signal.reason);
+  let worker: Worker;
+  try {
+    worker = new Worker(import.meta.url, { type: "module", name: WORKER_NAME });
+  } catch {
+    return Promise.resolve(NO_WORKER);
+  }
+  return new Promise<T | typeof NO_WORKER>((resolve, reject) => {
+    const end = () => {
+      worker.terminate();
+      signal?.removeEventListener("abort", onAbort);
+    };
+    const onAbort = () => {
+      end();
+      reject(signal!.reason);
+    };
+    signal?.addEventListener("abort", onAbort, { once: true });
+    worker.onmessage = (event: MessageEvent<CheckReply>) => {
+      end();
+      const reply = event.data;
+      if (reply.ok) resolve(reply.value as T);
+      else reject(reply.busy ? new DatabaseBusyError(path) : new Error(reply.message));
+    };
+    worker.onerror = (event) => {
+      // Handled here: unhandled, a worker's error would end the whole process.
+      event.preventDefault();
+      end();
+      resolve(NO_WORKER);
+    };
+    worker.onmessageerror = () => {
+      end();
+      resolve(NO_WORKER);
+    };
+    try {
+      worker.postMessage({ task, path, busyTimeoutMs } satisfies CheckRequest);
+    } catch {
+      end();
+      resolve(NO_WORKER);
+    }
+  });
+}
