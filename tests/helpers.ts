@@ -38,12 +38,20 @@ export interface CliOptions {
 
 /** Runs `deno run <PERMISSION_FLAGS> cli.ts ...args` and collects its output. */
 export async function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
-  const child = cliCommand(args, options).spawn();
-  if (options.stdin !== undefined) {
+  return await collectOutput(cliCommand(args, options).spawn(), options.stdin);
+}
+
+/**
+ * Feeds `stdin` (if any) to a spawned process, waits for it, and returns its exit code and
+ * output as text. A process that exits without reading its input is not an error.
+ */
+export async function collectOutput(
+  child: Deno.ChildProcess,
+  stdin?: string | Uint8Array,
+): Promise<CliResult> {
+  if (stdin !== undefined) {
     const writer = child.stdin.getWriter();
-    const bytes = typeof options.stdin === "string"
-      ? new TextEncoder().encode(options.stdin)
-      : options.stdin;
+    const bytes = typeof stdin === "string" ? new TextEncoder().encode(stdin) : stdin;
     await writer.write(bytes).catch(() => {});
     await writer.close().catch(() => {});
   }

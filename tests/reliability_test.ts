@@ -17,7 +17,7 @@ import type { CliIo } from "../cli/context.ts";
 import { durationSeconds } from "../lib/batch.ts";
 import { PERMISSION_FLAGS } from "../scripts/permissions.ts";
 import { LEGACY_AUDIT_LOG_SQL } from "./fixtures.ts";
-import { CLI, cliCommand, migratedDb, tempDir } from "./helpers.ts";
+import { CLI, cliCommand, collectOutput, migratedDb, tempDir } from "./helpers.ts";
 import {
   argumentList,
   invalidEvent,
@@ -878,19 +878,8 @@ async function nobodyRunner(denoDir: string): Promise<Runner | string> {
       stderr: "piped",
     }).spawn();
     const started = performance.now();
-    if (options.stdin !== undefined) {
-      const writer = child.stdin.getWriter();
-      await writer.write(encoder.encode(options.stdin)).catch(() => {});
-      await writer.close().catch(() => {});
-    }
-    const output = await child.output();
-    const decoder = new TextDecoder();
-    return {
-      code: output.code,
-      stdout: decoder.decode(output.stdout),
-      stderr: decoder.decode(output.stderr),
-      ms: performance.now() - started,
-    };
+    const result = await collectOutput(child, options.stdin);
+    return { ...result, ms: performance.now() - started };
   };
   const probe = await run(["--version"]);
   if (probe.code !== 0) {
