@@ -44,6 +44,14 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
     summary: "print the newest event's seal (ID:HASH), to note as an anchor",
     load: () => import("./cli/head.ts"),
   },
+  sync: {
+    summary: "send this site's events to the central store (PostgreSQL)",
+    load: () => import("./cli/sync.ts"),
+  },
+  central: {
+    summary: "set up the central store: init, grant, sites (administrator)",
+    load: () => import("./cli/central.ts"),
+  },
 };
 
 const TOP_HELP = `audit-trail ${VERSION} — who did what to which SKU, and when

@@ -112,3 +112,10 @@ export {
   verifyChain,
   type VerifyChainOptions,
 } from "./lib/chain/mod.ts";
+export {
+  type CentralTarget,
+  parseCentralUrl,
+  type SyncOptions,
+  type SyncResult,
+  syncToCentral,
+} from "./lib/central/mod.ts";

@@ -40,6 +40,11 @@ OPTIONS
   --format F         json | ndjson | csv | table (default: table on a terminal, else json)
   --db PATH          the database (default: $AUDIT_TRAIL_DB, else data/app.db)
 
+ACROSS SITES
+  --central URL      read the central store (PostgreSQL) instead: every site's events,
+                     newest first by timestamp (then site, then audit_id), each with "site"
+  --site SITE        with --central: only this site (needed for --after-id/--before-id)
+
 OUTPUT
   Each record: {"audit_id", "timestamp", "operation", "sku", "details", "user", "run_id"};
   json is an array ([] when nothing matches), ndjson one record per line.
@@ -64,6 +69,8 @@ EXAMPLES
       limit: { type: "string" },
       offset: { type: "string" },
       order: { type: "string" },
+      central: { type: "string" },
+      site: { type: "string" },
     });
     expectAtMost("query", positionals, 0);
     const order = values.order ?? "desc";
@@ -86,6 +93,13 @@ EXAMPLES
       offset: optionalCount(values.offset, "--offset"),
       order,
     };
+    if (values.central !== undefined) {
+      const { queryCentral } = await import("./central.ts");
+      return await queryCentral(context, values.central, { ...filter, site: values.site });
+    }
+    if (values.site !== undefined) {
+      throw new UsageError("--site is for --central", { hint: "Add --central URL." });
+    }
     using db = openDatabase(context.dbPath, { readOnly: false });
     requireCurrentSchema(db);
     if (context.format === "csv" && hasTextColumns(db)) {

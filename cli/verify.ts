@@ -1,6 +1,6 @@
 import { verifyChain } from "../lib/chain/mod.ts";
 import { openDatabase, translateSqliteError } from "../lib/db.ts";
-import { TamperingFoundError } from "../lib/errors.ts";
+import { TamperingFoundError, UsageError } from "../lib/errors.ts";
 import { requireCurrentSchema } from "../lib/migrate.ts";
 import { writeObject } from "../lib/output.ts";
 import { type Command, expectAtMost, parseCommandArgs } from "./context.ts";
@@ -24,6 +24,10 @@ OPTIONS
   --anchor ID:HASH   an earlier "audit-trail head": that event must still carry that seal
   --db PATH          the database (default: $AUDIT_TRAIL_DB, else data/app.db)
   --format F         json | ndjson | table (default: table on a terminal, else json)
+  --central URL      check the central store (PostgreSQL) instead: every site's chain
+                     recomputed from the central rows; prints {"central", "sites": [{"site",
+                     "events_checked", "intact", "failure"}]}
+  --site SITE        with --central: only this site
 
 OUTPUT (json)
   {"database", "intact", "events_checked", "head": {"audit_id", "hash"},
@@ -41,8 +45,20 @@ EXAMPLES
   async run(context, args) {
     const { values, positionals } = parseCommandArgs("verify", args, {
       anchor: { type: "string" },
+      central: { type: "string" },
+      site: { type: "string" },
     });
     expectAtMost("verify", positionals, 0);
+    if (values.central !== undefined) {
+      if (values.anchor !== undefined) {
+        throw new UsageError("--anchor is for this database, not for --central");
+      }
+      const { verifyCentralCommand } = await import("./central.ts");
+      return await verifyCentralCommand(context, values.central, values.site);
+    }
+    if (values.site !== undefined) {
+      throw new UsageError("--site is for --central", { hint: "Add --central URL." });
+    }
     const { io, dbPath, format } = context;
     using db = openDatabase(dbPath);
     requireCurrentSchema(db);

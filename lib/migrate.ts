@@ -9,6 +9,7 @@
 import m001 from "../migrations/001_create_audit_log.sql" with { type: "text" };
 import m002 from "../migrations/002_add_run_id_to_audit_log.sql" with { type: "text" };
 import m003 from "../migrations/003_append_only_hash_chain.sql" with { type: "text" };
+import m004 from "../migrations/004_central_sync.sql" with { type: "text" };
 import { sealExistingEvents } from "./chain/seal.ts";
 import { type AuditDatabase, guard, writeTransaction } from "./db.ts";
 import { SchemaError } from "./errors.ts";
@@ -58,6 +59,7 @@ export const MIGRATIONS: readonly Migration[] = [
   bundled(2, "add_run_id_to_audit_log", m002),
   // Existing events, legacy ones included, are sealed into the chain as they are.
   bundled(3, "append_only_hash_chain", m003, (db) => void sealExistingEvents(db)),
+  bundled(4, "central_sync", m004),
 ];
 
 /** The schema version this tool writes and expects. */
@@ -106,7 +108,7 @@ export interface MigrateOptions {
  * import { migrate, openDatabase } from "../mod.ts";
  * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
  * const result = migrate(db);
- * console.log(result.from_version, "->", result.to_version); // 0 -> 3
+ * console.log(result.from_version, "->", result.to_version); // 0 -> 4
  * console.log(migrate(db).applied.length); // 0: a second run applies nothing
  * ```
  */

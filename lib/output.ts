@@ -28,13 +28,13 @@ export interface TextSink {
  */
 export async function writeRecords(
   sink: TextSink,
-  pages: Iterable<readonly object[]>,
+  pages: Iterable<readonly object[]> | AsyncIterable<readonly object[]>,
   format: OutputFormat,
   columns: readonly string[] = EVENT_COLUMNS,
 ): Promise<number> {
   let count = 0;
   let widths: number[] | undefined;
-  for (const page of pages) {
+  for await (const page of pages) {
     if (page.length === 0) continue;
     switch (format) {
       case "json":

@@ -1,0 +1,197 @@
+/**
+ * `central init | grant | sites` for the administrator, and the `--central` side of `query`
+ * and `verify`. Loaded only by these, so that no other command loads the PostgreSQL client.
+ *
+ * @module
+ */
+import { TamperingFoundError, UsageError } from "../lib/errors.ts";
+import { writeObject, writeRecords } from "../lib/output.ts";
+import type { AuditLogFilter } from "../lib/query.ts";
+import {
+  CENTRAL_EVENT_COLUMNS,
+  type CentralConnection,
+  connectCentral,
+  grantCentral,
+  initCentral,
+  listCentralSites,
+  parseCentralUrl,
+  streamCentralEvents,
+  verifyCentral,
+} from "../lib/central/mod.ts";
+import {
+  type CliIo,
+  type Command,
+  type CommandContext,
+  expectAtMost,
+  parseCommandArgs,
+} from "./context.ts";
+
+export const command: Command = {
+  help: `audit-trail central — set up the central store (for the administrator)
+
+USAGE
+  audit-trail central init --central URL
+  audit-trail central grant SITE --role ROLE --central URL
+  audit-trail central grant --reader --role ROLE --central URL
+  audit-trail central sites --central URL
+
+The central store is a PostgreSQL (15 or newer) database that gathers every site's events
+(see audit-trail sync). Run these as a role that may create tables and grant rights.
+
+SUBCOMMANDS
+  init     create the central schema, or upgrade it; running it again changes nothing
+  grant    let an existing login role append and read the events of SITE only
+           (--reader: read every site, write nothing)
+  sites    list the sites, their event counts and when each last sent events
+
+OPTIONS
+  --central URL   postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=MODE]
+                  (default: $AUDIT_TRAIL_CENTRAL; the password may come from $PGPASSWORD)
+  --role ROLE     the PostgreSQL role to grant to (create it first: CREATE ROLE … LOGIN)
+  --reader        grant reading of every site instead of one site
+  --format F      json | ndjson | table
+
+OUTPUT
+  init:  {"central", "from_version", "to_version"}
+  grant: {"site", "role"}
+  sites: [{"site", "events", "last_audit_id", "last_sync_at", "hostname"}]
+
+EXAMPLES
+  psql -c "CREATE ROLE wh_lyon LOGIN PASSWORD '…'"
+  audit-trail central init --central postgres://admin@db.example/audit
+  audit-trail central grant WH-LYON --role wh_lyon --central postgres://admin@db.example/audit
+  audit-trail central sites --central postgres://admin@db.example/audit --format table
+`,
+  async run(context, args) {
+    const { values, positionals } = parseCommandArgs("central", args, {
+      central: { type: "string" },
+      role: { type: "string" },
+      reader: { type: "boolean" },
+    });
+    const [sub, site] = positionals;
+    const { io } = context;
+    const format = context.explicitFormat ?? (io.stdout.isTerminal ? "table" : "json");
+    if (sub === "init" || sub === "sites") {
+      expectAtMost(`central ${sub}`, positionals, 1);
+      await using central = await openCentral(io, values.central);
+      if (sub === "init") {
+        await writeObject(io.stdout, await initCentral(central), objectFormat(format));
+      } else {
+        const sites = await listCentralSites(central);
+        const columns = ["site", "events", "last_audit_id", "last_sync_at", "hostname"];
+        await writeRecords(io.stdout, [sites], format, columns);
+      }
+      return 0;
+    }
+    if (sub === "grant") {
+      expectAtMost("central grant", positionals, 2);
+      if (values.role === undefined) {
+        throw new UsageError("central grant needs --role ROLE", {
+          hint: "Example: audit-trail central grant WH-LYON --role wh_lyon --central URL",
+        });
+      }
+      if ((site === undefined) === !values.reader) {
+        throw new UsageError(
+          values.reader
+            ? "central grant --reader takes no SITE: a reader reads every site"
+            : "central grant needs a SITE (or --reader)",
+          { hint: 'Run "audit-trail central --help" for usage.' },
+        );
+      }
+      await using central = await openCentral(io, values.central);
+      const grant = await grantCentral(central, site ?? null, values.role);
+      await writeObject(io.stdout, grant, objectFormat(format));
+      return 0;
+    }
+    throw new UsageError(
+      sub === undefined ? "central needs a subcommand" : `Unknown subcommand "central ${sub}"`,
+      { hint: "Use one of: init, grant, sites." },
+    );
+  },
+};
+
+/**
+ * The central store named by `--central` (else `$AUDIT_TRAIL_CENTRAL`), with the password
+ * and sslmode libpq would use: `$PGPASSWORD` and `$PGSSLMODE` when the URL gives none.
+ */
+export function resolveCentral(io: CliIo, given: string | undefined) {
+  const url = given ?? io.env("AUDIT_TRAIL_CENTRAL");
+  if (url === undefined || url === "") {
+    throw new UsageError("No central store given", {
+      hint:
+        "Pass --central postgres://USER@HOST/DATABASE or set AUDIT_TRAIL_CENTRAL (the password may come from PGPASSWORD).",
+    });
+  }
+  return parseCentralUrl(url, {
+    password: io.env("PGPASSWORD") || undefined,
+    sslmode: io.env("PGSSLMODE") || undefined,
+  });
+}
+
+async function openCentral(io: CliIo, given: string | undefined): Promise<CentralConnection> {
+  return await connectCentral(resolveCentral(io, given), { hostname: safeHostname() });
+}
+
+/** This machine's name, recorded centrally with a site's events. */
+export function safeHostname(): string | undefined {
+  try {
+    return Deno.hostname();
+  } catch {
+    return undefined;
+  }
+}
+
+function objectFormat(format: string) {
+  return format === "table" ? "table" : format === "ndjson" ? "ndjson" : "json";
+}
+
+/** `query --central URL`: the records of `query`, plus their site, across sites. */
+export async function queryCentral(
+  context: CommandContext,
+  url: string,
+  filter: AuditLogFilter & { site?: string },
+): Promise<number> {
+  await using central = await openCentral(context.io, url);
+  await writeRecords(
+    context.io.stdout,
+    streamCentralEvents(central, filter),
+    context.format,
+    CENTRAL_EVENT_COLUMNS,
+  );
+  return 0;
+}
+
+/** `verify --central URL`: every site's chain recomputed from the central rows. */
+export async function verifyCentralCommand(
+  context: CommandContext,
+  url: string,
+  site: string | undefined,
+): Promise<number> {
+  const { io, format } = context;
+  await using central = await openCentral(io, url);
+  const result = await verifyCentral(central, { site });
+  if (format === "table") {
+    const lines = [`${result.central}: ${result.sites.length} sites`];
+    for (const s of result.sites) {
+      lines.push(
+        `${s.site.padEnd(20)} ${String(s.events_checked).padStart(10)} events  ${
+          s.intact ? "intact" : `TAMPERED: event ${s.failure!.audit_id} ${s.failure!.kind}`
+        }`,
+      );
+    }
+    await io.stdout.write(lines.join("\n") + "\n");
+  } else {
+    await writeObject(io.stdout, result, format === "ndjson" ? "ndjson" : "json");
+  }
+  const broken = result.sites.find((s) => !s.intact);
+  if (broken) {
+    throw new TamperingFoundError(
+      `Tampering found in the central store: ${broken.failure!.message}`,
+      {
+        hint:
+          "Leave the central rows as they are (they are evidence); the site's own database can show what the event was (audit-trail query --after-id).",
+      },
+    );
+  }
+  return 0;
+}

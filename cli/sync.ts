@@ -1,0 +1,133 @@
+import { openDatabase } from "../lib/db.ts";
+import { AuditTrailError, TamperingFoundError, UsageError } from "../lib/errors.ts";
+import { requireCurrentSchema } from "../lib/migrate.ts";
+import { writeObject } from "../lib/output.ts";
+import { syncToCentral } from "../lib/central/mod.ts";
+import { resolveCentral, safeHostname } from "./central.ts";
+import { type Command, expectAtMost, parseCommandArgs, parseCount } from "./context.ts";
+
+/** Longest wait between rounds after failures, in seconds. */
+const MAX_BACKOFF_SECONDS = 600;
+
+export const command: Command = {
+  help: `audit-trail sync — send this site's events to the central store
+
+USAGE
+  audit-trail sync [--central URL] [--site SITE] [--watch [--interval SECONDS]]
+
+Sends every event the central store (PostgreSQL) does not hold yet for this site, oldest
+first, in batches that each commit on their own. Safe to run at any time and any number of
+times: a sync that was cut off resumes where the central copy ends, and no event is ever
+stored twice. The central store checks every event's seal as it arrives.
+
+The first sync the central store accepts records the site in this database; a later sync
+naming another site is refused, so one chain never splits across two sites.
+
+OPTIONS
+  --central URL        postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=MODE]
+                       (default: $AUDIT_TRAIL_CENTRAL; password: $PGPASSWORD when the URL
+                       has none; sslmode: $PGSSLMODE, else prefer)
+  --site SITE          this site's name, 1-64 of A-Z a-z 0-9 . _ - (default:
+                       $AUDIT_TRAIL_SITE, else the site recorded by the first sync)
+  --watch              keep running: a round every --interval seconds, until stopped
+                       (Ctrl+C or SIGTERM); failures wait longer, up to 10 minutes
+  --interval SECONDS   seconds between rounds with --watch (default 60)
+  --db PATH            the database (default: $AUDIT_TRAIL_DB, else data/app.db)
+
+OUTPUT
+  {"site", "central", "sent", "first_audit_id", "last_audit_id", "central_last_audit_id",
+   "seconds"}  (one line per round with --watch; the password shows as ***)
+
+EXIT CODES
+  0 done   1 central store unreachable, login refused, or local database problem (nothing
+  lost: run it again later)   2 bad option or another site than this database's
+  3 an event differs from the central copy (named by site and audit_id)
+
+EXAMPLES
+  audit-trail sync --central postgres://wh_lyon@db.example/audit --site WH-LYON
+  PGPASSWORD=… audit-trail sync --central postgres://wh_lyon@db.example/audit
+  audit-trail sync --watch --interval 300
+`,
+  async run(context, args) {
+    const { values, positionals } = parseCommandArgs("sync", args, {
+      central: { type: "string" },
+      site: { type: "string" },
+      watch: { type: "boolean" },
+      interval: { type: "string" },
+    });
+    expectAtMost("sync", positionals, 0);
+    const { io, dbPath } = context;
+    if (values.interval !== undefined && !values.watch) {
+      throw new UsageError("--interval is for --watch", { hint: "Add --watch, or leave it out." });
+    }
+    const interval = values.interval === undefined ? 60 : parseCount(values.interval, "--interval");
+    if (interval < 1) throw new UsageError("--interval must be at least 1 second");
+    const target = resolveCentral(io, values.central);
+    const site = values.site ?? (io.env("AUDIT_TRAIL_SITE") || undefined);
+    const options = { central: target, site, hostname: safeHostname() };
+    using db = openDatabase(dbPath);
+    requireCurrentSchema(db);
+    if (!values.watch) {
+      const result = await syncToCentral(db, options);
+      await writeObject(io.stdout, result, context.explicitFormat === "ndjson" ? "ndjson" : "json");
+      return 0;
+    }
+
+    const stop = new AbortController();
+    const onSignal = () => stop.abort();
+    const signals = listen(["SIGINT", "SIGTERM"], onSignal);
+    try {
+      let failures = 0;
+      while (!stop.signal.aborted) {
+        let wait = interval;
+        try {
+          const result = await syncToCentral(db, { ...options, signal: stop.signal });
+          await io.stdout.write(JSON.stringify(result) + "\n");
+          failures = 0;
+        } catch (error) {
+          // Tampering and wrong usage do not heal by waiting.
+          if (error instanceof UsageError || error instanceof TamperingFoundError) throw error;
+          failures++;
+          wait = Math.min(interval * 2 ** failures, MAX_BACKOFF_SECONDS);
+          const message = error instanceof AuditTrailError ? error.message : String(error);
+          await io.stderr.write(
+            `audit-trail: warning: sync failed (${
+              message.replace(/\s*[\r\n]+\s*/g, " ")
+            }); trying again in ${wait} s\n`,
+          );
+        }
+        await sleep(wait * 1000, stop.signal);
+      }
+    } finally {
+      signals();
+    }
+    return 0;
+  },
+};
+
+/** Calls `handler` on each of `names`; returns what removes the listeners. */
+function listen(names: Deno.Signal[], handler: () => void): () => void {
+  const added: Deno.Signal[] = [];
+  for (const name of names) {
+    try {
+      Deno.addSignalListener(name, handler);
+      added.push(name);
+    } catch {
+      // Windows knows SIGINT (Ctrl+C) and SIGBREAK only.
+    }
+  }
+  return () => added.forEach((name) => Deno.removeSignalListener(name, handler));
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}

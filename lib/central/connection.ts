@@ -1,0 +1,209 @@
+/**
+ * The connection to the central store, through npm `postgres` (loaded here, on first use,
+ * so that no other command pays for it), and PostgreSQL's failures turned into audit-trail's
+ * errors, with the password never shown.
+ *
+ * @module
+ */
+import type postgres from "postgres";
+import { AuditTrailError, SchemaError, TamperingFoundError, UsageError } from "../errors.ts";
+import { type CentralTarget, parseCentralUrl } from "./url.ts";
+
+/** The `postgres` client, as the central modules use it. */
+export type Sql = postgres.Sql<Record<string, never>>;
+/** The client inside `sql.begin()`. */
+export type TransactionSql = postgres.TransactionSql<Record<string, never>>;
+
+/** An open connection to the central store. Close it with `await using` or `close()`. */
+export interface CentralConnection extends AsyncDisposable {
+  /** The tagged-template client (one connection; queries issued together are pipelined). */
+  sql: Sql;
+  /** Where it is connected, password already replaced by `***`. */
+  target: CentralTarget;
+  /** Ends the connection, waiting at most a few seconds for queries in flight. */
+  close(): Promise<void>;
+}
+
+/** Options of {@linkcode connectCentral}. */
+export interface ConnectCentralOptions {
+  /** Sent as `audit_trail.hostname`: the central store records it as the site's hostname. */
+  hostname?: string;
+  /** Seconds to wait for the server to answer a connection (default 20). */
+  connectTimeoutSeconds?: number;
+}
+
+/** Seconds a connection attempt may take before the command gives up. */
+const CONNECT_TIMEOUT_SECONDS = 20;
+
+/**
+ * Opens a connection to the central store (lazily: the first query connects). Use
+ * {@linkcode centralQuery} around queries so failures come back as audit-trail errors.
+ *
+ * @param central A `postgres://` URL or a target parsed by {@linkcode parseCentralUrl}.
+ */
+export async function connectCentral(
+  central: string | CentralTarget,
+  options: ConnectCentralOptions = {},
+): Promise<CentralConnection> {
+  const target = typeof central === "string" ? parseCentralUrl(central) : central;
+  const { default: connect } = await import("postgres");
+  const connection: Record<string, string> = { application_name: "audit-trail" };
+  if (options.hostname) connection["audit_trail.hostname"] = options.hostname;
+  // Every setting given here, so that none comes from the process environment behind the
+  // caller's back (the library reads PG* variables for whatever it is not told).
+  const sql = connect({
+    host: target.host,
+    port: target.port,
+    database: target.database,
+    user: target.user,
+    pass: target.password ?? "",
+    ssl: sslOption(target),
+    max: 1,
+    prepare: true,
+    fetch_types: false,
+    connect_timeout: options.connectTimeoutSeconds ?? CONNECT_TIMEOUT_SECONDS,
+    idle_timeout: 0,
+    max_lifetime: 0,
+    keep_alive: 30,
+    debug: false,
+    onnotice: () => {},
+    connection,
+    types: {
+      // bigint (audit ids, counts) as JS numbers: ids never exceed 2^53.
+      bigint: {
+        to: 20,
+        from: [20],
+        serialize: (x: number) => String(x),
+        parse: (x: string) => Number(x),
+      },
+    },
+  }) as unknown as Sql;
+  const close = async () => {
+    await sql.end({ timeout: 5 }).catch(() => {});
+  };
+  return { sql, target, close, [Symbol.asyncDispose]: close };
+}
+
+/**
+ * Runs `work` and turns what PostgreSQL (or the network) throws into an audit-trail error
+ * that names the central store without its password.
+ */
+export async function centralQuery<T>(target: CentralTarget, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw translateCentralError(error, target);
+  }
+}
+
+/** A PostgreSQL error as the `postgres` client reports it. */
+interface PgError {
+  code?: string;
+  message?: string;
+  detail?: string;
+  hint?: string;
+  errno?: string;
+}
+
+/** Maps a failure of the central store to the error a person can act on. */
+export function translateCentralError(error: unknown, target: CentralTarget): unknown {
+  if (error instanceof AuditTrailError || !(error instanceof Error)) return error;
+  const e = error as Error & PgError;
+  const where = target.display;
+  const message = redactSecret(e.message ?? String(e), target.password);
+  const code = e.code ?? "";
+  const again = "Nothing was lost: run it again once that is fixed.";
+  if (code === "28P01" || code === "28000") {
+    return new AuditTrailError(`Central store refused the login of "${target.user}" at ${where}`, {
+      hint:
+        `Check the user and password (in the URL or PGPASSWORD) with the administrator. ${again}`,
+      cause: error,
+    });
+  }
+  if (code === "3D000") {
+    return new AuditTrailError(`Central database "${target.database}" does not exist at ${where}`, {
+      hint: "Check the database name in the URL, or ask the administrator to create it.",
+      cause: error,
+    });
+  }
+  if (code === "42P01") {
+    return new SchemaError(`The central store at ${where} has no audit-trail schema`, {
+      hint: `An administrator sets it up with: audit-trail central init --central "${where}"`,
+      cause: error,
+    });
+  }
+  if (code === "42501") {
+    return new AuditTrailError(
+      `Central store at ${where} refused "${target.user}": ${message}`,
+      {
+        hint:
+          `The administrator grants a site's role its rights with: audit-trail central grant SITE --role ${target.user}`,
+        cause: error,
+      },
+    );
+  }
+  if (code === "AT001") {
+    const id = Number(/^audit_id=(\d+)$/.exec(e.detail ?? "")?.[1] ?? NaN);
+    return new CentralDivergenceError(message, Number.isSafeInteger(id) ? id : null, {
+      cause: error,
+    });
+  }
+  if (code === "AT002") {
+    return new AuditTrailError(`Central store at ${where}: ${message}`, { cause: error });
+  }
+  if (/^(08|57P)/.test(code) || isNetworkError(e)) {
+    return new AuditTrailError(`Central store at ${where} cannot be reached: ${message}`, {
+      hint: `Check the network and that the server is running. ${again}`,
+      cause: error,
+    });
+  }
+  return new AuditTrailError(`Central store at ${where} failed: ${message}`, {
+    hint: e.hint ? redactSecret(e.hint, target.password) : again,
+    cause: error,
+  });
+}
+
+/** The central store refused an event that does not continue its site's chain (exit 3). */
+export class CentralDivergenceError extends TamperingFoundError {
+  /** The first event that differs, when the central store named it. */
+  readonly auditId: number | null;
+
+  constructor(message: string, auditId: number | null, options?: { cause?: unknown }) {
+    super(message, {
+      hint:
+        "Nothing at or after that event was stored centrally. Run audit-trail verify on this PC, leave the database as it is (it is evidence), and tell your supervisor.",
+      cause: options?.cause,
+    });
+    this.auditId = auditId;
+  }
+}
+
+function isNetworkError(error: PgError & Error): boolean {
+  const code = error.code ?? error.errno ?? "";
+  return /^(E[A-Z]+|CONNECT_TIMEOUT|CONNECTION_(CLOSED|DESTROYED|ENDED))$/.test(code) ||
+    error.name === "ConnectionRefused" || error.name === "ConnectionReset" ||
+    /connect|ECONN|socket|timed? ?out|terminat/i.test(error.message ?? "");
+}
+
+/** Replaces every occurrence of `secret` in `text` by `***`. */
+export function redactSecret(text: string, secret: string | null): string {
+  return secret ? text.split(secret).join("***") : text;
+}
+
+function sslOption(target: CentralTarget): postgres.Options<never>["ssl"] {
+  switch (target.sslmode) {
+    case "disable":
+      return false;
+    case "verify-ca":
+      // A certificate signed by a trusted authority, whatever host name it carries.
+      return { rejectUnauthorized: true, checkServerIdentity: () => undefined };
+    default:
+      return target.sslmode;
+  }
+}
+
+/** Quotes an SQL identifier (a role name), whatever characters it holds. */
+export function quoteIdentifier(name: string): string {
+  if (name.includes("\0")) throw new UsageError("A role name cannot contain a NUL character");
+  return `"${name.replaceAll('"', '""')}"`;
+}

@@ -1,0 +1,40 @@
+/**
+ * The central store: every site's events gathered in one PostgreSQL database, sent by
+ * `sync` exactly once, checked by the database as they arrive and by `verify --central`
+ * afterwards.
+ *
+ * - `url.ts`: the `postgres://` URL and its redaction;
+ * - `connection.ts`: the client (loaded lazily) and PostgreSQL's failures as audit-trail errors;
+ * - `schema.ts` and `schema_1.sql`: the central schema, `central init`, `grant`, `sites`;
+ * - `local.ts`: reading sealed events and the database's record of its site;
+ * - `sync.ts`: sending batches; `query.ts` and `verify.ts`: reading and proving across sites.
+ *
+ * @module
+ */
+export {
+  type CentralConnection,
+  CentralDivergenceError,
+  connectCentral,
+  type ConnectCentralOptions,
+} from "./connection.ts";
+export { type CentralRecord, centralRecord } from "./local.ts";
+export {
+  CENTRAL_EVENT_COLUMNS,
+  type CentralEvent,
+  type CentralFilter,
+  explainCentralQuery,
+  streamCentralEvents,
+} from "./query.ts";
+export {
+  CENTRAL_SCHEMA_VERSION,
+  type CentralGrant,
+  type CentralInitResult,
+  type CentralSite,
+  checkSiteName,
+  grantCentral,
+  initCentral,
+  listCentralSites,
+} from "./schema.ts";
+export { type SyncOptions, type SyncResult, syncToCentral } from "./sync.ts";
+export { type CentralTarget, parseCentralUrl, redactUrl, type SslMode } from "./url.ts";
+export { type CentralSiteVerdict, type CentralVerifyResult, verifyCentral } from "./verify.ts";

@@ -1,0 +1,219 @@
+/**
+ * The central schema: creating and upgrading it (`central init`), checking that a command
+ * speaks the version the central store has, and the administrator's grants and listing.
+ *
+ * @module
+ */
+import schema1 from "./schema_1.sql" with { type: "text" };
+import { SchemaError, UsageError } from "../errors.ts";
+import {
+  type CentralConnection,
+  centralQuery,
+  quoteIdentifier,
+  type Sql,
+  type TransactionSql,
+} from "./connection.ts";
+
+/** The central schema versions this tool knows, in order. */
+const CENTRAL_MIGRATIONS: readonly { version: number; sql: string }[] = [
+  { version: 1, sql: schema1 },
+];
+
+/** The central schema version this tool writes and reads. */
+export const CENTRAL_SCHEMA_VERSION: number =
+  CENTRAL_MIGRATIONS[CENTRAL_MIGRATIONS.length - 1].version;
+
+/** Lowest PostgreSQL (server_version_num) the central schema needs. */
+const MIN_SERVER_VERSION = 150000;
+
+/** What `central init` prints: the versions before and after. */
+export interface CentralInitResult {
+  central: string;
+  from_version: number;
+  to_version: number;
+}
+
+/**
+ * Creates the central schema, or brings it up to {@linkcode CENTRAL_SCHEMA_VERSION}, in one
+ * transaction. Running it again changes nothing. Two administrators running it at once are
+ * serialised by a lock.
+ *
+ * @throws {SchemaError} When the central schema is newer than this tool, or the server is
+ * older than PostgreSQL 15 or does not store text as UTF-8.
+ */
+export async function initCentral(central: CentralConnection): Promise<CentralInitResult> {
+  const { sql, target } = central;
+  return await centralQuery(target, () =>
+    sql.begin(async (tx) => {
+      const [server] = await tx`
+        SELECT current_setting('server_version_num')::int AS version,
+               current_setting('server_version') AS name,
+               current_setting('server_encoding') AS encoding`;
+      if (server.version < MIN_SERVER_VERSION) {
+        throw new SchemaError(
+          `The central store at ${target.display} runs PostgreSQL ${server.name}; audit-trail needs 15 or newer`,
+        );
+      }
+      if (server.encoding !== "UTF8") {
+        throw new SchemaError(
+          `The central database at ${target.display} stores text as ${server.encoding}, not UTF8: events would not keep their exact text`,
+          { hint: "Create the database with ENCODING 'UTF8' and run central init again." },
+        );
+      }
+      await tx`SELECT pg_advisory_xact_lock(hashtext('audit-trail central init'))`;
+      await tx`
+        CREATE TABLE IF NOT EXISTS audit_trail_schema (
+          version integer PRIMARY KEY,
+          applied_at timestamptz NOT NULL DEFAULT now()
+        )`;
+      const from = await versionIn(tx);
+      if (from > CENTRAL_SCHEMA_VERSION) throw newerSchema(target.display, from);
+      for (const migration of CENTRAL_MIGRATIONS) {
+        if (migration.version <= from) continue;
+        await tx.unsafe(migration.sql);
+        await tx`INSERT INTO audit_trail_schema (version) VALUES (${migration.version})`;
+      }
+      await tx`REVOKE ALL ON audit_trail_schema FROM PUBLIC`;
+      return { central: target.display, from_version: from, to_version: CENTRAL_SCHEMA_VERSION };
+    }) as Promise<CentralInitResult>);
+}
+
+/**
+ * Fails unless the central store has exactly the schema version this tool speaks: it says to
+ * run `central init` when there is none, and refuses a newer one.
+ */
+export async function requireCentralSchema(central: CentralConnection): Promise<void> {
+  const { sql, target } = central;
+  const version = await centralQuery(target, async () => {
+    const [row] = await sql`SELECT to_regclass('audit_trail_schema') IS NOT NULL AS present`;
+    return row.present ? await versionIn(sql) : 0;
+  });
+  if (version === 0) {
+    throw new SchemaError(`The central store at ${target.display} has no audit-trail schema`, {
+      hint:
+        `An administrator sets it up with: audit-trail central init --central "${target.display}"`,
+    });
+  }
+  if (version > CENTRAL_SCHEMA_VERSION) throw newerSchema(target.display, version);
+  if (version < CENTRAL_SCHEMA_VERSION) {
+    throw new SchemaError(
+      `The central store at ${target.display} has schema version ${version}; this tool needs ${CENTRAL_SCHEMA_VERSION}`,
+      {
+        hint:
+          `An administrator upgrades it with: audit-trail central init --central "${target.display}"`,
+      },
+    );
+  }
+}
+
+/** What `central grant` prints. */
+export interface CentralGrant {
+  /** The site, or null for a reader of every site. */
+  site: string | null;
+  role: string;
+  reader?: true;
+}
+
+/**
+ * Lets an existing login role append and read the events of `site` only (or, with `site`
+ * null, read every site and write none). The policies read the grant from
+ * `audit_trail_grants`; the table rights are granted here as well.
+ *
+ * @throws {UsageError} When the site name is not valid or the role does not exist.
+ */
+export async function grantCentral(
+  central: CentralConnection,
+  site: string | null,
+  role: string,
+): Promise<CentralGrant> {
+  if (site !== null) checkSiteName(site);
+  const { sql, target } = central;
+  await requireCentralSchema(central);
+  await centralQuery(target, () =>
+    sql.begin(async (tx) => {
+      const [exists] = await tx`SELECT 1 AS found FROM pg_roles WHERE rolname = ${role}`;
+      if (!exists) {
+        throw new UsageError(
+          `There is no role "${role}" in the central store at ${target.display}`,
+          {
+            hint: `Create it first, e.g. CREATE ROLE ${
+              quoteIdentifier(role)
+            } LOGIN PASSWORD '…'; then grant again.`,
+          },
+        );
+      }
+      const quoted = quoteIdentifier(role);
+      await tx`INSERT INTO audit_trail_grants (role, site) VALUES (${role}, ${site ?? "*"})
+               ON CONFLICT DO NOTHING`;
+      await tx.unsafe(`GRANT USAGE ON SCHEMA ${quoteIdentifier(await schemaOf(tx))} TO ${quoted}`);
+      await tx.unsafe(
+        `GRANT SELECT ON audit_trail_schema, audit_trail_grants, audit_trail_sites, audit_trail_events TO ${quoted}`,
+      );
+      if (site !== null) await tx.unsafe(`GRANT INSERT ON audit_trail_events TO ${quoted}`);
+    }));
+  return site === null ? { site: null, role, reader: true } : { site, role };
+}
+
+/** One site as `central sites` lists it. */
+export interface CentralSite {
+  site: string;
+  events: number;
+  last_audit_id: number | null;
+  last_sync_at: string;
+  hostname: string | null;
+}
+
+/** Every site the connected role may see, by name. */
+export async function listCentralSites(central: CentralConnection): Promise<CentralSite[]> {
+  await requireCentralSchema(central);
+  const { sql, target } = central;
+  const rows = await centralQuery(target, () =>
+    sql`
+      SELECT site, events, last_audit_id,
+             to_char(last_sync_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS last_sync_at,
+             hostname
+      FROM audit_trail_sites ORDER BY site`);
+  return rows.map((row) => ({
+    site: row.site,
+    events: row.events,
+    last_audit_id: row.last_audit_id,
+    last_sync_at: row.last_sync_at,
+    hostname: row.hostname,
+  }));
+}
+
+/** A site name: 1–64 characters `[A-Za-z0-9._-]`. */
+const SITE_NAME = /^[A-Za-z0-9._-]{1,64}$/;
+
+/**
+ * Checks a site name (1–64 characters of `A-Z a-z 0-9 . _ -`).
+ *
+ * @throws {UsageError} When it is not one.
+ */
+export function checkSiteName(site: string): string {
+  if (!SITE_NAME.test(site)) {
+    throw new UsageError(`Site "${site}" is not a valid site name`, {
+      hint: "Use 1-64 characters: letters, digits, dot, underscore or dash (e.g. WH-LYON-1).",
+    });
+  }
+  return site;
+}
+
+async function versionIn(sql: Sql | TransactionSql): Promise<number> {
+  const [row] = await sql`SELECT coalesce(max(version), 0) AS version FROM audit_trail_schema`;
+  return row.version;
+}
+
+async function schemaOf(sql: Sql | TransactionSql): Promise<string> {
+  const [row] = await sql`
+    SELECT n.nspname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    WHERE c.oid = 'audit_trail_events'::regclass`;
+  return row.name;
+}
+
+function newerSchema(display: string, version: number): SchemaError {
+  return new SchemaError(
+    `The central store at ${display} has schema version ${version}, newer than this tool knows (${CENTRAL_SCHEMA_VERSION})`,
+    { hint: "Use a newer audit-trail; this one could misread the central store." },
+  );
+}

@@ -1,0 +1,414 @@
+/**
+ * `sync`: sending a site's events to the central store, exactly once whatever happens on the
+ * way. Each batch is one INSERT statement, so one transaction; the database refuses any event
+ * that does not continue the site's chain as it holds it (a trigger recomputes the seals),
+ * skips events it already holds, and moves the site's head in the same transaction. A sync
+ * that dies anywhere leaves whole batches behind, and the next one starts where the central
+ * copy ends.
+ *
+ * @module
+ */
+import type { AuditDatabase } from "../db.ts";
+import { UsageError } from "../errors.ts";
+import { requireCurrentSchema } from "../migrate.ts";
+import {
+  type CentralConnection,
+  CentralDivergenceError,
+  centralQuery,
+  connectCentral,
+} from "./connection.ts";
+import {
+  centralRecord,
+  localSeal,
+  readSealedRows,
+  recordCentral,
+  type SealedRow,
+} from "./local.ts";
+import { CENTRAL_SCHEMA_VERSION, checkSiteName, requireCentralSchema } from "./schema.ts";
+import type { CentralTarget } from "./url.ts";
+
+/** Options of {@linkcode syncToCentral}. */
+export interface SyncOptions {
+  /** The central store: a `postgres://` URL, a parsed target, or an open connection. */
+  central: string | CentralTarget | CentralConnection;
+  /**
+   * The site this database is, centrally. Fixed by the first accepted sync; may be left out
+   * afterwards. A different name than the recorded one is refused.
+   */
+  site?: string;
+  /** This machine's name, recorded centrally with the site. */
+  hostname?: string;
+  /** Events per batch (default 10,000); a batch also ends after about 8 MB of text. */
+  batchSize?: number;
+  /** Stops after the batches in flight when aborted (they commit or roll back whole). */
+  signal?: AbortSignal;
+}
+
+/** What one sync did; `audit-trail sync` prints it. */
+export interface SyncResult {
+  site: string;
+  /** The central store's URL, password as `***`. */
+  central: string;
+  /** Events this sync stored centrally. */
+  sent: number;
+  /** The first and last event this sync stored, or null when it stored none. */
+  first_audit_id: number | null;
+  last_audit_id: number | null;
+  /** The newest event the central store holds for the site afterwards. */
+  central_last_audit_id: number | null;
+  seconds: number;
+}
+
+const DEFAULT_BATCH_SIZE = 10_000;
+const BATCH_CHARS = 8_000_000;
+/** Batches sent before the oldest one's answer is awaited: the server checks one while the
+ * next is read and sent. */
+const IN_FLIGHT = 2;
+/** At most how often the local record of what the central store holds is rewritten. */
+const RECORD_EVERY_MS = 2000;
+
+/**
+ * Sends every local event the central store does not hold yet for this site, oldest first,
+ * in batches that each commit on their own.
+ *
+ * @param db The open local database.
+ * @param options The central store and the site.
+ * @returns What was sent and where the central copy now ends.
+ * @throws {UsageError} When no site is named, or another than the one this database belongs to.
+ * @throws {CentralDivergenceError} When an event differs from the central copy, or the local
+ * chain does not continue it (nothing at or after that event is stored).
+ * @throws {AuditTrailError} When the central store cannot be reached or refuses the login.
+ */
+export async function syncToCentral(
+  db: AuditDatabase,
+  options: SyncOptions,
+): Promise<SyncResult> {
+  const started = performance.now();
+  requireCurrentSchema(db);
+  const site = resolveSite(db, options.site);
+  const owned = !isConnection(options.central);
+  const central = isConnection(options.central)
+    ? options.central
+    : await connectCentral(options.central, { hostname: options.hostname });
+  try {
+    const run = new SyncRun(db, central, site, options);
+    await run.start();
+    await run.send();
+    return {
+      site,
+      central: central.target.display,
+      sent: run.sent,
+      first_audit_id: run.firstSent,
+      last_audit_id: run.lastSent,
+      central_last_audit_id: run.centralHead,
+      seconds: Math.round(performance.now() - started) / 1000,
+    };
+  } finally {
+    if (owned) await central.close();
+  }
+}
+
+function isConnection(value: SyncOptions["central"]): value is CentralConnection {
+  return typeof value === "object" && "sql" in value;
+}
+
+/** The site to sync as: the recorded one, which a given name must match. */
+function resolveSite(db: AuditDatabase, given: string | undefined): string {
+  const recorded = centralRecord(db)?.site;
+  if (given !== undefined) checkSiteName(given);
+  if (recorded !== undefined && given !== undefined && given !== recorded) {
+    throw new UsageError(
+      `This database is site "${recorded}" in the central store; it cannot sync as "${given}"`,
+      {
+        hint:
+          `One database is one site, so its chain never splits. Leave out the site or give "${recorded}".`,
+      },
+    );
+  }
+  const site = given ?? recorded;
+  if (site === undefined) {
+    throw new UsageError("Which site is this? No site is named and none is recorded yet", {
+      hint: "Name it once with the site option (or AUDIT_TRAIL_SITE), e.g. WH-LYON-1.",
+    });
+  }
+  return site;
+}
+
+interface BatchAnswer {
+  sent: number;
+  first_id: number | null;
+  last_id: number | null;
+  held: string | null;
+}
+
+interface Batch {
+  rows: SealedRow[];
+  answer: Promise<BatchAnswer>;
+}
+
+/** One sync: the state that moves as batches are answered. */
+class SyncRun {
+  sent = 0;
+  firstSent: number | null = null;
+  lastSent: number | null = null;
+  /** The newest event the central store is known to hold for the site. */
+  centralHead: number | null = null;
+  #recorded = false;
+  #recordedAt = 0;
+
+  constructor(
+    readonly db: AuditDatabase,
+    readonly central: CentralConnection,
+    readonly site: string,
+    readonly options: SyncOptions,
+  ) {}
+
+  /** Reads where the central copy ends and checks that the local chain agrees up to there. */
+  async start(): Promise<void> {
+    const { sql, target } = this.central;
+    const [row] = await centralQuery(target, () =>
+      sql`
+        SELECT (SELECT coalesce(max(version), 0) FROM audit_trail_schema) AS version,
+               s.last_audit_id, encode(s.last_seal, 'hex') AS last_seal
+        FROM (SELECT 1) AS one LEFT JOIN audit_trail_sites AS s ON s.site = ${this.site}`);
+    if (row.version !== CENTRAL_SCHEMA_VERSION) await requireCentralSchema(this.central);
+    this.centralHead = row.last_audit_id;
+    if (this.centralHead !== null && localSeal(this.db, this.centralHead) !== row.last_seal) {
+      throw await this.divergence(this.centralHead);
+    }
+  }
+
+  /** Sends every local event after the central head, keeping up to two batches in flight. */
+  async send(): Promise<void> {
+    const batchSize = this.options.batchSize ?? DEFAULT_BATCH_SIZE;
+    const inFlight: Batch[] = [];
+    let cursor = this.centralHead ?? Number.MIN_SAFE_INTEGER;
+    let unsealed: number | null = null;
+    let finished = false;
+    try {
+      while (!finished || inFlight.length > 0) {
+        if (!finished && !this.options.signal?.aborted) {
+          const rows = readSealedRows(this.db, cursor, batchSize, BATCH_CHARS);
+          const cut = rows.findIndex((row) => row[7] === null);
+          if (cut >= 0) {
+            unsealed = rows[cut][0];
+            rows.length = cut;
+          }
+          finished = rows.length === 0 || unsealed !== null;
+          if (rows.length > 0) {
+            cursor = rows[rows.length - 1][0];
+            inFlight.push({ rows, answer: this.#insert(rows) });
+            // Let the socket take the batch before the next one is read.
+            await new Promise((resolve) => setTimeout(resolve, 0));
+          }
+        } else {
+          finished = true;
+        }
+        if (inFlight.length >= IN_FLIGHT || (finished && inFlight.length > 0)) {
+          await this.#settle(inFlight.shift()!);
+        }
+      }
+    } finally {
+      // Batches still in flight after a failure fail too (they cannot chain); wait for them
+      // so that the connection closes cleanly.
+      await Promise.allSettled(inFlight.map((batch) => batch.answer));
+    }
+    this.#record(true);
+    if (unsealed !== null) {
+      throw new CentralDivergenceError(
+        `Event ${unsealed} of site ${this.site} has no seal in this database: it was added without audit-trail, so it was not sent (nor anything after it)`,
+        unsealed,
+      );
+    }
+  }
+
+  #insert(rows: SealedRow[]): Promise<BatchAnswer> {
+    const { sql, target } = this.central;
+    const columns = toColumns(rows);
+    return centralQuery(target, async () => {
+      const [answer] = await sql.unsafe(INSERT_SQL, [
+        this.site,
+        columns.ids,
+        columns.timestamps,
+        columns.localTimestamps,
+        columns.operations,
+        columns.skus,
+        columns.details,
+        columns.users,
+        columns.runIds,
+        columns.seals,
+        rows[rows.length - 1][0],
+      ], { prepare: true }).execute();
+      return answer as unknown as BatchAnswer;
+    });
+  }
+
+  async #settle(batch: Batch): Promise<void> {
+    let answer: BatchAnswer;
+    try {
+      answer = await batch.answer;
+    } catch (error) {
+      if (error instanceof CentralDivergenceError) await this.#sendBefore(batch.rows, error);
+      throw error;
+    }
+    const last = batch.rows[batch.rows.length - 1];
+    if (answer.last_id !== last[0]) {
+      // The central store already held the batch's newest event (another sync sent it, or
+      // this one before it was cut off): it must be the very same event.
+      const held = answer.held ?? await this.#heldSeal(last[0]);
+      if (held !== last[7]) throw await this.divergence(last[0]);
+    }
+    this.#count(answer);
+    this.centralHead = Math.max(this.centralHead ?? last[0], last[0]);
+    this.#record(false);
+  }
+
+  /** On a refused batch, stores the events before the refused one, then lets the error go. */
+  async #sendBefore(rows: SealedRow[], error: CentralDivergenceError) {
+    const before = rows.filter((row) => error.auditId !== null && row[0] < error.auditId);
+    if (before.length === 0 || before.length === rows.length) return;
+    try {
+      this.#count(await this.#insert(before));
+      this.centralHead = before[before.length - 1][0];
+      this.#record(true);
+    } catch {
+      // The refusal is what matters; these events go with the next sync.
+    }
+  }
+
+  #count(answer: BatchAnswer) {
+    this.sent += answer.sent;
+    if (answer.first_id !== null) this.firstSent ??= answer.first_id;
+    if (answer.last_id !== null) this.lastSent = answer.last_id;
+  }
+
+  /** Records the site locally at the first accepted batch, then what the central store holds. */
+  #record(force: boolean) {
+    const now = performance.now();
+    if (this.#recorded && !force && now - this.#recordedAt < RECORD_EVERY_MS) return;
+    recordCentral(this.db, this.site, this.central.target.display, this.centralHead);
+    this.#recorded = true;
+    this.#recordedAt = now;
+  }
+
+  async #heldSeal(id: number): Promise<string | null> {
+    const { sql, target } = this.central;
+    const [row] = await centralQuery(
+      target,
+      () =>
+        sql`SELECT encode(seal, 'hex') AS seal FROM audit_trail_events
+          WHERE site = ${this.site} AND audit_id = ${id}`,
+    );
+    return row?.seal ?? null;
+  }
+
+  /**
+   * The first central event of the site that this database does not hold as it is, found by
+   * bisection: seals chain, so once one matches, every event before it matches too.
+   */
+  async divergence(differing: number): Promise<CentralDivergenceError> {
+    const { sql, target } = this.central;
+    const [first] = await centralQuery(
+      target,
+      () => sql`SELECT min(audit_id) AS id FROM audit_trail_events WHERE site = ${this.site}`,
+    );
+    // Every central event at or below `low` matches; the one at `high` differs.
+    let low = (first.id ?? differing) - 1;
+    let high = differing;
+    while (high - low > 1) {
+      const mid = Math.floor((low + high) / 2);
+      const [row] = await centralQuery(
+        target,
+        () =>
+          sql`SELECT audit_id, encode(seal, 'hex') AS seal FROM audit_trail_events
+            WHERE site = ${this.site} AND audit_id > ${low} AND audit_id <= ${mid}
+            ORDER BY audit_id DESC LIMIT 1`,
+      );
+      if (!row || localSeal(this.db, row.audit_id) === row.seal) low = mid;
+      else high = row.audit_id;
+    }
+    return new CentralDivergenceError(
+      `Event ${high} of site ${this.site} differs from the copy the central store holds: this database was changed after it was sent`,
+      high,
+    );
+  }
+}
+
+/**
+ * One statement, so one transaction: the rows go in as arrays (COPY is refused under
+ * row-level security), events the central store holds already are skipped, and the chain
+ * trigger checks the rest. It answers with what it stored and, for the batch's newest event
+ * when that was skipped, the seal the central store holds for it.
+ */
+const INSERT_SQL = `
+  WITH stored AS (
+    INSERT INTO audit_trail_events
+      (site, audit_id, "timestamp", local_timestamp, operation, sku, details, "user", run_id, seal)
+    SELECT $1, u.audit_id, u.ts::timestamptz, u.local_ts, u.operation, u.sku, u.details, u.usr,
+           u.run_id, decode(u.seal, 'hex')
+    FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+                $8::text[], $9::text[], $10::text[])
+      AS u(audit_id, ts, local_ts, operation, sku, details, usr, run_id, seal)
+    ON CONFLICT (site, audit_id) DO NOTHING
+    RETURNING audit_id
+  )
+  SELECT count(*)::int AS sent, min(audit_id) AS first_id, max(audit_id) AS last_id,
+    (SELECT encode(e.seal, 'hex') FROM audit_trail_events AS e
+     WHERE e.site = $1 AND e.audit_id = $11::bigint) AS held
+  FROM stored`;
+
+/** A batch as PostgreSQL array literals, one per column. */
+function toColumns(rows: SealedRow[]) {
+  const ids = new Array<string>(rows.length);
+  const timestamps = new Array<string | null>(rows.length);
+  const columns = [1, 2, 3, 4, 5, 6, 7].map(() => new Array<string | null>(rows.length));
+  for (let i = 0; i < rows.length; i++) {
+    const row = rows[i];
+    ids[i] = String(row[0]);
+    timestamps[i] = instant(row[1]);
+    for (let c = 0; c < 7; c++) columns[c][i] = row[c + 1] as string | null;
+  }
+  return {
+    ids: `{${ids.join(",")}}`,
+    timestamps: textArray(timestamps),
+    localTimestamps: textArray(columns[0]),
+    operations: textArray(columns[1]),
+    skus: textArray(columns[2]),
+    details: textArray(columns[3]),
+    users: textArray(columns[4]),
+    runIds: textArray(columns[5]),
+    seals: textArray(columns[6]),
+  };
+}
+
+const ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
+const LEGACY = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
+
+/**
+ * The instant a stored timestamp names, as ISO text, or null when it names none (the text is
+ * still kept as it is in local_timestamp).
+ */
+export function instant(stored: string | null): string | null {
+  if (stored === null) return null;
+  const iso = ISO.test(stored)
+    ? stored
+    : LEGACY.test(stored)
+    ? `${stored.slice(0, 10)}T${stored.slice(11)}.000Z`
+    : null;
+  if (iso === null) return null;
+  const time = Date.parse(iso);
+  return Number.isNaN(time) || new Date(time).toISOString() !== iso ? null : iso;
+}
+
+/** A PostgreSQL array literal of text values (NULL for null). */
+function textArray(values: (string | null)[]): string {
+  let out = "{";
+  for (let i = 0; i < values.length; i++) {
+    const value = values[i];
+    if (i > 0) out += ",";
+    out += value === null ? "NULL" : `"${value.replace(ARRAY_SPECIAL, "\\$&")}"`;
+  }
+  return out + "}";
+}
+
+const ARRAY_SPECIAL = /["\\]/g;

@@ -1,0 +1,121 @@
+/**
+ * Where the central store is: a `postgres://` URL read the way libpq reads it, and shown
+ * everywhere with its password as `***`.
+ *
+ * @module
+ */
+import { UsageError } from "../errors.ts";
+
+/** libpq's `sslmode` values. */
+export const SSL_MODES = [
+  "disable",
+  "allow",
+  "prefer",
+  "require",
+  "verify-ca",
+  "verify-full",
+] as const;
+/** How the connection uses TLS, as libpq names it. */
+export type SslMode = typeof SSL_MODES[number];
+
+/** A parsed central URL: everything needed to connect, and how to show it. */
+export interface CentralTarget {
+  host: string;
+  port: number;
+  database: string;
+  user: string;
+  /** The password, or null to connect without one (trust or peer authentication). */
+  password: string | null;
+  sslmode: SslMode;
+  /** The URL as it may be shown: the password (if any) replaced by `***`. */
+  display: string;
+}
+
+/** Where the password and sslmode come from when the URL does not give them (libpq's order). */
+export interface CentralDefaults {
+  /** Used when the URL has no password (the CLI passes `$PGPASSWORD`). */
+  password?: string;
+  /** Used when the URL has no `sslmode` (the CLI passes `$PGSSLMODE`); else `prefer`. */
+  sslmode?: string;
+}
+
+/**
+ * Reads `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=…]` (also `postgresql://`).
+ * A password in the URL wins over `defaults.password`, as with libpq and `PGPASSWORD`.
+ *
+ * @throws {UsageError} When the text is not such a URL; the message never holds the password.
+ *
+ * @example
+ * ```ts
+ * import { parseCentralUrl } from "./url.ts";
+ * const target = parseCentralUrl("postgres://site_a:s3cret@db.example:5433/audit?sslmode=require");
+ * console.log(target.display); // postgres://site_a:***@db.example:5433/audit?sslmode=require
+ * console.log(target.port, target.sslmode); // 5433 require
+ * ```
+ */
+export function parseCentralUrl(text: string, defaults: CentralDefaults = {}): CentralTarget {
+  const shown = redactUrl(text);
+  const fail = (problem: string) =>
+    new UsageError(`Central store URL "${shown}" ${problem}`, {
+      hint:
+        "Write it as postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (the password may come from PGPASSWORD instead).",
+    });
+  let url: URL;
+  try {
+    url = new URL(text.trim());
+  } catch {
+    throw fail("is not a URL");
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+    throw fail("must start with postgres://");
+  }
+  if (!url.hostname) throw fail("names no host");
+  const database = decode(url.pathname.replace(/^\//, ""));
+  if (!database) throw fail("names no database (…/DATABASE)");
+  const user = decode(url.username);
+  if (!user) throw fail("names no user (postgres://USER@…)");
+  const port = url.port ? Number(url.port) : 5432;
+  const params = new Map(url.searchParams);
+  const sslmode = params.get("sslmode") ?? defaults.sslmode ?? "prefer";
+  if (!(SSL_MODES as readonly string[]).includes(sslmode)) {
+    throw fail(`has an unknown sslmode "${sslmode}" (use one of: ${SSL_MODES.join(", ")})`);
+  }
+  params.delete("sslmode");
+  if (params.size > 0) {
+    throw fail(`has parameters audit-trail does not use: ${[...params.keys()].join(", ")}`);
+  }
+  const password = url.password ? decode(url.password) : defaults.password ?? null;
+  return {
+    host: url.hostname.replace(/^\[|\]$/g, ""),
+    port,
+    database,
+    user,
+    password: password === "" ? null : password,
+    sslmode: sslmode as SslMode,
+    display: shown,
+  };
+}
+
+/**
+ * The URL with its password replaced by `***`, whatever else is wrong with it: safe to print,
+ * log or put in a bundle.
+ *
+ * @example
+ * ```ts
+ * import { redactUrl } from "./url.ts";
+ * console.log(redactUrl("postgres://a:pw@h/db")); // postgres://a:***@h/db
+ * ```
+ */
+export function redactUrl(text: string): string {
+  // By hand rather than through URL, so that even text URL refuses is redacted. Up to the
+  // last "@": a password may hold an unencoded "@" or "/" (hiding too much is the safe side).
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/?#]*):.*@(?=[^@]*$)/is, "$1:***@");
+}
+
+function decode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * A real PostgreSQL for the central-store tests: a fresh cluster in a temporary folder on a
+ * free loopback port, torn down when disposed. PostgreSQL refuses to run as root, so when the
+ * suite runs as root the server runs as the `postgres` user (which Debian's package creates).
+ *
+ * ```ts
+ * await using pg = await startPostgres();
+ * const url = pg.url(); // postgres://postgres:…@127.0.0.1:PORT/postgres
+ * ```
+ *
+ * @module
+ */
+import { join } from "node:path";
+
+/** A running test cluster. */
+export interface TestPostgres extends AsyncDisposable {
+  /** Loopback port it listens on. */
+  port: number;
+  /** The superuser's password. */
+  password: string;
+  /** A URL for `user` (default the superuser) on `database` (default `postgres`). */
+  url(options?: { user?: string; password?: string | null; database?: string }): string;
+  /** Runs SQL as the superuser through psql and returns its unaligned output. */
+  psql(sql: string, database?: string): Promise<string>;
+  /** Stops the server (fast shutdown: open connections are cut). */
+  stop(): Promise<void>;
+  /** Starts it again on the same port. */
+  start(): Promise<void>;
+}
+
+/** Where Debian (or PATH) keeps initdb, pg_ctl and psql. */
+export async function postgresBinDir(): Promise<string> {
+  try {
+    const versions = [];
+    for await (const entry of Deno.readDir("/usr/lib/postgresql")) versions.push(entry.name);
+    versions.sort((a, b) => Number(b) - Number(a));
+    for (const version of versions) {
+      const dir = `/usr/lib/postgresql/${version}/bin`;
+      if (await exists(join(dir, "initdb"))) return dir;
+    }
+  } catch {
+    // Not Debian's layout: try PATH below.
+  }
+  const found = await run(["sh", "-c", "command -v initdb"]).catch(() => "");
+  if (found.trim()) return found.trim().replace(/\/initdb$/, "");
+  throw new Error("PostgreSQL is not installed (initdb not found): apt-get install postgresql");
+}
+
+/** Starts a fresh cluster. Dispose of it (`await using`) to stop it and remove its files. */
+export async function startPostgres(): Promise<TestPostgres> {
+  const bin = await postgresBinDir();
+  const root = await Deno.makeTempDir({ prefix: "audit-trail-pg-" });
+  const data = join(root, "data");
+  const password = `pw-${crypto.randomUUID()}`;
+  const asRoot = Deno.uid() === 0;
+  if (asRoot) {
+    const uid = Number((await run(["id", "-u", "postgres"])).trim());
+    const gid = Number((await run(["id", "-g", "postgres"])).trim());
+    await Deno.chmod(root, 0o700);
+    await Deno.chown(root, uid, gid);
+  }
+  const pwfile = join(root, "pwfile");
+  await Deno.writeTextFile(pwfile, password + "\n");
+  if (asRoot) await run(["chown", "postgres", pwfile]);
+  const asServer = (args: string[]) => asRoot ? ["runuser", "-u", "postgres", "--", ...args] : args;
+  await run(asServer([
+    join(bin, "initdb"),
+    "-D",
+    data,
+    "-U",
+    "postgres",
+    "--auth=scram-sha-256",
+    `--pwfile=${pwfile}`,
+    "-E",
+    "UTF8",
+    "--locale=C.UTF-8",
+    "--no-sync",
+  ]));
+  const port = freePort();
+  const options = [
+    `-p ${port}`,
+    `-k ${root}`,
+    "-c listen_addresses=127.0.0.1",
+    "-c fsync=off",
+    "-c max_connections=40",
+  ].join(" ");
+  const pgCtl = (...args: string[]) =>
+    run(asServer([join(bin, "pg_ctl"), "-D", data, "-w", "-t", "60", ...args]));
+  const start = async () => {
+    await pgCtl("-o", options, "-l", join(root, "server.log"), "start");
+  };
+  await start();
+  const url: TestPostgres["url"] = (o = {}) => {
+    const user = o.user ?? "postgres";
+    const pw = o.password === undefined ? (o.user ? undefined : password) : o.password;
+    const auth = pw === undefined || pw === null
+      ? encodeURIComponent(user)
+      : `${encodeURIComponent(user)}:${encodeURIComponent(pw)}`;
+    return `postgres://${auth}@127.0.0.1:${port}/${o.database ?? "postgres"}`;
+  };
+  return {
+    port,
+    password,
+    url,
+    psql: (sql, database = "postgres") =>
+      run([
+        join(bin, "psql"),
+        "-X",
+        "-q",
+        "-At",
+        "-v",
+        "ON_ERROR_STOP=1",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        String(port),
+        "-U",
+        "postgres",
+        "-d",
+        database,
+        "-c",
+        sql,
+      ], { PGPASSWORD: password }),
+    stop: async () => {
+      await pgCtl("-m", "fast", "stop");
+    },
+    start,
+    async [Symbol.asyncDispose]() {
+      await pgCtl("-m", "immediate", "stop").catch(() => {});
+      await Deno.remove(root, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+async function run(args: string[], env: Record<string, string> = {}): Promise<string> {
+  const output = await new Deno.Command(args[0], {
+    args: args.slice(1),
+    env,
+    stdout: "piped",
+    stderr: "piped",
+    stdin: "null",
+  }).output();
+  const decoder = new TextDecoder();
+  if (!output.success) {
+    throw new Error(`${args.join(" ")} failed: ${decoder.decode(output.stderr).trim()}`);
+  }
+  return decoder.decode(output.stdout);
+}
