@@ -20,6 +20,8 @@ export interface TestPostgres extends AsyncDisposable {
   password: string;
   /** A URL for `user` (default the superuser) on `database` (default `postgres`). */
   url(options?: { user?: string; password?: string | null; database?: string }): string;
+  /** Creates a fresh database and returns the superuser's URL for it. */
+  createDatabase(): Promise<string>;
   /** Runs SQL as the superuser through psql and returns its unaligned output. */
   psql(sql: string, database?: string): Promise<string>;
   /** Stops the server (fast shutdown: open connections are cut). */
@@ -98,29 +100,36 @@ export async function startPostgres(): Promise<TestPostgres> {
       : `${encodeURIComponent(user)}:${encodeURIComponent(pw)}`;
     return `postgres://${auth}@127.0.0.1:${port}/${o.database ?? "postgres"}`;
   };
+  const psql: TestPostgres["psql"] = (sql, database = "postgres") =>
+    run([
+      join(bin, "psql"),
+      "-X",
+      "-q",
+      "-At",
+      "-v",
+      "ON_ERROR_STOP=1",
+      "-h",
+      "127.0.0.1",
+      "-p",
+      String(port),
+      "-U",
+      "postgres",
+      "-d",
+      database,
+      "-c",
+      sql,
+    ], { PGPASSWORD: password });
+  let databases = 0;
   return {
     port,
     password,
     url,
-    psql: (sql, database = "postgres") =>
-      run([
-        join(bin, "psql"),
-        "-X",
-        "-q",
-        "-At",
-        "-v",
-        "ON_ERROR_STOP=1",
-        "-h",
-        "127.0.0.1",
-        "-p",
-        String(port),
-        "-U",
-        "postgres",
-        "-d",
-        database,
-        "-c",
-        sql,
-      ], { PGPASSWORD: password }),
+    psql,
+    async createDatabase() {
+      const name = `central_${++databases}`;
+      await psql(`CREATE DATABASE ${name}`);
+      return url({ database: name });
+    },
     stop: async () => {
       await pgCtl("-m", "fast", "stop");
     },
