@@ -8,27 +8,7 @@ import { DatabaseSync } from "node:sqlite";
 import { chainHash, GENESIS_HASH } from "../mod.ts";
 import { LEGACY_ROWS, writeLegacyDatabase } from "./fixtures.ts";
 import { fingerprint, migratedDb, runCli, tempDir } from "./helpers.ts";
-import { startPostgres, type TestPostgres } from "./pg_support.ts";
-
-/** Logs `count` events through `log --stdin`. */
-export async function logEvents(db: string, count: number, prefix = "E"): Promise<void> {
-  const lines = Array.from({ length: count }, (_, i) =>
-    JSON.stringify({
-      operation: i % 3 === 0 ? "ORDER_CONFIRMED" : "STOCK_COUNT",
-      sku: `SKU-${i % 50}`,
-      details: `${prefix} event ${i}: "quoted" \\ back\tslash`,
-      user: i % 2 ? "ana" : "ben",
-    })).join("\n");
-  const result = await runCli(["log", "--stdin", "--db", db], { stdin: lines + "\n" });
-  if (result.code !== 0) throw new Error(`log --stdin failed: ${result.stderr}`);
-}
-
-/** Runs the CLI and parses its JSON output, failing with its stderr when the exit code differs. */
-export async function cliJson(args: string[], code = 0, env: Record<string, string> = {}) {
-  const result = await runCli(args, { env });
-  assert.equal(result.code, code, `exit ${result.code}: ${result.stderr}`);
-  return result.stdout.trim() ? JSON.parse(result.stdout) : null;
-}
+import { cliJson, logEvents, startPostgres, type TestPostgres } from "./pg_support.ts";
 
 /** The rows of a site in the central store, as psql prints them (one line each). */
 async function centralRows(pg: TestPostgres, url: string, site: string): Promise<string[]> {

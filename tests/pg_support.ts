@@ -10,7 +10,9 @@
  *
  * @module
  */
+import assert from "node:assert/strict";
 import { join } from "node:path";
+import { runCli } from "./helpers.ts";
 
 /** A running test cluster. */
 export interface TestPostgres extends AsyncDisposable {
@@ -20,10 +22,13 @@ export interface TestPostgres extends AsyncDisposable {
   password: string;
   /** A URL for `user` (default the superuser) on `database` (default `postgres`). */
   url(options?: { user?: string; password?: string | null; database?: string }): string;
-  /** Creates a fresh database and returns the superuser's URL for it. */
-  createDatabase(): Promise<string>;
-  /** Runs SQL as the superuser through psql and returns its unaligned output. */
-  psql(sql: string, database?: string): Promise<string>;
+  /** Creates a fresh database (owned by `owner`, default the superuser); returns the superuser's URL for it. */
+  createDatabase(owner?: string): Promise<string>;
+  /**
+   * Runs SQL through psql (as the superuser unless `as` names another login) and returns its
+   * unaligned output; fails with psql's error text.
+   */
+  psql(sql: string, database?: string, as?: { user: string; password: string }): Promise<string>;
   /** Stops the server (fast shutdown: open connections are cut). */
   stop(): Promise<void>;
   /** Starts it again on the same port. */
@@ -100,7 +105,7 @@ export async function startPostgres(): Promise<TestPostgres> {
       : `${encodeURIComponent(user)}:${encodeURIComponent(pw)}`;
     return `postgres://${auth}@127.0.0.1:${port}/${o.database ?? "postgres"}`;
   };
-  const psql: TestPostgres["psql"] = (sql, database = "postgres") =>
+  const psql: TestPostgres["psql"] = (sql, database = "postgres", as) =>
     run([
       join(bin, "psql"),
       "-X",
@@ -113,21 +118,21 @@ export async function startPostgres(): Promise<TestPostgres> {
       "-p",
       String(port),
       "-U",
-      "postgres",
+      as?.user ?? "postgres",
       "-d",
       database,
       "-c",
       sql,
-    ], { PGPASSWORD: password });
+    ], { PGPASSWORD: as?.password ?? password });
   let databases = 0;
   return {
     port,
     password,
     url,
     psql,
-    async createDatabase() {
+    async createDatabase(owner) {
       const name = `central_${++databases}`;
-      await psql(`CREATE DATABASE ${name}`);
+      await psql(`CREATE DATABASE ${name}${owner ? ` OWNER ${owner}` : ""}`);
       return url({ database: name });
     },
     stop: async () => {
@@ -170,4 +175,24 @@ async function run(args: string[], env: Record<string, string> = {}): Promise<st
     throw new Error(`${args.join(" ")} failed: ${decoder.decode(output.stderr).trim()}`);
   }
   return decoder.decode(output.stdout);
+}
+
+/** Logs `count` events through `log --stdin`. */
+export async function logEvents(db: string, count: number, prefix = "E"): Promise<void> {
+  const lines = Array.from({ length: count }, (_, i) =>
+    JSON.stringify({
+      operation: i % 3 === 0 ? "ORDER_CONFIRMED" : "STOCK_COUNT",
+      sku: `SKU-${i % 50}`,
+      details: `${prefix} event ${i}: "quoted" \\ back\tslash`,
+      user: i % 2 ? "ana" : "ben",
+    })).join("\n");
+  const result = await runCli(["log", "--stdin", "--db", db], { stdin: lines + "\n" });
+  if (result.code !== 0) throw new Error(`log --stdin failed: ${result.stderr}`);
+}
+
+/** Runs the CLI and parses its JSON output, failing with its stderr when the exit code differs. */
+export async function cliJson(args: string[], code = 0, env: Record<string, string> = {}) {
+  const result = await runCli(args, { env });
+  assert.equal(result.code, code, `exit ${result.code}: ${result.stderr}`);
+  return result.stdout.trim() ? JSON.parse(result.stdout) : null;
 }
