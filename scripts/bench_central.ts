@@ -1,0 +1,247 @@
+/**
+ * What sending to the central store costs, beside its peer measured in the same run:
+ *
+ * - first sync of a backlog (default 300,000 events) through `audit-trail sync` as a site's
+ *   role (row-level security, the chain trigger, every index), against `psql \copy` loading
+ *   the same rows into a table with the same columns and primary key; rounds take turns
+ *   going first; peak memory of the sync process;
+ * - an incremental sync of 5 events, beside a bare process start of the CLI and one round
+ *   trip to the server;
+ * - `query --central` plans (EXPLAIN) for every filter over a central table of 10,000,000
+ *   rows (`--explain-rows`, 0 to skip).
+ *
+ *     deno run --allow-all scripts/bench_central.ts [--central URL] [--events N]
+ *       [--rounds N] [--explain-rows N]
+ *
+ * Without `--central` it starts its own PostgreSQL (as the tests do). With it, the URL's role
+ * must be able to create databases and roles (a superuser, on a server kept for benchmarks).
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { connectCentral, explainCentralQuery } from "../lib/central/mod.ts";
+import type { CentralFilter } from "../lib/central/query.ts";
+import { writeEventFiles } from "./bench_data.ts";
+import { run, type RunResult, summarize } from "./bench_run.ts";
+import { PERMISSION_FLAGS } from "./permissions.ts";
+import { startPostgres } from "../tests/pg_support.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: {
+    central: { type: "string" },
+    events: { type: "string", default: "300000" },
+    rounds: { type: "string", default: "3" },
+    "explain-rows": { type: "string", default: "10000000" },
+  },
+});
+const EVENTS = Number(values.events);
+const ROUNDS = Number(values.rounds);
+const EXPLAIN_ROWS = Number(values["explain-rows"]);
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
+const cli = (
+  ...args: string[]
+) => [Deno.execPath(), "run", "--quiet", ...PERMISSION_FLAGS, CLI, ...args];
+const loadAverage = () => Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+// deno-lint-ignore no-console
+const log = (text: string) => console.log(text);
+
+await using own = values.central ? null : await startPostgres();
+const adminUrl = values.central ?? own!.url();
+const work = await Deno.makeTempDir({ prefix: "audit-trail-bench-central-" });
+const admin = await connectCentral(adminUrl);
+const sitePassword = `bench-${crypto.randomUUID()}`;
+
+try {
+  log(`load average before: ${loadAverage()}`);
+  const db = join(work, "site.db");
+  const ndjson = join(work, "events.ndjson");
+  await writeEventFiles(EVENTS, ndjson);
+  await run(cli("migrate", "--db", db));
+  await run(cli("log", "--stdin", "--db", db), { stdinFile: ndjson });
+  await admin.sql.unsafe(`DROP ROLE IF EXISTS bench_site`);
+  await admin.sql.unsafe(`CREATE ROLE bench_site LOGIN PASSWORD '${sitePassword}'`);
+
+  let databases = 0;
+  const freshDatabase = async () => {
+    const name = `bench_central_${Date.now()}_${++databases}`;
+    await admin.sql.unsafe(`CREATE DATABASE ${name}`);
+    const url = new URL(adminUrl);
+    url.pathname = `/${name}`;
+    return { name, adminUrl: url.href, siteUrl: siteUrl(url) };
+  };
+  const siteUrl = (url: URL) => {
+    const site = new URL(url.href);
+    site.username = "bench_site";
+    site.password = sitePassword;
+    return site.href;
+  };
+
+  // The peer's input: the central rows as PostgreSQL itself writes them for \copy.
+  const csv = join(work, "central.csv");
+  const syncs: RunResult[] = [];
+  const copies: RunResult[] = [];
+  const psqlArgs = (url: string, command: string) => ["psql", "-X", "-q", "-d", url, "-c", command];
+  const columns =
+    `site, audit_id, "timestamp", operation, sku, details, "user", run_id, seal, received_at, local_timestamp`;
+  for (let round = 0; round < ROUNDS; round++) {
+    const central = await freshDatabase();
+    await run(cli("central", "init", "--central", central.adminUrl));
+    await run(
+      cli("central", "grant", "BENCH", "--role", "bench_site", "--central", central.adminUrl),
+    );
+    await run(psqlArgs(
+      central.adminUrl,
+      `CREATE TABLE peer (site text, audit_id bigint, "timestamp" timestamptz, operation text,
+         sku text, details text, "user" text, run_id text, seal bytea, received_at timestamptz,
+         local_timestamp text, PRIMARY KEY (site, audit_id))`,
+    ));
+    const sync = () =>
+      run(cli("sync", "--central", central.siteUrl, "--site", "BENCH", "--db", db));
+    const copy = () => run(psqlArgs(central.adminUrl, `\\copy peer FROM '${csv}' CSV`));
+    if (round === 0) {
+      syncs.push(await sync());
+      await run(psqlArgs(
+        central.adminUrl,
+        `\\copy (SELECT ${columns} FROM audit_trail_events ORDER BY audit_id) TO '${csv}' CSV`,
+      ));
+      copies.push(await copy());
+    } else if (round % 2 === 1) {
+      copies.push(await copy());
+      syncs.push(await sync());
+    } else {
+      syncs.push(await sync());
+      copies.push(await copy());
+    }
+    await dropLater(central.name);
+  }
+  const s = summarize(syncs);
+  const c = summarize(copies);
+  log(
+    `first sync of ${EVENTS} events: ${(s.ms / 1000).toFixed(2)} s (rounds ${
+      s.samples.map((x) => (x / 1000).toFixed(2)).join(", ")
+    }), peak ${Math.round((s.rssKb ?? 0) / 1024)} MB`,
+  );
+  log(
+    `psql \\copy of the same rows: ${(c.ms / 1000).toFixed(2)} s (rounds ${
+      c.samples.map((x) => (x / 1000).toFixed(2)).join(", ")
+    })`,
+  );
+  log(
+    `ratio sync / \\copy: ${
+      (s.ms / c.ms).toFixed(2)
+    }x (target 2.0x); load average ${loadAverage()}`,
+  );
+
+  // Incremental: a few new events after a full sync.
+  const central = await freshDatabase();
+  await run(cli("central", "init", "--central", central.adminUrl));
+  await run(
+    cli("central", "grant", "BENCH", "--role", "bench_site", "--central", central.adminUrl),
+  );
+  await run(cli("sync", "--central", central.siteUrl, "--site", "BENCH", "--db", db));
+  const increments: RunResult[] = [];
+  const starts: RunResult[] = [];
+  const five = join(work, "five.ndjson");
+  await Deno.writeTextFile(five, '{"operation":"COUNTED","sku":"SKU-1"}\n'.repeat(5));
+  for (let i = 0; i < 5; i++) {
+    await run(cli("log", "--stdin", "--db", db), { stdinFile: five });
+    increments.push(await run(cli("sync", "--central", central.siteUrl, "--db", db)));
+    starts.push(await run(cli("--version")));
+  }
+  const site = await connectCentral(central.siteUrl);
+  const trips: number[] = [];
+  await site.sql`SELECT 1`;
+  for (let i = 0; i < 20; i++) {
+    const t = performance.now();
+    await site.sql`SELECT 1`;
+    trips.push(performance.now() - t);
+  }
+  await site.close();
+  trips.sort((a, b) => a - b);
+  const inc = summarize(increments);
+  const start = summarize(starts);
+  log(
+    `incremental sync of 5 events: ${inc.ms.toFixed(0)} ms; process start (--version) ${
+      start.ms.toFixed(0)
+    } ms; one round trip ${trips[10].toFixed(2)} ms; load average ${loadAverage()}`,
+  );
+  await dropLater(central.name);
+
+  if (EXPLAIN_ROWS > 0) await explainAtScale(await freshDatabase());
+} finally {
+  await admin.sql.unsafe(`DROP ROLE IF EXISTS bench_site`).catch(() => {});
+  await admin.close();
+  await Deno.remove(work, { recursive: true }).catch(() => {});
+}
+
+async function dropLater(name: string) {
+  await admin.sql.unsafe(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+}
+
+/**
+ * Fills a central table with `EXPLAIN_ROWS` generated rows (20 sites, a year of timestamps,
+ * skewed SKUs) with the chain trigger off, then prints the plan of every filter.
+ */
+async function explainAtScale(central: { name: string; adminUrl: string }) {
+  await run(cli("central", "init", "--central", central.adminUrl));
+  const target = await connectCentral(central.adminUrl);
+  try {
+    const started = performance.now();
+    await target.sql.unsafe(
+      `ALTER TABLE audit_trail_events DISABLE TRIGGER audit_trail_events_chain`,
+    );
+    const chunk = 1_000_000;
+    for (let from = 1; from <= EXPLAIN_ROWS; from += chunk) {
+      const to = Math.min(EXPLAIN_ROWS, from + chunk - 1);
+      await target.sql.unsafe(`
+        INSERT INTO audit_trail_events
+          (site, audit_id, "timestamp", local_timestamp, operation, sku, details, "user", run_id, seal)
+        SELECT 'WH-' || (i % 20), i / 20 + 1, t,
+               to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+               (ARRAY['ORDER_CONFIRMED','ORDER_SHIPPED','STOCK_ADJUSTED','STOCK_COUNT','SKU_UPDATED','SKU_CREATED'])[1 + i % 6],
+               'SKU-' || lpad((floor(5000 * r * r))::int::text, 5, '0'),
+               'Order ORD-' || i || ': ' || (i % 200) || ' units',
+               'user' || (i % 37),
+               CASE WHEN i % 10 = 0 THEN 'run_' || (i / 1000) END,
+               sha256(int8send(i))
+        FROM (SELECT i, random() AS r,
+                     timestamptz '2025-01-01' + i * interval '3 seconds' AS t
+              FROM generate_series(${from}, ${to}) AS i) AS g`);
+    }
+    await target.sql.unsafe(
+      `ALTER TABLE audit_trail_events ENABLE TRIGGER audit_trail_events_chain`,
+    );
+    await target.sql.unsafe(`ANALYZE audit_trail_events`);
+    log(
+      `\ncentral table of ${EXPLAIN_ROWS} rows filled in ${
+        ((performance.now() - started) / 1000).toFixed(0)
+      } s; plans of query --central (limit 100):`,
+    );
+    const filters: [string, CentralFilter][] = [
+      ["(no filter)", {}],
+      ["--sku SKU-04321", { sku: "SKU-04321" }],
+      ["--operation SKU_CREATED", { operation: "SKU_CREATED" }],
+      ["--run-id run_4242", { runId: "run_4242" }],
+      ["--user user7", { user: "user7" }],
+      ["--since/--until one day", { since: "2025-03-01", until: "2025-03-01" }],
+      ["--site WH-7", { site: "WH-7" }],
+      ["--site WH-7 --after-id 400000 --order asc", {
+        site: "WH-7",
+        afterId: 400000,
+        order: "asc",
+      }],
+      ["--sku SKU-00001 --since 2025-06-01", { sku: "SKU-00001", since: "2025-06-01" }],
+      ["--contains ORD-4242", { contains: "ORD-4242" }],
+    ];
+    for (const [label, filter] of filters) {
+      const plan = await explainCentralQuery(target, filter);
+      const verdict = /Seq Scan/.test(plan) ? "SEQUENTIAL SCAN" : "from indexes";
+      log(`\n${label}: ${verdict}\n${plan.split("\n").map((l) => `    ${l}`).join("\n")}`);
+    }
+  } finally {
+    await target.close();
+    await dropLater(central.name);
+  }
+}
