@@ -25,7 +25,7 @@ import type { CentralFilter } from "../lib/central/query.ts";
 import { writeEventFiles } from "./bench_data.ts";
 import { run, type RunResult, summarize } from "./bench_run.ts";
 import { PERMISSION_FLAGS } from "./permissions.ts";
-import { startPostgres } from "../tests/pg_support.ts";
+import { generatedEventsSql, startPostgres } from "../tests/pg_support.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -195,20 +195,7 @@ async function explainAtScale(central: { name: string; adminUrl: string }) {
     const chunk = 1_000_000;
     for (let from = 1; from <= EXPLAIN_ROWS; from += chunk) {
       const to = Math.min(EXPLAIN_ROWS, from + chunk - 1);
-      await target.sql.unsafe(`
-        INSERT INTO audit_trail_events
-          (site, audit_id, "timestamp", local_timestamp, operation, sku, details, "user", run_id, seal)
-        SELECT 'WH-' || (i % 20), i / 20 + 1, t,
-               to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-               (ARRAY['ORDER_CONFIRMED','ORDER_SHIPPED','STOCK_ADJUSTED','STOCK_COUNT','SKU_UPDATED','SKU_CREATED'])[1 + i % 6],
-               'SKU-' || lpad((floor(5000 * r * r))::int::text, 5, '0'),
-               'Order ORD-' || i || ': ' || (i % 200) || ' units',
-               'user' || (i % 37),
-               CASE WHEN i % 10 = 0 THEN 'run_' || (i / 1000) END,
-               sha256(int8send(i))
-        FROM (SELECT i, random() AS r,
-                     timestamptz '2025-01-01' + i * interval '3 seconds' AS t
-              FROM generate_series(${from}, ${to}) AS i) AS g`);
+      await target.sql.unsafe(generatedEventsSql(from, to));
     }
     await target.sql.unsafe(
       `ALTER TABLE audit_trail_events ENABLE TRIGGER audit_trail_events_chain`,

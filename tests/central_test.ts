@@ -8,7 +8,14 @@ import { DatabaseSync } from "node:sqlite";
 import { chainHash, GENESIS_HASH } from "../mod.ts";
 import { LEGACY_ROWS, writeLegacyDatabase } from "./fixtures.ts";
 import { fingerprint, migratedDb, runCli, tempDir } from "./helpers.ts";
-import { cliJson, logEvents, startPostgres, type TestPostgres } from "./pg_support.ts";
+import { connectCentral, explainCentralQuery } from "../lib/central/mod.ts";
+import {
+  cliJson,
+  generatedEventsSql,
+  logEvents,
+  startPostgres,
+  type TestPostgres,
+} from "./pg_support.ts";
 
 /** The rows of a site in the central store, as psql prints them (one line each). */
 async function centralRows(pg: TestPostgres, url: string, site: string): Promise<string[]> {
@@ -249,6 +256,39 @@ Deno.test("central store: init, sync, query and verify through the CLI", async (
       assert.match(noSite.stderr, /--after-id needs --site/);
       const badSite = await runCli(["query", "--site", "WH-A"]);
       assert.equal(badSite.code, 2);
+    },
+  );
+
+  await t.step(
+    "query --central answers every filter from an index (EXPLAIN over 200,000 rows)",
+    async () => {
+      const url = await pg.createDatabase();
+      await cliJson(["central", "init", "--central", url]);
+      await pg.psql(
+        `ALTER TABLE audit_trail_events DISABLE TRIGGER audit_trail_events_chain;
+       ${generatedEventsSql(1, 200_000)};
+       ALTER TABLE audit_trail_events ENABLE TRIGGER audit_trail_events_chain;
+       ANALYZE audit_trail_events`,
+        dbName(url),
+      );
+      await using central = await connectCentral(url);
+      const filters = [
+        {},
+        { sku: "SKU-04321" },
+        { operation: "SKU_CREATED" },
+        { runId: "run_42" },
+        { user: "user7" },
+        { since: "2025-01-03", until: "2025-01-03" },
+        { site: "WH-7" },
+        { site: "WH-7", afterId: 9000, order: "asc" as const },
+        { sku: "SKU-00001", since: "2025-01-05" },
+        { limit: 0, operation: "STOCK_COUNT", user: "user3" },
+      ];
+      for (const filter of filters) {
+        const plan = await explainCentralQuery(central, filter);
+        assert.doesNotMatch(plan, /Seq Scan/, `${JSON.stringify(filter)}:\n${plan}`);
+        assert.match(plan, /Index (Only )?Scan|Bitmap Index Scan/);
+      }
     },
   );
 

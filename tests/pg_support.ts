@@ -196,3 +196,26 @@ export async function cliJson(args: string[], code = 0, env: Record<string, stri
   assert.equal(result.code, code, `exit ${result.code}: ${result.stderr}`);
   return result.stdout.trim() ? JSON.parse(result.stdout) : null;
 }
+
+/**
+ * SQL that appends generated events `from`..`to` to `audit_trail_events` (run with the chain
+ * trigger disabled: the seals are not chained): 20 sites, one event every 3 seconds from
+ * 2025-01-01, skewed SKUs, 6 operations, 37 users, a run id on one event in ten. For
+ * measuring plans at scale, not for checking chains.
+ */
+export function generatedEventsSql(from: number, to: number): string {
+  return `
+    INSERT INTO audit_trail_events
+      (site, audit_id, "timestamp", local_timestamp, operation, sku, details, "user", run_id, seal)
+    SELECT 'WH-' || (i % 20), i / 20 + 1, t,
+           to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
+           (ARRAY['ORDER_CONFIRMED', 'ORDER_SHIPPED', 'STOCK_ADJUSTED', 'STOCK_COUNT',
+                  'SKU_UPDATED', 'SKU_CREATED'])[1 + i % 6],
+           'SKU-' || lpad((floor(5000 * r * r))::int::text, 5, '0'),
+           'Order ORD-' || i || ': ' || (i % 200) || ' units',
+           'user' || (i % 37),
+           CASE WHEN i % 10 = 0 THEN 'run_' || (i / 1000) END,
+           sha256(int8send(i))
+    FROM (SELECT i, random() AS r, timestamptz '2025-01-01' + i * interval '3 seconds' AS t
+          FROM generate_series(${Math.trunc(from)}, ${Math.trunc(to)}) AS i) AS g`;
+}
