@@ -168,6 +168,10 @@ class SyncRun {
   /** Reads where the central copy ends and checks that the local chain agrees up to there. */
   async start(): Promise<void> {
     const { sql, target } = this.central;
+    // The batch statement is the same every time: planning it anew for each batch (as
+    // PostgreSQL does for its first executions) costs about as much as a tenth of a batch.
+    // Sent without waiting: it goes in the same round trip as the next query.
+    sql`SET plan_cache_mode = force_generic_plan`.execute().catch(() => {});
     const [row] = await centralQuery(target, () =>
       sql`
         SELECT (SELECT coalesce(max(version), 0) FROM audit_trail_schema) AS version,
