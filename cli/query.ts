@@ -51,7 +51,7 @@ EXAMPLES
   audit-trail query --before-id 5000 --limit 100      # the page below event 5000
 `,
   async run(context, args) {
-    const { values, positionals } = parseCommandArgs("query", args, {
+    const { values, positionals } = parseCommandArgs(context, "query", args, {
       sku: { type: "string" },
       operation: { type: "string" },
       "run-id": { type: "string" },

@@ -39,9 +39,9 @@ EXAMPLES
   audit-trail verify --format json | jq .failure
 `,
   async run(context, args) {
-    const { values, positionals } = parseCommandArgs("verify", args, {
+    const { values, positionals } = parseCommandArgs(context, "verify", args, {
       anchor: { type: "string" },
-    });
+    }, { formats: ["json", "ndjson", "table"] });
     expectAtMost("verify", positionals, 0);
     const { io, dbPath, format } = context;
     using db = openDatabase(dbPath);
