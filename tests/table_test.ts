@@ -147,6 +147,46 @@ Deno.test("CLI batch show --format table prints a batch of 130,001 events", asyn
   );
 });
 
+Deno.test("CLI tables: a 128-character run id from batch list can be copied into batch show", async () => {
+  await using dir = await tempDir();
+  const runId = "run_" + "0123456789abcdef".repeat(8).slice(0, 124);
+  {
+    using db = openMigrated(dir.path);
+    await logAuditEvents(db, [{ operation: "BATCH_START" }, { operation: "COUNTED" }], {
+      run_id: runId,
+    });
+  }
+  const path = join(dir.path, "app.db");
+  const list = await runCli(["batch", "list", "--format", "table", "--db", path]);
+  assert.equal(list.code, 0, list.stderr);
+  const shown = list.stdout.split("\n")[1].split("  ")[0];
+  assert.equal(shown, runId);
+  const show = await runCli(["batch", "show", shown, "--format", "table", "--db", path]);
+  assert.equal(show.code, 0, show.stderr);
+  assert.match(show.stdout, /^event_count +2$/m);
+});
+
+Deno.test("CLI query --format table shows hostile text escaped, cut whole and aligned", async () => {
+  await using dir = await tempDir();
+  {
+    using db = openMigrated(dir.path);
+    await logAuditEvents(db, [
+      { operation: "NOTE", sku: "-", details: "😀".repeat(40), user: "ana" },
+      { operation: "NOTE", details: "\x1b[2J\x1b]0;owned\x07\u202egnp.exe", user: "佐藤" },
+    ]);
+  }
+  const path = join(dir.path, "app.db");
+  const result = await runCli(["query", "--format", "table", "--db", path]);
+  assert.equal(result.code, 0, result.stderr);
+  const lines = result.stdout.split("\n").map((line) => line.replace(/\d{4}-\S+Z/, "T"));
+  assert.deepEqual(lines, [
+    `audit_id  timestamp                 operation  sku  details${" ".repeat(54)}user  run_id`,
+    `2         T  NOTE       ∅    \\x1b[2J\\x1b]0;owned\\x07\\u202Egnp.exe${" ".repeat(25)}佐藤  ∅`,
+    `1         T  NOTE       -    ${"😀".repeat(29)}…  ana   ∅`,
+    "",
+  ]);
+});
+
 Deno.test("writeObject() table: values shown as table cells, never cut", async () => {
   const out = textSink();
   await writeObject(
