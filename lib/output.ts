@@ -155,7 +155,7 @@ function jsonRecords(columns: readonly string[]): (row: Row) => string {
 }
 
 /** Columns of free text: a table may cut them, with a visible mark. Ids and names never are. */
-const FREE_TEXT = new Set(["details", "description", "summary"]);
+const FREE_TEXT = new Set(["details"]);
 /** Widest a free-text cell is shown, in terminal columns. */
 const MAX_FREE_TEXT = 60;
 /** Rows a table's column widths are taken from, so that a long listing streams. */
