@@ -5,10 +5,19 @@
  *
  * @module
  */
-import { join } from "node:path";
 import { AuditTrailError, TamperingFoundError, UsageError } from "./lib/errors.ts";
-import { OUTPUT_FORMATS, type OutputFormat, type TextSink } from "./lib/output.ts";
-import type { CliIo, Command, CommandContext } from "./cli/context.ts";
+import type { TextSink } from "./lib/output.ts";
+import { parseArgs, splitAtName } from "./cli/args.ts";
+import {
+  type CliIo,
+  type Command,
+  type CommandContext,
+  GLOBAL_OPTIONS,
+  type GlobalValues,
+  HelpRequested,
+  settleGlobals,
+  VersionRequested,
+} from "./cli/context.ts";
 import denoConfig from "./deno.json" with { type: "json" };
 
 /** The tool's version, from deno.json. */
@@ -85,55 +94,24 @@ EXAMPLES
   audit-trail query --sku SKU-1001 --format table
 `;
 
-interface GlobalOptions {
+/** The command line split at the command's name. */
+export interface CommandLine {
+  /** The global options given before the command. */
+  globals: GlobalValues;
   command?: string;
+  /** Everything after the command's name, for the command to parse. */
   rest: string[];
-  db?: string;
-  format?: string;
-  help: boolean;
-  version: boolean;
 }
 
 /**
- * Separates the global options (accepted before or after the command, up to `--`) from the
- * command name and its own arguments.
+ * Splits `args` at the command's name: before it only global options may stand; what follows
+ * belongs to the command, which parses it together with the global options (so that a value
+ * such as `--details --version` stays a value).
  */
-export function splitGlobalOptions(args: string[]): GlobalOptions {
-  const result: GlobalOptions = { rest: [], help: false, version: false };
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (arg === "--") {
-      result.rest.push(...args.slice(i));
-      break;
-    }
-    const [name, inline] = arg.startsWith("--") && arg.includes("=")
-      ? [arg.slice(0, arg.indexOf("=")), arg.slice(arg.indexOf("=") + 1)]
-      : [arg, undefined];
-    if (name === "--db" || name === "--format") {
-      const value = inline ?? args[++i];
-      if (value === undefined || (inline === undefined && value.startsWith("--"))) {
-        throw new UsageError(`Option ${name} needs a value`, {
-          hint: name === "--db"
-            ? "Example: --db data/app.db"
-            : `Use one of: ${OUTPUT_FORMATS.join(", ")}`,
-        });
-      }
-      result[name === "--db" ? "db" : "format"] = value;
-    } else if (arg === "-h" || arg === "--help") {
-      result.help = true;
-    } else if (arg === "--version") {
-      result.version = true;
-    } else if (result.command === undefined && !arg.startsWith("-")) {
-      result.command = arg;
-    } else if (result.command === undefined) {
-      throw new UsageError(`Unknown option "${arg}"`, {
-        hint: 'Run "audit-trail --help" for usage.',
-      });
-    } else {
-      result.rest.push(arg);
-    }
-  }
-  return result;
+export function splitCommandLine(args: readonly string[]): CommandLine {
+  const { before, name, after } = splitAtName(args, GLOBAL_OPTIONS);
+  const { values } = parseArgs("", before, GLOBAL_OPTIONS);
+  return { globals: values, command: name, rest: after };
 }
 
 /** Runs the command line `args` and returns the exit code. */
@@ -147,25 +125,26 @@ export async function main(args: string[], io: CliIo = processIo()): Promise<num
 }
 
 async function dispatch(args: string[], io: CliIo): Promise<number> {
-  const globals = splitGlobalOptions(args);
+  const { globals, command: given, rest } = splitCommandLine(args);
   if (globals.version) {
     await io.stdout.write(`audit-trail ${VERSION}\n`);
     return 0;
   }
-  let name = globals.command;
+  let name = given;
+  let help = globals.help ?? false;
   if (name === "help") {
-    name = globals.rest[0];
-    globals.help = true;
+    name = rest[0];
+    help = true;
   }
   if (name === undefined) {
-    if (globals.help) {
+    if (help) {
       await io.stdout.write(TOP_HELP);
       return 0;
     }
     await io.stderr.write(TOP_HELP);
     throw new UsageError("Missing command", { hint: "Pick one of the commands above." });
   }
-  const entry = COMMANDS[name];
+  const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!entry) {
     const near = Object.keys(COMMANDS).find((c) => c.startsWith(name!.slice(0, 2)));
     throw new UsageError(`Unknown command "${name}"`, {
@@ -175,28 +154,27 @@ async function dispatch(args: string[], io: CliIo): Promise<number> {
     });
   }
   const { command } = await entry.load();
-  if (globals.help) {
+  if (help) {
     await io.stdout.write(command.help);
     return 0;
   }
-  let explicitFormat: OutputFormat | undefined;
-  if (globals.format !== undefined) {
-    if (!OUTPUT_FORMATS.includes(globals.format as OutputFormat)) {
-      throw new UsageError(`Unknown format "${globals.format}"`, {
-        hint: `Use one of: ${OUTPUT_FORMATS.join(", ")}.`,
-      });
+  // Settled now for the messages of a command that fails before parsing; its own parse
+  // settles them again with whatever global options follow its name.
+  const context = { io, globals } as CommandContext;
+  settleGlobals(context, globals);
+  try {
+    return await command.run(context, rest);
+  } catch (error) {
+    if (error instanceof HelpRequested) {
+      await io.stdout.write(command.help);
+      return 0;
     }
-    explicitFormat = globals.format as OutputFormat;
+    if (error instanceof VersionRequested) {
+      await io.stdout.write(`audit-trail ${VERSION}\n`);
+      return 0;
+    }
+    throw error;
   }
-  const envDb = io.env("AUDIT_TRAIL_DB");
-  const context: CommandContext = {
-    io,
-    dbPath: globals.db ?? (envDb ? envDb : join(io.cwd(), "data", "app.db")),
-    explicitFormat,
-    format: explicitFormat ?? (io.stdout.isTerminal ? "table" : "json"),
-  };
-  if (context.dbPath === "") throw new UsageError("--db must not be empty");
-  return await command.run(context, globals.rest);
 }
 
 async function reportError(io: CliIo, error: unknown): Promise<number> {
@@ -250,6 +228,9 @@ function processIo(): CliIo {
     // Made on first use: creating the stream costs about 3 ms that only `log --stdin` needs.
     get stdin() {
       return Deno.stdin.readable;
+    },
+    get stdinIsTerminal() {
+      return Deno.stdin.isTerminal();
     },
     stdout: sinkFor(Deno.stdout),
     stderr: sinkFor(Deno.stderr),

@@ -53,8 +53,8 @@ export {
   schemaVersion,
 } from "./lib/migrate.ts";
 export { generateRunId, runIdProblem, validateRunId } from "./lib/run_id.ts";
+export type { AuditEvent } from "./lib/event_row.ts";
 export {
-  type AuditEvent,
   type BulkInsertResult,
   type EventDefaults,
   logAuditEvent,

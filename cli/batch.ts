@@ -1,4 +1,5 @@
 import { resolve } from "node:path";
+import { splitAtName } from "./args.ts";
 import { BATCH_END, endBatch, getBatchOperations, listBatches, startBatch } from "../lib/batch.ts";
 import { type AuditDatabase, openDatabase } from "../lib/db.ts";
 import { AuditTrailError, UsageError } from "../lib/errors.ts";
@@ -10,6 +11,7 @@ import {
   type Command,
   type CommandContext,
   expectAtMost,
+  GLOBAL_OPTIONS,
   parseCommandArgs,
   parseCount,
   requireValidText,
@@ -54,9 +56,13 @@ EXAMPLES
   audit-trail batch exec --description "Nightly reorder" -- ./reorder.sh --all
 `,
   async run(context, args) {
-    const [sub, ...rest] = args;
-    const handler = sub === undefined ? undefined : SUBCOMMANDS[sub];
+    // Global options may stand between "batch" and its subcommand.
+    const { before, name: sub, after } = splitAtName(args, GLOBAL_OPTIONS);
+    const handler = sub !== undefined && Object.hasOwn(SUBCOMMANDS, sub)
+      ? SUBCOMMANDS[sub]
+      : undefined;
     if (!handler) {
+      parseCommandArgs(context, "batch", before, {}); // --help, --version, or a bad option
       throw new UsageError(
         sub === undefined
           ? "Missing batch subcommand: start, end, show, list or exec"
@@ -64,7 +70,7 @@ EXAMPLES
         { hint: 'Run "audit-trail batch --help" for usage.' },
       );
     }
-    return await handler(context, rest);
+    return await handler(context, [...before, ...after]);
   },
 };
 
@@ -72,7 +78,7 @@ type Handler = (context: CommandContext, args: string[]) => Promise<number>;
 
 const SUBCOMMANDS: Record<string, Handler> = {
   async start(context, args) {
-    const { values, positionals } = parseCommandArgs("batch start", args, {
+    const { values, positionals } = parseCommandArgs(context, "batch start", args, {
       user: { type: "string" },
     });
     expectAtMost("batch start", positionals, 1);
@@ -86,7 +92,7 @@ const SUBCOMMANDS: Record<string, Handler> = {
   },
 
   async end(context, args) {
-    const { values, positionals } = parseCommandArgs("batch end", args, {
+    const { values, positionals } = parseCommandArgs(context, "batch end", args, {
       user: { type: "string" },
     });
     if (positionals.length === 0) throw missingRunId("end");
@@ -102,7 +108,7 @@ const SUBCOMMANDS: Record<string, Handler> = {
   },
 
   async show(context, args) {
-    const { positionals } = parseCommandArgs("batch show", args, {});
+    const { positionals } = parseCommandArgs(context, "batch show", args, {});
     if (positionals.length === 0) throw missingRunId("show");
     expectAtMost("batch show", positionals, 1);
     validateRunId(positionals[0]);
@@ -122,7 +128,7 @@ const SUBCOMMANDS: Record<string, Handler> = {
   },
 
   async list(context, args) {
-    const { values, positionals } = parseCommandArgs("batch list", args, {
+    const { values, positionals } = parseCommandArgs(context, "batch list", args, {
       limit: { type: "string" },
     });
     expectAtMost("batch list", positionals, 0);
@@ -134,7 +140,7 @@ const SUBCOMMANDS: Record<string, Handler> = {
   },
 
   async exec(context, args) {
-    const { values, positionals } = parseCommandArgs("batch exec", args, {
+    const { values, positionals } = parseCommandArgs(context, "batch exec", args, {
       description: { type: "string" },
       user: { type: "string" },
     });

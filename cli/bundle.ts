@@ -9,7 +9,13 @@ import {
 } from "../lib/bundle/mod.ts";
 import { writeObject } from "../lib/output.ts";
 import type { TextSink } from "../lib/output.ts";
-import { type Command, expectAtMost, parseCommandArgs, parseCount } from "./context.ts";
+import {
+  type Command,
+  expectAtMost,
+  parseCommandArgs,
+  parseCount,
+  requireFormat,
+} from "./context.ts";
 
 export const command: Command = {
   help: `audit-trail bundle — make a debug bundle for support, or check one
@@ -49,7 +55,7 @@ EXAMPLES
   audit-trail bundle verify debug_bundles/debug_bundle_20260216_143005.zip
 `,
   async run(context, args) {
-    const { values, positionals } = parseCommandArgs("bundle", args, {
+    const { values, positionals } = parseCommandArgs(context, "bundle", args, {
       output: { type: "string" },
       "audit-limit": { type: "string" },
       compress: { type: "boolean" },
@@ -57,6 +63,7 @@ EXAMPLES
     });
     const { io } = context;
     if (positionals[0] === "verify") {
+      requireFormat(context, "bundle verify", ["json", "ndjson", "table"]);
       expectAtMost("bundle verify", positionals, 2);
       const given = Object.keys(values)[0];
       if (given) {

@@ -5,7 +5,7 @@
  * @module
  */
 import { TamperingFoundError, UsageError } from "../lib/errors.ts";
-import { writeObject, writeRecords } from "../lib/output.ts";
+import { writeObject, writeRecords, writeRows } from "../lib/output.ts";
 import type { AuditLogFilter } from "../lib/query.ts";
 import {
   CENTRAL_EVENT_COLUMNS,
@@ -15,7 +15,7 @@ import {
   initCentral,
   listCentralSites,
   parseCentralUrl,
-  streamCentralEvents,
+  streamCentralRows,
   verifyCentral,
 } from "../lib/central/mod.ts";
 import {
@@ -63,7 +63,7 @@ EXAMPLES
   audit-trail central sites --central postgres://admin@db.example/audit --format table
 `,
   async run(context, args) {
-    const { values, positionals } = parseCommandArgs("central", args, {
+    const { values, positionals } = parseCommandArgs(context, "central", args, {
       central: { type: "string" },
       role: { type: "string" },
       reader: { type: "boolean" },
@@ -152,9 +152,9 @@ export async function queryCentral(
   filter: AuditLogFilter & { site?: string },
 ): Promise<number> {
   await using central = await openCentral(context.io, url);
-  await writeRecords(
+  await writeRows(
     context.io.stdout,
-    streamCentralEvents(central, filter),
+    streamCentralRows(central, filter),
     context.format,
     CENTRAL_EVENT_COLUMNS,
   );

@@ -4,14 +4,16 @@
  *
  * @module
  */
-import { parseArgs, type ParseArgsConfig } from "node:util";
 import { UsageError } from "../lib/errors.ts";
 import { runIdProblem, validateRunId } from "../lib/run_id.ts";
-import type { OutputFormat, TextSink } from "../lib/output.ts";
+import { OUTPUT_FORMATS, type OutputFormat, type TextSink } from "../lib/output.ts";
+import { type OptionSpecs, type OptionValues, parseArgs, type ParsedArgs } from "./args.ts";
 
 /** The process's input, output and environment, as a command sees them. */
 export interface CliIo {
   stdin: ReadableStream<Uint8Array>;
+  /** Whether a person types the input (so a command waiting for it can say so). */
+  stdinIsTerminal?: boolean;
   stdout: TextSink & { isTerminal: boolean };
   stderr: TextSink & { isTerminal: boolean };
   env(name: string): string | undefined;
@@ -21,12 +23,17 @@ export interface CliIo {
 /** Global options after resolution, plus the streams. */
 export interface CommandContext {
   io: CliIo;
-  /** The database path: `--db`, else `$AUDIT_TRAIL_DB`, else `data/app.db`. */
+  /**
+   * The database path: `--db`, else `$AUDIT_TRAIL_DB`, else `data/app.db`. This and the
+   * formats below are final once the command has called {@linkcode parseCommandArgs}.
+   */
   dbPath: string;
   /** `--format` as given, or `undefined` when the command should pick its default. */
   explicitFormat?: OutputFormat;
   /** `--format` as given, else `table` on a terminal and `json` otherwise. */
   format: OutputFormat;
+  /** The global options given so far (before the command, then after it). */
+  globals: GlobalValues;
 }
 
 /** A subcommand: its help text and what it does. Returns the exit code. */
@@ -35,74 +42,98 @@ export interface Command {
   run(context: CommandContext, args: string[]): Promise<number>;
 }
 
-type Options = NonNullable<ParseArgsConfig["options"]>;
+/** The options every command takes, before or after its name. */
+export const GLOBAL_OPTIONS = {
+  db: { type: "string" },
+  format: { type: "string" },
+  help: { type: "boolean", short: "h" },
+  version: { type: "boolean" },
+} as const satisfies OptionSpecs;
+
+/** The global options as given before the command name. */
+export type GlobalValues = OptionValues<typeof GLOBAL_OPTIONS>;
+
+/** Thrown when `--help` is given after the command: `cli.ts` prints that command's help. */
+export class HelpRequested extends Error {}
+
+/** Thrown when `--version` is given after the command: `cli.ts` prints the version. */
+export class VersionRequested extends Error {}
+
+/** What a command's arguments may hold besides its options. */
+export interface CommandArgsOptions {
+  /** The formats the command can print; any other `--format` is a usage error. */
+  formats?: readonly OutputFormat[];
+}
 
 /**
- * `node:util` parseArgs in strict mode, with its errors turned into one-line usage errors
- * that name the command whose help to read.
+ * Parses a command's arguments with the global options among them, then settles the
+ * context's database path and format. `--help` and `--version` end the command here (as
+ * {@linkcode HelpRequested} / {@linkcode VersionRequested}); a value given to an option is
+ * never taken for one of them.
  */
-export function parseCommandArgs<T extends Options>(
+export function parseCommandArgs<T extends OptionSpecs>(
+  context: CommandContext,
   command: string,
-  args: string[],
+  args: readonly string[],
   options: T,
-) {
-  try {
-    return parseArgs({
-      args: attachNegativeNumbers(args, options),
-      options,
-      strict: true,
-      allowPositionals: true,
-    });
-  } catch (error) {
-    throw usageFromParseError(command, error);
+  { formats = OUTPUT_FORMATS }: CommandArgsOptions = {},
+): ParsedArgs<T> {
+  const { values, positionals } = parseArgs(command, args, { ...options, ...GLOBAL_OPTIONS });
+  const own: Record<string, unknown> = {};
+  for (const [name, value] of Object.entries(values)) {
+    if (!Object.hasOwn(GLOBAL_OPTIONS, name)) {
+      own[name] = value;
+    } else if (context.globals[name as keyof GlobalValues] !== undefined) {
+      throw new UsageError(`Option --${name} is given more than once`, {
+        hint: `Give --${name} once, before or after the command.`,
+      });
+    }
   }
+  const globals = { ...context.globals, ...values } as GlobalValues;
+  if (globals.help) throw new HelpRequested();
+  if (globals.version) throw new VersionRequested();
+  settleGlobals(context, globals);
+  requireFormat(context, command, formats);
+  return { values: own as OptionValues<T>, positionals };
 }
 
 /**
- * No option of the tool looks like "-1", so a value such as `--limit -1` or
- * `--details "-5 units"` is taken as written: the first is then refused for being negative,
- * not for starting with a dash, and the second is simply stored.
+ * Resolves `--db` (else `$AUDIT_TRAIL_DB`, else `data/app.db` in the working folder) and
+ * `--format` (else `table` on a terminal, `json` otherwise) into the context.
  */
-function attachNegativeNumbers(args: string[], options: Options): string[] {
-  const result: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const arg = args[i];
-    if (arg === "--") {
-      result.push(...args.slice(i));
-      break;
-    }
-    const option = arg.startsWith("--") ? options[arg.slice(2)] : undefined;
-    if (option?.type === "string" && /^-\d/.test(args[i + 1] ?? "")) {
-      result.push(`${arg}=${args[++i]}`);
-    } else {
-      result.push(arg);
-    }
+export function settleGlobals(context: CommandContext, globals: GlobalValues): void {
+  context.globals = globals;
+  if (globals.db === "") throw new UsageError("--db must not be empty");
+  const fromEnv = context.io.env("AUDIT_TRAIL_DB");
+  context.dbPath = globals.db ?? (fromEnv ? fromEnv : defaultDatabasePath(context.io.cwd()));
+  if (globals.format !== undefined && !OUTPUT_FORMATS.includes(globals.format as OutputFormat)) {
+    throw new UsageError(`Unknown format "${globals.format}"`, {
+      hint: `Use one of: ${OUTPUT_FORMATS.join(", ")}.`,
+    });
   }
-  return result;
+  context.explicitFormat = globals.format as OutputFormat | undefined;
+  context.format = context.explicitFormat ?? (context.io.stdout.isTerminal ? "table" : "json");
 }
 
-function usageFromParseError(command: string, error: unknown): unknown {
-  const code = (error as { code?: string }).code;
-  const message = (error as Error).message ?? String(error);
-  const quoted = /'([^']+)'/.exec(message)?.[1] ?? "";
-  const hint = `Run "audit-trail ${command} --help" for the options.`;
-  switch (code) {
-    case "ERR_PARSE_ARGS_UNKNOWN_OPTION":
-      return new UsageError(`Unknown option "${quoted}" for ${command}`, { hint });
-    case "ERR_PARSE_ARGS_INVALID_OPTION_VALUE": {
-      const name = quoted.split(" ")[0];
-      if (/ambiguous/.test(message)) {
-        return new UsageError(`The value of ${name} starts with "-"`, {
-          hint: `Write it as ${name}=VALUE (for example ${name}=-5).`,
-        });
-      }
-      return new UsageError(`Option ${name} needs a value`, { hint });
-    }
-    case "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL":
-      return new UsageError(`Unexpected argument "${quoted}" for ${command}`, { hint });
-    default:
-      return error instanceof Error ? new UsageError(message, { hint }) : error;
+/** Fails when `--format` names a format that `command` cannot print. */
+export function requireFormat(
+  context: CommandContext,
+  command: string,
+  formats: readonly OutputFormat[],
+): void {
+  const given = context.explicitFormat;
+  if (given !== undefined && !formats.includes(given)) {
+    throw new UsageError(`${command} cannot print --format ${given}`, {
+      hint: `Use one of: ${formats.join(", ")}.`,
+    });
   }
+}
+
+/** `data/app.db` under `cwd`, written with the separator the folder already uses. */
+function defaultDatabasePath(cwd: string): string {
+  const separator = cwd.includes("\\") && !cwd.includes("/") ? "\\" : "/";
+  const base = cwd.endsWith(separator) ? cwd : cwd + separator;
+  return `${base}data${separator}app.db`;
 }
 
 /** Parses a whole number of 0 or more given for `option`. */

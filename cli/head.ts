@@ -27,7 +27,9 @@ EXAMPLES
   audit-trail head --format json | jq -r .anchor
 `,
   async run(context, args) {
-    const { positionals } = parseCommandArgs("head", args, {});
+    const { positionals } = parseCommandArgs(context, "head", args, {}, {
+      formats: ["json", "ndjson", "table"],
+    });
     expectAtMost("head", positionals, 0);
     const { io, dbPath, format } = context;
     using db = openDatabase(dbPath);

@@ -8,6 +8,7 @@ import {
   type Command,
   expectAtMost,
   parseCommandArgs,
+  requireFormat,
   requireValidText,
   resolveRunId,
   resolveUser,
@@ -44,7 +45,7 @@ EXAMPLES
   printf '{"operation":"PICKED","sku":"SKU-7"}\\n' | audit-trail log --stdin
 `,
   async run(context, args) {
-    const { values, positionals } = parseCommandArgs("log", args, {
+    const { values, positionals } = parseCommandArgs(context, "log", args, {
       details: { type: "string" },
       sku: { type: "string" },
       user: { type: "string" },
@@ -76,8 +77,14 @@ EXAMPLES
           });
         }
       }
+      requireFormat(context, "log --stdin", ["json", "ndjson", "table"]);
       using db = openDatabase(dbPath);
       requireCurrentSchema(db);
+      if (io.stdinIsTerminal) {
+        await io.stderr.write(
+          "audit-trail: reading one JSON event per line; end with Ctrl-D (on Windows: Ctrl-Z, Enter)\n",
+        );
+      }
       const result = await logNumberedEvents(db, readNdjson(io.stdin), defaults);
       await writeObject(io.stdout, { ...result }, context.explicitFormat ?? "ndjson");
       return 0;

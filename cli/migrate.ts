@@ -27,10 +27,10 @@ EXAMPLES
   audit-trail migrate --db /srv/inventory/data/app.db --status
 `,
   async run(context, args) {
-    const { values, positionals } = parseCommandArgs("migrate", args, {
+    const { values, positionals } = parseCommandArgs(context, "migrate", args, {
       status: { type: "boolean" },
       "dry-run": { type: "boolean" },
-    });
+    }, { formats: ["json", "ndjson", "table"] });
     expectAtMost("migrate", positionals, 0);
     const { io, dbPath, format } = context;
     const exists = databaseExists(dbPath);

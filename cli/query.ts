@@ -1,16 +1,7 @@
 import { openDatabase } from "../lib/db.ts";
 import { UsageError } from "../lib/errors.ts";
 import { requireCurrentSchema } from "../lib/migrate.ts";
-import { writeCsvRows, writeJoinedCsvRows, writeRecords } from "../lib/output.ts";
-import {
-  type AuditLogFilter,
-  DEFAULT_QUERY_LIMIT,
-  hasTextColumns,
-  readAuditRow,
-  streamAuditLog,
-  streamAuditRows,
-  streamJoinedAuditRows,
-} from "../lib/query.ts";
+import { type AuditLogFilter, DEFAULT_QUERY_LIMIT, writeQuery } from "../lib/query.ts";
 import { type Command, expectAtMost, parseCommandArgs, parseCount } from "./context.ts";
 
 export const command: Command = {
@@ -47,7 +38,11 @@ ACROSS SITES
 
 OUTPUT
   Each record: {"audit_id", "timestamp", "operation", "sku", "details", "user", "run_id"};
-  json is an array ([] when nothing matches), ndjson one record per line.
+  json is an array ([] when nothing matches), ndjson one record per line; csv has a
+  header row and neutralises cells a spreadsheet would run as a formula. table is for
+  people: ∅ is an empty (NULL) field, control characters show escaped (\\n, \\x1b),
+  details longer than 60 columns end in …; when --limit stops it before every match,
+  stderr says so.
 
 EXAMPLES
   audit-trail query --sku SKU-1001 --limit 10
@@ -56,7 +51,7 @@ EXAMPLES
   audit-trail query --before-id 5000 --limit 100      # the page below event 5000
 `,
   async run(context, args) {
-    const { values, positionals } = parseCommandArgs("query", args, {
+    const { values, positionals } = parseCommandArgs(context, "query", args, {
       sku: { type: "string" },
       operation: { type: "string" },
       "run-id": { type: "string" },
@@ -102,14 +97,15 @@ EXAMPLES
     }
     using db = openDatabase(context.dbPath, { readOnly: false });
     requireCurrentSchema(db);
-    if (context.format === "csv" && hasTextColumns(db)) {
-      const pages = streamJoinedAuditRows(db, filter);
-      const readRow = (id: number) => readAuditRow(db, id);
-      await writeJoinedCsvRows(context.io.stdout, pages, readRow);
-    } else if (context.format === "csv") {
-      await writeCsvRows(context.io.stdout, streamAuditRows(db, filter));
-    } else {
-      await writeRecords(context.io.stdout, streamAuditLog(db, filter), context.format);
+    const result = await writeQuery(context.io.stdout, db, filter, context.format);
+    if (result.more && context.format === "table") {
+      // A table is read by a person, who would otherwise take the page for the whole answer.
+      const next = order === "desc"
+        ? `--before-id ${result.lastId}`
+        : `--after-id ${result.lastId}`;
+      await context.io.stderr.write(
+        `${result.written} events shown; more match: use --limit 0 for all, or ${next} for the next page\n`,
+      );
     }
     return 0;
   },

@@ -49,12 +49,12 @@ EXAMPLES
   audit-trail sync --watch --interval 300
 `,
   async run(context, args) {
-    const { values, positionals } = parseCommandArgs("sync", args, {
+    const { values, positionals } = parseCommandArgs(context, "sync", args, {
       central: { type: "string" },
       site: { type: "string" },
       watch: { type: "boolean" },
       interval: { type: "string" },
-    });
+    }, { formats: ["json", "ndjson"] });
     expectAtMost("sync", positionals, 0);
     const { io, dbPath } = context;
     if (values.interval !== undefined && !values.watch) {

@@ -43,11 +43,11 @@ EXAMPLES
   audit-trail verify --format json | jq .failure
 `,
   async run(context, args) {
-    const { values, positionals } = parseCommandArgs("verify", args, {
+    const { values, positionals } = parseCommandArgs(context, "verify", args, {
       anchor: { type: "string" },
       central: { type: "string" },
       site: { type: "string" },
-    });
+    }, { formats: ["json", "ndjson", "table"] });
     expectAtMost("verify", positionals, 0);
     if (values.central !== undefined) {
       if (values.anchor !== undefined) {

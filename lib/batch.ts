@@ -5,7 +5,8 @@
  */
 import { type AuditDatabase, guard } from "./db.ts";
 import { AuditTrailError } from "./errors.ts";
-import { type AuditEvent, logAuditEvent, UTC_TIMESTAMP_SQL } from "./events.ts";
+import { type AuditEvent, UTC_TIMESTAMP_SQL } from "./event_row.ts";
+import { logAuditEvent } from "./events.ts";
 import { getAuditLog } from "./query.ts";
 import { generateRunId, validateRunId } from "./run_id.ts";
 

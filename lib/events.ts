@@ -15,18 +15,7 @@ import { type AuditDatabase, guard, writeTransaction } from "./db.ts";
 import { DatabaseCorruptError, InvalidInputError, UsageError } from "./errors.ts";
 import { schemaVersion } from "./migrate.ts";
 import { checkDefaults, checkEvent } from "./event_check.ts";
-
-/** One stored event, with the field names of audit-trail's JSON output. */
-export interface AuditEvent {
-  audit_id: number;
-  /** UTC, `YYYY-MM-DDTHH:MM:SS.sssZ` (legacy values are normalised when read). */
-  timestamp: string;
-  operation: string;
-  sku: string | null;
-  details: string;
-  user: string;
-  run_id: string | null;
-}
+import type { AuditEvent } from "./event_row.ts";
 
 /** An event to append. The database sets `audit_id` and `timestamp`. */
 export interface NewAuditEvent {
@@ -53,17 +42,6 @@ export interface BulkInsertResult {
 }
 
 export { MAX_DETAILS_LENGTH, MAX_NAME_LENGTH, MAX_OPERATION_LENGTH } from "./event_check.ts";
-
-/**
- * The stored timestamp in the one form audit-trail prints. Legacy rows hold
- * `YYYY-MM-DD HH:MM:SS`; this is the same expression `idx_audit_log_timestamp` indexes, so
- * time filters written with it use that index.
- */
-export const UTC_TIMESTAMP_SQL = "coalesce(strftime('%Y-%m-%dT%H:%M:%fZ', timestamp), timestamp)";
-
-/** The column list that reads an {@linkcode AuditEvent} row. */
-export const EVENT_COLUMNS_SQL = `audit_id, ${UTC_TIMESTAMP_SQL} AS timestamp, operation, sku,
-  coalesce(details, '') AS details, coalesce(user, 'system') AS user, run_id`;
 
 const NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 

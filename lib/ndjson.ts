@@ -85,22 +85,6 @@ function parseLine(text: string, line: number): NumberedInput | typeof BLANK {
   }
 }
 
-/** Yields the lines of `stream` as text, without their `\n` or `\r\n`. */
-export async function* readLines(stream: ReadableStream<Uint8Array>): AsyncGenerator<string> {
-  const lines = new LineReader(stream);
-  try {
-    while (true) {
-      for (let text = lines.nextBuffered(); text !== undefined; text = lines.nextBuffered()) {
-        yield text;
-      }
-      if (lines.finished) return;
-      await lines.fill();
-    }
-  } finally {
-    lines.cancel();
-  }
-}
-
 /** Splits a byte stream into lines, decoding each chunk's complete lines in one go. */
 class LineReader {
   #stream: ReadableStream<Uint8Array>;

@@ -1,16 +1,14 @@
 /**
- * Output formats shared by every command: JSON, NDJSON, CSV and a table for people.
- * Records are written page by page, so exports of any size stream with flat memory.
+ * Output formats shared by every command: JSON, NDJSON, CSV and a table for people. Rows
+ * (arrays of cells in column order) are what every format writes; records are rows by their
+ * field names. Output streams in pieces of about 64 KiB, so exports of any size run in flat
+ * memory.
  *
  * @module
  */
-import {
-  appendCsvLines,
-  appendJoinedCsvLines,
-  EVENT_COLUMNS,
-  loadCsvWriter,
-  recordsToCsv,
-} from "./csv.ts";
+import { csvLine } from "./csv.ts";
+import { EVENT_COLUMNS } from "./event_row.ts";
+import { padTo, showCell, type ShownText } from "./table.ts";
 
 /** The formats records can be printed in. */
 export type OutputFormat = "json" | "ndjson" | "csv" | "table";
@@ -22,131 +20,77 @@ export interface TextSink {
   write(text: string): Promise<void>;
 }
 
+/** One record as its cells, in the order of the columns it is printed with. */
+export type Row = readonly unknown[];
+
 /**
- * Writes pages of records in `format`. JSON is one array with a record per line (valid JSON
- * that `jq` reads, and that streams); an empty result is `[]`.
+ * Writes pages of rows in `format`, each row the cells of `columns` in order: JSON is one
+ * array with a record per line (valid JSON that `jq` reads, and that streams; `[]` when
+ * empty), NDJSON a record per line, CSV a header row and CRLF line ends (see `csv.ts`), and a
+ * table columns sized from the first 1,000 rows, with ids never cut (see `table.ts`).
+ *
+ * @returns How many rows were written.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { writeRows } from "./output.ts";
+ * let text = "";
+ * const sink = { write: (t: string) => Promise.resolve(void (text += t)) };
+ * await writeRows(sink, [[[1, "a, b"]], [[2, null]]], "csv", ["id", "note"]);
+ * assert.equal(text, 'id,note\r\n1,"a, b"\r\n2,\r\n');
+ * ```
  */
-export async function writeRecords(
+export async function writeRows(
   sink: TextSink,
-  pages: Iterable<readonly object[]> | AsyncIterable<readonly object[]>,
+  pages: Iterable<readonly Row[]> | AsyncIterable<readonly Row[]>,
   format: OutputFormat,
   columns: readonly string[] = EVENT_COLUMNS,
 ): Promise<number> {
+  const writer = WRITERS[format](columns);
+  const out = new ChunkedText(sink, writer.separator);
   let count = 0;
-  let widths: number[] | undefined;
-  for await (const page of pages) {
-    if (page.length === 0) continue;
-    switch (format) {
-      case "json":
-        await sink.write(
-          (count === 0 ? "[\n" : ",\n") + page.map((r) => JSON.stringify(r)).join(",\n"),
-        );
-        break;
-      case "ndjson":
-        await sink.write(page.map((r) => JSON.stringify(r)).join("\n") + "\n");
-        break;
-      case "csv":
-        await sink.write(await recordsToCsv(page, count === 0, columns));
-        break;
-      case "table": {
-        const cells = page.map((record) => tableRow(record, columns));
-        // Column widths come from the first page so that a long listing can stream.
-        if (!widths) {
-          widths = columns.map((c, i) =>
-            Math.min(MAX_CELL, Math.max(c.length, ...cells.map((row) => row[i].length)))
-          );
-          await sink.write(formatTableLine([...columns], widths) + "\n");
-        }
-        await sink.write(cells.map((row) => formatTableLine(row, widths!)).join("\n") + "\n");
-        break;
-      }
-    }
-    count += page.length;
-  }
-  if (count === 0) {
-    if (format === "json") await sink.write("[]\n");
-    else if (format === "csv") await sink.write(await recordsToCsv([], true, columns));
-    else if (format === "table") await sink.write("(nothing found)\n");
-  } else if (format === "json") {
-    await sink.write("\n]\n");
-  }
-  return count;
-}
-
-/**
- * Writes pages of rows (arrays of cells in `columns` order) as CSV, the header first: the
- * fast path of large exports, with no object made per record.
- */
-export async function writeCsvRows(
-  sink: TextSink,
-  pages: Iterable<readonly (readonly unknown[])[]>,
-  columns: readonly string[] = EVENT_COLUMNS,
-): Promise<number> {
-  return await writeCsv(sink, pages, columns, appendCsvLines);
-}
-
-/**
- * Writes pages of events whose cells come joined into one string (`streamJoinedAuditRows`)
- * as CSV, the header first: the fastest path of full exports. `readRow(id)` gives the cells
- * of an event whose joined string does not split (see {@linkcode appendJoinedCsvLines}).
- */
-export async function writeJoinedCsvRows(
-  sink: TextSink,
-  pages: Iterable<readonly (readonly [id: number, cells: string])[]>,
-  readRow: (id: number) => readonly unknown[] | undefined,
-): Promise<number> {
-  return await writeCsv(
-    sink,
-    pages,
-    EVENT_COLUMNS,
-    (lines, page) => appendJoinedCsvLines(lines, page, readRow),
-  );
-}
-
-async function writeCsv<T>(
-  sink: TextSink,
-  pages: Iterable<readonly T[]>,
-  columns: readonly string[],
-  append: (lines: string[], page: readonly T[]) => number,
-): Promise<number> {
-  await loadCsvWriter();
-  let count = 0;
-  // Lines are gathered and written 64 KiB at a time, joined once: one write per 1,000-row
-  // page made the writes themselves a tenth of the cost of an export, and larger pieces
-  // only keep more text alive (peak memory). One write is left in flight while the next
-  // piece is read and formatted, so the disk or pipe works while the CPU does; it is
-  // awaited before the next, so a slow reader still holds the export back.
-  const lines: string[] = [];
-  let length = appendCsvLines(lines, [columns]);
-  let writing: Promise<void> | undefined;
-  const flush = async () => {
-    lines.push("");
-    const text = lines.join("\r\n");
-    lines.length = 0;
-    length = 0;
-    await writing;
-    writing = sink.write(text);
-  };
   try {
-    for (const page of pages) {
+    for await (const page of pages) {
       if (page.length === 0) continue;
-      length += append(lines, page);
+      if (count === 0) out.start(writer.begin(page));
+      for (let i = 0; i < page.length; i++) {
+        out.add(writer.line(page[i]));
+        if (out.full) await out.flush();
+      }
       count += page.length;
-      if (length >= WRITE_CHUNK) await flush();
     }
-    if (lines.length) await flush();
-    await writing;
+    await out.finish(count === 0 ? writer.empty : writer.end);
   } catch (error) {
     // Reading failed with a write in flight: let it settle, and report the read error.
-    await writing?.catch(() => {});
+    await out.settle();
     throw error;
   }
   return count;
 }
 
-const WRITE_CHUNK = 1 << 16;
+/**
+ * Writes pages of records (objects) in `format`, as {@linkcode writeRows} writes their
+ * `columns`; a field a record lacks is `null`.
+ */
+export async function writeRecords(
+  sink: TextSink,
+  pages: Iterable<readonly object[]>,
+  format: OutputFormat,
+  columns: readonly string[] = EVENT_COLUMNS,
+): Promise<number> {
+  return await writeRows(sink, recordRows(pages, columns), format, columns);
+}
 
-/** Writes one object: indented JSON, one NDJSON line, or `key: value` lines for people. */
+function* recordRows(pages: Iterable<readonly object[]>, columns: readonly string[]) {
+  for (const page of pages) {
+    yield page.map((record) =>
+      columns.map((column) => (record as Record<string, unknown>)[column] ?? null)
+    );
+  }
+}
+
+/** Writes one object: indented JSON, one NDJSON line, or `key  value` lines for people. */
 export async function writeObject(
   sink: TextSink,
   value: object,
@@ -154,33 +98,143 @@ export async function writeObject(
 ): Promise<void> {
   if (format === "ndjson") return await sink.write(JSON.stringify(value) + "\n");
   if (format === "table") {
-    const width = Math.max(...Object.keys(value).map((k) => k.length));
-    const lines = Object.entries(value)
-      .filter(([, v]) => !Array.isArray(v))
-      .map(([key, v]) => `${key.padEnd(width)}  ${v === null ? "-" : printable(String(v))}`);
+    const entries = Object.entries(value).filter(([, v]) => !Array.isArray(v));
+    const width = entries.reduce((most, [key]) => Math.max(most, key.length), 0);
+    const lines = entries.map(([key, v]) => `${key.padEnd(width)}  ${showCell(v).text}`);
     return await sink.write(lines.join("\n") + "\n");
   }
   await sink.write(JSON.stringify(value, null, 2) + "\n");
 }
 
-const MAX_CELL = 60;
-
-function tableRow(record: object, columns: readonly string[]): string[] {
-  return columns.map((column) => {
-    const value = (record as Record<string, unknown>)[column];
-    return value === null || value === undefined ? "-" : printable(String(value));
-  });
+/** How one format writes rows: lines between a beginning and an end. */
+interface RowWriter {
+  /** Text before the first line; `sample` is the first page. */
+  begin(sample: readonly Row[]): string;
+  line(row: Row): string;
+  /** What goes between two lines. */
+  separator: string;
+  /** Text after the last line. */
+  end: string;
+  /** The whole output when there is no row. */
+  empty: string;
 }
 
-function formatTableLine(cells: string[], widths: number[]): string {
-  return cells.map((cell, i) => {
-    const text = cell.length > widths[i] ? cell.slice(0, widths[i] - 1) + "…" : cell;
-    return i === cells.length - 1 ? text : text.padEnd(widths[i]);
-  }).join("  ").trimEnd();
+const WRITERS: Record<OutputFormat, (columns: readonly string[]) => RowWriter> = {
+  json: (columns) => ({
+    begin: () => "[\n",
+    line: jsonRecords(columns),
+    separator: ",\n",
+    end: "\n]\n",
+    empty: "[]\n",
+  }),
+  ndjson: (columns) => ({
+    begin: () => "",
+    line: jsonRecords(columns),
+    separator: "\n",
+    end: "\n",
+    empty: "",
+  }),
+  csv(columns) {
+    const header = csvLine(columns) + "\r\n";
+    return { begin: () => header, line: csvLine, separator: "\r\n", end: "\r\n", empty: header };
+  },
+  table: tableWriter,
+};
+
+/**
+ * A row's record as JSON text, as `JSON.stringify` writes an object with the `columns` as keys
+ * in order (a missing cell is `null`), without making the object.
+ */
+function jsonRecords(columns: readonly string[]): (row: Row) => string {
+  const keys = columns.map((column, i) => (i ? "," : "{") + JSON.stringify(column) + ":");
+  return (row) => {
+    let text = "";
+    for (let i = 0; i < keys.length; i++) text += keys[i] + JSON.stringify(row[i] ?? null);
+    return text + "}";
+  };
 }
 
-/** Control characters would break a table's lines; show them as visible symbols instead. */
-function printable(text: string): string {
-  // deno-lint-ignore no-control-regex
-  return text.replace(/[\x00-\x1f\x7f]/g, (c) => c === "\n" ? "⏎" : c === "\t" ? " " : "�");
+/** Columns of free text: a table may cut them, with a visible mark. Ids and names never are. */
+const FREE_TEXT = new Set(["details"]);
+/** Widest a free-text cell is shown, in terminal columns. */
+const MAX_FREE_TEXT = 60;
+/** Rows a table's column widths are taken from, so that a long listing streams. */
+const SAMPLE_ROWS = 1000;
+
+function tableWriter(columns: readonly string[]): RowWriter {
+  const limits = columns.map((column) => FREE_TEXT.has(column) ? MAX_FREE_TEXT : Infinity);
+  const widths = columns.map((column) => showCell(column).width);
+  const last = columns.length - 1;
+  const line = (cells: ShownText[]) =>
+    cells.map((cell, i) => i === last ? cell.text : padTo(cell, widths[i])).join("  ").trimEnd();
+  const show = (row: Row) => columns.map((_, i) => showCell(row[i], limits[i]));
+  return {
+    begin(sample) {
+      // An id wider than any in the sample is still printed whole, pushing its line right.
+      for (let r = 0; r < Math.min(sample.length, SAMPLE_ROWS); r++) {
+        const cells = show(sample[r]);
+        for (let i = 0; i < cells.length; i++) widths[i] = Math.max(widths[i], cells[i].width);
+      }
+      return line(columns.map((column) => showCell(column))) + "\n";
+    },
+    line: (row) => line(show(row)),
+    separator: "\n",
+    end: "\n",
+    empty: "(nothing found)\n",
+  };
 }
+
+/**
+ * Lines gathered and written about 64 KiB at a time, joined once: one write per 1,000-row page
+ * made the writes themselves a tenth of the cost of an export, and larger pieces only keep more
+ * text alive (peak memory). One write is left in flight while the next piece is made, so the
+ * disk or pipe works while the CPU does; it is awaited before the next, so a slow reader still
+ * holds the export back.
+ */
+class ChunkedText {
+  #sink: TextSink;
+  #separator: string;
+  #lines: string[] = [];
+  #size = 0;
+  /** What goes before the next piece's first line: the beginning, then the separator. */
+  #lead = "";
+  #writing: Promise<void> | undefined;
+
+  constructor(sink: TextSink, separator: string) {
+    this.#sink = sink;
+    this.#separator = separator;
+  }
+
+  start(text: string): void {
+    this.#lead = text;
+  }
+
+  add(line: string): void {
+    this.#lines.push(line);
+    this.#size += line.length + this.#separator.length;
+  }
+
+  get full(): boolean {
+    return this.#size >= WRITE_CHUNK;
+  }
+
+  async flush(tail = ""): Promise<void> {
+    const text = this.#lines.length ? this.#lead + this.#lines.join(this.#separator) + tail : tail;
+    if (this.#lines.length) this.#lead = this.#separator;
+    this.#lines = [];
+    this.#size = 0;
+    await this.#writing;
+    this.#writing = text ? this.#sink.write(text) : undefined;
+  }
+
+  async finish(tail: string): Promise<void> {
+    await this.flush(tail);
+    await this.#writing;
+  }
+
+  async settle(): Promise<void> {
+    await this.#writing?.catch(() => {});
+  }
+}
+
+const WRITE_CHUNK = 1 << 16;

@@ -1,15 +1,24 @@
 /**
  * Reading events back: filters, keyset pages, and time bounds that work on legacy and ISO
- * timestamps alike.
+ * timestamps alike; and writing them in any output format.
  *
  * @module
  */
 import type { StatementSync } from "node:sqlite";
-import { JOINED_CELLS_SEPARATOR } from "./csv.ts";
 import { type AuditDatabase, guard } from "./db.ts";
 import { UsageError } from "./errors.ts";
+import {
+  type AuditEvent,
+  type AuditRow,
+  EVENT_COLUMNS,
+  eventRowSql,
+  hasPrintedTimestamps,
+  readEventRows,
+  rowToEvent,
+  UTC_TIMESTAMP_SQL,
+} from "./event_row.ts";
+import { type OutputFormat, type Row, type TextSink, writeRows } from "./output.ts";
 import { parseTimeBound } from "./time_bound.ts";
-import { type AuditEvent, UTC_TIMESTAMP_SQL } from "./events.ts";
 
 /** Which events to read, and in what order. All filters combine with AND. */
 export interface AuditLogFilter {
@@ -50,6 +59,7 @@ const PAGE_SIZE = 1000;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { getAuditLog, logAuditEvent, migrate, openDatabase } from "../mod.ts";
  * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
  * migrate(db);
@@ -57,12 +67,14 @@ const PAGE_SIZE = 1000;
  * logAuditEvent(db, { operation: "SKU_UPDATED", sku: "SKU-1" });
  * logAuditEvent(db, { operation: "SKU_CREATED", sku: "SKU-2" });
  * const events = getAuditLog(db, { sku: "SKU-1" });
- * console.log(events.map((e) => e.operation)); // [ "SKU_UPDATED", "SKU_CREATED" ]
+ * assert.deepEqual(events.map((e) => e.operation), ["SKU_UPDATED", "SKU_CREATED"]);
  * ```
  */
 export function getAuditLog(db: AuditDatabase, filter: AuditLogFilter = {}): AuditEvent[] {
   const events: AuditEvent[] = [];
-  for (const page of streamAuditLog(db, filter)) events.push(...page);
+  for (const page of streamAuditLog(db, filter)) {
+    for (const event of page) events.push(event);
+  }
   return events;
 }
 
@@ -73,163 +85,43 @@ export function getAuditLog(db: AuditDatabase, filter: AuditLogFilter = {}): Aud
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { logAuditEvents, migrate, openDatabase, streamAuditLog } from "../mod.ts";
  * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
  * migrate(db);
  * await logAuditEvents(db, Array.from({ length: 2500 }, () => ({ operation: "COUNTED" })));
  * const sizes = [...streamAuditLog(db, { limit: 0 })].map((page) => page.length);
- * console.log(sizes); // [ 1000, 1000, 500 ]
+ * assert.deepEqual(sizes, [1000, 1000, 500]);
  * ```
  */
 export function* streamAuditLog(
   db: AuditDatabase,
   filter: AuditLogFilter = {},
 ): Generator<AuditEvent[]> {
-  for (const rows of streamAuditRows(db, filter)) {
-    const page = new Array<AuditEvent>(rows.length);
-    for (let i = 0; i < rows.length; i++) {
-      const row = rows[i];
-      page[i] = {
-        audit_id: row[0],
-        timestamp: row[1],
-        operation: row[2],
-        sku: row[3],
-        details: row[4],
-        user: row[5],
-        run_id: row[6],
-      };
-    }
-    yield page;
-  }
+  for (const rows of streamAuditRows(db, filter)) yield rows.map(rowToEvent);
 }
 
-/** One event as a row of cells, in the order of the CSV columns (`EVENT_COLUMNS`). */
-export type AuditRow = [
-  audit_id: number,
-  timestamp: string,
-  operation: string,
-  sku: string | null,
-  details: string,
-  user: string,
-  run_id: string | null,
-];
-
 /**
- * Like {@linkcode streamAuditLog}, with each event as an {@linkcode AuditRow} (an array):
- * cheaper to read from SQLite than records, for exports of millions.
- * {@linkcode streamJoinedAuditRows} is cheaper still for CSV.
+ * Like {@linkcode streamAuditLog}, with each event as an {@linkcode AuditRow} (an array of
+ * its cells in the order of `EVENT_COLUMNS`): what every output format writes, and cheaper to
+ * read from SQLite than records. This is the one reader of events.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { logAuditEvent, migrate, openDatabase } from "../mod.ts";
  * import { streamAuditRows } from "./query.ts";
  * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
  * migrate(db);
  * logAuditEvent(db, { operation: "COUNTED", sku: "SKU-1", user: "ana" });
  * const [[row]] = [...streamAuditRows(db, { limit: 0 })];
- * console.log(row[0], row[2], row[3], row[5], row[6]); // 1 COUNTED SKU-1 ana null
+ * assert.deepEqual([row[0], row[2], row[3], row[4], row[5], row[6]], [1, "COUNTED", "SKU-1", "", "ana", null]);
  * ```
  */
 export function* streamAuditRows(
   db: AuditDatabase,
   filter: AuditLogFilter = {},
 ): Generator<AuditRow[]> {
-  yield* readPages(db, filter, ROW_SHAPE);
-}
-
-/**
- * One event as its seven cells of text joined into one string, with its `audit_id`: the cells
- * are joined by a comma, or by `JOINED_CELLS_SEPARATOR` (U+001F) when the details hold a comma.
- * Each cell is the value's text as SQLite gives it (`CAST(value AS TEXT)`; NULL is empty), the
- * timestamp in its printed form. So an event whose cells need no quoting is already its CSV
- * line, and the others can be split into their cells again.
- */
-export type JoinedAuditRow = [audit_id: number, cells: string];
-
-/**
- * Like {@linkcode streamAuditRows}, with each event as a {@linkcode JoinedAuditRow}: SQLite
- * joins the cells, so JavaScript receives one string per event instead of six, and an event
- * that needs no quoting is written as it comes (a full export of such events takes about a
- * tenth less time and a quarter less peak memory). A cell can hold the separator (a comma
- * outside the details, or U+001F): such an event does not split into seven cells, and
- * {@linkcode readAuditRow} reads it again.
- *
- * @example
- * ```ts
- * import { logAuditEvent, migrate, openDatabase } from "../mod.ts";
- * import { streamJoinedAuditRows } from "./query.ts";
- * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
- * migrate(db);
- * logAuditEvent(db, { operation: "COUNTED", sku: "SKU-1", details: "12 units", user: "ana" });
- * logAuditEvent(db, { operation: "COUNTED", details: "bin A, shelf 2", user: "ana" });
- * const [[second, first]] = [...streamJoinedAuditRows(db, { limit: 0 })];
- * console.log(first[1].split(",").slice(2)); // [ "COUNTED", "SKU-1", "12 units", "ana", "" ]
- * console.log(second[1].split("\x1f").slice(2)); // [ "COUNTED", "", "bin A, shelf 2", "ana", "" ]
- * ```
- */
-export function* streamJoinedAuditRows(
-  db: AuditDatabase,
-  filter: AuditLogFilter = {},
-): Generator<JoinedAuditRow[]> {
-  yield* readPages(db, filter, JOINED_SHAPE);
-}
-
-/**
- * The cells of one event as {@linkcode streamJoinedAuditRows} gives them (text, NULL empty,
- * the timestamp printed), for an event whose joined cells do not split; `undefined` when no
- * event has that id.
- */
-export function readAuditRow(db: AuditDatabase, id: number): string[] | undefined {
-  const row = guard(db.path, () =>
-    allRows(
-      db.statement(
-        `SELECT ${TEXT_CELLS_SQL.map((cell) => `coalesce(${cell}, '')`).join(", ")}
-         FROM audit_log WHERE audit_id = ?`,
-      ),
-      [id],
-    )[0]);
-  return row as unknown as string[] | undefined;
-}
-
-/**
- * Whether every event column has TEXT affinity (as in every schema the tool creates or
- * adopts), so that each value is text, NULL or a BLOB: then the cells of
- * {@linkcode streamJoinedAuditRows} are those of {@linkcode streamAuditRows} as text, save
- * that a BLOB is its bytes read as text. A column declared otherwise could hold numbers,
- * which records print as JSON numbers and CSV cells by JavaScript's rules.
- */
-export function hasTextColumns(db: AuditDatabase): boolean {
-  const columns = guard(
-    db.path,
-    () => db.statement("SELECT name, type FROM pragma_table_info('audit_log')").all(),
-  );
-  const wanted = new Set(["timestamp", "operation", "sku", "details", "user", "run_id"]);
-  for (const { name, type } of columns) {
-    // SQLite's affinity rules: INT first, then CHAR, CLOB or TEXT.
-    const declared = String(type).toUpperCase();
-    if (
-      wanted.delete(String(name)) && (declared.includes("INT") || !/CHAR|CLOB|TEXT/.test(declared))
-    ) {
-      return false;
-    }
-  }
-  return wanted.size === 0;
-}
-
-/** How pages of one form are read and checked. */
-interface PageShape<T> {
-  /** The column list, with timestamps as stored or normalised. */
-  columns(normalise: boolean): string;
-  /** Whether every item of `page` (read as stored) has its timestamp in the printed form. */
-  printed(page: T[]): boolean;
-  id(item: T): number;
-}
-
-function* readPages<T>(
-  db: AuditDatabase,
-  filter: AuditLogFilter,
-  shape: PageShape<T>,
-): Generator<T[]> {
   const plan = planQuery(db, filter);
   let remaining = plan.limit === 0 ? Infinity : plan.limit;
   let offset = plan.offset;
@@ -247,7 +139,7 @@ function* readPages<T>(
   // Pages are read with timestamps as stored while they all have the printed form; from the
   // first page that holds another (a legacy database's older events), that page and every
   // later one are read with the SQL that normalises them.
-  let normalise = false;
+  let timestamps: "stored" | "printed" = "stored";
   const statements = new Map<string, StatementSync>();
   while (remaining > 0) {
     const size = Math.min(PAGE_SIZE, remaining);
@@ -256,18 +148,19 @@ function* readPages<T>(
     if (ceiling !== null) params.push(ceiling);
     params.push(size, offset);
     const read = () => {
-      const key = `${cursor !== null} ${normalise}`;
+      const key = `${cursor !== null} ${timestamps}`;
       let statement = statements.get(key);
       if (!statement) {
-        const sql = plan.sql(shape.columns(normalise), cursor !== null, ceiling !== null);
-        statement = db.statement(sql);
+        statement = db.statement(
+          plan.sql(eventRowSql(timestamps), cursor !== null, ceiling !== null),
+        );
         statements.set(key, statement);
       }
-      return guard(db.path, () => allRows(statement, params)) as unknown as T[];
+      return guard(db.path, () => readEventRows(statement, params));
     };
     let page = read();
-    if (!normalise && !shape.printed(page)) {
-      normalise = true;
+    if (timestamps === "stored" && !hasPrintedTimestamps(page)) {
+      timestamps = "printed";
       page = read();
     }
     if (page.length === 0) return;
@@ -275,74 +168,78 @@ function* readPages<T>(
     if (page.length < size) return;
     remaining -= page.length;
     offset = 0;
-    cursor = shape.id(page[page.length - 1]);
+    cursor = page[page.length - 1][0];
   }
 }
 
-/** The shape of every timestamp the tool writes: `YYYY-MM-DDTHH:MM:SS.sssZ`. */
-const ISO_TIMESTAMP_GLOB = "####-##-##T##:##:##.###Z".replaceAll("#", "[0-9]");
-/** The same test in JavaScript, which costs a tenth of what the GLOB costs per row. */
-const ISO_TIMESTAMP = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-/** Joined cells whose second (after the id and the separator) is a printed timestamp. */
-const PRINTED_JOINED = new RegExp(
-  `^-?\\d+([,${JOINED_CELLS_SEPARATOR}])\\d{4}-\\d{2}-\\d{2}T\\d{2}:\\d{2}:\\d{2}\\.\\d{3}Z\\1`,
-);
+/** What {@linkcode writeQuery} wrote. */
+export interface QueryWritten {
+  /** How many events were written. */
+  written: number;
+  /** Whether more events match than the limit let through. */
+  more: boolean;
+  /** The `audit_id` of the last event written (`null` for none): the cursor of the next page. */
+  lastId: number | null;
+}
+
+/** Options of {@linkcode writeQuery}. */
+export interface WriteQueryOptions {
+  /** Stops the export (with the signal's reason) before the next page. */
+  signal?: AbortSignal;
+  /** Changes each event's cells before they are written (a bundle masks secrets with it). */
+  mapRow?: (row: Readonly<AuditRow>) => Row;
+}
 
 /**
- * The timestamp as printed. Rows the tool wrote already hold the printed timestamp form, and
- * a GLOB on its shape costs far less than the `strftime` that normalises a legacy value
- * (about 0.2 s per million rows), so only other values go through {@linkcode UTC_TIMESTAMP_SQL}.
+ * Writes the events matching `filter` to `sink` in `format` (see `writeRows` in `output.ts`),
+ * page by page: `query`, the debug bundle and the viewer all print events through this.
+ * Says whether more events match than `limit` let through, so a person can be told.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { logAuditEvent, migrate, openDatabase } from "../mod.ts";
+ * import { writeQuery } from "./query.ts";
+ * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
+ * migrate(db);
+ * for (const sku of ["SKU-1", "SKU-2", "SKU-3"]) logAuditEvent(db, { operation: "COUNTED", sku });
+ * let text = "";
+ * const sink = { write: (t: string) => Promise.resolve(void (text += t)) };
+ * const result = await writeQuery(sink, db, { limit: 2 }, "ndjson");
+ * assert.deepEqual(result, { written: 2, more: true, lastId: 2 });
+ * assert.deepEqual(text.trim().split("\n").map((line) => JSON.parse(line).sku), ["SKU-3", "SKU-2"]);
+ * ```
  */
-const PRINTED_TIMESTAMP_SQL =
-  `CASE WHEN timestamp GLOB '${ISO_TIMESTAMP_GLOB}' THEN timestamp ELSE ${UTC_TIMESTAMP_SQL} END`;
-
-/** The event columns after the timestamp, as every record prints them. */
-const OTHER_COLUMNS_SQL = ["operation", "sku", "coalesce(details, '')", "coalesce(user, 'system')"]
-  .concat("run_id");
-
-const ROW_SHAPE: PageShape<AuditRow> = {
-  columns: (normalise) =>
-    ["audit_id", normalise ? PRINTED_TIMESTAMP_SQL : "timestamp", ...OTHER_COLUMNS_SQL].join(", "),
-  printed(page) {
-    for (let i = 0; i < page.length; i++) {
-      const timestamp = page[i][1];
-      if (typeof timestamp !== "string" || !ISO_TIMESTAMP.test(timestamp)) return false;
+export async function writeQuery(
+  sink: TextSink,
+  db: AuditDatabase,
+  filter: AuditLogFilter,
+  format: OutputFormat,
+  options: WriteQueryOptions = {},
+): Promise<QueryWritten> {
+  const limit = checkCount(filter.limit ?? DEFAULT_QUERY_LIMIT, "Limit");
+  const result: QueryWritten = { written: 0, more: false, lastId: null };
+  // One event beyond the limit is read to tell whether more match; it is never written.
+  const pages = streamAuditRows(db, {
+    ...filter,
+    limit: limit === 0 ? 0 : Math.min(limit + 1, Number.MAX_SAFE_INTEGER),
+  });
+  function* upToLimit(): Generator<readonly Row[]> {
+    let left = limit === 0 ? Infinity : limit;
+    for (let page of pages) {
+      options.signal?.throwIfAborted();
+      if (page.length > left) {
+        page = page.slice(0, left);
+        result.more = true;
+      }
+      left -= page.length;
+      if (page.length) result.lastId = page[page.length - 1][0];
+      yield options.mapRow ? page.map(options.mapRow) : page;
+      if (result.more) return;
     }
-    return true;
-  },
-  id: (row) => row[0],
-};
-
-/** The cells of a {@linkcode JoinedAuditRow}, in column order, each as text or NULL. */
-const TEXT_CELLS_SQL = ["audit_id", PRINTED_TIMESTAMP_SQL, ...OTHER_COLUMNS_SQL]
-  .map((cell) => `CAST(${cell} AS TEXT)`);
-
-const JOINED_SHAPE: PageShape<JoinedAuditRow> = {
-  // concat_ws() leaves out NULL arguments: the NULLs a record prints as empty are made ''.
-  // (Any other NULL leaves six cells, and readAuditRow() reads that event.)
-  columns: (normalise) =>
-    `audit_id, concat_ws(
-      CASE WHEN instr(details, ',') THEN '${JOINED_CELLS_SEPARATOR}' ELSE ',' END,
-      audit_id, ${normalise ? PRINTED_TIMESTAMP_SQL : "timestamp"}, operation,
-      coalesce(sku, ''), coalesce(details, ''), coalesce(user, 'system'), coalesce(run_id, ''))`,
-  printed(page) {
-    for (let i = 0; i < page.length; i++) {
-      if (!PRINTED_JOINED.test(page[i][1])) return false;
-    }
-    return true;
-  },
-  id: (row) => row[0],
-};
-
-type ArrayStatement = StatementSync & { setReturnArrays?: (enabled: boolean) => void };
-
-/** Runs `statement` and returns its rows as arrays (node:sqlite's fastest form). */
-function allRows(statement: ArrayStatement, params: (string | number)[]): AuditRow[] {
-  if (statement.setReturnArrays) {
-    statement.setReturnArrays(true);
-    return statement.all(...params) as unknown as AuditRow[];
   }
-  return statement.all(...params).map((row) => Object.values(row)) as AuditRow[];
+  result.written = await writeRows(sink, upToLimit(), format, EVENT_COLUMNS);
+  return result;
 }
 
 interface QueryPlan {
@@ -394,19 +291,19 @@ function planQuery(db: AuditDatabase, filter: AuditLogFilter): QueryPlan {
   }
   if (filter.afterId !== undefined) {
     conditions.push("audit_id > ?");
-    params.push(checkId(filter.afterId, "--after-id"));
+    params.push(checkId(filter.afterId, "after"));
   }
   if (filter.beforeId !== undefined) {
     conditions.push("audit_id < ?");
-    params.push(checkId(filter.beforeId, "--before-id"));
+    params.push(checkId(filter.beforeId, "before"));
   }
   const order = filter.order ?? "desc";
   if (order !== "asc" && order !== "desc") {
     throw new UsageError(`Order must be "asc" or "desc", not "${order}"`);
   }
   const ascending = order === "asc";
-  const limit = checkCount(filter.limit ?? DEFAULT_QUERY_LIMIT, "limit");
-  const offset = checkCount(filter.offset ?? 0, "offset");
+  const limit = checkCount(filter.limit ?? DEFAULT_QUERY_LIMIT, "Limit");
+  const offset = checkCount(filter.offset ?? 0, "Offset");
   return {
     params,
     limit,
@@ -435,16 +332,19 @@ function registerLowerCase(db: AuditDatabase) {
   withLowerCase.add(db);
 }
 
-function checkCount(value: number, name: string): number {
+/** The library names values, not flags: the CLI checks its flags' values before they get here. */
+function checkCount(value: number, name: "Limit" | "Offset"): number {
   if (!Number.isSafeInteger(value) || value < 0) {
-    throw new UsageError(`--${name} must be a whole number of 0 or more, not "${value}"`);
+    throw new UsageError(`${name} must be a whole number of 0 or more, not "${value}"`);
   }
   return value;
 }
 
-function checkId(value: number, option: string): number {
+function checkId(value: number, bound: "after" | "before"): number {
   if (!Number.isSafeInteger(value) || value < 0) {
-    throw new UsageError(`${option} must be an event id (a whole number), not "${value}"`);
+    throw new UsageError(
+      `The ${bound} id must be an event id (a whole number of 0 or more), not "${value}"`,
+    );
   }
   return value;
 }

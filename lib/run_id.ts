@@ -8,9 +8,6 @@ import { UsageError } from "./errors.ts";
 /** Longest run id a user may give. */
 export const MAX_RUN_ID_LENGTH = 128;
 
-/** The shape of run ids the tool makes: `run_YYYYMMDD_HHMMSS_xxxxxxxx`. */
-export const GENERATED_RUN_ID_PATTERN: RegExp = /^run_\d{8}_\d{6}_[0-9a-f]{8}$/;
-
 /**
  * Makes a new run id: `run_` + UTC date and time + 8 lowercase hex digits from a
  * cryptographic random source.

@@ -9,6 +9,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { chainHash, type ChainVerifyResult, GENESIS_HASH, type SealedFields } from "../mod.ts";
 import { type CliResult, migratedDb, runCli, sqliteRows, tempDir } from "./helpers.ts";
+import { writeLegacyDatabase } from "./fixtures.ts";
 
 const TRIGGERS = [
   "audit_log_no_update",
@@ -423,4 +424,28 @@ Deno.test("head prints ID:HASH or JSON; verify refuses a malformed anchor", asyn
   assert.equal(table.stdout, `${parsed.anchor}\n`);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /Anchor "1:abc" is not ID:HASH/);
+});
+
+Deno.test("verify names the two look-alike cases as README says: forged newest event, edit after an adopted gap", async () => {
+  await using dir = await tempDir();
+  const source = await loggedDb(dir.path);
+  const forged = await copyOf(source, "forged-tail.db");
+  await tamper(
+    forged,
+    `INSERT INTO audit_log (audit_id, timestamp, operation) VALUES (${
+      EVENTS + 1
+    }, '2026-03-01T00:00:00.000Z', 'FORGED');
+     INSERT INTO audit_trail_chain VALUES (${EVENTS + 1}, X'${"ef".repeat(32)}');`,
+  );
+  assertTampered(await verify(forged), EVENTS + 1, "modified");
+
+  // Ids 1, 2, 6 when adopted: the gap 3-5 is sealed over, then event 6 is edited.
+  const adopted = join(dir.path, "gap.db");
+  writeLegacyDatabase(adopted);
+  const gap = await sqlite3(adopted, "DELETE FROM audit_log WHERE audit_id BETWEEN 3 AND 5;");
+  assert.equal(gap.code, 0, gap.stderr);
+  assert.equal((await runCli(["migrate", "--db", adopted])).code, 0);
+  assert.equal((await verify(adopted)).code, 0);
+  await tamper(adopted, "UPDATE audit_log SET details = 'changed' WHERE audit_id = 6;");
+  assertTampered(await verify(adopted), 3, "deleted");
 });

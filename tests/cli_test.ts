@@ -393,8 +393,8 @@ Deno.test("CLI query prints json, ndjson, csv and table, and an empty result in 
   );
   assert.deepEqual(table.stdout.split("\n").map((line) => line.split(/\s{2,}/)), [
     FIELDS,
-    ["2", t2, "NOTE", "-", 'two⏎lines, "quoted"', "system", "run_a"],
-    ["1", t1, "ORDER_CONFIRMED", "SKU-1", '=HYPERLINK("http://x")', "ana", "-"],
+    ["2", t2, "NOTE", "∅", 'two\\nlines, "quoted"', "system", "run_a"],
+    ["1", t1, "ORDER_CONFIRMED", "SKU-1", '=HYPERLINK("http://x")', "ana", "∅"],
     [""],
   ]);
 });

@@ -3,15 +3,10 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { stringify } from "csv-stringify/sync";
 import { type AuditDatabase, type AuditLogFilter, migrate, openDatabase } from "../mod.ts";
-import { EVENT_COLUMNS, neutralizeFormula } from "../lib/csv.ts";
-import { writeCsvRows, writeJoinedCsvRows } from "../lib/output.ts";
-import {
-  hasTextColumns,
-  readAuditRow,
-  streamAuditRows,
-  streamJoinedAuditRows,
-} from "../lib/query.ts";
-import { runCli, tempDir } from "./helpers.ts";
+import { neutralizeFormula } from "../lib/csv.ts";
+import { EVENT_COLUMNS } from "../lib/event_row.ts";
+import { writeQuery } from "../lib/query.ts";
+import { runCli, tempDir, textSink } from "./helpers.ts";
 import { LEGACY_AUDIT_LOG_SQL } from "./fixtures.ts";
 
 // Text that matters to CSV quoting, to formula neutralising, to the joined cells' separators
@@ -31,6 +26,7 @@ const PIECES = [
   "@",
   "\t",
   "\x1f",
+  "\u202e",
   // node:sqlite stores a NUL but reads text only up to it: a joined row then has fewer cells.
   "\0",
   "é",
@@ -57,7 +53,7 @@ const ODD_TIMESTAMPS = [
   "",
 ];
 
-/** What `query --format csv` printed before exports joined cells in SQL, as a reference. */
+/** The events as `query` prints them, read by SQL of its own, as a reference. */
 const REFERENCE_SQL = `SELECT audit_id,
   CASE WHEN timestamp GLOB '${"####-##-##T##:##:##.###Z".replaceAll("#", "[0-9]")}' THEN timestamp
   ELSE coalesce(strftime('%Y-%m-%dT%H:%M:%fZ', timestamp), timestamp) END,
@@ -79,28 +75,9 @@ function referenceCsv(rows: Row[]): string {
   });
 }
 
-function sink() {
-  const parts: string[] = [];
-  return {
-    get text() {
-      return parts.join("");
-    },
-    write(text: string) {
-      parts.push(text);
-      return Promise.resolve();
-    },
-  };
-}
-
-async function joinedCsv(db: AuditDatabase, filter: AuditLogFilter): Promise<string> {
-  const out = sink();
-  await writeJoinedCsvRows(out, streamJoinedAuditRows(db, filter), (id) => readAuditRow(db, id));
-  return out.text;
-}
-
-async function rowsCsv(db: AuditDatabase, filter: AuditLogFilter): Promise<string> {
-  const out = sink();
-  await writeCsvRows(out, streamAuditRows(db, filter));
+async function queryCsv(db: AuditDatabase, filter: AuditLogFilter): Promise<string> {
+  const out = textSink();
+  await writeQuery(out, db, filter, "csv");
   return out.text;
 }
 
@@ -149,10 +126,9 @@ function nastyDatabase(dir: string): AuditDatabase {
   return db;
 }
 
-Deno.test("CSV export from joined cells prints what csv-stringify prints for each event, nasty text included", async () => {
+Deno.test("CSV export prints what csv-stringify prints for each event, nasty text included", async () => {
   await using dir = await tempDir();
   using db = nastyDatabase(dir.path);
-  assert.ok(hasTextColumns(db));
   const rows = referenceRows(db);
   assert.equal(rows.length, 2600);
   // Every kind of row is there: plain, quoted, neutralised, and joined by U+001F.
@@ -160,15 +136,11 @@ Deno.test("CSV export from joined cells prints what csv-stringify prints for eac
   for (const needle of ['"', "'=", "'+", "'@", "'\t", "\x1f", "😀", "00.100Z"]) {
     assert.ok(expected.includes(needle), JSON.stringify(needle));
   }
-  assert.equal(await joinedCsv(db, { limit: 0 }), expected);
-  assert.equal(await rowsCsv(db, { limit: 0 }), expected);
-
-  const ascending = referenceCsv(rows.toReversed());
-  assert.equal(await joinedCsv(db, { limit: 0, order: "asc" }), ascending);
-  assert.equal(await rowsCsv(db, { limit: 0, order: "asc" }), ascending);
+  assert.equal(await queryCsv(db, { limit: 0 }), expected);
+  assert.equal(await queryCsv(db, { limit: 0, order: "asc" }), referenceCsv(rows.toReversed()));
 });
 
-Deno.test("CSV export from joined cells honours limit, offset, cursors and filters as records do", async () => {
+Deno.test("CSV export honours limit, offset, cursors and filters as records do", async () => {
   await using dir = await tempDir();
   using db = nastyDatabase(dir.path);
   const rows = referenceRows(db);
@@ -187,8 +159,7 @@ Deno.test("CSV export from joined cells honours limit, offset, cursors and filte
   ];
   for (const [filter, expected] of cases) {
     const label = JSON.stringify(filter);
-    assert.equal(await joinedCsv(db, filter), referenceCsv(expected), label);
-    assert.equal(await rowsCsv(db, filter), referenceCsv(expected), label);
+    assert.equal(await queryCsv(db, filter), referenceCsv(expected), label);
   }
 });
 
@@ -230,7 +201,6 @@ Deno.test("CSV export of a table whose columns are not all TEXT keeps numbers as
   {
     using db = openDatabase(path);
     migrate(db);
-    assert.equal(hasTextColumns(db), false);
   }
   const result = await runCli(["query", "--limit", "0", "--format", "csv", "--db", path]);
   assert.equal(result.code, 0, result.stderr);
@@ -240,4 +210,45 @@ Deno.test("CSV export of a table whose columns are not all TEXT keeps numbers as
       "2,2026-02-16T10:00:01.000Z,N,,1.5,system,\r\n" +
       "1,2026-02-16T10:00:00.000Z,N,,-5,system,\r\n",
   );
+});
+
+Deno.test("CLI query --format csv keeps every cell in its column when an adopted table has NULL operations", async () => {
+  await using dir = await tempDir();
+  const path = join(dir.path, "adopted.db");
+  const raw = new DatabaseSync(path);
+  // The inventory application's table, with an operation column that allows NULL.
+  raw.exec(LEGACY_AUDIT_LOG_SQL.replace("operation TEXT NOT NULL", "operation TEXT"));
+  const insert = raw.prepare(
+    "INSERT INTO audit_log (timestamp, operation, sku, details, user) VALUES (?, ?, ?, ?, ?)",
+  );
+  insert.run("2026-02-16 10:00:00", null, "SKU-1", "plain", "ana");
+  insert.run("2026-02-16 10:00:01", null, "SKU,2", "a, b", "ben,c");
+  insert.run("2026-02-16 10:00:02", null, "SKU-3", "x", "u,v");
+  insert.run("2026-02-16 10:00:03", null, null, null, null);
+  insert.run("2026-02-16 10:00:04", "COUNTED", "SKU-5", "ok", "ana");
+  raw.close();
+  assert.equal((await runCli(["migrate", "--db", path])).code, 0);
+
+  const csv = await runCli(["query", "--format", "csv", "--order", "asc", "--db", path]);
+  assert.equal(csv.stderr, "");
+  assert.equal(csv.code, 0);
+  assert.equal(
+    csv.stdout,
+    "audit_id,timestamp,operation,sku,details,user,run_id\r\n" +
+      "1,2026-02-16T10:00:00.000Z,,SKU-1,plain,ana,\r\n" +
+      '2,2026-02-16T10:00:01.000Z,,"SKU,2","a, b","ben,c",\r\n' +
+      '3,2026-02-16T10:00:02.000Z,,SKU-3,x,"u,v",\r\n' +
+      "4,2026-02-16T10:00:03.000Z,,,,system,\r\n" +
+      "5,2026-02-16T10:00:04.000Z,COUNTED,SKU-5,ok,ana,\r\n",
+  );
+  // The same cells as the JSON records.
+  const json = await runCli(["query", "--format", "json", "--order", "asc", "--db", path]);
+  const records = JSON.parse(json.stdout) as Record<string, unknown>[];
+  assert.deepEqual(records.map((r) => [r.operation, r.sku, r.user]), [
+    [null, "SKU-1", "ana"],
+    [null, "SKU,2", "ben,c"],
+    [null, "SKU-3", "u,v"],
+    [null, null, "system"],
+    ["COUNTED", "SKU-5", "ana"],
+  ]);
 });

@@ -109,3 +109,18 @@ export async function fingerprint(path: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", bytes);
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
+
+/** A `TextSink` that keeps what is written: `text` is all of it, `parts` each write. */
+export function textSink(): { parts: string[]; text: string; write(text: string): Promise<void> } {
+  const parts: string[] = [];
+  return {
+    parts,
+    get text() {
+      return parts.join("");
+    },
+    write(text: string) {
+      parts.push(text);
+      return Promise.resolve();
+    },
+  };
+}

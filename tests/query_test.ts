@@ -12,7 +12,8 @@ import {
   streamAuditLog,
   UsageError,
 } from "../mod.ts";
-import { tempDir } from "./helpers.ts";
+import { writeQuery } from "../lib/query.ts";
+import { runCli, tempDir, textSink } from "./helpers.ts";
 import { insertRaw, ISO_TIMESTAMP, openMigrated, writeLegacyDatabase } from "./fixtures.ts";
 
 const ids = (db: AuditDatabase, filter: AuditLogFilter = {}) =>
@@ -319,12 +320,15 @@ Deno.test("getAuditLog() refuses a bad limit, offset, order, cursor or time", as
   await using dir = await tempDir();
   using db = filledDatabase(dir.path);
   const cases: [AuditLogFilter, RegExp][] = [
-    [{ limit: -1 }, /--limit must be a whole number of 0 or more, not "-1"/],
-    [{ limit: 1.5 }, /--limit must be a whole number/],
-    [{ limit: NaN }, /--limit must be a whole number/],
-    [{ offset: -3 }, /--offset must be a whole number/],
-    [{ beforeId: -1 }, /--before-id must be an event id/],
-    [{ afterId: 0.5 }, /--after-id must be an event id/],
+    [{ limit: -1 }, /^Limit must be a whole number of 0 or more, not "-1"$/],
+    [{ limit: 1.5 }, /^Limit must be a whole number/],
+    [{ limit: NaN }, /^Limit must be a whole number/],
+    [{ offset: -3 }, /^Offset must be a whole number/],
+    [
+      { beforeId: -1 },
+      /^The before id must be an event id \(a whole number of 0 or more\), not "-1"$/,
+    ],
+    [{ afterId: 0.5 }, /^The after id must be an event id/],
     [{ order: "sideways" as "asc" }, /Order must be "asc" or "desc", not "sideways"/],
     [{ since: "last week" }, /--since "last week" is not a valid date or time/],
     [{ until: "2026-02-31" }, /--until "2026-02-31" is not a valid date or time/],
@@ -335,6 +339,10 @@ Deno.test("getAuditLog() refuses a bad limit, offset, order, cursor or time", as
       (e) => e instanceof UsageError && message.test(e.message),
       JSON.stringify(filter),
     );
+    // The library names values; only the CLI speaks of its flags.
+    if (!filter.since && !filter.until) {
+      assert.throws(() => getAuditLog(db, filter), (e) => !/--/.test((e as Error).message));
+    }
   }
 });
 
@@ -350,4 +358,105 @@ Deno.test("--user system also finds legacy events whose user is NULL, as they ar
   assert.equal(getAuditLog(db, { limit: 1 })[0].user, "system");
   assert.deepEqual(ids(db, { user: "system" }), [7, 3]);
   assert.deepEqual(ids(db, { user: "clerk" }), [4, 2]);
+});
+
+Deno.test("writeQuery() writes up to the limit and says whether more match, with the next cursor", async () => {
+  await using dir = await tempDir();
+  using db = filledDatabase(dir.path);
+  const cases: [AuditLogFilter, { written: number; more: boolean; lastId: number | null }][] = [
+    [{ limit: 10 }, { written: 10, more: true, lastId: 16 }],
+    [{ limit: 25 }, { written: 25, more: false, lastId: 1 }],
+    [{ limit: 0 }, { written: 25, more: false, lastId: 1 }],
+    [{ limit: 3, order: "asc" }, { written: 3, more: true, lastId: 3 }],
+    [{ limit: 5, sku: "SKU-1" }, { written: 5, more: false, lastId: 1 }],
+    [{ limit: 4, sku: "SKU-1" }, { written: 4, more: true, lastId: 6 }],
+    [{ limit: 2, beforeId: 3 }, { written: 2, more: false, lastId: 1 }],
+    [{ sku: "none" }, { written: 0, more: false, lastId: null }],
+  ];
+  for (const [filter, expected] of cases) {
+    const out = textSink();
+    assert.deepEqual(await writeQuery(out, db, filter, "ndjson"), expected, JSON.stringify(filter));
+    const printed = out.text.split("\n").filter(Boolean).map((line) => JSON.parse(line));
+    assert.deepEqual(printed, getAuditLog(db, filter), JSON.stringify(filter));
+  }
+});
+
+Deno.test("writeQuery() prints every format from the same rows, changed by mapRow when given", async () => {
+  await using dir = await tempDir();
+  using db = filledDatabase(dir.path);
+  const events = getAuditLog(db, { limit: 3 });
+  const json = textSink();
+  await writeQuery(json, db, { limit: 3 }, "json");
+  assert.deepEqual(JSON.parse(json.text), events);
+  const masked = textSink();
+  await writeQuery(masked, db, { limit: 2 }, "csv", {
+    mapRow: (row) =>
+      row.map((cell) => typeof cell === "string" ? cell.replace("ben", "***") : cell),
+  });
+  assert.deepEqual(masked.text.split("\r\n").slice(1, 3).map((line) => line.split(",")[5]), [
+    "***",
+    "***",
+  ]);
+});
+
+Deno.test("writeQuery() stops at an aborted signal before the next page", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  await logAuditEvents(db, Array.from({ length: 2500 }, () => ({ operation: "COUNTED" })));
+  const controller = new AbortController();
+  let writes = 0;
+  const sink = {
+    write() {
+      if (++writes === 1) controller.abort(new Error("stopped by the reader"));
+      return Promise.resolve();
+    },
+  };
+  await assert.rejects(
+    writeQuery(sink, db, { limit: 0 }, "ndjson", { signal: controller.signal }),
+    /stopped by the reader/,
+  );
+});
+
+Deno.test("CLI query as a table says on stderr when the limit left events out, and how to see them", async () => {
+  await using dir = await tempDir();
+  const path = join(dir.path, "app.db");
+  filledDatabase(dir.path).close();
+  const cut = await runCli(["query", "--format", "table", "--limit", "10", "--db", path]);
+  assert.equal(cut.code, 0);
+  assert.equal(cut.stdout.split("\n").length, 12);
+  assert.equal(
+    cut.stderr,
+    "10 events shown; more match: use --limit 0 for all, or --before-id 16 for the next page\n",
+  );
+  const ascending = await runCli([
+    "query",
+    "--format",
+    "table",
+    "--order",
+    "asc",
+    "--db",
+    path,
+    "--limit",
+    "5",
+  ]);
+  assert.match(ascending.stderr, /--after-id 5 for the next page\n$/);
+  // The default limit of 100 on a database of 150 events.
+  {
+    using db = openDatabase(path);
+    await logAuditEvents(db, Array.from({ length: 125 }, () => ({ operation: "COUNTED" })));
+  }
+  const byDefault = await runCli(["query", "--format", "table", "--db", path]);
+  assert.match(byDefault.stderr, /^100 events shown; more match: .*--before-id 51 /);
+  // Nothing said when everything was shown, or when a script reads JSON or CSV.
+  const quiet = [
+    ["--format", "table", "--limit", "0"],
+    ["--format", "table", "--sku", "SKU-1"],
+    ["--format", "json"],
+    ["--format", "csv"],
+  ];
+  for (const args of quiet) {
+    const all = await runCli(["query", ...args, "--db", path]);
+    assert.equal(all.code, 0);
+    assert.equal(all.stderr, "", args.join(" "));
+  }
 });

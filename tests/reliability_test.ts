@@ -55,9 +55,6 @@ import {
 
 const encoder = new TextEncoder();
 
-/** Whether `audit-trail bundle` exists in this build. */
-const BUNDLE = (await runTimed(["help", "bundle"])).code === 0;
-
 /** How a case runs the CLI: as this user (`runTimed`) or as another. */
 type Runner = (
   args: string[],
@@ -196,22 +193,17 @@ Deno.test("reliability 1: parallel writers, bulk ingests, readers and a bundle l
       await delay(100);
     }
   })();
-  let bundle: Promise<void> = Promise.resolve();
-  if (BUNDLE) {
-    bundle = (async () => {
-      await delay(300);
-      const result = await runTimed(["bundle", "--output", join(dir.path, "bundles"), "--db", db], {
-        timeoutMs: 60_000,
-      });
-      assert.equal(result.code, 0, result.stderr);
-      assertNoCrash(result.stderr);
-      const folder = result.stdout.trim();
-      await assertBundleWhole(folder);
-      assertIntact(join(folder, "database_backup.db"));
-    })();
-  } else {
-    skip("1: bundle during the load", "`audit-trail bundle` is not in this build yet");
-  }
+  const bundle = (async () => {
+    await delay(300);
+    const result = await runTimed(["bundle", "--output", join(dir.path, "bundles"), "--db", db], {
+      timeoutMs: 60_000,
+    });
+    assert.equal(result.code, 0, result.stderr);
+    assertNoCrash(result.stderr);
+    const folder = result.stdout.trim();
+    await assertBundleWhole(folder);
+    assertIntact(join(folder, "database_backup.db"));
+  })();
 
   try {
     await Promise.all([...writers, ...bulks]);
@@ -486,10 +478,6 @@ async function assertBundleWhole(path: string) {
 }
 
 Deno.test("reliability 3: kill -9 or Ctrl-C during a bundle leaves no broken file under a final name", async () => {
-  if (!BUNDLE) {
-    skip("3: kill during a bundle", "pending: `audit-trail bundle` is not in this build yet");
-    return;
-  }
   tally.cases++;
   await using dir = await tempDir();
   const db = await migratedDb(dir.path);
@@ -712,14 +700,12 @@ Deno.test("reliability 5: a full disk fails with exit 1 saying so, and keeps eve
   // A little room: the WAL index fits, the event does not.
   filler = await fill(disk.path, 40 * 1024);
   await tryWrites("LITTLE_ROOM", false);
-  if (BUNDLE) {
-    // A bundle written to the full disk: refused as such, nothing left behind.
-    const bundles = join(disk.path, "bundles");
-    const result = await runTimed(["bundle", "--output", bundles, "--db", db]);
-    assertCleanError(result, 1, /disk is full|no space left/i);
-    const left = await listFiles(bundles).catch(() => []);
-    assert.deepEqual(left, [], "a bundle that failed for lack of space left files");
-  }
+  // A bundle written to the full disk: refused as such, nothing left behind.
+  const bundles = join(disk.path, "bundles");
+  const result = await runTimed(["bundle", "--output", bundles, "--db", db]);
+  assertCleanError(result, 1, /disk is full|no space left/i);
+  const left = await listFiles(bundles).catch(() => []);
+  assert.deepEqual(left, [], "a bundle that failed for lack of space left files");
   await Deno.remove(filler);
 
   await logOne(ledger, { operation: "AFTER_FULL" });
@@ -1196,22 +1182,20 @@ Deno.test("reliability 7: hostile input gets a clear error or correct handling, 
       );
     }
   }
-  if (BUNDLE) {
-    const result = await runTimed([
-      "bundle",
-      "--output",
-      join(dir.path, "bundles"),
-      "--db",
-      damaged,
-    ], {
-      timeoutMs: 60_000,
-    });
-    assertNoCrash(result.stderr);
-    assert.equal(result.code, 1, result.stderr);
-    const [line] = result.stderr.split("\n");
-    assert.ok(line.length < 2000, `a ${line.length}-character error line`);
-    await assertBundleWhole(result.stdout.trim());
-  }
+  const result = await runTimed([
+    "bundle",
+    "--output",
+    join(dir.path, "bundles"),
+    "--db",
+    damaged,
+  ], {
+    timeoutMs: 60_000,
+  });
+  assertNoCrash(result.stderr);
+  assert.equal(result.code, 1, result.stderr);
+  const [line] = result.stderr.split("\n");
+  assert.ok(line.length < 2000, `a ${line.length}-character error line`);
+  await assertBundleWhole(result.stdout.trim());
 
   // A WAL file from another database.
   for (const pageSize of [1024, 4096]) {
@@ -1237,59 +1221,52 @@ Deno.test("reliability 7: hostile input gets a clear error or correct handling, 
     assertIntact(own);
   }
 
-  if (!BUNDLE) {
-    skip(
-      "7: settings.json of 50 MB or not JSON",
-      "pending: `audit-trail bundle` is not in this build yet",
-    );
-  } else {
-    // A settings file that cannot be used: the bundle is still made, without it, and says why.
-    const settings = join(dir.path, "settings.json");
-    const hostileSettings: [string, () => Promise<void>, RegExp][] = [
-      [
-        "not JSON",
-        () => Deno.writeTextFile(settings, '{"host": "db1", "password": "x",\n'),
-        /not valid JSON/,
-      ],
-      [
-        "50 MB of JSON",
-        () => Deno.writeTextFile(settings, JSON.stringify({ note: "n".repeat(50_000_000) })),
-        /larger than/,
-      ],
-      ["50 MB of random bytes", () => {
-        const bytes = new Uint8Array(50 * 1024 * 1024);
-        for (let at = 0; at < bytes.length; at += 65_536) {
-          crypto.getRandomValues(bytes.subarray(at, at + 65_536));
-        }
-        return Deno.writeFile(settings, bytes);
-      }, /larger than/],
-      [
-        "not UTF-8",
-        () => Deno.writeFile(settings, Uint8Array.from([0xff, 0xfe, 0x7b, 0x7d])),
-        /settings/,
-      ],
-      [
-        "nested 100,000 deep",
-        () => Deno.writeTextFile(settings, '{"a":'.repeat(100_000) + "1" + "}".repeat(100_000)),
-        /nested too deeply/,
-      ],
-    ];
-    for (const [label, write, pattern] of hostileSettings) {
-      await write();
-      tally.badInputs++;
-      const result = await runTimed(["bundle", "--output", join(dir.path, "bundles"), "--db", db], {
-        timeoutMs: 60_000,
-      });
-      assertNoCrash(result.stderr);
-      assert.equal(result.code, 1, `settings ${label}: ${result.stderr}`);
-      assert.match(result.stderr, /^audit-trail: error: .*settings\.json.*\n(hint: .*\n)?$/, label);
-      assert.match(result.stderr, pattern, label);
-      const path = result.stdout.trim();
-      await assertBundleWhole(path);
-      await assert.rejects(Deno.stat(join(path, "settings.json")), `settings ${label} was copied`);
-    }
-    await Deno.remove(settings);
+  // A settings file that cannot be used: the bundle is still made, without it, and says why.
+  const settings = join(dir.path, "settings.json");
+  const hostileSettings: [string, () => Promise<void>, RegExp][] = [
+    [
+      "not JSON",
+      () => Deno.writeTextFile(settings, '{"host": "db1", "password": "x",\n'),
+      /not valid JSON/,
+    ],
+    [
+      "50 MB of JSON",
+      () => Deno.writeTextFile(settings, JSON.stringify({ note: "n".repeat(50_000_000) })),
+      /larger than/,
+    ],
+    ["50 MB of random bytes", () => {
+      const bytes = new Uint8Array(50 * 1024 * 1024);
+      for (let at = 0; at < bytes.length; at += 65_536) {
+        crypto.getRandomValues(bytes.subarray(at, at + 65_536));
+      }
+      return Deno.writeFile(settings, bytes);
+    }, /larger than/],
+    [
+      "not UTF-8",
+      () => Deno.writeFile(settings, Uint8Array.from([0xff, 0xfe, 0x7b, 0x7d])),
+      /settings/,
+    ],
+    [
+      "nested 100,000 deep",
+      () => Deno.writeTextFile(settings, '{"a":'.repeat(100_000) + "1" + "}".repeat(100_000)),
+      /nested too deeply/,
+    ],
+  ];
+  for (const [label, write, pattern] of hostileSettings) {
+    await write();
+    tally.badInputs++;
+    const result = await runTimed(["bundle", "--output", join(dir.path, "bundles"), "--db", db], {
+      timeoutMs: 60_000,
+    });
+    assertNoCrash(result.stderr);
+    assert.equal(result.code, 1, `settings ${label}: ${result.stderr}`);
+    assert.match(result.stderr, /^audit-trail: error: .*settings\.json.*\n(hint: .*\n)?$/, label);
+    assert.match(result.stderr, pattern, label);
+    const path = result.stdout.trim();
+    await assertBundleWhole(path);
+    await assert.rejects(Deno.stat(join(path, "settings.json")), `settings ${label} was copied`);
   }
+  await Deno.remove(settings);
 
   assert.equal(countEvents(db), ledger.size, "events appeared that nobody acknowledged");
   ledger.verify();

@@ -25,25 +25,6 @@ export async function fileSize(path: string): Promise<number | null> {
 }
 
 /**
- * SHA-256 and size of a stream, read chunk by chunk so memory stays flat for a file of any
- * size. `onChunk` sees every chunk too (the secret scan reads text files in the same pass).
- */
-export async function hashStream(
-  stream: ReadableStream<Uint8Array>,
-  options: { signal?: AbortSignal; onChunk?: (chunk: Uint8Array) => void } = {},
-): Promise<{ bytes: number; sha256: string }> {
-  const hash = createHash("sha256");
-  let bytes = 0;
-  for await (const chunk of stream) {
-    options.signal?.throwIfAborted();
-    hash.update(chunk);
-    options.onChunk?.(chunk);
-    bytes += chunk.length;
-  }
-  return { bytes, sha256: hash.digest("hex") };
-}
-
-/**
  * SHA-256 and size of the file at `path`, read through one reused buffer so that hashing a
  * large database allocates nothing per chunk.
  */

@@ -22,8 +22,9 @@ export {
   CENTRAL_EVENT_COLUMNS,
   type CentralEvent,
   type CentralFilter,
+  type CentralRow,
   explainCentralQuery,
-  streamCentralEvents,
+  streamCentralRows,
 } from "./query.ts";
 export {
   CENTRAL_SCHEMA_VERSION,

@@ -124,26 +124,40 @@ export function planCentralQuery(filter: CentralFilter): CentralQueryPlan {
   };
 }
 
+/** A {@linkcode CentralEvent} as its cells, in the order of {@linkcode CENTRAL_EVENT_COLUMNS}. */
+export type CentralRow = [
+  site: string,
+  audit_id: number,
+  timestamp: string,
+  operation: string,
+  sku: string | null,
+  details: string,
+  user: string,
+  run_id: string | null,
+];
+
 /**
- * Reads the events matching `filter` across sites, in pages, so memory stays flat whatever
- * the size of the result (`limit: 0` reads them all).
+ * Reads the events matching `filter` across sites, in pages of rows (cells in the order of
+ * {@linkcode CENTRAL_EVENT_COLUMNS}), so memory stays flat whatever the size of the result
+ * (`limit: 0` reads them all).
  *
  * @param central An open connection to the central store.
  * @param filter `query`'s filters, plus the site.
  */
-export async function* streamCentralEvents(
+export async function* streamCentralRows(
   central: CentralConnection,
   filter: CentralFilter = {},
-): AsyncGenerator<CentralEvent[]> {
+): AsyncGenerator<CentralRow[]> {
   const plan = planCentralQuery(filter);
   await requireCentralSchema(central);
   const { sql, target } = central;
-  const pages = sql.unsafe(plan.text, plan.params).cursor(PAGE_SIZE)[Symbol.asyncIterator]();
+  const pages = sql.unsafe(plan.text, plan.params).values().cursor(PAGE_SIZE)
+    [Symbol.asyncIterator]();
   try {
     for (;;) {
       const next = await centralQuery(target, () => pages.next());
       if (next.done) return;
-      yield next.value as unknown as CentralEvent[];
+      yield next.value as unknown as CentralRow[];
     }
   } finally {
     await pages.return?.();

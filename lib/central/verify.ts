@@ -6,7 +6,7 @@
  * @module
  */
 import { ChainLinker } from "../chain/encoding.ts";
-import type { ChainFailure } from "../chain/verify.ts";
+import type { ChainFailure } from "../chain/classify.ts";
 import { type CentralConnection, centralQuery } from "./connection.ts";
 import { checkSiteName, requireCentralSchema } from "./schema.ts";
 import { instant } from "./sync.ts";

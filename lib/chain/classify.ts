@@ -6,7 +6,16 @@
  */
 import { type AuditDatabase, guard } from "../db.ts";
 import { ENCODING_SQL, linkHex } from "./encoding.ts";
-import type { ChainFailure } from "./verify.ts";
+
+/** What happened to the first event that fails verification. */
+export type TamperKind = "modified" | "deleted" | "inserted" | "reordered";
+
+/** The first event that fails verification, and what happened to it. */
+export interface ChainFailure {
+  audit_id: number;
+  kind: TamperKind;
+  message: string;
+}
 
 /** Rows read at a time while looking for a moved event. */
 const PAGE_SIZE = 4096;

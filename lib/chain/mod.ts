@@ -23,11 +23,10 @@
  */
 export { chainHash, GENESIS_HASH, type SealedFields } from "./encoding.ts";
 export { CHAIN_SCHEMA_VERSION, type ChainHead, chainHead } from "./seal.ts";
+export { type ChainFailure, type TamperKind } from "./classify.ts";
 export {
-  type ChainFailure,
   type ChainVerifyResult,
   parseAnchor,
-  type TamperKind,
   verifyChain,
   type VerifyChainOptions,
 } from "./verify.ts";

@@ -6,19 +6,9 @@
  */
 import { type AuditDatabase, guard, readTransaction } from "../db.ts";
 import { UsageError } from "../errors.ts";
-import { classifyMismatch } from "./classify.ts";
+import { type ChainFailure, classifyMismatch } from "./classify.ts";
 import { ChainLinker, ENCODING_SQL, GENESIS_HASH } from "./encoding.ts";
 import { type ChainHead, HASH_HEX_SQL } from "./seal.ts";
-
-/** What happened to the first event that fails verification. */
-export type TamperKind = "modified" | "deleted" | "inserted" | "reordered";
-
-/** The first event that fails verification, and what happened to it. */
-export interface ChainFailure {
-  audit_id: number;
-  kind: TamperKind;
-  message: string;
-}
 
 /** Options of {@linkcode verifyChain}. */
 export interface VerifyChainOptions {

@@ -1,0 +1,123 @@
+/**
+ * The command line as scripts meet it: a value is always its option's value, global options
+ * are recognised only where they can be options, and a format a command cannot print is
+ * refused. Through the real `cli.ts`, checking that nothing was stored.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { main } from "../cli.ts";
+import type { CliIo } from "../cli/context.ts";
+import { runCli, tempDir } from "./helpers.ts";
+import { eventCount, migratedFile } from "./fixtures.ts";
+
+const ONE_ERROR = /^audit-trail: error: [^\n]+\nhint: [^\n]+\n$/;
+
+Deno.test("a value that looks like --version, -h or --help is never taken for the flag", async () => {
+  await using dir = await tempDir();
+  const db = migratedFile(dir.path);
+  for (
+    const args of [
+      ["log", "NOTE", "--details", "--version"],
+      ["log", "NOTE", "--details", "-h"],
+      ["log", "NOTE", "--sku", "--help"],
+      ["log", "NOTE", "--user", "--db"],
+      ["query", "--sku", "--help"],
+      ["batch", "start", "--user", "--version"],
+    ]
+  ) {
+    const result = await runCli([...args, "--db", db]);
+    const label = `${args.join(" ")}\n${result.stderr}`;
+    assert.equal(result.code, 2, label);
+    assert.equal(result.stdout, "", label);
+    assert.match(result.stderr, ONE_ERROR, label);
+    assert.match(result.stderr, /needs a value, not the option-like/, label);
+    assert.match(result.stderr, /write --[a-z]+=-/, label);
+  }
+  assert.equal(eventCount(db), 0);
+});
+
+Deno.test("a value given with '=' is stored as written, even when it looks like a flag", async () => {
+  await using dir = await tempDir();
+  const db = migratedFile(dir.path);
+  const logged = await runCli(["log", "NOTE", "--details=--version", "--sku=-h", "--db", db]);
+  assert.equal(logged.code, 0, logged.stderr);
+  assert.match(logged.stdout, /^\d+\n$/);
+  const shown = await runCli(["query", "--db", db, "--format", "json"]);
+  const [event] = JSON.parse(shown.stdout);
+  assert.equal(event.details, "--version");
+  assert.equal(event.sku, "-h");
+});
+
+Deno.test("global options work before the command, after it, and between batch and its subcommand", async () => {
+  await using dir = await tempDir();
+  const db = migratedFile(dir.path);
+  const started = await runCli(["batch", "--db", db, "start", "Nightly"]);
+  assert.equal(started.code, 0, started.stderr);
+  const runId = started.stdout.trim();
+  const shown = await runCli(["--format", "json", "batch", "show", runId, "--db", db]);
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.equal(JSON.parse(shown.stdout).event_count, 1);
+  const help = await runCli(["batch", "show", runId, "--help"]);
+  assert.equal(help.code, 0);
+  assert.match(help.stdout, /^audit-trail batch/);
+  const version = await runCli(["query", "--version"]);
+  assert.match(version.stdout, /^audit-trail \d+\.\d+\.\d+\n$/);
+});
+
+Deno.test("an option given twice is refused, not silently the last one", async () => {
+  await using dir = await tempDir();
+  const db = migratedFile(dir.path);
+  for (
+    const args of [
+      ["log", "NOTE", "--sku", "A", "--sku", "B", "--db", db],
+      ["query", "--limit", "1", "--limit=2", "--db", db],
+      ["--db", db, "log", "NOTE", "--db", db],
+      ["log", "NOTE", "--db", db, "--format", "json", "--format", "json"],
+    ]
+  ) {
+    const result = await runCli(args);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /is given more than once/);
+  }
+  assert.equal(eventCount(db), 0);
+});
+
+Deno.test("a --format a command cannot print is a usage error, not silently ignored", async () => {
+  await using dir = await tempDir();
+  const db = migratedFile(dir.path);
+  const cases: [string[], string | undefined][] = [
+    [["migrate", "--format", "csv"], undefined],
+    [["verify", "--format", "csv"], undefined],
+    [["head", "--format", "csv"], undefined],
+    [["log", "--stdin", "--format", "csv"], '{"operation":"X"}\n'],
+    [["bundle", "verify", "nowhere.zip", "--format", "csv"], undefined],
+  ];
+  for (const [args, stdin] of cases) {
+    const result = await runCli([...args, "--db", db], { stdin });
+    const label = `${args.join(" ")}\n${result.stderr}`;
+    assert.equal(result.code, 2, label);
+    assert.match(result.stderr, /cannot print --format csv/, label);
+    assert.equal(result.stdout, "", label);
+  }
+  assert.equal(eventCount(db), 0);
+});
+
+Deno.test("log --stdin says on stderr how to end the input when a person types it", async () => {
+  await using dir = await tempDir();
+  const db = migratedFile(dir.path);
+  let stdout = "";
+  let stderr = "";
+  const io: CliIo = {
+    stdin: ReadableStream.from([new TextEncoder().encode('{"operation":"TYPED"}\n')]),
+    stdinIsTerminal: true,
+    stdout: { isTerminal: false, write: (text) => Promise.resolve(void (stdout += text)) },
+    stderr: { isTerminal: true, write: (text) => Promise.resolve(void (stderr += text)) },
+    env: () => undefined,
+    cwd: () => dir.path,
+  };
+  assert.equal(await main(["log", "--stdin", "--db", db], io), 0, stderr);
+  assert.match(stderr, /end with Ctrl-D \(on Windows: Ctrl-Z, Enter\)/);
+  assert.equal(JSON.parse(stdout).inserted, 1);
+  assert.equal(eventCount(db), 1);
+});
