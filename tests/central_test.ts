@@ -259,6 +259,34 @@ Deno.test("central store: init, sync, query and verify through the CLI", async (
     },
   );
 
+  await t.step("hostile text is sealed the same way by the database as by the tool", async () => {
+    const url = await pg.createDatabase();
+    await cliJson(["central", "init", "--central", url]);
+    const db = await migratedDb(dir.path, "hostile.db");
+    const controls = Array.from({ length: 31 }, (_, i) => String.fromCharCode(i + 1)).join("");
+    const texts = [
+      controls,
+      '"quoted" \\ back\\slash / solidus',
+      "\u2028\u2029 line separators, \u007f DEL, \u00a0 nbsp",
+      "emoji 📦🚚, Grüße, 日本語, \ud83d\ude00",
+      "=cmd|' /C calc'!A0",
+      "",
+    ];
+    const lines = texts.map((details, i) =>
+      JSON.stringify({
+        operation: `OP ${i} ${controls.slice(0, 3)}`,
+        sku: details || null,
+        details,
+      })
+    ).join("\n");
+    assert.equal((await runCli(["log", "--stdin", "--db", db], { stdin: lines + "\n" })).code, 0);
+    const sent = await cliJson(["sync", "--central", url, "--site", "WH-H", "--db", db]);
+    assert.equal(sent.sent, texts.length);
+    const back = await cliJson(["query", "--central", url, "--order", "asc"]);
+    assert.deepEqual(back.map((e: { details: string }) => e.details), texts);
+    assert.equal((await runCli(["verify", "--central", url])).code, 0);
+  });
+
   await t.step(
     "query --central answers every filter from an index (EXPLAIN over 200,000 rows)",
     async () => {

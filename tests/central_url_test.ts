@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { parseCentralUrl, redactUrl } from "../lib/central/url.ts";
+import { redactSecret } from "../lib/central/connection.ts";
+import { UsageError } from "../lib/errors.ts";
+
+Deno.test("parseCentralUrl() reads a libpq URL and shows it with the password as ***", () => {
+  const target = parseCentralUrl("postgresql://wh%40lyon:p%40ss%2Fw@db.example:6543/audit%20db");
+  assert.deepEqual(target, {
+    host: "db.example",
+    port: 6543,
+    database: "audit db",
+    user: "wh@lyon",
+    password: "p@ss/w",
+    sslmode: "prefer",
+    display: "postgresql://wh%40lyon:***@db.example:6543/audit%20db",
+  });
+});
+
+Deno.test("parseCentralUrl() takes the password and sslmode from the defaults only when the URL has none", () => {
+  const defaults = { password: "from-env", sslmode: "require" };
+  assert.equal(parseCentralUrl("postgres://u@h/d", defaults).password, "from-env");
+  assert.equal(parseCentralUrl("postgres://u:given@h/d", defaults).password, "given");
+  assert.equal(parseCentralUrl("postgres://u@h/d", defaults).sslmode, "require");
+  assert.equal(parseCentralUrl("postgres://u@h/d?sslmode=disable", defaults).sslmode, "disable");
+  assert.equal(parseCentralUrl("postgres://u@h/d").password, null);
+  assert.equal(parseCentralUrl("postgres://u@[::1]:5433/d").host, "::1");
+});
+
+Deno.test("parseCentralUrl() refuses what is not a central URL, never showing the password", () => {
+  for (
+    const [text, problem] of [
+      ["mysql://u:secret@h/d", /must start with postgres:\/\//],
+      ["postgres://u:secret@h", /names no database/],
+      ["postgres://:secret@h/d", /names no user/],
+      ["postgres://u:secret@h/d?sslmode=always", /unknown sslmode "always"/],
+      ["postgres://u:secret@h/d?application_name=x", /parameters audit-trail does not use/],
+      ["not a url secret", /is not a URL/],
+    ] as const
+  ) {
+    assert.throws(() => parseCentralUrl(text), (error: Error) => {
+      assert.ok(error instanceof UsageError);
+      assert.match(error.message, problem);
+      assert.ok(!error.message.includes("secret") || text === "not a url secret", error.message);
+      return true;
+    });
+  }
+});
+
+Deno.test("redactUrl() hides a password holding @ or /, and redactSecret() any copy of it", () => {
+  assert.equal(redactUrl("postgres://u:p@ss/w@h:5/d"), "postgres://u:***@h:5/d");
+  assert.equal(redactUrl("postgres://u@h/d"), "postgres://u@h/d");
+  assert.equal(
+    redactSecret('password "hunter2" is wrong: hunter2', "hunter2"),
+    'password "***" is wrong: ***',
+  );
+  assert.equal(redactSecret("nothing to hide", null), "nothing to hide");
+});
