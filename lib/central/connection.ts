@@ -96,6 +96,35 @@ export async function centralQuery<T>(target: CentralTarget, work: () => Promise
   }
 }
 
+/**
+ * Waits for `answer` at most `seconds`; after that the connection is cut (what was in flight
+ * commits or rolls back whole on the server, as after any lost connection) and the wait fails. A server whose host died without closing the connection
+ * would otherwise keep a sync waiting for as long as TCP retransmits, a quarter of an hour.
+ */
+export async function answeredWithin<T>(
+  central: CentralConnection,
+  seconds: number,
+  answer: Promise<T>,
+): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      central.sql.end({ timeout: 0 }).catch(() => {});
+      reject(
+        new AuditTrailError(
+          `Central store at ${central.target.display} gave no answer in ${seconds} s`,
+          { hint: "Check the network and the server. Nothing was lost: run it again later." },
+        ),
+      );
+    }, seconds * 1000);
+  });
+  try {
+    return await Promise.race([answer, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** A PostgreSQL error as the `postgres` client reports it. */
 interface PgError {
   code?: string;

@@ -12,6 +12,7 @@ import type { AuditDatabase } from "../db.ts";
 import { UsageError } from "../errors.ts";
 import { requireCurrentSchema } from "../migrate.ts";
 import {
+  answeredWithin,
   type CentralConnection,
   CentralDivergenceError,
   centralQuery,
@@ -66,6 +67,11 @@ const BATCH_CHARS = 2_000_000;
 /** Batches sent before the oldest one's answer is awaited: the server checks one while the
  * next is read and sent. */
 const IN_FLIGHT = 2;
+/**
+ * Seconds a batch may wait for its answer (a batch takes well under one): a server gone
+ * without closing the connection is given up within a minute, connection included.
+ */
+const ANSWER_SECONDS = 40;
 /** At most how often the local record of what the central store holds is rewritten. */
 const RECORD_EVERY_MS = 2000;
 
@@ -232,19 +238,23 @@ class SyncRun {
     const { sql, target } = this.central;
     const columns = toColumns(rows);
     return centralQuery(target, async () => {
-      const [answer] = await sql.unsafe(INSERT_SQL, [
-        this.site,
-        columns.ids,
-        columns.timestamps,
-        columns.localTimestamps,
-        columns.operations,
-        columns.skus,
-        columns.details,
-        columns.users,
-        columns.runIds,
-        columns.seals,
-        rows[rows.length - 1][0],
-      ], { prepare: true }).execute();
+      const [answer] = await answeredWithin(
+        this.central,
+        ANSWER_SECONDS,
+        sql.unsafe(INSERT_SQL, [
+          this.site,
+          columns.ids,
+          columns.timestamps,
+          columns.localTimestamps,
+          columns.operations,
+          columns.skus,
+          columns.details,
+          columns.users,
+          columns.runIds,
+          columns.seals,
+          rows[rows.length - 1][0],
+        ], { prepare: true }).execute(),
+      );
       return answer as unknown as BatchAnswer;
     });
   }
