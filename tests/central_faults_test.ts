@@ -126,6 +126,33 @@ Deno.test("central store: every event stored exactly once through kills, races a
   );
 
   await t.step(
+    "a server that stops answering mid-sync is given up (exit 1); the next sync completes",
+    async () => {
+      const url = await freshCentral(pg);
+      const db = await copy("frozen.db");
+      const child = cliCommand(["sync", "--central", url, "--site", "WH-F", "--db", db], {})
+        .spawn();
+      await untilStored(pg, url, 0, child);
+      const pid = (await pg.psql(
+        "SELECT pid FROM pg_stat_activity WHERE application_name = 'audit-trail' LIMIT 1",
+      )).trim();
+      if (pid) Deno.kill(Number(pid), "SIGSTOP");
+      const cut = await child.output();
+      if (pid) Deno.kill(Number(pid), "SIGCONT");
+      const stderr = new TextDecoder().decode(cut.stderr);
+      if (pid && cut.code !== 0) {
+        assert.equal(cut.code, 1, stderr);
+        assert.match(stderr, /gave no answer in 40 s|cannot be reached/);
+        assert.ok(!stderr.includes(pg.password));
+      }
+      // The frozen batch commits or rolls back whole once its server process goes on.
+      const done = await cliJson(["sync", "--central", url, "--db", db]);
+      assert.equal(done.central_last_audit_id, BACKLOG);
+      assert.equal(await count(pg, url), BACKLOG);
+    },
+  );
+
+  await t.step(
     "server stopped: exit 1, one clear line, nothing lost; back up: exactly the rest goes",
     async () => {
       const url = await freshCentral(pg);
