@@ -136,13 +136,15 @@ Deno.test("central store: every event stored exactly once through kills, races a
       const pid = (await pg.psql(
         "SELECT pid FROM pg_stat_activity WHERE application_name = 'audit-trail' LIMIT 1",
       )).trim();
-      if (pid) Deno.kill(Number(pid), "SIGSTOP");
+      assert.match(pid, /^\d+$/, "the sync's server process");
+      Deno.kill(Number(pid), "SIGSTOP");
       const cut = await child.output();
-      if (pid) Deno.kill(Number(pid), "SIGCONT");
+      Deno.kill(Number(pid), "SIGCONT");
       const stderr = new TextDecoder().decode(cut.stderr);
-      if (pid && cut.code !== 0) {
+      // Unless it had just finished, it must give up on the silent server by itself.
+      if (cut.code !== 0) {
         assert.equal(cut.code, 1, stderr);
-        assert.match(stderr, /gave no answer in 40 s|cannot be reached/);
+        assert.match(stderr, /gave no answer in 40 s/);
         assert.ok(!stderr.includes(pg.password));
       }
       // The frozen batch commits or rolls back whole once its server process goes on.
