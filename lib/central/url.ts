@@ -47,10 +47,11 @@ export interface CentralDefaults {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseCentralUrl } from "./url.ts";
  * const target = parseCentralUrl("postgres://site_a:s3cret@db.example:5433/audit?sslmode=require");
- * console.log(target.display); // postgres://site_a:***@db.example:5433/audit?sslmode=require
- * console.log(target.port, target.sslmode); // 5433 require
+ * assert.equal(target.display, "postgres://site_a:***@db.example:5433/audit?sslmode=require");
+ * assert.deepEqual([target.port, target.sslmode, target.password], [5433, "require", "s3cret"]);
  * ```
  */
 export function parseCentralUrl(text: string, defaults: CentralDefaults = {}): CentralTarget {
@@ -102,8 +103,9 @@ export function parseCentralUrl(text: string, defaults: CentralDefaults = {}): C
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { redactUrl } from "./url.ts";
- * console.log(redactUrl("postgres://a:pw@h/db")); // postgres://a:***@h/db
+ * assert.equal(redactUrl("postgres://a:pw@h/db"), "postgres://a:***@h/db");
  * ```
  */
 export function redactUrl(text: string): string {
