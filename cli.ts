@@ -82,6 +82,9 @@ ENVIRONMENT
   AUDIT_TRAIL_DB       database path when --db is not given
   AUDIT_TRAIL_USER     user recorded when --user is not given
   AUDIT_TRAIL_RUN_ID   run id recorded by log when --run-id is not given
+  AUDIT_TRAIL_CENTRAL  central store URL when --central is not given (sync, central)
+  AUDIT_TRAIL_SITE     site sync sends as when --site is not given
+  PGPASSWORD           central store password when its URL has none
   NO_COLOR             honoured (output has no colour)
 
 EXIT CODES

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { parseCentralUrl, redactUrl } from "../lib/central/url.ts";
 import { redactSecret } from "../lib/central/connection.ts";
 import { UsageError } from "../lib/errors.ts";
+import { fingerprint, migratedDb, runCli, tempDir } from "./helpers.ts";
 
 Deno.test("parseCentralUrl() reads a libpq URL and shows it with the password as ***", () => {
   const target = parseCentralUrl("postgresql://wh%40lyon:p%40ss%2Fw@db.example:6543/audit%20db");
@@ -54,4 +55,32 @@ Deno.test("redactUrl() hides a password holding @ or /, and redactSecret() any c
     'password "***" is wrong: ***',
   );
   assert.equal(redactSecret("nothing to hide", null), "nothing to hide");
+});
+
+Deno.test("CLI: central commands refuse bad usage with exit 2 before connecting anywhere", async () => {
+  await using dir = await tempDir();
+  const db = await migratedDb(dir.path);
+  const before = await fingerprint(db);
+  const url = "postgres://u:hunter2@127.0.0.1:1/d";
+  const cases: [string[], RegExp][] = [
+    [["sync", "--db", db], /No central store given/],
+    [["sync", "--central", url, "--interval", "5", "--db", db], /--interval is for --watch/],
+    [["sync", "--central", url, "--watch", "--interval", "0", "--db", db], /at least 1 second/],
+    [["sync", "--central", url, "--site", "no spaces", "--db", db], /not a valid site name/],
+    [["sync", "--central", url, "--db", db], /No site is named and none is recorded yet/],
+    [["central"], /central needs a subcommand/],
+    [["central", "drop", "--central", url], /Unknown subcommand "central drop"/],
+    [["central", "grant", "--role", "x", "--central", url], /needs a SITE \(or --reader\)/],
+    [["central", "grant", "WH-1", "--central", url], /needs --role ROLE/],
+    [["query", "--site", "WH-1", "--db", db], /--site is for --central/],
+    [["verify", "--central", url, "--anchor", "1:ab"], /--anchor is for this database/],
+  ];
+  for (const [args, message] of cases) {
+    const result = await runCli(args, { env: { AUDIT_TRAIL_CENTRAL: "", AUDIT_TRAIL_SITE: "" } });
+    assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
+    assert.match(result.stderr, message);
+    assert.ok(!result.stderr.includes("hunter2"), result.stderr);
+    assert.equal(result.stdout, "");
+  }
+  assert.equal(await fingerprint(db), before);
 });
