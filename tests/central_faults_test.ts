@@ -84,6 +84,30 @@ Deno.test("central store: every event stored exactly once through kills, races a
     },
   );
 
+  await t.step(
+    "verify --central while a sync commits batches never takes them for tampering",
+    async () => {
+      const url = await freshCentral(pg);
+      const db = await copy("verified-meanwhile.db");
+      const child = cliCommand(["sync", "--central", url, "--site", "WH-V", "--db", db], {})
+        .spawn();
+      let ended = false;
+      const done = child.output().then((output) => {
+        ended = true;
+        return output;
+      });
+      await untilStored(pg, url, 0, child);
+      const codes: number[] = [];
+      while (!ended) {
+        const result = await runCli(["verify", "--central", url]);
+        assert.equal(result.code, 0, result.stdout + result.stderr);
+        codes.push(result.code);
+      }
+      assert.equal((await done).code, 0);
+      assert.ok(codes.length > 0);
+    },
+  );
+
   await t.step("two syncs of one site at once store each event once", async () => {
     const url = await freshCentral(pg);
     const db = await copy("parallel.db");

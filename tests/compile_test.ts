@@ -40,7 +40,7 @@ Deno.test({
       assert.ok(stat.isFile && stat.size > 1_000_000);
     }
     const cliListing = log.slice(log.indexOf("audit-trail\n"));
-    for (const part of ["cli/*", "cli.ts", "lib/*", "migrations/*", "@zip.js"]) {
+    for (const part of ["cli/*", "cli.ts", "lib/*", "migrations/*", "@zip.js", "postgres"]) {
       assert.ok(log.includes(part), `"${part}" is not embedded:\n${cliListing}`);
     }
   },
