@@ -45,13 +45,15 @@ export const BATCH_END = "BATCH_END";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { getBatchOperations, logAuditEvent, migrate, openDatabase } from "../mod.ts";
  * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
  * migrate(db);
  * logAuditEvent(db, { operation: "BATCH_START", run_id: "run_a" });
  * logAuditEvent(db, { operation: "BATCH_END", run_id: "run_a" });
  * const report = getBatchOperations(db, "run_a");
- * console.log(report.event_count, report.duration_seconds >= 0); // 2 true
+ * assert.equal(report.event_count, 2);
+ * assert.ok(report.duration_seconds >= 0);
  * ```
  */
 export function getBatchOperations(db: AuditDatabase, runId: string): BatchReport {
@@ -87,12 +89,13 @@ export function getBatchOperations(db: AuditDatabase, runId: string): BatchRepor
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { listBatches, logAuditEvent, migrate, openDatabase } from "../mod.ts";
  * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
  * migrate(db);
  * logAuditEvent(db, { operation: "COUNTED", run_id: "run_a" });
  * logAuditEvent(db, { operation: "COUNTED", run_id: "run_b" });
- * console.log(listBatches(db).map((b) => b.run_id)); // [ "run_b", "run_a" ]
+ * assert.deepEqual(listBatches(db).map((b) => b.run_id), ["run_b", "run_a"]);
  * ```
  */
 export function listBatches(db: AuditDatabase, options: { limit?: number } = {}): BatchSummary[] {
@@ -131,11 +134,14 @@ export const DEFAULT_BATCH_LIST_LIMIT = 20;
  *
  * @example
  * ```ts
- * import { migrate, openDatabase, startBatch } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ * import { migrate, openDatabase } from "../mod.ts";
+ * import { startBatch } from "./batch.ts";
  * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
  * migrate(db);
  * const start = startBatch(db, "Nightly stock count", { user: "scheduler" });
- * console.log(start.operation, start.run_id!.startsWith("run_")); // BATCH_START true
+ * assert.equal(start.operation, "BATCH_START");
+ * assert.match(start.run_id!, /^run_\d{8}_\d{6}_[0-9a-f]{8}$/);
  * ```
  */
 export function startBatch(
@@ -159,11 +165,13 @@ export function startBatch(
  *
  * @example
  * ```ts
- * import { endBatch, migrate, openDatabase, startBatch } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ * import { migrate, openDatabase } from "../mod.ts";
+ * import { endBatch, startBatch } from "./batch.ts";
  * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
  * migrate(db);
  * const { run_id } = startBatch(db, "Count");
- * console.log(endBatch(db, run_id!, "42 SKUs counted").operation); // BATCH_END
+ * assert.equal(endBatch(db, run_id!, "42 SKUs counted").operation, "BATCH_END");
  * ```
  */
 export function endBatch(

@@ -82,10 +82,11 @@ export class AuditDatabase implements Disposable {
  *
  * @example Open (and create) a database
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openDatabase } from "./db.ts";
  * const path = await Deno.makeTempFile({ suffix: ".db" });
  * using db = openDatabase(path, { create: true });
- * console.log(db.path === path);
+ * assert.equal(db.path, path);
  * ```
  */
 export function openDatabase(path: string, options: OpenDatabaseOptions = {}): AuditDatabase {

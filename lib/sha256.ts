@@ -35,10 +35,13 @@ export const SHA256_PADDING = 72;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { sha256Hex } from "./sha256.ts";
- * console.log(sha256Hex("abc"));
- * // ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad
- * console.log(sha256Hex("a", "bc") === sha256Hex("abc")); // true
+ * assert.equal(
+ *   sha256Hex("abc"),
+ *   "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
+ * );
+ * assert.equal(sha256Hex("a", "bc"), sha256Hex("abc"));
  * ```
  */
 export function sha256Hex(...parts: string[]): string {
@@ -61,12 +64,13 @@ export function sha256Hex(...parts: string[]): string {
  *
  * @example
  * ```ts
- * import { sha256Into } from "./sha256.ts";
- * const bytes = new Uint8Array(3 + 72);
+ * import assert from "node:assert/strict";
+ * import { SHA256_PADDING, sha256Into } from "./sha256.ts";
+ * const bytes = new Uint8Array(3 + SHA256_PADDING);
  * bytes.set([0x61, 0x62, 0x63]); // "abc"
  * const out = new Uint8Array(32);
  * sha256Into(bytes, 3, out);
- * console.log(out[0].toString(16), out[31].toString(16)); // ba ad
+ * assert.deepEqual([out[0], out[31]], [0xba, 0xad]);
  * ```
  */
 export function sha256Into(bytes: Uint8Array, length: number, out: Uint8Array, outOffset = 0) {

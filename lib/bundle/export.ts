@@ -94,6 +94,7 @@ const TEXT_FILE = /\.(csv|json|txt)$/;
  *
  * @example Bundle a database into a folder
  * ```ts
+ * import assert from "node:assert/strict";
  * import { exportDebugBundle, logAuditEvent, migrate, openDatabase } from "../../mod.ts";
  * const dir = await Deno.makeTempDir();
  * {
@@ -102,7 +103,8 @@ const TEXT_FILE = /\.(csv|json|txt)$/;
  *   logAuditEvent(db, { operation: "SKU_CREATED", sku: "SKU-1" });
  * }
  * const bundle = await exportDebugBundle({ database: `${dir}/app.db` });
- * console.log(bundle.complete, bundle.manifest.audit_records_exported); // true 1
+ * assert.equal(bundle.complete, true);
+ * assert.equal(bundle.manifest.audit_records_exported, 1);
  * ```
  */
 export async function exportDebugBundle(

@@ -50,9 +50,9 @@ const SECRET_FRAGMENTS = [
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isSecretKey } from "./redact.ts";
- * console.log(isSecretKey("smtpPassword"), isSecretKey("API_KEY"), isSecretKey("host"));
- * // true true false
+ * assert.deepEqual(["smtpPassword", "API_KEY", "host"].map(isSecretKey), [true, true, false]);
  * ```
  */
 export function isSecretKey(key: string): boolean {
@@ -80,9 +80,10 @@ const KEY_VALUE_CREDENTIALS =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { redactConnectionString } from "./redact.ts";
  * const { text } = redactConnectionString("postgres://app:s3cret@db.local:5432/inv");
- * console.log(text); // postgres://app:[REDACTED]@db.local:5432/inv
+ * assert.equal(text, "postgres://app:[REDACTED]@db.local:5432/inv");
  * ```
  */
 export function redactConnectionString(text: string): { text: string; found: string[] } {
@@ -114,11 +115,15 @@ export function redactConnectionString(text: string): { text: string; found: str
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { redactSettings } from "./redact.ts";
  * const settings = { db: { host: "db1", password: "hunter22" }, smtp: "smtp://mail:pw42@mx" };
  * const { redacted, paths } = redactSettings(settings);
- * console.log(redacted); // { db: { host: "db1", password: "[REDACTED]" }, smtp: "smtp://mail:[REDACTED]@mx" }
- * console.log(paths); // [ "db.password", "smtp" ]
+ * assert.deepEqual(redacted, {
+ *   db: { host: "db1", password: "[REDACTED]" },
+ *   smtp: "smtp://mail:[REDACTED]@mx",
+ * });
+ * assert.deepEqual(paths, ["db.password", "smtp"]);
  * ```
  */
 export function redactSettings(settings: unknown): RedactionResult {
