@@ -147,7 +147,7 @@ Deno.test("a full batch: start, 15 orders, end gives 17 events in order with the
     report.duration_seconds,
     (Date.parse(end.timestamp) - Date.parse(start.timestamp)) / 1000,
   );
-  assert.ok(report.duration_seconds >= 0.025 && report.duration_seconds < 5);
+  assert.ok(report.duration_seconds >= 0.025);
   assert.deepEqual(listBatches(db)[0], {
     run_id: runId,
     event_count: 17,

@@ -305,10 +305,9 @@ Deno.test("a step past its time limit is recorded as timed out, and the next one
     timeoutMs: 50,
     describe: String,
   });
-  const started = Date.now();
+  // A step that never settles: the runner must give up on it (or this test never ends).
   await run.step("Hanging", "hang.txt", 1000, () => new Promise(() => {}));
   await run.step("Quick", "quick.txt", 1000, () => Promise.resolve({ note: "fine" }));
-  assert.ok(Date.now() - started < 5_000);
   assert.deepEqual(run.records.map((r) => r.status), ["timed_out", "ok"]);
   assert.deepEqual(errors, [{ step: "hang.txt", message: "Timed out after 0 s" }]);
 });

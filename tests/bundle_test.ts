@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { LATEST_SCHEMA_VERSION, logAuditEvents, type Manifest } from "../mod.ts";
 import { openZip } from "../lib/bundle/zip.ts";
-import { cliCommand, fingerprint, ROOT, runCli, sqliteRows, tempDir } from "./helpers.ts";
+import { cliCommand, fingerprint, ROOT, runCli, runMain, sqliteRows, tempDir } from "./helpers.ts";
 import { eventCount, migratedFile, openMigrated } from "./fixtures.ts";
 
 const BUNDLE_NAME = /^debug_bundle_\d{8}_\d{6}(_\d+)?$/;
@@ -202,12 +202,16 @@ Deno.test("CLI bundle --compress writes one ZIP holding the bundle folder, and n
 Deno.test("CLI bundle manifest.json has the counts, versions, steps and each file's size and SHA-256", async () => {
   await using dir = await tempDir();
   const db = await databaseWithEvents(dir.path, 12);
+  // Whole seconds: the bundle id and created_at may be rounded down to one.
+  const before = Math.floor(Date.now() / 1000) * 1000;
   const result = await runCli(["bundle", "--db", db, "--audit-limit", "10"]);
+  const after = Date.now();
   assert.equal(result.code, 0, result.stderr);
   const path = result.stdout.trim();
   const manifest = await manifestOf(path);
   assert.equal(manifest.bundle_id, path.split(/[\\/]/).pop());
-  assert.ok(Math.abs(Date.parse(manifest.created_at) - Date.now()) < 60_000);
+  const created = Date.parse(manifest.created_at);
+  assert.ok(created >= before && created <= after, `created_at ${manifest.created_at}`);
   assert.equal(manifest.database_path, db);
   assert.equal(manifest.database_exists, true);
   assert.equal(manifest.database_size_bytes, (await Deno.stat(db)).size);
@@ -406,10 +410,8 @@ Deno.test("CLI bundle of a locked database still makes a bundle", async () => {
   locker.exec("PRAGMA journal_mode = DELETE; BEGIN EXCLUSIVE;");
   locker.exec("INSERT INTO audit_log (operation) VALUES ('UNCOMMITTED')");
   try {
-    const started = Date.now();
     const result = await runCli(["bundle", "--db", legacy, "--compress"]);
     assert.equal(result.code, 1);
-    assert.ok(Date.now() - started < 30_000);
     assert.match(result.stderr, /locked by another program/);
     const files = await bundleFiles(result.stdout.trim());
     assert.ok(files.has("database_raw.db"));
@@ -671,7 +673,6 @@ Deno.test("CLI bundle into a folder that cannot be written fails at once with ex
   const db = await databaseWithEvents(dir.path, 1);
   const blocker = join(dir.path, "not-a-folder");
   await Deno.writeTextFile(blocker, "");
-  const started = Date.now();
   const result = await runCli(["bundle", "--db", db, "--output", join(blocker, "bundles")]);
   assert.equal(result.code, 1);
   assert.equal(result.stdout, "");
@@ -680,16 +681,15 @@ Deno.test("CLI bundle into a folder that cannot be written fails at once with ex
     /^audit-trail: error: Cannot write the debug bundle to ".*not-a-folder.bundles"/,
   );
   assert.match(result.stderr, /hint: Choose a folder this user may write to with --output DIR/);
-  assert.ok(Date.now() - started < 10_000);
 });
 
 Deno.test("CLI bundle rejects a bad --audit-limit and unknown arguments with exit 2", async () => {
   for (const args of [["--audit-limit", "ten"], ["--audit-limit=-1"], ["extra"], ["--zip"]]) {
-    const result = await runCli(["bundle", ...args, "--db", "nowhere.db"]);
+    const result = await runMain(["bundle", ...args, "--db", "nowhere.db"]);
     assert.equal(result.code, 2, args.join(" "));
     assert.equal(result.stdout, "");
   }
-  const help = await runCli(["bundle", "--help"]);
+  const help = await runMain(["bundle", "--help"]);
   assert.equal(help.code, 0);
   assert.match(help.stdout, /^audit-trail bundle — /);
   assert.match(help.stdout, /bundle verify PATH/);

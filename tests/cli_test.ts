@@ -9,7 +9,17 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { LATEST_SCHEMA_VERSION, MIGRATIONS, openDatabase } from "../mod.ts";
 import { VERSION } from "../cli.ts";
-import { fingerprint, runCli, sqliteRows, tempDir } from "./helpers.ts";
+import {
+  cliCommand,
+  collectOutput,
+  fingerprint,
+  lockWaitUnobservable,
+  runCli,
+  runMain,
+  sqliteRows,
+  tempDir,
+  untilWaitingForLock,
+} from "./helpers.ts";
 import {
   eventCount,
   inParallel,
@@ -456,7 +466,8 @@ Deno.test("CLI --help, help COMMAND and --version print to stdout and exit 0", a
     [["--version"], new RegExp(`^audit-trail ${VERSION.replaceAll(".", "\\.")}\n$`)],
     [["query", "--version"], new RegExp(`^audit-trail ${VERSION.replaceAll(".", "\\.")}\n$`)],
   ];
-  const results = await inParallel(cases.map(([args]) => () => runCli(args)));
+  const results = [];
+  for (const [args] of cases) results.push(await runMain(args));
   results.forEach((result, i) => {
     const label = cases[i][0].join(" ");
     assert.equal(result.code, 0, `${label}: ${result.stderr}`);
@@ -467,6 +478,8 @@ Deno.test("CLI --help, help COMMAND and --version print to stdout and exit 0", a
     assert.match(help.stdout, /\nUSAGE\n/);
     assert.match(help.stdout, /\nEXAMPLES\n/);
   }
+  // The real process agrees.
+  assert.deepEqual(await runCli(["--version"]), results.at(-2));
   const bare = await runCli([]);
   assert.equal(bare.code, 2);
   assert.equal(bare.stdout, "");
@@ -489,14 +502,19 @@ Deno.test("CLI log from many processes at once stores every event, each acknowle
   assert.equal(eventCount(db), 12);
 });
 
-Deno.test("CLI log waits for another program's write lock instead of failing at once", async () => {
-  await using dir = await tempDir();
-  const db = migratedFile(dir.path);
-  const holder = new DatabaseSync(db);
-  holder.exec("BEGIN IMMEDIATE");
-  const logging = runCli(["log", "WAITED", "--db", db]);
-  await new Promise((resolve) => setTimeout(resolve, 700));
-  holder.exec("COMMIT");
-  holder.close();
-  assert.deepEqual(await logging, { code: 0, stdout: "1\n", stderr: "" });
+Deno.test({
+  name: "CLI log waits for another program's write lock instead of failing at once",
+  ignore: (await lockWaitUnobservable()) !== null,
+  async fn() {
+    await using dir = await tempDir();
+    const db = migratedFile(dir.path);
+    const holder = new DatabaseSync(db);
+    holder.exec("BEGIN IMMEDIATE");
+    const child = cliCommand(["log", "WAITED", "--db", db]).spawn();
+    // Released only once the process is seen waiting for it, however late it started.
+    await untilWaitingForLock(child);
+    holder.exec("COMMIT");
+    holder.close();
+    assert.deepEqual(await collectOutput(child), { code: 0, stdout: "1\n", stderr: "" });
+  },
 });
