@@ -5,7 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { CLI, fingerprint, runCli, sqliteRows, tempDir } from "./helpers.ts";
+import { CLI, fingerprint, runCli, runMain, sqliteRows, tempDir } from "./helpers.ts";
 import { eventCount, inParallel, ISO_TIMESTAMP, migratedFile } from "./fixtures.ts";
 
 const RUN_ID = /^run_\d{8}_\d{6}_[0-9a-f]{8}$/;
@@ -307,10 +307,10 @@ Deno.test("CLI batch exec of a command that does not exist exits 1 and still rec
 Deno.test("CLI batch exec without a COMMAND is a usage error and starts no batch", async () => {
   await using dir = await tempDir();
   const db = migratedFile(dir.path);
-  const results = await inParallel([
-    () => runCli(["batch", "exec", "--db", db]),
-    () => runCli(["batch", "exec", "--db", db, "--description", "x", "--"]),
-  ]);
+  const results = [
+    await runMain(["batch", "exec", "--db", db]),
+    await runMain(["batch", "exec", "--db", db, "--description", "x", "--"]),
+  ];
   for (const result of results) {
     assert.equal(result.code, 2);
     assert.equal(result.stdout, "");
