@@ -886,6 +886,12 @@ async function withHooks(cases: readonly BenchCase[]): Promise<BenchCase[]> {
 
 // --- The run -----------------------------------------------------------------------------------
 
+/** Says what is wrong with the command line and exits 2. */
+function usage(message: string): never {
+  Deno.stderr.writeSync(new TextEncoder().encode(`bench: ${message}\n`));
+  Deno.exit(2);
+}
+
 if (import.meta.main) {
   const { values: flags } = parseArgs({
     args: Deno.args,
@@ -901,10 +907,10 @@ if (import.meta.main) {
   });
   const events = Number(flags.events);
   const runs = Number(flags.runs);
-  if (!Number.isSafeInteger(events) || events < 1000) throw new Error("--events must be ≥ 1000");
-  if (!Number.isSafeInteger(runs) || runs < 1) throw new Error("--runs must be ≥ 1");
+  if (!Number.isSafeInteger(events) || events < 1000) usage("--events must be ≥ 1000");
+  if (!Number.isSafeInteger(runs) || runs < 1) usage("--runs must be ≥ 1");
   if (!["files", "system", "off"].includes(flags.cold)) {
-    throw new Error('--cold must be "files", "system" or "off"');
+    usage('--cold must be "files", "system" or "off"');
   }
   const all = await withHooks(CASES);
   const only = flags.only?.split(",").map((name) => name.trim());
@@ -912,9 +918,8 @@ if (import.meta.main) {
     ? all.filter((c) => only.includes(c.id) || c.groups?.some((g) => only.includes(g)))
     : all;
   if (only && !selected.length) {
-    throw new Error(
-      `--only: no case named ${only.join(", ")}; cases: ${all.map((c) => c.id).join(", ")}`,
-    );
+    const names = all.flatMap((c) => [c.id, ...(c.groups ?? [])]);
+    usage(`--only: no case named ${only.join(", ")}; cases: ${[...new Set(names)].join(", ")}`);
   }
 
   const python = (await succeeds(["/usr/bin/python3", "--version"]))
