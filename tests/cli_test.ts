@@ -5,6 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { userInfo } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { LATEST_SCHEMA_VERSION, MIGRATIONS, openDatabase } from "../mod.ts";
@@ -219,7 +220,7 @@ Deno.test("CLI log takes AUDIT_TRAIL_DB, AUDIT_TRAIL_USER and AUDIT_TRAIL_RUN_ID
     ["ENV_ALL", "env-user", "run_env"],
     ["ENV_OVER_LOGIN", "env-user", null],
     ["LOGIN_NAME", "login-name", null],
-    ["NOBODY", "system", null],
+    ["NOBODY", userInfo().username, null], // the OS login name
     ["OPTIONS_WIN", "opt-user", "run_opt"],
     ["WINDOWS_LOGIN", "win-name", null],
   ]);
@@ -380,7 +381,7 @@ Deno.test("CLI query prints json, ndjson, csv and table, and an empty result in 
         details: '=HYPERLINK("http://x")',
         user: "ana",
       },
-      { operation: "NOTE", details: 'two\nlines, "quoted"', run_id: "run_a" },
+      { operation: "NOTE", details: 'two\nlines, "quoted"', user: "system", run_id: "run_a" },
     ].map((e) => JSON.stringify(e)).join("\n"),
   });
   const [json, ndjson, csv, table, defaulted] = await inParallel(
