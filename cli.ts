@@ -18,6 +18,7 @@ import {
   settleGlobals,
   VersionRequested,
 } from "./cli/context.ts";
+import { OutputError } from "./cli/acknowledge.ts";
 import denoConfig from "./deno.json" with { type: "json" };
 
 /** The tool's version, from deno.json. */
@@ -204,13 +205,23 @@ function oneLine(text: string): string {
   return text.replace(/\s*[\r\n]+\s*/g, " ");
 }
 
-function sinkFor(file: { write(p: Uint8Array): Promise<number>; isTerminal(): boolean }) {
+function sinkFor(
+  file: { write(p: Uint8Array): Promise<number>; isTerminal(): boolean },
+  name: string,
+) {
   const encoder = new TextEncoder();
   return {
     isTerminal: file.isTerminal(),
     async write(text: string) {
       let bytes = encoder.encode(text);
-      while (bytes.length > 0) bytes = bytes.subarray(await file.write(bytes));
+      try {
+        while (bytes.length > 0) bytes = bytes.subarray(await file.write(bytes));
+      } catch (error) {
+        // A reader that went away is not a failure (see main); anything else is named as the
+        // output's, so that it is not mistaken for a fault of the tool.
+        if (error instanceof Deno.errors.BrokenPipe) throw error;
+        throw new OutputError(name, error);
+      }
     },
   } satisfies TextSink & { isTerminal: boolean };
 }
@@ -224,8 +235,8 @@ function processIo(): CliIo {
     get stdinIsTerminal() {
       return Deno.stdin.isTerminal();
     },
-    stdout: sinkFor(Deno.stdout),
-    stderr: sinkFor(Deno.stderr),
+    stdout: sinkFor(Deno.stdout, "standard output"),
+    stderr: sinkFor(Deno.stderr, "standard error"),
     env: (name) => {
       try {
         return Deno.env.get(name);

@@ -1,0 +1,96 @@
+/**
+ * Results that cannot be written after their events were committed (stdout on a full disk):
+ * the error says what was stored, so nobody repeats it, and never calls it unexpected.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { PERMISSION_FLAGS } from "../scripts/permissions.ts";
+import { CLI, type CliResult, collectOutput, sqliteRows, tempDir } from "./helpers.ts";
+import { migratedFile } from "./fixtures.ts";
+
+const HAS_DEV_FULL = Deno.build.os === "linux";
+
+/** Runs the real CLI with its standard output on /dev/full, where every write fails. */
+async function runToFullDisk(args: string[], stdin?: string): Promise<CliResult> {
+  const child = new Deno.Command("sh", {
+    args: [
+      "-c",
+      'exec "$@" > /dev/full',
+      "sh",
+      Deno.execPath(),
+      "run",
+      "--quiet",
+      ...PERMISSION_FLAGS,
+      CLI,
+      ...args,
+    ],
+    env: { NO_COLOR: "1", AUDIT_TRAIL_DB: "", AUDIT_TRAIL_RUN_ID: "", AUDIT_TRAIL_USER: "" },
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  return await collectOutput(child, stdin);
+}
+
+function operations(db: string): string[] {
+  return sqliteRows(db, "SELECT operation FROM audit_log ORDER BY audit_id")
+    .map((r) => r.operation as string);
+}
+
+Deno.test({
+  name: "CLI log to a full disk: the event is stored once, and the error says so with its id",
+  ignore: !HAS_DEV_FULL,
+  async fn() {
+    await using dir = await tempDir();
+    const db = migratedFile(dir.path);
+    for (const format of [[], ["--format", "json"]]) {
+      const result = await runToFullDisk(["log", "ORDER_CONFIRMED", "--db", db, ...format]);
+      assert.equal(result.code, 1);
+      const id = operations(db).length;
+      assert.equal(
+        result.stderr,
+        `audit-trail: error: Event ${id} was stored; its ${
+          format.length ? "record" : "id"
+        } could not be written: No space left on device (os error 28)\n` +
+          "hint: Do not log it again: it is in the audit log, and would be stored twice.\n",
+      );
+    }
+    assert.deepEqual(operations(db), ["ORDER_CONFIRMED", "ORDER_CONFIRMED"]);
+  },
+});
+
+Deno.test({
+  name: "CLI log --stdin to a full disk names the events it stored",
+  ignore: !HAS_DEV_FULL,
+  async fn() {
+    await using dir = await tempDir();
+    const db = migratedFile(dir.path);
+    const input = '{"operation":"A"}\n{"operation":"B"}\n{"operation":"C"}\n';
+    const result = await runToFullDisk(["log", "--stdin", "--db", db], input);
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stderr,
+      /^audit-trail: error: 3 event\(s\) were stored \(ids 1 to 3\); the summary could not be written: No space left on device \(os error 28\)\nhint: Do not [^\n]+\n$/,
+    );
+    assert.deepEqual(operations(db), ["A", "B", "C"]);
+  },
+});
+
+Deno.test({
+  name:
+    "CLI commands that only read say their output could not be written, not that it was unexpected",
+  ignore: !HAS_DEV_FULL,
+  async fn() {
+    await using dir = await tempDir();
+    const db = migratedFile(dir.path);
+    const result = await runToFullDisk(["query", "--db", db]);
+    assert.deepEqual(result, {
+      code: 1,
+      stdout: "",
+      stderr:
+        "audit-trail: error: Could not write to standard output: No space left on device (os error 28)\n" +
+        "hint: Check where standard output goes (a full disk, a removed drive) and run again.\n",
+    });
+  },
+});
