@@ -78,6 +78,32 @@ Deno.test({
 });
 
 Deno.test({
+  name: "CLI batch start and end to a full disk name the run id and the event they stored",
+  ignore: !HAS_DEV_FULL,
+  async fn() {
+    await using dir = await tempDir();
+    const db = migratedFile(dir.path);
+    const start = await runToFullDisk(["batch", "start", "Count", "--db", db]);
+    assert.equal(start.code, 1);
+    const [{ run_id: runId }] = sqliteRows(db, "SELECT run_id FROM audit_log");
+    assert.equal(
+      start.stderr,
+      `audit-trail: error: Batch ${runId} was started (event 1 stored); its run id could not be written: No space left on device (os error 28)\n` +
+        `hint: Use run id ${runId} from this message: starting again would make a second batch.\n`,
+    );
+    const end = await runToFullDisk(["batch", "end", String(runId), "--db", db]);
+    assert.equal(end.code, 1);
+    assert.match(
+      end.stderr,
+      new RegExp(
+        `^audit-trail: error: Batch ${runId} was ended \\(event 2 stored\\); its id could not be written: No space`,
+      ),
+    );
+    assert.deepEqual(operations(db), ["BATCH_START", "BATCH_END"]);
+  },
+});
+
+Deno.test({
   name:
     "CLI commands that only read say their output could not be written, not that it was unexpected",
   ignore: !HAS_DEV_FULL,
