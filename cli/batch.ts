@@ -8,7 +8,7 @@ import {
   type SignalSource,
   startBatch,
 } from "../lib/batch.ts";
-import type { BatchOutcome } from "../lib/batch_outcome.ts";
+import { batchFailed, type BatchOutcome } from "../lib/batch_outcome.ts";
 import { acknowledge } from "./acknowledge.ts";
 import { type AuditDatabase, openDatabase } from "../lib/db.ts";
 import { AuditTrailError, UsageError } from "../lib/errors.ts";
@@ -36,7 +36,7 @@ USAGE
   audit-trail batch end RUN_ID [SUMMARY] [--user USER]
   audit-trail batch show RUN_ID [--format F]
   audit-trail batch list [--limit N] [--format F]
-  audit-trail batch exec [--description TEXT] -- COMMAND [ARGS...]
+  audit-trail batch exec [--description TEXT] [--bundle-on-failure] -- COMMAND [ARGS...]
 
 SUBCOMMANDS
   start   make a new run id, log BATCH_START with the description, print the run id
@@ -57,6 +57,9 @@ OPTIONS
                        with exec, also the user of every log inside it
   --description TEXT   (exec) the BATCH_START details (default: COMMAND's name alone; its
                        arguments are not stored, as they may hold passwords)
+  --bundle-on-failure  (exec) when COMMAND fails, is killed or cannot start, make a
+                       compressed debug bundle (debug_bundles/ beside the database) and
+                       print "bundle: PATH" on stderr; the exit code stays COMMAND's
   --limit N            (list) how many batches
   --format F           json | ndjson | csv | table (default: table on a terminal, else json)
   --db PATH            the database (default: $AUDIT_TRAIL_DB, else data/app.db)
@@ -67,6 +70,7 @@ EXAMPLES
   audit-trail batch end "$RUN" "15 orders confirmed"
   audit-trail batch show "$RUN" --format table
   audit-trail batch exec --description "Nightly reorder" -- ./reorder.sh --all
+  audit-trail batch exec --bundle-on-failure -- ./import.sh supplier.csv
 `,
   async run(context, args) {
     // Global options may stand between "batch" and its subcommand.
@@ -165,6 +169,7 @@ const SUBCOMMANDS: Record<string, Handler> = {
     const { values, positionals } = parseCommandArgs(context, "batch exec", args, {
       description: { type: "string" },
       user: { type: "string" },
+      "bundle-on-failure": { type: "boolean" },
     });
     if (positionals.length === 0) {
       throw new UsageError("Missing COMMAND to run", {
@@ -198,6 +203,9 @@ const SUBCOMMANDS: Record<string, Handler> = {
         failure = error;
       }
     }
+    if (values["bundle-on-failure"] && batchFailed(outcome)) {
+      await bundleAfterFailure(context, signals.source);
+    }
     if (failure) throw failure;
     if (outcome.error !== null) {
       throw new AuditTrailError(outcome.error, {
@@ -207,6 +215,37 @@ const SUBCOMMANDS: Record<string, Handler> = {
     return outcome.exit_code;
   },
 };
+
+/**
+ * Makes the compressed debug bundle of `batch exec --bundle-on-failure` and names it on
+ * stderr. A bundle that cannot be made is a warning: the exit code stays the command's.
+ */
+async function bundleAfterFailure(context: CommandContext, signals: SignalSource): Promise<void> {
+  const { io } = context;
+  const controller = new AbortController();
+  using _interrupt = signals(() => controller.abort(new Error("Interrupted")));
+  try {
+    const { exportDebugBundle } = await import("../lib/bundle/mod.ts");
+    const result = await exportDebugBundle({
+      database: context.dbPath,
+      compress: true,
+      signal: controller.signal,
+    });
+    await io.stderr.write(`bundle: ${result.path}\n`);
+    if (!result.complete) {
+      const parts = result.errors.map((e) => e.step).join(", ");
+      await io.stderr.write(`audit-trail: warning: the bundle is incomplete (${parts})\n`);
+    }
+  } catch (error) {
+    const reason = controller.signal.aborted
+      ? "interrupted"
+      : error instanceof Error
+      ? error.message
+      : String(error);
+    await io.stderr.write(`audit-trail: warning: no debug bundle was made: ${reason}\n`)
+      .catch(() => {});
+  }
+}
 
 /**
  * Listens for the signals that end a batch (SIGTERM, SIGINT, SIGHUP; on Windows Ctrl-C and

@@ -5,6 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { openZip } from "../lib/bundle/zip.ts";
 import {
   CLI,
   cliCommand,
@@ -432,4 +433,105 @@ Deno.test("CLI batch exec never stores the command's arguments, which may hold p
   // An explicit description is stored as given.
   await runCli(["batch", "exec", "--db", db, "--description", "Nightly reorder", "--", "true"]);
   assert.equal(rows(db)[2].details, "Nightly reorder");
+});
+
+/** The bundles in `dir`'s default bundle folder. */
+function bundlesIn(dir: string): string[] {
+  try {
+    return [...Deno.readDirSync(`${dir}/debug_bundles`)].map((e) => e.name).sort();
+  } catch {
+    return [];
+  }
+}
+
+Deno.test("CLI batch exec --bundle-on-failure makes a compressed bundle when the command fails, names it on stderr and keeps the exit code", async () => {
+  await using dir = await tempDir();
+  const db = migratedFile(dir.path);
+  const ok = await runCli([
+    "batch",
+    "exec",
+    "--bundle-on-failure",
+    "--db",
+    db,
+    "--",
+    Deno.execPath(),
+    "eval",
+    "Deno.exit(0)",
+  ]);
+  assert.deepEqual([ok.code, ok.stderr], [0, ""]);
+  assert.deepEqual(bundlesIn(dir.path), [], "a bundle for a command that succeeded");
+
+  const failed = await runCli([
+    "batch",
+    "exec",
+    "--bundle-on-failure",
+    "--db",
+    db,
+    "--",
+    Deno.execPath(),
+    "eval",
+    "Deno.exit(4)",
+  ]);
+  assert.equal(failed.code, 4, failed.stderr);
+  const match = /^bundle: (.+\.zip)\n$/.exec(failed.stderr);
+  assert.ok(match, failed.stderr);
+  assert.equal(match[1], `${dir.path}/debug_bundles/${bundlesIn(dir.path)[0]}`);
+  const verified = await runCli(["bundle", "verify", match[1]]);
+  assert.equal(verified.code, 0, verified.stderr);
+  assert.equal(JSON.parse(verified.stdout).ok, true);
+  // The bundle was made after BATCH_END, so it holds the whole failed batch.
+  const zip = await openZip(match[1]);
+  try {
+    const entry = zip.entries.find((e) => e.name.endsWith("/manifest.json"))!;
+    let text = "";
+    const decoder = new TextDecoder();
+    await entry.read(
+      new WritableStream({
+        write: (chunk) => void (text += decoder.decode(chunk, { stream: true })),
+      }),
+    );
+    const manifest = JSON.parse(text + decoder.decode());
+    assert.equal(manifest.audit_records_count, 4);
+  } finally {
+    await zip.close();
+  }
+});
+
+Deno.test("CLI batch exec --bundle-on-failure: a command that cannot start gets a bundle too, and a bundle that cannot be made leaves the exit code alone", async () => {
+  await using dir = await tempDir();
+  const db = migratedFile(dir.path);
+  const missing = await runCli([
+    "batch",
+    "exec",
+    "--bundle-on-failure",
+    "--db",
+    db,
+    "--",
+    "no-such-command-3f9a",
+  ]);
+  assert.equal(missing.code, 1);
+  assert.match(
+    missing.stderr,
+    /^bundle: \S+\.zip\naudit-trail: error: Command not found: "no-such-command-3f9a"\nhint: /,
+  );
+  assert.equal(bundlesIn(dir.path).length, 1);
+
+  // A file where the bundle folder should be: no bundle can be made there.
+  await using other = await tempDir();
+  const otherDb = migratedFile(other.path);
+  await Deno.writeTextFile(`${other.path}/debug_bundles`, "not a folder");
+  const failed = await runCli([
+    "batch",
+    "exec",
+    "--bundle-on-failure",
+    "--db",
+    otherDb,
+    "--",
+    Deno.execPath(),
+    "eval",
+    "Deno.exit(5)",
+  ]);
+  assert.equal(failed.code, 5, failed.stderr);
+  assert.match(failed.stderr, /^audit-trail: warning: no debug bundle was made: .+\n$/);
+  assert.deepEqual(rows(otherDb).map((e) => e.operation), ["BATCH_START", "BATCH_END"]);
 });
