@@ -71,21 +71,20 @@ const LEGACY: [string, BatchOutcome][] = [
   }],
 ];
 
+/** BATCH_END details that record no outcome: summaries of `batch end`, and near misses. */
+const NOT_OUTCOMES = [
+  "",
+  "15 orders confirmed",
+  "exit code 3",
+  "{not json",
+  "[1,2]",
+  '{"exit_code":"3"}',
+  '{"exit_code":1.5}',
+];
+
 Deno.test("parseBatchOutcome() reads the text earlier versions wrote, and nothing else", () => {
   for (const [details, outcome] of LEGACY) assert.deepEqual(parseBatchOutcome(details), outcome);
-  for (
-    const summary of [
-      "",
-      "15 orders confirmed",
-      "exit code 3",
-      "{not json",
-      "[1,2]",
-      '{"exit_code":"3"}',
-      '{"exit_code":1.5}',
-    ]
-  ) {
-    assert.equal(parseBatchOutcome(summary), null, summary);
-  }
+  for (const summary of NOT_OUTCOMES) assert.equal(parseBatchOutcome(summary), null, summary);
 });
 
 Deno.test("BATCH_FAILED_SQL agrees with parseBatchOutcome() and batchFailed() on every form", async () => {
@@ -94,12 +93,7 @@ Deno.test("BATCH_FAILED_SQL agrees with parseBatchOutcome() and batchFailed() on
   const details = [
     ...OUTCOMES.map(formatBatchOutcome),
     ...LEGACY.map(([text]) => text),
-    "",
-    "15 orders confirmed",
-    "exit code 3",
-    "{not json",
-    "[1,2]",
-    '{"exit_code":"3"}',
+    ...NOT_OUTCOMES,
     '{"exit_code":0,"signal":"SIGINT"}',
     '{"exit_code":0,"error":"x"}',
   ];
@@ -124,25 +118,13 @@ Deno.test("BATCH_FAILED_SQL agrees with parseBatchOutcome() and batchFailed() on
       `${row.details}: SQL says ${row.failed}`,
     );
   }
-  assert.deepEqual(rows.map((r) => r.failed), [
-    0,
-    1,
-    1,
-    1, // the JSON form
-    0,
-    1,
-    1,
-    1,
-    1, // the text of earlier versions
-    0,
-    0,
-    0,
-    0,
-    0,
-    0,
-    1,
-    1,
-  ]);
+  const expected = [
+    [0, 1, 1, 1], // the JSON form
+    [0, 1, 1, 1, 1], // the text of earlier versions
+    NOT_OUTCOMES.map(() => 0),
+    [1, 1], // a signal or an error with exit code 0
+  ];
+  assert.deepEqual(rows.map((r) => r.failed), expected.flat());
 });
 
 Deno.test({

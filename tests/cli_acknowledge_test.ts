@@ -5,32 +5,14 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { PERMISSION_FLAGS } from "../scripts/permissions.ts";
-import { CLI, type CliResult, collectOutput, sqliteRows, tempDir } from "./helpers.ts";
+import { type CliResult, runCli, sqliteRows, tempDir } from "./helpers.ts";
 import { migratedFile } from "./fixtures.ts";
 
 const HAS_DEV_FULL = Deno.build.os === "linux";
 
 /** Runs the real CLI with its standard output on /dev/full, where every write fails. */
 async function runToFullDisk(args: string[], stdin?: string): Promise<CliResult> {
-  const child = new Deno.Command("sh", {
-    args: [
-      "-c",
-      'exec "$@" > /dev/full',
-      "sh",
-      Deno.execPath(),
-      "run",
-      "--quiet",
-      ...PERMISSION_FLAGS,
-      CLI,
-      ...args,
-    ],
-    env: { NO_COLOR: "1", AUDIT_TRAIL_DB: "", AUDIT_TRAIL_RUN_ID: "", AUDIT_TRAIL_USER: "" },
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  return await collectOutput(child, stdin);
+  return await runCli(args, { stdin, wrapper: ["sh", "-c", 'exec "$@" > /dev/full', "sh"] });
 }
 
 function operations(db: string): string[] {

@@ -411,19 +411,7 @@ Deno.test({
 Deno.test("CLI batch exec never stores the command's arguments, which may hold passwords", async () => {
   await using dir = await tempDir();
   const db = migratedFile(dir.path);
-  const result = await runCli([
-    "batch",
-    "exec",
-    "--db",
-    db,
-    "--",
-    Deno.execPath(),
-    "eval",
-    "Deno.exit(0)",
-    "--password",
-    "hunter2",
-    "--token=abc123secret",
-  ]);
+  const result = await execExiting(db, 0, [], ["--password", "hunter2", "--token=abc123secret"]);
   assert.equal(result.code, 0, result.stderr);
   const events = rows(db);
   assert.equal(events[0].details, Deno.execPath());
@@ -434,6 +422,25 @@ Deno.test("CLI batch exec never stores the command's arguments, which may hold p
   await runCli(["batch", "exec", "--db", db, "--description", "Nightly reorder", "--", "true"]);
   assert.equal(rows(db)[2].details, "Nightly reorder");
 });
+
+/**
+ * Runs `batch exec [options] -- deno eval "Deno.exit(code)" [args]` on `db`: a command that
+ * exits with `code`.
+ */
+function execExiting(db: string, code: number, options: string[] = [], args: string[] = []) {
+  return runCli([
+    "batch",
+    "exec",
+    "--db",
+    db,
+    ...options,
+    "--",
+    Deno.execPath(),
+    "eval",
+    `Deno.exit(${code})`,
+    ...args,
+  ]);
+}
 
 /** The bundles in `dir`'s default bundle folder. */
 function bundlesIn(dir: string): string[] {
@@ -447,31 +454,11 @@ function bundlesIn(dir: string): string[] {
 Deno.test("CLI batch exec --bundle-on-failure makes a compressed bundle when the command fails, names it on stderr and keeps the exit code", async () => {
   await using dir = await tempDir();
   const db = migratedFile(dir.path);
-  const ok = await runCli([
-    "batch",
-    "exec",
-    "--bundle-on-failure",
-    "--db",
-    db,
-    "--",
-    Deno.execPath(),
-    "eval",
-    "Deno.exit(0)",
-  ]);
+  const ok = await execExiting(db, 0, ["--bundle-on-failure"]);
   assert.deepEqual([ok.code, ok.stderr], [0, ""]);
   assert.deepEqual(bundlesIn(dir.path), [], "a bundle for a command that succeeded");
 
-  const failed = await runCli([
-    "batch",
-    "exec",
-    "--bundle-on-failure",
-    "--db",
-    db,
-    "--",
-    Deno.execPath(),
-    "eval",
-    "Deno.exit(4)",
-  ]);
+  const failed = await execExiting(db, 4, ["--bundle-on-failure"]);
   assert.equal(failed.code, 4, failed.stderr);
   const match = /^bundle: (.+\.zip)\n$/.exec(failed.stderr);
   assert.ok(match, failed.stderr);
@@ -500,15 +487,9 @@ Deno.test("CLI batch exec --bundle-on-failure makes a compressed bundle when the
 Deno.test("CLI batch exec --bundle-on-failure: a command that cannot start gets a bundle too, and a bundle that cannot be made leaves the exit code alone", async () => {
   await using dir = await tempDir();
   const db = migratedFile(dir.path);
-  const missing = await runCli([
-    "batch",
-    "exec",
-    "--bundle-on-failure",
-    "--db",
-    db,
-    "--",
-    "no-such-command-3f9a",
-  ]);
+  const missing = await runCli(
+    ["batch", "exec", "--bundle-on-failure", "--db", db, "--", "no-such-command-3f9a"],
+  );
   assert.equal(missing.code, 1);
   assert.match(
     missing.stderr,
@@ -520,17 +501,7 @@ Deno.test("CLI batch exec --bundle-on-failure: a command that cannot start gets 
   await using other = await tempDir();
   const otherDb = migratedFile(other.path);
   await Deno.writeTextFile(`${other.path}/debug_bundles`, "not a folder");
-  const failed = await runCli([
-    "batch",
-    "exec",
-    "--bundle-on-failure",
-    "--db",
-    otherDb,
-    "--",
-    Deno.execPath(),
-    "eval",
-    "Deno.exit(5)",
-  ]);
+  const failed = await execExiting(otherDb, 5, ["--bundle-on-failure"]);
   assert.equal(failed.code, 5, failed.stderr);
   assert.match(failed.stderr, /^audit-trail: warning: no debug bundle was made: .+\n$/);
   assert.deepEqual(rows(otherDb).map((e) => e.operation), ["BATCH_START", "BATCH_END"]);

@@ -42,6 +42,8 @@ export interface CliOptions {
   /** Extra environment; AUDIT_TRAIL_* variables of the test runner are never inherited. */
   env?: Record<string, string>;
   cwd?: string;
+  /** A program and its arguments to run the CLI through: `[...wrapper, deno, "run", …]`. */
+  wrapper?: string[];
 }
 
 /** Runs `deno run <PERMISSION_FLAGS> cli.ts ...args` and collects its output. */
@@ -126,8 +128,13 @@ export async function runMain(args: string[], options: CliOptions = {}): Promise
 /** The `Deno.Command` for the CLI, for tests that need to control the process themselves. */
 export function cliCommand(args: string[], options: CliOptions = {}): Deno.Command {
   const env: Record<string, string> = { NO_COLOR: "1", ...CLEARED_ENV, ...options.env };
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", ...PERMISSION_FLAGS, CLI, ...args],
+  const [program, ...programArgs] = [
+    ...(options.wrapper ?? []),
+    Deno.execPath(),
+    ...["run", "--quiet", ...PERMISSION_FLAGS, CLI, ...args],
+  ];
+  return new Deno.Command(program, {
+    args: programArgs,
     cwd: options.cwd,
     env,
     clearEnv: false,
