@@ -102,3 +102,20 @@ Deno.test({
     });
   },
 });
+
+Deno.test({
+  name: "CLI migrate to a full disk says which migrations it applied",
+  ignore: !HAS_DEV_FULL,
+  async fn() {
+    await using dir = await tempDir();
+    const db = `${dir.path}/new.db`;
+    const first = await runToFullDisk(["migrate", "--db", db]);
+    assert.equal(first.code, 1);
+    assert.match(
+      first.stderr,
+      /^audit-trail: error: The database is now at schema version \d+ \(applied 001_create_audit_log, [^)]+\); the summary could not be written: No space left on device \(os error 28\)\nhint: Running migrate again is safe[^\n]+\n$/,
+    );
+    const again = await runCli(["migrate", "--db", db]);
+    assert.deepEqual(JSON.parse(again.stdout).applied, []);
+  },
+});
