@@ -1,6 +1,5 @@
 import { chainHead } from "../lib/chain/mod.ts";
 import { openDatabase } from "../lib/db.ts";
-import { UsageError } from "../lib/errors.ts";
 import { requireCurrentSchema } from "../lib/migrate.ts";
 import { writeObject } from "../lib/output.ts";
 import { type Command, expectAtMost, parseCommandArgs } from "./context.ts";
@@ -33,11 +32,6 @@ EXAMPLES
     });
     expectAtMost("head", positionals, 0);
     const { io, dbPath, explicitFormat } = context;
-    if (explicitFormat === "csv") {
-      throw new UsageError(`head cannot print --format ${explicitFormat}`, {
-        hint: "Leave --format out for ID:HASH, or use --format json.",
-      });
-    }
     using db = openDatabase(dbPath);
     requireCurrentSchema(db);
     const head = chainHead(db);

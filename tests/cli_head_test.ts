@@ -57,7 +57,7 @@ Deno.test("CLI head --format json gives the record; table is ID:HASH; csv is a u
     code: 2,
     stdout: "",
     stderr: "audit-trail: error: head cannot print --format csv\n" +
-      "hint: Leave --format out for ID:HASH, or use --format json.\n",
+      "hint: Use one of: json, ndjson, table.\n",
   });
 });
 
