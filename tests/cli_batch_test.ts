@@ -336,53 +336,84 @@ function alive(pid: number): boolean {
   }
 }
 
-/** Waits until `path` exists and holds text; returns that text. */
-async function waitForFile(path: string): Promise<string> {
+/**
+ * Waits until `path` exists and holds text, and returns that text; or `null` if `process`
+ * ends first (it failed before the file could be written).
+ */
+async function waitForFile(path: string, process: Deno.ChildProcess): Promise<string | null> {
+  let ended = false;
+  process.status.then(() => ended = true);
   for (;;) {
     const text = await Deno.readTextFile(path).catch(() => "");
     if (text.trim() !== "") return text.trim();
+    if (ended) return null;
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
-Deno.test({
-  name:
-    "CLI batch exec under SIGTERM passes it on, waits for the command, records BATCH_END and exits 143",
-  ignore: !POSIX || !alive(Deno.pid),
-  async fn() {
-    await using dir = await tempDir();
-    const db = migratedFile(dir.path);
-    const pidFile = `${dir.path}/command.pid`;
-    // The command notes its pid, then on SIGTERM logs one last event into the batch (which
-    // batch exec must wait for) and exits 0.
-    const script = `
-      trap '"$DENO" run -A "$CLI" log CLEANUP_AFTER_TERM; exit 0' TERM
-      echo $$ > "$PID_FILE"
-      while :; do sleep 0.05; done`;
-    const child = cliCommand(["batch", "exec", "--db", db, "--", "sh", "-c", script], {
-      env: { DENO: Deno.execPath(), CLI, PID_FILE: pidFile },
-    }).spawn();
-    const commandPid = Number(await waitForFile(pidFile));
-    child.kill("SIGTERM");
-    await child.status;
-    // A command left running would hold the output pipes open: end it before reading them.
-    const leftRunning = alive(commandPid);
-    if (leftRunning) Deno.kill(commandPid, "SIGKILL");
-    const result = await collectOutput(child);
-    assert.equal(leftRunning, false, "the command was left running");
-    assert.equal(result.code, 143, result.stderr);
-    assert.equal(result.stderr, "");
-    const events = rows(db);
-    assert.deepEqual(events.map((e) => e.operation), [
-      "BATCH_START",
-      "CLEANUP_AFTER_TERM",
-      "BATCH_END",
-    ]);
-    assert.equal(new Set(events.map((e) => e.run_id)).size, 1);
-    const end = JSON.parse(events[2].details as string);
-    assert.deepEqual([end.exit_code, end.signal, end.error], [143, "SIGTERM", undefined]);
-  },
-});
+/** A signal sent to batch exec, what it exits with, and options to give it. */
+const INTERRUPTIONS: [Deno.Signal, number, string[]][] = [
+  ["SIGTERM", 143, []],
+  ["SIGINT", 130, []],
+  ["SIGHUP", 129, ["--bundle-on-failure"]],
+];
+
+for (const [signal, code, options] of INTERRUPTIONS) {
+  Deno.test({
+    name:
+      `CLI batch exec under ${signal} passes it on, waits for the command, records BATCH_END and exits ${code}`,
+    ignore: !POSIX || !alive(Deno.pid),
+    async fn() {
+      await using dir = await tempDir();
+      const db = migratedFile(dir.path);
+      const pidFile = `${dir.path}/command.pid`;
+      // The command notes its pid, then on the signal logs one last event into the batch
+      // (which batch exec must wait for) and exits 0.
+      const script = `
+        trap '"$DENO" run -A "$CLI" log CLEANUP_AFTER_SIGNAL; exit 0' ${signal.slice(3)}
+        echo $$ > "$PID_FILE"
+        while :; do sleep 0.05; done`;
+      const child = cliCommand(
+        ["batch", "exec", "--db", db, ...options, "--", "sh", "-c", script],
+        {
+          env: { DENO: Deno.execPath(), CLI, PID_FILE: pidFile },
+        },
+      ).spawn();
+      const pid = await waitForFile(pidFile, child);
+      if (pid === null) {
+        assert.fail(`batch exec ended early: ${(await collectOutput(child)).stderr}`);
+      }
+      const commandPid = Number(pid);
+      child.kill(signal);
+      // Not a speed limit: without passing the signal on, nothing would ever end.
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const ended = await Promise.race([
+        child.status.then(() => true),
+        new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), 60_000)),
+      ]);
+      clearTimeout(timer);
+      if (!ended) child.kill("SIGKILL");
+      // A command left running would hold the output pipes open: end it before reading them.
+      const leftRunning = alive(commandPid);
+      if (leftRunning) Deno.kill(commandPid, "SIGKILL");
+      const result = await collectOutput(child);
+      assert.ok(ended, `batch exec and the command were still running a minute after ${signal}`);
+      assert.equal(leftRunning, false, "the command was left running");
+      assert.equal(result.code, code, result.stderr);
+      if (options.length === 0) assert.equal(result.stderr, "");
+      else assert.match(result.stderr, /^bundle: \S+\.zip\n$/, "a batch ended by a signal failed");
+      const events = rows(db);
+      assert.deepEqual(events.map((e) => e.operation), [
+        "BATCH_START",
+        "CLEANUP_AFTER_SIGNAL",
+        "BATCH_END",
+      ]);
+      assert.equal(new Set(events.map((e) => e.run_id)).size, 1);
+      const end = JSON.parse(events[2].details as string);
+      assert.deepEqual([end.exit_code, end.signal, end.error], [code, signal, undefined]);
+    },
+  });
+}
 
 Deno.test({
   name:
