@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { AuditTrailError, TamperingFoundError, UsageError } from "./lib/errors.ts";
+import { AuditTrailError, oneLine, TamperingFoundError, UsageError } from "./lib/errors.ts";
+import { writeAll } from "./lib/io.ts";
 import type { TextSink } from "./lib/output.ts";
 import { parseArgs, splitAtName } from "./cli/args.ts";
 import {
@@ -201,21 +202,15 @@ async function reportError(io: CliIo, error: unknown): Promise<number> {
   return code;
 }
 
-function oneLine(text: string): string {
-  return text.replace(/\s*[\r\n]+\s*/g, " ");
-}
-
 function sinkFor(
   file: { write(p: Uint8Array): Promise<number>; isTerminal(): boolean },
   name: string,
 ) {
-  const encoder = new TextEncoder();
   return {
     isTerminal: file.isTerminal(),
     async write(text: string) {
-      let bytes = encoder.encode(text);
       try {
-        while (bytes.length > 0) bytes = bytes.subarray(await file.write(bytes));
+        await writeAll(file, text);
       } catch (error) {
         // A reader that went away is not a failure (see main); anything else is named as the
         // output's, so that it is not mistaken for a fault of the tool.

@@ -1,6 +1,7 @@
 import { AuditTrailError, UsageError } from "../lib/errors.ts";
 import { formatBytes } from "../lib/bundle/files.ts";
 import {
+  BundleFolderError,
   type BundleProgress,
   type DebugBundleResult,
   DEFAULT_AUDIT_LIMIT,
@@ -101,7 +102,7 @@ EXAMPLES
         onProgress: printer?.onProgress,
         signal,
       })
-    ).finally(() => printer?.flushed());
+    ).catch(withOutputOption).finally(() => printer?.flushed());
     if (outcome === INTERRUPTED) {
       await io.stderr.write(`audit-trail: ${INTERRUPTED_MESSAGE}\n`);
       return 130;
@@ -112,6 +113,15 @@ EXAMPLES
     return 0;
   },
 };
+
+/** A folder that cannot take the bundle: the hint names the option that picks another. */
+function withOutputOption(error: unknown): never {
+  if (!(error instanceof BundleFolderError)) throw error;
+  throw new AuditTrailError(error.message, {
+    hint: `${error.hint} Give it with --output DIR.`,
+    cause: error,
+  });
+}
 
 /** The error for a bundle that was saved without some of its parts. */
 export function incomplete(result: DebugBundleResult): AuditTrailError {

@@ -13,6 +13,7 @@ import {
   DiskFullError,
   ReadOnlyDatabaseError,
 } from "./errors.ts";
+import { freeDiskBytes } from "./io.ts";
 
 /** How long a writer waits for another connection's lock before giving up. */
 export const BUSY_TIMEOUT_MS = 10_000;
@@ -281,14 +282,8 @@ export function databaseExists(path: string): boolean {
 const SQLITE_IOERR_SHMSIZE = 4874;
 
 function diskAlmostFull(path: string): boolean {
-  try {
-    const { bavail, bsize } = nodeBuiltin<typeof import("node:fs")>("node:fs").statfsSync(
-      dirname(path),
-    );
-    return bavail * bsize < 1024 * 1024;
-  } catch {
-    return false;
-  }
+  const free = freeDiskBytes(dirname(path));
+  return free !== null && free < 1024 * 1024;
 }
 
 function statOrNull(path: string): Deno.FileInfo | null {

@@ -24,7 +24,7 @@ import { verifyBundle } from "../lib/bundle/verify.ts";
 import { openZip } from "../lib/bundle/zip.ts";
 import { stepRunner } from "../lib/bundle/steps.ts";
 import type { BundleError } from "../lib/bundle/manifest.ts";
-import { bundleBaseName } from "../lib/bundle/workspace.ts";
+import { bundleBaseName, BundleFolderError } from "../lib/bundle/workspace.ts";
 import { progressPrinter } from "../cli/bundle.ts";
 import { launcherDatabasePath, type LauncherIo, runLauncher } from "../launcher.ts";
 import { ROOT, tempDir } from "./helpers.ts";
@@ -504,4 +504,17 @@ Deno.test("checkDatabase() stops its workers when aborted", async () => {
   });
   controller.abort(reason);
   await assert.rejects(checking, (error) => error === reason);
+});
+
+Deno.test("exportDebugBundle() names no command-line option in its errors: a folder that cannot take the bundle is a BundleFolderError", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  const blocker = join(dir.path, "not-a-folder");
+  await Deno.writeTextFile(blocker, "");
+  const error = await exportDebugBundle({ database: db.path, outputDir: join(blocker, "b") })
+    .then(() => null, (e) => e);
+  assert.ok(error instanceof BundleFolderError, String(error));
+  assert.equal(error.folder, join(blocker, "b"));
+  assert.doesNotMatch(`${error.message} ${error.hint}`, /--/);
+  assert.equal(error.hint, "Choose another folder for the bundle, one this user may write to.");
 });

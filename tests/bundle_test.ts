@@ -680,7 +680,10 @@ Deno.test("CLI bundle into a folder that cannot be written fails at once with ex
     result.stderr,
     /^audit-trail: error: Cannot write the debug bundle to ".*not-a-folder.bundles"/,
   );
-  assert.match(result.stderr, /hint: Choose a folder this user may write to with --output DIR/);
+  assert.match(
+    result.stderr,
+    /hint: Choose another folder for the bundle, one this user may write to\. Give it with --output DIR\./,
+  );
 });
 
 Deno.test("CLI bundle rejects a bad --audit-limit and unknown arguments with exit 2", async () => {

@@ -7,6 +7,7 @@ import { type AuditDatabase, openDatabase } from "../db.ts";
 import { type AuditRow, eventRowSql, readEventRows } from "../event_row.ts";
 import { writeRows } from "../output.ts";
 import { writeQuery } from "../query.ts";
+import { writeAll } from "../io.ts";
 
 /** Options of {@linkcode exportAuditCsv}. */
 export interface AuditCsvOptions {
@@ -32,11 +33,7 @@ export async function exportAuditCsv(
 ): Promise<number> {
   using db = openDatabase(databasePath, { readOnly: true, busyTimeoutMs: options.busyTimeoutMs });
   using file = await Deno.open(path, { write: true, createNew: true });
-  const encoder = new TextEncoder();
-  const write = async (text: string) => {
-    let bytes = encoder.encode(text);
-    while (bytes.length > 0) bytes = bytes.subarray(await file.write(bytes));
-  };
+  const write = (text: string) => writeAll(file, text);
   await write("\uFEFF");
   db.sqlite.exec("BEGIN");
   try {

@@ -8,10 +8,10 @@
 import { createHash } from "node:crypto";
 import { dirname, join, resolve } from "node:path";
 import type { ChainVerifyResult } from "../chain/mod.ts";
-import { AuditTrailError, DatabaseBusyError, UsageError } from "../errors.ts";
+import { AuditTrailError, DatabaseBusyError, errorMessage, UsageError } from "../errors.ts";
 import { exportAuditCsv } from "./audit_csv.ts";
 import { checkDatabase } from "./check.ts";
-import { type BundleFile, errorMessage, fileSize, hashFile, writeNewTextFile } from "./files.ts";
+import { type BundleFile, fileSize, hashFile, writeNewTextFile } from "./files.ts";
 import { buildManifest, type BundleError, type Manifest, MANIFEST_NAME } from "./manifest.ts";
 import { README_NAME, readmeText } from "./readme.ts";
 import {
@@ -23,9 +23,10 @@ import {
 } from "./redact.ts";
 import { BACKUP_NAME, snapshotDatabase, type SnapshotOutcome } from "./snapshot.ts";
 import type { DatabaseStats } from "./stats.ts";
-import { collectSystemInfo, freeDiskBytes, versions } from "./system_info.ts";
+import { collectSystemInfo, versions } from "./system_info.ts";
+import { freeDiskBytes } from "../io.ts";
 import { stepRunner } from "./steps.ts";
-import { bundleBaseName, BundleWorkspace } from "./workspace.ts";
+import { bundleBaseName, BundleFolderError, BundleWorkspace } from "./workspace.ts";
 import { FolderZip, packFolder } from "./zip.ts";
 
 import type { BundleProgress } from "./steps.ts";
@@ -375,11 +376,11 @@ function whenDiskFull(outputDir: string): (error: unknown) => never {
   return (error) => {
     const code = (error as { code?: string })?.code;
     if (code === "ENOSPC" || /No space left|os error 28|disk is full/i.test(errorMessage(error))) {
-      throw new AuditTrailError(
+      throw new BundleFolderError(
+        outputDir,
         `Disk is full: the debug bundle cannot be written to "${outputDir}"`,
         {
-          hint:
-            "Nothing was saved. Free some disk space, or choose another folder with --output DIR.",
+          hint: "Nothing was saved. Free some disk space, or choose another folder for the bundle.",
           cause: error,
         },
       );

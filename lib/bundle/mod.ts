@@ -12,6 +12,7 @@ export {
   type ExportDebugBundleOptions,
 } from "./export.ts";
 export type { BundleProgress } from "./steps.ts";
+export { BundleFolderError } from "./workspace.ts";
 export type { BundleError, Manifest, StepRecord } from "./manifest.ts";
 export type { BundleFile } from "./files.ts";
 export type { SnapshotMethod } from "./snapshot.ts";

@@ -6,9 +6,9 @@
  * @module
  */
 import { guard, openDatabase } from "../db.ts";
-import { DatabaseBusyError } from "../errors.ts";
+import { DatabaseBusyError, errorMessage } from "../errors.ts";
 import { schemaVersion } from "../migrate.ts";
-import { errorMessage, fileSize } from "./files.ts";
+import { fileSize } from "./files.ts";
 import { quote } from "./logical_copy.ts";
 
 /** The content of `database_stats.json`. */

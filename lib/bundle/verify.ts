@@ -6,8 +6,8 @@
  */
 import { join } from "node:path";
 import { createHash } from "node:crypto";
-import { AuditTrailError } from "../errors.ts";
-import { errorMessage, hashFile } from "./files.ts";
+import { AuditTrailError, errorMessage } from "../errors.ts";
+import { hashFile } from "./files.ts";
 import { MANIFEST_NAME } from "./manifest.ts";
 import { openZip, type ZipFileEntry } from "./zip.ts";
 
