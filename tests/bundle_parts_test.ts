@@ -51,8 +51,20 @@ Deno.test("isSecretKey() knows secret keys in any case and with any separator", 
     "Authorization",
     "basicAuth",
     "secretKey",
+    // Keys named key, *_key, jwt, token, secret, credential(s), signatures:
+    "key",
+    "license_key",
+    "sort_key",
+    "SAS-Key",
+    "masterKey",
+    "jwt",
+    "JWT_SECRET",
+    "refreshToken",
+    "credential",
+    "sig",
+    "sasSignature",
   ];
-  const plain = ["host", "port", "user", "username", "keyboard_layout", "sort_key", "path"];
+  const plain = ["host", "port", "user", "username", "keyboard_layout", "monkey", "path", "url"];
   assert.deepEqual(secret.filter((k) => !isSecretKey(k)), []);
   assert.deepEqual(plain.filter(isSecretKey), []);
 });
@@ -82,7 +94,7 @@ Deno.test("redactConnectionString() removes passwords from URLs, bare user:pass@
   }
 });
 
-Deno.test("redactSettings() redacts at any depth, keeps the rest, and remembers what to scan for", () => {
+Deno.test("redactSettings() redacts at any depth, keeps the rest, and remembers what to scan for", async () => {
   const settings = {
     port: 8080,
     empty_password: "",
@@ -92,7 +104,7 @@ Deno.test("redactSettings() redacts at any depth, keeps the rest, and remembers 
     pin: 4242,
   };
   const before = structuredClone(settings);
-  const { redacted, paths, secrets } = redactSettings(settings);
+  const { redacted, paths, secrets } = await redactSettings(settings);
   assert.deepEqual(settings, before, "the input is not changed");
   assert.deepEqual(redacted, {
     port: 8080,
