@@ -658,6 +658,53 @@ Deno.test("CLI bundle masks a leaked password in the snapshot too, and no file h
   }
 });
 
+Deno.test("CLI bundle recognises keys, JWTs, webhooks, signatures, bearer tokens and private keys in the settings, and masks them in the events too", async () => {
+  await using dir = await tempDir();
+  const db = migratedFile(dir.path);
+  const slack = "https://hooks.slack.com/services/T0AB12CDE/B0FG34HIJ/abcdefGHIJKLmnopQRSTuvwx";
+  const jwt =
+    "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiJzdG9jay1zeW5jIn0.c2lnbmF0dXJlLWJ5dGVzLWhlcmU";
+  const pemBody = "MIICdgIBADANBgkqhkiG9w0BAQEFAASCAmAwggJcAgEAAoGBAMx7";
+  const settings = {
+    license_key: "LK-7f3a9c2e",
+    jwt,
+    alerts: { slack, header: "Bearer 9f8e7d6c5b4a3f2e1d0c" },
+    storage: "https://inv.blob.core.windows.net/b?sv=2022-11-02&sp=r&sig=Zm9vYmFyYmF6cXV4",
+    notes: `-----BEGIN PRIVATE KEY-----\n${pemBody}\n-----END PRIVATE KEY-----`,
+    host: "db1.local",
+  };
+  await Deno.writeTextFile(join(dir.path, "settings.json"), JSON.stringify(settings));
+  await logEvent(db, "ALERT_SENT", "--details", `posted to ${slack}`);
+  await logEvent(db, "SYNC", "--details", `token ${jwt} key LK-7f3a9c2e`);
+  const result = await runCli(["bundle", "--db", db, "--compress"]);
+  assert.equal(result.code, 0, result.stderr);
+  const secrets = [
+    "LK-7f3a9c2e",
+    "c2lnbmF0dXJlLWJ5dGVzLWhlcmU",
+    "abcdefGHIJKLmnopQRSTuvwx",
+    "9f8e7d6c5b4a3f2e1d0c",
+    "Zm9vYmFyYmF6cXV4",
+    pemBody,
+  ];
+  for (const [name, content] of await everyFileText(result.stdout.trim())) {
+    for (const secret of secrets) assert.ok(!content.includes(secret), `${secret} in ${name}`);
+  }
+  const files = await bundleFiles(result.stdout.trim());
+  assert.deepEqual(JSON.parse(text(files.get("settings.json"))), {
+    license_key: "[REDACTED]",
+    jwt: "[REDACTED]",
+    alerts: { slack: "https://hooks.slack.com/[REDACTED]", header: "Bearer [REDACTED]" },
+    storage: "https://inv.blob.core.windows.net/b?sv=2022-11-02&sp=r&sig=[REDACTED]",
+    notes: "[REDACTED]",
+    host: "db1.local",
+  });
+  const csv = text(files.get("audit_log.csv"));
+  assert.match(csv, /token \[REDACTED\] key \[REDACTED\]/);
+  assert.match(csv, /posted to https:\/\/hooks\.slack\.com\/\[REDACTED\]/);
+  const manifest = JSON.parse(text(files.get("manifest.json")));
+  assert.equal(manifest.redactions.files["database_backup.db"], 3);
+});
+
 Deno.test("CLI bundle hides a secret shorter than 4 characters in settings.json only and says so", async () => {
   await using dir = await tempDir();
   const db = migratedFile(dir.path);

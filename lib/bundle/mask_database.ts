@@ -114,7 +114,7 @@ function maskableTables(db: DatabaseSync): Table[] {
       : ["rowid"];
     tables.push({ name: entry.name, key, columns, fts5 });
   }
-  return tables;
+  return tables.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 }
 
 function maskTable(
@@ -205,19 +205,33 @@ function updateUnique(
   values: SQLInputValue[],
   key: SQLInputValue[],
 ): void {
-  for (let n = 1;; n++) {
-    const numbered = n === 1
-      ? values
-      : values.map((v) => typeof v === "string" ? v.replaceAll(REDACTED, `[REDACTED ${n}]`) : v);
+  const number = (n: number, only?: number) =>
+    values.map((v, i) =>
+      typeof v === "string" && (only === undefined || i === only)
+        ? v.replaceAll(REDACTED, `[REDACTED ${n}]`)
+        : v
+    );
+  // The values as masked; then, for n = 2, 3…, one column numbered at a time, then all.
+  const attempts = function* () {
+    yield values;
+    for (let n = 2; n <= 100; n++) {
+      for (let i = 0; i < values.length; i++) yield number(n, i);
+      yield number(n);
+    }
+  };
+  let last: unknown;
+  for (const attempt of attempts()) {
     try {
-      update.run(...numbered, ...key);
+      update.run(...attempt, ...key);
       return;
     } catch (error) {
       const code = (error as { errcode?: number }).errcode;
-      // SQLITE_CONSTRAINT_UNIQUE and _PRIMARYKEY; anything else, or no way out, fails.
-      if ((code !== 2067 && code !== 1555) || n >= 100) throw error;
+      // SQLITE_CONSTRAINT_UNIQUE and _PRIMARYKEY may be numbered away; nothing else.
+      if (code !== 2067 && code !== 1555) throw error;
+      last = error;
     }
   }
+  throw last;
 }
 
 function isAuditLog(table: Table): boolean {

@@ -53,9 +53,11 @@ export const SECRET_PATTERNS: readonly { rule: string; pattern: RegExp }[] = [
     pattern: /[?&](?:sig|signature|x-amz-signature)=(?<secret>[^&#\s"'<>]+)/gi,
   },
   {
-    // Authorization: Bearer <RFC 6750 b64token>, and Basic <base64>.
+    // Authorization: Bearer <RFC 6750 b64token>, and Basic <base64>. A token is random: it
+    // has a digit, a symbol, or capitals after its first letter ("Basic settings" has not).
     rule: "authorization-header",
-    pattern: /\b(?:Bearer|Basic)\s+(?<secret>[A-Za-z0-9\-._~+\/]{8,}=*)/g,
+    pattern:
+      /\b(?:Bearer|Basic)\s+(?<secret>(?=[A-Za-z0-9\-._~+\/]*(?:[0-9\-._~+\/=]|[A-Za-z][A-Z]))[A-Za-z0-9\-._~+\/]{8,}=*)/g,
   },
   {
     // header.payload.signature, each Base64url; the header of every JWT starts {"… = eyJ.
@@ -127,6 +129,11 @@ function loadSecretlint(): Promise<Lint> {
  * ```
  */
 export async function findSecretSpans(text: string): Promise<SecretSpan[]> {
+  return mergeSpans([...ownSecretSpans(text), ...await secretlintSpans(text)]);
+}
+
+/** The spans secretlint's recommended rules report in `text`, in order, merged. */
+export async function secretlintSpans(text: string): Promise<SecretSpan[]> {
   const lint = await loadSecretlint();
-  return mergeSpans([...ownSecretSpans(text), ...await lint(text)]);
+  return mergeSpans(await lint(text));
 }

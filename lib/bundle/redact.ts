@@ -6,7 +6,7 @@
  * @module
  */
 
-import { findSecretSpans } from "./patterns.ts";
+import { ownSecretSpans, secretlintSpans, type SecretSpan } from "./patterns.ts";
 
 /** What replaces a secret value. */
 export const REDACTED = "[REDACTED]";
@@ -136,17 +136,20 @@ export function redactConnectionString(text: string): { text: string; found: str
  */
 export async function redactText(text: string): Promise<{ text: string; found: string[] }> {
   const connection = redactConnectionString(text);
-  let result = connection.text;
   const found = [...connection.found];
-  // A span around a credential already replaced (secretlint reports whole URLs) is done.
-  const spans = (await findSecretSpans(result)).filter((span) =>
-    !result.slice(span.start, span.end).includes(REDACTED)
-  );
-  for (const span of spans.reverse()) {
-    found.push(result.slice(span.start, span.end));
-    result = result.slice(0, span.start) + REDACTED + result.slice(span.end);
-  }
-  return { text: result, found: found.reverse() };
+  // Our own patterns first: they keep a webhook's host, where secretlint takes the whole URL.
+  // A span around what is already replaced (secretlint reports whole URLs) is done.
+  const replace = (input: string, spans: SecretSpan[]) => {
+    let result = input;
+    const fresh = spans.filter((s) => !input.slice(s.start, s.end).includes(REDACTED));
+    for (const span of fresh.reverse()) {
+      found.push(result.slice(span.start, span.end));
+      result = result.slice(0, span.start) + REDACTED + result.slice(span.end);
+    }
+    return result;
+  };
+  const own = replace(connection.text, ownSecretSpans(connection.text));
+  return { text: replace(own, await secretlintSpans(own)), found };
 }
 
 /**
