@@ -29,7 +29,9 @@ Writes debug_bundle_YYYYMMDD_HHMMSS/ (UTC time), or with --compress one .zip of 
 folder, and prints its path. It holds a consistent copy of the database (taken safely
 while other programs write), the newest events as a spreadsheet, database figures and
 integrity check, versions, the settings with every secret replaced by [REDACTED], a
-README and a manifest with the SHA-256 of every file. The database is only read.
+README and a manifest with the SHA-256 of every file. A secret of the settings that also
+appears in the events or the copy of the database is masked there too; manifest.json
+("redactions") says how many and where. The database is only read.
 
 A locked, damaged or missing database still gives a bundle: what could not be collected
 is listed in manifest.json and README.txt, and the exit code is 1.

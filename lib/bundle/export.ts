@@ -390,9 +390,11 @@ async function copyDatabase(bundle: Bundle, signal: AbortSignal): Promise<StepRe
 async function checkTheDatabase(bundle: Bundle, signal: AbortSignal): Promise<StepReport> {
   const checked = await checkDatabase(bundle.databasePath, {
     busyTimeoutMs: bundle.busyTimeoutMs,
+    // The snapshot just read every table of the file without a read error: a memory map is
+    // then a small risk for a large gain (a disk's read error would end the process).
+    memoryMap: bundle.snapshot?.consistent === true,
     signal,
     workers: bundle.parallel,
-    chainAfter: bundle.backupZipped,
   });
   const stats = checked.stats;
   bundle.stats = stats;
