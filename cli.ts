@@ -193,9 +193,13 @@ async function reportError(io: CliIo, error: unknown): Promise<number> {
     }
   }
   try {
-    await io.stderr.write(
-      `audit-trail: error: ${oneLine(message)}\n${hint ? `hint: ${hint}\n` : ""}`,
-    );
+    // Messages quote what was given (a file name, an argument): a control character or a
+    // bidirectional override in it must not reach the terminal raw.
+    const { showCell } = await import("./lib/table.ts");
+    const shown = (text: string) => showCell(text).text;
+    const lines = [`audit-trail: error: ${shown(oneLine(message))}`];
+    hint?.split("\n").forEach((line, i) => lines.push(`${i === 0 ? "hint: " : ""}${shown(line)}`));
+    await io.stderr.write(lines.join("\n") + "\n");
   } catch {
     // stderr is gone too; the exit code still tells.
   }
