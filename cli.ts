@@ -5,7 +5,8 @@
  *
  * @module
  */
-import { AuditTrailError, TamperingFoundError, UsageError } from "./lib/errors.ts";
+import { AuditTrailError, oneLine, TamperingFoundError, UsageError } from "./lib/errors.ts";
+import { writeAll } from "./lib/io.ts";
 import type { TextSink } from "./lib/output.ts";
 import { parseArgs, splitAtName } from "./cli/args.ts";
 import {
@@ -18,6 +19,7 @@ import {
   settleGlobals,
   VersionRequested,
 } from "./cli/context.ts";
+import { OutputError } from "./cli/acknowledge.ts";
 import denoConfig from "./deno.json" with { type: "json" };
 
 /** The tool's version, from deno.json. */
@@ -202,26 +204,34 @@ async function reportError(io: CliIo, error: unknown): Promise<number> {
     }
   }
   try {
-    await io.stderr.write(
-      `audit-trail: error: ${oneLine(message)}\n${hint ? `hint: ${hint}\n` : ""}`,
-    );
+    // Messages quote what was given (a file name, an argument): a control character or a
+    // bidirectional override in it must not reach the terminal raw.
+    const { showCell } = await import("./lib/table.ts");
+    const shown = (text: string) => showCell(text).text;
+    const lines = [`audit-trail: error: ${shown(oneLine(message))}`];
+    hint?.split("\n").forEach((line, i) => lines.push(`${i === 0 ? "hint: " : ""}${shown(line)}`));
+    await io.stderr.write(lines.join("\n") + "\n");
   } catch {
     // stderr is gone too; the exit code still tells.
   }
   return code;
 }
 
-function oneLine(text: string): string {
-  return text.replace(/\s*[\r\n]+\s*/g, " ");
-}
-
-function sinkFor(file: { write(p: Uint8Array): Promise<number>; isTerminal(): boolean }) {
-  const encoder = new TextEncoder();
+function sinkFor(
+  file: { write(p: Uint8Array): Promise<number>; isTerminal(): boolean },
+  name: string,
+) {
   return {
     isTerminal: file.isTerminal(),
     async write(text: string) {
-      let bytes = encoder.encode(text);
-      while (bytes.length > 0) bytes = bytes.subarray(await file.write(bytes));
+      try {
+        await writeAll(file, text);
+      } catch (error) {
+        // A reader that went away is not a failure (see main); anything else is named as the
+        // output's, so that it is not mistaken for a fault of the tool.
+        if (error instanceof Deno.errors.BrokenPipe) throw error;
+        throw new OutputError(name, error);
+      }
     },
   } satisfies TextSink & { isTerminal: boolean };
 }
@@ -235,8 +245,8 @@ function processIo(): CliIo {
     get stdinIsTerminal() {
       return Deno.stdin.isTerminal();
     },
-    stdout: sinkFor(Deno.stdout),
-    stderr: sinkFor(Deno.stderr),
+    stdout: sinkFor(Deno.stdout, "standard output"),
+    stderr: sinkFor(Deno.stderr, "standard error"),
     env: (name) => {
       try {
         return Deno.env.get(name);

@@ -10,6 +10,7 @@
 import { dirname, join } from "node:path";
 import { exportDebugBundle } from "./lib/bundle/mod.ts";
 import { AuditTrailError } from "./lib/errors.ts";
+import { writeAll } from "./lib/io.ts";
 import type { TextSink } from "./lib/output.ts";
 import { INTERRUPTED, INTERRUPTED_MESSAGE, interruptible, progressPrinter } from "./cli/bundle.ts";
 
@@ -99,14 +100,8 @@ async function readLine(): Promise<void> {
 }
 
 if (import.meta.main) {
-  const encoder = new TextEncoder();
   const code = await runLauncher({
-    out: {
-      async write(text) {
-        let bytes = encoder.encode(text);
-        while (bytes.length > 0) bytes = bytes.subarray(await Deno.stdout.write(bytes));
-      },
-    },
+    out: { write: (text) => writeAll(Deno.stdout, text) },
     env: (name) => Deno.env.get(name),
     cwd: () => Deno.cwd(),
     execPath: () => Deno.execPath(),

@@ -7,6 +7,7 @@
  *
  * @example Record a batch and read it back
  * ```ts
+ * import assert from "node:assert/strict";
  * import {
  *   endBatch, getBatchOperations, logAuditEvent, migrate, openDatabase, startBatch,
  * } from "./mod.ts";
@@ -16,7 +17,7 @@
  * const { run_id } = startBatch(db, "Confirm supplier orders");
  * logAuditEvent(db, { operation: "ORDER_CONFIRMED", sku: "SKU-1", run_id });
  * endBatch(db, run_id!, "1 order");
- * console.log(getBatchOperations(db, run_id!).event_count); // 3
+ * assert.equal(getBatchOperations(db, run_id!).event_count, 3);
  * ```
  *
  * @module

@@ -1,9 +1,17 @@
-import { resolve } from "node:path";
 import { splitAtName } from "./args.ts";
-import { BATCH_END, endBatch, getBatchOperations, listBatches, startBatch } from "../lib/batch.ts";
+import {
+  BatchEndNotRecordedError,
+  endBatch,
+  execBatch,
+  getBatchOperations,
+  listBatches,
+  type SignalSource,
+  startBatch,
+} from "../lib/batch.ts";
+import { batchFailed, type BatchOutcome } from "../lib/batch_outcome.ts";
+import { acknowledge } from "./acknowledge.ts";
 import { type AuditDatabase, openDatabase } from "../lib/db.ts";
 import { AuditTrailError, UsageError } from "../lib/errors.ts";
-import { logAuditEvent } from "../lib/events.ts";
 import { requireCurrentSchema } from "../lib/migrate.ts";
 import { writeObject, writeRecords } from "../lib/output.ts";
 import { validateRunId } from "../lib/run_id.ts";
@@ -28,22 +36,30 @@ USAGE
   audit-trail batch end RUN_ID [SUMMARY] [--user USER]
   audit-trail batch show RUN_ID [--format F]
   audit-trail batch list [--limit N] [--format F]
-  audit-trail batch exec [--description TEXT] -- COMMAND [ARGS...]
+  audit-trail batch exec [--description TEXT] [--bundle-on-failure] -- COMMAND [ARGS...]
 
 SUBCOMMANDS
   start   make a new run id, log BATCH_START with the description, print the run id
-  end     log BATCH_END with the summary; prints its audit_id
+  end     log BATCH_END with the summary; prints its audit_id (an unknown RUN_ID: exit 2)
   show    every event of the batch, oldest first, with start, end and duration:
           {"run_id", "event_count", "events", "start_time", "end_time", "duration_seconds"}
   list    recent batches, most recently active first (default --limit 20; 0 = all)
   exec    start a batch, run COMMAND with AUDIT_TRAIL_RUN_ID (and AUDIT_TRAIL_DB) set so
           that every "audit-trail log" inside it joins the batch, then log BATCH_END with
-          its exit code and duration; exits with COMMAND's exit code
+          how it ended, e.g. {"exit_code":3,"duration_seconds":1.234} (plus "signal" when
+          a signal ended it, "error" when it could not start); exits with COMMAND's exit
+          code, 128 + the signal's number when one ended it, 1 when it could not start.
+          SIGTERM, SIGINT and SIGHUP (Ctrl-C, Ctrl-Break on Windows) are passed on to
+          COMMAND; the batch waits for it and records its end before exiting.
 
 OPTIONS
   --user USER          who runs the batch (default: $AUDIT_TRAIL_USER, else login name);
                        with exec, also the user of every log inside it
-  --description TEXT   (exec) the BATCH_START details (default: the command line)
+  --description TEXT   (exec) the BATCH_START details (default: COMMAND's name alone; its
+                       arguments are not stored, as they may hold passwords)
+  --bundle-on-failure  (exec) when COMMAND fails, is killed or cannot start, make a
+                       compressed debug bundle (debug_bundles/ beside the database) and
+                       print "bundle: PATH" on stderr; the exit code stays COMMAND's
   --limit N            (list) how many batches
   --format F           json | ndjson | csv | table (default: table on a terminal, else json)
   --db PATH            the database (default: $AUDIT_TRAIL_DB, else data/app.db)
@@ -54,6 +70,7 @@ EXAMPLES
   audit-trail batch end "$RUN" "15 orders confirmed"
   audit-trail batch show "$RUN" --format table
   audit-trail batch exec --description "Nightly reorder" -- ./reorder.sh --all
+  audit-trail batch exec --bundle-on-failure -- ./import.sh supplier.csv
 `,
   async run(context, args) {
     // Global options may stand between "batch" and its subcommand.
@@ -87,7 +104,12 @@ const SUBCOMMANDS: Record<string, Handler> = {
     const event = startBatch(db, positionals[0] ?? "", {
       user: resolveUser(context.io, values.user),
     });
-    await printEvent(context, event, event.run_id!);
+    await printEvent(context, event, event.run_id!, {
+      stored: `Batch ${event.run_id} was started (event ${event.audit_id} stored)`,
+      what: "its run id",
+      hint:
+        `Use run id ${event.run_id} from this message: starting again would make a second batch.`,
+    });
     return 0;
   },
 
@@ -103,7 +125,11 @@ const SUBCOMMANDS: Record<string, Handler> = {
     const event = endBatch(db, positionals[0], positionals[1] ?? "", {
       user: resolveUser(context.io, values.user),
     });
-    await printEvent(context, event, String(event.audit_id));
+    await printEvent(context, event, String(event.audit_id), {
+      stored: `Batch ${event.run_id} was ended (event ${event.audit_id} stored)`,
+      what: "its id",
+      hint: "Do not end it again: a second BATCH_END would be stored.",
+    });
     return 0;
   },
 
@@ -143,6 +169,7 @@ const SUBCOMMANDS: Record<string, Handler> = {
     const { values, positionals } = parseCommandArgs(context, "batch exec", args, {
       description: { type: "string" },
       user: { type: "string" },
+      "bundle-on-failure": { type: "boolean" },
     });
     if (positionals.length === 0) {
       throw new UsageError("Missing COMMAND to run", {
@@ -152,59 +179,120 @@ const SUBCOMMANDS: Record<string, Handler> = {
     requireValidText({ "--description": values.description, "--user": values.user });
     const [program, ...programArgs] = positionals;
     const user = resolveUser(context.io, values.user);
-    const dbPath = resolve(context.io.cwd(), context.dbPath);
-    const runId = withCurrent(
-      context,
-      (db) => startBatch(db, values.description ?? positionals.join(" "), { user }).run_id!,
-    );
-
-    const started = performance.now();
-    let exitCode: number;
-    let outcome: string;
-    let startFailure: string | undefined;
-    // Ctrl-C reaches the child too; this process stays to record how the batch ended.
-    const ignoreInterrupt = () => {};
-    Deno.addSignalListener("SIGINT", ignoreInterrupt);
-    try {
-      const child = new Deno.Command(program, {
-        args: programArgs,
-        env: {
-          AUDIT_TRAIL_RUN_ID: runId,
-          AUDIT_TRAIL_DB: dbPath,
-          // An explicit --user speaks for the whole batch, nested logs included.
-          ...(values.user === undefined ? {} : { AUDIT_TRAIL_USER: values.user }),
-        },
-        stdin: "inherit",
-        stdout: "inherit",
-        stderr: "inherit",
-      }).spawn();
-      const status = await child.status;
-      exitCode = status.signal ? 128 + signalNumber(status.signal) : status.code;
-      outcome = status.signal ? `killed by ${status.signal}` : `exit code ${status.code}`;
-    } catch (error) {
-      exitCode = 1;
-      startFailure = error instanceof Deno.errors.NotFound
-        ? `Command not found: "${program}"`
-        : `Could not start "${program}": ${(error as Error).message}`;
-      outcome = startFailure;
-    } finally {
-      Deno.removeSignalListener("SIGINT", ignoreInterrupt);
+    // Heard from here on, so that a signal during start-up still ends the batch in order.
+    using signals = processSignals(context.io.stderr.isTerminal);
+    const env: Record<string, string> = {
+      AUDIT_TRAIL_DB: absolutePath(context.io.cwd(), context.dbPath),
+      // An explicit --user speaks for the whole batch, nested logs included.
+      ...(values.user === undefined ? {} : { AUDIT_TRAIL_USER: values.user }),
+    };
+    let outcome: BatchOutcome;
+    let runId: string;
+    let failure: unknown;
+    {
+      using db = openCurrent(context);
+      try {
+        ({ outcome, run_id: runId } = await execBatch(db, { program, args: programArgs, env }, {
+          description: values.description,
+          user,
+          signals: signals.source,
+        }));
+      } catch (error) {
+        if (!(error instanceof BatchEndNotRecordedError)) throw error;
+        ({ outcome, runId } = error);
+        failure = error;
+      }
     }
-    const seconds = ((performance.now() - started) / 1000).toFixed(3);
-    withCurrent(context, (db) =>
-      logAuditEvent(db, {
-        operation: BATCH_END,
-        details: `${outcome} after ${seconds} s`,
-        run_id: runId,
-      }, { user }));
-    if (startFailure) {
-      throw new AuditTrailError(startFailure, {
+    if (values["bundle-on-failure"] && batchFailed(outcome)) {
+      await bundleAfterFailure(context, signals.source);
+    }
+    if (failure) throw failure;
+    if (outcome.error !== null) {
+      throw new AuditTrailError(outcome.error, {
         hint: `Batch ${runId} was recorded as failed. Check the command's name and PATH.`,
       });
     }
-    return exitCode;
+    return outcome.exit_code;
   },
 };
+
+/**
+ * Makes the compressed debug bundle of `batch exec --bundle-on-failure` and names it on
+ * stderr. A bundle that cannot be made is a warning: the exit code stays the command's.
+ */
+async function bundleAfterFailure(context: CommandContext, signals: SignalSource): Promise<void> {
+  const { io } = context;
+  const controller = new AbortController();
+  using _interrupt = signals(() => controller.abort(new Error("Interrupted")));
+  try {
+    const { exportDebugBundle } = await import("../lib/bundle/mod.ts");
+    const result = await exportDebugBundle({
+      database: context.dbPath,
+      compress: true,
+      signal: controller.signal,
+    });
+    await io.stderr.write(`bundle: ${result.path}\n`);
+    if (!result.complete) {
+      const parts = result.errors.map((e) => e.step).join(", ");
+      await io.stderr.write(`audit-trail: warning: the bundle is incomplete (${parts})\n`);
+    }
+  } catch (error) {
+    const reason = controller.signal.aborted
+      ? "interrupted"
+      : error instanceof Error
+      ? error.message
+      : String(error);
+    await io.stderr.write(`audit-trail: warning: no debug bundle was made: ${reason}\n`)
+      .catch(() => {});
+  }
+}
+
+/**
+ * Listens for the signals that end a batch (SIGTERM, SIGINT, SIGHUP; on Windows Ctrl-C and
+ * Ctrl-Break) for as long as it is not disposed, so that none of them ends this process
+ * before `BATCH_END` is stored. Signals that come while nobody listens through `source` are
+ * kept and told to the next listener.
+ *
+ * A signal "has reached the command" when the system sends it to the command as well: on
+ * Windows, Ctrl-C and Ctrl-Break go to every process of the console; at a terminal, Ctrl-C
+ * and a hang-up go to every process of the foreground job. Those are not sent a second time.
+ */
+function processSignals(atTerminal: boolean): { source: SignalSource } & Disposable {
+  const windows = Deno.build.os === "windows";
+  const names: Deno.Signal[] = windows ? ["SIGINT", "SIGBREAK"] : ["SIGTERM", "SIGINT", "SIGHUP"];
+  const pending: [Deno.Signal, boolean][] = [];
+  let listener: ((signal: Deno.Signal, reachedCommand: boolean) => void) | undefined;
+  const handlers: [Deno.Signal, () => void][] = [];
+  for (const name of names) {
+    const reached = windows || (atTerminal && name !== "SIGTERM");
+    const handler = () => listener ? listener(name, reached) : pending.push([name, reached]);
+    try {
+      Deno.addSignalListener(name, handler);
+      handlers.push([name, handler]);
+    } catch {
+      // This system cannot catch it: it then ends the process the default way.
+    }
+  }
+  return {
+    source(next) {
+      listener = next;
+      for (const [signal, reached] of pending.splice(0)) next(signal, reached);
+      return {
+        [Symbol.dispose]() {
+          if (listener === next) listener = undefined;
+        },
+      };
+    },
+    [Symbol.dispose]() {
+      for (const [name, handler] of handlers) Deno.removeSignalListener(name, handler);
+    },
+  };
+}
+
+/** `path` made absolute against `cwd`, so the command finds the database from any folder. */
+function absolutePath(cwd: string, path: string): string {
+  return /^(?:[A-Za-z]:)?[\\/]/.test(path) ? path : `${cwd}/${path}`;
+}
 
 function openCurrent(context: CommandContext): AuditDatabase {
   const db = openDatabase(context.dbPath);
@@ -217,36 +305,31 @@ function openCurrent(context: CommandContext): AuditDatabase {
   return db;
 }
 
-function withCurrent<T>(context: CommandContext, work: (db: AuditDatabase) => T): T {
-  using db = openCurrent(context);
-  return work(db);
-}
-
+/**
+ * Prints a stored event: `plain` (its run id or audit id), or the whole record with
+ * `--format json` or `ndjson`. `stored` says what was stored, should that fail.
+ */
 async function printEvent(
   context: CommandContext,
   event: object,
   plain: string,
+  acknowledgement: { stored: string; what: string; hint: string },
 ): Promise<void> {
   const format = context.explicitFormat;
-  if (format === "json" || format === "ndjson") await writeObject(context.io.stdout, event, format);
-  else await context.io.stdout.write(plain + "\n");
+  const { stored, what, hint } = acknowledgement;
+  await acknowledge(
+    stored,
+    format === "json" || format === "ndjson" ? "its record" : what,
+    hint,
+    () =>
+      format === "json" || format === "ndjson"
+        ? writeObject(context.io.stdout, event, format)
+        : context.io.stdout.write(plain + "\n"),
+  );
 }
 
 function missingRunId(sub: string): UsageError {
   return new UsageError(`Missing RUN_ID for batch ${sub}`, {
     hint: "Use the id printed by `audit-trail batch start` (see `audit-trail batch list`).",
   });
-}
-
-function signalNumber(signal: Deno.Signal): number {
-  const numbers: Partial<Record<Deno.Signal, number>> = {
-    SIGHUP: 1,
-    SIGINT: 2,
-    SIGQUIT: 3,
-    SIGKILL: 9,
-    SIGSEGV: 11,
-    SIGPIPE: 13,
-    SIGTERM: 15,
-  };
-  return numbers[signal] ?? 1;
 }

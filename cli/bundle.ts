@@ -1,6 +1,7 @@
 import { AuditTrailError, UsageError } from "../lib/errors.ts";
 import { formatBytes } from "../lib/bundle/files.ts";
 import {
+  BundleFolderError,
   type BundleProgress,
   type DebugBundleResult,
   DEFAULT_AUDIT_LIMIT,
@@ -28,7 +29,9 @@ Writes debug_bundle_YYYYMMDD_HHMMSS/ (UTC time), or with --compress one .zip of 
 folder, and prints its path. It holds a consistent copy of the database (taken safely
 while other programs write), the newest events as a spreadsheet, database figures and
 integrity check, versions, the settings with every secret replaced by [REDACTED], a
-README and a manifest with the SHA-256 of every file. The database is only read.
+README and a manifest with the SHA-256 of every file. A secret of the settings that also
+appears in the events or the copy of the database is masked there too; manifest.json
+("redactions") says how many and where. The database is only read.
 
 A locked, damaged or missing database still gives a bundle: what could not be collected
 is listed in manifest.json and README.txt, and the exit code is 1.
@@ -101,7 +104,7 @@ EXAMPLES
         onProgress: printer?.onProgress,
         signal,
       })
-    ).finally(() => printer?.flushed());
+    ).catch(withOutputOption).finally(() => printer?.flushed());
     if (outcome === INTERRUPTED) {
       await io.stderr.write(`audit-trail: ${INTERRUPTED_MESSAGE}\n`);
       return 130;
@@ -112,6 +115,15 @@ EXAMPLES
     return 0;
   },
 };
+
+/** A folder that cannot take the bundle: the hint names the option that picks another. */
+function withOutputOption(error: unknown): never {
+  if (!(error instanceof BundleFolderError)) throw error;
+  throw new AuditTrailError(error.message, {
+    hint: `${error.hint} Give it with --output DIR.`,
+    cause: error,
+  });
+}
 
 /** The error for a bundle that was saved without some of its parts. */
 export function incomplete(result: DebugBundleResult): AuditTrailError {

@@ -8,6 +8,7 @@ import { UsageError } from "../lib/errors.ts";
 import { runIdProblem, validateRunId } from "../lib/run_id.ts";
 import { OUTPUT_FORMATS, type OutputFormat, type TextSink } from "../lib/output.ts";
 import { type OptionSpecs, type OptionValues, parseArgs, type ParsedArgs } from "./args.ts";
+import { osLoginName } from "./login_name.ts";
 
 /** The process's input, output and environment, as a command sees them. */
 export interface CliIo {
@@ -172,10 +173,13 @@ export function expectAtMost(command: string, positionals: string[], max: number
   }
 }
 
-/** The user to record: `--user`, else `$AUDIT_TRAIL_USER`, else the login name, else `system`. */
+/**
+ * The user to record: `--user`, else `$AUDIT_TRAIL_USER`, else the login name (from the
+ * environment, else asked of the system), else `system`.
+ */
 export function resolveUser(io: CliIo, given: string | undefined): string {
   return given ?? nonEmpty(io.env("AUDIT_TRAIL_USER")) ?? nonEmpty(io.env("USER")) ??
-    nonEmpty(io.env("USERNAME")) ?? nonEmpty(io.env("LOGNAME")) ?? "system";
+    nonEmpty(io.env("USERNAME")) ?? nonEmpty(io.env("LOGNAME")) ?? osLoginName() ?? "system";
 }
 
 /**

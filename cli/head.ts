@@ -10,42 +10,40 @@ export const command: Command = {
 USAGE
   audit-trail head [--db PATH] [--format json]
 
-Prints the id and seal (SHA-256) of the newest event. Write it down outside this machine
-(a ticket, a daily e-mail): later, "audit-trail verify --anchor ID:HASH" proves that this
-event and every event before it are still there, unchanged.
+Prints the id and seal (SHA-256) of the newest event as ID:HASH, alone on its line, on a
+terminal and in a pipe alike. Write it down outside this machine (a ticket, a daily
+e-mail): later, "audit-trail verify --anchor ID:HASH" proves that this event and every event
+before it are still there, unchanged. While the log is empty it prints nothing (and says so
+on stderr).
 
 OPTIONS
   --db PATH    the database (default: $AUDIT_TRAIL_DB, else data/app.db)
-  --format F   json | ndjson | table (default: table on a terminal, else json)
-
-OUTPUT
-  table: ID:HASH, ready to paste after --anchor
-  json:  {"audit_id", "hash", "anchor"}  (all null while the log is empty)
+  --format F   json | ndjson: {"audit_id", "hash", "anchor"} instead (all null while the log
+               is empty); table: ID:HASH, as without --format
 
 EXAMPLES
   audit-trail head
-  audit-trail head --format json | jq -r .anchor
+  audit-trail verify --anchor "$(audit-trail head)"
+  audit-trail head --format json | jq .audit_id
 `,
   async run(context, args) {
     const { positionals } = parseCommandArgs(context, "head", args, {}, {
       formats: ["json", "ndjson", "table"],
     });
     expectAtMost("head", positionals, 0);
-    const { io, dbPath, format } = context;
+    const { io, dbPath, explicitFormat } = context;
     using db = openDatabase(dbPath);
     requireCurrentSchema(db);
     const head = chainHead(db);
-    if (format === "table") {
-      await io.stdout.write(
-        head
-          ? `${head.audit_id}:${head.hash}\n`
-          : "(the audit log is empty: nothing to anchor yet)\n",
-      );
-    } else {
+    if (explicitFormat === "json" || explicitFormat === "ndjson") {
       const value = head
         ? { ...head, anchor: `${head.audit_id}:${head.hash}` }
         : { audit_id: null, hash: null, anchor: null };
-      await writeObject(io.stdout, value, format === "ndjson" ? "ndjson" : "json");
+      await writeObject(io.stdout, value, explicitFormat);
+    } else if (head) {
+      await io.stdout.write(`${head.audit_id}:${head.hash}\n`);
+    } else {
+      await io.stderr.write("audit-trail: the audit log is empty: nothing to anchor yet\n");
     }
     return 0;
   },

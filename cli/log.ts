@@ -1,3 +1,4 @@
+import { acknowledge } from "./acknowledge.ts";
 import { openDatabase } from "../lib/db.ts";
 import { UsageError } from "../lib/errors.ts";
 import { logAuditEvent, logNumberedEvents } from "../lib/events.ts";
@@ -86,7 +87,16 @@ EXAMPLES
         );
       }
       const result = await logNumberedEvents(db, readNdjson(io.stdin), defaults);
-      await writeObject(io.stdout, { ...result }, context.explicitFormat ?? "ndjson");
+      await acknowledge(
+        result.inserted === 0
+          ? "The input held no events"
+          : `${result.inserted} event(s) were stored (ids ${result.first_audit_id} to ${result.last_audit_id})`,
+        "the summary",
+        result.inserted === 0
+          ? "Nothing was stored."
+          : "Do not send this input again: its events are in the audit log, and would be stored twice.",
+        () => writeObject(io.stdout, { ...result }, context.explicitFormat ?? "ndjson"),
+      );
       return 0;
     }
 
@@ -104,13 +114,17 @@ EXAMPLES
       sku: values.sku,
     }, defaults);
     const format = context.explicitFormat;
-    if (format === "json" || format === "ndjson") {
-      await writeObject(io.stdout, { ...event }, format);
-    } else if (format === "csv" || format === "table") {
-      await writeRecords(io.stdout, [[event]], format);
-    } else {
-      await io.stdout.write(`${event.audit_id}\n`);
-    }
+    const what = format === undefined ? "its id" : "its record";
+    await acknowledge(`Event ${event.audit_id} was stored`, what, STORED_HINT, () => {
+      if (format === "json" || format === "ndjson") {
+        return writeObject(io.stdout, { ...event }, format);
+      } else if (format === "csv" || format === "table") {
+        return writeRecords(io.stdout, [[event]], format);
+      }
+      return io.stdout.write(`${event.audit_id}\n`);
+    });
     return 0;
   },
 };
+
+const STORED_HINT = "Do not log it again: it is in the audit log, and would be stored twice.";

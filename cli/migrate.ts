@@ -1,3 +1,4 @@
+import { acknowledge } from "./acknowledge.ts";
 import { databaseExists, openDatabase } from "../lib/db.ts";
 import { LATEST_SCHEMA_VERSION, migrate, MIGRATIONS, migrationStatus } from "../lib/migrate.ts";
 import { writeObject } from "../lib/output.ts";
@@ -80,19 +81,27 @@ EXAMPLES
         applied: MIGRATIONS.map(({ version, name }) => ({ version, name })),
         dry_run: true,
       };
-    if (format === "table") {
-      const names = result.applied.map((m) => `${String(m.version).padStart(3, "0")}_${m.name}`);
-      const verb = result.dry_run ? "would apply" : "applied";
-      await io.stdout.write(
-        names.length === 0
-          ? `${dbPath} is up to date (schema version ${result.to_version}).\n`
-          : `${dbPath}: schema version ${result.from_version} -> ${result.to_version}; ${verb} ${
-            names.join(", ")
-          }.\n`,
-      );
-    } else {
-      await writeObject(io.stdout, { ...result }, format);
-    }
+    const names = result.applied.map((m) => `${String(m.version).padStart(3, "0")}_${m.name}`);
+    await acknowledge(
+      result.dry_run || names.length === 0
+        ? "Nothing was changed"
+        : `The database is now at schema version ${result.to_version} (applied ${
+          names.join(", ")
+        })`,
+      "the summary",
+      "Running migrate again is safe: it applies only what is missing.",
+      () => {
+        if (format !== "table") return writeObject(io.stdout, { ...result }, format);
+        const verb = result.dry_run ? "would apply" : "applied";
+        return io.stdout.write(
+          names.length === 0
+            ? `${dbPath} is up to date (schema version ${result.to_version}).\n`
+            : `${dbPath}: schema version ${result.from_version} -> ${result.to_version}; ${verb} ${
+              names.join(", ")
+            }.\n`,
+        );
+      },
+    );
     return 0;
   },
 };

@@ -13,6 +13,7 @@ import {
   DiskFullError,
   ReadOnlyDatabaseError,
 } from "./errors.ts";
+import { freeDiskBytes } from "./io.ts";
 
 /** How long a writer waits for another connection's lock before giving up. */
 export const BUSY_TIMEOUT_MS = 10_000;
@@ -82,10 +83,11 @@ export class AuditDatabase implements Disposable {
  *
  * @example Open (and create) a database
  * ```ts
+ * import assert from "node:assert/strict";
  * import { openDatabase } from "./db.ts";
  * const path = await Deno.makeTempFile({ suffix: ".db" });
  * using db = openDatabase(path, { create: true });
- * console.log(db.path === path);
+ * assert.equal(db.path, path);
  * ```
  */
 export function openDatabase(path: string, options: OpenDatabaseOptions = {}): AuditDatabase {
@@ -280,14 +282,8 @@ export function databaseExists(path: string): boolean {
 const SQLITE_IOERR_SHMSIZE = 4874;
 
 function diskAlmostFull(path: string): boolean {
-  try {
-    const { bavail, bsize } = nodeBuiltin<typeof import("node:fs")>("node:fs").statfsSync(
-      dirname(path),
-    );
-    return bavail * bsize < 1024 * 1024;
-  } catch {
-    return false;
-  }
+  const free = freeDiskBytes(dirname(path));
+  return free !== null && free < 1024 * 1024;
 }
 
 function statOrNull(path: string): Deno.FileInfo | null {

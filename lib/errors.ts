@@ -92,3 +92,24 @@ export class SchemaError extends AuditTrailError {}
 
 /** Verification found an audit log that was changed after it was written (exit code 3). */
 export class TamperingFoundError extends AuditTrailError {}
+
+/**
+ * The message of anything thrown, on one line: a message from SQLite or the operating system
+ * may span lines, and an error is shown (or recorded in a manifest) as one.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { errorMessage } from "./errors.ts";
+ * assert.equal(errorMessage(new Error("disk I/O error\n  at page 7")), "disk I/O error at page 7");
+ * assert.equal(errorMessage("plain"), "plain");
+ * ```
+ */
+export function errorMessage(error: unknown): string {
+  return oneLine(error instanceof Error ? error.message : String(error));
+}
+
+/** `text` with every line break (and the spaces around it) turned into one space. */
+export function oneLine(text: string): string {
+  return text.replace(/\s*[\r\n]+\s*/g, " ").trim();
+}

@@ -56,11 +56,12 @@ const NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { logAuditEvent, migrate, openDatabase } from "../mod.ts";
  * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
  * migrate(db);
  * const event = logAuditEvent(db, { operation: "SKU_CREATED", sku: "SKU-1", user: "ana" });
- * console.log(event.audit_id, event.operation, event.run_id); // 1 SKU_CREATED null
+ * assert.deepEqual([event.audit_id, event.operation, event.run_id], [1, "SKU_CREATED", null]);
  * ```
  */
 export function logAuditEvent(
@@ -117,6 +118,7 @@ export interface NumberedInput {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { logAuditEvents, migrate, openDatabase } from "../mod.ts";
  * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
  * migrate(db);
@@ -124,7 +126,7 @@ export interface NumberedInput {
  *   { operation: "ORDER_CONFIRMED", sku: "SKU-1", details: "Order ORD-1: 3 units" },
  *   { operation: "ORDER_CONFIRMED", sku: "SKU-2", details: "Order ORD-2: 5 units" },
  * ], { run_id: "run_manual_1" });
- * console.log(result); // { inserted: 2, first_audit_id: 1, last_audit_id: 2 }
+ * assert.deepEqual(result, { inserted: 2, first_audit_id: 1, last_audit_id: 2 });
  * ```
  */
 export async function logAuditEvents(

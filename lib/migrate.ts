@@ -105,11 +105,14 @@ export interface MigrateOptions {
  *
  * @example Migrate a new database
  * ```ts
- * import { migrate, openDatabase } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ * import { openDatabase } from "./db.ts";
+ * import { migrate, migrationStatus } from "./migrate.ts";
  * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
  * const result = migrate(db);
- * console.log(result.from_version, "->", result.to_version); // 0 -> 4
- * console.log(migrate(db).applied.length); // 0: a second run applies nothing
+ * assert.equal(result.from_version, 0);
+ * assert.equal(result.to_version, migrationStatus(db).at(-1)!.version);
+ * assert.deepEqual(migrate(db).applied, []); // a second run applies nothing
  * ```
  */
 export function migrate(db: AuditDatabase, options: MigrateOptions = {}): MigrateResult {
@@ -168,11 +171,13 @@ function isApplied(db: AuditDatabase, version: number): boolean {
  *
  * @example
  * ```ts
- * import { migrate, migrationStatus, openDatabase } from "../mod.ts";
+ * import assert from "node:assert/strict";
+ * import { openDatabase } from "./db.ts";
+ * import { migrate, migrationStatus } from "./migrate.ts";
  * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
- * console.log(migrationStatus(db).every((m) => m.status === "pending")); // true
+ * assert.ok(migrationStatus(db).every((m) => m.status === "pending"));
  * migrate(db);
- * console.log(migrationStatus(db).every((m) => m.status === "applied")); // true
+ * assert.ok(migrationStatus(db).every((m) => m.status === "applied"));
  * ```
  */
 export function migrationStatus(db: AuditDatabase): MigrationStatus[] {

@@ -29,11 +29,12 @@ const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { readNdjson } from "./ndjson.ts";
  * const input = ReadableStream.from([new TextEncoder().encode('{"a":1}\n\n{"a":2}\r\n')]);
- * for await (const { line, value } of readNdjson(input)) console.log(line, value);
- * // 1 { a: 1 }
- * // 3 { a: 2 }
+ * const lines = [];
+ * for await (const { line, value } of readNdjson(input)) lines.push([line, value]);
+ * assert.deepEqual(lines, [[1, { a: 1 }], [3, { a: 2 }]]);
  * ```
  */
 export function readNdjson(

@@ -17,9 +17,10 @@ export const MAX_RUN_ID_LENGTH = 128;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { generateRunId } from "../mod.ts";
  * const id = generateRunId(new Date("2026-02-16T09:30:05Z"));
- * console.log(id.startsWith("run_20260216_093005_")); // true
+ * assert.match(id, /^run_20260216_093005_[0-9a-f]{8}$/);
  * ```
  */
 export function generateRunId(now: Date = new Date()): string {

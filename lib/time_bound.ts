@@ -23,9 +23,12 @@ const TIME_PATTERN =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseTimeBound } from "./time_bound.ts";
- * console.log(parseTimeBound("2026-02-16", "until"));
- * // { start: "2026-02-16T00:00:00.000Z", end: "2026-02-17T00:00:00.000Z" }
+ * assert.deepEqual(parseTimeBound("2026-02-16", "until"), {
+ *   start: "2026-02-16T00:00:00.000Z",
+ *   end: "2026-02-17T00:00:00.000Z",
+ * });
  * ```
  */
 export function parseTimeBound(text: string, option: "since" | "until"): TimeRange {

@@ -1,18 +1,27 @@
 /**
  * `deno task bench`: audit-trail's speed measured beside its peers, in the same run.
  *
- * Generates a realistic event set (default 1,000,000 events: 5 operations, 5,000 SKUs,
- * 1,000 run ids), then times every figure against a peer doing the same work on the same
- * machine a moment apart, prints a table (figure, ours, peer, ratio, target, result) and
- * writes the same as JSON. Machines are noisy: ratios are the figures to read, short
- * measurements are the median of several runs taken in turns, and cost growth is shown by
- * measuring on 10,000 events as well. What the hash chain costs is measured in the same run
- * (scripts/bench_chain.ts): bulk ingest with and without it, `verify` of every event, and one
- * durable `log`.
+ * The benchmark is a table of cases ({@linkcode CASES}): each names what it measures, the peer
+ * doing the same work, and its target, and measures both in the same run, taking turns (ours,
+ * peer, ours, peer, …) so that a change in the machine's load falls on both alike. Short figures
+ * are the median of several runs, never the best; every line of the table carries the ratio to
+ * its peer and the load average seen while it was measured (from /proc/loadavg). The table is
+ * printed and written as JSON.
+ *
+ * The data is the harder case a real warehouse has: by default 1,000,000 events, every one with
+ * a user (25 of them) and one of 1,000 run ids (1,000 events each), 5,000 SKUs, realistic details
+ * (scripts/bench_data.ts). The start-up figures (`log`, `query --sku`, `batch show`) are measured
+ * cold, as the first command after a while finds the page cache (see `--cold`), and warm; the
+ * targets hold for both.
  *
  * The command under test runs as `deno run <PERMISSION_FLAGS> cli.ts …`, the permissions the
  * compiled executable gets; `deno run` adds its own start-up time, which the bare Deno peer
- * (scripts/bench_bare.ts) pays too.
+ * (scripts/bench_bare.ts: `node:sqlite` and the same statement, nothing else) pays too.
+ *
+ * Scripts of their own may add or replace cases: `scripts/bench_bundle.ts` and
+ * `scripts/bench_export.ts`, where they exist, are loaded and their exported `cases`
+ * (`BenchCase[]`, scripts/bench_run.ts) join the table; one with the id of a case here takes
+ * its place. What the hash chain costs comes from scripts/bench_chain.ts.
  *
  * Set-up (Debian/Ubuntu; every peer that is missing is skipped, and the table says so):
  *
@@ -22,14 +31,21 @@
  *   backups; `zip`: the compression peer of `bundle --compress`; `sqlite-utils`: a popular
  *   SQLite command line (`insert --nl`); `time`: GNU time, for peak memory.
  * - `python3`: runs the original Python design (`../shared/peers/original.py` beside the
- *   repository, or `--original PATH`). The system interpreter `/usr/bin/python3` is used when
- *   it exists: a version manager's shim (pyenv) adds about 90 ms to every start.
+ *   repository or a folder above it, or `--original PATH`), and drops files from the page cache
+ *   for cold runs. The system interpreter `/usr/bin/python3` is used when it exists: a version
+ *   manager's shim (pyenv) adds about 90 ms to every start.
  *
  * Usage:
  *
- *     deno task bench                       # 1,000,000 events; several minutes
- *     deno task bench --events 20000        # a quick run
- *     deno task bench --runs 15 --out bench-results/mine.json --keep
+ *     deno task bench                        # 1,000,000 events; several minutes
+ *     deno task bench --events 20000         # a quick run
+ *     deno task bench --only startup         # log, query --sku, batch show (and the data)
+ *     deno task bench --runs 15 --cold system --out bench-results/mine.json --keep
+ *
+ * `--cold files` (default) drops the database and the programs' own files from the page cache
+ * before each cold run (no root needed); `--cold system` drops every cache the kernel lets go
+ * (`/proc/sys/vm/drop_caches`, root only; falls back to `files`, and says so); `--cold off`
+ * measures warm only.
  *
  * @module
  */
@@ -38,641 +54,995 @@ import { dirname, join, resolve } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { PERMISSION_FLAGS } from "./permissions.ts";
 import { EVENTS_PER_RUN, runName, skuName, writeEventFiles } from "./bench_data.ts";
-import { compare, hasGnuTime, type Measured, run, succeeds, summarize } from "./bench_run.ts";
+import {
+  type BenchCase,
+  type BenchContext,
+  type ColdMethod,
+  compare,
+  type Figure,
+  filesBelow,
+  fmtMb,
+  fmtMs,
+  formatLoad,
+  hasGnuTime,
+  loadAverage,
+  type Measured,
+  pageCache,
+  ratioFigure,
+  round,
+  run,
+  skipped,
+  succeeds,
+  summarize,
+  type Tools,
+} from "./bench_run.ts";
 import { benchChainIngest, benchSingleLog, benchVerify } from "./bench_chain.ts";
 
 const ROOT = resolve(dirname(new URL(import.meta.url).pathname), "..");
-const CLI = join(ROOT, "cli.ts");
-const BARE = join(ROOT, "scripts", "bench_bare.ts");
-const SMALL = 10_000;
 const ISO_NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
+/** Scripts that may export `cases` of their own. */
+const HOOKS = ["bench_bundle.ts", "bench_export.ts"];
 
-/** One line of the table. */
-interface Figure {
-  figure: string;
-  ours: string;
-  peer: string;
-  ratio: number | null;
-  target: string;
-  /** `true` pass, `false` fail, `null` reported only or skipped. */
-  pass: boolean | null;
-  note?: string;
-  raw?: Record<string, unknown>;
-}
+// --- Cases -----------------------------------------------------------------------------------
 
-const { values: flags } = parseArgs({
-  args: Deno.args,
-  options: {
-    events: { type: "string", default: "1000000" },
-    runs: { type: "string", default: "9" },
-    out: { type: "string", default: join(ROOT, "bench-results", "latest.json") },
-    original: { type: "string", default: join(ROOT, "..", "shared", "peers", "original.py") },
-    keep: { type: "boolean", default: false },
-  },
-});
-const EVENTS = Number(flags.events);
-const RUNS = Number(flags.runs);
-if (!Number.isSafeInteger(EVENTS) || EVENTS < 1000) throw new Error("--events must be ≥ 1000");
-if (!Number.isSafeInteger(RUNS) || RUNS < 1) throw new Error("--runs must be ≥ 1");
-const LONG_RUNS = EVENTS >= 200_000 ? 1 : 3;
-/** Rounds of the in-process ingest with and without the hash chain (a ratio needs several). */
-const CHAIN_ROUNDS = EVENTS >= 200_000 ? 3 : 5;
-
-const figures: Figure[] = [];
-const encoder = new TextEncoder();
-const log = (text: string) => Deno.stderr.writeSync(encoder.encode(`bench: ${text}\n`));
-const fmtMs = (ms: number) => ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${ms.toFixed(0)} ms`;
-const fmtMb = (kb: number | null) => kb === null ? "?" : `${(kb / 1024).toFixed(0)} MB`;
-const round = (n: number, digits = 2) => Math.round(n * 10 ** digits) / 10 ** digits;
-
-function add(figure: Figure) {
-  figures.push(figure);
-  const verdict = figure.pass === null ? "" : figure.pass ? "  pass" : "  FAIL";
-  log(`${figure.figure}: ${figure.ours} vs ${figure.peer}${verdict}`);
-}
-
-function skip(figure: string, target: string, reason: string) {
-  add({
-    figure,
-    ours: "-",
-    peer: "-",
-    ratio: null,
-    target,
-    pass: null,
-    note: `skipped: ${reason}`,
-  });
-}
-
-/** A figure compared with a peer: `ours / peer` against `limit` (`null`: reported only). */
-function ratioFigure(
-  figure: string,
-  ours: Measured,
-  peer: Measured,
-  peerName: string,
-  target: string,
-  limit: number | null,
-  note?: string,
-) {
-  const ratio = ours.ms / peer.ms;
-  add({
-    figure,
-    ours: fmtMs(ours.ms),
-    peer: `${fmtMs(peer.ms)} (${peerName})`,
-    ratio: round(ratio),
-    target,
-    pass: limit === null ? null : ratio <= limit,
-    note,
-    raw: { ours, peer },
-  });
-}
-
-const cli = (
-  ...args: string[]
-) => [Deno.execPath(), "run", "--quiet", ...PERMISSION_FLAGS, CLI, ...args];
-const bare = (
-  ...args: string[]
-) => [Deno.execPath(), "run", "--quiet", "--allow-all", BARE, ...args];
-
-async function copy(from: string, to: string) {
-  await Deno.copyFile(from, to);
-}
-
-/** Merges the database's WAL into its file, so that the file alone can be copied. */
-function checkpoint(path: string) {
-  const db = new DatabaseSync(path);
-  try {
-    db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
-  } finally {
-    db.close();
-  }
-}
-
-/** Bytes the database's pages take, after its WAL is merged into it. */
-function databaseBytes(path: string): number {
-  checkpoint(path);
-  const db = new DatabaseSync(path);
-  try {
-    const pages = db.prepare("PRAGMA page_count").get()!.page_count as number;
-    const free = db.prepare("PRAGMA freelist_count").get()!.freelist_count as number;
-    const size = db.prepare("PRAGMA page_size").get()!.page_size as number;
-    return (pages - free) * size;
-  } finally {
-    db.close();
-  }
-}
-
-function count(path: string): number {
-  const db = new DatabaseSync(path);
-  try {
-    return db.prepare("SELECT count(*) AS n FROM audit_log").get()!.n as number;
-  } finally {
-    db.close();
-  }
-}
-
-function loadAverage(): string {
-  try {
-    return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
-  } catch {
-    return "unknown";
-  }
-}
-
-// ---------------------------------------------------------------------------------------------
-
-const tools = {
-  sqlite3: await succeeds(["sqlite3", "-version"]),
-  zip: await succeeds(["zip", "-v"]),
-  sqliteUtils: await succeeds(["sqlite-utils", "--version"]),
-  python: (await succeeds(["/usr/bin/python3", "--version"]))
-    ? "/usr/bin/python3"
-    : (await succeeds(["python3", "--version"]))
-    ? "python3"
-    : null,
-  original: await Deno.stat(flags.original).then(() => true, () => false),
-  gnuTime: await hasGnuTime(),
-};
-const loadBefore = loadAverage();
-const dir = await Deno.makeTempDir({ prefix: "audit-trail-bench-" });
-log(`${EVENTS.toLocaleString("en")} events, short figures the median of ${RUNS} runs; in ${dir}`);
-log(`load average before: ${loadBefore}; peers: ${JSON.stringify(tools)}`);
-const started = performance.now();
-
-try {
-  const p = (name: string) => join(dir, name);
-  await writeEventFiles(EVENTS, p("events.ndjson"), p("events.csv"));
-  await writeEventFiles(Math.min(SMALL, EVENTS), p("small.ndjson"), p("small.csv"));
-  await run(cli("migrate", "--db", p("template.db")));
-
-  // --- Bulk ingest ---------------------------------------------------------------------------
-  const ingestOurs = [];
-  const ingestPeer = [];
-  const peerSql = (csv: string) =>
-    `PRAGMA synchronous = FULL;
+/** The `sqlite3` script that imports `csv` into our own schema, as one durable transaction. */
+function importSql(csv: string, timestamp = ISO_NOW): string {
+  return `PRAGMA synchronous = FULL;
 CREATE TEMP TABLE staging (operation, sku, details, user, run_id);
 .import --csv --skip 1 --schema temp '${csv}' staging
 BEGIN IMMEDIATE;
 INSERT INTO audit_log (timestamp, operation, sku, details, user, run_id)
-  SELECT ${ISO_NOW}, operation, nullif(sku, ''), details, user, nullif(run_id, '')
+  SELECT ${timestamp}, operation, nullif(sku, ''), details, user, nullif(run_id, '')
   FROM temp.staging;
 COMMIT;
 `;
-  await Deno.writeTextFile(p("import.sql"), peerSql(p("events.csv")));
-  for (let i = 0; i < LONG_RUNS; i++) {
-    await copy(p("template.db"), p("ours.db"));
-    ingestOurs.push(
-      await run(cli("log", "--stdin", "--db", p("ours.db")), { stdinFile: p("events.ndjson") }),
-    );
-    if (tools.sqlite3) {
-      await copy(p("template.db"), p("peer.db"));
-      ingestPeer.push(await run(["sqlite3", p("peer.db")], { stdinFile: p("import.sql") }));
-      await Deno.remove(p("peer.db"));
+}
+
+const ingest: BenchCase = {
+  id: "ingest",
+  groups: ["ingest"],
+  figure: "bulk ingest (log --stdin, NDJSON)",
+  peer: "sqlite3 .import of the same events as CSV into our own schema",
+  target: "≤ 1.2×, ≤ 200 MB",
+  async run(c) {
+    const figure = `bulk ingest, ${c.events.toLocaleString("en")} events (log --stdin, NDJSON)`;
+    const files = await c.eventFiles("large");
+    const template = await templateDatabase(c);
+    await Deno.writeTextFile(c.path("import.sql"), importSql(files.csv));
+    const ours = [];
+    const peer = [];
+    for (let i = 0; i < c.longRuns; i++) {
+      await Deno.copyFile(template, c.path("ingested.db"));
+      ours.push(
+        await run(c.cli("log", "--stdin", "--db", c.path("ingested.db")), {
+          stdinFile: files.ndjson,
+        }),
+      );
+      if (c.tools.sqlite3) {
+        await Deno.copyFile(template, c.path("peer.db"));
+        peer.push(await run(["sqlite3", c.path("peer.db")], { stdinFile: c.path("import.sql") }));
+        await Deno.remove(c.path("peer.db"));
+      }
     }
-  }
-  if (count(p("ours.db")) !== EVENTS) throw new Error("log --stdin did not store every event");
-  const ours = summarize(ingestOurs);
-  const rssOk = ours.rssKb === null || ours.rssKb <= 200 * 1024;
-  if (tools.sqlite3) {
-    const peer = summarize(ingestPeer);
-    const ratio = ours.ms / peer.ms;
-    add({
-      figure: `bulk ingest, ${EVENTS.toLocaleString("en")} events (log --stdin, NDJSON)`,
-      ours: `${fmtMs(ours.ms)}, ${fmtMb(ours.rssKb)} peak`,
-      peer: `${fmtMs(peer.ms)} (sqlite3 .import of CSV)`,
+    if (count(c.path("ingested.db")) !== c.events) {
+      throw new Error("log --stdin did not store every event");
+    }
+    c.adoptDatabase(c.path("ingested.db"));
+    const o = summarize(ours);
+    c.shared.set("ingest", o);
+    if (!c.tools.sqlite3) return [skipped(figure, this.target, "sqlite3 is not installed")];
+    const p = summarize(peer);
+    const ratio = o.ms / p.ms;
+    return [{
+      figure,
+      ours: `${fmtMs(o.ms)}, ${fmtMb(o.rssKb)} peak`,
+      peer: `${fmtMs(p.ms)} (sqlite3 .import of CSV)`,
       ratio: round(ratio),
-      target: "≤ 1.0×, ≤ 200 MB",
-      pass: ratio <= 1.0 && rssOk,
-      raw: { ours, peer },
-    });
-  } else {
-    skip("bulk ingest (log --stdin)", "≤ 1.0×", "sqlite3 is not installed");
-  }
-  await copy(p("template.db"), p("small.db"));
-  await run(cli("log", "--stdin", "--db", p("small.db")), { stdinFile: p("small.ndjson") });
+      target: this.target,
+      pass: ratio <= 1.2 && (o.rssKb === null || o.rssKb <= 200 * 1024),
+      note: c.longRuns > 1 ? `median of ${c.longRuns} each, in turns` : undefined,
+      raw: { ours: o, peer: p },
+    }];
+  },
+};
 
-  // --- Tamper evidence: what the hash chain costs ----------------------------------------------
-  // The ingest's peer is the same library call on a database without the chain (schema 2).
-  const chainIngest = await benchChainIngest(p("events.ndjson"), EVENTS, dir, CHAIN_ROUNDS);
-  add({
-    figure: "bulk ingest with the hash chain (library, same events)",
-    ours: fmtMs(chainIngest.with_chain_ms),
-    peer: `${fmtMs(chainIngest.without_chain_ms)} (same ingest without the chain)`,
-    ratio: round(chainIngest.ratio),
-    target: "≤ 1.25×",
-    pass: chainIngest.ratio <= 1.25,
-    note: `median of ${CHAIN_ROUNDS} rounds each, in turns`,
-    raw: { ...chainIngest },
-  });
-  // verify: 3 s for 1,000,000 events, in proportion (but never under half a second, which
-  // start-up alone would take on a busy machine).
-  const verifyLimit = Math.max(500, (3000 * EVENTS) / 1_000_000);
-  const verified = await benchVerify(p("ours.db"), EVENTS);
-  add({
-    figure: `verify of every event (${EVENTS.toLocaleString("en")})`,
-    ours: `${fmtMs(verified.cli_ms)}, ${fmtMb(verified.cli_rss_kb)} peak`,
-    peer: `${fmtMs(verified.library_ms)} (verifyChain() in-process)`,
-    ratio: null,
-    target: `≤ ${fmtMs(verifyLimit)}`,
-    pass: verified.cli_ms <= verifyLimit,
-    raw: { ...verified },
-  });
-  const single = benchSingleLog(dir, RUNS * 20);
-  add({
-    figure: "one log, durable commit (library), with the hash chain",
-    ours: `${single.with_chain_us} µs`,
-    peer: `${single.without_chain_us} µs (without the chain)`,
-    ratio: round(single.ratio),
-    target: "unchanged (≤ 1.2×)",
-    pass: single.ratio <= 1.2,
-    note: `median of ${RUNS * 20} each, in turns`,
-    raw: { ...single },
-  });
+const chainIngest: BenchCase = {
+  id: "chain",
+  groups: ["ingest"],
+  figure: "bulk ingest with the hash chain (library, same events)",
+  peer: "the same ingest without the chain",
+  target: "≤ 1.25×",
+  async run(c) {
+    const rounds = c.events >= 200_000 ? 3 : 5;
+    const r = await benchChainIngest((await c.eventFiles("large")).ndjson, c.events, c.dir, rounds);
+    return [{
+      figure: this.figure,
+      ours: fmtMs(r.with_chain_ms),
+      peer: `${fmtMs(r.without_chain_ms)} (same ingest without the chain)`,
+      ratio: round(r.ratio),
+      target: this.target,
+      pass: r.ratio <= 1.25,
+      note: `median of ${rounds} rounds each, in turns`,
+      raw: { ...r },
+    }];
+  },
+};
 
-  if (tools.python && tools.original) {
-    const sample = Math.min(2000, EVENTS);
-    await run([tools.python, flags.original, "migrate", p("original_bulk.db")]);
-    const bulk = await run([
-      tools.python,
-      flags.original,
-      "bulk",
-      p("original_bulk.db"),
-      `${sample}`,
-    ]);
-    const scaled = { ...bulk, ms: (bulk.ms * EVENTS) / sample };
-    ratioFigure(
-      "same ingest vs the original design (a commit per event)",
+const verify: BenchCase = {
+  id: "verify",
+  figure: "verify of every event",
+  peer: "verifyChain() in-process",
+  target: "≤ 3 s per 1,000,000 events",
+  async run(c) {
+    // In proportion, but never under half a second, which start-up alone takes on a busy machine.
+    const limit = Math.max(500, (3000 * c.events) / 1_000_000);
+    const r = await benchVerify(await c.database("large"), c.events);
+    return [{
+      figure: `verify of every event (${c.events.toLocaleString("en")})`,
+      ours: `${fmtMs(r.cli_ms)}, ${fmtMb(r.cli_rss_kb)} peak`,
+      peer: `${fmtMs(r.library_ms)} (verifyChain() in-process)`,
+      ratio: null,
+      target: `≤ ${fmtMs(limit)}`,
+      pass: r.cli_ms <= limit,
+      raw: { ...r },
+    }];
+  },
+};
+
+const singleLogLibrary: BenchCase = {
+  id: "seal",
+  figure: "one log, durable commit (library), with the hash chain",
+  peer: "the same without the chain",
+  target: "unchanged (≤ 1.2×)",
+  run(c) {
+    const count = c.runs * 20;
+    const r = benchSingleLog(c.dir, count);
+    return Promise.resolve([{
+      figure: this.figure,
+      ours: `${r.with_chain_us} µs`,
+      peer: `${r.without_chain_us} µs (without the chain)`,
+      ratio: round(r.ratio),
+      target: this.target,
+      pass: r.ratio <= 1.2,
+      note: `median of ${count} each, in turns`,
+      raw: { ...r },
+    }]);
+  },
+};
+
+const ingestVsOriginal: BenchCase = {
+  id: "ingest-original",
+  groups: ["ingest"],
+  figure: "same ingest vs the original design (a commit per event)",
+  peer: "original.py bulk, scaled",
+  target: "reported",
+  async run(c) {
+    const bulk = c.original("bulk", c.path("original_bulk.db"), `${Math.min(2000, c.events)}`);
+    if (!bulk) return [skipped(this.figure, this.target, "python3 or original.py not found")];
+    const sample = Math.min(2000, c.events);
+    await run(c.original("migrate", c.path("original_bulk.db"))!);
+    const peer = await run(bulk);
+    // The ingest case's measurement of the same events, or one of our own.
+    let ours = c.shared.get("ingest") as Measured | undefined;
+    if (!ours) {
+      const db = await freshCopy(c, "ingest_o.db");
+      ours = summarize([
+        await run(c.cli("log", "--stdin", "--db", db), {
+          stdinFile: (await c.eventFiles("large")).ndjson,
+        }),
+      ]);
+      await Deno.remove(db);
+    }
+    return [ratioFigure(
+      this.figure,
       ours,
-      summarize([scaled]),
+      summarize([{ ...peer, ms: (peer.ms * c.events) / sample }]),
       `original.py bulk, ${sample.toLocaleString("en")} events scaled`,
-      "reported",
+      this.target,
       null,
-    );
-  } else {
-    skip("same ingest vs original.py bulk", "reported", "python3 or original.py not found");
-  }
-  if (tools.sqliteUtils) {
-    const sample = Math.min(100_000, EVENTS);
-    const head = (await Deno.readTextFile(p("events.ndjson"))).split("\n").slice(0, sample);
-    await Deno.writeTextFile(p("sample.ndjson"), head.join("\n") + "\n");
-    await copy(p("template.db"), p("sqlite_utils.db"));
-    const insert = await run(
-      ["sqlite-utils", "insert", p("sqlite_utils.db"), "audit_log", p("sample.ndjson"), "--nl"],
-    );
-    ratioFigure(
-      "same ingest vs sqlite-utils insert --nl",
-      ours,
-      summarize([{ ...insert, ms: (insert.ms * EVENTS) / sample }]),
-      `sqlite-utils, ${sample.toLocaleString("en")} events scaled`,
-      "reported",
+    )];
+  },
+};
+
+const ingestVsSqliteUtils: BenchCase = {
+  id: "ingest-sqlite-utils",
+  groups: ["ingest"],
+  figure: "same ingest vs sqlite-utils insert --nl",
+  peer: "sqlite-utils, scaled",
+  target: "reported",
+  async run(c) {
+    if (!c.tools.sqliteUtils) {
+      return [skipped(this.figure, this.target, "sqlite-utils is not installed")];
+    }
+    const sample = Math.min(100_000, c.events);
+    const lines = (await Deno.readTextFile((await c.eventFiles("large")).ndjson)).split("\n");
+    await Deno.writeTextFile(c.path("sample.ndjson"), lines.slice(0, sample).join("\n") + "\n");
+    // Both sides load the same sample into the same (empty, migrated) schema.
+    const peerDb = await freshCopy(c, "sqlite_utils.db");
+    const oursDb = await freshCopy(c, "ingest_u.db");
+    const peer = await run([
+      "sqlite-utils",
+      "insert",
+      peerDb,
+      "audit_log",
+      c.path("sample.ndjson"),
+      "--nl",
+    ]);
+    const ours = await run(c.cli("log", "--stdin", "--db", oursDb), {
+      stdinFile: c.path("sample.ndjson"),
+    });
+    for (const file of [peerDb, oursDb, c.path("sample.ndjson")]) await Deno.remove(file);
+    return [ratioFigure(
+      this.figure,
+      summarize([ours]),
+      summarize([peer]),
+      `sqlite-utils, ${sample.toLocaleString("en")} events`,
+      this.target,
       null,
-    );
-    await Deno.remove(p("sqlite_utils.db"));
-    await Deno.remove(p("sample.ndjson"));
-  } else {
-    skip("same ingest vs sqlite-utils insert --nl", "reported", "sqlite-utils is not installed");
-  }
+    )];
+  },
+};
 
-  // The original design's schema holding the same events: the storage peer, and the
-  // database original.py logs into.
-  let originalBytes: number | null = null;
-  if (tools.sqlite3 && tools.python && tools.original) {
-    await run([tools.python, flags.original, "migrate", p("original.db")]);
-    await Deno.writeTextFile(
-      p("import_original.sql"),
-      peerSql(p("events.csv")).replace(ISO_NOW, "CURRENT_TIMESTAMP"),
-    );
-    await run(["sqlite3", p("original.db")], { stdinFile: p("import_original.sql") });
-    originalBytes = databaseBytes(p("original.db"));
-  }
+/** Where one start-up case's commands read and write. */
+interface StartupDatabases {
+  ours: string;
+  bare: string;
+  original: string | null;
+}
 
-  // --- One event per process ---------------------------------------------------------------
-  const logArgs = ["ORDER_CONFIRMED", "--sku", "SKU-00042", "--details", "Order ORD-123: 45 units"];
-  const logAt = async (db: string) => {
+/**
+ * A start-up figure: one process of ours beside the bare Deno script and the original design
+ * doing the same, cold and warm, in turns.
+ */
+function startupCase(spec: {
+  id: string;
+  figure: string;
+  /** ours / bare at most. */
+  bareLimit: number;
+  /** Ours at least this many times faster than original.py (`null`: reported). */
+  originalFaster: number | null;
+  databases(c: BenchContext): Promise<StartupDatabases>;
+  ours(c: BenchContext, db: string): string[];
+  bare(c: BenchContext, db: string): string[];
+  original(c: BenchContext, db: string): string[] | null;
+  /** Whether ours and the bare script print the same (read commands do). */
+  sameOutput: boolean;
+}): BenchCase {
+  const target = `≤ ${spec.bareLimit}× bare` +
+    (spec.originalFaster ? `, ≥ ${spec.originalFaster}× faster than original.py` : "");
+  return {
+    id: spec.id,
+    groups: ["startup"],
+    figure: spec.figure,
+    peer: "bare Deno + node:sqlite (scripts/bench_bare.ts); original.py",
+    target,
+    async run(c) {
+      const dbs = await spec.databases(c);
+      const dbFiles = [dbs.ours, dbs.bare, dbs.original]
+        .filter((db): db is string => db !== null)
+        .flatMap((db) => [db, `${db}-wal`, `${db}-shm`]);
+      const coldFiles = [...dbFiles, ...c.programFiles()];
+      const figures: Figure[] = [];
+      const modes = c.cache.method === "off" ? ["warm"] : ["cold", "warm"];
+      for (const mode of modes) {
+        const before = mode === "cold" ? () => c.cache.drop(coldFiles) : undefined;
+        // What a drop leaves of the database in the cache, to show that cold runs are cold.
+        await before?.();
+        const cached = mode === "cold" ? await c.cache.cachedPercent(dbs.ours) : null;
+        const original = spec.original(c, dbs.original ?? "");
+        const measured = await compare({
+          ours: { command: spec.ours(c, dbs.ours), before },
+          bare: { command: spec.bare(c, dbs.bare), before },
+          ...(original && dbs.original ? { original: { command: original, before } } : {}),
+        }, c.runs);
+        const notes = [
+          `median of ${c.runs}, in turns`,
+          ...(cached === null ? [] : [`database ${cached}% cached after the drop`]),
+          ...(spec.sameOutput
+            ? [measured.ours.stdout === measured.bare.stdout ? "same output" : "OUTPUT DIFFERS"]
+            : []),
+        ];
+        const differs = notes.includes("OUTPUT DIFFERS");
+        const line = ratioFigure(
+          `${spec.figure}, ${mode}`,
+          measured.ours,
+          measured.bare,
+          "bare Deno + node:sqlite",
+          `≤ ${spec.bareLimit}×`,
+          spec.bareLimit,
+          notes.join("; "),
+        );
+        figures.push({ ...line, pass: line.pass && !differs });
+        if (!measured.original) {
+          figures.push(
+            skipped(
+              `${spec.figure}, ${mode}, vs original.py`,
+              target,
+              "python3 or original.py not found",
+            ),
+          );
+          continue;
+        }
+        const faster = measured.original.ms / measured.ours.ms;
+        figures.push({
+          ...ratioFigure(
+            `${spec.figure}, ${mode}, vs the original design`,
+            measured.ours,
+            measured.original,
+            `original.py, ${c.tools.python}`,
+            spec.originalFaster ? `ours ≥ ${spec.originalFaster}× faster` : "reported",
+            null,
+          ),
+          pass: spec.originalFaster ? faster >= spec.originalFaster : null,
+          note: faster >= 1
+            ? `ours is ${round(faster)}× faster`
+            : `ours is ${round(1 / faster)}× slower`,
+        });
+      }
+      return figures;
+    },
+  };
+}
+
+const LOG_ARGS = ["ORDER_CONFIRMED", "SKU-00042", "Order ORD-123: 45 units", "bench"] as const;
+
+const logProcess = startupCase({
+  id: "log",
+  figure: "one log process, start to exit",
+  bareLimit: 1.3,
+  originalFaster: 1.5,
+  async databases(c) {
     // The bare peer writes events without seals: it logs into a copy, so that the database
-    // every later figure reads (and the bundle verifies) keeps an intact chain.
-    const bareDb = db.replace(/\.db$/, "_bare.db");
-    checkpoint(db);
-    await copy(db, bareDb);
-    return await compare({
-      ours: { command: cli("log", ...logArgs, "--user", "bench", "--db", db) },
-      bare: {
-        command: bare(
-          "log",
-          bareDb,
-          "ORDER_CONFIRMED",
-          "SKU-00042",
-          "Order ORD-123: 45 units",
-          "bench",
+    // every later figure reads keeps an intact chain.
+    const ours = await c.database("large");
+    checkpoint(ours);
+    const bare = c.path("log_bare.db");
+    await Deno.copyFile(ours, bare);
+    return { ours, bare, original: await c.originalDatabase() };
+  },
+  ours: (c, db) => {
+    const [operation, sku, details, user] = LOG_ARGS;
+    return c.cli("log", operation, "--sku", sku, "--details", details, "--user", user, "--db", db);
+  },
+  bare: (c, db) => c.bare("log", db, ...LOG_ARGS),
+  original: (c, db) => {
+    const [operation, sku, details, user] = LOG_ARGS;
+    return c.original("log", db, operation, "--sku", sku, "--details", details, "--user", user);
+  },
+  sameOutput: false,
+});
+
+const querySku = startupCase({
+  id: "query",
+  figure: "query --sku X --limit 100",
+  bareLimit: 1.5,
+  originalFaster: null,
+  async databases(c) {
+    const ours = await c.database("large");
+    return { ours, bare: ours, original: await c.originalDatabase() };
+  },
+  ours: (c, db) =>
+    c.cli("query", "--sku", skuName(0), "--limit", "100", "--format", "json", "--db", db),
+  bare: (c, db) => c.bare("query", db, skuName(0), "100"),
+  original: (c, db) => c.original("query", db, "--sku", skuName(0), "--limit", "100"),
+  sameOutput: true,
+});
+
+/** A run id in the middle of the large event set. */
+const middleRun = (c: BenchContext) =>
+  runName(Math.floor(Math.ceil(c.events / EVENTS_PER_RUN) / 2));
+
+const batchShow = startupCase({
+  id: "batch",
+  figure: `batch show of a ${EVENTS_PER_RUN.toLocaleString("en")}-event run`,
+  bareLimit: 2.0,
+  originalFaster: null,
+  async databases(c) {
+    const ours = await c.database("large");
+    return { ours, bare: ours, original: await c.originalDatabase() };
+  },
+  ours: (c, db) => c.cli("batch", "show", middleRun(c), "--format", "json", "--db", db),
+  bare: (c, db) => c.bare("batch", db, middleRun(c)),
+  original: (c, db) => c.original("batch", db, middleRun(c)),
+  sameOutput: true,
+});
+
+const deepPages: BenchCase = {
+  id: "pages",
+  figure: "deep pages: --offset and --before-id near the oldest events",
+  peer: "the same page by cursor; the first page",
+  target: "cursor flat (≤ 1.3× the first page)",
+  async run(c) {
+    const db = await c.database("large");
+    const total = count(db);
+    const offset = total - 150;
+    const m = await compare({
+      first: { command: c.cli("query", "--limit", "100", "--db", db) },
+      offset: { command: c.cli("query", "--offset", `${offset}`, "--limit", "100", "--db", db) },
+      cursor: {
+        command: c.cli(
+          "query",
+          "--before-id",
+          `${total - offset + 1}`,
+          "--limit",
+          "100",
+          "--db",
+          db,
         ),
       },
-    }, RUNS);
-  };
-  const logBig = await logAt(p("ours.db"));
-  ratioFigure(
-    "one log process, start to exit",
-    logBig.ours,
-    logBig.bare,
-    "bare Deno + node:sqlite",
-    "≤ 1.3×",
-    1.3,
-  );
-  if (tools.python && tools.original) {
-    const python = await compare({
-      original: {
-        command: [
-          tools.python,
-          flags.original,
-          "log",
-          p("original.db"),
-          ...logArgs,
-          "--user",
-          "bench",
-        ],
-      },
-    }, RUNS);
-    const faster = python.original.ms / logBig.ours.ms;
-    add({
-      figure: "one log process vs the original design",
-      ours: fmtMs(logBig.ours.ms),
-      peer: `${fmtMs(python.original.ms)} (original.py log, ${tools.python})`,
-      ratio: round(logBig.ours.ms / python.original.ms),
-      target: "ours ≥ 1.5× faster",
-      pass: faster >= 1.5,
-      note: faster >= 1
-        ? `ours is ${round(faster)}× faster`
-        : `ours is ${round(1 / faster)}× slower`,
-      raw: { ours: logBig.ours, peer: python.original },
-    });
-  } else {
-    skip("one log process vs original.py log", "≥ 1.5× faster", "python3 or original.py not found");
-  }
-
-  // --- Reads ---------------------------------------------------------------------------------
-  const sku = skuName(0);
-  const queryAt = async (db: string) =>
-    await compare({
-      ours: {
-        command: cli("query", "--sku", sku, "--limit", "100", "--format", "json", "--db", db),
-      },
-      bare: { command: bare("query", db, sku, "100") },
-    }, RUNS);
-  const queryBig = await queryAt(p("ours.db"));
-  ratioFigure(
-    `query --sku X --limit 100 (${EVENTS.toLocaleString("en")} events)`,
-    queryBig.ours,
-    queryBig.bare,
-    "bare Deno + node:sqlite",
-    "≤ 1.5×",
-    1.5,
-    queryBig.ours.stdout === queryBig.bare.stdout ? "same output" : "OUTPUT DIFFERS",
-  );
-
-  const runCount = Math.ceil(EVENTS / EVENTS_PER_RUN);
-  const runId = runName(Math.floor(runCount / 2));
-  const batchAt = async (db: string, id: string) =>
-    await compare({
-      ours: { command: cli("batch", "show", id, "--format", "json", "--db", db) },
-      bare: { command: bare("batch", db, id) },
-    }, RUNS);
-  const batchBig = await batchAt(p("ours.db"), runId);
-  ratioFigure(
-    `batch show of a ${EVENTS_PER_RUN.toLocaleString("en")}-event run`,
-    batchBig.ours,
-    batchBig.bare,
-    "bare Deno + node:sqlite",
-    "≤ 2.0×",
-    2.0,
-    batchBig.ours.stdout === batchBig.bare.stdout ? "same output" : "OUTPUT DIFFERS",
-  );
-
-  // Deep pages: the same 100 events near the oldest end, by offset and by cursor.
-  const total = count(p("ours.db"));
-  const offset = total - 150;
-  const pages = await compare({
-    first: { command: cli("query", "--limit", "100", "--db", p("ours.db")) },
-    offset: {
-      command: cli("query", "--offset", `${offset}`, "--limit", "100", "--db", p("ours.db")),
-    },
-    cursor: {
-      command: cli(
-        "query",
-        "--before-id",
-        `${total - offset + 1}`,
-        "--limit",
-        "100",
-        "--db",
-        p("ours.db"),
+    }, c.runs);
+    return [
+      ratioFigure(
+        `deep page: --offset ${offset.toLocaleString("en")}`,
+        m.offset,
+        m.cursor,
+        "--before-id cursor, same page",
+        "reported",
+        null,
+        m.offset.stdout === m.cursor.stdout ? "same page" : "PAGES DIFFER",
       ),
-    },
-  }, RUNS);
-  ratioFigure(
-    `deep page: --offset ${offset.toLocaleString("en")}`,
-    pages.offset,
-    pages.cursor,
-    "--before-id cursor, same page",
-    "reported",
-    null,
-    pages.offset.stdout === pages.cursor.stdout ? "same page" : "PAGES DIFFER",
-  );
-  ratioFigure(
-    "deep page: --before-id cursor near the end",
-    pages.cursor,
-    pages.first,
-    "first page",
-    "flat (≤ 1.3×)",
-    1.3,
-  );
+      ratioFigure(
+        "deep page: --before-id cursor near the end",
+        m.cursor,
+        m.first,
+        "first page",
+        "flat (≤ 1.3×)",
+        1.3,
+      ),
+    ];
+  },
+};
 
-  // --- Export ----------------------------------------------------------------------------------
-  const exportSql = "SELECT audit_id, timestamp, operation, sku, details, user, run_id " +
-    "FROM audit_log ORDER BY audit_id DESC";
-  const exportAt = async (db: string, times: number) =>
-    await compare({
-      ours: {
-        command: cli("query", "--limit", "0", "--format", "csv", "--db", db),
-        options: { stdoutFile: p("ours.csv") },
-      },
-      ...(tools.sqlite3
-        ? {
-          peer: {
-            command: ["sqlite3", "-csv", "-header", db, exportSql],
-            options: { stdoutFile: p("peer.csv") },
-          },
-        }
-        : {}),
-    }, times);
-  const exportBig = await exportAt(p("ours.db"), LONG_RUNS === 1 ? 3 : RUNS);
-  const exportSmall = await exportAt(p("small.db"), RUNS);
-  const flat = exportBig.ours.rssKb === null || exportSmall.ours.rssKb === null ||
-    exportBig.ours.rssKb <= exportSmall.ours.rssKb + 64 * 1024;
-  if (tools.sqlite3) {
-    const ratio = exportBig.ours.ms / exportBig.peer.ms;
-    add({
-      figure: "query --limit 0 --format csv (every event)",
-      ours: `${fmtMs(exportBig.ours.ms)}, ${fmtMb(exportBig.ours.rssKb)} peak (${
-        fmtMb(exportSmall.ours.rssKb)
-      } at ${SMALL.toLocaleString("en")})`,
-      peer: `${fmtMs(exportBig.peer.ms)} (sqlite3 -csv)`,
+const csvExport: BenchCase = {
+  id: "csv",
+  figure: "query --limit 0 --format csv (every event)",
+  peer: "sqlite3 -csv",
+  target: "≤ 2.0×; memory flat",
+  async run(c) {
+    if (!c.tools.sqlite3) return [skipped(this.figure, this.target, "sqlite3 is not installed")];
+    const sql = "SELECT audit_id, timestamp, operation, sku, details, user, run_id " +
+      "FROM audit_log ORDER BY audit_id DESC";
+    const exportAt = async (db: string, times: number) =>
+      await compare({
+        ours: {
+          command: c.cli("query", "--limit", "0", "--format", "csv", "--db", db),
+          options: { stdoutFile: c.path("ours.csv") },
+        },
+        peer: {
+          command: ["sqlite3", "-csv", "-header", db, sql],
+          options: { stdoutFile: c.path("peer.csv") },
+        },
+      }, times);
+    const big = await exportAt(await c.database("large"), c.longRuns === 1 ? 3 : c.runs);
+    const small = await exportAt(await c.database("small"), c.runs);
+    await Deno.remove(c.path("ours.csv")).catch(() => {});
+    await Deno.remove(c.path("peer.csv")).catch(() => {});
+    const flat = big.ours.rssKb === null || small.ours.rssKb === null ||
+      big.ours.rssKb <= small.ours.rssKb + 64 * 1024;
+    const ratio = big.ours.ms / big.peer.ms;
+    return [{
+      figure: this.figure,
+      ours: `${fmtMs(big.ours.ms)}, ${fmtMb(big.ours.rssKb)} peak (${fmtMb(small.ours.rssKb)} at ${
+        c.smallEvents.toLocaleString("en")
+      })`,
+      peer: `${fmtMs(big.peer.ms)} (sqlite3 -csv)`,
       ratio: round(ratio),
-      target: "≤ 2.0×; memory flat",
+      target: this.target,
       pass: ratio <= 2.0 && flat,
-      raw: { ours: exportBig.ours, peer: exportBig.peer, oursSmall: exportSmall.ours },
-    });
-  } else {
-    skip("query --limit 0 --format csv", "≤ 2.0×", "sqlite3 is not installed");
-  }
-  await Deno.remove(p("ours.csv")).catch(() => {});
-  await Deno.remove(p("peer.csv")).catch(() => {});
+      raw: { ours: big.ours, peer: big.peer, oursSmall: small.ours },
+    }];
+  },
+};
 
-  // --- Bundle ----------------------------------------------------------------------------------
-  const bundleTarget = "time ≤ 1.5×, ZIP ≤ 1.25×";
-  if (!(await succeeds(cli("bundle", "--help")))) {
-    skip("bundle --compress", bundleTarget, "this build has no bundle command");
-  } else if (!tools.sqlite3 || !tools.zip) {
-    skip("bundle --compress", bundleTarget, "sqlite3 or zip is not installed");
-  } else {
+const bundleCompress: BenchCase = {
+  id: "bundle",
+  figure: "bundle --compress",
+  peer: "sqlite3 .backup + zip -6",
+  target: "time ≤ 1.5×, ZIP ≤ 1.25×",
+  async run(c) {
+    if (!c.tools.sqlite3 || !c.tools.zip) {
+      return [skipped(this.figure, this.target, "sqlite3 or zip is not installed")];
+    }
+    const db = await c.database("large");
+    const out = c.path("bundles");
+    const peerOut = c.path("peer_bundle");
     const oursTimes = [];
     const peerTimes = [];
     let oursZip = 0;
     let peerZip = 0;
-    for (let i = 0; i < LONG_RUNS; i++) {
-      await Deno.remove(p("bundles"), { recursive: true }).catch(() => {});
-      await Deno.remove(p("peer_bundle"), { recursive: true }).catch(() => {});
-      const made = await run(
-        cli("bundle", "--compress", "--output", p("bundles"), "--db", p("ours.db")),
-      );
+    for (let i = 0; i < c.longRuns; i++) {
+      await Deno.remove(out, { recursive: true }).catch(() => {});
+      await Deno.remove(peerOut, { recursive: true }).catch(() => {});
+      const made = await run(c.cli("bundle", "--compress", "--output", out, "--db", db));
       oursTimes.push(made);
       oursZip = (await Deno.stat(made.stdout.trim())).size;
-      await Deno.mkdir(p("peer_bundle/debug_bundle"), { recursive: true });
+      await Deno.mkdir(join(peerOut, "debug_bundle"), { recursive: true });
       peerTimes.push(
         await run([
           "sh",
           "-c",
           `sqlite3 "$1" ".backup '$2/debug_bundle/database_backup.db'" && cd "$2" && zip -6 -q -r bundle.zip debug_bundle`,
           "sh",
-          p("ours.db"),
-          p("peer_bundle"),
+          db,
+          peerOut,
         ]),
       );
-      peerZip = (await Deno.stat(p("peer_bundle/bundle.zip"))).size;
+      peerZip = (await Deno.stat(join(peerOut, "bundle.zip"))).size;
     }
+    await Deno.remove(out, { recursive: true }).catch(() => {});
+    await Deno.remove(peerOut, { recursive: true }).catch(() => {});
     const ours = summarize(oursTimes);
     const peer = summarize(peerTimes);
     const timeRatio = ours.ms / peer.ms;
     const sizeRatio = oursZip / peerZip;
-    add({
-      figure: "bundle --compress",
-      ours: `${fmtMs(ours.ms)}, ZIP ${(oursZip / 1048576).toFixed(1)} MB`,
-      peer: `${fmtMs(peer.ms)}, ZIP ${
-        (peerZip / 1048576).toFixed(1)
-      } MB (sqlite3 .backup + zip -6)`,
+    const mb = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MB`;
+    return [{
+      figure: this.figure,
+      ours: `${fmtMs(ours.ms)}, ZIP ${mb(oursZip)}`,
+      peer: `${fmtMs(peer.ms)}, ZIP ${mb(peerZip)} (sqlite3 .backup + zip -6)`,
       ratio: round(timeRatio),
-      target: bundleTarget,
+      target: this.target,
       pass: timeRatio <= 1.5 && sizeRatio <= 1.25,
       note: `ZIP size ${round(sizeRatio)}×`,
       raw: { ours, peer, oursZip, peerZip },
-    });
-    await Deno.remove(p("bundles"), { recursive: true }).catch(() => {});
-    await Deno.remove(p("peer_bundle"), { recursive: true }).catch(() => {});
-  }
+    }];
+  },
+};
 
-  // --- Storage ---------------------------------------------------------------------------------
-  const oursBytes = databaseBytes(p("ours.db"));
-  const perEvent = oursBytes / total;
-  if (originalBytes !== null) {
-    const originalPerEvent = originalBytes / EVENTS;
-    add({
-      figure: "storage per event",
+const storage: BenchCase = {
+  id: "storage",
+  figure: "storage per event",
+  peer: "the original schema holding the same events",
+  target: "reported",
+  async run(c) {
+    const db = await c.database("large");
+    const perEvent = databaseBytes(db) / count(db);
+    const original = await c.originalDatabase();
+    if (!original) {
+      return [{
+        ...skipped(
+          this.figure,
+          this.target,
+          "original schema not built: python3 or original.py missing",
+        ),
+        ours: `${perEvent.toFixed(0)} B`,
+      }];
+    }
+    const originalPerEvent = databaseBytes(original) / count(original);
+    return [{
+      figure: this.figure,
       ours: `${perEvent.toFixed(0)} B`,
       peer: `${originalPerEvent.toFixed(0)} B (original schema, same events)`,
       ratio: round(perEvent / originalPerEvent),
-      target: "reported",
+      target: this.target,
       pass: null,
-      raw: { oursBytes, originalBytes, events: EVENTS },
-    });
-  } else {
-    add({
-      figure: "storage per event",
-      ours: `${perEvent.toFixed(0)} B`,
-      peer: "-",
-      ratio: null,
-      target: "reported",
-      pass: null,
-      note: "original schema not built: sqlite3, python3 or original.py missing",
-    });
-  }
+    }];
+  },
+};
 
-  // --- Growth: the same work on 10,000 events ------------------------------------------------
-  if (EVENTS > SMALL) {
-    const smallDb = p("small.db");
-    const grow = (figure: string, small: Measured, big: Measured) =>
-      ratioFigure(
-        `growth: ${figure}, ${SMALL.toLocaleString("en")} → ${EVENTS.toLocaleString("en")} events`,
-        big,
-        small,
-        `at ${SMALL.toLocaleString("en")}`,
-        "flat (≤ 1.3×)",
+const growth: BenchCase = {
+  id: "growth",
+  figure: "growth: the same command on the small and the large database",
+  peer: `the small database`,
+  target: "flat (≤ 1.3×)",
+  async run(c) {
+    if (c.events <= c.smallEvents) {
+      return [skipped(this.figure, this.target, "the large database is no larger")];
+    }
+    const big = await c.database("large");
+    const small = await c.database("small");
+    const smallRun = runName(Math.floor(c.smallEvents / EVENTS_PER_RUN / 2));
+    const commands: [string, (db: string) => string[]][] = [
+      ["log", (db) => c.cli("log", "GROWTH", "--sku", "SKU-00042", "--db", db)],
+      [
+        "query --sku X --limit 100",
+        (db) => c.cli("query", "--sku", skuName(0), "--limit", "100", "--db", db),
+      ],
+      [
+        `batch show (${EVENTS_PER_RUN.toLocaleString("en")} events)`,
+        (db) => c.cli("batch", "show", db === big ? middleRun(c) : smallRun, "--db", db),
+      ],
+      [
+        "--before-id cursor page",
+        (db) => c.cli("query", "--before-id", "151", "--limit", "100", "--db", db),
+      ],
+    ];
+    const figures: Figure[] = [];
+    for (const [name, command] of commands) {
+      const m = await compare({
+        big: { command: command(big) },
+        small: { command: command(small) },
+      }, c.runs);
+      figures.push(ratioFigure(
+        `growth: ${name}, ${c.smallEvents.toLocaleString("en")} → ${
+          c.events.toLocaleString("en")
+        } events`,
+        m.big,
+        m.small,
+        `at ${c.smallEvents.toLocaleString("en")}`,
+        this.target,
         1.3,
-      );
-    const logSmall = await logAt(smallDb);
-    grow("log", logSmall.ours, logBig.ours);
-    const querySmall = await queryAt(smallDb);
-    grow("query --sku X --limit 100", querySmall.ours, queryBig.ours);
-    const batchSmall = await batchAt(smallDb, runName(Math.floor(SMALL / EVENTS_PER_RUN / 2)));
-    grow("batch show (1,000 events)", batchSmall.ours, batchBig.ours);
-    const cursorSmall = await compare({
-      cursor: { command: cli("query", "--before-id", "151", "--limit", "100", "--db", smallDb) },
-    }, RUNS);
-    grow("--before-id cursor page", cursorSmall.cursor, pages.cursor);
-  }
-} finally {
-  if (!flags.keep) await Deno.remove(dir, { recursive: true }).catch(() => {});
+      ));
+    }
+    return figures;
+  },
+};
+
+/** The benchmark, in the order it runs. */
+export const CASES: readonly BenchCase[] = [
+  ingest,
+  chainIngest,
+  verify,
+  singleLogLibrary,
+  ingestVsOriginal,
+  ingestVsSqliteUtils,
+  logProcess,
+  querySku,
+  batchShow,
+  deepPages,
+  csvExport,
+  bundleCompress,
+  storage,
+  growth,
+];
+
+// --- The run's context -------------------------------------------------------------------------
+
+/** Bytes the database's pages take, after its WAL is merged into it. */
+function databaseBytes(path: string): number {
+  checkpoint(path);
+  return withDb(path, (db) => {
+    const pragma = (name: string) => db.prepare(`PRAGMA ${name}`).get()![name] as number;
+    return (pragma("page_count") - pragma("freelist_count")) * pragma("page_size");
+  });
 }
 
-// --- Report ----------------------------------------------------------------------------------
-const loadAfter = loadAverage();
-const header = ["figure", "ours", "peer", "ratio", "target", "result"];
-const rows = figures.map((f) => [
-  f.figure,
-  f.ours,
-  f.peer,
-  f.ratio === null ? "-" : `${f.ratio.toFixed(2)}×`,
-  f.target,
-  (f.pass === null
-    ? (f.note?.startsWith("skipped") ? "skipped" : "reported")
-    : f.pass
-    ? "pass"
-    : "FAIL") +
-  (f.note && !f.note.startsWith("skipped")
-    ? ` (${f.note})`
-    : f.note
-    ? ` (${f.note.slice(9)})`
-    : ""),
-]);
-const table = [header, header.map(() => "---"), ...rows]
-  .map((cells) => `| ${cells.join(" | ")} |`).join("\n");
-const machine = {
-  cpus: navigator.hardwareConcurrency,
-  load_average_before: loadBefore,
-  load_average_after: loadAfter,
-  deno: Deno.version.deno,
-  sqlite: new DatabaseSync(":memory:").prepare("SELECT sqlite_version() AS v").get()!.v,
-  os: `${Deno.build.os} ${Deno.build.arch}`,
-};
-const report = {
-  events: EVENTS,
-  runs: RUNS,
-  seconds: round((performance.now() - started) / 1000, 1),
-  date: new Date().toISOString(),
-  machine,
-  peers: tools,
-  figures,
-};
-await Deno.mkdir(dirname(flags.out), { recursive: true });
-await Deno.writeTextFile(flags.out, JSON.stringify(report, null, 2) + "\n");
-const summary =
-  `${
-    EVENTS.toLocaleString("en")
-  } events; ${machine.cpus} CPUs, load ${loadBefore} → ${loadAfter}; ` +
-  `Deno ${machine.deno}, SQLite ${machine.sqlite}; ${report.seconds} s`;
-await Deno.stdout.write(encoder.encode(`${table}\n\n${summary}\nJSON: ${flags.out}\n`));
+/** Merges the database's WAL into its file, so that the file alone can be copied. */
+function checkpoint(path: string) {
+  withDb(path, (db) => db.exec("PRAGMA wal_checkpoint(TRUNCATE)"));
+}
+
+function count(path: string): number {
+  return withDb(path, (db) => db.prepare("SELECT count(*) AS n FROM audit_log").get()!.n as number);
+}
+
+function withDb<T>(path: string, work: (db: DatabaseSync) => T): T {
+  const db = new DatabaseSync(path);
+  try {
+    return work(db);
+  } finally {
+    db.close();
+  }
+}
+
+/** A migrated, empty database, made once; cases copy it. */
+let template: Promise<string> | undefined;
+function templateDatabase(c: BenchContext): Promise<string> {
+  template ??= run(c.cli("migrate", "--db", c.path("template.db"))).then(() =>
+    c.path("template.db")
+  );
+  return template;
+}
+
+async function freshCopy(c: BenchContext, name: string): Promise<string> {
+  await Deno.copyFile(await templateDatabase(c), c.path(name));
+  return c.path(name);
+}
+
+function createContext(options: {
+  events: number;
+  runs: number;
+  dir: string;
+  tools: Tools;
+  originalPath: string;
+  cache: BenchContext["cache"];
+}): BenchContext {
+  const { dir, tools } = options;
+  const path = (name: string) => join(dir, name);
+  const bare = join(ROOT, "scripts", "bench_bare.ts");
+  const memo = new Map<string, Promise<unknown>>();
+  const once = <T>(key: string, make: () => Promise<T>): Promise<T> => {
+    if (!memo.has(key)) memo.set(key, make());
+    return memo.get(key) as Promise<T>;
+  };
+  const smallEvents = Math.min(10_000, options.events);
+  const context: BenchContext = {
+    events: options.events,
+    runs: options.runs,
+    longRuns: options.events >= 200_000 ? 1 : 3,
+    smallEvents,
+    dir,
+    path,
+    tools,
+    cache: options.cache,
+    cli: (
+      ...args
+    ) => [Deno.execPath(), "run", "--quiet", ...PERMISSION_FLAGS, join(ROOT, "cli.ts"), ...args],
+    bare: (...args) => [Deno.execPath(), "run", "--quiet", "--allow-all", bare, ...args],
+    original: (...args) =>
+      tools.python && tools.original ? [tools.python, options.originalPath, ...args] : null,
+    eventFiles: (size) =>
+      once(`events-${size}`, async () => {
+        const files = { ndjson: path(`${size}.ndjson`), csv: path(`${size}.csv`) };
+        await writeEventFiles(
+          size === "large" ? options.events : smallEvents,
+          files.ndjson,
+          files.csv,
+        );
+        return files;
+      }),
+    database: (size) =>
+      once(`db-${size}`, async () => {
+        const db = await freshCopy(context, `${size}.db`);
+        await run(context.cli("log", "--stdin", "--db", db), {
+          stdinFile: (await context.eventFiles(size)).ndjson,
+        });
+        return db;
+      }),
+    adoptDatabase(db) {
+      if (!memo.has("db-large")) memo.set("db-large", Promise.resolve(db));
+    },
+    originalDatabase: () =>
+      once("original", async () => {
+        const db = path("original.db");
+        const migrate = context.original("migrate", db);
+        if (!migrate) return null;
+        await run(migrate);
+        const { csv } = await context.eventFiles("large");
+        if (tools.sqlite3) {
+          await Deno.writeTextFile(
+            path("import_original.sql"),
+            importSql(csv, "CURRENT_TIMESTAMP"),
+          );
+          await run(["sqlite3", db], { stdinFile: path("import_original.sql") });
+        } else {
+          // Without the shell, python3 (which runs original.py anyway) loads the same rows.
+          await run([tools.python!, "-c", PYTHON_IMPORT, db, csv]);
+        }
+        return db;
+      }),
+    programFiles: () => {
+      const denoDir = denoDirectory();
+      return [
+        ...["cli.ts", "mod.ts", "deno.json", "deno.lock"].map((name) => join(ROOT, name)),
+        ...["cli", "lib", "migrations"].flatMap((folder) => filesBelow(join(ROOT, folder))),
+        bare,
+        join(ROOT, "scripts", "permissions.ts"),
+        ...(denoDir
+          ? [
+            ...filesBelow(join(denoDir, "gen", "file", ROOT)),
+            ...["v8_code_cache_v2", "dep_analysis_cache_v2", "node_analysis_cache_v2"]
+              .flatMap((name) => [name, `${name}-wal`].map((file) => join(denoDir, file))),
+          ]
+          : []),
+        options.originalPath,
+        ...filesBelow(join(dirname(options.originalPath), "__pycache__")),
+      ];
+    },
+    shared: new Map(),
+    log: (text) => Deno.stderr.writeSync(new TextEncoder().encode(`bench: ${text}\n`)),
+  };
+  return context;
+}
+
+const PYTHON_IMPORT = `
+import csv, sqlite3, sys
+db = sqlite3.connect(sys.argv[1])
+with open(sys.argv[2], newline="") as f:
+    rows = csv.reader(f)
+    next(rows)
+    db.executemany("INSERT INTO audit_log (operation, sku, details, user, run_id) "
+                   "VALUES (?, nullif(?, ''), ?, ?, nullif(?, ''))", rows)
+db.commit()
+`;
+
+/**
+ * `shared/peers/original.py` beside the repository (`../shared/peers/original.py`), or beside a
+ * folder above it (a git worktree may sit a level deeper); the first that exists.
+ */
+function findOriginal(): string {
+  const beside = join(ROOT, "..", "shared", "peers", "original.py");
+  for (let dir = dirname(ROOT); dir !== dirname(dir); dir = dirname(dir)) {
+    const candidate = join(dir, "shared", "peers", "original.py");
+    try {
+      if (Deno.statSync(candidate).isFile) return candidate;
+    } catch {
+      // not here; look further up
+    }
+  }
+  return beside;
+}
+
+let denoDir: string | null | undefined;
+/** Deno's cache folder (emitted code, code cache), or `null` when it cannot be found. */
+function denoDirectory(): string | null {
+  if (denoDir !== undefined) return denoDir;
+  const out = new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json"],
+    stdout: "piped",
+    stderr: "null",
+  })
+    .outputSync();
+  denoDir = out.code === 0 ? JSON.parse(new TextDecoder().decode(out.stdout)).denoDir : null;
+  return denoDir!;
+}
+
+/** The cases of the hook scripts that exist, replacing cases here with the same id. */
+async function withHooks(cases: readonly BenchCase[]): Promise<BenchCase[]> {
+  const all = [...cases];
+  for (const hook of HOOKS) {
+    const url = new URL(`./${hook}`, import.meta.url);
+    if (!(await Deno.stat(url).then(() => true, () => false))) continue;
+    // A computed specifier: a hook that is not there is no error for `deno check`.
+    const module = await import(url.href) as { cases?: BenchCase[] };
+    for (const extra of module.cases ?? []) {
+      const at = all.findIndex((c) => c.id === extra.id);
+      if (at >= 0) all[at] = extra;
+      else all.push(extra);
+    }
+  }
+  return all;
+}
+
+// --- The run -----------------------------------------------------------------------------------
+
+/** Says what is wrong with the command line and exits 2. */
+function usage(message: string): never {
+  Deno.stderr.writeSync(new TextEncoder().encode(`bench: ${message}\n`));
+  Deno.exit(2);
+}
+
+if (import.meta.main) {
+  const { values: flags } = parseArgs({
+    args: Deno.args,
+    options: {
+      events: { type: "string", default: "1000000" },
+      runs: { type: "string", default: "9" },
+      only: { type: "string" },
+      cold: { type: "string", default: "files" },
+      out: { type: "string", default: join(ROOT, "bench-results", "latest.json") },
+      original: { type: "string", default: findOriginal() },
+      keep: { type: "boolean", default: false },
+    },
+  });
+  const events = Number(flags.events);
+  const runs = Number(flags.runs);
+  if (!Number.isSafeInteger(events) || events < 1000) usage("--events must be ≥ 1000");
+  if (!Number.isSafeInteger(runs) || runs < 1) usage("--runs must be ≥ 1");
+  if (!["files", "system", "off"].includes(flags.cold)) {
+    usage('--cold must be "files", "system" or "off"');
+  }
+  const all = await withHooks(CASES);
+  const only = flags.only?.split(",").map((name) => name.trim());
+  const selected = only
+    ? all.filter((c) => only.includes(c.id) || c.groups?.some((g) => only.includes(g)))
+    : all;
+  if (only && !selected.length) {
+    const names = all.flatMap((c) => [c.id, ...(c.groups ?? [])]);
+    usage(`--only: no case named ${only.join(", ")}; cases: ${[...new Set(names)].join(", ")}`);
+  }
+
+  const python = (await succeeds(["/usr/bin/python3", "--version"]))
+    ? "/usr/bin/python3"
+    : (await succeeds(["python3", "--version"]))
+    ? "python3"
+    : null;
+  const tools: Tools = {
+    sqlite3: await succeeds(["sqlite3", "-version"]),
+    zip: await succeeds(["zip", "-v"]),
+    sqliteUtils: await succeeds(["sqlite-utils", "--version"]),
+    python,
+    original: await Deno.stat(flags.original).then(() => true, () => false),
+    gnuTime: await hasGnuTime(),
+  };
+  const cache = await pageCache(flags.cold as ColdMethod, python);
+  const dir = await Deno.makeTempDir({ prefix: "audit-trail-bench-" });
+  const context = createContext({ events, runs, dir, tools, originalPath: flags.original, cache });
+  const loadBefore = loadAverage();
+  const started = performance.now();
+  context.log(
+    `${events.toLocaleString("en")} events, short figures the median of ${runs} runs; in ${dir}`,
+  );
+  context.log(`load average ${loadBefore ?? "?"}; peers: ${JSON.stringify(tools)}`);
+  context.log(`cold runs: ${cache.why}`);
+
+  const figures: Figure[] = [];
+  try {
+    for (const benchCase of selected) {
+      const load = [loadAverage()];
+      let lines: Figure[];
+      try {
+        await benchCase.setup?.(context);
+        lines = await benchCase.run(context);
+      } catch (error) {
+        lines = [{
+          figure: benchCase.figure,
+          ours: "-",
+          peer: "-",
+          ratio: null,
+          target: benchCase.target,
+          pass: false,
+          note: `error: ${(error as Error).message.split("\n")[0].slice(0, 300)}`,
+        }];
+      }
+      load.push(loadAverage());
+      for (const line of lines) {
+        line.load = formatLoad(load);
+        figures.push(line);
+        const verdict = line.pass === null ? "" : line.pass ? "  pass" : "  FAIL";
+        context.log(`${line.figure}: ${line.ours} vs ${line.peer} (load ${line.load})${verdict}`);
+      }
+    }
+  } finally {
+    if (!flags.keep) await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+  await report(figures, {
+    events,
+    runs,
+    tools,
+    cold: cache.why,
+    loadBefore,
+    seconds: round((performance.now() - started) / 1000, 1),
+    out: flags.out,
+  });
+}
+
+/** Prints the table and a summary line, and writes the same as JSON to `out`. */
+async function report(
+  figures: Figure[],
+  info: {
+    events: number;
+    runs: number;
+    tools: Tools;
+    cold: string;
+    loadBefore: number | null;
+    seconds: number;
+    out: string;
+  },
+) {
+  const loadAfter = loadAverage();
+  const result = (f: Figure) => {
+    const skip = f.note?.startsWith("skipped: ");
+    const verdict = f.pass === null ? (skip ? "skipped" : "reported") : f.pass ? "pass" : "FAIL";
+    const note = skip ? f.note!.slice("skipped: ".length) : f.note;
+    return note ? `${verdict} (${note})` : verdict;
+  };
+  const header = ["figure", "ours", "peer", "ratio", "target", "result", "load"];
+  const rows = figures.map((f) => [
+    f.figure,
+    f.ours,
+    f.peer,
+    f.ratio === null ? "-" : `${f.ratio.toFixed(2)}×`,
+    f.target,
+    result(f),
+    f.load ?? "?",
+  ]);
+  const table = [header, header.map(() => "---"), ...rows]
+    .map((cells) => `| ${cells.join(" | ")} |`).join("\n");
+  const machine = {
+    cpus: navigator.hardwareConcurrency,
+    load_average_before: info.loadBefore,
+    load_average_after: loadAfter,
+    deno: Deno.version.deno,
+    sqlite: withDb(":memory:", (db) => db.prepare("SELECT sqlite_version() AS v").get()!.v),
+    os: `${Deno.build.os} ${Deno.build.arch}`,
+  };
+  const json = {
+    events: info.events,
+    runs: info.runs,
+    seconds: info.seconds,
+    date: new Date().toISOString(),
+    cold: info.cold,
+    machine,
+    peers: info.tools,
+    figures,
+  };
+  await Deno.mkdir(dirname(info.out), { recursive: true });
+  await Deno.writeTextFile(info.out, JSON.stringify(json, null, 2) + "\n");
+  const summary =
+    `${info.events.toLocaleString("en")} events; ${machine.cpus} CPUs, load ${
+      info.loadBefore ?? "?"
+    } → ${loadAfter ?? "?"}; Deno ${machine.deno}, SQLite ${machine.sqlite}; ${info.seconds} s\n` +
+    `cold runs: ${info.cold}`;
+  await Deno.stdout.write(new TextEncoder().encode(`${table}\n\n${summary}\nJSON: ${info.out}\n`));
+}

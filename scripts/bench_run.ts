@@ -3,6 +3,16 @@
  * peak memory (resident set) where GNU time is installed. Input and output go through files,
  * redirected by the shell, so the benchmark itself never sits in a pipe it would slow down.
  *
+ * Also what a benchmark case is (scripts/bench.ts holds the table of them; a script of its own,
+ * such as scripts/bench_bundle.ts, may export `cases` of the same shape), the machine's load
+ * average printed beside every figure, and emptying the page cache of the files a command reads
+ * so that it can be measured cold.
+ *
+ * Why not hyperfine: it runs all the runs of one command before the next, so a change in the
+ * machine's load falls on one side only; here the commands take turns (a, b, c, a, b, c, …), and
+ * each run may be preceded by a step outside the timed span (emptying the cache). It also needs
+ * no installation.
+ *
  * @module
  */
 
@@ -132,5 +142,288 @@ export function summarize(runs: RunResult[]): Measured {
     runs: runs.length,
     samples: runs.map((r) => Math.round(r.ms * 10) / 10),
     stdout: runs[runs.length - 1].stdout,
+  };
+}
+
+/** The machine's load average over the last minute, from /proc/loadavg (`null` elsewhere). */
+export function loadAverage(): number | null {
+  try {
+    return Number(Deno.readTextFileSync("/proc/loadavg").split(" ")[0]);
+  } catch {
+    return null;
+  }
+}
+
+/** The load averages seen while a figure was measured, as printed beside it. */
+export function formatLoad(load: readonly (number | null)[]): string {
+  const known = load.filter((l): l is number => l !== null);
+  if (!known.length) return "?";
+  const low = Math.min(...known).toFixed(1);
+  const high = Math.max(...known).toFixed(1);
+  return low === high ? low : `${low}-${high}`;
+}
+
+/**
+ * How a cold page cache is made before a run:
+ *
+ * - `files` (the default): the files the commands read are dropped from the page cache one by
+ *   one (`posix_fadvise(DONTNEED)` after a sync, through python3, else `dd iflag=nocache`): the
+ *   database and the programs' own files (sources, Deno's emitted code and code cache). The
+ *   runtimes themselves (the `deno` and `python3` binaries and libraries) stay cached, as any
+ *   other program using them keeps them on a machine. Needs no root.
+ * - `system`: `sync; echo 1 > /proc/sys/vm/drop_caches`, everything not in use (root only).
+ * - `off`: nothing is dropped; only warm figures.
+ */
+export type ColdMethod = "files" | "system" | "off";
+
+/** Drops files from the page cache; `why` says how, or why it cannot. */
+export interface PageCache {
+  method: ColdMethod;
+  /** What is done, or why nothing can be. */
+  why: string;
+  /** Drops `paths` (missing ones are ignored) from the cache; resolves when done. */
+  drop(paths: readonly string[]): Promise<void>;
+  /** Percentage of `path` in the cache (fincore), or `null` when it cannot be seen. */
+  cachedPercent(path: string): Promise<number | null>;
+}
+
+const FADVISE = `
+import os, sys
+for path in sys.argv[1:]:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        continue
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+`;
+
+/** Sets up `method` here: falls back to what the machine allows, and says so in `why`. */
+export async function pageCache(method: ColdMethod, python: string | null): Promise<PageCache> {
+  const fincore = await succeeds(["fincore", "--version"]);
+  const cachedPercent = async (path: string) => {
+    if (!fincore) return null;
+    const out = await new Deno.Command("fincore", {
+      args: ["--bytes", "--noheadings", "--output", "RES,SIZE", path],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    const [res, size] = new TextDecoder().decode(out.stdout).trim().split(/\s+/).map(Number);
+    return out.code === 0 && size > 0 ? Math.round((100 * res) / size) : null;
+  };
+  const exists = (paths: readonly string[]) =>
+    paths.filter((path) => {
+      try {
+        return Deno.statSync(path).isFile;
+      } catch {
+        return false;
+      }
+    });
+  if (method === "system") {
+    const drop = async () => {
+      await run(["sync"]);
+      await Deno.writeTextFile("/proc/sys/vm/drop_caches", "1");
+    };
+    try {
+      await drop();
+      return {
+        method,
+        why: "sync; echo 1 > /proc/sys/vm/drop_caches before each run (every file not in use)",
+        drop,
+        cachedPercent,
+      };
+    } catch (error) {
+      const files = await pageCache("files", python);
+      return {
+        ...files,
+        why: `drop_caches is not writable here (${(error as Error).name}); ${files.why}`,
+      };
+    }
+  }
+  if (method === "off") {
+    return {
+      method,
+      why: "not measured cold (--cold off)",
+      drop: () => Promise.resolve(),
+      cachedPercent,
+    };
+  }
+  if (Deno.build.os !== "linux") {
+    return {
+      method: "off",
+      why: `no page cache control on ${Deno.build.os}: warm figures only`,
+      drop: () => Promise.resolve(),
+      cachedPercent,
+    };
+  }
+  const drop = python
+    ? async (paths: readonly string[]) => {
+      await run([python, "-c", FADVISE, ...exists(paths)]);
+    }
+    : async (paths: readonly string[]) => {
+      await run(["sync"]);
+      const script = 'for f; do dd if="$f" iflag=nocache count=0 status=none; done';
+      await run(["sh", "-c", script, "sh", ...exists(paths)]);
+    };
+  return {
+    method,
+    why: `before each run, the files the commands read are dropped from the page cache (${
+      python ? "posix_fadvise through python3" : "dd iflag=nocache"
+    }): the database and the programs' own files; the runtimes stay cached`,
+    drop,
+    cachedPercent,
+  };
+}
+
+/** Every file below `folder` (none when it does not exist). */
+export function filesBelow(folder: string): string[] {
+  const found: string[] = [];
+  const walk = (dir: string) => {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(dir)];
+    } catch {
+      return;
+    }
+    for (const entry of entries) {
+      const path = `${dir}/${entry.name}`;
+      if (entry.isDirectory) walk(path);
+      else if (entry.isFile) found.push(path);
+    }
+  };
+  walk(folder);
+  return found;
+}
+
+/** One line of the benchmark's table: a figure beside its peer, measured in the same run. */
+export interface Figure {
+  figure: string;
+  ours: string;
+  peer: string;
+  /** ours / peer, or `null` where a ratio means nothing. */
+  ratio: number | null;
+  target: string;
+  /** `true` pass, `false` fail, `null` reported only or skipped. */
+  pass: boolean | null;
+  note?: string;
+  /** The load averages seen while it was measured (filled in by the runner). */
+  load?: string;
+  raw?: Record<string, unknown>;
+}
+
+/** The programs a case may need; a missing one makes the case say it was skipped. */
+export interface Tools {
+  sqlite3: boolean;
+  zip: boolean;
+  sqliteUtils: boolean;
+  /** The Python interpreter for the original design (`/usr/bin/python3` where it exists). */
+  python: string | null;
+  /** Whether `original.py` was found. */
+  original: boolean;
+  gnuTime: boolean;
+}
+
+/** What every case is given: the run's settings, its data, and how to run the programs. */
+export interface BenchContext {
+  /** Events in the large database. */
+  events: number;
+  /** Runs of each short figure (the median is taken); long figures take `longRuns`. */
+  runs: number;
+  longRuns: number;
+  /** Events in the small database the growth figures compare with. */
+  smallEvents: number;
+  /** The run's scratch folder, and a path in it. */
+  dir: string;
+  path(name: string): string;
+  tools: Tools;
+  cache: PageCache;
+  /** `deno run <permissions of the executable> cli.ts ARGS`. */
+  cli(...args: string[]): string[];
+  /** The bare Deno peer (scripts/bench_bare.ts) with `args`. */
+  bare(...args: string[]): string[];
+  /** `python3 original.py ARGS`, or `null` when python3 or original.py is missing. */
+  original(...args: string[]): string[] | null;
+  /** The event files (NDJSON and CSV) of `events` or `smallEvents` events, made on first use. */
+  eventFiles(size: "large" | "small"): Promise<{ ndjson: string; csv: string }>;
+  /** A migrated database holding the large or small event set, made on first use. */
+  database(size: "large" | "small"): Promise<string>;
+  /** Records that `path` holds the large event set (a case that made one hands it over). */
+  adoptDatabase(path: string): void;
+  /** The original design's database holding the large event set, or `null` if it cannot be made. */
+  originalDatabase(): Promise<string | null>;
+  /** The files the commands read besides the databases, to drop for a cold run. */
+  programFiles(): string[];
+  /** Measurements cases share (the ingest's, for the figures that compare it with others). */
+  shared: Map<string, unknown>;
+  /** Prints a progress line on stderr. */
+  log(text: string): void;
+}
+
+/**
+ * One benchmark: what it measures beside what, its target, and how. `run` returns the table's
+ * lines (one per peer); a case that cannot run returns them with `pass: null` and a note
+ * starting `skipped:`.
+ */
+export interface BenchCase {
+  /** Short name, for `--only`. */
+  id: string;
+  /** Group names it also answers to in `--only` (e.g. `startup`). */
+  groups?: string[];
+  figure: string;
+  peer: string;
+  target: string;
+  /** Preparation outside the measured time. */
+  setup?(context: BenchContext): Promise<void>;
+  run(context: BenchContext): Promise<Figure[]>;
+}
+
+/** A line for a case that could not run here. */
+export function skipped(figure: string, target: string, reason: string): Figure {
+  return {
+    figure,
+    ours: "-",
+    peer: "-",
+    ratio: null,
+    target,
+    pass: null,
+    note: `skipped: ${reason}`,
+  };
+}
+
+export const fmtMs = (ms: number): string =>
+  ms >= 10_000
+    ? `${(ms / 1000).toFixed(1)} s`
+    : ms >= 100
+    ? `${ms.toFixed(0)} ms`
+    : `${ms.toFixed(1)} ms`;
+export const fmtMb = (kb: number | null): string =>
+  kb === null ? "?" : `${(kb / 1024).toFixed(0)} MB`;
+export const round = (n: number, digits = 2): number => Math.round(n * 10 ** digits) / 10 ** digits;
+
+/**
+ * A line comparing two measurements: `ours / peer` against `limit` (`null`: reported only).
+ */
+export function ratioFigure(
+  figure: string,
+  ours: Measured,
+  peer: Measured,
+  peerName: string,
+  target: string,
+  limit: number | null,
+  note?: string,
+): Figure {
+  const ratio = ours.ms / peer.ms;
+  return {
+    figure,
+    ours: fmtMs(ours.ms),
+    peer: `${fmtMs(peer.ms)} (${peerName})`,
+    ratio: round(ratio),
+    target,
+    pass: limit === null ? null : ratio <= limit,
+    note,
+    raw: { ours, peer },
   };
 }

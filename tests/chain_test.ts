@@ -408,12 +408,12 @@ Deno.test("a new event never takes over the seal of a deleted newest event", asy
 Deno.test("head prints ID:HASH or JSON; verify refuses a malformed anchor", async () => {
   await using dir = await tempDir();
   const path = await migratedDb(dir.path);
-  const empty = await runCli(["head", "--db", path]);
+  const empty = await runCli(["head", "--db", path, "--format", "json"]);
   assert.equal(empty.code, 0, empty.stderr);
   assert.deepEqual(JSON.parse(empty.stdout), { audit_id: null, hash: null, anchor: null });
   await runCli(["log", "FIRST", "--db", path]);
   const [json, table, bad] = await Promise.all([
-    runCli(["head", "--db", path]),
+    runCli(["head", "--db", path, "--format", "json"]),
     runCli(["head", "--db", path, "--format", "table"]),
     runCli(["verify", "--db", path, "--anchor", "1:abc"]),
   ]);

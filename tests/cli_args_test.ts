@@ -121,3 +121,18 @@ Deno.test("log --stdin says on stderr how to end the input when a person types i
   assert.equal(JSON.parse(stdout).inserted, 1);
   assert.equal(eventCount(db), 1);
 });
+
+Deno.test("an error quoting what was given shows its control characters escaped, never raw", async () => {
+  await using dir = await tempDir();
+  const result = await runCli(["\x1b[2J\u202Elog"], { cwd: dir.path });
+  assert.equal(result.code, 2);
+  assert.equal(
+    result.stderr.split("\n")[0],
+    'audit-trail: error: Unknown command "\\x1b[2J\\u202Elog"',
+  );
+  assert.ok(!result.stderr.includes("\x1b") && !result.stderr.includes("\u202e"));
+  const path = await runCli(["query", "--db", `${dir.path}/\x07bell\u202E.db`]);
+  assert.equal(path.code, 1);
+  assert.match(path.stderr, /\\x07bell\\u202E\.db/);
+  assert.ok(!path.stderr.includes("\x07") && !path.stderr.includes("\u202e"));
+});

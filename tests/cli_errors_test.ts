@@ -1,6 +1,8 @@
 /**
- * Bad input through the real command line: a one-line error, the right exit code, empty
- * stdout, and nothing stored or changed.
+ * Bad input through the command line: a one-line error, the right exit code, empty stdout,
+ * and nothing stored or changed. The cases run through `main()` in this process (a process
+ * each would add only start-up time); the first of each group also runs as a real process,
+ * which must give the same result.
  *
  * @module
  */
@@ -9,8 +11,16 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { LATEST_SCHEMA_VERSION } from "../mod.ts";
-import { cliCommand, type CliOptions, fingerprint, runCli, tempDir } from "./helpers.ts";
-import { eventCount, inParallel, migratedFile, writeLegacyDatabase } from "./fixtures.ts";
+import {
+  cliCommand,
+  type CliOptions,
+  type CliResult,
+  fingerprint,
+  runCli,
+  runMain,
+  tempDir,
+} from "./helpers.ts";
+import { eventCount, migratedFile, writeLegacyDatabase } from "./fixtures.ts";
 
 interface BadInput {
   args: string[];
@@ -22,11 +32,16 @@ interface BadInput {
 /** The error line, and at most one hint line after it: nothing else, no stack trace. */
 const ONE_ERROR = /^audit-trail: error: [^\n]+\n(hint: [^\n]+\n)?$/;
 
-/** Runs each bad input against `db` and checks it failed cleanly and changed nothing. */
+/**
+ * Runs each bad input against `db` and checks it failed cleanly and changed nothing. The
+ * first also runs as a process: the real path must agree with the in-process one.
+ */
 async function expectRefused(db: string, cases: BadInput[]): Promise<void> {
   const before = await fingerprint(db);
   const events = eventCount(db);
-  const results = await inParallel(cases.map((c) => () => runCli(c.args, c.options)));
+  const results: CliResult[] = [];
+  for (const c of cases) results.push(await runMain(c.args, c.options));
+  assert.deepEqual(await runCli(cases[0].args, cases[0].options), results[0], "as a process");
   results.forEach((result, i) => {
     const { args, code, message } = cases[i];
     const label = `${JSON.stringify(args).slice(0, 120)}\n${result.stderr}`;
@@ -92,7 +107,7 @@ Deno.test("CLI: log refuses a missing, empty or over-long operation and over-lon
   // Exactly at the limits is accepted.
   const ok = await runCli(["log", "O".repeat(100), "--db", db, "--details", "d".repeat(65_536)]);
   assert.deepEqual(ok, { code: 0, stdout: "1\n", stderr: "" });
-  const [event] = JSON.parse((await runCli(["query", "--db", db])).stdout);
+  const [event] = JSON.parse((await runMain(["query", "--db", db])).stdout);
   assert.equal(event.operation.length, 100);
   assert.equal(event.details.length, 65_536);
 });
@@ -100,7 +115,7 @@ Deno.test("CLI: log refuses a missing, empty or over-long operation and over-lon
 Deno.test("CLI: a run id with whitespace is refused wherever it is given", async () => {
   await using dir = await tempDir();
   const db = migratedFile(dir.path);
-  await runCli(["log", "SEED", "--db", db, "--run-id", "run_ok"]);
+  await runMain(["log", "SEED", "--db", db, "--run-id", "run_ok"]);
   const whitespace = /Run id "run 1" contains whitespace/;
   await expectRefused(db, [
     { args: ["log", "X", "--db", db, "--run-id", "run 1"], code: 2, message: whitespace },
@@ -140,7 +155,7 @@ Deno.test("CLI: a run id with whitespace is refused wherever it is given", async
 Deno.test("CLI: bad --limit, --offset, --order, --format, --since and --until values are usage errors", async () => {
   await using dir = await tempDir();
   const db = migratedFile(dir.path);
-  await runCli(["log", "SEED", "--db", db]);
+  await runMain(["log", "SEED", "--db", db]);
   const count = /--limit must be a whole number of 0 or more/;
   await expectRefused(db, [
     {
@@ -194,7 +209,7 @@ Deno.test("CLI: bad --limit, --offset, --order, --format, --since and --until va
 Deno.test("CLI: log --stdin refuses an invalid line, names it, and stores nothing of the input", async () => {
   await using dir = await tempDir();
   const db = migratedFile(dir.path);
-  await runCli(["log", "SEED", "--db", db]);
+  await runMain(["log", "SEED", "--db", db]);
   const good = '{"operation":"A"}\n{"operation":"B"}\n';
   const stdin = (text: string) => ({ stdin: text });
   await expectRefused(db, [
@@ -287,7 +302,8 @@ Deno.test("CLI: a --db that is a folder or not a SQLite file fails with exit 1 a
     code: 1,
     message: /Database cannot be read/,
   });
-  const results = await inParallel(cases.map((c) => () => runCli(c.args)));
+  const results: CliResult[] = [];
+  for (const c of cases) results.push(await runMain(c.args));
   results.forEach((result, i) => {
     const label = `${cases[i].args.join(" ")}\n${result.stderr}`;
     assert.equal(result.code, 1, label);
@@ -313,14 +329,11 @@ Deno.test("CLI: commands other than migrate fail on a missing database with a hi
     ["batch", "exec", "--db", db, "--", Deno.execPath(), "--version"],
     ["query"], // the default, data/app.db under the current folder
   ];
-  const results = await inParallel(
-    cases.map((args) => () =>
-      runCli(args, {
-        cwd: dir.path,
-        stdin: args.includes("--stdin") ? '{"operation":"X"}\n' : undefined,
-      })
-    ),
-  );
+  const results: CliResult[] = [];
+  for (const args of cases) {
+    const stdin = args.includes("--stdin") ? '{"operation":"X"}\n' : undefined;
+    results.push(await runMain(args, { cwd: dir.path, stdin }));
+  }
   results.forEach((result, i) => {
     const label = `${cases[i].join(" ")}\n${result.stderr}`;
     assert.equal(result.code, 1, label);
@@ -338,8 +351,8 @@ Deno.test("CLI: commands other than migrate fail on a missing database with a hi
 Deno.test("CLI: filter values holding SQL are matched as text, never run", async () => {
   await using dir = await tempDir();
   const db = migratedFile(dir.path);
-  await runCli(["log", "ORDER_CONFIRMED", "--db", db, "--sku", "SKU-1"]);
-  await runCli(["log", "NOTE", "--db", db, "--sku", "x' OR 1=1 --"]);
+  await runMain(["log", "ORDER_CONFIRMED", "--db", db, "--sku", "SKU-1"]);
+  await runMain(["log", "NOTE", "--db", db, "--sku", "x' OR 1=1 --"]);
   const before = await fingerprint(db);
   const cases: [string[], number[]][] = [
     [["--sku", "x' OR 1=1 --"], [2]],
@@ -350,9 +363,8 @@ Deno.test("CLI: filter values holding SQL are matched as text, never run", async
     [["--contains", "%' OR 1=1 --"], []],
     [["--since", "2026-01-01' OR '1'='1"], []],
   ];
-  const results = await inParallel(
-    cases.map(([args]) => () => runCli(["query", "--db", db, ...args])),
-  );
+  const results: CliResult[] = [];
+  for (const [args] of cases) results.push(await runMain(["query", "--db", db, ...args]));
   results.forEach((result, i) => {
     const [args, expected] = cases[i];
     if (args[0] === "--since") {
@@ -377,7 +389,7 @@ Deno.test("CLI: query --limit 0 stops quietly with exit 0 when the reader closes
     { length: 20_000 },
     (_, i) => JSON.stringify({ operation: "COUNTED", sku: `SKU-${i}`, details: "x".repeat(40) }),
   );
-  const seeded = await runCli(["log", "--stdin", "--db", db], { stdin: lines.join("\n") });
+  const seeded = await runMain(["log", "--stdin", "--db", db], { stdin: lines.join("\n") });
   assert.equal(seeded.code, 0, seeded.stderr);
   for (const format of ["ndjson", "json", "csv"]) {
     const child = cliCommand(["query", "--limit", "0", "--format", format, "--db", db]).spawn();

@@ -5,11 +5,22 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { userInfo } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { LATEST_SCHEMA_VERSION, MIGRATIONS, openDatabase } from "../mod.ts";
 import { VERSION } from "../cli.ts";
-import { fingerprint, runCli, sqliteRows, tempDir } from "./helpers.ts";
+import {
+  cliCommand,
+  collectOutput,
+  fingerprint,
+  lockWaitUnobservable,
+  runCli,
+  runMain,
+  sqliteRows,
+  tempDir,
+  untilWaitingForLock,
+} from "./helpers.ts";
 import {
   eventCount,
   inParallel,
@@ -209,7 +220,7 @@ Deno.test("CLI log takes AUDIT_TRAIL_DB, AUDIT_TRAIL_USER and AUDIT_TRAIL_RUN_ID
     ["ENV_ALL", "env-user", "run_env"],
     ["ENV_OVER_LOGIN", "env-user", null],
     ["LOGIN_NAME", "login-name", null],
-    ["NOBODY", "system", null],
+    ["NOBODY", userInfo().username, null], // the OS login name
     ["OPTIONS_WIN", "opt-user", "run_opt"],
     ["WINDOWS_LOGIN", "win-name", null],
   ]);
@@ -370,7 +381,7 @@ Deno.test("CLI query prints json, ndjson, csv and table, and an empty result in 
         details: '=HYPERLINK("http://x")',
         user: "ana",
       },
-      { operation: "NOTE", details: 'two\nlines, "quoted"', run_id: "run_a" },
+      { operation: "NOTE", details: 'two\nlines, "quoted"', user: "system", run_id: "run_a" },
     ].map((e) => JSON.stringify(e)).join("\n"),
   });
   const [json, ndjson, csv, table, defaulted] = await inParallel(
@@ -456,7 +467,8 @@ Deno.test("CLI --help, help COMMAND and --version print to stdout and exit 0", a
     [["--version"], new RegExp(`^audit-trail ${VERSION.replaceAll(".", "\\.")}\n$`)],
     [["query", "--version"], new RegExp(`^audit-trail ${VERSION.replaceAll(".", "\\.")}\n$`)],
   ];
-  const results = await inParallel(cases.map(([args]) => () => runCli(args)));
+  const results = [];
+  for (const [args] of cases) results.push(await runMain(args));
   results.forEach((result, i) => {
     const label = cases[i][0].join(" ");
     assert.equal(result.code, 0, `${label}: ${result.stderr}`);
@@ -467,6 +479,8 @@ Deno.test("CLI --help, help COMMAND and --version print to stdout and exit 0", a
     assert.match(help.stdout, /\nUSAGE\n/);
     assert.match(help.stdout, /\nEXAMPLES\n/);
   }
+  // The real process agrees.
+  assert.deepEqual(await runCli(["--version"]), results.at(-2));
   const bare = await runCli([]);
   assert.equal(bare.code, 2);
   assert.equal(bare.stdout, "");
@@ -489,14 +503,19 @@ Deno.test("CLI log from many processes at once stores every event, each acknowle
   assert.equal(eventCount(db), 12);
 });
 
-Deno.test("CLI log waits for another program's write lock instead of failing at once", async () => {
-  await using dir = await tempDir();
-  const db = migratedFile(dir.path);
-  const holder = new DatabaseSync(db);
-  holder.exec("BEGIN IMMEDIATE");
-  const logging = runCli(["log", "WAITED", "--db", db]);
-  await new Promise((resolve) => setTimeout(resolve, 700));
-  holder.exec("COMMIT");
-  holder.close();
-  assert.deepEqual(await logging, { code: 0, stdout: "1\n", stderr: "" });
+Deno.test({
+  name: "CLI log waits for another program's write lock instead of failing at once",
+  ignore: (await lockWaitUnobservable()) !== null,
+  async fn() {
+    await using dir = await tempDir();
+    const db = migratedFile(dir.path);
+    const holder = new DatabaseSync(db);
+    holder.exec("BEGIN IMMEDIATE");
+    const child = cliCommand(["log", "WAITED", "--db", db]).spawn();
+    // Released only once the process is seen waiting for it, however late it started.
+    await untilWaitingForLock(child);
+    holder.exec("COMMIT");
+    holder.close();
+    assert.deepEqual(await collectOutput(child), { code: 0, stdout: "1\n", stderr: "" });
+  },
 });

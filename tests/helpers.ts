@@ -6,6 +6,7 @@
  */
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
+import type { CliIo } from "../cli/context.ts";
 import { PERMISSION_FLAGS } from "../scripts/permissions.ts";
 
 export const ROOT: string = new URL("..", import.meta.url).pathname.replace(/^\/([A-Za-z]:)/, "$1");
@@ -22,6 +23,13 @@ export async function tempDir(): Promise<{ path: string } & AsyncDisposable> {
   };
 }
 
+/** Empty values count as unset, so the runner's own AUDIT_TRAIL_* settings cannot leak in. */
+const CLEARED_ENV: Readonly<Record<string, string>> = {
+  AUDIT_TRAIL_DB: "",
+  AUDIT_TRAIL_RUN_ID: "",
+  AUDIT_TRAIL_USER: "",
+};
+
 export interface CliResult {
   code: number;
   stdout: string;
@@ -34,6 +42,8 @@ export interface CliOptions {
   /** Extra environment; AUDIT_TRAIL_* variables of the test runner are never inherited. */
   env?: Record<string, string>;
   cwd?: string;
+  /** A program and its arguments to run the CLI through: `[...wrapper, deno, "run", …]`. */
+  wrapper?: string[];
 }
 
 /** Runs `deno run <PERMISSION_FLAGS> cli.ts ...args` and collects its output. */
@@ -64,18 +74,67 @@ export async function collectOutput(
   };
 }
 
+/**
+ * Streams for calling `main(args, io)` in this process, and what it wrote to them. The
+ * environment is this process's, with `env` over it and the AUDIT_TRAIL_* variables unset, as
+ * for {@linkcode runCli}; stdout and stderr are not terminals. Output past `limit` characters
+ * is dropped (a fuzzed command may print a great deal).
+ */
+export function testIo(
+  options: CliOptions & { limit?: number } = {},
+): { io: CliIo; out: { stdout: string; stderr: string } } {
+  const out = { stdout: "", stderr: "" };
+  const limit = options.limit ?? Infinity;
+  const sink = (key: "stdout" | "stderr") => ({
+    isTerminal: false,
+    write(text: string) {
+      if (out[key].length < limit) out[key] += text;
+      return Promise.resolve();
+    },
+  });
+  const input = typeof options.stdin === "string"
+    ? new TextEncoder().encode(options.stdin)
+    : options.stdin ?? new Uint8Array(0);
+  const env: Record<string, string> = { ...CLEARED_ENV, ...options.env };
+  const io: CliIo = {
+    stdin: new ReadableStream({
+      start(controller) {
+        if (input.length) controller.enqueue(input);
+        controller.close();
+      },
+    }),
+    stdout: sink("stdout"),
+    stderr: sink("stderr"),
+    env: (name) => name in env ? env[name] : Deno.env.get(name),
+    cwd: () => options.cwd ?? Deno.cwd(),
+  };
+  return { io, out };
+}
+
+/**
+ * Runs the CLI's `main(args, io)` in this process: the exit code and output the command would
+ * give, without starting a process (each costs Deno's start-up, 100 ms or more on a busy
+ * machine). For usage errors and checks where the process adds nothing; {@linkcode runCli}
+ * tests the real path (permissions, argv bytes, exit status, signals).
+ */
+export async function runMain(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  // Loaded on first use: test files that never call it do not load the CLI.
+  const { main } = await import("../cli.ts");
+  const { io, out } = testIo(options);
+  const code = await main(args, io);
+  return { code, stdout: out.stdout, stderr: out.stderr };
+}
+
 /** The `Deno.Command` for the CLI, for tests that need to control the process themselves. */
 export function cliCommand(args: string[], options: CliOptions = {}): Deno.Command {
-  // Empty values count as unset, so the runner's own AUDIT_TRAIL_* settings cannot leak in.
-  const env: Record<string, string> = {
-    NO_COLOR: "1",
-    AUDIT_TRAIL_DB: "",
-    AUDIT_TRAIL_RUN_ID: "",
-    AUDIT_TRAIL_USER: "",
-    ...options.env,
-  };
-  return new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", ...PERMISSION_FLAGS, CLI, ...args],
+  const env: Record<string, string> = { NO_COLOR: "1", ...CLEARED_ENV, ...options.env };
+  const [program, ...programArgs] = [
+    ...(options.wrapper ?? []),
+    Deno.execPath(),
+    ...["run", "--quiet", ...PERMISSION_FLAGS, CLI, ...args],
+  ];
+  return new Deno.Command(program, {
+    args: programArgs,
     cwd: options.cwd,
     env,
     clearEnv: false,
@@ -83,6 +142,71 @@ export function cliCommand(args: string[], options: CliOptions = {}): Deno.Comma
     stdout: "piped",
     stderr: "piped",
   });
+}
+
+/** How a sleeping process's main thread shows on Linux while it sleeps in `nanosleep`. */
+const NANOSLEEP = /nanosleep/;
+
+function wchan(pid: number): string | null {
+  try {
+    return Deno.readTextFileSync(`/proc/${pid}/wchan`);
+  } catch {
+    return null;
+  }
+}
+
+let lockWaitProbe: Promise<string | null> | undefined;
+
+/**
+ * `null` when {@linkcode untilWaitingForLock} can see a process wait here, else why not: it
+ * reads `/proc/PID/wchan` (Linux), which some kernels hide.
+ */
+export function lockWaitUnobservable(): Promise<string | null> {
+  lockWaitProbe ??= (async () => {
+    if (Deno.build.os !== "linux") return `needs Linux's /proc, this is ${Deno.build.os}`;
+    const sleeper = new Deno.Command("sleep", { args: ["5"], stdout: "null", stderr: "null" })
+      .spawn();
+    try {
+      for (let i = 0; i < 200; i++) {
+        if (NANOSLEEP.test(wchan(sleeper.pid) ?? "")) return null;
+        await new Promise((resolve) => setTimeout(resolve, 5));
+      }
+      return "/proc/PID/wchan does not show a sleeping process here";
+    } finally {
+      sleeper.kill();
+      await sleeper.status;
+    }
+  })();
+  return lockWaitProbe;
+}
+
+/**
+ * Resolves once `child` is waiting for a lock that another connection holds, or has exited.
+ * SQLite's busy wait sleeps between tries (1, 2, 5, 10… ms), the only time a command's main
+ * thread sleeps in `nanosleep`; seen asleep twice, 30 ms apart, it is in that wait. A lock
+ * released after this resolves was met by the child, however late the child started: no
+ * fixed delay decides what the test checks. (An exited child failed to wait: its result says
+ * how.)
+ */
+export async function untilWaitingForLock(
+  child: Deno.ChildProcess,
+  timeoutMs = 60_000,
+): Promise<void> {
+  let exited = false;
+  child.status.then(() => exited = true, () => exited = true);
+  const deadline = performance.now() + timeoutMs;
+  let firstSeen: number | null = null;
+  while (!exited) {
+    if (performance.now() > deadline) {
+      child.kill("SIGKILL");
+      throw new Error(`process ${child.pid} neither waited for the lock nor exited`);
+    }
+    if (NANOSLEEP.test(wchan(child.pid) ?? "")) {
+      firstSeen ??= performance.now();
+      if (performance.now() - firstSeen >= 30) return;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
 }
 
 /** A migrated database in `dir`, made through the real CLI. Returns its path. */

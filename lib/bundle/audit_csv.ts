@@ -5,8 +5,9 @@
  */
 import { type AuditDatabase, openDatabase } from "../db.ts";
 import { type AuditRow, eventRowSql, readEventRows } from "../event_row.ts";
-import { writeRows } from "../output.ts";
+import { type Row, writeRows } from "../output.ts";
 import { writeQuery } from "../query.ts";
+import { writeAll } from "../io.ts";
 
 /** Options of {@linkcode exportAuditCsv}. */
 export interface AuditCsvOptions {
@@ -14,6 +15,8 @@ export interface AuditCsvOptions {
   limit: number;
   busyTimeoutMs: number;
   signal?: AbortSignal;
+  /** Changes each event's cells before they are written (the bundle masks secrets with it). */
+  mapRow?: (row: Readonly<AuditRow>) => Row;
 }
 
 /**
@@ -32,18 +35,17 @@ export async function exportAuditCsv(
 ): Promise<number> {
   using db = openDatabase(databasePath, { readOnly: true, busyTimeoutMs: options.busyTimeoutMs });
   using file = await Deno.open(path, { write: true, createNew: true });
-  const encoder = new TextEncoder();
-  const write = async (text: string) => {
-    let bytes = encoder.encode(text);
-    while (bytes.length > 0) bytes = bytes.subarray(await file.write(bytes));
-  };
+  const write = (text: string) => writeAll(file, text);
   await write("\uFEFF");
   db.sqlite.exec("BEGIN");
+  const mapped = function* (pages: Iterable<AuditRow[]>) {
+    for (const page of pages) yield options.mapRow ? page.map(options.mapRow) : page;
+  };
   try {
     const filter = { limit: options.limit, order: "desc" } as const;
     return hasRunId(db)
-      ? (await writeQuery({ write }, db, filter, "csv", { signal: options.signal })).written
-      : await writeRows({ write }, legacyPages(db, options.limit, options.signal), "csv");
+      ? (await writeQuery({ write }, db, filter, "csv", options)).written
+      : await writeRows({ write }, mapped(legacyPages(db, options.limit, options.signal)), "csv");
   } finally {
     if (db.sqlite.isOpen && db.sqlite.isTransaction) db.sqlite.exec("COMMIT");
   }

@@ -13,7 +13,7 @@ import { CHAIN_SCHEMA_VERSION, type ChainVerifyResult, verifyChain } from "../ch
 import { openDatabase } from "../db.ts";
 import { DatabaseBusyError } from "../errors.ts";
 import { schemaVersion } from "../migrate.ts";
-import { collectDatabaseStats, type DatabaseStats } from "./stats.ts";
+import { collectDatabaseStats, type DatabaseStats, type StatsOptions } from "./stats.ts";
 
 /** One check: the figures and integrity check, or the hash chain. */
 export type CheckTask = "stats" | "chain";
@@ -22,7 +22,7 @@ export type CheckTask = "stats" | "chain";
 export interface CheckRequest {
   task: CheckTask;
   path: string;
-  busyTimeoutMs: number;
+  read: StatsOptions;
 }
 
 /** What the worker answers: the result, or the error it met (whether it was a lock). */
@@ -41,18 +41,12 @@ export interface DatabaseCheck {
   inWorkers: boolean;
 }
 
-/** Options of {@linkcode checkDatabase}. */
-export interface CheckOptions {
-  busyTimeoutMs: number;
+/** Options of {@linkcode checkDatabase}: how to read the database, and how to run. */
+export interface CheckOptions extends StatsOptions {
   /** Aborting stops the workers at once. */
   signal?: AbortSignal;
   /** Run the checks in workers (default `true`); `false` runs them in this thread. */
   workers?: boolean;
-  /**
-   * Work that shares the processor (compressing the snapshot): the chain's walk starts once it
-   * is done, so the longer integrity check keeps a core to itself meanwhile.
-   */
-  chainAfter?: Promise<unknown>;
 }
 
 /**
@@ -63,22 +57,18 @@ export interface CheckOptions {
  * verification is then dropped, as it is worth nothing alone.
  */
 export async function checkDatabase(path: string, options: CheckOptions): Promise<DatabaseCheck> {
-  const { busyTimeoutMs, signal } = options;
-  if (options.workers === false) return await inThread(path, busyTimeoutMs);
+  const { signal } = options;
+  const read: StatsOptions = { busyTimeoutMs: options.busyTimeoutMs, memoryMap: options.memoryMap };
+  if (options.workers === false) return await inThread(path, read);
   const chainStop = new AbortController();
   const stopChain = () => chainStop.abort(signal?.reason);
   signal?.addEventListener("abort", stopChain, { once: true });
   try {
-    const statsRun = inWorker<DatabaseStats>("stats", path, busyTimeoutMs, signal);
-    const chainRun = (async () => {
-      await options.chainAfter?.catch(() => {});
-      return await inWorker<ChainVerifyResult | null>(
-        "chain",
-        path,
-        busyTimeoutMs,
-        chainStop.signal,
-      );
-    })();
+    // Both at once: three threads with the compression, which on two busy cores still ends
+    // sooner than the chain waiting for the compression (and gets the scheduler's share of
+    // three threads where other programs compete).
+    const statsRun = inWorker<DatabaseStats>("stats", path, read, signal);
+    const chainRun = inWorker<ChainVerifyResult | null>("chain", path, read, chainStop.signal);
     chainRun.catch(() => {}); // settled below, or dropped with the figures
     let stats: DatabaseStats | typeof NO_WORKER;
     try {
@@ -89,7 +79,7 @@ export async function checkDatabase(path: string, options: CheckOptions): Promis
     }
     if (stats === NO_WORKER) {
       chainStop.abort(new Error("no worker"));
-      return await inThread(path, busyTimeoutMs);
+      return await inThread(path, read);
     }
     if (!hasChain(stats)) {
       chainStop.abort(new Error("no chain"));
@@ -98,7 +88,7 @@ export async function checkDatabase(path: string, options: CheckOptions): Promis
     let chain: DatabaseCheck["chain"];
     try {
       const result = await chainRun;
-      chain = result === NO_WORKER ? await chainInThread(path, busyTimeoutMs) : { result: result };
+      chain = result === NO_WORKER ? await chainInThread(path, read) : { result: result };
     } catch (error) {
       signal?.throwIfAborted();
       chain = { error };
@@ -116,10 +106,10 @@ export async function checkDatabase(path: string, options: CheckOptions): Promis
 export async function runCheckTask(
   task: CheckTask,
   path: string,
-  busyTimeoutMs: number,
+  read: StatsOptions,
 ): Promise<DatabaseStats | ChainVerifyResult | null> {
-  if (task === "stats") return await collectDatabaseStats(path, { busyTimeoutMs });
-  using db = openDatabase(path, { readOnly: true, busyTimeoutMs });
+  if (task === "stats") return await collectDatabaseStats(path, read);
+  using db = openDatabase(path, { readOnly: true, busyTimeoutMs: read.busyTimeoutMs });
   if (schemaVersion(db) < CHAIN_SCHEMA_VERSION) return null;
   return await verifyChain(db);
 }
@@ -139,10 +129,10 @@ interface WorkerScope {
 const scope = globalThis as unknown as WorkerScope;
 if ("WorkerGlobalScope" in globalThis && scope.name === WORKER_NAME) {
   scope.onmessage = async (event) => {
-    const { task, path, busyTimeoutMs } = event.data;
+    const { task, path, read } = event.data;
     let reply: CheckReply;
     try {
-      reply = { ok: true, value: await runCheckTask(task, path, busyTimeoutMs) };
+      reply = { ok: true, value: await runCheckTask(task, path, read) };
     } catch (error) {
       reply = {
         ok: false,
@@ -161,15 +151,15 @@ function hasChain(stats: DatabaseStats): boolean {
 }
 
 /** The checks one after the other in this thread. */
-async function inThread(path: string, busyTimeoutMs: number): Promise<DatabaseCheck> {
-  const stats = await collectDatabaseStats(path, { busyTimeoutMs });
-  const chain = hasChain(stats) ? await chainInThread(path, busyTimeoutMs) : { result: null };
+async function inThread(path: string, read: StatsOptions): Promise<DatabaseCheck> {
+  const stats = await collectDatabaseStats(path, read);
+  const chain = hasChain(stats) ? await chainInThread(path, read) : { result: null };
   return { stats, chain, inWorkers: false };
 }
 
-async function chainInThread(path: string, busyTimeoutMs: number): Promise<DatabaseCheck["chain"]> {
+async function chainInThread(path: string, read: StatsOptions): Promise<DatabaseCheck["chain"]> {
   try {
-    return { result: await runCheckTask("chain", path, busyTimeoutMs) as ChainVerifyResult | null };
+    return { result: await runCheckTask("chain", path, read) as ChainVerifyResult | null };
   } catch (error) {
     return { error };
   }
@@ -183,7 +173,7 @@ async function chainInThread(path: string, busyTimeoutMs: number): Promise<Datab
 function inWorker<T>(
   task: CheckTask,
   path: string,
-  busyTimeoutMs: number,
+  read: StatsOptions,
   signal?: AbortSignal,
 ): Promise<T | typeof NO_WORKER> {
   if (signal?.aborted) return Promise.reject(signal.reason);
@@ -220,7 +210,7 @@ function inWorker<T>(
       resolve(NO_WORKER);
     };
     try {
-      worker.postMessage({ task, path, busyTimeoutMs } satisfies CheckRequest);
+      worker.postMessage({ task, path, read } satisfies CheckRequest);
     } catch {
       end();
       resolve(NO_WORKER);

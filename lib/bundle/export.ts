@@ -1,34 +1,43 @@
 /**
- * Making a debug bundle: independent, time-bounded steps, each writing its own file, so that
- * one failure costs only its own part; then a secret scan, the manifest, and the move to the
- * final name.
+ * Making a debug bundle: a table of independent, time-bounded steps, each writing its own
+ * file, so that one failure costs only its own part; then the secret scan, the manifest, and
+ * the move to the final name. What the steps learn is kept in one state object.
  *
  * @module
  */
-import { createHash } from "node:crypto";
 import { dirname, join, resolve } from "node:path";
 import type { ChainVerifyResult } from "../chain/mod.ts";
-import { AuditTrailError, DatabaseBusyError, UsageError } from "../errors.ts";
+import { createHash } from "node:crypto";
+import { AuditTrailError, DatabaseBusyError, errorMessage, UsageError } from "../errors.ts";
+import type { AuditRow } from "../event_row.ts";
+import { freeDiskBytes } from "../io.ts";
 import { exportAuditCsv } from "./audit_csv.ts";
 import { checkDatabase } from "./check.ts";
-import { type BundleFile, errorMessage, fileSize, hashFile, writeNewTextFile } from "./files.ts";
-import { buildManifest, type BundleError, type Manifest, MANIFEST_NAME } from "./manifest.ts";
+import { type BundleFile, fileSize, hashFile, writeNewTextFile } from "./files.ts";
+import {
+  buildManifest,
+  type BundleError,
+  type Manifest,
+  MANIFEST_NAME,
+  type Redactions,
+} from "./manifest.ts";
+import { maskDatabase } from "./mask_database.ts";
+import { maskFileBytes, MIN_MASKED_LENGTH, SecretMasker } from "./mask.ts";
 import { README_NAME, readmeText } from "./readme.ts";
 import {
   jsonErrorPosition,
+  REDACTED,
   redactSettings,
   SecretScanner,
   secretsInText,
   type SecretValue,
 } from "./redact.ts";
-import { BACKUP_NAME, snapshotDatabase, type SnapshotOutcome } from "./snapshot.ts";
+import { BACKUP_NAME, RAW_NAME, snapshotDatabase, type SnapshotOutcome } from "./snapshot.ts";
 import type { DatabaseStats } from "./stats.ts";
-import { collectSystemInfo, freeDiskBytes, versions } from "./system_info.ts";
-import { stepRunner } from "./steps.ts";
-import { bundleBaseName, BundleWorkspace } from "./workspace.ts";
-import { FolderZip, packFolder } from "./zip.ts";
-
-import type { BundleProgress } from "./steps.ts";
+import { collectSystemInfo, versions } from "./system_info.ts";
+import { type BundleProgress, type StepReport, type StepRunner, stepRunner } from "./steps.ts";
+import { bundleBaseName, BundleFolderError, BundleWorkspace } from "./workspace.ts";
+import { FolderZip } from "./zip.ts";
 
 /** Options of {@linkcode exportDebugBundle}. */
 export interface ExportDebugBundleOptions {
@@ -53,9 +62,9 @@ export interface ExportDebugBundleOptions {
   /** How long to wait for another program's database lock (default 3,000 ms). */
   busyTimeoutMs?: number;
   /**
-   * Check the database in worker threads while the snapshot is being compressed (default
-   * `true`); `false` does one step after the other in this thread. Where no worker can be
-   * started, the bundle falls back to that by itself. The bundle is the same either way.
+   * Check the database in worker threads (default `true`), so that the snapshot is
+   * compressed meanwhile; `false` checks it in this thread. Where no worker can be started,
+   * the bundle falls back to that by itself. The bundle is the same either way.
    */
   parallel?: boolean;
 }
@@ -76,24 +85,105 @@ export const DEFAULT_AUDIT_LIMIT = 1000;
 const DEFAULT_BUSY_TIMEOUT_MS = 3_000;
 const MAX_SETTINGS_BYTES = 5 * 1024 * 1024;
 const SETTINGS_NAME = "settings.json";
+const STATS_NAME = "database_stats.json";
+const CSV_NAME = "audit_log.csv";
+const SYSTEM_INFO_NAME = "system_info.json";
 const TEXT_FILE = /\.(csv|json|txt)$/;
+
+/** Everything a bundle's steps share: the settled options, and what each step found. */
+interface Bundle {
+  databasePath: string;
+  outputDir: string;
+  settingsPath: string;
+  /** Whether the settings file was named (a missing one is then an error). */
+  settingsNamed: boolean;
+  auditLimit: number;
+  busyTimeoutMs: number;
+  compress: boolean;
+  parallel: boolean;
+  createdAt: Date;
+  signal?: AbortSignal;
+  workspace: BundleWorkspace;
+  run: StepRunner;
+  errors: BundleError[];
+  database: { exists: boolean; bytes: number | null; walBytes: number | null };
+  /** The settings' secret values, looked for in every other file. */
+  secrets: SecretValue[];
+  masker: SecretMasker;
+  settings: { included: boolean; path: string; redactedKeys: string[] };
+  redactions: Redactions;
+  snapshot?: SnapshotOutcome;
+  stats?: DatabaseStats;
+  chain: ChainVerifyResult | null;
+  exported: number | null;
+  /** With `compress`: the ZIP, opened once the snapshot is ready to go in. */
+  zip?: FolderZip;
+  /** The snapshot's size and SHA-256, taken as it went into the ZIP. */
+  backupZipped?: Promise<BundleFile>;
+}
+
+/** A collection step: its progress title, the file it writes, and its time limit. */
+interface CollectStep {
+  title: string;
+  file: string;
+  timeoutMs: number;
+  /** Needs the database: skipped when there is none. */
+  database?: true;
+  run(bundle: Bundle, signal: AbortSignal): Promise<StepReport>;
+}
+
+/** The collection steps, in the order they run. */
+const STEPS: readonly CollectStep[] = [
+  { title: "Reading the settings", file: SETTINGS_NAME, timeoutMs: 15_000, run: readSettings },
+  {
+    title: "Copying the database",
+    file: BACKUP_NAME,
+    timeoutMs: 600_000,
+    database: true,
+    run: copyDatabase,
+  },
+  {
+    title: "Checking the database",
+    file: STATS_NAME,
+    timeoutMs: 300_000,
+    database: true,
+    run: checkTheDatabase,
+  },
+  {
+    title: "Exporting the newest events",
+    file: CSV_NAME,
+    timeoutMs: 300_000,
+    database: true,
+    run: exportEvents,
+  },
+  {
+    title: "Collecting system information",
+    file: SYSTEM_INFO_NAME,
+    timeoutMs: 15_000,
+    run: systemInfo,
+  },
+];
 
 /**
  * Makes a debug bundle of the database: `database_backup.db` (a consistent snapshot, even
  * while other programs write), `audit_log.csv`, `database_stats.json`, `system_info.json`,
  * `settings.json` (secrets redacted), `README.txt` and `manifest.json` (every file with its
- * size and SHA-256). A locked, damaged or missing database still gives a bundle: what failed
- * is listed in `errors` and `complete` is `false`. The bundle appears under its final name
- * only once it is whole.
+ * size and SHA-256). The settings' secrets are masked wherever else they appear (the events,
+ * the snapshot, every file), and the manifest's `redactions` says how many and where. A
+ * locked, damaged or missing database still gives a bundle: what failed is listed in
+ * `errors` and `complete` is `false`. The bundle appears under its final name only once it
+ * is whole.
  *
  * @param options The database, and where and how to write the bundle.
  * @returns The bundle's path, whether it is complete, its errors and its manifest.
- * @throws {AuditTrailError} When the output folder cannot be written, or when a secret of the
- * settings was found in a file of the bundle (nothing is saved then).
+ * @throws {BundleFolderError} When the output folder cannot be written or its disk is full.
+ * @throws {AuditTrailError} When a secret of the settings is still found in a text file
+ * after masking (nothing is saved then).
  * @throws {UsageError} For a bad `auditLimit`.
  *
  * @example Bundle a database into a folder
  * ```ts
+ * import assert from "node:assert/strict";
  * import { exportDebugBundle, logAuditEvent, migrate, openDatabase } from "../../mod.ts";
  * const dir = await Deno.makeTempDir();
  * {
@@ -102,7 +192,8 @@ const TEXT_FILE = /\.(csv|json|txt)$/;
  *   logAuditEvent(db, { operation: "SKU_CREATED", sku: "SKU-1" });
  * }
  * const bundle = await exportDebugBundle({ database: `${dir}/app.db` });
- * console.log(bundle.complete, bundle.manifest.audit_records_exported); // true 1
+ * assert.equal(bundle.complete, true);
+ * assert.equal(bundle.manifest.audit_records_exported, 1);
  * ```
  */
 export async function exportDebugBundle(
@@ -115,238 +206,90 @@ export async function exportDebugBundle(
   options.signal?.throwIfAborted();
   const createdAt = options.now ?? new Date();
   const databasePath = resolve(options.database);
-  const databaseDir = dirname(databasePath);
-  const outputDir = resolve(options.outputDir ?? join(databaseDir, "debug_bundles"));
-  const settingsPath = resolve(options.settingsPath ?? join(databaseDir, SETTINGS_NAME));
-  const busyTimeoutMs = options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS;
+  const outputDir = resolve(options.outputDir ?? join(dirname(databasePath), "debug_bundles"));
   const compress = options.compress ?? false;
-  const parallel = options.parallel ?? true;
-
   await using workspace = await BundleWorkspace.create(
     outputDir,
     bundleBaseName(createdAt),
     compress,
   );
   const errors: BundleError[] = [];
-  const run = stepRunner({
-    steps: 7,
-    dir: workspace.dir,
-    errors,
-    onProgress: options.onProgress,
-    signal: options.signal,
-    timeoutMs: options.stepTimeoutMs,
-    describe: describeError,
-  });
-  const [databaseBytes, walBytes] = await Promise.all([
+  const settingsPath = resolve(
+    options.settingsPath ?? join(dirname(databasePath), SETTINGS_NAME),
+  );
+  const [bytes, walBytes, exists] = await Promise.all([
     fileSize(databasePath),
     fileSize(databasePath + "-wal"),
+    Deno.lstat(databasePath).then(() => true, () => false),
   ]);
-  const databaseExists = await Deno.lstat(databasePath).then(() => true, () => false);
-
-  const secrets: SecretValue[] = [];
-  const settings = { included: false, path: settingsPath, redactedKeys: [] as string[] };
-  await run.step("Reading the settings", SETTINGS_NAME, 15_000, async () => {
-    const text = await readSettings(settingsPath, options.settingsPath !== undefined);
-    if (text === null) return { note: "no settings file" };
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text.replace(/^\uFEFF/, ""));
-    } catch (error) {
-      secrets.push(...secretsInText(text));
-      throw new Error(
-        `The settings file "${settingsPath}" was left out: ${jsonErrorPosition(text, error)}`,
-      );
-    }
-    let redaction: ReturnType<typeof redactSettings>;
-    let redactedText: string;
-    try {
-      redaction = redactSettings(parsed);
-      redactedText = JSON.stringify(redaction.redacted, null, 2) + "\n";
-    } catch (error) {
-      // JSON.parse takes any depth, but walking it recursively runs out of stack.
-      if (!(error instanceof RangeError)) throw error;
-      secrets.push(...secretsInText(text));
-      throw new Error(
-        `The settings file "${settingsPath}" was left out: it is nested too deeply to be read`,
-      );
-    }
-    const { paths, secrets: found } = redaction;
-    secrets.push(...found);
-    await writeNewTextFile(workspace.path(SETTINGS_NAME), redactedText);
-    settings.included = true;
-    settings.redactedKeys = paths;
-    return { files: [SETTINGS_NAME] };
-  });
-
-  // With `compress`, the snapshot goes into the ZIP while the database is being checked.
-  // Disposed of before the workspace: an unfinished ZIP lets go of its files before cleanup.
-  let zip: FolderZip | undefined;
-  let backupZipped: Promise<void> | undefined;
-  /** The backup's size and SHA-256, taken while it was compressed. */
-  let backupHash: { bytes: number; sha256: string } | undefined;
-  await using _zip = {
-    [Symbol.asyncDispose]: async () => await zip?.abort(options.signal?.reason),
+  const bundle: Bundle = {
+    databasePath,
+    outputDir,
+    settingsPath,
+    settingsNamed: options.settingsPath !== undefined,
+    auditLimit,
+    busyTimeoutMs: options.busyTimeoutMs ?? DEFAULT_BUSY_TIMEOUT_MS,
+    compress,
+    parallel: options.parallel ?? true,
+    createdAt,
+    signal: options.signal,
+    workspace,
+    errors,
+    run: stepRunner({
+      steps: STEPS.length + 2,
+      dir: workspace.dir,
+      errors,
+      onProgress: options.onProgress,
+      signal: options.signal,
+      timeoutMs: options.stepTimeoutMs,
+      describe: describeError,
+    }),
+    database: { exists, bytes, walBytes },
+    secrets: [],
+    masker: new SecretMasker([]),
+    settings: { included: false, path: settingsPath, redactedKeys: [] },
+    redactions: {
+      total: 0,
+      files: {},
+      secrets_searched: 0,
+      not_searched: [],
+      database: null,
+    },
+    chain: null,
+    exported: null,
   };
-  const missing = `Database not found: "${databasePath}" (the bundle never creates one)`;
-  let snapshot: SnapshotOutcome | undefined;
-  let stats: DatabaseStats | undefined;
-  let chain: ChainVerifyResult | null = null;
-  let exported: number | null = null;
-  if (!databaseExists) {
-    errors.push({ step: "database", message: missing });
-    for (const [title, file] of DATABASE_STEPS) run.skip(title, file, "no database");
-  } else {
-    await run.step(...DATABASE_STEPS[0], 600_000, async (signal) => {
-      snapshot = await snapshotDatabase(databasePath, workspace.dir, { busyTimeoutMs, signal });
-      return {
-        files: snapshot.files,
-        note: snapshot.consistent ? "consistent copy" : undefined,
-        problems: snapshot.problems,
-      };
-    });
-    if (compress && parallel && snapshot?.files.includes(BACKUP_NAME)) {
-      zip = await startZip(workspace, options.signal);
-      if (zip) {
-        const hash = createHash("sha256");
-        let bytes = 0;
-        backupZipped = zip.add(workspace.dir, BACKUP_NAME, (chunk) => {
-          hash.update(chunk);
-          bytes += chunk.length;
-        }).then(() => {
-          backupHash = { bytes, sha256: hash.digest("hex") };
-        });
-      }
-      backupZipped?.catch(() => {}); // awaited when the ZIP is finished
-    }
-    await run.step(...DATABASE_STEPS[1], 300_000, async (signal) => {
-      const checked = await checkDatabase(databasePath, {
-        busyTimeoutMs,
-        signal,
-        workers: parallel,
-        chainAfter: backupZipped,
-      });
-      stats = checked.stats;
-      await writeNewTextFile(
-        workspace.path("database_stats.json"),
-        JSON.stringify(stats, null, 2) + "\n",
-      );
-      const problems = stats.integrity_check.ok
-        ? []
-        : [`integrity check: ${summarize(stats.integrity_check.messages)}`];
-      if ("error" in checked.chain) {
-        problems.push(`audit chain not verified: ${describeError(checked.chain.error)}`);
-      } else {
-        chain = checked.chain.result;
-        if (chain?.failure) problems.push(`audit chain: ${chain.failure.message}`);
-      }
-      return { files: ["database_stats.json"], problems };
-    });
-    await run.step(...DATABASE_STEPS[2], 300_000, async (signal) => {
-      // The backup, when there is one, is what the CSV is read from: it is consistent with
-      // the CSV, and reading it never waits for the live database's locks.
-      const source = snapshot?.files.includes(BACKUP_NAME)
-        ? workspace.path(BACKUP_NAME)
-        : databasePath;
-      exported = await exportAuditCsv(source, workspace.path("audit_log.csv"), {
-        limit: auditLimit,
-        busyTimeoutMs,
-        signal,
-      });
-      return {
-        files: ["audit_log.csv"],
-        note: `${exported} events`,
-      };
+  // Disposed of before the workspace: an unfinished ZIP lets go of its files before cleanup.
+  await using _zip = {
+    [Symbol.asyncDispose]: async () => await bundle.zip?.abort(options.signal?.reason),
+  };
+
+  if (!exists) {
+    errors.push({
+      step: "database",
+      message: `Database not found: "${databasePath}" (the bundle never creates one)`,
     });
   }
-
-  await run.step("Collecting system information", "system_info.json", 15_000, async () => {
-    const info = collectSystemInfo(outputDir);
-    await writeNewTextFile(
-      workspace.path("system_info.json"),
-      JSON.stringify(info, null, 2) + "\n",
-    );
-    return { files: ["system_info.json"] };
-  });
-
-  const manifest = await run.final("Writing the summary and checksums", MANIFEST_NAME, async () => {
-    const facts = () => ({
-      bundleId: workspace.bundleId,
-      createdAt,
-      databasePath,
-      databaseExists,
-      databaseBytes,
-      walBytes,
-      stats: stats ?? null,
-      chain,
-      exported,
-      versions: versions(),
-      settings,
-      snapshot: snapshot
-        ? { method: snapshot.method, consistent: snapshot.consistent, note: snapshot.note }
-        : { method: null, consistent: false, note: databaseExists ? "failed" : "no database" },
-      steps: run.records,
-      errors,
-    });
-    const names = await bundleFileNames(workspace.dir);
-    const draft = buildManifest({ ...facts(), files: [] });
-    await writeNewTextFile(
-      workspace.path(README_NAME),
-      readmeText({
-        ...draft,
-        freeDiskBytes: freeDiskBytes(outputDir),
-        fileNames: [...names, README_NAME, MANIFEST_NAME].sort(),
-        auditLimit,
-        integrityMode: stats?.integrity_check.mode ?? null,
-      }),
-    );
-    names.push(README_NAME);
-    names.sort();
-    const scanner = new SecretScanner(secrets);
-    const files: BundleFile[] = [];
-    for (const name of names) {
-      if (name === BACKUP_NAME && backupZipped) {
-        // Hashed as it went into the ZIP: the file is not read a second time.
-        await backupZipped.catch(() => {});
-        if (backupHash) {
-          files.push({ name, ...backupHash });
-          continue;
-        }
-      }
-      const scan = TEXT_FILE.test(name) ? scanner.file() : undefined;
-      const { bytes, sha256 } = await hashFile(workspace.path(name), {
-        signal: options.signal,
-        onChunk: scan?.feed,
-      });
-      refuseLeak(name, scan?.found() ?? []);
-      files.push({ name, bytes, sha256 });
+  for (const step of STEPS) {
+    if (step.database && !exists) {
+      bundle.run.skip(step.title, step.file, "no database");
+      continue;
     }
-    const manifest = buildManifest({ ...facts(), files });
-    const text = JSON.stringify(manifest, null, 2) + "\n";
-    const scan = scanner.file();
-    scan.feed(new TextEncoder().encode(text));
-    refuseLeak(MANIFEST_NAME, scan.found());
-    await writeNewTextFile(workspace.path(MANIFEST_NAME), text);
-    return manifest;
-  }).catch(whenDiskFull(outputDir));
-
-  const path = await run.final(
+    await bundle.run.step(
+      step.title,
+      step.file,
+      step.timeoutMs,
+      (signal) => step.run(bundle, signal),
+    );
+  }
+  const manifest = await bundle.run.final(
+    "Writing the summary and checksums",
+    MANIFEST_NAME,
+    () => writeManifest(bundle),
+  ).catch(whenDiskFull(outputDir));
+  const path = await bundle.run.final(
     compress ? "Compressing" : "Saving the bundle",
     compress ? `${workspace.bundleId}.zip` : workspace.bundleId,
-    () =>
-      workspace.finish(async (zipPath) => {
-        const names = [...manifest.files.map((f) => f.name), MANIFEST_NAME];
-        if (!zip) {
-          await packFolder(workspace.dir, names, zipPath, workspace.bundleId, {
-            signal: options.signal,
-          });
-          return;
-        }
-        await backupZipped;
-        for (const name of names) {
-          if (name !== BACKUP_NAME) await zip.add(workspace.dir, name);
-        }
-        await zip.close();
-      }),
+    () => workspace.finish(async () => await packZip(bundle, manifest)),
     fileSize,
   ).catch(whenDiskFull(outputDir));
   return {
@@ -356,6 +299,296 @@ export async function exportDebugBundle(
     errors: manifest.errors,
     manifest,
   };
+}
+
+// --- the steps -------------------------------------------------------------------------------
+
+/** `settings.json`, redacted; its secrets become what every other file is masked for. */
+async function readSettings(bundle: Bundle): Promise<StepReport> {
+  const path = bundle.settingsPath;
+  const text = await readSettingsText(path, bundle.settingsNamed);
+  if (text === null) return { note: "no settings file" };
+  const leftOut = (why: string) => {
+    useSecrets(bundle, secretsInText(text));
+    return new Error(`The settings file "${path}" was left out: ${why}`);
+  };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text.replace(/^\uFEFF/, ""));
+  } catch (error) {
+    throw leftOut(jsonErrorPosition(text, error));
+  }
+  let redaction: Awaited<ReturnType<typeof redactSettings>>;
+  try {
+    redaction = await redactSettings(parsed);
+  } catch (error) {
+    // JSON.parse takes any depth, but walking it recursively runs out of stack.
+    if (!(error instanceof RangeError)) throw error;
+    throw leftOut("it is nested too deeply to be read");
+  }
+  useSecrets(bundle, redaction.secrets);
+  // A value equal to a secret under a harmless key (`"user": "admin"` beside
+  // `"password": "admin"`) is masked too.
+  const { value: masked, count } = bundle.masker.maskJson(redaction.redacted, { keys: true });
+  await writeNewTextFile(
+    bundle.workspace.path(SETTINGS_NAME),
+    JSON.stringify(masked, null, 2) + "\n",
+  );
+  countRedactions(bundle, SETTINGS_NAME, redaction.paths.length + count);
+  bundle.settings.included = true;
+  bundle.settings.redactedKeys = redaction.paths;
+  return { files: [SETTINGS_NAME] };
+}
+
+/**
+ * `database_backup.db`: the snapshot, with the settings' secrets masked in it; then, with
+ * `compress`, it goes into the ZIP while the database is checked.
+ */
+async function copyDatabase(bundle: Bundle, signal: AbortSignal): Promise<StepReport> {
+  const snapshot = await snapshotDatabase(bundle.databasePath, bundle.workspace.dir, {
+    busyTimeoutMs: bundle.busyTimeoutMs,
+    signal,
+  });
+  bundle.snapshot = snapshot;
+  const problems = [...snapshot.problems];
+  let note = snapshot.consistent ? "consistent copy" : undefined;
+  if (bundle.masker.active) {
+    for (const name of snapshot.files.filter((f) => f.startsWith(RAW_NAME))) {
+      countRedactions(
+        bundle,
+        name,
+        await maskFileBytes(bundle.workspace.path(name), bundle.masker),
+      );
+    }
+    if (snapshot.files.includes(BACKUP_NAME)) {
+      const masking = maskDatabase(bundle.workspace.path(BACKUP_NAME), bundle.masker, signal);
+      bundle.redactions.database = masking;
+      countRedactions(bundle, BACKUP_NAME, masking.occurrences);
+      if (masking.cells) note = `${note ? `${note}, ` : ""}${masking.cells} values masked`;
+      // The check that masking worked: a secret still there fails the step, which removes
+      // the file rather than ship it.
+      const scanner = new SecretScanner(bundle.secrets);
+      const scan = scanner.file();
+      if (scanner.active) {
+        await hashFile(bundle.workspace.path(BACKUP_NAME), { signal, onChunk: scan.feed });
+      }
+      const left = scan.found();
+      if (left.length) {
+        throw new Error(
+          `${BACKUP_NAME} was left out: the value of the settings key ${
+            left.map((k) => `"${k}"`).join(", ")
+          } could not be masked in it`,
+        );
+      }
+    }
+  }
+  if (bundle.compress && snapshot.files.includes(BACKUP_NAME)) await zipBackup(bundle);
+  return { files: snapshot.files, note, problems };
+}
+
+/** `database_stats.json`, the integrity check, and the walk of the hash chain. */
+async function checkTheDatabase(bundle: Bundle, signal: AbortSignal): Promise<StepReport> {
+  const checked = await checkDatabase(bundle.databasePath, {
+    busyTimeoutMs: bundle.busyTimeoutMs,
+    // The snapshot just read every table of the file without a read error: a memory map is
+    // then a small risk for a large gain (a disk's read error would end the process).
+    memoryMap: bundle.snapshot?.consistent === true,
+    signal,
+    workers: bundle.parallel,
+  });
+  const stats = checked.stats;
+  bundle.stats = stats;
+  await writeJson(bundle, STATS_NAME, stats);
+  const problems = stats.integrity_check.ok
+    ? []
+    : [`integrity check: ${summarize(stats.integrity_check.messages)}`];
+  if ("error" in checked.chain) {
+    problems.push(`audit chain not verified: ${describeError(checked.chain.error)}`);
+  } else {
+    bundle.chain = checked.chain.result;
+    if (bundle.chain?.failure) problems.push(`audit chain: ${bundle.chain.failure.message}`);
+  }
+  return { files: [STATS_NAME], problems };
+}
+
+/** `audit_log.csv`: the newest events, masked. */
+async function exportEvents(bundle: Bundle, signal: AbortSignal): Promise<StepReport> {
+  // The backup, when there is one, is what the CSV is read from: it is consistent with the
+  // CSV, and reading it never waits for the live database's locks.
+  const source = bundle.snapshot?.files.includes(BACKUP_NAME)
+    ? bundle.workspace.path(BACKUP_NAME)
+    : bundle.databasePath;
+  let cells = 0;
+  const mapRow = (row: Readonly<AuditRow>) => {
+    const { value } = bundle.masker.maskJson(row);
+    // Counted as cells that show the marker: those read from the backup were masked there.
+    for (const cell of value) {
+      if (typeof cell === "string" && cell.includes(REDACTED)) cells++;
+    }
+    return value;
+  };
+  bundle.exported = await exportAuditCsv(source, bundle.workspace.path(CSV_NAME), {
+    limit: bundle.auditLimit,
+    busyTimeoutMs: bundle.busyTimeoutMs,
+    signal,
+    mapRow: bundle.masker.active ? mapRow : undefined,
+  });
+  countRedactions(bundle, CSV_NAME, cells);
+  return { files: [CSV_NAME], note: `${bundle.exported} events` };
+}
+
+async function systemInfo(bundle: Bundle): Promise<StepReport> {
+  await writeJson(bundle, SYSTEM_INFO_NAME, collectSystemInfo(bundle.outputDir));
+  return { files: [SYSTEM_INFO_NAME] };
+}
+
+/**
+ * `README.txt` and `manifest.json`, after every file was scanned for the settings' secrets
+ * and measured.
+ */
+async function writeManifest(bundle: Bundle): Promise<Manifest> {
+  const { workspace, masker } = bundle;
+  const facts = (files: BundleFile[]) =>
+    buildManifest({
+      bundleId: workspace.bundleId,
+      createdAt: bundle.createdAt,
+      databasePath: bundle.databasePath,
+      databaseExists: bundle.database.exists,
+      databaseBytes: bundle.database.bytes,
+      walBytes: bundle.database.walBytes,
+      stats: bundle.stats ?? null,
+      chain: bundle.chain,
+      exported: bundle.exported,
+      versions: versions(),
+      settings: bundle.settings,
+      redactions: bundle.redactions,
+      snapshot: bundle.snapshot
+        ? {
+          method: bundle.snapshot.method,
+          consistent: bundle.snapshot.consistent,
+          note: bundle.snapshot.note,
+        }
+        : {
+          method: null,
+          consistent: false,
+          note: bundle.database.exists ? "failed" : "no database",
+        },
+      steps: bundle.run.records,
+      errors: bundle.errors,
+      files,
+    });
+  const names = await bundleFileNames(workspace.dir);
+  const readme = masker.mask(readmeText({
+    ...facts([]),
+    freeDiskBytes: freeDiskBytes(bundle.outputDir),
+    fileNames: [...names, README_NAME, MANIFEST_NAME].sort(),
+    auditLimit: bundle.auditLimit,
+    integrityMode: bundle.stats?.integrity_check.mode ?? null,
+  }));
+  countRedactions(bundle, README_NAME, readme.count);
+  await writeNewTextFile(workspace.path(README_NAME), readme.text);
+  names.push(README_NAME);
+  names.sort();
+  const scanner = new SecretScanner(bundle.secrets);
+  const files: BundleFile[] = [];
+  for (const name of names) {
+    const zipped = name === BACKUP_NAME ? await bundle.backupZipped?.catch(() => undefined) : null;
+    if (zipped) {
+      files.push(zipped); // hashed as it went into the ZIP, and scanned after masking
+      continue;
+    }
+    // The backup was scanned after masking, in its own step.
+    const scan = TEXT_FILE.test(name) || name.startsWith(RAW_NAME) ? scanner.file() : undefined;
+    const { bytes, sha256 } = await hashFile(workspace.path(name), {
+      signal: bundle.signal,
+      onChunk: scan?.feed,
+    });
+    refuseLeak(name, scan?.found() ?? []);
+    files.push({ name, bytes, sha256 });
+  }
+  // The manifest's own text (paths, error messages) is masked; its own count is not listed.
+  const manifest = masker.maskJson(facts(files)).value;
+  const text = JSON.stringify(manifest, null, 2) + "\n";
+  const scan = scanner.file();
+  scan.feed(new TextEncoder().encode(text));
+  refuseLeak(MANIFEST_NAME, scan.found());
+  await writeNewTextFile(workspace.path(MANIFEST_NAME), text);
+  return manifest;
+}
+
+/** Writes the ZIP: the snapshot went in already, the other files follow. */
+async function packZip(bundle: Bundle, manifest: Manifest): Promise<void> {
+  bundle.zip ??= await FolderZip.create(
+    bundle.workspace.partialZip!,
+    bundle.workspace.bundleId,
+    { signal: bundle.signal },
+  );
+  await bundle.backupZipped;
+  for (const name of [...manifest.files.map((f) => f.name), MANIFEST_NAME]) {
+    if (name !== BACKUP_NAME || !bundle.backupZipped) {
+      await bundle.zip.add(bundle.workspace.dir, name);
+    }
+  }
+  await bundle.zip.close();
+}
+
+// --- helpers ---------------------------------------------------------------------------------
+
+/**
+ * Opens the ZIP and starts compressing the snapshot into it, hashing it in the same pass; the
+ * rest of the bundle is made meanwhile. Where the ZIP cannot be opened now, it is written at
+ * the end instead (and fails there if it must).
+ */
+async function zipBackup(bundle: Bundle): Promise<void> {
+  const { workspace, signal } = bundle;
+  try {
+    bundle.zip = await FolderZip.create(workspace.partialZip!, workspace.bundleId, { signal });
+  } catch {
+    await Deno.remove(workspace.partialZip!).catch(() => {});
+    signal?.throwIfAborted();
+    return;
+  }
+  const hash = new Sha256Stream();
+  bundle.backupZipped = bundle.zip.add(workspace.dir, BACKUP_NAME, hash.update).then(() => ({
+    name: BACKUP_NAME,
+    ...hash.digest(),
+  }));
+  bundle.backupZipped.catch(() => {}); // awaited when the ZIP is finished
+}
+
+/** SHA-256 and size of chunks as they pass. */
+class Sha256Stream {
+  #hash = createHash("sha256");
+  #bytes = 0;
+  update = (chunk: Uint8Array) => {
+    this.#hash.update(chunk);
+    this.#bytes += chunk.length;
+  };
+  digest(): { bytes: number; sha256: string } {
+    return { bytes: this.#bytes, sha256: this.#hash.digest("hex") };
+  }
+}
+
+function useSecrets(bundle: Bundle, secrets: SecretValue[]): void {
+  bundle.secrets.push(...secrets);
+  bundle.masker = new SecretMasker(bundle.secrets);
+  bundle.redactions.secrets_searched = new Set(
+    bundle.secrets.map((s) => s.value).filter((v) => v.length >= MIN_MASKED_LENGTH),
+  ).size;
+  bundle.redactions.not_searched = [...bundle.masker.unsearched];
+}
+
+function countRedactions(bundle: Bundle, file: string, count: number): void {
+  if (count === 0) return;
+  bundle.redactions.files[file] = (bundle.redactions.files[file] ?? 0) + count;
+  bundle.redactions.total += count;
+}
+
+/** Writes a JSON file with its strings masked. */
+async function writeJson(bundle: Bundle, name: string, value: unknown): Promise<void> {
+  const { value: masked, count } = bundle.masker.maskJson(value);
+  countRedactions(bundle, name, count);
+  await writeNewTextFile(bundle.workspace.path(name), JSON.stringify(masked, null, 2) + "\n");
 }
 
 /** The first few problems of a list that can run to hundreds, and how many more there are. */
@@ -373,11 +606,11 @@ function whenDiskFull(outputDir: string): (error: unknown) => never {
   return (error) => {
     const code = (error as { code?: string })?.code;
     if (code === "ENOSPC" || /No space left|os error 28|disk is full/i.test(errorMessage(error))) {
-      throw new AuditTrailError(
+      throw new BundleFolderError(
+        outputDir,
         `Disk is full: the debug bundle cannot be written to "${outputDir}"`,
         {
-          hint:
-            "Nothing was saved. Free some disk space, or choose another folder with --output DIR.",
+          hint: "Nothing was saved. Free some disk space, or choose another folder for the bundle.",
           cause: error,
         },
       );
@@ -386,20 +619,14 @@ function whenDiskFull(outputDir: string): (error: unknown) => never {
   };
 }
 
-const DATABASE_STEPS: [string, string][] = [
-  ["Copying the database", BACKUP_NAME],
-  ["Checking the database", "database_stats.json"],
-  ["Exporting the newest events", "audit_log.csv"],
-];
-
-async function readSettings(path: string, explicit: boolean): Promise<string | null> {
+async function readSettingsText(path: string, named: boolean): Promise<string | null> {
   try {
     const info = await Deno.stat(path);
     if (!info.isFile) throw new Error("it is not a file");
     if (info.size > MAX_SETTINGS_BYTES) throw new Error("it is larger than 5 MB");
     return await Deno.readTextFile(path);
   } catch (error) {
-    if (error instanceof Deno.errors.NotFound && !explicit) return null;
+    if (error instanceof Deno.errors.NotFound && !named) return null;
     throw new Error(`Cannot read the settings file "${path}": ${errorMessage(error)}`);
   }
 }
@@ -413,35 +640,21 @@ async function bundleFileNames(dir: string): Promise<string[]> {
   return names;
 }
 
+/**
+ * A secret of the settings still found in a file after masking: a fault of the masking, so
+ * nothing is saved rather than a bundle that leaks.
+ */
 function refuseLeak(file: string, keys: string[]): void {
   if (keys.length === 0) return;
   throw new AuditTrailError(
-    `No bundle was saved: ${file} contains the value of the settings key${
+    `No bundle was saved: ${file} still contains the value of the settings key${
       keys.length > 1 ? "s" : ""
-    } ${keys.map((k) => `"${k}"`).join(", ")}`,
+    } ${keys.map((k) => `"${k}"`).join(", ")} after masking`,
     {
       hint:
-        "A secret from the settings file also appears in the data. Remove it there (or change that password) and make the bundle again.",
+        "This is a fault of audit-trail, not of the data: please report it (without the settings file).",
     },
   );
-}
-
-/**
- * Starts the bundle's ZIP under its temporary name, or returns `undefined` when it cannot be
- * (the ZIP is then written at the end, as without the overlap, and fails there if it must).
- */
-async function startZip(
-  workspace: BundleWorkspace,
-  signal: AbortSignal | undefined,
-): Promise<FolderZip | undefined> {
-  if (!workspace.partialZip) return undefined;
-  try {
-    return await FolderZip.create(workspace.partialZip, workspace.bundleId, { signal });
-  } catch {
-    await Deno.remove(workspace.partialZip).catch(() => {});
-    signal?.throwIfAborted();
-    return undefined;
-  }
 }
 
 function describeError(error: unknown): string {

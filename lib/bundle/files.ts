@@ -72,9 +72,3 @@ export function formatBytes(bytes: number): string {
   }
   return `${value.toFixed(value < 10 ? 1 : 0)} ${units[unit]}`;
 }
-
-/** The message of anything thrown, on one line. */
-export function errorMessage(error: unknown): string {
-  const text = error instanceof Error ? error.message : String(error);
-  return text.replace(/\s*[\r\n]+\s*/g, " ").trim();
-}

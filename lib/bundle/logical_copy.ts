@@ -7,7 +7,7 @@
  */
 import type { DatabaseSync, DatabaseSyncOptions, SQLInputValue, StatementSync } from "node:sqlite";
 import { DatabaseSync as Database } from "node:sqlite";
-import { errorMessage } from "./files.ts";
+import { errorMessage } from "../errors.ts";
 
 /** What {@linkcode copyDatabase} copied. */
 export interface CopyReport {

@@ -6,6 +6,8 @@
  */
 import type { ChainFailure, ChainHead, ChainVerifyResult } from "../chain/mod.ts";
 import type { BundleFile } from "./files.ts";
+import type { DatabaseMasking } from "./mask_database.ts";
+import type { UnsearchedSecret } from "./mask.ts";
 import type { SnapshotMethod } from "./snapshot.ts";
 import type { DatabaseStats } from "./stats.ts";
 import type { Versions } from "./system_info.ts";
@@ -30,6 +32,29 @@ export interface BundleError {
   /** The step (or file) it concerns. */
   step: string;
   message: string;
+}
+
+/**
+ * Where the settings' secrets were masked: `[REDACTED]` in text, `*` byte for byte in a raw
+ * database copy. The rules are in README.txt.
+ */
+export interface Redactions {
+  /** Everything masked, all files together. */
+  total: number;
+  /**
+   * Per file: values redacted in settings.json; occurrences masked in database_backup.db,
+   * the JSON files, README.txt and a raw copy; cells showing the marker in audit_log.csv.
+   */
+  files: Record<string, number>;
+  /** Distinct secret values of the settings looked for in every file. */
+  secrets_searched: number;
+  /** Secrets of the settings too short to look for elsewhere (hidden in settings.json only). */
+  not_searched: UnsearchedSecret[];
+  /**
+   * What was masked in database_backup.db, with the audit_ids of the events whose seals no
+   * longer match them (`null` when nothing was looked for there).
+   */
+  database: DatabaseMasking | null;
 }
 
 /** The content of `manifest.json`. */
@@ -72,6 +97,8 @@ export interface Manifest {
   settings_path: string;
   /** Settings keys whose values were replaced (the values themselves never appear). */
   settings_redacted_keys: string[];
+  /** Where the settings' secrets were masked in the other files, and how many. */
+  redactions: Redactions;
   snapshot: { method: SnapshotMethod | null; consistent: boolean; note: string };
   steps: StepRecord[];
   errors: BundleError[];
@@ -92,6 +119,7 @@ export interface ManifestFacts {
   exported: number | null;
   versions: Versions;
   settings: { included: boolean; path: string; redactedKeys: string[] };
+  redactions: Redactions;
   snapshot: Manifest["snapshot"];
   steps: StepRecord[];
   errors: BundleError[];
@@ -137,6 +165,7 @@ export function buildManifest(facts: ManifestFacts): Manifest {
     settings_included: facts.settings.included,
     settings_path: facts.settings.path,
     settings_redacted_keys: facts.settings.redactedKeys,
+    redactions: facts.redactions,
     snapshot: facts.snapshot,
     steps: facts.steps,
     errors: facts.errors,

@@ -8,6 +8,7 @@ import { LATEST_SCHEMA_VERSION } from "../migrate.ts";
 import { formatBytes } from "./files.ts";
 import type { Manifest } from "./manifest.ts";
 import { BACKUP_NAME, RAW_NAME } from "./snapshot.ts";
+import { MIN_MASKED_LENGTH, WHOLE_TOKEN_BELOW } from "./mask.ts";
 
 /** The README's name in the bundle. */
 export const README_NAME = "README.txt";
@@ -58,6 +59,41 @@ function chainSummary(facts: ReadmeFacts): string {
     : `intact (${verdict.events_checked.toLocaleString("en-US")} events${head})`;
 }
 
+/** How the settings' secrets were masked, when the settings held any. */
+function secretsSection(facts: ReadmeFacts): string[] {
+  const r = facts.redactions;
+  if (r.secrets_searched === 0 && r.not_searched.length === 0) return [];
+  const where = Object.entries(r.files).map(([file, n]) => `${file} ${n}`).join(", ");
+  const lines = [
+    "",
+    "SECRETS",
+    "  Values of the settings that name a secret (passwords, tokens, keys...) are [REDACTED]",
+    "  in settings.json. Where the same values appear in another file (typed into an event,",
+    "  or equal to a user name), they are masked there too, and the bundle is still made.",
+    `  Masked: ${r.total === 0 ? "nothing" : `${r.total} (${where})`}.`,
+    `  Rules: a secret under ${MIN_MASKED_LENGTH} characters is hidden in settings.json only; under`,
+    `  ${WHOLE_TOKEN_BELOW} characters it is masked where it stands as a whole word or number (not`,
+    "  inside a longer one); a longer secret wherever it appears. In a raw copy of the",
+    "  database (database_raw.db...) secrets are overwritten with * byte for byte.",
+  ];
+  if (r.not_searched.length) {
+    lines.push(`  Not looked for (too short): ${r.not_searched.map((u) => u.key).join(", ")}.`);
+  }
+  const ids = r.database?.audit_ids;
+  if (ids && ids.count > 0) {
+    lines.push(
+      `  Hash chain: ${
+        ids.count.toLocaleString("en-US")
+      } events of ${BACKUP_NAME} were masked (their`,
+      "  audit_ids are in manifest.json, redactions.database.audit_ids). Their seals no longer",
+      "  match, so audit-trail verify of the backup reports the first of them as modified: that",
+      "  is the masking, not tampering. The live database's chain was checked before (Audit",
+      "  chain above).",
+    );
+  }
+  return lines;
+}
+
 /** The text of `README.txt`. */
 export function readmeText(facts: ReadmeFacts): string {
   const created = facts.created_at.replace("T", " ").replace(/\.\d+Z$/, " UTC");
@@ -99,6 +135,7 @@ export function readmeText(facts: ReadmeFacts): string {
     lines.push("", "ERRORS (the rest of the bundle was still made)");
     for (const error of facts.errors) lines.push(`  - ${error.step}: ${error.message}`);
   }
+  lines.push(...secretsSection(facts));
   lines.push("", "FILES");
   const width = Math.max(...facts.fileNames.map((n) => n.length));
   for (const name of facts.fileNames) {

@@ -6,6 +6,8 @@
  * @module
  */
 
+import { ownSecretSpans, secretlintSpans, type SecretSpan } from "./patterns.ts";
+
 /** What replaces a secret value. */
 export const REDACTED = "[REDACTED]";
 
@@ -27,7 +29,21 @@ export interface RedactionResult {
 
 // Words that make a key secret on their own, and fragments that do wherever they appear in
 // the key once it is lower-cased and stripped of separators ("DB_Password" -> "dbpassword").
-const SECRET_WORDS = new Set(["pass", "pwd", "auth", "creds", "cookie", "pin"]);
+// "key" is a word of its own: `key`, `apiKey`, `license_key`, `SAS-Key`, but not `keyboard`.
+const SECRET_WORDS = new Set([
+  "pass",
+  "pwd",
+  "auth",
+  "creds",
+  "cookie",
+  "pin",
+  "key",
+  "keys",
+  "jwt",
+  "sig",
+  "sas",
+  "bearer",
+]);
 const SECRET_FRAGMENTS = [
   "password",
   "passwd",
@@ -41,18 +57,22 @@ const SECRET_FRAGMENTS = [
   "signingkey",
   "encryptionkey",
   "sessionkey",
+  "signature",
 ];
 
 /**
- * Whether a settings key names a secret: password, passwd, secret, token, api key,
- * credential, private key, auth… in any case and with any separator (`apiKey`, `API_KEY`,
- * `api-key`, `Authorization`). Errs on the side of hiding.
+ * Whether a settings key names a secret: password, passwd, secret, token, key (`key`,
+ * `api_key`, `licenseKey`), jwt, credential(s), signature, auth… in any case and with any
+ * separator (`apiKey`, `API_KEY`, `api-key`, `Authorization`). Errs on the side of hiding.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { isSecretKey } from "./redact.ts";
- * console.log(isSecretKey("smtpPassword"), isSecretKey("API_KEY"), isSecretKey("host"));
- * // true true false
+ * assert.deepEqual(
+ *   ["smtpPassword", "API_KEY", "jwt", "host", "keyboard"].map(isSecretKey),
+ *   [true, true, true, false, false],
+ * );
  * ```
  */
 export function isSecretKey(key: string): boolean {
@@ -69,7 +89,7 @@ const BARE_CREDENTIALS = /(^|[\s,;="'(])([\w.%+-]+):([^\s@/:;,"'()]+)@(?=[\w-]+[
 // Password=…; Pwd=…; token=… in ODBC/ADO.NET strings and URL query strings.
 // The value runs to the next ; or &, spaces included, since ODBC allows them unquoted.
 const KEY_VALUE_CREDENTIALS =
-  /(^|[;&?\s,])((?:[\w ]*?)(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|account[_-]?key|auth))(\s*=\s*)("[^"]*"|'[^']*'|[^;&\r\n]*)/gi;
+  /(^|[;&?\s,])((?:[\w ]*?)(?:password|passwd|pwd|secret|token|jwt|credentials?|sig|signature|key|auth))(\s*=\s*)("[^"]*"|'[^']*'|[^;&\r\n]*)/gi;
 
 /**
  * Replaces credentials inside one string: the password of `user:password@host` (with or
@@ -80,9 +100,10 @@ const KEY_VALUE_CREDENTIALS =
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { redactConnectionString } from "./redact.ts";
  * const { text } = redactConnectionString("postgres://app:s3cret@db.local:5432/inv");
- * console.log(text); // postgres://app:[REDACTED]@db.local:5432/inv
+ * assert.equal(text, "postgres://app:[REDACTED]@db.local:5432/inv");
  * ```
  */
 export function redactConnectionString(text: string): { text: string; found: string[] } {
@@ -107,32 +128,75 @@ export function redactConnectionString(text: string): { text: string; found: str
 }
 
 /**
+ * {@linkcode redactConnectionString}, then every span that {@linkcode findSecretSpans}
+ * recognises (private keys, webhook URLs, URL signatures, bearer tokens, JWTs, vendors'
+ * tokens) replaced by {@linkcode REDACTED}.
+ *
+ * @returns The text with each secret replaced, and the secrets found.
+ */
+export async function redactText(text: string): Promise<{ text: string; found: string[] }> {
+  const connection = redactConnectionString(text);
+  const found = [...connection.found];
+  // Our own patterns first: they keep a webhook's host, where secretlint takes the whole URL.
+  // A span around what is already replaced (secretlint reports whole URLs) is done.
+  const replace = (input: string, spans: SecretSpan[]) => {
+    let result = input;
+    const fresh = spans.filter((s) => !input.slice(s.start, s.end).includes(REDACTED));
+    for (const span of fresh.reverse()) {
+      found.push(result.slice(span.start, span.end));
+      result = result.slice(0, span.start) + REDACTED + result.slice(span.end);
+    }
+    return result;
+  };
+  const own = replace(connection.text, ownSecretSpans(connection.text));
+  return { text: replace(own, await secretlintSpans(own)), found };
+}
+
+/**
  * Returns a copy of parsed settings with secret values replaced by {@linkcode REDACTED}:
  * every non-empty value under a key that {@linkcode isSecretKey} names (a whole object or
- * array under such a key included), and credentials inside any string. The input is not
- * changed.
+ * array under such a key included), and in any other string the credentials and secrets
+ * that {@linkcode redactText} finds. The input is not changed.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { redactSettings } from "./redact.ts";
  * const settings = { db: { host: "db1", password: "hunter22" }, smtp: "smtp://mail:pw42@mx" };
- * const { redacted, paths } = redactSettings(settings);
- * console.log(redacted); // { db: { host: "db1", password: "[REDACTED]" }, smtp: "smtp://mail:[REDACTED]@mx" }
- * console.log(paths); // [ "db.password", "smtp" ]
+ * const { redacted, paths } = await redactSettings(settings);
+ * assert.deepEqual(redacted, {
+ *   db: { host: "db1", password: "[REDACTED]" },
+ *   smtp: "smtp://mail:[REDACTED]@mx",
+ * });
+ * assert.deepEqual(paths, ["db.password", "smtp"]);
  * ```
  */
-export function redactSettings(settings: unknown): RedactionResult {
+export async function redactSettings(settings: unknown): Promise<RedactionResult> {
   const paths: string[] = [];
   const secrets: SecretValue[] = [];
-  const visit = (value: unknown, path: string, underSecret: boolean, named: boolean): unknown => {
+  const visit = async (
+    value: unknown,
+    path: string,
+    underSecret: boolean,
+    named: boolean,
+  ): Promise<unknown> => {
     if (Array.isArray(value)) {
-      return value.map((item, i) => visit(item, `${path}[${i}]`, underSecret, named));
+      const copy: unknown[] = [];
+      for (const [i, item] of value.entries()) {
+        copy.push(await visit(item, `${path}[${i}]`, underSecret, named));
+      }
+      return copy;
     }
     if (value !== null && typeof value === "object") {
       const copy: Record<string, unknown> = {};
       for (const [key, item] of Object.entries(value)) {
         const secretKey = isSecretKey(key);
-        copy[key] = visit(item, path ? `${path}.${key}` : key, underSecret || secretKey, secretKey);
+        copy[key] = await visit(
+          item,
+          path ? `${path}.${key}` : key,
+          underSecret || secretKey,
+          secretKey,
+        );
       }
       return copy;
     }
@@ -144,7 +208,7 @@ export function redactSettings(settings: unknown): RedactionResult {
       return REDACTED;
     }
     if (typeof value === "string") {
-      const { text, found } = redactConnectionString(value);
+      const { text, found } = await redactText(value);
       if (found.length) {
         paths.push(path);
         secrets.push(...found.map((secret) => ({ path, value: secret })));
@@ -153,7 +217,7 @@ export function redactSettings(settings: unknown): RedactionResult {
     }
     return value;
   };
-  const redacted = visit(settings, "", false, false);
+  const redacted = await visit(settings, "", false, false);
   return { redacted, paths, secrets };
 }
 
@@ -195,8 +259,12 @@ export function jsonErrorPosition(text: string, error: unknown): string {
   return `it is not valid JSON (line ${line}, column ${column})`;
 }
 
-/** Values shorter than this are not looked for: they match by chance everywhere. */
-export const MIN_SCANNED_LENGTH = 4;
+/**
+ * Values shorter than this are not looked for by the scan of the finished files: in bytes
+ * and figures they match by chance (a PIN of 4321 in a page of the database). They are
+ * masked all the same (see mask.ts); the scan is the check that longer ones were.
+ */
+export const MIN_SCANNED_LENGTH = 8;
 
 /**
  * Looks for secret values in the text files of a bundle, as they are written out in plain,

@@ -8,9 +8,8 @@
 import { DatabaseSync } from "node:sqlite";
 import { join } from "node:path";
 import { openDatabase, translateSqliteError } from "../db.ts";
-import { DatabaseBusyError } from "../errors.ts";
+import { DatabaseBusyError, errorMessage } from "../errors.ts";
 import { copyDatabase } from "./logical_copy.ts";
-import { errorMessage } from "./files.ts";
 
 /** The consistent snapshot's name in the bundle. */
 export const BACKUP_NAME = "database_backup.db";

@@ -6,9 +6,9 @@
  * @module
  */
 import { guard, openDatabase } from "../db.ts";
-import { DatabaseBusyError } from "../errors.ts";
+import { DatabaseBusyError, errorMessage } from "../errors.ts";
 import { schemaVersion } from "../migrate.ts";
-import { errorMessage, fileSize } from "./files.ts";
+import { fileSize } from "./files.ts";
 import { quote } from "./logical_copy.ts";
 
 /** The content of `database_stats.json`. */
@@ -46,11 +46,19 @@ export interface DatabaseStats {
 /** Options of {@linkcode collectDatabaseStats}. */
 export interface StatsOptions {
   busyTimeoutMs: number;
+  /**
+   * Read the file through a memory map for the integrity check (much faster on a database of
+   * many indexed events). Only for a file just read through without an error: a read error
+   * of the disk under a memory map ends the process, where SQLite reports it otherwise.
+   */
+  memoryMap?: boolean;
 }
 
 const MAX_INTEGRITY_MESSAGES = 100;
 /** Page cache of the checking connection: a fixed bound, whatever the database's size. */
 const INTEGRITY_CACHE_MIB = 32;
+/** The largest memory map of the checking connection (the rest is read as usual). */
+const INTEGRITY_MMAP_BYTES = 256 * 1024 * 1024;
 /** Above this size the full check (measured: 20-30 s per GiB) gives way to the quick one. */
 const FULL_CHECK_MAX_BYTES = 1024 ** 3;
 
@@ -77,6 +85,11 @@ export async function collectDatabaseStats(
     // SQLite's 2 MB default spares it most re-reads (measured: 6.2 s to 5.2 s at 1M events).
     cacheMiB: INTEGRITY_CACHE_MIB,
   });
+  // For each row the check seeks every index, which on events that all carry a user and a
+  // run id means reads all over the file: through a memory map they cost no system call and
+  // copy (measured at 1,000,000 such events, load 6 on 2 cores: 10.8 s to 4.8 s). The map is
+  // capped, so memory stays bounded; a read transaction keeps its pages from being truncated.
+  if (options.memoryMap) db.sqlite.exec(`PRAGMA mmap_size = ${INTEGRITY_MMAP_BYTES}`);
   const errors: string[] = [];
   const read = <T>(what: string, work: () => T, fallback: T): T => {
     try {

@@ -5,7 +5,7 @@
  * @module
  */
 import { DatabaseSync } from "node:sqlite";
-import { statfsSync } from "node:fs";
+import { freeDiskBytes } from "../io.ts";
 import denoConfig from "../../deno.json" with { type: "json" };
 
 /** audit-trail's own version. */
@@ -84,14 +84,6 @@ export function collectSystemInfo(folder: string): SystemInfo {
     working_directory: attempt(() => Deno.cwd()),
     free_disk_bytes: freeDiskBytes(folder),
   };
-}
-
-/** Free bytes for this user on the disk holding `folder`, or `null` when unknown. */
-export function freeDiskBytes(folder: string): number | null {
-  return attempt(() => {
-    const stats = statfsSync(folder);
-    return Number(stats.bavail) * Number(stats.bsize);
-  });
 }
 
 function attempt<T>(read: () => T): T | null {

@@ -6,8 +6,8 @@
  */
 import { join } from "node:path";
 import { createHash } from "node:crypto";
-import { AuditTrailError } from "../errors.ts";
-import { errorMessage, hashFile } from "./files.ts";
+import { AuditTrailError, errorMessage } from "../errors.ts";
+import { hashFile } from "./files.ts";
 import { MANIFEST_NAME } from "./manifest.ts";
 import { openZip, type ZipFileEntry } from "./zip.ts";
 
@@ -38,12 +38,13 @@ interface ListedFile {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { verifyBundle } from "./verify.ts";
  * const dir = await Deno.makeTempDir();
  * await Deno.writeTextFile(`${dir}/a.txt`, "hello");
  * await Deno.writeTextFile(`${dir}/manifest.json`, JSON.stringify({ files: [{ name: "a.txt",
  *   bytes: 5, sha256: "2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824" }] }));
- * console.log((await verifyBundle(dir)).ok); // true
+ * assert.equal((await verifyBundle(dir)).ok, true);
  * ```
  */
 export async function verifyBundle(path: string): Promise<VerifyResult> {

@@ -6,8 +6,7 @@
  * @module
  */
 import { join } from "node:path";
-import { AuditTrailError } from "../errors.ts";
-import { errorMessage } from "./files.ts";
+import { AuditTrailError, errorMessage } from "../errors.ts";
 
 /** Suffix of a bundle still being written; such leftovers of a killed run can be deleted. */
 export const PARTIAL_SUFFIX = ".partial";
@@ -120,12 +119,24 @@ async function exists(path: string): Promise<boolean> {
   }
 }
 
-function unwritable(outputDir: string, error: unknown): AuditTrailError {
-  return new AuditTrailError(
+/**
+ * The bundle's folder cannot take the bundle (it cannot be written, or its disk is full):
+ * another folder would help. A command line names its option for choosing one.
+ */
+export class BundleFolderError extends AuditTrailError {
+  /** The folder the bundle was to be written to. */
+  readonly folder: string;
+
+  constructor(folder: string, message: string, options: { hint: string; cause?: unknown }) {
+    super(message, options);
+    this.folder = folder;
+  }
+}
+
+function unwritable(outputDir: string, error: unknown): BundleFolderError {
+  return new BundleFolderError(
+    outputDir,
     `Cannot write the debug bundle to "${outputDir}": ${errorMessage(error)}`,
-    {
-      hint: "Choose a folder this user may write to with --output DIR.",
-      cause: error,
-    },
+    { hint: "Choose another folder for the bundle, one this user may write to.", cause: error },
   );
 }

@@ -46,12 +46,13 @@ export interface SealedFields {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { chainHash, GENESIS_HASH } from "./encoding.ts";
  * const hash = chainHash(GENESIS_HASH, {
  *   audit_id: 1, timestamp: "2026-02-16 08:00:00", operation: "SKU_CREATED",
  *   sku: "SKU-1", details: null, user: null, run_id: null,
  * });
- * console.log(hash.length); // 64
+ * assert.match(hash, /^[0-9a-f]{64}$/);
  * ```
  */
 export function chainHash(previousHash: string, event: SealedFields): string {

@@ -10,13 +10,14 @@
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { logAuditEvent, migrate, openDatabase } from "../../mod.ts";
  * import { chainHead, verifyChain } from "./mod.ts";
  * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
  * migrate(db);
  * logAuditEvent(db, { operation: "SKU_CREATED", sku: "SKU-1" });
- * console.log(chainHead(db)?.hash.length); // 64
- * console.log((await verifyChain(db)).intact); // true
+ * assert.match(chainHead(db)!.hash, /^[0-9a-f]{64}$/);
+ * assert.equal((await verifyChain(db)).intact, true);
  * ```
  *
  * @module

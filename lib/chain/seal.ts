@@ -31,12 +31,13 @@ export const HASH_HEX_SQL = "lower(hex(hash))";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { chainHead, logAuditEvent, migrate, openDatabase } from "../../mod.ts";
  * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
  * migrate(db);
- * console.log(chainHead(db)); // null
+ * assert.equal(chainHead(db), null);
  * logAuditEvent(db, { operation: "SKU_CREATED", sku: "SKU-1" });
- * console.log(chainHead(db)?.audit_id); // 1
+ * assert.equal(chainHead(db)?.audit_id, 1);
  * ```
  */
 export function chainHead(db: AuditDatabase): ChainHead | null {

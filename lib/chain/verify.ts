@@ -44,8 +44,9 @@ export interface ChainVerifyResult {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { parseAnchor } from "./verify.ts";
- * console.log(parseAnchor("7:" + "AB".repeat(32)).audit_id); // 7
+ * assert.equal(parseAnchor("7:" + "AB".repeat(32)).audit_id, 7);
  * ```
  */
 export function parseAnchor(text: string): ChainHead {
@@ -74,6 +75,7 @@ export function parseAnchor(text: string): ChainHead {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { chainHead, logAuditEvent, migrate, openDatabase, verifyChain } from "../../mod.ts";
  * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
  * migrate(db);
@@ -81,7 +83,10 @@ export function parseAnchor(text: string): ChainHead {
  * const anchor = chainHead(db)!;
  * logAuditEvent(db, { operation: "SKU_UPDATED", sku: "SKU-1" });
  * const result = await verifyChain(db, { anchor });
- * console.log(result.intact, result.events_checked, result.anchor?.matches); // true 2 true
+ * assert.deepEqual(
+ *   [result.intact, result.events_checked, result.anchor?.matches],
+ *   [true, 2, true],
+ * );
  * ```
  */
 export async function verifyChain(

@@ -1,0 +1,77 @@
+/**
+ * `audit-trail head` prints ID:HASH alone wherever its output goes, so that
+ * `verify --anchor "$(audit-trail head)"` works in a script.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { runCli, tempDir } from "./helpers.ts";
+import { migratedFile } from "./fixtures.ts";
+
+const ANCHOR = /^\d+:[0-9a-f]{64}$/;
+
+Deno.test("CLI head in a pipe prints ID:HASH alone, which verify --anchor takes back", async () => {
+  await using dir = await tempDir();
+  const db = migratedFile(dir.path);
+  for (const operation of ["FIRST", "SECOND"]) await runCli(["log", operation, "--db", db]);
+  const head = await runCli(["head", "--db", db]);
+  assert.equal(head.code, 0, head.stderr);
+  assert.equal(head.stderr, "");
+  assert.match(head.stdout, /^2:[0-9a-f]{64}\n$/);
+  // What a shell's "$(audit-trail head)" gives: the output without its line end.
+  const anchor = head.stdout.replace(/\n$/, "");
+  assert.match(anchor, ANCHOR);
+  const verified = await runCli(["verify", "--db", db, "--anchor", anchor, "--format", "json"]);
+  assert.equal(verified.code, 0, verified.stderr);
+  const report = JSON.parse(verified.stdout);
+  assert.deepEqual(report.anchor, {
+    audit_id: 2,
+    hash: anchor.split(":")[1],
+    matches: true,
+  });
+  // Later events keep an old anchor valid.
+  await runCli(["log", "THIRD", "--db", db]);
+  const later = await runCli(["verify", "--db", db, "--anchor", anchor]);
+  assert.equal(later.code, 0, later.stderr);
+});
+
+Deno.test("CLI head --format json gives the record; table is ID:HASH; csv is a usage error", async () => {
+  await using dir = await tempDir();
+  const db = migratedFile(dir.path);
+  await runCli(["log", "FIRST", "--db", db]);
+  const [plain, json, ndjson, table, csv] = await Promise.all([
+    runCli(["head", "--db", db]),
+    runCli(["head", "--db", db, "--format", "json"]),
+    runCli(["head", "--db", db, "--format", "ndjson"]),
+    runCli(["head", "--db", db, "--format", "table"]),
+    runCli(["head", "--db", db, "--format", "csv"]),
+  ]);
+  const record = JSON.parse(json.stdout);
+  assert.deepEqual(Object.keys(record), ["audit_id", "hash", "anchor"]);
+  assert.equal(record.anchor, plain.stdout.trimEnd());
+  assert.equal(`${record.audit_id}:${record.hash}\n`, plain.stdout);
+  assert.deepEqual(JSON.parse(ndjson.stdout), record);
+  assert.equal(ndjson.stdout.split("\n").length, 2);
+  assert.equal(table.stdout, plain.stdout);
+  assert.deepEqual(csv, {
+    code: 2,
+    stdout: "",
+    stderr: "audit-trail: error: head cannot print --format csv\n" +
+      "hint: Use one of: json, ndjson, table.\n",
+  });
+});
+
+Deno.test("CLI head of an empty log prints nothing on stdout and says why on stderr", async () => {
+  await using dir = await tempDir();
+  const db = migratedFile(dir.path);
+  const [plain, json] = await Promise.all([
+    runCli(["head", "--db", db]),
+    runCli(["head", "--db", db, "--format", "json"]),
+  ]);
+  assert.deepEqual(plain, {
+    code: 0,
+    stdout: "",
+    stderr: "audit-trail: the audit log is empty: nothing to anchor yet\n",
+  });
+  assert.deepEqual(JSON.parse(json.stdout), { audit_id: null, hash: null, anchor: null });
+});
