@@ -1,8 +1,9 @@
 -- The central store this database sends its events to (audit-trail sync). Tool bookkeeping,
 -- not events: one row, written by the first sync the central store accepted. `site` names
--- this database's chain centrally and never changes, so one chain cannot split across two
--- sites; `acknowledged_audit_id` is the newest event the central store confirmed holding,
--- which tells what may be archived without losing an event the central store lacks.
+-- this database's chain centrally and never changes (sync updates only the row of the same
+-- site), so one chain cannot split across two sites; `acknowledged_audit_id` is the newest
+-- event the central store confirmed holding, which tells what may be archived without losing
+-- an event the central store lacks.
 CREATE TABLE IF NOT EXISTS audit_trail_central (
   id INTEGER PRIMARY KEY CHECK (id = 1),
   site TEXT NOT NULL,
@@ -11,9 +12,3 @@ CREATE TABLE IF NOT EXISTS audit_trail_central (
   last_sync_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
   acknowledged_audit_id INTEGER
 );
-
-CREATE TRIGGER IF NOT EXISTS audit_trail_central_site_fixed
-BEFORE UPDATE OF site ON audit_trail_central WHEN NEW.site IS NOT OLD.site
-BEGIN
-  SELECT RAISE(ABORT, 'audit_trail_central: the site of a database cannot change');
-END;

@@ -19,6 +19,7 @@
  * @module
  */
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { parseArgs } from "node:util";
 import { connectCentral, explainCentralQuery } from "../lib/central/mod.ts";
 import type { CentralFilter } from "../lib/central/query.ts";
@@ -34,11 +35,13 @@ const { values } = parseArgs({
     events: { type: "string", default: "300000" },
     rounds: { type: "string", default: "3" },
     "explain-rows": { type: "string", default: "10000000" },
+    kills: { type: "string", default: "5" },
   },
 });
 const EVENTS = Number(values.events);
 const ROUNDS = Number(values.rounds);
 const EXPLAIN_ROWS = Number(values["explain-rows"]);
+const KILLS = Number(values.kills);
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const cli = (
   ...args: string[]
@@ -169,11 +172,67 @@ try {
   );
   await dropLater(central.name);
 
+  if (KILLS > 0) await killedSyncs(await freshDatabase(), db);
   if (EXPLAIN_ROWS > 0) await explainAtScale(await freshDatabase());
 } finally {
   await admin.sql.unsafe(`DROP ROLE IF EXISTS bench_site`).catch(() => {});
   await admin.close();
   await Deno.remove(work, { recursive: true }).catch(() => {});
+}
+
+/**
+ * The fault run: `sync` of the whole backlog killed with SIGKILL at random moments, `KILLS`
+ * times, then run to the end; prints the central count after each kill and checks that every
+ * event is there once and every chain intact.
+ */
+async function killedSyncs(central: { name: string; adminUrl: string }, db: string) {
+  await run(cli("central", "init", "--central", central.adminUrl));
+  const target = await connectCentral(central.adminUrl);
+  const counted = async () => {
+    const [row] = await target.sql.unsafe(
+      "SELECT count(*)::int AS n, count(DISTINCT audit_id)::int AS d FROM audit_trail_events",
+    );
+    return row as unknown as { n: number; d: number };
+  };
+  try {
+    const seen: number[] = [];
+    for (let kill = 0; kill < KILLS; kill++) {
+      const child = new Deno.Command(cli()[0], {
+        args: [...cli("sync", "--central", central.adminUrl, "--site", "BENCH", "--db", db)]
+          .slice(1),
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      await new Promise((resolve) => setTimeout(resolve, 300 + Math.random() * 1500));
+      try {
+        child.kill("SIGKILL");
+      } catch {
+        // It finished first.
+      }
+      await child.status;
+      seen.push((await counted()).n);
+    }
+    const last = JSON.parse(
+      (await run(cli("sync", "--central", central.adminUrl, "--db", db))).stdout,
+    );
+    const { n, d } = await counted();
+    const local = new DatabaseSync(db, { readOnly: true });
+    const expected = local.prepare("SELECT count(*) AS n FROM audit_log").get()!.n as number;
+    local.close();
+    const verified = await new Deno.Command(cli()[0], {
+      args: cli("verify", "--central", central.adminUrl).slice(1),
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    log(
+      `\nfault run: ${KILLS} syncs killed with SIGKILL at random moments of a ${EVENTS}-event backlog; central count after each: ${
+        seen.join(", ")
+      }; the final sync sent ${last.sent}; stored ${n} rows, ${d} distinct ids (expected ${expected} and ${expected}); verify --central exit ${verified.code}; load average ${loadAverage()}`,
+    );
+  } finally {
+    await target.close();
+    await dropLater(central.name);
+  }
 }
 
 async function dropLater(name: string) {
