@@ -9,6 +9,7 @@ import { AuditTrailError, oneLine, TamperingFoundError, UsageError } from "./lib
 import { writeAll } from "./lib/io.ts";
 import type { TextSink } from "./lib/output.ts";
 import { parseArgs, splitAtName } from "./cli/args.ts";
+import { importOnDemand } from "./cli/on_demand.ts";
 import {
   type CliIo,
   type Command,
@@ -25,35 +26,35 @@ import denoConfig from "./deno.json" with { type: "json" };
 /** The tool's version, from deno.json. */
 export const VERSION: string = denoConfig.version;
 
-// Commands load on demand, so `log` never pays for the ZIP or CSV code of others.
+// Commands load on demand (see cli/on_demand.ts), so `log` never pays for the code of others.
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {
   migrate: {
     summary: "create the database or bring its schema up to date",
-    load: () => import("./cli/migrate.ts"),
+    load: () => importOnDemand("cli/migrate.ts"),
   },
   log: {
     summary: "record one event, or many from NDJSON (--stdin)",
-    load: () => import("./cli/log.ts"),
+    load: () => importOnDemand("cli/log.ts"),
   },
   query: {
     summary: "find events by SKU, operation, run, user, time or text",
-    load: () => import("./cli/query.ts"),
+    load: () => importOnDemand("cli/query.ts"),
   },
   batch: {
     summary: "start, end, show, list or exec a batch (run id)",
-    load: () => import("./cli/batch.ts"),
+    load: () => importOnDemand("cli/batch.ts"),
   },
   bundle: {
     summary: "make a debug bundle for support (or verify one)",
-    load: () => import("./cli/bundle.ts"),
+    load: () => importOnDemand("cli/bundle.ts"),
   },
   verify: {
     summary: "check that no event was changed, deleted, inserted or reordered",
-    load: () => import("./cli/verify.ts"),
+    load: () => importOnDemand("cli/verify.ts"),
   },
   head: {
     summary: "print the newest event's seal (ID:HASH), to note as an anchor",
-    load: () => import("./cli/head.ts"),
+    load: () => importOnDemand("cli/head.ts"),
   },
   sync: {
     summary: "send this site's events to the central store (PostgreSQL)",

@@ -1,4 +1,5 @@
 import { splitAtName } from "./args.ts";
+import { importOnDemand } from "./on_demand.ts";
 import {
   BatchEndNotRecordedError,
   endBatch,
@@ -225,7 +226,9 @@ async function bundleAfterFailure(context: CommandContext, signals: SignalSource
   const controller = new AbortController();
   using _interrupt = signals(() => controller.abort(new Error("Interrupted")));
   try {
-    const { exportDebugBundle } = await import("../lib/bundle/mod.ts");
+    const { exportDebugBundle } = await importOnDemand<typeof import("../lib/bundle/mod.ts")>(
+      "lib/bundle/mod.ts",
+    );
     const result = await exportDebugBundle({
       database: context.dbPath,
       compress: true,

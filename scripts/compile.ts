@@ -16,6 +16,7 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { PERMISSION_FLAGS } from "./permissions.ts";
+import { ON_DEMAND_MODULES } from "../cli/on_demand.ts";
 
 /** A platform the executables are built for. */
 export interface Target {
@@ -49,6 +50,9 @@ export function compileArgs(
     ...PERMISSION_FLAGS,
     "--target",
     target.triple,
+    // Modules imported with computed specifiers (cli/on_demand.ts) are invisible to the
+    // compiler's graph: name each, or the executable fails when a command loads one.
+    ...ON_DEMAND_MODULES.flatMap((module) => ["--include", join(ROOT, module)]),
     "--output",
     join(outputDir, program.output + target.suffix),
     join(ROOT, program.entry),

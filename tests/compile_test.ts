@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { compileArgs, PROGRAMS, TARGETS } from "../scripts/compile.ts";
 import { PERMISSION_FLAGS } from "../scripts/permissions.ts";
+import { ON_DEMAND_MODULES } from "../cli/on_demand.ts";
 import { ROOT, tempDir } from "./helpers.ts";
 
 Deno.test("compile bakes in exactly the permission flags the CLI tests run with", () => {
@@ -14,6 +15,8 @@ Deno.test("compile bakes in exactly the permission flags the CLI tests run with"
     }
   }
   const windows = compileArgs(PROGRAMS[0], TARGETS[1], "dist");
+  const included = windows.flatMap((arg, i) => windows[i - 1] === "--include" ? [arg] : []);
+  assert.deepEqual(included, ON_DEMAND_MODULES.map((module) => join(ROOT, module)));
   assert.equal(
     windows[windows.indexOf("--output") + 1],
     join("dist", "windows", "audit-trail.exe"),
@@ -78,3 +81,21 @@ function withoutDenortBin(): Record<string, string> {
   delete env.DENORT_BIN;
   return { ...env, NO_COLOR: "1" };
 }
+
+Deno.test("every module imported on demand is listed for compile, and exists", async () => {
+  const named = new Set<string>();
+  for (const folder of ["", "cli/", "lib/", "lib/bundle/", "lib/chain/"]) {
+    for await (const entry of Deno.readDir(join(ROOT, folder))) {
+      if (!entry.name.endsWith(".ts")) continue;
+      const source = await Deno.readTextFile(join(ROOT, folder, entry.name));
+      for (const match of source.matchAll(/importOnDemand(?:<[^>]*>)?\(\s*"([^"]+)"/g)) {
+        named.add(match[1]);
+      }
+    }
+  }
+  assert.ok(named.has("cli/log.ts") && named.has("lib/bundle/mod.ts"), [...named].join(", "));
+  for (const module of named) {
+    assert.ok((ON_DEMAND_MODULES as readonly string[]).includes(module), module);
+  }
+  for (const module of ON_DEMAND_MODULES) assert.ok((await Deno.stat(join(ROOT, module))).isFile);
+});
