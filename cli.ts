@@ -58,11 +58,11 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
   },
   sync: {
     summary: "send this site's events to the central store (PostgreSQL)",
-    load: () => import("./cli/sync.ts"),
+    load: () => importOnDemand("cli/sync.ts"),
   },
   central: {
     summary: "set up the central store: init, grant, sites (administrator)",
-    load: () => import("./cli/central.ts"),
+    load: () => importOnDemand("cli/central.ts"),
   },
 };
 

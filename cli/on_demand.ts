@@ -18,6 +18,8 @@ export const ON_DEMAND_MODULES = [
   "cli/bundle.ts",
   "cli/verify.ts",
   "cli/head.ts",
+  "cli/sync.ts",
+  "cli/central.ts",
   "lib/bundle/mod.ts",
 ] as const;
 

@@ -2,6 +2,7 @@ import { openDatabase } from "../lib/db.ts";
 import { UsageError } from "../lib/errors.ts";
 import { requireCurrentSchema } from "../lib/migrate.ts";
 import { type AuditLogFilter, DEFAULT_QUERY_LIMIT, writeQuery } from "../lib/query.ts";
+import { importOnDemand } from "./on_demand.ts";
 import { type Command, expectAtMost, parseCommandArgs, parseCount } from "./context.ts";
 
 export const command: Command = {
@@ -89,7 +90,9 @@ EXAMPLES
       order,
     };
     if (values.central !== undefined) {
-      const { queryCentral } = await import("./central.ts");
+      const { queryCentral } = await importOnDemand<typeof import("./central.ts")>(
+        "cli/central.ts",
+      );
       return await queryCentral(context, values.central, { ...filter, site: values.site });
     }
     if (values.site !== undefined) {

@@ -3,6 +3,7 @@ import { openDatabase, translateSqliteError } from "../lib/db.ts";
 import { TamperingFoundError, UsageError } from "../lib/errors.ts";
 import { requireCurrentSchema } from "../lib/migrate.ts";
 import { writeObject } from "../lib/output.ts";
+import { importOnDemand } from "./on_demand.ts";
 import { type Command, expectAtMost, parseCommandArgs } from "./context.ts";
 
 export const command: Command = {
@@ -53,7 +54,9 @@ EXAMPLES
       if (values.anchor !== undefined) {
         throw new UsageError("--anchor is for this database, not for --central");
       }
-      const { verifyCentralCommand } = await import("./central.ts");
+      const { verifyCentralCommand } = await importOnDemand<typeof import("./central.ts")>(
+        "cli/central.ts",
+      );
       return await verifyCentralCommand(context, values.central, values.site);
     }
     if (values.site !== undefined) {
