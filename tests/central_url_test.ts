@@ -3,6 +3,7 @@ import { parseCentralUrl, redactUrl } from "../lib/central/url.ts";
 import { redactSecret } from "../lib/central/connection.ts";
 import { UsageError } from "../lib/errors.ts";
 import { fingerprint, migratedDb, runCli, tempDir } from "./helpers.ts";
+import { startPostgres } from "./pg_support.ts";
 
 Deno.test("parseCentralUrl() reads a libpq URL and shows it with the password as ***", () => {
   const target = parseCentralUrl("postgresql://wh%40lyon:p%40ss%2Fw@db.example:6543/audit%20db");
@@ -83,4 +84,29 @@ Deno.test("CLI: central commands refuse bad usage with exit 2 before connecting 
     assert.equal(result.stdout, "");
   }
   assert.equal(await fingerprint(db), before);
+});
+
+Deno.test("CLI: sslmode works as with libpq against a server with a self-signed certificate", async () => {
+  await using pg = await startPostgres({ tls: true });
+  const url = pg.url();
+  const run = (mode: string) => runCli(["central", "sites", "--central", `${url}?sslmode=${mode}`]);
+  // require: encrypted, certificate not checked (as libpq); the server logs TLS in use.
+  const required = await runCli(["central", "init", "--central", `${url}?sslmode=require`]);
+  assert.equal(required.code, 0, required.stderr);
+  assert.equal(JSON.parse(required.stdout).to_version, 1);
+  assert.equal((await run("require")).stdout, "[]\n");
+  assert.match(await pg.serverLog(), /connection authorized: user=postgres .*SSL enabled/);
+  // verify-ca and verify-full refuse a certificate no trusted authority signed.
+  for (const mode of ["verify-ca", "verify-full"]) {
+    const refused = await run(mode);
+    assert.equal(refused.code, 1, `${mode}: ${refused.stdout}`);
+    assert.match(refused.stderr, /certificate/i);
+    assert.ok(!refused.stderr.includes(pg.password));
+  }
+  // PGSSLMODE stands in for a URL without sslmode.
+  const fromEnv = await runCli(["central", "sites", "--central", url], {
+    env: { PGSSLMODE: "verify-full" },
+  });
+  assert.equal(fromEnv.code, 1);
+  assert.equal((await run("disable")).code, 0);
 });

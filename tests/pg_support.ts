@@ -29,6 +29,8 @@ export interface TestPostgres extends AsyncDisposable {
    * unaligned output; fails with psql's error text.
    */
   psql(sql: string, database?: string, as?: { user: string; password: string }): Promise<string>;
+  /** The server's log so far. */
+  serverLog(): Promise<string>;
   /** Stops the server (fast shutdown: open connections are cut). */
   stop(): Promise<void>;
   /** Starts it again on the same port. */
@@ -53,8 +55,12 @@ export async function postgresBinDir(): Promise<string> {
   throw new Error("PostgreSQL is not installed (initdb not found): apt-get install postgresql");
 }
 
-/** Starts a fresh cluster. Dispose of it (`await using`) to stop it and remove its files. */
-export async function startPostgres(): Promise<TestPostgres> {
+/**
+ * Starts a fresh cluster. Dispose of it (`await using`) to stop it and remove its files.
+ * With `tls`, it also accepts TLS with a self-signed certificate for 127.0.0.1 and logs each
+ * connection (whether it used TLS) to {@linkcode TestPostgres.serverLog}.
+ */
+export async function startPostgres(settings: { tls?: boolean } = {}): Promise<TestPostgres> {
   const bin = await postgresBinDir();
   const root = await Deno.makeTempDir({ prefix: "audit-trail-pg-" });
   const data = join(root, "data");
@@ -84,12 +90,40 @@ export async function startPostgres(): Promise<TestPostgres> {
     "--no-sync",
   ]));
   const port = freePort();
+  const tlsOptions: string[] = [];
+  if (settings.tls) {
+    const [key, cert] = [join(data, "server.key"), join(data, "server.crt")];
+    await run(asServer([
+      "openssl",
+      "req",
+      "-x509",
+      "-newkey",
+      "rsa:2048",
+      "-nodes",
+      "-days",
+      "2",
+      "-subj",
+      "/CN=127.0.0.1",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+    ]));
+    await run(asServer(["chmod", "600", key]));
+    tlsOptions.push(
+      "-c ssl=on",
+      `-c ssl_cert_file=${cert}`,
+      `-c ssl_key_file=${key}`,
+      "-c log_connections=on",
+    );
+  }
   const options = [
     `-p ${port}`,
     `-k ${root}`,
     "-c listen_addresses=127.0.0.1",
     "-c fsync=off",
     "-c max_connections=40",
+    ...tlsOptions,
   ].join(" ");
   const pgCtl = (...args: string[]) =>
     run(asServer([join(bin, "pg_ctl"), "-D", data, "-w", "-t", "60", ...args]));
@@ -135,6 +169,7 @@ export async function startPostgres(): Promise<TestPostgres> {
       await psql(`CREATE DATABASE ${name}${owner ? ` OWNER ${owner}` : ""}`);
       return url({ database: name });
     },
+    serverLog: () => Deno.readTextFile(join(root, "server.log")),
     stop: async () => {
       await pgCtl("-m", "fast", "stop");
     },
