@@ -166,7 +166,7 @@ export function translateCentralError(error: unknown, target: CentralTarget): un
       `Central store at ${where} refused "${target.user}": ${message}`,
       {
         hint:
-          `The administrator grants a site's role its rights with: audit-trail central grant SITE --role ${target.user}`,
+          `A site's role gets its rights from the administrator (audit-trail central grant SITE --role ${target.user}); central init needs a role that may create tables in the database.`,
         cause: error,
       },
     );
