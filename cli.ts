@@ -56,6 +56,18 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
     summary: "print the newest event's seal (ID:HASH), to note as an anchor",
     load: () => importOnDemand("cli/head.ts"),
   },
+  stats: {
+    summary: "count events per day, operation, SKU and user; how batches went",
+    load: () => import("./cli/stats.ts"),
+  },
+  report: {
+    summary: "write one HTML file with charts and the newest events, to open offline",
+    load: () => import("./cli/report.ts"),
+  },
+  serve: {
+    summary: "browse the log in a web browser (read-only, this computer only)",
+    load: () => import("./cli/serve.ts"),
+  },
 };
 
 const TOP_HELP = `audit-trail ${VERSION} — who did what to which SKU, and when
