@@ -113,3 +113,11 @@ export {
   verifyChain,
   type VerifyChainOptions,
 } from "./lib/chain/mod.ts";
+export {
+  type AuditStats,
+  type BatchFigures,
+  DEFAULT_STATS_TOP,
+  getStats,
+  type StatsOptions,
+} from "./lib/stats.ts";
+export { type ReportSummary, writeReport, type WriteReportOptions } from "./lib/report/report.ts";
