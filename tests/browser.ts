@@ -117,6 +117,8 @@ export function tableRows(dom: string): { hidden: boolean; cells: string[] }[] {
 
 /** Text of HTML with its tags already removed: the five entities the pages use decoded. */
 export function decodeEntities(text: string): string {
-  return text.replace(/&(lt|gt|quot|#39|amp);/g, (_, name) =>
-    ({ lt: "<", gt: ">", quot: '"', "#39": "'", amp: "&" })[name as string]!);
+  return text.replace(
+    /&(lt|gt|quot|#39|amp);/g,
+    (_, name) => ({ lt: "<", gt: ">", quot: '"', "#39": "'", amp: "&" })[name as string]!,
+  );
 }

@@ -12,15 +12,14 @@ import {
   chainHead,
   logAuditEvent,
   logAuditEvents,
+  migrate,
   openDatabase,
   writeReport,
 } from "../mod.ts";
 import { REPORT_MAX_BYTES } from "../lib/report/report.ts";
 import { fingerprint, runCli, tempDir } from "./helpers.ts";
 import { insertRaw, openMigrated } from "./fixtures.ts";
-
-export const XSS_DETAILS =
-  `<script>document.title="pwned"</script><img src=x onerror="document.body.dataset.pwned=1">`;
+import { XSS_DETAILS } from "./viewer_fixture.ts";
 
 async function report(db: AuditDatabase, options = {}) {
   let page = "";
@@ -154,7 +153,7 @@ Deno.test("CLI report writes the file beside the database, prints its path, and 
   const path = join(dir.path, "app.db");
   {
     using db = openDatabase(path, { create: true });
-    (await import("../mod.ts")).migrate(db);
+    migrate(db);
     logAuditEvent(db, { operation: "SKU_CREATED", sku: "SKU-1001", details: XSS_DETAILS });
   }
   const before = await fingerprint(path);
@@ -176,8 +175,8 @@ Deno.test("CLI report writes the file beside the database, prints its path, and 
   assert.equal(again.stdout, `${chosen}\n`);
   assert.match(await Deno.readTextFile(chosen), /^<!DOCTYPE html>/);
 
-  const files = async () => [...Deno.readDirSync(dir.path)].map((e) => e.name).sort();
-  const listed = await files();
+  const files = () => [...Deno.readDirSync(dir.path)].map((e) => e.name).sort();
+  const listed = files();
   for (
     const [args, code, message] of [
       [["--since", "2026-13-01"], 2, '--since "2026-13-01" is not a valid date or time'],
@@ -190,7 +189,7 @@ Deno.test("CLI report writes the file beside the database, prints its path, and 
     assert.ok(bad.stderr.startsWith(`audit-trail: error: ${message}`), bad.stderr);
     assert.equal(bad.stdout, "");
   }
-  assert.deepEqual(await files(), listed, "a failed report leaves no file behind");
+  assert.deepEqual(files(), listed, "a failed report leaves no file behind");
   const raw = new DatabaseSync(path, { readOnly: true });
   assert.equal(raw.prepare("SELECT count(*) AS n FROM audit_log").get()!.n, 1);
   raw.close();

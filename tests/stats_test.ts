@@ -242,9 +242,7 @@ Deno.test("CLI stats counts the batches batch exec ends with a failure, a signal
 Deno.test("CLI stats prints getStats() as JSON, NDJSON or a table, and refuses bad input", async () => {
   await using dir = await tempDir();
   const path = join(dir.path, "app.db");
-  {
-    using db = mixedLog(dir.path);
-  }
+  mixedLog(dir.path).close();
   const before = await fingerprint(path);
   const json = await runCli(["stats", "--top", "2", "--since", "2026-02-16", "--db", path]);
   assert.equal(json.code, 0, json.stderr);
