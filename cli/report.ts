@@ -30,7 +30,7 @@ EXAMPLES
   audit-trail report --since 2026-02-01 --until 2026-02-28 --output february.html
 `,
   async run(context, args) {
-    const { values, positionals } = parseCommandArgs("report", args, {
+    const { values, positionals } = parseCommandArgs(context, "report", args, {
       output: { type: "string" },
       since: { type: "string" },
       until: { type: "string" },

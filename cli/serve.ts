@@ -1,8 +1,7 @@
 import { resolve } from "node:path";
 import { UsageError } from "../lib/errors.ts";
-import { parseCountOption } from "../lib/query_options.ts";
 import { DEFAULT_PORT, DEFAULT_TIME_LIMIT_MS, startViewer } from "../lib/viewer/server.ts";
-import { type Command, expectAtMost, parseCommandArgs } from "./context.ts";
+import { type Command, expectAtMost, parseCommandArgs, parseCount } from "./context.ts";
 
 export const command: Command = {
   help: `audit-trail serve — browse the audit log in a web browser (read-only)
@@ -43,14 +42,14 @@ EXAMPLES
   curl "http://127.0.0.1:8470/api/events?sku=SKU-1001&limit=10"
 `,
   async run(context, args) {
-    const { values, positionals } = parseCommandArgs("serve", args, {
+    const { values, positionals } = parseCommandArgs(context, "serve", args, {
       port: { type: "string" },
       host: { type: "string" },
       open: { type: "boolean" },
       "time-limit": { type: "string" },
     });
     expectAtMost("serve", positionals, 0);
-    const port = values.port === undefined ? DEFAULT_PORT : parseCountOption(values.port, "--port");
+    const port = values.port === undefined ? DEFAULT_PORT : parseCount(values.port, "--port");
     if (port > 65535) throw new UsageError(`--port must be 65535 or less, not "${values.port}"`);
     const timeLimit = values["time-limit"] === undefined
       ? DEFAULT_TIME_LIMIT_MS / 1000

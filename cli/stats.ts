@@ -1,5 +1,4 @@
 import { openDatabase } from "../lib/db.ts";
-import { UsageError } from "../lib/errors.ts";
 import { requireCurrentSchema } from "../lib/migrate.ts";
 import { writeObject } from "../lib/output.ts";
 import { formatCount, formatDuration, shortTime } from "../lib/report/format.ts";
@@ -37,18 +36,13 @@ EXAMPLES
   audit-trail stats | jq '.per_day[] | select(.count > 1000)'
 `,
   async run(context, args) {
-    const { values, positionals } = parseCommandArgs("stats", args, {
+    const { values, positionals } = parseCommandArgs(context, "stats", args, {
       since: { type: "string" },
       until: { type: "string" },
       top: { type: "string" },
-    });
+    }, { formats: ["json", "ndjson", "table"] });
     expectAtMost("stats", positionals, 0);
     const { io, format } = context;
-    if (format === "csv") {
-      throw new UsageError("stats cannot print csv", {
-        hint: "Use --format json, ndjson or table.",
-      });
-    }
     const top = values.top === undefined ? undefined : parseCount(values.top, "--top");
     using db = openDatabase(context.dbPath, { readOnly: true });
     requireCurrentSchema(db);

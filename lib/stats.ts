@@ -15,7 +15,7 @@ import {
 } from "./batch.ts";
 import { type AuditDatabase, guard, readTransaction } from "./db.ts";
 import { UsageError } from "./errors.ts";
-import { UTC_TIMESTAMP_SQL } from "./events.ts";
+import { UTC_TIMESTAMP_SQL } from "./event_row.ts";
 import { type AuditLogFilter, filterConditions } from "./query.ts";
 import { parseTimeBound } from "./time_bound.ts";
 

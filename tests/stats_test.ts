@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { type AuditDatabase, migrate, openDatabase } from "../mod.ts";
-import { UTC_TIMESTAMP_SQL } from "../lib/events.ts";
+import { UTC_TIMESTAMP_SQL } from "../lib/event_row.ts";
 import { batchEndOutcome, getStats, recentBatches } from "../lib/stats.ts";
 import { statsTable } from "../cli/stats.ts";
 import { fingerprint, runCli, tempDir } from "./helpers.ts";
@@ -273,7 +273,7 @@ Deno.test("CLI stats prints getStats() as JSON, NDJSON or a table, and refuses b
 
   for (
     const [args, message] of [
-      [["--format", "csv"], "stats cannot print csv"],
+      [["--format", "csv"], "stats cannot print --format csv"],
       [["--top", "ten"], '--top must be a whole number of 0 or more, not "ten"'],
       [["--since", "2026-02-30"], '--since "2026-02-30" is not a valid date or time'],
       [["--until", "soon"], '--until "soon" is not a valid date or time'],

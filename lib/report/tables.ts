@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { AuditEvent } from "../events.ts";
+import type { AuditEvent } from "../event_row.ts";
 import type { BatchOutline } from "../stats.ts";
 import { formatCount, formatDuration, shortTime } from "./format.ts";
 import { clipText, type Html, markup } from "./html.ts";

@@ -1,7 +1,7 @@
 /**
  * What each of the viewer's addresses reads and writes, given the open database and where the
  * answer goes. The API answers are the command line's own output: `/api/events` is what
- * `query --format json` prints for the same filters, `/api/batches` what `batch list` prints,
+ * `query --format json` prints for the same filters (both call `writeQuery`), `/api/batches` what `batch list` prints,
  * and so on, written by the same functions.
  *
  * @module
@@ -9,9 +9,8 @@
 import { getBatchOperations, listBatches } from "../batch.ts";
 import { verifyChain } from "../chain/mod.ts";
 import type { AuditDatabase } from "../db.ts";
-import { EVENT_COLUMNS } from "../csv.ts";
-import { type TextSink, writeCsvRows, writeObject, writeRecords } from "../output.ts";
-import { getAuditLog, streamAuditLog, streamAuditRows } from "../query.ts";
+import { type TextSink, writeObject, writeRecords } from "../output.ts";
+import { getAuditLog, writeQuery } from "../query.ts";
 import {
   batchOutline,
   batchTimeline,
@@ -62,10 +61,8 @@ export async function runJob(
       if (job.format === "csv") {
         // A spreadsheet opens UTF-8 text as such only after a byte order mark.
         await sink.write("\uFEFF");
-        await writeCsvRows(sink, streamAuditRows(db, job.filter), EVENT_COLUMNS);
-      } else {
-        await writeRecords(sink, streamAuditLog(db, job.filter), job.format);
       }
+      await writeQuery(sink, db, job.filter, job.format);
       return;
     case "batches": {
       if (!job.page) {

@@ -6,7 +6,7 @@
  * @module
  */
 import type { ChainVerifyResult } from "../chain/mod.ts";
-import type { AuditEvent } from "../events.ts";
+import type { AuditEvent } from "../event_row.ts";
 import type { AuditLogFilter } from "../query.ts";
 import { barChart, columnChart, timeSeries } from "../report/charts.ts";
 import { formatCount, formatDuration, shortTime } from "../report/format.ts";
