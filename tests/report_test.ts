@@ -19,7 +19,7 @@ import {
 import { REPORT_MAX_BYTES } from "../lib/report/report.ts";
 import { fingerprint, runCli, tempDir } from "./helpers.ts";
 import { insertRaw, openMigrated } from "./fixtures.ts";
-import { XSS_DETAILS } from "./viewer_fixture.ts";
+import { viewerFixture, XSS_DETAILS } from "./viewer_fixture.ts";
 
 async function report(db: AuditDatabase, options = {}) {
   let page = "";
@@ -194,3 +194,48 @@ Deno.test("CLI report writes the file beside the database, prints its path, and 
   assert.equal(raw.prepare("SELECT count(*) AS n FROM audit_log").get()!.n, 1);
   raw.close();
 });
+
+Deno.test("Every bundle holds report.html, made from its snapshot, hashed in the manifest and scanned for secrets", async () => {
+  await using dir = await tempDir();
+  const db = viewerFixture(dir.path);
+  const made = await runCli(["bundle", "--db", db]);
+  assert.equal(made.code, 0, made.stderr);
+  const folder = made.stdout.trim();
+  const page = await Deno.readTextFile(join(folder, "report.html"));
+  assert.match(page, /^<!DOCTYPE html>/);
+  assert.match(page, /<title>Audit report: app\.db<\/title>/);
+  assert.match(
+    page,
+    /<div class="figure good">intact<\/div>/,
+    "the chain as the bundle checked it",
+  );
+  assert.equal((page.match(/<tr><td class="num">/g) ?? []).length, 12, "every event");
+  assert.ok(page.includes("&lt;script&gt;document.title"));
+  const manifest = JSON.parse(await Deno.readTextFile(join(folder, "manifest.json")));
+  const listed = manifest.files.find((f: { name: string }) => f.name === "report.html");
+  assert.equal(listed.bytes, new TextEncoder().encode(page).length);
+  assert.equal(listed.sha256, await sha256Hex(page));
+  assert.match(
+    await Deno.readTextFile(join(folder, "README.txt")),
+    /\r\nOpen report\.html first: the charts, the batches and the newest events, in any web browser\.\r\n/,
+  );
+
+  // A secret of the settings in an event: the report, made from the masked snapshot, shows
+  // the mark instead, even for an event only the report lists (the CSV holds the newest one).
+  await Deno.writeTextFile(join(dir.path, "settings.json"), '{"smtp_password": "Leaky-Pa55"}');
+  {
+    using raw = openDatabase(db);
+    logAuditEvent(raw, { operation: "MAIL_SETUP", details: "password set to Leaky-Pa55" });
+    logAuditEvent(raw, { operation: "COUNTED", sku: "SKU-1001" });
+  }
+  const masked = await runCli(["bundle", "--audit-limit", "1", "--db", db]);
+  assert.equal(masked.code, 0, masked.stderr);
+  const report = await Deno.readTextFile(join(masked.stdout.trim(), "report.html"));
+  assert.ok(!report.includes("Leaky-Pa55"));
+  assert.ok(report.includes("password set to [REDACTED]"));
+});
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}

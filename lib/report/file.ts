@@ -8,6 +8,9 @@ import { openDatabase } from "../db.ts";
 import { type ReportSummary, unreadableReport, writeReport } from "./report.ts";
 import type { ChainVerdict } from "./sections.ts";
 
+/** The report's name in a debug bundle. */
+export const REPORT_NAME = "report.html";
+
 /** Options of {@linkcode writeReportFile}. */
 export interface ReportFileOptions {
   /** The database's name as the report shows it. */
