@@ -1,4 +1,3 @@
-import { resolve } from "node:path";
 import { UsageError } from "../lib/errors.ts";
 import { DEFAULT_PORT, DEFAULT_TIME_LIMIT_MS, startViewer } from "../lib/viewer/server.ts";
 import { type Command, expectAtMost, parseCommandArgs, parseCount } from "./context.ts";
@@ -63,7 +62,7 @@ EXAMPLES
     const { io } = context;
     const stop = new AbortController();
     const viewer = await startViewer({
-      database: resolve(io.cwd(), context.dbPath),
+      database: context.dbPath,
       hostname: values.host,
       port,
       timeLimitMs: Math.round(timeLimit * 1000),

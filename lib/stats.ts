@@ -15,6 +15,7 @@ import {
 } from "./batch.ts";
 import { type AuditDatabase, guard, readTransaction } from "./db.ts";
 import { UsageError } from "./errors.ts";
+import { batchFailed, parseBatchOutcome } from "./batch_outcome.ts";
 import { UTC_TIMESTAMP_SQL } from "./event_row.ts";
 import { type AuditLogFilter, filterConditions } from "./query.ts";
 import { parseTimeBound } from "./time_bound.ts";
@@ -255,27 +256,22 @@ function batchFigures(
 
 /**
  * How a batch ended, read from the details of its `BATCH_END` as `batch exec` writes them
- * (see cli/batch.ts): `exit code N after S s`, `killed by SIGNAL after S s`, or the reason
- * the command could not start. `failed` for a non-zero exit, a signal or a command that
- * never started; `ok` for exit code 0; `null` for a summary written by hand
- * (`batch end RUN_ID SUMMARY`), which says nothing a program can read.
+ * (see `batch_outcome.ts`, both its JSON form and the text of earlier versions): `failed` for
+ * a non-zero exit, a signal or a command that never started; `ok` for exit code 0; `null` for
+ * a summary written by hand (`batch end RUN_ID SUMMARY`), which says nothing a program can read.
  *
  * @example
  * ```ts
  * import { batchEndOutcome } from "./stats.ts";
- * console.assert(batchEndOutcome("exit code 0 after 1.250 s") === "ok");
+ * console.assert(batchEndOutcome('{"exit_code":0,"duration_seconds":1.25}') === "ok");
+ * console.assert(batchEndOutcome('{"exit_code":143,"signal":"SIGTERM","duration_seconds":9}') === "failed");
  * console.assert(batchEndOutcome("exit code 2 after 0.031 s") === "failed");
- * console.assert(batchEndOutcome("killed by SIGTERM after 9.000 s") === "failed");
  * console.assert(batchEndOutcome("15 orders confirmed") === null);
  * ```
  */
 export function batchEndOutcome(details: string): "ok" | "failed" | null {
-  const exit = /^exit code (\d+)\b/.exec(details);
-  if (exit) return exit[1] === "0" ? "ok" : "failed";
-  if (/^(killed by |signal )|^(Command not found|Could not start)\b/.test(details)) {
-    return "failed";
-  }
-  return null;
+  const outcome = parseBatchOutcome(details);
+  return outcome === null ? null : batchFailed(outcome) ? "failed" : "ok";
 }
 
 function median(values: number[]): number | null {

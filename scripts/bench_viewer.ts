@@ -24,6 +24,7 @@ import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DatabaseSync } from "node:sqlite";
 import { migrate, openDatabase } from "../mod.ts";
+import { formatBatchOutcome } from "../lib/batch_outcome.ts";
 import { UTC_TIMESTAMP_SQL } from "../lib/event_row.ts";
 import { EVENTS_PER_RUN, generateEvents, runName, skuName } from "./bench_data.ts";
 import {
@@ -116,9 +117,13 @@ export function buildSpreadDatabase(
         runStart = at;
         [operation, sku, details] = ["BATCH_START", null, `Nightly import ${run}`];
       } else if (position === runSize - 1 || i === count - 1) {
-        const seconds = ((at - runStart) / 1000).toFixed(3);
-        const outcome = run % 10 === 3 ? "exit code 1" : "exit code 0";
-        [operation, sku, details] = ["BATCH_END", null, `${outcome} after ${seconds} s`];
+        details = formatBatchOutcome({
+          exit_code: run % 10 === 3 ? 1 : 0,
+          signal: null,
+          error: null,
+          duration_seconds: (at - runStart) / 1000,
+        });
+        [operation, sku] = ["BATCH_END", null];
       }
       insert.run(time, operation, sku, details, event.user, runId);
       i++;

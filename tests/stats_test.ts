@@ -43,7 +43,7 @@ function mixedLog(dir: string): AuditDatabase {
     "run_exit",
     "2026-02-17T11:00:00.000Z",
     "2026-02-17T11:00:10.000Z",
-    "exit code 2 after 10.000 s",
+    '{"exit_code":2,"duration_seconds":10}',
   );
   batch(
     "run_kill",
@@ -209,7 +209,18 @@ Deno.test("getStats() reads indexes only: no statement scans the audit_log table
   }
 });
 
-Deno.test("batchEndOutcome() reads how batch exec ended a batch", () => {
+Deno.test("batchEndOutcome() reads how batch exec ended a batch, in its JSON and its former text", () => {
+  assert.equal(batchEndOutcome('{"exit_code":0,"duration_seconds":1.25}'), "ok");
+  assert.equal(batchEndOutcome('{"exit_code":1,"duration_seconds":0.5}'), "failed");
+  assert.equal(
+    batchEndOutcome('{"exit_code":143,"signal":"SIGTERM","duration_seconds":9}'),
+    "failed",
+  );
+  assert.equal(
+    batchEndOutcome('{"exit_code":1,"error":"Command not found","duration_seconds":0}'),
+    "failed",
+  );
+  assert.equal(batchEndOutcome('{"note":"hand-written JSON"}'), null);
   assert.equal(batchEndOutcome("exit code 0 after 1.250 s"), "ok");
   assert.equal(batchEndOutcome("exit code 1 after 0.031 s"), "failed");
   assert.equal(batchEndOutcome("exit code 130 after 2.000 s"), "failed");

@@ -443,8 +443,10 @@ async function exportEvents(bundle: Bundle, signal: AbortSignal): Promise<StepRe
 }
 
 /**
- * `report.html`, made from the masked snapshot with the chain's verdict found above. Without
- * a snapshot it says why the database could not be read: support opens it first.
+ * `report.html`, made from the snapshot (masked like the CSV, whole values only, so it shows
+ * what the CSV shows) with the chain's verdict found above; the final scan covers it as every
+ * text file. Without a snapshot it says why the database could not be read: support opens it
+ * first.
  */
 async function writeTheReport(bundle: Bundle): Promise<StepReport> {
   const { workspace } = bundle;
@@ -463,13 +465,6 @@ async function writeTheReport(bundle: Bundle): Promise<StepReport> {
     version: TOOL_VERSION,
     busyTimeoutMs: bundle.busyTimeoutMs,
   });
-  if (bundle.masker.active) {
-    countRedactions(
-      bundle,
-      REPORT_NAME,
-      await maskFileBytes(workspace.path(REPORT_NAME), bundle.masker),
-    );
-  }
   if ("summary" in made) {
     return { files: [REPORT_NAME], note: `${made.summary.events_shown} events shown` };
   }

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { parseBatchOutcome } from "../batch_outcome.ts";
 import type { AuditEvent } from "../event_row.ts";
 import type { BatchOutline } from "../stats.ts";
 import { formatCount, formatDuration, shortTime } from "./format.ts";
@@ -94,9 +95,33 @@ export function batchTable(batches: readonly BatchOutline[], link: Linker = () =
 }
 
 function outcomeCell(batch: BatchOutline): Html {
-  const details = batch.end_details === null ? null : clipped(batch.end_details, 120);
-  if (batch.outcome === "failed") return markup`<span class="bad">FAILED</span> ${details}`;
-  if (batch.outcome === "ok") return markup`<span class="good">ok</span> ${details}`;
-  if (details !== null) return markup`ended: ${details}`;
-  return markup`<span class="note">no BATCH_END (running, or stopped without one)</span>`;
+  if (batch.end_details === null) {
+    return markup`<span class="note">no BATCH_END (running, or stopped without one)</span>`;
+  }
+  const text = clipped(batchEndText(batch.end_details), 120);
+  if (batch.outcome === "failed") return markup`<span class="bad">FAILED</span> ${text}`;
+  if (batch.outcome === "ok") return markup`<span class="good">ok</span> ${text}`;
+  return markup`ended: ${text}`;
+}
+
+/**
+ * A `BATCH_END`'s details as a person reads them: `exit code 3 after 1.2 s`, `killed by
+ * SIGTERM after 9.0 s`, `could not start: …`; a summary written by hand as it is.
+ *
+ * @example
+ * ```ts
+ * import { batchEndText } from "./tables.ts";
+ * console.assert(batchEndText('{"exit_code":3,"duration_seconds":1.234}') === "exit code 3 after 1.2 s");
+ * console.assert(batchEndText("15 orders confirmed") === "15 orders confirmed");
+ * ```
+ */
+export function batchEndText(details: string): string {
+  const outcome = parseBatchOutcome(details);
+  if (outcome === null) return details;
+  const how = outcome.error !== null
+    ? `could not start: ${outcome.error}`
+    : outcome.signal !== null
+    ? `killed by ${outcome.signal}`
+    : `exit code ${outcome.exit_code}`;
+  return `${how} after ${formatDuration(outcome.duration_seconds)}`;
 }

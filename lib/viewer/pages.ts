@@ -13,7 +13,14 @@ import { formatCount, formatDuration, shortTime } from "../report/format.ts";
 import { type Html, type HtmlValue, markup } from "../report/html.ts";
 import { renderPage } from "../report/page.ts";
 import { chainCard, type ChartLinks, chartSections, summaryCards } from "../report/sections.ts";
-import { batchTable, clipped, EVENT_HEADER, eventRow, type Linker } from "../report/tables.ts";
+import {
+  batchEndText,
+  batchTable,
+  clipped,
+  EVENT_HEADER,
+  eventRow,
+  type Linker,
+} from "../report/tables.ts";
 import type { AuditStats, BatchOutline, BatchTimeline } from "../stats.ts";
 import { FILTER_PARAMS } from "./routes.ts";
 
@@ -300,7 +307,7 @@ export function batchPage(source: string, view: BatchView): string {
           <div>Outcome</div>
           <div class="figure">${outcome}</div>
           <div class="sub">${
-      outline.end_details === null ? "" : clipped(outline.end_details, 300)
+      outline.end_details === null ? "" : clipped(batchEndText(outline.end_details), 300)
     }</div>
         </div>
       </section>
