@@ -27,7 +27,7 @@ try {
   buildSpreadDatabase(db, 40_000, {
     days: 42,
     weekly: [0.15, 1, 1.1, 0.9, 1.2, 1, 0.35],
-    runSize: 400,
+    runSize: 60,
   });
   const report = join(dir, "audit_report.html");
   const made = await cli("report", "--output", report, "--db", db).output();
