@@ -58,15 +58,15 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
   },
   stats: {
     summary: "count events per day, operation, SKU and user; how batches went",
-    load: () => import("./cli/stats.ts"),
+    load: () => importOnDemand("cli/stats.ts"),
   },
   report: {
     summary: "write one HTML file with charts and the newest events, to open offline",
-    load: () => import("./cli/report.ts"),
+    load: () => importOnDemand("cli/report.ts"),
   },
   serve: {
     summary: "browse the log in a web browser (read-only, this computer only)",
-    load: () => import("./cli/serve.ts"),
+    load: () => importOnDemand("cli/serve.ts"),
   },
 };
 

@@ -18,6 +18,9 @@ export const ON_DEMAND_MODULES = [
   "cli/bundle.ts",
   "cli/verify.ts",
   "cli/head.ts",
+  "cli/stats.ts",
+  "cli/report.ts",
+  "cli/serve.ts",
   "lib/bundle/mod.ts",
 ] as const;
 
