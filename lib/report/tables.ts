@@ -6,7 +6,7 @@
  */
 import { parseBatchOutcome } from "../batch_outcome.ts";
 import type { AuditEvent } from "../event_row.ts";
-import type { BatchOutline } from "../stats.ts";
+import type { BatchOutline } from "../batch_overview.ts";
 import { formatCount, formatDuration, shortTime } from "./format.ts";
 import { clipText, type Html, markup } from "./html.ts";
 

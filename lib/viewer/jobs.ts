@@ -11,14 +11,8 @@ import { verifyChain } from "../chain/mod.ts";
 import type { AuditDatabase } from "../db.ts";
 import { type TextSink, writeObject, writeRecords } from "../output.ts";
 import { getAuditLog, writeQuery } from "../query.ts";
-import {
-  batchOutline,
-  batchTimeline,
-  eventsPerDay,
-  facetCounts,
-  getStats,
-  recentBatches,
-} from "../stats.ts";
+import { batchOutline, batchTimeline, recentBatches } from "../batch_overview.ts";
+import { eventsPerDay, facetCounts, getStats } from "../stats.ts";
 import { batchesPage, batchPage, eventsPage, overviewPage, verifyPage } from "./pages.ts";
 import type { ViewerJob } from "./routes.ts";
 

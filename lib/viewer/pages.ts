@@ -21,7 +21,8 @@ import {
   eventRow,
   type Linker,
 } from "../report/tables.ts";
-import type { AuditStats, BatchOutline, BatchTimeline } from "../stats.ts";
+import type { BatchOutline, BatchTimeline } from "../batch_overview.ts";
+import type { AuditStats } from "../stats.ts";
 import { FILTER_PARAMS } from "./routes.ts";
 
 const NAV = markup`
