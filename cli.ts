@@ -64,6 +64,18 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
     summary: "set up the central store: init, grant, sites (administrator)",
     load: () => importOnDemand("cli/central.ts"),
   },
+  stats: {
+    summary: "count events per day, operation, SKU and user; how batches went",
+    load: () => importOnDemand("cli/stats.ts"),
+  },
+  report: {
+    summary: "write one HTML file with charts and the newest events, to open offline",
+    load: () => importOnDemand("cli/report.ts"),
+  },
+  serve: {
+    summary: "browse the log in a web browser (read-only, this computer only)",
+    load: () => importOnDemand("cli/serve.ts"),
+  },
 };
 
 const TOP_HELP = `audit-trail ${VERSION} — who did what to which SKU, and when

@@ -120,3 +120,11 @@ export {
   type SyncResult,
   syncToCentral,
 } from "./lib/central/mod.ts";
+export {
+  type AuditStats,
+  type BatchFigures,
+  DEFAULT_STATS_TOP,
+  getStats,
+  type StatsOptions,
+} from "./lib/stats.ts";
+export { type ReportSummary, writeReport, type WriteReportOptions } from "./lib/report/report.ts";

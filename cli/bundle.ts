@@ -29,7 +29,8 @@ Writes debug_bundle_YYYYMMDD_HHMMSS/ (UTC time), or with --compress one .zip of 
 folder, and prints its path. It holds a consistent copy of the database (taken safely
 while other programs write), the newest events as a spreadsheet, database figures and
 integrity check, versions, the settings with every secret replaced by [REDACTED], a
-README and a manifest with the SHA-256 of every file. A secret of the settings that also
+report to open in a browser (report.html: charts, batches, the newest events), a README
+and a manifest with the SHA-256 of every file. A secret of the settings that also
 appears in the events or the copy of the database is masked there too; manifest.json
 ("redactions") says how many and where. The database is only read.
 
@@ -134,7 +135,7 @@ export function incomplete(result: DebugBundleResult): AuditTrailError {
 }
 
 /**
- * Writes numbered steps with sizes, `[2/7] Copying the database ... database_backup.db,
+ * Writes numbered steps with sizes, `[2/8] Copying the database ... database_backup.db,
  * 12.0 MB (0.8 s)`, to `sink`. `flushed` resolves once everything is written.
  */
 export function progressPrinter(sink: TextSink): {

@@ -138,12 +138,7 @@ function defaultDatabasePath(cwd: string): string {
 }
 
 /** Parses a whole number of 0 or more given for `option`. */
-export function parseCount(value: string, option: string): number {
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(Number(value))) {
-    throw new UsageError(`${option} must be a whole number of 0 or more, not "${value}"`);
-  }
-  return Number(value);
-}
+export { parseCountOption as parseCount } from "../lib/query_options.ts";
 
 /**
  * Fails when text to be stored holds U+FFFD. The runtime puts that character where an

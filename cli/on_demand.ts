@@ -20,6 +20,9 @@ export const ON_DEMAND_MODULES = [
   "cli/head.ts",
   "cli/sync.ts",
   "cli/central.ts",
+  "cli/stats.ts",
+  "cli/report.ts",
+  "cli/serve.ts",
   "lib/bundle/mod.ts",
 ] as const;
 

@@ -1,9 +1,14 @@
 import { openDatabase } from "../lib/db.ts";
-import { UsageError } from "../lib/errors.ts";
 import { requireCurrentSchema } from "../lib/migrate.ts";
-import { type AuditLogFilter, DEFAULT_QUERY_LIMIT, writeQuery } from "../lib/query.ts";
+import { DEFAULT_QUERY_LIMIT, writeQuery } from "../lib/query.ts";
+import {
+  filterFromOptions,
+  QUERY_OPTION_NAMES,
+  type QueryOptionName,
+} from "../lib/query_options.ts";
+import { UsageError } from "../lib/errors.ts";
 import { importOnDemand } from "./on_demand.ts";
-import { type Command, expectAtMost, parseCommandArgs, parseCount } from "./context.ts";
+import { type Command, expectAtMost, parseCommandArgs } from "./context.ts";
 
 export const command: Command = {
   help: `audit-trail query — find events
@@ -52,43 +57,18 @@ EXAMPLES
   audit-trail query --before-id 5000 --limit 100      # the page below event 5000
 `,
   async run(context, args) {
-    const { values, positionals } = parseCommandArgs(context, "query", args, {
-      sku: { type: "string" },
-      operation: { type: "string" },
-      "run-id": { type: "string" },
-      user: { type: "string" },
-      since: { type: "string" },
-      until: { type: "string" },
-      contains: { type: "string" },
-      "after-id": { type: "string" },
-      "before-id": { type: "string" },
-      limit: { type: "string" },
-      offset: { type: "string" },
-      order: { type: "string" },
-      central: { type: "string" },
-      site: { type: "string" },
-    });
+    const { values, positionals } = parseCommandArgs(
+      context,
+      "query",
+      args,
+      Object.fromEntries(
+        [...QUERY_OPTION_NAMES, "central", "site"].map((
+          name,
+        ) => [name, { type: "string" as const }]),
+      ),
+    );
     expectAtMost("query", positionals, 0);
-    const order = values.order ?? "desc";
-    if (order !== "asc" && order !== "desc") {
-      throw new UsageError(`--order must be "desc" or "asc", not "${order}"`);
-    }
-    const optionalCount = (value: string | undefined, option: string) =>
-      value === undefined ? undefined : parseCount(value, option);
-    const filter: AuditLogFilter = {
-      sku: values.sku,
-      operation: values.operation,
-      runId: values["run-id"],
-      user: values.user,
-      since: values.since,
-      until: values.until,
-      contains: values.contains,
-      afterId: optionalCount(values["after-id"], "--after-id"),
-      beforeId: optionalCount(values["before-id"], "--before-id"),
-      limit: optionalCount(values.limit, "--limit"),
-      offset: optionalCount(values.offset, "--offset"),
-      order,
-    };
+    const filter = filterFromOptions(values as Partial<Record<QueryOptionName, string>>);
     if (values.central !== undefined) {
       const { queryCentral } = await importOnDemand<typeof import("./central.ts")>(
         "cli/central.ts",
@@ -103,7 +83,7 @@ EXAMPLES
     const result = await writeQuery(context.io.stdout, db, filter, context.format);
     if (result.more && context.format === "table") {
       // A table is read by a person, who would otherwise take the page for the whole answer.
-      const next = order === "desc"
+      const next = filter.order === "desc"
         ? `--before-id ${result.lastId}`
         : `--after-id ${result.lastId}`;
       await context.io.stderr.write(

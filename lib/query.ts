@@ -250,7 +250,15 @@ interface QueryPlan {
   ascending: boolean;
 }
 
-function planQuery(db: AuditDatabase, filter: AuditLogFilter): QueryPlan {
+/**
+ * The WHERE conditions (joined by AND) and their parameters that select the events of
+ * `filter`, leaving out its limit, offset and order: for figures over the same events that
+ * a query lists, such as facet counts.
+ */
+export function filterConditions(
+  db: AuditDatabase,
+  filter: AuditLogFilter,
+): { conditions: string[]; params: (string | number)[] } {
   const conditions: string[] = [];
   const params: (string | number)[] = [];
   const equal = (column: string, value: string | undefined) => {
@@ -297,6 +305,11 @@ function planQuery(db: AuditDatabase, filter: AuditLogFilter): QueryPlan {
     conditions.push("audit_id < ?");
     params.push(checkId(filter.beforeId, "before"));
   }
+  return { conditions, params };
+}
+
+function planQuery(db: AuditDatabase, filter: AuditLogFilter): QueryPlan {
+  const { conditions, params } = filterConditions(db, filter);
   const order = filter.order ?? "desc";
   if (order !== "asc" && order !== "desc") {
     throw new UsageError(`Order must be "asc" or "desc", not "${order}"`);

@@ -20,6 +20,7 @@ const ALWAYS = [
   "database_backup.db",
   "database_stats.json",
   "manifest.json",
+  "report.html",
   "system_info.json",
 ];
 
@@ -246,6 +247,7 @@ Deno.test("CLI bundle manifest.json has the counts, versions, steps and each fil
     ["database_backup.db", "ok"],
     ["database_stats.json", "ok"],
     ["audit_log.csv", "ok"],
+    ["report.html", "ok"],
     ["system_info.json", "ok"],
   ]);
   assert.ok(manifest.steps.every((s) => Number.isInteger(s.duration_ms) && s.duration_ms >= 0));
@@ -270,7 +272,7 @@ Deno.test("CLI bundle verify passes an intact bundle and names each tampered, mi
       path,
       bundle_id: path.split(/[\\/]/).pop()!.replace(/\.zip$/, ""),
       ok: true,
-      files_checked: 5,
+      files_checked: 6,
       problems: [],
     });
   }
@@ -328,7 +330,17 @@ Deno.test("CLI bundle of a missing database still makes a bundle, exits 1, and c
     /^audit-trail: error: The bundle was saved, but incomplete: database: Database not found/,
   );
   assert.deepEqual(await listDir(join(dir.path, "data")), ["debug_bundles"]);
-  assert.deepEqual(await listDir(path), ["README.txt", "manifest.json", "system_info.json"]);
+  assert.deepEqual(await listDir(path), [
+    "README.txt",
+    "manifest.json",
+    "report.html",
+    "system_info.json",
+  ]);
+  // The report is there all the same, and says why it has nothing to show.
+  assert.match(
+    await Deno.readTextFile(join(path, "report.html")),
+    /<h2>The database could not be read<\/h2>\s*<p>Database not found: /,
+  );
   const manifest = await manifestOf(path);
   assert.equal(manifest.complete, false);
   assert.equal(manifest.database_exists, false);
@@ -339,6 +351,7 @@ Deno.test("CLI bundle of a missing database still makes a bundle, exits 1, and c
     "skipped",
     "skipped",
     "skipped",
+    "ok",
     "ok",
   ]);
   assert.match(await Deno.readTextFile(join(path, "README.txt")), /Database size: +no database at/);
@@ -892,8 +905,8 @@ Deno.test("launcher makes the compressed bundle with the defaults and names the 
   }).output();
   const shown = new TextDecoder().decode(output.stdout);
   assert.equal(output.code, 0, shown + new TextDecoder().decode(output.stderr));
-  assert.match(shown, /\[1\/7\] Reading the settings/);
-  assert.match(shown, /\[7\/7\] Compressing \.\.\. debug_bundle_\d{8}_\d{6}\.zip, /);
+  assert.match(shown, /\[1\/8\] Reading the settings/);
+  assert.match(shown, /\[8\/8\] Compressing \.\.\. debug_bundle_\d{8}_\d{6}\.zip, /);
   const zipPath = /The debug bundle is this file:\n\n {4}(.+\.zip)\n/.exec(shown)?.[1];
   assert.ok(zipPath, shown);
   assert.equal(join(zipPath, "..", ".."), join(dir.path, "data"));

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { dirname, join, resolve } from "node:path";
+import { basename, dirname, join, resolve } from "node:path";
 import type { ChainVerifyResult } from "../chain/mod.ts";
 import { createHash } from "node:crypto";
 import { AuditTrailError, DatabaseBusyError, errorMessage, UsageError } from "../errors.ts";
@@ -34,7 +34,8 @@ import {
 } from "./redact.ts";
 import { BACKUP_NAME, RAW_NAME, snapshotDatabase, type SnapshotOutcome } from "./snapshot.ts";
 import type { DatabaseStats } from "./stats.ts";
-import { collectSystemInfo, versions } from "./system_info.ts";
+import { REPORT_NAME, writeReportFile } from "../report/file.ts";
+import { collectSystemInfo, TOOL_VERSION, versions } from "./system_info.ts";
 import { type BundleProgress, type StepReport, type StepRunner, stepRunner } from "./steps.ts";
 import { bundleBaseName, BundleFolderError, BundleWorkspace } from "./workspace.ts";
 import { FolderZip } from "./zip.ts";
@@ -88,7 +89,7 @@ const SETTINGS_NAME = "settings.json";
 const STATS_NAME = "database_stats.json";
 const CSV_NAME = "audit_log.csv";
 const SYSTEM_INFO_NAME = "system_info.json";
-const TEXT_FILE = /\.(csv|json|txt)$/;
+const TEXT_FILE = /\.(csv|json|txt|html)$/;
 
 /** Everything a bundle's steps share: the settled options, and what each step found. */
 interface Bundle {
@@ -115,6 +116,8 @@ interface Bundle {
   snapshot?: SnapshotOutcome;
   stats?: DatabaseStats;
   chain: ChainVerifyResult | null;
+  /** Why the chain could not be verified, when it could not. */
+  chainProblem?: string;
   exported: number | null;
   /** With `compress`: the ZIP, opened once the snapshot is ready to go in. */
   zip?: FolderZip;
@@ -156,6 +159,7 @@ const STEPS: readonly CollectStep[] = [
     database: true,
     run: exportEvents,
   },
+  { title: "Writing the report", file: REPORT_NAME, timeoutMs: 300_000, run: writeTheReport },
   {
     title: "Collecting system information",
     file: SYSTEM_INFO_NAME,
@@ -403,7 +407,8 @@ async function checkTheDatabase(bundle: Bundle, signal: AbortSignal): Promise<St
     ? []
     : [`integrity check: ${summarize(stats.integrity_check.messages)}`];
   if ("error" in checked.chain) {
-    problems.push(`audit chain not verified: ${describeError(checked.chain.error)}`);
+    bundle.chainProblem = `audit chain not verified: ${describeError(checked.chain.error)}`;
+    problems.push(bundle.chainProblem);
   } else {
     bundle.chain = checked.chain.result;
     if (bundle.chain?.failure) problems.push(`audit chain: ${bundle.chain.failure.message}`);
@@ -435,6 +440,41 @@ async function exportEvents(bundle: Bundle, signal: AbortSignal): Promise<StepRe
   });
   countRedactions(bundle, CSV_NAME, cells);
   return { files: [CSV_NAME], note: `${bundle.exported} events` };
+}
+
+/**
+ * `report.html`, made from the snapshot (masked like the CSV, whole values only, so it shows
+ * what the CSV shows) with the chain's verdict found above; the final scan covers it as every
+ * text file. Without a snapshot it says why the database could not be read: support opens it
+ * first.
+ */
+async function writeTheReport(bundle: Bundle): Promise<StepReport> {
+  const { workspace } = bundle;
+  const source = bundle.snapshot?.files.includes(BACKUP_NAME) ? workspace.path(BACKUP_NAME) : null;
+  const made = await writeReportFile(source, workspace.path(REPORT_NAME), {
+    source: basename(bundle.databasePath),
+    chain: bundle.stats === undefined
+      ? { error: "not checked: the database check failed (see README.txt)" }
+      : bundle.chainProblem === undefined
+      ? bundle.chain
+      : { error: bundle.chainProblem },
+    unreadable: bundle.database.exists
+      ? "No copy of the database could be made (see README.txt for why)"
+      : `Database not found: "${bundle.databasePath}"`,
+    now: bundle.createdAt,
+    version: TOOL_VERSION,
+    busyTimeoutMs: bundle.busyTimeoutMs,
+  });
+  if ("summary" in made) {
+    return { files: [REPORT_NAME], note: `${made.summary.events_shown} events shown` };
+  }
+  // A snapshot the report could not read is a problem of its own; a missing one is reported
+  // by the step that made it.
+  return {
+    files: [REPORT_NAME],
+    note: "it says why the database could not be read",
+    problems: source === null ? [] : [`report: ${made.problem}`],
+  };
 }
 
 async function systemInfo(bundle: Bundle): Promise<StepReport> {

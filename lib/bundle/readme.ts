@@ -7,6 +7,7 @@
 import { LATEST_SCHEMA_VERSION } from "../migrate.ts";
 import { formatBytes } from "./files.ts";
 import type { Manifest } from "./manifest.ts";
+import { REPORT_NAME } from "../report/file.ts";
 import { BACKUP_NAME, RAW_NAME } from "./snapshot.ts";
 import { MIN_MASKED_LENGTH, WHOLE_TOKEN_BELOW } from "./mask.ts";
 
@@ -43,6 +44,8 @@ const DESCRIPTIONS: Record<string, (facts: ReadmeFacts) => string> = {
   "settings.json": () =>
     "The settings file, with passwords, tokens, keys and other secrets replaced by [REDACTED].",
   [README_NAME]: () => "This file.",
+  [REPORT_NAME]: () =>
+    "Open this first, in any web browser (it works offline): events per day and operation, the busiest SKUs and users, recent batches and failures, the audit chain's verdict, and the newest 1,000 events in a table that filters as you type.",
   "manifest.json": () =>
     "What the bundle holds: every file with its size and SHA-256, the steps, and any errors.",
 };
@@ -117,6 +120,8 @@ export function readmeText(facts: ReadmeFacts): string {
     `audit-trail debug bundle ${facts.bundle_id}`,
     `Made ${created} by audit-trail ${facts.audit_trail_version} on ${facts.platform}.`,
     `Database: ${facts.database_path}`,
+    "",
+    `Open ${REPORT_NAME} first: the charts, the batches and the newest events, in any web browser.`,
     "",
     "HEALTH AT A GLANCE",
     `  Integrity check:  ${integrity}`,

@@ -1,0 +1,124 @@
+import { openDatabase } from "../lib/db.ts";
+import { requireCurrentSchema } from "../lib/migrate.ts";
+import { writeObject } from "../lib/output.ts";
+import { formatCount, formatDuration, shortTime } from "../lib/report/format.ts";
+import { type AuditStats, DEFAULT_STATS_TOP, getStats } from "../lib/stats.ts";
+import { type Command, expectAtMost, parseCommandArgs, parseCount } from "./context.ts";
+
+export const command: Command = {
+  help: `audit-trail stats — events per day and operation, busiest SKUs and users, batches
+
+USAGE
+  audit-trail stats [--since T] [--until T] [--top N] [--format json|ndjson|table]
+
+Counts the events of the whole log, or of a time range, from the database's indexes.
+
+OPTIONS
+  --since T     only events at or after T: an ISO date or date-time in UTC
+                (2026-02-16, 2026-02-16T14:30, 2026-02-16T14:30:00Z)
+  --until T     only events up to the end of T (--until 2026-02-16 includes all of the 16th)
+  --top N       how many SKUs and users to list (default ${DEFAULT_STATS_TOP}; 0 = all)
+  --format F    json | ndjson | table (default: table on a terminal, else json)
+  --db PATH     the database (default: $AUDIT_TRAIL_DB, else data/app.db)
+
+OUTPUT (json)
+  {"events", "first_timestamp", "last_timestamp", "per_day": [{"day", "count"}],
+   "operations": [{"operation", "count"}], "top_skus": [{"sku", "count"}],
+   "users": [{"user", "count"}], "batches": {"count", "failed", "median_duration_seconds"}}
+  operations lists every operation, most frequent first. batches.count counts run ids with an
+  event in the range; failed, those whose BATCH_END records a non-zero exit, a signal or a
+  command that could not start; the median covers batches with both BATCH_START and
+  BATCH_END in the range (null when there are none).
+
+EXAMPLES
+  audit-trail stats --format table
+  audit-trail stats --since 2026-02-01 --until 2026-02-28 --top 20
+  audit-trail stats | jq '.per_day[] | select(.count > 1000)'
+`,
+  async run(context, args) {
+    const { values, positionals } = parseCommandArgs(context, "stats", args, {
+      since: { type: "string" },
+      until: { type: "string" },
+      top: { type: "string" },
+    }, { formats: ["json", "ndjson", "table"] });
+    expectAtMost("stats", positionals, 0);
+    const { io, format } = context;
+    const top = values.top === undefined ? undefined : parseCount(values.top, "--top");
+    using db = openDatabase(context.dbPath, { readOnly: true });
+    requireCurrentSchema(db);
+    const stats = getStats(db, { since: values.since, until: values.until, top });
+    if (format === "table") await io.stdout.write(statsTable(stats));
+    else await writeObject(io.stdout, stats, format);
+    return 0;
+  },
+};
+
+const BAR_WIDTH = 30;
+
+/** The figures as text to read at a glance: totals first, then each list with bars. */
+export function statsTable(stats: AuditStats): string {
+  if (stats.events === 0) return "No events in this range.\n";
+  const { batches } = stats;
+  const lines = [
+    `Events    ${formatCount(stats.events)}, ${shortTime(stats.first_timestamp!)} to ${
+      shortTime(stats.last_timestamp!)
+    } UTC`,
+    `Batches   ${formatCount(batches.count)}${
+      batches.failed ? `, ${formatCount(batches.failed)} FAILED` : ", none failed"
+    }${
+      batches.median_duration_seconds === null
+        ? ""
+        : `; median duration ${formatDuration(batches.median_duration_seconds)}`
+    }`,
+  ];
+  const days = stats.per_day;
+  const byMonth = days.length > 31;
+  const periods = byMonth ? monthly(days) : days.map((d) => ({ label: d.day, count: d.count }));
+  lines.push(
+    "",
+    ...section(byMonth ? `PER MONTH (${days.length} days with events)` : "PER DAY", periods),
+    "",
+    ...section(
+      "OPERATIONS",
+      stats.operations.map((o) => ({ label: o.operation, count: o.count })),
+    ),
+    "",
+    ...section("TOP SKUS", stats.top_skus.map((s) => ({ label: s.sku, count: s.count }))),
+    "",
+    ...section("USERS", stats.users.map((u) => ({ label: u.user, count: u.count }))),
+  );
+  return lines.join("\n") + "\n";
+}
+
+function section(title: string, rows: { label: string; count: number }[]): string[] {
+  if (rows.length === 0) return [title, "  (none)"];
+  const labels = rows.map((r) => clip(r.label));
+  const width = Math.max(...labels.map((l) => l.length));
+  const counts = rows.map((r) => formatCount(r.count));
+  const countWidth = Math.max(...counts.map((c) => c.length));
+  const max = Math.max(...rows.map((r) => r.count));
+  return [
+    title,
+    ...rows.map((row, i) =>
+      `  ${labels[i].padEnd(width)}  ${counts[i].padStart(countWidth)}  ${
+        "█".repeat(Math.max(1, Math.round((row.count / max) * BAR_WIDTH)))
+      }`
+    ),
+  ];
+}
+
+function monthly(days: { day: string; count: number }[]): { label: string; count: number }[] {
+  const months = new Map<string, number>();
+  for (const { day, count } of days) {
+    const month = day.slice(0, 7);
+    months.set(month, (months.get(month) ?? 0) + count);
+  }
+  return [...months].map(([label, count]) => ({ label, count }));
+}
+
+/** Names can be long and hold control characters: one short, printable line each. */
+function clip(text: string): string {
+  // deno-lint-ignore no-control-regex
+  const printable = text.replace(/[\x00-\x1f\x7f]/g, "�");
+  return printable.length > 40 ? printable.slice(0, 39) + "…" : printable;
+}

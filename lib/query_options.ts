@@ -1,0 +1,89 @@
+/**
+ * The filters of a query given as text, by name: `audit-trail query --sku X` and the viewer's
+ * `/api/events?sku=X` read them here, so a bad value gets the same message from both.
+ *
+ * @module
+ */
+import { UsageError } from "./errors.ts";
+import type { AuditLogFilter } from "./query.ts";
+import { parseTimeBound } from "./time_bound.ts";
+
+/** The names of the query options, as command-line flags without their `--`. */
+export const QUERY_OPTION_NAMES = [
+  "sku",
+  "operation",
+  "run-id",
+  "user",
+  "since",
+  "until",
+  "contains",
+  "after-id",
+  "before-id",
+  "limit",
+  "offset",
+  "order",
+] as const;
+
+/** One of {@linkcode QUERY_OPTION_NAMES}. */
+export type QueryOptionName = (typeof QUERY_OPTION_NAMES)[number];
+
+/**
+ * Reads the options given (each as the text typed) into a filter, checking every value as
+ * `query` does: counts are whole numbers, times are ISO dates or date-times, the order is
+ * `desc` or `asc`.
+ *
+ * @throws {UsageError} For a bad value, naming its flag (`--limit must be …`).
+ *
+ * @example
+ * ```ts
+ * import { filterFromOptions } from "./query_options.ts";
+ * const filter = filterFromOptions({ sku: "SKU-1", limit: "10", order: "asc" });
+ * console.assert(filter.sku === "SKU-1" && filter.limit === 10 && filter.order === "asc");
+ * try {
+ *   filterFromOptions({ limit: "ten" });
+ * } catch (error) {
+ *   console.assert((error as Error).message === '--limit must be a whole number of 0 or more, not "ten"');
+ * }
+ * ```
+ */
+export function filterFromOptions(
+  values: Partial<Record<QueryOptionName, string>>,
+): AuditLogFilter {
+  const order = values.order ?? "desc";
+  if (order !== "asc" && order !== "desc") {
+    throw new UsageError(`--order must be "desc" or "asc", not "${order}"`);
+  }
+  // Checked here, not first when the query runs, so that nothing is read for a bad value.
+  if (values.since !== undefined) parseTimeBound(values.since, "since");
+  if (values.until !== undefined) parseTimeBound(values.until, "until");
+  const count = (name: "after-id" | "before-id" | "limit" | "offset") => {
+    const value = values[name];
+    return value === undefined ? undefined : parseCountOption(value, `--${name}`);
+  };
+  return {
+    sku: values.sku,
+    operation: values.operation,
+    runId: values["run-id"],
+    user: values.user,
+    since: values.since,
+    until: values.until,
+    contains: values.contains,
+    afterId: count("after-id"),
+    beforeId: count("before-id"),
+    limit: count("limit"),
+    offset: count("offset"),
+    order,
+  };
+}
+
+/**
+ * A whole number of 0 or more given as text for `option` (named in the message).
+ *
+ * @throws {UsageError} When the text is anything else.
+ */
+export function parseCountOption(value: string, option: string): number {
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(Number(value))) {
+    throw new UsageError(`${option} must be a whole number of 0 or more, not "${value}"`);
+  }
+  return Number(value);
+}

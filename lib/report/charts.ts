@@ -1,0 +1,160 @@
+/**
+ * Charts as inline SVG, drawn here: no script, no library and no network, so they show in a
+ * report opened from a mail attachment, print, and stay small (a 180-day chart is about
+ * 20 KB). Every label and tooltip goes through the escaping template.
+ *
+ * @module
+ */
+import { formatCount } from "./format.ts";
+import { clipText, type Html, markup } from "./html.ts";
+
+/** One bar: its label, its value, and optionally where a click on it leads. */
+export interface ChartItem {
+  label: string;
+  value: number;
+  href?: string;
+}
+
+const WIDTH = 900;
+const COLUMN_HEIGHT = 200;
+const LEFT = 56;
+const BOTTOM = 28;
+const TOP = 12;
+const MAX_COLUMNS = 400;
+
+/**
+ * A column chart of counts over time (`points` in time order), with the largest value and
+ * half of it marked on the left and a few labels along the bottom. Each column has a tooltip.
+ */
+export function columnChart(points: readonly ChartItem[], title: string): Html {
+  if (points.length === 0) return markup`<p class="empty">No events in this range.</p>`;
+  const max = Math.max(1, ...points.map((p) => p.value));
+  const plotWidth = WIDTH - LEFT - 8;
+  const plotHeight = COLUMN_HEIGHT - TOP - BOTTOM;
+  const step = plotWidth / points.length;
+  const gap = step > 4 ? Math.min(3, step * 0.2) : 0;
+  const y = (value: number) => TOP + plotHeight - (value / max) * plotHeight;
+  const grid = [max, Math.round(max / 2), 0].map((value) => {
+    const at = fixed(y(value));
+    return markup`<line class="grid" x1="${LEFT}" x2="${WIDTH - 8}" y1="${at}" y2="${at}"/>
+<text class="axis" x="${LEFT - 6}" y="${fixed(y(value) + 4)}" text-anchor="end">${
+      formatCount(value)
+    }</text>`;
+  });
+  const every = Math.max(1, Math.ceil(points.length / 8));
+  const width = fixed(Math.max(0.5, step - gap));
+  const columns = points.map((point, i) => {
+    const x = LEFT + i * step + gap / 2;
+    const top = y(point.value);
+    const bar = markup`<rect class="bar" x="${fixed(x)}" y="${
+      fixed(top)
+    }" width="${width}" height="${fixed(TOP + plotHeight - top)}"><title>${point.label}: ${
+      formatCount(point.value)
+    } events</title></rect>`;
+    // Labels every few columns; the last one ends at the right edge, so none is cut off.
+    const last = i === points.length - 1;
+    const labelled = last || (i % every === 0 && points.length - 1 - i >= every);
+    const label = labelled
+      ? markup`<text class="axis" x="${fixed(last ? x + step - gap : x + (step - gap) / 2)}" y="${
+        COLUMN_HEIGHT - 8
+      }" text-anchor="${last && i > 0 ? "end" : "middle"}">${clipText(point.label, 12).text}</text>`
+      : null;
+    return markup`${link(point.href, bar)}${label}\n`;
+  });
+  return markup`<svg class="chart" viewBox="0 0 ${WIDTH} ${COLUMN_HEIGHT}" role="img" aria-label="${title}">
+${grid}
+${columns}</svg>`;
+}
+
+/** Bar charts sit three abreast: drawn at about the size they show, so text reads as 12 px. */
+const BAR_WIDTH = 440;
+const ROW = 22;
+const LABEL_WIDTH = 150;
+const BAR_MAX = BAR_WIDTH - LABEL_WIDTH - 64;
+
+/**
+ * A horizontal bar chart, one row per item in the given order (the largest first), each with
+ * its label on the left and its count after the bar. `more` names what was left out.
+ */
+export function barChart(items: readonly ChartItem[], title: string, more?: string): Html {
+  if (items.length === 0) return markup`<p class="empty">None in this range.</p>`;
+  const max = Math.max(1, ...items.map((i) => i.value));
+  const height = items.length * ROW + 6;
+  const rows = items.map((item, i) => {
+    const top = 3 + i * ROW;
+    const width = Math.max(1, (item.value / max) * BAR_MAX);
+    const clipped = clipText(item.label, 21);
+    const label = clipped.omitted ? clipped.text + "…" : clipped.text;
+    const row = markup`<text class="label" x="${LABEL_WIDTH - 8}" y="${
+      top + 15
+    }" text-anchor="end">${label}</text><rect class="bar" x="${LABEL_WIDTH}" y="${
+      top + 3
+    }" width="${fixed(width)}" height="${ROW - 6}"/><text class="value" x="${
+      fixed(LABEL_WIDTH + width + 6)
+    }" y="${top + 15}">${formatCount(item.value)}</text><title>${item.label}: ${
+      formatCount(item.value)
+    } events</title>`;
+    return markup`${link(item.href, markup`<g>${row}</g>`)}\n`;
+  });
+  return markup`<svg class="chart bars" viewBox="0 0 ${BAR_WIDTH} ${height}" role="img" aria-label="${title}">
+${rows}</svg>${more ? markup`<p class="more">${more}</p>` : null}`;
+}
+
+/**
+ * Counts per day as the points of a column chart: every day from the first to the last (days
+ * without events as 0) while that is at most 400 days; months beyond that, years beyond 400
+ * months. Days that are not dates (a damaged legacy row) are kept as they are. So a chart
+ * never has more than about 400 columns, whatever the log spans.
+ */
+export function timeSeries(
+  perDay: readonly { day: string; count: number }[],
+  href?: (first: string, last: string) => string,
+): ChartItem[] {
+  const days = everyDay(perDay);
+  if (days !== null) {
+    return days.map((d) => ({ label: d.day, value: d.count, href: href?.(d.day, d.day) }));
+  }
+  const months = sumBy(perDay, 7);
+  const periods = months.length <= MAX_COLUMNS ? months : sumBy(perDay, 4);
+  return periods.map((p) => ({ label: p.key, value: p.count, href: href?.(p.first, p.last) }));
+}
+
+/** Every day from the first to the last, or `null` when that is more than a chart holds. */
+function everyDay(perDay: readonly { day: string; count: number }[]) {
+  const isDate = (day: string) => /^\d{4}-\d{2}-\d{2}$/.test(day) && !isNaN(Date.parse(day));
+  if (!perDay.every((d) => isDate(d.day))) {
+    return perDay.length <= MAX_COLUMNS ? [...perDay] : null;
+  }
+  if (perDay.length === 0) return [];
+  const first = Date.parse(perDay[0].day);
+  const span = (Date.parse(perDay[perDay.length - 1].day) - first) / 86_400_000 + 1;
+  if (span > MAX_COLUMNS) return null;
+  const counts = new Map(perDay.map((d) => [d.day, d.count]));
+  return Array.from({ length: span }, (_, i) => {
+    const day = new Date(first + i * 86_400_000).toISOString().slice(0, 10);
+    return { day, count: counts.get(day) ?? 0 };
+  });
+}
+
+function sumBy(perDay: readonly { day: string; count: number }[], length: number) {
+  const periods: { key: string; count: number; first: string; last: string }[] = [];
+  for (const { day, count } of perDay) {
+    const key = day.slice(0, length);
+    const current = periods[periods.length - 1];
+    if (current?.key === key) {
+      current.count += count;
+      current.last = day;
+    } else {
+      periods.push({ key, count, first: day, last: day });
+    }
+  }
+  return periods;
+}
+
+function link(href: string | undefined, content: Html): Html {
+  return href === undefined ? content : markup`<a href="${href}">${content}</a>`;
+}
+
+function fixed(n: number): string {
+  return String(Math.round(n * 10) / 10);
+}

@@ -1,0 +1,88 @@
+/**
+ * The report as a file of a debug bundle: made from the bundle's snapshot, with the chain's
+ * verdict the bundle already has; when the database cannot be read, a report that says so.
+ *
+ * @module
+ */
+import { openDatabase } from "../db.ts";
+import { type ReportSummary, unreadableReport, writeReport } from "./report.ts";
+import type { ChainVerdict } from "./sections.ts";
+
+/** The report's name in a debug bundle. */
+export const REPORT_NAME = "report.html";
+
+/** Options of {@linkcode writeReportFile}. */
+export interface ReportFileOptions {
+  /** The database's name as the report shows it. */
+  source: string;
+  /** The chain's verdict as the bundle found it. */
+  chain: ChainVerdict;
+  /** Why there is no database to read (it is missing, or no copy could be made). */
+  unreadable?: string;
+  now?: Date;
+  version?: string;
+  busyTimeoutMs?: number;
+}
+
+/** What {@linkcode writeReportFile} wrote: the report's figures, or why it has none. */
+export type ReportFileResult = { summary: ReportSummary } | { problem: string };
+
+/**
+ * Writes the report of the database at `databasePath` to `path` (a new file). Should the
+ * database not be readable as an audit log, the file still gets written, saying why.
+ *
+ * @example
+ * ```ts
+ * import { join } from "node:path";
+ * import { logAuditEvent, migrate, openDatabase } from "../../mod.ts";
+ * import { writeReportFile } from "./file.ts";
+ * const dir = await Deno.makeTempDir();
+ * {
+ *   using db = openDatabase(join(dir, "app.db"), { create: true });
+ *   migrate(db);
+ *   logAuditEvent(db, { operation: "COUNTED", sku: "SKU-1" });
+ * }
+ * const made = await writeReportFile(join(dir, "app.db"), join(dir, "report.html"), {
+ *   source: "app.db",
+ *   chain: null,
+ * });
+ * console.assert("summary" in made && made.summary.events === 1);
+ * const missing = await writeReportFile(null, join(dir, "none.html"), {
+ *   source: "gone.db",
+ *   chain: null,
+ *   unreadable: "Database not found",
+ * });
+ * console.assert("problem" in missing);
+ * console.assert((await Deno.readTextFile(join(dir, "none.html"))).includes("Database not found"));
+ * ```
+ */
+export async function writeReportFile(
+  databasePath: string | null,
+  path: string,
+  options: ReportFileOptions,
+): Promise<ReportFileResult> {
+  const now = options.now ?? new Date();
+  let page = "";
+  let result: ReportFileResult;
+  try {
+    if (databasePath === null) throw new Error(options.unreadable ?? "There is no database");
+    using db = openDatabase(databasePath, {
+      readOnly: true,
+      busyTimeoutMs: options.busyTimeoutMs,
+    });
+    const sink = { write: (text: string) => Promise.resolve(void (page += text)) };
+    const summary = await writeReport(db, sink, {
+      source: options.source,
+      chain: options.chain,
+      now,
+      version: options.version,
+    });
+    result = { summary };
+  } catch (error) {
+    const problem = error instanceof Error ? error.message : String(error);
+    page = unreadableReport(options.source, problem, now);
+    result = { problem };
+  }
+  await Deno.writeTextFile(path, page, { createNew: true });
+  return result;
+}

@@ -1,0 +1,35 @@
+/**
+ * Numbers, times and durations written for people, shared by `stats --format table`, the
+ * report and the viewer.
+ *
+ * @module
+ */
+
+/** A count with thousands separators: `1,000,000`. */
+export function formatCount(n: number): string {
+  return n.toLocaleString("en-US");
+}
+
+/** A printed timestamp without its `T`, milliseconds and `Z`: `2026-02-16 14:30:00`. */
+export function shortTime(timestamp: string): string {
+  return timestamp.replace("T", " ").replace(/\.\d+Z$/, "");
+}
+
+/**
+ * Seconds as people say them: `4.2 s`, `42 s`, `3 min 5 s`, `4 h 18 min`, `2 d 3 h`.
+ *
+ * @example
+ * ```ts
+ * import { formatDuration } from "./format.ts";
+ * console.assert(formatDuration(185) === "3 min 5 s");
+ * console.assert(formatDuration(15536.448) === "4 h 18 min");
+ * ```
+ */
+export function formatDuration(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s < 10) return `${seconds.toFixed(1)} s`;
+  if (s < 60) return `${s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
+  if (s < 86_400) return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
+  return `${Math.floor(s / 86_400)} d ${Math.floor((s % 86_400) / 3600)} h`;
+}

@@ -1,0 +1,84 @@
+/**
+ * HTML that cannot be injected into: every value put into a template is escaped unless it is
+ * itself HTML made by a template. Data from the audit log (details, SKUs, user names) can hold
+ * anything, `<script>` included; it only ever reaches a page through {@linkcode markup}.
+ *
+ * @module
+ */
+
+/** Text that is already HTML (made by {@linkcode markup} or {@linkcode raw}). */
+export class Html {
+  constructor(readonly text: string) {}
+  toString(): string {
+    return this.text;
+  }
+}
+
+/** What a template accepts: text and numbers are escaped, HTML is kept, lists are joined. */
+export type HtmlValue = Html | string | number | null | undefined | false | readonly HtmlValue[];
+
+const ESCAPES: Record<string, string> = {
+  "&": "&amp;",
+  "<": "&lt;",
+  ">": "&gt;",
+  '"': "&quot;",
+  "'": "&#39;",
+};
+
+/**
+ * Escapes text for HTML content and quoted attribute values alike.
+ *
+ * @example
+ * ```ts
+ * import { escapeHtml } from "./html.ts";
+ * console.assert(escapeHtml(`<img src=x onerror="alert(1)">`) ===
+ *   "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;");
+ * ```
+ */
+export function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => ESCAPES[c]);
+}
+
+/**
+ * A template tag: `markup\`<td>${value}</td>\`` escapes `value` unless it is {@linkcode Html}.
+ * `null`, `undefined` and `false` print nothing, so `${cond && markup\`…\`}` works.
+ *
+ * @example
+ * ```ts
+ * import { markup } from "./html.ts";
+ * const details = "<script>alert(1)</script>";
+ * console.assert(markup`<td>${details}</td>`.text === "<td>&lt;script&gt;alert(1)&lt;/script&gt;</td>");
+ * console.assert(markup`<ul>${["a", "b"].map((x) => markup`<li>${x}</li>`)}</ul>`.text ===
+ *   "<ul><li>a</li><li>b</li></ul>");
+ * ```
+ */
+export function markup(strings: TemplateStringsArray, ...values: HtmlValue[]): Html {
+  let text = strings[0];
+  for (let i = 0; i < values.length; i++) text += render(values[i]) + strings[i + 1];
+  return new Html(text);
+}
+
+/** Marks text the program itself wrote (a stylesheet, a script, SVG it drew) as HTML. */
+export function raw(text: string): Html {
+  return new Html(text);
+}
+
+function render(value: HtmlValue): string {
+  if (value instanceof Html) return value.text;
+  if (value === null || value === undefined || value === false) return "";
+  if (Array.isArray(value)) return value.map(render).join("");
+  return escapeHtml(String(value));
+}
+
+/**
+ * `text` cut to `max` characters (whole code points), with how much was left out, for a cell
+ * that must stay short.
+ */
+export function clipText(text: string, max: number): { text: string; omitted: number } {
+  if (text.length <= max) return { text, omitted: 0 };
+  let end = max;
+  // Never split a surrogate pair: the half left over would show as a broken character.
+  const code = text.charCodeAt(end - 1);
+  if (code >= 0xd800 && code <= 0xdbff) end--;
+  return { text: text.slice(0, end), omitted: text.length - end };
+}

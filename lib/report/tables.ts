@@ -1,0 +1,127 @@
+/**
+ * The tables of the report and the viewer: events (long values cut, with a visible mark) and
+ * batches (with how they ended).
+ *
+ * @module
+ */
+import { parseBatchOutcome } from "../batch_outcome.ts";
+import type { AuditEvent } from "../event_row.ts";
+import type { BatchOutline } from "../batch_overview.ts";
+import { formatCount, formatDuration, shortTime } from "./format.ts";
+import { clipText, type Html, markup } from "./html.ts";
+
+/** Where a value links to in the viewer (`undefined`: no link, as in the report). */
+export type Linker = (field: "sku" | "operation" | "user" | "run_id", value: string) =>
+  | string
+  | undefined;
+
+/** Details longer than this are cut in tables, with a mark saying how much is left out. */
+export const DETAILS_SHOWN = 500;
+/** Other values (SKU, user, run id, operation) longer than this are cut the same way. */
+export const VALUE_SHOWN = 200;
+
+/** The header row of {@linkcode eventRow}s. */
+export const EVENT_HEADER: Html = markup`
+  <thead>
+    <tr>
+      <th class="num">id</th>
+      <th>time (UTC)</th>
+      <th>operation</th>
+      <th>SKU</th>
+      <th>user</th>
+      <th>run id</th>
+      <th>details</th>
+    </tr>
+  </thead>
+`;
+
+/** One event as a table row. */
+export function eventRow(event: AuditEvent, link: Linker = () => undefined): Html {
+  const cell = (field: "sku" | "operation" | "user" | "run_id", value: string | null) => {
+    if (value === null) return markup`<td></td>`;
+    const shown = clipped(value, VALUE_SHOWN);
+    const href = link(field, value);
+    return markup`<td>${href === undefined ? shown : markup`<a href="${href}">${shown}</a>`}</td>`;
+  };
+  return markup`<tr><td class="num">${event.audit_id}</td><td class="time">${
+    shortTime(event.timestamp)
+  }</td>${cell("operation", event.operation)}${cell("sku", event.sku)}${cell("user", event.user)}${
+    cell("run_id", event.run_id)
+  }<td class="details">${clipped(event.details, DETAILS_SHOWN)}</td></tr>`;
+}
+
+/** `text` cut to `max` characters, followed by a mark that says how many more there were. */
+export function clipped(text: string, max: number): Html {
+  const { text: shown, omitted } = clipText(text, max);
+  return omitted === 0
+    ? markup`${shown}`
+    : markup`${shown}<span class="cut" title="cut for display">… [${
+      formatCount(omitted)
+    } more characters]</span>`;
+}
+
+/** A table of batches, the most recently active first, with how each ended. */
+export function batchTable(batches: readonly BatchOutline[], link: Linker = () => undefined): Html {
+  if (batches.length === 0) return markup`<p class="empty">No batches in this range.</p>`;
+  const rows = batches.map((batch) => {
+    const href = link("run_id", batch.run_id);
+    const id = clipped(batch.run_id, VALUE_SHOWN);
+    return markup`
+      <tr>
+        <td class="mono">${href ? markup`<a href="${href}">${id}</a>` : id}</td>
+        <td class="num">${formatCount(batch.event_count)}</td>
+        <td class="time">${shortTime(batch.start_time)}</td>
+        <td class="time">${shortTime(batch.end_time)}</td>
+        <td class="num">${formatDuration(batch.duration_seconds)}</td>
+        <td>${outcomeCell(batch)}</td>
+      </tr>
+    `;
+  });
+  return markup`
+    <table>
+      <thead>
+        <tr>
+          <th>run id</th>
+          <th class="num">events</th>
+          <th>start (UTC)</th>
+          <th>latest (UTC)</th>
+          <th class="num">duration</th>
+          <th>outcome</th>
+        </tr>
+      </thead>
+      <tbody>${rows}</tbody>
+    </table>
+  `;
+}
+
+function outcomeCell(batch: BatchOutline): Html {
+  if (batch.end_details === null) {
+    return markup`<span class="note">no BATCH_END (running, or stopped without one)</span>`;
+  }
+  const text = clipped(batchEndText(batch.end_details), 120);
+  if (batch.outcome === "failed") return markup`<span class="bad">FAILED</span> ${text}`;
+  if (batch.outcome === "ok") return markup`<span class="good">ok</span> ${text}`;
+  return markup`ended: ${text}`;
+}
+
+/**
+ * A `BATCH_END`'s details as a person reads them: `exit code 3 after 1.2 s`, `killed by
+ * SIGTERM after 9.0 s`, `could not start: …`; a summary written by hand as it is.
+ *
+ * @example
+ * ```ts
+ * import { batchEndText } from "./tables.ts";
+ * console.assert(batchEndText('{"exit_code":3,"duration_seconds":1.234}') === "exit code 3 after 1.2 s");
+ * console.assert(batchEndText("15 orders confirmed") === "15 orders confirmed");
+ * ```
+ */
+export function batchEndText(details: string): string {
+  const outcome = parseBatchOutcome(details);
+  if (outcome === null) return details;
+  const how = outcome.error !== null
+    ? `could not start: ${outcome.error}`
+    : outcome.signal !== null
+    ? `killed by ${outcome.signal}`
+    : `exit code ${outcome.exit_code}`;
+  return `${how} after ${formatDuration(outcome.duration_seconds)}`;
+}

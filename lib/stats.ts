@@ -1,0 +1,329 @@
+/**
+ * Figures about the audit log for people who would rather look than read: events per day and
+ * per operation, the most active SKUs and users, and how batches went. Every figure comes from
+ * an index; a time range reads only the events in it.
+ *
+ * @module
+ */
+import { BATCH_END, BATCH_START, durationSeconds } from "./batch.ts";
+import { type AuditDatabase, guard, readTransaction } from "./db.ts";
+import { UsageError } from "./errors.ts";
+import { batchFailed, parseBatchOutcome } from "./batch_outcome.ts";
+import { UTC_TIMESTAMP_SQL } from "./event_row.ts";
+import { type AuditLogFilter, filterConditions } from "./query.ts";
+import { parseTimeBound } from "./time_bound.ts";
+
+/** What `audit-trail stats` prints. */
+export interface AuditStats {
+  /** Events in the range. */
+  events: number;
+  /** The oldest and newest event's time in the range, or `null` when it holds none. */
+  first_timestamp: string | null;
+  last_timestamp: string | null;
+  /** Events per UTC day, oldest day first; days without events are left out. */
+  per_day: { day: string; count: number }[];
+  /** Every operation, the most frequent first. */
+  operations: { operation: string; count: number }[];
+  /** The `top` SKUs with the most events, the most frequent first. */
+  top_skus: { sku: string; count: number }[];
+  /** The `top` users with the most events, the most frequent first. */
+  users: { user: string; count: number }[];
+  batches: BatchFigures;
+}
+
+/** How the batches of the range went. */
+export interface BatchFigures {
+  /** Distinct run ids with an event in the range (as `batch list` counts them). */
+  count: number;
+  /** Of those, the batches whose `BATCH_END` in the range records a failure. */
+  failed: number;
+  /** Median seconds from `BATCH_START` to `BATCH_END`, both in the range; `null` if none. */
+  median_duration_seconds: number | null;
+}
+
+/** Options of {@linkcode getStats}. */
+export interface StatsOptions {
+  /** Only events at or after this date or time (ISO, UTC), as `query --since`. */
+  since?: string;
+  /** Only events up to the end of this date or time, as `query --until`. */
+  until?: string;
+  /** How many SKUs and users to list (default 10; 0 lists all). */
+  top?: number;
+}
+
+/** Default number of SKUs and users {@linkcode getStats} lists. */
+export const DEFAULT_STATS_TOP = 10;
+
+const TS = UTC_TIMESTAMP_SQL;
+
+/**
+ * Counts the events of the log, or of a time range of it, by day, operation, SKU and user,
+ * and sums up its batches. One consistent snapshot is read; writers are not blocked.
+ *
+ * Per day is read by skipping through the time index one day at a time (two index look-ups
+ * and a count of index entries per day), never the table. Without a range, or with one that
+ * holds every event, operations, SKUs, users and run ids are counted from their own indexes;
+ * a narrower range reads the events in it through the time index.
+ *
+ * @param db The open database.
+ * @param options The time range and how many SKUs and users to list.
+ * @returns The figures.
+ * @throws {UsageError} For a bad time bound or `top`.
+ *
+ * @example
+ * ```ts
+ * import { getStats, logAuditEvent, migrate, openDatabase } from "../mod.ts";
+ * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
+ * migrate(db);
+ * logAuditEvent(db, { operation: "SKU_CREATED", sku: "SKU-1", user: "ana" });
+ * logAuditEvent(db, { operation: "SKU_UPDATED", sku: "SKU-1", user: "ana" });
+ * logAuditEvent(db, { operation: "SKU_CREATED", sku: "SKU-2", user: "ben" });
+ * const stats = getStats(db);
+ * console.assert(stats.events === 3);
+ * console.assert(stats.top_skus[0].sku === "SKU-1" && stats.top_skus[0].count === 2);
+ * console.assert(stats.operations.map((o) => o.operation).join() === "SKU_CREATED,SKU_UPDATED");
+ * ```
+ */
+export function getStats(db: AuditDatabase, options: StatsOptions = {}): AuditStats {
+  const top = options.top ?? DEFAULT_STATS_TOP;
+  if (!Number.isSafeInteger(top) || top < 0) {
+    throw new UsageError(`--top must be a whole number of 0 or more, not "${top}"`);
+  }
+  const range = timeRange(options);
+  return readTransaction(db, () => {
+    const bounds = `FROM audit_log WHERE ${TS} >= ? AND ${TS} < ?`;
+    const first = one(db, `SELECT min(${TS}) AS v ${bounds}`, range.start, range.end) as
+      | string
+      | null;
+    if (first === null) return emptyStats();
+    const last = one(db, `SELECT max(${TS}) AS v ${bounds}`, range.start, range.end) as string;
+    // A range that holds every event is no range: the figures then come from the indexes of
+    // their own columns, which hold exactly what is counted.
+    const whole = first === one(db, `SELECT min(${TS}) AS v FROM audit_log`) &&
+      last === one(db, `SELECT max(${TS}) AS v FROM audit_log`);
+    const where = whole ? "" : `${TS} >= ? AND ${TS} < ?`;
+    const params = whole ? [] : [range.start, range.end];
+    const and = (condition: string) =>
+      `WHERE ${[where, condition].filter((c) => c !== "").join(" AND ")}`;
+    const limit = top === 0 ? -1 : top;
+    const perDay = countPerDay(db, range);
+    const operations = all(
+      db,
+      `SELECT operation, count(*) AS count FROM audit_log ${where ? `WHERE ${where}` : ""}
+       GROUP BY operation ORDER BY count DESC, operation`,
+      ...params,
+    ) as { operation: string; count: number }[];
+    const topSkus = all(
+      db,
+      `SELECT sku, count(*) AS count FROM audit_log ${and("sku IS NOT NULL")}
+       GROUP BY sku ORDER BY count DESC, sku LIMIT ?`,
+      ...params,
+      limit,
+    ) as { sku: string; count: number }[];
+    // Grouped by the stored value first (the index's order), then legacy NULLs are merged
+    // into "system", which every record prints for them.
+    const users = all(
+      db,
+      `SELECT coalesce(user, 'system') AS user, sum(n) AS count
+       FROM (SELECT user, count(*) AS n FROM audit_log ${where ? `WHERE ${where}` : ""}
+             GROUP BY user)
+       GROUP BY 1 ORDER BY count DESC, user LIMIT ?`,
+      ...params,
+      limit,
+    ) as { user: string; count: number }[];
+    return {
+      events: perDay.reduce((sum, day) => sum + day.count, 0),
+      first_timestamp: first,
+      last_timestamp: last,
+      per_day: perDay,
+      operations: operations.map((row) => ({ operation: row.operation, count: row.count })),
+      top_skus: topSkus.map((row) => ({ sku: row.sku, count: row.count })),
+      users: users.map((row) => ({ user: row.user, count: row.count })),
+      batches: batchFigures(db, and, params),
+    };
+  });
+}
+
+function emptyStats(): AuditStats {
+  return {
+    events: 0,
+    first_timestamp: null,
+    last_timestamp: null,
+    per_day: [],
+    operations: [],
+    top_skus: [],
+    users: [],
+    batches: { count: 0, failed: 0, median_duration_seconds: null },
+  };
+}
+
+/** The half-open range `[start, end)` of the options; open ends are the widest strings. */
+export function timeRange(options: StatsOptions): { start: string; end: string } {
+  return {
+    start: options.since === undefined ? "" : parseTimeBound(options.since, "since").start,
+    // Above every timestamp: text compares by code point, and no stored time starts so high.
+    end: options.until === undefined ? "\u{10FFFF}" : parseTimeBound(options.until, "until").end,
+  };
+}
+
+/**
+ * Events per day (the first ten characters of the printed timestamp), as
+ * `GROUP BY substr(timestamp, 1, 10)` would count them, from the time index alone: each day
+ * is found by seeking the first time at or after the previous day's end, and counted over its
+ * stretch of the index. A plain GROUP BY reads every row of the table (SQLite does not take
+ * the indexed value for an expression around it), about 20 times slower on a million events.
+ */
+function countPerDay(
+  db: AuditDatabase,
+  range: { start: string; end: string },
+): { day: string; count: number }[] {
+  const next = db.statement(`SELECT min(${TS}) AS v FROM audit_log WHERE ${TS} >= ? AND ${TS} < ?`);
+  const countBetween = db.statement(
+    `SELECT count(*) AS n FROM audit_log WHERE ${TS} >= ? AND ${TS} < ?`,
+  );
+  const countEqual = db.statement(`SELECT count(*) AS n FROM audit_log WHERE ${TS} = ?`);
+  const days: { day: string; count: number }[] = [];
+  let from = range.start;
+  for (;;) {
+    const time = next.get(from, range.end)?.v as string | null | undefined;
+    if (time === null || time === undefined) break;
+    const day = time.slice(0, 10);
+    if (day.length < 10) {
+      // A value shorter than a day (a damaged legacy row) is a day of its own, as in GROUP BY.
+      days.push({ day, count: countEqual.get(time)!.n as number });
+      from = time + "\0";
+      continue;
+    }
+    const after = following(day);
+    const count = countBetween.get(
+      day > range.start ? day : range.start,
+      after < range.end ? after : range.end,
+    )!.n as number;
+    days.push({ day, count });
+    from = after;
+  }
+  return days;
+}
+
+/** The smallest string above every string that starts with `prefix`. */
+function following(prefix: string): string {
+  const last = prefix.codePointAt(prefix.length - 1)!;
+  return prefix.slice(0, -1) + String.fromCodePoint(last + 1);
+}
+
+function batchFigures(
+  db: AuditDatabase,
+  and: (condition: string) => string,
+  params: string[],
+): BatchFigures {
+  const count = one(
+    db,
+    `SELECT count(DISTINCT run_id) AS v FROM audit_log ${and("run_id IS NOT NULL")}`,
+    ...params,
+  ) as number;
+  const marks = all(
+    db,
+    `SELECT run_id, operation, ${TS} AS time, coalesce(details, '') AS details FROM audit_log
+     ${and(`operation IN ('${BATCH_START}', '${BATCH_END}') AND run_id IS NOT NULL`)}
+     ORDER BY audit_id`,
+    ...params,
+  ) as { run_id: string; operation: string; time: string; details: string }[];
+  const starts = new Map<string, string>();
+  const ends = new Map<string, string>();
+  const failed = new Set<string>();
+  for (const mark of marks) {
+    if (mark.operation === BATCH_START) {
+      if (!starts.has(mark.run_id)) starts.set(mark.run_id, mark.time);
+    } else {
+      ends.set(mark.run_id, mark.time);
+      const outcome = parseBatchOutcome(mark.details);
+      if (outcome !== null && batchFailed(outcome)) failed.add(mark.run_id);
+    }
+  }
+  const durations: number[] = [];
+  for (const [runId, start] of starts) {
+    const end = ends.get(runId);
+    if (end !== undefined) durations.push(durationSeconds(start, end));
+  }
+  return { count, failed: failed.size, median_duration_seconds: median(durations) };
+}
+
+function median(values: number[]): number | null {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  const value = sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+  return Math.round(value * 1000) / 1000;
+}
+
+function one(db: AuditDatabase, sql: string, ...params: (string | number)[]): unknown {
+  return guard(db.path, () => db.statement(sql).get(...params)?.v ?? null);
+}
+
+function all(db: AuditDatabase, sql: string, ...params: (string | number)[]) {
+  return guard(db.path, () => db.statement(sql).all(...params));
+}
+
+/** A field the viewer counts the events of a filter by. */
+export type FacetField = "operation" | "user" | "sku";
+
+/**
+ * How many events of `filter` (its cursor, limit and order aside) have each value of `field`,
+ * the most frequent first: the facets beside the viewer's table.
+ *
+ * @example
+ * ```ts
+ * import { logAuditEvent, migrate, openDatabase } from "../mod.ts";
+ * import { facetCounts } from "./stats.ts";
+ * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
+ * migrate(db);
+ * logAuditEvent(db, { operation: "COUNTED", sku: "SKU-1", user: "ana" });
+ * logAuditEvent(db, { operation: "COUNTED", sku: "SKU-2", user: "ben" });
+ * logAuditEvent(db, { operation: "MOVED", sku: "SKU-1", user: "ana" });
+ * const facets = facetCounts(db, { sku: "SKU-1" }, "operation");
+ * console.assert(JSON.stringify(facets) === '[{"value":"COUNTED","count":1},{"value":"MOVED","count":1}]');
+ * ```
+ */
+export function facetCounts(
+  db: AuditDatabase,
+  filter: AuditLogFilter,
+  field: FacetField,
+  limit = 20,
+): { value: string; count: number }[] {
+  const { conditions, params } = wholeFilter(db, filter);
+  const column = field === "user" ? "coalesce(user, 'system')" : field;
+  const where = [...conditions, ...(field === "sku" ? ["sku IS NOT NULL"] : [])];
+  return all(
+    db,
+    `SELECT ${column} AS value, count(*) AS count FROM audit_log
+     ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+     GROUP BY 1 ORDER BY count DESC, value LIMIT ?`,
+    ...params,
+    limit,
+  ).map((row) => ({ value: String(row.value), count: row.count as number }));
+}
+
+/**
+ * Events per day of the events `filter` selects (its cursor, limit and order aside). A filter
+ * of time alone is counted from the time index, as {@linkcode getStats} counts.
+ */
+export function eventsPerDay(
+  db: AuditDatabase,
+  filter: AuditLogFilter,
+): { day: string; count: number }[] {
+  const { sku, operation, runId, user, contains } = filter;
+  if ([sku, operation, runId, user].every((v) => v === undefined) && !contains) {
+    return readTransaction(db, () => countPerDay(db, timeRange(filter)));
+  }
+  const { conditions, params } = wholeFilter(db, filter);
+  return all(
+    db,
+    `SELECT substr(${TS}, 1, 10) AS day, count(*) AS count FROM audit_log
+     WHERE ${conditions.join(" AND ")} GROUP BY day ORDER BY day`,
+    ...params,
+  ).map((row) => ({ day: String(row.day), count: row.count as number }));
+}
+
+function wholeFilter(db: AuditDatabase, filter: AuditLogFilter) {
+  return filterConditions(db, { ...filter, afterId: undefined, beforeId: undefined });
+}

@@ -1,0 +1,92 @@
+/**
+ * What each of the viewer's addresses reads and writes, given the open database and where the
+ * answer goes. The API answers are the command line's own output: `/api/events` is what
+ * `query --format json` prints for the same filters (both call `writeQuery`), `/api/batches` what `batch list` prints,
+ * and so on, written by the same functions.
+ *
+ * @module
+ */
+import { getBatchOperations, listBatches } from "../batch.ts";
+import { verifyChain } from "../chain/mod.ts";
+import type { AuditDatabase } from "../db.ts";
+import { type TextSink, writeObject, writeRecords } from "../output.ts";
+import { getAuditLog, writeQuery } from "../query.ts";
+import { batchOutline, batchTimeline, recentBatches } from "../batch_overview.ts";
+import { eventsPerDay, facetCounts, getStats } from "../stats.ts";
+import { batchesPage, batchPage, eventsPage, overviewPage, verifyPage } from "./pages.ts";
+import type { ViewerJob } from "./routes.ts";
+
+/** Columns of `batch list`, which `/api/batches` prints the same way. */
+const BATCH_COLUMNS = ["run_id", "event_count", "start_time", "end_time", "duration_seconds"];
+/** How many values each facet lists. */
+const FACET_VALUES = 20;
+
+/**
+ * Runs `job` against `db`, writing the answer to `sink`. `source` is the database's name as
+ * the pages show it; `path` its path as `/api/verify` reports it (as `verify` does).
+ */
+export async function runJob(
+  db: AuditDatabase,
+  job: ViewerJob,
+  sink: TextSink,
+  context: { source: string; path: string },
+): Promise<void> {
+  const { source } = context;
+  switch (job.kind) {
+    case "overview": {
+      const stats = getStats(db);
+      const batches = recentBatches(db, { limit: 10 });
+      return await sink.write(overviewPage(source, stats, batches));
+    }
+    case "events_page": {
+      const { filter } = job;
+      const events = getAuditLog(db, filter);
+      const whole = { ...filter, limit: undefined };
+      return await sink.write(eventsPage(source, {
+        events,
+        filter,
+        params: job.params,
+        perDay: eventsPerDay(db, whole),
+        operations: facetCounts(db, whole, "operation", FACET_VALUES),
+        users: facetCounts(db, whole, "user", FACET_VALUES),
+      }));
+    }
+    case "records":
+      if (job.format === "csv") {
+        // A spreadsheet opens UTF-8 text as such only after a byte order mark.
+        await sink.write("\uFEFF");
+      }
+      await writeQuery(sink, db, job.filter, job.format);
+      return;
+    case "batches": {
+      if (!job.page) {
+        await writeRecords(sink, [listBatches(db, { limit: job.limit })], "json", BATCH_COLUMNS);
+        return;
+      }
+      const batches = recentBatches(db, { limit: job.limit });
+      return await sink.write(batchesPage(source, batches, job.limit));
+    }
+    case "batch": {
+      if (!job.page) {
+        return await writeObject(sink, { ...getBatchOperations(db, job.runId) }, "json");
+      }
+      const filter = { runId: job.runId };
+      const events = getAuditLog(db, { ...filter, order: "asc", limit: 1000 });
+      return await sink.write(batchPage(source, {
+        runId: job.runId,
+        outline: batchOutline(db, job.runId),
+        description: events[0]?.operation === "BATCH_START" ? events[0].details : null,
+        timeline: batchTimeline(db, job.runId),
+        operations: facetCounts(db, filter, "operation", FACET_VALUES),
+        events,
+      }));
+    }
+    case "stats":
+      return await writeObject(sink, getStats(db, job.options), "json");
+    case "verify": {
+      const result = await verifyChain(db);
+      if (job.page) return await sink.write(verifyPage(source, result));
+      return await writeObject(sink, { database: context.path, ...result }, "json");
+    }
+  }
+}

@@ -1,0 +1,388 @@
+/**
+ * The viewer's pages, made from what the database answered. Every value from the log goes
+ * through the escaping template; links carry the filters in their query string, so any view
+ * can be bookmarked or mailed.
+ *
+ * @module
+ */
+import type { ChainVerifyResult } from "../chain/mod.ts";
+import type { AuditEvent } from "../event_row.ts";
+import type { AuditLogFilter } from "../query.ts";
+import { barChart, columnChart, timeSeries } from "../report/charts.ts";
+import { formatCount, formatDuration, shortTime } from "../report/format.ts";
+import { type Html, type HtmlValue, markup } from "../report/html.ts";
+import { renderPage } from "../report/page.ts";
+import { chainCard, type ChartLinks, chartSections, summaryCards } from "../report/sections.ts";
+import {
+  batchEndText,
+  batchTable,
+  clipped,
+  EVENT_HEADER,
+  eventRow,
+  type Linker,
+} from "../report/tables.ts";
+import type { BatchOutline, BatchTimeline } from "../batch_overview.ts";
+import type { AuditStats } from "../stats.ts";
+import { FILTER_PARAMS } from "./routes.ts";
+
+const NAV = markup`
+  <a href="/">Overview</a><a href="/events">Events</a><a href="/batches">Batches</a><a
+    href="/verify">Verify chain</a>
+`;
+
+/** The address of the event list with `params` changed by `change` (`undefined` removes). */
+export function eventsHref(
+  params: Record<string, string>,
+  change: Record<string, string | undefined> = {},
+  path = "/events",
+): string {
+  const merged: Record<string, string | undefined> = { ...params, ...change };
+  const query = new URLSearchParams();
+  for (const name of FILTER_PARAMS) {
+    const value = merged[name];
+    if (value !== undefined && value !== "") query.set(name, value);
+  }
+  const text = query.toString();
+  return text ? `${path}?${text}` : path;
+}
+
+/** Where a batch's page is. */
+export function batchHref(runId: string): string {
+  return `/batches/${encodeURIComponent(runId)}`;
+}
+
+/** Links of values in tables: a run id to its batch, anything else to a filtered list. */
+function linker(params: Record<string, string>): Linker {
+  const base = withoutCursor(params);
+  return (field, value) =>
+    field === "run_id" ? batchHref(value) : eventsHref(base, { [field]: value });
+}
+
+function withoutCursor(params: Record<string, string>): Record<string, string> {
+  const { after_id: _after, before_id: _before, ...rest } = params;
+  return rest;
+}
+
+const CHART_LINKS: ChartLinks = {
+  period: (first, last) => eventsHref({}, { since: first, until: last }),
+  operation: (operation) => eventsHref({}, { operation }),
+  sku: (sku) => eventsHref({}, { sku }),
+  user: (user) => eventsHref({}, { user }),
+};
+
+function frame(source: string, title: string, body: HtmlValue): string {
+  return renderPage({
+    title,
+    subtitle: markup`${source} (read-only)`,
+    nav: NAV,
+    body,
+  }, "linked");
+}
+
+/** `/`: the figures and charts of the whole log, and the latest batches. */
+export function overviewPage(source: string, stats: AuditStats, batches: BatchOutline[]): string {
+  return frame(
+    source,
+    "Audit log",
+    markup`${searchForm({})}
+${summaryCards(stats, undefined)}
+${chartSections(stats, CHART_LINKS)}
+<section><h2>Latest batches</h2>${batchTable(batches, linker({}))}
+<p class="more"><a href="/batches">All batches</a></p></section>`,
+  );
+}
+
+/** What the event list shows. */
+export interface EventsView {
+  events: AuditEvent[];
+  filter: AuditLogFilter;
+  /** The query string as given (empty fields left out). */
+  params: Record<string, string>;
+  perDay: { day: string; count: number }[];
+  operations: { value: string; count: number }[];
+  users: { value: string; count: number }[];
+}
+
+/** `/events`: the filter form, counts by day, operation and user, and one page of events. */
+export function eventsPage(source: string, view: EventsView): string {
+  const { events, filter, params } = view;
+  const total = view.perDay.reduce((sum, d) => sum + d.count, 0);
+  const base = withoutCursor(params);
+  const period = (first: string, last: string) => eventsHref(base, { since: first, until: last });
+  const downloads = (["csv", "json", "ndjson"] as const).map((format) =>
+    markup`<a class="button plain" href="${
+      eventsHref(base, { limit: "0", order: params.order }, `/events.${format}`)
+    }" download>${format.toUpperCase()}</a>`
+  );
+  const ascending = filter.order === "asc";
+  const last = events[events.length - 1];
+  const more = last !== undefined && events.length === filter.limit;
+  const pager = markup`<div class="pager">${
+    params.after_id !== undefined || params.before_id !== undefined
+      ? markup`<a class="button plain" href="${eventsHref(base)}">${
+        ascending ? "Oldest" : "Newest"
+      }</a>`
+      : null
+  }${
+    more
+      ? markup`<a class="button" href="${
+        eventsHref(
+          base,
+          ascending ? { after_id: `${last.audit_id}` } : {
+            before_id: `${last.audit_id}`,
+          },
+        )
+      }">${ascending ? "Newer" : "Older"} →</a>`
+      : null
+  }<span class="note">${
+    events.length
+      ? `events ${events[0].audit_id} to ${last.audit_id}, ${
+        formatCount(events.length)
+      } on this page`
+      : ""
+  }</span></div>`;
+  return frame(
+    source,
+    "Events",
+    markup`${searchForm(params)}
+<section><h2>${formatCount(total)} matching events</h2>
+${columnChart(timeSeries(view.perDay, period), "Matching events over time")}
+<div class="facets">${facetList("Operations", "operation", view.operations, params)}${
+      facetList("Users", "user", view.users, params)
+    }</div>
+<p class="more">Download all ${formatCount(total)}: ${downloads} · <a href="${
+      eventsHref(params, {}, "/api/events")
+    }">as the JSON API answers</a></p></section>
+<section><h2>Events${ascending ? ", oldest first" : ", newest first"}</h2>
+<div class="filterbar"><input type="search" id="filter" placeholder="Narrow this page: type any words" aria-label="Filter this page"><span id="shown" class="note"></span></div>
+${
+      events.length
+        ? markup`<table class="filterable">${EVENT_HEADER}<tbody>${
+          events.map((event) => eventRow(event, linker(params)))
+        }</tbody></table>`
+        : markup`<p class="empty">No events match.</p>`
+    }
+${pager}</section>`,
+  );
+}
+
+function facetList(
+  title: string,
+  field: "operation" | "user",
+  counts: { value: string; count: number }[],
+  params: Record<string, string>,
+): Html {
+  const base = withoutCursor(params);
+  const items = counts.map(({ value, count }) => {
+    const on = params[field] === value;
+    return markup`<li class="${on ? "on" : ""}"><a href="${
+      eventsHref(base, { [field]: on ? undefined : value })
+    }">${clipped(value, 60)}</a> ${formatCount(count)}${on ? " ✕" : ""}</li>`;
+  });
+  return markup`<div><h3>${title}</h3>${
+    items.length ? markup`<ul>${items}</ul>` : markup`<p class="empty">none</p>`
+  }</div>`;
+}
+
+function searchForm(params: Record<string, string>): Html {
+  const field = (name: string, label: string, placeholder = "") =>
+    markup`<label>${label}<input name="${name}" value="${
+      params[name] ?? ""
+    }" placeholder="${placeholder}"></label>`;
+  const order = params.order ?? "desc";
+  return markup`
+    <section>
+      <form class="filters" method="get" action="/events">
+    ${field("sku", "SKU")}${field("operation", "Operation")}${field("user", "User")}${
+    field(
+      "run_id",
+      "Run id",
+    )
+  }${field("since", "Since (UTC)", "2026-02-16")}${
+    field(
+      "until",
+      "Until (UTC)",
+      "2026-02-16",
+    )
+  }${field("contains", "Details contain")}${field("limit", "Per page", "100")}
+    <label>Order<select name="order"><option value="desc"${
+    order === "desc"
+      ? markup`
+        selected
+      `
+      : null
+  }>newest first</option><option value="asc"${
+    order === "asc"
+      ? markup`
+        selected
+      `
+      : null
+  }>oldest first</option></select></label>
+    <div class="actions"><button type="submit">Show events</button><a class="button plain" href="/events">Clear</a></div>
+      </form>
+    </section>
+  `;
+}
+
+/** `/batches`: the most recently active batches with how each ended. */
+export function batchesPage(source: string, batches: BatchOutline[], limit: number): string {
+  return frame(
+    source,
+    "Batches",
+    markup`<section><h2>${
+      limit === 0 || batches.length < limit
+        ? `${formatCount(batches.length)} batches`
+        : `The ${formatCount(limit)} most recently active batches`
+    }</h2>${batchTable(batches, linker({}))}${
+      limit !== 0 && batches.length === limit
+        ? markup`<p class="more"><a href="/batches?limit=${limit * 4}">Show more</a></p>`
+        : null
+    }</section>`,
+  );
+}
+
+/** What a batch's page shows. */
+export interface BatchView {
+  outline: BatchOutline | null;
+  runId: string;
+  description: string | null;
+  timeline: BatchTimeline;
+  operations: { value: string; count: number }[];
+  /** Its first events, oldest first. */
+  events: AuditEvent[];
+}
+
+/** `/batches/RUN_ID`: the batch's figures, its timeline, and its events in order. */
+export function batchPage(source: string, view: BatchView): string {
+  const { outline, runId } = view;
+  if (outline === null) {
+    return frame(
+      source,
+      "Batch",
+      markup`
+        <section class="error">
+          <h2>No batch with run id ${runId}</h2>
+          <p>No event has this run id. <a href="/batches">See the batches</a>.</p>
+        </section>
+      `,
+    );
+  }
+  const { timeline } = view;
+  const slices = timeline.counts.map((count, i) => ({
+    label: `+${formatDuration(i * timeline.slice_seconds)}`,
+    value: count,
+  }));
+  const outcome = outline.outcome === "failed"
+    ? markup`<span class="bad">FAILED</span>`
+    : outline.outcome === "ok"
+    ? markup`<span class="good">ok</span>`
+    : outline.end_details === null
+    ? "no BATCH_END"
+    : "ended";
+  const all = eventsHref({}, { run_id: runId, order: "asc" });
+  return frame(
+    source,
+    "Batch",
+    markup`
+      <section class="cards">
+        <div class="card">
+          <div>Run id</div>
+          <div class="figure mono">${clipped(runId, 128)}</div>
+          <div class="sub">${view.description === null ? "" : clipped(view.description, 300)}</div>
+        </div>
+        <div class="card">
+          <div>Events</div>
+          <div class="figure">${formatCount(outline.event_count)}</div>
+          <div class="sub">${shortTime(outline.start_time)} to ${
+      shortTime(
+        outline.end_time,
+      )
+    } UTC</div>
+        </div>
+        <div class="card">
+          <div>Duration</div>
+          <div class="figure">${formatDuration(outline.duration_seconds)}</div>
+          <div class="sub">first event to latest</div>
+        </div>
+        <div class="card">
+          <div>Outcome</div>
+          <div class="figure">${outcome}</div>
+          <div class="sub">${
+      outline.end_details === null ? "" : clipped(batchEndText(outline.end_details), 300)
+    }</div>
+        </div>
+      </section>
+      <section><h2>Timeline</h2>${
+      columnChart(
+        slices,
+        "Events over the batch's time span",
+      )
+    }<p class="more">Each column is ${
+      formatDuration(
+        timeline.slice_seconds,
+      )
+    } of the batch.</p></section>
+      <section><h2>Operations</h2>${
+      barChart(
+        view.operations.map((o) => ({
+          label: o.value,
+          value: o.count,
+          href: eventsHref({}, { run_id: runId, operation: o.value }),
+        })),
+        "Events per operation",
+      )
+    }</section>
+      <section><h2>Events in order</h2>${
+      outline.event_count > view.events.length
+        ? markup`
+          <p
+            class="note">The first ${formatCount(view.events.length)} of ${
+          formatCount(
+            outline.event_count,
+          )
+        }: <a href="${all}">page through all of them</a>.</p>
+        `
+        : null
+    }<table>${EVENT_HEADER}<tbody>${
+      view.events.map((event) => eventRow(event, linker({})))
+    }</tbody></table>
+      <p class="more"><a href="/api/batches/${
+      encodeURIComponent(
+        runId,
+      )
+    }">This batch as JSON</a> (as batch show prints it)</p></section>
+    `,
+  );
+}
+
+/** `/verify`: the chain's verdict. */
+export function verifyPage(source: string, result: ChainVerifyResult | null): string {
+  return frame(
+    source,
+    "Verify the audit chain",
+    markup`<section class="cards">${chainCard(result)}</section>
+<section><h2>What this means</h2>${
+      result?.failure
+        ? markup`<p class="bad">${result.failure.message}</p>
+<p>Leave the database file as it is: it is the evidence. Tell your supervisor, and send support a debug bundle (audit-trail bundle).</p>`
+        : markup`<p>Every event is sealed with a SHA-256 hash of its fields and of the seal before it; all ${
+          formatCount(result?.events_checked ?? 0)
+        } seals were recomputed and match. To prove later that nothing was removed from the end, note the head above somewhere else and run <span class="mono">audit-trail verify --anchor ID:HASH</span>.</p>`
+    }
+<p class="more"><a href="/api/verify">As JSON</a></p></section>`,
+  );
+}
+
+/** A page for an error: what went wrong and what to do. */
+export function errorPage(source: string, status: number, message: string, hint?: string): string {
+  return frame(
+    source,
+    status === 404 ? "Not found" : "Cannot show this",
+    markup`
+      <section
+        class="error"><h2>${message}</h2>${
+      hint ? markup`<p>${hint}</p>` : null
+    }<p><a href="/">Back to the overview</a></p></section>
+    `,
+  );
+}

@@ -1,0 +1,300 @@
+/**
+ * The read-only viewer: Deno's HTTP server, routing each request to a worker of the pool and
+ * answering with the page, the JSON or the download, under a time limit.
+ *
+ * Safety: the database is opened read-only; only GET and HEAD are answered (405 otherwise);
+ * on a loopback address only requests naming that address as their host are answered, so a
+ * web page elsewhere cannot reach the viewer by pointing its own name at 127.0.0.1 (DNS
+ * rebinding); every page carries a Content-Security-Policy that allows no inline script,
+ * style or handler and no other origin; a bad query string gets 400 and the command line's
+ * message.
+ *
+ * @module
+ */
+import { basename } from "node:path";
+import { type AuditDatabase, openDatabase } from "../db.ts";
+import { AuditTrailError, UsageError } from "../errors.ts";
+import { requireCurrentSchema } from "../migrate.ts";
+import { STYLESHEET, TABLE_FILTER_SCRIPT } from "../report/assets.ts";
+import { VIEWER_CSP } from "../report/page.ts";
+import { errorPage } from "./pages.ts";
+import { JobError, type JobPieces, TimeLimitError, ViewerBusyError, WorkerPool } from "./pool.ts";
+import { type JobRoute, routeOf } from "./routes.ts";
+
+/** Options of {@linkcode startViewer}. */
+export interface ViewerOptions {
+  /** The database file; opened read-only. */
+  database: string;
+  /** The address to listen on (default `127.0.0.1`). */
+  hostname?: string;
+  /** The port (default 8470; 0 picks a free one). */
+  port?: number;
+  /** Time limit of a request, and of each piece of a download, in ms (default 10,000). */
+  timeLimitMs?: number;
+  /** Time limit of a verification of the whole chain, in ms (default 600,000). */
+  verifyTimeLimitMs?: number;
+  /** Workers answering requests at once (default 2). */
+  workers?: number;
+  /** Aborting stops the server. */
+  signal?: AbortSignal;
+}
+
+/** A running viewer. */
+export interface RunningViewer extends AsyncDisposable {
+  /** Where to open it, e.g. `http://127.0.0.1:8470/`. */
+  url: string;
+  hostname: string;
+  port: number;
+  /** Whether it listens on a loopback address only. */
+  loopback: boolean;
+  /** Settles when the server has stopped. */
+  finished: Promise<void>;
+  /** Stops the server and its workers. */
+  close(): Promise<void>;
+}
+
+/** The default port: "84" for audit, "70" for the seventies' first audit trails. */
+export const DEFAULT_PORT = 8470;
+/** The default time limit of a request. */
+export const DEFAULT_TIME_LIMIT_MS = 10_000;
+const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost", "[::1]"]);
+
+/** Whether `hostname` names this computer only. */
+export function isLoopback(hostname: string): boolean {
+  return LOOPBACK.has(hostname) || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+}
+
+/**
+ * Starts the viewer on the database at `options.database`.
+ *
+ * @throws {DatabaseNotFoundError} When there is no database there (and the other errors of
+ * {@linkcode openDatabase} and {@linkcode requireCurrentSchema}).
+ * @throws {AuditTrailError} When the port is taken or the address cannot be used.
+ */
+export async function startViewer(options: ViewerOptions): Promise<RunningViewer> {
+  const hostname = options.hostname ?? "127.0.0.1";
+  const timeLimitMs = options.timeLimitMs ?? DEFAULT_TIME_LIMIT_MS;
+  const verifyLimitMs = options.verifyTimeLimitMs ?? 600_000;
+  // Opened here first, so a missing or outdated database is reported as the CLI reports it.
+  {
+    using db: AuditDatabase = openDatabase(options.database, { readOnly: true });
+    requireCurrentSchema(db);
+  }
+  const source = basename(options.database);
+  const pool = await WorkerPool.start({
+    path: options.database,
+    source,
+    size: options.workers ?? 2,
+  });
+  const stop = new AbortController();
+  options.signal?.addEventListener("abort", () => stop.abort(), { once: true });
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  const loopback = isLoopback(hostname);
+  let hosts: Set<string> = new Set();
+  try {
+    server = Deno.serve({
+      hostname,
+      port: options.port ?? DEFAULT_PORT,
+      signal: stop.signal,
+      onListen: () => {},
+    }, (request) =>
+      handle(request, {
+        pool,
+        source,
+        hosts: loopback ? hosts : null,
+        limits: { normal: timeLimitMs, stream: timeLimitMs, long: verifyLimitMs },
+      }));
+  } catch (error) {
+    pool.close();
+    throw listenError(error, hostname, options.port ?? DEFAULT_PORT);
+  }
+  const port = server.addr.port;
+  const shown = hostname.includes(":") && !hostname.startsWith("[") ? `[${hostname}]` : hostname;
+  hosts = new Set(
+    [shown, "127.0.0.1", "localhost", "[::1]"].flatMap((
+      h,
+    ) => [`${h}:${port}`, ...(port === 80 ? [h] : [])]),
+  );
+  const finished = server.finished.finally(() => pool.close());
+  const close = async () => {
+    stop.abort();
+    await finished;
+  };
+  return {
+    url: `http://${shown}:${port}/`,
+    hostname,
+    port,
+    loopback,
+    finished,
+    close,
+    [Symbol.asyncDispose]: close,
+  };
+}
+
+interface HandlerContext {
+  pool: WorkerPool;
+  source: string;
+  /** The Host headers answered; `null` answers any. */
+  hosts: Set<string> | null;
+  limits: Record<JobRoute["limit"], number>;
+}
+
+const SECURITY_HEADERS: Record<string, string> = {
+  "content-security-policy": VIEWER_CSP,
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+  "x-frame-options": "DENY",
+  "cross-origin-opener-policy": "same-origin",
+  "cross-origin-resource-policy": "same-origin",
+};
+
+async function handle(request: Request, context: HandlerContext): Promise<Response> {
+  const url = new URL(request.url);
+  const html = !url.pathname.startsWith("/api/") && !/^\/events\./.test(url.pathname);
+  const fail = (status: number, message: string, hint?: string, headers = {}) =>
+    failure(status, message, hint, html ? context.source : null, headers);
+  if (request.method !== "GET" && request.method !== "HEAD") {
+    return fail(405, `${request.method} is not allowed: the viewer is read-only`, "Use GET.", {
+      allow: "GET, HEAD",
+    });
+  }
+  const host = request.headers.get("host") ?? "";
+  if (context.hosts && !context.hosts.has(host.toLowerCase())) {
+    return fail(
+      421,
+      `The viewer does not answer requests for "${host}"`,
+      `Open it at one of: ${[...context.hosts].map((h) => `http://${h}/`).join(", ")}`,
+    );
+  }
+  let route: ReturnType<typeof routeOf>;
+  try {
+    route = routeOf(url);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    return fail(400, error.message, error.hint);
+  }
+  if (route === null) {
+    return fail(404, `Nothing here: ${url.pathname}`, "Start from the overview at /.");
+  }
+  if ("asset" in route) {
+    const isStyle = route.asset === "style";
+    return new Response(isStyle ? STYLESHEET : TABLE_FILTER_SCRIPT, {
+      headers: {
+        ...SECURITY_HEADERS,
+        "content-type": isStyle ? "text/css; charset=utf-8" : "text/javascript; charset=utf-8",
+        "cache-control": "no-cache",
+      },
+    });
+  }
+  let pieces: JobPieces;
+  try {
+    pieces = await context.pool.run(route.job, context.limits[route.limit]);
+  } catch (error) {
+    const [status, message, hint] = described(error);
+    return fail(status, message, hint);
+  }
+  const headers: Record<string, string> = {
+    ...SECURITY_HEADERS,
+    "content-type": route.contentType,
+    "cache-control": "no-store",
+  };
+  if (route.download) {
+    headers["content-disposition"] = `attachment; filename="${route.download}"`;
+  }
+  if (route.limit !== "stream") {
+    // A page is one piece; answering with it whole gives the browser its length.
+    let text = pieces.first;
+    try {
+      for (let piece = await pieces.next(); piece !== null; piece = await pieces.next()) {
+        text += piece;
+      }
+    } catch (error) {
+      const [status, message, hint] = described(error);
+      return fail(status, message, hint);
+    }
+    return new Response(request.method === "HEAD" ? null : text, { headers });
+  }
+  if (request.method === "HEAD") {
+    pieces.cancel();
+    return new Response(null, { headers });
+  }
+  const encoder = new TextEncoder();
+  const body = new ReadableStream<Uint8Array>({
+    start(controller) {
+      if (pieces.first) controller.enqueue(encoder.encode(pieces.first));
+    },
+    async pull(controller) {
+      try {
+        const piece = await pieces.next();
+        if (piece === null) controller.close();
+        else controller.enqueue(encoder.encode(piece));
+      } catch (error) {
+        // Part of the answer is sent: breaking the connection is the only way to say it failed.
+        controller.error(error);
+      }
+    },
+    cancel() {
+      pieces.cancel();
+    },
+  });
+  return new Response(body, { headers });
+}
+
+/** Status, message and hint for an error met while answering. */
+function described(error: unknown): [number, string, string | undefined] {
+  if (error instanceof TimeLimitError || error instanceof ViewerBusyError) {
+    return [503, error.message, error.hint];
+  }
+  if (error instanceof JobError) {
+    const status = error.kind === "UsageError"
+      ? 400
+      : error.kind === "DatabaseBusyError"
+      ? 503
+      : 500;
+    return [status, error.message, error.hint];
+  }
+  if (error instanceof AuditTrailError) return [500, error.message, error.hint];
+  return [
+    500,
+    `Unexpected failure: ${error instanceof Error ? error.message : String(error)}`,
+    "Please report this with a debug bundle (audit-trail bundle).",
+  ];
+}
+
+/** An error as JSON `{"error", "hint"}`, or as a page when `source` is given. */
+function failure(
+  status: number,
+  message: string,
+  hint: string | undefined,
+  source: string | null,
+  extra: Record<string, string>,
+): Response {
+  const headers = { ...SECURITY_HEADERS, "cache-control": "no-store", ...extra };
+  if (source !== null) {
+    return new Response(errorPage(source, status, message, hint), {
+      status,
+      headers: { ...headers, "content-type": "text/html; charset=utf-8" },
+    });
+  }
+  return new Response(JSON.stringify({ error: message, hint: hint ?? null }) + "\n", {
+    status,
+    headers: { ...headers, "content-type": "application/json; charset=utf-8" },
+  });
+}
+
+function listenError(error: unknown, hostname: string, port: number): unknown {
+  if (error instanceof Deno.errors.AddrInUse) {
+    return new AuditTrailError(`Port ${port} is already in use on ${hostname}`, {
+      hint:
+        "Another viewer may be running. Choose another port with --port N (0 picks a free one).",
+      cause: error,
+    });
+  }
+  if (error instanceof Deno.errors.AddrNotAvailable) {
+    return new AuditTrailError(`Cannot listen on ${hostname}: this computer has no such address`, {
+      hint: "Leave out --host to listen on 127.0.0.1, or give an address of this computer.",
+      cause: error,
+    });
+  }
+  return error;
+}

@@ -1,0 +1,115 @@
+/**
+ * The viewer's database work runs in workers, each with its own read-only connection, so the
+ * server's thread only routes requests and never waits on SQLite: a slow filter cannot hold up
+ * other requests, and a request past its time limit is answered at once while its worker is
+ * stopped (see `pool.ts`).
+ *
+ * The worker runs this very module (so `deno compile` embeds it with the rest): loaded in a
+ * worker named {@linkcode VIEWER_WORKER_NAME}, it opens the database and answers jobs, sending
+ * each answer in pieces, one at a time, each only when the server asks for it (so a slow
+ * client holds the worker back instead of filling memory).
+ *
+ * @module
+ */
+import { type AuditDatabase, openDatabase } from "../db.ts";
+import { AuditTrailError } from "../errors.ts";
+import { requireCurrentSchema } from "../migrate.ts";
+import { runJob } from "./jobs.ts";
+import type { ViewerJob } from "./routes.ts";
+
+/** The name by which this module knows it runs in a viewer worker. */
+export const VIEWER_WORKER_NAME = "audit-trail-viewer";
+/** This module, for `new Worker`. */
+export const VIEWER_WORKER_URL: string = import.meta.url;
+
+/** What the server tells a worker. */
+export type ToWorker =
+  | { type: "open"; path: string; source: string }
+  | { type: "job"; id: number; job: ViewerJob }
+  | { type: "pull"; id: number }
+  | { type: "cancel"; id: number };
+
+/** An error as it crosses to the server: its class name, message and hint. */
+export interface WorkerError {
+  name: string;
+  message: string;
+  hint?: string;
+}
+
+/** What a worker tells the server. */
+export type FromWorker =
+  | { type: "ready" }
+  | { type: "failed"; error: WorkerError }
+  | { type: "chunk"; id: number; text: string }
+  | { type: "done"; id: number }
+  | { type: "error"; id: number; error: WorkerError };
+
+/** A thrown value as a {@linkcode WorkerError}. */
+export function workerError(error: unknown): WorkerError {
+  if (error instanceof AuditTrailError) {
+    return { name: error.name, message: error.message, hint: error.hint };
+  }
+  return {
+    name: "Error",
+    message: error instanceof Error ? error.message : String(error),
+  };
+}
+
+/** Thrown into a job whose client went away. */
+class Cancelled extends Error {}
+
+interface WorkerScope {
+  name?: string;
+  onmessage: ((event: MessageEvent<ToWorker>) => void) | null;
+  postMessage(message: FromWorker): void;
+}
+
+function serve(scope: WorkerScope): void {
+  let db: AuditDatabase | undefined;
+  let source = "";
+  let path = "";
+  /** The job under way: the next pull (or cancel) settles `waiting`. */
+  let waiting: { id: number; resolve(): void; reject(error: Error): void } | undefined;
+  scope.onmessage = async ({ data }) => {
+    switch (data.type) {
+      case "open":
+        try {
+          db = openDatabase(data.path, { readOnly: true });
+          requireCurrentSchema(db);
+          ({ source, path } = data);
+          scope.postMessage({ type: "ready" });
+        } catch (error) {
+          scope.postMessage({ type: "failed", error: workerError(error) });
+        }
+        return;
+      case "pull":
+        if (waiting?.id === data.id) waiting.resolve();
+        return;
+      case "cancel":
+        if (waiting?.id === data.id) waiting.reject(new Cancelled());
+        return;
+      case "job": {
+        const { id } = data;
+        const sink = {
+          write: (text: string) =>
+            new Promise<void>((resolve, reject) => {
+              waiting = { id, resolve, reject };
+              scope.postMessage({ type: "chunk", id, text });
+            }),
+        };
+        try {
+          await runJob(db!, data.job, sink, { source, path });
+          scope.postMessage({ type: "done", id });
+        } catch (error) {
+          if (error instanceof Cancelled) scope.postMessage({ type: "done", id });
+          else scope.postMessage({ type: "error", id, error: workerError(error) });
+        } finally {
+          waiting = undefined;
+        }
+      }
+    }
+  };
+}
+
+const scope = globalThis as unknown as WorkerScope;
+if ("WorkerGlobalScope" in globalThis && scope.name === VIEWER_WORKER_NAME) serve(scope);

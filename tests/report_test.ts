@@ -1,0 +1,241 @@
+/**
+ * `report`: one self-contained HTML file (its CSP allows only what is inside it, by hash),
+ * escaped data, long values cut, never over 3 MB, the chain's verdict, and the command line.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import {
+  type AuditDatabase,
+  chainHead,
+  logAuditEvent,
+  logAuditEvents,
+  migrate,
+  openDatabase,
+  writeReport,
+} from "../mod.ts";
+import { REPORT_MAX_BYTES } from "../lib/report/report.ts";
+import { fingerprint, runCli, tempDir } from "./helpers.ts";
+import { insertRaw, openMigrated } from "./fixtures.ts";
+import { viewerFixture, XSS_DETAILS } from "./viewer_fixture.ts";
+
+async function report(db: AuditDatabase, options = {}) {
+  let page = "";
+  const summary = await writeReport(db, { write: (text) => Promise.resolve(void (page += text)) }, {
+    now: new Date("2026-02-20T12:00:00Z"),
+    ...options,
+  });
+  return { page, summary };
+}
+
+async function sha256Base64(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return btoa(String.fromCharCode(...new Uint8Array(digest)));
+}
+
+Deno.test("writeReport() writes one page that loads nothing: its CSP allows its own style and script by hash", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  logAuditEvent(db, { operation: "SKU_CREATED", sku: "SKU-1", details: "Widget", user: "ana" });
+  logAuditEvent(db, { operation: "NOTE", sku: "<b>SKU</b>", details: XSS_DETAILS, user: "x'y\"z" });
+  const { page, summary } = await report(db);
+  assert.equal(summary.events, 2);
+  assert.equal(summary.events_shown, 2);
+  assert.equal(summary.chain_intact, true);
+  assert.equal(summary.bytes, new TextEncoder().encode(page).length);
+
+  const csp = /<meta http-equiv="Content-Security-Policy" content="([^"]+)">/.exec(page)?.[1]
+    ?.replaceAll("&#39;", "'");
+  assert.ok(csp, "the page carries its own policy");
+  const styles = [...page.matchAll(/<style>([\s\S]*?)<\/style>/g)].map((m) => m[1]);
+  const scripts = [...page.matchAll(/<script>([\s\S]*?)<\/script>/g)].map((m) => m[1]);
+  assert.equal(styles.length, 1);
+  assert.equal(scripts.length, 1, "the only script is the report's own");
+  assert.equal(
+    csp,
+    `default-src 'none'; style-src 'sha256-${await sha256Base64(styles[0])}'; ` +
+      `script-src 'sha256-${await sha256Base64(scripts[0])}'; base-uri 'none'; form-action 'none'`,
+  );
+  // Nothing that could make a request: no src or href attribute, no CSS url() or @import.
+  assert.doesNotMatch(page, /<[^>]*\s(src|href|action|srcset)=/i);
+  assert.doesNotMatch(page, /url\(|@import/i);
+
+  assert.ok(page.includes(
+    "&lt;script&gt;document.title=&quot;pwned&quot;&lt;/script&gt;&lt;img src=x onerror=&quot;document.body.dataset.pwned=1&quot;&gt;",
+  ));
+  assert.ok(page.includes("&lt;b&gt;SKU&lt;/b&gt;"));
+  assert.ok(page.includes("x&#39;y&quot;z"));
+  const head = chainHead(db)!;
+  assert.ok(page.includes(`${head.audit_id}:${head.hash}`), "the head is there to note");
+  assert.match(page, /<div class="figure good">intact<\/div>/);
+});
+
+Deno.test("writeReport() cuts long details at 500 characters with a visible mark", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  const long = "0123456789".repeat(200);
+  logAuditEvent(db, { operation: "IMPORTED", details: long });
+  logAuditEvent(db, { operation: "IMPORTED", details: "😀".repeat(300) });
+  const { page } = await report(db);
+  assert.ok(
+    page.includes(
+      `<td class="details">${
+        long.slice(0, 500)
+      }<span class="cut" title="cut for display">… [1,500 more characters]</span></td>`,
+    ),
+  );
+  // 300 emoji are 600 UTF-16 units: the cut never splits one in half.
+  assert.ok(page.includes(`${"😀".repeat(250)}<span class="cut"`));
+  assert.ok(!page.includes(long.slice(0, 501)));
+});
+
+Deno.test("writeReport() stays under 3 MB however long and hostile the values are", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  // Every character escapes to five: as large as a row of the table can get.
+  const amp = (n: number) => "&".repeat(n);
+  await logAuditEvents(
+    db,
+    Array.from({ length: 1200 }, (_, i) => ({
+      operation: `OP_${i % 40}_${amp(90)}`,
+      sku: `${i}${amp(250)}`,
+      user: `${i % 30}${amp(250)}`,
+      run_id: `run_${i % 7}_${"x".repeat(120)}`,
+      details: amp(2000),
+    })),
+  );
+  const { page, summary } = await report(db);
+  const bytes = new TextEncoder().encode(page).length;
+  assert.equal(summary.bytes, bytes);
+  assert.ok(bytes < REPORT_MAX_BYTES, `${bytes} bytes`);
+  assert.ok(bytes > REPORT_MAX_BYTES - 100_000, "the room is used");
+  assert.ok(summary.events_shown > 100 && summary.events_shown < 1000);
+  assert.match(
+    page,
+    new RegExp(
+      `The newest 1,000 of 1,200 events are listed\\. The ${
+        1000 - summary.events_shown
+      } oldest of them were left out to keep this file under 3 MB\\.`,
+    ),
+  );
+  assert.match(page, /<\/html>\n$/, "the page is whole");
+});
+
+Deno.test("writeReport() of a time range, and of a log that was tampered with", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  for (
+    const [day, sku] of [["2026-02-14", "SKU-A"], ["2026-02-15", "SKU-B"], ["2026-02-16", "SKU-C"]]
+  ) {
+    insertRaw(db, `${day}T10:00:00.000Z`, "COUNTED", { sku });
+  }
+  const { page, summary } = await report(db, {
+    since: "2026-02-15",
+    until: "2026-02-15",
+    chain: null,
+  });
+  assert.equal(summary.events, 1);
+  assert.ok(page.includes("SKU-B"));
+  assert.ok(!page.includes("SKU-A") && !page.includes("SKU-C"));
+  assert.match(page, /events from 2026-02-15 up to the end of 2026-02-15 \(UTC\)/);
+  assert.match(page, /no hash chain/);
+
+  // Rows written behind audit-trail's back carry no seal: verify names the first.
+  const tampered = await report(db);
+  assert.equal(tampered.summary.chain_intact, false);
+  assert.match(tampered.page, /<div class="figure bad">TAMPERED<\/div>/);
+});
+
+Deno.test("CLI report writes the file beside the database, prints its path, and leaves the database as it was", async () => {
+  await using dir = await tempDir();
+  const path = join(dir.path, "app.db");
+  {
+    using db = openDatabase(path, { create: true });
+    migrate(db);
+    logAuditEvent(db, { operation: "SKU_CREATED", sku: "SKU-1001", details: XSS_DETAILS });
+  }
+  const before = await fingerprint(path);
+  const made = await runCli(["report", "--db", path]);
+  assert.equal(made.code, 0, made.stderr);
+  const written = made.stdout.trim();
+  assert.match(written, new RegExp(`^${dir.path}/audit_report_\\d{8}_\\d{6}\\.html$`));
+  const page = await Deno.readTextFile(written);
+  assert.match(page, /^<!DOCTYPE html>/);
+  assert.ok(page.includes("SKU-1001"));
+  assert.equal(await fingerprint(path), before, "report never writes the database");
+
+  const chosen = join(dir.path, "chosen.html");
+  await Deno.writeTextFile(chosen, "old");
+  const again = await runCli(["report", "--output", "chosen.html", "--db", path], {
+    cwd: dir.path,
+  });
+  assert.equal(again.code, 0, again.stderr);
+  assert.equal(again.stdout, `${chosen}\n`);
+  assert.match(await Deno.readTextFile(chosen), /^<!DOCTYPE html>/);
+
+  const files = () => [...Deno.readDirSync(dir.path)].map((e) => e.name).sort();
+  const listed = files();
+  for (
+    const [args, code, message] of [
+      [["--since", "2026-13-01"], 2, '--since "2026-13-01" is not a valid date or time'],
+      [["--output"], 2, "Option --output needs a value"],
+      [["--output", join(dir.path, "missing", "r.html")], 1, "Cannot write the report to"],
+    ] as const
+  ) {
+    const bad = await runCli(["report", ...args, "--db", path]);
+    assert.equal(bad.code, code, bad.stderr);
+    assert.ok(bad.stderr.startsWith(`audit-trail: error: ${message}`), bad.stderr);
+    assert.equal(bad.stdout, "");
+  }
+  assert.deepEqual(files(), listed, "a failed report leaves no file behind");
+  const raw = new DatabaseSync(path, { readOnly: true });
+  assert.equal(raw.prepare("SELECT count(*) AS n FROM audit_log").get()!.n, 1);
+  raw.close();
+});
+
+Deno.test("Every bundle holds report.html, made from its snapshot, hashed in the manifest and scanned for secrets", async () => {
+  await using dir = await tempDir();
+  const db = viewerFixture(dir.path);
+  const made = await runCli(["bundle", "--db", db]);
+  assert.equal(made.code, 0, made.stderr);
+  const folder = made.stdout.trim();
+  const page = await Deno.readTextFile(join(folder, "report.html"));
+  assert.match(page, /^<!DOCTYPE html>/);
+  assert.match(page, /<title>Audit report: app\.db<\/title>/);
+  assert.match(
+    page,
+    /<div class="figure good">intact<\/div>/,
+    "the chain as the bundle checked it",
+  );
+  assert.equal((page.match(/<tr><td class="num">/g) ?? []).length, 12, "every event");
+  assert.ok(page.includes("&lt;script&gt;document.title"));
+  const manifest = JSON.parse(await Deno.readTextFile(join(folder, "manifest.json")));
+  const listed = manifest.files.find((f: { name: string }) => f.name === "report.html");
+  assert.equal(listed.bytes, new TextEncoder().encode(page).length);
+  assert.equal(listed.sha256, await sha256Hex(page));
+  assert.match(
+    await Deno.readTextFile(join(folder, "README.txt")),
+    /\r\nOpen report\.html first: the charts, the batches and the newest events, in any web browser\.\r\n/,
+  );
+
+  // A secret of the settings in an event: the report, made from the masked snapshot, shows
+  // the mark instead, even for an event only the report lists (the CSV holds the newest one).
+  await Deno.writeTextFile(join(dir.path, "settings.json"), '{"smtp_password": "Leaky-Pa55"}');
+  {
+    using raw = openDatabase(db);
+    logAuditEvent(raw, { operation: "MAIL_SETUP", details: "password set to Leaky-Pa55" });
+    logAuditEvent(raw, { operation: "COUNTED", sku: "SKU-1001" });
+  }
+  const masked = await runCli(["bundle", "--audit-limit", "1", "--db", db]);
+  assert.equal(masked.code, 0, masked.stderr);
+  const report = await Deno.readTextFile(join(masked.stdout.trim(), "report.html"));
+  assert.ok(!report.includes("Leaky-Pa55"));
+  assert.ok(report.includes("password set to [REDACTED]"));
+});
+
+async function sha256Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
+  return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
+}

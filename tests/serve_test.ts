@@ -1,0 +1,402 @@
+/**
+ * `serve`: the JSON API answers what the commands print, bad parameters get the command
+ * line's message, nothing but GET and HEAD is answered, pages escape what they show, paging
+ * uses the id cursor, slow requests are stopped at their limit, and the command line.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { logAuditEvents, openDatabase } from "../mod.ts";
+import { type RunningViewer, startViewer } from "../lib/viewer/server.ts";
+import { cliCommand, fingerprint, runCli, tempDir } from "./helpers.ts";
+import { migratedFile } from "./fixtures.ts";
+import { viewerFixture } from "./viewer_fixture.ts";
+
+async function withViewer(
+  path: string,
+  work: (viewer: RunningViewer, get: (path: string) => Promise<Response>) => Promise<void>,
+  options: { timeLimitMs?: number; verifyTimeLimitMs?: number } = {},
+): Promise<void> {
+  await using viewer = await startViewer({ database: path, port: 0, ...options });
+  await work(viewer, (address) => fetch(new URL(address, viewer.url)));
+}
+
+/** The first line of stderr as `{"error", "hint"}` would carry it. */
+function cliError(stderr: string): { error: string; hint: string | null } {
+  const [first, second] = stderr.split("\n");
+  return {
+    error: first.replace(/^audit-trail: error: /, ""),
+    hint: second?.startsWith("hint: ") ? second.slice(6) : null,
+  };
+}
+
+Deno.test("/api/events answers exactly what query prints for the same filters", async () => {
+  await using dir = await tempDir();
+  const path = viewerFixture(dir.path);
+  const cases: Record<string, string>[] = [
+    {},
+    { sku: "SKU-1001" },
+    { operation: "NOTE", limit: "1" },
+    { user: "system" },
+    { since: "2026-02-16", until: "2026-02-16" },
+    { contains: "order" },
+    { contains: "grüsse" },
+    { contains: "ÄÖü" },
+    { after_id: "3", order: "asc", limit: "0" },
+    { before_id: "5", limit: "2" },
+    { run_id: "run_20260216_235959_0a1b2c3d" },
+    { sku: "nothing" },
+  ];
+  await withViewer(path, async (_viewer, get) => {
+    for (const params of cases) {
+      const response = await get(`/api/events?${new URLSearchParams(params)}`);
+      const flags = Object.entries(params).flatMap(([k, v]) => [`--${k.replaceAll("_", "-")}`, v]);
+      const cli = await runCli(["query", ...flags, "--format", "json", "--db", path]);
+      assert.equal(response.status, 200, JSON.stringify(params));
+      assert.equal(response.headers.get("content-type"), "application/json; charset=utf-8");
+      assert.equal(await response.text(), cli.stdout, JSON.stringify(params));
+    }
+  });
+});
+
+Deno.test("/api/batches, /api/batches/RUN_ID, /api/stats and /api/verify answer what the commands print", async () => {
+  await using dir = await tempDir();
+  const path = viewerFixture(dir.path);
+  await withViewer(path, async (_viewer, get) => {
+    const same = async (address: string, args: string[]) => {
+      const response = await get(address);
+      const cli = await runCli([...args, "--format", "json", "--db", path]);
+      assert.equal(response.status, 200, address);
+      assert.equal(await response.text(), cli.stdout, address);
+    };
+    await same("/api/batches", ["batch", "list"]);
+    await same("/api/batches?limit=1", ["batch", "list", "--limit", "1"]);
+    await same(`/api/batches/${encodeURIComponent("a<b>&c/%d'e")}`, [
+      "batch",
+      "show",
+      "a<b>&c/%d'e",
+    ]);
+    await same("/api/batches/run_unknown", ["batch", "show", "run_unknown"]);
+    await same("/api/stats", ["stats"]);
+    await same("/api/stats?since=2026-02-16&top=2", [
+      "stats",
+      "--since",
+      "2026-02-16",
+      "--top",
+      "2",
+    ]);
+    await same("/api/verify", ["verify"]);
+  });
+});
+
+Deno.test("Bad or unknown parameters get 400 with the command line's message and hint", async () => {
+  await using dir = await tempDir();
+  const path = viewerFixture(dir.path);
+  await withViewer(path, async (_viewer, get) => {
+    for (
+      const [query, flags] of [
+        ["limit=ten", ["--limit", "ten"]],
+        ["before_id=-5", ["--before-id=-5"]],
+        ["since=2026-02-30", ["--since", "2026-02-30"]],
+        ["until=tomorrow", ["--until", "tomorrow"]],
+        ["order=sideways", ["--order", "sideways"]],
+      ] as const
+    ) {
+      const response = await get(`/api/events?${query}`);
+      const cli = await runCli(["query", ...flags, "--db", path]);
+      assert.equal(cli.code, 2);
+      assert.equal(response.status, 400, query);
+      assert.deepEqual(await response.json(), cliError(cli.stderr), query);
+    }
+    const top = await get("/api/stats?top=all");
+    assert.deepEqual(
+      await top.json(),
+      cliError((await runCli(["stats", "--top", "all", "--db", path])).stderr),
+    );
+    const badRun = await get(`/api/batches/${encodeURIComponent("has space")}`);
+    const cliRun = await runCli(["batch", "show", "has space", "--db", path]);
+    assert.equal(badRun.status, 400);
+    assert.deepEqual(await badRun.json(), cliError(cliRun.stderr));
+
+    const unknown = await get("/api/events?offset=100");
+    assert.equal(unknown.status, 400);
+    assert.deepEqual(await unknown.json(), {
+      error: 'Unknown parameter "offset"',
+      hint: "Page with before_id (or after_id with order=asc): the viewer never skips with OFFSET.",
+    });
+    const twice = await get("/api/events?sku=a&sku=b");
+    assert.equal(twice.status, 400);
+    assert.equal((await twice.json()).error, 'Parameter "sku" is given twice');
+    const page = await get("/events?limit=lots");
+    assert.equal(page.status, 400);
+    assert.match(
+      await page.text(),
+      /--limit must be a whole number of 0 or more, not &quot;lots&quot;/,
+    );
+    const nothing = await get("/api/nothing");
+    assert.equal(nothing.status, 404);
+    await nothing.body?.cancel();
+  });
+});
+
+/** Sends `request` as it is over TCP (fetch would set its own Host) and returns the status line. */
+async function rawStatus(port: number, request: string): Promise<string> {
+  using connection = await Deno.connect({ hostname: "127.0.0.1", port });
+  await connection.write(new TextEncoder().encode(request));
+  const buffer = new Uint8Array(4096);
+  const n = await connection.read(buffer);
+  return new TextDecoder().decode(buffer.subarray(0, n ?? 0)).split("\r\n")[0];
+}
+
+Deno.test("The viewer answers GET and HEAD only, never writes, and refuses other host names", async () => {
+  await using dir = await tempDir();
+  const path = viewerFixture(dir.path);
+  const before = await fingerprint(path);
+  await withViewer(path, async (viewer, get) => {
+    for (const method of ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"]) {
+      const response = await fetch(new URL("/api/events", viewer.url), {
+        method,
+        body: method === "POST" ? "x" : undefined,
+      });
+      assert.equal(response.status, 405, method);
+      assert.equal(response.headers.get("allow"), "GET, HEAD");
+      assert.deepEqual(await response.json(), {
+        error: `${method} is not allowed: the viewer is read-only`,
+        hint: "Use GET.",
+      });
+    }
+    const head = await fetch(new URL("/api/stats", viewer.url), { method: "HEAD" });
+    assert.equal(head.status, 200);
+    assert.equal(await head.text(), "");
+    for (const address of ["/", "/events", "/batches", "/verify", "/api/events?limit=0"]) {
+      await (await get(address)).arrayBuffer();
+    }
+    const request = (host: string) =>
+      `GET /api/stats HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`;
+    assert.equal(
+      await rawStatus(viewer.port, request(`evil.example:${viewer.port}`)),
+      "HTTP/1.1 421 Misdirected Request",
+    );
+    assert.equal(
+      await rawStatus(viewer.port, request(`127.0.0.1.nip.io:${viewer.port}`)),
+      "HTTP/1.1 421 Misdirected Request",
+    );
+    assert.equal(
+      await rawStatus(viewer.port, request(`localhost:${viewer.port}`)),
+      "HTTP/1.1 200 OK",
+    );
+  });
+  assert.equal(await fingerprint(path), before, "the database file is untouched");
+});
+
+Deno.test("Pages escape every value and carry a policy that allows no inline script", async () => {
+  await using dir = await tempDir();
+  const path = viewerFixture(dir.path);
+  await withViewer(path, async (_viewer, get) => {
+    for (
+      const address of [
+        "/",
+        "/events",
+        "/events?operation=NOTE",
+        "/batches",
+        `/batches/${encodeURIComponent("a<b>&c/%d'e")}`,
+      ]
+    ) {
+      const response = await get(address);
+      assert.equal(response.status, 200, address);
+      const csp = response.headers.get("content-security-policy")!;
+      assert.match(csp, /default-src 'none'/);
+      assert.match(csp, /script-src 'self'(;|$)/);
+      assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval|https?:|\*/);
+      assert.equal(response.headers.get("x-content-type-options"), "nosniff");
+      const page = await response.text();
+      assert.ok(
+        !page.includes("<script>") && !/<[^>]*\son[a-z]+=/i.test(page),
+        address,
+      );
+      assert.ok(!page.includes("<img"), address);
+      assert.ok(!page.includes("a<b>"), address);
+      if (address.includes("NOTE")) {
+        assert.ok(page.includes("&lt;script&gt;document.title=&quot;pwned&quot;&lt;/script&gt;"));
+      }
+    }
+  });
+});
+
+Deno.test("The event list pages by id cursor, and its links carry every filter", async () => {
+  await using dir = await tempDir();
+  const path = migratedFile(dir.path);
+  {
+    using db = openDatabase(path);
+    await logAuditEvents(
+      db,
+      Array.from({ length: 25 }, (_, i) => ({
+        operation: i % 2 ? "ODD" : "EVEN",
+        sku: `SKU-${i % 3}`,
+      })),
+    );
+  }
+  await withViewer(path, async (_viewer, get) => {
+    const first = await (await get("/events?operation=EVEN&limit=5")).text();
+    assert.match(first, /<h2>13 matching events<\/h2>/);
+    const older = /<a class="button" href="([^"]+)">Older →<\/a>/.exec(first)![1].replaceAll(
+      "&amp;",
+      "&",
+    );
+    assert.equal(older, "/events?operation=EVEN&before_id=17&limit=5");
+    const second = await (await get(older)).text();
+    const ids = [...second.matchAll(/<tr><td class="num">(\d+)<\/td>/g)].map((m) => Number(m[1]));
+    const cli = await runCli([
+      "query",
+      "--operation",
+      "EVEN",
+      "--limit",
+      "5",
+      "--before-id",
+      "17",
+      "--db",
+      path,
+    ]);
+    assert.deepEqual(ids, JSON.parse(cli.stdout).map((e: { audit_id: number }) => e.audit_id));
+    assert.match(second, /href="\/events\?operation=EVEN&amp;limit=5">Newest<\/a>/);
+    // Facets count every matching event, and link to the filter with that value added.
+    assert.ok(
+      second.includes('<a href="/events?operation=EVEN&amp;user=system&amp;limit=5">system</a> 13'),
+    );
+    const csv = await get("/events.csv?operation=EVEN&limit=0");
+    assert.equal(csv.headers.get("content-disposition"), 'attachment; filename="audit_events.csv"');
+    const cliCsv = await runCli([
+      "query",
+      "--operation",
+      "EVEN",
+      "--limit",
+      "0",
+      "--format",
+      "csv",
+      "--db",
+      path,
+    ]);
+    const bytes = await csv.arrayBuffer();
+    assert.equal(
+      new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes),
+      "\uFEFF" + cliCsv.stdout,
+    );
+    const ndjson = await get("/events.ndjson?sku=SKU-1&limit=0&order=asc");
+    const cliNdjson = await runCli([
+      "query",
+      "--sku",
+      "SKU-1",
+      "--limit",
+      "0",
+      "--order",
+      "asc",
+      "--format",
+      "ndjson",
+      "--db",
+      path,
+    ]);
+    assert.equal(await ndjson.text(), cliNdjson.stdout);
+  });
+});
+
+Deno.test("A request past its time limit gets 503 at once, and the viewer goes on answering", async () => {
+  await using dir = await tempDir();
+  const path = migratedFile(dir.path);
+  {
+    using db = openDatabase(path);
+    await logAuditEvents(
+      db,
+      Array.from({ length: 100_000 }, (_, i) => ({ operation: "COUNTED", sku: `SKU-${i % 500}` })),
+    );
+  }
+  await withViewer(path, async (_viewer, get) => {
+    // While one worker walks the whole chain, the other answers.
+    const order: string[] = [];
+    const slow = get("/api/verify").then((r) => {
+      order.push("verify");
+      return r;
+    });
+    const quick = await get("/api/events?sku=SKU-7&limit=1");
+    order.push("events");
+    assert.equal(quick.status, 200);
+    await quick.body?.cancel();
+    const stopped = await slow;
+    assert.deepEqual(order, ["events", "verify"]);
+    assert.equal(stopped.status, 503);
+    assert.deepEqual(await stopped.json(), {
+      error: "The request took longer than 0.03 s and was stopped",
+      hint:
+        "Narrow the filter (a SKU, an operation, a user, a run id or a shorter time range). For a full export use the command line: audit-trail query --limit 0 --format csv",
+    });
+    // The stopped worker is replaced: every later request is still answered.
+    for (let i = 0; i < 4; i++) {
+      const again = await get(`/api/events?sku=SKU-${i}&limit=2`);
+      assert.equal(again.status, 200);
+      assert.equal((await again.json()).length, 2);
+    }
+  }, { verifyTimeLimitMs: 30 });
+});
+
+/** Reads a child's stdout until the first line ends. */
+async function firstLine(child: Deno.ChildProcess): Promise<string> {
+  const reader = child.stdout.getReader();
+  const decoder = new TextDecoder();
+  let text = "";
+  while (!text.includes("\n")) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+  }
+  reader.releaseLock();
+  return text.split("\n")[0];
+}
+
+Deno.test("CLI serve prints its address, answers, and stops cleanly on SIGTERM", async () => {
+  await using dir = await tempDir();
+  const path = viewerFixture(dir.path);
+  const child = cliCommand(["serve", "--port", "0", "--db", path]).spawn();
+  try {
+    const url = await firstLine(child);
+    assert.match(url, /^http:\/\/127\.0\.0\.1:\d+\/$/);
+    const stats = await fetch(new URL("/api/stats", url));
+    assert.equal((await stats.json()).events, 12);
+  } finally {
+    child.kill("SIGTERM");
+  }
+  const { code, stderr } = await child.output();
+  assert.equal(code, 0, new TextDecoder().decode(stderr));
+
+  const open = cliCommand(["serve", "--port", "0", "--host", "0.0.0.0", "--db", path]).spawn();
+  const url = await firstLine(open);
+  open.kill("SIGTERM");
+  const output = await open.output();
+  assert.match(url, /^http:\/\/0\.0\.0\.0:\d+\/$/);
+  assert.match(
+    new TextDecoder().decode(output.stderr),
+    /^audit-trail: warning: listening on 0\.0\.0\.0: anyone who can reach this computer on port \d+ can read the audit log\n/,
+  );
+
+  const none = join(dir.path, "none.db");
+  for (
+    const [args, code, message] of [
+      [
+        ["--port", "http", "--db", path],
+        2,
+        '--port must be a whole number of 0 or more, not "http"',
+      ],
+      [["--port", "70000", "--db", path], 2, '--port must be 65535 or less, not "70000"'],
+      [
+        ["--time-limit", "0", "--db", path],
+        2,
+        '--time-limit must be a number of seconds above 0, not "0"',
+      ],
+      [["--port", "0", "--db", none], 1, `Database not found: "${none}"`],
+    ] as const
+  ) {
+    const bad = await runCli(["serve", ...args]);
+    assert.equal(bad.code, code, bad.stderr);
+    assert.equal(bad.stderr.split("\n")[0], `audit-trail: error: ${message}`);
+    assert.equal(bad.stdout, "");
+  }
+});

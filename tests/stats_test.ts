@@ -1,0 +1,305 @@
+/**
+ * `stats`: the figures of a log (legacy and ISO timestamps mixed), time ranges, the indexes
+ * they are read from, how batches ended as `batch exec` records it, and the command line.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { type AuditDatabase, migrate, openDatabase } from "../mod.ts";
+import { UTC_TIMESTAMP_SQL } from "../lib/event_row.ts";
+import { batchEndOutcome, recentBatches } from "../lib/batch_overview.ts";
+import { getStats } from "../lib/stats.ts";
+import { statsTable } from "../cli/stats.ts";
+import { fingerprint, runCli, tempDir } from "./helpers.ts";
+import { insertRaw, migratedFile, openMigrated, writeLegacyDatabase } from "./fixtures.ts";
+
+const TS = UTC_TIMESTAMP_SQL;
+
+/** A legacy inventory database adopted by migrate, plus batches and odd values in ISO form. */
+function mixedLog(dir: string): AuditDatabase {
+  const path = join(dir, "app.db");
+  writeLegacyDatabase(path, { legacy002: true });
+  const raw = new DatabaseSync(path);
+  // A legacy row without a user: every record prints it as "system".
+  raw.exec(
+    "INSERT INTO audit_log (timestamp, operation, sku, details, user) VALUES ('2026-02-16 09:00:00', 'STOCK_COUNT', 'SKU-1002', NULL, NULL)",
+  );
+  raw.close();
+  const db = openDatabase(path);
+  migrate(db);
+  const batch = (runId: string, start: string, end: string | null, details = "") => {
+    insertRaw(db, start, "BATCH_START", { run_id: runId, user: "cron" });
+    insertRaw(db, start, "ORDER_CONFIRMED", { run_id: runId, sku: "SKU-1001", user: "cron" });
+    if (end !== null) insertRaw(db, end, "BATCH_END", { run_id: runId, details, user: "cron" });
+  };
+  batch(
+    "run_ok",
+    "2026-02-17T10:00:00.000Z",
+    "2026-02-17T10:00:04.000Z",
+    "exit code 0 after 4.000 s",
+  );
+  batch(
+    "run_exit",
+    "2026-02-17T11:00:00.000Z",
+    "2026-02-17T11:00:10.000Z",
+    '{"exit_code":2,"duration_seconds":10}',
+  );
+  batch(
+    "run_kill",
+    "2026-02-18T08:00:00.000Z",
+    "2026-02-18T08:01:00.000Z",
+    "killed by SIGTERM after 60.000 s",
+  );
+  batch(
+    "run_nostart",
+    "2026-02-18T09:00:00.000Z",
+    "2026-02-18T09:00:00.010Z",
+    'Command not found: "nope" after 0.010 s',
+  );
+  batch(
+    "run_manual",
+    "2026-02-18T10:00:00.000Z",
+    "2026-02-18T10:00:02.000Z",
+    "15 orders confirmed",
+  );
+  batch("run_open", "2026-02-19T00:00:00.000Z", null);
+  return db;
+}
+
+/** The same figures by plain GROUP BY over the table: what getStats must agree with. */
+function groupBy(db: AuditDatabase, sql: string, ...params: string[]) {
+  return db.sqlite.prepare(sql).all(...params).map((row) => ({ ...row }));
+}
+
+Deno.test("getStats() counts per day, operation, SKU and user of a log with legacy and ISO timestamps", async () => {
+  await using dir = await tempDir();
+  using db = mixedLog(dir.path);
+  const stats = getStats(db, { top: 3 });
+  assert.equal(stats.events, 7 + 17);
+  assert.equal(stats.first_timestamp, "2026-02-15T08:00:00.000Z");
+  assert.equal(stats.last_timestamp, "2026-02-19T00:00:00.000Z");
+  assert.deepEqual(stats.per_day, [
+    { day: "2026-02-15", count: 2 },
+    { day: "2026-02-16", count: 4 },
+    { day: "2026-02-17", count: 7 },
+    { day: "2026-02-18", count: 9 },
+    { day: "2026-02-19", count: 2 },
+  ]);
+  assert.deepEqual(
+    stats.per_day,
+    groupBy(
+      db,
+      `SELECT substr(${TS}, 1, 10) AS day, count(*) AS count FROM audit_log GROUP BY day`,
+    ),
+  );
+  assert.deepEqual(stats.operations, [
+    { operation: "ORDER_CONFIRMED", count: 8 },
+    { operation: "BATCH_START", count: 6 },
+    { operation: "BATCH_END", count: 5 },
+    { operation: "STOCK_COUNT", count: 2 },
+    { operation: "SKU_CREATED", count: 1 },
+    { operation: "SKU_UPDATED", count: 1 },
+    { operation: "STOCK_ADJUSTED", count: 1 },
+  ]);
+  assert.deepEqual(stats.top_skus, [
+    { sku: "SKU-1001", count: 9 },
+    { sku: "SKU-1002", count: 2 },
+    { sku: "SKU-1003", count: 1 },
+  ]);
+  // The NULL user of the legacy row is counted with "system", as records print it.
+  assert.deepEqual(stats.users, [
+    { user: "cron", count: 17 },
+    { user: "admin", count: 3 },
+    { user: "clerk", count: 2 },
+  ]);
+  assert.deepEqual(getStats(db, { top: 0 }).users.at(-1), { user: "system", count: 2 });
+  // Batches: the legacy run (rows 5-6) and six more; four BATCH_ENDs record a failure or not:
+  // exit 2, SIGTERM and "not found" failed; exit 0 did not; a summary by hand says nothing.
+  assert.deepEqual(stats.batches, { count: 7, failed: 3, median_duration_seconds: 4 });
+});
+
+Deno.test("getStats() of a time range counts only the events in it; a range holding all is the whole log", async () => {
+  await using dir = await tempDir();
+  using db = mixedLog(dir.path);
+  const range = getStats(db, { since: "2026-02-16", until: "2026-02-17T10:59" });
+  assert.equal(range.events, 4 + 4);
+  assert.equal(range.first_timestamp, "2026-02-16T00:00:00.000Z");
+  assert.equal(range.last_timestamp, "2026-02-17T10:00:04.000Z");
+  assert.deepEqual(range.per_day, [
+    { day: "2026-02-16", count: 4 },
+    { day: "2026-02-17", count: 4 },
+  ]);
+  assert.deepEqual(
+    range.operations,
+    groupBy(
+      db,
+      `SELECT operation, count(*) AS count FROM audit_log WHERE ${TS} >= ? AND ${TS} < ?
+       GROUP BY operation ORDER BY count DESC, operation`,
+      "2026-02-16T00:00:00.000Z",
+      "2026-02-17T11:00:00.000Z",
+    ),
+  );
+  // The legacy run and run_ok have events in the range; only run_ok starts and ends in it.
+  assert.deepEqual(range.batches, { count: 2, failed: 0, median_duration_seconds: 4 });
+  assert.deepEqual(getStats(db, { since: "2000-01-01", until: "2100-01-01" }), getStats(db));
+  assert.deepEqual(getStats(db, { since: "2030-01-01" }), {
+    events: 0,
+    first_timestamp: null,
+    last_timestamp: null,
+    per_day: [],
+    operations: [],
+    top_skus: [],
+    users: [],
+    batches: { count: 0, failed: 0, median_duration_seconds: null },
+  });
+  assert.throws(() => getStats(db, { since: "yesterday" }), /--since "yesterday" is not a valid/);
+  assert.throws(() => getStats(db, { top: -1 }), /--top must be a whole number/);
+});
+
+Deno.test("getStats() per day agrees with GROUP BY over damaged and odd timestamps", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  const stamps = [
+    "2026-01-31 23:59:59",
+    "2026-02-01T00:00:00.000Z",
+    "2026-02-01T00:00:00Z",
+    "2025-12-31T23:59:59.999Z",
+    "garbage",
+    "garb",
+    "garbage but longer than ten",
+    "2026-02-01",
+    "",
+    "2026-13-45 10:00:00",
+  ];
+  for (const stamp of stamps) insertRaw(db, stamp, "COUNTED");
+  assert.deepEqual(
+    getStats(db).per_day,
+    groupBy(
+      db,
+      `SELECT substr(${TS}, 1, 10) AS day, count(*) AS count FROM audit_log GROUP BY day ORDER BY day`,
+    ),
+  );
+  assert.equal(getStats(db).events, stamps.length);
+});
+
+Deno.test("getStats() reads indexes only: no statement scans the audit_log table", async () => {
+  await using dir = await tempDir();
+  using db = mixedLog(dir.path);
+  const statements: string[] = [];
+  const prepare = db.statement.bind(db);
+  db.statement = (sql: string) => {
+    statements.push(sql);
+    return prepare(sql);
+  };
+  getStats(db);
+  getStats(db, { since: "2026-02-16", until: "2026-02-17" });
+  recentBatches(db);
+  recentBatches(db, { since: "2026-02-16" });
+  assert.ok(statements.length >= 12);
+  for (const sql of new Set(statements)) {
+    const plan = db.sqlite.prepare(`EXPLAIN QUERY PLAN ${sql}`).all().map((r) => String(r.detail));
+    for (const step of plan) {
+      assert.doesNotMatch(
+        step,
+        /^SCAN audit_log(?! USING)/,
+        `${sql}\n${plan}`,
+      );
+    }
+  }
+});
+
+Deno.test("batchEndOutcome() reads how batch exec ended a batch, in its JSON and its former text", () => {
+  assert.equal(batchEndOutcome('{"exit_code":0,"duration_seconds":1.25}'), "ok");
+  assert.equal(batchEndOutcome('{"exit_code":1,"duration_seconds":0.5}'), "failed");
+  assert.equal(
+    batchEndOutcome('{"exit_code":143,"signal":"SIGTERM","duration_seconds":9}'),
+    "failed",
+  );
+  assert.equal(
+    batchEndOutcome('{"exit_code":1,"error":"Command not found","duration_seconds":0}'),
+    "failed",
+  );
+  assert.equal(batchEndOutcome('{"note":"hand-written JSON"}'), null);
+  assert.equal(batchEndOutcome("exit code 0 after 1.250 s"), "ok");
+  assert.equal(batchEndOutcome("exit code 1 after 0.031 s"), "failed");
+  assert.equal(batchEndOutcome("exit code 130 after 2.000 s"), "failed");
+  assert.equal(batchEndOutcome("killed by SIGKILL after 9.000 s"), "failed");
+  assert.equal(batchEndOutcome('Command not found: "x" after 0.001 s'), "failed");
+  assert.equal(batchEndOutcome('Could not start "x": denied after 0.001 s'), "failed");
+  assert.equal(batchEndOutcome("15 orders confirmed"), null);
+  assert.equal(batchEndOutcome(""), null);
+});
+
+Deno.test("CLI stats counts the batches batch exec ends with a failure, a signal or no start", async () => {
+  await using dir = await tempDir();
+  const db = migratedFile(dir.path);
+  const exec = (...command: string[]) =>
+    runCli(["batch", "exec", "--db", db, "--", ...command], { cwd: dir.path });
+  assert.equal((await exec("true")).code, 0);
+  assert.equal((await exec("false")).code, 1);
+  assert.equal((await exec("sh", "-c", "kill -TERM $$")).code, 143);
+  assert.equal((await exec(join(dir.path, "no-such-program"))).code, 1);
+  const started = await runCli(["batch", "start", "by hand", "--db", db]);
+  await runCli(["batch", "end", started.stdout.trim(), "all good", "--db", db]);
+  const result = await runCli(["stats", "--db", db]);
+  assert.equal(result.code, 0, result.stderr);
+  const stats = JSON.parse(result.stdout);
+  assert.equal(stats.batches.count, 5);
+  assert.equal(stats.batches.failed, 3);
+  assert.equal(typeof stats.batches.median_duration_seconds, "number");
+});
+
+Deno.test("CLI stats prints getStats() as JSON, NDJSON or a table, and refuses bad input", async () => {
+  await using dir = await tempDir();
+  const path = join(dir.path, "app.db");
+  mixedLog(dir.path).close();
+  const before = await fingerprint(path);
+  const json = await runCli(["stats", "--top", "2", "--since", "2026-02-16", "--db", path]);
+  assert.equal(json.code, 0, json.stderr);
+  {
+    using db = openDatabase(path);
+    const expected = getStats(db, { top: 2, since: "2026-02-16" });
+    assert.deepEqual(JSON.parse(json.stdout), expected);
+    const ndjson = await runCli([
+      "stats",
+      "--top",
+      "2",
+      "--since",
+      "2026-02-16",
+      "--format",
+      "ndjson",
+      "--db",
+      path,
+    ]);
+    assert.equal(ndjson.stdout, JSON.stringify(expected) + "\n");
+    const table = await runCli(["stats", "--format", "table", "--db", path]);
+    assert.equal(table.stdout, statsTable(getStats(db)));
+  }
+  const table = await runCli(["stats", "--format", "table", "--db", path]);
+  assert.match(table.stdout, /^Events {4}24, 2026-02-15 08:00:00 to 2026-02-19 00:00:00 UTC\n/);
+  assert.match(table.stdout, /\nBatches {3}7, 3 FAILED; median duration 4\.0 s\n/);
+  assert.match(table.stdout, /\n {2}2026-02-18 {2}9 {2}█{30}\n/);
+  assert.match(table.stdout, /\nUSERS\n {2}cron {4}17 {2}█{30}\n/);
+
+  for (
+    const [args, message] of [
+      [["--format", "csv"], "stats cannot print --format csv"],
+      [["--top", "ten"], '--top must be a whole number of 0 or more, not "ten"'],
+      [["--since", "2026-02-30"], '--since "2026-02-30" is not a valid date or time'],
+      [["--until", "soon"], '--until "soon" is not a valid date or time'],
+      [["--limit", "3"], 'Unknown option "--limit" for stats'],
+      [["extra"], 'Unexpected argument "extra" for stats'],
+    ] as const
+  ) {
+    const bad = await runCli(["stats", ...args, "--db", path]);
+    assert.equal(bad.code, 2, `${args}: ${bad.stderr}`);
+    assert.equal(bad.stderr.split("\n")[0], `audit-trail: error: ${message}`);
+    assert.equal(bad.stdout, "");
+  }
+  const missing = await runCli(["stats", "--db", join(dir.path, "none.db")]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /Database not found/);
+  assert.equal(await fingerprint(path), before, "stats never writes");
+});
