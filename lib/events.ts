@@ -14,25 +14,15 @@ import {
 import { type AuditDatabase, guard, writeTransaction } from "./db.ts";
 import { DatabaseCorruptError, InvalidInputError, UsageError } from "./errors.ts";
 import { schemaVersion } from "./migrate.ts";
-import { checkDefaults, checkEvent } from "./event_check.ts";
+import {
+  checkDefaults,
+  checkEvent,
+  type EventDefaults,
+  type NewAuditEvent,
+} from "./event_check.ts";
 import type { AuditEvent } from "./event_row.ts";
 
-/** An event to append. The database sets `audit_id` and `timestamp`. */
-export interface NewAuditEvent {
-  operation: string;
-  details?: string | null;
-  sku?: string | null;
-  user?: string | null;
-  run_id?: string | null;
-}
-
-/** Values used for fields an event leaves out. */
-export interface EventDefaults {
-  /** Who did it, when the event does not say (default `system`). */
-  user?: string;
-  /** The batch it belongs to, when the event does not say. */
-  run_id?: string | null;
-}
+export type { EventDefaults, NewAuditEvent } from "./event_check.ts";
 
 /** Result of appending many events at once. */
 export interface BulkInsertResult {

@@ -116,6 +116,13 @@ Deno.test("logAuditEvent() refuses bad events with a UsageError and stores nothi
     [{ operation: "X", user: "" }, /"user" must not be empty/],
     [{ operation: 5 }, /"operation" must be a string, got number/],
     [{ operation: "X", details: ["a"] }, /"details" must be a string, got an array/],
+    [{ operation: "ORDER\tX" }, /"operation" contains a control character \(U\+0009\)/],
+    [{ operation: "ORDER\r\n" }, /"operation" contains a control character \(U\+000D\)/],
+    [{ operation: "\x1b[2J" }, /control character \(U\+001B\)/],
+    [{ operation: "DEL\x7f" }, /control character \(U\+007F\)/],
+    [{ operation: "C1\u009b" }, /control character \(U\+009B\)/],
+    [{ operation: "\u202eDELIVERED" }, /control character \(U\+202E\)/],
+    [{ operation: "A\u2066B" }, /control character \(U\+2066\)/],
   ];
   for (const [event, message] of cases) {
     assert.throws(
