@@ -215,10 +215,101 @@ function folderWritable(folder: string): boolean {
 /**
  * Runs `work` inside `BEGIN IMMEDIATE … COMMIT`: the write lock is taken up front (so a busy
  * database fails before anything is done) and everything `work` wrote is rolled back if it
- * throws.
+ * throws. A writer that finds the lock held past the busy timeout by a bulk append that
+ * announced itself (see {@linkcode bulkWriteTransaction}) waits on for it instead of failing.
  */
 export function writeTransaction<T>(db: AuditDatabase, work: () => T): T {
-  guard(db.path, () => db.sqlite.exec("BEGIN IMMEDIATE"));
+  beginWrite(db, true);
+  return finishWrite(db, work);
+}
+
+/**
+ * Like {@linkcode writeTransaction}, for one long append (a bulk ingest): it announces itself
+ * while it waits for the lock and holds it, so that other writers wait for it rather than fail
+ * after their busy timeout, and it waits for another announced bulk append to finish first.
+ * The announcement is an advisory lock on an empty file beside the database
+ * (`<database>-ingest`), which the operating system releases if the process dies.
+ */
+export async function bulkWriteTransaction<T>(db: AuditDatabase, work: () => T): Promise<T> {
+  const announcement = openAnnouncement(db.path);
+  try {
+    if (announcement) await announce(db, announcement);
+    beginWrite(db, false);
+    return finishWrite(db, work);
+  } finally {
+    announcement?.close();
+  }
+}
+
+/**
+ * The longest a writer waits for announced bulk appends, in all. A million events take
+ * some 10-20 s to append; this only keeps a writer from waiting forever on one that hangs.
+ */
+export const BULK_WAIT_MS = 10 * 60_000;
+
+/** How often a bulk append looks whether another one has finished. */
+const ANNOUNCEMENT_POLL_MS = 50;
+
+function announcementPath(path: string): string {
+  return `${path}-ingest`;
+}
+
+/** The announcement file, created if need be; null where it cannot be (a read-only folder). */
+function openAnnouncement(path: string): Deno.FsFile | null {
+  try {
+    return Deno.openSync(announcementPath(path), { read: true, write: true, create: true });
+  } catch {
+    return null;
+  }
+}
+
+/** Takes the announcement, waiting (up to {@linkcode BULK_WAIT_MS}) while another holds it. */
+async function announce(db: AuditDatabase, file: Deno.FsFile): Promise<void> {
+  const giveUp = Date.now() + BULK_WAIT_MS;
+  while (!file.tryLockSync(true)) {
+    if (Date.now() >= giveUp) throw new DatabaseBusyError(db.path);
+    await new Promise((resolve) => setTimeout(resolve, ANNOUNCEMENT_POLL_MS));
+  }
+}
+
+/** Whether a bulk append has announced itself on the database at `path`. */
+function bulkAppendAnnounced(path: string): boolean {
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(announcementPath(path), { read: true });
+  } catch {
+    return false;
+  }
+  try {
+    return !file.tryLockSync(false);
+  } catch {
+    return false;
+  } finally {
+    file.close();
+  }
+}
+
+function beginWrite(db: AuditDatabase, waitForBulk: boolean): void {
+  const giveUp = Date.now() + BULK_WAIT_MS;
+  while (true) {
+    const attempt = Date.now();
+    try {
+      guard(db.path, () => db.sqlite.exec("BEGIN IMMEDIATE"));
+      return;
+    } catch (error) {
+      if (!waitForBulk || !(error instanceof DatabaseBusyError) || Date.now() >= giveUp) {
+        throw error;
+      }
+      // Another attempt only after this one waited out the busy timeout: a timeout of 0
+      // asks not to wait at all, and a lock refused at once must not make this loop spin.
+      const timeout = db.sqlite.prepare("PRAGMA busy_timeout").get()!.timeout as number;
+      if (timeout === 0 || Date.now() - attempt < timeout / 2) throw error;
+      if (!bulkAppendAnnounced(db.path)) throw error;
+    }
+  }
+}
+
+function finishWrite<T>(db: AuditDatabase, work: () => T): T {
   let result: T;
   try {
     result = guard(db.path, work);

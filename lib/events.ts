@@ -11,7 +11,7 @@ import {
   sealEvents,
   sealRows,
 } from "./chain/seal.ts";
-import { type AuditDatabase, guard, writeTransaction } from "./db.ts";
+import { type AuditDatabase, bulkWriteTransaction, guard, writeTransaction } from "./db.ts";
 import { DatabaseCorruptError, InvalidInputError, UsageError } from "./errors.ts";
 import { schemaVersion } from "./migrate.ts";
 import {
@@ -175,7 +175,7 @@ export async function logNumberedEvents(
       throw error;
     }
     if (staged === 0) return { inserted: 0, first_audit_id: null, last_audit_id: null };
-    return writeTransaction(db, () => {
+    return await bulkWriteTransaction(db, () => {
       const tip = tipForWriting(db);
       // One time for the whole input, as SQLite's 'now' is within one statement.
       const timestamp = sqlite.prepare(`SELECT ${NOW_SQL} AS now`).get()!.now as string;
