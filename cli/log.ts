@@ -86,7 +86,7 @@ EXAMPLES
           "audit-trail: reading one JSON event per line; end with Ctrl-D (on Windows: Ctrl-Z, Enter)\n",
         );
       }
-      const result = await logNumberedEvents(db, readNdjson(io.stdin), defaults);
+      const result = await logNumberedEvents(db, readNdjson(io.stdinFile ?? io.stdin), defaults);
       await acknowledge(
         result.inserted === 0
           ? "The input held no events"

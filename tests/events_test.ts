@@ -155,6 +155,29 @@ Deno.test("logAuditEvents() stores many events in order in one transaction", asy
   });
 });
 
+Deno.test("logAuditEvents() keeps every field and the input's order whatever the size of the input", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  // Around the sizes in which events are staged (several rows per statement).
+  for (const size of [1, 49, 50, 51, 149, 1234]) {
+    const events = Array.from({ length: size }, (_, i) => ({
+      operation: `OP_${size}_${i}`,
+      sku: i % 3 ? `SKU-${i}` : null,
+      details: i % 2 ? `details ${i}` : undefined,
+      user: i % 5 ? undefined : `user${i}`,
+      run_id: i % 7 ? null : `run_${i}`,
+    }));
+    const result = await logAuditEvents(db, events, { user: "importer" });
+    assert.equal(result.inserted, size);
+    const stored = getAuditLog(db, { order: "asc", afterId: result.first_audit_id! - 1, limit: 0 });
+    assert.deepEqual(
+      stored.map((e) => [e.operation, e.sku, e.details, e.user, e.run_id]),
+      events.map((e) => [e.operation, e.sku, e.details ?? "", e.user ?? "importer", e.run_id]),
+    );
+  }
+  assert.equal((await verifyChain(db)).intact, true);
+});
+
 Deno.test("logAuditEvents() gives the connection its own page cache setting back", async () => {
   await using dir = await tempDir();
   using db = openMigrated(dir.path);
