@@ -92,7 +92,7 @@ Deno.test("every connection the tool opens refuses INSERT OR REPLACE of an event
   assert.equal(reader.sqlite.prepare("PRAGMA recursive_triggers").get()!.recursive_triggers, 1);
 });
 
-Deno.test("the write path of the library loads no Node module but node:sqlite", async () => {
+Deno.test("log, query and head, and the library's write path, load no Node module but node:sqlite", async () => {
   await using dir = await tempDir();
   using db = openMigrated(dir.path);
   const script = `
@@ -102,23 +102,30 @@ Deno.test("the write path of the library loads no Node module but node:sqlite", 
     using db = openDatabase(Deno.args[0]);
     requireCurrentSchema(db);
     logAuditEvent(db, { operation: "STARTED" });`;
-  const loaded = async (code: string, ...args: string[]) => {
+  const loaded = async (args: string[]) => {
     const output = await new Deno.Command(Deno.execPath(), {
-      args: ["eval", "--quiet", code, ...args],
+      args,
       env: { DENO_LOG_LAZY_LOAD: "1" },
       stdout: "null",
       stderr: "piped",
     }).output();
-    assert.equal(output.code, 0, new TextDecoder().decode(output.stderr));
-    return new TextDecoder().decode(output.stderr).split("\n").filter((l) => l.includes("<-"))
-      .map((line) => line.split(/\s+/)[2]).sort();
+    const stderr = new TextDecoder().decode(output.stderr);
+    assert.equal(output.code, 0, stderr);
+    return stderr.split("\n").filter((l) => l.includes("<-")).map((l) => l.split(/\s+/)[2])
+      .sort();
   };
-  const bare = await loaded(
+  const bare = await loaded([
+    "eval",
     `import { DatabaseSync } from "node:sqlite"; new DatabaseSync(":memory:").close();`,
-  );
+  ]);
   assert.ok(bare.includes("ext:deno_node/sqlite.ts"), bare.join("\n"));
-  assert.deepEqual(await loaded(script, db.path), bare);
-  assert.equal(sqliteRows(db.path, "SELECT count(*) AS n FROM audit_log")[0].n, 1);
+  assert.deepEqual(await loaded(["eval", script, db.path]), bare);
+  const cli = new URL("../cli.ts", import.meta.url).pathname;
+  for (const args of [["log", "X"], ["query"], ["head"]]) {
+    const modules = await loaded(["run", "--allow-all", cli, ...args, "--db", db.path]);
+    assert.deepEqual(modules, bare, args.join(" "));
+  }
+  assert.equal(sqliteRows(db.path, "SELECT count(*) AS n FROM audit_log")[0].n, 2);
 });
 
 Deno.test("a file that is not SQLite is reported as unreadable and left byte-for-byte untouched", async () => {
