@@ -22,6 +22,7 @@
  * @module
  */
 import { join } from "node:path";
+import process from "node:process";
 import { parseArgs } from "node:util";
 import { logNumberedEvents, openDatabase, readNdjson } from "../mod.ts";
 import { writeEventFiles } from "./bench_data.ts";
@@ -50,9 +51,70 @@ export interface ImportRatioResult {
   peer_ms: number;
   /** ours / peer; the target is 1.2. */
   ratio: number;
+  /**
+   * Medians of the processor time (user + system) each side used, where GNU time is
+   * installed: on a busy machine wall time mostly says how long a process waited for a
+   * processor, this what it asked of one.
+   */
+  ours_cpu_ms: number | null;
+  peer_cpu_ms: number | null;
+  cpu_ratio: number | null;
   /** Every round in the order run, with the load average before it. */
-  rounds: { ours_ms: number; peer_ms: number; ratio: number; load: number | null }[];
+  rounds: {
+    ours_ms: number;
+    peer_ms: number;
+    ratio: number;
+    ours_cpu_ms: number | null;
+    peer_cpu_ms: number | null;
+    load: number | null;
+  }[];
   ours_rss_kb: number | null;
+}
+
+/** What one process cost: wall time, processor time (user + system) and peak memory. */
+interface Cost {
+  ms: number;
+  cpuMs: number | null;
+  rssKb: number | null;
+  stdout: string;
+}
+
+/**
+ * Runs `command` with `stdinFile` as its input, under GNU time where it is installed (for
+ * processor time and peak memory). Throws, with its stderr, when it fails.
+ */
+async function measure(command: string[], stdinFile: string): Promise<Cost> {
+  const report = await Deno.makeTempFile({ prefix: "audit-trail-bench-time-" });
+  try {
+    const gnuTime = await new Deno.Command("/usr/bin/time", { args: ["-f", "%U", "true"] })
+      .output().then((o) => o.success, () => false);
+    const argv = gnuTime ? ["/usr/bin/time", "-f", "%U %S %M", "-o", report, ...command] : command;
+    using input = await Deno.open(stdinFile);
+    const start = performance.now();
+    const child = new Deno.Command(argv[0], {
+      args: argv.slice(1),
+      stdin: "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    await input.readable.pipeTo(child.stdin);
+    const output = await child.output();
+    const ms = performance.now() - start;
+    if (!output.success) {
+      throw new Error(`${command.join(" ")} failed: ${new TextDecoder().decode(output.stderr)}`);
+    }
+    const [user, system, rss] = gnuTime
+      ? (await Deno.readTextFile(report)).trim().split("\n").pop()!.split(" ").map(Number)
+      : [NaN, NaN, NaN];
+    return {
+      ms,
+      cpuMs: Number.isFinite(user + system) ? Math.round((user + system) * 1000) : null,
+      rssKb: Number.isFinite(rss) ? rss : null,
+      stdout: new TextDecoder().decode(output.stdout),
+    };
+  } finally {
+    await Deno.remove(report).catch(() => {});
+  }
 }
 
 /**
@@ -87,36 +149,44 @@ COMMIT;
   let rss: number | null = null;
   for (let round = 0; round < rounds; round++) {
     const load = loadAverage();
-    const times: Record<string, number> = {};
+    const costs: Record<string, Cost> = {};
     const sides = round % 2 ? ["peer", "ours"] : ["ours", "peer"];
     for (const side of sides) {
       const db = join(dir, `${side}.db`);
       await Deno.copyFile(template, db);
       if (cold) await evictFromPageCache(side === "ours" ? ndjson : csv, db);
       if (side === "ours") {
-        const measured = await run(cli("log", "--stdin", "--db", db), { stdinFile: ndjson });
-        if (JSON.parse(measured.stdout).inserted !== events) throw new Error("ingest incomplete");
-        times.ours = measured.ms;
-        rss = Math.max(rss ?? 0, measured.rssKb ?? 0) || null;
+        costs.ours = await measure(cli("log", "--stdin", "--db", db), ndjson);
+        if (JSON.parse(costs.ours.stdout).inserted !== events) throw new Error("ingest incomplete");
+        rss = Math.max(rss ?? 0, costs.ours.rssKb ?? 0) || null;
       } else {
-        times.peer = (await run(["sqlite3", db], { stdinFile: script })).ms;
+        costs.peer = await measure(["sqlite3", db], script);
       }
       await removeDatabase(db);
     }
     result.push({
-      ours_ms: Math.round(times.ours),
-      peer_ms: Math.round(times.peer),
-      ratio: round3(times.ours / times.peer),
+      ours_ms: Math.round(costs.ours.ms),
+      peer_ms: Math.round(costs.peer.ms),
+      ratio: round3(costs.ours.ms / costs.peer.ms),
+      ours_cpu_ms: costs.ours.cpuMs,
+      peer_cpu_ms: costs.peer.cpuMs,
       load,
     });
   }
   const ours = median(result.map((r) => r.ours_ms));
   const peer = median(result.map((r) => r.peer_ms));
+  const cpu = (side: "ours_cpu_ms" | "peer_cpu_ms") =>
+    result.every((r) => r[side] !== null) ? median(result.map((r) => r[side]!)) : null;
+  const oursCpu = cpu("ours_cpu_ms");
+  const peerCpu = cpu("peer_cpu_ms");
   return {
     events,
     ours_ms: ours,
     peer_ms: peer,
     ratio: round3(ours / peer),
+    ours_cpu_ms: oursCpu,
+    peer_cpu_ms: peerCpu,
+    cpu_ratio: oursCpu !== null && peerCpu !== null ? round3(oursCpu / peerCpu) : null,
     rounds: result,
     ours_rss_kb: rss,
   };
@@ -226,11 +296,16 @@ export async function benchWritersDuringIngest(
 /** The library ingest with `recursive_triggers` on (as the tool runs) and off. */
 export interface TriggerCostResult {
   events: number;
+  /** Medians of wall time. */
   on_ms: number;
   off_ms: number;
   /** on / off. */
   ratio: number;
-  samples: { on_ms: number[]; off_ms: number[] };
+  /** Medians of this process's processor time (user + system) during the ingest. */
+  on_cpu_ms: number;
+  off_cpu_ms: number;
+  cpu_ratio: number;
+  samples: { on_ms: number[]; off_ms: number[]; on_cpu_ms: number[]; off_cpu_ms: number[] };
   load_before: number | null;
 }
 
@@ -245,7 +320,12 @@ export async function benchRecursiveTriggers(
   dir: string,
   rounds = 3,
 ): Promise<TriggerCostResult> {
-  const samples = { on_ms: [] as number[], off_ms: [] as number[] };
+  const samples = {
+    on_ms: [] as number[],
+    off_ms: [] as number[],
+    on_cpu_ms: [] as number[],
+    off_cpu_ms: [] as number[],
+  };
   const loadBefore = loadAverage();
   for (let round = 0; round < rounds; round++) {
     const order = round % 2 ? [false, true] : [true, false];
@@ -257,10 +337,13 @@ export async function benchRecursiveTriggers(
         if (!on) db.sqlite.exec("PRAGMA recursive_triggers = OFF");
         using file = await Deno.open(ndjson);
         const start = performance.now();
-        const result = await logNumberedEvents(db, readNdjson(file.readable), { user: "bench" });
+        const cpuStart = processorMs();
+        const result = await logNumberedEvents(db, readNdjson(file), { user: "bench" });
+        const cpu = Math.round(processorMs() - cpuStart);
         const ms = Math.round(performance.now() - start);
         if (result.inserted !== events) throw new Error(`ingest stored ${result.inserted}`);
         (on ? samples.on_ms : samples.off_ms).push(ms);
+        (on ? samples.on_cpu_ms : samples.off_cpu_ms).push(cpu);
       } finally {
         await removeDatabase(path);
       }
@@ -268,11 +351,16 @@ export async function benchRecursiveTriggers(
   }
   const on = median(samples.on_ms);
   const off = median(samples.off_ms);
+  const onCpu = median(samples.on_cpu_ms);
+  const offCpu = median(samples.off_cpu_ms);
   return {
     events,
     on_ms: on,
     off_ms: off,
     ratio: round3(on / off),
+    on_cpu_ms: onCpu,
+    off_cpu_ms: offCpu,
+    cpu_ratio: round3(onCpu / offCpu),
     samples,
     load_before: loadBefore,
   };
@@ -298,6 +386,12 @@ export async function evictFromPageCache(...paths: string[]): Promise<void> {
         .output().catch(() => {});
     }
   }
+}
+
+/** Processor time this process has used (user + system), in milliseconds. */
+function processorMs(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1000;
 }
 
 async function removeDatabase(path: string): Promise<void> {
@@ -360,18 +454,18 @@ if (import.meta.main) {
       say(
         `bulk ingest ${n} events${
           values.cold ? " (input not in the page cache)" : ""
-        }: log --stdin ${r.ours_ms} ms vs sqlite3 .import ${r.peer_ms} ms (x${r.ratio}, median of ${rounds}); rounds: ${
+        }: log --stdin ${r.ours_ms} ms vs sqlite3 .import ${r.peer_ms} ms (x${r.ratio}, median of ${rounds}); processor time ${r.ours_cpu_ms} ms vs ${r.peer_cpu_ms} ms (x${r.cpu_ratio}); rounds: ${
           r.rounds.map((x) => `x${x.ratio} at load ${x.load}`).join(", ")
-        }`,
+        }; peak ${r.ours_rss_kb === null ? "?" : Math.round(r.ours_rss_kb / 1024)} MB`,
       );
     }
     if (wanted("triggers")) {
       const t = await benchRecursiveTriggers(template, ndjson, events, dir, rounds);
       result.triggers = t;
       say(
-        `recursive_triggers on the ingest of ${n} events: ${t.on_ms} ms on, ${t.off_ms} ms off (x${t.ratio}; on ${
-          t.samples.on_ms.join("/")
-        }, off ${t.samples.off_ms.join("/")}); load before ${t.load_before}`,
+        `recursive_triggers on the ingest of ${n} events: ${t.on_ms} ms on, ${t.off_ms} ms off (x${t.ratio}); processor time ${t.on_cpu_ms} ms on, ${t.off_cpu_ms} ms off (x${t.cpu_ratio}; on ${
+          t.samples.on_cpu_ms.join("/")
+        }, off ${t.samples.off_cpu_ms.join("/")}); load before ${t.load_before}`,
       );
     }
     if (values.json) {
