@@ -215,8 +215,10 @@ function folderWritable(folder: string): boolean {
 /**
  * Runs `work` inside `BEGIN IMMEDIATE … COMMIT`: the write lock is taken up front (so a busy
  * database fails before anything is done) and everything `work` wrote is rolled back if it
- * throws. A writer that finds the lock held past the busy timeout by a bulk append that
- * announced itself (see {@linkcode bulkWriteTransaction}) waits on for it instead of failing.
+ * throws. A writer waits for the lock up to the busy timeout, and on while other writers
+ * keep committing or a bulk append that announced itself (see
+ * {@linkcode bulkWriteTransaction}) holds it; it fails when one holder kept the lock for the
+ * whole busy timeout.
  */
 export function writeTransaction<T>(db: AuditDatabase, work: () => T): T {
   beginWrite(db, true);
@@ -289,24 +291,37 @@ function bulkAppendAnnounced(path: string): boolean {
   }
 }
 
+/**
+ * `BEGIN IMMEDIATE`, waiting up to the busy timeout for the lock, and on for as long as the
+ * writers holding it make progress: a writer gives up only when one holder kept the lock for
+ * the whole timeout. Many writers queued behind a bulk append (or behind each other, each
+ * commit waiting for the disk) otherwise fail while the database is working normally.
+ */
 function beginWrite(db: AuditDatabase, waitForBulk: boolean): void {
   const giveUp = Date.now() + BULK_WAIT_MS;
+  let version = dataVersion(db);
   while (true) {
     const attempt = Date.now();
     try {
       guard(db.path, () => db.sqlite.exec("BEGIN IMMEDIATE"));
       return;
     } catch (error) {
-      if (!waitForBulk || !(error instanceof DatabaseBusyError) || Date.now() >= giveUp) {
-        throw error;
-      }
+      if (!(error instanceof DatabaseBusyError) || Date.now() >= giveUp) throw error;
       // Another attempt only after this one waited out the busy timeout: a timeout of 0
       // asks not to wait at all, and a lock refused at once must not make this loop spin.
       const timeout = db.sqlite.prepare("PRAGMA busy_timeout").get()!.timeout as number;
       if (timeout === 0 || Date.now() - attempt < timeout / 2) throw error;
-      if (!bulkAppendAnnounced(db.path)) throw error;
+      const seen = version;
+      version = dataVersion(db);
+      const progress = version !== seen;
+      if (!progress && !(waitForBulk && bulkAppendAnnounced(db.path))) throw error;
     }
   }
+}
+
+/** Changes whenever another connection commits to the database. */
+function dataVersion(db: AuditDatabase): number {
+  return guard(db.path, () => db.statement("PRAGMA data_version").get()!.data_version as number);
 }
 
 function finishWrite<T>(db: AuditDatabase, work: () => T): T {

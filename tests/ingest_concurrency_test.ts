@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import {
   DatabaseBusyError,
   logAuditEvent,
@@ -73,6 +74,41 @@ Deno.test("a writer waits past its busy timeout for an announced bulk append, an
       { audit_id: result.last_audit_id, operation: "B" },
     ],
   );
+  assert.equal((await verifyChain(db)).intact, true);
+});
+
+Deno.test("a writer waits past its busy timeout while the writers ahead of it keep committing", async () => {
+  await using dir = await tempDir();
+  const path = migratedFile(dir.path);
+  const raw = new DatabaseSync(path);
+  raw.exec("CREATE TABLE scratch (n INTEGER)");
+  raw.close();
+  // Another program that commits a row every 150 ms and takes the lock straight back: no
+  // single hold lasts the writer's 300 ms, but the lock is never free for long.
+  const code = `
+    import { openDatabase, writeTransaction } from "${DB_MODULE}";
+    using db = openDatabase(Deno.args[0]);
+    const end = Date.now() + 2000;
+    for (let i = 0; Date.now() < end; i++) {
+      writeTransaction(db, () => {
+        db.sqlite.exec("INSERT INTO scratch VALUES (" + i + ")");
+        if (i === 0) console.log("locked");
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 150);
+      });
+    }`;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--quiet", code, path],
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = child.stdout.getReader();
+  assert.match(new TextDecoder().decode((await reader.read()).value), /locked/);
+  reader.releaseLock();
+  child.stdout.cancel();
+  using db = openDatabase(path, { busyTimeoutMs: 300 });
+  const event = logAuditEvent(db, { operation: "QUEUED" });
+  assert.equal((await child.status).code, 0);
+  assert.equal(event.audit_id, 1);
   assert.equal((await verifyChain(db)).intact, true);
 });
 
