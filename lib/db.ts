@@ -230,16 +230,16 @@ export function writeTransaction<T>(db: AuditDatabase, work: () => T): T {
  * while it waits for the lock and holds it, so that other writers wait for it rather than fail
  * after their busy timeout, and it waits for another announced bulk append to finish first.
  * The announcement is an advisory lock on an empty file beside the database
- * (`<database>-ingest`), which the operating system releases if the process dies.
+ * (`<database>-ingest`), removed when the append ends; the operating system releases the lock
+ * if the process dies (the empty file then stays until the next bulk append).
  */
 export async function bulkWriteTransaction<T>(db: AuditDatabase, work: () => T): Promise<T> {
-  const announcement = openAnnouncement(db.path);
+  const announcement = await announce(db);
   try {
-    if (announcement) await announce(db, announcement);
     beginWrite(db, false);
     return finishWrite(db, work);
   } finally {
-    announcement?.close();
+    announcement?.withdraw();
   }
 }
 
@@ -256,21 +256,54 @@ function announcementPath(path: string): string {
   return `${path}-ingest`;
 }
 
-/** The announcement file, created if need be; null where it cannot be (a read-only folder). */
-function openAnnouncement(path: string): Deno.FsFile | null {
-  try {
-    return Deno.openSync(announcementPath(path), { read: true, write: true, create: true });
-  } catch {
-    return null;
+/**
+ * Takes the announcement of a bulk append, waiting (up to {@linkcode BULK_WAIT_MS}) while
+ * another one holds it. Null where the file cannot be made (a read-only folder): the append
+ * then goes on unannounced.
+ */
+async function announce(db: AuditDatabase): Promise<{ withdraw(): void } | null> {
+  const path = announcementPath(db.path);
+  const giveUp = Date.now() + BULK_WAIT_MS;
+  while (true) {
+    let file: Deno.FsFile;
+    try {
+      file = Deno.openSync(path, { read: true, write: true, create: true });
+    } catch {
+      return null;
+    }
+    while (!file.tryLockSync(true)) {
+      if (Date.now() >= giveUp) {
+        file.close();
+        throw new DatabaseBusyError(db.path);
+      }
+      await new Promise((resolve) => setTimeout(resolve, ANNOUNCEMENT_POLL_MS));
+    }
+    // The append this one waited for removes the file when it ends, so the lock may be on a
+    // file no longer there: then announce on the one that is.
+    if (sameFile(file, path)) {
+      return {
+        withdraw() {
+          // Removed while still locked, so no one takes the lock of a file being removed
+          // without seeing afterwards that it is gone. A killed append leaves it (empty).
+          try {
+            Deno.removeSync(path);
+          } catch {
+            // Another process may have it open on Windows; the next append removes it.
+          }
+          file.close();
+        },
+      };
+    }
+    file.close();
   }
 }
 
-/** Takes the announcement, waiting (up to {@linkcode BULK_WAIT_MS}) while another holds it. */
-async function announce(db: AuditDatabase, file: Deno.FsFile): Promise<void> {
-  const giveUp = Date.now() + BULK_WAIT_MS;
-  while (!file.tryLockSync(true)) {
-    if (Date.now() >= giveUp) throw new DatabaseBusyError(db.path);
-    await new Promise((resolve) => setTimeout(resolve, ANNOUNCEMENT_POLL_MS));
+function sameFile(file: Deno.FsFile, path: string): boolean {
+  try {
+    const [opened, named] = [file.statSync(), Deno.statSync(path)];
+    return opened.ino === null || (opened.ino === named.ino && opened.dev === named.dev);
+  } catch {
+    return false;
   }
 }
 

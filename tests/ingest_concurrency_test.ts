@@ -169,6 +169,11 @@ Deno.test("CLI: single logs every 0.3 s all succeed while a large log --stdin ru
     sqliteRows(db, "SELECT count(*) AS n FROM audit_log")[0].n,
     lines + results.length,
   );
+  // The ingest withdrew its announcement: nothing is left beside the database.
+  assert.deepEqual(
+    [...Deno.readDirSync(dir.path)].map((e) => e.name).filter((n) => n.startsWith("app.db-i")),
+    [],
+  );
   using opened = openDatabase(db);
   const verified = await verifyChain(opened);
   assert.equal(verified.intact, true);
