@@ -89,7 +89,7 @@ export function parseCountOption(value: string, option: string): number {
 }
 
 /** Checks a time bound up front, so that its error names the option it was given to. */
-function checkTimeBound(value: string | undefined, option: string): void {
+export function checkTimeBound(value: string | undefined, option: string): void {
   if (value === undefined) return;
   try {
     parseTimeBound(value);
