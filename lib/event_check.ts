@@ -38,6 +38,7 @@ const EVENT_FIELDS = new Set(["operation", "details", "sku", "user", "run_id"]);
  * escape sequence), and the bidirectional overrides and isolates that make a name display as
  * another. Operations are identifiers that scripts filter on and terminals show.
  */
+// deno-lint-ignore no-control-regex
 const CONTROL_CHARACTER = /[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
 
 /** An event that passed {@linkcode checkEvent}, with its defaults filled in. */

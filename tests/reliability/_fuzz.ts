@@ -83,6 +83,7 @@ export function text(r: Random, max: number): string {
 /** A random event that audit-trail must accept, with its fields as NDJSON would carry them. */
 export function validEvent(r: Random): Record<string, string | null> {
   // An operation is a name: no control characters or bidirectional overrides.
+  // deno-lint-ignore no-control-regex
   const operation = text(r, 100).replace(/[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g, "");
   const event: Record<string, string | null> = { operation: nonBlank(operation, r) };
   if (r.chance(0.7)) event.details = text(r, r.chance(0.05) ? 65_536 : 300);
