@@ -258,6 +258,7 @@ function processIo(): CliIo {
     get stdinIsTerminal() {
       return Deno.stdin.isTerminal();
     },
+    stdinFile: Deno.stdin,
     stdout: sinkFor(Deno.stdout, "standard output"),
     stderr: sinkFor(Deno.stderr, "standard error"),
     env: (name) => {

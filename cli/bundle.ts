@@ -1,3 +1,4 @@
+import { checkDatabasePath } from "../lib/db.ts";
 import { AuditTrailError, UsageError } from "../lib/errors.ts";
 import { formatBytes } from "../lib/bundle/files.ts";
 import {
@@ -91,6 +92,7 @@ EXAMPLES
       return 0;
     }
     expectAtMost("bundle", positionals, 0);
+    checkDatabasePath(context.dbPath);
 
     const limit = values["audit-limit"];
     const auditLimit = limit === undefined ? undefined : parseCount(limit, "--audit-limit");

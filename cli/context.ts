@@ -6,6 +6,7 @@
  */
 import { UsageError } from "../lib/errors.ts";
 import { runIdProblem, validateRunId } from "../lib/run_id.ts";
+import type { SyncReader } from "../lib/ndjson.ts";
 import { OUTPUT_FORMATS, type OutputFormat, type TextSink } from "../lib/output.ts";
 import { type OptionSpecs, type OptionValues, parseArgs, type ParsedArgs } from "./args.ts";
 import { osLoginName } from "./login_name.ts";
@@ -15,6 +16,8 @@ export interface CliIo {
   stdin: ReadableStream<Uint8Array>;
   /** Whether a person types the input (so a command waiting for it can say so). */
   stdinIsTerminal?: boolean;
+  /** Standard input as the process's own file, which a bulk ingest reads synchronously. */
+  stdinFile?: SyncReader;
   stdout: TextSink & { isTerminal: boolean };
   stderr: TextSink & { isTerminal: boolean };
   env(name: string): string | undefined;

@@ -24,7 +24,8 @@ USAGE
 
 Appends one event and prints its audit_id once it is safely on disk. With --stdin, reads
 one JSON object per line ({"operation", "details"?, "sku"?, "user"?, "run_id"?}) and stores
-all of them in one transaction, or none if any line is invalid (exit 2 names the line).
+all of them in one transaction, or none if any line is invalid (exit 2 names the line);
+other writers wait for it while it appends.
 
 OPTIONS
   --details TEXT   free text, at most 65,536 characters
@@ -86,7 +87,7 @@ EXAMPLES
           "audit-trail: reading one JSON event per line; end with Ctrl-D (on Windows: Ctrl-Z, Enter)\n",
         );
       }
-      const result = await logNumberedEvents(db, readNdjson(io.stdin), defaults);
+      const result = await logNumberedEvents(db, readNdjson(io.stdinFile ?? io.stdin), defaults);
       await acknowledge(
         result.inserted === 0
           ? "The input held no events"

@@ -2,6 +2,7 @@ import { dirname, join, resolve } from "node:path";
 import { openDatabase } from "../lib/db.ts";
 import { AuditTrailError } from "../lib/errors.ts";
 import { requireCurrentSchema } from "../lib/migrate.ts";
+import { checkTimeBound } from "../lib/query_options.ts";
 import { writeReport } from "../lib/report/report.ts";
 import denoConfig from "../deno.json" with { type: "json" };
 import { type Command, expectAtMost, parseCommandArgs } from "./context.ts";
@@ -41,6 +42,8 @@ EXAMPLES
     const output = values.output === undefined
       ? join(dirname(dbPath), reportFileName(now))
       : resolve(context.io.cwd(), values.output);
+    checkTimeBound(values.since, "--since");
+    checkTimeBound(values.until, "--until");
     using db = openDatabase(context.dbPath, { readOnly: true });
     requireCurrentSchema(db);
     let page = "";

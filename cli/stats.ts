@@ -1,6 +1,7 @@
 import { openDatabase } from "../lib/db.ts";
 import { requireCurrentSchema } from "../lib/migrate.ts";
 import { writeObject } from "../lib/output.ts";
+import { checkTimeBound } from "../lib/query_options.ts";
 import { formatCount, formatDuration, shortTime } from "../lib/report/format.ts";
 import { type AuditStats, DEFAULT_STATS_TOP, getStats } from "../lib/stats.ts";
 import { type Command, expectAtMost, parseCommandArgs, parseCount } from "./context.ts";
@@ -42,6 +43,8 @@ EXAMPLES
       top: { type: "string" },
     }, { formats: ["json", "ndjson", "table"] });
     expectAtMost("stats", positionals, 0);
+    checkTimeBound(values.since, "--since");
+    checkTimeBound(values.until, "--until");
     const { io, format } = context;
     const top = values.top === undefined ? undefined : parseCount(values.top, "--top");
     using db = openDatabase(context.dbPath, { readOnly: true });

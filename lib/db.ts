@@ -4,7 +4,6 @@
  * @module
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
-import { basename, dirname, join } from "node:path";
 import {
   AuditTrailError,
   DatabaseBusyError,
@@ -12,6 +11,7 @@ import {
   DatabaseNotFoundError,
   DiskFullError,
   ReadOnlyDatabaseError,
+  UsageError,
 } from "./errors.ts";
 import { freeDiskBytes } from "./io.ts";
 
@@ -78,8 +78,10 @@ export class AuditDatabase implements Disposable {
  * @param path The database file.
  * @param options Whether to create a missing file, open read-only, or change the busy wait.
  * @returns The open database.
+ * @throws {UsageError} When `path` names no file: `:memory:`, empty, or a `file:` URI.
  * @throws {DatabaseNotFoundError} When the file is missing and `create` is not set.
- * @throws {DatabaseCorruptError} When the path is a folder or not a SQLite database.
+ * @throws {AuditTrailError} When the path is a folder.
+ * @throws {DatabaseCorruptError} When the file is not a SQLite database.
  *
  * @example Open (and create) a database
  * ```ts
@@ -91,14 +93,17 @@ export class AuditDatabase implements Disposable {
  * ```
  */
 export function openDatabase(path: string, options: OpenDatabaseOptions = {}): AuditDatabase {
+  checkDatabasePath(path);
   const existing = statOrNull(path);
   if (existing?.isDirectory) {
-    throw new DatabaseCorruptError(path, "it is a folder, not a database file");
+    throw new AuditTrailError(`Database path "${path}" is a folder, not a database file`, {
+      hint: "Give the path of the database file itself (e.g. app.db inside that folder).",
+    });
   }
   if (!existing) {
     if (!options.create) throw new DatabaseNotFoundError(path);
     try {
-      Deno.mkdirSync(dirname(path), { recursive: true });
+      Deno.mkdirSync(nodePath().dirname(path), { recursive: true });
     } catch (error) {
       throw new AuditTrailError(`Cannot create the folder for "${path}": ${messageOf(error)}`, {
         cause: error,
@@ -120,13 +125,37 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): A
   return new AuditDatabase(path, sqlite);
 }
 
+/**
+ * Refuses a path that SQLite would not open as a file: `:memory:` and the empty path make a
+ * private database that vanishes on close (a migration "succeeds" and nothing is kept), and
+ * a `file:` URI would open some other file than the one checked and reported here.
+ */
+export function checkDatabasePath(path: string): void {
+  const memory = path === ":memory:" || path === "";
+  if (memory || path.startsWith("file:")) {
+    throw new UsageError(
+      `Database path "${path}" ${
+        memory ? "names a temporary in-memory database" : "is a SQLite URI"
+      }, not a database file`,
+      {
+        hint: memory
+          ? "Give the path of a database file, e.g. data/app.db; an in-memory database keeps nothing."
+          : 'Give a plain file path (for a file whose name starts with "file:", write ./file:...).',
+      },
+    );
+  }
+}
+
 function connect(path: string | URL, readOnly: boolean, timeout: number): DatabaseSync {
   const sqlite = new DatabaseSync(path, { readOnly });
   try {
     // busy_timeout makes every lock wait up to the limit instead of failing at once;
     // synchronous=FULL makes each WAL commit reach the disk before it returns, so an
-    // acknowledged event survives power loss.
-    sqlite.exec(`PRAGMA busy_timeout = ${timeout}; PRAGMA synchronous = FULL;`);
+    // acknowledged event survives power loss. recursive_triggers makes INSERT OR REPLACE fire
+    // the DELETE triggers of the rows it replaces, so it cannot overwrite an event or a seal.
+    sqlite.exec(
+      `PRAGMA busy_timeout = ${timeout}; PRAGMA synchronous = FULL; PRAGMA recursive_triggers = ON;`,
+    );
     // The first read opens the file and its WAL index: a database that cannot be read fails
     // here, where the cause can still be told apart, rather than at some later statement.
     sqlite.prepare("PRAGMA schema_version").get();
@@ -144,6 +173,7 @@ function connect(path: string | URL, readOnly: boolean, timeout: number): Databa
  * reader would not see. Writes then fail as read-only.
  */
 function connectOnReadOnlyFolder(path: string, timeout: number, cause: unknown): DatabaseSync {
+  const { basename, dirname } = nodePath();
   if (folderWritable(dirname(path))) throw translateSqliteError(cause, path);
   if ((statOrNull(`${path}-wal`)?.size ?? 0) > 0) {
     throw new AuditTrailError(
@@ -168,7 +198,7 @@ function cannotOpen(error: unknown): boolean {
 }
 
 function folderWritable(folder: string): boolean {
-  const probe = join(folder, `.audit-trail-probe-${crypto.randomUUID()}`);
+  const probe = nodePath().join(folder, `.audit-trail-probe-${crypto.randomUUID()}`);
   try {
     Deno.openSync(probe, { write: true, createNew: true }).close();
   } catch {
@@ -185,10 +215,149 @@ function folderWritable(folder: string): boolean {
 /**
  * Runs `work` inside `BEGIN IMMEDIATE … COMMIT`: the write lock is taken up front (so a busy
  * database fails before anything is done) and everything `work` wrote is rolled back if it
- * throws.
+ * throws. A writer waits for the lock up to the busy timeout, and on while other writers
+ * keep committing or a bulk append that announced itself (see
+ * {@linkcode bulkWriteTransaction}) holds it; it fails when one holder kept the lock for the
+ * whole busy timeout.
  */
 export function writeTransaction<T>(db: AuditDatabase, work: () => T): T {
-  guard(db.path, () => db.sqlite.exec("BEGIN IMMEDIATE"));
+  beginWrite(db, true);
+  return finishWrite(db, work);
+}
+
+/**
+ * Like {@linkcode writeTransaction}, for one long append (a bulk ingest): it announces itself
+ * while it waits for the lock and holds it, so that other writers wait for it rather than fail
+ * after their busy timeout, and it waits for another announced bulk append to finish first.
+ * The announcement is an advisory lock on an empty file beside the database
+ * (`<database>-ingest`), removed when the append ends; the operating system releases the lock
+ * if the process dies (the empty file then stays until the next bulk append).
+ */
+export async function bulkWriteTransaction<T>(db: AuditDatabase, work: () => T): Promise<T> {
+  const announcement = await announce(db);
+  try {
+    beginWrite(db, false);
+    return finishWrite(db, work);
+  } finally {
+    announcement?.withdraw();
+  }
+}
+
+/**
+ * The longest a writer waits for announced bulk appends, in all. A million events take
+ * some 10-20 s to append; this only keeps a writer from waiting forever on one that hangs.
+ */
+export const BULK_WAIT_MS = 10 * 60_000;
+
+/** How often a bulk append looks whether another one has finished. */
+const ANNOUNCEMENT_POLL_MS = 50;
+
+function announcementPath(path: string): string {
+  return `${path}-ingest`;
+}
+
+/**
+ * Takes the announcement of a bulk append, waiting (up to {@linkcode BULK_WAIT_MS}) while
+ * another one holds it. Null where the file cannot be made (a read-only folder): the append
+ * then goes on unannounced.
+ */
+async function announce(db: AuditDatabase): Promise<{ withdraw(): void } | null> {
+  const path = announcementPath(db.path);
+  const giveUp = Date.now() + BULK_WAIT_MS;
+  while (true) {
+    let file: Deno.FsFile;
+    try {
+      file = Deno.openSync(path, { read: true, write: true, create: true });
+    } catch {
+      return null;
+    }
+    while (!file.tryLockSync(true)) {
+      if (Date.now() >= giveUp) {
+        file.close();
+        throw new DatabaseBusyError(db.path);
+      }
+      await new Promise((resolve) => setTimeout(resolve, ANNOUNCEMENT_POLL_MS));
+    }
+    // The append this one waited for removes the file when it ends, so the lock may be on a
+    // file no longer there: then announce on the one that is.
+    if (sameFile(file, path)) {
+      return {
+        withdraw() {
+          // Removed while still locked, so no one takes the lock of a file being removed
+          // without seeing afterwards that it is gone. A killed append leaves it (empty).
+          try {
+            Deno.removeSync(path);
+          } catch {
+            // Another process may have it open on Windows; the next append removes it.
+          }
+          file.close();
+        },
+      };
+    }
+    file.close();
+  }
+}
+
+function sameFile(file: Deno.FsFile, path: string): boolean {
+  try {
+    const [opened, named] = [file.statSync(), Deno.statSync(path)];
+    return opened.ino === null || (opened.ino === named.ino && opened.dev === named.dev);
+  } catch {
+    return false;
+  }
+}
+
+/** Whether a bulk append has announced itself on the database at `path`. */
+function bulkAppendAnnounced(path: string): boolean {
+  let file: Deno.FsFile;
+  try {
+    file = Deno.openSync(announcementPath(path), { read: true });
+  } catch {
+    return false;
+  }
+  try {
+    return !file.tryLockSync(false);
+  } catch {
+    return false;
+  } finally {
+    file.close();
+  }
+}
+
+/**
+ * `BEGIN IMMEDIATE`, waiting up to the busy timeout for the lock, and on for as long as the
+ * writers holding it make progress: a writer gives up only when one holder kept the lock for
+ * the whole timeout. Many writers queued behind a bulk append (or behind each other, each
+ * commit waiting for the disk) otherwise fail while the database is working normally.
+ */
+function beginWrite(db: AuditDatabase, waitForBulk: boolean): void {
+  const giveUp = Date.now() + BULK_WAIT_MS;
+  let version = dataVersion(db);
+  while (true) {
+    const attempt = Date.now();
+    try {
+      guard(db.path, () => db.sqlite.exec("BEGIN IMMEDIATE"));
+      return;
+    } catch (error) {
+      if (!(error instanceof DatabaseBusyError) || Date.now() >= giveUp) throw error;
+      // Another attempt only after this one waited out the busy timeout: a timeout of 0
+      // asks not to wait at all, and a lock refused at once must not make this loop spin.
+      const timeout = db.sqlite.prepare("PRAGMA busy_timeout").get()!.timeout as number;
+      if (timeout === 0 || Date.now() - attempt < timeout / 2) throw error;
+      const seen = version;
+      version = dataVersion(db);
+      const progress = version !== seen;
+      if (!progress && !(waitForBulk && bulkAppendAnnounced(db.path))) throw error;
+    }
+  }
+}
+
+/** Changes whenever another connection commits to the database. */
+function dataVersion(db: AuditDatabase): number {
+  return guard(db.path, () => db.statement("PRAGMA data_version").get()!.data_version as number);
+}
+
+function finishWrite<T>(db: AuditDatabase, work: () => T): T {
   let result: T;
   try {
     result = guard(db.path, work);
@@ -274,15 +443,20 @@ export function translateSqliteError(error: unknown, path: string): unknown {
   return error;
 }
 
-/** Whether a file (or anything) exists at `path`; `migrate --status` must not create one. */
+/**
+ * Whether a file (or anything) exists at `path`; `migrate --status` must not create one.
+ *
+ * @throws {UsageError} When `path` names no file (see {@linkcode checkDatabasePath}).
+ */
 export function databaseExists(path: string): boolean {
+  checkDatabasePath(path);
   return statOrNull(path) !== null;
 }
 
 const SQLITE_IOERR_SHMSIZE = 4874;
 
 function diskAlmostFull(path: string): boolean {
-  const free = freeDiskBytes(dirname(path));
+  const free = freeDiskBytes(nodePath().dirname(path));
   return free !== null && free < 1024 * 1024;
 }
 
@@ -298,10 +472,16 @@ function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
 }
 
+/** `node:path`, for the rare paths that need a file's folder (see {@linkcode nodeBuiltin}). */
+function nodePath(): typeof import("node:path") {
+  return nodeBuiltin<typeof import("node:path")>("node:path");
+}
+
 /**
- * A Node built-in, loaded on first use. Importing `node:fs` or `node:url` at the top would
- * start Deno's Node compatibility layer in every process, about 15 ms before the first
- * statement runs; the paths that need them are rare (a read-only folder, a full disk).
+ * A Node built-in, loaded on first use. Importing `node:fs`, `node:url` or `node:path` at the
+ * top would start Deno's Node compatibility layer in every process, about 10-15 ms before the
+ * first statement runs; the paths that need them are rare (creating a database, a read-only
+ * folder, a full disk).
  */
 function nodeBuiltin<T>(name: string): T {
   return (globalThis as unknown as { process: { getBuiltinModule(name: string): T } }).process

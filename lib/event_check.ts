@@ -5,8 +5,24 @@
  * @module
  */
 import { UsageError } from "./errors.ts";
-import type { EventDefaults, NewAuditEvent } from "./events.ts";
 import { runIdProblem } from "./run_id.ts";
+
+/** An event to append. The database sets `audit_id` and `timestamp`. */
+export interface NewAuditEvent {
+  operation: string;
+  details?: string | null;
+  sku?: string | null;
+  user?: string | null;
+  run_id?: string | null;
+}
+
+/** Values used for fields an event leaves out. */
+export interface EventDefaults {
+  /** Who did it, when the event does not say (default `system`). */
+  user?: string;
+  /** The batch it belongs to, when the event does not say. */
+  run_id?: string | null;
+}
 
 /** Longest operation name, in characters. */
 export const MAX_OPERATION_LENGTH = 100;
@@ -16,6 +32,14 @@ export const MAX_DETAILS_LENGTH = 65_536;
 export const MAX_NAME_LENGTH = 256;
 
 const EVENT_FIELDS = new Set(["operation", "details", "sku", "user", "run_id"]);
+
+/**
+ * Characters no operation name may hold: C0 and C1 controls and DEL (a tab, a newline, an
+ * escape sequence), and the bidirectional overrides and isolates that make a name display as
+ * another. Operations are identifiers that scripts filter on and terminals show.
+ */
+// deno-lint-ignore no-control-regex
+const CONTROL_CHARACTER = /[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
 
 /** An event that passed {@linkcode checkEvent}, with its defaults filled in. */
 export type CheckedEvent = Required<Omit<NewAuditEvent, "details" | "user">> & {
@@ -51,6 +75,13 @@ export function checkEvent(
   if (typeof operation !== "string") throw fail(typeMessage("operation", operation));
   if (operation.trim() === "") throw fail(`"operation" must not be empty`);
   checkLength("operation", operation, MAX_OPERATION_LENGTH, fail);
+  const control = CONTROL_CHARACTER.exec(operation);
+  if (control) {
+    const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0");
+    throw fail(
+      `"operation" contains a control character (U+${code}); an operation is a name like ORDER_CONFIRMED`,
+    );
+  }
 
   const details = optionalString(record, "details", fail) ?? "";
   checkLength("details", details, MAX_DETAILS_LENGTH, fail);

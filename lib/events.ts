@@ -3,6 +3,7 @@
  *
  * @module
  */
+import type { StatementSync } from "node:sqlite";
 import { encodingSql } from "./chain/encoding.ts";
 import {
   CHAIN_SCHEMA_VERSION,
@@ -11,28 +12,19 @@ import {
   sealEvents,
   sealRows,
 } from "./chain/seal.ts";
-import { type AuditDatabase, guard, writeTransaction } from "./db.ts";
+import { type AuditDatabase, bulkWriteTransaction, guard, writeTransaction } from "./db.ts";
 import { DatabaseCorruptError, InvalidInputError, UsageError } from "./errors.ts";
 import { schemaVersion } from "./migrate.ts";
-import { checkDefaults, checkEvent } from "./event_check.ts";
+import {
+  checkDefaults,
+  type CheckedEvent,
+  checkEvent,
+  type EventDefaults,
+  type NewAuditEvent,
+} from "./event_check.ts";
 import type { AuditEvent } from "./event_row.ts";
 
-/** An event to append. The database sets `audit_id` and `timestamp`. */
-export interface NewAuditEvent {
-  operation: string;
-  details?: string | null;
-  sku?: string | null;
-  user?: string | null;
-  run_id?: string | null;
-}
-
-/** Values used for fields an event leaves out. */
-export interface EventDefaults {
-  /** Who did it, when the event does not say (default `system`). */
-  user?: string;
-  /** The batch it belongs to, when the event does not say. */
-  run_id?: string | null;
-}
+export type { EventDefaults, NewAuditEvent } from "./event_check.ts";
 
 /** Result of appending many events at once. */
 export interface BulkInsertResult {
@@ -167,25 +159,23 @@ export async function logNumberedEvents(
     let staged = 0;
     guard(db.path, () => sqlite.exec("BEGIN"));
     try {
-      const stage = sqlite.prepare(
-        "INSERT INTO temp.audit_staging (operation, sku, details, user, run_id) VALUES (?, ?, ?, ?, ?)",
-      );
+      const stage = new Stager(db);
       for await (const { line, value } of inputs) {
-        const event = checkEvent(
+        stage.add(checkEvent(
           value,
           checkedDefaults,
           (problem) => new InvalidInputError(line, problem, { unit, hint: NOTHING_STORED_HINT }),
-        );
-        stage.run(event.operation, event.sku, event.details, event.user, event.run_id);
+        ));
         staged++;
       }
+      stage.flush();
       guard(db.path, () => sqlite.exec("COMMIT"));
     } catch (error) {
       if (sqlite.isTransaction) sqlite.exec("ROLLBACK");
       throw error;
     }
     if (staged === 0) return { inserted: 0, first_audit_id: null, last_audit_id: null };
-    return writeTransaction(db, () => {
+    return await bulkWriteTransaction(db, () => {
       const tip = tipForWriting(db);
       // One time for the whole input, as SQLite's 'now' is within one statement.
       const timestamp = sqlite.prepare(`SELECT ${NOW_SQL} AS now`).get()!.now as string;
@@ -234,6 +224,48 @@ export async function logNumberedEvents(
       }
     }
   }
+}
+
+/** Rows staged by one statement: a call per row costs more than binding its five values. */
+const STAGE_BATCH = 50;
+const STAGE_SQL = "INSERT INTO temp.audit_staging (operation, sku, details, user, run_id) VALUES";
+
+/** Fills the staging table in the input's order, {@linkcode STAGE_BATCH} rows a statement. */
+class Stager {
+  #db: AuditDatabase;
+  #batch: StatementSync;
+  #values: (string | null)[] = new Array(STAGE_BATCH * 5);
+  #count = 0;
+
+  constructor(db: AuditDatabase) {
+    this.#db = db;
+    this.#batch = db.statement(stageSql(STAGE_BATCH));
+  }
+
+  add(event: CheckedEvent): void {
+    const values = this.#values;
+    const at = this.#count * 5;
+    values[at] = event.operation;
+    values[at + 1] = event.sku;
+    values[at + 2] = event.details;
+    values[at + 3] = event.user;
+    values[at + 4] = event.run_id;
+    if (++this.#count === STAGE_BATCH) {
+      this.#batch.run(...values);
+      this.#count = 0;
+    }
+  }
+
+  /** Stages the rows of the last, partial batch. */
+  flush(): void {
+    if (this.#count === 0) return;
+    this.#db.sqlite.prepare(stageSql(this.#count)).run(...this.#values.slice(0, this.#count * 5));
+    this.#count = 0;
+  }
+}
+
+function stageSql(rows: number): string {
+  return `${STAGE_SQL} ${new Array(rows).fill("(?, ?, ?, ?, ?)").join(", ")}`;
 }
 
 /**

@@ -13,7 +13,6 @@ import m004 from "../migrations/004_central_sync.sql" with { type: "text" };
 import { sealExistingEvents } from "./chain/seal.ts";
 import { type AuditDatabase, guard, writeTransaction } from "./db.ts";
 import { SchemaError } from "./errors.ts";
-import { sha256Hex } from "./sha256.ts";
 
 /** One schema migration bundled with the tool. */
 export interface Migration {
@@ -36,30 +35,47 @@ function bundled(
   version: number,
   name: string,
   text: string,
+  checksum: string,
   afterSql?: (db: AuditDatabase) => void,
 ): Migration {
   // A Windows checkout may turn LF into CRLF; the checksum must not depend on it.
   const sql = text.replaceAll("\r\n", "\n");
-  let checksum: string | undefined;
-  return {
-    version,
-    name,
-    sql,
-    // Computed on first use: every command loads this module, few need the checksums.
-    get checksum() {
-      return checksum ??= sha256Hex(sql);
-    },
-    ...(afterSql ? { afterSql } : {}),
-  };
+  return { version, name, sql, checksum, ...(afterSql ? { afterSql } : {}) };
 }
 
-/** Every migration this version of the tool knows, in order. */
+/**
+ * Every migration this version of the tool knows, in order. Each checksum is written out
+ * rather than computed, because every command compares them with the database's at start
+ * (hashing the texts would cost each process milliseconds); a test proves each one is the
+ * SHA-256 of its file.
+ */
 export const MIGRATIONS: readonly Migration[] = [
-  bundled(1, "create_audit_log", m001),
-  bundled(2, "add_run_id_to_audit_log", m002),
+  bundled(
+    1,
+    "create_audit_log",
+    m001,
+    "f345de282e7d68a149820304eb3425b4e4251bf8c361019c6460b52122cbf4fa",
+  ),
+  bundled(
+    2,
+    "add_run_id_to_audit_log",
+    m002,
+    "a858fa9b724af3df691f58591b3b0731b1dca8fe7031d165632b10abbaab462c",
+  ),
   // Existing events, legacy ones included, are sealed into the chain as they are.
-  bundled(3, "append_only_hash_chain", m003, (db) => void sealExistingEvents(db)),
-  bundled(4, "central_sync", m004),
+  bundled(
+    3,
+    "append_only_hash_chain",
+    m003,
+    "25ef9209794744d68ec56b3056e307ade5aac6644b0153a8bb5b8cb6b2c5b7eb",
+    (db) => void sealExistingEvents(db),
+  ),
+  bundled(
+    4,
+    "central_sync",
+    m004,
+    "dd7c575214dc9d40d9700d13bb2eb19b40dc78344663b117354998ff30d743ff",
+  ),
 ];
 
 /** The schema version this tool writes and expects. */
@@ -192,24 +208,28 @@ export function migrationStatus(db: AuditDatabase): MigrationStatus[] {
 }
 
 /**
- * Fails unless the database is at exactly the schema version this tool writes. Every command
- * but `migrate` calls it first; it costs one read of a tiny table.
+ * Fails unless the database is at exactly the schema version this tool writes, by migrations
+ * whose text is the one this tool has. Every command but `migrate` calls it first; it costs
+ * one read of a tiny table.
  */
 export function requireCurrentSchema(db: AuditDatabase): void {
-  let version: number | null;
+  let applied: Map<number, AppliedMigration>;
   try {
-    const row = db.statement(`SELECT max(version) AS version FROM ${BOOKKEEPING_TABLE}`).get();
-    version = (row?.version as number | null) ?? null;
+    const rows = db.statement(
+      `SELECT version, name, checksum, applied_at FROM ${BOOKKEEPING_TABLE} ORDER BY version`,
+    ).all() as unknown as AppliedMigration[];
+    applied = new Map(rows.map((row) => [row.version, row]));
   } catch (error) {
     if (!/no such table/.test((error as Error).message)) throw error;
-    version = null;
+    applied = new Map();
   }
-  if (version === null) {
+  if (applied.size === 0) {
     throw new SchemaError(`Database "${db.path}" is not set up for audit-trail yet`, {
       hint: `Run: audit-trail migrate --db "${db.path}"`,
     });
   }
-  if (version > LATEST_SCHEMA_VERSION) throw newerSchemaError(db.path, version);
+  checkAppliedMigrations(db, applied);
+  const version = currentVersion(applied);
   if (version < LATEST_SCHEMA_VERSION) {
     throw new SchemaError(
       `Database "${db.path}" is at schema version ${version}; this tool needs version ${LATEST_SCHEMA_VERSION}`,

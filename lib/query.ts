@@ -278,11 +278,11 @@ export function filterConditions(
   }
   if (filter.since !== undefined) {
     conditions.push(`${UTC_TIMESTAMP_SQL} >= ?`);
-    params.push(parseTimeBound(filter.since, "since").start);
+    params.push(parseTimeBound(filter.since).start);
   }
   if (filter.until !== undefined) {
     conditions.push(`${UTC_TIMESTAMP_SQL} < ?`);
-    params.push(parseTimeBound(filter.until, "until").end);
+    params.push(parseTimeBound(filter.until).end);
   }
   if (filter.contains !== undefined && filter.contains !== "") {
     const needle = filter.contains;

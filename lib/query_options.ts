@@ -54,8 +54,8 @@ export function filterFromOptions(
     throw new UsageError(`--order must be "desc" or "asc", not "${order}"`);
   }
   // Checked here, not first when the query runs, so that nothing is read for a bad value.
-  if (values.since !== undefined) parseTimeBound(values.since, "since");
-  if (values.until !== undefined) parseTimeBound(values.until, "until");
+  checkTimeBound(values.since, "--since");
+  checkTimeBound(values.until, "--until");
   const count = (name: "after-id" | "before-id" | "limit" | "offset") => {
     const value = values[name];
     return value === undefined ? undefined : parseCountOption(value, `--${name}`);
@@ -86,4 +86,15 @@ export function parseCountOption(value: string, option: string): number {
     throw new UsageError(`${option} must be a whole number of 0 or more, not "${value}"`);
   }
   return Number(value);
+}
+
+/** Checks a time bound up front, so that its error names the option it was given to. */
+export function checkTimeBound(value: string | undefined, option: string): void {
+  if (value === undefined) return;
+  try {
+    parseTimeBound(value);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    throw new UsageError(`${option} ${error.message}`, { hint: error.hint });
+  }
 }

@@ -160,9 +160,9 @@ function emptyStats(): AuditStats {
 /** The half-open range `[start, end)` of the options; open ends are the widest strings. */
 export function timeRange(options: StatsOptions): { start: string; end: string } {
   return {
-    start: options.since === undefined ? "" : parseTimeBound(options.since, "since").start,
+    start: options.since === undefined ? "" : parseTimeBound(options.since).start,
     // Above every timestamp: text compares by code point, and no stored time starts so high.
-    end: options.until === undefined ? "\u{10FFFF}" : parseTimeBound(options.until, "until").end,
+    end: options.until === undefined ? "\u{10FFFF}" : parseTimeBound(options.until).end,
   };
 }
 

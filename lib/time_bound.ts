@@ -14,10 +14,23 @@ export interface TimeRange {
 const TIME_PATTERN =
   /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?)?(Z|[+-]\d{2}:\d{2})?$/;
 
+const MINUTE_MS = 60_000;
+const DAY_MS = 86_400_000;
+/** 10000-01-01T00:00:00.000Z: the first instant ISO text of four-digit years cannot hold. */
+const PAST_LAST_MS = utc(9999, 12, 31) + DAY_MS;
 /**
- * Parses an ISO date or date-time (UTC unless it carries an offset) into the range of time it
- * names: a date is the whole day, a minute the whole minute, and so on. `--since` uses the
- * start of that range and `--until` its end, so `--until 2026-02-16` includes the 16th.
+ * What a bound past the year 9999 becomes. Timestamps are compared as text, and every stored
+ * one (up to `9999-12-31T23:59:59.999Z`) sorts below this; `Date#toISOString()` would write
+ * `+010000-01-01…`, which sorts below them all. (Below year 1 it writes `0000-…` or
+ * `-000001-…`, which already sort below every stored timestamp.)
+ */
+const AFTER_ALL = "9999-12-31T24:00:00.000Z";
+
+/**
+ * Parses an ISO 8601 date or date-time (UTC unless it carries an offset) into the range of
+ * time it names: a date is the whole day, a minute the whole minute, and so on. A query's
+ * lower bound uses the start of that range and its upper bound the end, so an upper bound
+ * of `2026-02-16` includes the 16th. Years run from 0001 to 9999, offsets up to ±23:59.
  *
  * @throws {UsageError} When the text is not such a date or names no real day or time.
  *
@@ -25,42 +38,62 @@ const TIME_PATTERN =
  * ```ts
  * import assert from "node:assert/strict";
  * import { parseTimeBound } from "./time_bound.ts";
- * assert.deepEqual(parseTimeBound("2026-02-16", "until"), {
+ * assert.deepEqual(parseTimeBound("2026-02-16"), {
  *   start: "2026-02-16T00:00:00.000Z",
  *   end: "2026-02-17T00:00:00.000Z",
  * });
+ * assert.equal(parseTimeBound("0001-01-01").start, "0001-01-01T00:00:00.000Z");
  * ```
  */
-export function parseTimeBound(text: string, option: "since" | "until"): TimeRange {
+export function parseTimeBound(text: string): TimeRange {
   const match = TIME_PATTERN.exec(text.trim());
   const fail = () =>
-    new UsageError(`--${option} "${text}" is not a valid date or time`, {
-      hint: "Use an ISO date or date-time in UTC, e.g. 2026-02-16 or 2026-02-16T14:30:00Z.",
+    new UsageError(`"${text}" is not a valid date or time`, {
+      hint:
+        "Use an ISO date or date-time in UTC (years 0001-9999), e.g. 2026-02-16 or 2026-02-16T14:30:00Z.",
     });
   if (!match) throw fail();
   const [, y, mo, d, h, mi, s, ms, zone] = match;
-  const parts = [+y, +mo - 1, +d, +(h ?? 0), +(mi ?? 0), +(s ?? 0), +(ms ?? "0").padEnd(3, "0")];
-  const local = Date.UTC(parts[0], parts[1], parts[2], parts[3], parts[4], parts[5], parts[6]);
-  const check = new Date(local);
+  const [year, month, day] = [+y, +mo, +d];
+  const [hour, minute, second] = [+(h ?? 0), +(mi ?? 0), +(s ?? 0)];
   if (
-    Number.isNaN(local) || check.getUTCFullYear() !== parts[0] ||
-    check.getUTCMonth() !== parts[1] || check.getUTCDate() !== parts[2] ||
-    parts[3] > 23 || parts[4] > 59 || parts[5] > 59
+    year < 1 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) ||
+    hour > 23 || minute > 59 || second > 59
   ) {
     throw fail();
   }
-  let offsetMs = 0;
+  let offsetMinutes = 0;
   if (zone && zone !== "Z") {
-    const sign = zone.startsWith("-") ? -1 : 1;
-    offsetMs = sign * (+zone.slice(1, 3) * 60 + +zone.slice(4, 6)) * 60_000;
+    const [offsetHours, offsetMins] = [+zone.slice(1, 3), +zone.slice(4, 6)];
+    if (offsetHours > 23 || offsetMins > 59) throw fail();
+    offsetMinutes = (zone.startsWith("-") ? -1 : 1) * (offsetHours * 60 + offsetMins);
   }
-  const start = local - offsetMs;
+  const start = utc(year, month, day, hour, minute, second, +(ms ?? "0").padEnd(3, "0")) -
+    offsetMinutes * MINUTE_MS;
   const unitMs = ms !== undefined
     ? 10 ** (3 - ms.length)
     : s !== undefined
     ? 1000
     : mi !== undefined
-    ? 60_000
-    : 86_400_000;
-  return { start: new Date(start).toISOString(), end: new Date(start + unitMs).toISOString() };
+    ? MINUTE_MS
+    : DAY_MS;
+  return { start: isoBound(start), end: isoBound(start + unitMs) };
+}
+
+/** Milliseconds since 1970 of a UTC date and time; unlike `Date.UTC()`, years 1-99 stay so. */
+function utc(year: number, month: number, day: number, h = 0, m = 0, s = 0, ms = 0): number {
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  date.setUTCHours(h, m, s, ms);
+  return date.getTime();
+}
+
+function daysInMonth(year: number, month: number): number {
+  if (month === 2) return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
+  return [4, 6, 9, 11].includes(month) ? 30 : 31;
+}
+
+/** `ms` as stored timestamps are written, or a text that sorts past every one of them. */
+function isoBound(ms: number): string {
+  return ms >= PAST_LAST_MS ? AFTER_ALL : new Date(ms).toISOString();
 }

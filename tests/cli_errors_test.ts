@@ -203,6 +203,17 @@ Deno.test("CLI: bad --limit, --offset, --order, --format, --since and --until va
       code: 2,
       message: /--until "16.02.2026"/,
     },
+    {
+      args: ["query", "--db", db, "--since", "2026-02-16T12:00+99:99"],
+      code: 2,
+      message: /--since "2026-02-16T12:00\+99:99" is not a valid date or time/,
+    },
+    {
+      args: ["query", "--db", db, "--until", "2026-02-16T12:00+05:99"],
+      code: 2,
+      message: /--until "2026-02-16T12:00\+05:99" is not a valid date or time/,
+    },
+    { args: ["query", "--db", db, "--since", "0000-12-31"], code: 2, message: /--since "0000/ },
   ]);
 });
 
@@ -284,7 +295,8 @@ Deno.test("CLI: a --db that is a folder or not a SQLite file fails with exit 1 a
     cases.push({
       args: [...args, "--db", dir.path],
       code: 1,
-      message: /it is a folder, not a database file/,
+      message:
+        /Database path ".*" is a folder, not a database file\nhint: Give the path of the database file itself/,
     });
     cases.push({
       args: [...args, "--db", notSqlite],
@@ -309,6 +321,7 @@ Deno.test("CLI: a --db that is a folder or not a SQLite file fails with exit 1 a
     assert.equal(result.code, 1, label);
     assert.match(result.stderr, ONE_ERROR, label);
     assert.match(result.stderr, cases[i].message, label);
+    if (cases[i].args.includes(dir.path)) assert.doesNotMatch(result.stderr, /damaged|support/);
     assert.equal(result.stdout, "", label);
   });
   assert.equal(await fingerprint(notSqlite), before);

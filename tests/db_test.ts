@@ -3,6 +3,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import {
+  AuditTrailError,
   BUSY_TIMEOUT_MS,
   DatabaseBusyError,
   DatabaseCorruptError,
@@ -11,8 +12,10 @@ import {
   logAuditEvents,
   openDatabase,
   requireCurrentSchema,
+  UsageError,
   writeTransaction,
 } from "../mod.ts";
+import { databaseExists } from "../lib/db.ts";
 import { fingerprint, sqliteRows, tempDir } from "./helpers.ts";
 import { openMigrated } from "./fixtures.ts";
 
@@ -34,12 +37,95 @@ Deno.test("openDatabase({ create }) makes the file and its folders", async () =>
   assert.ok(existsSync(path));
 });
 
-Deno.test("openDatabase() refuses a folder", async () => {
+Deno.test("openDatabase() refuses a folder as a folder, not as a damaged file", async () => {
   await using dir = await tempDir();
   assert.throws(
     () => openDatabase(dir.path, { create: true }),
-    (e) => e instanceof DatabaseCorruptError && /it is a folder/.test(e.message),
+    (e) =>
+      e instanceof AuditTrailError && !(e instanceof DatabaseCorruptError) &&
+      e.message === `Database path "${dir.path}" is a folder, not a database file` &&
+      !/support|damaged/.test(e.hint!),
   );
+});
+
+Deno.test("openDatabase() refuses paths that name no file: :memory:, empty, file: URIs", async () => {
+  await using dir = await tempDir();
+  const cwd = Deno.cwd();
+  Deno.chdir(dir.path);
+  try {
+    for (const path of [":memory:", "", "file::memory:", "file:app.db", "file:app.db?mode=rwc"]) {
+      assert.throws(() => openDatabase(path, { create: true }), UsageError, path);
+      assert.throws(() => databaseExists(path), UsageError, path);
+    }
+  } finally {
+    Deno.chdir(cwd);
+  }
+  assert.deepEqual([...Deno.readDirSync(dir.path)], []);
+});
+
+Deno.test("every connection the tool opens refuses INSERT OR REPLACE of an event or a seal", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  const first = logAuditEvent(db, { operation: "COUNTED", sku: "SKU-1", details: "12 units" });
+  logAuditEvent(db, { operation: "COUNTED", sku: "SKU-2" });
+  const before = sqliteRows(db.path, "SELECT * FROM audit_log ORDER BY audit_id");
+  const seals = sqliteRows(db.path, "SELECT audit_id, hex(hash) AS h FROM audit_trail_chain");
+  assert.equal(db.sqlite.prepare("PRAGMA recursive_triggers").get()!.recursive_triggers, 1);
+  for (
+    const sql of [
+      `INSERT OR REPLACE INTO audit_log (audit_id, timestamp, operation)
+       VALUES (${first.audit_id}, '${first.timestamp}', 'FORGED')`,
+      `REPLACE INTO audit_log (audit_id, timestamp, operation)
+       SELECT audit_id, timestamp, 'FORGED' FROM audit_log`,
+      `INSERT OR REPLACE INTO audit_trail_chain (audit_id, hash) VALUES (1, zeroblob(32))`,
+    ]
+  ) {
+    assert.throws(() => db.sqlite.exec(sql), /is append-only: .* cannot be deleted/, sql);
+  }
+  assert.deepEqual(sqliteRows(db.path, "SELECT * FROM audit_log ORDER BY audit_id"), before);
+  assert.deepEqual(
+    sqliteRows(db.path, "SELECT audit_id, hex(hash) AS h FROM audit_trail_chain"),
+    seals,
+  );
+  // A read-only connection has the setting too (a REPLACE there fails as read-only anyway).
+  using reader = openDatabase(db.path, { readOnly: true });
+  assert.equal(reader.sqlite.prepare("PRAGMA recursive_triggers").get()!.recursive_triggers, 1);
+});
+
+Deno.test("log, query and head, and the library's write path, load no Node module but node:sqlite", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  const script = `
+    import { openDatabase } from "${new URL("../lib/db.ts", import.meta.url)}";
+    import { logAuditEvent } from "${new URL("../lib/events.ts", import.meta.url)}";
+    import { requireCurrentSchema } from "${new URL("../lib/migrate.ts", import.meta.url)}";
+    using db = openDatabase(Deno.args[0]);
+    requireCurrentSchema(db);
+    logAuditEvent(db, { operation: "STARTED" });`;
+  const loaded = async (args: string[]) => {
+    const output = await new Deno.Command(Deno.execPath(), {
+      args,
+      env: { DENO_LOG_LAZY_LOAD: "1" },
+      stdout: "null",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(output.stderr);
+    assert.equal(output.code, 0, stderr);
+    return stderr.split("\n").filter((l) => l.includes("<-")).map((l) => l.split(/\s+/)[2])
+      .sort();
+  };
+  const bare = await loaded([
+    "eval",
+    `import { DatabaseSync } from "node:sqlite"; new DatabaseSync(":memory:").close();`,
+  ]);
+  assert.ok(bare.includes("ext:deno_node/sqlite.ts"), bare.join("\n"));
+  assert.deepEqual(await loaded(["eval", script, db.path]), bare);
+  const cli = new URL("../cli.ts", import.meta.url).pathname;
+  for (const args of [["log", "X"], ["query"], ["head"]]) {
+    const modules = await loaded(["run", "--allow-all", cli, ...args, "--db", db.path]);
+    assert.deepEqual(modules, bare, args.join(" "));
+  }
+  assert.equal(sqliteRows(db.path, "SELECT count(*) AS n FROM audit_log")[0].n, 2);
 });
 
 Deno.test("a file that is not SQLite is reported as unreadable and left byte-for-byte untouched", async () => {

@@ -116,6 +116,13 @@ Deno.test("logAuditEvent() refuses bad events with a UsageError and stores nothi
     [{ operation: "X", user: "" }, /"user" must not be empty/],
     [{ operation: 5 }, /"operation" must be a string, got number/],
     [{ operation: "X", details: ["a"] }, /"details" must be a string, got an array/],
+    [{ operation: "ORDER\tX" }, /"operation" contains a control character \(U\+0009\)/],
+    [{ operation: "ORDER\r\n" }, /"operation" contains a control character \(U\+000D\)/],
+    [{ operation: "\x1b[2J" }, /control character \(U\+001B\)/],
+    [{ operation: "DEL\x7f" }, /control character \(U\+007F\)/],
+    [{ operation: "C1\u009b" }, /control character \(U\+009B\)/],
+    [{ operation: "\u202eDELIVERED" }, /control character \(U\+202E\)/],
+    [{ operation: "A\u2066B" }, /control character \(U\+2066\)/],
   ];
   for (const [event, message] of cases) {
     assert.throws(
@@ -146,6 +153,29 @@ Deno.test("logAuditEvents() stores many events in order in one transaction", asy
     first_audit_id: null,
     last_audit_id: null,
   });
+});
+
+Deno.test("logAuditEvents() keeps every field and the input's order whatever the size of the input", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  // Around the sizes in which events are staged (several rows per statement).
+  for (const size of [1, 49, 50, 51, 149, 1234]) {
+    const events = Array.from({ length: size }, (_, i) => ({
+      operation: `OP_${size}_${i}`,
+      sku: i % 3 ? `SKU-${i}` : null,
+      details: i % 2 ? `details ${i}` : undefined,
+      user: i % 5 ? undefined : `user${i}`,
+      run_id: i % 7 ? null : `run_${i}`,
+    }));
+    const result = await logAuditEvents(db, events, { user: "importer" });
+    assert.equal(result.inserted, size);
+    const stored = getAuditLog(db, { order: "asc", afterId: result.first_audit_id! - 1, limit: 0 });
+    assert.deepEqual(
+      stored.map((e) => [e.operation, e.sku, e.details, e.user, e.run_id]),
+      events.map((e) => [e.operation, e.sku, e.details ?? "", e.user ?? "importer", e.run_id]),
+    );
+  }
+  assert.equal((await verifyChain(db)).intact, true);
 });
 
 Deno.test("logAuditEvents() gives the connection its own page cache setting back", async () => {

@@ -175,6 +175,37 @@ Deno.test("migrate() refuses a database whose applied migration text has changed
   assert.throws(() => migrationStatus(db), SchemaError);
 });
 
+Deno.test("each migration's checksum is the SHA-256 of its text, LF line ends", async () => {
+  const { createHash } = await import("node:crypto");
+  for (const migration of MIGRATIONS) {
+    const file = new URL(
+      `../migrations/${String(migration.version).padStart(3, "0")}_${migration.name}.sql`,
+      import.meta.url,
+    );
+    const text = (await Deno.readTextFile(file)).replaceAll("\r\n", "\n");
+    assert.equal(text, migration.sql);
+    assert.equal(
+      migration.checksum,
+      createHash("sha256").update(text).digest("hex"),
+      `${migration.version}_${migration.name}: write this checksum into lib/migrate.ts`,
+    );
+  }
+});
+
+Deno.test("requireCurrentSchema() refuses a database whose applied migration text has changed", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  requireCurrentSchema(db);
+  db.sqlite.exec("UPDATE audit_trail_migrations SET checksum = 'edited' WHERE version = 3");
+  assert.throws(
+    () => requireCurrentSchema(db),
+    (e) =>
+      e instanceof SchemaError &&
+      /Migration 003_append_only_hash_chain applied to ".*" differs from the one in this tool/
+        .test(e.message),
+  );
+});
+
 Deno.test("requireCurrentSchema() refuses a database audit-trail never migrated", async () => {
   await using dir = await tempDir();
   const path = join(dir.path, "app.db");

@@ -121,3 +121,36 @@ Deno.test("readNdjson() refuses an over-long line without waiting for its end", 
   const [item] = await read(streamOf(atLimit + "\n"));
   assert.equal((item.value as string).length, MAX_LINE_BYTES - 2);
 });
+
+Deno.test("readNdjson() reads a file synchronously as it reads a stream, across read boundaries", async () => {
+  // Lines of every length around the 64 KiB reads, with CRLF, blank lines, a BOM first and
+  // characters of 2, 3 and 4 bytes, so that some are cut by a read in the middle.
+  const lines = ["\uFEFF" + JSON.stringify({ operation: "FIRST" })];
+  for (let i = 0; lines.join("\n").length < 300_000; i++) {
+    lines.push(JSON.stringify({ operation: `OP_${i}`, details: "äö€😀".repeat(i % 700) }));
+    if (i % 97 === 0) lines.push("", "   ");
+  }
+  const text = lines.map((line, i) => i % 3 ? line + "\n" : line + "\r\n").join("");
+  const path = await Deno.makeTempFile({ suffix: ".ndjson" });
+  try {
+    await Deno.writeTextFile(path, text);
+    const fromStream = await read(streamOf(text));
+    using file = await Deno.open(path);
+    const fromFile = [];
+    for await (const item of readNdjson(file)) fromFile.push(item);
+    assert.deepEqual(fromFile, fromStream);
+    assert.deepEqual(fromFile[0], { line: 1, value: { operation: "FIRST" } });
+    assert.equal(fromFile.length, lines.filter((l) => l.trim() !== "").length);
+    // A line that is not UTF-8, read synchronously, is named like any other.
+    await Deno.writeFile(path, new Uint8Array([...encoder.encode('{"a":1}\n'), 0xff, 0x0a]));
+    using bad = await Deno.open(path);
+    await assert.rejects(
+      (async () => {
+        for await (const _ of readNdjson(bad));
+      })(),
+      (e) => e instanceof InvalidInputError && e.line === 2,
+    );
+  } finally {
+    await Deno.remove(path);
+  }
+});

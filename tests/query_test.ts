@@ -215,23 +215,23 @@ Deno.test("--since and --until select by time on a database mixing legacy and IS
 });
 
 Deno.test("parseTimeBound() turns a date or date-time into the UTC range it names", () => {
-  assert.deepEqual(parseTimeBound("2026-02-16", "until"), {
+  assert.deepEqual(parseTimeBound("2026-02-16"), {
     start: "2026-02-16T00:00:00.000Z",
     end: "2026-02-17T00:00:00.000Z",
   });
-  assert.deepEqual(parseTimeBound("2026-02-28T23:59", "since"), {
+  assert.deepEqual(parseTimeBound("2026-02-28T23:59"), {
     start: "2026-02-28T23:59:00.000Z",
     end: "2026-03-01T00:00:00.000Z",
   });
-  assert.deepEqual(parseTimeBound(" 2026-02-16T14:30:05+02:00 ", "since"), {
+  assert.deepEqual(parseTimeBound(" 2026-02-16T14:30:05+02:00 "), {
     start: "2026-02-16T12:30:05.000Z",
     end: "2026-02-16T12:30:06.000Z",
   });
-  assert.deepEqual(parseTimeBound("2026-02-16T14:30:05.25Z", "since"), {
+  assert.deepEqual(parseTimeBound("2026-02-16T14:30:05.25Z"), {
     start: "2026-02-16T14:30:05.250Z",
     end: "2026-02-16T14:30:05.260Z",
   });
-  assert.deepEqual(parseTimeBound("2024-02-29", "since").start, "2024-02-29T00:00:00.000Z");
+  assert.deepEqual(parseTimeBound("2024-02-29").start, "2024-02-29T00:00:00.000Z");
 });
 
 Deno.test("parseTimeBound() refuses text that is not a real ISO date or time", () => {
@@ -249,15 +249,61 @@ Deno.test("parseTimeBound() refuses text that is not a real ISO date or time", (
       "2026-02-16T12:00:00.1234",
       "2026-02-16T12",
       "1771243200",
+      "0000-01-01",
+      "1900-02-29",
+      "+010000-01-01",
+      "2026-02-16T12:00+99:99",
+      "2026-02-16T12:00+05:99",
+      "2026-02-16T12:00+24:00",
+      "2026-02-16T12:00-24:00",
+      "2026-02-16T12:00+0530",
     ]
   ) {
     assert.throws(
-      () => parseTimeBound(text, "since"),
-      (e) =>
-        e instanceof UsageError && e.message === `--since "${text}" is not a valid date or time`,
+      () => parseTimeBound(text),
+      // The library speaks of the value; the command line adds the option's name.
+      (e) => e instanceof UsageError && e.message === `"${text}" is not a valid date or time`,
       text,
     );
   }
+});
+
+Deno.test("parseTimeBound() takes years 0001-9999 as written and never overflows past 9999", () => {
+  assert.deepEqual(parseTimeBound("0001-01-01"), {
+    start: "0001-01-01T00:00:00.000Z",
+    end: "0001-01-02T00:00:00.000Z",
+  });
+  assert.deepEqual(parseTimeBound("0099-12-31T23:59"), {
+    start: "0099-12-31T23:59:00.000Z",
+    end: "0100-01-01T00:00:00.000Z",
+  });
+  assert.equal(parseTimeBound("0004-02-29").start, "0004-02-29T00:00:00.000Z");
+  assert.equal(parseTimeBound("2000-02-29").start, "2000-02-29T00:00:00.000Z");
+  // The end of the last day is past every timestamp that can be stored, as text.
+  const last = parseTimeBound("9999-12-31");
+  assert.equal(last.start, "9999-12-31T00:00:00.000Z");
+  assert.ok(last.end > "9999-12-31T23:59:59.999Z", last.end);
+  assert.ok(parseTimeBound("9999-12-31T23:59:59.999").end > "9999-12-31T23:59:59.999Z");
+  // An offset can move a bound across the ends of the range, never out of order.
+  assert.ok(parseTimeBound("9999-12-31T23:00-23:59").start > "9999-12-31T23:59:59.999Z");
+  assert.equal(parseTimeBound("0001-01-01T00:00+23:59").start, "0000-12-31T00:01:00.000Z");
+  assert.ok(parseTimeBound("0001-01-01T00:00+23:59").start < "0001-01-01T00:00:00.000Z");
+  assert.equal(parseTimeBound("2026-02-16T12:00+23:59").start, "2026-02-15T12:01:00.000Z");
+  assert.equal(parseTimeBound("2026-02-16T12:00-00:00").start, "2026-02-16T12:00:00.000Z");
+});
+
+Deno.test("--until 9999-12-31 and --since 0001-01-01 keep every event; years 1-99 stay years 1-99", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  const ancient = insertRaw(db, "0075-03-01 10:00:00", "LEGACY_IMPORT");
+  const future = insertRaw(db, "9999-12-31T23:59:59.999Z", "FAR_FUTURE");
+  const now = logAuditEvent(db, { operation: "TODAY" }).audit_id;
+  assert.deepEqual(ids(db, { until: "9999-12-31" }), [now, future, ancient]);
+  assert.deepEqual(ids(db, { since: "0001-01-01" }), [now, future, ancient]);
+  assert.deepEqual(ids(db, { since: "9999-12-31T23:59:59.999" }), [future]);
+  assert.deepEqual(ids(db, { since: "0075-03-01", until: "0075-03-01" }), [ancient]);
+  assert.deepEqual(ids(db, { until: "1975-03-01" }), [ancient]);
+  assert.deepEqual(ids(db, { since: "1975-03-01", until: "1975-03-01" }), []);
 });
 
 Deno.test("--contains matches details case-insensitively, including Ä and ä", async () => {
@@ -330,8 +376,8 @@ Deno.test("getAuditLog() refuses a bad limit, offset, order, cursor or time", as
     ],
     [{ afterId: 0.5 }, /^The after id must be an event id/],
     [{ order: "sideways" as "asc" }, /Order must be "asc" or "desc", not "sideways"/],
-    [{ since: "last week" }, /--since "last week" is not a valid date or time/],
-    [{ until: "2026-02-31" }, /--until "2026-02-31" is not a valid date or time/],
+    [{ since: "last week" }, /^"last week" is not a valid date or time$/],
+    [{ until: "2026-02-31" }, /^"2026-02-31" is not a valid date or time$/],
   ];
   for (const [filter, message] of cases) {
     assert.throws(

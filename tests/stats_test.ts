@@ -154,7 +154,10 @@ Deno.test("getStats() of a time range counts only the events in it; a range hold
     users: [],
     batches: { count: 0, failed: 0, median_duration_seconds: null },
   });
-  assert.throws(() => getStats(db, { since: "yesterday" }), /--since "yesterday" is not a valid/);
+  assert.throws(
+    () => getStats(db, { since: "yesterday" }),
+    /^UsageError: "yesterday" is not a valid/,
+  );
   assert.throws(() => getStats(db, { top: -1 }), /--top must be a whole number/);
 });
 

@@ -7,10 +7,14 @@
  */
 import { UsageError } from "../errors.ts";
 import type { AuditLogFilter } from "../query.ts";
-import { filterFromOptions, parseCountOption, type QueryOptionName } from "../query_options.ts";
+import {
+  checkTimeBound,
+  filterFromOptions,
+  parseCountOption,
+  type QueryOptionName,
+} from "../query_options.ts";
 import { validateRunId } from "../run_id.ts";
 import { DEFAULT_STATS_TOP, type StatsOptions } from "../stats.ts";
-import { parseTimeBound } from "../time_bound.ts";
 
 /** The event filters of the URL API: `query`'s flags with `_` for `-`, and no offset. */
 export const FILTER_PARAMS = [
@@ -125,8 +129,8 @@ export function routeOf(url: URL): JobRoute | AssetRoute | null {
   }
   if (path === "/api/stats") {
     const params = readParams(url, ["since", "until", "top"], false);
-    if (params.since !== undefined) parseTimeBound(params.since, "since");
-    if (params.until !== undefined) parseTimeBound(params.until, "until");
+    checkTimeBound(params.since, "--since");
+    checkTimeBound(params.until, "--until");
     return api({
       kind: "stats",
       options: {

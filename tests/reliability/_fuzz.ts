@@ -82,7 +82,10 @@ export function text(r: Random, max: number): string {
 
 /** A random event that audit-trail must accept, with its fields as NDJSON would carry them. */
 export function validEvent(r: Random): Record<string, string | null> {
-  const event: Record<string, string | null> = { operation: nonBlank(text(r, 100), r) };
+  // An operation is a name: no control characters or bidirectional overrides.
+  // deno-lint-ignore no-control-regex
+  const operation = text(r, 100).replace(/[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/g, "");
+  const event: Record<string, string | null> = { operation: nonBlank(operation, r) };
   if (r.chance(0.7)) event.details = text(r, r.chance(0.05) ? 65_536 : 300);
   if (r.chance(0.5)) event.sku = r.chance(0.1) ? null : nonEmpty(text(r, 256), r);
   if (r.chance(0.4)) event.user = r.chance(0.1) ? null : nonEmpty(text(r, 256), r);
@@ -112,6 +115,10 @@ const SPOILERS: ((event: Record<string, unknown>, r: Random) => void)[] = [
   (e) => (e.operation = ""),
   (e) => (e.operation = "   "),
   (e, r) => (e.operation = "O".repeat(101 + r.int(50))),
+  (
+    e,
+    r,
+  ) => (e.operation = `A${r.pick(["\t", "\n", "\r", "\x1b[31m", "\x7f", "\u0085", "\u202e"])}B`),
   (e, r) => (e.details = "d".repeat(65_537 + r.int(10))),
   (e, r) => (e.sku = "s".repeat(257 + r.int(10))),
   (e) => (e.sku = ""),
