@@ -76,10 +76,10 @@ export function planCentralQuery(filter: CentralFilter): CentralQueryPlan {
     equal('"user"', filter.user);
   }
   if (filter.since !== undefined) {
-    conditions.push(`"timestamp" >= ${bind(parseTimeBound(filter.since, "since").start)}`);
+    conditions.push(`"timestamp" >= ${bind(parseTimeBound(filter.since).start)}`);
   }
   if (filter.until !== undefined) {
-    conditions.push(`"timestamp" < ${bind(parseTimeBound(filter.until, "until").end)}`);
+    conditions.push(`"timestamp" < ${bind(parseTimeBound(filter.until).end)}`);
   }
   if (filter.contains !== undefined && filter.contains !== "") {
     const pattern = `%${filter.contains.replace(/[\\%_]/g, (c) => "\\" + c)}%`;
