@@ -274,8 +274,9 @@ Deno.test("central store: init, sync, query and verify through the CLI", async (
     ];
     const lines = texts.map((details, i) =>
       JSON.stringify({
-        operation: `OP ${i} ${controls.slice(0, 3)}`,
-        sku: details || null,
+        operation: `OP_${i}`,
+        sku: `SKU-Grüße-📦-${i}`,
+        user: `"ana" \\ ${i}`,
         details,
       })
     ).join("\n");
