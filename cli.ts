@@ -68,6 +68,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
     summary: "browse the log in a web browser (read-only, this computer only)",
     load: () => importOnDemand("cli/serve.ts"),
   },
+  archive: {
+    summary: "move old events into sealed archive files (--keep DAYS)",
+    load: () => import("./cli/archive.ts"),
+  },
 };
 
 const TOP_HELP = `audit-trail ${VERSION} — who did what to which SKU, and when

@@ -39,6 +39,7 @@ export {
   InvalidInputError,
   ReadOnlyDatabaseError,
   SchemaError,
+  TamperingFoundError,
   UsageError,
 } from "./lib/errors.ts";
 export {
@@ -101,6 +102,14 @@ export {
   type VerifyResult,
 } from "./lib/bundle/mod.ts";
 export {
+  archiveEvents,
+  type ArchiveOptions,
+  type ArchiveResult,
+  type Checkpoint,
+  readCheckpoints,
+} from "./lib/archive/mod.ts";
+export {
+  type ArchiveCheck,
   type ChainFailure,
   chainHash,
   type ChainHead,

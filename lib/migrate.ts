@@ -9,6 +9,7 @@
 import m001 from "../migrations/001_create_audit_log.sql" with { type: "text" };
 import m002 from "../migrations/002_add_run_id_to_audit_log.sql" with { type: "text" };
 import m003 from "../migrations/003_append_only_hash_chain.sql" with { type: "text" };
+import m004 from "../migrations/004_archive_checkpoints.sql" with { type: "text" };
 import { sealExistingEvents } from "./chain/seal.ts";
 import { type AuditDatabase, guard, writeTransaction } from "./db.ts";
 import { SchemaError } from "./errors.ts";
@@ -68,6 +69,12 @@ export const MIGRATIONS: readonly Migration[] = [
     m003,
     "25ef9209794744d68ec56b3056e307ade5aac6644b0153a8bb5b8cb6b2c5b7eb",
     (db) => void sealExistingEvents(db),
+  ),
+  bundled(
+    4,
+    "archive_checkpoints",
+    m004,
+    "8d186515ad302191cc711b8ad9aeef60093c3e206cc335f2b3fdbb3f0b2cd99e",
   ),
 ];
 

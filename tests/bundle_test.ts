@@ -361,10 +361,16 @@ Deno.test("CLI bundle of a missing database still makes a bundle, exits 1, and c
 Deno.test("CLI bundle of a damaged database ships the raw files, what SQLite recovered, and says so", async () => {
   await using dir = await tempDir();
   const db = await databaseWithEvents(dir.path, 3000);
-  const size = (await Deno.stat(db)).size;
+  // Two leaf pages of audit_log in the middle of the table, wherever the schema puts them.
+  const leaves = sqliteRows(
+    db,
+    "SELECT pageno FROM dbstat WHERE name = 'audit_log' AND pagetype = 'leaf' ORDER BY pageno",
+  ).map((row) => row.pageno as number);
   using file = await Deno.open(db, { write: true });
-  await file.seek(Math.floor(size / 4096 / 2) * 4096, Deno.SeekMode.Start);
-  await file.write(new Uint8Array(4096 * 2).fill(0x41));
+  for (const page of leaves.slice(leaves.length >> 1, (leaves.length >> 1) + 2)) {
+    await file.seek((page - 1) * 4096, Deno.SeekMode.Start);
+    await file.write(new Uint8Array(4096).fill(0x41));
+  }
   file.close();
   const damaged = await fingerprint(db);
 
