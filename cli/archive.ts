@@ -26,6 +26,8 @@ OPTIONS
   --to DIR        folder of the archive files (default: archive/ beside the database)
   --dry-run       print what would be archived; change nothing
   --force         archive even events the central store has not acknowledged yet
+                  (with a central store set up, by $AUDIT_TRAIL_CENTRAL or an earlier
+                  sync, only events it acknowledged are archived otherwise)
   --db PATH       the database (default: $AUDIT_TRAIL_DB, else data/app.db)
   --format F      json | ndjson | table (default: table on a terminal, else json)
 
@@ -61,6 +63,7 @@ EXAMPLES
       dir: values.to,
       dryRun: values["dry-run"] ?? false,
       force: values.force ?? false,
+      central: (io.env("AUDIT_TRAIL_CENTRAL") ?? "") !== "",
     });
     const { warning, ...printed } = result;
     if (format === "table") {

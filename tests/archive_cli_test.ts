@@ -304,3 +304,42 @@ Deno.test("a bundle lists the archive checkpoints in its manifest and copies no 
     filesIn(folder).join(),
   );
 });
+
+Deno.test("with a central store, archive keeps events it has not acknowledged unless --force", async () => {
+  await using dir = await tempDir();
+  const db = datedDatabase(dir.path, 40);
+  // What the first sync records (migration of the central store's local bookkeeping).
+  const raw = new DatabaseSync(db);
+  raw.exec(`CREATE TABLE IF NOT EXISTS audit_trail_central (
+    id INTEGER PRIMARY KEY CHECK (id = 1), site TEXT NOT NULL, central TEXT NOT NULL,
+    first_sync_at TEXT NOT NULL DEFAULT '', last_sync_at TEXT NOT NULL DEFAULT '',
+    acknowledged_audit_id INTEGER);
+    INSERT INTO audit_trail_central (id, site, central, acknowledged_audit_id)
+    VALUES (1, 'WH-1', 'postgres://central/audit', 10)`);
+  raw.close();
+  const unchanged = await fingerprint(db);
+  const refused = await runCli(["archive", "--before", "2024-01-05", "--db", db]);
+  assertCleanError(
+    refused,
+    1,
+    /Events 11 to 16 have not reached the central store yet \(it has acknowledged events up to 10\)/,
+  );
+  assert.match(refused.stderr, /hint: .*audit-trail sync.*--force/);
+  assert.equal(await fingerprint(db), unchanged);
+  assert.deepEqual(filesIn(dir.path), ["app.db"]);
+  // Up to what it acknowledged is fine; beyond it, --force says the archive is enough.
+  const acknowledged = await runCli(["archive", "--before", "2024-01-03 12:00", "--db", db]);
+  assert.equal(JSON.parse(acknowledged.stdout).last_audit_id, 10, acknowledged.stderr);
+  const forced = await runCli(["archive", "--before", "2024-01-05", "--force", "--db", db]);
+  assert.equal(JSON.parse(forced.stdout).last_audit_id, 16, forced.stderr);
+  // A store set up for this database that never synced has acknowledged nothing.
+  const fresh = datedDatabase(dir.path, 5, "fresh.db");
+  const never = await runCli(["archive", "--keep", "0", "--db", fresh], {
+    env: { AUDIT_TRAIL_CENTRAL: "postgres://central/audit" },
+  });
+  assertCleanError(
+    never,
+    1,
+    /Events 1 to 5 have not reached the central store yet \(this database was never synced\)/,
+  );
+});

@@ -12,6 +12,7 @@ import { type AuditDatabase, guard, readTransaction, writeTransaction } from "..
 import { UTC_TIMESTAMP_SQL } from "../events.ts";
 import { AuditTrailError, TamperingFoundError, UsageError } from "../errors.ts";
 import { hashFile } from "../bundle/files.ts";
+import { requireAcknowledged } from "./central.ts";
 import { insertCheckpoint, liveStart, readCheckpoints } from "./checkpoints.ts";
 import {
   archiveFileName,
@@ -31,6 +32,11 @@ export interface ArchiveOptions {
   dir?: string;
   /** Only work out what would be archived; write nothing. */
   dryRun?: boolean;
+  /**
+   * A central store is set up for this database (`$AUDIT_TRAIL_CENTRAL`), even if it never
+   * synced: then, as once it has synced, only events it acknowledged are archived.
+   */
+  central?: boolean;
   /** Archive even events that the configured central store has not acknowledged yet. */
   force?: boolean;
 }
@@ -97,6 +103,9 @@ export async function archiveEvents(
       bytes: null,
       ...(options.dryRun ? { dry_run: true } : {}),
     };
+  }
+  if (!options.force) {
+    requireAcknowledged(db, plan.first_audit_id, plan.last_audit_id, options.central ?? false);
   }
   const name = archiveFileName(plan.first_audit_id, plan.last_audit_id);
   const result: ArchiveResult = {
