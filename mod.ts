@@ -106,7 +106,6 @@ export {
   type ArchiveOptions,
   type ArchiveResult,
   type Checkpoint,
-  readCheckpoints,
 } from "./lib/archive/mod.ts";
 export {
   type ArchiveCheck,

@@ -188,6 +188,11 @@ export interface WriteQueryOptions {
   signal?: AbortSignal;
   /** Changes each event's cells before they are written (a bundle masks secrets with it). */
   mapRow?: (row: Readonly<AuditRow>) => Row;
+  /**
+   * Reads the pages in place of `streamAuditRows(db, filter)`, with the same filter, order and
+   * limit (`query --archives` reads the archive files too).
+   */
+  rows?: (filter: AuditLogFilter) => Iterable<AuditRow[]>;
 }
 
 /**
@@ -220,7 +225,8 @@ export async function writeQuery(
   const limit = checkCount(filter.limit ?? DEFAULT_QUERY_LIMIT, "Limit");
   const result: QueryWritten = { written: 0, more: false, lastId: null };
   // One event beyond the limit is read to tell whether more match; it is never written.
-  const pages = streamAuditRows(db, {
+  const read = options.rows ?? ((filter: AuditLogFilter) => streamAuditRows(db, filter));
+  const pages = read({
     ...filter,
     limit: limit === 0 ? 0 : Math.min(limit + 1, Number.MAX_SAFE_INTEGER),
   });

@@ -6,11 +6,11 @@ import {
   chainHead,
   logAuditEvent,
   openDatabase,
-  readCheckpoints,
   TamperingFoundError,
   UsageError,
   verifyChain,
 } from "../mod.ts";
+import { readCheckpoints } from "../lib/archive/checkpoints.ts";
 import { fingerprint, tempDir } from "./helpers.ts";
 import { datedDatabase, filesIn, rowsOf } from "./archive_fixtures.ts";
 

@@ -9,7 +9,7 @@
  */
 import { dirname, join } from "node:path";
 import { type AuditDatabase, guard, readTransaction, writeTransaction } from "../db.ts";
-import { UTC_TIMESTAMP_SQL } from "../events.ts";
+import { UTC_TIMESTAMP_SQL } from "../event_row.ts";
 import { AuditTrailError, TamperingFoundError, UsageError } from "../errors.ts";
 import { hashFile } from "../bundle/files.ts";
 import { requireAcknowledged } from "./central.ts";

@@ -9,6 +9,7 @@
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { type AuditDatabase, guard, openDatabase } from "../db.ts";
+import { AuditTrailError } from "../errors.ts";
 import type { ChainFailure } from "../chain/classify.ts";
 import { walkChain } from "../chain/verify.ts";
 
@@ -170,6 +171,27 @@ export function checkArchiveFile(
     return fail(expected.first_audit_id, "modified", `cannot be read: ${message}`);
   } finally {
     archive.close();
+  }
+}
+
+/**
+ * Fails unless `dir` is a folder: a folder that is not there is most likely a mistyped path
+ * (or a share not mounted), not archives gone missing.
+ *
+ * @throws {AuditTrailError} When it is not.
+ */
+export function requireArchiveFolder(dir: string): void {
+  let isFolder = false;
+  try {
+    isFolder = Deno.statSync(dir).isDirectory;
+  } catch {
+    isFolder = false;
+  }
+  if (!isFolder) {
+    throw new AuditTrailError(`Archive folder not found: "${dir}"`, {
+      hint:
+        "Give the folder that holds the audit_archive_*.db files (by default archive/ beside the database).",
+    });
   }
 }
 

@@ -8,9 +8,12 @@
  * - `file.ts`: the archive file, how it is written and checked;
  * - `folder.ts`: the archive folder as one run holds it;
  * - `verify.ts`: `verify --archives`;
+ * - `read.ts`: reading live and archived events together (`query --archives`);
+ * - `central.ts`: what a central store has acknowledged, which archive leaves alone.
  *
  * @module
  */
 export { archiveEvents, type ArchiveOptions, type ArchiveResult } from "./archive.ts";
 export { type Checkpoint, readCheckpoints } from "./checkpoints.ts";
 export { archiveFileName, type ArchiveInfo } from "./file.ts";
+export { getArchivedBatchOperations, type PageReader, streamWithArchives } from "./read.ts";

@@ -8,13 +8,18 @@
  */
 import { join } from "node:path";
 import { type AuditDatabase, guard } from "../db.ts";
-import { AuditTrailError } from "../errors.ts";
 import { hashFile } from "../bundle/files.ts";
 import type { ChainHead } from "../chain/seal.ts";
 import type { ChainFailure } from "../chain/classify.ts";
 import { type ChainVerifyResult, checkAnchor } from "../chain/verify.ts";
 import { type Checkpoint, checkpointCovering } from "./checkpoints.ts";
-import { ARCHIVE_FILE_NAME, checkArchiveFile, openArchive, readArchiveInfo } from "./file.ts";
+import {
+  ARCHIVE_FILE_NAME,
+  checkArchiveFile,
+  openArchive,
+  readArchiveInfo,
+  requireArchiveFolder,
+} from "./file.ts";
 
 /**
  * Checks the archive files in `dir` against `checkpoints` (read with the live walk), adding
@@ -31,7 +36,7 @@ export async function verifyArchives(
   result: ChainVerifyResult,
   anchor: ChainHead | undefined,
 ): Promise<ChainFailure | null> {
-  requireFolder(dir);
+  requireArchiveFolder(dir);
   result.archives = [];
   for (const checkpoint of checkpoints) {
     const failure = await verifyNamed(dir, checkpoint, result, anchor);
@@ -52,21 +57,6 @@ export async function verifyArchives(
 }
 
 // --- internals -------------------------------------------------------------------------------
-
-function requireFolder(dir: string): void {
-  let isFolder = false;
-  try {
-    isFolder = Deno.statSync(dir).isDirectory;
-  } catch {
-    isFolder = false;
-  }
-  if (!isFolder) {
-    throw new AuditTrailError(`Archive folder not found: "${dir}"`, {
-      hint:
-        "Give the folder that holds the audit_archive_*.db files (by default archive/ beside the database).",
-    });
-  }
-}
 
 /** One archive a checkpoint names: there, unchanged, and intact. */
 async function verifyNamed(
