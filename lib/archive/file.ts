@@ -58,8 +58,10 @@ export function writeArchiveFile(live: AuditDatabase, path: string, range: Archi
   const out = guard(path, () => new DatabaseSync(path));
   try {
     guard(path, () => {
-      // Nothing to roll back into: a file that fails half-way is removed, never used.
-      out.exec("PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF");
+      // No journal file: one that fails half-way is removed, never used. (journal_mode=OFF
+      // is silently refused by node:sqlite's defensive mode; a new file's pages need no
+      // journal in memory either.)
+      out.exec("PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF");
       out.exec("PRAGMA locking_mode = EXCLUSIVE; BEGIN");
       out.exec(schema.table);
       out.exec(ARCHIVE_TABLES_SQL);

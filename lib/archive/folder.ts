@@ -13,7 +13,7 @@ import { ARCHIVE_FILE_NAME } from "./file.ts";
 /** The lock file every archive run holds in the folder. */
 export const LOCK_FILE_NAME = ".audit_trail_archive.lock";
 /** Temporary archive files: the final name plus a random part; never a final name. */
-const TEMPORARY_NAME = /^audit_archive_\d+_\d+\.db\.[0-9a-f]{8}\.tmp$/;
+const TEMPORARY_NAME = /^audit_archive_\d+_\d+\.db\.[0-9a-f]{8}\.tmp(-journal)?$/;
 
 /** One run's hold on the archive folder. Dispose of it to let go. */
 export class ArchiveFolder implements AsyncDisposable {
