@@ -182,3 +182,16 @@ Deno.test("batch show --archives and query --archives: errors name the folder or
     /Archive folder not found: ""/,
   );
 });
+
+Deno.test("--archives on a database that never archived reads the live log, folder or not", async () => {
+  await using dir = await tempDir();
+  const db = datedDatabase(dir.path, 12);
+  const missing = join(dir.path, "archive");
+  const plain = await runCli(["query", "--limit", "0", "--db", db]);
+  const query = await runCli(["query", "--limit", "0", "--archives", missing, "--db", db]);
+  assert.equal(query.code, 0, query.stderr);
+  assert.equal(query.stdout, plain.stdout);
+  const verify = await runCli(["verify", "--archives", missing, "--db", db]);
+  assert.equal(verify.code, 0, verify.stderr);
+  assert.deepEqual(JSON.parse(verify.stdout).archives, []);
+});

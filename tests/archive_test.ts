@@ -11,6 +11,7 @@ import {
   verifyChain,
 } from "../mod.ts";
 import { readCheckpoints } from "../lib/archive/checkpoints.ts";
+import { hashFiles } from "../lib/archive/hash_files.ts";
 import { fingerprint, tempDir } from "./helpers.ts";
 import { datedDatabase, filesIn, rowsOf } from "./archive_fixtures.ts";
 
@@ -407,3 +408,15 @@ function sealOf(folder: string, id: number): string {
   }
   throw new Error(`no archive holds event ${id}`);
 }
+
+Deno.test("hashFiles() hashes in a worker what hashFile() hashes here, and null for a missing file", async () => {
+  await using dir = await tempDir();
+  const paths = [join(dir.path, "a.bin"), join(dir.path, "missing"), join(dir.path, "b.bin")];
+  Deno.writeFileSync(paths[0], new Uint8Array(3 * 1024 * 1024).map((_, i) => i % 251));
+  Deno.writeFileSync(paths[2], new Uint8Array(0));
+  assert.deepEqual(await hashFiles(paths), [
+    { bytes: 3 * 1024 * 1024, sha256: await fingerprint(paths[0]) },
+    null,
+    { bytes: 0, sha256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
+  ]);
+});

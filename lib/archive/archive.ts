@@ -74,13 +74,18 @@ export interface ArchiveResult {
  *
  * @example
  * ```ts
- * import { archiveEvents, logAuditEvent, migrate, openDatabase } from "../../mod.ts";
+ * import assert from "node:assert/strict";
+ * import { archiveEvents, logAuditEvent, migrate, openDatabase, verifyChain } from "../../mod.ts";
  * const dir = await Deno.makeTempDir();
  * using db = openDatabase(`${dir}/app.db`, { create: true });
  * migrate(db);
  * logAuditEvent(db, { operation: "SKU_CREATED", sku: "SKU-1" });
  * const result = await archiveEvents(db, { before: new Date(Date.now() + 1000) });
- * console.log(result.archived, result.file?.endsWith("audit_archive_1_1.db")); // 1 true
+ * assert.equal(result.archived, 1);
+ * assert.equal(result.file, `${dir}/archive/audit_archive_1_1.db`);
+ * const verified = await verifyChain(db, { archives: `${dir}/archive` });
+ * assert.equal(verified.intact, true);
+ * assert.equal(verified.archived_through, 1);
  * ```
  */
 export async function archiveEvents(

@@ -73,7 +73,8 @@ export function writeArchiveFile(live: AuditDatabase, path: string, range: Archi
       path,
       `SELECT ${columns} FROM audit_log WHERE audit_id > ? AND audit_id <= ?
        ORDER BY audit_id LIMIT ${PAGE_SIZE}`,
-      `INSERT INTO audit_log (${columns}) VALUES (${schema.columns.map(() => "?").join(", ")})`,
+      `INSERT INTO audit_log (${columns}) VALUES`,
+      schema.columns.length,
       range,
     );
     const sealed = copyRows(
@@ -82,7 +83,8 @@ export function writeArchiveFile(live: AuditDatabase, path: string, range: Archi
       path,
       `SELECT audit_id, hash FROM audit_trail_chain WHERE audit_id > ? AND audit_id <= ?
        ORDER BY audit_id LIMIT ${PAGE_SIZE}`,
-      "INSERT INTO audit_trail_chain (audit_id, hash) VALUES (?, ?)",
+      "INSERT INTO audit_trail_chain (audit_id, hash) VALUES",
+      2,
       range,
     );
     if (copied !== range.events || sealed !== range.events) {
@@ -267,13 +269,17 @@ function liveSchema(live: AuditDatabase): LiveSchema {
   });
 }
 
-/** Copies rows page by page; values keep their exact types (integers as BigInt). */
+/**
+ * Copies rows page by page; values keep their exact types (integers as BigInt). Rows go in
+ * by the score per statement: binding the same values costs half the time that way.
+ */
 function copyRows(
   live: AuditDatabase,
   out: DatabaseSync,
   path: string,
   selectSql: string,
   insertSql: string,
+  columns: number,
   range: ArchiveRange,
 ): number {
   const select = guard(live.path, () => live.sqlite.prepare(selectSql)) as StatementSync & {
@@ -281,7 +287,13 @@ function copyRows(
   };
   select.setReturnArrays(true);
   select.setReadBigInts(true);
-  const insert = guard(path, () => out.prepare(insertSql));
+  const row = `(${Array(columns).fill("?").join(", ")})`;
+  const perStatement = Math.max(1, Math.min(64, Math.floor(999 / columns)));
+  const one = guard(path, () => out.prepare(`${insertSql} ${row}`));
+  const many = guard(
+    path,
+    () => out.prepare(`${insertSql} ${Array(perStatement).fill(row).join(", ")}`),
+  );
   let copied = 0;
   let cursor: SQLInputValue = range.first_audit_id - 1;
   for (;;) {
@@ -290,7 +302,13 @@ function copyRows(
       () => select.all(cursor, range.last_audit_id),
     ) as unknown as SQLInputValue[][];
     guard(path, () => {
-      for (const row of page) insert.run(...row);
+      let i = 0;
+      for (; i + perStatement <= page.length; i += perStatement) {
+        const values: SQLInputValue[] = [];
+        for (let j = i; j < i + perStatement; j++) values.push(...page[j]);
+        many.run(...values);
+      }
+      for (; i < page.length; i++) one.run(...page[i]);
     });
     copied += page.length;
     if (page.length < PAGE_SIZE) return copied;

@@ -33,11 +33,13 @@ export type PageReader<T> = (source: AuditDatabase, filter: AuditLogFilter) => I
  * @param dir The folder of the archive files.
  * @param filter Filters, cursor, limit, offset and order, as for the live log alone.
  * @param read Reads one source's pages (with limit 0 and offset 0).
- * @throws {AuditTrailError} When `dir` is not a folder or an archive file is missing there.
+ * @throws {AuditTrailError} When an archive the filter reaches is missing (or `dir` is not a
+ * folder).
  * @throws {TamperingFoundError} When an archive file is not the one its checkpoint names.
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { archiveEvents, logAuditEvent, migrate, openDatabase, streamAuditLog } from "../../mod.ts";
  * import { streamWithArchives } from "./read.ts";
  * const dir = await Deno.makeTempDir();
@@ -47,7 +49,7 @@ export type PageReader<T> = (source: AuditDatabase, filter: AuditLogFilter) => I
  * await archiveEvents(db, { before: new Date(Date.now() + 1000) });
  * logAuditEvent(db, { operation: "SKU_UPDATED", sku: "SKU-1" });
  * const pages = streamWithArchives(db, `${dir}/archive`, { sku: "SKU-1" }, streamAuditLog);
- * console.log([...pages].flat().map((e) => e.operation)); // [ "SKU_UPDATED", "SKU_CREATED" ]
+ * assert.deepEqual([...pages].flat().map((e) => e.operation), ["SKU_UPDATED", "SKU_CREATED"]);
  * ```
  */
 export function* streamWithArchives<T>(
@@ -56,7 +58,6 @@ export function* streamWithArchives<T>(
   filter: AuditLogFilter,
   read: PageReader<T>,
 ): Generator<T[]> {
-  requireArchiveFolder(dir);
   const limit = checkCount(filter.limit ?? DEFAULT_QUERY_LIMIT, "limit");
   let skip = checkCount(filter.offset ?? 0, "offset");
   let left = limit === 0 ? Infinity : limit;
@@ -67,6 +68,8 @@ export function* streamWithArchives<T>(
   if (own) guard(db.path, () => sqlite.exec("BEGIN"));
   try {
     const checkpoints = readCheckpoints(db).filter((c) => overlaps(c, filter));
+    // Nothing archived yet (or nothing the filter reaches): no folder is needed.
+    if (checkpoints.length > 0) requireArchiveFolder(dir);
     // Every archive the filter can reach is checked before the first event is printed, so a
     // missing one fails the command with nothing written, rather than half-way through.
     for (const checkpoint of checkpoints) openChecked(dir, checkpoint).close();
@@ -97,6 +100,7 @@ export function* streamWithArchives<T>(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { archiveEvents, logAuditEvent, migrate, openDatabase } from "../../mod.ts";
  * import { getArchivedBatchOperations } from "./read.ts";
  * const dir = await Deno.makeTempDir();
@@ -105,7 +109,7 @@ export function* streamWithArchives<T>(
  * logAuditEvent(db, { operation: "BATCH_START", run_id: "run_a" });
  * await archiveEvents(db, { before: new Date(Date.now() + 1000) });
  * logAuditEvent(db, { operation: "BATCH_END", run_id: "run_a" });
- * console.log(getArchivedBatchOperations(db, `${dir}/archive`, "run_a").event_count); // 2
+ * assert.equal(getArchivedBatchOperations(db, `${dir}/archive`, "run_a").event_count, 2);
  * ```
  */
 export function getArchivedBatchOperations(

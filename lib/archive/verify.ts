@@ -8,11 +8,11 @@
  */
 import { join } from "node:path";
 import { type AuditDatabase, guard } from "../db.ts";
-import { hashFile } from "../bundle/files.ts";
 import type { ChainHead } from "../chain/seal.ts";
 import type { ChainFailure } from "../chain/classify.ts";
 import { type ChainVerifyResult, checkAnchor } from "../chain/verify.ts";
 import { type Checkpoint, checkpointCovering } from "./checkpoints.ts";
+import { type FileHash, hashFiles } from "./hash_files.ts";
 import {
   ARCHIVE_FILE_NAME,
   checkArchiveFile,
@@ -27,7 +27,7 @@ import {
  * checkpoint names but that holds this log's own events (a run killed before its commit left
  * it) is a warning; any other unnamed archive file is tampering.
  *
- * @throws {AuditTrailError} When `dir` is not a folder.
+ * @throws {AuditTrailError} When `dir` is not a folder (and something was archived).
  */
 export async function verifyArchives(
   db: AuditDatabase,
@@ -36,10 +36,20 @@ export async function verifyArchives(
   result: ChainVerifyResult,
   anchor: ChainHead | undefined,
 ): Promise<ChainFailure | null> {
-  requireArchiveFolder(dir);
   result.archives = [];
-  for (const checkpoint of checkpoints) {
-    const failure = await verifyNamed(dir, checkpoint, result, anchor);
+  if (checkpoints.length === 0 && !isFolder(dir)) return null; // nothing archived, no folder yet
+  requireArchiveFolder(dir);
+  // The files are hashed in a worker while this thread walks their chains.
+  const hashes = hashFiles(checkpoints.map((c) => join(dir, c.file)));
+  hashes.catch(() => {}); // awaited below, unless a walk fails first
+  for (const [k, checkpoint] of checkpoints.entries()) {
+    const failure = await verifyNamed(
+      dir,
+      checkpoint,
+      result,
+      anchor,
+      async () => (await hashes)[k],
+    );
     if (failure) return failure;
   }
   const through = checkpoints.at(-1)?.last_audit_id ?? null;
@@ -64,6 +74,7 @@ async function verifyNamed(
   checkpoint: Checkpoint,
   result: ChainVerifyResult,
   anchor: ChainHead | undefined,
+  hashed: () => Promise<FileHash | null>,
 ): Promise<ChainFailure | null> {
   const { file, first_audit_id: first, last_audit_id: last } = checkpoint;
   const path = join(dir, file);
@@ -75,10 +86,7 @@ async function verifyNamed(
     intact: false,
   };
   result.archives!.push(entry);
-  let hashed: { bytes: number; sha256: string };
-  try {
-    hashed = await hashFile(path);
-  } catch {
+  if (!isFile(path)) {
     return {
       audit_id: first,
       kind: "deleted",
@@ -90,7 +98,8 @@ async function verifyNamed(
   entry.events_checked = check.events_checked;
   result.events_checked += check.events_checked;
   if (check.failure) return check.failure;
-  if (hashed.sha256 !== checkpoint.sha256 || hashed.bytes !== checkpoint.bytes) {
+  const hash = await hashed();
+  if (hash?.sha256 !== checkpoint.sha256 || hash.bytes !== checkpoint.bytes) {
     return {
       audit_id: first,
       kind: "modified",
@@ -106,6 +115,22 @@ async function verifyNamed(
     if (failure) return { ...failure, message: `In archive ${file}: ${failure.message}`, file };
   }
   return null;
+}
+
+function isFile(path: string): boolean {
+  try {
+    return Deno.statSync(path).isFile;
+  } catch {
+    return false;
+  }
+}
+
+function isFolder(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
 }
 
 /**
