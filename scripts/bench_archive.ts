@@ -211,9 +211,9 @@ if (import.meta.main) {
   const dir = await Deno.makeTempDir({ prefix: "audit-trail-bench-archive-" });
   const line = (text: string) => Deno.stdout.writeSync(new TextEncoder().encode(text + "\n"));
   const ms = (m: Measured) =>
-    `${(m.ms / 1000).toFixed(2)} s${
-      m.rssKb === null ? "" : `, ${(m.rssKb / 1024).toFixed(0)} MB peak`
-    }`;
+    `${(m.ms / 1000).toFixed(2)} s (median of ${
+      m.samples.map((sample) => (sample / 1000).toFixed(2)).join(", ")
+    })${m.rssKb === null ? "" : `, ${(m.rssKb / 1024).toFixed(0)} MB peak`}`;
   try {
     line(`load average before: ${loadAverage()}`);
     const runs = Number(values.runs);

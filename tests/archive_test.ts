@@ -11,7 +11,7 @@ import {
   verifyChain,
 } from "../mod.ts";
 import { readCheckpoints } from "../lib/archive/checkpoints.ts";
-import { hashFiles } from "../lib/archive/hash_files.ts";
+import { startArchiveChecks } from "../lib/archive/check_files.ts";
 import { fingerprint, tempDir } from "./helpers.ts";
 import { datedDatabase, filesIn, rowsOf } from "./archive_fixtures.ts";
 
@@ -409,14 +409,33 @@ function sealOf(folder: string, id: number): string {
   throw new Error(`no archive holds event ${id}`);
 }
 
-Deno.test("hashFiles() hashes in a worker what hashFile() hashes here, and null for a missing file", async () => {
+Deno.test("archive checks shared by a worker and this thread find what one thread finds", async () => {
   await using dir = await tempDir();
-  const paths = [join(dir.path, "a.bin"), join(dir.path, "missing"), join(dir.path, "b.bin")];
-  Deno.writeFileSync(paths[0], new Uint8Array(3 * 1024 * 1024).map((_, i) => i % 251));
-  Deno.writeFileSync(paths[2], new Uint8Array(0));
-  assert.deepEqual(await hashFiles(paths), [
-    { bytes: 3 * 1024 * 1024, sha256: await fingerprint(paths[0]) },
-    null,
-    { bytes: 0, sha256: "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" },
+  const path = datedDatabase(dir.path, 200);
+  const folder = join(dir.path, "archive");
+  using db = openDatabase(path);
+  for (const before of ["2024-01-05", "2024-01-10", "2024-01-15", "2024-01-20", "2024-01-25"]) {
+    await archiveEvents(db, { before });
+  }
+  const checkpoints = readCheckpoints(db);
+  Deno.removeSync(join(folder, checkpoints[1].file));
+  const raw = new DatabaseSync(join(folder, checkpoints[3].file));
+  raw.exec("DROP TRIGGER audit_log_no_update; UPDATE audit_log SET sku = 'x' WHERE audit_id = 70");
+  raw.close();
+  const files = checkpoints.map((c) => ({ path: join(folder, c.file), name: c.file, expected: c }));
+  const found = await startArchiveChecks(files).finish();
+  assert.deepEqual(found.map((f) => [f.exists, f.check?.failure?.audit_id ?? null]), [
+    [true, null],
+    [false, null],
+    [true, null],
+    [true, 70],
+    [true, null],
   ]);
+  for (const k of [0, 2, 4]) {
+    assert.deepEqual(found[k].hash, {
+      bytes: checkpoints[k].bytes,
+      sha256: await fingerprint(files[k].path),
+    });
+    assert.equal(found[k].check?.events_checked, checkpoints[k].events);
+  }
 });

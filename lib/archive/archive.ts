@@ -134,6 +134,12 @@ export async function archiveEvents(
     }
     await folder.sync(temporary);
     const check = checkArchiveFile(temporary, name, plan);
+    if (check.failure && !check.chainFailed) {
+      throw new AuditTrailError(
+        `The archive file just written did not read back as written: ${check.failure.message}`,
+        { hint: "Nothing was archived. Check the disk of the archive folder, then run it again." },
+      );
+    }
     if (check.failure) {
       throw new TamperingFoundError(
         `Tampering found in the events to archive: ${check.failure.message}`,
@@ -159,9 +165,7 @@ export async function archiveEvents(
     result.bytes = bytes;
   } catch (error) {
     if (!renamed) await folder.remove(temporary);
-    else if (!readCheckpoints(db).some((c) => c.file === name)) {
-      await folder.remove(join(dir, name));
-    }
+    else if (!recorded(db, name)) await folder.remove(join(dir, name));
     throw error;
   }
   await folder.removeOrphans(readCheckpoints(db));
@@ -275,6 +279,18 @@ function refuseForeignFile(path: string, plan: ArchivePlan): void {
           "Nothing was archived. Archive into a folder of this database's own (--to DIR), or move that file away.",
       },
     );
+  }
+}
+
+/**
+ * Whether a checkpoint names `file`, after a failure between the rename and the commit: a file
+ * no checkpoint names is removed, and one that cannot be told is left as an orphan.
+ */
+function recorded(db: AuditDatabase, file: string): boolean {
+  try {
+    return readCheckpoints(db).some((c) => c.file === file);
+  } catch {
+    return true;
   }
 }
 

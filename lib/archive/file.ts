@@ -34,6 +34,11 @@ export interface ArchiveFileCheck {
   info: ArchiveInfo | null;
   events_checked: number;
   failure: ChainFailure | null;
+  /**
+   * Whether the failure is the events' own (one does not match its seal, or one is missing),
+   * rather than the file's (unreadable, not an archive, or not the archive expected).
+   */
+  chainFailed: boolean;
 }
 
 /** Names of archive files: `audit_archive_<FIRST>_<LAST>.db`. */
@@ -124,7 +129,12 @@ export function checkArchiveFile(
   file: string,
   expected: ArchiveRange,
 ): ArchiveFileCheck {
-  const check: ArchiveFileCheck = { info: null, events_checked: 0, failure: null };
+  const check: ArchiveFileCheck = {
+    info: null,
+    events_checked: 0,
+    failure: null,
+    chainFailed: false,
+  };
   const fail = (audit_id: number, kind: ChainFailure["kind"], problem: string) => {
     check.failure = { audit_id, kind, message: `Archive ${file} ${problem}`, file };
     return check;
@@ -156,6 +166,7 @@ export function checkArchiveFile(
     const walked = { events_checked: 0, head: null as { audit_id: number; hash: string } | null };
     const failure = walkChain(archive, walked, info.previous_hash, null);
     check.events_checked = walked.events_checked;
+    check.chainFailed = failure !== null;
     if (failure) {
       return fail(failure.audit_id, failure.kind, `is not intact: ${failure.message}`);
     }
@@ -163,6 +174,7 @@ export function checkArchiveFile(
       walked.events_checked !== info.events || walked.head?.audit_id !== info.last_audit_id ||
       walked.head?.hash !== info.last_hash
     ) {
+      check.chainFailed = true;
       return fail(
         walked.head ? walked.head.audit_id + 1 : info.first_audit_id,
         "deleted",

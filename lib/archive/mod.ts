@@ -7,7 +7,7 @@
  * - `checkpoints.ts`: the checkpoints the live database keeps, and where its chain starts;
  * - `file.ts`: the archive file, how it is written and checked;
  * - `folder.ts`: the archive folder as one run holds it;
- * - `verify.ts`: `verify --archives`;
+ * - `verify.ts` and `check_files.ts`: `verify --archives`, the files checked in two threads;
  * - `read.ts`: reading live and archived events together (`query --archives`);
  * - `central.ts`: what a central store has acknowledged, which archive leaves alone.
  *

@@ -12,7 +12,7 @@ import type { ChainHead } from "../chain/seal.ts";
 import type { ChainFailure } from "../chain/classify.ts";
 import { type ChainVerifyResult, checkAnchor } from "../chain/verify.ts";
 import { type Checkpoint, checkpointCovering } from "./checkpoints.ts";
-import { type FileHash, hashFiles } from "./hash_files.ts";
+import { type ArchiveChecks, type FileCheck, startArchiveChecks } from "./check_files.ts";
 import {
   ARCHIVE_FILE_NAME,
   checkArchiveFile,
@@ -21,35 +21,47 @@ import {
   requireArchiveFolder,
 } from "./file.ts";
 
+/** The archive files being checked, started before the live walk. */
+export interface ArchivesRun {
+  dir: string;
+  checkpoints: Checkpoint[];
+  checks: ArchiveChecks;
+}
+
 /**
- * Checks the archive files in `dir` against `checkpoints` (read with the live walk), adding
- * what it checked to `result`, and returns the first failure. An archive file that no
- * checkpoint names but that holds this log's own events (a run killed before its commit left
- * it) is a warning; any other unnamed archive file is tampering.
+ * Starts checking the archive files in `dir` that `checkpoints` name, in a worker thread, so
+ * that the caller can walk the live log meanwhile; null when nothing was archived and there
+ * is no such folder. Must be given the checkpoints read with the live walk.
  *
  * @throws {AuditTrailError} When `dir` is not a folder (and something was archived).
  */
+export function startArchives(dir: string, checkpoints: Checkpoint[]): ArchivesRun | null {
+  if (checkpoints.length === 0 && !isFolder(dir)) return null;
+  requireArchiveFolder(dir);
+  const files = checkpoints.map((c) => ({ path: join(dir, c.file), name: c.file, expected: c }));
+  return { dir, checkpoints, checks: startArchiveChecks(files) };
+}
+
+/**
+ * Finishes the archive checks (this thread joins the worker), adds what was checked to
+ * `result`, and returns the first failure in the order of the events: a file missing,
+ * altered (its SHA-256), not the one its checkpoint names, or with an event that fails its
+ * seal; an anchor in an archive that does not match; an archive file no checkpoint names that
+ * does not hold this log's own events. One that does (left by a run killed before its commit)
+ * is a warning.
+ */
 export async function verifyArchives(
   db: AuditDatabase,
-  dir: string,
-  checkpoints: Checkpoint[],
+  run: ArchivesRun | null,
   result: ChainVerifyResult,
   anchor: ChainHead | undefined,
 ): Promise<ChainFailure | null> {
   result.archives = [];
-  if (checkpoints.length === 0 && !isFolder(dir)) return null; // nothing archived, no folder yet
-  requireArchiveFolder(dir);
-  // The files are hashed in a worker while this thread walks their chains.
-  const hashes = hashFiles(checkpoints.map((c) => join(dir, c.file)));
-  hashes.catch(() => {}); // awaited below, unless a walk fails first
+  if (!run) return null;
+  const { dir, checkpoints } = run;
+  const found = await run.checks.finish();
   for (const [k, checkpoint] of checkpoints.entries()) {
-    const failure = await verifyNamed(
-      dir,
-      checkpoint,
-      result,
-      anchor,
-      async () => (await hashes)[k],
-    );
+    const failure = judge(dir, checkpoint, found[k], result, anchor);
     if (failure) return failure;
   }
   const through = checkpoints.at(-1)?.last_audit_id ?? null;
@@ -68,25 +80,25 @@ export async function verifyArchives(
 
 // --- internals -------------------------------------------------------------------------------
 
-/** One archive a checkpoint names: there, unchanged, and intact. */
-async function verifyNamed(
+/** What the check of one archive a checkpoint names comes to. */
+function judge(
   dir: string,
   checkpoint: Checkpoint,
+  found: FileCheck,
   result: ChainVerifyResult,
   anchor: ChainHead | undefined,
-  hashed: () => Promise<FileHash | null>,
-): Promise<ChainFailure | null> {
+): ChainFailure | null {
   const { file, first_audit_id: first, last_audit_id: last } = checkpoint;
-  const path = join(dir, file);
   const entry = {
     file,
     first_audit_id: first,
     last_audit_id: last,
-    events_checked: 0,
+    events_checked: found.check?.events_checked ?? 0,
     intact: false,
   };
   result.archives!.push(entry);
-  if (!isFile(path)) {
+  result.events_checked += entry.events_checked;
+  if (!found.exists) {
     return {
       audit_id: first,
       kind: "deleted",
@@ -94,12 +106,8 @@ async function verifyNamed(
       file,
     };
   }
-  const check = checkArchiveFile(path, file, checkpoint);
-  entry.events_checked = check.events_checked;
-  result.events_checked += check.events_checked;
-  if (check.failure) return check.failure;
-  const hash = await hashed();
-  if (hash?.sha256 !== checkpoint.sha256 || hash.bytes !== checkpoint.bytes) {
+  if (found.check?.failure) return found.check.failure;
+  if (found.hash?.sha256 !== checkpoint.sha256 || found.hash.bytes !== checkpoint.bytes) {
     return {
       audit_id: first,
       kind: "modified",
@@ -110,19 +118,11 @@ async function verifyNamed(
   }
   entry.intact = true;
   if (anchor && first <= anchor.audit_id && anchor.audit_id <= last) {
-    using archive = openArchive(path);
+    using archive = openArchive(join(dir, file));
     const failure = checkAnchor(archive, anchor, result);
     if (failure) return { ...failure, message: `In archive ${file}: ${failure.message}`, file };
   }
   return null;
-}
-
-function isFile(path: string): boolean {
-  try {
-    return Deno.statSync(path).isFile;
-  } catch {
-    return false;
-  }
 }
 
 function isFolder(path: string): boolean {

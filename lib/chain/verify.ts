@@ -122,7 +122,9 @@ export async function verifyChain(
   options: VerifyChainOptions = {},
 ): Promise<ChainVerifyResult> {
   const anchor = typeof options.anchor === "string" ? parseAnchor(options.anchor) : options.anchor;
-  let checkpoints: ReturnType<typeof liveStart>["checkpoints"] = [];
+  // Loaded only when asked for: plain verify has no use for it.
+  const archives = options.archives === undefined ? null : await import("../archive/verify.ts");
+  let archivesRun: ReturnType<NonNullable<typeof archives>["startArchives"]> = null;
   // Still a promise, as callers expect: a bad anchor or an unreadable file rejects it.
   const result = await readTransaction(db, () => {
     const result: ChainVerifyResult = {
@@ -138,7 +140,6 @@ export async function verifyChain(
     };
     if (result.failure) return result;
     const start = liveStart(db);
-    checkpoints = start.checkpoints;
     const through = result.archived_through = start.archivedThrough;
     if (through !== null) result.head = { audit_id: through, hash: start.previous };
     if (anchor && through !== null && anchor.audit_id < through && options.archives === undefined) {
@@ -147,17 +148,17 @@ export async function verifyChain(
         { hint: "Give the folder of the archive files too: --archives DIR." },
       );
     }
+    // The archive files are checked in a worker while this thread walks the live log.
+    archivesRun = archives?.startArchives(options.archives!, start.checkpoints) ?? null;
     result.failure = start.failure ?? walkChain(db, result, start.previous, through);
     if (!result.failure && anchor && (through === null || anchor.audit_id >= through)) {
       result.failure = checkAnchor(db, anchor, result);
     }
     return result;
   });
-  if (options.archives !== undefined) {
-    // Loaded only here: plain verify has no use for it. The archives hold the older events:
-    // a failure there comes first.
-    const { verifyArchives } = await import("../archive/verify.ts");
-    const failure = await verifyArchives(db, options.archives, checkpoints, result, anchor);
+  if (archives) {
+    // The archives hold the older events: a failure there comes first.
+    const failure = await archives.verifyArchives(db, archivesRun, result, anchor);
     result.failure = failure ?? result.failure;
   }
   result.intact = result.failure === null;
