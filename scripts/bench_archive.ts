@@ -7,8 +7,9 @@
  * - `verify --archives` of 1,000,000 events spread over four archive files and the live log,
  *   against `verify` of the same 1,000,000 events in one live log; target ≤ 1.2×.
  *
- * `deno task bench` (scripts/bench.ts) prints both in its table. Run alone for these figures
- * only (prints them with the load average):
+ * `deno task bench` (scripts/bench.ts) prints both in its table (its `cases`: `archive` and
+ * `verify-archives`, or `--only retention`). Run alone for these figures only (prints them with
+ * the load average):
  *
  *     deno run --allow-all scripts/bench_archive.ts [--archive-events N] [--verify-events N] [--runs N]
  *
@@ -20,8 +21,57 @@ import { DatabaseSync } from "node:sqlite";
 import { archiveEvents, migrate, openDatabase, writeTransaction } from "../mod.ts";
 import { sealExistingEvents } from "../lib/chain/seal.ts";
 import { generateEvents } from "./bench_data.ts";
-import { compare, loadAverage, type Measured, succeeds } from "./bench_run.ts";
+import {
+  type BenchCase,
+  compare,
+  loadAverage,
+  type Measured,
+  ratioFigure,
+  skipped,
+  succeeds,
+} from "./bench_run.ts";
 import { PERMISSION_FLAGS } from "./permissions.ts";
+
+/** Runs of each side of a figure: the median is taken, sides in turns. */
+const RUNS = 3;
+
+/** The cases `deno task bench` adds to its table. */
+export const cases: BenchCase[] = [
+  {
+    id: "archive",
+    groups: ["retention"],
+    figure: "archive of half of 200,000 events",
+    peer: "the sqlite3 shell doing the same copy-out, delete and VACUUM",
+    target: "≤ 2×",
+    async run(c) {
+      const size = Math.min(200_000, c.events);
+      const figure = `archive of half of ${size.toLocaleString("en")} events`;
+      const r = await benchArchive(c.dir, size, RUNS);
+      if (!r) return [skipped(figure, "≤ 2×", "sqlite3 is not installed")];
+      const peer = "sqlite3 shell: same copy-out, delete, VACUUM";
+      return [ratioFigure(figure, r.ours, r.peer, peer, "≤ 2×", 2, `median of ${RUNS}, in turns`)];
+    },
+  },
+  {
+    id: "verify-archives",
+    groups: ["retention"],
+    figure: "verify --archives (4 archive files and the live log)",
+    peer: "verify of the same events in one live log",
+    target: "≤ 1.2×",
+    async run(c) {
+      const r = await benchVerifyArchives(c.dir, c.events, 4, RUNS);
+      return [ratioFigure(
+        `verify --archives of ${c.events.toLocaleString("en")} events (4 archives + live)`,
+        r.ours,
+        r.peer,
+        "verify of the same events in one live log",
+        "≤ 1.2×",
+        1.2,
+        `median of ${RUNS}, in turns`,
+      )];
+    },
+  },
+];
 
 /** Two sides of one figure, measured in turns. */
 export interface ArchiveFigure {
@@ -205,7 +255,7 @@ if (import.meta.main) {
     options: {
       "archive-events": { type: "string", default: "200000" },
       "verify-events": { type: "string", default: "1000000" },
-      runs: { type: "string", default: "3" },
+      runs: { type: "string", default: String(RUNS) },
     },
   });
   const dir = await Deno.makeTempDir({ prefix: "audit-trail-bench-archive-" });

@@ -423,7 +423,8 @@ Deno.test("archive checks shared by a worker and this thread find what one threa
   raw.exec("DROP TRIGGER audit_log_no_update; UPDATE audit_log SET sku = 'x' WHERE audit_id = 70");
   raw.close();
   const files = checkpoints.map((c) => ({ path: join(folder, c.file), name: c.file, expected: c }));
-  const found = await startArchiveChecks(files).finish();
+  const found = await startArchiveChecks(files, true).finish();
+  assert.deepEqual(await startArchiveChecks(files, false).finish(), found);
   assert.deepEqual(found.map((f) => [f.exists, f.check?.failure?.audit_id ?? null]), [
     [true, null],
     [false, null],

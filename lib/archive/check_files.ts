@@ -37,33 +37,38 @@ export interface ArchiveChecks {
 
 /**
  * Starts checking `files` in a worker thread; the caller goes on with its own work and then
- * calls `finish()`.
+ * calls `finish()`. `worker`: whether to start one (default: when the files hold enough events
+ * to be worth it).
  */
-export function startArchiveChecks(files: readonly FileToCheck[]): ArchiveChecks {
+export function startArchiveChecks(
+  files: readonly FileToCheck[],
+  worker: boolean = files.reduce((sum, file) => sum + file.expected.events, 0) >=
+    WORKER_MIN_EVENTS,
+): ArchiveChecks {
   const results: (FileCheck | undefined)[] = new Array(files.length);
   // The index of the next file to take, shared by both threads.
   const next = new Int32Array(new SharedArrayBuffer(4));
   let workerDone: Promise<void> = Promise.resolve();
-  if (files.length > 1) {
+  if (worker && files.length > 0) {
     try {
-      const worker = new Worker(import.meta.url, { type: "module", name: WORKER_NAME });
+      const helper = new Worker(import.meta.url, { type: "module", name: WORKER_NAME });
       workerDone = new Promise<void>((resolve) => {
         const end = () => {
-          worker.terminate();
+          helper.terminate();
           resolve();
         };
-        worker.onmessage = (event: MessageEvent<WorkerReply>) => {
+        helper.onmessage = (event: MessageEvent<WorkerReply>) => {
           if (event.data === null) end();
           else results[event.data.index] = event.data.result;
         };
-        worker.onerror = (event) => {
+        helper.onerror = (event) => {
           // Handled here: unhandled, a worker's error would end the whole process. What it
           // took and did not answer is checked again in this thread.
           event.preventDefault();
           end();
         };
-        worker.onmessageerror = end;
-        worker.postMessage({ files, next } satisfies WorkerRequest);
+        helper.onmessageerror = end;
+        helper.postMessage({ files, next } satisfies WorkerRequest);
       });
     } catch {
       // No worker here: this thread checks every file.
@@ -84,6 +89,11 @@ export function startArchiveChecks(files: readonly FileToCheck[]): ArchiveChecks
 // --- internals -------------------------------------------------------------------------------
 
 const WORKER_NAME = "audit-trail-archive-check";
+/**
+ * Below this many archived events a worker costs more than it saves: starting one (a new
+ * isolate loading SQLite and the chain code) takes about as long as walking 100,000 events.
+ */
+const WORKER_MIN_EVENTS = 100_000;
 
 interface WorkerRequest {
   files: readonly FileToCheck[];
