@@ -1,4 +1,4 @@
-import { archiveEvents } from "../lib/archive/archive.ts";
+import { archiveEvents } from "../lib/archive/mod.ts";
 import { openDatabase } from "../lib/db.ts";
 import { UsageError } from "../lib/errors.ts";
 import { requireCurrentSchema } from "../lib/migrate.ts";
