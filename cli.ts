@@ -70,7 +70,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
   },
   archive: {
     summary: "move old events into sealed archive files (--keep DAYS)",
-    load: () => import("./cli/archive.ts"),
+    load: () => importOnDemand("cli/archive.ts"),
   },
 };
 

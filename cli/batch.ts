@@ -145,7 +145,7 @@ const SUBCOMMANDS: Record<string, Handler> = {
     using db = openCurrent(context);
     const report = values.archives === undefined
       ? getBatchOperations(db, positionals[0])
-      : (await import("../lib/archive/read.ts"))
+      : (await importOnDemand<typeof import("../lib/archive/read.ts")>("lib/archive/read.ts"))
         .getArchivedBatchOperations(db, values.archives, positionals[0]);
     const { io, format } = context;
     if (format === "csv") {
