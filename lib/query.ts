@@ -86,7 +86,8 @@ export function getAuditLog(db: AuditDatabase, filter: AuditLogFilter = {}): Aud
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { logAuditEvents, migrate, openDatabase, streamAuditLog } from "../mod.ts";
+ * import { logAuditEvents, migrate, openDatabase } from "../mod.ts";
+ * import { streamAuditLog } from "./query.ts";
  * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
  * migrate(db);
  * await logAuditEvents(db, Array.from({ length: 2500 }, () => ({ operation: "COUNTED" })));

@@ -18,7 +18,8 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { DatabaseSync } from "node:sqlite";
-import { archiveEvents, migrate, openDatabase, writeTransaction } from "../mod.ts";
+import { archiveEvents, migrate, openDatabase } from "../mod.ts";
+import { writeTransaction } from "../lib/db.ts";
 import { sealExistingEvents } from "../lib/chain/seal.ts";
 import { generateEvents } from "./bench_data.ts";
 import {

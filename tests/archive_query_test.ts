@@ -9,7 +9,7 @@ import {
   openDatabase,
   streamAuditLog,
   TamperingFoundError,
-} from "../mod.ts";
+} from "./internals.ts";
 import { getArchivedBatchOperations, streamWithArchives } from "../lib/archive/read.ts";
 import { runCli, tempDir } from "./helpers.ts";
 import { datedDatabase } from "./archive_fixtures.ts";

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { LATEST_SCHEMA_VERSION, logAuditEvents, type Manifest } from "../mod.ts";
+import { LATEST_SCHEMA_VERSION, logAuditEvents, type Manifest } from "./internals.ts";
 import { openZip } from "../lib/bundle/zip.ts";
 import { cliCommand, fingerprint, ROOT, runCli, runMain, sqliteRows, tempDir } from "./helpers.ts";
 import { eventCount, migratedFile, openMigrated } from "./fixtures.ts";

@@ -40,7 +40,8 @@ export type PageReader<T> = (source: AuditDatabase, filter: AuditLogFilter) => I
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { archiveEvents, logAuditEvent, migrate, openDatabase, streamAuditLog } from "../../mod.ts";
+ * import { archiveEvents, logAuditEvent, migrate, openDatabase } from "../../mod.ts";
+ * import { streamAuditLog } from "../query.ts";
  * import { streamWithArchives } from "./read.ts";
  * const dir = await Deno.makeTempDir();
  * using db = openDatabase(`${dir}/app.db`, { create: true });
