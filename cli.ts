@@ -76,6 +76,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
     summary: "browse the log in a web browser (read-only, this computer only)",
     load: () => importOnDemand("cli/serve.ts"),
   },
+  archive: {
+    summary: "move old events into sealed archive files (--keep DAYS)",
+    load: () => importOnDemand("cli/archive.ts"),
+  },
 };
 
 const TOP_HELP = `audit-trail ${VERSION} — who did what to which SKU, and when

@@ -5,31 +5,25 @@
  * {@linkcode generateRunId} and {@linkcode exportDebugBundle}. Records use the field names of
  * the command line's JSON output.
  *
- * @example Record a batch and read it back
+ * @example Record two events of one run and read them back
  * ```ts
  * import assert from "node:assert/strict";
  * import {
- *   endBatch, getBatchOperations, logAuditEvent, migrate, openDatabase, startBatch,
+ *   generateRunId, getBatchOperations, logAuditEvent, migrate, openDatabase, verifyChain,
  * } from "./mod.ts";
  *
  * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
  * migrate(db);
- * const { run_id } = startBatch(db, "Confirm supplier orders");
+ * const run_id = generateRunId();
  * logAuditEvent(db, { operation: "ORDER_CONFIRMED", sku: "SKU-1", run_id });
- * endBatch(db, run_id!, "1 order");
- * assert.equal(getBatchOperations(db, run_id!).event_count, 3);
+ * logAuditEvent(db, { operation: "ORDER_CONFIRMED", sku: "SKU-2", run_id });
+ * assert.equal(getBatchOperations(db, run_id).event_count, 2);
+ * assert.equal((await verifyChain(db)).intact, true);
  * ```
  *
  * @module
  */
-export {
-  AuditDatabase,
-  BUSY_TIMEOUT_MS,
-  openDatabase,
-  type OpenDatabaseOptions,
-  readTransaction,
-  writeTransaction,
-} from "./lib/db.ts";
+export { type AuditDatabase, openDatabase, type OpenDatabaseOptions } from "./lib/db.ts";
 export {
   AuditTrailError,
   DatabaseBusyError,
@@ -39,92 +33,50 @@ export {
   InvalidInputError,
   ReadOnlyDatabaseError,
   SchemaError,
+  TamperingFoundError,
   UsageError,
 } from "./lib/errors.ts";
-export {
-  LATEST_SCHEMA_VERSION,
-  migrate,
-  type MigrateOptions,
-  type MigrateResult,
-  type Migration,
-  MIGRATIONS,
-  type MigrationStatus,
-  migrationStatus,
-  requireCurrentSchema,
-  schemaVersion,
-} from "./lib/migrate.ts";
-export { generateRunId, runIdProblem, validateRunId } from "./lib/run_id.ts";
+export { migrate, type MigrateOptions, type MigrateResult } from "./lib/migrate.ts";
+export { generateRunId } from "./lib/run_id.ts";
 export type { AuditEvent } from "./lib/event_row.ts";
 export {
   type BulkInsertResult,
   type EventDefaults,
   logAuditEvent,
   logAuditEvents,
-  logNumberedEvents,
-  MAX_DETAILS_LENGTH,
-  MAX_OPERATION_LENGTH,
   type NewAuditEvent,
-  type NumberedInput,
 } from "./lib/events.ts";
-export { readNdjson } from "./lib/ndjson.ts";
+export { type AuditLogFilter, getAuditLog } from "./lib/query.ts";
 export {
-  type AuditLogFilter,
-  DEFAULT_QUERY_LIMIT,
-  getAuditLog,
-  streamAuditLog,
-} from "./lib/query.ts";
-export { parseTimeBound, type TimeRange } from "./lib/time_bound.ts";
-export {
-  BATCH_END,
-  BATCH_START,
   type BatchReport,
   type BatchSummary,
-  endBatch,
   getBatchOperations,
   listBatches,
-  startBatch,
 } from "./lib/batch.ts";
 export {
   type BundleError,
   type BundleFile,
   type BundleProgress,
-  type DatabaseStats,
   type DebugBundleResult,
-  DEFAULT_AUDIT_LIMIT,
   exportDebugBundle,
   type ExportDebugBundleOptions,
   type Manifest,
-  type SnapshotMethod,
-  type StepRecord,
-  type SystemInfo,
-  verifyBundle,
-  type VerifyResult,
 } from "./lib/bundle/mod.ts";
 export {
   type ChainFailure,
-  chainHash,
   type ChainHead,
   chainHead,
   type ChainVerifyResult,
-  GENESIS_HASH,
-  parseAnchor,
-  type SealedFields,
   type TamperKind,
   verifyChain,
   type VerifyChainOptions,
 } from "./lib/chain/mod.ts";
 export {
   type CentralTarget,
-  parseCentralUrl,
   type SyncOptions,
   type SyncResult,
   syncToCentral,
 } from "./lib/central/mod.ts";
-export {
-  type AuditStats,
-  type BatchFigures,
-  DEFAULT_STATS_TOP,
-  getStats,
-  type StatsOptions,
-} from "./lib/stats.ts";
+export { type AuditStats, getStats, type StatsOptions } from "./lib/stats.ts";
 export { type ReportSummary, writeReport, type WriteReportOptions } from "./lib/report/report.ts";
+export { archiveEvents, type ArchiveOptions, type ArchiveResult } from "./lib/archive/mod.ts";

@@ -35,7 +35,7 @@ export const command: Command = {
 USAGE
   audit-trail batch start [DESCRIPTION] [--user USER]
   audit-trail batch end RUN_ID [SUMMARY] [--user USER]
-  audit-trail batch show RUN_ID [--format F]
+  audit-trail batch show RUN_ID [--archives DIR] [--format F]
   audit-trail batch list [--limit N] [--format F]
   audit-trail batch exec [--description TEXT] [--bundle-on-failure] -- COMMAND [ARGS...]
 
@@ -62,6 +62,7 @@ OPTIONS
                        compressed debug bundle (debug_bundles/ beside the database) and
                        print "bundle: PATH" on stderr; the exit code stays COMMAND's
   --limit N            (list) how many batches
+  --archives DIR       (show) also read the archive files in DIR (audit-trail archive)
   --format F           json | ndjson | csv | table (default: table on a terminal, else json)
   --db PATH            the database (default: $AUDIT_TRAIL_DB, else data/app.db)
 
@@ -135,12 +136,17 @@ const SUBCOMMANDS: Record<string, Handler> = {
   },
 
   async show(context, args) {
-    const { positionals } = parseCommandArgs(context, "batch show", args, {});
+    const { values, positionals } = parseCommandArgs(context, "batch show", args, {
+      archives: { type: "string" },
+    });
     if (positionals.length === 0) throw missingRunId("show");
     expectAtMost("batch show", positionals, 1);
     validateRunId(positionals[0]);
     using db = openCurrent(context);
-    const report = getBatchOperations(db, positionals[0]);
+    const report = values.archives === undefined
+      ? getBatchOperations(db, positionals[0])
+      : (await importOnDemand<typeof import("../lib/archive/read.ts")>("lib/archive/read.ts"))
+        .getArchivedBatchOperations(db, values.archives, positionals[0]);
     const { io, format } = context;
     if (format === "csv") {
       await writeRecords(io.stdout, [report.events], "csv");

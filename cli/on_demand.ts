@@ -23,7 +23,9 @@ export const ON_DEMAND_MODULES = [
   "cli/stats.ts",
   "cli/report.ts",
   "cli/serve.ts",
+  "cli/archive.ts",
   "lib/bundle/mod.ts",
+  "lib/archive/read.ts",
 ] as const;
 
 /** One of {@linkcode ON_DEMAND_MODULES}. */

@@ -1,6 +1,11 @@
-import { openDatabase } from "../lib/db.ts";
+import { type AuditDatabase, openDatabase } from "../lib/db.ts";
 import { requireCurrentSchema } from "../lib/migrate.ts";
-import { DEFAULT_QUERY_LIMIT, writeQuery } from "../lib/query.ts";
+import {
+  type AuditLogFilter,
+  DEFAULT_QUERY_LIMIT,
+  streamAuditRows,
+  writeQuery,
+} from "../lib/query.ts";
 import {
   filterFromOptions,
   QUERY_OPTION_NAMES,
@@ -34,6 +39,7 @@ OPTIONS
   --limit N          at most N events (default ${DEFAULT_QUERY_LIMIT}); 0 = all, streamed
   --offset K         skip the first K matches (prefer --before-id for paging)
   --order desc|asc   newest first (default) or oldest first
+  --archives DIR     also search the archive files in DIR (audit-trail archive)
   --format F         json | ndjson | csv | table (default: table on a terminal, else json)
   --db PATH          the database (default: $AUDIT_TRAIL_DB, else data/app.db)
 
@@ -55,32 +61,43 @@ EXAMPLES
   audit-trail query --since 2026-02-16 --until 2026-02-16 --format csv > day.csv
   audit-trail query --limit 0 --format ndjson | jq -c 'select(.user == "ana")'
   audit-trail query --before-id 5000 --limit 100      # the page below event 5000
+  audit-trail query --sku SKU-1001 --archives archive  # live and archived events
 `,
   async run(context, args) {
     const { values, positionals } = parseCommandArgs(
       context,
       "query",
       args,
-      Object.fromEntries(
-        [...QUERY_OPTION_NAMES, "central", "site"].map((
-          name,
-        ) => [name, { type: "string" as const }]),
-      ),
+      {
+        ...Object.fromEntries(
+          [...QUERY_OPTION_NAMES, "central", "site"].map((
+            name,
+          ) => [name, { type: "string" as const }]),
+        ),
+        archives: { type: "string" as const },
+      },
     );
     expectAtMost("query", positionals, 0);
-    const filter = filterFromOptions(values as Partial<Record<QueryOptionName, string>>);
-    if (values.central !== undefined) {
+    const { archives, central, site, ...options } = values as Partial<
+      Record<QueryOptionName | "archives" | "central" | "site", string>
+    >;
+    const filter = filterFromOptions(options);
+    if (central !== undefined) {
+      if (archives !== undefined) {
+        throw new UsageError("--archives is for this database, not for --central");
+      }
       const { queryCentral } = await importOnDemand<typeof import("./central.ts")>(
         "cli/central.ts",
       );
-      return await queryCentral(context, values.central, { ...filter, site: values.site });
+      return await queryCentral(context, central, { ...filter, site });
     }
-    if (values.site !== undefined) {
+    if (site !== undefined) {
       throw new UsageError("--site is for --central", { hint: "Add --central URL." });
     }
     using db = openDatabase(context.dbPath, { readOnly: false });
     requireCurrentSchema(db);
-    const result = await writeQuery(context.io.stdout, db, filter, context.format);
+    const rows = archives === undefined ? undefined : await withArchives(db, archives);
+    const result = await writeQuery(context.io.stdout, db, filter, context.format, { rows });
     if (result.more && context.format === "table") {
       // A table is read by a person, who would otherwise take the page for the whole answer.
       const next = filter.order === "desc"
@@ -93,3 +110,11 @@ EXAMPLES
     return 0;
   },
 };
+
+/** The rows of the live database and of the archive files in `dir` together. */
+async function withArchives(db: AuditDatabase, dir: string) {
+  const { streamWithArchives } = await importOnDemand<typeof import("../lib/archive/read.ts")>(
+    "lib/archive/read.ts",
+  );
+  return (filter: AuditLogFilter) => streamWithArchives(db, dir, filter, streamAuditRows);
+}

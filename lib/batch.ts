@@ -58,7 +58,11 @@ export const BATCH_END = "BATCH_END";
  * ```
  */
 export function getBatchOperations(db: AuditDatabase, runId: string): BatchReport {
-  const events = getAuditLog(db, { runId, order: "asc", limit: 0 });
+  return batchReport(runId, getAuditLog(db, { runId, order: "asc", limit: 0 }));
+}
+
+/** The report of one batch, from all its events, oldest first. */
+export function batchReport(runId: string, events: AuditEvent[]): BatchReport {
   if (events.length === 0) {
     return {
       run_id: runId,

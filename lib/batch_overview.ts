@@ -55,7 +55,8 @@ export interface BatchOutline extends BatchSummary {
  *
  * @example
  * ```ts
- * import { endBatch, migrate, openDatabase, startBatch } from "../mod.ts";
+ * import { migrate, openDatabase } from "../mod.ts";
+ * import { endBatch, startBatch } from "./batch.ts";
  * import { recentBatches } from "./batch_overview.ts";
  * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
  * migrate(db);

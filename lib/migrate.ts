@@ -9,7 +9,8 @@
 import m001 from "../migrations/001_create_audit_log.sql" with { type: "text" };
 import m002 from "../migrations/002_add_run_id_to_audit_log.sql" with { type: "text" };
 import m003 from "../migrations/003_append_only_hash_chain.sql" with { type: "text" };
-import m004 from "../migrations/004_central_sync.sql" with { type: "text" };
+import m004 from "../migrations/004_archive_checkpoints.sql" with { type: "text" };
+import m005 from "../migrations/005_central_sync.sql" with { type: "text" };
 import { sealExistingEvents } from "./chain/seal.ts";
 import { type AuditDatabase, guard, writeTransaction } from "./db.ts";
 import { SchemaError } from "./errors.ts";
@@ -72,8 +73,14 @@ export const MIGRATIONS: readonly Migration[] = [
   ),
   bundled(
     4,
-    "central_sync",
+    "archive_checkpoints",
     m004,
+    "8d186515ad302191cc711b8ad9aeef60093c3e206cc335f2b3fdbb3f0b2cd99e",
+  ),
+  bundled(
+    5,
+    "central_sync",
+    m005,
     "dd7c575214dc9d40d9700d13bb2eb19b40dc78344663b117354998ff30d743ff",
   ),
 ];

@@ -86,7 +86,8 @@ export function getAuditLog(db: AuditDatabase, filter: AuditLogFilter = {}): Aud
  * @example
  * ```ts
  * import assert from "node:assert/strict";
- * import { logAuditEvents, migrate, openDatabase, streamAuditLog } from "../mod.ts";
+ * import { logAuditEvents, migrate, openDatabase } from "../mod.ts";
+ * import { streamAuditLog } from "./query.ts";
  * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
  * migrate(db);
  * await logAuditEvents(db, Array.from({ length: 2500 }, () => ({ operation: "COUNTED" })));
@@ -188,6 +189,11 @@ export interface WriteQueryOptions {
   signal?: AbortSignal;
   /** Changes each event's cells before they are written (a bundle masks secrets with it). */
   mapRow?: (row: Readonly<AuditRow>) => Row;
+  /**
+   * Reads the pages in place of `streamAuditRows(db, filter)`, with the same filter, order and
+   * limit (`query --archives` reads the archive files too).
+   */
+  rows?: (filter: AuditLogFilter) => Iterable<AuditRow[]>;
 }
 
 /**
@@ -220,7 +226,8 @@ export async function writeQuery(
   const limit = checkCount(filter.limit ?? DEFAULT_QUERY_LIMIT, "Limit");
   const result: QueryWritten = { written: 0, more: false, lastId: null };
   // One event beyond the limit is read to tell whether more match; it is never written.
-  const pages = streamAuditRows(db, {
+  const read = options.rows ?? ((filter: AuditLogFilter) => streamAuditRows(db, filter));
+  const pages = read({
     ...filter,
     limit: limit === 0 ? 0 : Math.min(limit + 1, Number.MAX_SAFE_INTEGER),
   });

@@ -19,9 +19,10 @@
  * (scripts/bench_bare.ts: `node:sqlite` and the same statement, nothing else) pays too.
  *
  * Scripts of their own may add or replace cases: `scripts/bench_bundle.ts`,
- * `scripts/bench_export.ts` and `scripts/bench_viewer.ts`, where they exist, are loaded and their exported `cases`
- * (`BenchCase[]`, scripts/bench_run.ts) join the table; one with the id of a case here takes
- * its place. What the hash chain costs comes from scripts/bench_chain.ts.
+ * `scripts/bench_export.ts`, `scripts/bench_viewer.ts` and `scripts/bench_archive.ts`, where they
+ * exist, are loaded and their exported `cases` (`BenchCase[]`, scripts/bench_run.ts) join the
+ * table; one with the id of a case here takes its place. What the hash chain costs comes from
+ * scripts/bench_chain.ts.
  *
  * Set-up (Debian/Ubuntu; every peer that is missing is skipped, and the table says so):
  *
@@ -81,7 +82,7 @@ import { benchChainIngest, benchSingleLog, benchVerify } from "./bench_chain.ts"
 const ROOT = resolve(dirname(new URL(import.meta.url).pathname), "..");
 const ISO_NOW = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 /** Scripts that may export `cases` of their own. */
-const HOOKS = ["bench_bundle.ts", "bench_export.ts", "bench_viewer.ts"];
+const HOOKS = ["bench_bundle.ts", "bench_export.ts", "bench_viewer.ts", "bench_archive.ts"];
 
 // --- Cases -----------------------------------------------------------------------------------
 

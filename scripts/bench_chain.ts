@@ -21,15 +21,15 @@ import { checkEvent } from "../lib/event_check.ts";
 import {
   type AuditDatabase,
   logAuditEvent,
-  logNumberedEvents,
   migrate,
-  MIGRATIONS,
   type NewAuditEvent,
   openDatabase,
-  readNdjson,
   verifyChain,
-  writeTransaction,
 } from "../mod.ts";
+import { writeTransaction } from "../lib/db.ts";
+import { logNumberedEvents } from "../lib/events.ts";
+import { MIGRATIONS } from "../lib/migrate.ts";
+import { readNdjson } from "../lib/ndjson.ts";
 import { writeEventFiles } from "./bench_data.ts";
 import { run } from "./bench_run.ts";
 import { PERMISSION_FLAGS } from "./permissions.ts";

@@ -24,7 +24,9 @@
 import { join } from "node:path";
 import process from "node:process";
 import { parseArgs } from "node:util";
-import { logNumberedEvents, openDatabase, readNdjson } from "../mod.ts";
+import { openDatabase } from "../mod.ts";
+import { logNumberedEvents } from "../lib/events.ts";
+import { readNdjson } from "../lib/ndjson.ts";
 import { writeEventFiles } from "./bench_data.ts";
 import { run } from "./bench_run.ts";
 import { PERMISSION_FLAGS } from "./permissions.ts";

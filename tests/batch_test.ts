@@ -12,7 +12,7 @@ import {
   openDatabase,
   startBatch,
   UsageError,
-} from "../mod.ts";
+} from "./internals.ts";
 import { DatabaseSync } from "node:sqlite";
 import { BatchEndNotRecordedError, execBatch, type SignalSource } from "../lib/batch.ts";
 import { DatabaseBusyError } from "../lib/errors.ts";

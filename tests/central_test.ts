@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { chainHash, GENESIS_HASH } from "../mod.ts";
+import { chainHash, GENESIS_HASH } from "./internals.ts";
 import { LEGACY_ROWS, writeLegacyDatabase } from "./fixtures.ts";
 import { fingerprint, migratedDb, runCli, tempDir } from "./helpers.ts";
 import { connectCentral, explainCentralQuery } from "../lib/central/mod.ts";

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { chainHash, type ChainVerifyResult, GENESIS_HASH, type SealedFields } from "../mod.ts";
+import { chainHash, type ChainVerifyResult, GENESIS_HASH, type SealedFields } from "./internals.ts";
 import { type CliResult, migratedDb, runCli, sqliteRows, tempDir } from "./helpers.ts";
 import { writeLegacyDatabase } from "./fixtures.ts";
 

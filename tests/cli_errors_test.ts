@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { LATEST_SCHEMA_VERSION } from "../mod.ts";
+import { LATEST_SCHEMA_VERSION } from "./internals.ts";
 import {
   cliCommand,
   type CliOptions,

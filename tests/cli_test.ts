@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { userInfo } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { LATEST_SCHEMA_VERSION, MIGRATIONS, openDatabase } from "../mod.ts";
+import { LATEST_SCHEMA_VERSION, MIGRATIONS, openDatabase } from "./internals.ts";
 import { VERSION } from "../cli.ts";
 import {
   cliCommand,

@@ -14,7 +14,7 @@ import {
   requireCurrentSchema,
   UsageError,
   writeTransaction,
-} from "../mod.ts";
+} from "./internals.ts";
 import { databaseExists } from "../lib/db.ts";
 import { fingerprint, sqliteRows, tempDir } from "./helpers.ts";
 import { openMigrated } from "./fixtures.ts";

@@ -14,7 +14,7 @@ import {
   openDatabase,
   UsageError,
   verifyChain,
-} from "../mod.ts";
+} from "./internals.ts";
 import { tempDir } from "./helpers.ts";
 import { ISO_TIMESTAMP, openMigrated, writeLegacyDatabase } from "./fixtures.ts";
 

@@ -11,7 +11,7 @@ import {
   requireCurrentSchema,
   SchemaError,
   schemaVersion,
-} from "../mod.ts";
+} from "./internals.ts";
 import { fingerprint, sqliteRows, tempDir } from "./helpers.ts";
 import { dumpTable, LEGACY_ROWS, openMigrated, writeLegacyDatabase } from "./fixtures.ts";
 

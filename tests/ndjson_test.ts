@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { InvalidInputError, readNdjson } from "../mod.ts";
+import { InvalidInputError, readNdjson } from "./internals.ts";
 import { MAX_LINE_BYTES } from "../lib/ndjson.ts";
 
 const encoder = new TextEncoder();

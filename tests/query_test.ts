@@ -11,7 +11,7 @@ import {
   parseTimeBound,
   streamAuditLog,
   UsageError,
-} from "../mod.ts";
+} from "./internals.ts";
 import { writeQuery } from "../lib/query.ts";
 import { runCli, tempDir, textSink } from "./helpers.ts";
 import { insertRaw, ISO_TIMESTAMP, openMigrated, writeLegacyDatabase } from "./fixtures.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { generateRunId, runIdProblem, UsageError, validateRunId } from "../mod.ts";
+import { generateRunId, runIdProblem, UsageError, validateRunId } from "./internals.ts";
 
 const RUN_ID = /^run_\d{8}_\d{6}_[0-9a-f]{8}$/;
 

@@ -12,7 +12,7 @@ import {
   migrate,
   openDatabase,
   startBatch,
-} from "../mod.ts";
+} from "./internals.ts";
 import { writeLegacyDatabase } from "./fixtures.ts";
 
 /** Details that would run script if a page put them in unescaped. */

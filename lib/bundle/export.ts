@@ -6,6 +6,7 @@
  * @module
  */
 import { basename, dirname, join, resolve } from "node:path";
+import { checkpointsOfFile } from "../archive/checkpoints.ts";
 import type { ChainVerifyResult } from "../chain/mod.ts";
 import { createHash } from "node:crypto";
 import { AuditTrailError, DatabaseBusyError, errorMessage, UsageError } from "../errors.ts";
@@ -488,6 +489,15 @@ async function systemInfo(bundle: Bundle): Promise<StepReport> {
  */
 async function writeManifest(bundle: Bundle): Promise<Manifest> {
   const { workspace, masker } = bundle;
+  // The archive checkpoints, read from the snapshot (consistent with it) where there is one.
+  const archives = bundle.database.exists
+    ? checkpointsOfFile(
+      bundle.snapshot?.files.includes(BACKUP_NAME)
+        ? workspace.path(BACKUP_NAME)
+        : bundle.databasePath,
+      bundle.busyTimeoutMs,
+    )
+    : null;
   const facts = (files: BundleFile[]) =>
     buildManifest({
       bundleId: workspace.bundleId,
@@ -498,6 +508,7 @@ async function writeManifest(bundle: Bundle): Promise<Manifest> {
       walBytes: bundle.database.walBytes,
       stats: bundle.stats ?? null,
       chain: bundle.chain,
+      archives,
       exported: bundle.exported,
       versions: versions(),
       settings: bundle.settings,

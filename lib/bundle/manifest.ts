@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { Checkpoint } from "../archive/checkpoints.ts";
 import type { ChainFailure, ChainHead, ChainVerifyResult } from "../chain/mod.ts";
 import type { BundleFile } from "./files.ts";
 import type { DatabaseMasking } from "./mask_database.ts";
@@ -86,6 +87,12 @@ export interface Manifest {
     append_only: boolean;
     failure: ChainFailure | null;
   } | null;
+  /**
+   * The archive checkpoints (`audit-trail archive`): each archive file's events, name, size
+   * and SHA-256. The archive files themselves are never copied into a bundle. Null when the
+   * database could not be read.
+   */
+  archives: Checkpoint[] | null;
   audit_trail_version: string;
   deno_version: string;
   v8_version: string;
@@ -116,6 +123,7 @@ export interface ManifestFacts {
   walBytes: number | null;
   stats: DatabaseStats | null;
   chain: ChainVerifyResult | null;
+  archives: Checkpoint[] | null;
   exported: number | null;
   versions: Versions;
   settings: { included: boolean; path: string; redactedKeys: string[] };
@@ -156,6 +164,7 @@ export function buildManifest(facts: ManifestFacts): Manifest {
         failure: facts.chain.failure,
       }
       : null,
+    archives: facts.archives,
     audit_trail_version: versions.audit_trail,
     deno_version: versions.deno,
     v8_version: versions.v8,

@@ -15,6 +15,8 @@ export interface ChainFailure {
   audit_id: number;
   kind: TamperKind;
   message: string;
+  /** The archive file the failure concerns, when it lies in one (`verify --archives`). */
+  file?: string;
 }
 
 /** Rows read at a time while looking for a moved event. */

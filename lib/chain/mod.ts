@@ -26,6 +26,7 @@ export { chainHash, GENESIS_HASH, type SealedFields } from "./encoding.ts";
 export { CHAIN_SCHEMA_VERSION, type ChainHead, chainHead } from "./seal.ts";
 export { type ChainFailure, type TamperKind } from "./classify.ts";
 export {
+  type ArchiveCheck,
   type ChainVerifyResult,
   parseAnchor,
   verifyChain,

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { liveStart } from "../archive/checkpoints.ts";
 import { type AuditDatabase, guard, readTransaction } from "../db.ts";
 import { UsageError } from "../errors.ts";
 import { type ChainFailure, classifyMismatch } from "./classify.ts";
@@ -17,6 +18,20 @@ export interface VerifyChainOptions {
    * seal. This catches deleted newest events and a chain rewritten from start to end.
    */
   anchor?: ChainHead | string;
+  /**
+   * The folder of the archive files (`audit-trail archive`): every archive is checked too,
+   * and how each continues the one before it and into the live log.
+   */
+  archives?: string;
+}
+
+/** One archive file as `verify --archives` found it. */
+export interface ArchiveCheck {
+  file: string;
+  first_audit_id: number;
+  last_audit_id: number;
+  events_checked: number;
+  intact: boolean;
 }
 
 /** The result of {@linkcode verifyChain}; `audit-trail verify --format json` prints it. */
@@ -33,6 +48,15 @@ export interface ChainVerifyResult {
   append_only: boolean;
   /** The first event that fails, or null. */
   failure: ChainFailure | null;
+  /**
+   * The last event moved to archive files (events up to it are archived), or null when none
+   * ever was. Without `archives`, the walk starts from that event's seal.
+   */
+  archived_through: number | null;
+  /** Each archive file checked (with `archives`), oldest first; null without `archives`. */
+  archives: ArchiveCheck[] | null;
+  /** What is odd but not tampering (an archive file no checkpoint names, left by a crash). */
+  warnings: string[];
 }
 
 /**
@@ -68,10 +92,14 @@ export function parseAnchor(text: string): ChainHead {
  *
  * Reads one consistent snapshot; writers are not blocked. 1,000,000 events take about 2 s.
  *
+ * When old events were archived (`audit-trail archive`), the walk starts from the newest
+ * checkpoint's seal; with `archives`, the archive files are checked as well.
+ *
  * @param db The open database (schema version 3 or later).
- * @param options An anchor noted earlier.
+ * @param options An anchor noted earlier; the folder of the archive files.
  * @returns Whether the log is intact and, if not, the first event that fails.
- * @throws {UsageError} When the anchor is not `ID:HASH`.
+ * @throws {UsageError} When the anchor is not `ID:HASH`, or lies in the archived range and
+ * `archives` is not given.
  *
  * @example
  * ```ts
@@ -94,8 +122,11 @@ export async function verifyChain(
   options: VerifyChainOptions = {},
 ): Promise<ChainVerifyResult> {
   const anchor = typeof options.anchor === "string" ? parseAnchor(options.anchor) : options.anchor;
+  // Loaded only when asked for: plain verify has no use for it.
+  const archives = options.archives === undefined ? null : await import("../archive/verify.ts");
+  let archivesRun: ReturnType<NonNullable<typeof archives>["startArchives"]> = null;
   // Still a promise, as callers expect: a bad anchor or an unreadable file rejects it.
-  return await readTransaction(db, () => {
+  const result = await readTransaction(db, () => {
     const result: ChainVerifyResult = {
       intact: false,
       events_checked: 0,
@@ -103,13 +134,35 @@ export async function verifyChain(
       anchor: anchor ? { audit_id: anchor.audit_id, hash: anchor.hash, matches: null } : null,
       append_only: appendOnly(db),
       failure: missingTable(db) ?? outOfRangeId(db),
+      archived_through: null,
+      archives: null,
+      warnings: [],
     };
     if (result.failure) return result;
-    result.failure = walk(db, result);
-    if (!result.failure && anchor) result.failure = checkAnchor(db, anchor, result);
-    result.intact = result.failure === null;
+    const start = liveStart(db);
+    const through = result.archived_through = start.archivedThrough;
+    if (through !== null) result.head = { audit_id: through, hash: start.previous };
+    if (anchor && through !== null && anchor.audit_id < through && options.archives === undefined) {
+      throw new UsageError(
+        `Anchor ${anchor.audit_id} lies among the archived events (events up to ${through} were moved to archive files)`,
+        { hint: "Give the folder of the archive files too: --archives DIR." },
+      );
+    }
+    // The archive files are checked in a worker while this thread walks the live log.
+    archivesRun = archives?.startArchives(options.archives!, start.checkpoints) ?? null;
+    result.failure = start.failure ?? walkChain(db, result, start.previous, through);
+    if (!result.failure && anchor && (through === null || anchor.audit_id >= through)) {
+      result.failure = checkAnchor(db, anchor, result);
+    }
     return result;
   });
+  if (archives) {
+    // The archives hold the older events: a failure there comes first.
+    const failure = await archives.verifyArchives(db, archivesRun, result, anchor);
+    result.failure = failure ?? result.failure;
+  }
+  result.intact = result.failure === null;
+  return result;
 }
 
 // --- internals -------------------------------------------------------------------------------
@@ -122,15 +175,21 @@ const TRIGGERS = [
   "audit_trail_chain_no_update",
   "audit_trail_chain_no_delete",
 ];
+/** The guards of the checkpoints (migration 004), where their table exists. */
+const CHECKPOINT_TRIGGERS = [
+  "audit_trail_checkpoints_no_update",
+  "audit_trail_checkpoints_no_delete",
+];
 
 function appendOnly(db: AuditDatabase): boolean {
+  const names = [...TRIGGERS, ...CHECKPOINT_TRIGGERS];
   const row = guard(db.path, () =>
     db.sqlite.prepare(
-      `SELECT count(*) AS n FROM sqlite_schema WHERE type = 'trigger' AND name IN (${
-        TRIGGERS.map(() => "?").join(", ")
-      })`,
-    ).get(...TRIGGERS))!;
-  return row.n === TRIGGERS.length;
+      `SELECT count(*) AS n,
+         EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'audit_trail_checkpoints') AS archived
+       FROM sqlite_schema WHERE type = 'trigger' AND name IN (${names.map(() => "?").join(", ")})`,
+    ).get(...names))!;
+  return row.n === (row.archived ? names.length : TRIGGERS.length);
 }
 
 function missingTable(db: AuditDatabase): ChainFailure | null {
@@ -188,17 +247,23 @@ function pager(db: AuditDatabase, columns: string, table: string) {
 /**
  * The walk: events and seals are read in keyset pages with `all()` (which, unlike `iterate()`,
  * cannot end early without an error) and merged by id. Each event is checked against its own
- * seal and the stored seal before it, so one changed event fails alone.
+ * seal and the stored seal before it, so one changed event fails alone. It starts after
+ * `afterId` (from the beginning when null), chaining from `previous`; an archive file is
+ * walked the same way.
  */
-function walk(db: AuditDatabase, result: ChainVerifyResult): ChainFailure | null {
+export function walkChain(
+  db: AuditDatabase,
+  result: Pick<ChainVerifyResult, "events_checked" | "head">,
+  previous: string = GENESIS_HASH,
+  afterId: number | null = null,
+): ChainFailure | null {
   const events = pager(db, `audit_id, ${ENCODING_SQL}`, "audit_log");
   // Seals as hex text: compared in place with the computed seal, no bytes object per row.
   const seals = pager(db, `audit_id, ${HASH_HEX_SQL}`, "audit_trail_chain");
   // After each match the linker holds the stored seal, which the next event chains from.
-  const linker = new ChainLinker();
-  let previous = GENESIS_HASH;
-  let previousId: number | null = null;
-  let cursor: number | null = null;
+  const linker = new ChainLinker(previous);
+  let previousId: number | null = afterId;
+  let cursor: number | null = afterId;
   for (;;) {
     const e = events(cursor);
     const s = seals(cursor);
@@ -247,10 +312,11 @@ function walk(db: AuditDatabase, result: ChainVerifyResult): ChainFailure | null
   }
 }
 
-function checkAnchor(
+/** Checks that the chain of `db` still holds the anchor's event with the anchor's seal. */
+export function checkAnchor(
   db: AuditDatabase,
   anchor: ChainHead,
-  result: ChainVerifyResult,
+  result: Pick<ChainVerifyResult, "anchor" | "head">,
 ): ChainFailure | null {
   const row = guard(
     db.path,

@@ -1,0 +1,125 @@
+import { archiveEvents } from "../lib/archive/mod.ts";
+import { openDatabase } from "../lib/db.ts";
+import { UsageError } from "../lib/errors.ts";
+import { requireCurrentSchema } from "../lib/migrate.ts";
+import { writeObject } from "../lib/output.ts";
+import { parseTimeBound } from "../lib/time_bound.ts";
+import { type Command, expectAtMost, parseCommandArgs, parseCount } from "./context.ts";
+
+export const command: Command = {
+  help: `audit-trail archive — move old events into a sealed archive file
+
+USAGE
+  audit-trail archive (--before DATE | --keep DAYS) [--to DIR] [--dry-run] [--force]
+
+Moves the oldest events (the longest run from the start of the log whose timestamps are all
+before the cut) into one archive file, audit_archive_<FIRST>_<LAST>.db, then removes them
+from the database and records a checkpoint, and gives the space back to the disk. The
+archive holds the events exactly as stored, with their seals, so "audit-trail verify
+--archives DIR" still proves the whole history. Running it again with nothing older does
+nothing. Keep the archive files: they are the only copy of those events.
+
+OPTIONS
+  --before DATE   archive events before DATE, an ISO date or date-time in UTC
+                  (2025-01-01, 2025-01-01T00:00:00Z, or 2025-01-01 00:00:00)
+  --keep DAYS     archive events older than DAYS days (0: every event up to now)
+  --to DIR        folder of the archive files (default: archive/ beside the database)
+  --dry-run       print what would be archived; change nothing
+  --force         archive even events the central store has not acknowledged yet
+                  (with a central store set up, by $AUDIT_TRAIL_CENTRAL or an earlier
+                  sync, only events it acknowledged are archived otherwise)
+  --db PATH       the database (default: $AUDIT_TRAIL_DB, else data/app.db)
+  --format F      json | ndjson | table (default: table on a terminal, else json)
+
+OUTPUT (json)
+  {"archived", "first_audit_id", "last_audit_id", "file", "sha256", "bytes"}
+  (--dry-run: sha256 and bytes are null; nothing old enough: archived 0, the rest null)
+
+EXIT CODES
+  0 archived (or nothing to do)   1 the folder or database cannot be written, disk full,
+  another run is busy   2 bad option   3 the events to archive fail their seals
+
+EXAMPLES
+  audit-trail archive --keep 365                    # keep one year in the database
+  audit-trail archive --before 2025-01-01 --to /mnt/audit-archive
+  audit-trail archive --keep 365 --dry-run
+`,
+  async run(context, args) {
+    const { values, positionals } = parseCommandArgs(context, "archive", args, {
+      before: { type: "string" },
+      keep: { type: "string" },
+      to: { type: "string" },
+      "dry-run": { type: "boolean" },
+      force: { type: "boolean" },
+    }, { formats: ["json", "ndjson", "table"] });
+    expectAtMost("archive", positionals, 0);
+    if (values.to === "") throw new UsageError("--to must not be empty");
+    const before = archiveCut(values.before, values.keep, Date.now());
+    const { io, dbPath, format } = context;
+    using db = openDatabase(dbPath);
+    requireCurrentSchema(db);
+    const result = await archiveEvents(db, {
+      before,
+      dir: values.to,
+      dryRun: values["dry-run"] ?? false,
+      force: values.force ?? false,
+      central: (io.env("AUDIT_TRAIL_CENTRAL") ?? "") !== "",
+    });
+    const { warning, ...printed } = result;
+    if (format === "table") {
+      const verb = result.dry_run ? "Would archive" : "Archived";
+      await io.stdout.write(
+        result.archived === 0
+          ? `Nothing to archive: the oldest event is not before ${before.toISOString()}\n`
+          : `${verb} ${result.archived} events (${result.first_audit_id}–${result.last_audit_id}) to ${result.file}\n` +
+            (result.sha256 ? `sha256  ${result.sha256}  (${result.bytes} bytes)\n` : ""),
+      );
+    } else {
+      await writeObject(io.stdout, printed, format === "ndjson" ? "ndjson" : "json");
+    }
+    if (warning) await io.stderr.write(`audit-trail: warning: ${warning}\n`);
+    return 0;
+  },
+};
+
+/** The cut of `--before DATE` or `--keep DAYS` (exactly one of them), relative to `now`. */
+export function archiveCut(
+  before: string | undefined,
+  keep: string | undefined,
+  now: number,
+): Date {
+  if ((before === undefined) === (keep === undefined)) {
+    throw new UsageError(
+      before === undefined
+        ? "archive needs --before DATE or --keep DAYS"
+        : "Give either --before or --keep, not both",
+      { hint: "Example: audit-trail archive --keep 365 (keeps one year in the database)." },
+    );
+  }
+  if (keep !== undefined) {
+    const cut = new Date(now - parseCount(keep, "--keep") * 86_400_000);
+    if (Number.isNaN(cut.getTime())) {
+      throw new UsageError(`--keep ${keep} reaches back before any possible date`, {
+        hint: "Give the number of days to keep, e.g. --keep 365.",
+      });
+    }
+    return cut;
+  }
+  let start: string;
+  try {
+    start = parseTimeBound(before!, "since").start;
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    throw new UsageError(`--before "${before}" is not a valid date or time`, {
+      hint:
+        "Use an ISO date or date-time in UTC, e.g. 2025-01-01, 2025-01-01T00:00:00Z or 2025-01-01 00:00:00.",
+    });
+  }
+  const cut = new Date(start);
+  if (cut.getTime() > now) {
+    throw new UsageError(`--before ${before} is in the future`, {
+      hint: "Nothing was archived. Check the year; to archive every event up to now, use --keep 0.",
+    });
+  }
+  return cut;
+}

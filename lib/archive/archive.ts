@@ -1,0 +1,334 @@
+/**
+ * Moving the oldest events into an archive file, in an order that a crash at any moment
+ * cannot break: the file is written under a temporary name, synced, read back and checked,
+ * renamed, and only then does one transaction remove the events and record the checkpoint.
+ * A crash leaves the events in the live log, or a complete archive with its checkpoint, or
+ * (between the rename and the commit) both: an orphan file, which the next run replaces.
+ *
+ * @module
+ */
+import { dirname, join } from "node:path";
+import { type AuditDatabase, guard, readTransaction, writeTransaction } from "../db.ts";
+import { UTC_TIMESTAMP_SQL } from "../event_row.ts";
+import { AuditTrailError, TamperingFoundError, UsageError } from "../errors.ts";
+import { hashFile } from "../bundle/files.ts";
+import { requireAcknowledged } from "./central.ts";
+import { insertCheckpoint, liveStart, readCheckpoints } from "./checkpoints.ts";
+import {
+  archiveFileName,
+  type ArchiveRange,
+  checkArchiveFile,
+  openArchive,
+  readArchiveInfo,
+  writeArchiveFile,
+} from "./file.ts";
+import { ArchiveFolder } from "./folder.ts";
+
+/** Options of {@linkcode archiveEvents}. */
+export interface ArchiveOptions {
+  /** Archive the events logged before this time (a `Date`, or an ISO date-time in UTC). */
+  before: Date | string;
+  /** The folder of the archive files (default: `archive/` beside the database). */
+  dir?: string;
+  /** Only work out what would be archived; write nothing. */
+  dryRun?: boolean;
+  /**
+   * A central store is set up for this database (`$AUDIT_TRAIL_CENTRAL`), even if it never
+   * synced: then, as once it has synced, only events it acknowledged are archived.
+   */
+  central?: boolean;
+  /** Archive even events that the configured central store has not acknowledged yet. */
+  force?: boolean;
+}
+
+/** What {@linkcode archiveEvents} did (or, with `dryRun`, would do). */
+export interface ArchiveResult {
+  /** How many events were moved (0: nothing was old enough). */
+  archived: number;
+  first_audit_id: number | null;
+  last_audit_id: number | null;
+  /** The archive file's path. */
+  file: string | null;
+  /** SHA-256 of the archive file (null with `dryRun`). */
+  sha256: string | null;
+  bytes: number | null;
+  /** Present and true when nothing was written. */
+  dry_run?: boolean;
+  /** Set when the events were archived but the space could not all be given back. */
+  warning?: string;
+}
+
+/**
+ * Moves the longest run of events from the start of the live log whose timestamps are all
+ * before `before` into one archive file, `audit_archive_<FIRST>_<LAST>.db`, and records a
+ * checkpoint; then gives the space back to the file system. Running it again with nothing
+ * older is a no-op. Events logged later continue the numbering and the chain.
+ *
+ * @param db The open database (current schema).
+ * @param options The cut, the folder, and whether to only report.
+ * @returns What was archived.
+ * @throws {UsageError} For a cut that is not a time.
+ * @throws {TamperingFoundError} When the events to archive do not match their seals.
+ * @throws {AuditTrailError} When the folder cannot be written, another run works on it, or the
+ * central store has not acknowledged the events yet.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { archiveEvents, logAuditEvent, migrate, openDatabase, verifyChain } from "../../mod.ts";
+ * const dir = await Deno.makeTempDir();
+ * using db = openDatabase(`${dir}/app.db`, { create: true });
+ * migrate(db);
+ * logAuditEvent(db, { operation: "SKU_CREATED", sku: "SKU-1" });
+ * const result = await archiveEvents(db, { before: new Date(Date.now() + 1000) });
+ * assert.equal(result.archived, 1);
+ * assert.equal(result.file, `${dir}/archive/audit_archive_1_1.db`);
+ * const verified = await verifyChain(db, { archives: `${dir}/archive` });
+ * assert.equal(verified.intact, true);
+ * assert.equal(verified.archived_through, 1);
+ * ```
+ */
+export async function archiveEvents(
+  db: AuditDatabase,
+  options: ArchiveOptions,
+): Promise<ArchiveResult> {
+  const cut = cutInstant(options.before);
+  const dir = options.dir ?? join(dirname(db.path), "archive");
+  const plan = readTransaction(db, () => planArchive(db, cut));
+  if (!plan) {
+    // Space an earlier run could not give back (the database was busy) goes back now.
+    const warning = options.dryRun || !spaceLeftBehind(db) ? undefined : reclaimSpace(db);
+    return {
+      ...(warning ? { warning } : {}),
+      archived: 0,
+      first_audit_id: null,
+      last_audit_id: null,
+      file: null,
+      sha256: null,
+      bytes: null,
+      ...(options.dryRun ? { dry_run: true } : {}),
+    };
+  }
+  if (!options.force) {
+    requireAcknowledged(db, plan.first_audit_id, plan.last_audit_id, options.central ?? false);
+  }
+  const name = archiveFileName(plan.first_audit_id, plan.last_audit_id);
+  const result: ArchiveResult = {
+    archived: plan.events,
+    first_audit_id: plan.first_audit_id,
+    last_audit_id: plan.last_audit_id,
+    file: join(dir, name),
+    sha256: null,
+    bytes: null,
+  };
+  if (options.dryRun) return { ...result, dry_run: true };
+
+  await using folder = await ArchiveFolder.open(dir);
+  const temporary = await folder.temporaryPath(name);
+  let renamed = false;
+  try {
+    try {
+      readTransaction(db, () => writeArchiveFile(db, temporary, plan));
+    } catch (error) {
+      throw folder.writeError(error);
+    }
+    await folder.sync(temporary);
+    const check = checkArchiveFile(temporary, name, plan);
+    if (check.failure && !check.chainFailed) {
+      throw new AuditTrailError(
+        `The archive file just written did not read back as written: ${check.failure.message}`,
+        { hint: "Nothing was archived. Check the disk of the archive folder, then run it again." },
+      );
+    }
+    if (check.failure) {
+      throw new TamperingFoundError(
+        `Tampering found in the events to archive: ${check.failure.message}`,
+        {
+          hint:
+            "Nothing was archived. Run audit-trail verify, leave the database as it is, and tell your supervisor.",
+        },
+      );
+    }
+    const { bytes, sha256 } = await hashFile(temporary);
+    const final = join(dir, name);
+    refuseForeignFile(final, plan);
+    // Under the write lock from here to the commit, so no other run can archive the same
+    // events or replace the file meanwhile.
+    writeTransaction(db, () => {
+      requireStillLive(db, plan);
+      folder.renameSync(temporary, final);
+      renamed = true;
+      insertCheckpoint(db, { ...plan, file: name, sha256, bytes });
+      removeArchived(db, plan);
+    });
+    result.sha256 = sha256;
+    result.bytes = bytes;
+  } catch (error) {
+    if (!renamed) await folder.remove(temporary);
+    else if (!recorded(db, name)) await folder.remove(join(dir, name));
+    throw error;
+  }
+  await folder.removeOrphans(readCheckpoints(db));
+  const warning = reclaimSpace(db);
+  if (warning) result.warning = warning;
+  return result;
+}
+
+// --- internals -------------------------------------------------------------------------------
+
+/** What to archive: a range of the live log, with the seals it starts from and ends on. */
+type ArchivePlan = ArchiveRange;
+
+function cutInstant(before: Date | string): string {
+  const time = before instanceof Date ? before.getTime() : Date.parse(before);
+  if (!Number.isFinite(time)) {
+    throw new UsageError(`The archive cut "${String(before)}" is not a date or time`, {
+      hint: "Give an ISO date or date-time in UTC, e.g. 2025-01-01 or 2025-01-01T00:00:00Z.",
+    });
+  }
+  return new Date(time).toISOString();
+}
+
+/**
+ * The longest run of events from the start of the live log whose timestamps (legacy ones
+ * normalised) are all before `cut`, or null when the first is not. Reads inside the caller's
+ * transaction.
+ */
+function planArchive(db: AuditDatabase, cut: string): ArchivePlan | null {
+  const start = liveStart(db);
+  if (start.failure) {
+    throw new TamperingFoundError(`Tampering found: ${start.failure.message}`, {
+      hint: "Nothing was archived. Run audit-trail verify and tell your supervisor.",
+    });
+  }
+  // A timestamp that is not a time (NULL, or text that does not parse) ends the run as well.
+  const row = guard(db.path, () =>
+    db.statement(
+      `WITH stop AS (
+         SELECT audit_id FROM audit_log WHERE NOT coalesce(${UTC_TIMESTAMP_SQL} < ?, 0)
+         ORDER BY audit_id LIMIT 1
+       )
+       SELECT min(audit_id) AS first, max(audit_id) AS last, count(*) AS events
+       FROM audit_log WHERE audit_id < coalesce((SELECT audit_id FROM stop), 9007199254740991)`,
+    ).get(cut))!;
+  if (!row.events) return null;
+  const last = row.last as number;
+  const seal = guard(
+    db.path,
+    () =>
+      db.statement("SELECT lower(hex(hash)) AS hash FROM audit_trail_chain WHERE audit_id = ?")
+        .get(last),
+  );
+  return {
+    first_audit_id: row.first as number,
+    last_audit_id: last,
+    events: row.events as number,
+    previous_hash: start.previous,
+    // A missing seal is caught when the archive is read back: it then holds one seal less.
+    last_hash: (seal?.hash as string | undefined) ?? "",
+  };
+}
+
+/**
+ * Under the write lock: the events are still the oldest of the live log, and nobody archived
+ * them meanwhile (a second run on another folder, say).
+ */
+function requireStillLive(db: AuditDatabase, plan: ArchivePlan): void {
+  const start = liveStart(db);
+  const firstLive = guard(
+    db.path,
+    () => db.statement("SELECT min(audit_id) AS id FROM audit_log").get()!.id,
+  );
+  if (
+    start.failure || start.previous !== plan.previous_hash || firstLive !== plan.first_audit_id
+  ) {
+    throw new AuditTrailError(
+      `Events ${plan.first_audit_id} to ${plan.last_audit_id} were archived by another run meanwhile`,
+      { hint: "Nothing was done by this run. Run audit-trail verify --archives to check." },
+    );
+  }
+}
+
+/**
+ * A file under the final name is replaced only when it is an orphan of these very events
+ * (left by a run that crashed before its commit): an archive of another database with the
+ * same range of ids must never be overwritten.
+ */
+function refuseForeignFile(path: string, plan: ArchivePlan): void {
+  let exists = true;
+  try {
+    Deno.statSync(path);
+  } catch {
+    exists = false;
+  }
+  if (!exists) return;
+  let ours = false;
+  try {
+    using archive = openArchive(path);
+    const info = readArchiveInfo(archive);
+    ours = info?.first_audit_id === plan.first_audit_id && info.last_hash === plan.last_hash &&
+      info.previous_hash === plan.previous_hash;
+  } catch {
+    ours = false;
+  }
+  if (!ours) {
+    throw new AuditTrailError(
+      `"${path}" already exists and is not an archive of this database's events`,
+      {
+        hint:
+          "Nothing was archived. Archive into a folder of this database's own (--to DIR), or move that file away.",
+      },
+    );
+  }
+}
+
+/**
+ * Whether a checkpoint names `file`, after a failure between the rename and the commit: a file
+ * no checkpoint names is removed, and one that cannot be told is left as an orphan.
+ */
+function recorded(db: AuditDatabase, file: string): boolean {
+  try {
+    return readCheckpoints(db).some((c) => c.file === file);
+  } catch {
+    return true;
+  }
+}
+
+/** Deletes the archived events, and their seals but the last (the live chain's new root). */
+function removeArchived(db: AuditDatabase, plan: ArchivePlan): void {
+  const { changes } = db.statement("DELETE FROM audit_log WHERE audit_id BETWEEN ? AND ?")
+    .run(plan.first_audit_id, plan.last_audit_id);
+  if (Number(changes) !== plan.events) {
+    throw new Error(`removed ${changes} of the ${plan.events} archived events`);
+  }
+  db.statement("DELETE FROM audit_trail_chain WHERE audit_id < ?").run(plan.last_audit_id);
+}
+
+/** Whether pages freed by an archive run are still held (only archive runs free pages). */
+function spaceLeftBehind(db: AuditDatabase): boolean {
+  return guard(db.path, () =>
+    db.sqlite.prepare("PRAGMA auto_vacuum").get()!.auto_vacuum === 2 &&
+    (db.sqlite.prepare("PRAGMA freelist_count").get()!.freelist_count as number) > 0);
+}
+
+/**
+ * Gives the freed pages back to the file system. The first archive switches the database to
+ * incremental vacuum, which takes one full VACUUM; later runs move only the pages at the end.
+ * The events are archived by then: a failure here is only a warning.
+ */
+function reclaimSpace(db: AuditDatabase): string | undefined {
+  try {
+    const mode = guard(db.path, () => db.sqlite.prepare("PRAGMA auto_vacuum").get()!.auto_vacuum);
+    guard(db.path, () => {
+      // Stepped to the end with all(): exec() of this pragma frees only one page.
+      if (mode === 2) db.sqlite.prepare("PRAGMA incremental_vacuum").all();
+      else db.sqlite.exec("PRAGMA auto_vacuum = INCREMENTAL; VACUUM");
+      db.sqlite.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    });
+    return undefined;
+  } catch (error) {
+    return `The events were archived, but their space could not be given back yet (${
+      error instanceof Error ? error.message : String(error)
+    }); the next archive run tries again.`;
+  }
+}

@@ -1,0 +1,329 @@
+/**
+ * The archive file: a SQLite database `audit_archive_<FIRST>_<LAST>.db` holding the archived
+ * events exactly as they were stored (`audit_log`, declared as in the live database, with its
+ * indexes), their seals (`audit_trail_chain`), and one row of `audit_trail_archive`: the range,
+ * the seal before the first event and the seal of the last. Anyone can check it on its own
+ * with the chain's canonical encoding, starting from that first seal.
+ *
+ * @module
+ */
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import { type AuditDatabase, guard, openDatabase } from "../db.ts";
+import { AuditTrailError } from "../errors.ts";
+import type { ChainFailure } from "../chain/classify.ts";
+import { walkChain } from "../chain/verify.ts";
+
+/** What an archive file says about itself (table `audit_trail_archive`). */
+export interface ArchiveInfo {
+  first_audit_id: number;
+  last_audit_id: number;
+  events: number;
+  /** The seal before the first event, 64 hex digits. */
+  previous_hash: string;
+  /** The seal of the last event, 64 hex digits. */
+  last_hash: string;
+  created_at: string;
+}
+
+/** The range an archive file must hold, as its checkpoint (or the plan) gives it. */
+export type ArchiveRange = Omit<ArchiveInfo, "created_at">;
+
+/** What checking one archive file found. */
+export interface ArchiveFileCheck {
+  /** What the file says about itself, or null when it cannot be read. */
+  info: ArchiveInfo | null;
+  events_checked: number;
+  failure: ChainFailure | null;
+  /**
+   * Whether the failure is the events' own (one does not match its seal, or one is missing),
+   * rather than the file's (unreadable, not an archive, or not the archive expected).
+   */
+  chainFailed: boolean;
+}
+
+/** Names of archive files: `audit_archive_<FIRST>_<LAST>.db`. */
+export const ARCHIVE_FILE_NAME: RegExp = /^audit_archive_(\d+)_(\d+)\.db$/;
+
+/** The archive file name for a range of events. */
+export function archiveFileName(first: number, last: number): string {
+  return `audit_archive_${first}_${last}.db`;
+}
+
+/** Rows copied per page. */
+const PAGE_SIZE = 4096;
+
+/**
+ * Writes the live events `range.first_audit_id`..`range.last_audit_id` and their seals into a
+ * new file at `path`, through a connection of its own (an ATTACH needs permissions the tool
+ * does not count on). Must run inside a read transaction on `live`, so that what is copied is
+ * one snapshot. The file is not synced: the caller does that, then reads it back.
+ */
+export function writeArchiveFile(live: AuditDatabase, path: string, range: ArchiveRange): void {
+  const schema = liveSchema(live);
+  const out = guard(path, () => new DatabaseSync(path));
+  try {
+    guard(path, () => {
+      // No journal file: one that fails half-way is removed, never used. (journal_mode=OFF
+      // is silently refused by node:sqlite's defensive mode; a new file's pages need no
+      // journal in memory either.)
+      out.exec("PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF");
+      out.exec("PRAGMA locking_mode = EXCLUSIVE; BEGIN");
+      out.exec(schema.table);
+      out.exec(ARCHIVE_TABLES_SQL);
+    });
+    const columns = schema.columns.map((c) => `"${c.replaceAll('"', '""')}"`).join(", ");
+    const copied = copyRows(
+      live,
+      out,
+      path,
+      `SELECT ${columns} FROM audit_log WHERE audit_id > ? AND audit_id <= ?
+       ORDER BY audit_id LIMIT ${PAGE_SIZE}`,
+      `INSERT INTO audit_log (${columns}) VALUES`,
+      schema.columns.length,
+      range,
+    );
+    const sealed = copyRows(
+      live,
+      out,
+      path,
+      `SELECT audit_id, hash FROM audit_trail_chain WHERE audit_id > ? AND audit_id <= ?
+       ORDER BY audit_id LIMIT ${PAGE_SIZE}`,
+      "INSERT INTO audit_trail_chain (audit_id, hash) VALUES",
+      2,
+      range,
+    );
+    if (copied !== range.events || sealed !== range.events) {
+      throw new Error(
+        `copied ${copied} events and ${sealed} seals of the ${range.events} to archive`,
+      );
+    }
+    guard(path, () => {
+      // Indexes built once the rows are in: faster than keeping them up to date row by row.
+      for (const sql of schema.indexes) out.exec(sql);
+      out.prepare(
+        `INSERT INTO audit_trail_archive
+           (first_audit_id, last_audit_id, events, previous_hash, last_hash)
+         VALUES (?, ?, ?, unhex(?), unhex(?))`,
+      ).run(
+        range.first_audit_id,
+        range.last_audit_id,
+        range.events,
+        range.previous_hash,
+        range.last_hash,
+      );
+      out.exec(APPEND_ONLY_SQL);
+      out.exec("COMMIT");
+    });
+  } finally {
+    out.close();
+  }
+}
+
+/**
+ * Opens an archive file read-only and checks it: what it says about itself matches `expected`,
+ * and every event matches its seal, chained from the seal before the first. Used on the file
+ * just written (before it gets its final name) and by `verify --archives`.
+ */
+export function checkArchiveFile(
+  path: string,
+  file: string,
+  expected: ArchiveRange,
+): ArchiveFileCheck {
+  const check: ArchiveFileCheck = {
+    info: null,
+    events_checked: 0,
+    failure: null,
+    chainFailed: false,
+  };
+  const fail = (audit_id: number, kind: ChainFailure["kind"], problem: string) => {
+    check.failure = { audit_id, kind, message: `Archive ${file} ${problem}`, file };
+    return check;
+  };
+  let archive: AuditDatabase;
+  try {
+    archive = openArchive(path);
+  } catch {
+    return fail(expected.first_audit_id, "modified", "cannot be read as an archive any more");
+  }
+  try {
+    check.info = readArchiveInfo(archive);
+    const info = check.info;
+    if (!info) return fail(expected.first_audit_id, "modified", "is not an audit-trail archive");
+    const differs =
+      (["first_audit_id", "last_audit_id", "events", "previous_hash", "last_hash"] as const)
+        .filter((key) => info[key] !== expected[key]);
+    if (differs.length > 0) {
+      const swapped = info.first_audit_id !== expected.first_audit_id ||
+        info.last_audit_id !== expected.last_audit_id;
+      return fail(
+        expected.first_audit_id,
+        swapped ? "reordered" : "modified",
+        swapped
+          ? `holds events ${info.first_audit_id} to ${info.last_audit_id}, not ${expected.first_audit_id} to ${expected.last_audit_id} (archive files were swapped or renamed)`
+          : `does not match its checkpoint (${differs.join(", ")} differ)`,
+      );
+    }
+    const walked = { events_checked: 0, head: null as { audit_id: number; hash: string } | null };
+    const failure = walkChain(archive, walked, info.previous_hash, null);
+    check.events_checked = walked.events_checked;
+    check.chainFailed = failure !== null;
+    if (failure) {
+      return fail(failure.audit_id, failure.kind, `is not intact: ${failure.message}`);
+    }
+    if (
+      walked.events_checked !== info.events || walked.head?.audit_id !== info.last_audit_id ||
+      walked.head?.hash !== info.last_hash
+    ) {
+      check.chainFailed = true;
+      return fail(
+        walked.head ? walked.head.audit_id + 1 : info.first_audit_id,
+        "deleted",
+        `is not intact: it holds ${walked.events_checked} of its ${info.events} events`,
+      );
+    }
+    return check;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return fail(expected.first_audit_id, "modified", `cannot be read: ${message}`);
+  } finally {
+    archive.close();
+  }
+}
+
+/**
+ * Fails unless `dir` is a folder: a folder that is not there is most likely a mistyped path
+ * (or a share not mounted), not archives gone missing.
+ *
+ * @throws {AuditTrailError} When it is not.
+ */
+export function requireArchiveFolder(dir: string): void {
+  let isFolder = false;
+  try {
+    isFolder = Deno.statSync(dir).isDirectory;
+  } catch {
+    isFolder = false;
+  }
+  if (!isFolder) {
+    throw new AuditTrailError(`Archive folder not found: "${dir}"`, {
+      hint:
+        "Give the folder that holds the audit_archive_*.db files (by default archive/ beside the database).",
+    });
+  }
+}
+
+/** Opens an archive file read-only. */
+export function openArchive(path: string): AuditDatabase {
+  return openDatabase(path, { readOnly: true });
+}
+
+/** What an archive file says about itself, or null when it has no such record. */
+export function readArchiveInfo(archive: AuditDatabase): ArchiveInfo | null {
+  const table = guard(archive.path, () =>
+    archive.statement(
+      "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'audit_trail_archive'",
+    ).get());
+  if (!table) return null;
+  const row = guard(archive.path, () =>
+    archive.statement(
+      `SELECT first_audit_id, last_audit_id, events, lower(hex(previous_hash)) AS previous_hash,
+         lower(hex(last_hash)) AS last_hash, created_at
+       FROM audit_trail_archive LIMIT 1`,
+    ).get());
+  return (row as unknown as ArchiveInfo | undefined) ?? null;
+}
+
+// --- internals -------------------------------------------------------------------------------
+
+const ARCHIVE_TABLES_SQL = `
+  CREATE TABLE audit_trail_chain (audit_id INTEGER PRIMARY KEY, hash BLOB NOT NULL);
+  CREATE TABLE audit_trail_archive (
+    first_audit_id INTEGER NOT NULL,
+    last_audit_id INTEGER NOT NULL,
+    events INTEGER NOT NULL,
+    previous_hash BLOB NOT NULL,
+    last_hash BLOB NOT NULL,
+    created_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+  );`;
+
+/** An archive is never changed: the same guards as the live log, without exceptions. */
+const APPEND_ONLY_SQL = ["audit_log", "audit_trail_chain", "audit_trail_archive"].flatMap((
+  table,
+) =>
+  ["UPDATE", "DELETE"].map((action) =>
+    `CREATE TRIGGER ${table}_no_${action.toLowerCase()} BEFORE ${action} ON ${table}
+     BEGIN SELECT RAISE(ABORT, 'This is an audit-trail archive: it cannot be changed.'); END;`
+  )
+).join("\n");
+
+interface LiveSchema {
+  /** `CREATE TABLE audit_log …` as the live database declares it. */
+  table: string;
+  columns: string[];
+  indexes: string[];
+}
+
+/**
+ * The live `audit_log` as declared: the archive declares it the same way, so that every value
+ * keeps its type (an adopted database may declare a column otherwise) and so its seal.
+ */
+function liveSchema(live: AuditDatabase): LiveSchema {
+  return guard(live.path, () => {
+    const table = live.statement(
+      "SELECT sql FROM sqlite_schema WHERE type = 'table' AND name = 'audit_log'",
+    ).get()!.sql as string;
+    const columns = live.statement("SELECT name FROM pragma_table_info('audit_log')").all()
+      .map((row) => row.name as string);
+    const indexes = live.statement(
+      `SELECT sql FROM sqlite_schema
+       WHERE type = 'index' AND tbl_name = 'audit_log' AND sql IS NOT NULL ORDER BY name`,
+    ).all().map((row) => row.sql as string);
+    return { table, columns, indexes };
+  });
+}
+
+/**
+ * Copies rows page by page; values keep their exact types (integers as BigInt). Rows go in
+ * by the score per statement: binding the same values costs half the time that way.
+ */
+function copyRows(
+  live: AuditDatabase,
+  out: DatabaseSync,
+  path: string,
+  selectSql: string,
+  insertSql: string,
+  columns: number,
+  range: ArchiveRange,
+): number {
+  const select = guard(live.path, () => live.sqlite.prepare(selectSql)) as StatementSync & {
+    setReturnArrays(on: boolean): void;
+  };
+  select.setReturnArrays(true);
+  select.setReadBigInts(true);
+  const row = `(${Array(columns).fill("?").join(", ")})`;
+  const perStatement = Math.max(1, Math.min(64, Math.floor(999 / columns)));
+  const one = guard(path, () => out.prepare(`${insertSql} ${row}`));
+  const many = guard(
+    path,
+    () => out.prepare(`${insertSql} ${Array(perStatement).fill(row).join(", ")}`),
+  );
+  let copied = 0;
+  let cursor: SQLInputValue = range.first_audit_id - 1;
+  for (;;) {
+    const page = guard(
+      live.path,
+      () => select.all(cursor, range.last_audit_id),
+    ) as unknown as SQLInputValue[][];
+    guard(path, () => {
+      let i = 0;
+      for (; i + perStatement <= page.length; i += perStatement) {
+        const values: SQLInputValue[] = [];
+        for (let j = i; j < i + perStatement; j++) values.push(...page[j]);
+        many.run(...values);
+      }
+      for (; i < page.length; i++) one.run(...page[i]);
+    });
+    copied += page.length;
+    if (page.length < PAGE_SIZE) return copied;
+    cursor = page[page.length - 1][0];
+  }
+}

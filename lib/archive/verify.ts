@@ -1,0 +1,206 @@
+/**
+ * `verify --archives`: every archive file a checkpoint names is there, unchanged (its SHA-256),
+ * holds what its checkpoint says, and its events match their seals from the seal before its
+ * first; with the checkpoints chaining into one another and into the live log (checked with
+ * the live walk), that proves the whole history from the first event ever written.
+ *
+ * @module
+ */
+import { join } from "node:path";
+import { type AuditDatabase, guard } from "../db.ts";
+import type { ChainHead } from "../chain/seal.ts";
+import type { ChainFailure } from "../chain/classify.ts";
+import { type ChainVerifyResult, checkAnchor } from "../chain/verify.ts";
+import { type Checkpoint, checkpointCovering } from "./checkpoints.ts";
+import { type ArchiveChecks, type FileCheck, startArchiveChecks } from "./check_files.ts";
+import {
+  ARCHIVE_FILE_NAME,
+  checkArchiveFile,
+  openArchive,
+  readArchiveInfo,
+  requireArchiveFolder,
+} from "./file.ts";
+
+/** The archive files being checked, started before the live walk. */
+export interface ArchivesRun {
+  dir: string;
+  checkpoints: Checkpoint[];
+  checks: ArchiveChecks;
+}
+
+/**
+ * Starts checking the archive files in `dir` that `checkpoints` name, in a worker thread, so
+ * that the caller can walk the live log meanwhile; null when nothing was archived and there
+ * is no such folder. Must be given the checkpoints read with the live walk.
+ *
+ * @throws {AuditTrailError} When `dir` is not a folder (and something was archived).
+ */
+export function startArchives(dir: string, checkpoints: Checkpoint[]): ArchivesRun | null {
+  if (checkpoints.length === 0 && !isFolder(dir)) return null;
+  requireArchiveFolder(dir);
+  const files = checkpoints.map((c) => ({ path: join(dir, c.file), name: c.file, expected: c }));
+  return { dir, checkpoints, checks: startArchiveChecks(files) };
+}
+
+/**
+ * Finishes the archive checks (this thread joins the worker), adds what was checked to
+ * `result`, and returns the first failure in the order of the events: a file missing,
+ * altered (its SHA-256), not the one its checkpoint names, or with an event that fails its
+ * seal; an anchor in an archive that does not match; an archive file no checkpoint names that
+ * does not hold this log's own events. One that does (left by a run killed before its commit)
+ * is a warning.
+ */
+export async function verifyArchives(
+  db: AuditDatabase,
+  run: ArchivesRun | null,
+  result: ChainVerifyResult,
+  anchor: ChainHead | undefined,
+): Promise<ChainFailure | null> {
+  result.archives = [];
+  if (!run) return null;
+  const { dir, checkpoints } = run;
+  const found = await run.checks.finish();
+  for (const [k, checkpoint] of checkpoints.entries()) {
+    const failure = judge(dir, checkpoint, found[k], result, anchor);
+    if (failure) return failure;
+  }
+  const through = checkpoints.at(-1)?.last_audit_id ?? null;
+  if (anchor && through !== null && anchor.audit_id < through) {
+    if (!checkpointCovering(checkpoints, anchor.audit_id)) {
+      result.anchor!.matches = false;
+      return {
+        audit_id: anchor.audit_id,
+        kind: "deleted",
+        message: `Event ${anchor.audit_id}, the anchor, was deleted: no archive holds it any more`,
+      };
+    }
+  }
+  return await checkUnnamed(db, dir, checkpoints, result);
+}
+
+// --- internals -------------------------------------------------------------------------------
+
+/** What the check of one archive a checkpoint names comes to. */
+function judge(
+  dir: string,
+  checkpoint: Checkpoint,
+  found: FileCheck,
+  result: ChainVerifyResult,
+  anchor: ChainHead | undefined,
+): ChainFailure | null {
+  const { file, first_audit_id: first, last_audit_id: last } = checkpoint;
+  const entry = {
+    file,
+    first_audit_id: first,
+    last_audit_id: last,
+    events_checked: found.check?.events_checked ?? 0,
+    intact: false,
+  };
+  result.archives!.push(entry);
+  result.events_checked += entry.events_checked;
+  if (!found.exists) {
+    return {
+      audit_id: first,
+      kind: "deleted",
+      message: `Archive ${file} is missing: events ${first} to ${last} are gone from "${dir}"`,
+      file,
+    };
+  }
+  if (found.check?.failure) return found.check.failure;
+  if (found.hash?.sha256 !== checkpoint.sha256 || found.hash.bytes !== checkpoint.bytes) {
+    return {
+      audit_id: first,
+      kind: "modified",
+      message:
+        `Archive ${file} was altered: its SHA-256 differs from the one its checkpoint recorded`,
+      file,
+    };
+  }
+  entry.intact = true;
+  if (anchor && first <= anchor.audit_id && anchor.audit_id <= last) {
+    using archive = openArchive(join(dir, file));
+    const failure = checkAnchor(archive, anchor, result);
+    if (failure) return { ...failure, message: `In archive ${file}: ${failure.message}`, file };
+  }
+  return null;
+}
+
+function isFolder(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Archive files in the folder that no checkpoint names: harmless copies of this log's own
+ * events (orphans of a killed run: the next archive replaces them), or tampering.
+ */
+async function checkUnnamed(
+  db: AuditDatabase,
+  dir: string,
+  checkpoints: Checkpoint[],
+  result: ChainVerifyResult,
+): Promise<ChainFailure | null> {
+  const named = new Set(checkpoints.map((c) => c.file));
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(dir)) {
+    if (entry.isFile && ARCHIVE_FILE_NAME.test(entry.name) && !named.has(entry.name)) {
+      names.push(entry.name);
+    }
+  }
+  for (const file of names.sort()) {
+    const path = join(dir, file);
+    let info = null;
+    try {
+      using archive = openArchive(path);
+      info = readArchiveInfo(archive);
+    } catch {
+      info = null;
+    }
+    const match = ARCHIVE_FILE_NAME.exec(file)!;
+    const own = info !== null && Number(match[1]) === info.first_audit_id &&
+      Number(match[2]) === info.last_audit_id && !checkArchiveFile(path, file, info).failure &&
+      sealAt(db, dir, checkpoints, info.last_audit_id) === info.last_hash;
+    if (!own) {
+      return {
+        audit_id: info?.first_audit_id ?? Number(match[1]),
+        kind: "inserted",
+        message:
+          `Archive ${file} does not belong to this audit log: no checkpoint names it, and it does not hold this log's events`,
+        file,
+      };
+    }
+    result.warnings.push(
+      `Archive ${file} is named by no checkpoint: it holds copies of events ${
+        info!.first_audit_id
+      } to ${
+        info!.last_audit_id
+      } left by an archive run that was interrupted; the next archive run replaces it`,
+    );
+  }
+  return null;
+}
+
+/** The seal of event `id` in this log: live, or in the archive that holds it. */
+function sealAt(
+  db: AuditDatabase,
+  dir: string,
+  checkpoints: Checkpoint[],
+  id: number,
+): string | null {
+  const checkpoint = checkpointCovering(checkpoints, id);
+  const read = (source: AuditDatabase) =>
+    (guard(
+      source.path,
+      () =>
+        source.statement(
+          "SELECT lower(hex(hash)) AS hash FROM audit_trail_chain WHERE audit_id = ?",
+        )
+          .get(id),
+    )?.hash as string | undefined) ?? null;
+  if (!checkpoint) return read(db);
+  using archive = openArchive(join(dir, checkpoint.file));
+  return read(archive);
+}
