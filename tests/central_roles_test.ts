@@ -79,6 +79,11 @@ Deno.test("central store: the database enforces what each role may do", async (t
         /permission denied/,
       );
       await refused("DELETE FROM audit_trail_grants", siteA, /permission denied/);
+      await refused(
+        "SELECT audit_trail_start_site('WH-C', 100, sha256('x'))",
+        siteA,
+        /site_a may not write site WH-C/,
+      );
       // Through the CLI: syncing another site's database with site_a's login is refused.
       const other = await migratedDb(dir.path, "other.db");
       await logEvents(other, 2);

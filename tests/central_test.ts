@@ -289,6 +289,41 @@ Deno.test("central store: init, sync, query and verify through the CLI", async (
   });
 
   await t.step(
+    "a site whose oldest events were archived before its first sync starts after them",
+    async () => {
+      const url = await pg.createDatabase();
+      await cliJson(["central", "init", "--central", url]);
+      const db = await migratedDb(dir.path, "archived.db");
+      const archives = join(dir.path, "archives");
+      await logEvents(db, 20);
+      await cliJson(["archive", "--keep", "0", "--to", archives, "--db", db]);
+      await logEvents(db, 5, "after archive");
+      const first = await cliJson(["sync", "--central", url, "--site", "WH-ARC", "--db", db]);
+      assert.deepEqual([first.sent, first.first_audit_id, first.last_audit_id], [5, 21, 25]);
+      const site = await pg.psql(
+        `SELECT first_audit_id || ' ' || events || ' ' || last_audit_id FROM audit_trail_sites`,
+        dbName(url),
+      );
+      assert.equal(site, "21 5 25\n");
+      // Archiving what the central store acknowledged, then syncing on: no false alarm.
+      await logEvents(db, 3, "more");
+      await cliJson(["sync", "--central", url, "--db", db]);
+      await cliJson(["archive", "--keep", "0", "--to", archives, "--db", db]);
+      assert.equal((await cliJson(["sync", "--central", url, "--db", db])).sent, 0);
+      await logEvents(db, 2, "last");
+      const last = await cliJson(["sync", "--central", url, "--db", db]);
+      assert.deepEqual([last.sent, last.first_audit_id, last.central_last_audit_id], [2, 29, 30]);
+      const verified = await cliJson(["verify", "--central", url]);
+      assert.deepEqual(verified.sites[0], {
+        site: "WH-ARC",
+        events_checked: 10,
+        intact: true,
+        failure: null,
+      });
+    },
+  );
+
+  await t.step(
     "query --central answers every filter from an index (EXPLAIN over 200,000 rows)",
     async () => {
       const url = await pg.createDatabase();

@@ -6,6 +6,7 @@
  */
 import { type AuditDatabase, guard, writeTransaction } from "../db.ts";
 import { HASH_HEX_SQL } from "../chain/seal.ts";
+import { readCheckpoints } from "../archive/checkpoints.ts";
 
 /** A local event with its seal, every field exactly as stored (as the seal covers it). */
 export type SealedRow = [
@@ -61,14 +62,27 @@ export function readSealedRows(
   return rows;
 }
 
-/** The local seal of event `id` in hex, or null when there is no such sealed event. */
+/**
+ * The local seal of event `id` in hex: of a live event, or of the last event of an archive
+ * (its checkpoint keeps it); null when this database holds no such sealed event.
+ */
 export function localSeal(db: AuditDatabase, id: number): string | null {
   const row = guard(db.path, () =>
     db.statement(
       `SELECT ${HASH_HEX_SQL} AS hash FROM audit_trail_chain AS c
        WHERE c.audit_id = ? AND EXISTS (SELECT 1 FROM audit_log AS e WHERE e.audit_id = c.audit_id)`,
     ).get(id));
-  return (row?.hash as string | undefined) ?? null;
+  if (row) return row.hash as string;
+  return readCheckpoints(db).find((c) => c.last_audit_id === id)?.last_hash ?? null;
+}
+
+/**
+ * Where the live chain starts when older events were archived: the newest checkpoint's last
+ * event and seal, or null when nothing was archived (the chain starts from 32 zero bytes).
+ */
+export function localRoot(db: AuditDatabase): { audit_id: number; seal: string } | null {
+  const newest = readCheckpoints(db).at(-1);
+  return newest ? { audit_id: newest.last_audit_id, seal: newest.last_hash } : null;
 }
 
 /** The newest local event id, or 0 when the log is empty. */

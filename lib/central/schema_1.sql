@@ -145,6 +145,31 @@ BEGIN
 END
 $$;
 
+-- A site whose oldest events were archived before its first sync starts centrally after
+-- them: its first event chains from the seal the site's archive checkpoint keeps, not from 32
+-- zero bytes. Only for a site the caller may write (or the owner), and only once, before any
+-- event of the site arrived.
+CREATE FUNCTION audit_trail_start_site(p_site text, p_previous_audit_id bigint,
+                                       p_previous_seal bytea)
+RETURNS void LANGUAGE plpgsql SECURITY DEFINER AS $$
+BEGIN
+  IF NOT (pg_has_role(session_user, (SELECT relowner FROM pg_class
+                                     WHERE oid = 'audit_trail_events'::regclass), 'MEMBER')
+          OR EXISTS (SELECT 1 FROM audit_trail_grants AS g
+                     WHERE g.site = p_site AND g.role = session_user)) THEN
+    RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege',
+      MESSAGE = format('%s may not write site %s', session_user, p_site);
+  END IF;
+  IF octet_length(p_previous_seal) IS DISTINCT FROM 32 THEN
+    RAISE EXCEPTION 'A seal is 32 bytes';
+  END IF;
+  INSERT INTO audit_trail_sites (site, last_audit_id, last_seal, first_previous_seal, hostname)
+  VALUES (p_site, p_previous_audit_id, p_previous_seal, p_previous_seal,
+          nullif(current_setting('audit_trail.hostname', true), ''))
+  ON CONFLICT (site) DO NOTHING;
+END
+$$;
+
 CREATE TRIGGER audit_trail_events_chain AFTER INSERT ON audit_trail_events
   REFERENCING NEW TABLE AS added FOR EACH STATEMENT EXECUTE FUNCTION audit_trail_events_check();
 
@@ -210,6 +235,8 @@ REVOKE ALL ON FUNCTION audit_trail_events_check() FROM PUBLIC;
 DO $$
 BEGIN
   EXECUTE format('ALTER FUNCTION audit_trail_events_check() SET search_path = %I, pg_temp',
+                 current_schema());
+  EXECUTE format('ALTER FUNCTION audit_trail_start_site(text, bigint, bytea) SET search_path = %I, pg_temp',
                  current_schema());
 END
 $$;

@@ -20,6 +20,7 @@ import {
 } from "./connection.ts";
 import {
   centralRecord,
+  localRoot,
   localSeal,
   readSealedRows,
   recordCentral,
@@ -181,9 +182,23 @@ class SyncRun {
     const [row] = await centralQuery(target, () =>
       sql`
         SELECT (SELECT coalesce(max(version), 0) FROM audit_trail_schema) AS version,
-               s.last_audit_id, encode(s.last_seal, 'hex') AS last_seal
+               s.site IS NOT NULL AS known, s.last_audit_id,
+               encode(s.last_seal, 'hex') AS last_seal
         FROM (SELECT 1) AS one LEFT JOIN audit_trail_sites AS s ON s.site = ${this.site}`);
     if (row.version !== CENTRAL_SCHEMA_VERSION) await requireCentralSchema(this.central);
+    const root = row.known ? null : localRoot(this.db);
+    if (root) {
+      // The oldest events were archived before the first sync: the central copy starts
+      // after them, from the seal their checkpoint keeps.
+      await centralQuery(
+        target,
+        () =>
+          sql`SELECT audit_trail_start_site(${this.site}, ${root.audit_id},
+                                          decode(${root.seal}, 'hex'))`,
+      );
+      row.last_audit_id = root.audit_id;
+      row.last_seal = root.seal;
+    }
     this.centralHead = row.last_audit_id;
     if (this.centralHead !== null && localSeal(this.db, this.centralHead) !== row.last_seal) {
       throw await this.divergence(this.centralHead);
