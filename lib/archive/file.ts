@@ -55,7 +55,9 @@ const PAGE_SIZE = 4096;
 /**
  * Writes the live events `range.first_audit_id`..`range.last_audit_id` and their seals into a
  * new file at `path`, through a connection of its own (an ATTACH needs permissions the tool
- * does not count on). Must run inside a read transaction on `live`, so that what is copied is
+ * does not count on), which begins and commits its one transaction itself: it writes a new
+ * file alone, under an exclusive lock, and writeTransaction's lock waits are made for the
+ * shared database. Must run inside a read transaction on `live`, so that what is copied is
  * one snapshot. The file is not synced: the caller does that, then reads it back.
  */
 export function writeArchiveFile(live: AuditDatabase, path: string, range: ArchiveRange): void {

@@ -11,7 +11,7 @@
  * @module
  */
 import { join } from "node:path";
-import { type AuditDatabase, guard } from "../db.ts";
+import { type AuditDatabase, readSnapshot } from "../db.ts";
 import { AuditTrailError, TamperingFoundError, UsageError } from "../errors.ts";
 import type { AuditEvent } from "../event_row.ts";
 import { type AuditLogFilter, DEFAULT_QUERY_LIMIT, getAuditLog } from "../query.ts";
@@ -63,35 +63,29 @@ export function* streamWithArchives<T>(
   let skip = checkCount(filter.offset ?? 0, "offset");
   let left = limit === 0 ? Infinity : limit;
   const each = { ...filter, limit: 0, offset: 0 };
-  const sqlite = db.sqlite;
   // One snapshot for the checkpoints and the live events: ends when the stream does.
-  const own = !sqlite.isTransaction;
-  if (own) guard(db.path, () => sqlite.exec("BEGIN"));
-  try {
-    const checkpoints = readCheckpoints(db).filter((c) => overlaps(c, filter));
-    // Nothing archived yet (or nothing the filter reaches): no folder is needed.
-    if (checkpoints.length > 0) requireArchiveFolder(dir);
-    // Every archive the filter can reach is checked before the first event is printed, so a
-    // missing one fails the command with nothing written, rather than half-way through.
-    for (const checkpoint of checkpoints) openChecked(dir, checkpoint).close();
-    const sources: (Checkpoint | null)[] = [null, ...checkpoints.reverse()];
-    if (filter.order === "asc") sources.reverse();
-    for (const checkpoint of sources) {
-      using archive = checkpoint ? openChecked(dir, checkpoint) : undefined;
-      for (let page of read(archive ?? db, each)) {
-        if (skip > 0) {
-          const skipped = Math.min(skip, page.length);
-          page = page.slice(skipped);
-          skip -= skipped;
-        }
-        if (page.length > left) page = page.slice(0, left);
-        left -= page.length;
-        if (page.length > 0) yield page;
-        if (left === 0) return;
+  using _snapshot = readSnapshot(db);
+  const checkpoints = readCheckpoints(db).filter((c) => overlaps(c, filter));
+  // Nothing archived yet (or nothing the filter reaches): no folder is needed.
+  if (checkpoints.length > 0) requireArchiveFolder(dir);
+  // Every archive the filter can reach is checked before the first event is printed, so a
+  // missing one fails the command with nothing written, rather than half-way through.
+  for (const checkpoint of checkpoints) openChecked(dir, checkpoint).close();
+  const sources: (Checkpoint | null)[] = [null, ...checkpoints.reverse()];
+  if (filter.order === "asc") sources.reverse();
+  for (const checkpoint of sources) {
+    using archive = checkpoint ? openChecked(dir, checkpoint) : undefined;
+    for (let page of read(archive ?? db, each)) {
+      if (skip > 0) {
+        const skipped = Math.min(skip, page.length);
+        page = page.slice(skipped);
+        skip -= skipped;
       }
+      if (page.length > left) page = page.slice(0, left);
+      left -= page.length;
+      if (page.length > 0) yield page;
+      if (left === 0) return;
     }
-  } finally {
-    if (own && sqlite.isOpen && sqlite.isTransaction) sqlite.exec("COMMIT");
   }
 }
 
