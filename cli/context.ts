@@ -141,7 +141,7 @@ function defaultDatabasePath(cwd: string): string {
 }
 
 /** Parses a whole number of 0 or more given for `option`. */
-export { parseCountOption as parseCount } from "../lib/query_options.ts";
+export { parseCount } from "../lib/count.ts";
 
 /**
  * Fails when text to be stored holds U+FFFD. The runtime puts that character where an

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { parseCount } from "./count.ts";
 import { UsageError } from "./errors.ts";
 import type { AuditLogFilter } from "./query.ts";
 import { parseTimeBound } from "./time_bound.ts";
@@ -58,7 +59,7 @@ export function filterFromOptions(
   checkTimeBound(values.until, "--until");
   const count = (name: "after-id" | "before-id" | "limit" | "offset") => {
     const value = values[name];
-    return value === undefined ? undefined : parseCountOption(value, `--${name}`);
+    return value === undefined ? undefined : parseCount(value, `--${name}`);
   };
   return {
     sku: values.sku,
@@ -74,18 +75,6 @@ export function filterFromOptions(
     offset: count("offset"),
     order,
   };
-}
-
-/**
- * A whole number of 0 or more given as text for `option` (named in the message).
- *
- * @throws {UsageError} When the text is anything else.
- */
-export function parseCountOption(value: string, option: string): number {
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(Number(value))) {
-    throw new UsageError(`${option} must be a whole number of 0 or more, not "${value}"`);
-  }
-  return Number(value);
 }
 
 /** Checks a time bound up front, so that its error names the option it was given to. */

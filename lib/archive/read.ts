@@ -12,7 +12,8 @@
  */
 import { join } from "node:path";
 import { type AuditDatabase, readSnapshot } from "../db.ts";
-import { AuditTrailError, TamperingFoundError, UsageError } from "../errors.ts";
+import { requireCount } from "../count.ts";
+import { AuditTrailError, TamperingFoundError } from "../errors.ts";
 import type { AuditEvent } from "../event_row.ts";
 import { type AuditLogFilter, DEFAULT_QUERY_LIMIT, getAuditLog } from "../query.ts";
 import { type BatchReport, batchReport } from "../batch.ts";
@@ -59,8 +60,8 @@ export function* streamWithArchives<T>(
   filter: AuditLogFilter,
   read: PageReader<T>,
 ): Generator<T[]> {
-  const limit = checkCount(filter.limit ?? DEFAULT_QUERY_LIMIT, "limit");
-  let skip = checkCount(filter.offset ?? 0, "offset");
+  const limit = requireCount(filter.limit ?? DEFAULT_QUERY_LIMIT, "Limit");
+  let skip = requireCount(filter.offset ?? 0, "Offset");
   let left = limit === 0 ? Infinity : limit;
   const each = { ...filter, limit: 0, offset: 0 };
   // One snapshot for the checkpoints and the live events: ends when the stream does.
@@ -159,11 +160,4 @@ function openChecked(dir: string, checkpoint: Checkpoint): AuditDatabase {
     );
   }
   return archive;
-}
-
-function checkCount(value: number, name: string): number {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new UsageError(`The ${name} must be a whole number of 0 or more, not "${value}"`);
-  }
-  return value;
 }
