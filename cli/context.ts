@@ -4,7 +4,9 @@
  *
  * @module
  */
+import { type AuditDatabase, openDatabase, type OpenDatabaseOptions } from "../lib/db.ts";
 import { UsageError } from "../lib/errors.ts";
+import { requireCurrentSchema } from "../lib/migrate.ts";
 import { runIdProblem, validateRunId } from "../lib/run_id.ts";
 import type { SyncReader } from "../lib/ndjson.ts";
 import { OUTPUT_FORMATS, type OutputFormat, type TextSink } from "../lib/output.ts";
@@ -138,6 +140,27 @@ function defaultDatabasePath(cwd: string): string {
   const separator = cwd.includes("\\") && !cwd.includes("/") ? "\\" : "/";
   const base = cwd.endsWith(separator) ? cwd : cwd + separator;
   return `${base}data${separator}app.db`;
+}
+
+/**
+ * Opens the command's database (`--db`) and checks that it has the schema this tool writes,
+ * closing it again when it does not. Every command but `migrate` opens its database here.
+ *
+ * @throws {DatabaseNotFoundError} When there is no such file (`migrate` makes it).
+ * @throws {SchemaError} When the file was never migrated, or by another version of the tool.
+ */
+export function openCurrentDatabase(
+  context: CommandContext,
+  options?: OpenDatabaseOptions,
+): AuditDatabase {
+  const db = openDatabase(context.dbPath, options);
+  try {
+    requireCurrentSchema(db);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  return db;
 }
 
 /** Parses a whole number of 0 or more given for `option`. */

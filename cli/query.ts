@@ -1,5 +1,4 @@
-import { type AuditDatabase, openDatabase } from "../lib/db.ts";
-import { requireCurrentSchema } from "../lib/migrate.ts";
+import type { AuditDatabase } from "../lib/db.ts";
 import {
   type AuditLogFilter,
   DEFAULT_QUERY_LIMIT,
@@ -11,7 +10,7 @@ import {
   QUERY_OPTION_NAMES,
   type QueryOptionName,
 } from "../lib/query_options.ts";
-import { type Command, expectAtMost, parseCommandArgs } from "./context.ts";
+import { type Command, expectAtMost, openCurrentDatabase, parseCommandArgs } from "./context.ts";
 import { importOnDemand } from "./on_demand.ts";
 
 export const command: Command = {
@@ -74,8 +73,7 @@ EXAMPLES
       Record<QueryOptionName | "archives", string>
     >;
     const filter = filterFromOptions(options);
-    using db = openDatabase(context.dbPath, { readOnly: false });
-    requireCurrentSchema(db);
+    using db = openCurrentDatabase(context, { readOnly: false });
     const rows = archives === undefined ? undefined : await withArchives(db, archives);
     const result = await writeQuery(context.io.stdout, db, filter, context.format, { rows });
     if (result.more && context.format === "table") {

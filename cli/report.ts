@@ -1,11 +1,9 @@
 import { dirname, join, resolve } from "node:path";
-import { openDatabase } from "../lib/db.ts";
 import { AuditTrailError } from "../lib/errors.ts";
-import { requireCurrentSchema } from "../lib/migrate.ts";
 import { checkTimeBound } from "../lib/query_options.ts";
 import { writeReport } from "../lib/report/report.ts";
 import denoConfig from "../deno.json" with { type: "json" };
-import { type Command, expectAtMost, parseCommandArgs } from "./context.ts";
+import { type Command, expectAtMost, openCurrentDatabase, parseCommandArgs } from "./context.ts";
 
 export const command: Command = {
   help: `audit-trail report — one HTML file with charts and the newest events, to open offline
@@ -44,8 +42,7 @@ EXAMPLES
       : resolve(context.io.cwd(), values.output);
     checkTimeBound(values.since, "--since");
     checkTimeBound(values.until, "--until");
-    using db = openDatabase(context.dbPath, { readOnly: true });
-    requireCurrentSchema(db);
+    using db = openCurrentDatabase(context, { readOnly: true });
     let page = "";
     await writeReport(db, { write: (text) => Promise.resolve(void (page += text)) }, {
       since: values.since,

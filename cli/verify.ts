@@ -1,9 +1,7 @@
 import { type ChainVerifyResult, verifyChain } from "../lib/chain/mod.ts";
-import { openDatabase } from "../lib/db.ts";
 import { TamperingFoundError } from "../lib/errors.ts";
-import { requireCurrentSchema } from "../lib/migrate.ts";
 import { writeObject } from "../lib/output.ts";
-import { type Command, expectAtMost, parseCommandArgs } from "./context.ts";
+import { type Command, expectAtMost, openCurrentDatabase, parseCommandArgs } from "./context.ts";
 
 export const command: Command = {
   help: `audit-trail verify — check that no audit event was changed or removed
@@ -54,8 +52,7 @@ EXAMPLES
     }, { formats: ["json", "ndjson", "table"] });
     expectAtMost("verify", positionals, 0);
     const { io, dbPath, format } = context;
-    using db = openDatabase(dbPath);
-    requireCurrentSchema(db);
+    using db = openCurrentDatabase(context);
     const result = await verifyChain(db, { anchor: values.anchor, archives: values.archives });
     const report = { database: dbPath, ...result };
     if (format === "table") {
