@@ -21,10 +21,7 @@ import {
   VersionRequested,
 } from "./cli/context.ts";
 import { OutputError } from "./cli/acknowledge.ts";
-import denoConfig from "./deno.json" with { type: "json" };
-
-/** The tool's version, from deno.json. */
-export const VERSION: string = denoConfig.version;
+import { TOOL_VERSION } from "./lib/version.ts";
 
 // Commands load on demand (see cli/on_demand.ts), so `log` never pays for the code of others.
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {
@@ -74,7 +71,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
   },
 };
 
-const TOP_HELP = `audit-trail ${VERSION} — who did what to which SKU, and when
+const TOP_HELP = `audit-trail ${TOOL_VERSION} — who did what to which SKU, and when
 
 USAGE
   audit-trail [--db PATH] [--format F] COMMAND [OPTIONS] [ARGS]
@@ -138,7 +135,7 @@ export async function main(args: string[], io: CliIo = processIo()): Promise<num
 async function dispatch(args: string[], io: CliIo): Promise<number> {
   const { globals, command: given, rest } = splitCommandLine(args);
   if (globals.version) {
-    await io.stdout.write(`audit-trail ${VERSION}\n`);
+    await io.stdout.write(`audit-trail ${TOOL_VERSION}\n`);
     return 0;
   }
   let name = given;
@@ -181,7 +178,7 @@ async function dispatch(args: string[], io: CliIo): Promise<number> {
       return 0;
     }
     if (error instanceof VersionRequested) {
-      await io.stdout.write(`audit-trail ${VERSION}\n`);
+      await io.stdout.write(`audit-trail ${TOOL_VERSION}\n`);
       return 0;
     }
     throw error;

@@ -2,7 +2,7 @@ import { dirname, join, resolve } from "node:path";
 import { AuditTrailError } from "../lib/errors.ts";
 import { checkTimeBound } from "../lib/query_options.ts";
 import { writeReport } from "../lib/report/report.ts";
-import denoConfig from "../deno.json" with { type: "json" };
+import { TOOL_VERSION } from "../lib/version.ts";
 import { type Command, expectAtMost, openCurrentDatabase, parseCommandArgs } from "./context.ts";
 
 export const command: Command = {
@@ -48,7 +48,7 @@ EXAMPLES
       since: values.since,
       until: values.until,
       now,
-      version: denoConfig.version,
+      version: TOOL_VERSION,
     });
     await replaceFile(output, page);
     await context.io.stdout.write(output + "\n");

@@ -37,7 +37,8 @@ import {
 import { BACKUP_NAME, RAW_NAME, snapshotDatabase, type SnapshotOutcome } from "./snapshot.ts";
 import type { DatabaseStats } from "./stats.ts";
 import { REPORT_NAME, writeReportFile } from "../report/file.ts";
-import { collectSystemInfo, TOOL_VERSION, versions } from "./system_info.ts";
+import { collectSystemInfo, versions } from "./system_info.ts";
+import { TOOL_VERSION } from "../version.ts";
 import { type BundleProgress, type StepReport, type StepRunner, stepRunner } from "./steps.ts";
 import { bundleBaseName, BundleFolderError, BundleWorkspace } from "./workspace.ts";
 import { FolderZip } from "./zip.ts";
