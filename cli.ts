@@ -5,7 +5,13 @@
  *
  * @module
  */
-import { AuditTrailError, oneLine, TamperingFoundError, UsageError } from "./lib/errors.ts";
+import {
+  AuditTrailError,
+  errorMessage,
+  oneLine,
+  TamperingFoundError,
+  UsageError,
+} from "./lib/errors.ts";
 import { writeAll } from "./lib/io.ts";
 import type { TextSink } from "./lib/output.ts";
 import { parseArgs, splitAtName } from "./cli/args.ts";
@@ -200,7 +206,7 @@ async function reportError(io: CliIo, error: unknown): Promise<number> {
     message = `Permission denied: ${(error as Error).message}`;
   } else {
     // Not an error the tool raised on purpose: say so, in one line, without a stack trace.
-    message = `Unexpected failure: ${error instanceof Error ? error.message : String(error)}`;
+    message = `Unexpected failure: ${errorMessage(error)}`;
     hint = "Please report this with a debug bundle (audit-trail bundle).";
     if (io.env("AUDIT_TRAIL_DEBUG") && error instanceof Error && error.stack) {
       hint += "\n" + error.stack;

@@ -1,5 +1,5 @@
 import { dirname, join, resolve } from "node:path";
-import { AuditTrailError } from "../lib/errors.ts";
+import { AuditTrailError, errorMessage } from "../lib/errors.ts";
 import { checkTimeBound } from "../lib/query_options.ts";
 import { writeReport } from "../lib/report/report.ts";
 import { TOOL_VERSION } from "../lib/version.ts";
@@ -73,7 +73,7 @@ async function replaceFile(path: string, text: string): Promise<void> {
   } catch (error) {
     await Deno.remove(temporary).catch(() => {});
     throw new AuditTrailError(
-      `Cannot write the report to "${path}": ${error instanceof Error ? error.message : error}`,
+      `Cannot write the report to "${path}": ${errorMessage(error)}`,
       { hint: "Check that the folder exists and can be written, or choose another --output." },
     );
   }

@@ -5,7 +5,7 @@
  */
 import { type AuditDatabase, guard } from "./db.ts";
 import { requireCount } from "./count.ts";
-import { AuditTrailError, UsageError } from "./errors.ts";
+import { AuditTrailError, errorMessage, UsageError } from "./errors.ts";
 import { type BatchOutcome, formatBatchOutcome, signalNumber } from "./batch_outcome.ts";
 import { type AuditEvent, UTC_TIMESTAMP_SQL } from "./event_row.ts";
 import { logAuditEvent } from "./events.ts";
@@ -254,7 +254,7 @@ export class BatchEndNotRecordedError extends AuditTrailError {
   readonly outcome: BatchOutcome;
 
   constructor(runId: string, outcome: BatchOutcome, cause: unknown) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
+    const reason = errorMessage(cause);
     super(
       `Batch ${runId} ended (${
         describeOutcome(outcome)

@@ -10,6 +10,7 @@ import {
   DatabaseCorruptError,
   DatabaseNotFoundError,
   DiskFullError,
+  errorMessage,
   ReadOnlyDatabaseError,
   UsageError,
 } from "./errors.ts";
@@ -105,7 +106,7 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): A
     try {
       Deno.mkdirSync(nodePath().dirname(path), { recursive: true });
     } catch (error) {
-      throw new AuditTrailError(`Cannot create the folder for "${path}": ${messageOf(error)}`, {
+      throw new AuditTrailError(`Cannot create the folder for "${path}": ${errorMessage(error)}`, {
         cause: error,
       });
     }
@@ -496,10 +497,6 @@ function statOrNull(path: string): Deno.FileInfo | null {
   } catch {
     return null;
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** `node:path`, for the rare paths that need a file's folder (see {@linkcode nodeBuiltin}). */

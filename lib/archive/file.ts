@@ -9,7 +9,7 @@
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { type AuditDatabase, guard, openDatabase } from "../db.ts";
-import { AuditTrailError } from "../errors.ts";
+import { AuditTrailError, errorMessage } from "../errors.ts";
 import type { ChainFailure } from "../chain/classify.ts";
 import { walkChain } from "../chain/verify.ts";
 
@@ -185,7 +185,7 @@ export function checkArchiveFile(
     }
     return check;
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     return fail(expected.first_audit_id, "modified", `cannot be read: ${message}`);
   } finally {
     archive.close();
