@@ -11,7 +11,7 @@ import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlit
 import { type AuditDatabase, guard, openDatabase } from "../db.ts";
 import { AuditTrailError, errorMessage } from "../errors.ts";
 import type { ChainFailure } from "../chain/classify.ts";
-import { walkChain } from "../chain/verify.ts";
+import { walkChain } from "../chain/walk.ts";
 
 /** What an archive file says about itself (table `audit_trail_archive`). */
 export interface ArchiveInfo {
