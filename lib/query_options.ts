@@ -2,6 +2,10 @@
  * The filters of a query given as text, by name: `audit-trail query --sku X` and the viewer's
  * `/api/events?sku=X` read them here, so a bad value gets the same message from both.
  *
+ * Unlike the rest of the library, its messages name the command line's flags (`--limit must
+ * be…`): what it reads is text typed for those flags, or for the URL parameters that mirror
+ * them. It stays in `lib/` because the viewer (`lib/viewer/`) reads its parameters with it.
+ *
  * @module
  */
 import { parseCount } from "./count.ts";
