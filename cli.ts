@@ -5,7 +5,13 @@
  *
  * @module
  */
-import { AuditTrailError, oneLine, TamperingFoundError, UsageError } from "./lib/errors.ts";
+import {
+  AuditTrailError,
+  errorMessage,
+  oneLine,
+  TamperingFoundError,
+  UsageError,
+} from "./lib/errors.ts";
 import { writeAll } from "./lib/io.ts";
 import type { TextSink } from "./lib/output.ts";
 import { parseArgs, splitAtName } from "./cli/args.ts";
@@ -21,10 +27,7 @@ import {
   VersionRequested,
 } from "./cli/context.ts";
 import { OutputError } from "./cli/acknowledge.ts";
-import denoConfig from "./deno.json" with { type: "json" };
-
-/** The tool's version, from deno.json. */
-export const VERSION: string = denoConfig.version;
+import { TOOL_VERSION } from "./lib/version.ts";
 
 // Commands load on demand (see cli/on_demand.ts), so `log` never pays for the code of others.
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {
@@ -82,7 +85,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
   },
 };
 
-const TOP_HELP = `audit-trail ${VERSION} — who did what to which SKU, and when
+const TOP_HELP = `audit-trail ${TOOL_VERSION} — who did what to which SKU, and when
 
 USAGE
   audit-trail [--db PATH] [--format F] COMMAND [OPTIONS] [ARGS]
@@ -149,7 +152,7 @@ export async function main(args: string[], io: CliIo = processIo()): Promise<num
 async function dispatch(args: string[], io: CliIo): Promise<number> {
   const { globals, command: given, rest } = splitCommandLine(args);
   if (globals.version) {
-    await io.stdout.write(`audit-trail ${VERSION}\n`);
+    await io.stdout.write(`audit-trail ${TOOL_VERSION}\n`);
     return 0;
   }
   let name = given;
@@ -192,7 +195,7 @@ async function dispatch(args: string[], io: CliIo): Promise<number> {
       return 0;
     }
     if (error instanceof VersionRequested) {
-      await io.stdout.write(`audit-trail ${VERSION}\n`);
+      await io.stdout.write(`audit-trail ${TOOL_VERSION}\n`);
       return 0;
     }
     throw error;
@@ -214,7 +217,7 @@ async function reportError(io: CliIo, error: unknown): Promise<number> {
     message = `Permission denied: ${(error as Error).message}`;
   } else {
     // Not an error the tool raised on purpose: say so, in one line, without a stack trace.
-    message = `Unexpected failure: ${error instanceof Error ? error.message : String(error)}`;
+    message = `Unexpected failure: ${errorMessage(error)}`;
     hint = "Please report this with a debug bundle (audit-trail bundle).";
     if (io.env("AUDIT_TRAIL_DEBUG") && error instanceof Error && error.stack) {
       hint += "\n" + error.stack;

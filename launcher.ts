@@ -9,7 +9,7 @@
  */
 import { dirname, join } from "node:path";
 import { exportDebugBundle } from "./lib/bundle/mod.ts";
-import { AuditTrailError } from "./lib/errors.ts";
+import { AuditTrailError, errorMessage } from "./lib/errors.ts";
 import { writeAll } from "./lib/io.ts";
 import type { TextSink } from "./lib/output.ts";
 import { INTERRUPTED, INTERRUPTED_MESSAGE, interruptible, progressPrinter } from "./cli/bundle.ts";
@@ -76,7 +76,7 @@ export async function runLauncher(io: LauncherIo): Promise<number> {
       code = outcome.complete ? 0 : 1;
     }
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     const hint = error instanceof AuditTrailError && error.hint ? `${error.hint}\n` : "";
     await io.out.write(
       `\nNo debug bundle could be made: ${message}\n${hint}` +

@@ -5,12 +5,12 @@
  *
  * @module
  */
-import { AuditTrailError } from "../lib/errors.ts";
+import { AuditTrailError, errorMessage } from "../lib/errors.ts";
 
 /** Standard output or error could not be written (a full disk, a file or device that failed). */
 export class OutputError extends AuditTrailError {
   constructor(stream: string, cause: unknown) {
-    super(`Could not write to ${stream}: ${messageOf(cause)}`, {
+    super(`Could not write to ${stream}: ${errorMessage(cause)}`, {
       hint: `Check where ${stream} goes (a full disk, a removed drive) and run again.`,
       cause,
     });
@@ -38,15 +38,11 @@ export async function acknowledge(
     if (error instanceof Deno.errors.BrokenPipe) throw error;
     const cause = error instanceof OutputError ? error.cause : error;
     throw new ResultNotWrittenError(
-      `${stored}; ${what} could not be written: ${messageOf(cause)}`,
+      `${stored}; ${what} could not be written: ${errorMessage(cause)}`,
       {
         hint,
         cause,
       },
     );
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -1,10 +1,14 @@
 import { archiveEvents } from "../lib/archive/mod.ts";
-import { openDatabase } from "../lib/db.ts";
 import { UsageError } from "../lib/errors.ts";
-import { requireCurrentSchema } from "../lib/migrate.ts";
 import { writeObject } from "../lib/output.ts";
 import { parseTimeBound } from "../lib/time_bound.ts";
-import { type Command, expectAtMost, parseCommandArgs, parseCount } from "./context.ts";
+import {
+  type Command,
+  expectAtMost,
+  openCurrentDatabase,
+  parseCommandArgs,
+  parseCount,
+} from "./context.ts";
 
 export const command: Command = {
   help: `audit-trail archive — move old events into a sealed archive file
@@ -55,9 +59,8 @@ EXAMPLES
     expectAtMost("archive", positionals, 0);
     if (values.to === "") throw new UsageError("--to must not be empty");
     const before = archiveCut(values.before, values.keep, Date.now());
-    const { io, dbPath, format } = context;
-    using db = openDatabase(dbPath);
-    requireCurrentSchema(db);
+    const { io, format } = context;
+    using db = openCurrentDatabase(context);
     const result = await archiveEvents(db, {
       before,
       dir: values.to,

@@ -11,9 +11,7 @@ import {
 } from "../lib/batch.ts";
 import { batchFailed, type BatchOutcome } from "../lib/batch_outcome.ts";
 import { acknowledge } from "./acknowledge.ts";
-import { type AuditDatabase, openDatabase } from "../lib/db.ts";
 import { AuditTrailError, UsageError } from "../lib/errors.ts";
-import { requireCurrentSchema } from "../lib/migrate.ts";
 import { writeObject, writeRecords } from "../lib/output.ts";
 import { validateRunId } from "../lib/run_id.ts";
 import {
@@ -21,6 +19,7 @@ import {
   type CommandContext,
   expectAtMost,
   GLOBAL_OPTIONS,
+  openCurrentDatabase,
   parseCommandArgs,
   parseCount,
   requireValidText,
@@ -102,7 +101,7 @@ const SUBCOMMANDS: Record<string, Handler> = {
     });
     expectAtMost("batch start", positionals, 1);
     requireValidText({ DESCRIPTION: positionals[0], "--user": values.user });
-    using db = openCurrent(context);
+    using db = openCurrentDatabase(context);
     const event = startBatch(db, positionals[0] ?? "", {
       user: resolveUser(context.io, values.user),
     });
@@ -123,7 +122,7 @@ const SUBCOMMANDS: Record<string, Handler> = {
     expectAtMost("batch end", positionals, 2);
     requireValidText({ SUMMARY: positionals[1], "--user": values.user });
     validateRunId(positionals[0]);
-    using db = openCurrent(context);
+    using db = openCurrentDatabase(context);
     const event = endBatch(db, positionals[0], positionals[1] ?? "", {
       user: resolveUser(context.io, values.user),
     });
@@ -142,7 +141,7 @@ const SUBCOMMANDS: Record<string, Handler> = {
     if (positionals.length === 0) throw missingRunId("show");
     expectAtMost("batch show", positionals, 1);
     validateRunId(positionals[0]);
-    using db = openCurrent(context);
+    using db = openCurrentDatabase(context);
     const report = values.archives === undefined
       ? getBatchOperations(db, positionals[0])
       : (await importOnDemand<typeof import("../lib/archive/read.ts")>("lib/archive/read.ts"))
@@ -166,7 +165,7 @@ const SUBCOMMANDS: Record<string, Handler> = {
     });
     expectAtMost("batch list", positionals, 0);
     const limit = values.limit === undefined ? undefined : parseCount(values.limit, "--limit");
-    using db = openCurrent(context);
+    using db = openCurrentDatabase(context);
     const batches = listBatches(db, { limit });
     await writeRecords(context.io.stdout, [batches], context.format, SUMMARY_COLUMNS);
     return 0;
@@ -197,7 +196,7 @@ const SUBCOMMANDS: Record<string, Handler> = {
     let runId: string;
     let failure: unknown;
     {
-      using db = openCurrent(context);
+      using db = openCurrentDatabase(context);
       try {
         ({ outcome, run_id: runId } = await execBatch(db, { program, args: programArgs, env }, {
           description: values.description,
@@ -301,17 +300,6 @@ function processSignals(atTerminal: boolean): { source: SignalSource } & Disposa
 /** `path` made absolute against `cwd`, so the command finds the database from any folder. */
 function absolutePath(cwd: string, path: string): string {
   return /^(?:[A-Za-z]:)?[\\/]/.test(path) ? path : `${cwd}/${path}`;
-}
-
-function openCurrent(context: CommandContext): AuditDatabase {
-  const db = openDatabase(context.dbPath);
-  try {
-    requireCurrentSchema(db);
-  } catch (error) {
-    db.close();
-    throw error;
-  }
-  return db;
 }
 
 /**

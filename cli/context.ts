@@ -4,7 +4,9 @@
  *
  * @module
  */
+import { type AuditDatabase, openDatabase, type OpenDatabaseOptions } from "../lib/db.ts";
 import { UsageError } from "../lib/errors.ts";
+import { requireCurrentSchema } from "../lib/migrate.ts";
 import { runIdProblem, validateRunId } from "../lib/run_id.ts";
 import type { SyncReader } from "../lib/ndjson.ts";
 import { OUTPUT_FORMATS, type OutputFormat, type TextSink } from "../lib/output.ts";
@@ -140,8 +142,29 @@ function defaultDatabasePath(cwd: string): string {
   return `${base}data${separator}app.db`;
 }
 
+/**
+ * Opens the command's database (`--db`) and checks that it has the schema this tool writes,
+ * closing it again when it does not. Every command but `migrate` opens its database here.
+ *
+ * @throws {DatabaseNotFoundError} When there is no such file (`migrate` makes it).
+ * @throws {SchemaError} When the file was never migrated, or by another version of the tool.
+ */
+export function openCurrentDatabase(
+  context: CommandContext,
+  options?: OpenDatabaseOptions,
+): AuditDatabase {
+  const db = openDatabase(context.dbPath, options);
+  try {
+    requireCurrentSchema(db);
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+  return db;
+}
+
 /** Parses a whole number of 0 or more given for `option`. */
-export { parseCountOption as parseCount } from "../lib/query_options.ts";
+export { parseCount } from "../lib/count.ts";
 
 /**
  * Fails when text to be stored holds U+FFFD. The runtime puts that character where an

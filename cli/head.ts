@@ -1,8 +1,6 @@
 import { chainHead } from "../lib/chain/mod.ts";
-import { openDatabase } from "../lib/db.ts";
-import { requireCurrentSchema } from "../lib/migrate.ts";
 import { writeObject } from "../lib/output.ts";
-import { type Command, expectAtMost, parseCommandArgs } from "./context.ts";
+import { type Command, expectAtMost, openCurrentDatabase, parseCommandArgs } from "./context.ts";
 
 export const command: Command = {
   help: `audit-trail head — print the newest event's seal, to note as an anchor
@@ -31,9 +29,8 @@ EXAMPLES
       formats: ["json", "ndjson", "table"],
     });
     expectAtMost("head", positionals, 0);
-    const { io, dbPath, explicitFormat } = context;
-    using db = openDatabase(dbPath);
-    requireCurrentSchema(db);
+    const { io, explicitFormat } = context;
+    using db = openCurrentDatabase(context);
     const head = chainHead(db);
     if (explicitFormat === "json" || explicitFormat === "ndjson") {
       const value = head

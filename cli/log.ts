@@ -1,13 +1,12 @@
 import { acknowledge } from "./acknowledge.ts";
-import { openDatabase } from "../lib/db.ts";
 import { UsageError } from "../lib/errors.ts";
 import { logAuditEvent, logNumberedEvents } from "../lib/events.ts";
-import { requireCurrentSchema } from "../lib/migrate.ts";
 import { readNdjson } from "../lib/ndjson.ts";
 import { writeObject, writeRecords } from "../lib/output.ts";
 import {
   type Command,
   expectAtMost,
+  openCurrentDatabase,
   parseCommandArgs,
   requireFormat,
   requireValidText,
@@ -60,7 +59,7 @@ EXAMPLES
       "--sku": values.sku,
       "--user": values.user,
     });
-    const { io, dbPath } = context;
+    const { io } = context;
     const defaults = {
       user: resolveUser(io, values.user),
       run_id: resolveRunId(io, values["run-id"]),
@@ -80,8 +79,7 @@ EXAMPLES
         }
       }
       requireFormat(context, "log --stdin", ["json", "ndjson", "table"]);
-      using db = openDatabase(dbPath);
-      requireCurrentSchema(db);
+      using db = openCurrentDatabase(context);
       if (io.stdinIsTerminal) {
         await io.stderr.write(
           "audit-trail: reading one JSON event per line; end with Ctrl-D (on Windows: Ctrl-Z, Enter)\n",
@@ -107,8 +105,7 @@ EXAMPLES
       });
     }
     expectAtMost("log", positionals, 1);
-    using db = openDatabase(dbPath);
-    requireCurrentSchema(db);
+    using db = openCurrentDatabase(context);
     const event = logAuditEvent(db, {
       operation: positionals[0],
       details: values.details,

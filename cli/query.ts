@@ -1,5 +1,4 @@
-import { type AuditDatabase, openDatabase } from "../lib/db.ts";
-import { requireCurrentSchema } from "../lib/migrate.ts";
+import type { AuditDatabase } from "../lib/db.ts";
 import {
   type AuditLogFilter,
   DEFAULT_QUERY_LIMIT,
@@ -12,8 +11,8 @@ import {
   type QueryOptionName,
 } from "../lib/query_options.ts";
 import { UsageError } from "../lib/errors.ts";
+import { type Command, expectAtMost, openCurrentDatabase, parseCommandArgs } from "./context.ts";
 import { importOnDemand } from "./on_demand.ts";
-import { type Command, expectAtMost, parseCommandArgs } from "./context.ts";
 
 export const command: Command = {
   help: `audit-trail query — find events
@@ -94,8 +93,7 @@ EXAMPLES
     if (site !== undefined) {
       throw new UsageError("--site is for --central", { hint: "Add --central URL." });
     }
-    using db = openDatabase(context.dbPath, { readOnly: false });
-    requireCurrentSchema(db);
+    using db = openCurrentDatabase(context, { readOnly: false });
     const rows = archives === undefined ? undefined : await withArchives(db, archives);
     const result = await writeQuery(context.io.stdout, db, filter, context.format, { rows });
     if (result.more && context.format === "table") {

@@ -1,11 +1,9 @@
 import { dirname, join, resolve } from "node:path";
-import { openDatabase } from "../lib/db.ts";
-import { AuditTrailError } from "../lib/errors.ts";
-import { requireCurrentSchema } from "../lib/migrate.ts";
+import { AuditTrailError, errorMessage } from "../lib/errors.ts";
 import { checkTimeBound } from "../lib/query_options.ts";
 import { writeReport } from "../lib/report/report.ts";
-import denoConfig from "../deno.json" with { type: "json" };
-import { type Command, expectAtMost, parseCommandArgs } from "./context.ts";
+import { TOOL_VERSION } from "../lib/version.ts";
+import { type Command, expectAtMost, openCurrentDatabase, parseCommandArgs } from "./context.ts";
 
 export const command: Command = {
   help: `audit-trail report — one HTML file with charts and the newest events, to open offline
@@ -44,14 +42,13 @@ EXAMPLES
       : resolve(context.io.cwd(), values.output);
     checkTimeBound(values.since, "--since");
     checkTimeBound(values.until, "--until");
-    using db = openDatabase(context.dbPath, { readOnly: true });
-    requireCurrentSchema(db);
+    using db = openCurrentDatabase(context, { readOnly: true });
     let page = "";
     await writeReport(db, { write: (text) => Promise.resolve(void (page += text)) }, {
       since: values.since,
       until: values.until,
       now,
-      version: denoConfig.version,
+      version: TOOL_VERSION,
     });
     await replaceFile(output, page);
     await context.io.stdout.write(output + "\n");
@@ -76,7 +73,7 @@ async function replaceFile(path: string, text: string): Promise<void> {
   } catch (error) {
     await Deno.remove(temporary).catch(() => {});
     throw new AuditTrailError(
-      `Cannot write the report to "${path}": ${error instanceof Error ? error.message : error}`,
+      `Cannot write the report to "${path}": ${errorMessage(error)}`,
       { hint: "Check that the folder exists and can be written, or choose another --output." },
     );
   }

@@ -1,10 +1,14 @@
-import { openDatabase } from "../lib/db.ts";
-import { requireCurrentSchema } from "../lib/migrate.ts";
 import { writeObject } from "../lib/output.ts";
 import { checkTimeBound } from "../lib/query_options.ts";
 import { formatCount, formatDuration, shortTime } from "../lib/report/format.ts";
 import { type AuditStats, DEFAULT_STATS_TOP, getStats } from "../lib/stats.ts";
-import { type Command, expectAtMost, parseCommandArgs, parseCount } from "./context.ts";
+import {
+  type Command,
+  expectAtMost,
+  openCurrentDatabase,
+  parseCommandArgs,
+  parseCount,
+} from "./context.ts";
 
 export const command: Command = {
   help: `audit-trail stats — events per day and operation, busiest SKUs and users, batches
@@ -47,8 +51,7 @@ EXAMPLES
     checkTimeBound(values.until, "--until");
     const { io, format } = context;
     const top = values.top === undefined ? undefined : parseCount(values.top, "--top");
-    using db = openDatabase(context.dbPath, { readOnly: true });
-    requireCurrentSchema(db);
+    using db = openCurrentDatabase(context, { readOnly: true });
     const stats = getStats(db, { since: values.since, until: values.until, top });
     if (format === "table") await io.stdout.write(statsTable(stats));
     else await writeObject(io.stdout, stats, format);

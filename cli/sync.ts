@@ -1,10 +1,14 @@
-import { openDatabase } from "../lib/db.ts";
-import { AuditTrailError, TamperingFoundError, UsageError } from "../lib/errors.ts";
-import { requireCurrentSchema } from "../lib/migrate.ts";
+import { errorMessage, TamperingFoundError, UsageError } from "../lib/errors.ts";
 import { writeObject } from "../lib/output.ts";
 import { syncToCentral } from "../lib/central/mod.ts";
 import { resolveCentral, safeHostname } from "./central.ts";
-import { type Command, expectAtMost, parseCommandArgs, parseCount } from "./context.ts";
+import {
+  type Command,
+  expectAtMost,
+  openCurrentDatabase,
+  parseCommandArgs,
+  parseCount,
+} from "./context.ts";
 
 /** Longest wait between rounds after failures, in seconds. */
 const MAX_BACKOFF_SECONDS = 600;
@@ -56,7 +60,7 @@ EXAMPLES
       interval: { type: "string" },
     }, { formats: ["json", "ndjson"] });
     expectAtMost("sync", positionals, 0);
-    const { io, dbPath } = context;
+    const { io } = context;
     if (values.interval !== undefined && !values.watch) {
       throw new UsageError("--interval is for --watch", { hint: "Add --watch, or leave it out." });
     }
@@ -65,8 +69,7 @@ EXAMPLES
     const target = resolveCentral(io, values.central);
     const site = values.site ?? (io.env("AUDIT_TRAIL_SITE") || undefined);
     const options = { central: target, site, hostname: safeHostname() };
-    using db = openDatabase(dbPath);
-    requireCurrentSchema(db);
+    using db = openCurrentDatabase(context);
     if (!values.watch) {
       const result = await syncToCentral(db, options);
       await writeObject(io.stdout, result, context.explicitFormat === "ndjson" ? "ndjson" : "json");
@@ -89,10 +92,9 @@ EXAMPLES
           if (error instanceof UsageError || error instanceof TamperingFoundError) throw error;
           failures++;
           wait = Math.min(interval * 2 ** failures, MAX_BACKOFF_SECONDS);
-          const message = error instanceof AuditTrailError ? error.message : String(error);
           await io.stderr.write(
             `audit-trail: warning: sync failed (${
-              message.replace(/\s*[\r\n]+\s*/g, " ")
+              errorMessage(error)
             }); trying again in ${wait} s\n`,
           );
         }

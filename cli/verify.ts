@@ -1,10 +1,8 @@
 import { type ChainVerifyResult, verifyChain } from "../lib/chain/mod.ts";
-import { openDatabase, translateSqliteError } from "../lib/db.ts";
 import { TamperingFoundError, UsageError } from "../lib/errors.ts";
-import { requireCurrentSchema } from "../lib/migrate.ts";
 import { writeObject } from "../lib/output.ts";
 import { importOnDemand } from "./on_demand.ts";
-import { type Command, expectAtMost, parseCommandArgs } from "./context.ts";
+import { type Command, expectAtMost, openCurrentDatabase, parseCommandArgs } from "./context.ts";
 
 export const command: Command = {
   help: `audit-trail verify — check that no audit event was changed or removed
@@ -77,13 +75,8 @@ EXAMPLES
       throw new UsageError("--site is for --central", { hint: "Add --central URL." });
     }
     const { io, dbPath, format } = context;
-    using db = openDatabase(dbPath);
-    requireCurrentSchema(db);
-    // A damaged file fails part-way through the walk: say so as for any other command.
-    const options = { anchor: values.anchor, archives: values.archives };
-    const result = await verifyChain(db, options).catch((error) => {
-      throw translateSqliteError(error, dbPath);
-    });
+    using db = openCurrentDatabase(context);
+    const result = await verifyChain(db, { anchor: values.anchor, archives: values.archives });
     const report = { database: dbPath, ...result };
     if (format === "table") {
       const lines = [`${dbPath}: ${result.events_checked} events checked`];

@@ -4,7 +4,8 @@
  * @module
  */
 import { type AuditDatabase, guard } from "./db.ts";
-import { AuditTrailError, UsageError } from "./errors.ts";
+import { requireCount } from "./count.ts";
+import { AuditTrailError, errorMessage, UsageError } from "./errors.ts";
 import { type BatchOutcome, formatBatchOutcome, signalNumber } from "./batch_outcome.ts";
 import { type AuditEvent, UTC_TIMESTAMP_SQL } from "./event_row.ts";
 import { logAuditEvent } from "./events.ts";
@@ -104,10 +105,7 @@ export function batchReport(runId: string, events: AuditEvent[]): BatchReport {
  * ```
  */
 export function listBatches(db: AuditDatabase, options: { limit?: number } = {}): BatchSummary[] {
-  const limit = options.limit ?? DEFAULT_BATCH_LIST_LIMIT;
-  if (!Number.isSafeInteger(limit) || limit < 0) {
-    throw new UsageError(`Limit must be a whole number of 0 or more, not "${limit}"`);
-  }
+  const limit = requireCount(options.limit ?? DEFAULT_BATCH_LIST_LIMIT, "Limit");
   const rows = guard(db.path, () =>
     db.statement(
       `WITH batches AS (
@@ -256,7 +254,7 @@ export class BatchEndNotRecordedError extends AuditTrailError {
   readonly outcome: BatchOutcome;
 
   constructor(runId: string, outcome: BatchOutcome, cause: unknown) {
-    const reason = cause instanceof Error ? cause.message : String(cause);
+    const reason = errorMessage(cause);
     super(
       `Batch ${runId} ended (${
         describeOutcome(outcome)

@@ -10,6 +10,7 @@ import {
   DatabaseCorruptError,
   DatabaseNotFoundError,
   DiskFullError,
+  errorMessage,
   ReadOnlyDatabaseError,
   UsageError,
 } from "./errors.ts";
@@ -105,7 +106,7 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): A
     try {
       Deno.mkdirSync(nodePath().dirname(path), { recursive: true });
     } catch (error) {
-      throw new AuditTrailError(`Cannot create the folder for "${path}": ${messageOf(error)}`, {
+      throw new AuditTrailError(`Cannot create the folder for "${path}": ${errorMessage(error)}`, {
         cause: error,
       });
     }
@@ -375,14 +376,44 @@ function finishWrite<T>(db: AuditDatabase, work: () => T): T {
   return result;
 }
 
-/** Runs `work` inside one read transaction, so every statement sees the same snapshot. */
+/**
+ * Runs `work` inside one read transaction, so every statement sees the same snapshot (see
+ * {@linkcode readSnapshot}; inside a transaction already open, `work` runs in that one).
+ */
 export function readTransaction<T>(db: AuditDatabase, work: () => T): T {
-  guard(db.path, () => db.sqlite.exec("BEGIN"));
-  try {
-    return guard(db.path, work);
-  } finally {
-    if (db.sqlite.isOpen && db.sqlite.isTransaction) db.sqlite.exec("COMMIT");
-  }
+  using _snapshot = readSnapshot(db);
+  return guard(db.path, work);
+}
+
+/**
+ * Begins a read transaction that lasts until the returned handle is disposed (`using`), so
+ * that every statement in between sees one snapshot, across `await`s and the pages of a
+ * generator. Inside a transaction already open it begins none and leaves that one open.
+ *
+ * Ending it never throws: nothing was written, and a commit that fails can only report damage
+ * that a read already reported (as a typed error, which must not be replaced by the raw one).
+ * A raw `node:sqlite` connection may be given too (the bundle's copies read one): its errors
+ * then stay raw.
+ */
+export function readSnapshot(db: AuditDatabase | DatabaseSync): Disposable {
+  const sqlite = db instanceof AuditDatabase ? db.sqlite : db;
+  if (sqlite.isTransaction) return { [Symbol.dispose]() {} };
+  if (db instanceof AuditDatabase) guard(db.path, () => sqlite.exec("BEGIN"));
+  else sqlite.exec("BEGIN");
+  return {
+    [Symbol.dispose]() {
+      if (!sqlite.isOpen || !sqlite.isTransaction) return;
+      try {
+        sqlite.exec("COMMIT");
+      } catch {
+        try {
+          sqlite.exec("ROLLBACK");
+        } catch {
+          // Closing the connection ends the transaction in any case.
+        }
+      }
+    },
+  };
 }
 
 /** Runs `work`, turning SQLite failures into audit-trail's typed errors for `path`. */
@@ -466,10 +497,6 @@ function statOrNull(path: string): Deno.FileInfo | null {
   } catch {
     return null;
   }
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** `node:path`, for the rare paths that need a file's folder (see {@linkcode nodeBuiltin}). */

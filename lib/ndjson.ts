@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { AuditTrailError, InvalidInputError } from "./errors.ts";
+import { AuditTrailError, errorMessage, InvalidInputError } from "./errors.ts";
 import type { NumberedInput } from "./events.ts";
 
 /** Longest input line accepted, in bytes: far above any valid event, far below trouble. */
@@ -142,7 +142,7 @@ class LineReader {
       } catch (error) {
         // Standard input that is a folder, or a device that fails: not a bad line, a bad source.
         throw new AuditTrailError(
-          `Cannot read the input: ${error instanceof Error ? error.message : String(error)}`,
+          `Cannot read the input: ${errorMessage(error)}`,
           {
             hint:
               "Give NDJSON lines from a file or a pipe: audit-trail log --stdin < events.ndjson",

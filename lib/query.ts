@@ -6,6 +6,7 @@
  */
 import type { StatementSync } from "node:sqlite";
 import { type AuditDatabase, guard } from "./db.ts";
+import { requireCount } from "./count.ts";
 import { UsageError } from "./errors.ts";
 import {
   type AuditEvent,
@@ -223,7 +224,7 @@ export async function writeQuery(
   format: OutputFormat,
   options: WriteQueryOptions = {},
 ): Promise<QueryWritten> {
-  const limit = checkCount(filter.limit ?? DEFAULT_QUERY_LIMIT, "Limit");
+  const limit = requireCount(filter.limit ?? DEFAULT_QUERY_LIMIT, "Limit");
   const result: QueryWritten = { written: 0, more: false, lastId: null };
   // One event beyond the limit is read to tell whether more match; it is never written.
   const read = options.rows ?? ((filter: AuditLogFilter) => streamAuditRows(db, filter));
@@ -306,11 +307,11 @@ export function filterConditions(
   }
   if (filter.afterId !== undefined) {
     conditions.push("audit_id > ?");
-    params.push(checkId(filter.afterId, "after"));
+    params.push(requireCount(filter.afterId, "The after id (an event id)"));
   }
   if (filter.beforeId !== undefined) {
     conditions.push("audit_id < ?");
-    params.push(checkId(filter.beforeId, "before"));
+    params.push(requireCount(filter.beforeId, "The before id (an event id)"));
   }
   return { conditions, params };
 }
@@ -322,8 +323,8 @@ function planQuery(db: AuditDatabase, filter: AuditLogFilter): QueryPlan {
     throw new UsageError(`Order must be "asc" or "desc", not "${order}"`);
   }
   const ascending = order === "asc";
-  const limit = checkCount(filter.limit ?? DEFAULT_QUERY_LIMIT, "Limit");
-  const offset = checkCount(filter.offset ?? 0, "Offset");
+  const limit = requireCount(filter.limit ?? DEFAULT_QUERY_LIMIT, "Limit");
+  const offset = requireCount(filter.offset ?? 0, "Offset");
   return {
     params,
     limit,
@@ -350,21 +351,4 @@ function registerLowerCase(db: AuditDatabase) {
     (text) => typeof text === "string" ? text.toLowerCase() : text,
   );
   withLowerCase.add(db);
-}
-
-/** The library names values, not flags: the CLI checks its flags' values before they get here. */
-function checkCount(value: number, name: "Limit" | "Offset"): number {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new UsageError(`${name} must be a whole number of 0 or more, not "${value}"`);
-  }
-  return value;
-}
-
-function checkId(value: number, bound: "after" | "before"): number {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new UsageError(
-      `The ${bound} id must be an event id (a whole number of 0 or more), not "${value}"`,
-    );
-  }
-  return value;
 }

@@ -2,8 +2,13 @@
  * The filters of a query given as text, by name: `audit-trail query --sku X` and the viewer's
  * `/api/events?sku=X` read them here, so a bad value gets the same message from both.
  *
+ * Unlike the rest of the library, its messages name the command line's flags (`--limit must
+ * be…`): what it reads is text typed for those flags, or for the URL parameters that mirror
+ * them. It stays in `lib/` because the viewer (`lib/viewer/`) reads its parameters with it.
+ *
  * @module
  */
+import { parseCount } from "./count.ts";
 import { UsageError } from "./errors.ts";
 import type { AuditLogFilter } from "./query.ts";
 import { parseTimeBound } from "./time_bound.ts";
@@ -58,7 +63,7 @@ export function filterFromOptions(
   checkTimeBound(values.until, "--until");
   const count = (name: "after-id" | "before-id" | "limit" | "offset") => {
     const value = values[name];
-    return value === undefined ? undefined : parseCountOption(value, `--${name}`);
+    return value === undefined ? undefined : parseCount(value, `--${name}`);
   };
   return {
     sku: values.sku,
@@ -74,18 +79,6 @@ export function filterFromOptions(
     offset: count("offset"),
     order,
   };
-}
-
-/**
- * A whole number of 0 or more given as text for `option` (named in the message).
- *
- * @throws {UsageError} When the text is anything else.
- */
-export function parseCountOption(value: string, option: string): number {
-  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(Number(value))) {
-    throw new UsageError(`${option} must be a whole number of 0 or more, not "${value}"`);
-  }
-  return Number(value);
 }
 
 /** Checks a time bound up front, so that its error names the option it was given to. */

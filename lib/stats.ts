@@ -7,7 +7,7 @@
  */
 import { BATCH_END, BATCH_START, durationSeconds } from "./batch.ts";
 import { type AuditDatabase, guard, readTransaction } from "./db.ts";
-import { UsageError } from "./errors.ts";
+import { requireCount } from "./count.ts";
 import { batchFailed, parseBatchOutcome } from "./batch_outcome.ts";
 import { UTC_TIMESTAMP_SQL } from "./event_row.ts";
 import { type AuditLogFilter, filterConditions } from "./query.ts";
@@ -85,10 +85,7 @@ const TS = UTC_TIMESTAMP_SQL;
  * ```
  */
 export function getStats(db: AuditDatabase, options: StatsOptions = {}): AuditStats {
-  const top = options.top ?? DEFAULT_STATS_TOP;
-  if (!Number.isSafeInteger(top) || top < 0) {
-    throw new UsageError(`--top must be a whole number of 0 or more, not "${top}"`);
-  }
+  const top = requireCount(options.top ?? DEFAULT_STATS_TOP, "Top");
   const range = timeRange(options);
   return readTransaction(db, () => {
     const bounds = `FROM audit_log WHERE ${TS} >= ? AND ${TS} < ?`;

@@ -8,6 +8,7 @@
  *
  * @module
  */
+import { writeAll } from "../lib/io.ts";
 
 /** One generated event, as an NDJSON line carries it. */
 export interface BenchEvent {
@@ -109,15 +110,10 @@ export async function writeEventFiles(
   ndjsonPath: string,
   csvPath?: string,
 ): Promise<void> {
-  const encoder = new TextEncoder();
   using ndjson = await Deno.open(ndjsonPath, { write: true, create: true, truncate: true });
   using csv = csvPath === undefined
     ? null
     : await Deno.open(csvPath, { write: true, create: true, truncate: true });
-  const writeAll = async (file: Deno.FsFile, text: string) => {
-    let bytes = encoder.encode(text);
-    while (bytes.length) bytes = bytes.subarray(await file.write(bytes));
-  };
   let jsonChunk: string[] = [];
   let csvChunk: string[] = ["operation,sku,details,user,run_id"];
   for (const event of generateEvents(count)) {

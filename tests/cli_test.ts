@@ -9,7 +9,7 @@ import { userInfo } from "node:os";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { LATEST_SCHEMA_VERSION, MIGRATIONS, openDatabase } from "./internals.ts";
-import { VERSION } from "../cli.ts";
+import { TOOL_VERSION as VERSION } from "../lib/version.ts";
 import {
   cliCommand,
   collectOutput,

@@ -11,12 +11,14 @@ import {
   logAuditEvent,
   logAuditEvents,
   openDatabase,
+  readTransaction,
   requireCurrentSchema,
   UsageError,
+  verifyChain,
   writeTransaction,
 } from "./internals.ts";
 import { databaseExists } from "../lib/db.ts";
-import { fingerprint, sqliteRows, tempDir } from "./helpers.ts";
+import { fingerprint, runCli, sqliteRows, tempDir } from "./helpers.ts";
 import { openMigrated } from "./fixtures.ts";
 
 Deno.test("openDatabase() on a missing path fails and creates neither file nor folder", async () => {
@@ -192,4 +194,40 @@ Deno.test("writeTransaction() takes the write lock up front and rolls back every
     }), /power cut/);
   assert.equal(db.sqlite.isTransaction, false);
   assert.equal(sqliteRows(db.path, "SELECT count(*) AS n FROM audit_log")[0].n, 0);
+});
+
+Deno.test("a read that meets damage part-way fails as a damaged database, not as a raw SQLite error", async () => {
+  await using dir = await tempDir();
+  const path = join(dir.path, "damaged.db");
+  {
+    using db = openMigrated(dir.path, "damaged.db");
+    const details = "x".repeat(200);
+    await logAuditEvents(
+      db,
+      Array.from({ length: 3000 }, (_, i) => ({ operation: `FILL_${i}`, details })),
+    );
+    db.sqlite.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  }
+  // The header and the schema stay readable; pages of the events in the middle do not.
+  const pages = (await Deno.stat(path)).size / 4096;
+  {
+    using file = await Deno.open(path, { write: true });
+    await file.seek(Math.floor(pages / 2) * 4096, Deno.SeekMode.Start);
+    const garbage = new Uint8Array(3 * 4096).fill(0xff);
+    for (let at = 0; at < garbage.length;) at += await file.write(garbage.subarray(at));
+  }
+  using db = openDatabase(path);
+  requireCurrentSchema(db);
+  const walk = () =>
+    db.sqlite.prepare("SELECT count(*) AS n, max(length(details)) FROM audit_log").get();
+  assert.throws(() => readTransaction(db, walk), DatabaseCorruptError);
+  await assert.rejects(verifyChain(db), DatabaseCorruptError);
+  assert.equal(db.sqlite.isTransaction, false);
+  // The command line only reports what the library raised.
+  const verify = await runCli(["verify", "--db", path]);
+  assert.equal(verify.code, 1, verify.stderr);
+  assert.match(
+    verify.stderr,
+    /^audit-trail: error: Database cannot be read: .*the file is damaged/,
+  );
 });

@@ -372,9 +372,9 @@ Deno.test("getAuditLog() refuses a bad limit, offset, order, cursor or time", as
     [{ offset: -3 }, /^Offset must be a whole number/],
     [
       { beforeId: -1 },
-      /^The before id must be an event id \(a whole number of 0 or more\), not "-1"$/,
+      /^The before id \(an event id\) must be a whole number of 0 or more, not "-1"$/,
     ],
-    [{ afterId: 0.5 }, /^The after id must be an event id/],
+    [{ afterId: 0.5 }, /^The after id \(an event id\) must be a whole number/],
     [{ order: "sideways" as "asc" }, /Order must be "asc" or "desc", not "sideways"/],
     [{ since: "last week" }, /^"last week" is not a valid date or time$/],
     [{ until: "2026-02-31" }, /^"2026-02-31" is not a valid date or time$/],

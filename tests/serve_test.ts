@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { logAuditEvents, openDatabase } from "../mod.ts";
+import { logAuditEvents, openDatabase, UsageError } from "../mod.ts";
 import { type RunningViewer, startViewer } from "../lib/viewer/server.ts";
 import { cliCommand, fingerprint, runCli, tempDir } from "./helpers.ts";
 import { migratedFile } from "./fixtures.ts";
@@ -399,4 +399,18 @@ Deno.test("CLI serve prints its address, answers, and stops cleanly on SIGTERM",
     assert.equal(bad.stderr.split("\n")[0], `audit-trail: error: ${message}`);
     assert.equal(bad.stdout, "");
   }
+});
+
+Deno.test("a failure in a viewer worker reaches the server as one line; a typed one keeps its hint", async () => {
+  const { workerError } = await import("../lib/viewer/worker.ts");
+  assert.deepEqual(workerError(new Error("disk I/O error\n  at page 7")), {
+    name: "Error",
+    message: "disk I/O error at page 7",
+  });
+  assert.deepEqual(workerError("gone"), { name: "Error", message: "gone" });
+  assert.deepEqual(workerError(new UsageError("Bad limit", { hint: "Give a number." })), {
+    name: "UsageError",
+    message: "Bad limit",
+    hint: "Give a number.",
+  });
 });

@@ -10,7 +10,7 @@
 import { dirname, join } from "node:path";
 import { type AuditDatabase, guard, readTransaction, writeTransaction } from "../db.ts";
 import { UTC_TIMESTAMP_SQL } from "../event_row.ts";
-import { AuditTrailError, TamperingFoundError, UsageError } from "../errors.ts";
+import { AuditTrailError, errorMessage, TamperingFoundError, UsageError } from "../errors.ts";
 import { hashFile } from "../bundle/files.ts";
 import { requireAcknowledged } from "./central.ts";
 import { insertCheckpoint, liveStart, readCheckpoints } from "./checkpoints.ts";
@@ -328,7 +328,7 @@ function reclaimSpace(db: AuditDatabase): string | undefined {
     return undefined;
   } catch (error) {
     return `The events were archived, but their space could not be given back yet (${
-      error instanceof Error ? error.message : String(error)
+      errorMessage(error)
     }); the next archive run tries again.`;
   }
 }

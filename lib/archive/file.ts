@@ -9,9 +9,9 @@
  */
 import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 import { type AuditDatabase, guard, openDatabase } from "../db.ts";
-import { AuditTrailError } from "../errors.ts";
+import { AuditTrailError, errorMessage } from "../errors.ts";
 import type { ChainFailure } from "../chain/classify.ts";
-import { walkChain } from "../chain/verify.ts";
+import { walkChain } from "../chain/walk.ts";
 
 /** What an archive file says about itself (table `audit_trail_archive`). */
 export interface ArchiveInfo {
@@ -55,7 +55,9 @@ const PAGE_SIZE = 4096;
 /**
  * Writes the live events `range.first_audit_id`..`range.last_audit_id` and their seals into a
  * new file at `path`, through a connection of its own (an ATTACH needs permissions the tool
- * does not count on). Must run inside a read transaction on `live`, so that what is copied is
+ * does not count on), which begins and commits its one transaction itself: it writes a new
+ * file alone, under an exclusive lock, and writeTransaction's lock waits are made for the
+ * shared database. Must run inside a read transaction on `live`, so that what is copied is
  * one snapshot. The file is not synced: the caller does that, then reads it back.
  */
 export function writeArchiveFile(live: AuditDatabase, path: string, range: ArchiveRange): void {
@@ -183,7 +185,7 @@ export function checkArchiveFile(
     }
     return check;
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
+    const message = errorMessage(error);
     return fail(expected.first_audit_id, "modified", `cannot be read: ${message}`);
   } finally {
     archive.close();

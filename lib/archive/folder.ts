@@ -6,7 +6,7 @@
  * @module
  */
 import { join } from "node:path";
-import { AuditTrailError, DiskFullError } from "../errors.ts";
+import { AuditTrailError, DiskFullError, errorMessage } from "../errors.ts";
 import type { Checkpoint } from "./checkpoints.ts";
 import { ARCHIVE_FILE_NAME } from "./file.ts";
 
@@ -136,7 +136,7 @@ function folderError(dir: string, error: unknown): unknown {
   if (error instanceof DiskFullError) return new DiskFullError(dir, { cause: error });
   if (error instanceof AuditTrailError) return error;
   const code = (error as { code?: string }).code;
-  const message = error instanceof Error ? error.message : String(error);
+  const message = errorMessage(error);
   if (code === "ENOSPC" || code === "EDQUOT" || code === "EFBIG") {
     return new DiskFullError(dir, { cause: error });
   }

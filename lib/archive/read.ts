@@ -11,8 +11,9 @@
  * @module
  */
 import { join } from "node:path";
-import { type AuditDatabase, guard } from "../db.ts";
-import { AuditTrailError, TamperingFoundError, UsageError } from "../errors.ts";
+import { type AuditDatabase, readSnapshot } from "../db.ts";
+import { requireCount } from "../count.ts";
+import { AuditTrailError, TamperingFoundError } from "../errors.ts";
 import type { AuditEvent } from "../event_row.ts";
 import { type AuditLogFilter, DEFAULT_QUERY_LIMIT, getAuditLog } from "../query.ts";
 import { type BatchReport, batchReport } from "../batch.ts";
@@ -59,39 +60,33 @@ export function* streamWithArchives<T>(
   filter: AuditLogFilter,
   read: PageReader<T>,
 ): Generator<T[]> {
-  const limit = checkCount(filter.limit ?? DEFAULT_QUERY_LIMIT, "limit");
-  let skip = checkCount(filter.offset ?? 0, "offset");
+  const limit = requireCount(filter.limit ?? DEFAULT_QUERY_LIMIT, "Limit");
+  let skip = requireCount(filter.offset ?? 0, "Offset");
   let left = limit === 0 ? Infinity : limit;
   const each = { ...filter, limit: 0, offset: 0 };
-  const sqlite = db.sqlite;
   // One snapshot for the checkpoints and the live events: ends when the stream does.
-  const own = !sqlite.isTransaction;
-  if (own) guard(db.path, () => sqlite.exec("BEGIN"));
-  try {
-    const checkpoints = readCheckpoints(db).filter((c) => overlaps(c, filter));
-    // Nothing archived yet (or nothing the filter reaches): no folder is needed.
-    if (checkpoints.length > 0) requireArchiveFolder(dir);
-    // Every archive the filter can reach is checked before the first event is printed, so a
-    // missing one fails the command with nothing written, rather than half-way through.
-    for (const checkpoint of checkpoints) openChecked(dir, checkpoint).close();
-    const sources: (Checkpoint | null)[] = [null, ...checkpoints.reverse()];
-    if (filter.order === "asc") sources.reverse();
-    for (const checkpoint of sources) {
-      using archive = checkpoint ? openChecked(dir, checkpoint) : undefined;
-      for (let page of read(archive ?? db, each)) {
-        if (skip > 0) {
-          const skipped = Math.min(skip, page.length);
-          page = page.slice(skipped);
-          skip -= skipped;
-        }
-        if (page.length > left) page = page.slice(0, left);
-        left -= page.length;
-        if (page.length > 0) yield page;
-        if (left === 0) return;
+  using _snapshot = readSnapshot(db);
+  const checkpoints = readCheckpoints(db).filter((c) => overlaps(c, filter));
+  // Nothing archived yet (or nothing the filter reaches): no folder is needed.
+  if (checkpoints.length > 0) requireArchiveFolder(dir);
+  // Every archive the filter can reach is checked before the first event is printed, so a
+  // missing one fails the command with nothing written, rather than half-way through.
+  for (const checkpoint of checkpoints) openChecked(dir, checkpoint).close();
+  const sources: (Checkpoint | null)[] = [null, ...checkpoints.reverse()];
+  if (filter.order === "asc") sources.reverse();
+  for (const checkpoint of sources) {
+    using archive = checkpoint ? openChecked(dir, checkpoint) : undefined;
+    for (let page of read(archive ?? db, each)) {
+      if (skip > 0) {
+        const skipped = Math.min(skip, page.length);
+        page = page.slice(skipped);
+        skip -= skipped;
       }
+      if (page.length > left) page = page.slice(0, left);
+      left -= page.length;
+      if (page.length > 0) yield page;
+      if (left === 0) return;
     }
-  } finally {
-    if (own && sqlite.isOpen && sqlite.isTransaction) sqlite.exec("COMMIT");
   }
 }
 
@@ -165,11 +160,4 @@ function openChecked(dir: string, checkpoint: Checkpoint): AuditDatabase {
     );
   }
   return archive;
-}
-
-function checkCount(value: number, name: string): number {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new UsageError(`The ${name} must be a whole number of 0 or more, not "${value}"`);
-  }
-  return value;
 }

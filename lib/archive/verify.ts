@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { type AuditDatabase, guard } from "../db.ts";
 import type { ChainHead } from "../chain/seal.ts";
 import type { ChainFailure } from "../chain/classify.ts";
-import { type ChainVerifyResult, checkAnchor } from "../chain/verify.ts";
+import { type ChainVerifyResult, checkAnchor } from "../chain/walk.ts";
 import { type Checkpoint, checkpointCovering } from "./checkpoints.ts";
 import { type ArchiveChecks, type FileCheck, startArchiveChecks } from "./check_files.ts";
 import {

@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { type AuditDatabase, openDatabase } from "../db.ts";
+import { type AuditDatabase, openDatabase, readSnapshot } from "../db.ts";
 import { type AuditRow, eventRowSql, readEventRows } from "../event_row.ts";
 import { type Row, writeRows } from "../output.ts";
 import { writeQuery } from "../query.ts";
@@ -37,18 +37,14 @@ export async function exportAuditCsv(
   using file = await Deno.open(path, { write: true, createNew: true });
   const write = (text: string) => writeAll(file, text);
   await write("\uFEFF");
-  db.sqlite.exec("BEGIN");
+  using _snapshot = readSnapshot(db);
   const mapped = function* (pages: Iterable<AuditRow[]>) {
     for (const page of pages) yield options.mapRow ? page.map(options.mapRow) : page;
   };
-  try {
-    const filter = { limit: options.limit, order: "desc" } as const;
-    return hasRunId(db)
-      ? (await writeQuery({ write }, db, filter, "csv", options)).written
-      : await writeRows({ write }, mapped(legacyPages(db, options.limit, options.signal)), "csv");
-  } finally {
-    if (db.sqlite.isOpen && db.sqlite.isTransaction) db.sqlite.exec("COMMIT");
-  }
+  const filter = { limit: options.limit, order: "desc" } as const;
+  return hasRunId(db)
+    ? (await writeQuery({ write }, db, filter, "csv", options)).written
+    : await writeRows({ write }, mapped(legacyPages(db, options.limit, options.signal)), "csv");
 }
 
 function hasRunId(db: AuditDatabase): boolean {

@@ -11,7 +11,7 @@
  */
 import { CHAIN_SCHEMA_VERSION, type ChainVerifyResult, verifyChain } from "../chain/mod.ts";
 import { openDatabase } from "../db.ts";
-import { DatabaseBusyError } from "../errors.ts";
+import { DatabaseBusyError, errorMessage } from "../errors.ts";
 import { schemaVersion } from "../migrate.ts";
 import { collectDatabaseStats, type DatabaseStats, type StatsOptions } from "./stats.ts";
 
@@ -137,7 +137,7 @@ if ("WorkerGlobalScope" in globalThis && scope.name === WORKER_NAME) {
       reply = {
         ok: false,
         busy: error instanceof DatabaseBusyError,
-        message: error instanceof Error ? error.message : String(error),
+        message: errorMessage(error),
       };
     }
     scope.postMessage(reply);

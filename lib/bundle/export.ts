@@ -9,7 +9,8 @@ import { basename, dirname, join, resolve } from "node:path";
 import { checkpointsOfFile } from "../archive/checkpoints.ts";
 import type { ChainVerifyResult } from "../chain/mod.ts";
 import { createHash } from "node:crypto";
-import { AuditTrailError, DatabaseBusyError, errorMessage, UsageError } from "../errors.ts";
+import { requireCount } from "../count.ts";
+import { AuditTrailError, DatabaseBusyError, errorMessage } from "../errors.ts";
 import type { AuditRow } from "../event_row.ts";
 import { freeDiskBytes } from "../io.ts";
 import { exportAuditCsv } from "./audit_csv.ts";
@@ -36,7 +37,8 @@ import {
 import { BACKUP_NAME, RAW_NAME, snapshotDatabase, type SnapshotOutcome } from "./snapshot.ts";
 import type { DatabaseStats } from "./stats.ts";
 import { REPORT_NAME, writeReportFile } from "../report/file.ts";
-import { collectSystemInfo, TOOL_VERSION, versions } from "./system_info.ts";
+import { collectSystemInfo, versions } from "./system_info.ts";
+import { TOOL_VERSION } from "../version.ts";
 import { type BundleProgress, type StepReport, type StepRunner, stepRunner } from "./steps.ts";
 import { bundleBaseName, BundleFolderError, BundleWorkspace } from "./workspace.ts";
 import { FolderZip } from "./zip.ts";
@@ -204,10 +206,7 @@ const STEPS: readonly CollectStep[] = [
 export async function exportDebugBundle(
   options: ExportDebugBundleOptions,
 ): Promise<DebugBundleResult> {
-  const auditLimit = options.auditLimit ?? DEFAULT_AUDIT_LIMIT;
-  if (!Number.isSafeInteger(auditLimit) || auditLimit < 0) {
-    throw new UsageError(`The audit limit must be a whole number of 0 or more, not ${auditLimit}`);
-  }
+  const auditLimit = requireCount(options.auditLimit ?? DEFAULT_AUDIT_LIMIT, "The audit limit");
   options.signal?.throwIfAborted();
   const createdAt = options.now ?? new Date();
   const databasePath = resolve(options.database);

@@ -7,6 +7,7 @@
  */
 import type { DatabaseSync, DatabaseSyncOptions, SQLInputValue, StatementSync } from "node:sqlite";
 import { DatabaseSync as Database } from "node:sqlite";
+import { readSnapshot } from "../db.ts";
 import { errorMessage } from "../errors.ts";
 
 /** What {@linkcode copyDatabase} copied. */
@@ -46,7 +47,8 @@ interface SchemaEntry {
  * none loses precision. Indexes and triggers are made after the rows, which is faster and
  * keeps triggers from firing on copied rows.
  *
- * @param source An open connection to the database to copy.
+ * @param source An open connection to the database to copy: a raw one, as the salvage of a
+ * damaged copy opens it without `openDatabase`'s checks and settings.
  * @param targetPath A path where no file exists yet.
  * @param options `salvage` to skip unreadable parts; `signal` to stop.
  * @returns Rows copied per table, and what was skipped.
@@ -62,9 +64,8 @@ export async function copyDatabase(
   // defensive mode forbids; the target is a new file no one else uses. (Deno's node:sqlite
   // takes the option; its type declarations lack it.)
   const target = new Database(targetPath, { defensive: false } as DatabaseSyncOptions);
-  const ownTransaction = !source.isTransaction;
-  if (ownTransaction) source.exec("BEGIN");
   try {
+    using _snapshot = readSnapshot(source);
     const header = (pragma: string) => source.prepare(`PRAGMA ${pragma}`).get()?.[pragma];
     // The target is a new file nobody else uses: no journal, no syncing until it is done.
     target.exec(
@@ -127,13 +128,6 @@ export async function copyDatabase(
     }
     target.exec("PRAGMA journal_mode = DELETE");
   } finally {
-    if (ownTransaction && source.isOpen && source.isTransaction) {
-      try {
-        source.exec("COMMIT");
-      } catch {
-        // Ending a read transaction can report the damage it read past; nothing was written.
-      }
-    }
     target.close();
   }
   return report;
@@ -209,6 +203,8 @@ async function copyRows(
       continue;
     }
     if (page.length === 0) break;
+    // The target is a new file of this copy's own, with no journal: none of writeTransaction's
+    // lock waits apply, and a failed copy is removed, never used.
     target.exec("BEGIN");
     for (const row of page) insert.run(...(hasRowid ? row : row.slice(1)));
     target.exec("COMMIT");

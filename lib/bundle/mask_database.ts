@@ -58,6 +58,9 @@ export function maskDatabase(
     audit_ids: { count: 0, ranges: [], complete: true },
   };
   if (!masker.active) return result;
+  // A raw connection that begins and commits its own transactions: the file is the bundle's
+  // private copy, which nobody else opens, so openDatabase's settings and writeTransaction's
+  // lock waits (made for the shared database) have nothing to do here.
   const db = new DatabaseSync(path);
   try {
     // The journal is kept in memory, so no page with a secret is written to a file beside it.

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { guard, openDatabase } from "../db.ts";
+import { guard, openDatabase, readSnapshot } from "../db.ts";
 import { DatabaseBusyError, errorMessage } from "../errors.ts";
 import { schemaVersion } from "../migrate.ts";
 import { fileSize } from "./files.ts";
@@ -105,9 +105,9 @@ export async function collectDatabaseStats(
   };
   const pragma = (name: string) =>
     read(name, () => db.sqlite.prepare(`PRAGMA ${name}`).get()?.[name] ?? null, null);
-  db.sqlite.exec("BEGIN");
   let stats: Omit<DatabaseStats, "integrity_check" | "errors">;
-  try {
+  {
+    using _snapshot = readSnapshot(db);
     const names = read("tables", () =>
       (db.sqlite.prepare(
         `SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\'
@@ -143,12 +143,6 @@ export async function collectDatabaseStats(
       tables,
       indexes,
     };
-  } finally {
-    try {
-      db.sqlite.exec("COMMIT");
-    } catch {
-      // Ending a read transaction can report the damage it read past; nothing was written.
-    }
   }
   const started = performance.now();
   const mode = (databaseBytes ?? 0) > FULL_CHECK_MAX_BYTES ? "quick_check" : "integrity_check";

@@ -6,10 +6,7 @@
  */
 import { DatabaseSync } from "node:sqlite";
 import { freeDiskBytes } from "../io.ts";
-import denoConfig from "../../deno.json" with { type: "json" };
-
-/** audit-trail's own version. */
-export const TOOL_VERSION: string = denoConfig.version;
+import { TOOL_VERSION } from "../version.ts";
 
 /** The versions a bug report needs. */
 export interface Versions {

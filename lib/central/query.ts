@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { requireCount } from "../count.ts";
 import { UsageError } from "../errors.ts";
 import { type AuditLogFilter, DEFAULT_QUERY_LIMIT } from "../query.ts";
 import { parseTimeBound } from "../time_bound.ts";
@@ -98,17 +99,14 @@ export function planCentralQuery(filter: CentralFilter): CentralQueryPlan {
         hint: "Add --site SITE, or use --since/--until across sites.",
       });
     }
-    if (!Number.isSafeInteger(value) || value < 0) {
-      throw new UsageError(`${option} must be an event id (a whole number), not "${value}"`);
-    }
-    conditions.push(`audit_id ${op} ${bind(value)}`);
+    conditions.push(`audit_id ${op} ${bind(requireCount(value, `The ${option.slice(2)} id`))}`);
   }
   const order = filter.order ?? "desc";
   if (order !== "asc" && order !== "desc") {
     throw new UsageError(`Order must be "asc" or "desc", not "${order}"`);
   }
-  const limit = count(filter.limit ?? DEFAULT_QUERY_LIMIT, "limit");
-  const offset = count(filter.offset ?? 0, "offset");
+  const limit = requireCount(filter.limit ?? DEFAULT_QUERY_LIMIT, "Limit");
+  const offset = requireCount(filter.offset ?? 0, "Offset");
   const direction = order === "asc" ? "ASC" : "DESC";
   const where = conditions.length ? `WHERE ${conditions.join(" AND ")}` : "";
   return {
@@ -175,11 +173,4 @@ export async function explainCentralQuery(
     () => central.sql.unsafe(`EXPLAIN ${plan.text}`, plan.params),
   );
   return rows.map((row) => row["QUERY PLAN"]).join("\n");
-}
-
-function count(value: number, name: string): number {
-  if (!Number.isSafeInteger(value) || value < 0) {
-    throw new UsageError(`--${name} must be a whole number of 0 or more, not "${value}"`);
-  }
-  return value;
 }

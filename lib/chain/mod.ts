@@ -25,10 +25,5 @@
 export { chainHash, GENESIS_HASH, type SealedFields } from "./encoding.ts";
 export { CHAIN_SCHEMA_VERSION, type ChainHead, chainHead } from "./seal.ts";
 export { type ChainFailure, type TamperKind } from "./classify.ts";
-export {
-  type ArchiveCheck,
-  type ChainVerifyResult,
-  parseAnchor,
-  verifyChain,
-  type VerifyChainOptions,
-} from "./verify.ts";
+export { parseAnchor, verifyChain, type VerifyChainOptions } from "./verify.ts";
+export type { ArchiveCheck, ChainVerifyResult } from "./walk.ts";

@@ -5,6 +5,7 @@
  * @module
  */
 import { openDatabase } from "../db.ts";
+import { errorMessage } from "../errors.ts";
 import { type ReportSummary, unreadableReport, writeReport } from "./report.ts";
 import type { ChainVerdict } from "./sections.ts";
 
@@ -79,7 +80,7 @@ export async function writeReportFile(
     });
     result = { summary };
   } catch (error) {
-    const problem = error instanceof Error ? error.message : String(error);
+    const problem = errorMessage(error);
     page = unreadableReport(options.source, problem, now);
     result = { problem };
   }

@@ -8,6 +8,7 @@
 import { basename } from "node:path";
 import { CHAIN_SCHEMA_VERSION, verifyChain } from "../chain/mod.ts";
 import type { AuditDatabase } from "../db.ts";
+import { errorMessage } from "../errors.ts";
 import { schemaVersion } from "../migrate.ts";
 import type { TextSink } from "../output.ts";
 import { getAuditLog } from "../query.ts";
@@ -170,7 +171,7 @@ async function checkChain(db: AuditDatabase): Promise<ChainVerdict> {
     if (schemaVersion(db) < CHAIN_SCHEMA_VERSION) return null;
     return await verifyChain(db);
   } catch (error) {
-    return { error: error instanceof Error ? error.message : String(error) };
+    return { error: errorMessage(error) };
   }
 }
 

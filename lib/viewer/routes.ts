@@ -5,14 +5,10 @@
  *
  * @module
  */
+import { parseCount } from "../count.ts";
 import { UsageError } from "../errors.ts";
 import type { AuditLogFilter } from "../query.ts";
-import {
-  checkTimeBound,
-  filterFromOptions,
-  parseCountOption,
-  type QueryOptionName,
-} from "../query_options.ts";
+import { checkTimeBound, filterFromOptions, type QueryOptionName } from "../query_options.ts";
 import { validateRunId } from "../run_id.ts";
 import { DEFAULT_STATS_TOP, type StatsOptions } from "../stats.ts";
 
@@ -109,9 +105,7 @@ export function routeOf(url: URL): JobRoute | AssetRoute | null {
   }
   if (path === "/batches" || path === "/api/batches") {
     const params = readParams(url, ["limit"], path === "/batches");
-    const limit = params.limit === undefined
-      ? undefined
-      : parseCountOption(params.limit, "--limit");
+    const limit = params.limit === undefined ? undefined : parseCount(params.limit, "--limit");
     const isPage = path === "/batches";
     const job: ViewerJob = {
       kind: "batches",
@@ -136,7 +130,7 @@ export function routeOf(url: URL): JobRoute | AssetRoute | null {
       options: {
         since: params.since,
         until: params.until,
-        top: params.top === undefined ? DEFAULT_STATS_TOP : parseCountOption(params.top, "--top"),
+        top: params.top === undefined ? DEFAULT_STATS_TOP : parseCount(params.top, "--top"),
       },
     });
   }

@@ -13,7 +13,7 @@
  */
 import { basename } from "node:path";
 import { type AuditDatabase, openDatabase } from "../db.ts";
-import { AuditTrailError, UsageError } from "../errors.ts";
+import { AuditTrailError, errorMessage, UsageError } from "../errors.ts";
 import { requireCurrentSchema } from "../migrate.ts";
 import { STYLESHEET, TABLE_FILTER_SCRIPT } from "../report/assets.ts";
 import { VIEWER_CSP } from "../report/page.ts";
@@ -256,7 +256,7 @@ function described(error: unknown): [number, string, string | undefined] {
   if (error instanceof AuditTrailError) return [500, error.message, error.hint];
   return [
     500,
-    `Unexpected failure: ${error instanceof Error ? error.message : String(error)}`,
+    `Unexpected failure: ${errorMessage(error)}`,
     "Please report this with a debug bundle (audit-trail bundle).",
   ];
 }

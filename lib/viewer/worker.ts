@@ -12,7 +12,7 @@
  * @module
  */
 import { type AuditDatabase, openDatabase } from "../db.ts";
-import { AuditTrailError } from "../errors.ts";
+import { AuditTrailError, errorMessage } from "../errors.ts";
 import { requireCurrentSchema } from "../migrate.ts";
 import { runJob } from "./jobs.ts";
 import type { ViewerJob } from "./routes.ts";
@@ -51,7 +51,7 @@ export function workerError(error: unknown): WorkerError {
   }
   return {
     name: "Error",
-    message: error instanceof Error ? error.message : String(error),
+    message: errorMessage(error),
   };
 }
 

@@ -1,0 +1,59 @@
+/**
+ * Whole numbers of 0 or more (limits, offsets, event ids, days): the one reading of such a
+ * number typed as text, and the one check of such a number given to the library. Both fail
+ * with a {@linkcode UsageError} (exit code 2 on the command line) in the same words.
+ *
+ * @module
+ */
+import { UsageError } from "./errors.ts";
+
+/**
+ * Reads a whole number of 0 or more that a person typed: a command-line option's value or a
+ * URL parameter. `name` is what the person gave it as (`--limit`), and the message names it.
+ *
+ * @throws {UsageError} For anything else: a sign, a fraction, an exponent, hex, digits of
+ * other scripts, or a number beyond 2^53.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseCount } from "./count.ts";
+ * assert.equal(parseCount("25", "--limit"), 25);
+ * assert.throws(
+ *   () => parseCount("-1", "--limit"),
+ *   { message: '--limit must be a whole number of 0 or more, not "-1"' },
+ * );
+ * ```
+ */
+export function parseCount(text: string, name: string): number {
+  const value = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
+  if (!Number.isSafeInteger(value)) throw notACount(name, text);
+  return value;
+}
+
+/**
+ * Returns `value` when it is a whole number of 0 or more, for a library function to check what
+ * it was given. `name` names the value, never a flag (`Limit`, `The after id`): the command
+ * line has already checked its options with {@linkcode parseCount}.
+ *
+ * @throws {UsageError} For a negative number, a fraction, NaN or a number beyond 2^53.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { requireCount } from "./count.ts";
+ * assert.equal(requireCount(0, "Limit"), 0);
+ * assert.throws(
+ *   () => requireCount(1.5, "Limit"),
+ *   { message: 'Limit must be a whole number of 0 or more, not "1.5"' },
+ * );
+ * ```
+ */
+export function requireCount(value: number, name: string): number {
+  if (!Number.isSafeInteger(value) || value < 0) throw notACount(name, String(value));
+  return value;
+}
+
+function notACount(name: string, given: string): UsageError {
+  return new UsageError(`${name} must be a whole number of 0 or more, not "${given}"`);
+}
