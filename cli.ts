@@ -226,7 +226,7 @@ async function reportError(io: CliIo, error: unknown): Promise<number> {
   try {
     // Messages quote what was given (a file name, an argument): a control character or a
     // bidirectional override in it must not reach the terminal raw.
-    const { showCell } = await import("./lib/table.ts");
+    const { showCell } = await importOnDemand<typeof import("./lib/table.ts")>("lib/table.ts");
     const shown = (text: string) => showCell(text).text;
     const lines = [`audit-trail: error: ${shown(oneLine(message))}`];
     hint?.split("\n").forEach((line, i) => lines.push(`${i === 0 ? "hint: " : ""}${shown(line)}`));

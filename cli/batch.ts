@@ -103,7 +103,7 @@ const SUBCOMMANDS: Record<string, Handler> = {
     requireValidText({ DESCRIPTION: positionals[0], "--user": values.user });
     using db = openCurrentDatabase(context);
     const event = startBatch(db, positionals[0] ?? "", {
-      user: resolveUser(context.io, values.user),
+      user: await resolveUser(context.io, values.user),
     });
     await printEvent(context, event, event.run_id!, {
       stored: `Batch ${event.run_id} was started (event ${event.audit_id} stored)`,
@@ -124,7 +124,7 @@ const SUBCOMMANDS: Record<string, Handler> = {
     validateRunId(positionals[0]);
     using db = openCurrentDatabase(context);
     const event = endBatch(db, positionals[0], positionals[1] ?? "", {
-      user: resolveUser(context.io, values.user),
+      user: await resolveUser(context.io, values.user),
     });
     await printEvent(context, event, String(event.audit_id), {
       stored: `Batch ${event.run_id} was ended (event ${event.audit_id} stored)`,
@@ -184,7 +184,7 @@ const SUBCOMMANDS: Record<string, Handler> = {
     }
     requireValidText({ "--description": values.description, "--user": values.user });
     const [program, ...programArgs] = positionals;
-    const user = resolveUser(context.io, values.user);
+    const user = await resolveUser(context.io, values.user);
     // Heard from here on, so that a signal during start-up still ends the batch in order.
     using signals = processSignals(context.io.stderr.isTerminal);
     const env: Record<string, string> = {

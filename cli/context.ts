@@ -6,12 +6,12 @@
  */
 import { type AuditDatabase, openDatabase, type OpenDatabaseOptions } from "../lib/db.ts";
 import { UsageError } from "../lib/errors.ts";
-import { requireCurrentSchema } from "../lib/migrate.ts";
 import { runIdProblem, validateRunId } from "../lib/run_id.ts";
 import type { SyncReader } from "../lib/ndjson.ts";
-import { OUTPUT_FORMATS, type OutputFormat, type TextSink } from "../lib/output.ts";
+import type { OutputFormat, TextSink } from "../lib/output.ts";
+import { requireCurrentSchema } from "../lib/schema.ts";
 import { type OptionSpecs, type OptionValues, parseArgs, type ParsedArgs } from "./args.ts";
-import { osLoginName } from "./login_name.ts";
+import { importOnDemand } from "./on_demand.ts";
 
 /** The process's input, output and environment, as a command sees them. */
 export interface CliIo {
@@ -41,6 +41,14 @@ export interface CommandContext {
   /** The global options given so far (before the command, then after it). */
   globals: GlobalValues;
 }
+
+/**
+ * Every format `--format` takes: those `lib/output.ts` writes (the type makes this list name
+ * each). Kept here, so that checking the option loads none of the writers.
+ */
+export const OUTPUT_FORMATS: readonly OutputFormat[] = Object.keys(
+  { json: true, ndjson: true, csv: true, table: true } satisfies Record<OutputFormat, true>,
+) as OutputFormat[];
 
 /** A subcommand: its help text and what it does. Returns the exit code. */
 export interface Command {
@@ -198,9 +206,15 @@ export function expectAtMost(command: string, positionals: string[], max: number
  * The user to record: `--user`, else `$AUDIT_TRAIL_USER`, else the login name (from the
  * environment, else asked of the system), else `system`.
  */
-export function resolveUser(io: CliIo, given: string | undefined): string {
-  return given ?? nonEmpty(io.env("AUDIT_TRAIL_USER")) ?? nonEmpty(io.env("USER")) ??
-    nonEmpty(io.env("USERNAME")) ?? nonEmpty(io.env("LOGNAME")) ?? osLoginName() ?? "system";
+export async function resolveUser(io: CliIo, given: string | undefined): Promise<string> {
+  const named = given ?? nonEmpty(io.env("AUDIT_TRAIL_USER")) ?? nonEmpty(io.env("USER")) ??
+    nonEmpty(io.env("USERNAME")) ?? nonEmpty(io.env("LOGNAME"));
+  if (named !== undefined) return named;
+  // Asking the system is rare (a service without a login environment): loaded only then.
+  const { osLoginName } = await importOnDemand<typeof import("./login_name.ts")>(
+    "cli/login_name.ts",
+  );
+  return osLoginName() ?? "system";
 }
 
 /**

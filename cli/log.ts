@@ -1,8 +1,7 @@
 import { acknowledge } from "./acknowledge.ts";
 import { UsageError } from "../lib/errors.ts";
 import { logAuditEvent, logNumberedEvents } from "../lib/events.ts";
-import { readNdjson } from "../lib/ndjson.ts";
-import { writeObject, writeRecords } from "../lib/output.ts";
+import { importOnDemand } from "./on_demand.ts";
 import {
   type Command,
   expectAtMost,
@@ -61,7 +60,7 @@ EXAMPLES
     });
     const { io } = context;
     const defaults = {
-      user: resolveUser(io, values.user),
+      user: await resolveUser(io, values.user),
       run_id: resolveRunId(io, values["run-id"]),
     };
 
@@ -79,6 +78,10 @@ EXAMPLES
         }
       }
       requireFormat(context, "log --stdin", ["json", "ndjson", "table"]);
+      const [{ readNdjson }, { writeObject }] = await Promise.all([
+        importOnDemand<typeof import("../lib/ndjson.ts")>("lib/ndjson.ts"),
+        output(),
+      ]);
       using db = openCurrentDatabase(context);
       if (io.stdinIsTerminal) {
         await io.stderr.write(
@@ -113,16 +116,21 @@ EXAMPLES
     }, defaults);
     const format = context.explicitFormat;
     const what = format === undefined ? "its id" : "its record";
-    await acknowledge(`Event ${event.audit_id} was stored`, what, STORED_HINT, () => {
+    await acknowledge(`Event ${event.audit_id} was stored`, what, STORED_HINT, async () => {
+      if (format === undefined) return await io.stdout.write(`${event.audit_id}\n`);
+      const { writeObject, writeRecords } = await output();
       if (format === "json" || format === "ndjson") {
-        return writeObject(io.stdout, { ...event }, format);
-      } else if (format === "csv" || format === "table") {
-        return writeRecords(io.stdout, [[event]], format);
+        return await writeObject(io.stdout, { ...event }, format);
       }
-      return io.stdout.write(`${event.audit_id}\n`);
+      return await writeRecords(io.stdout, [[event]], format);
     });
     return 0;
   },
 };
 
 const STORED_HINT = "Do not log it again: it is in the audit log, and would be stored twice.";
+
+/** The output formats, loaded only for `--format`: a plain `log` prints just the id. */
+function output() {
+  return importOnDemand<typeof import("../lib/output.ts")>("lib/output.ts");
+}

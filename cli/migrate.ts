@@ -1,6 +1,7 @@
 import { acknowledge } from "./acknowledge.ts";
 import { databaseExists, openDatabase } from "../lib/db.ts";
-import { LATEST_SCHEMA_VERSION, migrate, MIGRATIONS, migrationStatus } from "../lib/migrate.ts";
+import { migrate, MIGRATIONS, migrationStatus } from "../lib/migrate.ts";
+import { LATEST_SCHEMA_VERSION } from "../lib/schema.ts";
 import { writeObject } from "../lib/output.ts";
 import { type Command, expectAtMost, parseCommandArgs } from "./context.ts";
 

@@ -24,6 +24,10 @@ export const ON_DEMAND_MODULES = [
   "cli/report.ts",
   "cli/serve.ts",
   "cli/archive.ts",
+  "cli/login_name.ts",
+  "lib/ndjson.ts",
+  "lib/output.ts",
+  "lib/table.ts",
   "lib/bundle/mod.ts",
   "lib/archive/read.ts",
 ] as const;

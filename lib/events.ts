@@ -14,7 +14,7 @@ import {
 } from "./chain/seal.ts";
 import { type AuditDatabase, bulkWriteTransaction, guard, writeTransaction } from "./db.ts";
 import { DatabaseCorruptError, InvalidInputError, UsageError } from "./errors.ts";
-import { schemaVersion } from "./migrate.ts";
+import { schemaVersion } from "./schema.ts";
 import {
   checkDefaults,
   type CheckedEvent,

@@ -13,18 +13,23 @@ import m004 from "../migrations/004_archive_checkpoints.sql" with { type: "text"
 import m005 from "../migrations/005_central_sync.sql" with { type: "text" };
 import { sealExistingEvents } from "./chain/seal.ts";
 import { type AuditDatabase, guard, writeTransaction } from "./db.ts";
-import { SchemaError } from "./errors.ts";
+import {
+  appliedMigrations,
+  BOOKKEEPING_TABLE,
+  checkAppliedMigrations,
+  currentVersion,
+  KNOWN_MIGRATIONS,
+  LATEST_SCHEMA_VERSION,
+  type MigrationRecord,
+} from "./schema.ts";
 
-/** One schema migration bundled with the tool. */
-export interface Migration {
-  /** Sequence number; migrations apply in ascending order. */
-  version: number;
-  /** The file name without number and extension, e.g. `create_audit_log`. */
-  name: string;
+/**
+ * One schema migration bundled with the tool: its record (see `schema.ts`), whose checksum is
+ * that of `sql`, recorded when applied so later edits are caught.
+ */
+export interface Migration extends MigrationRecord {
   /** The SQL text, line endings normalised to LF. */
   sql: string;
-  /** SHA-256 (hex) of `sql`, recorded when applied so later edits are caught. */
-  checksum: string;
   /**
    * Work SQL cannot do, run after `sql` in the same transaction (so both apply or neither).
    * It is not covered by the checksum: once released, a step's effect must never change.
@@ -34,61 +39,27 @@ export interface Migration {
 
 function bundled(
   version: number,
-  name: string,
   text: string,
-  checksum: string,
   afterSql?: (db: AuditDatabase) => void,
 ): Migration {
+  const record = KNOWN_MIGRATIONS.find((known) => known.version === version)!;
   // A Windows checkout may turn LF into CRLF; the checksum must not depend on it.
   const sql = text.replaceAll("\r\n", "\n");
-  return { version, name, sql, checksum, ...(afterSql ? { afterSql } : {}) };
+  return { ...record, sql, ...(afterSql ? { afterSql } : {}) };
 }
 
 /**
- * Every migration this version of the tool knows, in order. Each checksum is written out
- * rather than computed, because every command compares them with the database's at start
- * (hashing the texts would cost each process milliseconds); a test proves each one is the
- * SHA-256 of its file.
+ * Every migration this version of the tool knows, in order, with its text: one for each of
+ * `KNOWN_MIGRATIONS` (`schema.ts`), whose checksums a test proves are those of these texts.
  */
 export const MIGRATIONS: readonly Migration[] = [
-  bundled(
-    1,
-    "create_audit_log",
-    m001,
-    "f345de282e7d68a149820304eb3425b4e4251bf8c361019c6460b52122cbf4fa",
-  ),
-  bundled(
-    2,
-    "add_run_id_to_audit_log",
-    m002,
-    "a858fa9b724af3df691f58591b3b0731b1dca8fe7031d165632b10abbaab462c",
-  ),
+  bundled(1, m001),
+  bundled(2, m002),
   // Existing events, legacy ones included, are sealed into the chain as they are.
-  bundled(
-    3,
-    "append_only_hash_chain",
-    m003,
-    "25ef9209794744d68ec56b3056e307ade5aac6644b0153a8bb5b8cb6b2c5b7eb",
-    (db) => void sealExistingEvents(db),
-  ),
-  bundled(
-    4,
-    "archive_checkpoints",
-    m004,
-    "8d186515ad302191cc711b8ad9aeef60093c3e206cc335f2b3fdbb3f0b2cd99e",
-  ),
-  bundled(
-    5,
-    "central_sync",
-    m005,
-    "dd7c575214dc9d40d9700d13bb2eb19b40dc78344663b117354998ff30d743ff",
-  ),
+  bundled(3, m003, (db) => void sealExistingEvents(db)),
+  bundled(4, m004),
+  bundled(5, m005),
 ];
-
-/** The schema version this tool writes and expects. */
-export const LATEST_SCHEMA_VERSION: number = MIGRATIONS[MIGRATIONS.length - 1].version;
-
-const BOOKKEEPING_TABLE = "audit_trail_migrations";
 
 /** One migration and whether it is applied, as `migrate --status` reports it. */
 export interface MigrationStatus {
@@ -215,94 +186,6 @@ export function migrationStatus(db: AuditDatabase): MigrationStatus[] {
 }
 
 /**
- * Fails unless the database is at exactly the schema version this tool writes, by migrations
- * whose text is the one this tool has. Every command but `migrate` calls it first; it costs
- * one read of a tiny table.
- */
-export function requireCurrentSchema(db: AuditDatabase): void {
-  let applied: Map<number, AppliedMigration>;
-  try {
-    const rows = db.statement(
-      `SELECT version, name, checksum, applied_at FROM ${BOOKKEEPING_TABLE} ORDER BY version`,
-    ).all() as unknown as AppliedMigration[];
-    applied = new Map(rows.map((row) => [row.version, row]));
-  } catch (error) {
-    if (!/no such table/.test((error as Error).message)) throw error;
-    applied = new Map();
-  }
-  if (applied.size === 0) {
-    throw new SchemaError(`Database "${db.path}" is not set up for audit-trail yet`, {
-      hint: `Run: audit-trail migrate --db "${db.path}"`,
-    });
-  }
-  checkAppliedMigrations(db, applied);
-  const version = currentVersion(applied);
-  if (version < LATEST_SCHEMA_VERSION) {
-    throw new SchemaError(
-      `Database "${db.path}" is at schema version ${version}; this tool needs version ${LATEST_SCHEMA_VERSION}`,
-      { hint: `Run: audit-trail migrate --db "${db.path}"` },
-    );
-  }
-}
-
-/** The schema version recorded in the database, or 0 when audit-trail never migrated it. */
-export function schemaVersion(db: AuditDatabase): number {
-  return currentVersion(appliedMigrations(db));
-}
-
-interface AppliedMigration {
-  version: number;
-  name: string;
-  checksum: string;
-  applied_at: string;
-}
-
-function appliedMigrations(db: AuditDatabase): Map<number, AppliedMigration> {
-  const exists = guard(
-    db.path,
-    () =>
-      db.sqlite.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?")
-        .get(BOOKKEEPING_TABLE),
-  );
-  if (!exists) return new Map();
-  const rows = guard(db.path, () =>
-    db.sqlite.prepare(
-      `SELECT version, name, checksum, applied_at FROM ${BOOKKEEPING_TABLE} ORDER BY version`,
-    ).all()) as unknown as AppliedMigration[];
-  return new Map(rows.map((row) => [row.version, row]));
-}
-
-function currentVersion(applied: Map<number, AppliedMigration>): number {
-  return Math.max(0, ...applied.keys());
-}
-
-function checkAppliedMigrations(db: AuditDatabase, applied: Map<number, AppliedMigration>) {
-  const newest = currentVersion(applied);
-  if (newest > LATEST_SCHEMA_VERSION) throw newerSchemaError(db.path, newest);
-  for (const migration of MIGRATIONS) {
-    const row = applied.get(migration.version);
-    if (row && row.checksum !== migration.checksum) {
-      throw new SchemaError(
-        `Migration ${
-          pad(migration.version)
-        }_${migration.name} applied to "${db.path}" differs from the one in this tool`,
-        {
-          hint:
-            "The database was migrated by a different build of audit-trail. Use that build, or ask support before changing anything.",
-        },
-      );
-    }
-  }
-}
-
-function newerSchemaError(path: string, version: number): SchemaError {
-  return new SchemaError(
-    `Database "${path}" has schema version ${version}, newer than this tool knows (${LATEST_SCHEMA_VERSION})`,
-    { hint: "Use a newer audit-trail; this one could misread or damage the data." },
-  );
-}
-
-/**
  * SQLite has no `ADD COLUMN IF NOT EXISTS`; a database adopted from the inventory
  * application may already have the column, so such a statement is dropped when it is.
  */
@@ -314,8 +197,4 @@ function adoptableSql(db: AuditDatabase, sql: string): string {
       return columns.some((c) => c.name === column) ? "" : statement;
     },
   );
-}
-
-function pad(version: number): string {
-  return String(version).padStart(3, "0");
 }

@@ -12,8 +12,6 @@ import { padTo, showCell, type ShownText } from "./table.ts";
 
 /** The formats records can be printed in. */
 export type OutputFormat = "json" | "ndjson" | "csv" | "table";
-/** Every {@linkcode OutputFormat}, for argument checking and help. */
-export const OUTPUT_FORMATS: readonly OutputFormat[] = ["json", "ndjson", "csv", "table"];
 
 /** Where output text goes; `write` resolves once the text is accepted (backpressure). */
 export interface TextSink {

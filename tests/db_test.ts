@@ -100,7 +100,7 @@ Deno.test("log, query and head, and the library's write path, load no Node modul
   const script = `
     import { openDatabase } from "${new URL("../lib/db.ts", import.meta.url)}";
     import { logAuditEvent } from "${new URL("../lib/events.ts", import.meta.url)}";
-    import { requireCurrentSchema } from "${new URL("../lib/migrate.ts", import.meta.url)}";
+    import { requireCurrentSchema } from "${new URL("../lib/schema.ts", import.meta.url)}";
     using db = openDatabase(Deno.args[0]);
     requireCurrentSchema(db);
     logAuditEvent(db, { operation: "STARTED" });`;

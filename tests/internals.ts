@@ -25,7 +25,6 @@ export {
   UsageError,
 } from "../lib/errors.ts";
 export {
-  LATEST_SCHEMA_VERSION,
   migrate,
   type MigrateOptions,
   type MigrateResult,
@@ -33,9 +32,13 @@ export {
   MIGRATIONS,
   type MigrationStatus,
   migrationStatus,
+} from "../lib/migrate.ts";
+export {
+  KNOWN_MIGRATIONS,
+  LATEST_SCHEMA_VERSION,
   requireCurrentSchema,
   schemaVersion,
-} from "../lib/migrate.ts";
+} from "../lib/schema.ts";
 export { generateRunId, runIdProblem, validateRunId } from "../lib/run_id.ts";
 export type { AuditEvent } from "../lib/event_row.ts";
 export {

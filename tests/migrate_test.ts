@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import {
   getAuditLog,
+  KNOWN_MIGRATIONS,
   LATEST_SCHEMA_VERSION,
   migrate,
   MIGRATIONS,
@@ -187,9 +188,14 @@ Deno.test("each migration's checksum is the SHA-256 of its text, LF line ends", 
     assert.equal(
       migration.checksum,
       createHash("sha256").update(text).digest("hex"),
-      `${migration.version}_${migration.name}: write this checksum into lib/migrate.ts`,
+      `${migration.version}_${migration.name}: write this checksum into lib/schema.ts`,
     );
   }
+  // What every command checks a database against is what migrate applies.
+  assert.deepEqual(
+    MIGRATIONS.map(({ version, name, checksum }) => ({ version, name, checksum })),
+    KNOWN_MIGRATIONS,
+  );
 });
 
 Deno.test("requireCurrentSchema() refuses a database whose applied migration text has changed", async () => {

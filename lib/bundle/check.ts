@@ -12,7 +12,7 @@
 import { CHAIN_SCHEMA_VERSION, type ChainVerifyResult, verifyChain } from "../chain/mod.ts";
 import { openDatabase } from "../db.ts";
 import { DatabaseBusyError, errorMessage } from "../errors.ts";
-import { schemaVersion } from "../migrate.ts";
+import { schemaVersion } from "../schema.ts";
 import { collectDatabaseStats, type DatabaseStats, type StatsOptions } from "./stats.ts";
 
 /** One check: the figures and integrity check, or the hash chain. */

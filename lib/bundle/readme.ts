@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { LATEST_SCHEMA_VERSION } from "../migrate.ts";
+import { LATEST_SCHEMA_VERSION } from "../schema.ts";
 import { formatBytes } from "./files.ts";
 import type { Manifest } from "./manifest.ts";
 import { REPORT_NAME } from "../report/file.ts";

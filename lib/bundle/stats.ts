@@ -7,7 +7,7 @@
  */
 import { guard, openDatabase, readSnapshot } from "../db.ts";
 import { DatabaseBusyError, errorMessage } from "../errors.ts";
-import { schemaVersion } from "../migrate.ts";
+import { schemaVersion } from "../schema.ts";
 import { fileSize } from "./files.ts";
 import { quote } from "./logical_copy.ts";
 

@@ -10,7 +10,7 @@
  */
 import type { AuditDatabase } from "../db.ts";
 import { UsageError } from "../errors.ts";
-import { requireCurrentSchema } from "../migrate.ts";
+import { requireCurrentSchema } from "../schema.ts";
 import {
   answeredWithin,
   type CentralConnection,

@@ -9,7 +9,7 @@ import { basename } from "node:path";
 import { CHAIN_SCHEMA_VERSION, verifyChain } from "../chain/mod.ts";
 import type { AuditDatabase } from "../db.ts";
 import { errorMessage } from "../errors.ts";
-import { schemaVersion } from "../migrate.ts";
+import { schemaVersion } from "../schema.ts";
 import type { TextSink } from "../output.ts";
 import { getAuditLog } from "../query.ts";
 import { recentBatches } from "../batch_overview.ts";

@@ -14,7 +14,7 @@
 import { basename } from "node:path";
 import { type AuditDatabase, openDatabase } from "../db.ts";
 import { AuditTrailError, errorMessage, UsageError } from "../errors.ts";
-import { requireCurrentSchema } from "../migrate.ts";
+import { requireCurrentSchema } from "../schema.ts";
 import { STYLESHEET, TABLE_FILTER_SCRIPT } from "../report/assets.ts";
 import { VIEWER_CSP } from "../report/page.ts";
 import { errorPage } from "./pages.ts";

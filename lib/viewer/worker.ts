@@ -13,7 +13,7 @@
  */
 import { type AuditDatabase, openDatabase } from "../db.ts";
 import { AuditTrailError, errorMessage } from "../errors.ts";
-import { requireCurrentSchema } from "../migrate.ts";
+import { requireCurrentSchema } from "../schema.ts";
 import { runJob } from "./jobs.ts";
 import type { ViewerJob } from "./routes.ts";
 

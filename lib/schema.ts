@@ -1,0 +1,159 @@
+/**
+ * Which schema a database is at, and the check every command but `migrate` makes before it
+ * touches one: migrated by this tool, to its latest version, by migrations whose text is the
+ * one this tool has. Kept apart from the migration runner (`migrate.ts`), so that a command
+ * checks the schema without loading the migrations' SQL.
+ *
+ * @module
+ */
+import { type AuditDatabase, guard } from "./db.ts";
+import { SchemaError } from "./errors.ts";
+
+/** What a database records of each migration applied to it. */
+export interface MigrationRecord {
+  /** Sequence number; migrations apply in ascending order. */
+  version: number;
+  /** The file name without number and extension, e.g. `create_audit_log`. */
+  name: string;
+  /** SHA-256 (hex) of the migration's SQL text, line endings normalised to LF. */
+  checksum: string;
+}
+
+/**
+ * Every migration this version of the tool knows, in order, as a database records it. The
+ * checksums are written out rather than computed, because every command compares them with
+ * the database's at start (hashing the texts would cost each process milliseconds); a test
+ * proves each one is the SHA-256 of its file, and `migrate.ts` pairs each with its text.
+ */
+export const KNOWN_MIGRATIONS: readonly MigrationRecord[] = [
+  {
+    version: 1,
+    name: "create_audit_log",
+    checksum: "f345de282e7d68a149820304eb3425b4e4251bf8c361019c6460b52122cbf4fa",
+  },
+  {
+    version: 2,
+    name: "add_run_id_to_audit_log",
+    checksum: "a858fa9b724af3df691f58591b3b0731b1dca8fe7031d165632b10abbaab462c",
+  },
+  {
+    version: 3,
+    name: "append_only_hash_chain",
+    checksum: "25ef9209794744d68ec56b3056e307ade5aac6644b0153a8bb5b8cb6b2c5b7eb",
+  },
+  {
+    version: 4,
+    name: "archive_checkpoints",
+    checksum: "8d186515ad302191cc711b8ad9aeef60093c3e206cc335f2b3fdbb3f0b2cd99e",
+  },
+  {
+    version: 5,
+    name: "central_sync",
+    checksum: "dd7c575214dc9d40d9700d13bb2eb19b40dc78344663b117354998ff30d743ff",
+  },
+];
+
+/** The schema version this tool writes and expects. */
+export const LATEST_SCHEMA_VERSION: number = KNOWN_MIGRATIONS[KNOWN_MIGRATIONS.length - 1]
+  .version;
+
+/** The table where a database records the migrations applied to it. */
+export const BOOKKEEPING_TABLE = "audit_trail_migrations";
+
+/** A migration as a database recorded it. */
+export interface AppliedMigration extends MigrationRecord {
+  applied_at: string;
+}
+
+const APPLIED_SQL =
+  `SELECT version, name, checksum, applied_at FROM ${BOOKKEEPING_TABLE} ORDER BY version`;
+
+/**
+ * Fails unless the database is at exactly the schema version this tool writes, by migrations
+ * whose text is the one this tool has. Every command but `migrate` calls it first; it costs
+ * one read of a tiny table.
+ *
+ * @throws {SchemaError} When the database is not migrated, behind, newer than this tool, or
+ * was migrated by a build whose migration text differs.
+ */
+export function requireCurrentSchema(db: AuditDatabase): void {
+  let applied: Map<number, AppliedMigration>;
+  try {
+    applied = byVersion(db.statement(APPLIED_SQL).all() as unknown as AppliedMigration[]);
+  } catch (error) {
+    if (!/no such table/.test((error as Error).message)) throw error;
+    applied = new Map();
+  }
+  if (applied.size === 0) {
+    throw new SchemaError(`Database "${db.path}" is not set up for audit-trail yet`, {
+      hint: `Run: audit-trail migrate --db "${db.path}"`,
+    });
+  }
+  checkAppliedMigrations(db, applied);
+  const version = currentVersion(applied);
+  if (version < LATEST_SCHEMA_VERSION) {
+    throw new SchemaError(
+      `Database "${db.path}" is at schema version ${version}; this tool needs version ${LATEST_SCHEMA_VERSION}`,
+      { hint: `Run: audit-trail migrate --db "${db.path}"` },
+    );
+  }
+}
+
+/** The schema version recorded in the database, or 0 when audit-trail never migrated it. */
+export function schemaVersion(db: AuditDatabase): number {
+  return currentVersion(appliedMigrations(db));
+}
+
+/** The migrations the database records, by version (none when it has no bookkeeping). */
+export function appliedMigrations(db: AuditDatabase): Map<number, AppliedMigration> {
+  const exists = guard(
+    db.path,
+    () =>
+      db.sqlite.prepare("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?")
+        .get(BOOKKEEPING_TABLE),
+  );
+  if (!exists) return new Map();
+  return byVersion(
+    guard(db.path, () => db.sqlite.prepare(APPLIED_SQL).all()) as unknown as AppliedMigration[],
+  );
+}
+
+/** The newest version among `applied`, or 0. */
+export function currentVersion(applied: Map<number, AppliedMigration>): number {
+  return Math.max(0, ...applied.keys());
+}
+
+/**
+ * Fails when the database is newer than this tool, or when a migration it applied differs
+ * from the one this tool has.
+ */
+export function checkAppliedMigrations(
+  db: AuditDatabase,
+  applied: Map<number, AppliedMigration>,
+): void {
+  const newest = currentVersion(applied);
+  if (newest > LATEST_SCHEMA_VERSION) {
+    throw new SchemaError(
+      `Database "${db.path}" has schema version ${newest}, newer than this tool knows (${LATEST_SCHEMA_VERSION})`,
+      { hint: "Use a newer audit-trail; this one could misread or damage the data." },
+    );
+  }
+  for (const migration of KNOWN_MIGRATIONS) {
+    const row = applied.get(migration.version);
+    if (row && row.checksum !== migration.checksum) {
+      throw new SchemaError(
+        `Migration ${
+          String(migration.version).padStart(3, "0")
+        }_${migration.name} applied to "${db.path}" differs from the one in this tool`,
+        {
+          hint:
+            "The database was migrated by a different build of audit-trail. Use that build, or ask support before changing anything.",
+        },
+      );
+    }
+  }
+}
+
+function byVersion(rows: AppliedMigration[]): Map<number, AppliedMigration> {
+  return new Map(rows.map((row) => [row.version, row]));
+}
