@@ -1,9 +1,11 @@
 import { acknowledge } from "./acknowledge.ts";
 import { UsageError } from "../lib/errors.ts";
-import { logAuditEvent, logNumberedEvents } from "../lib/events.ts";
+import { type EventDefaults, logAuditEvent, logNumberedEvents } from "../lib/events.ts";
 import { importOnDemand } from "./on_demand.ts";
+import type { ParsedArgs } from "./args.ts";
 import {
   type Command,
+  type CommandContext,
   expectAtMost,
   openCurrentDatabase,
   parseCommandArgs,
@@ -45,88 +47,109 @@ EXAMPLES
   printf '{"operation":"PICKED","sku":"SKU-7"}\\n' | audit-trail log --stdin
 `,
   async run(context, args) {
-    const { values, positionals } = parseCommandArgs(context, "log", args, {
-      details: { type: "string" },
-      sku: { type: "string" },
-      user: { type: "string" },
-      "run-id": { type: "string" },
-      stdin: { type: "boolean" },
-    });
+    const { values, positionals } = parseCommandArgs(context, "log", args, OPTIONS);
     requireValidText({
       OPERATION: positionals[0],
       "--details": values.details,
       "--sku": values.sku,
       "--user": values.user,
     });
-    const { io } = context;
     const defaults = {
-      user: await resolveUser(io, values.user),
-      run_id: resolveRunId(io, values["run-id"]),
+      user: await resolveUser(context.io, values.user),
+      run_id: resolveRunId(context.io, values["run-id"]),
     };
-
-    if (values.stdin) {
-      if (positionals.length > 0) {
-        throw new UsageError(`log --stdin takes no OPERATION argument ("${positionals[0]}")`, {
-          hint: "Give each event's operation in its JSON line.",
-        });
-      }
-      for (const option of ["details", "sku"] as const) {
-        if (values[option] !== undefined) {
-          throw new UsageError(`--${option} cannot be used with --stdin`, {
-            hint: `Put "${option}" in each JSON line instead.`,
-          });
-        }
-      }
-      requireFormat(context, "log --stdin", ["json", "ndjson", "table"]);
-      const [{ readNdjson }, { writeObject }] = await Promise.all([
-        importOnDemand<typeof import("../lib/ndjson.ts")>("lib/ndjson.ts"),
-        output(),
-      ]);
-      using db = openCurrentDatabase(context);
-      if (io.stdinIsTerminal) {
-        await io.stderr.write(
-          "audit-trail: reading one JSON event per line; end with Ctrl-D (on Windows: Ctrl-Z, Enter)\n",
-        );
-      }
-      const result = await logNumberedEvents(db, readNdjson(io.stdinFile ?? io.stdin), defaults);
-      await acknowledge(
-        result.inserted === 0
-          ? "The input held no events"
-          : `${result.inserted} event(s) were stored (ids ${result.first_audit_id} to ${result.last_audit_id})`,
-        "the summary",
-        result.inserted === 0
-          ? "Nothing was stored."
-          : "Do not send this input again: its events are in the audit log, and would be stored twice.",
-        () => writeObject(io.stdout, { ...result }, context.explicitFormat ?? "ndjson"),
-      );
-      return 0;
-    }
-
-    if (positionals.length === 0) {
-      throw new UsageError("Missing OPERATION: what happened, e.g. ORDER_CONFIRMED", {
-        hint: 'Example: audit-trail log ORDER_CONFIRMED --sku SKU-1001 --details "45 units"',
-      });
-    }
-    expectAtMost("log", positionals, 1);
-    using db = openCurrentDatabase(context);
-    const event = logAuditEvent(db, {
-      operation: positionals[0],
-      details: values.details,
-      sku: values.sku,
-    }, defaults);
-    const format = context.explicitFormat;
-    const what = format === undefined ? "its id" : "its record";
-    await acknowledge(`Event ${event.audit_id} was stored`, what, STORED_HINT, async () => {
-      if (format === undefined) return await io.stdout.write(`${event.audit_id}\n`);
-      const { writeObject, writeRecords } = await output();
-      if (format === "json" || format === "ndjson") {
-        return await writeObject(io.stdout, { ...event }, format);
-      }
-      return await writeRecords(io.stdout, [[event]], format);
-    });
-    return 0;
+    // Each mode in its own function: a single event, what scripts call most, compiles only its own.
+    return await (values.stdin ? logMany : logOne)(context, values, positionals, defaults);
   },
 };
+
+const OPTIONS = {
+  details: { type: "string" },
+  sku: { type: "string" },
+  user: { type: "string" },
+  "run-id": { type: "string" },
+  stdin: { type: "boolean" },
+} as const;
+
+type Values = ParsedArgs<typeof OPTIONS>["values"];
+
+/** `log OPERATION`: appends one event and prints its id (or record) once it is on disk. */
+async function logOne(
+  context: CommandContext,
+  values: Values,
+  positionals: string[],
+  defaults: EventDefaults,
+): Promise<number> {
+  if (positionals.length === 0) {
+    throw new UsageError("Missing OPERATION: what happened, e.g. ORDER_CONFIRMED", {
+      hint: 'Example: audit-trail log ORDER_CONFIRMED --sku SKU-1001 --details "45 units"',
+    });
+  }
+  expectAtMost("log", positionals, 1);
+  const { io } = context;
+  using db = openCurrentDatabase(context);
+  const event = logAuditEvent(db, {
+    operation: positionals[0],
+    details: values.details,
+    sku: values.sku,
+  }, defaults);
+  const format = context.explicitFormat;
+  const what = format === undefined ? "its id" : "its record";
+  await acknowledge(`Event ${event.audit_id} was stored`, what, STORED_HINT, async () => {
+    if (format === undefined) return await io.stdout.write(`${event.audit_id}\n`);
+    const { writeObject, writeRecords } = await output();
+    if (format === "json" || format === "ndjson") {
+      return await writeObject(io.stdout, { ...event }, format);
+    }
+    return await writeRecords(io.stdout, [[event]], format);
+  });
+  return 0;
+}
+
+/** `log --stdin`: appends every event of the NDJSON input in one transaction, or none. */
+async function logMany(
+  context: CommandContext,
+  values: Values,
+  positionals: string[],
+  defaults: EventDefaults,
+): Promise<number> {
+  if (positionals.length > 0) {
+    throw new UsageError(`log --stdin takes no OPERATION argument ("${positionals[0]}")`, {
+      hint: "Give each event's operation in its JSON line.",
+    });
+  }
+  for (const option of ["details", "sku"] as const) {
+    if (values[option] !== undefined) {
+      throw new UsageError(`--${option} cannot be used with --stdin`, {
+        hint: `Put "${option}" in each JSON line instead.`,
+      });
+    }
+  }
+  requireFormat(context, "log --stdin", ["json", "ndjson", "table"]);
+  const { io } = context;
+  const [{ readNdjson }, { writeObject }] = await Promise.all([
+    importOnDemand<typeof import("../lib/ndjson.ts")>("lib/ndjson.ts"),
+    output(),
+  ]);
+  using db = openCurrentDatabase(context);
+  if (io.stdinIsTerminal) {
+    await io.stderr.write(
+      "audit-trail: reading one JSON event per line; end with Ctrl-D (on Windows: Ctrl-Z, Enter)\n",
+    );
+  }
+  const result = await logNumberedEvents(db, readNdjson(io.stdinFile ?? io.stdin), defaults);
+  await acknowledge(
+    result.inserted === 0
+      ? "The input held no events"
+      : `${result.inserted} event(s) were stored (ids ${result.first_audit_id} to ${result.last_audit_id})`,
+    "the summary",
+    result.inserted === 0
+      ? "Nothing was stored."
+      : "Do not send this input again: its events are in the audit log, and would be stored twice.",
+    () => writeObject(io.stdout, { ...result }, context.explicitFormat ?? "ndjson"),
+  );
+  return 0;
+}
 
 const STORED_HINT = "Do not log it again: it is in the audit log, and would be stored twice.";
 
