@@ -1,6 +1,7 @@
-import { chainHead } from "../lib/chain/mod.ts";
-import { writeObject } from "../lib/output.ts";
+// From the module that seals, not the chain's entry: that one brings the verifier along.
+import { chainHead } from "../lib/chain/seal.ts";
 import { type Command, expectAtMost, openCurrentDatabase, parseCommandArgs } from "./context.ts";
+import { importOnDemand } from "./on_demand.ts";
 
 export const command: Command = {
   help: `audit-trail head — print the newest event's seal, to note as an anchor
@@ -36,6 +37,9 @@ EXAMPLES
       const value = head
         ? { ...head, anchor: `${head.audit_id}:${head.hash}` }
         : { audit_id: null, hash: null, anchor: null };
+      const { writeObject } = await importOnDemand<typeof import("../lib/output.ts")>(
+        "lib/output.ts",
+      );
       await writeObject(io.stdout, value, explicitFormat);
     } else if (head) {
       await io.stdout.write(`${head.audit_id}:${head.hash}\n`);
