@@ -23,11 +23,10 @@ import {
   GLOBAL_OPTIONS,
   type GlobalValues,
   HelpRequested,
+  OutputError,
   settleGlobals,
   VersionRequested,
 } from "./cli/context.ts";
-import { OutputError } from "./cli/acknowledge.ts";
-import { TOOL_VERSION } from "./lib/version.ts";
 
 // Commands load on demand (see cli/on_demand.ts), so `log` never pays for the code of others.
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {
@@ -85,7 +84,20 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command:
   },
 };
 
-const TOP_HELP = `audit-trail ${TOOL_VERSION} — who did what to which SKU, and when
+/**
+ * The version line. The version (`lib/version.ts`, from `deno.json`) is loaded only to be
+ * shown: a command that runs reads neither module.
+ */
+async function versionLine(): Promise<string> {
+  const { TOOL_VERSION } = await importOnDemand<typeof import("./lib/version.ts")>(
+    "lib/version.ts",
+  );
+  return `audit-trail ${TOOL_VERSION}`;
+}
+
+/** The help printed by `audit-trail --help` (and, on stderr, without a command). */
+const topHelp = async () =>
+  `${await versionLine()} — who did what to which SKU, and when
 
 USAGE
   audit-trail [--db PATH] [--format F] COMMAND [OPTIONS] [ARGS]
@@ -152,7 +164,7 @@ export async function main(args: string[], io: CliIo = processIo()): Promise<num
 async function dispatch(args: string[], io: CliIo): Promise<number> {
   const { globals, command: given, rest } = splitCommandLine(args);
   if (globals.version) {
-    await io.stdout.write(`audit-trail ${TOOL_VERSION}\n`);
+    await io.stdout.write(`${await versionLine()}\n`);
     return 0;
   }
   let name = given;
@@ -163,10 +175,10 @@ async function dispatch(args: string[], io: CliIo): Promise<number> {
   }
   if (name === undefined) {
     if (help) {
-      await io.stdout.write(TOP_HELP);
+      await io.stdout.write(await topHelp());
       return 0;
     }
-    await io.stderr.write(TOP_HELP);
+    await io.stderr.write(await topHelp());
     throw new UsageError("Missing command", { hint: "Pick one of the commands above." });
   }
   const entry = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
@@ -195,7 +207,7 @@ async function dispatch(args: string[], io: CliIo): Promise<number> {
       return 0;
     }
     if (error instanceof VersionRequested) {
-      await io.stdout.write(`audit-trail ${TOOL_VERSION}\n`);
+      await io.stdout.write(`${await versionLine()}\n`);
       return 0;
     }
     throw error;

@@ -6,16 +6,7 @@
  * @module
  */
 import { AuditTrailError, errorMessage } from "../lib/errors.ts";
-
-/** Standard output or error could not be written (a full disk, a file or device that failed). */
-export class OutputError extends AuditTrailError {
-  constructor(stream: string, cause: unknown) {
-    super(`Could not write to ${stream}: ${errorMessage(cause)}`, {
-      hint: `Check where ${stream} goes (a full disk, a removed drive) and run again.`,
-      cause,
-    });
-  }
-}
+import { OutputError } from "./context.ts";
 
 /** Something was committed, but the result that reports it could not be written out. */
 export class ResultNotWrittenError extends AuditTrailError {}

@@ -5,7 +5,7 @@
  * @module
  */
 import { type AuditDatabase, openDatabase, type OpenDatabaseOptions } from "../lib/db.ts";
-import { UsageError } from "../lib/errors.ts";
+import { AuditTrailError, errorMessage, UsageError } from "../lib/errors.ts";
 import { runIdProblem, validateRunId } from "../lib/run_id.ts";
 import type { SyncReader } from "../lib/ndjson.ts";
 import type { OutputFormat, TextSink } from "../lib/output.ts";
@@ -24,6 +24,19 @@ export interface CliIo {
   stderr: TextSink & { isTerminal: boolean };
   env(name: string): string | undefined;
   cwd(): string;
+}
+
+/**
+ * Standard output or error could not be written (a full disk, a file or device that failed).
+ * The process's streams raise it (`cli.ts`), so that it is not mistaken for a fault of the tool.
+ */
+export class OutputError extends AuditTrailError {
+  constructor(stream: string, cause: unknown) {
+    super(`Could not write to ${stream}: ${errorMessage(cause)}`, {
+      hint: `Check where ${stream} goes (a full disk, a removed drive) and run again.`,
+      cause,
+    });
+  }
 }
 
 /** Global options after resolution, plus the streams. */

@@ -28,6 +28,7 @@ export const ON_DEMAND_MODULES = [
   "lib/ndjson.ts",
   "lib/output.ts",
   "lib/table.ts",
+  "lib/version.ts",
   "lib/bundle/mod.ts",
   "lib/archive/read.ts",
 ] as const;
