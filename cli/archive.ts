@@ -2,13 +2,8 @@ import { archiveEvents } from "../lib/archive/mod.ts";
 import { UsageError } from "../lib/errors.ts";
 import { writeObject } from "../lib/output.ts";
 import { parseTimeBound } from "../lib/time_bound.ts";
-import {
-  type Command,
-  expectAtMost,
-  openCurrentDatabase,
-  parseCommandArgs,
-  parseCount,
-} from "./context.ts";
+import { type Command, expectAtMost, openCurrentDatabase, parseCommandArgs } from "./context.ts";
+import { parseCount } from "../lib/count.ts";
 
 export const command: Command = {
   help: `audit-trail archive — move old events into a sealed archive file

@@ -21,10 +21,10 @@ import {
   GLOBAL_OPTIONS,
   openCurrentDatabase,
   parseCommandArgs,
-  parseCount,
   requireValidText,
   resolveUser,
 } from "./context.ts";
+import { parseCount } from "../lib/count.ts";
 
 const SUMMARY_COLUMNS = ["run_id", "event_count", "start_time", "end_time", "duration_seconds"];
 

@@ -11,13 +11,8 @@ import {
 } from "../lib/bundle/mod.ts";
 import { writeObject } from "../lib/output.ts";
 import type { TextSink } from "../lib/output.ts";
-import {
-  type Command,
-  expectAtMost,
-  parseCommandArgs,
-  parseCount,
-  requireFormat,
-} from "./context.ts";
+import { type Command, expectAtMost, parseCommandArgs, requireFormat } from "./context.ts";
+import { parseCount } from "../lib/count.ts";
 
 export const command: Command = {
   help: `audit-trail bundle — make a debug bundle for support, or check one

@@ -6,7 +6,6 @@
  */
 import { type AuditDatabase, openDatabase, type OpenDatabaseOptions } from "../lib/db.ts";
 import { AuditTrailError, errorMessage, UsageError } from "../lib/errors.ts";
-import { runIdProblem, validateRunId } from "../lib/run_id.ts";
 import type { SyncReader } from "../lib/ndjson.ts";
 import type { OutputFormat, TextSink } from "../lib/output.ts";
 import { requireCurrentSchema } from "../lib/schema.ts";
@@ -184,9 +183,6 @@ export function openCurrentDatabase(
   return db;
 }
 
-/** Parses a whole number of 0 or more given for `option`. */
-export { parseCount } from "../lib/count.ts";
-
 /**
  * Fails when text to be stored holds U+FFFD. The runtime puts that character where an
  * argument had bytes that are not UTF-8 (a terminal or script in another encoding), and
@@ -228,22 +224,6 @@ export async function resolveUser(io: CliIo, given: string | undefined): Promise
     "cli/login_name.ts",
   );
   return osLoginName() ?? "system";
-}
-
-/**
- * The run id to record: `--run-id`, else `$AUDIT_TRAIL_RUN_ID`, else none. A bad value is
- * refused here, naming the variable when it came from the environment.
- */
-export function resolveRunId(io: CliIo, given: string | undefined): string | null {
-  if (given !== undefined) return validateRunId(given);
-  const fromEnv = nonEmpty(io.env("AUDIT_TRAIL_RUN_ID"));
-  const problem = fromEnv === undefined ? null : runIdProblem(fromEnv);
-  if (problem) {
-    throw new UsageError(`AUDIT_TRAIL_RUN_ID: ${problem}`, {
-      hint: "Unset it, or set it to a run id printed by `audit-trail batch start`.",
-    });
-  }
-  return fromEnv ?? null;
 }
 
 function nonEmpty(value: string | undefined): string | undefined {

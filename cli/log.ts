@@ -2,8 +2,10 @@ import { acknowledge } from "./acknowledge.ts";
 import { UsageError } from "../lib/errors.ts";
 import { type EventDefaults, logAuditEvent, logNumberedEvents } from "../lib/events.ts";
 import { importOnDemand } from "./on_demand.ts";
+import { runIdProblem, validateRunId } from "../lib/run_id.ts";
 import type { ParsedArgs } from "./args.ts";
 import {
+  type CliIo,
   type Command,
   type CommandContext,
   expectAtMost,
@@ -11,7 +13,6 @@ import {
   parseCommandArgs,
   requireFormat,
   requireValidText,
-  resolveRunId,
   resolveUser,
 } from "./context.ts";
 
@@ -62,6 +63,22 @@ EXAMPLES
     return await (values.stdin ? logMany : logOne)(context, values, positionals, defaults);
   },
 };
+
+/**
+ * The run id to record: `--run-id`, else `$AUDIT_TRAIL_RUN_ID`, else none. A bad value is
+ * refused here, naming the variable when it came from the environment.
+ */
+function resolveRunId(io: CliIo, given: string | undefined): string | null {
+  if (given !== undefined) return validateRunId(given);
+  const fromEnv = io.env("AUDIT_TRAIL_RUN_ID") || undefined;
+  const problem = fromEnv === undefined ? null : runIdProblem(fromEnv);
+  if (problem) {
+    throw new UsageError(`AUDIT_TRAIL_RUN_ID: ${problem}`, {
+      hint: "Unset it, or set it to a run id printed by `audit-trail batch start`.",
+    });
+  }
+  return fromEnv ?? null;
+}
 
 const OPTIONS = {
   details: { type: "string" },

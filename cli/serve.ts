@@ -1,6 +1,7 @@
 import { UsageError } from "../lib/errors.ts";
 import { DEFAULT_PORT, DEFAULT_TIME_LIMIT_MS, startViewer } from "../lib/viewer/server.ts";
-import { type Command, expectAtMost, parseCommandArgs, parseCount } from "./context.ts";
+import { type Command, expectAtMost, parseCommandArgs } from "./context.ts";
+import { parseCount } from "../lib/count.ts";
 
 export const command: Command = {
   help: `audit-trail serve — browse the audit log in a web browser (read-only)

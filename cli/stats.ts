@@ -2,13 +2,8 @@ import { writeObject } from "../lib/output.ts";
 import { checkTimeBound } from "../lib/query_options.ts";
 import { formatCount, formatDuration, shortTime } from "../lib/report/format.ts";
 import { type AuditStats, DEFAULT_STATS_TOP, getStats } from "../lib/stats.ts";
-import {
-  type Command,
-  expectAtMost,
-  openCurrentDatabase,
-  parseCommandArgs,
-  parseCount,
-} from "./context.ts";
+import { type Command, expectAtMost, openCurrentDatabase, parseCommandArgs } from "./context.ts";
+import { parseCount } from "../lib/count.ts";
 
 export const command: Command = {
   help: `audit-trail stats — events per day and operation, busiest SKUs and users, batches

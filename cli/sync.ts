@@ -2,13 +2,8 @@ import { errorMessage, TamperingFoundError, UsageError } from "../lib/errors.ts"
 import { writeObject } from "../lib/output.ts";
 import { syncToCentral } from "../lib/central/mod.ts";
 import { resolveCentral, safeHostname } from "./central.ts";
-import {
-  type Command,
-  expectAtMost,
-  openCurrentDatabase,
-  parseCommandArgs,
-  parseCount,
-} from "./context.ts";
+import { type Command, expectAtMost, openCurrentDatabase, parseCommandArgs } from "./context.ts";
+import { parseCount } from "../lib/count.ts";
 
 /** Longest wait between rounds after failures, in seconds. */
 const MAX_BACKOFF_SECONDS = 600;
