@@ -6,9 +6,8 @@
  *
  * @module
  */
-import { csvLine } from "./csv.ts";
 import { EVENT_COLUMNS } from "./event_row.ts";
-import { padTo, showCell, type ShownText } from "./table.ts";
+import type { ShownText } from "./table.ts";
 
 /** The formats records can be printed in. */
 export type OutputFormat = "json" | "ndjson" | "csv" | "table";
@@ -45,7 +44,7 @@ export async function writeRows(
   format: OutputFormat,
   columns: readonly string[] = EVENT_COLUMNS,
 ): Promise<number> {
-  const writer = WRITERS[format](columns);
+  const writer = await WRITERS[format](columns);
   const out = new ChunkedText(sink, writer.separator);
   let count = 0;
   try {
@@ -96,6 +95,7 @@ export async function writeObject(
 ): Promise<void> {
   if (format === "ndjson") return await sink.write(JSON.stringify(value) + "\n");
   if (format === "table") {
+    const { showCell } = await import("./table.ts");
     const entries = Object.entries(value).filter(([, v]) => !Array.isArray(v));
     const width = entries.reduce((most, [key]) => Math.max(most, key.length), 0);
     const lines = entries.map(([key, v]) => `${key.padEnd(width)}  ${showCell(v).text}`);
@@ -117,7 +117,14 @@ interface RowWriter {
   empty: string;
 }
 
-const WRITERS: Record<OutputFormat, (columns: readonly string[]) => RowWriter> = {
+/**
+ * The writer of each format. CSV and the table load their helpers only when asked for: JSON,
+ * what scripts read, needs neither, and each module costs a command's start.
+ */
+const WRITERS: Record<
+  OutputFormat,
+  (columns: readonly string[]) => RowWriter | Promise<RowWriter>
+> = {
   json: (columns) => ({
     begin: () => "[\n",
     line: jsonRecords(columns),
@@ -132,11 +139,12 @@ const WRITERS: Record<OutputFormat, (columns: readonly string[]) => RowWriter> =
     end: "\n",
     empty: "",
   }),
-  csv(columns) {
+  async csv(columns) {
+    const { csvLine } = await import("./csv.ts");
     const header = csvLine(columns) + "\r\n";
     return { begin: () => header, line: csvLine, separator: "\r\n", end: "\r\n", empty: header };
   },
-  table: tableWriter,
+  table: async (columns) => tableWriter(columns, await import("./table.ts")),
 };
 
 /**
@@ -159,7 +167,10 @@ const MAX_FREE_TEXT = 60;
 /** Rows a table's column widths are taken from, so that a long listing streams. */
 const SAMPLE_ROWS = 1000;
 
-function tableWriter(columns: readonly string[]): RowWriter {
+function tableWriter(
+  columns: readonly string[],
+  { padTo, showCell }: typeof import("./table.ts"),
+): RowWriter {
   const limits = columns.map((column) => FREE_TEXT.has(column) ? MAX_FREE_TEXT : Infinity);
   const widths = columns.map((column) => showCell(column).width);
   const last = columns.length - 1;
