@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { type AuditEvent, EVENT_COLUMNS } from "../event_row.ts";
 import { requireCount } from "../count.ts";
 import { UsageError } from "../errors.ts";
 import { type AuditLogFilter, DEFAULT_QUERY_LIMIT } from "../query.ts";
@@ -18,28 +19,12 @@ export interface CentralFilter extends AuditLogFilter {
 }
 
 /** One event as `query --central` prints it: a record of `query` plus its site. */
-export interface CentralEvent {
+export interface CentralEvent extends AuditEvent {
   site: string;
-  audit_id: number;
-  timestamp: string;
-  operation: string;
-  sku: string | null;
-  details: string;
-  user: string;
-  run_id: string | null;
 }
 
 /** The fields of a {@linkcode CentralEvent}, in the order they print. */
-export const CENTRAL_EVENT_COLUMNS: readonly string[] = [
-  "site",
-  "audit_id",
-  "timestamp",
-  "operation",
-  "sku",
-  "details",
-  "user",
-  "run_id",
-];
+export const CENTRAL_EVENT_COLUMNS: readonly string[] = ["site", ...EVENT_COLUMNS];
 
 const PAGE_SIZE = 1000;
 
