@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { cliCommand, fingerprint, migratedDb, runCli, tempDir } from "./helpers.ts";
 import { cliJson, logEvents, startPostgres, type TestPostgres } from "./pg_support.ts";
+import { openDatabase, syncToCentral } from "../mod.ts";
 
 /** Events in the backlog of the fault cases: enough for a sync to take a few batches. */
 const BACKLOG = 60_000;
@@ -123,6 +124,24 @@ Deno.test("central store: every event stored exactly once through kills, races a
     const verified = await cliJson(["verify", "--central", url]);
     assert.equal(verified.sites[0].events_checked, BACKLOG);
   });
+
+  await t.step(
+    "syncs of one site racing batch for batch each go on from where the other got",
+    async () => {
+      // Small batches, started together in one process: their batches keep meeting on the
+      // same events, and the one that finds them stored goes on from the new central head.
+      const url = await freshCentral(pg);
+      const path = await copy("race.db");
+      const results = await Promise.all([1, 2].map(async () => {
+        using db = openDatabase(path);
+        return await syncToCentral(db, { central: url, site: "WH-Q", batchSize: 500 });
+      }));
+      assert.equal(results[0].sent + results[1].sent, BACKLOG);
+      for (const result of results) assert.equal(result.central_last_audit_id, BACKLOG);
+      assert.equal(await count(pg, url), BACKLOG);
+      assert.equal((await runCli(["verify", "--central", url])).code, 0);
+    },
+  );
 
   await t.step(
     "a server restarted in the middle of a sync: the next sync sends exactly what is missing",

@@ -114,6 +114,39 @@ Deno.test("central store: the database enforces what each role may do", async (t
           /Event 6 of site WH-A does not continue the site's chain/,
         );
       }
+      // Several events in one statement: a forged one after a good one, and a good-looking
+      // chain that starts from a forged event, are refused whole, naming the forged event.
+      const good6 = `sha256((SELECT last_seal FROM audit_trail_sites WHERE site = 'WH-A')
+        || audit_trail_encoding(6, '2026-01-01T00:00:00.000Z', 'OK', NULL, NULL, NULL, NULL))`;
+      const event = (id: number, operation: string, seal: string) =>
+        `SELECT 'WH-A', ${id}::bigint, '2026-01-01T00:00:00.000Z'::timestamptz,
+                '2026-01-01T00:00:00.000Z', '${operation}', ${seal}`;
+      const insert = (...events: string[]) =>
+        `INSERT INTO audit_trail_events
+           (site, audit_id, "timestamp", local_timestamp, operation, seal)
+         ${events.join(" UNION ALL ")}`;
+      await refused(
+        insert(event(6, "OK", good6), event(7, "FORGED", "sha256('x')")),
+        siteA,
+        /Event 7 of site WH-A does not continue the site's chain/,
+      );
+      const chainedFromForged = `sha256(sha256('x')
+        || audit_trail_encoding(7, '2026-01-01T00:00:00.000Z', 'OK', NULL, NULL, NULL, NULL))`;
+      await refused(
+        insert(event(6, "FORGED", "sha256('x')"), event(7, "OK", chainedFromForged)),
+        siteA,
+        /Event 6 of site WH-A does not continue the site's chain/,
+      );
+      // The statements themselves are sound: the good event alone goes in (rolled back here).
+      assert.equal(
+        await pg.psql(
+          `BEGIN; ${insert(event(6, "OK", good6))};
+           SELECT count(*) FROM audit_trail_events WHERE site = 'WH-A'; ROLLBACK`,
+          database,
+          siteA,
+        ),
+        "6\n",
+      );
       // A gap filled in below the head, even with a seal that chains, is refused too.
       await refused(
         `INSERT INTO audit_trail_events (site, audit_id, operation, seal)

@@ -16,7 +16,10 @@ export type TransactionSql = postgres.TransactionSql<Record<string, never>>;
 
 /** An open connection to the central store. Close it with `await using` or `close()`. */
 export interface CentralConnection extends AsyncDisposable {
-  /** The tagged-template client (one connection; queries issued together are pipelined). */
+  /**
+   * The tagged-template client (one connection unless more were asked for; queries issued
+   * together are pipelined).
+   */
   sql: Sql;
   /** Where it is connected, password already replaced by `***`. */
   target: CentralTarget;
@@ -30,6 +33,13 @@ export interface ConnectCentralOptions {
   hostname?: string;
   /** Seconds to wait for the server to answer a connection (default 20). */
   connectTimeoutSeconds?: number;
+  /**
+   * Connections opened at most (default 1). With more, statements issued together run side
+   * by side on the server instead of one after the other.
+   */
+  connections?: number;
+  /** Server settings for the session, sent with the login (e.g. `plan_cache_mode`). */
+  settings?: Record<string, string>;
 }
 
 /** Seconds a connection attempt may take before the command gives up. */
@@ -47,7 +57,10 @@ export async function connectCentral(
 ): Promise<CentralConnection> {
   const target = typeof central === "string" ? parseCentralUrl(central) : central;
   const { default: connect } = await import("postgres");
-  const connection: Record<string, string> = { application_name: "audit-trail" };
+  const connection: Record<string, string> = {
+    ...options.settings,
+    application_name: "audit-trail",
+  };
   if (options.hostname) connection["audit_trail.hostname"] = options.hostname;
   // Every setting given here, so that none comes from the process environment behind the
   // caller's back (the library reads PG* variables for whatever it is not told).
@@ -58,7 +71,7 @@ export async function connectCentral(
     user: target.user,
     pass: target.password ?? "",
     ssl: sslOption(target),
-    max: 1,
+    max: options.connections ?? 1,
     prepare: true,
     fetch_types: false,
     connect_timeout: options.connectTimeoutSeconds ?? CONNECT_TIMEOUT_SECONDS,

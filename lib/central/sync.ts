@@ -9,7 +9,7 @@
  * @module
  */
 import type { AuditDatabase } from "../db.ts";
-import { UsageError } from "../errors.ts";
+import { AuditTrailError, UsageError } from "../errors.ts";
 import { requireCurrentSchema } from "../schema.ts";
 import {
   answeredWithin,
@@ -40,7 +40,7 @@ export interface SyncOptions {
   site?: string;
   /** This machine's name, recorded centrally with the site. */
   hostname?: string;
-  /** Events per batch (default 4,000); a batch also ends after about 2 MB of text. */
+  /** Events per batch (default 3,000); a batch also ends after about 2 MB of text. */
   batchSize?: number;
   /** Stops after the batches in flight when aborted (they commit or roll back whole). */
   signal?: AbortSignal;
@@ -63,10 +63,18 @@ export interface SyncResult {
 
 // Larger batches are hardly faster but cost memory: each column of a batch is one string,
 // and V8 frees large strings only at a full collection (20,000 events: 390 MB peak).
-const DEFAULT_BATCH_SIZE = 4000;
+const DEFAULT_BATCH_SIZE = 3000;
 const BATCH_CHARS = 2_000_000;
-/** Batches sent before the oldest one's answer is awaited: the server checks one while the
- * next is read and sent. */
+/**
+ * Connections a sync opens: the server stores and checks one batch on each side by side
+ * (the chain trigger serialises only each batch's link to the site's head).
+ */
+const CONNECTIONS = 2;
+/**
+ * Batches sent before the oldest one's answer is awaited: one being stored on each
+ * connection. A third, waiting on the wire behind one of them, measured no faster and holds
+ * one more batch in memory.
+ */
 const IN_FLIGHT = 2;
 /**
  * Seconds a batch may wait for its answer (a batch takes well under one): a server gone
@@ -98,7 +106,13 @@ export async function syncToCentral(
   const owned = !isConnection(options.central);
   const central = isConnection(options.central)
     ? options.central
-    : await connectCentral(options.central, { hostname: options.hostname });
+    : await connectCentral(options.central, {
+      hostname: options.hostname,
+      connections: CONNECTIONS,
+      // The batch statement is the same every time: planning it anew for each batch (as
+      // PostgreSQL does for its first executions) costs about as much as a tenth of a batch.
+      settings: { plan_cache_mode: "force_generic_plan" },
+    });
   try {
     const run = new SyncRun(db, central, site, options);
     await run.start();
@@ -153,6 +167,8 @@ interface BatchAnswer {
 interface Batch {
   rows: SealedRow[];
   answer: Promise<BatchAnswer>;
+  /** Whether batches before it were still unanswered when it was sent. */
+  followsUnanswered: boolean;
 }
 
 /** One sync: the state that moves as batches are answered. */
@@ -162,6 +178,10 @@ class SyncRun {
   lastSent: number | null = null;
   /** The newest event the central store is known to hold for the site. */
   centralHead: number | null = null;
+  /** This sync's batches, numbered as sent: each holds a lock named by its number while
+   * it is stored, and the next one waits for it before it joins the chain. */
+  #batches = 0;
+  readonly #lockSpace = crypto.getRandomValues(new Int32Array(1))[0];
   #recorded = false;
   #recordedAt = 0;
 
@@ -175,10 +195,6 @@ class SyncRun {
   /** Reads where the central copy ends and checks that the local chain agrees up to there. */
   async start(): Promise<void> {
     const { sql, target } = this.central;
-    // The batch statement is the same every time: planning it anew for each batch (as
-    // PostgreSQL does for its first executions) costs about as much as a tenth of a batch.
-    // Sent without waiting: it goes in the same round trip as the next query.
-    sql`SET plan_cache_mode = force_generic_plan`.execute().catch(() => {});
     const [row] = await centralQuery(target, () =>
       sql`
         SELECT (SELECT coalesce(max(version), 0) FROM audit_trail_schema) AS version,
@@ -199,14 +215,59 @@ class SyncRun {
       row.last_audit_id = root.audit_id;
       row.last_seal = root.seal;
     }
-    this.centralHead = row.last_audit_id;
-    if (this.centralHead !== null && localSeal(this.db, this.centralHead) !== row.last_seal) {
-      throw await this.divergence(this.centralHead);
+    await this.#agreeOnHead(row.last_audit_id, row.last_seal);
+  }
+
+  /** Takes the central head as where to go on from, once the local chain agrees with it. */
+  async #agreeOnHead(lastId: number | null, lastSeal: string | null): Promise<void> {
+    this.centralHead = lastId;
+    if (lastId !== null && localSeal(this.db, lastId) !== lastSeal) {
+      throw await this.divergence(lastId);
     }
   }
 
-  /** Sends every local event after the central head, keeping up to two batches in flight. */
+  /** Reads the central head again, after another sync of the site stored events meanwhile. */
+  async #rereadHead(): Promise<void> {
+    const { sql, target } = this.central;
+    const [row] = await centralQuery(
+      target,
+      () =>
+        sql`SELECT last_audit_id, encode(last_seal, 'hex') AS last_seal
+          FROM audit_trail_sites WHERE site = ${this.site}`,
+    );
+    await this.#agreeOnHead(row?.last_audit_id ?? null, row?.last_seal ?? null);
+  }
+
+  /**
+   * Sends every local event after the central head. When another sync of the site stored
+   * some of them meanwhile, goes on from the new central head: each time that happens, the
+   * other one has moved the head on, so this ends.
+   */
   async send(): Promise<void> {
+    let unsealed: number | null;
+    for (;;) {
+      try {
+        unsealed = await this.#sendFromHead();
+        break;
+      } catch (error) {
+        if (!(error instanceof StoredMeanwhileError)) throw error;
+        await this.#rereadHead();
+      }
+    }
+    this.#record(true);
+    if (unsealed !== null) {
+      throw new CentralDivergenceError(
+        `Event ${unsealed} of site ${this.site} has no seal in this database: it was added without audit-trail, so it was not sent (nor anything after it)`,
+        unsealed,
+      );
+    }
+  }
+
+  /**
+   * Sends every local event after the central head, keeping a few batches in flight.
+   * Returns the first event it stopped at for having no seal, if any.
+   */
+  async #sendFromHead(): Promise<number | null> {
     const batchSize = this.options.batchSize ?? DEFAULT_BATCH_SIZE;
     const inFlight: Batch[] = [];
     let cursor = this.centralHead ?? Number.MIN_SAFE_INTEGER;
@@ -224,7 +285,12 @@ class SyncRun {
           finished = rows.length === 0 || unsealed !== null;
           if (rows.length > 0) {
             cursor = rows[rows.length - 1][0];
-            inFlight.push({ rows, answer: this.#insert(rows) });
+            const followsUnanswered = inFlight.length > 0;
+            const answer = this.#insert(rows);
+            // Its failure is handled when its turn comes (#settle); until then it must not
+            // count as unhandled.
+            answer.catch(() => {});
+            inFlight.push({ rows, answer, followsUnanswered });
             // Let the socket take the batch before the next one is read.
             await new Promise((resolve) => setTimeout(resolve, 0));
           }
@@ -236,22 +302,20 @@ class SyncRun {
         }
       }
     } finally {
-      // Batches still in flight after a failure fail too (they cannot chain); wait for them
-      // so that the connection closes cleanly.
-      await Promise.allSettled(inFlight.map((batch) => batch.answer));
+      // After a failure, the batches still in flight mostly fail too (they cannot chain);
+      // one that chained from events another sync stored meanwhile is in, and counts.
+      for (const outcome of await Promise.allSettled(inFlight.map((batch) => batch.answer))) {
+        if (outcome.status === "fulfilled") this.#count(outcome.value);
+      }
     }
-    this.#record(true);
-    if (unsealed !== null) {
-      throw new CentralDivergenceError(
-        `Event ${unsealed} of site ${this.site} has no seal in this database: it was added without audit-trail, so it was not sent (nor anything after it)`,
-        unsealed,
-      );
-    }
+    return unsealed;
   }
 
   #insert(rows: SealedRow[]): Promise<BatchAnswer> {
     const { sql, target } = this.central;
     const columns = toColumns(rows);
+    const number = ++this.#batches;
+    const after = number > 1 ? `${this.#lockSpace}:${number - 1}` : "";
     return centralQuery(target, async () => {
       const [answer] = await answeredWithin(
         this.central,
@@ -268,8 +332,16 @@ class SyncRun {
           columns.runIds,
           columns.seals,
           rows[rows.length - 1][0],
+          this.#lockSpace,
+          number,
+          after,
         ], { prepare: true }).execute(),
-      );
+      ).catch((error) => {
+        if ((error as { code?: string }).code !== UNIQUE_VIOLATION) throw error;
+        throw new StoredMeanwhileError(
+          `Another sync of site ${this.site} stored some of these events at the same time`,
+        );
+      });
       return answer as unknown as BatchAnswer;
     });
   }
@@ -277,7 +349,13 @@ class SyncRun {
   async #settle(batch: Batch): Promise<void> {
     let answer: BatchAnswer;
     try {
-      answer = await batch.answer;
+      answer = await batch.answer.catch((error) => {
+        // Each batch waits for the one before it (see INSERT_SQL), so a batch never joins
+        // the chain before it … unless the server began the earlier one later still. The
+        // batches before it are in now (they settle first): a refusal stands if repeated.
+        if (!(error instanceof CentralDivergenceError) || !batch.followsUnanswered) throw error;
+        return this.#insert(batch.rows);
+      });
     } catch (error) {
       if (error instanceof CentralDivergenceError) await this.#sendBefore(batch.rows, error);
       throw error;
@@ -308,6 +386,9 @@ class SyncRun {
   }
 
   #count(answer: BatchAnswer) {
+    if (answer.last_id !== null) {
+      this.centralHead = Math.max(this.centralHead ?? answer.last_id, answer.last_id);
+    }
     this.sent += answer.sent;
     if (answer.first_id !== null) this.firstSent ??= answer.first_id;
     if (answer.last_id !== null) this.lastSent = answer.last_id;
@@ -365,22 +446,44 @@ class SyncRun {
   }
 }
 
+/** PostgreSQL's unique_violation. */
+const UNIQUE_VIOLATION = "23505";
+
 /**
- * One statement, so one transaction: the rows go in as arrays (COPY is refused under
- * row-level security), events the central store holds already are skipped, and the chain
- * trigger checks the rest. It answers with what it stored and, for the batch's newest event
- * when that was skipped, the seal the central store holds for it.
+ * Another sync of the same site stored some of a batch's events while it was on its way
+ * (the batch is refused whole). The sync goes on from the new central head.
+ */
+class StoredMeanwhileError extends AuditTrailError {}
+
+/**
+ * One statement: first it takes this sync's lock for the batch's number, and tells the chain
+ * trigger which batch to wait for ($14: the one before, whose lock it holds until it commits
+ * or rolls back): batches stored side by side on several connections then join the site's
+ * chain in the order they were sent. The rows go in as arrays (COPY is refused under
+ * row-level security),
+ * events up to the site's central head are left out (the central store holds them: its chain
+ * has no gaps), and the chain trigger checks the rest. It answers with what it stored and,
+ * for the batch's newest event when that was left out, the seal the central store holds for
+ * it. Leaving out by the head, rather than ON CONFLICT DO NOTHING, spares a speculative
+ * insert per event (a tenth of the server's time); a sync of the same site storing the same
+ * events at the same time then makes the statement fail on the key, and this one goes on from
+ * the new head.
  */
 const INSERT_SQL = `
-  WITH stored AS (
+  WITH turn AS MATERIALIZED (
+    SELECT pg_advisory_xact_lock($12::int, $13::int) AS taken,
+           set_config('audit_trail.after_batch', $14::text, true) AS after
+  ), stored AS (
     INSERT INTO audit_trail_events
       (site, audit_id, "timestamp", local_timestamp, operation, sku, details, "user", run_id, seal)
     SELECT $1, u.audit_id, u.ts::timestamptz, u.local_ts, u.operation, u.sku, u.details, u.usr,
            u.run_id, decode(u.seal, 'hex')
-    FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
+    FROM turn, unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[],
                 $8::text[], $9::text[], $10::text[])
       AS u(audit_id, ts, local_ts, operation, sku, details, usr, run_id, seal)
-    ON CONFLICT (site, audit_id) DO NOTHING
+    WHERE u.audit_id > coalesce(
+      (SELECT s.last_audit_id FROM audit_trail_sites AS s WHERE s.site = $1),
+      '-9223372036854775808'::bigint)
     RETURNING audit_id
   )
   SELECT count(*)::int AS sent, min(audit_id) AS first_id, max(audit_id) AS last_id,
