@@ -114,3 +114,4 @@ export {
   type StatsOptions,
 } from "../lib/stats.ts";
 export { type ReportSummary, writeReport, type WriteReportOptions } from "../lib/report/report.ts";
+export { instant } from "../lib/central/sync.ts";

@@ -520,7 +520,8 @@ const LEGACY = /^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}$/;
 
 /**
  * The instant a stored timestamp names, as ISO text, or null when it names none (the text is
- * still kept as it is in local_timestamp).
+ * still kept as it is in local_timestamp): a day that is not in the calendar, a time past
+ * 23:59:59, or the year 0, which PostgreSQL does not have.
  */
 export function instant(stored: string | null): string | null {
   if (stored === null) return null;
@@ -529,9 +530,25 @@ export function instant(stored: string | null): string | null {
     : LEGACY.test(stored)
     ? `${stored.slice(0, 10)}T${stored.slice(11)}.000Z`
     : null;
-  if (iso === null) return null;
-  const time = Date.parse(iso);
-  return Number.isNaN(time) || new Date(time).toISOString() !== iso ? null : iso;
+  return iso !== null && namesAnInstant(iso) ? iso : null;
+}
+
+/**
+ * Whether `YYYY-MM-DDTHH:MM:SS.sssZ` text is a real instant. Read from its digits: the sync
+ * asks this of every event, and a `Date` round trip per event cost a sixth of the client's time.
+ */
+function namesAnInstant(iso: string): boolean {
+  const year = Number(iso.slice(0, 4));
+  const month = Number(iso.slice(5, 7));
+  const day = Number(iso.slice(8, 10));
+  return year >= 1 && month >= 1 && month <= 12 && day >= 1 &&
+    day <= daysIn(year, month) && Number(iso.slice(11, 13)) <= 23 &&
+    Number(iso.slice(14, 16)) <= 59 && Number(iso.slice(17, 19)) <= 59;
+}
+
+function daysIn(year: number, month: number): number {
+  if (month !== 2) return month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+  return year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0) ? 29 : 28;
 }
 
 /** A PostgreSQL array literal of text values (NULL for null). */
