@@ -10,11 +10,13 @@ import type { AuditLogFilter } from "../lib/query.ts";
 import {
   CENTRAL_EVENT_COLUMNS,
   type CentralConnection,
+  type CentralTarget,
   connectCentral,
   grantCentral,
   initCentral,
   listCentralSites,
   parseCentralUrl,
+  passwordFromPassfile,
   streamCentralRows,
   verifyCentral,
 } from "../lib/central/mod.ts";
@@ -46,7 +48,8 @@ SUBCOMMANDS
 
 OPTIONS
   --central URL   postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=MODE]
-                  (default: $AUDIT_TRAIL_CENTRAL; the password may come from $PGPASSWORD)
+                  (default: $AUDIT_TRAIL_CENTRAL; the password may come from $PGPASSWORD,
+                  else ~/.pgpass or $PGPASSFILE)
   --role ROLE     the PostgreSQL role to grant to (create it first: CREATE ROLE … LOGIN)
   --reader        grant reading of every site instead of one site
   --format F      json | ndjson | table
@@ -112,24 +115,60 @@ EXAMPLES
 
 /**
  * The central store named by `--central` (else `$AUDIT_TRAIL_CENTRAL`), with the password
- * and sslmode libpq would use: `$PGPASSWORD` and `$PGSSLMODE` when the URL gives none.
+ * and sslmode libpq would use: when the URL gives none, `$PGPASSWORD`, else the password file
+ * (`$PGPASSFILE`, else `~/.pgpass`, on Windows `%APPDATA%\postgresql\pgpass.conf`); and
+ * `$PGSSLMODE`.
  */
-export function resolveCentral(io: CliIo, given: string | undefined) {
+export async function resolveCentral(
+  io: CliIo,
+  given: string | undefined,
+): Promise<CentralTarget> {
   const url = given ?? io.env("AUDIT_TRAIL_CENTRAL");
   if (url === undefined || url === "") {
     throw new UsageError("No central store given", {
       hint:
-        "Pass --central postgres://USER@HOST/DATABASE or set AUDIT_TRAIL_CENTRAL (the password may come from PGPASSWORD).",
+        "Pass --central postgres://USER@HOST/DATABASE or set AUDIT_TRAIL_CENTRAL (the password may come from PGPASSWORD or ~/.pgpass).",
     });
   }
-  return parseCentralUrl(url, {
+  const target = parseCentralUrl(url, {
     password: io.env("PGPASSWORD") || undefined,
     sslmode: io.env("PGSSLMODE") || undefined,
   });
+  if (target.password !== null) return target;
+  const passfile = await readPassfile(io);
+  return passfile === null
+    ? target
+    : { ...target, password: passwordFromPassfile(passfile, target) };
+}
+
+/**
+ * The password file's text, or null when there is none. As libpq does, a file that others
+ * than its owner may read is ignored, with a warning (not on Windows, which has no such mode).
+ */
+async function readPassfile(io: CliIo): Promise<string | null> {
+  const windows = Deno.build.os === "windows";
+  const home = windows ? io.env("APPDATA") : io.env("HOME");
+  const path = io.env("PGPASSFILE") ||
+    (home ? (windows ? `${home}\\postgresql\\pgpass.conf` : `${home}/.pgpass`) : undefined);
+  if (path === undefined) return null;
+  try {
+    const info = Deno.statSync(path);
+    if (!info.isFile) return null;
+    if (!windows && info.mode !== null && (info.mode & 0o077) !== 0) {
+      await io.stderr.write(
+        `audit-trail: warning: password file "${path}" has group or world access and is not read; permissions should be u=rw (0600) or less\n`,
+      );
+      return null;
+    }
+    return Deno.readTextFileSync(path);
+  } catch {
+    // No file, or none that may be read: connect without a password, as libpq does.
+    return null;
+  }
 }
 
 async function openCentral(io: CliIo, given: string | undefined): Promise<CentralConnection> {
-  return await connectCentral(resolveCentral(io, given), { hostname: safeHostname() });
+  return await connectCentral(await resolveCentral(io, given), { hostname: safeHostname() });
 }
 
 /** This machine's name, recorded centrally with a site's events. */

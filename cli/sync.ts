@@ -25,7 +25,8 @@ naming another site is refused, so one chain never splits across two sites.
 OPTIONS
   --central URL        postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=MODE]
                        (default: $AUDIT_TRAIL_CENTRAL; password: $PGPASSWORD when the URL
-                       has none; sslmode: $PGSSLMODE, else prefer)
+                       has none, else ~/.pgpass or $PGPASSFILE; sslmode: $PGSSLMODE, else
+                       prefer)
   --site SITE          this site's name, 1-64 of A-Z a-z 0-9 . _ - (default:
                        $AUDIT_TRAIL_SITE, else the site recorded by the first sync)
   --watch              keep running: a round every --interval seconds, until stopped
@@ -61,7 +62,7 @@ EXAMPLES
     }
     const interval = values.interval === undefined ? 60 : parseCount(values.interval, "--interval");
     if (interval < 1) throw new UsageError("--interval must be at least 1 second");
-    const target = resolveCentral(io, values.central);
+    const target = await resolveCentral(io, values.central);
     const site = values.site ?? (io.env("AUDIT_TRAIL_SITE") || undefined);
     const options = { central: target, site, hostname: safeHostname() };
     using db = openCurrentDatabase(context);

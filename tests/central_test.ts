@@ -480,7 +480,7 @@ Deno.test("central store: init, sync, query and verify through the CLI", async (
   );
 
   await t.step(
-    "the password may come from PGPASSWORD; the URL's password wins, as with libpq",
+    "the password may come from PGPASSWORD or the password file; the URL's wins, as with libpq",
     async () => {
       const url = await pg.createDatabase();
       const bare = url.replace(`:${pg.password}@`, "@");
@@ -500,6 +500,30 @@ Deno.test("central store: init, sync, query and verify through the CLI", async (
       assert.equal(badMode.code, 2);
       assert.ok(!badMode.stderr.includes(pg.password));
       assert.match(badMode.stderr, /unknown sslmode "sometimes"/);
+      // The password file, as libpq reads it: after PGPASSWORD, only if no one else may read it.
+      const passfile = `${dir.path}/pgpass`;
+      const { port } = new URL(url);
+      const escaped = pg.password.replaceAll("\\", "\\\\").replaceAll(":", "\\:");
+      await Deno.writeTextFile(
+        passfile,
+        `# central store\nother.example:*:*:*:nope\n127.0.0.1:${port}:*:postgres:${escaped}\n`,
+        { mode: 0o600 },
+      );
+      await Deno.chmod(passfile, 0o600);
+      const fromFile = { PGPASSWORD: "", PGPASSFILE: passfile };
+      assert.deepEqual(await cliJson(["central", "sites", "--central", bare], 0, fromFile), []);
+      const envFirst = await runCli(["central", "sites", "--central", bare], {
+        env: { ...fromFile, PGPASSWORD: "wrong" },
+      });
+      assert.equal(envFirst.code, 1, "PGPASSWORD comes before the password file");
+      await Deno.chmod(passfile, 0o644);
+      const open = await runCli(["central", "sites", "--central", bare], { env: fromFile });
+      assert.equal(open.code, 1);
+      assert.match(
+        open.stderr,
+        /^audit-trail: warning: password file ".*pgpass" has group or world access and is not read/,
+      );
+      assert.ok(!open.stderr.includes(pg.password));
       // The server has no TLS: "require" fails, "disable" and the default "prefer" connect.
       const require = await runCli(["central", "sites", "--central", `${url}?sslmode=require`]);
       assert.equal(require.code, 1);

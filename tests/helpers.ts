@@ -28,6 +28,9 @@ const CLEARED_ENV: Readonly<Record<string, string>> = {
   AUDIT_TRAIL_DB: "",
   AUDIT_TRAIL_RUN_ID: "",
   AUDIT_TRAIL_USER: "",
+  // A developer's own PostgreSQL password must not reach the tests' servers.
+  PGPASSWORD: "",
+  PGPASSFILE: "/nonexistent/audit-trail-tests/pgpass",
 };
 
 export interface CliResult {

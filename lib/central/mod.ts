@@ -3,7 +3,7 @@
  * `sync` exactly once, checked by the database as they arrive and by `verify --central`
  * afterwards.
  *
- * - `url.ts`: the `postgres://` URL and its redaction;
+ * - `url.ts`: the `postgres://` URL and its redaction; `passfile.ts`: libpq's password file;
  * - `connection.ts`: the client (loaded lazily) and PostgreSQL's failures as audit-trail errors;
  * - `schema.ts` and `schema_1.sql`: the central schema, `central init`, `grant`, `sites`;
  * - `local.ts`: reading sealed events and the database's record of its site;
@@ -18,6 +18,7 @@ export {
   type ConnectCentralOptions,
 } from "./connection.ts";
 export { type CentralRecord, centralRecord } from "./local.ts";
+export { passwordFromPassfile } from "./passfile.ts";
 export {
   CENTRAL_EVENT_COLUMNS,
   type CentralEvent,
