@@ -96,9 +96,8 @@ try {
     );
     await run(psqlArgs(
       central.adminUrl,
-      `CREATE TABLE peer (site text, audit_id bigint, "timestamp" timestamptz, operation text,
-         sku text, details text, "user" text, run_id text, seal bytea, received_at timestamptz,
-         local_timestamp text, PRIMARY KEY (site, audit_id))`,
+      // The same columns (types and collations) and key; no other index, trigger or policy.
+      `CREATE TABLE peer (LIKE audit_trail_events, PRIMARY KEY (site, audit_id))`,
     ));
     const sync = () =>
       run(cli("sync", "--central", central.siteUrl, "--site", "BENCH", "--db", db));
