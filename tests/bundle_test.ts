@@ -120,7 +120,10 @@ Deno.test("CLI bundle writes every file into debug_bundles/ beside the database 
   assert.equal(await fingerprint(db), before, "the live database is only read");
   const readme = await Deno.readTextFile(join(path, "README.txt"));
   assert.match(readme, /^audit-trail debug bundle debug_bundle_/);
-  assert.match(readme, /Integrity check: +ok\r\n/);
+  assert.match(
+    readme,
+    /Integrity check: +ok \(SQLite's quick check; every index compared with its table\)\r\n/,
+  );
   assert.match(readme, new RegExp(`Schema version: +${LATEST_SCHEMA_VERSION} \\(current\\)`));
   assert.match(readme, /Events: +3\r\n/);
   assert.match(readme, /Errors: +none/);
@@ -129,6 +132,7 @@ Deno.test("CLI bundle writes every file into debug_bundles/ beside the database 
   const stats = JSON.parse(await Deno.readTextFile(join(path, "database_stats.json")));
   assert.equal(stats.schema_version, LATEST_SCHEMA_VERSION);
   assert.deepEqual(stats.integrity_check.messages, ["ok"]);
+  assert.equal(stats.integrity_check.mode, "quick_check+indexes");
   assert.equal(stats.tables.find((t: { name: string }) => t.name === "audit_log").rows, 3);
   assert.ok(stats.indexes.some((i: { name: string }) => i.name === "idx_audit_log_run_id"));
   for (const field of ["page_size", "page_count", "freelist_count", "journal_mode", "wal_bytes"]) {

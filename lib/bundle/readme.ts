@@ -21,7 +21,7 @@ export type ReadmeFacts = Omit<Manifest, "files"> & {
   fileNames: string[];
   auditLimit: number;
   /** Which check ran, when one did. */
-  integrityMode: "integrity_check" | "quick_check" | null;
+  integrityMode: "quick_check+indexes" | null;
 };
 
 const DESCRIPTIONS: Record<string, (facts: ReadmeFacts) => string> = {
@@ -104,7 +104,9 @@ export function readmeText(facts: ReadmeFacts): string {
   const integrity = facts.integrity_ok === null
     ? "not checked (see the errors below)"
     : facts.integrity_ok
-    ? facts.integrityMode === "quick_check" ? "ok (quick check: the database is over 1 GiB)" : "ok"
+    ? facts.integrityMode === "quick_check+indexes"
+      ? "ok (SQLite's quick check; every index compared with its table)"
+      : "ok"
     : "FAILED: the database is damaged (details in database_stats.json)";
   const schema = facts.schema_version === null
     ? "unknown"
