@@ -34,9 +34,10 @@ async function healthyDatabase(dir: string): Promise<string> {
         price * 2, qty, price)
         WHERE qty > 0 AND price IS NOT 0.125;
       CREATE INDEX items_photo ON items (photo, price);
+      CREATE INDEX items_nocase ON items (name, note);
       INSERT INTO items VALUES
         ('Bolt', 10, 0.25, x'00ff', NULL), ('bolt', 0, 1e300, NULL, 'x,y)'),
-        (NULL, NULL, NULL, NULL, NULL), ('nut', 5, -0.0, x'', 'n'), ('Nut', 7, 3, zeroblob(3), ''),
+        (NULL, NULL, NULL, NULL, NULL), ('nut', 5, -0.0, x'', 'n'), ('Nut', 7, 3, zeroblob(3), ''), ('NUT', 7, 3, NULL, ''),
         ('ünïcode ✓', 2, 1.5, x'01', 'u');
     `);
   }

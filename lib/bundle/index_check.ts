@@ -9,10 +9,10 @@
  * the sum does not depend on order, an index missing a row, holding one too many, or
  * holding a stale value for a row (its row changed, the entry did not) gives other figures.
  * A table whose figures differ, or that this check cannot read this way (`WITHOUT ROWID`,
- * a `UNIQUE` index, an index it cannot parse), is handed to SQLite's own
- * `PRAGMA integrity_check(TABLE)`, whose messages are reported: so what is reported is
- * always SQLite's word, and the cost of its full check is paid only where it finds
- * something, or where this check cannot vouch.
+ * a `UNIQUE` index, an index it cannot parse or SQLite cannot read alone), is handed to
+ * SQLite's own `PRAGMA integrity_check(TABLE)`, whose messages are reported: so what is
+ * reported is always SQLite's word, and the cost of its full check is paid only where it
+ * finds something, or where this check cannot vouch.
  *
  * @module
  */
@@ -76,7 +76,7 @@ interface IndexPlan {
 
 interface TableIndexes {
   name: string;
-  /** `null` when the indexes could not be planned: why. */
+  /** The indexes, or why they cannot be compared. */
   indexes: IndexPlan[] | string;
   /** How the table's rowid is named in SQL, or `null` when it has none that can be named. */
   rowid: string | null;
@@ -215,7 +215,9 @@ function tablesWithIndexes(sqlite: DatabaseSync): TableIndexes[] {
     `SELECT DISTINCT tbl_name AS name FROM sqlite_schema WHERE type = 'index' ORDER BY tbl_name`,
   ).all().map((row) => String(row.name));
   return indexed.map((name) => {
-    const list = sqlite.prepare(`SELECT * FROM pragma_table_list WHERE name = ?`).get(name);
+    const list = sqlite.prepare(
+      `SELECT * FROM pragma_table_list WHERE schema = 'main' AND name = ?`,
+    ).get(name);
     if (!list || list.type !== "table") {
       return { name, indexes: "it is not an ordinary table", rowid: null };
     }
@@ -284,12 +286,14 @@ function compareTable(
     // values, one call into JavaScript per value instead of per row. SQLite reads an
     // expression from the index only entry by entry.
     const terms = index.terms.join(", ");
+    // Grouped by bytes, whatever the column's collation: the group's value stands for all.
+    const groups = index.terms.map((term) => `${term} COLLATE BINARY`).join(", ");
     const from = `FROM ${name} INDEXED BY ${quote(index.name)}${
       index.where ? ` WHERE ${index.where}` : ""
     }`;
     const sql = [
       `SELECT max(x) FROM (SELECT ${GROUP_FUNCTION}(count(*), sum(${rowid}) % ${MODULUS}, ${terms})
-         AS x ${from} GROUP BY ${terms})`,
+         AS x ${from} GROUP BY ${groups})`,
       `SELECT max(${GROUP_FUNCTION}(1, ${rowid} % ${MODULUS}, ${terms})) ${from}`,
     ].find((sql) => coveredBy(sqlite, sql, index.name));
     // Read from the index alone, or the figures would come from the table twice over.
