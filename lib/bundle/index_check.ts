@@ -29,8 +29,23 @@ export interface IndexCheck {
 }
 
 /**
- * Compares every index of the database with its table (see the module's notes); at most
- * `limit` messages. Runs inside the caller's read transaction, if any.
+ * Compares every index of the database with its table (see the module's notes). Runs inside
+ * the caller's read transaction, if any: rows written meanwhile would make the two differ.
+ *
+ * @param sqlite The open database; two SQL functions of this check are added to it.
+ * @param limit The most messages to report.
+ * @returns SQLite's messages for the tables whose indexes differ (none when all match), and
+ * the tables its full check was run on, with why.
+ *
+ * @example A healthy index
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { DatabaseSync } from "node:sqlite";
+ * import { checkIndexes } from "./index_check.ts";
+ * const db = new DatabaseSync(":memory:");
+ * db.exec("CREATE TABLE t (a TEXT); CREATE INDEX t_a ON t (a); INSERT INTO t VALUES ('x')");
+ * assert.deepEqual(checkIndexes(db, 100), { messages: [], fullyChecked: [] });
+ * ```
  */
 export function checkIndexes(sqlite: DatabaseSync, limit: number): IndexCheck {
   const result: IndexCheck = { messages: [], fullyChecked: [] };
@@ -332,9 +347,23 @@ function coveredBy(sqlite: DatabaseSync, sql: string, name: string): boolean {
 }
 
 /**
- * The key terms and the `WHERE` of a `CREATE INDEX` statement, each as SQL text; `null` when
- * the text is not one (then SQLite's full check decides). A term's `COLLATE` and
- * `ASC`/`DESC` are left out: they order the index, they do not change its values.
+ * The key terms and the `WHERE` of a `CREATE INDEX` statement, each as SQL text. A term's
+ * `COLLATE` and `ASC`/`DESC` are left out: they order the index, they do not change its
+ * values.
+ *
+ * @param sql The statement, as `sqlite_schema` keeps it.
+ * @returns The terms and the condition (`null` for a full index), or `null` when the text
+ * is not understood (then SQLite's full check decides).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { parseCreateIndex } from "./index_check.ts";
+ * assert.deepEqual(
+ *   parseCreateIndex("CREATE INDEX i ON t (lower(a) COLLATE NOCASE DESC, b) WHERE b > 0"),
+ *   { terms: ["lower(a)", "b"], where: "b > 0" },
+ * );
+ * ```
  */
 export function parseCreateIndex(sql: string): { terms: string[]; where: string | null } | null {
   const tokens = tokenize(sql);
