@@ -307,7 +307,7 @@ Deno.test("A request past its time limit gets 503 at once, and the viewer goes o
     using db = openDatabase(path);
     await logAuditEvents(
       db,
-      Array.from({ length: 100_000 }, (_, i) => ({ operation: "COUNTED", sku: `SKU-${i % 500}` })),
+      Array.from({ length: 300_000 }, (_, i) => ({ operation: "COUNTED", sku: `SKU-${i % 500}` })),
     );
   }
   await withViewer(path, async (_viewer, get) => {
@@ -325,7 +325,7 @@ Deno.test("A request past its time limit gets 503 at once, and the viewer goes o
     assert.deepEqual(order, ["events", "verify"]);
     assert.equal(stopped.status, 503);
     assert.deepEqual(await stopped.json(), {
-      error: "The request took longer than 0.03 s and was stopped",
+      error: "The request took longer than 0.2 s and was stopped",
       hint:
         "Narrow the filter (a SKU, an operation, a user, a run id or a shorter time range). For a full export use the command line: audit-trail query --limit 0 --format csv",
     });
@@ -335,7 +335,9 @@ Deno.test("A request past its time limit gets 503 at once, and the viewer goes o
       assert.equal(again.status, 200);
       assert.equal((await again.json()).length, 2);
     }
-  }, { verifyTimeLimitMs: 30 });
+    // The limit leaves a busy machine time to answer the quick request first, and is far
+    // below what walking 300,000 events takes on any.
+  }, { verifyTimeLimitMs: 200 });
 });
 
 /** Reads a child's stdout until the first line ends. */

@@ -319,5 +319,5 @@ export class WorkerPool implements Disposable {
 
 function formatSeconds(ms: number): string {
   const seconds = ms / 1000;
-  return `${Number.isInteger(seconds) ? seconds : seconds.toFixed(2)} s`;
+  return `${Number(seconds.toFixed(2))} s`;
 }
