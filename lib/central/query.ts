@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type AuditEvent, EVENT_COLUMNS } from "../event_row.ts";
+import { type AuditEvent, type AuditRow, EVENT_COLUMNS } from "../event_row.ts";
 import { requireCount } from "../count.ts";
 import { UsageError } from "../errors.ts";
 import { type AuditLogFilter, DEFAULT_QUERY_LIMIT } from "../query.ts";
@@ -108,16 +108,7 @@ export function planCentralQuery(filter: CentralFilter): CentralQueryPlan {
 }
 
 /** A {@linkcode CentralEvent} as its cells, in the order of {@linkcode CENTRAL_EVENT_COLUMNS}. */
-export type CentralRow = [
-  site: string,
-  audit_id: number,
-  timestamp: string,
-  operation: string,
-  sku: string | null,
-  details: string,
-  user: string,
-  run_id: string | null,
-];
+export type CentralRow = [site: string, ...AuditRow];
 
 /**
  * Reads the events matching `filter` across sites, in pages of rows (cells in the order of
