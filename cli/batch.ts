@@ -10,11 +10,11 @@ import {
   startBatch,
 } from "../lib/batch.ts";
 import { batchFailed, type BatchOutcome } from "../lib/batch_outcome.ts";
-import { acknowledge } from "./acknowledge.ts";
 import { AuditTrailError, UsageError } from "../lib/errors.ts";
 import { writeObject, writeRecords } from "../lib/output.ts";
 import { validateRunId } from "../lib/run_id.ts";
 import {
+  acknowledge,
   type Command,
   type CommandContext,
   expectAtMost,

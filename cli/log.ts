@@ -1,10 +1,10 @@
-import { acknowledge } from "./acknowledge.ts";
 import { UsageError } from "../lib/errors.ts";
 import { type EventDefaults, logAuditEvent, logNumberedEvents } from "../lib/events.ts";
 import { importOnDemand } from "./on_demand.ts";
 import { runIdProblem, validateRunId } from "../lib/run_id.ts";
 import type { ParsedArgs } from "./args.ts";
 import {
+  acknowledge,
   type CliIo,
   type Command,
   type CommandContext,

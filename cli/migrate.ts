@@ -1,9 +1,8 @@
-import { acknowledge } from "./acknowledge.ts";
 import { databaseExists, openDatabase } from "../lib/db.ts";
 import { migrate, MIGRATIONS, migrationStatus } from "../lib/migrate.ts";
 import { LATEST_SCHEMA_VERSION } from "../lib/schema.ts";
 import { writeObject } from "../lib/output.ts";
-import { type Command, expectAtMost, parseCommandArgs } from "./context.ts";
+import { acknowledge, type Command, expectAtMost, parseCommandArgs } from "./context.ts";
 
 export const command: Command = {
   help: `audit-trail migrate — create the database or bring its schema up to date
