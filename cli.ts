@@ -15,7 +15,6 @@ import {
 import { writeAll } from "./lib/io.ts";
 import type { TextSink } from "./lib/output.ts";
 import { parseArgs, splitAtName } from "./cli/args.ts";
-import { importOnDemand } from "./cli/on_demand.ts";
 import {
   type CliIo,
   type Command,
@@ -23,12 +22,13 @@ import {
   GLOBAL_OPTIONS,
   type GlobalValues,
   HelpRequested,
+  importOnDemand,
   OutputError,
   settleGlobals,
   VersionRequested,
 } from "./cli/context.ts";
 
-// Commands load on demand (see cli/on_demand.ts), so `log` never pays for the code of others.
+// Commands load on demand (see importOnDemand in cli/context.ts), so `log` never pays for the code of others.
 const COMMANDS: Record<string, { summary: string; load: () => Promise<{ command: Command }> }> = {
   migrate: {
     summary: "create the database or bring its schema up to date",

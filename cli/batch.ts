@@ -1,5 +1,4 @@
 import { splitAtName } from "./args.ts";
-import { importOnDemand } from "./on_demand.ts";
 import {
   BatchEndNotRecordedError,
   endBatch,
@@ -19,6 +18,7 @@ import {
   type CommandContext,
   expectAtMost,
   GLOBAL_OPTIONS,
+  importOnDemand,
   openCurrentDatabase,
   parseCommandArgs,
   requireValidText,

@@ -1,7 +1,8 @@
 /**
  * What every command receives: the resolved global options and the process's streams, so
  * commands never touch `Deno` globals directly and can be run in-process by tests; and what a
- * failed write to those streams means once something is committed ({@linkcode acknowledge}).
+ * failed write to those streams means once something is committed ({@linkcode acknowledge});
+ * and how modules that only some runs need are loaded ({@linkcode importOnDemand}).
  *
  * @module
  */
@@ -11,7 +12,6 @@ import type { SyncReader } from "../lib/ndjson.ts";
 import type { OutputFormat, TextSink } from "../lib/output.ts";
 import { requireCurrentSchema } from "../lib/schema.ts";
 import { type OptionSpecs, type OptionValues, parseArgs, type ParsedArgs } from "./args.ts";
-import { importOnDemand } from "./on_demand.ts";
 
 /** The process's input, output and environment, as a command sees them. */
 export interface CliIo {
@@ -258,4 +258,50 @@ export async function resolveUser(io: CliIo, given: string | undefined): Promise
 
 function nonEmpty(value: string | undefined): string | undefined {
   return value === undefined || value === "" ? undefined : value;
+}
+
+// --- modules loaded on demand ------------------------------------------------------------------
+//
+// Their specifiers are computed on purpose: a literal `import("./cli/bundle.ts")` makes
+// `deno run` read and check every command's modules (and theirs) at each start, a few
+// milliseconds that every `log` would pay. `deno compile` cannot see computed imports, so
+// `scripts/compile.ts` embeds each module listed here with `--include`. This lives here rather
+// than in a module of its own because every command loads this one anyway: each module on the
+// way to a command costs its start, cold about a millisecond (DEVELOPERS.md, "Start-up").
+
+/** Every module imported on demand, relative to the project's root. */
+export const ON_DEMAND_MODULES = [
+  "cli/migrate.ts",
+  "cli/log.ts",
+  "cli/query.ts",
+  "cli/batch.ts",
+  "cli/bundle.ts",
+  "cli/verify.ts",
+  "cli/head.ts",
+  "cli/sync.ts",
+  "cli/central.ts",
+  "cli/stats.ts",
+  "cli/report.ts",
+  "cli/serve.ts",
+  "cli/archive.ts",
+  "cli/login_name.ts",
+  "lib/ndjson.ts",
+  "lib/output.ts",
+  "lib/table.ts",
+  "lib/version.ts",
+  "lib/bundle/mod.ts",
+  "lib/archive/read.ts",
+] as const;
+
+/** One of {@linkcode ON_DEMAND_MODULES}. */
+export type OnDemandModule = (typeof ON_DEMAND_MODULES)[number];
+
+const ROOT = new URL("../", import.meta.url);
+
+/**
+ * Imports `module` (one of {@linkcode ON_DEMAND_MODULES}); `T` is its type, written as
+ * `typeof import("…")`, which loads nothing at run time.
+ */
+export function importOnDemand<T>(module: OnDemandModule): Promise<T> {
+  return import(new URL(module, ROOT).href);
 }

@@ -1,7 +1,7 @@
 // From the module that seals, not the chain's entry: that one brings the verifier along.
 import { chainHead } from "../lib/chain/seal.ts";
-import { type Command, expectAtMost, openCurrentDatabase, parseCommandArgs } from "./context.ts";
-import { importOnDemand } from "./on_demand.ts";
+import type { Command } from "./context.ts";
+import { expectAtMost, importOnDemand, openCurrentDatabase, parseCommandArgs } from "./context.ts";
 
 export const command: Command = {
   help: `audit-trail head — print the newest event's seal, to note as an anchor

@@ -1,6 +1,5 @@
 import { UsageError } from "../lib/errors.ts";
 import { type EventDefaults, logAuditEvent, logNumberedEvents } from "../lib/events.ts";
-import { importOnDemand } from "./on_demand.ts";
 import { runIdProblem, validateRunId } from "../lib/run_id.ts";
 import type { ParsedArgs } from "./args.ts";
 import {
@@ -9,6 +8,7 @@ import {
   type Command,
   type CommandContext,
   expectAtMost,
+  importOnDemand,
   openCurrentDatabase,
   parseCommandArgs,
   requireFormat,

@@ -11,8 +11,8 @@ import {
   type QueryOptionName,
 } from "../lib/query_options.ts";
 import { UsageError } from "../lib/errors.ts";
-import { type Command, expectAtMost, openCurrentDatabase, parseCommandArgs } from "./context.ts";
-import { importOnDemand } from "./on_demand.ts";
+import type { Command } from "./context.ts";
+import { expectAtMost, importOnDemand, openCurrentDatabase, parseCommandArgs } from "./context.ts";
 
 export const command: Command = {
   help: `audit-trail query — find events

@@ -1,8 +1,8 @@
 import { type ChainVerifyResult, verifyChain } from "../lib/chain/mod.ts";
 import { TamperingFoundError, UsageError } from "../lib/errors.ts";
 import { writeObject } from "../lib/output.ts";
-import { importOnDemand } from "./on_demand.ts";
-import { type Command, expectAtMost, openCurrentDatabase, parseCommandArgs } from "./context.ts";
+import type { Command } from "./context.ts";
+import { expectAtMost, importOnDemand, openCurrentDatabase, parseCommandArgs } from "./context.ts";
 
 export const command: Command = {
   help: `audit-trail verify — check that no audit event was changed or removed

@@ -14,17 +14,165 @@ import {
 } from "./chain/seal.ts";
 import { type AuditDatabase, bulkWriteTransaction, guard, writeTransaction } from "./db.ts";
 import { DatabaseCorruptError, InvalidInputError, UsageError } from "./errors.ts";
+import { runIdProblem } from "./run_id.ts";
 import { schemaVersion } from "./schema.ts";
-import {
-  checkDefaults,
-  type CheckedEvent,
-  checkEvent,
-  type EventDefaults,
-  type NewAuditEvent,
-} from "./event_check.ts";
 import type { AuditEvent } from "./event_row.ts";
 
-export type { EventDefaults, NewAuditEvent } from "./event_check.ts";
+// --- what an event is, and how one is checked -------------------------------------------------
+// (With the appending below in one module: every `log` loads both, and each module on its way
+// costs a start, cold about a millisecond; see DEVELOPERS.md, "Start-up".)
+
+/** An event to append. The database sets `audit_id` and `timestamp`. */
+export interface NewAuditEvent {
+  operation: string;
+  details?: string | null;
+  sku?: string | null;
+  user?: string | null;
+  run_id?: string | null;
+}
+
+/** Values used for fields an event leaves out. */
+export interface EventDefaults {
+  /** Who did it, when the event does not say (default `system`). */
+  user?: string;
+  /** The batch it belongs to, when the event does not say. */
+  run_id?: string | null;
+}
+
+/** Longest operation name, in characters. */
+export const MAX_OPERATION_LENGTH = 100;
+/** Longest details text, in characters; longer text is refused, never truncated. */
+export const MAX_DETAILS_LENGTH = 65_536;
+/** Longest SKU and user name, in characters. */
+export const MAX_NAME_LENGTH = 256;
+
+const EVENT_FIELDS = new Set(["operation", "details", "sku", "user", "run_id"]);
+
+/**
+ * Characters no operation name may hold: C0 and C1 controls and DEL (a tab, a newline, an
+ * escape sequence), and the bidirectional overrides and isolates that make a name display as
+ * another. Operations are identifiers that scripts filter on and terminals show.
+ */
+// deno-lint-ignore no-control-regex
+const CONTROL_CHARACTER = /[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
+
+/** An event that passed {@linkcode checkEvent}, with its defaults filled in. */
+export type CheckedEvent = Required<Omit<NewAuditEvent, "details" | "user">> & {
+  details: string;
+  user: string;
+};
+
+/**
+ * Checks one event against SPEC's limits and fills in defaults. `fail` builds the error so
+ * that command-line arguments and NDJSON lines can report problems in their own terms.
+ */
+export function checkEvent(
+  input: unknown,
+  defaults: EventDefaults,
+  fail: (problem: string) => Error,
+): CheckedEvent {
+  if (typeof input !== "object" || input === null || Array.isArray(input)) {
+    const kind = input === null ? "null" : Array.isArray(input) ? "an array" : typeof input;
+    throw fail(`expected an event object like {"operation": "..."}, got ${kind}`);
+  }
+  const record = input as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    if (!EVENT_FIELDS.has(key)) {
+      throw fail(
+        `unknown field "${key}" (allowed: operation, details, sku, user, run_id)`,
+      );
+    }
+  }
+  const operation = record.operation;
+  if (operation === undefined || operation === null) {
+    throw fail(`"operation" is missing`);
+  }
+  if (typeof operation !== "string") throw fail(typeMessage("operation", operation));
+  if (operation.trim() === "") throw fail(`"operation" must not be empty`);
+  checkLength("operation", operation, MAX_OPERATION_LENGTH, fail);
+  const control = CONTROL_CHARACTER.exec(operation);
+  if (control) {
+    const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0");
+    throw fail(
+      `"operation" contains a control character (U+${code}); an operation is a name like ORDER_CONFIRMED`,
+    );
+  }
+
+  const details = optionalString(record, "details", fail) ?? "";
+  checkLength("details", details, MAX_DETAILS_LENGTH, fail);
+  const sku = optionalString(record, "sku", fail);
+  if (sku !== null) checkName("sku", sku, fail);
+  const user = optionalString(record, "user", fail) ?? defaults.user ?? "system";
+  checkName("user", user, fail);
+  const runId = optionalString(record, "run_id", fail) ?? defaults.run_id ?? null;
+  if (runId !== null) {
+    const problem = runIdProblem(runId);
+    if (problem) throw fail(problem);
+  }
+  return { operation, details, sku, user, run_id: runId };
+}
+
+function checkDefaults(defaults: EventDefaults): EventDefaults {
+  const fail = (problem: string) => new UsageError(problem);
+  if (defaults.user !== undefined) checkName("user", defaults.user, fail);
+  if (defaults.run_id) {
+    const problem = runIdProblem(defaults.run_id);
+    if (problem) throw fail(problem);
+  }
+  return defaults;
+}
+
+function optionalString(
+  record: Record<string, unknown>,
+  field: string,
+  fail: (problem: string) => Error,
+): string | null {
+  const value = record[field];
+  if (value === undefined || value === null) return null;
+  if (typeof value !== "string") throw fail(typeMessage(field, value));
+  return value;
+}
+
+function checkName(field: string, value: string, fail: (problem: string) => Error) {
+  if (value === "") {
+    throw fail(
+      `"${field}" must not be empty${
+        field === "sku" ? " (leave it out for events without a SKU)" : ""
+      }`,
+    );
+  }
+  checkLength(field, value, MAX_NAME_LENGTH, fail);
+}
+
+function checkLength(
+  field: string,
+  value: string,
+  limit: number,
+  fail: (problem: string) => Error,
+) {
+  // SQLite stores a NUL, but node:sqlite reads text back only up to it, and a lone surrogate
+  // turns into U+FFFD on the way to UTF-8: either would change the event silently.
+  if (value.includes("\0")) {
+    throw fail(`"${field}" contains a NUL character (\\u0000), which cannot be stored`);
+  }
+  if (!value.isWellFormed()) {
+    throw fail(`"${field}" contains an unpaired surrogate (\\ud800-\\udfff): not valid Unicode`);
+  }
+  // Code units are an upper bound on characters: count code points only when it matters.
+  if (value.length <= limit) return;
+  let characters = 0;
+  for (const _ of value) characters++;
+  if (characters > limit) {
+    throw fail(`"${field}" is ${characters} characters long; at most ${limit} are allowed`);
+  }
+}
+
+function typeMessage(field: string, value: unknown): string {
+  const kind = Array.isArray(value) ? "an array" : typeof value;
+  return `"${field}" must be a string, got ${kind}`;
+}
+
+// --- appending events --------------------------------------------------------------------------
 
 /** Result of appending many events at once. */
 export interface BulkInsertResult {
@@ -32,8 +180,6 @@ export interface BulkInsertResult {
   first_audit_id: number | null;
   last_audit_id: number | null;
 }
-
-export { MAX_DETAILS_LENGTH, MAX_NAME_LENGTH, MAX_OPERATION_LENGTH } from "./event_check.ts";
 
 const NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 

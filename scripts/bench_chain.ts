@@ -17,7 +17,7 @@
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { CHAIN_SCHEMA_VERSION, sealExistingEvents } from "../lib/chain/seal.ts";
-import { checkEvent } from "../lib/event_check.ts";
+import { checkEvent } from "../lib/events.ts";
 import {
   type AuditDatabase,
   logAuditEvent,

@@ -16,7 +16,7 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { PERMISSION_FLAGS } from "./permissions.ts";
-import { ON_DEMAND_MODULES } from "../cli/on_demand.ts";
+import { ON_DEMAND_MODULES } from "../cli/context.ts";
 
 /** A platform the executables are built for. */
 export interface Target {
@@ -50,7 +50,7 @@ export function compileArgs(
     ...PERMISSION_FLAGS,
     "--target",
     target.triple,
-    // Modules imported with computed specifiers (cli/on_demand.ts) are invisible to the
+    // Modules imported with computed specifiers (importOnDemand in cli/context.ts) are invisible to the
     // compiler's graph: name each, or the executable fails when a command loads one.
     ...ON_DEMAND_MODULES.flatMap((module) => ["--include", join(ROOT, module)]),
     "--output",

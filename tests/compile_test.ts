@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { compileArgs, PROGRAMS, TARGETS } from "../scripts/compile.ts";
 import { PERMISSION_FLAGS } from "../scripts/permissions.ts";
-import { ON_DEMAND_MODULES } from "../cli/on_demand.ts";
+import { ON_DEMAND_MODULES } from "../cli/context.ts";
 import { ROOT, tempDir } from "./helpers.ts";
 
 Deno.test("compile bakes in exactly the permission flags the CLI tests run with", () => {
