@@ -14,7 +14,6 @@ import {
 } from "./lib/errors.ts";
 import { writeAll } from "./lib/io.ts";
 import type { TextSink } from "./lib/output.ts";
-import { parseArgs, splitAtName } from "./cli/args.ts";
 import {
   type CliIo,
   type Command,
@@ -24,7 +23,9 @@ import {
   HelpRequested,
   importOnDemand,
   OutputError,
+  parseArgs,
   settleGlobals,
+  splitAtName,
   VersionRequested,
 } from "./cli/context.ts";
 

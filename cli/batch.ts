@@ -1,4 +1,3 @@
-import { splitAtName } from "./args.ts";
 import {
   BatchEndNotRecordedError,
   endBatch,
@@ -23,6 +22,7 @@ import {
   parseCommandArgs,
   requireValidText,
   resolveUser,
+  splitAtName,
 } from "./context.ts";
 import { parseCount } from "../lib/count.ts";
 

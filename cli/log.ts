@@ -1,7 +1,6 @@
 import { UsageError } from "../lib/errors.ts";
 import { type EventDefaults, logAuditEvent, logNumberedEvents } from "../lib/events.ts";
 import { runIdProblem, validateRunId } from "../lib/run_id.ts";
-import type { ParsedArgs } from "./args.ts";
 import {
   acknowledge,
   type CliIo,
@@ -11,6 +10,7 @@ import {
   importOnDemand,
   openCurrentDatabase,
   parseCommandArgs,
+  type ParsedArgs,
   requireFormat,
   requireValidText,
   resolveUser,

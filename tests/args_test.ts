@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseArgs, splitAtName } from "../cli/args.ts";
+import { parseArgs, splitAtName } from "../cli/context.ts";
 import { UsageError } from "../lib/errors.ts";
 
 const SPECS = {

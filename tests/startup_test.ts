@@ -105,7 +105,6 @@ Deno.test("log reads the modules it runs and no others", async () => {
   const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
   assert.deepEqual(await modulesLoaded(root, ["cli.ts", "cli/log.ts"]), [
     "cli.ts",
-    "cli/args.ts",
     "cli/context.ts",
     "cli/log.ts",
     "lib/chain/encoding.ts",
