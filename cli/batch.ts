@@ -1,13 +1,6 @@
-import {
-  BatchEndNotRecordedError,
-  endBatch,
-  execBatch,
-  getBatchOperations,
-  listBatches,
-  type SignalSource,
-  startBatch,
-} from "../lib/batch.ts";
-import { batchFailed, type BatchOutcome } from "../lib/batch_outcome.ts";
+import { getBatchOperations, listBatches } from "../lib/batch.ts";
+import type { BatchOutcome } from "../lib/batch_outcome.ts";
+import type { SignalSource } from "../lib/batch_run.ts";
 import { AuditTrailError, UsageError } from "../lib/errors.ts";
 import { writeObject, writeRecords } from "../lib/output.ts";
 import { validateRunId } from "../lib/run_id.ts";
@@ -101,6 +94,7 @@ const SUBCOMMANDS: Record<string, Handler> = {
     });
     expectAtMost("batch start", positionals, 1);
     requireValidText({ DESCRIPTION: positionals[0], "--user": values.user });
+    const { startBatch } = await batchRun();
     using db = openCurrentDatabase(context);
     const event = startBatch(db, positionals[0] ?? "", {
       user: await resolveUser(context.io, values.user),
@@ -122,6 +116,7 @@ const SUBCOMMANDS: Record<string, Handler> = {
     expectAtMost("batch end", positionals, 2);
     requireValidText({ SUMMARY: positionals[1], "--user": values.user });
     validateRunId(positionals[0]);
+    const { endBatch } = await batchRun();
     using db = openCurrentDatabase(context);
     const event = endBatch(db, positionals[0], positionals[1] ?? "", {
       user: await resolveUser(context.io, values.user),
@@ -185,6 +180,10 @@ const SUBCOMMANDS: Record<string, Handler> = {
     requireValidText({ "--description": values.description, "--user": values.user });
     const [program, ...programArgs] = positionals;
     const user = await resolveUser(context.io, values.user);
+    const [{ BatchEndNotRecordedError, execBatch }, { batchFailed }] = await Promise.all([
+      batchRun(),
+      importOnDemand<typeof import("../lib/batch_outcome.ts")>("lib/batch_outcome.ts"),
+    ]);
     // Heard from here on, so that a signal during start-up still ends the batch in order.
     using signals = processSignals(context.io.stderr.isTerminal);
     const env: Record<string, string> = {
@@ -221,6 +220,14 @@ const SUBCOMMANDS: Record<string, Handler> = {
     return outcome.exit_code;
   },
 };
+
+/**
+ * Starting, ending and running a batch, loaded by those subcommands only: `show` and `list`
+ * read, and need neither the event writer nor the seal.
+ */
+function batchRun() {
+  return importOnDemand<typeof import("../lib/batch_run.ts")>("lib/batch_run.ts");
+}
 
 /**
  * Makes the compressed debug bundle of `batch exec --bundle-on-failure` and names it on

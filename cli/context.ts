@@ -291,6 +291,8 @@ export const ON_DEMAND_MODULES = [
   "lib/version.ts",
   "lib/bundle/mod.ts",
   "lib/archive/read.ts",
+  "lib/batch_run.ts",
+  "lib/batch_outcome.ts",
 ] as const;
 
 /** One of {@linkcode ON_DEMAND_MODULES}. */

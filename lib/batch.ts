@@ -1,16 +1,14 @@
 /**
- * Batches: the events that share one run id, their time span, and starting and ending one.
+ * Batches: the events that share one run id, and their time span. Starting, ending and running
+ * one is `batch_run.ts`: reading a batch (`batch show`, `batch list`) then loads neither the
+ * event writer nor the seal, each a module that would cost those commands' start.
  *
  * @module
  */
 import { type AuditDatabase, guard } from "./db.ts";
 import { requireCount } from "./count.ts";
-import { AuditTrailError, errorMessage, UsageError } from "./errors.ts";
-import { type BatchOutcome, formatBatchOutcome, signalNumber } from "./batch_outcome.ts";
 import { type AuditEvent, UTC_TIMESTAMP_SQL } from "./event_row.ts";
-import { logAuditEvent } from "./events.ts";
 import { getAuditLog } from "./query.ts";
-import { generateRunId, validateRunId } from "./run_id.ts";
 
 /** One batch with all its events, oldest first, as `batch show` prints it. */
 export interface BatchReport {
@@ -32,9 +30,9 @@ export interface BatchSummary {
   duration_seconds: number;
 }
 
-/** Operation logged by {@linkcode startBatch}. */
+/** Operation logged by `startBatch` (`batch_run.ts`). */
 export const BATCH_START = "BATCH_START";
-/** Operation logged by {@linkcode endBatch}. */
+/** Operation logged by `endBatch` (`batch_run.ts`). */
 export const BATCH_END = "BATCH_END";
 
 /**
@@ -129,247 +127,6 @@ export function listBatches(db: AuditDatabase, options: { limit?: number } = {})
 
 /** Default `limit` of {@linkcode listBatches}. */
 export const DEFAULT_BATCH_LIST_LIMIT = 20;
-
-/**
- * Starts a batch: makes a new run id and logs `BATCH_START` with the description.
- *
- * @returns The `BATCH_START` event; its `run_id` is the new batch's id.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { migrate, openDatabase } from "../mod.ts";
- * import { startBatch } from "./batch.ts";
- * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
- * migrate(db);
- * const start = startBatch(db, "Nightly stock count", { user: "scheduler" });
- * assert.equal(start.operation, "BATCH_START");
- * assert.match(start.run_id!, /^run_\d{8}_\d{6}_[0-9a-f]{8}$/);
- * ```
- */
-export function startBatch(
-  db: AuditDatabase,
-  description = "",
-  options: { user?: string; runId?: string } = {},
-): AuditEvent {
-  const runId = options.runId === undefined ? generateRunId() : validateRunId(options.runId);
-  return logAuditEvent(db, {
-    operation: BATCH_START,
-    details: description,
-    user: options.user,
-    run_id: runId,
-  });
-}
-
-/**
- * Ends a batch by logging `BATCH_END` with the summary.
- *
- * @throws {UsageError} When no event has this run id (most likely a mistyped id): a bad value.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { migrate, openDatabase } from "../mod.ts";
- * import { endBatch, startBatch } from "./batch.ts";
- * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
- * migrate(db);
- * const { run_id } = startBatch(db, "Count");
- * assert.equal(endBatch(db, run_id!, "42 SKUs counted").operation, "BATCH_END");
- * ```
- */
-export function endBatch(
-  db: AuditDatabase,
-  runId: string,
-  summary = "",
-  options: { user?: string } = {},
-): AuditEvent {
-  validateRunId(runId);
-  const known = guard(
-    db.path,
-    () => db.statement("SELECT 1 FROM audit_log WHERE run_id = ? LIMIT 1").get(runId),
-  );
-  if (!known) {
-    throw new UsageError(`No batch with run id "${runId}"`, {
-      hint:
-        "No event carries this run id: check it against the list of batches. Nothing was written.",
-    });
-  }
-  return logAuditEvent(db, {
-    operation: BATCH_END,
-    details: summary,
-    user: options.user,
-    run_id: runId,
-  });
-}
-
-/** The command {@linkcode execBatch} runs. */
-export interface BatchCommand {
-  /** The program, found on `PATH` as a shell would. */
-  program: string;
-  args?: readonly string[];
-  /** Added to the environment the command inherits. */
-  env?: Record<string, string>;
-}
-
-/**
- * Where {@linkcode execBatch} hears of the signals sent to the batch, so that it can pass them
- * on to its command (the command line listens to its own process's). `listener` is told the
- * signal, and whether it has reached the command already (as a terminal's Ctrl-C reaches
- * every process of the foreground job); signals that came before it was attached are told at
- * once. The returned handle stops listening.
- */
-export type SignalSource = (
-  listener: (signal: Deno.Signal, reachedCommand: boolean) => void,
-) => Disposable;
-
-/** Options of {@linkcode execBatch}. */
-export interface ExecBatchOptions {
-  /**
-   * The `BATCH_START` details. Default: the program as given, without its arguments, which
-   * may hold passwords and would stay in the append-only log for good.
-   */
-  description?: string;
-  /** Who runs the batch (recorded on `BATCH_START` and `BATCH_END`). */
-  user?: string;
-  /** Signals to pass on to the command while it runs. */
-  signals?: SignalSource;
-  /** Told the run id once `BATCH_START` is stored, before the command starts. */
-  onStart?: (runId: string) => void;
-}
-
-/** What {@linkcode execBatch} did. */
-export interface BatchExecResult {
-  run_id: string;
-  outcome: BatchOutcome;
-  /** The `BATCH_END` event, whose details record the outcome. */
-  end: AuditEvent;
-}
-
-/**
- * A batch whose command ran (or could not start) but whose `BATCH_END` could not be stored.
- * `outcome` says how the command ended.
- */
-export class BatchEndNotRecordedError extends AuditTrailError {
-  readonly runId: string;
-  readonly outcome: BatchOutcome;
-
-  constructor(runId: string, outcome: BatchOutcome, cause: unknown) {
-    const reason = errorMessage(cause);
-    super(
-      `Batch ${runId} ended (${
-        describeOutcome(outcome)
-      }), but its BATCH_END could not be stored: ${reason}`,
-      { hint: (cause as AuditTrailError)?.hint, cause },
-    );
-    this.runId = runId;
-    this.outcome = outcome;
-  }
-}
-
-/**
- * Runs a command as one batch: logs `BATCH_START`, runs `command` with `AUDIT_TRAIL_RUN_ID` set
- * to the new run id (so every `audit-trail log` inside it joins the batch) and its standard
- * streams inherited, waits for it, and logs `BATCH_END` with how it ended (see
- * {@linkcode formatBatchOutcome}). Signals from `options.signals` are passed on to the command,
- * and the batch still waits for it and records its end: the outcome then carries that signal,
- * and the exit code 128 + its number.
- *
- * @param db The open database.
- * @param command The program, its arguments and extra environment.
- * @param options Description, user, and the signals to pass on.
- * @returns The run id, the outcome, and the `BATCH_END` event. A command that could not start
- * is an outcome (exit code 1, `error` set), not an exception.
- * @throws {BatchEndNotRecordedError} When the command ended but `BATCH_END` could not be stored.
- *
- * @example
- * ```ts
- * import assert from "node:assert/strict";
- * import { migrate, openDatabase } from "../mod.ts";
- * import { execBatch } from "./batch.ts";
- * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
- * migrate(db);
- * const { outcome, end } = await execBatch(db, {
- *   program: Deno.execPath(),
- *   args: ["eval", "Deno.exit(3)"],
- * });
- * assert.equal(outcome.exit_code, 3);
- * assert.equal(JSON.parse(end.details).exit_code, 3);
- * ```
- */
-export async function execBatch(
-  db: AuditDatabase,
-  command: BatchCommand,
-  options: ExecBatchOptions = {},
-): Promise<BatchExecResult> {
-  const runId = startBatch(db, options.description ?? command.program, {
-    user: options.user,
-  }).run_id!;
-  options.onStart?.(runId);
-  const started = performance.now();
-  const outcome = await runCommand(command, runId, options.signals);
-  outcome.duration_seconds = Math.round(performance.now() - started) / 1000;
-  try {
-    const end = logAuditEvent(db, {
-      operation: BATCH_END,
-      details: formatBatchOutcome(outcome),
-      run_id: runId,
-    }, { user: options.user });
-    return { run_id: runId, outcome, end };
-  } catch (error) {
-    throw new BatchEndNotRecordedError(runId, outcome, error);
-  }
-}
-
-async function runCommand(
-  command: BatchCommand,
-  runId: string,
-  signals: SignalSource | undefined,
-): Promise<BatchOutcome> {
-  const state: { child?: Deno.ChildProcess; received: Deno.Signal | null } = { received: null };
-  const passOn = (signal: Deno.Signal) => {
-    try {
-      state.child?.kill(signal);
-    } catch {
-      // It has just ended, or this system cannot send that signal: nothing to pass it to.
-    }
-  };
-  // Listening starts before the command does, so that a signal in between is not lost.
-  using _listening = signals?.((signal, reachedCommand) => {
-    state.received ??= signal;
-    if (!reachedCommand) passOn(signal);
-  });
-  const ended = (signal: Deno.Signal | null, code: number): BatchOutcome => ({
-    exit_code: signal === null ? code : 128 + (signalNumber(signal) ?? 0),
-    signal,
-    error: null,
-    duration_seconds: 0,
-  });
-  // A signal that came while the batch was being started: the command is not started at all.
-  if (state.received !== null) return ended(state.received, 0);
-  try {
-    state.child = new Deno.Command(command.program, {
-      args: [...(command.args ?? [])],
-      env: { ...command.env, AUDIT_TRAIL_RUN_ID: runId },
-      stdin: "inherit",
-      stdout: "inherit",
-      stderr: "inherit",
-    }).spawn();
-  } catch (error) {
-    const message = error instanceof Deno.errors.NotFound
-      ? `Command not found: "${command.program}"`
-      : `Could not start "${command.program}": ${(error as Error).message}`;
-    return { exit_code: 1, signal: state.received, error: message, duration_seconds: 0 };
-  }
-  const status = await state.child.status;
-  return ended(state.received ?? status.signal, status.code);
-}
-
-/** The outcome in a few words, for messages: "exit code 3", "ended by SIGTERM". */
-export function describeOutcome(outcome: BatchOutcome): string {
-  if (outcome.error !== null) return outcome.error;
-  if (outcome.signal !== null) return `ended by ${outcome.signal}, exit code ${outcome.exit_code}`;
-  return `exit code ${outcome.exit_code}`;
-}
 
 /**
  * Seconds from `start` to `end` (ISO timestamps), to the millisecond. A clock that was set

@@ -56,7 +56,7 @@ export interface BatchOutline extends BatchSummary {
  * @example
  * ```ts
  * import { migrate, openDatabase } from "../mod.ts";
- * import { endBatch, startBatch } from "./batch.ts";
+ * import { endBatch, startBatch } from "./batch_run.ts";
  * import { recentBatches } from "./batch_overview.ts";
  * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
  * migrate(db);

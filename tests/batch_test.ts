@@ -14,7 +14,7 @@ import {
   UsageError,
 } from "./internals.ts";
 import { DatabaseSync } from "node:sqlite";
-import { BatchEndNotRecordedError, execBatch, type SignalSource } from "../lib/batch.ts";
+import { BatchEndNotRecordedError, execBatch, type SignalSource } from "../lib/batch_run.ts";
 import { DatabaseBusyError } from "../lib/errors.ts";
 import { tempDir } from "./helpers.ts";
 import { insertRaw, ISO_TIMESTAMP, openMigrated, writeLegacyDatabase } from "./fixtures.ts";

@@ -65,11 +65,10 @@ export {
   BATCH_START,
   type BatchReport,
   type BatchSummary,
-  endBatch,
   getBatchOperations,
   listBatches,
-  startBatch,
 } from "../lib/batch.ts";
+export { endBatch, startBatch } from "../lib/batch_run.ts";
 export {
   type BundleError,
   type BundleFile,
