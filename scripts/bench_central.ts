@@ -202,7 +202,8 @@ async function killedSyncs(central: { name: string; adminUrl: string }, db: stri
         stdout: "null",
         stderr: "null",
       }).spawn();
-      await new Promise((resolve) => setTimeout(resolve, 300 + Math.random() * 1500));
+      // Well inside a whole sync (about 4 s here), so that each kill lands mid-way.
+      await new Promise((resolve) => setTimeout(resolve, 200 + Math.random() * 600));
       try {
         child.kill("SIGKILL");
       } catch {

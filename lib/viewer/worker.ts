@@ -79,6 +79,9 @@ function serve(scope: WorkerScope): void {
           ({ source, path } = data);
           scope.postMessage({ type: "ready" });
         } catch (error) {
+          // The worker is given up; its connection must not keep the file open meanwhile.
+          db?.close();
+          db = undefined;
           scope.postMessage({ type: "failed", error: workerError(error) });
         }
         return;
