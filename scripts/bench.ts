@@ -892,24 +892,63 @@ async function withHooks(cases: readonly BenchCase[]): Promise<BenchCase[]> {
 // --- The run -----------------------------------------------------------------------------------
 
 /** Says what is wrong with the command line and exits 2. */
+const HELP = `deno task bench — every figure beside its peer, measured in the same run
+
+USAGE
+  deno task bench [--events N] [--runs N] [--only CASES] [--cold files|system|off]
+                  [--out FILE] [--original PATH] [--keep]
+
+OPTIONS
+  --events N       events in the data set (default 1000000; at least 1000)
+  --runs N         runs of each start-up figure, in turns with its peers (default 9)
+  --only CASES     comma-separated case ids or groups (e.g. startup, ingest, bundle, viewer)
+  --cold MODE      files (default): drop the database and the programs' files from the page
+                   cache before each cold run; system: drop every cache (root); off: warm only
+  --out FILE       where the JSON results go (default bench-results/latest.json)
+  --original PATH  the original Python design (default: ../shared/peers/original.py if found)
+  --keep           keep the working folder (databases, event files) afterwards
+  -h, --help       this text
+
+EXAMPLES
+  deno task bench                     # 1,000,000 events; several minutes
+  deno task bench --events 20000      # a quick run
+  deno task bench --only startup      # log, query --sku, batch show
+`;
+
 function usage(message: string): never {
-  Deno.stderr.writeSync(new TextEncoder().encode(`bench: ${message}\n`));
+  Deno.stderr.writeSync(
+    new TextEncoder().encode(`bench: ${message}\n(deno task bench --help lists the options)\n`),
+  );
   Deno.exit(2);
 }
 
+/** The command line's options, or a usage error that names the one it does not know. */
+function benchOptions() {
+  try {
+    return parseArgs({
+      args: Deno.args,
+      options: {
+        events: { type: "string", default: "1000000" },
+        runs: { type: "string", default: "9" },
+        only: { type: "string" },
+        cold: { type: "string", default: "files" },
+        out: { type: "string", default: join(ROOT, "bench-results", "latest.json") },
+        original: { type: "string", default: findOriginal() },
+        keep: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+      },
+    }).values;
+  } catch (error) {
+    usage(error instanceof Error ? error.message : String(error));
+  }
+}
+
 if (import.meta.main) {
-  const { values: flags } = parseArgs({
-    args: Deno.args,
-    options: {
-      events: { type: "string", default: "1000000" },
-      runs: { type: "string", default: "9" },
-      only: { type: "string" },
-      cold: { type: "string", default: "files" },
-      out: { type: "string", default: join(ROOT, "bench-results", "latest.json") },
-      original: { type: "string", default: findOriginal() },
-      keep: { type: "boolean", default: false },
-    },
-  });
+  const flags = benchOptions();
+  if (flags.help) {
+    Deno.stdout.writeSync(new TextEncoder().encode(HELP));
+    Deno.exit(0);
+  }
   const events = Number(flags.events);
   const runs = Number(flags.runs);
   if (!Number.isSafeInteger(events) || events < 1000) usage("--events must be ≥ 1000");
