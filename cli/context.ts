@@ -287,6 +287,7 @@ export const ON_DEMAND_MODULES = [
   "cli/login_name.ts",
   "lib/ndjson.ts",
   "lib/output.ts",
+  "lib/csv.ts",
   "lib/table.ts",
   "lib/version.ts",
   "lib/bundle/mod.ts",

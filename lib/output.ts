@@ -95,7 +95,7 @@ export async function writeObject(
 ): Promise<void> {
   if (format === "ndjson") return await sink.write(JSON.stringify(value) + "\n");
   if (format === "table") {
-    const { showCell } = await import("./table.ts");
+    const { showCell } = await loadTable();
     const entries = Object.entries(value).filter(([, v]) => !Array.isArray(v));
     const width = entries.reduce((most, [key]) => Math.max(most, key.length), 0);
     const lines = entries.map(([key, v]) => `${key.padEnd(width)}  ${showCell(v).text}`);
@@ -140,12 +140,20 @@ const WRITERS: Record<
     empty: "",
   }),
   async csv(columns) {
-    const { csvLine } = await import("./csv.ts");
+    const { csvLine } = await loadCsv();
     const header = csvLine(columns) + "\r\n";
     return { begin: () => header, line: csvLine, separator: "\r\n", end: "\r\n", empty: header };
   },
-  table: async (columns) => tableWriter(columns, await import("./table.ts")),
+  table: async (columns) => tableWriter(columns, await loadTable()),
 };
+
+// The CSV and table helpers load by computed specifiers: a literal `import("./csv.ts")` makes
+// `deno run` read both modules at the start of every command that writes rows, whatever its
+// format. `deno compile` embeds them from the list in cli/context.ts (ON_DEMAND_MODULES).
+const loadCsv = (): Promise<typeof import("./csv.ts")> =>
+  import(new URL("./csv.ts", import.meta.url).href);
+const loadTable = (): Promise<typeof import("./table.ts")> =>
+  import(new URL("./table.ts", import.meta.url).href);
 
 /**
  * A row's record as JSON text, as `JSON.stringify` writes an object with the `columns` as keys
