@@ -1,4 +1,4 @@
-import { getBatchOperations, listBatches } from "../lib/batch.ts";
+import { listBatches, writeBatchReport } from "../lib/batch.ts";
 import type { BatchOutcome } from "../lib/batch_outcome.ts";
 import type { SignalSource } from "../lib/batch_run.ts";
 import { AuditTrailError, UsageError } from "../lib/errors.ts";
@@ -137,11 +137,14 @@ const SUBCOMMANDS: Record<string, Handler> = {
     expectAtMost("batch show", positionals, 1);
     validateRunId(positionals[0]);
     using db = openCurrentDatabase(context);
-    const report = values.archives === undefined
-      ? getBatchOperations(db, positionals[0])
-      : (await importOnDemand<typeof import("../lib/archive/read.ts")>("lib/archive/read.ts"))
-        .getArchivedBatchOperations(db, values.archives, positionals[0]);
     const { io, format } = context;
+    if (values.archives === undefined) {
+      await writeBatchReport(io.stdout, db, positionals[0], format);
+      return 0;
+    }
+    const report =
+      (await importOnDemand<typeof import("../lib/archive/read.ts")>("lib/archive/read.ts"))
+        .getArchivedBatchOperations(db, values.archives, positionals[0]);
     if (format === "csv") {
       await writeRecords(io.stdout, [report.events], "csv");
     } else if (format === "table") {

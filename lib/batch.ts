@@ -5,10 +5,17 @@
  *
  * @module
  */
-import { type AuditDatabase, guard } from "./db.ts";
+import { type AuditDatabase, guard, readSnapshot } from "./db.ts";
 import { requireCount } from "./count.ts";
-import { type AuditEvent, UTC_TIMESTAMP_SQL } from "./event_row.ts";
-import { getAuditLog } from "./query.ts";
+import { type AuditEvent, type AuditRow, rowToEvent, UTC_TIMESTAMP_SQL } from "./event_row.ts";
+import {
+  type OutputFormat,
+  type TextSink,
+  writeObject,
+  writeObjectWithRows,
+  writeRows,
+} from "./output.ts";
+import { getAuditLog, streamAuditRows } from "./query.ts";
 
 /** One batch with all its events, oldest first, as `batch show` prints it. */
 export interface BatchReport {
@@ -58,6 +65,71 @@ export const BATCH_END = "BATCH_END";
  */
 export function getBatchOperations(db: AuditDatabase, runId: string): BatchReport {
   return batchReport(runId, getAuditLog(db, { runId, order: "asc", limit: 0 }));
+}
+
+/**
+ * Writes the report of one batch in `format`, as {@linkcode getBatchOperations} would give it
+ * to `batch show` (JSON and NDJSON: the report; CSV: its events; table: its figures, then its
+ * events), byte for byte, while holding one page of events at a time: a batch of millions of
+ * events prints in flat memory. Everything is read from one snapshot, so a batch still running
+ * cannot make the count and the events disagree.
+ */
+export async function writeBatchReport(
+  sink: TextSink,
+  db: AuditDatabase,
+  runId: string,
+  format: OutputFormat,
+): Promise<void> {
+  using _snapshot = readSnapshot(db);
+  const events = () => streamAuditRows(db, { runId, order: "asc", limit: 0 });
+  if (format === "csv") {
+    await writeRows(sink, events(), "csv");
+    return;
+  }
+  const summary = batchSummary(db, runId);
+  const report = {
+    run_id: runId,
+    event_count: summary.count,
+    events: [] as AuditEvent[],
+    ...spanOf(summary),
+  };
+  if (format === "table") {
+    await writeObject(sink, report, "table");
+    await sink.write("\n");
+    await writeRows(sink, events(), "table");
+    return;
+  }
+  const record = (row: readonly unknown[]) => rowToEvent(row as AuditRow);
+  await writeObjectWithRows(sink, report, "events", events(), record, format);
+}
+
+/** How many events a batch has, and the timestamps of its first and last. */
+function batchSummary(db: AuditDatabase, runId: string) {
+  const row = guard(db.path, () =>
+    db.statement(
+      `WITH b AS (
+         SELECT count(*) AS event_count, min(audit_id) AS first_id, max(audit_id) AS last_id
+         FROM audit_log WHERE run_id = ?
+       )
+       SELECT b.event_count,
+         (SELECT ${UTC_TIMESTAMP_SQL} FROM audit_log WHERE audit_id = b.first_id) AS start_time,
+         (SELECT ${UTC_TIMESTAMP_SQL} FROM audit_log WHERE audit_id = b.last_id) AS end_time
+       FROM b`,
+    ).get(runId)!);
+  return {
+    count: row.event_count as number,
+    start: row.start_time as string | null,
+    end: row.end_time as string | null,
+  };
+}
+
+/** The report's closing fields, in their order. */
+function spanOf({ start, end }: { start: string | null; end: string | null }) {
+  return {
+    start_time: start,
+    end_time: end,
+    duration_seconds: start !== null && end !== null ? durationSeconds(start, end) : 0,
+  };
 }
 
 /** The report of one batch, from all its events, oldest first. */

@@ -44,7 +44,14 @@ export async function writeRows(
   format: OutputFormat,
   columns: readonly string[] = EVENT_COLUMNS,
 ): Promise<number> {
-  const writer = await WRITERS[format](columns);
+  return await writeRowsWith(sink, pages, await WRITERS[format](columns));
+}
+
+async function writeRowsWith(
+  sink: TextSink,
+  pages: Iterable<readonly Row[]> | AsyncIterable<readonly Row[]>,
+  writer: RowWriter,
+): Promise<number> {
   const out = new ChunkedText(sink, writer.separator);
   let count = 0;
   try {
@@ -85,6 +92,54 @@ function* recordRows(pages: Iterable<readonly object[]>, columns: readonly strin
       columns.map((column) => (record as Record<string, unknown>)[column] ?? null)
     );
   }
+}
+
+/**
+ * Writes `object` as {@linkcode writeObject} writes it in JSON or NDJSON, byte for byte, except
+ * that its array field `field` comes from `pages` of rows (each made a record by `record`), so
+ * that memory holds one page however long the array is. `object[field]` itself is not read.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { writeObject, writeObjectWithRows } from "./output.ts";
+ * let text = "";
+ * const sink = { write: (t: string) => Promise.resolve(void (text += t)) };
+ * const record = (row: readonly unknown[]) => ({ id: row[0] });
+ * await writeObjectWithRows(sink, { n: 2, items: [], end: true }, "items", [[[1]], [[2]]], record, "json");
+ * let whole = "";
+ * await writeObject({ write: (t) => Promise.resolve(void (whole += t)) }, { n: 2, items: [{ id: 1 }, { id: 2 }], end: true }, "json");
+ * assert.equal(text, whole);
+ * ```
+ */
+export async function writeObjectWithRows(
+  sink: TextSink,
+  object: object,
+  field: string,
+  pages: Iterable<readonly Row[]>,
+  record: (row: Row) => object,
+  format: "json" | "ndjson",
+): Promise<number> {
+  // The object is written whole with a mark where the array goes, then split around the mark.
+  const mark = JSON.stringify("\u0000rows\u0000");
+  const pretty = format === "json";
+  const whole = JSON.stringify({ ...object, [field]: JSON.parse(mark) }, null, pretty ? 2 : 0);
+  const at = whole.indexOf(mark);
+  const before = whole.slice(0, at);
+  const after = whole.slice(at + mark.length) + "\n";
+  // Pretty: the array's items are indented one step more than the field's own line.
+  const fieldIndent = pretty ? before.length - before.lastIndexOf("\n") - 1 - field.length - 4 : 0;
+  const itemIndent = " ".repeat(fieldIndent + 2);
+  return await writeRowsWith(sink, pages, {
+    begin: () => before + (pretty ? "[\n" : "["),
+    line: pretty
+      ? (row) =>
+        itemIndent + JSON.stringify(record(row), null, 2).replaceAll("\n", "\n" + itemIndent)
+      : (row) => JSON.stringify(record(row)),
+    separator: pretty ? ",\n" : ",",
+    end: (pretty ? "\n" + " ".repeat(fieldIndent) + "]" : "]") + after,
+    empty: before + "[]" + after,
+  });
 }
 
 /** Writes one object: indented JSON, one NDJSON line, or `key  value` lines for people. */

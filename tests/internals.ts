@@ -67,6 +67,7 @@ export {
   type BatchSummary,
   getBatchOperations,
   listBatches,
+  writeBatchReport,
 } from "../lib/batch.ts";
 export { endBatch, startBatch } from "../lib/batch_run.ts";
 export {
