@@ -40,7 +40,7 @@ export interface SyncOptions {
   site?: string;
   /** This machine's name, recorded centrally with the site. */
   hostname?: string;
-  /** Events per batch (default 3,000); a batch also ends after about 2 MB of text. */
+  /** Events per batch (default 2,000); a batch also ends after about 2 MB of text. */
   batchSize?: number;
   /** Stops after the batches in flight when aborted (they commit or roll back whole). */
   signal?: AbortSignal;
@@ -62,8 +62,9 @@ export interface SyncResult {
 }
 
 // Larger batches are hardly faster but cost memory: each column of a batch is one string,
-// and V8 frees large strings only at a full collection (20,000 events: 390 MB peak).
-const DEFAULT_BATCH_SIZE = 3000;
+// and V8 frees large strings only at a full collection (20,000 events: 390 MB peak; 900,000
+// events in batches of 3,000 peaked at 196 MB, of 2,000 at 165-175 MB, in the same time).
+const DEFAULT_BATCH_SIZE = 2000;
 const BATCH_CHARS = 2_000_000;
 /**
  * Connections a sync opens: the server stores and checks one batch on each side by side
@@ -182,6 +183,11 @@ class SyncRun {
    * it is stored, and the next one waits for it before it joins the chain. */
   #batches = 0;
   readonly #lockSpace = crypto.getRandomValues(new Int32Array(1))[0];
+  /**
+   * A batch had to be sent again: the ones sent after it fail too (they ran before it was
+   * in), so none is sent until those in flight are settled (each sent again in turn).
+   */
+  #recovering = false;
   #recorded = false;
   #recordedAt = 0;
 
@@ -275,7 +281,8 @@ class SyncRun {
     let finished = false;
     try {
       while (!finished || inFlight.length > 0) {
-        if (!finished && !this.options.signal?.aborted) {
+        if (this.options.signal?.aborted) finished = true;
+        if (!finished && !this.#recovering) {
           const rows = readSealedRows(this.db, cursor, batchSize, BATCH_CHARS);
           const cut = rows.findIndex((row) => row[7] === null);
           if (cut >= 0) {
@@ -294,12 +301,12 @@ class SyncRun {
             // Let the socket take the batch before the next one is read.
             await new Promise((resolve) => setTimeout(resolve, 0));
           }
-        } else {
-          finished = true;
         }
-        if (inFlight.length >= IN_FLIGHT || (finished && inFlight.length > 0)) {
+        const draining = finished || this.#recovering;
+        if (inFlight.length >= IN_FLIGHT || (draining && inFlight.length > 0)) {
           await this.#settle(inFlight.shift()!);
         }
+        if (inFlight.length === 0) this.#recovering = false;
       }
     } finally {
       // After a failure, the batches still in flight mostly fail too (they cannot chain);
@@ -354,6 +361,7 @@ class SyncRun {
         // the chain before it … unless the server began the earlier one later still. The
         // batches before it are in now (they settle first): a refusal stands if repeated.
         if (!(error instanceof CentralDivergenceError) || !batch.followsUnanswered) throw error;
+        this.#recovering = true;
         return this.#insert(batch.rows);
       });
     } catch (error) {
