@@ -344,7 +344,7 @@ class SyncRun {
           after,
         ], { prepare: true }).execute(),
       ).catch((error) => {
-        if ((error as { code?: string }).code !== UNIQUE_VIOLATION) throw error;
+        if (!MEANWHILE.has((error as { code?: string }).code ?? "")) throw error;
         throw new StoredMeanwhileError(
           `Another sync of site ${this.site} stored some of these events at the same time`,
         );
@@ -454,8 +454,12 @@ class SyncRun {
   }
 }
 
-/** PostgreSQL's unique_violation. */
-const UNIQUE_VIOLATION = "23505";
+/**
+ * What a batch meets when another sync of the same site stores the same events at the same
+ * time: unique_violation on the key, or deadlock_detected when their batches wait for each
+ * other's keys and order (PostgreSQL then rolls one back).
+ */
+const MEANWHILE = new Set(["23505", "40P01"]);
 
 /**
  * Another sync of the same site stored some of a batch's events while it was on its way
