@@ -58,6 +58,7 @@ import { EVENTS_PER_RUN, runName, skuName, writeEventFiles } from "./bench_data.
 import {
   type BenchCase,
   type BenchContext,
+  bundlePeerCommand,
   type ColdMethod,
   compare,
   type Figure,
@@ -563,14 +564,7 @@ const bundleCompress: BenchCase = {
       oursZip = (await Deno.stat(made.stdout.trim())).size;
       await Deno.mkdir(join(peerOut, "debug_bundle"), { recursive: true });
       peerTimes.push(
-        await run([
-          "sh",
-          "-c",
-          `sqlite3 "$1" ".backup '$2/debug_bundle/database_backup.db'" && cd "$2" && zip -6 -q -r bundle.zip debug_bundle`,
-          "sh",
-          db,
-          peerOut,
-        ]),
+        await run(bundlePeerCommand(db, peerOut)),
       );
       peerZip = (await Deno.stat(join(peerOut, "bundle.zip"))).size;
     }

@@ -27,6 +27,7 @@ import { PERMISSION_FLAGS } from "./permissions.ts";
 import { writeEventFiles } from "./bench_data.ts";
 import {
   type BenchCase,
+  bundlePeerCommand,
   fmtMs,
   type Measured,
   round,
@@ -156,14 +157,7 @@ export async function benchBundle(db: string, options: BundleBenchOptions): Prom
       await evict();
       await Deno.mkdir(p("peer_bundle/debug_bundle"), { recursive: true });
       peerRuns.push(
-        await runWithCpu([
-          "sh",
-          "-c",
-          `sqlite3 "$1" ".backup '$2/debug_bundle/database_backup.db'" && cd "$2" && zip -6 -q -r bundle.zip debug_bundle`,
-          "sh",
-          db,
-          p("peer_bundle"),
-        ]),
+        await runWithCpu(bundlePeerCommand(db, p("peer_bundle"))),
       );
       peerZipBytes = (await Deno.stat(p("peer_bundle/bundle.zip"))).size;
     },

@@ -427,3 +427,18 @@ export function ratioFigure(
     raw: { ours, peer },
   };
 }
+
+/**
+ * The peer of `bundle --compress`: `sqlite3 .backup` of `db` into `out/debug_bundle`, then
+ * `zip -6` of that folder into `out/bundle.zip` (`out/debug_bundle` must exist).
+ */
+export function bundlePeerCommand(db: string, out: string): string[] {
+  return [
+    "sh",
+    "-c",
+    `sqlite3 "$1" ".backup '$2/debug_bundle/database_backup.db'" && cd "$2" && zip -6 -q -r bundle.zip debug_bundle`,
+    "sh",
+    db,
+    out,
+  ];
+}
