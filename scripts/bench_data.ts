@@ -46,8 +46,8 @@ export function runName(r: number): string {
   }`;
 }
 
-/** A small, fast, seeded PRNG (mulberry32): the same events on every machine. */
-function random(seed: number): () => number {
+/** A small, fast, seeded PRNG (mulberry32): the same numbers on every machine. */
+export function seededRandom(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -60,7 +60,7 @@ function random(seed: number): () => number {
 
 /** Yields `count` events in a fixed order (the same seed gives the same events). */
 export function* generateEvents(count: number, seed = 20260216): Generator<BenchEvent> {
-  const next = random(seed);
+  const next = seededRandom(seed);
   for (let i = 0; i < count; i++) {
     const op = OPERATIONS[Math.floor(next() * OPERATIONS.length)];
     // A squared uniform draw skews toward low indexes: a few SKUs move a lot.

@@ -15,6 +15,7 @@ import { DatabaseSync } from "node:sqlite";
 import { cliCommand, collectOutput, runCli, tempDir } from "./helpers.ts";
 import { datedDatabase, filesIn } from "./archive_fixtures.ts";
 import { report } from "./reliability/_support.ts";
+import { seededRandom } from "../scripts/bench_data.ts";
 
 const EVENTS = 120_000;
 /** Events before this cut: the first 100,000 (one every 20 minutes from 2020-01-01). */
@@ -43,7 +44,7 @@ Deno.test("kill -9 at random moments of an archive of 100,000 events: nothing lo
 
   const kills = Number(Deno.env.get("AUDIT_TRAIL_ARCHIVE_KILLS") ?? 6);
   const seed = Number(Deno.env.get("AUDIT_TRAIL_ARCHIVE_SEED") ?? Date.now() % 1_000_000);
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const outcomes: Record<string, number> = {};
   report(`  archive kills: ${kills}, seed ${seed}, a whole run takes ${duration.toFixed(0)} ms`);
   for (let k = 0; k < kills; k++) {
@@ -135,15 +136,4 @@ function eventTimes(): string[] {
     const iso = new Date(start + i * 20 * 60_000).toISOString();
     return i % 3 === 0 ? iso.slice(0, 19).replace("T", " ") : iso;
   });
-}
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
