@@ -5,8 +5,9 @@
  *   role (row-level security, the chain trigger, every index), against `psql \copy` loading
  *   the same rows into a table with the same columns and primary key; rounds take turns
  *   going first; peak memory of the sync process;
- * - an incremental sync of 5 events, beside a bare process start of the CLI and one round
- *   trip to the server;
+ * - an incremental sync of 5 events, beside its floor: a bare Deno process that loads the same
+ *   client, logs in and asks one question (scripts/bench_bare_central.ts); the CLI's own
+ *   process start and one round trip are printed too;
  * - `query --central` plans (EXPLAIN) for every filter over a central table of 10,000,000
  *   rows (`--explain-rows`, 0 to skip).
  *
@@ -42,7 +43,18 @@ const EVENTS = Number(values.events);
 const ROUNDS = Number(values.rounds);
 const EXPLAIN_ROWS = Number(values["explain-rows"]);
 const KILLS = Number(values.kills);
+/** Incremental syncs measured (each beside a run of the bare client). */
+const INCREMENTS = 11;
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
+const bareCentral = (url: string, site: string) => [
+  Deno.execPath(),
+  "run",
+  "--quiet",
+  "--allow-all",
+  new URL("./bench_bare_central.ts", import.meta.url).pathname,
+  url,
+  site,
+];
 const cli = (
   ...args: string[]
 ) => [Deno.execPath(), "run", "--quiet", ...PERMISSION_FLAGS, CLI, ...args];
@@ -144,12 +156,19 @@ try {
   );
   await run(cli("sync", "--central", central.siteUrl, "--site", "BENCH", "--db", db));
   const increments: RunResult[] = [];
+  const bareClients: RunResult[] = [];
   const starts: RunResult[] = [];
   const five = join(work, "five.ndjson");
   await Deno.writeTextFile(five, '{"operation":"COUNTED","sku":"SKU-1"}\n'.repeat(5));
-  for (let i = 0; i < 5; i++) {
+  for (let i = 0; i < INCREMENTS; i++) {
     await run(cli("log", "--stdin", "--db", db), { stdinFile: five });
-    increments.push(await run(cli("sync", "--central", central.siteUrl, "--db", db)));
+    const steps = [
+      async () => increments.push(await run(cli("sync", "--central", central.siteUrl, "--db", db))),
+      async () => bareClients.push(await run(bareCentral(central.siteUrl, "BENCH"))),
+    ];
+    // In turns, so that neither always runs on the caches the other warmed.
+    if (i % 2 === 1) steps.reverse();
+    for (const step of steps) await step();
     starts.push(await run(cli("--version")));
   }
   const site = await connectCentral(central.siteUrl);
@@ -163,11 +182,19 @@ try {
   await site.close();
   trips.sort((a, b) => a - b);
   const inc = summarize(increments);
+  const bare = summarize(bareClients);
   const start = summarize(starts);
   log(
-    `incremental sync of 5 events: ${inc.ms.toFixed(0)} ms; process start (--version) ${
-      start.ms.toFixed(0)
-    } ms; one round trip ${trips[10].toFixed(2)} ms; load average ${loadAverage()}`,
+    `incremental sync of 5 events: ${inc.ms.toFixed(0)} ms (median of ${INCREMENTS}); ` +
+      `bare client (process start, npm postgres, login, one query: ` +
+      `scripts/bench_bare_central.ts) ${bare.ms.toFixed(0)} ms; ratio ${
+        (inc.ms / bare.ms).toFixed(2)
+      }x`,
+  );
+  log(
+    `  beside: process start of the CLI (--version) ${start.ms.toFixed(0)} ms; one round trip ${
+      trips[10].toFixed(2)
+    } ms; load average ${loadAverage()}`,
   );
   await dropLater(central.name);
 
