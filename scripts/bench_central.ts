@@ -58,6 +58,37 @@ const bareCentral = (url: string, site: string) => [
 const cli = (
   ...args: string[]
 ) => [Deno.execPath(), "run", "--quiet", ...PERMISSION_FLAGS, CLI, ...args];
+const CLOCK_TICKS = Number(
+  new TextDecoder().decode(
+    (await new Deno.Command("getconf", { args: ["CLK_TCK"] }).output()).stdout,
+  ),
+) || 100;
+/**
+ * Processor time the server has used so far, in seconds: the postmaster's, its live
+ * children's, and that of the children it has reaped (the backends of ended connections).
+ * Null when the server is not ours (`--central`).
+ */
+const serverCpuSeconds = async (): Promise<number | null> => {
+  if (!own) return null;
+  const pid = (await Deno.readTextFile(join(own.dataDirectory, "postmaster.pid"))).split("\n")[0];
+  // Fields after the command name, which is in parentheses and may hold spaces.
+  const fields = (text: string) => text.slice(text.lastIndexOf(")") + 2).split(" ");
+  let ticks = 0;
+  for await (const entry of Deno.readDir("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    const stat = await Deno.readTextFile(`/proc/${entry.name}/stat`).catch(() => "");
+    if (!stat) continue;
+    const f = fields(stat); // f[1] = ppid, f[11..14] = utime, stime, cutime, cstime
+    if (entry.name === pid) ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    else if (f[1] === pid) ticks += Number(f[11]) + Number(f[12]);
+  }
+  return ticks / CLOCK_TICKS;
+};
+const median = (values: number[]) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+};
 const loadAverage = () => Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
 // deno-lint-ignore no-console
 const log = (text: string) => console.log(text);
@@ -97,6 +128,15 @@ try {
   const csv = join(work, "central.csv");
   const syncs: RunResult[] = [];
   const copies: RunResult[] = [];
+  const syncServerCpu: number[] = [];
+  const copyServerCpu: number[] = [];
+  const withServerCpu = async (into: number[], step: () => Promise<RunResult>) => {
+    const before = await serverCpuSeconds();
+    const result = await step();
+    const after = await serverCpuSeconds();
+    if (before !== null && after !== null) into.push(after - before);
+    return result;
+  };
   const psqlArgs = (url: string, command: string) => ["psql", "-X", "-q", "-d", url, "-c", command];
   const columns =
     `site, audit_id, "timestamp", operation, sku, details, "user", run_id, seal, received_at, local_timestamp`;
@@ -112,8 +152,15 @@ try {
       `CREATE TABLE peer (LIKE audit_trail_events, PRIMARY KEY (site, audit_id))`,
     ));
     const sync = () =>
-      run(cli("sync", "--central", central.siteUrl, "--site", "BENCH", "--db", db));
-    const copy = () => run(psqlArgs(central.adminUrl, `\\copy peer FROM '${csv}' CSV`));
+      withServerCpu(
+        syncServerCpu,
+        () => run(cli("sync", "--central", central.siteUrl, "--site", "BENCH", "--db", db)),
+      );
+    const copy = () =>
+      withServerCpu(
+        copyServerCpu,
+        () => run(psqlArgs(central.adminUrl, `\\copy peer FROM '${csv}' CSV`)),
+      );
     if (round === 0) {
       syncs.push(await sync());
       await run(psqlArgs(
@@ -142,6 +189,25 @@ try {
       c.samples.map((x) => (x / 1000).toFixed(2)).join(", ")
     })`,
   );
+  const cpu = (runs: RunResult[]) => median(runs.map((r) => r.cpuSeconds ?? NaN));
+  if (syncServerCpu.length > 0) {
+    // What the machine had to do, whoever did it: no schedule on these cores takes less
+    // wall time than all of it divided among them.
+    const cores = navigator.hardwareConcurrency;
+    const syncWork = cpu(syncs) + median(syncServerCpu);
+    const copyWork = cpu(copies) + median(copyServerCpu);
+    log(
+      `processor time (medians): sync ${cpu(syncs).toFixed(2)} s client + ${
+        median(syncServerCpu).toFixed(2)
+      } s server = ${syncWork.toFixed(2)} s; \\copy ${cpu(copies).toFixed(2)} s psql + ${
+        median(copyServerCpu).toFixed(2)
+      } s server = ${copyWork.toFixed(2)} s; ratio of work ${
+        (syncWork / copyWork).toFixed(2)
+      }x; on ${cores} cores the sync cannot take less than ${(syncWork / cores).toFixed(2)} s = ${
+        (syncWork / cores / (c.ms / 1000)).toFixed(2)
+      }x the \\copy's wall time`,
+    );
+  }
   log(
     `ratio sync / \\copy: ${
       (s.ms / c.ms).toFixed(2)

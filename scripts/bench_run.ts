@@ -22,6 +22,8 @@ export interface RunResult {
   ms: number;
   /** Peak resident memory in kilobytes, or `null` when it could not be measured. */
   rssKb: number | null;
+  /** Processor time (user + system) in seconds, or `null` when it could not be measured. */
+  cpuSeconds: number | null;
   /** Standard output, when it was captured. */
   stdout: string;
 }
@@ -68,7 +70,9 @@ export async function run(command: string[], options: RunOptions = {}): Promise<
       options.stdoutFile ? ' > "$AT_BENCH_OUT"' : ""
     }`;
     const shell = ["sh", "-c", script, "sh", ...command];
-    const argv = (await hasGnuTime()) ? [GNU_TIME, "-f", "%M", "-o", rssFile, ...shell] : shell;
+    const argv = (await hasGnuTime())
+      ? [GNU_TIME, "-f", "%M %U %S", "-o", rssFile, ...shell]
+      : shell;
     const start = performance.now();
     const output = await new Deno.Command(argv[0], {
       args: argv.slice(1),
@@ -89,10 +93,14 @@ export async function run(command: string[], options: RunOptions = {}): Promise<
         }`,
       );
     }
-    const rss = gnuTime ? Number((await Deno.readTextFile(rssFile)).trim().split("\n").pop()) : NaN;
+    // GNU time's last line (a line before it may say the command was signalled).
+    const [rss, user, system] = gnuTime
+      ? (await Deno.readTextFile(rssFile)).trim().split("\n").pop()!.split(" ").map(Number)
+      : [NaN, NaN, NaN];
     return {
       ms,
       rssKb: Number.isFinite(rss) ? rss : null,
+      cpuSeconds: Number.isFinite(user + system) ? user + system : null,
       stdout: options.stdoutFile ? "" : new TextDecoder().decode(output.stdout),
     };
   } finally {

@@ -31,6 +31,8 @@ export interface TestPostgres extends AsyncDisposable {
   psql(sql: string, database?: string, as?: { user: string; password: string }): Promise<string>;
   /** The server's log so far. */
   serverLog(): Promise<string>;
+  /** The data directory (its postmaster.pid names the server's process). */
+  dataDirectory: string;
   /** Stops the server (fast shutdown: open connections are cut). */
   stop(): Promise<void>;
   /** Starts it again on the same port. */
@@ -170,6 +172,7 @@ export async function startPostgres(settings: { tls?: boolean } = {}): Promise<T
       return url({ database: name });
     },
     serverLog: () => Deno.readTextFile(join(root, "server.log")),
+    dataDirectory: data,
     stop: async () => {
       await pgCtl("-m", "fast", "stop");
     },
