@@ -85,6 +85,12 @@ EXAMPLES
       if (archives !== undefined) {
         throw new UsageError("--archives is for this database, not for --central");
       }
+      const cursor = options["after-id"] !== undefined ? "after-id" : "before-id";
+      if (site === undefined && options[cursor] !== undefined) {
+        throw new UsageError(`--${cursor} needs --site: event ids are numbered per site`, {
+          hint: "Add --site SITE, or use --since/--until across sites.",
+        });
+      }
       const { queryCentral } = await importOnDemand<typeof import("./central.ts")>(
         "cli/central.ts",
       );

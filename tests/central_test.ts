@@ -254,6 +254,9 @@ Deno.test("central store: init, sync, query and verify through the CLI", async (
       const noSite = await runCli(["query", "--central", url, "--after-id", "3"]);
       assert.equal(noSite.code, 2);
       assert.match(noSite.stderr, /--after-id needs --site/);
+      const noSiteBefore = await runCli(["query", "--central", url, "--before-id", "3"]);
+      assert.equal(noSiteBefore.code, 2);
+      assert.match(noSiteBefore.stderr, /--before-id needs --site/);
       const badSite = await runCli(["query", "--site", "WH-A"]);
       assert.equal(badSite.code, 2);
     },

@@ -115,3 +115,4 @@ export {
 } from "../lib/stats.ts";
 export { type ReportSummary, writeReport, type WriteReportOptions } from "../lib/report/report.ts";
 export { instant } from "../lib/central/sync.ts";
+export { planCentralQuery } from "../lib/central/query.ts";

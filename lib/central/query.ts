@@ -72,19 +72,19 @@ export function planCentralQuery(filter: CentralFilter): CentralQueryPlan {
     conditions.push(`details ILIKE ${bind(pattern)}`);
   }
   for (
-    const [value, op, option] of [[filter.afterId, ">", "--after-id"], [
+    const [value, op, name] of [[filter.afterId, ">", "after"], [
       filter.beforeId,
       "<",
-      "--before-id",
+      "before",
     ]] as const
   ) {
     if (value === undefined) continue;
     if (filter.site === undefined) {
-      throw new UsageError(`${option} needs --site: event ids are numbered per site`, {
-        hint: "Add --site SITE, or use --since/--until across sites.",
+      throw new UsageError(`Events ${name} an id need a site: event ids are numbered per site`, {
+        hint: "Name the site, or bound the events by time across sites.",
       });
     }
-    conditions.push(`audit_id ${op} ${bind(requireCount(value, `The ${option.slice(2)} id`))}`);
+    conditions.push(`audit_id ${op} ${bind(requireCount(value, `The ${name} id`))}`);
   }
   const order = filter.order ?? "desc";
   if (order !== "asc" && order !== "desc") {
