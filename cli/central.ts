@@ -210,7 +210,8 @@ export async function verifyCentralCommand(
   await using central = await openCentral(io, url);
   const result = await verifyCentral(central, { site });
   if (format === "table") {
-    const lines = [`${result.central}: ${result.sites.length} sites`];
+    const count = result.sites.length;
+    const lines = [`${result.central}: ${count} ${count === 1 ? "site" : "sites"}`];
     for (const s of result.sites) {
       lines.push(
         `${s.site.padEnd(20)} ${String(s.events_checked).padStart(10)} events  ${

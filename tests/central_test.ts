@@ -391,6 +391,16 @@ Deno.test("central store: init, sync, query and verify through the CLI", async (
       assert.match(result.stderr, /Tampering found in the central store: Site WH-B: event 7/);
       const onlyA = await runCli(["verify", "--central", url, "--site", "WH-A"]);
       assert.equal(onlyA.code, 0);
+      const tables = [
+        await runCli(["verify", "--central", url, "--format", "table"]),
+        await runCli(["verify", "--central", url, "--site", "WH-A", "--format", "table"]),
+      ];
+      assert.deepEqual(tables.map((t) => t.code), [3, 0]);
+      assert.match(
+        tables[0].stdout,
+        /: 2 sites\nWH-A +10 events +intact\nWH-B +6 events +TAMPERED/,
+      );
+      assert.match(tables[1].stdout, /: 1 site\nWH-A +10 events +intact\n$/);
       // The newest events removed: the site's recorded head tells.
       await pg.psql(
         `SET session_replication_role = replica;
