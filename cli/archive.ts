@@ -3,7 +3,7 @@ import { UsageError } from "../lib/errors.ts";
 import { writeObject } from "../lib/output.ts";
 import { parseTimeBound } from "../lib/time_bound.ts";
 import { type Command, expectAtMost, openCurrentDatabase, parseCommandArgs } from "./context.ts";
-import { parseCount } from "../lib/count.ts";
+import { countOf, parseCount } from "../lib/count.ts";
 
 export const command: Command = {
   help: `audit-trail archive — move old events into a sealed archive file
@@ -69,7 +69,9 @@ EXAMPLES
       await io.stdout.write(
         result.archived === 0
           ? `Nothing to archive: the oldest event is not before ${before.toISOString()}\n`
-          : `${verb} ${result.archived} events (${result.first_audit_id}–${result.last_audit_id}) to ${result.file}\n` +
+          : `${verb} ${
+            countOf(result.archived, "event")
+          } (${result.first_audit_id}–${result.last_audit_id}) to ${result.file}\n` +
             (result.sha256 ? `sha256  ${result.sha256}  (${result.bytes} bytes)\n` : ""),
       );
     } else {

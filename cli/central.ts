@@ -4,6 +4,7 @@
  *
  * @module
  */
+import { countOf } from "../lib/count.ts";
 import { TamperingFoundError, UsageError } from "../lib/errors.ts";
 import { writeObject, writeRecords, writeRows } from "../lib/output.ts";
 import type { AuditLogFilter } from "../lib/query.ts";
@@ -210,11 +211,10 @@ export async function verifyCentralCommand(
   await using central = await openCentral(io, url);
   const result = await verifyCentral(central, { site });
   if (format === "table") {
-    const count = result.sites.length;
-    const lines = [`${result.central}: ${count} ${count === 1 ? "site" : "sites"}`];
+    const lines = [`${result.central}: ${countOf(result.sites.length, "site")}`];
     for (const s of result.sites) {
       lines.push(
-        `${s.site.padEnd(20)} ${String(s.events_checked).padStart(10)} events  ${
+        `${s.site.padEnd(20)} ${countOf(s.events_checked, "event").padStart(17)}  ${
           s.intact ? "intact" : `TAMPERED: event ${s.failure!.audit_id} ${s.failure!.kind}`
         }`,
       );

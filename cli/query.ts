@@ -1,3 +1,4 @@
+import { countOf } from "../lib/count.ts";
 import type { AuditDatabase } from "../lib/db.ts";
 import {
   type AuditLogFilter,
@@ -108,7 +109,9 @@ EXAMPLES
         ? `--before-id ${result.lastId}`
         : `--after-id ${result.lastId}`;
       await context.io.stderr.write(
-        `${result.written} events shown; more match: use --limit 0 for all, or ${next} for the next page\n`,
+        `${
+          countOf(result.written, "event")
+        } shown; more match: use --limit 0 for all, or ${next} for the next page\n`,
       );
     }
     return 0;

@@ -1,3 +1,4 @@
+import { countOf } from "../lib/count.ts";
 import { type ChainVerifyResult, verifyChain } from "../lib/chain/mod.ts";
 import { TamperingFoundError, UsageError } from "../lib/errors.ts";
 import { writeObject } from "../lib/output.ts";
@@ -79,7 +80,7 @@ EXAMPLES
     const result = await verifyChain(db, { anchor: values.anchor, archives: values.archives });
     const report = { database: dbPath, ...result };
     if (format === "table") {
-      const lines = [`${dbPath}: ${result.events_checked} events checked`];
+      const lines = [`${dbPath}: ${countOf(result.events_checked, "event")} checked`];
       lines.push(...archiveLines(result));
       if (result.head) lines.push(`head    ${result.head.audit_id}:${result.head.hash}`);
       if (result.anchor) {

@@ -57,3 +57,19 @@ export function requireCount(value: number, name: string): number {
 function notACount(name: string, given: string): UsageError {
   return new UsageError(`${name} must be a whole number of 0 or more, not "${given}"`);
 }
+
+/**
+ * A count and what it counts, for a person to read: `1 event`, `0 events`, `2 sites`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { countOf } from "./count.ts";
+ * assert.equal(countOf(1, "event"), "1 event");
+ * assert.equal(countOf(0, "event"), "0 events");
+ * assert.equal(countOf(2, "batch", "batches"), "2 batches");
+ * ```
+ */
+export function countOf(count: number, noun: string, plural = `${noun}s`): string {
+  return `${count} ${count === 1 ? noun : plural}`;
+}

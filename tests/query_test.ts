@@ -486,6 +486,8 @@ Deno.test("CLI query as a table says on stderr when the limit left events out, a
     "5",
   ]);
   assert.match(ascending.stderr, /--after-id 5 for the next page\n$/);
+  const one = await runCli(["query", "--format", "table", "--limit", "1", "--db", path]);
+  assert.match(one.stderr, /^1 event shown; more match: /);
   // The default limit of 100 on a database of 150 events.
   {
     using db = openDatabase(path);
