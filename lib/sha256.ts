@@ -117,6 +117,11 @@ export const sha256Into = (function sha256Into(
     // Sixteen rounds written out, the message schedule in sixteen variables updated in place
     // and the working variables renamed instead of shifted: V8 then keeps them all in
     // registers, which makes hashing a short event a fifth faster than a loop over arrays.
+    // Measured inside a bulk import's sealing (300,000 events, µs per event, medians of 7
+    // rounds, variants in turns), this shape is the fastest tried: 1.86 against 1.93 with all
+    // 64 rounds written out (a tenth faster hashing alone, slower there: its code is four
+    // times larger), 1.90 with the first sixteen rounds taken out of the loop, 1.95 with eight
+    // rounds a step over a 64-word array, 2.11 with one; padding with `fill()`, 1.88.
     let w0 = view.getInt32(block), w1 = view.getInt32(block + 4);
     let w2 = view.getInt32(block + 8), w3 = view.getInt32(block + 12);
     let w4 = view.getInt32(block + 16), w5 = view.getInt32(block + 20);

@@ -31,7 +31,7 @@ import { logNumberedEvents } from "../lib/events.ts";
 import { MIGRATIONS } from "../lib/migrate.ts";
 import { readNdjson } from "../lib/ndjson.ts";
 import { writeEventFiles } from "./bench_data.ts";
-import { run } from "./bench_run.ts";
+import { formatLoad, loadAverage, run } from "./bench_run.ts";
 import { PERMISSION_FLAGS } from "./permissions.ts";
 
 /** Bulk ingest of the same input with and without the chain, in milliseconds. */
@@ -42,6 +42,10 @@ export interface ChainIngestResult {
   without_chain_ms: number;
   /** with / without; the budget is 1.25. */
   ratio: number;
+  /** What the chain adds to each event, in microseconds: (with - without) / events. */
+  chain_us_per_event: number;
+  /** The load average before the first round and after the last. */
+  load: (number | null)[];
   /** Every round's time, in the order run. */
   samples: { with_chain_ms: number[]; without_chain_ms: number[] };
 }
@@ -79,6 +83,7 @@ export async function benchChainIngest(
 ): Promise<ChainIngestResult> {
   const withMs: number[] = [];
   const withoutMs: number[] = [];
+  const loadBefore = loadAverage();
   for (let round = 0; round < rounds; round++) {
     // Alternate, so that a slower moment of a shared machine hits both sides alike.
     withoutMs.push(await timedIngest(join(dir, "chain_bench_plain.db"), input, events, false));
@@ -91,6 +96,8 @@ export async function benchChainIngest(
     with_chain_ms: withChain,
     without_chain_ms: withoutChain,
     ratio: Math.round(withChain / withoutChain * 1000) / 1000,
+    chain_us_per_event: Math.round((withChain - withoutChain) / events * 1000 * 100) / 100,
+    load: [loadBefore, loadAverage()],
     samples: { with_chain_ms: withMs, without_chain_ms: withoutMs },
   };
 }
@@ -247,7 +254,9 @@ if (import.meta.main) {
     const n = events.toLocaleString("en-US");
     const text = values.json ? JSON.stringify(result, null, 2) : [
       `verify ${n} events: ${verify.cli_ms} ms (CLI), ${verify.library_ms} ms (library); sealing them: ${sealMs} ms`,
-      `bulk ingest ${n} events: ${ingest.with_chain_ms} ms with the chain, ${ingest.without_chain_ms} ms without (x${ingest.ratio})`,
+      `bulk ingest ${n} events: ${ingest.with_chain_ms} ms with the chain, ${ingest.without_chain_ms} ms without (x${ingest.ratio}, ${ingest.chain_us_per_event} us an event for the chain; load ${
+        formatLoad(ingest.load)
+      })`,
       `single log (library, durable commit): ${single.with_chain_us} us with the chain, ${single.without_chain_us} us without`,
     ].join("\n");
     await Deno.stdout.write(new TextEncoder().encode(text + "\n"));

@@ -116,6 +116,16 @@ export function sealEvents(
  * `consecutiveFrom`: the rows' ids run without gaps from this id. When the newest seal is
  * just below it, SQLite numbers the seals as it appends them, which spares a lookup per row
  * (a twentieth of a bulk import's sealing); the numbers are checked afterwards.
+ *
+ * Where a bulk import's sealing spends its 1.9 µs per event (processor time, 300,000 events,
+ * this statement built up step by step, medians of 7 rounds): SHA-256 of three or four 64-byte
+ * blocks, 0.85; `json_array()` with reading the five staged columns, 0.36; the call into JS
+ * with the encoding as a string, 0.19; `encodeInto`, 0.15; appending the seal, 0.2; the scan
+ * of the staging table, 0.11. Measured and not faster: `printf()` of `json_quote()`s (twice
+ * `json_array()`'s time), the encoding passed as a BLOB (1.2 µs more: a buffer per call),
+ * copying its text with `charCodeAt` rather than `encodeInto`. `json_array()` of the five
+ * staged columns alone, the id and time written in JS, spares 0.07 µs of SQL, not enough to
+ * split the canonical encoding between SQL and JS.
  */
 export function sealRows(
   db: AuditDatabase,
