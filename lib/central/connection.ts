@@ -56,6 +56,19 @@ export async function connectCentral(
   options: ConnectCentralOptions = {},
 ): Promise<CentralConnection> {
   const target = typeof central === "string" ? parseCentralUrl(central) : central;
+  const sql = await openClient(target, options);
+  const close = async () => {
+    await sql.end({ timeout: 5 }).catch(() => {});
+  };
+  return { sql, target, close, [Symbol.asyncDispose]: close };
+}
+
+/** The `postgres` client for `target`; `onclose` hears of every connection it loses. */
+async function openClient(
+  target: CentralTarget,
+  options: ConnectCentralOptions,
+  onclose: () => void = () => {},
+): Promise<Sql> {
   const { default: connect } = await import("postgres");
   const connection: Record<string, string> = {
     ...options.settings,
@@ -64,7 +77,7 @@ export async function connectCentral(
   if (options.hostname) connection["audit_trail.hostname"] = options.hostname;
   // Every setting given here, so that none comes from the process environment behind the
   // caller's back (the library reads PG* variables for whatever it is not told).
-  const sql = connect({
+  return connect({
     host: target.host,
     port: target.port,
     database: target.database,
@@ -80,6 +93,7 @@ export async function connectCentral(
     keep_alive: 30,
     debug: false,
     onnotice: () => {},
+    onclose,
     connection,
     types: {
       // bigint (audit ids, counts) as JS numbers: ids never exceed 2^53.
@@ -91,10 +105,6 @@ export async function connectCentral(
       },
     },
   }) as unknown as Sql;
-  const close = async () => {
-    await sql.end({ timeout: 5 }).catch(() => {});
-  };
-  return { sql, target, close, [Symbol.asyncDispose]: close };
 }
 
 /**
@@ -106,6 +116,65 @@ export async function centralQuery<T>(target: CentralTarget, work: () => Promise
     return await work();
   } catch (error) {
     throw translateCentralError(error, target);
+  }
+}
+
+/**
+ * Runs `work` in one transaction on a connection of its own, opened for it and closed after
+ * it: COMMIT when `work` succeeds; when it fails, closing the connection rolls back whatever
+ * was not committed. Failures come back as {@linkcode centralQuery} turns them.
+ *
+ * Not `sql.begin()`: when the server closes the connection in the middle (stopped, restarted,
+ * `pg_terminate_backend`), that still sends a ROLLBACK, and the `postgres` client (3.4.10)
+ * writes it, from a timer, to the socket it has already dropped: a TypeError that no promise
+ * carries, so the process ends with a stack trace. Nor `sql.reserve()`, which never settles
+ * on a client that has not connected yet (with `fetch_types: false`). Here nothing is sent
+ * once the connection is lost: `tx` refuses any further statement rather than let the client
+ * connect again and run it outside the transaction, and ending the client never writes to a
+ * lost socket.
+ */
+export async function inCentralTransaction<T>(
+  central: CentralConnection,
+  work: (tx: Sql) => Promise<T>,
+): Promise<T> {
+  const { target } = central;
+  let lost = false;
+  const sql = await openClient(target, {}, () => lost = true);
+  const refuseOnceLost = () => {
+    if (lost) {
+      throw Object.assign(
+        new Error(`the connection was closed in the middle of a transaction`),
+        { code: "CONNECTION_CLOSED" },
+      );
+    }
+  };
+  const tx = new Proxy(sql, {
+    apply(client, self, args) {
+      refuseOnceLost();
+      return Reflect.apply(client, self, args);
+    },
+    get(client, key) {
+      const value = Reflect.get(client, key);
+      if (key !== "unsafe") return value;
+      return (...args: Parameters<Sql["unsafe"]>) => {
+        refuseOnceLost();
+        return client.unsafe(...args);
+      };
+    },
+  });
+  let committed = false;
+  try {
+    return await centralQuery(target, async () => {
+      await tx`BEGIN`;
+      const result = await work(tx);
+      await tx`COMMIT`;
+      committed = true;
+      return result;
+    });
+  } finally {
+    // After a failure the connection may hold a query the server will never answer: end it
+    // at once rather than wait for that answer.
+    await sql.end({ timeout: committed ? 5 : 0 }).catch(() => {});
   }
 }
 

@@ -9,9 +9,9 @@ import { SchemaError, UsageError } from "../errors.ts";
 import {
   type CentralConnection,
   centralQuery,
+  inCentralTransaction,
   quoteIdentifier,
   type Sql,
-  type TransactionSql,
 } from "./connection.ts";
 
 /** The central schema versions this tool knows, in order. */
@@ -42,40 +42,39 @@ export interface CentralInitResult {
  * older than PostgreSQL 15 or does not store text as UTF-8.
  */
 export async function initCentral(central: CentralConnection): Promise<CentralInitResult> {
-  const { sql, target } = central;
-  return await centralQuery(target, () =>
-    sql.begin(async (tx) => {
-      const [server] = await tx`
-        SELECT current_setting('server_version_num')::int AS version,
-               current_setting('server_version') AS name,
-               current_setting('server_encoding') AS encoding`;
-      if (server.version < MIN_SERVER_VERSION) {
-        throw new SchemaError(
-          `The central store at ${target.display} runs PostgreSQL ${server.name}; audit-trail needs 15 or newer`,
-        );
-      }
-      if (server.encoding !== "UTF8") {
-        throw new SchemaError(
-          `The central database at ${target.display} stores text as ${server.encoding}, not UTF8: events would not keep their exact text`,
-          { hint: "Create the database with ENCODING 'UTF8' and run central init again." },
-        );
-      }
-      await tx`SELECT pg_advisory_xact_lock(hashtext('audit-trail central init'))`;
-      await tx`
-        CREATE TABLE IF NOT EXISTS audit_trail_schema (
-          version integer PRIMARY KEY,
-          applied_at timestamptz NOT NULL DEFAULT now()
-        )`;
-      const from = await versionIn(tx);
-      if (from > CENTRAL_SCHEMA_VERSION) throw newerSchema(target.display, from);
-      for (const migration of CENTRAL_MIGRATIONS) {
-        if (migration.version <= from) continue;
-        await tx.unsafe(migration.sql);
-        await tx`INSERT INTO audit_trail_schema (version) VALUES (${migration.version})`;
-      }
-      await tx`REVOKE ALL ON audit_trail_schema FROM PUBLIC`;
-      return { central: target.display, from_version: from, to_version: CENTRAL_SCHEMA_VERSION };
-    }) as Promise<CentralInitResult>);
+  const { target } = central;
+  return await inCentralTransaction(central, async (tx) => {
+    const [server] = await tx`
+      SELECT current_setting('server_version_num')::int AS version,
+             current_setting('server_version') AS name,
+             current_setting('server_encoding') AS encoding`;
+    if (server.version < MIN_SERVER_VERSION) {
+      throw new SchemaError(
+        `The central store at ${target.display} runs PostgreSQL ${server.name}; audit-trail needs 15 or newer`,
+      );
+    }
+    if (server.encoding !== "UTF8") {
+      throw new SchemaError(
+        `The central database at ${target.display} stores text as ${server.encoding}, not UTF8: events would not keep their exact text`,
+        { hint: "Create the database with ENCODING 'UTF8' and run central init again." },
+      );
+    }
+    await tx`SELECT pg_advisory_xact_lock(hashtext('audit-trail central init'))`;
+    await tx`
+      CREATE TABLE IF NOT EXISTS audit_trail_schema (
+        version integer PRIMARY KEY,
+        applied_at timestamptz NOT NULL DEFAULT now()
+      )`;
+    const from = await versionIn(tx);
+    if (from > CENTRAL_SCHEMA_VERSION) throw newerSchema(target.display, from);
+    for (const migration of CENTRAL_MIGRATIONS) {
+      if (migration.version <= from) continue;
+      await tx.unsafe(migration.sql);
+      await tx`INSERT INTO audit_trail_schema (version) VALUES (${migration.version})`;
+    }
+    await tx`REVOKE ALL ON audit_trail_schema FROM PUBLIC`;
+    return { central: target.display, from_version: from, to_version: CENTRAL_SCHEMA_VERSION };
+  });
 }
 
 /**
@@ -83,24 +82,23 @@ export async function initCentral(central: CentralConnection): Promise<CentralIn
  * run `central init` when there is none, and refuses a newer one.
  */
 export async function requireCentralSchema(central: CentralConnection): Promise<void> {
-  const { sql, target } = central;
-  const version = await centralQuery(target, async () => {
-    const [row] = await sql`SELECT to_regclass('audit_trail_schema') IS NOT NULL AS present`;
-    return row.present ? await versionIn(sql) : 0;
-  });
+  await centralQuery(central.target, () => requireSchemaIn(central.sql, central.target.display));
+}
+
+async function requireSchemaIn(sql: Sql, display: string): Promise<void> {
+  const [row] = await sql`SELECT to_regclass('audit_trail_schema') IS NOT NULL AS present`;
+  const version = row.present ? await versionIn(sql) : 0;
   if (version === 0) {
-    throw new SchemaError(`The central store at ${target.display} has no audit-trail schema`, {
-      hint:
-        `An administrator sets it up with: audit-trail central init --central "${target.display}"`,
+    throw new SchemaError(`The central store at ${display} has no audit-trail schema`, {
+      hint: `An administrator sets it up with: audit-trail central init --central "${display}"`,
     });
   }
-  if (version > CENTRAL_SCHEMA_VERSION) throw newerSchema(target.display, version);
+  if (version > CENTRAL_SCHEMA_VERSION) throw newerSchema(display, version);
   if (version < CENTRAL_SCHEMA_VERSION) {
     throw new SchemaError(
-      `The central store at ${target.display} has schema version ${version}; this tool needs ${CENTRAL_SCHEMA_VERSION}`,
+      `The central store at ${display} has schema version ${version}; this tool needs ${CENTRAL_SCHEMA_VERSION}`,
       {
-        hint:
-          `An administrator upgrades it with: audit-trail central init --central "${target.display}"`,
+        hint: `An administrator upgrades it with: audit-trail central init --central "${display}"`,
       },
     );
   }
@@ -127,30 +125,29 @@ export async function grantCentral(
   role: string,
 ): Promise<CentralGrant> {
   if (site !== null) checkSiteName(site);
-  const { sql, target } = central;
-  await requireCentralSchema(central);
-  await centralQuery(target, () =>
-    sql.begin(async (tx) => {
-      const [exists] = await tx`SELECT 1 AS found FROM pg_roles WHERE rolname = ${role}`;
-      if (!exists) {
-        throw new UsageError(
-          `There is no role "${role}" in the central store at ${target.display}`,
-          {
-            hint: `Create it first, e.g. CREATE ROLE ${
-              quoteIdentifier(role)
-            } LOGIN PASSWORD '…'; then grant again.`,
-          },
-        );
-      }
-      const quoted = quoteIdentifier(role);
-      await tx`INSERT INTO audit_trail_grants (role, site) VALUES (${role}, ${site ?? "*"})
-               ON CONFLICT DO NOTHING`;
-      await tx.unsafe(`GRANT USAGE ON SCHEMA ${quoteIdentifier(await schemaOf(tx))} TO ${quoted}`);
-      await tx.unsafe(
-        `GRANT SELECT ON audit_trail_schema, audit_trail_grants, audit_trail_sites, audit_trail_events TO ${quoted}`,
+  const { target } = central;
+  await inCentralTransaction(central, async (tx) => {
+    await requireSchemaIn(tx, target.display);
+    const [exists] = await tx`SELECT 1 AS found FROM pg_roles WHERE rolname = ${role}`;
+    if (!exists) {
+      throw new UsageError(
+        `There is no role "${role}" in the central store at ${target.display}`,
+        {
+          hint: `Create it first, e.g. CREATE ROLE ${
+            quoteIdentifier(role)
+          } LOGIN PASSWORD '…'; then grant again.`,
+        },
       );
-      if (site !== null) await tx.unsafe(`GRANT INSERT ON audit_trail_events TO ${quoted}`);
-    }));
+    }
+    const quoted = quoteIdentifier(role);
+    await tx`INSERT INTO audit_trail_grants (role, site) VALUES (${role}, ${site ?? "*"})
+             ON CONFLICT DO NOTHING`;
+    await tx.unsafe(`GRANT USAGE ON SCHEMA ${quoteIdentifier(await schemaOf(tx))} TO ${quoted}`);
+    await tx.unsafe(
+      `GRANT SELECT ON audit_trail_schema, audit_trail_grants, audit_trail_sites, audit_trail_events TO ${quoted}`,
+    );
+    if (site !== null) await tx.unsafe(`GRANT INSERT ON audit_trail_events TO ${quoted}`);
+  });
   return site === null ? { site: null, role, reader: true } : { site, role };
 }
 
@@ -199,12 +196,12 @@ export function checkSiteName(site: string): string {
   return site;
 }
 
-async function versionIn(sql: Sql | TransactionSql): Promise<number> {
+async function versionIn(sql: Sql): Promise<number> {
   const [row] = await sql`SELECT coalesce(max(version), 0) AS version FROM audit_trail_schema`;
   return row.version;
 }
 
-async function schemaOf(sql: Sql | TransactionSql): Promise<string> {
+async function schemaOf(sql: Sql): Promise<string> {
   const [row] = await sql`
     SELECT n.nspname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE c.oid = 'audit_trail_events'::regclass`;
