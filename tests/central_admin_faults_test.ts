@@ -1,5 +1,6 @@
 /**
- * `central init` and `central grant` cut off in the middle of their transaction: their server
+ * `central init`, `central grant` and `verify --central` cut off in the middle of their
+ * transaction: their server
  * process terminated (`pg_terminate_backend`), or the server stopped (fast or immediate). Each
  * is held inside its transaction by another session's lock, cut there, and must end with one
  * clear line (exit 1, no stack trace, no password) and leave the central store as it was, so
@@ -225,5 +226,26 @@ Deno.test("central grant cut off by the server: one clear line, no half grant, g
         assert.equal(await grantState(pg, url, role), "1 true true");
       });
     }
+  }
+});
+
+Deno.test("verify --central cut off by the server: one clear line; verify again answers", async (t) => {
+  await using pg = await startPostgres();
+  for (const cut of CUTS) {
+    await t.step(`${cut} while it reads the sites' heads`, async () => {
+      const url = await pg.createDatabase();
+      await cliJson(["central", "init", "--central", url]);
+      const verify = ["verify", "--central", url];
+      const result = await cutOff(
+        pg,
+        url,
+        verify,
+        ["BEGIN", "LOCK TABLE audit_trail_sites IN ACCESS EXCLUSIVE MODE"],
+        /FROM audit_trail_sites/,
+        cut,
+      );
+      assertOneClearLine(result, pg);
+      assert.deepEqual((await cliJson(verify)).sites, []);
+    });
   }
 });

@@ -11,8 +11,6 @@ import { type CentralTarget, parseCentralUrl } from "./url.ts";
 
 /** The `postgres` client, as the central modules use it. */
 export type Sql = postgres.Sql<Record<string, never>>;
-/** The client inside `sql.begin()`. */
-export type TransactionSql = postgres.TransactionSql<Record<string, never>>;
 
 /** An open connection to the central store. Close it with `await using` or `close()`. */
 export interface CentralConnection extends AsyncDisposable {
@@ -121,7 +119,8 @@ export async function centralQuery<T>(target: CentralTarget, work: () => Promise
 
 /**
  * Runs `work` in one transaction on a connection of its own, opened for it and closed after
- * it: COMMIT when `work` succeeds; when it fails, closing the connection rolls back whatever
+ * it (with `snapshot`, a read-only one that sees one snapshot throughout): COMMIT when `work`
+ * succeeds; when it fails, closing the connection rolls back whatever
  * was not committed. Failures come back as {@linkcode centralQuery} turns them.
  *
  * Not `sql.begin()`: when the server closes the connection in the middle (stopped, restarted,
@@ -136,6 +135,7 @@ export async function centralQuery<T>(target: CentralTarget, work: () => Promise
 export async function inCentralTransaction<T>(
   central: CentralConnection,
   work: (tx: Sql) => Promise<T>,
+  options: { snapshot?: boolean } = {},
 ): Promise<T> {
   const { target } = central;
   let lost = false;
@@ -165,7 +165,7 @@ export async function inCentralTransaction<T>(
   let committed = false;
   try {
     return await centralQuery(target, async () => {
-      await tx`BEGIN`;
+      await (options.snapshot ? tx`BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY` : tx`BEGIN`);
       const result = await work(tx);
       await tx`COMMIT`;
       committed = true;

@@ -7,7 +7,12 @@
  */
 import { ChainLinker } from "../chain/encoding.ts";
 import type { ChainFailure } from "../chain/classify.ts";
-import { type CentralConnection, centralQuery, type TransactionSql } from "./connection.ts";
+import {
+  type CentralConnection,
+  centralQuery,
+  inCentralTransaction,
+  type Sql,
+} from "./connection.ts";
 import type { CentralTarget } from "./url.ts";
 import { checkSiteName, requireCentralSchema } from "./schema.ts";
 import { instant } from "./sync.ts";
@@ -38,24 +43,24 @@ export async function verifyCentral(
 ): Promise<CentralVerifyResult> {
   if (options.site !== undefined) checkSiteName(options.site);
   await requireCentralSchema(central);
-  const { sql, target } = central;
+  const { target } = central;
   // One snapshot for the heads and the rows: a sync committing meanwhile is not tampering.
-  const sites = await centralQuery(
-    target,
-    () =>
-      sql.begin("isolation level repeatable read read only", async (tx) => {
-        const heads = await tx`
+  const sites = await inCentralTransaction(
+    central,
+    async (tx) => {
+      const heads = await tx`
         SELECT site, last_audit_id, encode(last_seal, 'hex') AS last_seal, first_audit_id,
                encode(first_previous_seal, 'hex') AS first_previous_seal, events
         FROM audit_trail_sites
         WHERE ${options.site ?? null}::text IS NULL OR site = ${options.site ?? null}::text
         ORDER BY site`;
-        const verdicts: CentralSiteVerdict[] = [];
-        for (const head of heads) {
-          verdicts.push(await verifySite(tx, target, head as unknown as SiteHead));
-        }
-        return verdicts;
-      }) as Promise<CentralSiteVerdict[]>,
+      const verdicts: CentralSiteVerdict[] = [];
+      for (const head of heads) {
+        verdicts.push(await verifySite(tx, target, head as unknown as SiteHead));
+      }
+      return verdicts;
+    },
+    { snapshot: true },
   );
   if (options.site !== undefined && sites.length === 0) {
     sites.push({ site: options.site, events_checked: 0, intact: true, failure: null });
@@ -85,7 +90,7 @@ type CentralRow = [
 ];
 
 async function verifySite(
-  sql: TransactionSql,
+  sql: Sql,
   target: CentralTarget,
   head: SiteHead,
 ): Promise<CentralSiteVerdict> {
