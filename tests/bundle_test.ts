@@ -6,7 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { LATEST_SCHEMA_VERSION, logAuditEvents, type Manifest } from "./internals.ts";
 import { openZip } from "../lib/bundle/zip.ts";
@@ -579,9 +579,11 @@ Deno.test("CLI bundle masks a short secret that equals a user name or part of an
   await logEvent(db, "NOTE", "--user", "clerk", "--details", "nothing secret here");
   const live = await fingerprint(db);
   for (const extra of [[], ["--compress"]]) {
-    const result = await runCli(["bundle", "--db", db, ...extra]);
+    // From the temporary folder: system_info.json names the working folder, and a checkout
+    // in a folder such as ".../central-admin" would rightly have "admin" masked there too.
+    const result = await runCli(["bundle", "--db", db, ...extra], { cwd: dir.path });
     assert.equal(result.code, 0, result.stderr);
-    const path = result.stdout.trim();
+    const path = resolve(dir.path, result.stdout.trim());
     const files = await bundleFiles(path);
     // audit_log.csv: newest first; the whole-token rule spares "administrator" and 14321.
     const rows = parseCsv(text(files.get("audit_log.csv")).replace(/^\uFEFF/, ""));
