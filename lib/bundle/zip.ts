@@ -38,7 +38,7 @@ function loadZipJs(): Promise<typeof ZipJs> {
  * through Node's zlib, as zip.js uses it: `gzip` (whose trailer gives zip.js the CRC-32
  * without a pass of its own), `deflate-raw` or `deflate`.
  */
-function leveledCompressionStream(zlib: typeof import("node:zlib"), level: number) {
+export function leveledCompressionStream(zlib: typeof import("node:zlib"), level: number) {
   return class LeveledCompressionStream extends TransformStream<Uint8Array, Uint8Array> {
     constructor(format: "gzip" | "deflate" | "deflate-raw") {
       const options = { level };
@@ -48,11 +48,26 @@ function leveledCompressionStream(zlib: typeof import("node:zlib"), level: numbe
         ? zlib.createDeflateRaw(options)
         : zlib.createDeflate(options);
       let failed: unknown = null;
+      let given = false;
+      // A stream given up on (Ctrl-C, a failed write) must not hear of the data zlib still
+      // had in hand: enqueueing it would throw in zlib's event, where nothing can catch it.
+      const giveUp = () => {
+        given = true;
+        deflate.destroy();
+      };
       deflate.on("error", (error: unknown) => failed = error);
       super({
         start(controller) {
-          deflate.on("data", (chunk: Uint8Array) => controller.enqueue(chunk));
+          deflate.on("data", (chunk: Uint8Array) => {
+            if (given) return;
+            try {
+              controller.enqueue(chunk);
+            } catch {
+              giveUp();
+            }
+          });
         },
+        cancel: giveUp,
         transform(chunk) {
           return new Promise<void>((resolve, reject) =>
             deflate.write(chunk, (error) => error ? reject(error) : resolve())
