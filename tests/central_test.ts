@@ -467,11 +467,17 @@ Deno.test("central store: init, sync, query and verify through the CLI", async (
       const missing = await runCli(["sync", "--central", url, "--site", "WH-E", "--db", db]);
       assert.equal(missing.code, 1);
       assert.match(missing.stderr, /has no audit-trail schema\nhint: .*central init/);
+      const verifyMissing = await runCli(["verify", "--central", url]);
+      assert.equal(verifyMissing.code, 1);
+      assert.match(verifyMissing.stderr, /has no audit-trail schema\nhint: .*central init/);
       await cliJson(["central", "init", "--central", url]);
       await pg.psql("INSERT INTO audit_trail_schema (version) VALUES (99)", dbName(url));
       const newer = await runCli(["sync", "--central", url, "--site", "WH-E", "--db", db]);
       assert.equal(newer.code, 1);
       assert.match(newer.stderr, /schema version 99, newer than this tool knows/);
+      const verifyNewer = await runCli(["verify", "--central", url]);
+      assert.equal(verifyNewer.code, 1);
+      assert.match(verifyNewer.stderr, /schema version 99, newer than this tool knows/);
       const wrong = url.replace(pg.password, "not-the-password");
       const denied = await runCli(["sync", "--central", wrong, "--site", "WH-E", "--db", db]);
       assert.equal(denied.code, 1);
@@ -483,7 +489,7 @@ Deno.test("central store: init, sync, query and verify through the CLI", async (
       const unreachable = await runCli(["sync", "--central", closed, "--site", "WH-E", "--db", db]);
       assert.equal(unreachable.code, 1);
       assert.match(unreachable.stderr, /cannot be reached/);
-      for (const out of [missing, newer, denied, unreachable]) {
+      for (const out of [missing, verifyMissing, newer, verifyNewer, denied, unreachable]) {
         assert.ok(!out.stderr.includes(pg.password), out.stderr);
         assert.ok(!out.stderr.includes("not-the-password"), out.stderr);
         assert.equal(out.stderr.split("\n").filter(Boolean).length, 2, out.stderr);

@@ -85,7 +85,11 @@ export async function requireCentralSchema(central: CentralConnection): Promise<
   await centralQuery(central.target, () => requireSchemaIn(central.sql, central.target.display));
 }
 
-async function requireSchemaIn(sql: Sql, display: string): Promise<void> {
+/**
+ * {@linkcode requireCentralSchema} on a given client: inside a transaction, so that the check
+ * needs no login of its own. `display` names the central store in the messages.
+ */
+export async function requireSchemaIn(sql: Sql, display: string): Promise<void> {
   const [row] = await sql`SELECT to_regclass('audit_trail_schema') IS NOT NULL AS present`;
   const version = row.present ? await versionIn(sql) : 0;
   if (version === 0) {

@@ -14,7 +14,7 @@ import {
   type Sql,
 } from "./connection.ts";
 import type { CentralTarget } from "./url.ts";
-import { checkSiteName, requireCentralSchema } from "./schema.ts";
+import { checkSiteName, requireSchemaIn } from "./schema.ts";
 import { instant } from "./sync.ts";
 
 /** One site's result. */
@@ -42,12 +42,12 @@ export async function verifyCentral(
   options: { site?: string } = {},
 ): Promise<CentralVerifyResult> {
   if (options.site !== undefined) checkSiteName(options.site);
-  await requireCentralSchema(central);
   const { target } = central;
   // One snapshot for the heads and the rows: a sync committing meanwhile is not tampering.
   const sites = await inCentralTransaction(
     central,
     async (tx) => {
+      await requireSchemaIn(tx, target.display);
       const heads = await tx`
         SELECT site, last_audit_id, encode(last_seal, 'hex') AS last_seal, first_audit_id,
                encode(first_previous_seal, 'hex') AS first_previous_seal, events
