@@ -120,8 +120,8 @@ export async function centralQuery<T>(target: CentralTarget, work: () => Promise
 /**
  * Runs `work` in one transaction on a connection of its own, opened for it and closed after
  * it (with `snapshot`, a read-only one that sees one snapshot throughout): COMMIT when `work`
- * succeeds; when it fails, closing the connection rolls back whatever
- * was not committed. Failures come back as {@linkcode centralQuery} turns them.
+ * succeeds; when it fails, closing the connection rolls back whatever was not committed.
+ * Failures come back as {@linkcode centralQuery} turns them.
  *
  * Not `sql.begin()`: when the server closes the connection in the middle (stopped, restarted,
  * `pg_terminate_backend`), that still sends a ROLLBACK, and the `postgres` client (3.4.10)
