@@ -120,6 +120,8 @@ ENVIRONMENT
   AUDIT_TRAIL_CENTRAL  central store URL when --central is not given (sync, central)
   AUDIT_TRAIL_SITE     site sync sends as when --site is not given
   PGPASSWORD           central store password when its URL has none
+  PGPASSFILE           password file read when neither gives one (default ~/.pgpass)
+  PGSSLMODE            central store sslmode when its URL has none (default prefer)
   NO_COLOR             honoured (output has no colour)
 
 EXIT CODES
