@@ -97,13 +97,15 @@ async function modulesLoaded(root: string, entries: string[]): Promise<string[]>
   return [...seen].map((specifier) => specifier.slice(base.length)).sort();
 }
 
+/** The repository, as `modulesLoaded` names modules from it. */
+const ROOT = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+
 Deno.test("log reads the modules it runs and no others", async () => {
   // Each module on the way costs every `log` its start: about 0.25 ms warm and 1 ms cold, when
   // Deno reads its source and its emitted code from disk (README, "Performance"). A module
   // added here should be one `log` cannot do without; fold a small one into the module that
   // needs it rather than adding a file to this list.
-  const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-  assert.deepEqual(await modulesLoaded(root, ["cli.ts", "cli/log.ts"]), [
+  assert.deepEqual(await modulesLoaded(ROOT, ["cli.ts", "cli/log.ts"]), [
     "cli.ts",
     "cli/context.ts",
     "cli/log.ts",
@@ -122,8 +124,7 @@ Deno.test("log reads the modules it runs and no others", async () => {
 Deno.test("batch show and list read no event writer, seal or hash", async () => {
   // Starting, ending and running a batch (lib/batch_run.ts) load on demand, and so do the CSV
   // and table writers (lib/output.ts imports them by computed specifiers).
-  const root = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
-  assert.deepEqual(await modulesLoaded(root, ["cli.ts", "cli/batch.ts"]), [
+  assert.deepEqual(await modulesLoaded(ROOT, ["cli.ts", "cli/batch.ts"]), [
     "cli.ts",
     "cli/batch.ts",
     "cli/context.ts",
