@@ -156,6 +156,12 @@ export async function archiveEvents(
     // events or replace the file meanwhile.
     writeTransaction(db, () => {
       requireStillLive(db, plan);
+      // Asked again under the lock: the first sync of this database may have recorded its
+      // central store while the file was written, and the events it has not stored yet
+      // must stay.
+      if (!options.force) {
+        requireAcknowledged(db, plan.first_audit_id, plan.last_audit_id, options.central ?? false);
+      }
       folder.renameSync(temporary, final);
       renamed = true;
       insertCheckpoint(db, { ...plan, file: name, sha256, bytes });
