@@ -12,7 +12,8 @@ import { exportDebugBundle } from "./lib/bundle/mod.ts";
 import { AuditTrailError, errorMessage } from "./lib/errors.ts";
 import { writeAll } from "./lib/io.ts";
 import type { TextSink } from "./lib/output.ts";
-import { INTERRUPTED, INTERRUPTED_MESSAGE, interruptible, progressPrinter } from "./cli/bundle.ts";
+import { INTERRUPTED_MESSAGE, progressPrinter } from "./cli/bundle.ts";
+import { interruptible, Interruption } from "./cli/interrupt.ts";
 
 /** What the launcher needs from its process, so tests can run it in-process. */
 export interface LauncherIo {
@@ -46,7 +47,7 @@ export function launcherDatabasePath(io: LauncherIo): string {
  * Makes the compressed bundle with the defaults and tells the person what to do with it.
  *
  * @returns The exit code: 0 for a complete bundle, 1 for a partial one or none, 130 when
- * interrupted.
+ * interrupted (143 for SIGTERM).
  */
 export async function runLauncher(io: LauncherIo): Promise<number> {
   const database = launcherDatabasePath(io);
@@ -59,9 +60,9 @@ export async function runLauncher(io: LauncherIo): Promise<number> {
     const outcome = await interruptible((signal) =>
       exportDebugBundle({ database, compress: true, onProgress: printer.onProgress, signal })
     ).finally(() => printer.flushed());
-    if (outcome === INTERRUPTED) {
+    if (outcome instanceof Interruption) {
       await io.out.write(`\nStopped: ${INTERRUPTED_MESSAGE}.\n`);
-      code = 130;
+      code = outcome.exitCode;
     } else {
       await io.out.write(
         `\nDone. The debug bundle is this file:\n\n    ${outcome.path}\n\n` +

@@ -3,6 +3,7 @@ import { UsageError } from "../lib/errors.ts";
 import { writeObject } from "../lib/output.ts";
 import { parseTimeBound } from "../lib/time_bound.ts";
 import { type Command, expectAtMost, openCurrentDatabase, parseCommandArgs } from "./context.ts";
+import { interruptible, Interruption } from "./interrupt.ts";
 import { countOf, parseCount } from "../lib/count.ts";
 
 export const command: Command = {
@@ -37,6 +38,7 @@ OUTPUT (json)
 EXIT CODES
   0 archived (or nothing to do)   1 the folder or database cannot be written, disk full,
   another run is busy   2 bad option   3 the events to archive fail their seals
+  130 (Ctrl-C), 143 (SIGTERM) stopped before the events were removed: nothing archived
 
 EXAMPLES
   audit-trail archive --keep 365                    # keep one year in the database
@@ -56,13 +58,22 @@ EXAMPLES
     const before = archiveCut(values.before, values.keep, Date.now());
     const { io, format } = context;
     using db = openCurrentDatabase(context);
-    const result = await archiveEvents(db, {
-      before,
-      dir: values.to,
-      dryRun: values["dry-run"] ?? false,
-      force: values.force ?? false,
-      central: (io.env("AUDIT_TRAIL_CENTRAL") ?? "") !== "",
-    });
+    const result = await interruptible((signal) =>
+      archiveEvents(db, {
+        before,
+        dir: values.to,
+        dryRun: values["dry-run"] ?? false,
+        force: values.force ?? false,
+        central: (io.env("AUDIT_TRAIL_CENTRAL") ?? "") !== "",
+        signal,
+      })
+    );
+    if (result instanceof Interruption) {
+      await io.stderr.write(
+        "audit-trail: interrupted: nothing was archived, and the unfinished archive file was removed\n",
+      );
+      return result.exitCode;
+    }
     const { warning, ...printed } = result;
     if (format === "table") {
       const verb = result.dry_run ? "Would archive" : "Archived";

@@ -12,6 +12,7 @@ import {
 import { writeObject } from "../lib/output.ts";
 import type { TextSink } from "../lib/output.ts";
 import { type Command, expectAtMost, parseCommandArgs, requireFormat } from "./context.ts";
+import { interruptible, Interruption } from "./interrupt.ts";
 import { parseCount } from "../lib/count.ts";
 
 export const command: Command = {
@@ -103,9 +104,9 @@ EXAMPLES
         signal,
       })
     ).catch(withOutputOption).finally(() => printer?.flushed());
-    if (outcome === INTERRUPTED) {
+    if (outcome instanceof Interruption) {
       await io.stderr.write(`audit-trail: ${INTERRUPTED_MESSAGE}\n`);
-      return 130;
+      return outcome.exitCode;
     }
     const result = outcome;
     await io.stdout.write(result.path + "\n");
@@ -170,44 +171,6 @@ export function progressPrinter(sink: TextSink): {
   };
 }
 
-/** What {@linkcode interruptible} returns when Ctrl-C stopped the work. */
-export const INTERRUPTED: unique symbol = Symbol("interrupted");
-/** What to tell the person who pressed Ctrl-C. */
+/** What to tell the person who stopped the bundle. */
 export const INTERRUPTED_MESSAGE =
   "interrupted: no bundle was saved, and its temporary files were removed";
-
-/**
- * Runs `work` with a signal that Ctrl-C aborts. Ctrl-C must not leave temporary files behind:
- * the bundle stops at its next step or page and removes them before the process exits.
- */
-export async function interruptible<T>(
-  work: (signal: AbortSignal) => Promise<T>,
-): Promise<T | typeof INTERRUPTED> {
-  const controller = new AbortController();
-  const interrupt = () => controller.abort(new Error("Interrupted"));
-  listenForInterrupt(interrupt);
-  try {
-    return await work(controller.signal);
-  } catch (error) {
-    if (controller.signal.aborted) return INTERRUPTED;
-    throw error;
-  } finally {
-    stopListening(interrupt);
-  }
-}
-
-function listenForInterrupt(handler: () => void): void {
-  try {
-    Deno.addSignalListener("SIGINT", handler);
-  } catch {
-    // No signal support here: Ctrl-C then ends the process the default way.
-  }
-}
-
-function stopListening(handler: () => void): void {
-  try {
-    Deno.removeSignalListener("SIGINT", handler);
-  } catch {
-    // It was never added.
-  }
-}

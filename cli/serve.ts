@@ -1,6 +1,7 @@
 import { UsageError } from "../lib/errors.ts";
 import { DEFAULT_PORT, DEFAULT_TIME_LIMIT_MS, startViewer } from "../lib/viewer/server.ts";
 import { type Command, expectAtMost, parseCommandArgs } from "./context.ts";
+import { listenForStop } from "./interrupt.ts";
 import { parseCount } from "../lib/count.ts";
 
 export const command: Command = {
@@ -69,11 +70,7 @@ EXAMPLES
       timeLimitMs: Math.round(timeLimit * 1000),
       signal: stop.signal,
     });
-    const signals: Deno.Signal[] = Deno.build.os === "windows"
-      ? ["SIGINT", "SIGBREAK"]
-      : ["SIGINT", "SIGTERM"];
-    const onSignal = () => stop.abort();
-    for (const signal of signals) Deno.addSignalListener(signal, onSignal);
+    const stopListening = listenForStop(() => stop.abort());
     try {
       if (!viewer.loopback) {
         await io.stderr.write(
@@ -89,7 +86,7 @@ EXAMPLES
       if (values.open) await openBrowser(viewer.url, io.stderr);
       await viewer.finished;
     } finally {
-      for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
+      stopListening();
     }
     return 0;
   },

@@ -3,6 +3,7 @@ import { writeObject } from "../lib/output.ts";
 import { syncToCentral } from "../lib/central/mod.ts";
 import { resolveCentral, safeHostname } from "./central.ts";
 import { type Command, expectAtMost, openCurrentDatabase, parseCommandArgs } from "./context.ts";
+import { listenForStop } from "./interrupt.ts";
 import { parseCount } from "../lib/count.ts";
 
 /** Longest wait between rounds after failures, in seconds. */
@@ -73,8 +74,7 @@ EXAMPLES
     }
 
     const stop = new AbortController();
-    const onSignal = () => stop.abort();
-    const signals = listen(["SIGINT", "SIGTERM"], onSignal);
+    const signals = listenForStop(() => stop.abort());
     try {
       let failures = 0;
       while (!stop.signal.aborted) {
@@ -102,20 +102,6 @@ EXAMPLES
     return 0;
   },
 };
-
-/** Calls `handler` on each of `names`; returns what removes the listeners. */
-function listen(names: Deno.Signal[], handler: () => void): () => void {
-  const added: Deno.Signal[] = [];
-  for (const name of names) {
-    try {
-      Deno.addSignalListener(name, handler);
-      added.push(name);
-    } catch {
-      // Windows knows SIGINT (Ctrl+C) and SIGBREAK only.
-    }
-  }
-  return () => added.forEach((name) => Deno.removeSignalListener(name, handler));
-}
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {

@@ -1,6 +1,6 @@
 /**
- * `archive` meeting other commands: a first sync that records its central store while the
- * archive file is being written.
+ * `archive` meeting other commands and signals: a first sync that records its central store
+ * while the archive file is being written; Ctrl-C and SIGTERM while it is written.
  *
  * @module
  */
@@ -12,6 +12,7 @@ import {
   collectOutput,
   lockWaitUnobservable,
   runCli,
+  sqliteRows,
   tempDir,
   untilWaitingForLock,
 } from "./helpers.ts";
@@ -61,3 +62,52 @@ Deno.test({
     assert.equal(JSON.parse(verify.stdout).events_checked, 300);
   },
 });
+
+Deno.test({
+  name:
+    "archive stopped by Ctrl-C or SIGTERM while it writes: exit 130 or 143, one line, no temporary file, nothing archived",
+  ignore: Deno.build.os === "windows",
+  async fn() {
+    await using dir = await tempDir();
+    // 100,000 events a minute apart from 2024-01-01: writing their archive takes a while.
+    const start = Date.parse("2024-01-01T00:00:00Z");
+    const times = Array.from({ length: 100_000 }, (_, i) => new Date(start + i * 60_000));
+    const base = datedDatabase(dir.path, times.map((t) => t.toISOString()), "base.db");
+    for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+      const db = join(dir.path, `${signal}.db`);
+      await Deno.copyFile(base, db);
+      const folder = join(dir.path, signal);
+      const child = cliCommand(["archive", "--before", "2025-01-01", "--db", db, "--to", folder])
+        .spawn();
+      await untilWriting(folder, child);
+      child.kill(signal);
+      const output = await collectOutput(child);
+      assert.deepEqual(output, {
+        code,
+        stdout: "",
+        stderr:
+          "audit-trail: interrupted: nothing was archived, and the unfinished archive file was removed\n",
+      });
+      assert.deepEqual(filesIn(folder), [".audit_trail_archive.lock"], signal);
+      assert.equal(sqliteRows(db, "SELECT count(*) AS n FROM audit_log")[0].n, 100_000);
+      assert.deepEqual(rowsOf(db, "audit_trail_checkpoints"), []);
+    }
+    // The next run archives them all.
+    const db = join(dir.path, "SIGTERM.db");
+    const folder = join(dir.path, "SIGTERM");
+    const again = await runCli(["archive", "--before", "2025-01-01", "--db", db, "--to", folder]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(JSON.parse(again.stdout).archived, 100_000);
+    const verify = await runCli(["verify", "--archives", folder, "--db", db]);
+    assert.equal(verify.code, 0, verify.stderr);
+  },
+});
+
+/** Resolves once an archive file is being written in `folder` (or `child` has exited). */
+async function untilWriting(folder: string, child: Deno.ChildProcess): Promise<void> {
+  let exited = false;
+  child.status.then(() => exited = true);
+  while (!exited && !filesIn(folder).some((name) => name.endsWith(".tmp"))) {
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}

@@ -856,19 +856,24 @@ Deno.test("CLI bundle --compress killed part-way leaves no file under the final 
 });
 
 Deno.test({
-  name: "CLI bundle interrupted by Ctrl-C removes its temporary files and exits 130",
+  name: "CLI bundle stopped by Ctrl-C or SIGTERM removes its temporary files and exits 130 or 143",
   ignore: Deno.build.os === "windows",
   async fn() {
     await using dir = await tempDir();
     const db = await bigDatabaseIn(dir.path);
-    const out = join(dir.path, "out");
-    const child = cliCommand(["bundle", "--db", db, "--compress", "--output", out]).spawn();
-    await partialZipOf(out);
-    child.kill("SIGINT");
-    const output = await child.output();
-    assert.equal(output.code, 130);
-    assert.match(new TextDecoder().decode(output.stderr), /interrupted: no bundle was saved/);
-    assert.deepEqual(await listDir(out), []);
+    for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+      const out = join(dir.path, `out-${signal}`);
+      const child = cliCommand(["bundle", "--db", db, "--compress", "--output", out]).spawn();
+      await partialZipOf(out);
+      child.kill(signal);
+      const output = await child.output();
+      assert.deepEqual([output.code, output.signal], [code, null], signal);
+      assert.equal(
+        new TextDecoder().decode(output.stderr),
+        "audit-trail: interrupted: no bundle was saved, and its temporary files were removed\n",
+      );
+      assert.deepEqual(await listDir(out), [], signal);
+    }
   },
 });
 

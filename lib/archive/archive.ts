@@ -8,7 +8,13 @@
  * @module
  */
 import { dirname, join } from "node:path";
-import { type AuditDatabase, guard, readTransaction, writeTransaction } from "../db.ts";
+import {
+  type AuditDatabase,
+  guard,
+  readSnapshot,
+  readTransaction,
+  writeTransaction,
+} from "../db.ts";
 import { UTC_TIMESTAMP_SQL } from "../event_row.ts";
 import { AuditTrailError, errorMessage, TamperingFoundError, UsageError } from "../errors.ts";
 import { hashFile } from "../bundle/files.ts";
@@ -39,6 +45,12 @@ export interface ArchiveOptions {
   central?: boolean;
   /** Archive even events that the configured central store has not acknowledged yet. */
   force?: boolean;
+  /**
+   * Stops the run when aborted, as long as the events are not removed yet: the temporary file
+   * is removed, nothing is archived, and the signal's reason is thrown. Once the events are
+   * removed, the run completes.
+   */
+  signal?: AbortSignal;
 }
 
 /** What {@linkcode archiveEvents} did (or, with `dryRun`, would do). */
@@ -123,16 +135,21 @@ export async function archiveEvents(
   };
   if (options.dryRun) return { ...result, dry_run: true };
 
+  const signal = options.signal;
   await using folder = await ArchiveFolder.open(dir);
+  signal?.throwIfAborted();
   const temporary = await folder.temporaryPath(name);
   let renamed = false;
   try {
     try {
-      readTransaction(db, () => writeArchiveFile(db, temporary, plan));
+      using _snapshot = readSnapshot(db);
+      await writeArchiveFile(db, temporary, plan, signal);
     } catch (error) {
+      signal?.throwIfAborted();
       throw folder.writeError(error);
     }
     await folder.sync(temporary);
+    signal?.throwIfAborted();
     const check = checkArchiveFile(temporary, name, plan);
     if (check.failure && !check.chainFailed) {
       throw new AuditTrailError(
@@ -150,6 +167,7 @@ export async function archiveEvents(
       );
     }
     const { bytes, sha256 } = await hashFile(temporary);
+    signal?.throwIfAborted();
     const final = join(dir, name);
     refuseForeignFile(final, plan);
     // Under the write lock from here to the commit, so no other run can archive the same

@@ -57,10 +57,17 @@ const PAGE_SIZE = 4096;
  * new file at `path`, through a connection of its own (an ATTACH needs permissions the tool
  * does not count on), which begins and commits its one transaction itself: it writes a new
  * file alone, under an exclusive lock, and writeTransaction's lock waits are made for the
- * shared database. Must run inside a read transaction on `live`, so that what is copied is
- * one snapshot. The file is not synced: the caller does that, then reads it back.
+ * shared database. Must run inside a read snapshot of `live` (`readSnapshot`), so that what is
+ * copied is one snapshot. The file is not synced: the caller does that, then reads it back.
+ * Between pages it lets the process see a stop signal; `signal` aborted, it throws its reason
+ * and leaves the file unfinished, for the caller to remove.
  */
-export function writeArchiveFile(live: AuditDatabase, path: string, range: ArchiveRange): void {
+export async function writeArchiveFile(
+  live: AuditDatabase,
+  path: string,
+  range: ArchiveRange,
+  signal?: AbortSignal,
+): Promise<void> {
   const schema = liveSchema(live);
   const out = guard(path, () => new DatabaseSync(path));
   try {
@@ -74,9 +81,11 @@ export function writeArchiveFile(live: AuditDatabase, path: string, range: Archi
       out.exec(ARCHIVE_TABLES_SQL);
     });
     const columns = schema.columns.map((c) => `"${c.replaceAll('"', '""')}"`).join(", ");
-    const copied = copyRows(
+    const pages = new Pages(signal);
+    const copied = await copyRows(
       live,
       out,
+      pages,
       path,
       `SELECT ${columns} FROM audit_log WHERE audit_id > ? AND audit_id <= ?
        ORDER BY audit_id LIMIT ${PAGE_SIZE}`,
@@ -84,9 +93,10 @@ export function writeArchiveFile(live: AuditDatabase, path: string, range: Archi
       schema.columns.length,
       range,
     );
-    const sealed = copyRows(
+    const sealed = await copyRows(
       live,
       out,
+      pages,
       path,
       `SELECT audit_id, hash FROM audit_trail_chain WHERE audit_id > ? AND audit_id <= ?
        ORDER BY audit_id LIMIT ${PAGE_SIZE}`,
@@ -287,15 +297,16 @@ function liveSchema(live: AuditDatabase): LiveSchema {
  * Copies rows page by page; values keep their exact types (integers as BigInt). Rows go in
  * by the score per statement: binding the same values costs half the time that way.
  */
-function copyRows(
+async function copyRows(
   live: AuditDatabase,
   out: DatabaseSync,
+  pages: Pages,
   path: string,
   selectSql: string,
   insertSql: string,
   columns: number,
   range: ArchiveRange,
-): number {
+): Promise<number> {
   const select = guard(live.path, () => live.sqlite.prepare(selectSql)) as StatementSync & {
     setReturnArrays(on: boolean): void;
   };
@@ -327,5 +338,24 @@ function copyRows(
     copied += page.length;
     if (page.length < PAGE_SIZE) return copied;
     cursor = page[page.length - 1][0];
+    await pages.next();
+  }
+}
+
+/**
+ * The pauses of a copy: the copy runs on the main thread, where a signal listener runs only
+ * between tasks, so it returns to the event loop now and then (every 50 ms: a pause after each
+ * page would cost the copy more, timers nested this deep wait 4 ms) and stops once aborted.
+ */
+class Pages {
+  #last = performance.now();
+
+  constructor(readonly signal: AbortSignal | undefined) {}
+
+  async next(): Promise<void> {
+    if (!this.signal || performance.now() - this.#last < 50) return;
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    this.signal.throwIfAborted();
+    this.#last = performance.now();
   }
 }
