@@ -1,5 +1,5 @@
 import { dirname, join, resolve } from "node:path";
-import { AuditTrailError, errorMessage } from "../lib/errors.ts";
+import { AuditTrailError, errorMessage, UsageError } from "../lib/errors.ts";
 import { checkTimeBound } from "../lib/query_options.ts";
 import { writeReport } from "../lib/report/report.ts";
 import { TOOL_VERSION } from "../lib/version.ts";
@@ -19,7 +19,8 @@ so it opens from a mail attachment on a PC with no network; it stays under 3 MB.
 
 OPTIONS
   --output FILE   where to write it (default: audit_report_YYYYMMDD_HHMMSS.html beside the
-                  database); an existing file is replaced
+                  database); an existing file is replaced, unless it is a SQLite
+                  database (the audit log itself, say): that is refused
   --since T       only events at or after T: an ISO date or date-time in UTC
   --until T       only events up to the end of T (--until 2026-02-16 includes the 16th)
   --db PATH       the database (default: $AUDIT_TRAIL_DB, else data/app.db)
@@ -42,6 +43,7 @@ EXAMPLES
       : resolve(context.io.cwd(), values.output);
     checkTimeBound(values.since, "--since");
     checkTimeBound(values.until, "--until");
+    if (values.output !== undefined) refuseToReplaceDatabase(output, dbPath);
     using db = openCurrentDatabase(context, { readOnly: true });
     let page = "";
     await writeReport(db, { write: (text) => Promise.resolve(void (page += text)) }, {
@@ -62,6 +64,51 @@ export function reportFileName(now: Date): string {
   return `audit_report_${iso.slice(0, 10).replaceAll("-", "")}_${
     iso.slice(11, 19).replaceAll(":", "")
   }.html`;
+}
+
+/** The first bytes of every SQLite database file. */
+const SQLITE_HEADER = "SQLite format 3\0";
+
+/**
+ * Fails when `output` is the database (a slip of `--output` for `--db`), one of the files
+ * SQLite keeps beside it, or any other SQLite database: "an existing file is replaced" is
+ * meant for an older report, and replacing one of those would lose the events it holds.
+ */
+function refuseToReplaceDatabase(output: string, dbPath: string): void {
+  const hint = "Nothing was written. Choose another file name for the report, e.g. report.html.";
+  const companions = ["", "-wal", "-shm", "-journal"].map((suffix) => dbPath + suffix);
+  const target = statOrNull(output);
+  if (
+    companions.some((path) => {
+      if (path === output) return true;
+      const file = target && statOrNull(path);
+      return file && file.ino !== null && file.ino === target.ino && file.dev === target.dev;
+    })
+  ) {
+    throw new UsageError(`--output "${output}" is the database or one of its files`, { hint });
+  }
+  if (target?.isFile && startsWith(output, SQLITE_HEADER)) {
+    throw new UsageError(`--output "${output}" is a SQLite database, not a report`, { hint });
+  }
+}
+
+function statOrNull(path: string): Deno.FileInfo | null {
+  try {
+    return Deno.statSync(path);
+  } catch {
+    return null;
+  }
+}
+
+function startsWith(path: string, header: string): boolean {
+  try {
+    using file = Deno.openSync(path);
+    const bytes = new Uint8Array(header.length);
+    const read = file.readSync(bytes) ?? 0;
+    return new TextDecoder().decode(bytes.subarray(0, read)) === header;
+  } catch {
+    return false;
+  }
 }
 
 /** Writes `text` beside `path` and renames it over `path`: never a half-written report. */

@@ -239,3 +239,39 @@ async function sha256Hex(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text));
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
+
+Deno.test("CLI report --output never replaces the database, its -wal or -shm, or another SQLite file", async () => {
+  await using dir = await tempDir();
+  const path = join(dir.path, "app.db");
+  const other = join(dir.path, "inventory.db");
+  {
+    using db = openDatabase(path, { create: true });
+    migrate(db);
+    logAuditEvent(db, { operation: "SKU_CREATED", sku: "SKU-1001" });
+    using keep = openDatabase(other, { create: true });
+    keep.sqlite.exec("CREATE TABLE stock (sku TEXT)");
+  }
+  // A reader holds the database open, so its -wal and -shm stay beside it as in daily use.
+  using reader = new DatabaseSync(path);
+  reader.prepare("SELECT count(*) FROM audit_log").get();
+  const targets = [path, "app.db", `${path}-wal`, `${path}-shm`, other];
+  for (const target of targets) {
+    const before = await fingerprint(target.startsWith("/") ? target : join(dir.path, target));
+    const result = await runCli(["report", "--output", target, "--db", path], { cwd: dir.path });
+    assert.equal(result.code, 2, `${target}: ${result.stderr}`);
+    assert.match(
+      result.stderr,
+      /^audit-trail: error: --output ".*" is (the database|a SQLite database)/,
+      target,
+    );
+    assert.match(result.stderr, /\nhint: .*another file name/);
+    assert.equal(result.stdout, "");
+    const after = await fingerprint(target.startsWith("/") ? target : join(dir.path, target));
+    assert.equal(after, before, `${target} was left as it was`);
+  }
+  assert.equal(reader.prepare("SELECT count(*) AS n FROM audit_log").get()!.n, 1);
+  assert.deepEqual(
+    [...Deno.readDirSync(dir.path)].map((e) => e.name).filter((n) => n.includes("partial")),
+    [],
+  );
+});
