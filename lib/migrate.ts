@@ -13,6 +13,7 @@ import m004 from "../migrations/004_archive_checkpoints.sql" with { type: "text"
 import m005 from "../migrations/005_central_sync.sql" with { type: "text" };
 import { sealExistingEvents } from "./chain/seal.ts";
 import { type AuditDatabase, guard, writeTransaction } from "./db.ts";
+import { SchemaError } from "./errors.ts";
 import {
   appliedMigrations,
   BOOKKEEPING_TABLE,
@@ -113,6 +114,7 @@ export function migrate(db: AuditDatabase, options: MigrateOptions = {}): Migrat
   const applied = appliedMigrations(db);
   checkAppliedMigrations(db, applied);
   const fromVersion = currentVersion(applied);
+  if (fromVersion === 0) requireAdoptableAuditLog(db);
   const pending = MIGRATIONS.filter((m) => !applied.has(m.version));
   const result: MigrateResult = {
     database: db.path,
@@ -183,6 +185,50 @@ export function migrationStatus(db: AuditDatabase): MigrationStatus[] {
     status: applied.has(version) ? "applied" : "pending",
     applied_at: applied.get(version)?.applied_at ?? null,
   }));
+}
+
+/** The columns of an inventory application's `audit_log` that migration 001 builds on. */
+const ADOPTED_COLUMNS = ["audit_id", "timestamp", "operation", "sku", "details", "user"];
+
+/**
+ * Fails when the database already holds an `audit_log` that is not the inventory
+ * application's: migration 001 keeps an existing table as it is, and the next statement
+ * would fail on it halfway through with SQLite's words (or, worse, succeed on someone
+ * else's rows).
+ *
+ * @throws {SchemaError} When `audit_log` lacks a column of the audit log, or is no table.
+ */
+function requireAdoptableAuditLog(db: AuditDatabase): void {
+  const found = guard(
+    db.path,
+    () =>
+      db.sqlite.prepare("SELECT type FROM sqlite_schema WHERE name = 'audit_log'").get() as
+        | { type: string }
+        | undefined,
+  );
+  if (found === undefined) return;
+  const columns = guard(
+    db.path,
+    () => db.sqlite.prepare("SELECT name, type, pk FROM pragma_table_info('audit_log')").all(),
+  ) as { name: string; type: string; pk: number }[];
+  const byName = new Map(columns.map((c) => [c.name.toLowerCase(), c]));
+  const missing = ADOPTED_COLUMNS.filter((name) => !byName.has(name));
+  const id = byName.get("audit_id");
+  const problem = found.type !== "table"
+    ? `it is a ${found.type}, not a table`
+    : missing.length
+    ? `it has no ${missing.join(", ")} column${missing.length > 1 ? "s" : ""}`
+    : id && (id.pk !== 1 || id.type.toUpperCase() !== "INTEGER")
+    ? "its audit_id is not an INTEGER PRIMARY KEY"
+    : undefined;
+  if (problem === undefined) return;
+  throw new SchemaError(
+    `Database "${db.path}" already has an audit_log that audit-trail cannot adopt: ${problem}`,
+    {
+      hint:
+        "It belongs to another program. Nothing was changed. Give audit-trail a database file of its own with --db.",
+    },
+  );
 }
 
 /**

@@ -13,7 +13,7 @@ import {
   SchemaError,
   schemaVersion,
 } from "./internals.ts";
-import { fingerprint, sqliteRows, tempDir } from "./helpers.ts";
+import { fingerprint, runMain, sqliteRows, tempDir } from "./helpers.ts";
 import { dumpTable, LEGACY_ROWS, openMigrated, writeLegacyDatabase } from "./fixtures.ts";
 
 const ALL_APPLIED = MIGRATIONS.map(({ version, name }) => ({ version, name }));
@@ -288,4 +288,57 @@ Deno.test("migrate() switches the database to WAL journaling", async () => {
   using db = openDatabase(path);
   migrate(db);
   assert.equal(sqliteRows(path, "PRAGMA journal_mode")[0].journal_mode, "wal");
+});
+
+Deno.test("migrate() refuses an audit_log of another program, changing nothing, and the CLI says so in one line", async () => {
+  await using dir = await tempDir();
+  const shapes: [string, string, RegExp][] = [
+    [
+      "columns.db",
+      "CREATE TABLE audit_log (id INTEGER PRIMARY KEY, what TEXT); INSERT INTO audit_log (what) VALUES ('x')",
+      /it has no audit_id, timestamp, operation, sku, details, user columns$/,
+    ],
+    [
+      "sku.db",
+      "CREATE TABLE audit_log (audit_id INTEGER PRIMARY KEY, timestamp TEXT, operation TEXT, details TEXT, user TEXT)",
+      /it has no sku column$/,
+    ],
+    [
+      "text_id.db",
+      "CREATE TABLE audit_log (audit_id TEXT PRIMARY KEY, timestamp, operation, sku, details, user)",
+      /its audit_id is not an INTEGER PRIMARY KEY$/,
+    ],
+    [
+      "view.db",
+      "CREATE TABLE t (x); CREATE VIEW audit_log AS SELECT x FROM t",
+      /it is a view, not a table$/,
+    ],
+  ];
+  for (const [name, sql, problem] of shapes) {
+    const path = join(dir.path, name);
+    const raw = new DatabaseSync(path);
+    raw.exec(sql);
+    raw.close();
+    const before = await fingerprint(path);
+    const refused = (e: unknown) =>
+      e instanceof SchemaError && problem.test(e.message) &&
+      e.message.startsWith(`Database "${path}" already has an audit_log that audit-trail cannot`);
+    {
+      using db = openDatabase(path);
+      assert.throws(() => migrate(db, { dryRun: true }), refused, name);
+      assert.throws(() => migrate(db), refused, name);
+    }
+    const cli = await runMain(["migrate", "--db", path]);
+    assert.equal(cli.code, 1, cli.stderr);
+    assert.match(
+      cli.stderr,
+      /^audit-trail: error: Database ".*" already has an audit_log [^\n]+\nhint: It belongs to another program\. Nothing was changed\.[^\n]+\n$/,
+    );
+    assert.equal(cli.stdout, "");
+    assert.equal(await fingerprint(path), before, `${name} is left as it was`);
+    assert.deepEqual(
+      [...Deno.readDirSync(dir.path)].filter((e) => e.name.startsWith(name + "-")),
+      [],
+    );
+  }
 });
