@@ -295,14 +295,19 @@ export function filterConditions(
   if (filter.contains !== undefined && filter.contains !== "") {
     const needle = filter.contains;
     const pattern = (text: string) => `%${text.replace(/[\\%_]/g, (c) => "\\" + c)}%`;
-    if (!/[^\x20-\x7e]/.test(needle.replace(/\s/g, " "))) {
-      conditions.push(`details LIKE ? ESCAPE '\\'`);
-      params.push(pattern(needle));
+    const ascii = !/[^\x20-\x7e]/.test(needle.replace(/\s/g, " "));
+    // SQLite's LIKE folds ASCII letters only; "Ä" and "ä" need JavaScript's case rules.
+    if (!ascii) registerLowerCase(db);
+    const column = ascii ? "details" : "audit_lower(details)";
+    const folded = ascii ? needle : needle.toLowerCase();
+    if (encoder.encode(pattern(folded)).length <= LIKE_PATTERN_MAX_BYTES) {
+      conditions.push(`${column} LIKE ? ESCAPE '\\'`);
+      params.push(pattern(folded));
     } else {
-      // SQLite's LIKE folds ASCII letters only; "Ä" and "ä" need JavaScript's case rules.
-      registerLowerCase(db);
-      conditions.push(`audit_lower(details) LIKE ? ESCAPE '\\'`);
-      params.push(pattern(needle.toLowerCase()));
+      // SQLite refuses a longer LIKE pattern ("too complex"); instr() has no such limit, and
+      // lower() folds ASCII letters as LIKE does.
+      conditions.push(`instr(${ascii ? "lower(details)" : column}, ?) > 0`);
+      params.push(ascii ? folded.toLowerCase() : folded);
     }
   }
   if (filter.afterId !== undefined) {
@@ -340,6 +345,11 @@ function planQuery(db: AuditDatabase, filter: AuditLogFilter): QueryPlan {
     },
   };
 }
+
+/** SQLite's default limit on the length of a LIKE pattern, in bytes. */
+const LIKE_PATTERN_MAX_BYTES = 50_000;
+
+const encoder = new TextEncoder();
 
 const withLowerCase = new WeakSet<AuditDatabase>();
 

@@ -329,6 +329,24 @@ Deno.test("--contains matches details case-insensitively, including Ä and ä", 
   assert.deepEqual(ids(db, { contains: "" }), [6, 5, 4, 3, 2, 1]);
 });
 
+Deno.test("--contains as long as the longest details still matches, as a short one does", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  // Up to 65,536 characters of details: a needle that long is past SQLite's LIKE limit (50 kB).
+  const long = "Ab%_".repeat(15_000);
+  for (const text of [`x ${long} y`, "short", `Ä ${long}`, long.slice(1)]) {
+    logAuditEvent(db, { operation: "NOTE", details: text });
+  }
+  assert.deepEqual(ids(db, { contains: long }), [3, 1]);
+  assert.deepEqual(ids(db, { contains: long.toUpperCase() }), [3, 1]);
+  assert.deepEqual(ids(db, { contains: `ä ${long.toLowerCase()}` }), [3]);
+  assert.deepEqual(ids(db, { contains: `${long}!` }), []);
+  assert.deepEqual(ids(db, { contains: "a".repeat(200_000) }), []);
+  const cli = await runCli(["query", "--contains", long, "--db", db.path, "--format", "ndjson"]);
+  assert.equal(cli.code, 0, cli.stderr);
+  assert.deepEqual(cli.stdout.trim().split("\n").map((line) => JSON.parse(line).audit_id), [3, 1]);
+});
+
 Deno.test("--contains takes %, _ and \\ literally", async () => {
   await using dir = await tempDir();
   using db = openMigrated(dir.path);
