@@ -7,7 +7,12 @@
  *
  * @module
  */
-import { type AuditDatabase, openDatabase, type OpenDatabaseOptions } from "../lib/db.ts";
+import {
+  type AuditDatabase,
+  openDatabase,
+  type OpenDatabaseOptions,
+  requireDatabaseFile,
+} from "../lib/db.ts";
 import { AuditTrailError, errorMessage, UsageError } from "../lib/errors.ts";
 import type { SyncReader } from "../lib/ndjson.ts";
 import type { OutputFormat, TextSink } from "../lib/output.ts";
@@ -208,6 +213,8 @@ export function openCurrentDatabase(
     requireCurrentSchema(db);
   } catch (error) {
     db.close();
+    // A device reads as an empty database: say what it is rather than "run migrate".
+    requireDatabaseFile(context.dbPath, error);
     throw error;
   }
   return db;

@@ -79,9 +79,11 @@ export class AuditDatabase implements Disposable {
  * @param path The database file.
  * @param options Whether to create a missing file, open read-only, or change the busy wait.
  * @returns The open database.
- * @throws {UsageError} When `path` names no file: `:memory:`, empty, or a `file:` URI.
+ * @throws {UsageError} When `path` names no file: `:memory:`, empty, a `file:` URI, or a
+ * path that ends in a folder separator.
  * @throws {DatabaseNotFoundError} When the file is missing and `create` is not set.
- * @throws {AuditTrailError} When the path is a folder.
+ * @throws {AuditTrailError} When the path is a folder, a named pipe or a device, a loop of
+ * symbolic links, or a link to nothing.
  * @throws {DatabaseCorruptError} When the file is not a SQLite database.
  *
  * @example Open (and create) a database
@@ -97,6 +99,7 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): A
   checkDatabasePath(path);
   const existing = pathExists(path);
   if (!existing) {
+    refuseBrokenLink(path);
     if (!options.create) throw new DatabaseNotFoundError(path);
     try {
       Deno.mkdirSync(nodePath().dirname(path), { recursive: true });
@@ -106,17 +109,16 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): A
       });
     }
   }
+  // Opening a named pipe read-only waits for a writer that never comes, and a read-write
+  // connection to a device leaves a "-journal" beside it (in /dev for /dev/null). Writers
+  // look only once opening has failed (see requireDatabaseFile): a stat costs every start.
+  if (existing && (options.readOnly || options.create)) requireDatabaseFile(path);
   const timeout = Math.max(0, Math.trunc(options.busyTimeoutMs ?? BUSY_TIMEOUT_MS));
   let sqlite: DatabaseSync;
   try {
     sqlite = connect(path, options.readOnly ?? false, timeout);
   } catch (error) {
-    if (existing && statOrNull(path)?.isDirectory) {
-      throw new AuditTrailError(`Database path "${path}" is a folder, not a database file`, {
-        hint: "Give the path of the database file itself (e.g. app.db inside that folder).",
-        cause: error,
-      });
-    }
+    if (existing) requireDatabaseFile(path, error);
     if (!existing || !cannotOpen(error)) throw translateSqliteError(error, path);
     sqlite = connectOnReadOnlyFolder(path, timeout, error);
   }
@@ -128,12 +130,69 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): A
 }
 
 /**
+ * Fails unless `path` is a plain file (or a link to one): a folder, a named pipe or a
+ * device is no database, whatever SQLite makes of it. Nothing is checked for a path that
+ * does not exist. Every command that opens a database calls it before trusting a failure
+ * (or, for a device, an empty schema) as the database's own.
+ *
+ * @param cause The failure that made the caller look, kept as the error's cause.
+ * @throws {AuditTrailError} When something other than a file is at `path`.
+ */
+export function requireDatabaseFile(path: string, cause?: unknown): void {
+  const info = statOrNull(path);
+  if (info === null || info.isFile) return;
+  if (info.isDirectory) {
+    throw new AuditTrailError(`Database path "${path}" is a folder, not a database file`, {
+      hint: "Give the path of the database file itself (e.g. app.db inside that folder).",
+      cause,
+    });
+  }
+  const kind = info.isFifo
+    ? "a named pipe"
+    : info.isCharDevice || info.isBlockDevice
+    ? "a device"
+    : info.isSocket
+    ? "a socket"
+    : "not a regular file";
+  throw new AuditTrailError(`Database path "${path}" is ${kind}, not a database file`, {
+    hint: "Give the path of the database file itself, e.g. data/app.db.",
+    cause,
+  });
+}
+
+/**
+ * Fails when `path` is a symbolic link that leads to no file: "not found" would send the
+ * user to `migrate`, which cannot create a database through a broken link either.
+ */
+function refuseBrokenLink(path: string): void {
+  let target: string;
+  try {
+    if (!Deno.lstatSync(path).isSymlink) return;
+    target = Deno.readLinkSync(path);
+  } catch {
+    return;
+  }
+  throw new AuditTrailError(
+    `Database path "${path}" is a symbolic link to "${target}", which does not exist`,
+    { hint: "Point the link at the database file, or give the file's own path with --db." },
+  );
+}
+
+/**
  * Refuses a path that SQLite would not open as a file: `:memory:` and the empty path make a
  * private database that vanishes on close (a migration "succeeds" and nothing is kept), and
  * a `file:` URI would open some other file than the one checked and reported here.
  */
 export function checkDatabasePath(path: string): void {
   const memory = path === ":memory:" || path === "";
+  if (/[\\/]$/.test(path)) {
+    // SQLite would drop the separator and make a file named as the folder was meant to be.
+    throw new UsageError(`Database path "${path}" ends in a folder separator, not a file name`, {
+      hint: `Give the path of the database file itself, without the final "${
+        path.at(-1)
+      }" (e.g. data/app.db).`,
+    });
+  }
   if (memory || path.startsWith("file:")) {
     throw new UsageError(
       `Database path "${path}" ${
@@ -482,7 +541,12 @@ export function translateSqliteError(error: unknown, path: string): unknown {
  */
 export function databaseExists(path: string): boolean {
   checkDatabasePath(path);
-  return statOrNull(path) !== null;
+  if (!pathExists(path)) {
+    refuseBrokenLink(path);
+    return false;
+  }
+  requireDatabaseFile(path);
+  return true;
 }
 
 const SQLITE_IOERR_SHMSIZE = 4874;
@@ -501,7 +565,13 @@ function pathExists(path: string): boolean {
   try {
     Deno.realPathSync(path);
     return true;
-  } catch {
+  } catch (error) {
+    if (error instanceof Deno.errors.FilesystemLoop) {
+      throw new AuditTrailError(`Database path "${path}" is a loop of symbolic links`, {
+        hint: "Point the link at the database file, or give the file's own path with --db.",
+        cause: error,
+      });
+    }
     return false;
   }
 }

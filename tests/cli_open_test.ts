@@ -7,7 +7,15 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { fingerprint, runCli, tempDir } from "./helpers.ts";
+import { join } from "node:path";
+import {
+  cliCommand,
+  type CliResult,
+  collectOutput,
+  fingerprint,
+  runCli,
+  tempDir,
+} from "./helpers.ts";
 import { eventCount, inParallel, migratedFile } from "./fixtures.ts";
 
 const ONE_ERROR = /^audit-trail: error: [^\n]+\n(hint: [^\n]+\n)?$/;
@@ -142,4 +150,93 @@ Deno.test("CLI: --until 9999-12-31 and --since 0001-01-01 match every event; yea
   assert.deepEqual(await operations("--since", "1975-03-01", "--until", "1975-03-01"), []);
   const json = JSON.parse((await runCli(["query", "--db", db, "--format", "json"])).stdout);
   assert.equal(json[1].timestamp, "0075-03-01T10:00:00.000Z");
+});
+
+/**
+ * Runs the CLI, killing it after two minutes: not a time limit on the command, only so that a
+ * command that waits forever (on a named pipe) fails the test instead of stalling the suite.
+ */
+async function runUnlessStuck(
+  args: string[],
+  cwd: string,
+): Promise<CliResult & { stuck: boolean }> {
+  const child = cliCommand(args, { cwd }).spawn();
+  let stuck = false;
+  const timer = setTimeout(() => {
+    stuck = true;
+    child.kill("SIGKILL");
+  }, 120_000);
+  try {
+    return { ...await collectOutput(child), stuck };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+Deno.test({
+  name:
+    "CLI: a --db that is a named pipe, a device, a link loop or broken link, or ends in / fails at once, creating nothing",
+  // Named pipes and device files as Unix has them.
+  ignore: Deno.build.os === "windows",
+}, async () => {
+  await using dir = await tempDir();
+  const made = await new Deno.Command("mkfifo", { args: [join(dir.path, "pipe.db")] }).output();
+  assert.equal(made.code, 0, "mkfifo");
+  const paths: [string, RegExp, number][] = [
+    ["pipe.db", /Database path "pipe\.db" is a named pipe, not a database file/, 1],
+    ["loop.db", /Database path "loop\.db" is a loop of symbolic links/, 1],
+    [
+      "broken.db",
+      /Database path "broken\.db" is a symbolic link to ".*gone.db", which does not/,
+      1,
+    ],
+    ["new/", /Database path "new\/" ends in a folder separator, not a file name/, 2],
+  ];
+  Deno.symlinkSync("loop2.db", join(dir.path, "loop.db"));
+  Deno.symlinkSync("loop.db", join(dir.path, "loop2.db"));
+  Deno.symlinkSync(join(dir.path, "missing", "gone.db"), join(dir.path, "broken.db"));
+  // A copy of /dev/null: SQLite once left "null-journal" beside the device it was given.
+  if (Deno.uid() === 0) {
+    const device = await new Deno.Command("mknod", {
+      args: [join(dir.path, "null.db"), "c", "1", "3"],
+    }).output();
+    if (device.code === 0) {
+      paths.push(["null.db", /Database path "null\.db" is a device, not a database file/, 1]);
+    }
+  }
+  const listed = () => [...Deno.readDirSync(dir.path)].map((e) => e.name).sort();
+  const before = listed();
+  const commands = [
+    ["migrate"],
+    ["migrate", "--status"],
+    ["log", "X"],
+    ["query"],
+    ["head"],
+    ["verify"],
+    ["stats"],
+    ["report"],
+    ["batch", "list"],
+    ["archive", "--keep", "1", "--dry-run"],
+    ["serve", "--port", "0"],
+  ];
+  const cases = paths.flatMap(([path, message, code]) =>
+    commands.map((args) => ({ args: [...args, "--db", path], message, code }))
+  );
+  const results = await inParallel(cases.map(({ args }) => () => runUnlessStuck(args, dir.path)));
+  results.forEach((result, i) => {
+    const label = `${cases[i].args.join(" ")}\n${result.stderr}`;
+    assert.ok(!result.stuck, `${label}: still waiting after two minutes`);
+    assert.equal(result.code, cases[i].code, label);
+    assert.match(result.stderr, ONE_ERROR, label);
+    assert.match(result.stderr, cases[i].message, label);
+    assert.equal(result.stdout, "", label);
+  });
+  assert.deepEqual(listed(), before, "no journal, database or folder was created");
+
+  // A bundle is made whatever the database: it says what it is instead of reading the pipe.
+  const bundle = await runUnlessStuck(["bundle", "--db", "pipe.db", "--output", "out"], dir.path);
+  assert.ok(!bundle.stuck, "bundle still waiting after two minutes");
+  assert.equal(bundle.code, 1, bundle.stderr);
+  assert.match(bundle.stdout, /out\/debug_bundle_\d{8}_\d{6}\n$/);
+  assert.match(bundle.stderr, /incomplete: database_backup\.db: .*is a named pipe/);
 });

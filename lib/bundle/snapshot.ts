@@ -104,8 +104,11 @@ async function rawCopyAndRecover(
   const files: string[] = [];
   for (const suffix of ["", "-wal", "-journal"]) {
     try {
+      const info = await Deno.stat(databasePath + suffix);
       // An empty -wal (as a read-only connection leaves) holds nothing worth shipping.
-      if (suffix && (await Deno.stat(databasePath + suffix)).size === 0) continue;
+      if (suffix && info.size === 0) continue;
+      // Reading a named pipe would wait for a writer forever; a device never ends.
+      if (!info.isFile) throw new Error("it is not a regular file");
       await Deno.copyFile(databasePath + suffix, join(dir, RAW_NAME + suffix));
       files.push(RAW_NAME + suffix);
     } catch (error) {
