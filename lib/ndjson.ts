@@ -89,13 +89,81 @@ function parseLine(text: string, line: number): NumberedInput | typeof BLANK {
     if (line === 1 && text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     if (text.trim() === "") return BLANK;
   }
+  let value: unknown;
   try {
-    return { line, value: JSON.parse(text) };
+    value = JSON.parse(text);
   } catch (error) {
     throw new InvalidInputError(line, `not valid JSON (${(error as Error).message})`, {
       hint: "Each line must be one JSON object. Nothing from this input was stored.",
     });
   }
+  if (
+    typeof value === "object" && value !== null && !Array.isArray(value) &&
+    scanMembers(text) !== Object.keys(value).length
+  ) {
+    // JSON.parse keeps the last of two equal keys without a word: {"user":"ana","user":"bo"}
+    // would be stored as bo's, while the line reads as ana's too.
+    throw new InvalidInputError(line, `field "${repeatedKey(text)}" is given more than once`, {
+      hint: "Give each field once. Nothing from this input was stored.",
+    });
+  }
+  return { line, value };
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const COLON = 0x3a;
+
+/**
+ * Where the string that opens at `start` in valid JSON `text` ends (the index of its closing
+ * quote): the next quote not escaped by an odd number of backslashes.
+ */
+function stringEnd(text: string, start: number): number {
+  let end = text.indexOf('"', start + 1);
+  for (;;) {
+    let backslashes = 0;
+    while (text.charCodeAt(end - 1 - backslashes) === BACKSLASH) backslashes++;
+    if (backslashes % 2 === 0) return end;
+    end = text.indexOf('"', end + 1);
+  }
+}
+
+/**
+ * Calls `onMember` with the index of the quote that opens each member name of the object that
+ * valid JSON `text` holds, and returns how many there are. Strings are skipped
+ * whole, so a line costs little more than a look at its punctuation.
+ */
+function scanMembers(text: string, onMember?: (keyStart: number) => void): number {
+  let depth = 0;
+  let members = 0;
+  let lastString = -1;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === QUOTE) {
+      lastString = i;
+      i = stringEnd(text, i);
+    } else if (c === 0x7b || c === 0x5b) {
+      depth++;
+    } else if (c === 0x7d || c === 0x5d) {
+      depth--;
+    } else if (c === COLON && depth === 1) {
+      members++;
+      onMember?.(lastString);
+    }
+  }
+  return members;
+}
+
+/** The first member name of valid JSON `text` that its outermost object gives twice. */
+function repeatedKey(text: string): string {
+  const seen = new Set<string>();
+  let repeated = "";
+  scanMembers(text, (start) => {
+    const key = JSON.parse(text.slice(start, stringEnd(text, start) + 1)) as string;
+    if (seen.has(key) && repeated === "") repeated = key;
+    seen.add(key);
+  });
+  return repeated;
 }
 
 /** Splits a byte stream into lines, decoding each chunk's complete lines in one go. */

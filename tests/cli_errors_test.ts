@@ -251,6 +251,12 @@ Deno.test("CLI: log --stdin refuses an invalid line, names it, and stores nothin
     {
       args: ["log", "--stdin", "--db", db],
       code: 2,
+      message: /Line 3: field "user" is given more than once$/,
+      options: stdin(good + '{"operation":"C","user":"ana","user":"bo"}\n'),
+    },
+    {
+      args: ["log", "--stdin", "--db", db],
+      code: 2,
       message: /Line 2: "sku" must be a string, got number/,
       options: stdin('{"operation":"A"}\n{"operation":"B","sku":1001}\n'),
     },

@@ -90,6 +90,30 @@ Deno.test("readNdjson() names the line of malformed JSON", async () => {
   await rejectsAtLine(streamOf("{}\n{}\n{}\nnope"), 4, /^Line 4: not valid JSON/);
 });
 
+Deno.test("readNdjson() refuses a field given twice, however it is spelled, and only that", async () => {
+  await rejectsAtLine(
+    streamOf('{"operation":"A"}\n{"operation":"A","user":"ana","user":"bo"}\n'),
+    2,
+    /^Line 2: field "user" is given more than once$/,
+  );
+  await rejectsAtLine(
+    streamOf('{"operation":"A", "op\\u0065ration" : "B"}\n'),
+    1,
+    /^Line 1: field "operation" is given more than once$/,
+  );
+  // Quotes, colons and brackets inside strings, nested objects and arrays: no field twice.
+  const fine = [
+    '{"operation":"A","details":"x\\"operation\\": {[ ] } \\\\","sku":"a:b"}',
+    '{"operation":"A","details":"\\\\\\\\"}',
+    '{ "operation" : "A" , "sku" : "S:1" }',
+    '{"operation":"A","extra":{"user":1,"user":2},"list":[{"a":1},{"a":2}]}',
+    '[{"a":1},{"a":1}]',
+    "{}",
+  ];
+  const values = await read(streamOf(fine.join("\n")));
+  assert.deepEqual(values.map((item) => item.value), fine.map((line) => JSON.parse(line)));
+});
+
 Deno.test("readNdjson() names the line that is not valid UTF-8", async () => {
   const bad = [0x7b, 0x22, 0x61, 0x22, 0x3a, 0x22, 0xc3, 0x28, 0x22, 0x7d]; // {"a":"\xc3("}
   await rejectsAtLine(
