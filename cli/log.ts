@@ -25,7 +25,8 @@ USAGE
 
 Appends one event and prints its audit_id once it is safely on disk. With --stdin, reads
 one JSON object per line ({"operation", "details"?, "sku"?, "user"?, "run_id"?}) and stores
-all of them in one transaction, or none if any line is invalid (exit 2 names the line);
+all of them in one transaction, or none if any line is invalid (exit 2 names the line; a
+field given twice is invalid too);
 other writers wait for it while it appends.
 
 OPTIONS
