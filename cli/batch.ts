@@ -19,6 +19,9 @@ import {
 } from "./context.ts";
 import { parseCount } from "../lib/count.ts";
 
+/** What `batch start` and `end` print: the id alone (also as a table), or the whole record. */
+const RECORD_FORMATS = ["json", "ndjson", "table"] as const;
+
 const SUMMARY_COLUMNS = ["run_id", "event_count", "start_time", "end_time", "duration_seconds"];
 
 export const command: Command = {
@@ -55,7 +58,9 @@ OPTIONS
                        print "bundle: PATH" on stderr; the exit code stays COMMAND's
   --limit N            (list) how many batches
   --archives DIR       (show) also read the archive files in DIR (audit-trail archive)
-  --format F           json | ndjson | csv | table (default: table on a terminal, else json)
+  --format F           (show, list) json | ndjson | csv | table (default: table on a
+                       terminal, else json); (start, end) json | ndjson print the whole
+                       record instead of the id
   --db PATH            the database (default: $AUDIT_TRAIL_DB, else data/app.db)
 
 EXAMPLES
@@ -91,7 +96,7 @@ const SUBCOMMANDS: Record<string, Handler> = {
   async start(context, args) {
     const { values, positionals } = parseCommandArgs(context, "batch start", args, {
       user: { type: "string" },
-    });
+    }, { formats: RECORD_FORMATS });
     expectAtMost("batch start", positionals, 1);
     requireValidText({ DESCRIPTION: positionals[0], "--user": values.user });
     const { startBatch } = await batchRun();
@@ -111,7 +116,7 @@ const SUBCOMMANDS: Record<string, Handler> = {
   async end(context, args) {
     const { values, positionals } = parseCommandArgs(context, "batch end", args, {
       user: { type: "string" },
-    });
+    }, { formats: RECORD_FORMATS });
     if (positionals.length === 0) throw missingRunId("end");
     expectAtMost("batch end", positionals, 2);
     requireValidText({ SUMMARY: positionals[1], "--user": values.user });
@@ -174,7 +179,7 @@ const SUBCOMMANDS: Record<string, Handler> = {
       description: { type: "string" },
       user: { type: "string" },
       "bundle-on-failure": { type: "boolean" },
-    });
+    }, { formats: [] });
     if (positionals.length === 0) {
       throw new UsageError("Missing COMMAND to run", {
         hint: 'Example: audit-trail batch exec --description "Nightly reorder" -- ./reorder.sh',

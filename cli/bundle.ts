@@ -88,6 +88,7 @@ EXAMPLES
       return 0;
     }
     expectAtMost("bundle", positionals, 0);
+    requireFormat(context, "bundle", []);
     checkDatabasePath(context.dbPath);
 
     const limit = values["audit-limit"];

@@ -185,7 +185,9 @@ export function requireFormat(
   const given = context.explicitFormat;
   if (given !== undefined && !formats.includes(given)) {
     throw new UsageError(`${command} cannot print --format ${given}`, {
-      hint: `Use one of: ${formats.join(", ")}.`,
+      hint: formats.length
+        ? `Use one of: ${formats.join(", ")}.`
+        : `${command} prints no records: leave out --format.`,
     });
   }
 }

@@ -48,7 +48,7 @@ EXAMPLES
       host: { type: "string" },
       open: { type: "boolean" },
       "time-limit": { type: "string" },
-    });
+    }, { formats: [] });
     expectAtMost("serve", positionals, 0);
     const port = values.port === undefined ? DEFAULT_PORT : parseCount(values.port, "--port");
     if (port > 65535) throw new UsageError(`--port must be 65535 or less, not "${values.port}"`);

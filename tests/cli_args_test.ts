@@ -92,14 +92,27 @@ Deno.test("a --format a command cannot print is a usage error, not silently igno
     [["head", "--format", "csv"], undefined],
     [["log", "--stdin", "--format", "csv"], '{"operation":"X"}\n'],
     [["bundle", "verify", "nowhere.zip", "--format", "csv"], undefined],
+    [["batch", "start", "--format", "csv"], undefined],
+    [["batch", "end", "R1", "--format", "csv"], undefined],
   ];
-  for (const [args, stdin] of cases) {
+  // These print a path, an address or nothing of their own: no format at all.
+  const plain = [
+    ["report", "--format", "json"],
+    ["bundle", "--format", "csv"],
+    ["serve", "--port", "0", "--format", "table"],
+    ["batch", "exec", "--format", "ndjson", "--", "true"],
+  ];
+  const files = () => [...Deno.readDirSync(dir.path)].map((e) => e.name).sort();
+  const before = files();
+  for (const [args, stdin] of [...cases, ...plain.map((args) => [args, undefined] as const)]) {
     const result = await runCli([...args, "--db", db], { stdin });
     const label = `${args.join(" ")}\n${result.stderr}`;
     assert.equal(result.code, 2, label);
-    assert.match(result.stderr, /cannot print --format csv/, label);
+    assert.match(result.stderr, /cannot print --format (csv|json|table|ndjson)\nhint: /, label);
+    if (plain.includes(args)) assert.match(result.stderr, /prints no records: leave out --format/);
     assert.equal(result.stdout, "", label);
   }
+  assert.deepEqual(files(), before, "no report, bundle or batch was made");
   assert.equal(eventCount(db), 0);
 });
 
