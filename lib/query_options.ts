@@ -29,13 +29,16 @@ export const QUERY_OPTION_NAMES = [
   "order",
 ] as const;
 
+/** The options that match stored text. */
+const TEXT_FILTERS = ["sku", "operation", "run-id", "user", "contains"] as const;
+
 /** One of {@linkcode QUERY_OPTION_NAMES}. */
 export type QueryOptionName = (typeof QUERY_OPTION_NAMES)[number];
 
 /**
  * Reads the options given (each as the text typed) into a filter, checking every value as
  * `query` does: counts are whole numbers, times are ISO dates or date-times, the order is
- * `desc` or `asc`.
+ * `desc` or `asc`, and text holds no U+FFFD (what bytes that are not UTF-8 become).
  *
  * @throws {UsageError} For a bad value, naming its flag (`--limit must be …`).
  *
@@ -54,6 +57,20 @@ export type QueryOptionName = (typeof QUERY_OPTION_NAMES)[number];
 export function filterFromOptions(
   values: Partial<Record<QueryOptionName, string>>,
 ): AuditLogFilter {
+  for (const name of TEXT_FILTERS) {
+    // Bytes that are not UTF-8 arrive as U+FFFD (from argv, or a percent-escape such as %FF),
+    // which log never stores: such a filter would match nothing, and an empty answer would
+    // read as "no such events".
+    if (values[name]?.includes("\uFFFD")) {
+      throw new UsageError(
+        `--${name} is not valid text: it holds bytes that are not UTF-8 (shown as "\uFFFD")`,
+        {
+          hint:
+            "Give it in UTF-8: set the terminal or script to UTF-8 (on Windows: chcp 65001), or percent-encode its UTF-8 bytes in an address.",
+        },
+      );
+    }
+  }
   const order = values.order ?? "desc";
   if (order !== "asc" && order !== "desc") {
     throw new UsageError(`--order must be "desc" or "asc", not "${order}"`);

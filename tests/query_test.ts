@@ -13,7 +13,7 @@ import {
   UsageError,
 } from "./internals.ts";
 import { writeQuery } from "../lib/query.ts";
-import { runCli, tempDir, textSink } from "./helpers.ts";
+import { runCli, runMain, tempDir, textSink } from "./helpers.ts";
 import { insertRaw, ISO_TIMESTAMP, openMigrated, writeLegacyDatabase } from "./fixtures.ts";
 
 const ids = (db: AuditDatabase, filter: AuditLogFilter = {}) =>
@@ -525,4 +525,32 @@ Deno.test("CLI query as a table says on stderr when the limit left events out, a
     assert.equal(all.code, 0);
     assert.equal(all.stderr, "", args.join(" "));
   }
+});
+
+Deno.test("CLI query refuses a text filter holding bytes that are not UTF-8, rather than matching nothing", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  logAuditEvent(db, { operation: "COUNTED", sku: "M\u00fcller-1", user: "M\u00fcller" });
+  // The runtime hands "M\xfcller" typed in a Latin-1 terminal over as "M\uFFFDller".
+  const cases = ["sku", "operation", "run-id", "user", "contains"].map((name) => [
+    "query",
+    `--${name}`,
+    "M\uFFFDller",
+    "--db",
+    db.path,
+  ]);
+  const results = [await runCli(cases[0]), ...await Promise.all(cases.map((c) => runMain(c)))];
+  results.forEach((result, i) => {
+    const name = cases[Math.max(0, i - 1)][1];
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(
+      result.stderr,
+      new RegExp(
+        `^audit-trail: error: ${name} is not valid text: it holds bytes that are not UTF-8`,
+      ),
+    );
+    assert.equal(result.stdout, "");
+  });
+  const found = await runMain(["query", "--user", "M\u00fcller", "--db", db.path]);
+  assert.deepEqual(JSON.parse(found.stdout).map((e: { audit_id: number }) => e.audit_id), [1]);
 });

@@ -101,6 +101,9 @@ Deno.test("Bad or unknown parameters get 400 with the command line's message and
         ["since=2026-02-30", ["--since", "2026-02-30"]],
         ["until=tomorrow", ["--until", "tomorrow"]],
         ["order=sideways", ["--order", "sideways"]],
+        // Latin-1 "ü" is no UTF-8: it would match nothing, and [] would read as "none".
+        ["user=M%FCller", ["--user", "M\uFFFDller"]],
+        ["contains=%E4", ["--contains", "\uFFFD"]],
       ] as const
     ) {
       const response = await get(`/api/events?${query}`);
