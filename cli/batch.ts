@@ -180,7 +180,7 @@ const SUBCOMMANDS: Record<string, Handler> = {
       user: { type: "string" },
       "bundle-on-failure": { type: "boolean" },
     }, { formats: [] });
-    if (positionals.length === 0) {
+    if (positionals.length === 0 || positionals[0] === "") {
       throw new UsageError("Missing COMMAND to run", {
         hint: 'Example: audit-trail batch exec --description "Nightly reorder" -- ./reorder.sh',
       });

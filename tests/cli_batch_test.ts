@@ -309,12 +309,14 @@ Deno.test("CLI batch exec of a command that does not exist exits 1 and still rec
   assert.equal(events[0].run_id, events[1].run_id);
 });
 
-Deno.test("CLI batch exec without a COMMAND is a usage error and starts no batch", async () => {
+Deno.test("CLI batch exec without a COMMAND, or with an empty one, is a usage error and starts no batch", async () => {
   await using dir = await tempDir();
   const db = migratedFile(dir.path);
   const results = [
     await runMain(["batch", "exec", "--db", db]),
     await runMain(["batch", "exec", "--db", db, "--description", "x", "--"]),
+    // `batch exec -- "$CMD"` with CMD unset: a slip of the script, not a command that failed.
+    await runMain(["batch", "exec", "--db", db, "--", "", "--all"]),
   ];
   for (const result of results) {
     assert.equal(result.code, 2);
