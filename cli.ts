@@ -5,13 +5,7 @@
  *
  * @module
  */
-import {
-  AuditTrailError,
-  errorMessage,
-  oneLine,
-  TamperingFoundError,
-  UsageError,
-} from "./lib/errors.ts";
+import { AuditTrailError, errorMessage, TamperingFoundError, UsageError } from "./lib/errors.ts";
 import { writeAll } from "./lib/io.ts";
 import type { TextSink } from "./lib/output.ts";
 import {
@@ -221,7 +215,10 @@ async function reportError(io: CliIo, error: unknown): Promise<number> {
   let code = 1;
   let message: string;
   let hint: string | undefined;
+  let stack: string | undefined;
   if (error instanceof AuditTrailError) {
+    // Ours are one line already; a line break in one is part of a value it quotes (a file
+    // name), shown escaped like any control character rather than turned into a space.
     message = error.message;
     hint = error.hint;
     if (error instanceof UsageError) code = 2;
@@ -229,22 +226,21 @@ async function reportError(io: CliIo, error: unknown): Promise<number> {
   } else if (
     error instanceof Deno.errors.PermissionDenied || error instanceof Deno.errors.NotCapable
   ) {
-    message = `Permission denied: ${(error as Error).message}`;
+    message = `Permission denied: ${errorMessage(error)}`;
   } else {
     // Not an error the tool raised on purpose: say so, in one line, without a stack trace.
     message = `Unexpected failure: ${errorMessage(error)}`;
     hint = "Please report this with a debug bundle (audit-trail bundle).";
-    if (io.env("AUDIT_TRAIL_DEBUG") && error instanceof Error && error.stack) {
-      hint += "\n" + error.stack;
-    }
+    if (io.env("AUDIT_TRAIL_DEBUG") && error instanceof Error) stack = error.stack;
   }
   try {
     // Messages quote what was given (a file name, an argument): a control character or a
     // bidirectional override in it must not reach the terminal raw.
     const { showCell } = await importOnDemand<typeof import("./lib/table.ts")>("lib/table.ts");
     const shown = (text: string) => showCell(text).text;
-    const lines = [`audit-trail: error: ${shown(oneLine(message))}`];
-    hint?.split("\n").forEach((line, i) => lines.push(`${i === 0 ? "hint: " : ""}${shown(line)}`));
+    const lines = [`audit-trail: error: ${shown(message)}`];
+    if (hint !== undefined) lines.push(`hint: ${shown(hint)}`);
+    stack?.split("\n").forEach((line) => lines.push(shown(line)));
     await io.stderr.write(lines.join("\n") + "\n");
   } catch {
     // stderr is gone too; the exit code still tells.

@@ -148,4 +148,13 @@ Deno.test("an error quoting what was given shows its control characters escaped,
   assert.equal(path.code, 1);
   assert.match(path.stderr, /\\x07bell\\u202E\.db/);
   assert.ok(!path.stderr.includes("\x07") && !path.stderr.includes("\u202e"));
+  // A line break is escaped too, in the message and in the hint: neither a space that names
+  // another file, nor a hint cut in two.
+  const broken = await runCli(["query", "--db", "in\nventory.db"], { cwd: dir.path });
+  assert.equal(broken.code, 1);
+  assert.equal(
+    broken.stderr,
+    'audit-trail: error: Database not found: "in\\nventory.db"\n' +
+      'hint: Create it with: audit-trail migrate --db "in\\nventory.db" (or pass --db / set AUDIT_TRAIL_DB)\n',
+  );
 });
