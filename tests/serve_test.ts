@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { logAuditEvents, openDatabase, UsageError } from "../mod.ts";
 import { type RunningViewer, startViewer } from "../lib/viewer/server.ts";
-import { cliCommand, fingerprint, runCli, tempDir } from "./helpers.ts";
+import { cliCommand, fingerprint, runCli, runMain, tempDir } from "./helpers.ts";
 import { migratedFile } from "./fixtures.ts";
 import { viewerFixture } from "./viewer_fixture.ts";
 
@@ -417,5 +417,29 @@ Deno.test("a failure in a viewer worker reaches the server as one line; a typed 
     name: "UsageError",
     message: "Bad limit",
     hint: "Give a number.",
+  });
+});
+
+Deno.test("CLI serve --host that is no host name, or names no host, fails in one line naming it", async () => {
+  await using dir = await tempDir();
+  const db = migratedFile(dir.path);
+  const cases: [string, number, RegExp][] = [
+    ["not a host", 2, /^audit-trail: error: "not a host" is not a host name or address\n/],
+    ["::g", 2, /^audit-trail: error: "::g" is not a host name or address\n/],
+    // The .invalid domain never resolves (RFC 2606), with or without a network.
+    ["nowhere.invalid", 1, /^audit-trail: error: Cannot listen on nowhere\.invalid port 0: /],
+  ];
+  const args = (host: string) => ["serve", "--host", host, "--port", "0", "--db", db];
+  const results = [
+    await runCli(args(cases[0][0])),
+    ...await Promise.all(cases.map(([host]) => runMain(args(host)))),
+  ];
+  results.forEach((result, i) => {
+    const [host, code, message] = cases[Math.max(0, i - 1)];
+    assert.equal(result.code, code, `${host}: ${result.stderr}`);
+    assert.match(result.stderr, message);
+    assert.match(result.stderr, /\nhint: Leave out --host to listen on 127\.0\.0\.1[^\n]*\n$/);
+    assert.doesNotMatch(result.stderr, /Unexpected/);
+    assert.equal(result.stdout, "");
   });
 });

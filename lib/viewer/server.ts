@@ -290,11 +290,21 @@ function listenError(error: unknown, hostname: string, port: number): unknown {
       cause: error,
     });
   }
+  const hint = "Leave out --host to listen on 127.0.0.1, or give an address of this computer.";
   if (error instanceof Deno.errors.AddrNotAvailable) {
     return new AuditTrailError(`Cannot listen on ${hostname}: this computer has no such address`, {
-      hint: "Leave out --host to listen on 127.0.0.1, or give an address of this computer.",
+      hint,
       cause: error,
     });
   }
-  return error;
+  if (error instanceof URIError) {
+    // Deno.serve's word for a host name with characters no host name may have.
+    return new UsageError(`"${hostname}" is not a host name or address`, { hint, cause: error });
+  }
+  // A name that does not resolve, a port this user may not take: what listening failed with,
+  // in one line that names the address, rather than an unexpected failure.
+  return new AuditTrailError(`Cannot listen on ${hostname} port ${port}: ${errorMessage(error)}`, {
+    hint,
+    cause: error,
+  });
 }
