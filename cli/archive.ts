@@ -52,9 +52,8 @@ EXAMPLES
       to: { type: "string" },
       "dry-run": { type: "boolean" },
       force: { type: "boolean" },
-    }, { formats: ["json", "ndjson", "table"] });
+    }, { formats: ["json", "ndjson", "table"], paths: ["to"] });
     expectAtMost("archive", positionals, 0);
-    if (values.to === "") throw new UsageError("--to must not be empty");
     const before = archiveCut(values.before, values.keep, Date.now());
     const { io, format } = context;
     using db = openCurrentDatabase(context);

@@ -137,7 +137,7 @@ const SUBCOMMANDS: Record<string, Handler> = {
   async show(context, args) {
     const { values, positionals } = parseCommandArgs(context, "batch show", args, {
       archives: { type: "string" },
-    });
+    }, { paths: ["archives"] });
     if (positionals.length === 0) throw missingRunId("show");
     expectAtMost("batch show", positionals, 1);
     validateRunId(positionals[0]);

@@ -61,7 +61,7 @@ EXAMPLES
       "audit-limit": { type: "string" },
       compress: { type: "boolean" },
       settings: { type: "string" },
-    });
+    }, { paths: ["output", "settings"] });
     const { io } = context;
     if (positionals[0] === "verify") {
       requireFormat(context, "bundle verify", ["json", "ndjson", "table"]);

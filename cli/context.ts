@@ -124,6 +124,11 @@ export class VersionRequested extends Error {}
 export interface CommandArgsOptions {
   /** The formats the command can print; any other `--format` is a usage error. */
   formats?: readonly OutputFormat[];
+  /**
+   * Its options whose value names a file or folder: an empty value is a usage error, where a
+   * path resolved from it would silently name the working folder.
+   */
+  paths?: readonly string[];
 }
 
 /**
@@ -137,9 +142,15 @@ export function parseCommandArgs<T extends OptionSpecs>(
   command: string,
   args: readonly string[],
   options: T,
-  { formats = OUTPUT_FORMATS }: CommandArgsOptions = {},
+  { formats = OUTPUT_FORMATS, paths = [] }: CommandArgsOptions = {},
 ): ParsedArgs<T> {
   const { values, positionals } = parseArgs(command, args, { ...options, ...GLOBAL_OPTIONS });
+  const empty = paths.find((name) => values[name] === "");
+  if (empty !== undefined) {
+    throw new UsageError(`--${empty} must not be empty`, {
+      hint: `Give a path with --${empty}, or leave the option out.`,
+    });
+  }
   const own: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(values)) {
     if (!Object.hasOwn(GLOBAL_OPTIONS, name)) {

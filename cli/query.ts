@@ -76,6 +76,7 @@ EXAMPLES
         ),
         archives: { type: "string" as const },
       },
+      { paths: ["archives"] },
     );
     expectAtMost("query", positionals, 0);
     const { archives, central, site, ...options } = values as Partial<

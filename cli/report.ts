@@ -34,7 +34,7 @@ EXAMPLES
       output: { type: "string" },
       since: { type: "string" },
       until: { type: "string" },
-    }, { formats: [] });
+    }, { formats: [], paths: ["output"] });
     expectAtMost("report", positionals, 0);
     const dbPath = resolve(context.io.cwd(), context.dbPath);
     const now = new Date();

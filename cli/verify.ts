@@ -57,7 +57,7 @@ EXAMPLES
       central: { type: "string" },
       site: { type: "string" },
       archives: { type: "string" },
-    }, { formats: ["json", "ndjson", "table"] });
+    }, { formats: ["json", "ndjson", "table"], paths: ["archives"] });
     expectAtMost("verify", positionals, 0);
     if (values.central !== undefined) {
       if (values.anchor !== undefined || values.archives !== undefined) {

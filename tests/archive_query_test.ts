@@ -176,10 +176,11 @@ Deno.test("batch show --archives and query --archives: errors name the folder or
     /Archive audit_archive_1_55\.db cannot be read in/,
   );
   Deno.copyFileSync(join(dir.path, "moved.db"), join(folder, "audit_archive_1_55.db"));
+  // An empty folder name is a bad value, as for archive --to, whether or not it exists.
   assertCleanError(
     await runCli(["query", "--archives", "", "--db", archived]),
-    1,
-    /Archive folder not found: ""/,
+    2,
+    /--archives must not be empty/,
   );
 });
 

@@ -8,7 +8,8 @@
 import assert from "node:assert/strict";
 import { main } from "../cli.ts";
 import type { CliIo } from "../cli/context.ts";
-import { runCli, tempDir } from "./helpers.ts";
+import { join } from "node:path";
+import { runCli, runMain, tempDir } from "./helpers.ts";
 import { eventCount, migratedFile } from "./fixtures.ts";
 
 const ONE_ERROR = /^audit-trail: error: [^\n]+\nhint: [^\n]+\n$/;
@@ -157,4 +158,39 @@ Deno.test("an error quoting what was given shows its control characters escaped,
     'audit-trail: error: Database not found: "in\\nventory.db"\n' +
       'hint: Create it with: audit-trail migrate --db "in\\nventory.db" (or pass --db / set AUDIT_TRAIL_DB)\n',
   );
+});
+
+Deno.test("an empty file or folder option is a usage error, never taken for the working folder", async () => {
+  await using dir = await tempDir();
+  const work = join(dir.path, "work");
+  Deno.mkdirSync(work);
+  const db = migratedFile(work);
+  const cases = [
+    ["report", "--output", ""],
+    ["report", "--output="],
+    ["bundle", "--output", ""],
+    ["bundle", "--settings", ""],
+    ["query", "--archives", ""],
+    ["verify", "--archives", ""],
+    ["batch", "show", "R1", "--archives", ""],
+    ["archive", "--keep", "1", "--to", ""],
+  ];
+  const results = [
+    await runCli([...cases[0], "--db", db], { cwd: work }),
+    ...await Promise.all(cases.map((args) => runMain([...args, "--db", db], { cwd: work }))),
+  ];
+  results.forEach((result, i) => {
+    const args = cases[Math.max(0, i - 1)];
+    const option = args.find((a) => a.startsWith("--") && a !== "--keep" && a !== "--db")!;
+    const name = option.replace(/=$/, "");
+    assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
+    assert.equal(
+      result.stderr,
+      `audit-trail: error: ${name} must not be empty\nhint: Give a path with ${name}, or leave the option out.\n`,
+    );
+    assert.equal(result.stdout, "");
+  });
+  const names = (path: string) => [...Deno.readDirSync(path)].map((e) => e.name).sort();
+  assert.deepEqual(names(dir.path), ["work"], "nothing written beside the working folder");
+  assert.deepEqual(names(work).filter((n) => !n.startsWith("app.db")), []);
 });
