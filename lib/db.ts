@@ -105,6 +105,8 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): A
       Deno.mkdirSync(nodePath().dirname(path), { recursive: true });
     } catch (error) {
       throw new AuditTrailError(`Cannot create the folder for "${path}": ${errorMessage(error)}`, {
+        hint:
+          "Check the path: a part of it may be a file rather than a folder, or this user may not create folders there.",
         cause: error,
       });
     }

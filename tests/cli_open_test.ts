@@ -14,6 +14,7 @@ import {
   collectOutput,
   fingerprint,
   runCli,
+  runMain,
   tempDir,
 } from "./helpers.ts";
 import { eventCount, inParallel, migratedFile } from "./fixtures.ts";
@@ -239,4 +240,22 @@ Deno.test({
   assert.equal(bundle.code, 1, bundle.stderr);
   assert.match(bundle.stdout, /out\/debug_bundle_\d{8}_\d{6}\n$/);
   assert.match(bundle.stderr, /incomplete: database_backup\.db: .*is a named pipe/);
+});
+
+Deno.test("CLI: migrate into a folder that cannot be made says why, with a hint, and makes nothing", async () => {
+  await using dir = await tempDir();
+  const file = join(dir.path, "inventory.csv");
+  await Deno.writeTextFile(file, "sku,qty\n");
+  const result = await runMain(["migrate", "--db", join(file, "data", "app.db")]);
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(result.stderr, ONE_ERROR);
+  assert.match(
+    result.stderr,
+    /^audit-trail: error: Cannot create the folder for ".*inventory\.csv\/data\/app\.db": /,
+  );
+  assert.match(
+    result.stderr,
+    /\nhint: Check the path: a part of it may be a file rather than a folder/,
+  );
+  assert.deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name), ["inventory.csv"]);
 });
