@@ -20,7 +20,8 @@ so it opens from a mail attachment on a PC with no network; it stays under 3 MB.
 OPTIONS
   --output FILE   where to write it (default: audit_report_YYYYMMDD_HHMMSS.html beside the
                   database); an existing file is replaced, unless it is a SQLite
-                  database (the audit log itself, say): that is refused
+                  database (the audit log itself, say) or a folder: that is refused;
+                  a pipe or device (/dev/stdout) is written into as it is
   --since T       only events at or after T: an ISO date or date-time in UTC
   --until T       only events up to the end of T (--until 2026-02-16 includes the 16th)
   --db PATH       the database (default: $AUDIT_TRAIL_DB, else data/app.db)
@@ -43,7 +44,7 @@ EXAMPLES
       : resolve(context.io.cwd(), values.output);
     checkTimeBound(values.since, "--since");
     checkTimeBound(values.until, "--until");
-    if (values.output !== undefined) refuseToReplaceDatabase(output, dbPath);
+    const target = reportTarget(output, dbPath);
     using db = openCurrentDatabase(context, { readOnly: true });
     let page = "";
     await writeReport(db, { write: (text) => Promise.resolve(void (page += text)) }, {
@@ -52,7 +53,8 @@ EXAMPLES
       now,
       version: TOOL_VERSION,
     });
-    await replaceFile(output, page);
+    if (target.inPlace) await writeInPlace(output, page);
+    else await replaceFile(target.path, page);
     await context.io.stdout.write(output + "\n");
     return 0;
   },
@@ -70,11 +72,17 @@ export function reportFileName(now: Date): string {
 const SQLITE_HEADER = "SQLite format 3\0";
 
 /**
- * Fails when `output` is the database (a slip of `--output` for `--db`), one of the files
- * SQLite keeps beside it, or any other SQLite database: "an existing file is replaced" is
- * meant for an older report, and replacing one of those would lose the events it holds.
+ * Where the report goes, checked before anything is read or written. The report replaces a
+ * file by renaming a new one over it: over the database (a slip of `--output` for `--db`),
+ * one of the files SQLite keeps beside it or any other SQLite database, that would lose the
+ * events it holds, and over a device (/dev/null, as root) it would put a file in its place.
+ * So those are refused, a device or pipe is written into as it is, and through a symbolic link
+ * the file it names is replaced (the link stays).
+ *
+ * @throws {UsageError} When `output` is a folder, the database or one of its files, or another
+ * SQLite database.
  */
-function refuseToReplaceDatabase(output: string, dbPath: string): void {
+function reportTarget(output: string, dbPath: string): { path: string; inPlace: boolean } {
   const hint = "Nothing was written. Choose another file name for the report, e.g. report.html.";
   const companions = ["", "-wal", "-shm", "-journal"].map((suffix) => dbPath + suffix);
   const target = statOrNull(output);
@@ -87,9 +95,17 @@ function refuseToReplaceDatabase(output: string, dbPath: string): void {
   ) {
     throw new UsageError(`--output "${output}" is the database or one of its files`, { hint });
   }
-  if (target?.isFile && startsWith(output, SQLITE_HEADER)) {
+  if (target === null) return { path: output, inPlace: false };
+  if (target.isDirectory) {
+    throw new UsageError(`--output "${output}" is a folder`, {
+      hint: `Give a file name, e.g. --output "${join(output, "report.html")}".`,
+    });
+  }
+  if (!target.isFile) return { path: output, inPlace: true };
+  if (startsWith(output, SQLITE_HEADER)) {
     throw new UsageError(`--output "${output}" is a SQLite database, not a report`, { hint });
   }
+  return { path: Deno.realPathSync(output), inPlace: false };
 }
 
 function statOrNull(path: string): Deno.FileInfo | null {
@@ -108,6 +124,17 @@ function startsWith(path: string, header: string): boolean {
     return new TextDecoder().decode(bytes.subarray(0, read)) === header;
   } catch {
     return false;
+  }
+}
+
+/** Writes `text` into a special file (a device, a pipe) as it is. */
+async function writeInPlace(path: string, text: string): Promise<void> {
+  try {
+    await Deno.writeTextFile(path, text, { create: false });
+  } catch (error) {
+    throw new AuditTrailError(`Cannot write the report to "${path}": ${errorMessage(error)}`, {
+      hint: "Choose another --output.",
+    });
   }
 }
 

@@ -275,3 +275,73 @@ Deno.test("CLI report --output never replaces the database, its -wal or -shm, or
     [],
   );
 });
+
+Deno.test("CLI report --output refuses a link to the database and a folder; through a link to a report it replaces that report", async () => {
+  await using dir = await tempDir();
+  const path = viewerFixture(dir.path);
+  await Deno.symlink(path, join(dir.path, "link.db"));
+  const before = await fingerprint(path);
+  for (
+    const [output, stderr] of [
+      [
+        join(dir.path, "link.db"),
+        `audit-trail: error: --output "${
+          join(dir.path, "link.db")
+        }" is the database or one of its files\nhint: Nothing was written. Choose another file name for the report, e.g. report.html.\n`,
+      ],
+      [
+        dir.path,
+        `audit-trail: error: --output "${dir.path}" is a folder\nhint: Give a file name, e.g. --output "${
+          join(dir.path, "report.html")
+        }".\n`,
+      ],
+    ]
+  ) {
+    const files = [...Deno.readDirSync(dir.path)].map((e) => e.name).sort();
+    const refused = await runCli(["report", "--output", output, "--db", path], { cwd: dir.path });
+    assert.deepEqual([refused.code, refused.stdout, refused.stderr], [2, "", stderr], output);
+    assert.deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name).sort(), files, output);
+  }
+  assert.equal(await fingerprint(path), before, "the database is as it was");
+  assert.ok((await Deno.lstat(join(dir.path, "link.db"))).isSymlink);
+
+  // Through a link to a report, the report it points at is replaced and the link stays.
+  const real = join(dir.path, "real.html");
+  await Deno.writeTextFile(real, "old");
+  await Deno.symlink(real, join(dir.path, "link.html"));
+  const linked = await runCli(["report", "--output", "link.html", "--db", path], { cwd: dir.path });
+  assert.equal(linked.code, 0, linked.stderr);
+  assert.ok((await Deno.lstat(join(dir.path, "link.html"))).isSymlink);
+  assert.match(await Deno.readTextFile(real), /^<!DOCTYPE html>/);
+});
+
+Deno.test({
+  name: "CLI report writes into a named pipe as it is, never renaming a file over it",
+  ignore: Deno.build.os === "windows",
+  async fn() {
+    await using dir = await tempDir();
+    const path = viewerFixture(dir.path);
+    const fifo = join(dir.path, "pipe");
+    assert.ok((await new Deno.Command("mkfifo", { args: [fifo] }).output()).success);
+    // Open for reading and writing, so that neither this open nor the report's waits for the
+    // other end; the pipe's buffer holds the whole small report.
+    using reader = await Deno.open(fifo, { read: true, write: true });
+    const made = await runCli(["report", "--output", fifo, "--db", path]);
+    assert.equal(made.code, 0, made.stderr);
+    assert.equal(made.stdout, `${fifo}\n`);
+    assert.ok((await Deno.lstat(fifo)).isFifo, "the pipe is still a pipe");
+    let page = "";
+    const buffer = new Uint8Array(65536);
+    const decoder = new TextDecoder();
+    while (!page.endsWith("</html>\n")) {
+      const n = await reader.read(buffer);
+      if (n === null) break;
+      page += decoder.decode(buffer.subarray(0, n), { stream: true });
+    }
+    assert.match(page, /^<!DOCTYPE html>[\s\S]*SKU-1001[\s\S]*<\/html>\n$/);
+    assert.deepEqual(
+      [...Deno.readDirSync(dir.path)].map((e) => e.name).filter((n) => n.includes("partial")),
+      [],
+    );
+  },
+});
