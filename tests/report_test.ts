@@ -123,6 +123,26 @@ Deno.test("writeReport() stays under 3 MB however long and hostile the values ar
   assert.match(page, /<\/html>\n$/, "the page is whole");
 });
 
+Deno.test("writeReport() stays under 3 MB and lists the events when values written behind its back are 64 KB long", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  // An application writing straight into audit_log has no length limit: 40 operations, SKUs
+  // and users of 64 KB each, every character escaping to five, would fill every chart's
+  // tooltips.
+  const amp = "&".repeat(65_536);
+  for (let i = 0; i < 40; i++) {
+    insertRaw(db, `2026-02-${10 + (i % 9)}T10:00:00.000Z`, `OP${i}${amp}`, {
+      sku: `S${i}${amp}`,
+      user: `U${i}${amp}`,
+      details: amp,
+    });
+  }
+  const { page, summary } = await report(db, { chain: null });
+  assert.ok(summary.bytes < REPORT_MAX_BYTES, `${summary.bytes} bytes`);
+  assert.equal(summary.events_shown, 40, "every event is listed");
+  assert.match(page, /<title>OP0(&amp;){197}… \[65,339 more characters\]: 1 events<\/title>/);
+});
+
 Deno.test("writeReport() of a time range, and of a log that was tampered with", async () => {
   await using dir = await tempDir();
   using db = openMigrated(dir.path);

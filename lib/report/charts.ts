@@ -21,6 +21,11 @@ const LEFT = 56;
 const BOTTOM = 28;
 const TOP = 12;
 const MAX_COLUMNS = 400;
+/**
+ * Longest label in a tooltip: values written behind audit-trail's back have no length limit,
+ * and 35 tooltips of a 64 KB SKU would fill the report's 3 MB alone.
+ */
+const TOOLTIP_SHOWN = 200;
 
 /**
  * A column chart of counts over time (`points` in time order), with the largest value and
@@ -48,7 +53,7 @@ export function columnChart(points: readonly ChartItem[], title: string): Html {
     const top = y(point.value);
     const bar = markup`<rect class="bar" x="${fixed(x)}" y="${
       fixed(top)
-    }" width="${width}" height="${fixed(TOP + plotHeight - top)}"><title>${point.label}: ${
+    }" width="${width}" height="${fixed(TOP + plotHeight - top)}"><title>${tooltip(point.label)}: ${
       formatCount(point.value)
     } events</title></rect>`;
     // Labels every few columns; the last one ends at the right edge, so none is cut off.
@@ -91,7 +96,7 @@ export function barChart(items: readonly ChartItem[], title: string, more?: stri
       top + 3
     }" width="${fixed(width)}" height="${ROW - 6}"/><text class="value" x="${
       fixed(LABEL_WIDTH + width + 6)
-    }" y="${top + 15}">${formatCount(item.value)}</text><title>${item.label}: ${
+    }" y="${top + 15}">${formatCount(item.value)}</text><title>${tooltip(item.label)}: ${
       formatCount(item.value)
     } events</title>`;
     return markup`${link(item.href, markup`<g>${row}</g>`)}\n`;
@@ -149,6 +154,11 @@ function sumBy(perDay: readonly { day: string; count: number }[], length: number
     }
   }
   return periods;
+}
+
+function tooltip(label: string): string {
+  const { text, omitted } = clipText(label, TOOLTIP_SHOWN);
+  return omitted ? `${text}… [${formatCount(omitted)} more characters]` : text;
 }
 
 function link(href: string | undefined, content: Html): Html {
