@@ -443,3 +443,76 @@ Deno.test("CLI serve --host that is no host name, or names no host, fails in one
     assert.equal(result.stdout, "");
   });
 });
+
+/** Starts `serve` with `args` and returns its address and the running child. */
+async function spawnServe(args: string[]): Promise<{ child: Deno.ChildProcess; url: URL }> {
+  const child = cliCommand(["serve", "--port", "0", ...args]).spawn();
+  return { child, url: new URL(await firstLine(child)) };
+}
+
+/** Stops a spawned `serve` and returns its exit code and stderr. */
+async function stopServe(child: Deno.ChildProcess): Promise<{ code: number; stderr: string }> {
+  child.kill("SIGTERM");
+  const { code, stderr } = await child.output();
+  return { code, stderr: new TextDecoder().decode(stderr) };
+}
+
+/** Sends `GET path` to `url` with the Host header `host`; returns the status line and body. */
+async function rawGet(url: URL, host: string, path = "/api/stats") {
+  using connection = await Deno.connect({
+    hostname: url.hostname.replace(/^\[(.*)\]$/, "$1"),
+    port: Number(url.port),
+  });
+  await connection.write(
+    new TextEncoder().encode(`GET ${path} HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`),
+  );
+  let text = "";
+  const buffer = new Uint8Array(65536);
+  for (let n = await connection.read(buffer); n !== null; n = await connection.read(buffer)) {
+    text += new TextDecoder().decode(buffer.subarray(0, n));
+  }
+  const [head, body] = text.split("\r\n\r\n");
+  return { status: head.split("\r\n")[0], body };
+}
+
+Deno.test("CLI serve answers a Host header that is no host name with 421 or 400, and logs nothing", async () => {
+  await using dir = await tempDir();
+  const path = viewerFixture(dir.path);
+  const bad = ["a b", "127.0.0.1:99999", "%", "[::1"];
+  const local = await spawnServe(["--db", path]);
+  const port = local.url.port;
+  for (const host of [...bad, `127.0.0.1:${port}.`]) {
+    assert.equal((await rawGet(local.url, host)).status, "HTTP/1.1 421 Misdirected Request", host);
+  }
+  assert.equal((await rawGet(local.url, `127.0.0.1:${port}`)).status, "HTTP/1.1 200 OK");
+  assert.deepEqual(await stopServe(local.child), { code: 0, stderr: "" });
+
+  // Listening on every network, any host name is answered, but one that is none is refused.
+  const open = await spawnServe(["--host", "0.0.0.0", "--db", path]);
+  for (const host of bad) {
+    const answer = await rawGet(open.url, host);
+    assert.equal(answer.status, "HTTP/1.1 400 Bad Request", host);
+    assert.deepEqual(JSON.parse(answer.body), {
+      error: `The request names no valid host: "${host}"`,
+      hint: "Open the address the viewer printed.",
+    });
+  }
+  const stopped = await stopServe(open.child);
+  assert.equal(stopped.code, 0);
+  assert.match(stopped.stderr, /^audit-trail: warning: listening on 0\.0\.0\.0: [^\n]*\n$/);
+});
+
+Deno.test("CLI serve knows a loopback address by what it binds", async () => {
+  await using dir = await tempDir();
+  const path = viewerFixture(dir.path);
+  // Each is 127.0.0.1 or ::1: no warning, and the check against DNS rebinding stays on.
+  for (const host of ["LOCALHOST", "0:0:0:0:0:0:0:1", "127.1"]) {
+    const { child, url } = await spawnServe(["--host", host, "--db", path]);
+    assert.equal(
+      (await rawGet(url, `evil.example:${url.port}`)).status,
+      "HTTP/1.1 421 Misdirected Request",
+      host,
+    );
+    assert.deepEqual(await stopServe(child), { code: 0, stderr: "" }, host);
+  }
+});

@@ -61,7 +61,7 @@ const LOOPBACK = new Set(["127.0.0.1", "::1", "localhost", "[::1]"]);
 
 /** Whether `hostname` names this computer only. */
 export function isLoopback(hostname: string): boolean {
-  return LOOPBACK.has(hostname) || /^127\.\d+\.\d+\.\d+$/.test(hostname);
+  return LOOPBACK.has(hostname) || /^(::ffff:)?127\.\d+\.\d+\.\d+$/.test(hostname);
 }
 
 /**
@@ -89,8 +89,8 @@ export async function startViewer(options: ViewerOptions): Promise<RunningViewer
   const stop = new AbortController();
   options.signal?.addEventListener("abort", () => stop.abort(), { once: true });
   let server: Deno.HttpServer<Deno.NetAddr>;
-  const loopback = isLoopback(hostname);
-  let hosts: Set<string> = new Set();
+  /** Answered Host headers, `null` for any; none until the address is known. */
+  let hosts: Set<string> | null = new Set();
   try {
     server = Deno.serve({
       hostname,
@@ -101,7 +101,7 @@ export async function startViewer(options: ViewerOptions): Promise<RunningViewer
       handle(request, {
         pool,
         source,
-        hosts: loopback ? hosts : null,
+        hosts,
         limits: { normal: timeLimitMs, stream: timeLimitMs, long: verifyLimitMs },
       }));
   } catch (error) {
@@ -109,12 +109,17 @@ export async function startViewer(options: ViewerOptions): Promise<RunningViewer
     throw listenError(error, hostname, options.port ?? DEFAULT_PORT);
   }
   const port = server.addr.port;
+  // The address bound tells, where the name given may not: LOCALHOST, 0x7f.1 or
+  // 0:0:0:0:0:0:0:1 are loopback too, and must keep the Host check.
+  const loopback = isLoopback(server.addr.hostname);
   const shown = hostname.includes(":") && !hostname.startsWith("[") ? `[${hostname}]` : hostname;
-  hosts = new Set(
-    [shown, "127.0.0.1", "localhost", "[::1]"].flatMap((
-      h,
-    ) => [`${h}:${port}`, ...(port === 80 ? [h] : [])]),
-  );
+  hosts = loopback
+    ? new Set(
+      [shown.toLowerCase(), "127.0.0.1", "localhost", "[::1]"].flatMap((
+        h,
+      ) => [`${h}:${port}`, ...(port === 80 ? [h] : [])]),
+    )
+    : null;
   const finished = server.finished.finally(() => pool.close());
   const close = async () => {
     stop.abort();
@@ -149,8 +154,11 @@ const SECURITY_HEADERS: Record<string, string> = {
 };
 
 async function handle(request: Request, context: HandlerContext): Promise<Response> {
-  const url = new URL(request.url);
-  const html = !url.pathname.startsWith("/api/") && !/^\/events\./.test(url.pathname);
+  // The runtime builds the URL from the Host header as the client sent it, which need not be
+  // a host name at all ("a b", "x:99999").
+  const url = URL.canParse(request.url) ? new URL(request.url) : null;
+  const html = url !== null && !url.pathname.startsWith("/api/") &&
+    !/^\/events\./.test(url.pathname);
   const fail = (status: number, message: string, hint?: string, headers = {}) =>
     failure(status, message, hint, html ? context.source : null, headers);
   if (request.method !== "GET" && request.method !== "HEAD") {
@@ -164,6 +172,13 @@ async function handle(request: Request, context: HandlerContext): Promise<Respon
       421,
       `The viewer does not answer requests for "${host}"`,
       `Open it at one of: ${[...context.hosts].map((h) => `http://${h}/`).join(", ")}`,
+    );
+  }
+  if (url === null) {
+    return fail(
+      400,
+      `The request names no valid host: "${host}"`,
+      "Open the address the viewer printed.",
     );
   }
   let route: ReturnType<typeof routeOf>;
@@ -301,8 +316,14 @@ function listenError(error: unknown, hostname: string, port: number): unknown {
     // Deno.serve's word for a host name with characters no host name may have.
     return new UsageError(`"${hostname}" is not a host name or address`, { hint, cause: error });
   }
-  // A name that does not resolve, a port this user may not take: what listening failed with,
-  // in one line that names the address, rather than an unexpected failure.
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return new AuditTrailError(`Cannot listen on port ${port}: this user may not use it`, {
+      hint: "Ports below 1024 need administrator rights: choose another with --port N (e.g. 8470).",
+      cause: error,
+    });
+  }
+  // A name that does not resolve: what listening failed with, in one line that names the
+  // address, rather than an unexpected failure.
   return new AuditTrailError(`Cannot listen on ${hostname} port ${port}: ${errorMessage(error)}`, {
     hint,
     cause: error,
