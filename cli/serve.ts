@@ -23,9 +23,8 @@ OPTIONS
   --host ADDR       listen on ADDR instead of 127.0.0.1 (e.g. 0.0.0.0 for every network:
                     then anyone who can reach this computer can read the log)
   --open            open the viewer in the default web browser
-  --time-limit S    stop a request that takes longer than S seconds (default ${
-    DEFAULT_TIME_LIMIT_MS / 1000
-  })
+  --time-limit S    stop a request that takes longer than S seconds, and cut off a download
+                    whose client takes no data for as long (default ${DEFAULT_TIME_LIMIT_MS / 1000})
   --db PATH         the database (default: $AUDIT_TRAIL_DB, else data/app.db)
 
 JSON API (the same data the commands print; parameters as query's flags, - written _)

@@ -516,3 +516,80 @@ Deno.test("CLI serve knows a loopback address by what it binds", async () => {
     assert.deepEqual(await stopServe(child), { code: 0, stderr: "" }, host);
   }
 });
+
+Deno.test("A request whose client left gives up its place in the queue and its worker", async () => {
+  const { RequestAbandonedError, WorkerPool } = await import("../lib/viewer/pool.ts");
+  await using dir = await tempDir();
+  const path = migratedFile(dir.path);
+  {
+    using db = openDatabase(path);
+    await logAuditEvents(db, Array.from({ length: 3000 }, () => ({ operation: "COUNTED" })));
+  }
+  using pool = await WorkerPool.start({ path, source: "app.db", size: 1 });
+  const all = { kind: "records", filter: { limit: 0 }, format: "json" } as const;
+  const one = { kind: "records", filter: { limit: 1 }, format: "json" } as const;
+  // A download under way holds the only worker.
+  const held = await pool.run(all, 60_000);
+  const left = new AbortController();
+  const queued = pool.run(one, 60_000, left.signal);
+  left.abort();
+  // Freed only now: had the request that left kept its place, it would get the worker.
+  held.cancel();
+  await assert.rejects(queued, RequestAbandonedError);
+  const next = await pool.run(one, 60_000);
+  assert.equal(JSON.parse(next.first + (await next.next() ?? "")).length, 1);
+  assert.equal(await next.next(), null);
+
+  // A client that leaves while its job runs stops it; the worker is replaced.
+  const leaving = new AbortController();
+  const running = pool.run(all, 60_000, leaving.signal);
+  await Promise.resolve();
+  leaving.abort();
+  await assert.rejects(running, RequestAbandonedError);
+  const after = await pool.run(one, 60_000);
+  assert.equal(JSON.parse(after.first + (await after.next() ?? "")).length, 1);
+});
+
+Deno.test("A client that takes no data of a download is cut off at the time limit, and the worker serves others", async () => {
+  await using dir = await tempDir();
+  const path = migratedFile(dir.path);
+  {
+    using db = openDatabase(path);
+    // Some 20 MB of JSON: more than the connection's buffers take in while nobody reads.
+    await logAuditEvents(
+      db,
+      Array.from({ length: 100_000 }, (_, i) => ({ operation: "COUNTED", sku: `SKU-${i}` })),
+    );
+  }
+  await using viewer = await startViewer({
+    database: path,
+    port: 0,
+    workers: 1,
+    timeLimitMs: 500,
+  });
+  using stalled = await Deno.connect({ hostname: "127.0.0.1", port: viewer.port });
+  await stalled.write(
+    new TextEncoder().encode(
+      `GET /api/events?limit=0 HTTP/1.1\r\nHost: 127.0.0.1:${viewer.port}\r\n\r\n`,
+    ),
+  );
+  // The only worker is held by the stalled download until it is cut off; a request that
+  // waits for a worker meanwhile is told the viewer is busy, and one after gets its answer.
+  const statuses: number[] = [];
+  for (let tries = 0; tries < 40 && statuses.at(-1) !== 200; tries++) {
+    const response = await fetch(new URL("/api/events?limit=1", viewer.url));
+    statuses.push(response.status);
+    await response.body?.cancel();
+  }
+  assert.equal(statuses.at(-1), 200, `statuses: ${statuses}`);
+  // The stalled client, reading at last, finds its answer broken off, not ended as if whole.
+  let text = "";
+  const buffer = new Uint8Array(1 << 20);
+  const decoder = new TextDecoder();
+  for (let n = await stalled.read(buffer); n !== null; n = await stalled.read(buffer)) {
+    text += decoder.decode(buffer.subarray(0, n), { stream: true });
+  }
+  assert.match(text, /^HTTP\/1\.1 200 OK\r\n/);
+  assert.ok(!text.endsWith("\r\n0\r\n\r\n"), "no last chunk: the client sees a broken answer");
+  assert.ok(text.length < 15_000_000, `${text.length} characters came before the cut`);
+});

@@ -42,6 +42,13 @@ export class ViewerBusyError extends AuditTrailError {
   }
 }
 
+/** The client went away before its answer was ready: the job was stopped. */
+export class RequestAbandonedError extends AuditTrailError {
+  constructor() {
+    super("The request was given up by its client");
+  }
+}
+
 /** An error a worker met, with the class name it had there. */
 export class JobError extends AuditTrailError {
   readonly kind: string;
@@ -55,8 +62,11 @@ export class JobError extends AuditTrailError {
 export interface JobPieces {
   /** The first piece (for a page, the whole page). */
   first: string;
-  /** The next piece, or `null` at the end. */
-  next(): Promise<string | null>;
+  /**
+   * The next piece, or `null` at the end. Aborting `signal` stops the job, as for
+   * {@linkcode WorkerPool.run}.
+   */
+  next(signal?: AbortSignal): Promise<string | null>;
   /** Stops the job (the client went away). */
   cancel(): void;
 }
@@ -119,17 +129,19 @@ export class WorkerPool implements Disposable {
 
   /**
    * Runs `job` on a free worker; every wait (for a free worker, and for each piece of the
-   * answer) is bounded by `limitMs`.
+   * answer) is bounded by `limitMs`. Aborting `signal` (the client went away) stops the wait
+   * for the first piece, and the job with it.
    *
    * @throws {ViewerBusyError} When no worker is free in time.
    * @throws {TimeLimitError} When the first piece does not come in time.
    * @throws {JobError} When the job failed (a bad value, an unreadable database).
+   * @throws {RequestAbandonedError} When `signal` was aborted first.
    */
-  async run(job: ViewerJob, limitMs: number): Promise<JobPieces> {
-    const slot = await this.#acquire(limitMs);
+  async run(job: ViewerJob, limitMs: number, signal?: AbortSignal): Promise<JobPieces> {
+    const slot = await this.#acquire(limitMs, signal);
     const id = ++this.#nextId;
     this.#post(slot, { type: "job", id, job });
-    const first = await this.#receive(slot, id, limitMs);
+    const first = await this.#receive(slot, id, limitMs, signal);
     if (first.type !== "chunk") {
       this.#release(slot);
       if (first.type === "error") throw new JobError(first.error);
@@ -139,13 +151,13 @@ export class WorkerPool implements Disposable {
     let pending = false;
     return {
       first: first.text,
-      next: async () => {
+      next: async (signal?: AbortSignal) => {
         if (finished) return null;
         pending = true;
         this.#post(slot, { type: "pull", id });
         let message: FromWorker;
         try {
-          message = await this.#receive(slot, id, limitMs);
+          message = await this.#receive(slot, id, limitMs, signal);
         } catch (error) {
           finished = true;
           throw error;
@@ -223,24 +235,32 @@ export class WorkerPool implements Disposable {
     slot.worker.postMessage(message);
   }
 
-  #acquire(limitMs: number): Promise<Slot> {
+  #acquire(limitMs: number, signal?: AbortSignal): Promise<Slot> {
     if (this.#closed) return Promise.reject(new AuditTrailError("The viewer is shutting down"));
+    if (signal?.aborted) return Promise.reject(new RequestAbandonedError());
     const slot = this.#idle.pop();
     if (slot) return Promise.resolve(slot);
     return new Promise<Slot>((resolve, reject) => {
+      const leave = (error: Error) => {
+        clearTimeout(timer);
+        this.#timers.delete(timer);
+        signal?.removeEventListener("abort", abandoned);
+        this.#waiting = this.#waiting.filter((w) => w !== waiter);
+        reject(error);
+      };
+      // A client that left must not take a worker from those still waiting.
+      const abandoned = () => leave(new RequestAbandonedError());
       const waiter = {
         resolve: (slot: Slot) => {
           clearTimeout(timer);
           this.#timers.delete(timer);
+          signal?.removeEventListener("abort", abandoned);
           resolve(slot);
         },
       };
-      const timer = setTimeout(() => {
-        this.#timers.delete(timer);
-        this.#waiting = this.#waiting.filter((w) => w !== waiter);
-        reject(new ViewerBusyError(limitMs));
-      }, limitMs);
+      const timer = setTimeout(() => leave(new ViewerBusyError(limitMs)), limitMs);
       this.#timers.add(timer);
+      signal?.addEventListener("abort", abandoned, { once: true });
       this.#waiting.push(waiter);
     });
   }
@@ -252,23 +272,29 @@ export class WorkerPool implements Disposable {
     else this.#idle.push(slot);
   }
 
-  /** The next message of job `id`; past `limitMs` the worker is replaced. */
-  #receive(slot: Slot, id: number, limitMs: number): Promise<FromWorker> {
+  /**
+   * The next message of job `id`; past `limitMs`, or once `signal` is aborted, the worker is
+   * replaced (the only way to stop it inside SQLite).
+   */
+  #receive(slot: Slot, id: number, limitMs: number, signal?: AbortSignal): Promise<FromWorker> {
     return new Promise<FromWorker>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#timers.delete(timer);
-        slot.listener = undefined;
-        slot.onDeath = undefined;
+      const stop = (error: Error) => {
+        settle();
         this.#retire(slot);
-        reject(new TimeLimitError(limitMs));
-      }, limitMs);
+        reject(error);
+      };
+      const timer = setTimeout(() => stop(new TimeLimitError(limitMs)), limitMs);
       this.#timers.add(timer);
+      const abandoned = () => stop(new RequestAbandonedError());
       const settle = () => {
         clearTimeout(timer);
         this.#timers.delete(timer);
+        signal?.removeEventListener("abort", abandoned);
         slot.listener = undefined;
         slot.onDeath = undefined;
       };
+      if (signal?.aborted) return abandoned();
+      signal?.addEventListener("abort", abandoned, { once: true });
       slot.listener = (message) => {
         if (!("id" in message) || message.id !== id) return;
         settle();

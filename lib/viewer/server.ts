@@ -203,7 +203,7 @@ async function handle(request: Request, context: HandlerContext): Promise<Respon
   }
   let pieces: JobPieces;
   try {
-    pieces = await context.pool.run(route.job, context.limits[route.limit]);
+    pieces = await context.pool.run(route.job, context.limits[route.limit], request.signal);
   } catch (error) {
     const [status, message, hint] = described(error);
     return fail(status, message, hint);
@@ -220,8 +220,10 @@ async function handle(request: Request, context: HandlerContext): Promise<Respon
     // A page is one piece; answering with it whole gives the browser its length.
     let text = pieces.first;
     try {
-      for (let piece = await pieces.next(); piece !== null; piece = await pieces.next()) {
-        text += piece;
+      // Until the page is returned, the request's signal says only that the client left.
+      const signal = request.signal;
+      for (let p = await pieces.next(signal); p !== null; p = await pieces.next(signal)) {
+        text += p;
       }
     } catch (error) {
       const [status, message, hint] = described(error);
@@ -233,26 +235,52 @@ async function handle(request: Request, context: HandlerContext): Promise<Respon
     pieces.cancel();
     return new Response(null, { headers });
   }
+  return new Response(streamed(pieces, context.limits.stream), { headers });
+}
+
+/**
+ * The pieces of a long answer as a response body. A client that takes no data for `limitMs`
+ * (a paused download, a client that never reads) is cut off: until then it holds a worker,
+ * and a few such clients would hold them all.
+ */
+function streamed(pieces: JobPieces, limitMs: number): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
-  const body = new ReadableStream<Uint8Array>({
+  let idle: ReturnType<typeof setTimeout> | undefined;
+  const send = (controller: ReadableStreamDefaultController<Uint8Array>, piece: string) => {
+    controller.enqueue(encoder.encode(piece));
+    idle = setTimeout(() => {
+      pieces.cancel();
+      cutOff(controller, `its client took no data for ${limitMs / 1000} s`);
+    }, limitMs);
+  };
+  return new ReadableStream<Uint8Array>({
     start(controller) {
-      if (pieces.first) controller.enqueue(encoder.encode(pieces.first));
+      if (pieces.first) send(controller, pieces.first);
     },
     async pull(controller) {
+      clearTimeout(idle);
       try {
         const piece = await pieces.next();
         if (piece === null) controller.close();
-        else controller.enqueue(encoder.encode(piece));
+        else send(controller, piece);
       } catch (error) {
         // Part of the answer is sent: breaking the connection is the only way to say it failed.
-        controller.error(error);
+        cutOff(controller, errorMessage(error));
       }
     },
     cancel() {
+      clearTimeout(idle);
       pieces.cancel();
     },
   });
-  return new Response(body, { headers });
+}
+
+/**
+ * Breaks off a response under way. The runtime writes the reason to stderr, so it is one
+ * line (an error would bring its stack trace), and names no value of the request.
+ */
+function cutOff(controller: ReadableStreamDefaultController<Uint8Array>, reason: string): void {
+  controller.error(`The viewer cut off a download: ${reason}`);
 }
 
 /** Status, message and hint for an error met while answering. */
