@@ -593,3 +593,33 @@ Deno.test("A client that takes no data of a download is cut off at the time limi
   assert.ok(!text.endsWith("\r\n0\r\n\r\n"), "no last chunk: the client sees a broken answer");
   assert.ok(text.length < 15_000_000, `${text.length} characters came before the cut`);
 });
+
+Deno.test("A database replaced or removed while served is seen as it is now, by every worker", async () => {
+  await using dir = await tempDir();
+  const path = viewerFixture(dir.path);
+  const restored = migratedFile(dir.path, "restored.db");
+  {
+    using db = openDatabase(restored);
+    await logAuditEvents(db, [{ operation: "RESTORED" }]);
+  }
+  await withViewer(path, async (_viewer, get) => {
+    const events = async () => {
+      const response = await get("/api/stats");
+      return response.status === 200 ? (await response.json()).events : await response.json();
+    };
+    assert.equal(await events(), 12);
+    // A backup put in its place, as a restore does: renamed over the served file.
+    await Deno.rename(restored, path);
+    for (let i = 0; i < 4; i++) assert.equal(await events(), 1, "each worker reads the new file");
+    await Deno.remove(path);
+    for (let i = 0; i < 4; i++) {
+      assert.deepEqual(await events(), {
+        error: `Database not found: "${path}"`,
+        hint:
+          `Create it with: audit-trail migrate --db "${path}" (or pass --db / set AUDIT_TRAIL_DB)`,
+      });
+    }
+    viewerFixture(dir.path);
+    assert.equal(await events(), 12);
+  });
+});

@@ -12,7 +12,7 @@
  * @module
  */
 import { type AuditDatabase, openDatabase } from "../db.ts";
-import { AuditTrailError, errorMessage } from "../errors.ts";
+import { AuditTrailError, DatabaseNotFoundError, errorMessage } from "../errors.ts";
 import { requireCurrentSchema } from "../schema.ts";
 import { runJob } from "./jobs.ts";
 import type { ViewerJob } from "./routes.ts";
@@ -64,24 +64,59 @@ interface WorkerScope {
   postMessage(message: FromWorker): void;
 }
 
+/** Which file `path` names now (`null` where the system gives no file ids). */
+function fileIdentity(path: string): string | null {
+  try {
+    const { dev, ino } = Deno.statSync(path);
+    return ino === null ? null : `${dev}:${ino}`;
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) throw new DatabaseNotFoundError(path);
+    throw error;
+  }
+}
+
+function openCurrent(path: string): AuditDatabase {
+  const db = openDatabase(path, { readOnly: true });
+  try {
+    requireCurrentSchema(db);
+  } catch (error) {
+    // The worker is given up; its connection must not keep the file open meanwhile.
+    db.close();
+    throw error;
+  }
+  return db;
+}
+
 function serve(scope: WorkerScope): void {
   let db: AuditDatabase | undefined;
+  let identity: string | null = null;
   let source = "";
   let path = "";
+  /**
+   * The connection to the file at `path` now. An open connection goes on reading the file it
+   * opened after that file was deleted or replaced (a backup restored over it): the viewer
+   * would show a log that is no longer there, and verify it under the path of another.
+   */
+  const current = (): AuditDatabase => {
+    const now = fileIdentity(path);
+    if (now !== identity || db === undefined) {
+      const fresh = openCurrent(path);
+      db?.close();
+      db = fresh;
+      identity = now;
+    }
+    return db;
+  };
   /** The job under way: the next pull (or cancel) settles `waiting`. */
   let waiting: { id: number; resolve(): void; reject(error: Error): void } | undefined;
   scope.onmessage = async ({ data }) => {
     switch (data.type) {
       case "open":
         try {
-          db = openDatabase(data.path, { readOnly: true });
-          requireCurrentSchema(db);
           ({ source, path } = data);
+          current();
           scope.postMessage({ type: "ready" });
         } catch (error) {
-          // The worker is given up; its connection must not keep the file open meanwhile.
-          db?.close();
-          db = undefined;
           scope.postMessage({ type: "failed", error: workerError(error) });
         }
         return;
@@ -101,7 +136,7 @@ function serve(scope: WorkerScope): void {
             }),
         };
         try {
-          await runJob(db!, data.job, sink, { source, path });
+          await runJob(current(), data.job, sink, { source, path });
           scope.postMessage({ type: "done", id });
         } catch (error) {
           if (error instanceof Cancelled) scope.postMessage({ type: "done", id });
