@@ -63,6 +63,23 @@ const ESCAPED =
 
 const NAMED_ESCAPES: Record<string, string> = { "\n": "\\n", "\r": "\\r", "\t": "\\t" };
 
+/**
+ * `text` with the characters {@linkcode showCell} escapes written as escapes, but those in
+ * `keep`: for text shown elsewhere than a terminal (a web page), where such characters would
+ * hide or reorder what a reader sees just the same.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { escapeInvisible } from "./table.ts";
+ * assert.equal(escapeInvisible("\u202Enimda"), "\\u202Enimda");
+ * assert.equal(escapeInvisible("a\nb\x1b", "\n"), "a\nb\\x1b");
+ * ```
+ */
+export function escapeInvisible(text: string, keep = ""): string {
+  return text.replace(ESCAPED, (c) => keep.includes(c) ? c : escapeChar(c));
+}
+
 function escapeChar(c: string): string {
   const named = NAMED_ESCAPES[c];
   if (named) return named;

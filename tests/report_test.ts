@@ -365,3 +365,24 @@ Deno.test({
     );
   },
 });
+
+Deno.test("writeReport() shows controls, bidirectional overrides and zero-width spaces as escapes, as the terminal does", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  logAuditEvent(db, {
+    operation: "NOTE",
+    sku: "SKU\u200B-1001",
+    user: "\u202Enimda",
+    details: "line 1\n\tline 2 \u202Egnp.exe\x1b[2J\u2066",
+  });
+  const { page } = await report(db, { chain: null });
+  // deno-lint-ignore no-control-regex
+  assert.doesNotMatch(page, /[\u202E\u200B\u2066\x1b]/);
+  assert.ok(page.includes("<td>\\u202Enimda</td>"), "the user does not read as admin");
+  assert.ok(page.includes("<td>SKU\\u200B-1001</td>"), "nor the SKU as another one");
+  assert.ok(
+    page.includes('<td class="details">line 1\n\tline 2 \\u202Egnp.exe\\x1b[2J\\u2066</td>'),
+  );
+  assert.ok(page.includes(">\\u202Enimda</text>"), "chart labels too");
+  assert.ok(page.includes("<title>\\u202Enimda: 1 events</title>"), "and tooltips");
+});

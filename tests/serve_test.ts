@@ -623,3 +623,32 @@ Deno.test("A database replaced or removed while served is seen as it is now, by 
     assert.equal(await events(), 12);
   });
 });
+
+Deno.test("Viewer pages show controls and bidirectional overrides as escapes; the API keeps the text as stored", async () => {
+  await using dir = await tempDir();
+  const path = migratedFile(dir.path);
+  {
+    using db = openDatabase(path);
+    await logAuditEvents(db, [{
+      operation: "NOTE",
+      user: "\u202Enimda",
+      details: "a\u200Bb\x1b[2J",
+    }]);
+  }
+  await withViewer(path, async (_viewer, get) => {
+    for (const address of ["/", "/events", "/events?user=%E2%80%AEnimda"]) {
+      const page = await (await get(address)).text();
+      // The filter form keeps the value as typed, to be sent again.
+      const shown = page.replace(/ value="[^"]*"/g, "");
+      // deno-lint-ignore no-control-regex
+      assert.doesNotMatch(shown, /[\u202E\u200B\x1b]/, address);
+      assert.ok(page.includes("\\u202Enimda"), address);
+    }
+    const events = await (await get("/events")).text();
+    assert.ok(events.includes('<td class="details">a\\u200Bb\\x1b[2J</td>'));
+    assert.ok(events.includes('<a href="/events?user=%E2%80%AEnimda">\\u202Enimda</a> 1'));
+    const api = await (await get("/api/events")).json();
+    assert.equal(api[0].user, "\u202Enimda");
+    assert.equal(api[0].details, "a\u200Bb\x1b[2J");
+  });
+});

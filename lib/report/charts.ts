@@ -7,6 +7,7 @@
  */
 import { formatCount } from "./format.ts";
 import { clipText, type Html, markup } from "./html.ts";
+import { escapeInvisible } from "../table.ts";
 
 /** One bar: its label, its value, and optionally where a click on it leads. */
 export interface ChartItem {
@@ -62,7 +63,9 @@ export function columnChart(points: readonly ChartItem[], title: string): Html {
     const label = labelled
       ? markup`<text class="axis" x="${fixed(last ? x + step - gap : x + (step - gap) / 2)}" y="${
         COLUMN_HEIGHT - 8
-      }" text-anchor="${last && i > 0 ? "end" : "middle"}">${clipText(point.label, 12).text}</text>`
+      }" text-anchor="${last && i > 0 ? "end" : "middle"}">${
+        escapeInvisible(clipText(point.label, 12).text)
+      }</text>`
       : null;
     return markup`${link(point.href, bar)}${label}\n`;
   });
@@ -89,7 +92,7 @@ export function barChart(items: readonly ChartItem[], title: string, more?: stri
     const top = 3 + i * ROW;
     const width = Math.max(1, (item.value / max) * BAR_MAX);
     const clipped = clipText(item.label, 21);
-    const label = clipped.omitted ? clipped.text + "…" : clipped.text;
+    const label = escapeInvisible(clipped.omitted ? clipped.text + "…" : clipped.text);
     const row = markup`<text class="label" x="${LABEL_WIDTH - 8}" y="${
       top + 15
     }" text-anchor="end">${label}</text><rect class="bar" x="${LABEL_WIDTH}" y="${
@@ -158,7 +161,8 @@ function sumBy(perDay: readonly { day: string; count: number }[], length: number
 
 function tooltip(label: string): string {
   const { text, omitted } = clipText(label, TOOLTIP_SHOWN);
-  return omitted ? `${text}… [${formatCount(omitted)} more characters]` : text;
+  const shown = escapeInvisible(text);
+  return omitted ? `${shown}… [${formatCount(omitted)} more characters]` : shown;
 }
 
 function link(href: string | undefined, content: Html): Html {

@@ -9,6 +9,7 @@ import type { AuditEvent } from "../event_row.ts";
 import type { BatchOutline } from "../batch_overview.ts";
 import { formatCount, formatDuration, shortTime } from "./format.ts";
 import { clipText, type Html, markup } from "./html.ts";
+import { escapeInvisible } from "../table.ts";
 
 /** Where a value links to in the viewer (`undefined`: no link, as in the report). */
 export type Linker = (field: "sku" | "operation" | "user" | "run_id", value: string) =>
@@ -47,12 +48,18 @@ export function eventRow(event: AuditEvent, link: Linker = () => undefined): Htm
     shortTime(event.timestamp)
   }</td>${cell("operation", event.operation)}${cell("sku", event.sku)}${cell("user", event.user)}${
     cell("run_id", event.run_id)
-  }<td class="details">${clipped(event.details, DETAILS_SHOWN)}</td></tr>`;
+  }<td class="details">${clipped(event.details, DETAILS_SHOWN, "\n\t")}</td></tr>`;
 }
 
-/** `text` cut to `max` characters, followed by a mark that says how many more there were. */
-export function clipped(text: string, max: number): Html {
-  const { text: shown, omitted } = clipText(text, max);
+/**
+ * `text` cut to `max` characters, followed by a mark that says how many more there were.
+ * Characters that would hide or reorder what is shown (controls, bidirectional overrides,
+ * zero-width spaces) are written as escapes (`\u202E`), as the command line's tables show
+ * them, but those in `keep`: a user named "\u202Enimda" must not read as "admin".
+ */
+export function clipped(text: string, max: number, keep = ""): Html {
+  const { text: cut, omitted } = clipText(text, max);
+  const shown = escapeInvisible(cut, keep);
   return omitted === 0
     ? markup`${shown}`
     : markup`${shown}<span class="cut" title="cut for display">… [${

@@ -23,6 +23,7 @@ import {
 } from "../report/tables.ts";
 import type { BatchOutline, BatchTimeline } from "../batch_overview.ts";
 import type { AuditStats } from "../stats.ts";
+import { escapeInvisible } from "../table.ts";
 import { FILTER_PARAMS } from "./routes.ts";
 
 const NAV = markup`
@@ -380,8 +381,8 @@ export function errorPage(source: string, status: number, message: string, hint?
     status === 404 ? "Not found" : "Cannot show this",
     markup`
       <section
-        class="error"><h2>${message}</h2>${
-      hint ? markup`<p>${hint}</p>` : null
+        class="error"><h2>${escapeInvisible(message)}</h2>${
+      hint ? markup`<p>${escapeInvisible(hint)}</p>` : null
     }<p><a href="/">Back to the overview</a></p></section>
     `,
   );
