@@ -212,16 +212,16 @@ export function checkDatabasePath(path: string): void {
 function connect(path: string | URL, readOnly: boolean, timeout: number): DatabaseSync {
   const sqlite = new DatabaseSync(path, { readOnly });
   try {
-    // busy_timeout makes every lock wait up to the limit instead of failing at once;
+    // busy_timeout makes every lock wait up to the limit instead of failing at once.
+    sqlite.exec(`PRAGMA busy_timeout = ${timeout}`);
+    // The first read opens the file and its WAL index: a database that cannot be read fails
+    // here, where the cause can still be told apart (exec() errors carry no code, and setting
+    // synchronous opens the file too), rather than at some later statement.
+    sqlite.prepare("PRAGMA schema_version").get();
     // synchronous=FULL makes each WAL commit reach the disk before it returns, so an
     // acknowledged event survives power loss. recursive_triggers makes INSERT OR REPLACE fire
     // the DELETE triggers of the rows it replaces, so it cannot overwrite an event or a seal.
-    sqlite.exec(
-      `PRAGMA busy_timeout = ${timeout}; PRAGMA synchronous = FULL; PRAGMA recursive_triggers = ON;`,
-    );
-    // The first read opens the file and its WAL index: a database that cannot be read fails
-    // here, where the cause can still be told apart, rather than at some later statement.
-    sqlite.prepare("PRAGMA schema_version").get();
+    sqlite.exec("PRAGMA synchronous = FULL; PRAGMA recursive_triggers = ON;");
   } catch (error) {
     sqlite.close();
     throw error;
@@ -255,9 +255,13 @@ function connectOnReadOnlyFolder(path: string, timeout: number, cause: unknown):
   return guard(path, () => connect(url, true, timeout));
 }
 
+/** SQLITE_READONLY_DIRECTORY: no -shm beside a WAL database, and none can be made there. */
+const SQLITE_READONLY_DIRECTORY = 1544;
+
 function cannotOpen(error: unknown): boolean {
-  const code = ((error as { errcode?: number }).errcode ?? -1) & 0xff;
-  return code === 14 || /unable to open database/i.test((error as Error)?.message ?? "");
+  const errcode = (error as { errcode?: number }).errcode ?? -1;
+  return (errcode & 0xff) === 14 || errcode === SQLITE_READONLY_DIRECTORY ||
+    /unable to open database/i.test((error as Error)?.message ?? "");
 }
 
 function folderWritable(folder: string): boolean {

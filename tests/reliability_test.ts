@@ -861,6 +861,12 @@ reliabilityCase({
     await Deno.chmod(db, 0o644);
     await Deno.chmod(shared.path, 0o755);
     await checkReadOnly(db, 1, nobody);
+    // As a database closed cleanly is left (no -wal, no -shm), copied where it cannot write.
+    await using copy = await tempDir();
+    await Deno.chmod(copy.path, 0o755);
+    withSqlite(db, (s) => s.exec("PRAGMA wal_checkpoint(TRUNCATE)"));
+    await Deno.copyFile(db, join(copy.path, "app.db"));
+    await checkReadOnly(join(copy.path, "app.db"), 1, nobody);
     ledger.verify();
     assertIntact(db);
     await assertChainIntact(db);
