@@ -652,3 +652,34 @@ Deno.test("Viewer pages show controls and bidirectional overrides as escapes; th
     assert.equal(api[0].details, "a\u200Bb\x1b[2J");
   });
 });
+
+Deno.test("A page of another site may link to the viewer, but its images, scripts and fetches are refused", async () => {
+  await using dir = await tempDir();
+  const path = viewerFixture(dir.path);
+  await withViewer(path, async (viewer) => {
+    // What a browser sends (Fetch Metadata) when a page elsewhere loads the address.
+    const from = (site: string, mode: string, dest: string) =>
+      fetch(new URL("/api/verify", viewer.url), {
+        headers: { "sec-fetch-site": site, "sec-fetch-mode": mode, "sec-fetch-dest": dest },
+      });
+    for (const [mode, dest] of [["no-cors", "image"], ["no-cors", "script"], ["cors", "empty"]]) {
+      const refused = await from("cross-site", mode, dest);
+      assert.equal(refused.status, 403, `${mode} ${dest}`);
+      assert.deepEqual(await refused.json(), {
+        error: "The viewer does not answer requests of other web sites",
+        hint: "Open its address in the browser.",
+      });
+    }
+    for (
+      const [site, mode, dest] of [
+        ["cross-site", "navigate", "document"],
+        ["same-origin", "cors", "empty"],
+        ["none", "navigate", "document"],
+      ]
+    ) {
+      const answered = await from(site, mode, dest);
+      assert.equal(answered.status, 200, `${site} ${mode}`);
+      await answered.body?.cancel();
+    }
+  });
+});

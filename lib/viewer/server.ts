@@ -166,6 +166,19 @@ async function handle(request: Request, context: HandlerContext): Promise<Respon
       allow: "GET, HEAD",
     });
   }
+  // A page of another site may link to the viewer (a view mailed, then opened), but its
+  // images, scripts and fetches may not make the viewer work: a page that asked for
+  // /api/verify over and over would keep its few workers from the person using it.
+  if (
+    request.headers.get("sec-fetch-site") === "cross-site" &&
+    request.headers.get("sec-fetch-mode") !== "navigate"
+  ) {
+    return fail(
+      403,
+      "The viewer does not answer requests of other web sites",
+      "Open its address in the browser.",
+    );
+  }
   const host = request.headers.get("host") ?? "";
   if (context.hosts && !context.hosts.has(host.toLowerCase())) {
     return fail(
