@@ -62,13 +62,18 @@ async function runChromium(url: string, extra: string[]): Promise<Deno.CommandOu
 
 /**
  * The DOM of `url` once its scripts ran (within `budgetMs` of virtual time), and what its
- * console said.
+ * console said; in a window of the given size, or Chromium's default.
  */
-export async function dumpDom(url: string, budgetMs = 3000): Promise<PageDump> {
+export async function dumpDom(
+  url: string,
+  budgetMs = 3000,
+  window?: { width: number; height: number },
+): Promise<PageDump> {
   const output = await runChromium(url, [
     "--enable-logging=stderr",
     "--v=0",
     `--virtual-time-budget=${budgetMs}`,
+    ...(window ? [`--window-size=${window.width},${window.height}`] : []),
     "--dump-dom",
   ]);
   const decoder = new TextDecoder();

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startViewer } from "../lib/viewer/server.ts";
-import { cspViolations, dumpDom, type PageDump, tableRows } from "./browser.ts";
+import { cspViolations, decodeEntities, dumpDom, type PageDump, tableRows } from "./browser.ts";
 import { runCli, tempDir } from "./helpers.ts";
 import { viewerFixture, XSS_DETAILS } from "./viewer_fixture.ts";
 
@@ -110,4 +110,58 @@ Deno.test("XSS_DETAILS would run if a page put it in unescaped (the browser test
   const dump = await dumpDom(new URL(`file://${file}`).href);
   assert.throws(() => assertInert(dump));
   assert.match(dump.dom, /data-pwned="1"/);
+});
+
+Deno.test("A SKU, user or run id as long as allowed, with no space, leaves the details on the page", async () => {
+  await using dir = await tempDir();
+  const db = join(dir.path, "app.db");
+  assert.equal((await runCli(["migrate", "--db", db])).code, 0);
+  const logged = await runCli([
+    "log",
+    "COUNTED",
+    "--sku",
+    "S".repeat(256),
+    "--user",
+    "u".repeat(256),
+    "--run-id",
+    "r".repeat(128),
+    "--details",
+    "Counted 5 units at bin A-1",
+    "--db",
+    db,
+  ]);
+  assert.equal(logged.code, 0, logged.stderr);
+  assert.equal((await runCli(["log", "COUNTED", "--sku", "SKU-1", "--db", db])).code, 0);
+  const file = join(dir.path, "report.html");
+  assert.equal((await runCli(["report", "--output", file, "--db", db])).code, 0);
+  // The page as made, with a script of the test's own that measures where the cells went.
+  const measuring = join(dir.path, "measured.html");
+  await Deno.writeTextFile(
+    measuring,
+    (await Deno.readTextFile(file))
+      .replace(/<meta http-equiv="Content-Security-Policy"[^>]*>/, "")
+      .replace(
+        "</body>",
+        `<script>
+          var rows = document.querySelector("table.filterable").tBodies[0].rows;
+          var box = function (cell) { return cell.getBoundingClientRect(); };
+          document.body.dataset.measured = JSON.stringify({
+            page: document.documentElement.clientWidth,
+            details: Math.round(box(rows[1].cells[6]).right),
+            operation: Math.round(box(rows[0].cells[2]).height),
+            time: Math.round(box(rows[0].cells[1]).height),
+          });
+        </script></body>`,
+      ),
+  );
+  const dump = await dumpDom(new URL(`file://${measuring}`).href, 3000, {
+    width: 1280,
+    height: 900,
+  });
+  const measured = JSON.parse(decodeEntities(/data-measured="([^"]*)"/.exec(dump.dom)![1]));
+  assert.ok(
+    measured.details <= measured.page,
+    `details end at ${measured.details} of ${measured.page} px`,
+  );
+  assert.equal(measured.operation, measured.time, "short values keep to one line");
 });

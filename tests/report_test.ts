@@ -81,13 +81,13 @@ Deno.test("writeReport() cuts long details at 500 characters with a visible mark
   const { page } = await report(db);
   assert.ok(
     page.includes(
-      `<td class="details">${
+      `<td class="details"><span class="long">${
         long.slice(0, 500)
-      }<span class="cut" title="cut for display">… [1,500 more characters]</span></td>`,
+      }</span><span class="cut" title="cut for display">… [1,500 more characters]</span></td>`,
     ),
   );
   // 300 emoji are 600 UTF-16 units: the cut never splits one in half.
-  assert.ok(page.includes(`${"😀".repeat(250)}<span class="cut"`));
+  assert.ok(page.includes(`>${"😀".repeat(250)}</span><span class="cut"`));
   assert.ok(!page.includes(long.slice(0, 501)));
 });
 

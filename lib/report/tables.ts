@@ -60,12 +60,19 @@ export function eventRow(event: AuditEvent, link: Linker = () => undefined): Htm
 export function clipped(text: string, max: number, keep = ""): Html {
   const { text: cut, omitted } = clipText(text, max);
   const shown = escapeInvisible(cut, keep);
-  return omitted === 0
-    ? markup`${shown}`
-    : markup`${shown}<span class="cut" title="cut for display">… [${
+  const mark = omitted === 0
+    ? null
+    : markup`<span class="cut" title="cut for display">… [${
       formatCount(omitted)
     } more characters]</span>`;
+  // A word too long for any column (a SKU of 200 letters) may break anywhere; it alone, so
+  // that the other columns keep their words whole rather than pushing details off the page.
+  return LONG_WORD.test(shown)
+    ? markup`<span class="long">${shown}</span>${mark}`
+    : markup`${shown}${mark}`;
 }
+
+const LONG_WORD = /\S{40}/;
 
 /** A table of batches, the most recently active first, with how each ended. */
 export function batchTable(batches: readonly BatchOutline[], link: Linker = () => undefined): Html {
