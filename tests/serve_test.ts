@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { logAuditEvents, openDatabase, UsageError } from "../mod.ts";
 import { type RunningViewer, startViewer } from "../lib/viewer/server.ts";
 import { cliCommand, fingerprint, runCli, runMain, tempDir } from "./helpers.ts";
-import { migratedFile } from "./fixtures.ts";
+import { insertRaw, migratedFile } from "./fixtures.ts";
 import { viewerFixture } from "./viewer_fixture.ts";
 
 async function withViewer(
@@ -681,5 +681,36 @@ Deno.test("A page of another site may link to the viewer, but its images, script
       assert.equal(answered.status, 200, `${site} ${mode}`);
       await answered.body?.cancel();
     }
+  });
+});
+
+Deno.test("Values too long to carry in a link are shown without one, and pages stay small", async () => {
+  await using dir = await tempDir();
+  const path = migratedFile(dir.path);
+  {
+    using db = openDatabase(path);
+    // Written straight into audit_log, where nothing limits a value's length.
+    const long = "&".repeat(65_536);
+    for (let i = 0; i < 30; i++) {
+      insertRaw(db, "2026-02-16T10:00:00.000Z", `OP${i}${long}`, {
+        sku: `S${i}${long}`,
+        user: `U${i}${long}`,
+        run_id: `R${i}${long}`,
+      });
+    }
+    insertRaw(db, "2026-02-16T10:00:00.000Z", "NOTE", { sku: "SKU-1" });
+  }
+  await withViewer(path, async (_viewer, get) => {
+    for (const address of ["/", "/events", "/batches"]) {
+      const response = await get(address);
+      assert.equal(response.status, 200, address);
+      const page = await response.text();
+      assert.ok(page.length < 1_000_000, `${address}: ${page.length} characters`);
+      const hrefs = [...page.matchAll(/href="([^"]*)"/g)].map((m) => m[1]);
+      assert.ok(hrefs.every((href) => href.length < 4000), address);
+    }
+    const events = await (await get("/events")).text();
+    assert.ok(events.includes('<a href="/events?sku=SKU-1">SKU-1</a>'), "short values keep theirs");
+    assert.match(events, /<td><span class="long">S29(&amp;){197}<\/span><span class="cut"/);
   });
 });

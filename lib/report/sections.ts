@@ -19,9 +19,9 @@ export type ChainVerdict = ChainVerifyResult | { error: string } | null;
 /** Where the charts' bars lead (the viewer), or nowhere (the report). */
 export interface ChartLinks {
   period?(first: string, last: string): string;
-  operation?(operation: string): string;
-  sku?(sku: string): string;
-  user?(user: string): string;
+  operation?(operation: string): string | undefined;
+  sku?(sku: string): string | undefined;
+  user?(user: string): string | undefined;
 }
 
 /** Cards: events and their time span, batches, and the chain. */
@@ -102,7 +102,11 @@ export function chartSections(stats: AuditStats, links: ChartLinks = {}): Html {
   const operations = stats.operations.slice(0, OPERATIONS_SHOWN);
   const rest = stats.operations.slice(OPERATIONS_SHOWN);
   const restCount = rest.reduce((sum, o) => sum + o.count, 0);
-  const item = (label: string, value: number, href?: (v: string) => string): ChartItem => ({
+  const item = (
+    label: string,
+    value: number,
+    href?: (v: string) => string | undefined,
+  ): ChartItem => ({
     label,
     value,
     href: href?.(label),

@@ -52,11 +52,26 @@ export function batchHref(runId: string): string {
   return `/batches/${encodeURIComponent(runId)}`;
 }
 
+/**
+ * Values longer than this are shown without a link. Written straight into audit_log, a value
+ * can be 64 KB; a link that carries it, percent-encoded, is longer than the server takes (it
+ * refuses a request head over 64 KB), and 300 such links made a page of 50 MB.
+ */
+const LINKED_MAX = 1000;
+
+/** `href(value)`, or no link for a value too long to carry in one. */
+function linkTo(value: string, href: (value: string) => string): string | undefined {
+  return value.length > LINKED_MAX ? undefined : href(value);
+}
+
 /** Links of values in tables: a run id to its batch, anything else to a filtered list. */
 function linker(params: Record<string, string>): Linker {
   const base = withoutCursor(params);
   return (field, value) =>
-    field === "run_id" ? batchHref(value) : eventsHref(base, { [field]: value });
+    linkTo(
+      value,
+      field === "run_id" ? batchHref : (value) => eventsHref(base, { [field]: value }),
+    );
 }
 
 function withoutCursor(params: Record<string, string>): Record<string, string> {
@@ -66,9 +81,9 @@ function withoutCursor(params: Record<string, string>): Record<string, string> {
 
 const CHART_LINKS: ChartLinks = {
   period: (first, last) => eventsHref({}, { since: first, until: last }),
-  operation: (operation) => eventsHref({}, { operation }),
-  sku: (sku) => eventsHref({}, { sku }),
-  user: (user) => eventsHref({}, { user }),
+  operation: (operation) => linkTo(operation, () => eventsHref({}, { operation })),
+  sku: (sku) => linkTo(sku, () => eventsHref({}, { sku })),
+  user: (user) => linkTo(user, () => eventsHref({}, { user })),
 };
 
 function frame(source: string, title: string, body: HtmlValue): string {
@@ -176,9 +191,11 @@ function facetList(
   const base = withoutCursor(params);
   const items = counts.map(({ value, count }) => {
     const on = params[field] === value;
-    return markup`<li class="${on ? "on" : ""}"><a href="${
-      eventsHref(base, { [field]: on ? undefined : value })
-    }">${clipped(value, 60)}</a> ${formatCount(count)}${on ? " ✕" : ""}</li>`;
+    const href = linkTo(value, () => eventsHref(base, { [field]: on ? undefined : value }));
+    const label = clipped(value, 60);
+    return markup`<li class="${on ? "on" : ""}">${
+      href === undefined ? label : markup`<a href="${href}">${label}</a>`
+    } ${formatCount(count)}${on ? " ✕" : ""}</li>`;
   });
   return markup`<div><h3>${title}</h3>${
     items.length ? markup`<ul>${items}</ul>` : markup`<p class="empty">none</p>`
