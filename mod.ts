@@ -39,13 +39,8 @@ export {
 export { migrate, type MigrateOptions, type MigrateResult } from "./lib/migrate.ts";
 export { generateRunId } from "./lib/run_id.ts";
 export type { AuditEvent } from "./lib/event_row.ts";
-export {
-  type BulkInsertResult,
-  type EventDefaults,
-  logAuditEvent,
-  logAuditEvents,
-  type NewAuditEvent,
-} from "./lib/events.ts";
+export { type EventDefaults, logAuditEvent, type NewAuditEvent } from "./lib/events.ts";
+export { type BulkInsertResult, logAuditEvents } from "./lib/bulk_append.ts";
 export { type AuditLogFilter, getAuditLog } from "./lib/query.ts";
 export {
   type BatchReport,

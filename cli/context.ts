@@ -306,6 +306,7 @@ export const ON_DEMAND_MODULES = [
   "cli/archive.ts",
   "cli/login_name.ts",
   "lib/ndjson.ts",
+  "lib/bulk_append.ts",
   "lib/output.ts",
   "lib/csv.ts",
   "lib/table.ts",

@@ -1,5 +1,5 @@
 import { UsageError } from "../lib/errors.ts";
-import { type EventDefaults, logAuditEvent, logNumberedEvents } from "../lib/events.ts";
+import { type EventDefaults, logAuditEvent } from "../lib/events.ts";
 import { runIdProblem, validateRunId } from "../lib/run_id.ts";
 import {
   acknowledge,
@@ -145,8 +145,9 @@ async function logMany(
   }
   requireFormat(context, "log --stdin", ["json", "ndjson", "table"]);
   const { io } = context;
-  const [{ readNdjson }, { writeObject }] = await Promise.all([
+  const [{ readNdjson }, { logNumberedEvents }, { writeObject }] = await Promise.all([
     importOnDemand<typeof import("../lib/ndjson.ts")>("lib/ndjson.ts"),
+    importOnDemand<typeof import("../lib/bulk_append.ts")>("lib/bulk_append.ts"),
     output(),
   ]);
   using db = openCurrentDatabase(context);

@@ -4,7 +4,7 @@
  * @module
  */
 import { AuditTrailError, errorMessage, InvalidInputError } from "./errors.ts";
-import type { NumberedInput } from "./events.ts";
+import type { NumberedInput } from "./bulk_append.ts";
 
 /** Longest input line accepted, in bytes: far above any valid event, far below trouble. */
 export const MAX_LINE_BYTES = 4 * 1024 * 1024;

@@ -27,7 +27,7 @@ import {
   verifyChain,
 } from "../mod.ts";
 import { writeTransaction } from "../lib/db.ts";
-import { logNumberedEvents } from "../lib/events.ts";
+import { logNumberedEvents } from "../lib/bulk_append.ts";
 import { MIGRATIONS } from "../lib/migrate.ts";
 import { readNdjson } from "../lib/ndjson.ts";
 import { writeEventFiles } from "./bench_data.ts";

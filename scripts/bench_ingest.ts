@@ -25,7 +25,7 @@ import { join } from "node:path";
 import process from "node:process";
 import { parseArgs } from "node:util";
 import { openDatabase } from "../mod.ts";
-import { logNumberedEvents } from "../lib/events.ts";
+import { logNumberedEvents } from "../lib/bulk_append.ts";
 import { readNdjson } from "../lib/ndjson.ts";
 import { writeEventFiles } from "./bench_data.ts";
 import { run } from "./bench_run.ts";

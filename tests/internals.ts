@@ -42,16 +42,18 @@ export {
 export { generateRunId, runIdProblem, validateRunId } from "../lib/run_id.ts";
 export type { AuditEvent } from "../lib/event_row.ts";
 export {
-  type BulkInsertResult,
   type EventDefaults,
   logAuditEvent,
-  logAuditEvents,
-  logNumberedEvents,
   MAX_DETAILS_LENGTH,
   MAX_OPERATION_LENGTH,
   type NewAuditEvent,
-  type NumberedInput,
 } from "../lib/events.ts";
+export {
+  type BulkInsertResult,
+  logAuditEvents,
+  logNumberedEvents,
+  type NumberedInput,
+} from "../lib/bulk_append.ts";
 export { readNdjson } from "../lib/ndjson.ts";
 export {
   type AuditLogFilter,

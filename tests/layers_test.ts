@@ -200,7 +200,7 @@ Deno.test("helpers that exist once are not written again", () => {
   assert.deepEqual(
     matching(/exec\("(BEGIN|COMMIT)/, ["cli", "lib"], [
       "lib/db.ts",
-      "lib/events.ts",
+      "lib/bulk_append.ts",
       "lib/archive/file.ts",
       "lib/bundle/logical_copy.ts",
       "lib/bundle/mask_database.ts",
