@@ -138,9 +138,10 @@ const SUBCOMMANDS: Record<string, Handler> = {
     const { values, positionals } = parseCommandArgs(context, "batch show", args, {
       archives: { type: "string" },
     }, { paths: ["archives"] });
-    if (positionals.length === 0) throw missingRunId("show");
+    // Only an empty id is refused: reading takes any id `batch list` prints, and databases
+    // adopted from the earlier audit module hold ids new batches may not have (spaces, accents).
+    if (positionals.length === 0 || positionals[0] === "") throw missingRunId("show");
     expectAtMost("batch show", positionals, 1);
-    validateRunId(positionals[0]);
     using db = openCurrentDatabase(context);
     const { io, format } = context;
     if (values.archives === undefined) {

@@ -5,6 +5,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import { openZip } from "../lib/bundle/zip.ts";
 import {
   CLI,
@@ -16,7 +17,14 @@ import {
   sqliteRows,
   tempDir,
 } from "./helpers.ts";
-import { eventCount, inParallel, ISO_TIMESTAMP, migratedFile } from "./fixtures.ts";
+import {
+  eventCount,
+  inParallel,
+  ISO_TIMESTAMP,
+  LEGACY_002_SQL,
+  LEGACY_AUDIT_LOG_SQL,
+  migratedFile,
+} from "./fixtures.ts";
 
 const RUN_ID = /^run_\d{8}_\d{6}_[0-9a-f]{8}$/;
 const SUMMARY_FIELDS = ["run_id", "event_count", "start_time", "end_time", "duration_seconds"];
@@ -146,6 +154,32 @@ Deno.test("CLI batch show of an unknown run id prints an empty batch", async () 
     end_time: null,
     duration_seconds: 0,
   });
+});
+
+Deno.test("CLI batch show shows every batch batch list lists, run ids the earlier audit module allowed included", async () => {
+  await using dir = await tempDir();
+  const db = `${dir.path}/inventory.db`;
+  // The earlier audit module stored any run id its caller gave, spaces and accents included.
+  const legacy = new DatabaseSync(db);
+  legacy.exec(`${LEGACY_AUDIT_LOG_SQL}; ${LEGACY_002_SQL}`);
+  const insert = legacy.prepare("INSERT INTO audit_log (operation, run_id) VALUES (?, ?)");
+  for (const runId of ["night import", "rücklauf_1", "night import"]) insert.run("COUNT", runId);
+  legacy.close();
+  assert.equal((await runCli(["migrate", "--db", db])).code, 0);
+  const listed = await runCli(["batch", "list", "--db", db]);
+  const runIds = JSON.parse(listed.stdout).map((b: { run_id: string }) => b.run_id);
+  assert.deepEqual(runIds, ["night import", "rücklauf_1"]);
+  const before = await fingerprint(db);
+  for (const [runId, count] of [["night import", 2], ["rücklauf_1", 1]] as const) {
+    const shown = await runCli(["batch", "show", runId, "--db", db]);
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.equal(JSON.parse(shown.stdout).event_count, count);
+  }
+  // An empty id is still a usage error: most likely an unset shell variable.
+  const empty = await runCli(["batch", "show", "", "--db", db]);
+  assert.equal(empty.code, 2);
+  assert.match(empty.stderr, /^audit-trail: error: Missing RUN_ID for batch show\nhint: [^\n]+\n$/);
+  assert.equal(await fingerprint(db), before);
 });
 
 Deno.test("CLI batch end of an unknown run id is a bad value: exit 2, nothing stored", async () => {

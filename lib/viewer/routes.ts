@@ -9,7 +9,6 @@ import { parseCount } from "../count.ts";
 import { UsageError } from "../errors.ts";
 import type { AuditLogFilter } from "../query.ts";
 import { checkTimeBound, filterFromOptions, type QueryOptionName } from "../query_options.ts";
-import { validateRunId } from "../run_id.ts";
 import { DEFAULT_STATS_TOP, type StatsOptions } from "../stats.ts";
 
 /** The event filters of the URL API: `query`'s flags with `_` for `-`, and no offset. */
@@ -117,7 +116,9 @@ export function routeOf(url: URL): JobRoute | AssetRoute | null {
   const batch = /^\/(api\/)?batches\/([^/]+)$/.exec(path);
   if (batch) {
     readParams(url, [], false);
-    const runId = validateRunId(decodeSegment(batch[2]));
+    // Any id `batch list` prints, as `batch show` takes: adopted databases hold ids with
+    // spaces and accents that new batches may not have.
+    const runId = decodeSegment(batch[2]);
     const job: ViewerJob = { kind: "batch", runId, page: !batch[1] };
     return batch[1] ? api(job) : page(job);
   }
