@@ -36,7 +36,8 @@ USAGE
 
 SUBCOMMANDS
   start   make a new run id, log BATCH_START with the description, print the run id
-  end     log BATCH_END with the summary; prints its audit_id (an unknown RUN_ID: exit 2)
+  end     log BATCH_END with the summary; prints its audit_id (exit 2 when no event has
+          RUN_ID, or the batch has ended already)
   show    every event of the batch, oldest first, with start, end and duration:
           {"run_id", "event_count", "events", "start_time", "end_time", "duration_seconds"}
   list    recent batches, most recently active first (default --limit 20; 0 = all)
@@ -129,7 +130,7 @@ const SUBCOMMANDS: Record<string, Handler> = {
     await printEvent(context, event, String(event.audit_id), {
       stored: `Batch ${event.run_id} was ended (event ${event.audit_id} stored)`,
       what: "its id",
-      hint: "Do not end it again: a second BATCH_END would be stored.",
+      hint: "It has ended: do not end it again.",
     });
     return 0;
   },

@@ -5,10 +5,10 @@
  */
 import { BATCH_END, BATCH_START } from "./batch.ts";
 import { type BatchOutcome, formatBatchOutcome, signalNumber } from "./batch_outcome.ts";
-import { type AuditDatabase, guard } from "./db.ts";
+import { type AuditDatabase, writeTransaction } from "./db.ts";
 import { AuditTrailError, errorMessage, UsageError } from "./errors.ts";
 import type { AuditEvent } from "./event_row.ts";
-import { logAuditEvent } from "./events.ts";
+import { appendEvent, checkEvent, logAuditEvent } from "./events.ts";
 import { generateRunId, validateRunId } from "./run_id.ts";
 
 /**
@@ -45,7 +45,8 @@ export function startBatch(
 /**
  * Ends a batch by logging `BATCH_END` with the summary.
  *
- * @throws {UsageError} When no event has this run id (most likely a mistyped id): a bad value.
+ * @throws {UsageError} When no event has this run id (most likely a mistyped id), or the batch
+ * has a `BATCH_END` already: a bad value. Nothing is written then.
  *
  * @example
  * ```ts
@@ -65,21 +66,32 @@ export function endBatch(
   options: { user?: string } = {},
 ): AuditEvent {
   validateRunId(runId);
-  const known = guard(
-    db.path,
-    () => db.statement("SELECT 1 FROM audit_log WHERE run_id = ? LIMIT 1").get(runId),
+  const valid = checkEvent(
+    { operation: BATCH_END, details: summary, run_id: runId },
+    { user: options.user },
+    (problem) => new UsageError(problem),
   );
-  if (!known) {
-    throw new UsageError(`No batch with run id "${runId}"`, {
-      hint:
-        "No event carries this run id: check it against the list of batches. Nothing was written.",
-    });
-  }
-  return logAuditEvent(db, {
-    operation: BATCH_END,
-    details: summary,
-    user: options.user,
-    run_id: runId,
+  // Looked at in the transaction that appends, so two `batch end` at once cannot both end it.
+  return writeTransaction(db, () => {
+    const batch = db.statement(
+      `SELECT count(*) AS events,
+              (SELECT audit_id FROM audit_log WHERE run_id = ?1 AND operation = '${BATCH_END}'
+               ORDER BY audit_id LIMIT 1) AS ended_by
+       FROM (SELECT 1 FROM audit_log WHERE run_id = ?1 LIMIT 1)`,
+    ).get(runId)!;
+    if (batch.events === 0) {
+      throw new UsageError(`No batch with run id "${runId}"`, {
+        hint:
+          "No event carries this run id: check it against the list of batches. Nothing was written.",
+      });
+    }
+    if (batch.ended_by !== null) {
+      // A second end would stand for the batch's end in reports, hiding how it really ended.
+      throw new UsageError(`Batch "${runId}" has already ended (event ${batch.ended_by})`, {
+        hint: `Nothing was written. To add a note to it, log an event with --run-id ${runId}.`,
+      });
+    }
+    return appendEvent(db, valid);
   });
 }
 

@@ -196,25 +196,30 @@ export function logAuditEvent(
   defaults: EventDefaults = {},
 ): AuditEvent {
   const valid = checkEvent(event, defaults, (problem) => new UsageError(problem));
-  const stored = writeTransaction(db, () => {
-    const tip = tipForWriting(db);
-    const row = db.statement(
-      `INSERT INTO audit_log (audit_id, timestamp, operation, sku, details, user, run_id)
-       VALUES (?, ${NOW_SQL}, ?, ?, ?, ?, ?) RETURNING audit_id, timestamp`,
-    ).get(
-      tip?.reservedUpTo == null ? null : tip.reservedUpTo + 1,
-      valid.operation,
-      valid.sku,
-      valid.details,
-      valid.user,
-      valid.run_id,
-    )!;
-    if (tip) sealEvents(db, tip.previousHash, row.audit_id as number, row.audit_id as number);
-    return row;
-  });
+  return writeTransaction(db, () => appendEvent(db, valid));
+}
+
+/**
+ * Appends one checked event and its seal inside the write transaction the caller holds, for
+ * writers that must look at the log and append in one step (see `endBatch`).
+ */
+export function appendEvent(db: AuditDatabase, valid: CheckedEvent): AuditEvent {
+  const tip = tipForWriting(db);
+  const row = db.statement(
+    `INSERT INTO audit_log (audit_id, timestamp, operation, sku, details, user, run_id)
+     VALUES (?, ${NOW_SQL}, ?, ?, ?, ?, ?) RETURNING audit_id, timestamp`,
+  ).get(
+    tip?.reservedUpTo == null ? null : tip.reservedUpTo + 1,
+    valid.operation,
+    valid.sku,
+    valid.details,
+    valid.user,
+    valid.run_id,
+  )!;
+  if (tip) sealEvents(db, tip.previousHash, row.audit_id as number, row.audit_id as number);
   return {
-    audit_id: stored!.audit_id as number,
-    timestamp: stored!.timestamp as string,
+    audit_id: row.audit_id as number,
+    timestamp: row.timestamp as string,
     operation: valid.operation,
     sku: valid.sku,
     details: valid.details,

@@ -196,6 +196,35 @@ Deno.test("CLI batch end of an unknown run id is a bad value: exit 2, nothing st
   assert.equal(await fingerprint(db), before);
 });
 
+Deno.test("CLI batch end of a batch that has ended is a bad value: exit 2, nothing stored, also when two end it at once", async () => {
+  await using dir = await tempDir();
+  const db = migratedFile(dir.path);
+  const failed = await runCli(["batch", "exec", "--db", db, "--", "false"]);
+  assert.equal(failed.code, 1, failed.stderr);
+  const [execRun] = JSON.parse((await runCli(["batch", "list", "--db", db])).stdout);
+  const started = await runCli(["batch", "start", "Count", "--db", db]);
+  const runId = started.stdout.trimEnd();
+  const ends = await Promise.all(
+    ["first", "second"].map((summary) => runCli(["batch", "end", runId, summary, "--db", db])),
+  );
+  assert.deepEqual(ends.map((e) => e.code).sort(), [0, 2], JSON.stringify(ends));
+  const firstEnd = ends.find((e) => e.code === 0)!.stdout.trimEnd();
+  const before = await fingerprint(db);
+  // Ending again would stand in reports for how the batch ended: the failed one would look fine.
+  for (const [run, endId] of [[runId, firstEnd], [execRun.run_id, "2"]]) {
+    const again = await runCli(["batch", "end", run, "all fine", "--db", db]);
+    assert.equal(again.code, 2);
+    assert.equal(again.stdout, "");
+    assert.equal(
+      again.stderr,
+      `audit-trail: error: Batch "${run}" has already ended (event ${endId})\n` +
+        `hint: Nothing was written. To add a note to it, log an event with --run-id ${run}.\n`,
+    );
+  }
+  assert.equal(await fingerprint(db), before);
+  assert.equal(rows(db).filter((e) => e.operation === "BATCH_END").length, 2);
+});
+
 Deno.test("CLI batch list shows every batch, most recently active first", async () => {
   await using dir = await tempDir();
   const db = migratedFile(dir.path);
