@@ -13,7 +13,7 @@ Prints the id and seal (SHA-256) of the newest event as ID:HASH, alone on its li
 terminal and in a pipe alike. Write it down outside this machine (a ticket, a daily
 e-mail): later, "audit-trail verify --anchor ID:HASH" proves that this event and every event
 before it are still there, unchanged. While the log is empty it prints nothing (and says so
-on stderr).
+on stderr); events whose seals were all removed are tampering (exit 3), not an empty log.
 
 OPTIONS
   --db PATH    the database (default: $AUDIT_TRAIL_DB, else data/app.db)

@@ -5,7 +5,8 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { runCli, tempDir } from "./helpers.ts";
+import { DatabaseSync } from "node:sqlite";
+import { fingerprint, runCli, tempDir } from "./helpers.ts";
 import { migratedFile } from "./fixtures.ts";
 
 const ANCHOR = /^\d+:[0-9a-f]{64}$/;
@@ -74,4 +75,30 @@ Deno.test("CLI head of an empty log prints nothing on stdout and says why on std
     stderr: "audit-trail: the audit log is empty: nothing to anchor yet\n",
   });
   assert.deepEqual(JSON.parse(json.stdout), { audit_id: null, hash: null, anchor: null });
+});
+
+Deno.test("CLI head of a log whose seals were removed is tampering (exit 3), never an empty log", async () => {
+  await using dir = await tempDir();
+  const db = migratedFile(dir.path);
+  for (const operation of ["FIRST", "SECOND"]) await runCli(["log", operation, "--db", db]);
+  const removals = [
+    "DROP TRIGGER audit_trail_chain_no_delete; DELETE FROM audit_trail_chain",
+    "DROP TABLE audit_trail_chain",
+  ];
+  for (const sql of removals) {
+    const raw = new DatabaseSync(db);
+    raw.exec(sql);
+    raw.close();
+    const before = await fingerprint(db);
+    for (const format of [[], ["--format", "json"]]) {
+      const head = await runCli(["head", "--db", db, ...format]);
+      assert.equal(head.code, 3, `${sql}: ${head.stderr}`);
+      assert.equal(head.stdout, "");
+      assert.match(
+        head.stderr,
+        /^audit-trail: error: Tampering found: the audit log holds events, but their integrity seals are gone: there is no seal to note as an anchor\nhint: [^\n]*audit-trail verify[^\n]*\n$/,
+      );
+    }
+    assert.equal(await fingerprint(db), before);
+  }
 });

@@ -7,6 +7,7 @@
  */
 import type { DatabaseSync, SQLInputValue } from "node:sqlite";
 import { type AuditDatabase, guard } from "../db.ts";
+import { TamperingFoundError } from "../errors.ts";
 import { ChainLinker, ENCODING_SQL, GENESIS_HASH } from "./encoding.ts";
 
 /** The schema version (migration 003) from which every event must be sealed. */
@@ -28,6 +29,7 @@ export const HASH_HEX_SQL = "lower(hex(hash))";
  *
  * @param db The open database (schema version 3 or later).
  * @returns `{audit_id, hash}` of the newest sealed event, or null.
+ * @throws {TamperingFoundError} When events exist but not one seal does (they were removed).
  *
  * @example
  * ```ts
@@ -41,14 +43,34 @@ export const HASH_HEX_SQL = "lower(hex(hash))";
  * ```
  */
 export function chainHead(db: AuditDatabase): ChainHead | null {
-  const row = guard(
-    db.path,
-    () =>
-      db.statement(
+  const head = newestSeal(db);
+  // Events without a single seal are not an empty log: an anchor of "nothing yet" would hide
+  // that the seals were removed.
+  if (head || !guard(db.path, () => db.statement("SELECT 1 FROM audit_log LIMIT 1").get())) {
+    return head;
+  }
+  throw new TamperingFoundError(
+    "Tampering found: the audit log holds events, but their integrity seals are gone: there is no seal to note as an anchor",
+    {
+      hint:
+        "Leave the database file as it is: it is the evidence. Run audit-trail verify, tell your supervisor, and send support a debug bundle (audit-trail bundle).",
+    },
+  );
+}
+
+/** The newest seal, or null when there is none (or no table of seals yet). */
+function newestSeal(db: AuditDatabase): ChainHead | null {
+  const row = guard(db.path, () => {
+    try {
+      return db.statement(
         `SELECT audit_id, ${HASH_HEX_SQL} AS hash FROM audit_trail_chain
          ORDER BY audit_id DESC LIMIT 1`,
-      ).get(),
-  );
+      ).get();
+    } catch (error) {
+      if (/no such table: audit_trail_chain/.test((error as Error).message)) return undefined;
+      throw error;
+    }
+  });
   return row ? { audit_id: row.audit_id as number, hash: row.hash as string } : null;
 }
 
@@ -168,7 +190,7 @@ export function sealRows(
 
 /** Seals every event not sealed yet; migration 003 runs it on the events that existed. */
 export function sealExistingEvents(db: AuditDatabase): number {
-  const head = chainHead(db);
+  const head = newestSeal(db);
   return sealEvents(
     db,
     head?.hash ?? GENESIS_HASH,
