@@ -47,7 +47,8 @@ SUBCOMMANDS
           a signal ended it, "error" when it could not start); exits with COMMAND's exit
           code, 128 + the signal's number when one ended it, 1 when it could not start.
           SIGTERM, SIGINT and SIGHUP (Ctrl-C, Ctrl-Break on Windows) are passed on to
-          COMMAND; the batch waits for it and records its end before exiting.
+          COMMAND; the batch waits for it and records its end before exiting. Those
+          ignored when it started (SIGHUP under nohup) stay ignored.
 
 OPTIONS
   --user USER          who runs the batch (default: $AUDIT_TRAIL_USER, else login name);
@@ -288,9 +289,18 @@ function processSignals(atTerminal: boolean): { source: SignalSource } & Disposa
   const pending: [Deno.Signal, boolean][] = [];
   let listener: ((signal: Deno.Signal, reachedCommand: boolean) => void) | undefined;
   const handlers: [Deno.Signal, () => void][] = [];
+  const linux = linuxSignalState();
+  // Only the terminal's foreground process group hears its Ctrl-C and hang-up: a background
+  // batch's signals were sent to it alone (kill), and the command waits for them.
+  const terminalReaches = linux ? linux.foreground : atTerminal;
   for (const name of names) {
-    const reached = windows || (atTerminal && name !== "SIGTERM");
-    const handler = () => listener ? listener(name, reached) : pending.push([name, reached]);
+    const reached = windows || (terminalReaches && name !== "SIGTERM");
+    // A signal this process was started ignoring (nohup's SIGHUP, SIGINT in a script's
+    // background job) stays ignored: it must neither end the command nor the batch. It is
+    // still listened for, as Deno's first listener makes SIGHUP and SIGINT end the process.
+    const handler = linux?.ignored.has(name)
+      ? () => {}
+      : () => listener ? listener(name, reached) : pending.push([name, reached]);
     try {
       Deno.addSignalListener(name, handler);
       handlers.push([name, handler]);
@@ -312,6 +322,38 @@ function processSignals(atTerminal: boolean): { source: SignalSource } & Disposa
       for (const [name, handler] of handlers) Deno.removeSignalListener(name, handler);
     },
   };
+}
+
+/** Linux signal numbers of the signals a batch listens for: bit (number - 1) of a mask. */
+const LINUX_SIGNAL_NUMBERS: Partial<Record<Deno.Signal, number>> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGTERM: 15,
+};
+
+/**
+ * What Linux tells of this process in /proc: the signals it was started ignoring, and whether
+ * it is in its terminal's foreground process group. Null elsewhere, or when /proc cannot be
+ * read.
+ */
+function linuxSignalState(): { ignored: Set<Deno.Signal>; foreground: boolean } | null {
+  if (Deno.build.os !== "linux") return null;
+  try {
+    const status = Deno.readTextFileSync("/proc/self/status");
+    const mask = BigInt("0x" + (status.match(/^SigIgn:\s*([0-9a-f]+)$/m)?.[1] ?? "0"));
+    const ignored = new Set(
+      Object.entries(LINUX_SIGNAL_NUMBERS)
+        .filter(([, number]) => (mask >> BigInt(number! - 1)) & 1n)
+        .map(([name]) => name as Deno.Signal),
+    );
+    // After the name in parentheses: state, ppid, pgrp, session, tty_nr, tpgid.
+    const stat = Deno.readTextFileSync("/proc/self/stat");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    const [pgrp, tpgid] = [Number(fields[2]), Number(fields[5])];
+    return { ignored, foreground: tpgid > 0 && tpgid === pgrp };
+  } catch {
+    return null;
+  }
 }
 
 /** `path` made absolute against `cwd`, so the command finds the database from any folder. */

@@ -416,6 +416,17 @@ async function waitForFile(path: string, process: Deno.ChildProcess): Promise<st
   }
 }
 
+/** Whether `process` ends within a minute: a bound for a process that may never end. */
+async function endsWithinAMinute(process: Deno.ChildProcess): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const ended = await Promise.race([
+    process.status.then(() => true),
+    new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), 60_000)),
+  ]);
+  clearTimeout(timer);
+  return ended;
+}
+
 /** A signal sent to batch exec, what it exits with, and options to give it. */
 const INTERRUPTIONS: [Deno.Signal, number, string[]][] = [
   ["SIGTERM", 143, []],
@@ -451,12 +462,7 @@ for (const [signal, code, options] of INTERRUPTIONS) {
       const commandPid = Number(pid);
       child.kill(signal);
       // Not a speed limit: without passing the signal on, nothing would ever end.
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const ended = await Promise.race([
-        child.status.then(() => true),
-        new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), 60_000)),
-      ]);
-      clearTimeout(timer);
+      const ended = await endsWithinAMinute(child);
       if (!ended) child.kill("SIGKILL");
       // A command left running would hold the output pipes open: end it before reading them.
       const leftRunning = alive(commandPid);
@@ -479,6 +485,86 @@ for (const [signal, code, options] of INTERRUPTIONS) {
     },
   });
 }
+
+Deno.test({
+  name:
+    "CLI batch exec started with SIGHUP and SIGINT ignored (nohup, a script's background job) keeps ignoring them: the command runs on",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    await using dir = await tempDir();
+    const db = migratedFile(dir.path);
+    const [pidFile, goFile] = [`${dir.path}/command.pid`, `${dir.path}/go`];
+    const script = `echo $$ > "$PID_FILE"; while [ ! -e "$GO_FILE" ]; do sleep 0.05; done`;
+    const child = cliCommand(["batch", "exec", "--db", db, "--", "sh", "-c", script], {
+      // As nohup does: the signals are ignored before audit-trail starts.
+      wrapper: ["sh", "-c", `trap "" HUP INT; exec "$0" "$@"`],
+      env: { PID_FILE: pidFile, GO_FILE: goFile },
+    }).spawn();
+    if (await waitForFile(pidFile, child) === null) {
+      assert.fail(`batch exec ended early: ${(await collectOutput(child)).stderr}`);
+    }
+    for (const signal of ["SIGHUP", "SIGINT"] as const) child.kill(signal);
+    await Deno.writeTextFile(goFile, "go");
+    const result = await collectOutput(child);
+    assert.deepEqual(result, { code: 0, stdout: "", stderr: "" });
+    const end = rows(db).find((e) => e.operation === "BATCH_END")!;
+    assert.deepEqual(JSON.parse(end.details as string).signal, undefined, end.details as string);
+    assert.equal(JSON.parse(end.details as string).exit_code, 0);
+  },
+});
+
+/** Whether util-linux `script`, which runs a command at a new terminal, is installed. */
+function hasScript(): boolean {
+  try {
+    return new Deno.Command("script", { args: ["--version"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test({
+  name:
+    "CLI batch exec in the background at a terminal passes on a SIGINT sent to it alone (the terminal's Ctrl-C never reached the command)",
+  ignore: Deno.build.os !== "linux" || !hasScript(),
+  async fn() {
+    await using dir = await tempDir();
+    const db = migratedFile(dir.path);
+    const [pidFile, batchPidFile] = [`${dir.path}/command.pid`, `${dir.path}/batch.pid`];
+    // A job-control shell at a terminal starts batch exec as a background job.
+    const job = `set -m
+"$DENO" run -A "$CLI" batch exec --db "$DB" -- sh -c \
+  'trap "exit 0" INT; echo $$ > "$PID_FILE"; while :; do sleep 0.05; done' &
+echo $! > "$BATCH_PID_FILE"
+wait $!
+`;
+    await Deno.writeTextFile(`${dir.path}/job.sh`, job);
+    const terminal = new Deno.Command("script", {
+      args: ["-qec", `sh "${dir.path}/job.sh"`, "/dev/null"],
+      env: {
+        DENO: Deno.execPath(),
+        CLI,
+        DB: db,
+        PID_FILE: pidFile,
+        BATCH_PID_FILE: batchPidFile,
+      },
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+    const commandPid = await waitForFile(pidFile, terminal);
+    if (commandPid === null) assert.fail((await collectOutput(terminal)).stdout);
+    Deno.kill(Number(await waitForFile(batchPidFile, terminal)), "SIGINT");
+    // Not a speed limit: a SIGINT not passed on would leave the command looping for good.
+    const ended = await endsWithinAMinute(terminal);
+    const leftRunning = alive(Number(commandPid));
+    if (leftRunning) Deno.kill(Number(commandPid), "SIGKILL");
+    const output = await collectOutput(terminal);
+    assert.ok(ended && !leftRunning, `the command did not get the SIGINT: ${output.stdout}`);
+    const end = rows(db).find((e) => e.operation === "BATCH_END")!;
+    assert.deepEqual(JSON.parse(end.details as string).signal, "SIGINT", end.details as string);
+  },
+});
 
 Deno.test({
   name:
