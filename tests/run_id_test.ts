@@ -27,7 +27,7 @@ Deno.test("generateRunId() stamps UTC whatever the time zone of the given time",
   assert.match(generateRunId(new Date(Date.UTC(2026, 8, 9, 7, 5, 3))), /^run_20260909_070503_/);
 });
 
-Deno.test("generateRunId() makes 10,000 unique ids in the same second", () => {
+Deno.test("generateRunId() makes ids that differ within the same second", () => {
   const now = new Date("2026-02-16T09:30:05Z");
   const ids = new Set<string>();
   for (let i = 0; i < 10_000; i++) {
@@ -35,7 +35,9 @@ Deno.test("generateRunId() makes 10,000 unique ids in the same second", () => {
     assert.match(id, /^run_20260216_093005_[0-9a-f]{8}$/);
     ids.add(id);
   }
-  assert.equal(ids.size, 10_000);
+  // 32 random bits: two of 10,000 ids share them in about 1 run of 86 (a birthday collision),
+  // ten or more never in practice. Requiring all 10,000 distinct failed now and then.
+  assert.ok(ids.size >= 9_990, `${10_000 - ids.size} repeated ids`);
 });
 
 Deno.test("validateRunId() accepts 1-128 printable ASCII characters without whitespace", () => {
