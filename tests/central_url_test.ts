@@ -51,6 +51,9 @@ Deno.test("parseCentralUrl() refuses what is not a central URL, never showing th
 Deno.test("redactUrl() hides a password holding @ or /, and redactSecret() any copy of it", () => {
   assert.equal(redactUrl("postgres://u:p@ss/w@h:5/d"), "postgres://u:***@h:5/d");
   assert.equal(redactUrl("postgres://u@h/d"), "postgres://u@h/d");
+  // HOST:PORT is no password.
+  assert.equal(redactUrl("postgres://h:5432/d"), "postgres://h:5432/d");
+  assert.equal(redactUrl("postgres://[::1]:5432/d"), "postgres://[::1]:5432/d");
   assert.equal(
     redactSecret('password "hunter2" is wrong: hunter2', "hunter2"),
     'password "***" is wrong: ***',
@@ -109,4 +112,32 @@ Deno.test("CLI: sslmode works as with libpq against a server with a self-signed 
   });
   assert.equal(fromEnv.code, 1);
   assert.equal((await run("disable")).code, 0);
+});
+
+Deno.test("CLI: a mistyped central URL never shows its password, whatever the mistake", async () => {
+  await using dir = await tempDir();
+  const db = await migratedDb(dir.path);
+  const before = await fingerprint(db);
+  const cases: [string, number, RegExp][] = [
+    ["postgres:/u:hunter2@127.0.0.1:1/d", 2, /"postgres:\*\*\*@127\.0\.0\.1:1\/d" names no host/],
+    ["postgres:u:hunter2@127.0.0.1:1/d", 2, /names no host/],
+    ["u:hunter2@127.0.0.1:1/d", 2, /"u:\*\*\*@127\.0\.0\.1:1\/d" must start with postgres/],
+    ["postgres://u:hunter2/127.0.0.1:1/d", 2, /"postgres:\/\/u:\*\*\*\/127\.0\.0\.1:1\/d"/],
+    ["host=127.0.0.1 user=u password=hunter2", 2, /password=\*\*\*" is not a URL/],
+    ["postgres://u@127.0.0.1:1/d?password=hunter2", 2, /\?password=\*\*\*" has parameters/],
+    // Pasted with a space before it: read, and shown without the password.
+    [" postgres://u:hunter2@127.0.0.1:1/d", 1, /at postgres:\/\/u:\*\*\*@127\.0\.0\.1:1\/d cannot/],
+  ];
+  for (const [url, code, message] of cases) {
+    for (
+      const args of [["central", "sites", "--central", url], ["sync", "--site", "WH-1", "--db", db]]
+    ) {
+      const result = await runCli(args, { env: { AUDIT_TRAIL_CENTRAL: url } });
+      assert.equal(result.code, code, `${url}: ${result.stderr}`);
+      assert.match(result.stderr, message);
+      assert.ok(!result.stderr.includes("hunter2"), result.stderr);
+      assert.equal(result.stdout, "");
+    }
+  }
+  assert.equal(await fingerprint(db), before);
 });

@@ -55,7 +55,7 @@ export interface CentralDefaults {
  * ```
  */
 export function parseCentralUrl(text: string, defaults: CentralDefaults = {}): CentralTarget {
-  const shown = redactUrl(text);
+  const shown = redactUrl(text.trim());
   const fail = (problem: string) =>
     new UsageError(`Central store URL "${shown}" ${problem}`, {
       hint:
@@ -109,9 +109,22 @@ export function parseCentralUrl(text: string, defaults: CentralDefaults = {}): C
  * ```
  */
 export function redactUrl(text: string): string {
-  // By hand rather than through URL, so that even text URL refuses is redacted. Up to the
-  // last "@": a password may hold an unencoded "@" or "/" (hiding too much is the safe side).
-  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/[^:@/?#]*):.*@(?=[^@]*$)/is, "$1:***@");
+  // By hand rather than through URL, so that even text URL refuses is redacted: a scheme
+  // mistyped or left out, a password holding an unencoded "@" or "/", libpq's
+  // `password=…` keyword. Hiding too much is the safe side.
+  const keywordsHidden = text.replace(/(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'?|[^\s&]*)/gi, "$1***");
+  const head = /^\s*[a-z][a-z0-9+.-]*:\/\//i.exec(keywordsHidden)?.[0] ?? "";
+  const rest = keywordsHidden.slice(head.length);
+  const at = rest.lastIndexOf("@");
+  // USER:PASSWORD@…: everything from the first ":" up to the last "@".
+  const userinfo = at >= 0 ? rest.slice(0, at) : rest.replace(/[/?#].*$/s, "");
+  const colon = userinfo.indexOf(":");
+  if (colon < 0) return keywordsHidden;
+  // Without an "@", a ":" in HOST:PORT is no password, unless what follows is no port.
+  if (at < 0 && (userinfo.startsWith("[") || /^\d*$/.test(userinfo.slice(colon + 1)))) {
+    return keywordsHidden;
+  }
+  return head + userinfo.slice(0, colon) + ":***" + rest.slice(userinfo.length);
 }
 
 function decode(text: string): string {
