@@ -50,7 +50,8 @@ SUBCOMMANDS
 OPTIONS
   --central URL   postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=MODE]
                   (default: $AUDIT_TRAIL_CENTRAL; the password may come from $PGPASSWORD,
-                  else ~/.pgpass or $PGPASSFILE)
+                  else ~/.pgpass or $PGPASSFILE; HOST may be a Unix socket's folder,
+                  percent-encoded: %2Fvar%2Frun%2Fpostgresql)
   --role ROLE     the PostgreSQL role to grant to (create it first: CREATE ROLE … LOGIN)
   --reader        grant reading of every site instead of one site
   --format F      json | ndjson | table

@@ -27,7 +27,8 @@ OPTIONS
   --central URL        postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=MODE]
                        (default: $AUDIT_TRAIL_CENTRAL; password: $PGPASSWORD when the URL
                        has none, else ~/.pgpass or $PGPASSFILE; sslmode: $PGSSLMODE, else
-                       prefer)
+                       prefer; HOST may be a Unix socket's folder, percent-encoded:
+                       %2Fvar%2Frun%2Fpostgresql)
   --site SITE          this site's name, 1-64 of A-Z a-z 0-9 . _ - (default:
                        $AUDIT_TRAIL_SITE, else the site recorded by the first sync)
   --watch              keep running: a round every --interval seconds, until stopped
@@ -103,11 +104,21 @@ EXAMPLES
   },
 };
 
+/** setTimeout's longest delay: a longer one fires at once (after a warning on stderr). */
+const LONGEST_TIMER_MS = 2 ** 31 - 1;
+
+/** Waits `ms` (any length: a long wait is taken in steps the timer can hold), or until `signal`. */
 function sleep(ms: number, signal: AbortSignal): Promise<void> {
   return new Promise((resolve) => {
     if (signal.aborted) return resolve();
-    const timer = setTimeout(done, ms);
+    const until = Date.now() + ms;
+    let timer = setTimeout(step, Math.min(ms, LONGEST_TIMER_MS));
     signal.addEventListener("abort", done, { once: true });
+    function step() {
+      const left = until - Date.now();
+      if (left > 0) timer = setTimeout(step, Math.min(left, LONGEST_TIMER_MS));
+      else done();
+    }
     function done() {
       clearTimeout(timer);
       signal.removeEventListener("abort", done);

@@ -26,6 +26,11 @@ Deno.test("parseCentralUrl() takes the password and sslmode from the defaults on
   assert.equal(parseCentralUrl("postgres://u@h/d?sslmode=disable", defaults).sslmode, "disable");
   assert.equal(parseCentralUrl("postgres://u@h/d").password, null);
   assert.equal(parseCentralUrl("postgres://u@[::1]:5433/d").host, "::1");
+  // libpq's Unix socket folder, percent-encoded as the host.
+  assert.equal(
+    parseCentralUrl("postgres://u@%2Fvar%2Frun%2Fpostgresql/d").host,
+    "/var/run/postgresql",
+  );
 });
 
 Deno.test("parseCentralUrl() refuses what is not a central URL, never showing the password", () => {
@@ -37,6 +42,8 @@ Deno.test("parseCentralUrl() refuses what is not a central URL, never showing th
       ["postgres://u:secret@h/d?sslmode=always", /unknown sslmode "always"/],
       ["postgres://u:secret@h/d?application_name=x", /parameters audit-trail does not use/],
       ["not a url secret", /is not a URL/],
+      ["postgres://u:secret@h:99999/d", /has port 99999: a port is 1 to 65535/],
+      ["postgres://u:secret@h:0/d", /has port 0: a port is 1 to 65535/],
     ] as const
   ) {
     assert.throws(() => parseCentralUrl(text), (error: Error) => {

@@ -75,8 +75,10 @@ async function openClient(
   if (options.hostname) connection["audit_trail.hostname"] = options.hostname;
   // Every setting given here, so that none comes from the process environment behind the
   // caller's back (the library reads PG* variables for whatever it is not told).
+  // A host starting with "/" is the folder of the server's Unix socket, as with libpq.
+  const socket = target.host.startsWith("/") ? `${target.host}/.s.PGSQL.${target.port}` : null;
   return connect({
-    host: target.host,
+    ...(socket === null ? { host: target.host } : { path: socket }),
     port: target.port,
     database: target.database,
     user: target.user,
@@ -302,6 +304,8 @@ export function redactSecret(text: string, secret: string | null): string {
 }
 
 function sslOption(target: CentralTarget): postgres.Options<never>["ssl"] {
+  // As libpq: no TLS over a Unix socket, whatever the sslmode.
+  if (target.host.startsWith("/")) return false;
   switch (target.sslmode) {
     case "disable":
       return false;

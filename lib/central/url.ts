@@ -20,6 +20,7 @@ export type SslMode = typeof SSL_MODES[number];
 
 /** A parsed central URL: everything needed to connect, and how to show it. */
 export interface CentralTarget {
+  /** A host name or address, or (starting with `/`) the folder of the server's Unix socket. */
   host: string;
   port: number;
   database: string;
@@ -40,7 +41,8 @@ export interface CentralDefaults {
 }
 
 /**
- * Reads `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=…]` (also `postgresql://`).
+ * Reads `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=…]` (also `postgresql://`);
+ * a HOST such as `%2Fvar%2Frun%2Fpostgresql` names the folder of the server's Unix socket.
  * A password in the URL wins over `defaults.password`, as with libpq and `PGPASSWORD`.
  *
  * @throws {UsageError} When the text is not such a URL; the message never holds the password.
@@ -65,7 +67,9 @@ export function parseCentralUrl(text: string, defaults: CentralDefaults = {}): C
   try {
     url = new URL(text.trim());
   } catch {
-    throw fail("is not a URL");
+    // URL refuses a port past 65535 as it refuses anything else: say which part is wrong.
+    const port = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*:(\d+)(?:[/?#]|$)/i.exec(text.trim())?.[1];
+    throw fail(port === undefined ? "is not a URL" : `has port ${port}: a port is 1 to 65535`);
   }
   if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
     throw fail("must start with postgres://");
@@ -76,6 +80,7 @@ export function parseCentralUrl(text: string, defaults: CentralDefaults = {}): C
   const user = decode(url.username);
   if (!user) throw fail("names no user (postgres://USER@…)");
   const port = url.port ? Number(url.port) : 5432;
+  if (port === 0) throw fail("has port 0: a port is 1 to 65535");
   const params = new Map(url.searchParams);
   const sslmode = params.get("sslmode") ?? defaults.sslmode ?? "prefer";
   if (!(SSL_MODES as readonly string[]).includes(sslmode)) {
@@ -87,7 +92,8 @@ export function parseCentralUrl(text: string, defaults: CentralDefaults = {}): C
   }
   const password = url.password ? decode(url.password) : defaults.password ?? null;
   return {
-    host: url.hostname.replace(/^\[|\]$/g, ""),
+    // libpq's way of naming a Unix socket's folder: the path percent-encoded as the host.
+    host: decode(url.hostname).replace(/^\[|\]$/g, ""),
     port,
     database,
     user,

@@ -1,0 +1,101 @@
+/**
+ * The central store's inputs as an administrator writes them, against a real PostgreSQL:
+ * a URL naming a Unix socket, a URL pasted with spaces around it, and `sync --watch` with an
+ * interval longer than a timer holds.
+ */
+import assert from "node:assert/strict";
+import { dirname } from "node:path";
+import { cliCommand, migratedDb, sqliteRows, tempDir } from "./helpers.ts";
+import { cliJson, logEvents, startPostgres, type TestPostgres } from "./pg_support.ts";
+
+Deno.test("central store: inputs as an administrator writes them", async (t) => {
+  await using pg = await startPostgres();
+  await using dir = await tempDir();
+  const url = await pg.createDatabase();
+  await cliJson(["central", "init", "--central", url]);
+
+  await t.step(
+    "a percent-encoded socket folder as HOST connects through the Unix socket",
+    async () => {
+      const database = new URL(url).pathname.slice(1);
+      const folder = encodeURIComponent(dirname(pg.dataDirectory));
+      const socketUrl = `postgres://postgres@${folder}:${pg.port}/${database}`;
+      // No TLS over a socket, as with libpq: sslmode=require does not stand in the way.
+      for (const address of [socketUrl, `${socketUrl}?sslmode=require`]) {
+        assert.deepEqual(
+          await cliJson(["central", "sites", "--central", address], 0, { PGPASSWORD: pg.password }),
+          [],
+        );
+      }
+    },
+  );
+
+  await t.step(
+    "a URL pasted with spaces around it works and is stored without its password",
+    async () => {
+      const db = await migratedDb(dir.path, "spaces.db");
+      await logEvents(db, 3);
+      const result = await cliJson([
+        "sync",
+        "--central",
+        ` ${url}\n`,
+        "--site",
+        "WH-S",
+        "--db",
+        db,
+      ]);
+      assert.equal(result.sent, 3);
+      assert.equal(result.central, url.replace(`:${pg.password}@`, ":***@"));
+      const [recorded] = sqliteRows(db, "SELECT central FROM audit_trail_central");
+      assert.equal(recorded.central, result.central);
+    },
+  );
+
+  await t.step(
+    "sync --watch waits out an interval longer than a timer holds (24.8 days)",
+    async () => {
+      const db = await migratedDb(dir.path, "watch.db");
+      await logEvents(db, 2);
+      const child = cliCommand(
+        [
+          "sync",
+          "--watch",
+          "--interval",
+          "2147484",
+          "--central",
+          url,
+          "--site",
+          "WH-W",
+          "--db",
+          db,
+        ],
+        {},
+      ).spawn();
+      const [stdout, stderr] = [child.stdout, child.stderr].map((stream) =>
+        new Response(stream).text()
+      );
+      await untilSynced(pg, url, "WH-W");
+      // Had the wait fired at once, more rounds would follow within milliseconds.
+      await new Promise((resolve) => setTimeout(resolve, 2000));
+      child.kill("SIGTERM");
+      const status = await child.status;
+      assert.equal(status.code, 0, await stderr);
+      assert.doesNotMatch(await stderr, /TimeoutOverflow/);
+      const rounds = (await stdout).trim().split("\n").map((line) => JSON.parse(line));
+      assert.deepEqual(rounds.map((r) => r.sent), [2]);
+    },
+  );
+});
+
+/** Waits until the central store records `site` as synced. */
+async function untilSynced(pg: TestPostgres, url: string, site: string) {
+  const database = new URL(url).pathname.slice(1);
+  for (let i = 0; i < 600; i++) {
+    const found = await pg.psql(
+      `SELECT count(*) FROM audit_trail_sites WHERE site = '${site}'`,
+      database,
+    );
+    if (found.trim() === "1") return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
