@@ -1,11 +1,11 @@
 /**
  * The central store's inputs as an administrator writes them, against a real PostgreSQL:
- * a URL naming a Unix socket, a URL pasted with spaces around it, and `sync --watch` with an
+ * a URL naming a Unix socket, each sslmode, a URL pasted with spaces around it, and `sync --watch` with an
  * interval longer than a timer holds.
  */
 import assert from "node:assert/strict";
 import { dirname } from "node:path";
-import { cliCommand, migratedDb, sqliteRows, tempDir } from "./helpers.ts";
+import { cliCommand, migratedDb, runCli, sqliteRows, tempDir } from "./helpers.ts";
 import { cliJson, logEvents, startPostgres, type TestPostgres } from "./pg_support.ts";
 
 Deno.test("central store: inputs as an administrator writes them", async (t) => {
@@ -29,6 +29,19 @@ Deno.test("central store: inputs as an administrator writes them", async (t) => 
       }
     },
   );
+
+  await t.step("sslmode as libpq reads it, against a server without TLS", async () => {
+    assert.deepEqual(await cliJson(["central", "sites", "--central", `${url}?sslmode=allow`]), []);
+    for (const mode of ["require", "verify-ca", "verify-full"]) {
+      const refused = await runCli(["central", "sites", "--central", `${url}?sslmode=${mode}`]);
+      assert.equal(refused.code, 1, refused.stderr);
+      assert.match(
+        refused.stderr,
+        new RegExp(`did not set up TLS, and sslmode=${mode} insists on it\nhint: .*ssl = on`),
+      );
+      assert.ok(!refused.stderr.includes(pg.password));
+    }
+  });
 
   await t.step(
     "a URL pasted with spaces around it works and is stored without its password",

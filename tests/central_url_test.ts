@@ -24,6 +24,9 @@ Deno.test("parseCentralUrl() takes the password and sslmode from the defaults on
   assert.equal(parseCentralUrl("postgres://u:given@h/d", defaults).password, "given");
   assert.equal(parseCentralUrl("postgres://u@h/d", defaults).sslmode, "require");
   assert.equal(parseCentralUrl("postgres://u@h/d?sslmode=disable", defaults).sslmode, "disable");
+  assert.throws(() => parseCentralUrl("postgres://u@h/d", { sslmode: "on" }), {
+    message: 'PGSSLMODE "on" is not an sslmode',
+  });
   assert.equal(parseCentralUrl("postgres://u@h/d").password, null);
   assert.equal(parseCentralUrl("postgres://u@[::1]:5433/d").host, "::1");
   // libpq's Unix socket folder, percent-encoded as the host.

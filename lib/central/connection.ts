@@ -264,6 +264,18 @@ export function translateCentralError(error: unknown, target: CentralTarget): un
   if (code === "AT002") {
     return new AuditTrailError(`Central store at ${where}: ${message}`, { cause: error });
   }
+  if (target.sslmode !== "prefer" && /before secure TLS connection/.test(message)) {
+    // The client (3.4.10) starts TLS even when the server answered that it offers none, and
+    // the server hangs up: the network is not to blame.
+    return new AuditTrailError(
+      `Central store at ${where} did not set up TLS, and sslmode=${target.sslmode} insists on it`,
+      {
+        hint:
+          "The server may not accept TLS: its administrator turns it on (ssl = on); sslmode=prefer connects unencrypted to a server without it.",
+        cause: error,
+      },
+    );
+  }
   if (/^(08|57P)/.test(code) || isNetworkError(e)) {
     return new AuditTrailError(`Central store at ${where} cannot be reached: ${message}`, {
       hint: `Check the network and that the server is running. ${again}`,
@@ -309,6 +321,10 @@ function sslOption(target: CentralTarget): postgres.Options<never>["ssl"] {
   switch (target.sslmode) {
     case "disable":
       return false;
+    case "allow":
+      // libpq's "allow" connects to a server without TLS; the client's "allow" insists on TLS.
+      // Its "prefer" connects either way (with TLS where the server offers it).
+      return "prefer";
     case "verify-ca":
       // A certificate signed by a trusted authority, whatever host name it carries.
       return { rejectUnauthorized: true, checkServerIdentity: () => undefined };

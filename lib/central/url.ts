@@ -84,7 +84,13 @@ export function parseCentralUrl(text: string, defaults: CentralDefaults = {}): C
   const params = new Map(url.searchParams);
   const sslmode = params.get("sslmode") ?? defaults.sslmode ?? "prefer";
   if (!(SSL_MODES as readonly string[]).includes(sslmode)) {
-    throw fail(`has an unknown sslmode "${sslmode}" (use one of: ${SSL_MODES.join(", ")})`);
+    const modes = SSL_MODES.join(", ");
+    if (!params.has("sslmode")) {
+      throw new UsageError(`PGSSLMODE "${sslmode}" is not an sslmode`, {
+        hint: `Set it to one of: ${modes}; or unset it (the default is prefer).`,
+      });
+    }
+    throw fail(`has an unknown sslmode "${sslmode}" (use one of: ${modes})`);
   }
   params.delete("sslmode");
   if (params.size > 0) {
