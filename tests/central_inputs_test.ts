@@ -44,6 +44,23 @@ Deno.test("central store: inputs as an administrator writes them", async (t) => 
   });
 
   await t.step(
+    "central init by a role without rights: PostgreSQL's words, nothing created",
+    async () => {
+      await pg.psql("CREATE ROLE no_rights LOGIN PASSWORD 'n'");
+      const database = new URL(await pg.createDatabase()).pathname.slice(1);
+      const asNoRights = pg.url({ user: "no_rights", password: "n", database });
+      const refused = await runCli(["central", "init", "--central", asNoRights]);
+      assert.equal(refused.code, 1, refused.stderr);
+      assert.match(refused.stderr, /refused "no_rights": permission denied for schema public\n/);
+      const created = await pg.psql(
+        "SELECT count(*) FROM pg_class WHERE relname LIKE 'audit_trail%'",
+        database,
+      );
+      assert.equal(created, "0\n");
+    },
+  );
+
+  await t.step(
     "a URL pasted with spaces around it works and is stored without its password",
     async () => {
       const db = await migratedDb(dir.path, "spaces.db");

@@ -69,6 +69,9 @@ Deno.test("redactUrl() hides a password holding @ or /, and redactSecret() any c
     'password "***" is wrong: ***',
   );
   assert.equal(redactSecret("nothing to hide", null), "nothing to hide");
+  // A short password is hidden where it stands alone, not starred inside other words.
+  assert.equal(redactSecret("permission denied: n", "n"), "permission denied: ***");
+  assert.equal(redactSecret("u:pw-1.@h", "pw-1."), "u:***@h");
 });
 
 Deno.test("CLI: central commands refuse bad usage with exit 2 before connecting anywhere", async () => {

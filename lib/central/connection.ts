@@ -310,9 +310,16 @@ function isNetworkError(error: PgError & Error): boolean {
     /connect|ECONN|socket|timed? ?out|terminat/i.test(error.message ?? "");
 }
 
-/** Replaces every occurrence of `secret` in `text` by `***`. */
+/**
+ * Replaces `secret` in `text` by `***` wherever it stands on its own (not inside a longer
+ * word): a password echoed in a message stands apart (`pass: "…"`, `user:…@host`), while
+ * starring every letter "n" of "permission denied" for the password "n" would both garble
+ * the message and show the password.
+ */
 export function redactSecret(text: string, secret: string | null): string {
-  return secret ? text.split(secret).join("***") : text;
+  if (!secret) return text;
+  const escaped = secret.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+  return text.replace(new RegExp(`(?<![\\p{L}\\p{N}])${escaped}(?![\\p{L}\\p{N}])`, "gu"), "***");
 }
 
 function sslOption(target: CentralTarget): postgres.Options<never>["ssl"] {
