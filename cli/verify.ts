@@ -33,7 +33,8 @@ OPTIONS
   --central URL      check the central store (PostgreSQL) instead: every site's chain
                      recomputed from the central rows; prints {"central", "sites": [{"site",
                      "events_checked", "intact", "failure"}]}
-  --site SITE        with --central: only this site
+  --site SITE        with --central: only this site (exit 1 when none of its events can be
+                     read there: a mistyped name, or a role that may not read it)
 
 OUTPUT (json)
   {"database", "intact", "events_checked", "head": {"audit_id", "hash"},

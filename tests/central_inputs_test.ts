@@ -1,6 +1,6 @@
 /**
  * The central store's inputs as an administrator writes them, against a real PostgreSQL:
- * a URL naming a Unix socket, each sslmode, a URL pasted with spaces around it, and `sync --watch` with an
+ * a URL naming a Unix socket, each sslmode, a site `verify` finds nothing of, a URL pasted with spaces around it, and `sync --watch` with an
  * interval longer than a timer holds.
  */
 import assert from "node:assert/strict";
@@ -59,6 +59,25 @@ Deno.test("central store: inputs as an administrator writes them", async (t) => 
       assert.equal(created, "0\n");
     },
   );
+
+  await t.step("verify --central --site of a site it holds nothing of says so", async () => {
+    const verdict = await runCli(["verify", "--central", url, "--site", "WH-TYPO"]);
+    assert.equal(verdict.code, 1, verdict.stdout);
+    assert.equal(verdict.stdout, "");
+    assert.match(verdict.stderr, /holds no events of site "WH-TYPO" that "postgres" may read\n/);
+    assert.match(verdict.stderr, /\nhint: .*audit-trail central sites/);
+  });
+
+  await t.step("a login with no password anywhere says that none was given", async () => {
+    const bare = pg.url({ password: null, database: new URL(url).pathname.slice(1) });
+    const refused = await runCli(["central", "sites", "--central", bare]);
+    assert.equal(refused.code, 1, refused.stderr);
+    assert.match(refused.stderr, /refused the login of "postgres".*\nhint: No password was given/);
+    const wrong = await runCli(["central", "sites", "--central", bare], {
+      env: { PGPASSWORD: "not-it" },
+    });
+    assert.match(wrong.stderr, /\nhint: Check the user and password/);
+  });
 
   await t.step(
     "a URL pasted with spaces around it works and is stored without its password",

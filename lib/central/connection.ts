@@ -227,9 +227,11 @@ export function translateCentralError(error: unknown, target: CentralTarget): un
   const code = e.code ?? "";
   const again = "Nothing was lost: run it again once that is fixed.";
   if (code === "28P01" || code === "28000") {
+    const given = target.password === null
+      ? "No password was given: put it in the URL, PGPASSWORD or the password file (~/.pgpass)."
+      : "Check the user and password (in the URL, PGPASSWORD or ~/.pgpass) with the administrator.";
     return new AuditTrailError(`Central store refused the login of "${target.user}" at ${where}`, {
-      hint:
-        `Check the user and password (in the URL or PGPASSWORD) with the administrator. ${again}`,
+      hint: `${given} ${again}`,
       cause: error,
     });
   }

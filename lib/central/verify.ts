@@ -6,6 +6,7 @@
  * @module
  */
 import { ChainLinker } from "../chain/encoding.ts";
+import { AuditTrailError } from "../errors.ts";
 import type { ChainFailure } from "../chain/classify.ts";
 import {
   type CentralConnection,
@@ -63,7 +64,14 @@ export async function verifyCentral(
     { snapshot: true },
   );
   if (options.site !== undefined && sites.length === 0) {
-    sites.push({ site: options.site, events_checked: 0, intact: true, failure: null });
+    // Not "intact": a mistyped site, or one this role may not read, would pass unchecked.
+    throw new AuditTrailError(
+      `The central store at ${target.display} holds no events of site "${options.site}" that "${target.user}" may read`,
+      {
+        hint:
+          "Check the name: audit-trail central sites lists the sites. A site's own role reads its own site only.",
+      },
+    );
   }
   return { central: target.display, sites };
 }
