@@ -84,6 +84,7 @@ Deno.test("CLI: central commands refuse bad usage with exit 2 before connecting 
     [["sync", "--central", url, "--interval", "5", "--db", db], /--interval is for --watch/],
     [["sync", "--central", url, "--watch", "--interval", "0", "--db", db], /at least 1 second/],
     [["sync", "--central", url, "--site", "no spaces", "--db", db], /not a valid site name/],
+    [["sync", "--central", url, "--site", "Évry", "--db", db], /hint: .*unaccented letters A-Z/],
     [["sync", "--central", url, "--db", db], /No site is named and none is recorded yet/],
     [["central"], /central needs a subcommand/],
     [["central", "drop", "--central", url], /Unknown subcommand "central drop"/],

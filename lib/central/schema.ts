@@ -194,7 +194,8 @@ const SITE_NAME = /^[A-Za-z0-9._-]{1,64}$/;
 export function checkSiteName(site: string): string {
   if (!SITE_NAME.test(site)) {
     throw new UsageError(`Site "${site}" is not a valid site name`, {
-      hint: "Use 1-64 characters: letters, digits, dot, underscore or dash (e.g. WH-LYON-1).",
+      hint:
+        "Use 1-64 characters: unaccented letters A-Z a-z, digits 0-9, dot, underscore or dash (e.g. WH-LYON-1).",
     });
   }
   return site;
