@@ -27,6 +27,7 @@ import {
   type CommandContext,
   expectAtMost,
   parseCommandArgs,
+  requireFormat,
 } from "./context.ts";
 
 export const command: Command = {
@@ -54,7 +55,7 @@ OPTIONS
                   percent-encoded: %2Fvar%2Frun%2Fpostgresql)
   --role ROLE     the PostgreSQL role to grant to (create it first: CREATE ROLE … LOGIN)
   --reader        grant reading of every site instead of one site
-  --format F      json | ndjson | table
+  --format F      json | ndjson | table (sites also csv)
 
 OUTPUT
   init:  {"central", "from_version", "to_version"}
@@ -76,6 +77,10 @@ EXAMPLES
     const [sub, site] = positionals;
     const { io } = context;
     const format = context.explicitFormat ?? (io.stdout.isTerminal ? "table" : "json");
+    // One object, not rows: no CSV (checked before anything is changed centrally).
+    if (sub === "init" || sub === "grant") {
+      requireFormat(context, `central ${sub}`, ["json", "ndjson", "table"]);
+    }
     if (sub === "init" || sub === "sites") {
       expectAtMost(`central ${sub}`, positionals, 1);
       await using central = await openCentral(io, values.central);

@@ -90,6 +90,14 @@ Deno.test("CLI: central commands refuse bad usage with exit 2 before connecting 
     [["central", "drop", "--central", url], /Unknown subcommand "central drop"/],
     [["central", "grant", "--role", "x", "--central", url], /needs a SITE \(or --reader\)/],
     [["central", "grant", "WH-1", "--central", url], /needs --role ROLE/],
+    [
+      ["central", "init", "--central", url, "--format", "csv"],
+      /central init cannot print --format csv/,
+    ],
+    [
+      ["central", "grant", "WH-1", "--role", "r", "--central", url, "--format", "csv"],
+      /central grant cannot print --format csv\nhint: Use one of: json, ndjson, table/,
+    ],
     [["query", "--site", "WH-1", "--db", db], /--site is for --central/],
     [["verify", "--central", url, "--anchor", "1:ab"], /--anchor is for this database/],
   ];
