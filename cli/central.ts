@@ -83,6 +83,12 @@ EXAMPLES
     }
     if (sub === "init" || sub === "sites") {
       expectAtMost(`central ${sub}`, positionals, 1);
+      const stray = values.role !== undefined ? "--role" : values.reader ? "--reader" : null;
+      if (stray !== null) {
+        throw new UsageError(`${stray} is for central grant, not central ${sub}`, {
+          hint: 'Run "audit-trail central --help" for usage.',
+        });
+      }
       await using central = await openCentral(io, values.central);
       if (sub === "init") {
         await writeObject(io.stdout, await initCentral(central), objectFormat(format));

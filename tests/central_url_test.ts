@@ -90,6 +90,13 @@ Deno.test("CLI: central commands refuse bad usage with exit 2 before connecting 
     [["central", "drop", "--central", url], /Unknown subcommand "central drop"/],
     [["central", "grant", "--role", "x", "--central", url], /needs a SITE \(or --reader\)/],
     [["central", "grant", "WH-1", "--central", url], /needs --role ROLE/],
+    [["central", "init", "--role", "r", "--central", url], /--role is for central grant, not/],
+    [["central", "sites", "--reader", "--central", url], /--reader is for central grant, not/],
+    [["central", "grant", "WH-1", "--role", "", "--central", url], /The role name is empty/],
+    [
+      ["central", "grant", "WH-1", "--role", "r".repeat(64), "--central", url],
+      /is 64 bytes long; PostgreSQL keeps names to 63\nhint: .*pg_roles/,
+    ],
     [
       ["central", "init", "--central", url, "--format", "csv"],
       /central init cannot print --format csv/,

@@ -129,6 +129,7 @@ export async function grantCentral(
   role: string,
 ): Promise<CentralGrant> {
   if (site !== null) checkSiteName(site);
+  checkRoleName(role);
   const { target } = central;
   await inCentralTransaction(central, async (tx) => {
     await requireSchemaIn(tx, target.display);
@@ -153,6 +154,28 @@ export async function grantCentral(
     if (site !== null) await tx.unsafe(`GRANT INSERT ON audit_trail_events TO ${quoted}`);
   });
   return site === null ? { site: null, role, reader: true } : { site, role };
+}
+
+/** PostgreSQL's longest name, in bytes: CREATE ROLE cuts a longer one to this. */
+const LONGEST_NAME_BYTES = 63;
+
+/**
+ * Refuses a role name PostgreSQL cannot hold as given: no role could ever match it, and the
+ * CREATE ROLE the hint suggests would make a role of a shorter name.
+ */
+function checkRoleName(role: string): void {
+  const bytes = new TextEncoder().encode(role).length;
+  if (bytes === 0) {
+    throw new UsageError("The role name is empty", {
+      hint: "Give the PostgreSQL login role of the site: --role ROLE.",
+    });
+  }
+  if (bytes > LONGEST_NAME_BYTES) {
+    throw new UsageError(
+      `Role name "${role}" is ${bytes} bytes long; PostgreSQL keeps names to ${LONGEST_NAME_BYTES}`,
+      { hint: "Give the role's name as PostgreSQL lists it: SELECT rolname FROM pg_roles." },
+    );
+  }
 }
 
 /** One site as `central sites` lists it. */
