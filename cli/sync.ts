@@ -41,8 +41,9 @@ OUTPUT
    "seconds"}  (one line per round with --watch; the password shows as ***)
 
 EXIT CODES
-  0 done   1 central store unreachable, login refused, or local database problem (nothing
-  lost: run it again later)   2 bad option or another site than this database's
+  0 done   1 central store unreachable, login refused, SITE not granted to this role, or
+  local database problem (nothing lost: run it again later)   2 bad option or another site
+  than this database's
   3 an event differs from the central copy (named by site and audit_id)
 
 EXAMPLES

@@ -1,6 +1,7 @@
 /**
  * The central store's inputs as an administrator writes them, against a real PostgreSQL:
- * a URL naming a Unix socket, each sslmode, a site `verify` finds nothing of, a URL pasted with spaces around it, and `sync --watch` with an
+ * a URL naming a Unix socket, each sslmode, a site `verify` finds nothing of, a first sync
+ * as a site the role may not write, a URL pasted with spaces around it, and `sync --watch` with an
  * interval longer than a timer holds.
  */
 import assert from "node:assert/strict";
@@ -78,6 +79,23 @@ Deno.test("central store: inputs as an administrator writes them", async (t) => 
     });
     assert.match(wrong.stderr, /\nhint: Check the user and password/);
   });
+
+  await t.step(
+    "a first sync with nothing to send, as a site the role may not write, ties nothing",
+    async () => {
+      const database = new URL(url).pathname.slice(1);
+      await pg.psql("CREATE ROLE site_a LOGIN PASSWORD 'a-pw'");
+      await cliJson(["central", "grant", "WH-A", "--role", "site_a", "--central", url]);
+      const asSiteA = pg.url({ user: "site_a", password: "a-pw", database });
+      const db = await migratedDb(dir.path, "fresh.db");
+      const typo = await runCli(["sync", "--central", asSiteA, "--site", "WH-AA", "--db", db]);
+      assert.equal(typo.code, 1, typo.stdout);
+      assert.match(typo.stderr, /does not let "site_a" write site "WH-AA"\nhint: .*central grant/);
+      assert.deepEqual(sqliteRows(db, "SELECT site FROM audit_trail_central"), []);
+      const right = await cliJson(["sync", "--central", asSiteA, "--site", "WH-A", "--db", db]);
+      assert.equal(right.site, "WH-A");
+    },
+  );
 
   await t.step(
     "a URL pasted with spaces around it works and is stored without its password",

@@ -205,9 +205,26 @@ class SyncRun {
       sql`
         SELECT (SELECT coalesce(max(version), 0) FROM audit_trail_schema) AS version,
                s.site IS NOT NULL AS known, s.last_audit_id,
-               encode(s.last_seal, 'hex') AS last_seal
+               encode(s.last_seal, 'hex') AS last_seal,
+               -- As the append policy decides (its owner and superusers pass it by).
+               EXISTS (SELECT 1 FROM audit_trail_grants AS g
+                       WHERE g.role = current_user AND g.site = ${this.site})
+               OR (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user)
+               OR (SELECT relowner FROM pg_class WHERE oid = 'audit_trail_events'::regclass)
+                  = (SELECT oid FROM pg_roles WHERE rolname = current_user) AS may_write
         FROM (SELECT 1) AS one LEFT JOIN audit_trail_sites AS s ON s.site = ${this.site}`);
     if (row.version !== CENTRAL_SCHEMA_VERSION) await requireCentralSchema(this.central);
+    if (!row.may_write) {
+      // Checked before anything is sent or recorded: with nothing to send, the first sync
+      // would otherwise tie this database to a site its role can never write.
+      throw new AuditTrailError(
+        `Central store at ${target.display} does not let "${target.user}" write site "${this.site}"`,
+        {
+          hint:
+            `Check the site name; the administrator grants it with: audit-trail central grant ${this.site} --role ${target.user}. Nothing was recorded: run it again once that is fixed.`,
+        },
+      );
+    }
     const root = row.known ? null : localRoot(this.db);
     if (root) {
       // The oldest events were archived before the first sync: the central copy starts
