@@ -97,8 +97,8 @@ Deno.test("central store: the database enforces what each role may do", async (t
         other,
       ]);
       assert.equal(result.code, 1);
-      assert.match(result.stderr, /refused "site_a".*row-level security/);
-      assert.match(result.stderr, /hint: .*central grant SITE --role site_a/);
+      assert.match(result.stderr, /does not let "site_a" write site "WH-B"/);
+      assert.match(result.stderr, /hint: .*central grant WH-B --role site_a/);
       assert.ok(!result.stderr.includes("a-pw"));
     },
   );
