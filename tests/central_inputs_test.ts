@@ -1,6 +1,6 @@
 /**
  * The central store's inputs as an administrator writes them, against a real PostgreSQL:
- * a URL naming a Unix socket, each sslmode, a site `verify` finds nothing of, a first sync
+ * a URL naming a Unix socket or an IPv6 address, each sslmode, a site `verify` finds nothing of, a first sync
  * as a site the role may not write, a URL pasted with spaces around it, and `sync --watch` with an
  * interval longer than a timer holds.
  */
@@ -30,6 +30,15 @@ Deno.test("central store: inputs as an administrator writes them", async (t) => 
       }
     },
   );
+
+  await t.step("an IPv6 host is connected to as given, not cut at its first colon", async () => {
+    // The server listens on 127.0.0.1 only: [::1] must not reach it.
+    const v6 = url.replace("@127.0.0.1:", "@[::1]:");
+    const result = await runCli(["central", "sites", "--central", v6]);
+    assert.equal(result.code, 1, result.stdout);
+    assert.match(result.stderr, /cannot be reached: .*::1/);
+    assert.ok(!result.stderr.includes(pg.password));
+  });
 
   await t.step("sslmode as libpq reads it, against a server without TLS", async () => {
     assert.deepEqual(await cliJson(["central", "sites", "--central", `${url}?sslmode=allow`]), []);

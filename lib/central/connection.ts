@@ -73,13 +73,22 @@ async function openClient(
     application_name: "audit-trail",
   };
   if (options.hostname) connection["audit_trail.hostname"] = options.hostname;
+  // A host starting with "/" is the folder of the server's Unix socket, as with libpq. A host
+  // goes as a one-element list (the client's types say text): as text it is split at ":" for
+  // HOST:PORT, which cut an IPv6 address such as ::1 down to its first group, so connected
+  // elsewhere.
+  const address =
+    (target.host.startsWith("/")
+      ? { path: `${target.host}/.s.PGSQL.${target.port}`, port: target.port }
+      : { host: [target.host], port: [target.port] }) as unknown as {
+        host?: string;
+        path?: string;
+        port: number;
+      };
   // Every setting given here, so that none comes from the process environment behind the
   // caller's back (the library reads PG* variables for whatever it is not told).
-  // A host starting with "/" is the folder of the server's Unix socket, as with libpq.
-  const socket = target.host.startsWith("/") ? `${target.host}/.s.PGSQL.${target.port}` : null;
   return connect({
-    ...(socket === null ? { host: target.host } : { path: socket }),
-    port: target.port,
+    ...address,
     database: target.database,
     user: target.user,
     pass: target.password ?? "",

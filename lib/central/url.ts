@@ -67,9 +67,17 @@ export function parseCentralUrl(text: string, defaults: CentralDefaults = {}): C
   try {
     url = new URL(text.trim());
   } catch {
-    // URL refuses a port past 65535 as it refuses anything else: say which part is wrong.
-    const port = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*:(\d+)(?:[/?#]|$)/i.exec(text.trim())?.[1];
-    throw fail(port === undefined ? "is not a URL" : `has port ${port}: a port is 1 to 65535`);
+    // URL refuses these as it refuses anything else: say which part is wrong.
+    const host = /^[a-z][a-z0-9+.-]*:\/\/(?:[^/?#]*@)?([^/?#@]*)/i.exec(text.trim())?.[1] ?? "";
+    if (/^[0-9a-f:.]+$/i.test(host) && host.split(":").length > 2) {
+      throw fail("has an IPv6 address without brackets: write it as [ADDRESS]:PORT");
+    }
+    const port = /:(\d+)$/.exec(host)?.[1];
+    throw fail(
+      port !== undefined && Number(port) > 65535
+        ? `has port ${port}: a port is 1 to 65535`
+        : "is not a URL",
+    );
   }
   if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
     throw fail("must start with postgres://");
