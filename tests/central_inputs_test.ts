@@ -31,13 +31,16 @@ Deno.test("central store: inputs as an administrator writes them", async (t) => 
     },
   );
 
-  await t.step("an IPv6 host is connected to as given, not cut at its first colon", async () => {
+  await t.step("an IPv6 host, or several hosts, are connected to as given", async () => {
     // The server listens on 127.0.0.1 only: [::1] must not reach it.
     const v6 = url.replace("@127.0.0.1:", "@[::1]:");
     const result = await runCli(["central", "sites", "--central", v6]);
     assert.equal(result.code, 1, result.stdout);
     assert.match(result.stderr, /cannot be reached: .*::1/);
     assert.ok(!result.stderr.includes(pg.password));
+    // Several hosts, tried in turn as libpq does: the first has no server.
+    const several = url.replace("@127.0.0.1:", "@127.0.0.9,127.0.0.1:");
+    assert.deepEqual(await cliJson(["central", "sites", "--central", several]), []);
   });
 
   await t.step("sslmode as libpq reads it, against a server without TLS", async () => {

@@ -73,14 +73,15 @@ async function openClient(
     application_name: "audit-trail",
   };
   if (options.hostname) connection["audit_trail.hostname"] = options.hostname;
-  // A host starting with "/" is the folder of the server's Unix socket, as with libpq. A host
-  // goes as a one-element list (the client's types say text): as text it is split at ":" for
-  // HOST:PORT, which cut an IPv6 address such as ::1 down to its first group, so connected
-  // elsewhere.
+  // A host starting with "/" is the folder of the server's Unix socket, as with libpq. Hosts
+  // go as a list, one per comma as libpq tries them (the client's types say text): as text
+  // each is split at ":" for HOST:PORT, which cut an IPv6 address such as ::1 down to its
+  // first group, so connected elsewhere.
+  const hosts = target.host.split(",");
   const address =
     (target.host.startsWith("/")
       ? { path: `${target.host}/.s.PGSQL.${target.port}`, port: target.port }
-      : { host: [target.host], port: [target.port] }) as unknown as {
+      : { host: hosts, port: hosts.map(() => target.port) }) as unknown as {
         host?: string;
         path?: string;
         port: number;
