@@ -56,16 +56,50 @@ export async function verifyBundle(path: string): Promise<VerifyResult> {
       hint: "Give the bundle folder or its .zip file.",
     });
   }
-  return info.isDirectory ? await verifyFolder(path) : await verifyZip(path);
+  if (info.isDirectory) return await verifyFolder(path);
+  // Opening a named pipe or a device would wait for a writer, or read for ever.
+  if (!info.isFile) throw notABundle(path, "it is neither a folder nor a file");
+  return await verifyZip(path);
+}
+
+/** How the bundle's files are read: each must be a plain file, and none larger than listed. */
+interface BundleSource {
+  /** Each name present, and how many times (a ZIP may hold a name twice). */
+  present: Map<string, number>;
+  /** Why `name` cannot be checked as a file (a link, a folder, a device), or `null`. */
+  notAFile(name: string): Promise<string | null>;
+  /**
+   * The size and hash of `name`; no hash when it is larger than `limit`, and no size either
+   * when that was found by reading only part of it.
+   */
+  measure(name: string, limit: number): Promise<{ bytes: number | null; sha256: string | null }>;
+  /** The manifest's text, or `null` when it is larger than any manifest can be. */
+  readManifest(): Promise<string | null>;
 }
 
 async function verifyFolder(dir: string): Promise<VerifyResult> {
-  const present = new Set<string>();
-  for await (const entry of Deno.readDir(dir)) present.add(entry.name);
-  return await check(dir, present, async (name) => {
-    const { bytes, sha256 } = await hashFile(join(dir, name));
-    return { bytes, sha256 };
-  }, async () => await Deno.readTextFile(join(dir, MANIFEST_NAME)));
+  const present = new Map<string, number>();
+  for await (const entry of Deno.readDir(dir)) present.set(entry.name, 1);
+  const notAFile = async (name: string) => {
+    const info = await Deno.lstat(join(dir, name));
+    if (info.isFile) return null;
+    return info.isSymlink ? "a link" : info.isDirectory ? "a folder" : "a device or pipe";
+  };
+  return await check(dir, {
+    present,
+    notAFile,
+    async measure(name, limit) {
+      // The manifest lists sizes a plain file has exactly: no need to read a larger one.
+      const { size } = await Deno.lstat(join(dir, name));
+      if (size > limit) return { bytes: size, sha256: null };
+      return await hashFile(join(dir, name));
+    },
+    async readManifest() {
+      const path = join(dir, MANIFEST_NAME);
+      if ((await Deno.lstat(path)).size > MAX_MANIFEST_BYTES) return null;
+      return await Deno.readTextFile(path);
+    },
+  });
 }
 
 async function verifyZip(path: string): Promise<VerifyResult> {
@@ -73,39 +107,42 @@ async function verifyZip(path: string): Promise<VerifyResult> {
   try {
     zip = await openZip(path);
   } catch (error) {
-    throw new AuditTrailError(`"${path}" is not a bundle folder or ZIP: ${errorMessage(error)}`);
+    const entry = (error as { filename?: unknown }).filename;
+    throw notABundle(
+      path,
+      typeof entry === "string"
+        ? `it holds "${entry}", a name that leads out of the bundle's folder`
+        : `it cannot be read as a ZIP (${errorMessage(error)})`,
+    );
   }
   try {
     const manifestEntry = zip.entries.find((e) => e.name.split("/").pop() === MANIFEST_NAME);
     // Every entry lives in the one top folder that holds the manifest.
     const prefix = manifestEntry ? manifestEntry.name.slice(0, -MANIFEST_NAME.length) : "";
     const byName = new Map<string, ZipFileEntry>();
+    const present = new Map<string, number>();
     const stray: string[] = [];
     for (const entry of zip.entries) {
-      if (entry.name.startsWith(prefix)) byName.set(entry.name.slice(prefix.length), entry);
-      else stray.push(entry.name);
+      if (!entry.name.startsWith(prefix)) {
+        stray.push(entry.name);
+        continue;
+      }
+      const name = entry.name.slice(prefix.length);
+      byName.set(name, entry);
+      present.set(name, (present.get(name) ?? 0) + 1);
     }
-    const result = await check(path, new Set(byName.keys()), async (name) => {
-      const hash = createHash("sha256");
-      let bytes = 0;
-      await byName.get(name)!.read(
-        new WritableStream({
-          write(chunk) {
-            hash.update(chunk);
-            bytes += chunk.length;
-          },
-        }),
-      );
-      return { bytes, sha256: hash.digest("hex") };
-    }, async () => {
-      let text = "";
-      const decoder = new TextDecoder();
-      await manifestEntry!.read(
-        new WritableStream({
-          write: (chunk) => void (text += decoder.decode(chunk, { stream: true })),
-        }),
-      );
-      return text + decoder.decode();
+    const result = await check(path, {
+      present,
+      notAFile: () => Promise.resolve(null),
+      async measure(name, limit) {
+        const entry = byName.get(name)!;
+        if (entry.bytes > limit) return { bytes: entry.bytes, sha256: null };
+        return await readEntry(entry, limit);
+      },
+      async readManifest() {
+        const read = await readEntry(manifestEntry!, MAX_MANIFEST_BYTES, new TextDecoder());
+        return read.text ?? null;
+      },
     });
     for (const name of stray) result.problems.push(`${name}: not in the bundle's folder`);
     result.ok = result.problems.length === 0;
@@ -115,20 +152,67 @@ async function verifyZip(path: string): Promise<VerifyResult> {
   }
 }
 
-async function check(
-  path: string,
-  present: Set<string>,
-  measure: (name: string) => Promise<{ bytes: number; sha256: string }>,
-  readManifest: () => Promise<string>,
-): Promise<VerifyResult> {
+/**
+ * Streams `entry` through SHA-256 (and `decoder`, for its text), stopping as soon as it holds
+ * more than `limit` bytes: an entry may inflate to far more than its directory declares.
+ */
+async function readEntry(
+  entry: ZipFileEntry,
+  limit: number,
+  decoder?: TextDecoder,
+): Promise<{ bytes: number | null; sha256: string | null; text?: string }> {
+  const hash = createHash("sha256");
+  let bytes = 0;
+  let text = "";
+  const tooLarge = new Error("larger than its limit");
+  try {
+    await entry.read(
+      new WritableStream({
+        write(chunk) {
+          bytes += chunk.length;
+          if (bytes > limit) throw tooLarge;
+          hash.update(chunk);
+          if (decoder) text += decoder.decode(chunk, { stream: true });
+        },
+      }),
+    );
+  } catch (error) {
+    if (error !== tooLarge) throw error;
+    return { bytes: null, sha256: null };
+  }
+  return { bytes, sha256: hash.digest("hex"), text: decoder ? text + decoder.decode() : undefined };
+}
+
+/** A manifest lists a dozen files in a few KB; a larger one is not read. */
+const MAX_MANIFEST_BYTES = 4 * 1024 * 1024;
+
+function notABundle(path: string, why: string): AuditTrailError {
+  return new AuditTrailError(`"${path}" is not a bundle folder or ZIP: ${why}`, {
+    hint:
+      "Give the bundle folder or its .zip file as audit-trail made it; if it was cut short or changed on the way, ask for a new bundle.",
+  });
+}
+
+async function check(path: string, source: BundleSource): Promise<VerifyResult> {
   const result: VerifyResult = { path, bundle_id: null, ok: false, files_checked: 0, problems: [] };
+  const { present } = source;
   if (!present.has(MANIFEST_NAME)) {
     result.problems.push(`${MANIFEST_NAME}: missing, so nothing can be checked`);
     return result;
   }
+  const unchecked = (why: string) => {
+    result.problems.push(`${MANIFEST_NAME}: ${why}, so nothing can be checked`);
+    return result;
+  };
+  // A name held twice is checked once, while an unpacking program may keep the other copy.
+  if (present.get(MANIFEST_NAME)! > 1) return unchecked("in the ZIP more than once");
+  const manifestKind = await source.notAFile(MANIFEST_NAME);
+  if (manifestKind) return unchecked(`${manifestKind}, not a file`);
   let listed: ListedFile[];
   try {
-    const manifest = JSON.parse(await readManifest());
+    const text = await source.readManifest();
+    if (text === null) return unchecked("larger than a manifest can be");
+    const manifest = JSON.parse(text);
     result.bundle_id = typeof manifest.bundle_id === "string" ? manifest.bundle_id : null;
     listed = manifest.files;
     if (!Array.isArray(listed) || !listed.every(isListedFile)) {
@@ -138,15 +222,32 @@ async function check(
     result.problems.push(`${MANIFEST_NAME}: unreadable (${errorMessage(error)})`);
     return result;
   }
+  const seen = new Set<string>();
   for (const file of listed) {
+    if (seen.has(file.name)) {
+      result.problems.push(`${file.name}: listed more than once in the manifest`);
+      continue;
+    }
+    seen.add(file.name);
     if (!present.has(file.name)) {
       result.problems.push(`${file.name}: missing`);
       continue;
     }
+    if (present.get(file.name)! > 1) {
+      result.problems.push(`${file.name}: in the ZIP more than once`);
+      continue;
+    }
     try {
-      const { bytes, sha256 } = await measure(file.name);
+      const kind = await source.notAFile(file.name);
+      if (kind) {
+        result.problems.push(`${file.name}: ${kind}, not a file, so it was not read`);
+        continue;
+      }
+      const { bytes, sha256 } = await source.measure(file.name, file.bytes);
       result.files_checked++;
-      if (bytes !== file.bytes) {
+      if (bytes === null) {
+        result.problems.push(`${file.name}: larger than the ${file.bytes} bytes the manifest says`);
+      } else if (bytes !== file.bytes) {
         result.problems.push(
           `${file.name}: size is ${bytes} bytes, the manifest says ${file.bytes}`,
         );
@@ -158,7 +259,7 @@ async function check(
     }
   }
   const known = new Set([MANIFEST_NAME, ...listed.map((f) => f.name)]);
-  for (const name of present) {
+  for (const name of present.keys()) {
     if (!known.has(name)) result.problems.push(`${name}: not listed in the manifest`);
   }
   result.ok = result.problems.length === 0;

@@ -253,6 +253,8 @@ export class FolderZip {
 export interface ZipFileEntry {
   /** The path inside the ZIP, e.g. `debug_bundle_20260216_143005/manifest.json`. */
   name: string;
+  /** The size the ZIP's directory declares for the content (the content may differ). */
+  bytes: number;
   /** Streams the uncompressed content into `writable`; rejects if the data is damaged. */
   read(writable: WritableStream<Uint8Array>): Promise<void>;
 }
@@ -288,6 +290,7 @@ export async function openZip(
   try {
     const entries = (await reader.getEntries()).filter((e) => !e.directory).map((entry) => ({
       name: entry.filename,
+      bytes: entry.uncompressedSize,
       async read(writable: WritableStream<Uint8Array>) {
         if (entry.directory) return;
         await entry.getData(writable);
