@@ -221,10 +221,14 @@ export async function redactSettings(settings: unknown): Promise<RedactionResult
   return { redacted, paths, secrets };
 }
 
+// One `key: value` or `key = value` a line, as YAML, INI and .env files (`export KEY=…`) hold.
+const LINE_PAIR = /^[ \t]*(?:export[ \t]+)?["']?([\w.-]+)["']?[ \t]*[:=][ \t]*(.*?)[ \t]*\r?$/gm;
+
 /**
  * Best-effort secrets of a settings file that is not valid JSON: `"key": "value"` pairs
- * whose key names a secret, and credentials inside the text. The file itself is left out
- * of the bundle; these are only looked for in the other files.
+ * and `key: value`, `key = value`, `export KEY="value"` lines (YAML, INI, .env) whose key
+ * names a secret, and credentials inside the text. The file itself is left out of the
+ * bundle; these are only looked for in the other files.
  */
 export function secretsInText(text: string): SecretValue[] {
   const secrets: SecretValue[] = [];
@@ -239,8 +243,17 @@ export function secretsInText(text: string): SecretValue[] {
     }
     if (value !== "" && value !== "null") secrets.push({ path: match[1], value });
   }
+  for (const match of text.matchAll(LINE_PAIR)) {
+    if (!isSecretKey(match[1])) continue;
+    const value = match[2].replace(/^(["'])(.*)\1,?$/, "$2");
+    if (!["", "null", "~", "|", ">"].includes(value) && !secrets.some((s) => s.value === value)) {
+      secrets.push({ path: match[1], value });
+    }
+  }
   for (const secret of redactConnectionString(text).found) {
-    secrets.push({ path: "(connection string)", value: secret });
+    if (!secrets.some((s) => s.value === secret)) {
+      secrets.push({ path: "(connection string)", value: secret });
+    }
   }
   return secrets;
 }
