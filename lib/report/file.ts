@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { openDatabase } from "../db.ts";
+import { type AuditDatabase, openDatabase } from "../db.ts";
 import { errorMessage } from "../errors.ts";
 import { type ReportSummary, unreadableReport, writeReport } from "./report.ts";
 import type { ChainVerdict } from "./sections.ts";
@@ -71,6 +71,7 @@ export async function writeReportFile(
       readOnly: true,
       busyTimeoutMs: options.busyTimeoutMs,
     });
+    withRunIdColumn(db);
     const sink = { write: (text: string) => Promise.resolve(void (page += text)) };
     const summary = await writeReport(db, sink, {
       source: options.source,
@@ -86,4 +87,17 @@ export async function writeReportFile(
   }
   await Deno.writeTextFile(path, page, { createNew: true });
   return result;
+}
+
+/**
+ * Lends the `audit_log` of the inventory application, which predates `run_id`, an empty one:
+ * the report's queries name it, and a bundle is most wanted for a database not yet migrated.
+ * A temporary view is found before the table of the same name, and leaves the file unchanged.
+ */
+function withRunIdColumn(db: AuditDatabase): void {
+  const columns = db.sqlite.prepare("SELECT name FROM pragma_table_info('audit_log')").all();
+  if (columns.length === 0 || columns.some((c) => c.name === "run_id")) return;
+  db.sqlite.exec(
+    "CREATE TEMP VIEW audit_log AS SELECT *, CAST(NULL AS TEXT) AS run_id FROM main.audit_log",
+  );
 }
