@@ -8,7 +8,8 @@
  * @module
  */
 import { dirname, join } from "node:path";
-import { exportDebugBundle } from "./lib/bundle/mod.ts";
+import { tmpdir } from "node:os";
+import { BundleFolderError, exportDebugBundle } from "./lib/bundle/mod.ts";
 import { AuditTrailError, errorMessage } from "./lib/errors.ts";
 import { writeAll } from "./lib/io.ts";
 import type { TextSink } from "./lib/output.ts";
@@ -27,6 +28,11 @@ export interface LauncherIo {
   exists(path: string): boolean;
   /** Waits for Enter when a person is at the window; `null` when nobody is (a pipe). */
   waitForEnter: (() => Promise<void>) | null;
+  /**
+   * Where the bundle goes when the folder beside the database cannot take it (read-only,
+   * full): the person at the window has no option to give another.
+   */
+  fallbackDir?: () => string;
 }
 
 /**
@@ -55,11 +61,24 @@ export async function runLauncher(io: LauncherIo): Promise<number> {
     `audit-trail debug bundle\nCollecting information for support from ${database}\n\n`,
   );
   const printer = progressPrinter(io.out);
+  const bundle = (outputDir?: string) =>
+    interruptible((signal) =>
+      exportDebugBundle({
+        database,
+        outputDir,
+        compress: true,
+        onProgress: printer.onProgress,
+        signal,
+      })
+    ).finally(() => printer.flushed());
   let code: number;
   try {
-    const outcome = await interruptible((signal) =>
-      exportDebugBundle({ database, compress: true, onProgress: printer.onProgress, signal })
-    ).finally(() => printer.flushed());
+    const outcome = await bundle().catch(async (error) => {
+      if (!(error instanceof BundleFolderError) || !io.fallbackDir) throw error;
+      const fallback = io.fallbackDir();
+      await io.out.write(`${error.message}\nTrying this folder instead: ${fallback}\n\n`);
+      return await bundle(fallback);
+    });
     if (outcome instanceof Interruption) {
       await io.out.write(`\nStopped: ${INTERRUPTED_MESSAGE}.\n`);
       code = outcome.exitCode;
@@ -114,6 +133,7 @@ if (import.meta.main) {
       }
     },
     waitForEnter: Deno.stdin.isTerminal() ? readLine : null,
+    fallbackDir: () => join(tmpdir(), "audit-trail-debug-bundles"),
   });
   Deno.exit(code);
 }
