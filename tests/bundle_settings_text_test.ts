@@ -63,3 +63,31 @@ Deno.test("CLI bundle masks in the events a secret of a YAML, INI or .env settin
     }
   }
 });
+
+Deno.test("CLI bundle masks a non-ASCII secret of a settings file saved as Windows-1252 (ANSI)", async () => {
+  await using dir = await tempDir();
+  {
+    using db = openMigrated(dir.path);
+    await logAuditEvents(db, [{ operation: "NOTE", details: "login CaféSecret-77 refused" }]);
+  }
+  // "é" is the single byte E9 in Windows-1252, not valid UTF-8.
+  await Deno.writeFile(
+    join(dir.path, "settings.json"),
+    new Uint8Array([
+      ...new TextEncoder().encode('{"password": "Caf'),
+      0xe9,
+      ...new TextEncoder().encode('Secret-77"}'),
+    ]),
+  );
+  const result = await runCli(["bundle", "--db", join(dir.path, "app.db")]);
+  assert.equal(result.code, 0, result.stderr);
+  const folder = result.stdout.trim();
+  for await (const file of Deno.readDir(folder)) {
+    const text = new TextDecoder().decode(await Deno.readFile(join(folder, file.name)));
+    assert.ok(!text.includes("CaféSecret-77"), file.name);
+  }
+  assert.match(
+    await Deno.readTextFile(join(folder, "audit_log.csv")),
+    /login \[REDACTED\] refused/,
+  );
+});

@@ -674,10 +674,23 @@ async function readSettingsText(path: string, named: boolean): Promise<string | 
     const info = await Deno.stat(path);
     if (!info.isFile) throw new Error("it is not a file");
     if (info.size > MAX_SETTINGS_BYTES) throw new Error("it is larger than 5 MB");
-    return await Deno.readTextFile(path);
+    return decodeSettings(await Deno.readFile(path));
   } catch (error) {
     if (error instanceof Deno.errors.NotFound && !named) return null;
     throw new Error(`Cannot read the settings file "${path}": ${errorMessage(error)}`);
+  }
+}
+
+/**
+ * The settings' text: UTF-8, or else Windows-1252, as Notepad saved "ANSI" files. Decoded
+ * as UTF-8 regardless, a password's "é" would become U+FFFD and no longer match the "é" of
+ * the events, which would then keep it unmasked.
+ */
+function decodeSettings(bytes: Uint8Array): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    return new TextDecoder("windows-1252").decode(bytes);
   }
 }
 
