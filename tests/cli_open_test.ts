@@ -21,19 +21,20 @@ import { eventCount, inParallel, migratedFile } from "./fixtures.ts";
 
 const ONE_ERROR = /^audit-trail: error: [^\n]+\n(hint: [^\n]+\n)?$/;
 
+/** Commands that open the database given with --db, each with the least it needs to run. */
+const OPENING_COMMANDS = [
+  ["migrate"],
+  ["migrate", "--status"],
+  ["log", "X"],
+  ["query"],
+  ["head"],
+  ["verify"],
+  ["batch", "list"],
+];
+
 Deno.test("CLI: --db :memory: (or empty, or a file: URI) is a usage error for every command, and nothing is created", async () => {
   await using dir = await tempDir();
-  const commands = [
-    ["migrate"],
-    ["migrate", "--status"],
-    ["log", "X"],
-    ["query"],
-    ["head"],
-    ["verify"],
-    ["batch", "start"],
-    ["batch", "list"],
-    ["bundle"],
-  ];
+  const commands = [...OPENING_COMMANDS, ["batch", "start"], ["bundle"]];
   const paths = [":memory:", "file::memory:", "file:app.db?mode=memory"];
   const cases = paths.flatMap((path) => commands.map((args) => [...args, "--db", path]));
   cases.push(["log", "X"], ["query"]);
@@ -208,15 +209,9 @@ Deno.test({
   const listed = () => [...Deno.readDirSync(dir.path)].map((e) => e.name).sort();
   const before = listed();
   const commands = [
-    ["migrate"],
-    ["migrate", "--status"],
-    ["log", "X"],
-    ["query"],
-    ["head"],
-    ["verify"],
+    ...OPENING_COMMANDS,
     ["stats"],
     ["report"],
-    ["batch", "list"],
     ["archive", "--keep", "1", "--dry-run"],
     ["serve", "--port", "0"],
   ];
