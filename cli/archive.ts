@@ -117,7 +117,7 @@ export function archiveCut(
   }
   let start: string;
   try {
-    start = parseTimeBound(before!, "since").start;
+    start = parseTimeBound(before!).start;
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     throw new UsageError(`--before "${before}" is not a valid date or time`, {

@@ -284,10 +284,10 @@ function nonEmpty(value: string | undefined): string | undefined {
 //
 // Their specifiers are computed on purpose: a literal `import("./cli/bundle.ts")` makes
 // `deno run` read and check every command's modules (and theirs) at each start, a few
-// milliseconds that every `log` would pay. `deno compile` cannot see computed imports, so
-// `scripts/compile.ts` embeds each module listed here with `--include`. This lives here rather
-// than in a module of its own because every command loads this one anyway: each module on the
-// way to a command costs its start, cold about a millisecond (DEVELOPERS.md, "Start-up").
+// milliseconds that every `log` would pay. The built program (`cli_build.ts`, made by `deno task
+// build`) hands over loaders its bundler can follow instead, and keeps them computed in what it
+// writes. This lives here rather than in a module of its own because every command loads this
+// one anyway: each module on the way to a command costs its start (DEVELOPERS.md, "Start-up").
 
 /** Every module imported on demand, relative to the project's root. */
 export const ON_DEMAND_MODULES = [
@@ -320,14 +320,24 @@ export const ON_DEMAND_MODULES = [
 /** One of {@linkcode ON_DEMAND_MODULES}. */
 export type OnDemandModule = (typeof ON_DEMAND_MODULES)[number];
 
+/** A loader for each module imported on demand. */
+export type OnDemandLoaders = Record<OnDemandModule, () => Promise<unknown>>;
+
 const ROOT = new URL("../", import.meta.url);
+
+let loadOnDemand = (module: OnDemandModule): Promise<unknown> => import(new URL(module, ROOT).href);
 
 /**
  * Imports `module` (one of {@linkcode ON_DEMAND_MODULES}); `T` is its type, written as
  * `typeof import("…")`, which loads nothing at run time.
  */
 export function importOnDemand<T>(module: OnDemandModule): Promise<T> {
-  return import(new URL(module, ROOT).href);
+  return loadOnDemand(module) as Promise<T>;
+}
+
+/** Loads each module imported on demand through `loaders` from now on (the built program). */
+export function useOnDemandLoaders(loaders: OnDemandLoaders): void {
+  loadOnDemand = (module) => loaders[module]();
 }
 
 // --- the argument parser ------------------------------------------------------------------------

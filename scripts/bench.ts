@@ -14,9 +14,11 @@
  * cold, as the first command after a while finds the page cache (see `--cold`), and warm; the
  * targets hold for both.
  *
- * The command under test runs as `deno run <PERMISSION_FLAGS> cli.ts …`, the permissions the
- * compiled executable gets; `deno run` adds its own start-up time, which the bare Deno peer
- * (scripts/bench_bare.ts: `node:sqlite` and the same statement, nothing else) pays too.
+ * The command under test is the built program the executable is compiled from (`deno task
+ * build`, into dist/js), run as `deno run <PERMISSION_FLAGS> dist/js/cli_build.js …` with the
+ * permissions the executable gets; `deno run` adds its own start-up time, which the bare Deno
+ * peer (scripts/bench_bare.ts: `node:sqlite` and the same statement, nothing else) pays too.
+ * The start-up figures also show `deno run cli.ts`, the program run from its source.
  *
  * Scripts of their own may add or replace cases: `scripts/bench_bundle.ts`,
  * `scripts/bench_export.ts`, `scripts/bench_viewer.ts` and `scripts/bench_archive.ts`, where they
@@ -54,6 +56,7 @@ import { parseArgs } from "node:util";
 import { dirname, join, resolve } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { PERMISSION_FLAGS } from "./permissions.ts";
+import { build, type BuildResult } from "./build.ts";
 import { EVENTS_PER_RUN, runName, skuName, writeEventFiles } from "./bench_data.ts";
 import {
   type BenchCase,
@@ -309,7 +312,8 @@ function startupCase(spec: {
   /** Ours at least this many times faster than original.py (`null`: reported). */
   originalFaster: number | null;
   databases(c: BenchContext): Promise<StartupDatabases>;
-  ours(c: BenchContext, db: string): string[];
+  /** Our command's arguments (after the program). */
+  args(c: BenchContext, db: string): string[];
   bare(c: BenchContext, db: string): string[];
   original(c: BenchContext, db: string): string[] | null;
   /** Whether ours and the bare script print the same (read commands do). */
@@ -338,9 +342,10 @@ function startupCase(spec: {
         const cached = mode === "cold" ? await c.cache.cachedPercent(dbs.ours) : null;
         const original = spec.original(c, dbs.original ?? "");
         const measured = await compare({
-          ours: { command: spec.ours(c, dbs.ours), before },
+          ours: { command: c.cli(...spec.args(c, dbs.ours)), before },
           bare: { command: spec.bare(c, dbs.bare), before },
           ...(original && dbs.original ? { original: { command: original, before } } : {}),
+          source: { command: c.cliSource(...spec.args(c, dbs.ours)), before },
         }, c.runs);
         const notes = [
           `median of ${c.runs}, in turns`,
@@ -360,6 +365,15 @@ function startupCase(spec: {
           notes.join("; "),
         );
         figures.push({ ...line, pass: line.pass && !differs });
+        figures.push(ratioFigure(
+          `${spec.figure}, ${mode}, run from source (deno run cli.ts)`,
+          measured.source,
+          measured.bare,
+          "bare Deno + node:sqlite",
+          "reported",
+          null,
+          `median of ${c.runs}, in turns; the executable is compiled from the built program`,
+        ));
         if (!measured.original) {
           figures.push(
             skipped(
@@ -411,9 +425,9 @@ const logProcess = startupCase({
     await Deno.copyFile(ours, bare);
     return { ours, bare, original: await c.originalDatabase() };
   },
-  ours: (c, db) => {
+  args: (_c, db) => {
     const [operation, sku, details, user] = LOG_ARGS;
-    return c.cli("log", operation, "--sku", sku, "--details", details, "--user", user, "--db", db);
+    return ["log", operation, "--sku", sku, "--details", details, "--user", user, "--db", db];
   },
   bare: (c, db) => c.bare("log", db, ...LOG_ARGS),
   original: (c, db) => {
@@ -432,8 +446,10 @@ const querySku = startupCase({
     const ours = await c.database("large");
     return { ours, bare: ours, original: await c.originalDatabase() };
   },
-  ours: (c, db) =>
-    c.cli("query", "--sku", skuName(0), "--limit", "100", "--format", "json", "--db", db),
+  args: (
+    _c,
+    db,
+  ) => ["query", "--sku", skuName(0), "--limit", "100", "--format", "json", "--db", db],
   bare: (c, db) => c.bare("query", db, skuName(0), "100"),
   original: (c, db) => c.original("query", db, "--sku", skuName(0), "--limit", "100"),
   sameOutput: true,
@@ -452,7 +468,7 @@ const batchShow = startupCase({
     const ours = await c.database("large");
     return { ours, bare: ours, original: await c.originalDatabase() };
   },
-  ours: (c, db) => c.cli("batch", "show", middleRun(c), "--format", "json", "--db", db),
+  args: (c, db) => ["batch", "show", middleRun(c), "--format", "json", "--db", db],
   bare: (c, db) => c.bare("batch", db, middleRun(c)),
   original: (c, db) => c.original("batch", db, middleRun(c)),
   sameOutput: true,
@@ -740,6 +756,8 @@ function createContext(options: {
   tools: Tools;
   originalPath: string;
   cache: BenchContext["cache"];
+  /** The built program (`deno task build`): its entry and its files. */
+  built: BuildResult;
 }): BenchContext {
   const { dir, tools } = options;
   const path = (name: string) => join(dir, name);
@@ -760,6 +778,9 @@ function createContext(options: {
     tools,
     cache: options.cache,
     cli: (
+      ...args
+    ) => [Deno.execPath(), "run", "--quiet", ...PERMISSION_FLAGS, options.built.entry, ...args],
+    cliSource: (
       ...args
     ) => [Deno.execPath(), "run", "--quiet", ...PERMISSION_FLAGS, join(ROOT, "cli.ts"), ...args],
     bare: (...args) => [Deno.execPath(), "run", "--quiet", "--allow-all", bare, ...args],
@@ -809,6 +830,7 @@ function createContext(options: {
       const denoDir = denoDirectory();
       return [
         ...["cli.ts", "mod.ts", "deno.json", "deno.lock"].map((name) => join(ROOT, name)),
+        ...options.built.files.map((name) => join(dirname(options.built.entry), name)),
         ...["cli", "lib", "migrations"].flatMap((folder) => filesBelow(join(ROOT, folder))),
         bare,
         join(ROOT, "scripts", "permissions.ts"),
@@ -980,7 +1002,18 @@ if (import.meta.main) {
   };
   const cache = await pageCache(flags.cold as ColdMethod, python);
   const dir = await Deno.makeTempDir({ prefix: "audit-trail-bench-" });
-  const context = createContext({ events, runs, dir, tools, originalPath: flags.original, cache });
+  // What the executable is compiled from (scripts/compile.ts), built as `deno task compile`
+  // builds it.
+  const built = await build();
+  const context = createContext({
+    events,
+    runs,
+    dir,
+    tools,
+    originalPath: flags.original,
+    cache,
+    built,
+  });
   const loadBefore = loadAverage();
   const started = performance.now();
   context.log(

@@ -348,8 +348,10 @@ export interface BenchContext {
   path(name: string): string;
   tools: Tools;
   cache: PageCache;
-  /** `deno run <permissions of the executable> cli.ts ARGS`. */
+  /** `deno run <permissions of the executable> <the built program> ARGS` (dist/js). */
   cli(...args: string[]): string[];
+  /** `deno run <permissions of the executable> cli.ts ARGS`: the program from its source. */
+  cliSource(...args: string[]): string[];
   /** The bare Deno peer (scripts/bench_bare.ts) with `args`. */
   bare(...args: string[]): string[];
   /** `python3 original.py ARGS`, or `null` when python3 or original.py is missing. */

@@ -5,6 +5,11 @@
  * and Windows x64, with the migrations embedded and the permissions of
  * scripts/permissions.ts baked in.
  *
+ * The command line is compiled from the built program (`deno task build`, into `js/` of the
+ * output folder): a few JavaScript files, each command's in its own, so that a command starts
+ * by reading only its own code. The launcher, which starts once per bundle, is compiled from
+ * its source.
+ *
  * `deno compile` downloads Deno's runtime base ("denort") for each target. Where that cannot
  * be reached, set DENORT_BIN to a local denort of the host's platform; the build then makes
  * the host target only.
@@ -17,6 +22,7 @@ import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { PERMISSION_FLAGS } from "./permissions.ts";
 import { ON_DEMAND_MODULES } from "../cli/context.ts";
+import { build, BUILT_ENTRY } from "./build.ts";
 
 /** A platform the executables are built for. */
 export interface Target {
@@ -30,17 +36,38 @@ export const TARGETS: readonly Target[] = [
   { name: "windows", triple: "x86_64-pc-windows-msvc", suffix: ".exe" },
 ];
 
-/** The programs compiled, each from its entry point. */
+/** The programs compiled: the command line from the built program, the launcher from source. */
 export const PROGRAMS = [
-  { entry: "cli.ts", output: "audit-trail" },
-  { entry: "launcher.ts", output: "audit-trail-bundle" },
+  { name: "cli", output: "audit-trail" },
+  { name: "launcher", output: "audit-trail-bundle" },
 ] as const;
 
+/** A program to compile: its entry file and every module it imports by a computed specifier. */
+export interface CompileInput {
+  entry: string;
+  includes: string[];
+}
+
 const ROOT = new URL("..", import.meta.url).pathname.replace(/^\/([A-Za-z]:)/, "$1");
+
+/** What the launcher is compiled from: its source, and the modules it may load on demand. */
+export const LAUNCHER_INPUT: CompileInput = {
+  entry: join(ROOT, "launcher.ts"),
+  includes: ON_DEMAND_MODULES.map((module) => join(ROOT, module)),
+};
+
+/** What the command line is compiled from: the files of a build in `buildDir`. */
+export function builtInput(buildDir: string, files: readonly string[]): CompileInput {
+  return {
+    entry: join(buildDir, BUILT_ENTRY),
+    includes: files.filter((name) => name !== BUILT_ENTRY).map((name) => join(buildDir, name)),
+  };
+}
 
 /** The `deno compile` arguments for one program and target. */
 export function compileArgs(
   program: (typeof PROGRAMS)[number],
+  input: CompileInput,
   target: Target,
   outDir: string,
 ): string[] {
@@ -48,14 +75,17 @@ export function compileArgs(
   return [
     "compile",
     ...PERMISSION_FLAGS,
+    // The project's settings (npm packages, unstable features) wherever the build lies.
+    "--config",
+    join(ROOT, "deno.json"),
     "--target",
     target.triple,
-    // Modules imported with computed specifiers (importOnDemand in cli/context.ts) are invisible to the
-    // compiler's graph: name each, or the executable fails when a command loads one.
-    ...ON_DEMAND_MODULES.flatMap((module) => ["--include", join(ROOT, module)]),
+    // Modules imported with computed specifiers are invisible to the compiler's graph: name
+    // each, or the executable fails when a command loads one.
+    ...input.includes.flatMap((module) => ["--include", module]),
     "--output",
     join(outputDir, program.output + target.suffix),
-    join(ROOT, program.entry),
+    input.entry,
   ];
 }
 
@@ -91,10 +121,13 @@ async function main(args: string[]): Promise<number> {
     targets = host ? [host] : [];
     console.error(`compile: DENORT_BIN is set; building for this machine (${host?.name}) only.`);
   }
+  const buildDir = join(values["out-dir"]!, "js");
+  const built = await build(buildDir);
+  const inputs = { cli: builtInput(buildDir, built.files), launcher: LAUNCHER_INPUT };
   for (const target of targets) {
     for (const program of PROGRAMS) {
       const command = new Deno.Command(Deno.execPath(), {
-        args: compileArgs(program, target, values["out-dir"]!),
+        args: compileArgs(program, inputs[program.name], target, values["out-dir"]!),
         stdout: "inherit",
         stderr: "piped",
       });

@@ -1,30 +1,33 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { compileArgs, PROGRAMS, TARGETS } from "../scripts/compile.ts";
+import { builtInput, compileArgs, LAUNCHER_INPUT, PROGRAMS, TARGETS } from "../scripts/compile.ts";
 import { PERMISSION_FLAGS } from "../scripts/permissions.ts";
 import { ON_DEMAND_MODULES } from "../cli/context.ts";
 import { ROOT, tempDir } from "./helpers.ts";
 
 Deno.test("compile bakes in exactly the permission flags the CLI tests run with", () => {
+  const built = builtInput("/build", ["cli_build.js", "log-X.js", "chunk-Y.js"]);
   for (const target of TARGETS) {
-    for (const program of PROGRAMS) {
-      const args = compileArgs(program, target, "dist");
+    for (const [program, input] of [[PROGRAMS[0], built], [PROGRAMS[1], LAUNCHER_INPUT]] as const) {
+      const args = compileArgs(program, input, target, "dist");
       assert.deepEqual(args.slice(1, 1 + PERMISSION_FLAGS.length), [...PERMISSION_FLAGS]);
       assert.ok(args.includes(target.triple));
-      assert.ok(args.at(-1)!.endsWith(program.entry));
+      assert.equal(args.at(-1), input.entry);
     }
   }
-  const windows = compileArgs(PROGRAMS[0], TARGETS[1], "dist");
-  const included = windows.flatMap((arg, i) => windows[i - 1] === "--include" ? [arg] : []);
-  assert.deepEqual(included, ON_DEMAND_MODULES.map((module) => join(ROOT, module)));
-  assert.equal(
-    windows[windows.indexOf("--output") + 1],
-    join("dist", "windows", "audit-trail.exe"),
-  );
+  const included = (args: string[]) =>
+    args.flatMap((arg, i) => args[i - 1] === "--include" ? [arg] : []);
+  const cli = compileArgs(PROGRAMS[0], built, TARGETS[1], "dist");
+  assert.equal(cli.at(-1), join("/build", "cli_build.js"));
+  assert.deepEqual(included(cli), [join("/build", "log-X.js"), join("/build", "chunk-Y.js")]);
+  assert.equal(cli[cli.indexOf("--output") + 1], join("dist", "windows", "audit-trail.exe"));
+  const launcher = compileArgs(PROGRAMS[1], LAUNCHER_INPUT, TARGETS[0], "dist");
+  assert.deepEqual(included(launcher), ON_DEMAND_MODULES.map((module) => join(ROOT, module)));
 });
 
 Deno.test({
-  name: "compile embeds the whole program (cli, lib, migrations) for both executables",
+  name:
+    "compile embeds the built command line, the launcher's sources, and the npm packages of both",
   ignore: Deno.build.os !== "linux" || Deno.build.arch !== "x86_64",
   async fn() {
     await using dir = await tempDir();
@@ -42,9 +45,15 @@ Deno.test({
       const stat = await Deno.stat(join(dir.path, program.output));
       assert.ok(stat.isFile && stat.size > 1_000_000);
     }
-    const cliListing = log.slice(log.indexOf("audit-trail\n"));
-    for (const part of ["cli/*", "cli.ts", "lib/*", "migrations/*", "@zip.js", "postgres"]) {
-      assert.ok(log.includes(part), `"${part}" is not embedded:\n${cliListing}`);
+    // The command line embeds the built program and the npm packages its commands import;
+    // the launcher its sources.
+    const cliListing = log.slice(log.indexOf("audit-trail\n"), log.indexOf("audit-trail-bundle\n"));
+    for (const part of [`${dir.path.slice(1)}/js/*`, "@zip.js", "postgres", "csv-stringify"]) {
+      assert.ok(cliListing.includes(part), `"${part}" is not embedded:\n${cliListing}`);
+    }
+    const launcherListing = log.slice(log.indexOf("audit-trail-bundle\n"));
+    for (const part of ["cli/*", "launcher.ts", "lib/*", "migrations/*", "@zip.js"]) {
+      assert.ok(launcherListing.includes(part), `"${part}" is not embedded:\n${launcherListing}`);
     }
   },
 });

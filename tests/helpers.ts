@@ -10,7 +10,11 @@ import type { CliIo } from "../cli/context.ts";
 import { PERMISSION_FLAGS } from "../scripts/permissions.ts";
 
 export const ROOT: string = new URL("..", import.meta.url).pathname.replace(/^\/([A-Za-z]:)/, "$1");
-export const CLI: string = join(ROOT, "cli.ts");
+/**
+ * The program the CLI tests run: `cli.ts`, or the built program (`deno task build`) when
+ * `AUDIT_TRAIL_TEST_CLI` names its entry (as `tests/build_test.ts` does).
+ */
+export const CLI: string = Deno.env.get("AUDIT_TRAIL_TEST_CLI") || join(ROOT, "cli.ts");
 
 /** A temporary folder removed when disposed (`await using dir = await tempDir()`). */
 export async function tempDir(): Promise<{ path: string } & AsyncDisposable> {

@@ -1,0 +1,92 @@
+/**
+ * The built program (`deno task build`) is what the executable is compiled from, so the CLI
+ * tests run against it too: every command, its workers (bundle checks, archive checks, the
+ * viewer), its npm packages (ZIP, PostgreSQL) and its start-up rule, as the executable runs
+ * them.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { build, BUILT_ENTRY, rewriteImports } from "../scripts/build.ts";
+import { ROOT } from "./helpers.ts";
+
+/** The CLI test files run against the built program: each command and each worker. */
+const CLI_TEST_FILES = [
+  "archive_cli_test.ts",
+  "bundle_test.ts",
+  "central_test.ts",
+  "cli_batch_test.ts",
+  "cli_errors_test.ts",
+  "cli_head_test.ts",
+  "cli_test.ts",
+  "csv_export_test.ts",
+  "query_test.ts",
+  "report_test.ts",
+  "serve_test.ts",
+  "startup_test.ts",
+  "stats_test.ts",
+];
+
+/** A build inside the project (so it finds `deno.json`, as `dist/js` does), removed after. */
+function buildDir(): { path: string } & AsyncDisposable {
+  const path = join(ROOT, "dist", `test-build-${crypto.randomUUID().slice(0, 8)}`);
+  return {
+    path,
+    async [Symbol.asyncDispose]() {
+      await Deno.remove(path, { recursive: true }).catch(() => {});
+    },
+  };
+}
+
+Deno.test("build rewrites imports of its own files as computed, and npm packages by specifier", () => {
+  const written = new Set(["cli_build.js", "log-AB12.js"]);
+  const packages = { postgres: "npm:postgres@3.4.10" };
+  assert.equal(
+    rewriteImports(
+      'a(() => import("./log-AB12.js")); b(import("postgres")); c(import("node:zlib"));',
+      written,
+      packages,
+      "cli_build.js",
+    ),
+    'a(() => import(new URL("./log-AB12.js", import.meta.url).href)); ' +
+      'b(import("npm:postgres@3.4.10")); c(import("node:zlib"));',
+  );
+  assert.throws(
+    () => rewriteImports('import("./gone.js")', written, packages, "cli_build.js"),
+    /cli_build\.js imports \.\/gone\.js, which the build did not write/,
+  );
+});
+
+Deno.test({
+  name: "the CLI tests pass against the built program",
+  sanitizeResources: false,
+  async fn() {
+    await using dir = buildDir();
+    const result = await build(dir.path);
+    assert.equal(result.entry, join(dir.path, BUILT_ENTRY));
+    // Each command in a file of its own, beside the one every command starts from.
+    assert.ok(result.files.some((name) => /^log-\w+\.js$/.test(name)), result.files.join(" "));
+    for (const name of result.files) {
+      const text = await Deno.readTextFile(join(dir.path, name));
+      assert.doesNotMatch(text, /\bimport\("\.\//, `${name} has a literal import of a built file`);
+    }
+    const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
+      args: [
+        "test",
+        "--allow-all",
+        "--parallel",
+        ...CLI_TEST_FILES.map((file) => join(ROOT, "tests", file)),
+      ],
+      env: { AUDIT_TRAIL_TEST_CLI: result.entry, NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const text = new TextDecoder().decode(stdout) + new TextDecoder().decode(stderr);
+    const summary = /(ok|FAILED) \| (\d+) passed.*\| (\d+) failed/.exec(text);
+    assert.ok(summary, text.slice(-4000));
+    assert.equal(code, 0, text.slice(-8000));
+    assert.equal(summary[3], "0");
+    assert.ok(Number(summary[2]) > 100, summary[0]);
+  },
+});
