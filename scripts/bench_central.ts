@@ -27,6 +27,7 @@ import type { CentralFilter } from "../lib/central/query.ts";
 import { writeEventFiles } from "./bench_data.ts";
 import { run, type RunResult, summarize } from "./bench_run.ts";
 import { PERMISSION_FLAGS } from "./permissions.ts";
+import { build } from "./build.ts";
 import { generatedEventsSql, startPostgres } from "../tests/pg_support.ts";
 
 const { values } = parseArgs({
@@ -45,7 +46,8 @@ const EXPLAIN_ROWS = Number(values["explain-rows"]);
 const KILLS = Number(values.kills);
 /** Incremental syncs measured (each beside a run of the bare client). */
 const INCREMENTS = 11;
-const CLI = new URL("../cli.ts", import.meta.url).pathname;
+// The built program the executable is compiled from (scripts/compile.ts), as `deno task bench`.
+const CLI = (await build()).entry;
 const bareCentral = (url: string, site: string) => [
   Deno.execPath(),
   "run",
