@@ -116,6 +116,7 @@ ENVIRONMENT
   PGPASSWORD           central store password when its URL has none
   PGPASSFILE           password file read when neither gives one (default ~/.pgpass)
   PGSSLMODE            central store sslmode when its URL has none (default prefer)
+  PGSSLROOTCERT        the authority's certificate TLS trusts when the URL names none
   NO_COLOR             honoured (output has no colour)
 
 EXIT CODES

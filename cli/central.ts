@@ -51,7 +51,9 @@ SUBCOMMANDS
 OPTIONS
   --central URL   postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=MODE]
                   (default: $AUDIT_TRAIL_CENTRAL; the password may come from $PGPASSWORD,
-                  else ~/.pgpass or $PGPASSFILE; HOST may be a Unix socket's folder,
+                  else ~/.pgpass or $PGPASSFILE; sslmode from $PGSSLMODE and the
+                  authority TLS trusts from &sslrootcert=FILE, $PGSSLROOTCERT or
+                  ~/.postgresql/root.crt; HOST may be a Unix socket's folder,
                   percent-encoded: %2Fvar%2Frun%2Fpostgresql)
   --role ROLE     the PostgreSQL role to grant to (create it first: CREATE ROLE … LOGIN)
   --reader        grant reading of every site instead of one site
@@ -127,10 +129,11 @@ EXAMPLES
 };
 
 /**
- * The central store named by `--central` (else `$AUDIT_TRAIL_CENTRAL`), with the password
- * and sslmode libpq would use: when the URL gives none, `$PGPASSWORD`, else the password file
- * (`$PGPASSFILE`, else `~/.pgpass`, on Windows `%APPDATA%\postgresql\pgpass.conf`); and
- * `$PGSSLMODE`.
+ * The central store named by `--central` (else `$AUDIT_TRAIL_CENTRAL`), with the password,
+ * sslmode and root certificates libpq would use when the URL gives none: `$PGPASSWORD`, else
+ * the password file (`$PGPASSFILE`, else `~/.pgpass`, on Windows
+ * `%APPDATA%\postgresql\pgpass.conf`); `$PGSSLMODE`; `$PGSSLROOTCERT`, else
+ * `~/.postgresql/root.crt` (`%APPDATA%\postgresql\root.crt`) where it exists.
  */
 export async function resolveCentral(
   io: CliIo,
@@ -146,12 +149,26 @@ export async function resolveCentral(
   const target = parseCentralUrl(url, {
     password: io.env("PGPASSWORD") || undefined,
     sslmode: io.env("PGSSLMODE") || undefined,
+    sslRootCert: io.env("PGSSLROOTCERT") || defaultRootCert(io),
   });
   if (target.password !== null) return target;
   const passfile = await readPassfile(io);
   return passfile === null
     ? target
     : { ...target, password: passwordFromPassfile(passfile, target) };
+}
+
+/** libpq's root certificate file, where it exists: `~/.postgresql/root.crt`. */
+function defaultRootCert(io: CliIo): string | undefined {
+  const windows = Deno.build.os === "windows";
+  const home = windows ? io.env("APPDATA") : io.env("HOME");
+  if (!home) return undefined;
+  const path = windows ? `${home}\\postgresql\\root.crt` : `${home}/.postgresql/root.crt`;
+  try {
+    return Deno.statSync(path).isFile ? path : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /**

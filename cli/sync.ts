@@ -27,8 +27,9 @@ OPTIONS
   --central URL        postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=MODE]
                        (default: $AUDIT_TRAIL_CENTRAL; password: $PGPASSWORD when the URL
                        has none, else ~/.pgpass or $PGPASSFILE; sslmode: $PGSSLMODE, else
-                       prefer; HOST may be a Unix socket's folder, percent-encoded:
-                       %2Fvar%2Frun%2Fpostgresql)
+                       prefer; the authority verify-ca/verify-full trust: &sslrootcert=FILE,
+                       else $PGSSLROOTCERT, else ~/.postgresql/root.crt; HOST may be a Unix
+                       socket's folder, percent-encoded: %2Fvar%2Frun%2Fpostgresql)
   --site SITE          this site's name, 1-64 of A-Z a-z 0-9 . _ - (default:
                        $AUDIT_TRAIL_SITE, else the site recorded by the first sync)
   --watch              keep running: a round every --interval seconds, until stopped

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { parseCentralUrl, redactUrl } from "../lib/central/url.ts";
 import { redactSecret } from "../lib/central/connection.ts";
 import { UsageError } from "../lib/errors.ts";
@@ -13,6 +14,7 @@ Deno.test("parseCentralUrl() reads a libpq URL and shows it with the password as
     database: "audit db",
     user: "wh@lyon",
     password: "p@ss/w",
+    sslRootCert: null,
     sslmode: "prefer",
     display: "postgresql://wh%40lyon:***@db.example:6543/audit%20db",
   });
@@ -145,6 +147,86 @@ Deno.test("CLI: sslmode works as with libpq against a server with a self-signed 
   });
   assert.equal(fromEnv.code, 1);
   assert.equal((await run("disable")).code, 0);
+});
+
+Deno.test("parseCentralUrl() takes sslrootcert from the URL, else from the defaults", () => {
+  assert.equal(parseCentralUrl("postgres://u@h/d?sslrootcert=/ca.pem").sslRootCert, "/ca.pem");
+  const defaults = { sslRootCert: "/env.pem" };
+  assert.equal(parseCentralUrl("postgres://u@h/d", defaults).sslRootCert, "/env.pem");
+  assert.equal(
+    parseCentralUrl("postgres://u@h/d?sslmode=verify-full&sslrootcert=system", defaults)
+      .sslRootCert,
+    "system",
+  );
+  assert.throws(() => parseCentralUrl("postgres://u:pw@h/d?sslrootcert="), {
+    message: 'Central store URL "postgres://u:***@h/d?sslrootcert=" has an empty sslrootcert ' +
+      "(a certificate file, or system)",
+  });
+});
+
+Deno.test("CLI: sslrootcert, PGSSLROOTCERT or ~/.postgresql/root.crt names the authorities TLS trusts, as with libpq", async () => {
+  await using pg = await startPostgres({ tls: true });
+  await using dir = await tempDir();
+  const url = pg.url();
+  const own = join(dir.path, "own.crt");
+  await Deno.copyFile(pg.certificate!, own);
+  // Another authority's certificate, which did not sign the server's.
+  const other = join(dir.path, "other.crt");
+  const openssl = await new Deno.Command("openssl", {
+    args: ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj", "/CN=other"]
+      .concat(["-keyout", join(dir.path, "other.key"), "-out", other]),
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  assert.ok(openssl.success);
+  const noCertificate = join(dir.path, "empty.crt");
+  await Deno.writeTextFile(noCertificate, "not a certificate\n");
+  const home = join(dir.path, "home");
+  const sites = (query: string, env: Record<string, string> = {}) =>
+    runCli(["central", "sites", "--central", `${url}${query}`], {
+      env: { HOME: home, ...env },
+    });
+  const init = await runCli(["central", "init", "--central", `${url}?sslmode=require`]);
+  assert.equal(init.code, 0, init.stderr);
+  assert.equal((await sites("?sslmode=require")).code, 0);
+
+  for (const mode of ["verify-ca", "verify-full"]) {
+    const trusted = await sites(`?sslmode=${mode}&sslrootcert=${own}`);
+    assert.equal(trusted.code, 0, `${mode}: ${trusted.stderr}`);
+    assert.equal(trusted.stdout, "[]\n");
+    for (const refusedBy of [other, "system"]) {
+      const refused = await sites(`?sslmode=${mode}&sslrootcert=${refusedBy}`);
+      assert.equal(refused.code, 1, `${mode} ${refusedBy}: ${refused.stdout}`);
+      assert.match(refused.stderr, /was not trusted: its certificate was refused/);
+      assert.match(refused.stderr, /hint: Name the authority that signed it with sslrootcert=FILE/);
+      assert.ok(!refused.stderr.includes(pg.password), refused.stderr);
+    }
+  }
+  // From the environment, as libpq: PGSSLROOTCERT, else ~/.postgresql/root.crt.
+  assert.equal((await sites("", { PGSSLMODE: "verify-full", PGSSLROOTCERT: own })).code, 0);
+  assert.equal((await sites("", { PGSSLMODE: "verify-full" })).code, 1);
+  await Deno.mkdir(join(home, ".postgresql"), { recursive: true });
+  await Deno.copyFile(other, join(home, ".postgresql", "root.crt"));
+  // require checks the authority too once a root certificate file is there, as libpq does.
+  assert.equal((await sites("?sslmode=require")).code, 1);
+  assert.equal((await sites("?sslmode=require", { PGSSLROOTCERT: own })).code, 0);
+  await Deno.copyFile(own, join(home, ".postgresql", "root.crt"));
+  assert.equal((await sites("?sslmode=verify-full")).code, 0);
+  assert.equal((await sites("?sslmode=require")).code, 0);
+
+  // A file that is not there, or holds no certificate: one line that names it, exit 2.
+  for (
+    const [file, problem] of [
+      [join(dir.path, "missing.crt"), /"[^"]*missing\.crt" \(sslrootcert\) does not exist/],
+      [noCertificate, /"[^"]*empty\.crt" \(sslrootcert\) holds no certificate/],
+    ] as const
+  ) {
+    const result = await sites(`?sslmode=verify-full&sslrootcert=${file}`);
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, problem);
+    assert.match(result.stderr, /hint: .*sslrootcert=system/);
+    assert.ok(!result.stderr.includes(pg.password));
+  }
 });
 
 Deno.test("CLI: a mistyped central URL never shows its password, whatever the mistake", async () => {

@@ -31,6 +31,8 @@ export interface TestPostgres extends AsyncDisposable {
   psql(sql: string, database?: string, as?: { user: string; password: string }): Promise<string>;
   /** The server's log so far. */
   serverLog(): Promise<string>;
+  /** With `tls`: the server's self-signed certificate (PEM), to trust as its own authority. */
+  certificate: string | null;
   /** The data directory (its postmaster.pid names the server's process). */
   dataDirectory: string;
   /** Stops the server (fast shutdown: open connections are cut). */
@@ -93,8 +95,10 @@ export async function startPostgres(settings: { tls?: boolean } = {}): Promise<T
   ]));
   const port = freePort();
   const tlsOptions: string[] = [];
+  let certificate: string | null = null;
   if (settings.tls) {
     const [key, cert] = [join(data, "server.key"), join(data, "server.crt")];
+    certificate = cert;
     await run(asServer([
       "openssl",
       "req",
@@ -106,6 +110,9 @@ export async function startPostgres(settings: { tls?: boolean } = {}): Promise<T
       "2",
       "-subj",
       "/CN=127.0.0.1",
+      // Names the address too, where a client checking the host name (verify-full) looks.
+      "-addext",
+      "subjectAltName=IP:127.0.0.1",
       "-keyout",
       key,
       "-out",
@@ -172,6 +179,7 @@ export async function startPostgres(settings: { tls?: boolean } = {}): Promise<T
       return url({ database: name });
     },
     serverLog: () => Deno.readTextFile(join(root, "server.log")),
+    certificate,
     dataDirectory: data,
     stop: async () => {
       await pgCtl("-m", "fast", "stop");

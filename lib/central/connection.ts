@@ -5,8 +5,15 @@
  *
  * @module
  */
+import type { PeerCertificate } from "node:tls";
 import type postgres from "postgres";
-import { AuditTrailError, SchemaError, TamperingFoundError, UsageError } from "../errors.ts";
+import {
+  AuditTrailError,
+  errorMessage,
+  SchemaError,
+  TamperingFoundError,
+  UsageError,
+} from "../errors.ts";
 import { type CentralTarget, parseCentralUrl } from "./url.ts";
 
 /** The `postgres` client, as the central modules use it. */
@@ -67,7 +74,10 @@ async function openClient(
   options: ConnectCentralOptions,
   onclose: () => void = () => {},
 ): Promise<Sql> {
-  const { default: connect } = await import("postgres");
+  const [{ default: connect }, { checkServerIdentity }] = await Promise.all([
+    import("postgres"),
+    import("node:tls"),
+  ]);
   const connection: Record<string, string> = {
     ...options.settings,
     application_name: "audit-trail",
@@ -93,7 +103,7 @@ async function openClient(
     database: target.database,
     user: target.user,
     pass: target.password ?? "",
-    ssl: sslOption(target),
+    ssl: sslOption(target, checkServerIdentity),
     max: options.connections ?? 1,
     prepare: true,
     fetch_types: false,
@@ -288,6 +298,16 @@ export function translateCentralError(error: unknown, target: CentralTarget): un
       },
     );
   }
+  if (/certificate|altnames/i.test(message)) {
+    return new AuditTrailError(
+      `Central store at ${where} was not trusted: its certificate was refused (${message})`,
+      {
+        hint:
+          "Name the authority that signed it with sslrootcert=FILE in the URL, PGSSLROOTCERT or ~/.postgresql/root.crt (ask the central store's administrator for the file); verify-full also needs the host name the certificate was made for. Nothing was sent.",
+        cause: error,
+      },
+    );
+  }
   if (/^(08|57P)/.test(code) || isNetworkError(e)) {
     return new AuditTrailError(`Central store at ${where} cannot be reached: ${message}`, {
       hint: `Check the network and that the server is running. ${again}`,
@@ -334,9 +354,20 @@ export function redactSecret(text: string, secret: string | null): string {
   return text.replace(new RegExp(`(?<![\\p{L}\\p{N}])${escaped}(?![\\p{L}\\p{N}])`, "gu"), "***");
 }
 
-function sslOption(target: CentralTarget): postgres.Options<never>["ssl"] {
+/**
+ * The client's TLS setting for `target`, as libpq's sslmode and sslrootcert would have it:
+ * `verify-ca` and `verify-full` trust only the authorities of the sslrootcert file when one is
+ * named (else the machine's own); `require` with such a file checks the authority as
+ * `verify-ca` does, as libpq does for a root certificate file it finds.
+ */
+function sslOption(
+  target: CentralTarget,
+  checkServerIdentity: typeof import("node:tls").checkServerIdentity,
+): postgres.Options<never>["ssl"] {
   // As libpq: no TLS over a Unix socket, whatever the sslmode.
   if (target.host.startsWith("/")) return false;
+  const authorities = target.sslmode === "disable" ? undefined : rootCertificates(target);
+  const anyHostName = { checkServerIdentity: () => undefined };
   switch (target.sslmode) {
     case "disable":
       return false;
@@ -344,12 +375,53 @@ function sslOption(target: CentralTarget): postgres.Options<never>["ssl"] {
       // libpq's "allow" connects to a server without TLS; the client's "allow" insists on TLS.
       // Its "prefer" connects either way (with TLS where the server offers it).
       return "prefer";
+    case "require":
+      return authorities ? { ...authorities, rejectUnauthorized: true, ...anyHostName } : "require";
     case "verify-ca":
       // A certificate signed by a trusted authority, whatever host name it carries.
-      return { rejectUnauthorized: true, checkServerIdentity: () => undefined };
+      return { ...authorities, rejectUnauthorized: true, ...anyHostName };
+    case "verify-full": {
+      // The client names no server for an IP address, and the check is then asked about
+      // "localhost": check the hosts this connection may have gone to instead.
+      const hosts = target.host.split(",");
+      return {
+        ...authorities,
+        rejectUnauthorized: true,
+        checkServerIdentity(name: string, certificate: PeerCertificate) {
+          const failures = (hosts.includes(name) ? [name] : hosts)
+            .map((host) => checkServerIdentity(host, certificate));
+          return failures.includes(undefined) ? undefined : failures[0];
+        },
+      };
+    }
     default:
       return target.sslmode;
   }
+}
+
+/** The certificates of `target`'s sslrootcert file, or undefined for the machine's own. */
+function rootCertificates(target: CentralTarget): { ca: string } | undefined {
+  const file = target.sslRootCert;
+  if (file === null || file === "system") return undefined;
+  const fail = (problem: string) =>
+    new UsageError(`The root certificate file "${file}" (sslrootcert) ${problem}`, {
+      hint:
+        "Name the file of the authority that signed the central store's certificate (ask its administrator), or sslrootcert=system for this computer's trusted authorities.",
+    });
+  let text: string;
+  try {
+    text = Deno.readTextFileSync(file);
+  } catch (error) {
+    throw fail(
+      error instanceof Deno.errors.NotFound
+        ? "does not exist"
+        : `cannot be read: ${errorMessage(error)}`,
+    );
+  }
+  if (!text.includes("-----BEGIN CERTIFICATE-----")) {
+    throw fail("holds no certificate (PEM, -----BEGIN CERTIFICATE-----)");
+  }
+  return { ca: text };
 }
 
 /** Quotes an SQL identifier (a role name), whatever characters it holds. */

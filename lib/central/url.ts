@@ -28,6 +28,11 @@ export interface CentralTarget {
   /** The password, or null to connect without one (trust or peer authentication). */
   password: string | null;
   sslmode: SslMode;
+  /**
+   * The authorities a server's certificate must be signed by: a file of PEM certificates, or
+   * `"system"` for the machine's own; null when none was named (the machine's own are used).
+   */
+  sslRootCert: string | null;
   /** The URL as it may be shown: the password (if any) replaced by `***`. */
   display: string;
 }
@@ -38,11 +43,17 @@ export interface CentralDefaults {
   password?: string;
   /** Used when the URL has no `sslmode` (the CLI passes `$PGSSLMODE`); else `prefer`. */
   sslmode?: string;
+  /**
+   * Used when the URL has no `sslrootcert` (the CLI passes `$PGSSLROOTCERT`, else
+   * `~/.postgresql/root.crt` where that file exists).
+   */
+  sslRootCert?: string;
 }
 
 /**
- * Reads `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=…]` (also `postgresql://`);
- * a HOST such as `%2Fvar%2Frun%2Fpostgresql` names the folder of the server's Unix socket.
+ * Reads `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=…&sslrootcert=…]` (also
+ * `postgresql://`); a HOST such as `%2Fvar%2Frun%2Fpostgresql` names the folder of the
+ * server's Unix socket.
  * A password in the URL wins over `defaults.password`, as with libpq and `PGPASSWORD`.
  *
  * @throws {UsageError} When the text is not such a URL; the message never holds the password.
@@ -101,6 +112,9 @@ export function parseCentralUrl(text: string, defaults: CentralDefaults = {}): C
     throw fail(`has an unknown sslmode "${sslmode}" (use one of: ${modes})`);
   }
   params.delete("sslmode");
+  const sslRootCert = params.get("sslrootcert") ?? defaults.sslRootCert ?? null;
+  if (sslRootCert === "") throw fail("has an empty sslrootcert (a certificate file, or system)");
+  params.delete("sslrootcert");
   if (params.size > 0) {
     throw fail(`has parameters audit-trail does not use: ${[...params.keys()].join(", ")}`);
   }
@@ -113,6 +127,7 @@ export function parseCentralUrl(text: string, defaults: CentralDefaults = {}): C
     user,
     password: password === "" ? null : password,
     sslmode: sslmode as SslMode,
+    sslRootCert,
     display: shown,
   };
 }
