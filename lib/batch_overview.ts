@@ -40,9 +40,12 @@ export function batchEndOutcome(details: string): "ok" | "failed" | null {
 
 /** One batch of {@linkcode recentBatches}: `batch list`'s summary and how the batch ended. */
 export interface BatchOutline extends BatchSummary {
-  /** From its latest `BATCH_END` (see {@linkcode batchEndOutcome}); `null` when unreadable. */
+  /**
+   * From its first `BATCH_END` (see {@linkcode batchEndOutcome}), as `stats` counts failures;
+   * `null` when unreadable. A later `BATCH_END`, which older versions let through, is a note.
+   */
   outcome: "ok" | "failed" | null;
-  /** The details of its latest `BATCH_END`, or `null` when it has none. */
+  /** The details of its first `BATCH_END`, or `null` when it has none. */
   end_details: string | null;
 }
 
@@ -116,7 +119,7 @@ export function batchOutline(db: AuditDatabase, runId: string): BatchOutline | n
 function withOutcome(db: AuditDatabase, batch: BatchSummary): BatchOutline {
   const details = (db.statement(
     `SELECT coalesce(details, '') AS details FROM audit_log
-     WHERE run_id = ? AND operation = '${BATCH_END}' ORDER BY audit_id DESC LIMIT 1`,
+     WHERE run_id = ? AND operation = '${BATCH_END}' ORDER BY audit_id LIMIT 1`,
   ).get(batch.run_id)?.details as string | undefined) ?? null;
   return {
     ...batch,

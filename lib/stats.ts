@@ -35,9 +35,12 @@ export interface AuditStats {
 export interface BatchFigures {
   /** Distinct run ids with an event in the range (as `batch list` counts them). */
   count: number;
-  /** Of those, the batches whose `BATCH_END` in the range records a failure. */
+  /** Of those, the batches whose first `BATCH_END` in the range records a failure. */
   failed: number;
-  /** Median seconds from `BATCH_START` to `BATCH_END`, both in the range; `null` if none. */
+  /**
+   * Median seconds from the first `BATCH_START` to the first `BATCH_END`, both in the range;
+   * `null` if none.
+   */
   median_duration_seconds: number | null;
 }
 
@@ -231,7 +234,9 @@ function batchFigures(
   for (const mark of marks) {
     if (mark.operation === BATCH_START) {
       if (!starts.has(mark.run_id)) starts.set(mark.run_id, mark.time);
-    } else {
+    } else if (!ends.has(mark.run_id)) {
+      // The first BATCH_END is the batch's end, as `batch end` holds when it refuses a second
+      // one; a later one (an older version let it be written) is a note, not how it went.
       ends.set(mark.run_id, mark.time);
       const outcome = parseBatchOutcome(mark.details);
       if (outcome !== null && batchFailed(outcome)) failed.add(mark.run_id);

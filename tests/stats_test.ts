@@ -191,6 +191,27 @@ Deno.test("getStats() per day agrees with GROUP BY over damaged and odd timestam
   assert.equal(getStats(db).events, stamps.length);
 });
 
+Deno.test("A batch ended twice in an older database: stats, the report's batches and the viewer read its first BATCH_END", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  // Before batch end refused a second end, a batch that failed could be ended again by hand,
+  // and a batch that went well could get a second BATCH_END from a script.
+  const twice = (runId: string, first: string, second: string) => {
+    insertRaw(db, "2026-02-17T10:00:00.000Z", "BATCH_START", { run_id: runId });
+    insertRaw(db, "2026-02-17T10:00:04.000Z", "BATCH_END", { run_id: runId, details: first });
+    insertRaw(db, "2026-02-17T12:00:00.000Z", "BATCH_END", { run_id: runId, details: second });
+  };
+  twice("run_failed", '{"exit_code":3,"duration_seconds":4}', "exit code 0 after 1.000 s");
+  twice("run_ok", '{"exit_code":0,"duration_seconds":4}', "exit code 2 after 1.000 s");
+  const stats = getStats(db);
+  assert.deepEqual(stats.batches, { count: 2, failed: 1, median_duration_seconds: 4 });
+  const outlines = recentBatches(db).map((b) => [b.run_id, b.outcome, b.end_details]);
+  assert.deepEqual(outlines, [
+    ["run_ok", "ok", '{"exit_code":0,"duration_seconds":4}'],
+    ["run_failed", "failed", '{"exit_code":3,"duration_seconds":4}'],
+  ]);
+});
+
 Deno.test("getStats() reads indexes only: no statement scans the audit_log table", async () => {
   await using dir = await tempDir();
   using db = mixedLog(dir.path);
