@@ -4,6 +4,7 @@ import { formatCount, formatDuration, shortTime } from "../lib/report/format.ts"
 import { type AuditStats, DEFAULT_STATS_TOP, getStats } from "../lib/stats.ts";
 import { type Command, expectAtMost, openCurrentDatabase, parseCommandArgs } from "./context.ts";
 import { parseCount } from "../lib/count.ts";
+import { padTo, showCell } from "../lib/table.ts";
 
 export const command: Command = {
   help: `audit-trail stats — events per day and operation, busiest SKUs and users, batches
@@ -55,6 +56,8 @@ EXAMPLES
 };
 
 const BAR_WIDTH = 30;
+/** Widest a name is shown, in terminal columns; a longer one is cut with a mark. */
+const LABEL_WIDTH = 40;
 
 /** The figures as text to read at a glance: totals first, then each list with bars. */
 export function statsTable(stats: AuditStats): string {
@@ -93,15 +96,17 @@ export function statsTable(stats: AuditStats): string {
 
 function section(title: string, rows: { label: string; count: number }[]): string[] {
   if (rows.length === 0) return [title, "  (none)"];
-  const labels = rows.map((r) => clip(r.label));
-  const width = Math.max(...labels.map((l) => l.length));
+  // Shown as the query table shows cells: a user stored as "\u202Enimda" must not read as
+  // "admin", nor reverse or recolour the rest of the line; widths count terminal columns.
+  const labels = rows.map((r) => showCell(r.label, LABEL_WIDTH));
+  const width = Math.max(...labels.map((l) => l.width));
   const counts = rows.map((r) => formatCount(r.count));
   const countWidth = Math.max(...counts.map((c) => c.length));
   const max = Math.max(...rows.map((r) => r.count));
   return [
     title,
     ...rows.map((row, i) =>
-      `  ${labels[i].padEnd(width)}  ${counts[i].padStart(countWidth)}  ${
+      `  ${padTo(labels[i], width)}  ${counts[i].padStart(countWidth)}  ${
         "█".repeat(Math.max(1, Math.round((row.count / max) * BAR_WIDTH)))
       }`
     ),
@@ -115,11 +120,4 @@ function monthly(days: { day: string; count: number }[]): { label: string; count
     months.set(month, (months.get(month) ?? 0) + count);
   }
   return [...months].map(([label, count]) => ({ label, count }));
-}
-
-/** Names can be long and hold control characters: one short, printable line each. */
-function clip(text: string): string {
-  // deno-lint-ignore no-control-regex
-  const printable = text.replace(/[\x00-\x1f\x7f]/g, "�");
-  return printable.length > 40 ? printable.slice(0, 39) + "…" : printable;
 }

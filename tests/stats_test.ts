@@ -212,6 +212,40 @@ Deno.test("A batch ended twice in an older database: stats, the report's batches
   ]);
 });
 
+Deno.test("stats table shows names as the query table does: escaped, cut whole, aligned in terminal columns", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  const emoji = "👍🏽".repeat(25);
+  for (
+    const [sku, user] of [
+      ["SKU-1", "bob"],
+      ["SKU-1", "bob"],
+      ["在庫数", "\u202Enimda"],
+      [emoji, "ev\x9b[2Jil"],
+      ["a\u200Bb", "line\nbreak"],
+    ]
+  ) insertRaw(db, "2026-02-16T10:00:00.000Z", "COUNTED", { sku, user });
+  const text = statsTable(getStats(db));
+  // Nothing that would move the cursor, recolour or reorder the terminal reaches it raw.
+  assert.doesNotMatch(text, /[\x00-\x09\x0b-\x1f\x7f-\x9f\u200b\u202e\ufffd]/);
+  const section = (title: string) =>
+    text.trimEnd().split(`\n${title}\n`)[1].split("\n\n")[0].split("\n");
+  assert.deepEqual(section("TOP SKUS"), [
+    `  SKU-1                                    2  ${"█".repeat(30)}`,
+    `  a\\u200Bb                                 1  ${"█".repeat(15)}`,
+    // Two columns a character: padded to the same 40 columns as the others.
+    `  在庫数                                   1  ${"█".repeat(15)}`,
+    // Cut between whole emoji (two columns each), never inside one, with a mark.
+    `  ${"👍🏽".repeat(19)}…  1  ${"█".repeat(15)}`,
+  ]);
+  assert.deepEqual(section("USERS"), [
+    `  bob          2  ${"█".repeat(30)}`,
+    `  ev\\x9b[2Jil  1  ${"█".repeat(15)}`,
+    `  line\\nbreak  1  ${"█".repeat(15)}`,
+    `  \\u202Enimda  1  ${"█".repeat(15)}`,
+  ]);
+});
+
 Deno.test("getStats() reads indexes only: no statement scans the audit_log table", async () => {
   await using dir = await tempDir();
   using db = mixedLog(dir.path);
