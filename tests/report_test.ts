@@ -168,6 +168,27 @@ Deno.test("writeReport() of a time range, and of a log that was tampered with", 
   assert.match(tampered.page, /<div class="figure bad">TAMPERED<\/div>/);
 });
 
+Deno.test("writeReport() reads one snapshot: events logged while it reads are in none of its figures", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  for (let i = 0; i < 5; i++) logAuditEvent(db, { operation: "COUNTED", run_id: "run_a" });
+  // Another process logs an event whenever the report prepares a statement.
+  using other = openDatabase(db.path);
+  const prepare = db.statement.bind(db);
+  db.statement = (sql: string) => {
+    logAuditEvent(other, { operation: "ARRIVED", run_id: "run_a" });
+    return prepare(sql);
+  };
+  const { page, summary } = await report(db);
+  db.statement = prepare;
+  const events = summary.events;
+  assert.ok(events >= 6, "the event logged before the first read is in");
+  assert.equal(summary.events_shown, events, "the table lists the events the figures count");
+  assert.ok(page.includes(`${events} seals checked`), "the chain ends where the figures do");
+  assert.match(page, new RegExp(`run_a</td>\\s*<td class="num">${events}</td>`), "its batch too");
+  assert.ok(page.includes(`<div class="figure">${events}</div>`));
+});
+
 Deno.test("CLI report writes the file beside the database, prints its path, and leaves the database as it was", async () => {
   await using dir = await tempDir();
   const path = join(dir.path, "app.db");

@@ -7,7 +7,7 @@
  */
 import { basename } from "node:path";
 import { CHAIN_SCHEMA_VERSION, verifyChain } from "../chain/mod.ts";
-import type { AuditDatabase } from "../db.ts";
+import { type AuditDatabase, readSnapshot } from "../db.ts";
 import { errorMessage } from "../errors.ts";
 import { schemaVersion } from "../schema.ts";
 import type { TextSink } from "../output.ts";
@@ -91,6 +91,9 @@ export async function writeReport(
   options: WriteReportOptions = {},
 ): Promise<ReportSummary> {
   const range = { since: options.since, until: options.until };
+  // One snapshot for every figure, list and the chain: events logged while the report reads
+  // would otherwise be counted by some parts and not others.
+  using _snapshot = readSnapshot(db);
   const stats = getStats(db, range);
   const batches = recentBatches(db, { ...range, limit: BATCHES_SHOWN });
   const events = getAuditLog(db, { ...range, limit: REPORT_EVENTS });
