@@ -189,6 +189,25 @@ Deno.test("writeReport() reads one snapshot: events logged while it reads are in
   assert.ok(page.includes(`<div class="figure">${events}</div>`));
 });
 
+Deno.test("writeReport() charts a long log month by month with the months without events as 0, as it does days", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  for (const day of ["2025-01-10", "2025-01-20", "2025-03-05", "2026-06-01"]) {
+    insertRaw(db, `${day}T10:00:00.000Z`, "COUNTED");
+  }
+  const { page } = await report(db, { chain: null });
+  assert.match(page, /<h2>Events per month<\/h2>/);
+  const columns = [...page.matchAll(/<title>(\d{4}-\d{2}): (\d+) events?<\/title>/g)]
+    .map((m) => [m[1], Number(m[2])]);
+  assert.equal(columns.length, 18, "every month from January 2025 to June 2026");
+  assert.deepEqual(columns.slice(0, 4), [["2025-01", 2], ["2025-02", 0], ["2025-03", 1], [
+    "2025-04",
+    0,
+  ]]);
+  assert.deepEqual(columns.at(-1), ["2026-06", 1]);
+  assert.equal(columns.reduce((sum, [, n]) => sum + (n as number), 0), 4);
+});
+
 Deno.test("CLI report writes the file beside the database, prints its path, and leaves the database as it was", async () => {
   await using dir = await tempDir();
   const path = join(dir.path, "app.db");

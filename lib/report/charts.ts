@@ -111,8 +111,8 @@ ${rows}</svg>${more ? markup`<p class="more">${more}</p>` : null}`;
 /**
  * Counts per day as the points of a column chart: every day from the first to the last (days
  * without events as 0) while that is at most 400 days; months beyond that, years beyond 400
- * months. Days that are not dates (a damaged legacy row) are kept as they are. So a chart
- * never has more than about 400 columns, whatever the log spans.
+ * months (those without events as 0 too). Days that are not dates (a damaged legacy row) are
+ * kept as they are. So a chart never has more than about 400 columns, whatever the log spans.
  */
 export function timeSeries(
   perDay: readonly { day: string; count: number }[],
@@ -122,14 +122,49 @@ export function timeSeries(
   if (days !== null) {
     return days.map((d) => ({ label: d.day, value: d.count, href: href?.(d.day, d.day) }));
   }
+  // Months, else years, with those without events as 0 while they fit; years with events
+  // alone when even those would not (a damaged legacy row dated 0050 beside 2026).
+  const dates = perDay.every((d) => isDate(d.day));
   const months = sumBy(perDay, 7);
-  const periods = months.length <= MAX_COLUMNS ? months : sumBy(perDay, 4);
+  const years = sumBy(perDay, 4);
+  const periods = [
+    dates ? withEmptyPeriods(months, "month") : months,
+    dates ? withEmptyPeriods(years, "year") : years,
+  ].find((series) => series.length <= MAX_COLUMNS) ?? years;
   return periods.map((p) => ({ label: p.key, value: p.count, href: href?.(p.first, p.last) }));
+}
+
+function isDate(day: string): boolean {
+  return /^\d{4}-\d{2}-\d{2}$/.test(day) && !isNaN(Date.parse(day));
+}
+
+type Period = { key: string; count: number; first: string; last: string };
+
+/**
+ * Every month (or year) from the first period to the last, those without events as 0, as days
+ * are: a column chart reads as a time axis, and a year without events left out would put the
+ * months on either side of it next to each other.
+ */
+function withEmptyPeriods(periods: readonly Period[], unit: "month" | "year"): Period[] {
+  if (periods.length === 0) return [];
+  const months = unit === "month" ? 1 : 12;
+  const index = (key: string) => +key.slice(0, 4) * 12 + (months === 1 ? +key.slice(5, 7) - 1 : 0);
+  const byKey = new Map(periods.map((p) => [p.key, p]));
+  const filled: Period[] = [];
+  for (let i = index(periods[0].key); i <= index(periods.at(-1)!.key); i += months) {
+    const first = new Date(0);
+    first.setUTCFullYear(Math.floor(i / 12), i % 12, 1);
+    const last = new Date(first);
+    last.setUTCMonth(last.getUTCMonth() + months, 0);
+    const day = (date: Date) => date.toISOString().slice(0, 10);
+    const key = day(first).slice(0, months === 1 ? 7 : 4);
+    filled.push(byKey.get(key) ?? { key, count: 0, first: day(first), last: day(last) });
+  }
+  return filled;
 }
 
 /** Every day from the first to the last, or `null` when that is more than a chart holds. */
 function everyDay(perDay: readonly { day: string; count: number }[]) {
-  const isDate = (day: string) => /^\d{4}-\d{2}-\d{2}$/.test(day) && !isNaN(Date.parse(day));
   if (!perDay.every((d) => isDate(d.day))) {
     return perDay.length <= MAX_COLUMNS ? [...perDay] : null;
   }
@@ -145,7 +180,7 @@ function everyDay(perDay: readonly { day: string; count: number }[]) {
 }
 
 function sumBy(perDay: readonly { day: string; count: number }[], length: number) {
-  const periods: { key: string; count: number; first: string; last: string }[] = [];
+  const periods: Period[] = [];
   for (const { day, count } of perDay) {
     const key = day.slice(0, length);
     const current = periods[periods.length - 1];
