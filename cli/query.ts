@@ -30,7 +30,8 @@ FILTERS
   --user U           events by this user
   --since T          at or after T: an ISO date or date-time in UTC (2026-02-16,
                      2026-02-16T14:30, 2026-02-16T14:30:00Z)
-  --until T          up to the end of T (--until 2026-02-16 includes all of the 16th)
+  --until T          up to the end of T (--until 2026-02-16 includes all of the 16th);
+                     it may not end before --since begins
   --contains TEXT    details contain TEXT (case-insensitive)
   --after-id N       only events with audit_id above N (cursor for reading forward)
   --before-id N      only events with audit_id below N (cursor for paging back)

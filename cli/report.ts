@@ -1,6 +1,6 @@
 import { dirname, join, resolve } from "node:path";
 import { AuditTrailError, errorMessage, UsageError } from "../lib/errors.ts";
-import { checkTimeBound } from "../lib/query_options.ts";
+import { checkTimeRange } from "../lib/query_options.ts";
 import { writeReport } from "../lib/report/report.ts";
 import { TOOL_VERSION } from "../lib/version.ts";
 import { type Command, expectAtMost, openCurrentDatabase, parseCommandArgs } from "./context.ts";
@@ -42,8 +42,7 @@ EXAMPLES
     const output = values.output === undefined
       ? join(dirname(dbPath), reportFileName(now))
       : resolve(context.io.cwd(), values.output);
-    checkTimeBound(values.since, "--since");
-    checkTimeBound(values.until, "--until");
+    checkTimeRange(values.since, values.until);
     const target = reportTarget(output, dbPath);
     using db = openCurrentDatabase(context, { readOnly: true });
     let page = "";

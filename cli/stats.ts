@@ -1,5 +1,5 @@
 import { writeObject } from "../lib/output.ts";
-import { checkTimeBound } from "../lib/query_options.ts";
+import { checkTimeRange } from "../lib/query_options.ts";
 import { formatCount, formatDuration, shortTime } from "../lib/report/format.ts";
 import { type AuditStats, DEFAULT_STATS_TOP, getStats } from "../lib/stats.ts";
 import { type Command, expectAtMost, openCurrentDatabase, parseCommandArgs } from "./context.ts";
@@ -43,8 +43,7 @@ EXAMPLES
       top: { type: "string" },
     }, { formats: ["json", "ndjson", "table"] });
     expectAtMost("stats", positionals, 0);
-    checkTimeBound(values.since, "--since");
-    checkTimeBound(values.until, "--until");
+    checkTimeRange(values.since, values.until);
     const { io, format } = context;
     const top = values.top === undefined ? undefined : parseCount(values.top, "--top");
     using db = openCurrentDatabase(context, { readOnly: true });

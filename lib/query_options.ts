@@ -76,8 +76,7 @@ export function filterFromOptions(
     throw new UsageError(`--order must be "desc" or "asc", not "${order}"`);
   }
   // Checked here, not first when the query runs, so that nothing is read for a bad value.
-  checkTimeBound(values.since, "--since");
-  checkTimeBound(values.until, "--until");
+  checkTimeRange(values.since, values.until);
   const count = (name: "after-id" | "before-id" | "limit" | "offset") => {
     const value = values[name];
     return value === undefined ? undefined : parseCount(value, `--${name}`);
@@ -96,6 +95,36 @@ export function filterFromOptions(
     offset: count("offset"),
     order,
   };
+}
+
+/**
+ * Checks `--since` and `--until` up front (see {@linkcode checkTimeBound}), and that `--until`
+ * does not end before `--since` begins: such a range holds no instant, and the empty answer it
+ * would give reads as "no events then" to a person who typed the dates the wrong way round.
+ *
+ * @throws {UsageError} For a bad bound, or bounds in the wrong order.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { checkTimeRange } from "./query_options.ts";
+ * checkTimeRange("2026-02-16", "2026-02-16");
+ * assert.throws(
+ *   () => checkTimeRange("2026-02-17", "2026-02-16"),
+ *   /--until 2026-02-16 ends before --since 2026-02-17 begins/,
+ * );
+ * ```
+ */
+export function checkTimeRange(since: string | undefined, until: string | undefined): void {
+  checkTimeBound(since, "--since");
+  checkTimeBound(until, "--until");
+  if (since === undefined || until === undefined) return;
+  if (parseTimeBound(until).end <= parseTimeBound(since).start) {
+    throw new UsageError(
+      `--until ${until} ends before --since ${since} begins, so no event can match`,
+      { hint: "Give the start of the period with --since and its end with --until." },
+    );
+  }
 }
 
 /** Checks a time bound up front, so that its error names the option it was given to. */

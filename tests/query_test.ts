@@ -554,3 +554,45 @@ Deno.test("CLI query refuses a text filter holding bytes that are not UTF-8, rat
   const found = await runMain(["query", "--user", "M\u00fcller", "--db", db.path]);
   assert.deepEqual(JSON.parse(found.stdout).map((e: { audit_id: number }) => e.audit_id), [1]);
 });
+
+Deno.test("CLI query, stats and report refuse --until ending before --since begins, rather than finding nothing", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  insertRaw(db, "2026-02-16 12:00:00", "COUNTED");
+  const report = join(dir.path, "report.html");
+  const reversed = [
+    ["query", "--since", "2026-02-17", "--until", "2026-02-16"],
+    ["query", "--since", "2026-02-16T13:00+02:00", "--until", "2026-02-16T10:59"],
+    ["stats", "--since", "2026-02-17T00:00:00Z", "--until", "2026-02-16T23:59:59.999Z"],
+    ["report", "--since", "2026-02-17", "--until", "2026-02-16", "--output", report],
+  ];
+  const results = [
+    await runCli([...reversed[0], "--db", db.path]),
+    ...await Promise.all(reversed.map((args) => runMain([...args, "--db", db.path]))),
+  ];
+  results.forEach((result, i) => {
+    const args = reversed[Math.max(0, i - 1)];
+    assert.equal(result.code, 2, result.stderr);
+    assert.equal(
+      result.stderr,
+      `audit-trail: error: --until ${args[4]} ends before --since ${
+        args[2]
+      } begins, so no event can match\n` +
+        "hint: Give the start of the period with --since and its end with --until.\n",
+    );
+    assert.equal(result.stdout, "");
+  });
+  await assert.rejects(Deno.stat(report), Deno.errors.NotFound);
+  // A bound that ends where the other begins, or the same day twice, is a real period.
+  for (
+    const [since, until, found] of [
+      ["2026-02-16", "2026-02-16", 1],
+      ["2026-02-16T12:00:00", "2026-02-16T12:00:00", 1],
+      ["2026-02-16T12:00:00.5", "2026-02-16T12:00:00", 0],
+    ] as const
+  ) {
+    const result = await runMain(["query", "--since", since, "--until", until, "--db", db.path]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(JSON.parse(result.stdout).length, found, `${since} ${until}`);
+  }
+});

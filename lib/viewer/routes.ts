@@ -8,7 +8,7 @@
 import { parseCount } from "../count.ts";
 import { UsageError } from "../errors.ts";
 import type { AuditLogFilter } from "../query.ts";
-import { checkTimeBound, filterFromOptions, type QueryOptionName } from "../query_options.ts";
+import { checkTimeRange, filterFromOptions, type QueryOptionName } from "../query_options.ts";
 import { DEFAULT_STATS_TOP, type StatsOptions } from "../stats.ts";
 
 /** The event filters of the URL API: `query`'s flags with `_` for `-`, and no offset. */
@@ -124,8 +124,7 @@ export function routeOf(url: URL): JobRoute | AssetRoute | null {
   }
   if (path === "/api/stats") {
     const params = readParams(url, ["since", "until", "top"], false);
-    checkTimeBound(params.since, "--since");
-    checkTimeBound(params.until, "--until");
+    checkTimeRange(params.since, params.until);
     return api({
       kind: "stats",
       options: {
