@@ -12,7 +12,7 @@ export interface TimeRange {
 }
 
 const TIME_PATTERN =
-  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,3}))?)?)?(Z|[+-]\d{2}:\d{2})?$/;
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.(\d{1,9}))?)?)?(Z|[+-]\d{2}:\d{2})?$/;
 
 const MINUTE_MS = 60_000;
 const DAY_MS = 86_400_000;
@@ -30,7 +30,9 @@ const AFTER_ALL = "9999-12-31T24:00:00.000Z";
  * Parses an ISO 8601 date or date-time (UTC unless it carries an offset) into the range of
  * time it names: a date is the whole day, a minute the whole minute, and so on. A query's
  * lower bound uses the start of that range and its upper bound the end, so an upper bound
- * of `2026-02-16` includes the 16th. Years run from 0001 to 9999, offsets up to ±23:59.
+ * of `2026-02-16` includes the 16th; a fraction finer than a millisecond (up to nine digits)
+ * names its millisecond, the resolution of stored times. Years run from 0001 to 9999, offsets
+ * up to ±23:59.
  *
  * @throws {UsageError} When the text is not such a date or names no real day or time.
  *
@@ -68,10 +70,12 @@ export function parseTimeBound(text: string): TimeRange {
     if (offsetHours > 23 || offsetMins > 59) throw fail();
     offsetMinutes = (zone.startsWith("-") ? -1 : 1) * (offsetHours * 60 + offsetMins);
   }
-  const start = utc(year, month, day, hour, minute, second, +(ms ?? "0").padEnd(3, "0")) -
-    offsetMinutes * MINUTE_MS;
+  // Stored times go to the millisecond: a finer fraction (Python's isoformat() writes six
+  // digits) names the millisecond it falls in.
+  const millis = +(ms ?? "0").slice(0, 3).padEnd(3, "0");
+  const start = utc(year, month, day, hour, minute, second, millis) - offsetMinutes * MINUTE_MS;
   const unitMs = ms !== undefined
-    ? 10 ** (3 - ms.length)
+    ? 10 ** Math.max(0, 3 - ms.length)
     : s !== undefined
     ? 1000
     : mi !== undefined

@@ -232,6 +232,13 @@ Deno.test("parseTimeBound() turns a date or date-time into the UTC range it name
     end: "2026-02-16T14:30:05.260Z",
   });
   assert.deepEqual(parseTimeBound("2024-02-29").start, "2024-02-29T00:00:00.000Z");
+  // Finer than stored times (Python's isoformat(), date +%N): the millisecond it falls in.
+  for (const text of ["2026-02-16T14:30:05.123456+00:00", "2026-02-16T14:30:05.123999999Z"]) {
+    assert.deepEqual(parseTimeBound(text), {
+      start: "2026-02-16T14:30:05.123Z",
+      end: "2026-02-16T14:30:05.124Z",
+    });
+  }
 });
 
 Deno.test("parseTimeBound() refuses text that is not a real ISO date or time", () => {
@@ -246,7 +253,8 @@ Deno.test("parseTimeBound() refuses text that is not a real ISO date or time", (
       "2026-02-16T24:00",
       "2026-02-16T12:60",
       "2026-02-16T12:00:61",
-      "2026-02-16T12:00:00.1234",
+      "2026-02-16T12:00:00.1234567890",
+      "2026-02-16T12:00:00.",
       "2026-02-16T12",
       "1771243200",
       "0000-01-01",
@@ -589,6 +597,7 @@ Deno.test("CLI query, stats and report refuse --until ending before --since begi
       ["2026-02-16", "2026-02-16", 1],
       ["2026-02-16T12:00:00", "2026-02-16T12:00:00", 1],
       ["2026-02-16T12:00:00.5", "2026-02-16T12:00:00", 0],
+      ["2026-02-16T12:00:00.000999+00:00", "2026-02-16T12:00:00.000999+00:00", 1],
     ] as const
   ) {
     const result = await runMain(["query", "--since", since, "--until", until, "--db", db.path]);
