@@ -1,4 +1,4 @@
-import { listBatches, writeBatchReport } from "../lib/batch.ts";
+import { DEFAULT_BATCH_LIST_LIMIT, listBatches, writeBatchReport } from "../lib/batch.ts";
 import type { BatchOutcome } from "../lib/batch_outcome.ts";
 import type { SignalSource } from "../lib/batch_run.ts";
 import { AuditTrailError, UsageError } from "../lib/errors.ts";
@@ -17,7 +17,7 @@ import {
   resolveUser,
   splitAtName,
 } from "./context.ts";
-import { parseCount } from "../lib/count.ts";
+import { countOf, parseCount } from "../lib/count.ts";
 
 /** What `batch start` and `end` print: the id alone (also as a table), or the whole record. */
 const RECORD_FORMATS = ["json", "ndjson", "table"] as const;
@@ -40,7 +40,8 @@ SUBCOMMANDS
           RUN_ID, or the batch has ended already)
   show    every event of the batch, oldest first, with start, end and duration:
           {"run_id", "event_count", "events", "start_time", "end_time", "duration_seconds"}
-  list    recent batches, most recently active first (default --limit 20; 0 = all)
+  list    recent batches, most recently active first (default --limit 20; 0 = all); as a
+          table, stderr says when the limit left batches out
   exec    start a batch, run COMMAND with AUDIT_TRAIL_RUN_ID (and AUDIT_TRAIL_DB) set so
           that every "audit-trail log" inside it joins the batch, then log BATCH_END with
           how it ended, e.g. {"exit_code":3,"duration_seconds":1.234} (plus "signal" when
@@ -170,10 +171,22 @@ const SUBCOMMANDS: Record<string, Handler> = {
       limit: { type: "string" },
     });
     expectAtMost("batch list", positionals, 0);
-    const limit = values.limit === undefined ? undefined : parseCount(values.limit, "--limit");
+    const limit = values.limit === undefined
+      ? DEFAULT_BATCH_LIST_LIMIT
+      : parseCount(values.limit, "--limit");
     using db = openCurrentDatabase(context);
-    const batches = listBatches(db, { limit });
+    // One batch beyond the limit tells whether more exist; it is never printed.
+    const batches = listBatches(db, { limit: limit === 0 ? 0 : limit + 1 });
+    const more = limit !== 0 && batches.length > limit;
+    if (more) batches.length = limit;
     await writeRecords(context.io.stdout, [batches], context.format, SUMMARY_COLUMNS);
+    if (more && context.format === "table") {
+      // A table is read by a person, who would otherwise take the latest batches for all.
+      await context.io.stderr.write(
+        `${countOf(limit, "batch", "batches")} shown, the most recently active; more exist: ` +
+          "use --limit 0 for all\n",
+      );
+    }
     return 0;
   },
 

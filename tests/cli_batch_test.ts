@@ -268,6 +268,24 @@ Deno.test("CLI batch list shows every batch, most recently active first", async 
     "run_1",
     "",
   ]);
+  // A table says on stderr when the limit left batches out; a script's JSON or CSV does not.
+  const [table, whole, json] = await inParallel([
+    () => runCli(["batch", "list", "--db", db, "--format", "table", "--limit", "2"]),
+    () => runCli(["batch", "list", "--db", db, "--format", "table", "--limit", "3"]),
+    () => runCli(["batch", "list", "--db", db, "--limit", "2"]),
+  ]);
+  assert.equal(table.code, 0);
+  assert.deepEqual(table.stdout.trimEnd().split("\n").slice(1).map((l) => l.split(" ")[0]), [
+    "run_2",
+    "run_3",
+  ]);
+  assert.equal(
+    table.stderr,
+    "2 batches shown, the most recently active; more exist: use --limit 0 for all\n",
+  );
+  assert.equal(whole.stderr, "");
+  assert.equal(JSON.parse(json.stdout).length, 2);
+  assert.equal(json.stderr, "");
 });
 
 Deno.test("CLI batch exec: nested log calls join the batch, BATCH_END has exit code and duration, the exit code is passed on", async () => {
