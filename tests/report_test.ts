@@ -140,7 +140,7 @@ Deno.test("writeReport() stays under 3 MB and lists the events when values writt
   const { page, summary } = await report(db, { chain: null });
   assert.ok(summary.bytes < REPORT_MAX_BYTES, `${summary.bytes} bytes`);
   assert.equal(summary.events_shown, 40, "every event is listed");
-  assert.match(page, /<title>OP0(&amp;){197}… \[65,339 more characters\]: 1 events<\/title>/);
+  assert.match(page, /<title>OP0(&amp;){197}… \[65,339 more characters\]: 1 event<\/title>/);
 });
 
 Deno.test("writeReport() of a time range, and of a log that was tampered with", async () => {
@@ -206,6 +206,9 @@ Deno.test("writeReport() charts a long log month by month with the months withou
   ]]);
   assert.deepEqual(columns.at(-1), ["2026-06", 1]);
   assert.equal(columns.reduce((sum, [, n]) => sum + (n as number), 0), 4);
+  assert.ok(page.includes("<title>2025-01: 2 events</title>"));
+  assert.ok(page.includes("<title>2025-03: 1 event</title>"), "one event, not 1 events");
+  assert.ok(page.includes("<title>COUNTED: 4 events</title>"));
 });
 
 Deno.test("CLI report writes the file beside the database, prints its path, and leaves the database as it was", async () => {
@@ -424,5 +427,5 @@ Deno.test("writeReport() shows controls, bidirectional overrides and zero-width 
     page.includes('<td class="details">line 1\n\tline 2 \\u202Egnp.exe\\x1b[2J\\u2066</td>'),
   );
   assert.ok(page.includes(">\\u202Enimda</text>"), "chart labels too");
-  assert.ok(page.includes("<title>\\u202Enimda: 1 events</title>"), "and tooltips");
+  assert.ok(page.includes("<title>\\u202Enimda: 1 event</title>"), "and tooltips");
 });

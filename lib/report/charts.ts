@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { formatCount } from "./format.ts";
+import { formatCount, formatCountOf } from "./format.ts";
 import { clipText, type Html, markup } from "./html.ts";
 import { escapeInvisible } from "../table.ts";
 
@@ -55,8 +55,8 @@ export function columnChart(points: readonly ChartItem[], title: string): Html {
     const bar = markup`<rect class="bar" x="${fixed(x)}" y="${
       fixed(top)
     }" width="${width}" height="${fixed(TOP + plotHeight - top)}"><title>${tooltip(point.label)}: ${
-      formatCount(point.value)
-    } events</title></rect>`;
+      formatCountOf(point.value, "event")
+    }</title></rect>`;
     // Labels every few columns; the last one ends at the right edge, so none is cut off.
     const last = i === points.length - 1;
     const labelled = last || (i % every === 0 && points.length - 1 - i >= every);
@@ -100,8 +100,8 @@ export function barChart(items: readonly ChartItem[], title: string, more?: stri
     }" width="${fixed(width)}" height="${ROW - 6}"/><text class="value" x="${
       fixed(LABEL_WIDTH + width + 6)
     }" y="${top + 15}">${formatCount(item.value)}</text><title>${tooltip(item.label)}: ${
-      formatCount(item.value)
-    } events</title>`;
+      formatCountOf(item.value, "event")
+    }</title>`;
     return markup`${link(item.href, markup`<g>${row}</g>`)}\n`;
   });
   return markup`<svg class="chart bars" viewBox="0 0 ${BAR_WIDTH} ${height}" role="img" aria-label="${title}">
@@ -197,7 +197,7 @@ function sumBy(perDay: readonly { day: string; count: number }[], length: number
 function tooltip(label: string): string {
   const { text, omitted } = clipText(label, TOOLTIP_SHOWN);
   const shown = escapeInvisible(text);
-  return omitted ? `${shown}… [${formatCount(omitted)} more characters]` : shown;
+  return omitted ? `${shown}… [${formatCountOf(omitted, "more character")}]` : shown;
 }
 
 function link(href: string | undefined, content: Html): Html {

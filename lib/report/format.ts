@@ -10,6 +10,21 @@ export function formatCount(n: number): string {
   return n.toLocaleString("en-US");
 }
 
+/**
+ * A count with thousands separators and what it counts: `1 event`, `1,000 events`.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { formatCountOf } from "./format.ts";
+ * assert.equal(formatCountOf(1, "event"), "1 event");
+ * assert.equal(formatCountOf(1000, "event"), "1,000 events");
+ * ```
+ */
+export function formatCountOf(n: number, noun: string, plural = `${noun}s`): string {
+  return `${formatCount(n)} ${n === 1 ? noun : plural}`;
+}
+
 /** A printed timestamp without its `T`, milliseconds and `Z`: `2026-02-16 14:30:00`. */
 export function shortTime(timestamp: string): string {
   return timestamp.replace("T", " ").replace(/\.\d+Z$/, "");

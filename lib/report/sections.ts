@@ -7,7 +7,7 @@
 import type { ChainVerifyResult } from "../chain/mod.ts";
 import type { AuditStats } from "../stats.ts";
 import { barChart, type ChartItem, columnChart, timeSeries } from "./charts.ts";
-import { formatCount, formatDuration, shortTime } from "./format.ts";
+import { formatCount, formatCountOf, formatDuration, shortTime } from "./format.ts";
 import { type Html, markup } from "./html.ts";
 
 /** Operations shown in their chart; the rest are summed up under it. */
@@ -83,7 +83,7 @@ export function chainCard(chain: ChainVerdict): Html {
     <div class="card">
       <div>Audit chain</div>
       <div class="figure good">intact</div>
-      <div class="sub">${formatCount(chain.events_checked)} seals checked${
+      <div class="sub">${formatCountOf(chain.events_checked, "seal")} checked${
     chain.append_only ? "" : "; WARNING: the append-only triggers are missing"
   }. Head (note it as an anchor):</div>
       <div class="sub mono">${head}</div>
@@ -119,7 +119,9 @@ export function chartSections(stats: AuditStats, links: ChartLinks = {}): Html {
       operations.map((o) => item(o.operation, o.count, links.operation)),
       "Events per operation",
       rest.length
-        ? `and ${formatCount(rest.length)} more operations with ${formatCount(restCount)} events`
+        ? `and ${formatCountOf(rest.length, "more operation")} with ${
+          formatCountOf(restCount, "event")
+        }`
         : undefined,
     )
   }</section>
