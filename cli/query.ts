@@ -33,7 +33,8 @@ FILTERS
   --until T          up to the end of T (--until 2026-02-16 includes all of the 16th);
                      it may not end before --since begins
   --contains TEXT    details contain TEXT (case-insensitive)
-  --after-id N       only events with audit_id above N (cursor for reading forward)
+  --after-id N       only events with audit_id above N (with --order asc, the cursor for
+                     reading forward: newest first, a page would skip the older new ones)
   --before-id N      only events with audit_id below N (cursor for paging back)
 
 OPTIONS
@@ -62,6 +63,7 @@ EXAMPLES
   audit-trail query --since 2026-02-16 --until 2026-02-16 --format csv > day.csv
   audit-trail query --limit 0 --format ndjson | jq -c 'select(.user == "ana")'
   audit-trail query --before-id 5000 --limit 100      # the page below event 5000
+  audit-trail query --after-id 5000 --order asc       # what came after event 5000
   audit-trail query --sku SKU-1001 --archives archive  # live and archived events
 `,
   async run(context, args) {
