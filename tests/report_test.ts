@@ -89,6 +89,8 @@ Deno.test("writeReport() cuts long details at 500 characters with a visible mark
   // 300 emoji are 600 UTF-16 units: the cut never splits one in half.
   assert.ok(page.includes(`>${"😀".repeat(250)}</span><span class="cut"`));
   assert.ok(!page.includes(long.slice(0, 501)));
+  logAuditEvent(db, { operation: "IMPORTED", details: "x".repeat(501) });
+  assert.ok((await report(db)).page.includes("… [1 more character]</span></td>"));
 });
 
 Deno.test("writeReport() stays under 3 MB however long and hostile the values are", async () => {

@@ -7,7 +7,7 @@
 import { parseBatchOutcome } from "../batch_outcome.ts";
 import type { AuditEvent } from "../event_row.ts";
 import type { BatchOutline } from "../batch_overview.ts";
-import { formatCount, formatDuration, shortTime } from "./format.ts";
+import { formatCount, formatCountOf, formatDuration, shortTime } from "./format.ts";
 import { clipText, type Html, markup } from "./html.ts";
 import { escapeInvisible } from "../table.ts";
 
@@ -63,8 +63,8 @@ export function clipped(text: string, max: number, keep = ""): Html {
   const mark = omitted === 0
     ? null
     : markup`<span class="cut" title="cut for display">… [${
-      formatCount(omitted)
-    } more characters]</span>`;
+      formatCountOf(omitted, "more character")
+    }]</span>`;
   // A word too long for any column (a SKU of 200 letters) may break anywhere; it alone, so
   // that the other columns keep their words whole rather than pushing details off the page.
   return LONG_WORD.test(shown)
