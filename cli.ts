@@ -280,6 +280,13 @@ function processIo(): CliIo {
     stdinFile: Deno.stdin,
     stdout: sinkFor(Deno.stdout, "standard output"),
     stderr: sinkFor(Deno.stderr, "standard error"),
+    terminalColumns: () => {
+      try {
+        return Deno.consoleSize().columns || undefined;
+      } catch {
+        return undefined;
+      }
+    },
     env: (name) => {
       try {
         return Deno.env.get(name);

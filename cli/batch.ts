@@ -148,7 +148,9 @@ const SUBCOMMANDS: Record<string, Handler> = {
     using db = openCurrentDatabase(context);
     const { io, format } = context;
     if (values.archives === undefined) {
-      await writeBatchReport(io.stdout, db, positionals[0], format);
+      await writeBatchReport(io.stdout, db, positionals[0], format, {
+        width: format === "table" && io.stdout.isTerminal ? io.terminalColumns?.() : undefined,
+      });
       return 0;
     }
     const report =

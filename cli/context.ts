@@ -27,6 +27,8 @@ export interface CliIo {
   stdinFile?: SyncReader;
   stdout: TextSink & { isTerminal: boolean };
   stderr: TextSink & { isTerminal: boolean };
+  /** The terminal's width in columns, when there is one to ask. */
+  terminalColumns?(): number | undefined;
   env(name: string): string | undefined;
   cwd(): string;
 }

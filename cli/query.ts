@@ -55,8 +55,8 @@ OUTPUT
   json is an array ([] when nothing matches), ndjson one record per line; csv has a
   header row and neutralises cells a spreadsheet would run as a formula. table is for
   people: ∅ is an empty (NULL) field, control characters show escaped (\\n, \\x1b),
-  details longer than 60 columns end in …; when --limit stops it before every match,
-  stderr says so.
+  details longer than 60 columns (or than fits the terminal, down to 10) end in …;
+  when --limit stops it before every match, stderr says so.
 
 EXAMPLES
   audit-trail query --sku SKU-1001 --limit 10
@@ -106,7 +106,10 @@ EXAMPLES
     }
     using db = openCurrentDatabase(context, { readOnly: false });
     const rows = archives === undefined ? undefined : await withArchives(db, archives);
-    const result = await writeQuery(context.io.stdout, db, filter, context.format, { rows });
+    const width = context.format === "table" && context.io.stdout.isTerminal
+      ? context.io.terminalColumns?.()
+      : undefined;
+    const result = await writeQuery(context.io.stdout, db, filter, context.format, { rows, width });
     if (result.more && context.format === "table") {
       // A table is read by a person, who would otherwise take the page for the whole answer.
       const next = filter.order === "desc"

@@ -10,6 +10,7 @@ import { requireCount } from "./count.ts";
 import { type AuditEvent, type AuditRow, rowToEvent, UTC_TIMESTAMP_SQL } from "./event_row.ts";
 import {
   type OutputFormat,
+  type RowsOptions,
   type TextSink,
   writeObject,
   writeObjectWithRows,
@@ -79,6 +80,7 @@ export async function writeBatchReport(
   db: AuditDatabase,
   runId: string,
   format: OutputFormat,
+  options: RowsOptions = {},
 ): Promise<void> {
   using _snapshot = readSnapshot(db);
   const events = () => streamAuditRows(db, { runId, order: "asc", limit: 0 });
@@ -96,7 +98,7 @@ export async function writeBatchReport(
   if (format === "table") {
     await writeObject(sink, report, "table");
     await sink.write("\n");
-    await writeRows(sink, events(), "table");
+    await writeRows(sink, events(), "table", undefined, options);
     return;
   }
   const record = (row: readonly unknown[]) => rowToEvent(row as AuditRow);

@@ -43,8 +43,18 @@ export async function writeRows(
   pages: Iterable<readonly Row[]> | AsyncIterable<readonly Row[]>,
   format: OutputFormat,
   columns: readonly string[] = EVENT_COLUMNS,
+  options: RowsOptions = {},
 ): Promise<number> {
-  return await writeRowsWith(sink, pages, await WRITERS[format](columns));
+  return await writeRowsWith(sink, pages, await WRITERS[format](columns, options));
+}
+
+/** How {@linkcode writeRows} lays out what it writes. */
+export interface RowsOptions {
+  /**
+   * The terminal's width in columns, for a table: free text (details) is cut shorter, down to
+   * 10 columns, so that a line fits rather than wrapping into the next.
+   */
+  width?: number;
 }
 
 async function writeRowsWith(
@@ -178,7 +188,7 @@ interface RowWriter {
  */
 const WRITERS: Record<
   OutputFormat,
-  (columns: readonly string[]) => RowWriter | Promise<RowWriter>
+  (columns: readonly string[], options: RowsOptions) => RowWriter | Promise<RowWriter>
 > = {
   json: (columns) => ({
     begin: () => "[\n",
@@ -199,7 +209,7 @@ const WRITERS: Record<
     const header = csvLine(columns) + "\r\n";
     return { begin: () => header, line: csvLine, separator: "\r\n", end: "\r\n", empty: header };
   },
-  table: async (columns) => tableWriter(columns, await loadTable()),
+  table: async (columns, options) => tableWriter(columns, await loadTable(), options.width),
 };
 
 // The CSV and table helpers load by computed specifiers: a literal `import("./csv.ts")` makes
@@ -233,12 +243,15 @@ function jsonRecords(columns: readonly string[]): (row: Row) => string {
 const FREE_TEXT = new Set(["details"]);
 /** Widest a free-text cell is shown, in terminal columns. */
 const MAX_FREE_TEXT = 60;
+/** Narrowest a free-text cell is cut to so that a line fits a terminal. */
+const MIN_FREE_TEXT = 10;
 /** Rows a table's column widths are taken from, so that a long listing streams. */
 const SAMPLE_ROWS = 1000;
 
 function tableWriter(
   columns: readonly string[],
   { padTo, showCell }: typeof import("./table.ts"),
+  terminalWidth = Infinity,
 ): RowWriter {
   const limits = columns.map((column) => FREE_TEXT.has(column) ? MAX_FREE_TEXT : Infinity);
   const widths = columns.map((column) => showCell(column).width);
@@ -252,6 +265,15 @@ function tableWriter(
       for (let r = 0; r < Math.min(sample.length, SAMPLE_ROWS); r++) {
         const cells = show(sample[r]);
         for (let i = 0; i < cells.length; i++) widths[i] = Math.max(widths[i], cells[i].width);
+      }
+      // A line wider than the terminal wraps into the next and the columns are lost: free
+      // text gives way first, as far as it can while staying readable.
+      let over = widths.reduce((sum, w) => sum + w, 0) + 2 * last - terminalWidth;
+      for (let i = 0; i < columns.length && over > 0; i++) {
+        if (!FREE_TEXT.has(columns[i]) || widths[i] <= MIN_FREE_TEXT) continue;
+        const narrower = Math.max(MIN_FREE_TEXT, widths[i] - over);
+        over -= widths[i] - narrower;
+        widths[i] = limits[i] = narrower;
       }
       return line(columns.map((column) => showCell(column))) + "\n";
     },

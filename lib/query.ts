@@ -195,6 +195,8 @@ export interface WriteQueryOptions {
    * limit (`query --archives` reads the archive files too).
    */
   rows?: (filter: AuditLogFilter) => Iterable<AuditRow[]>;
+  /** The terminal's width, for a table (see `RowsOptions` in `output.ts`). */
+  width?: number;
 }
 
 /**
@@ -246,7 +248,9 @@ export async function writeQuery(
       if (result.more) return;
     }
   }
-  result.written = await writeRows(sink, upToLimit(), format, EVENT_COLUMNS);
+  result.written = await writeRows(sink, upToLimit(), format, EVENT_COLUMNS, {
+    width: options.width,
+  });
   return result;
 }
 

@@ -1,10 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { writeObject, writeRecords } from "../lib/output.ts";
+import { writeObject, writeRecords, writeRows } from "../lib/output.ts";
 import { showCell } from "../lib/table.ts";
 import { type AuditEvent, logAuditEvents } from "../mod.ts";
 import { openMigrated } from "./fixtures.ts";
-import { runCli, tempDir, textSink } from "./helpers.ts";
+import { runCli, tempDir, testIo, textSink } from "./helpers.ts";
 
 function event(id: number, fields: Partial<AuditEvent> = {}): AuditEvent {
   return {
@@ -208,4 +208,55 @@ Deno.test("showCell() measures and cuts by terminal columns", () => {
   assert.deepEqual(showCell("\ud83d"), { text: "\\uD83D", width: 6 });
   assert.deepEqual(showCell("ﾊﾝｶｸ"), { text: "ﾊﾝｶｸ", width: 4 });
   assert.deepEqual(showCell("ＡＢ"), { text: "ＡＢ", width: 4 });
+});
+
+Deno.test("table: on a terminal too narrow for a line, details are cut shorter (to 10 columns at least) so lines do not wrap", async () => {
+  const details =
+    "Order ORD-1: 5 units of the blue widgets for the customer in Rotterdam, by truck";
+  const rows = [[1, T, "ORDER_CONFIRMED", "SKU-1001", details, "clerk01", "run_x"]];
+  const lines = async (width?: number) => {
+    const out = textSink();
+    await writeRows(out, [rows], "table", undefined, { width });
+    return out.text.trimEnd().split("\n").map((line) => showCell(line));
+  };
+  // Without a width: details cut at 60 columns, the header 140 columns wide.
+  assert.deepEqual((await lines()).map((l) => l.width), [140, 139]);
+  for (const width of [200, 140]) assert.deepEqual(await lines(width), await lines());
+  const fitted = await lines(100);
+  assert.deepEqual(fitted.map((l) => l.width), [100, 99]);
+  assert.match(fitted[1].text, / {2}Order ORD-1: 5 unit… {2}clerk01 {2}run_x$/);
+  // Ids, times and names are never cut: past 10 columns of details, the line stays wider.
+  const narrow = await lines(40);
+  assert.match(
+    narrow[1].text,
+    /^1 {9}2026-02-16T10:00:00\.000Z {2}ORDER_CONFIRMED {2}SKU-1001 {2}Order ORD…/,
+  );
+  assert.deepEqual(narrow.map((l) => l.width), [90, 89]);
+});
+
+Deno.test("CLI query and batch show as a table fit the terminal's width", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  await logAuditEvents(
+    db,
+    [1, 2, 3].map((i) => ({
+      operation: "ORDER_CONFIRMED",
+      sku: `SKU-100${i}`,
+      user: `clerk0${i}`,
+      run_id: "run_20260216_101500_0a1b2c3d",
+      details: `Order ORD-${i}: 5 units of the blue widgets for the customer in Rotterdam`,
+    })),
+  );
+  const { main } = await import("../cli.ts");
+  for (const args of [["query"], ["batch", "show", "run_20260216_101500_0a1b2c3d"]]) {
+    const { io, out } = testIo();
+    io.stdout.isTerminal = true;
+    io.terminalColumns = () => 120;
+    assert.equal(await main([...args, "--db", db.path], io), 0, out.stderr);
+    const table = out.stdout.trimEnd().split("\n").slice(args[0] === "query" ? 0 : 6);
+    assert.equal(table.length, 4, out.stdout);
+    assert.ok(showCell(table[0]).width <= 120, table[0]);
+    for (const line of table.slice(1)) assert.equal(showCell(line).width, 120, line);
+    assert.match(table[1], / {2}Order ORD-\d: 5 un… {2}clerk0\d {2}run_20260216_101500_0a1b2c3d$/);
+  }
 });
