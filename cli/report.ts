@@ -21,7 +21,8 @@ OPTIONS
   --output FILE   where to write it (default: audit_report_YYYYMMDD_HHMMSS.html beside the
                   database); an existing file is replaced, unless it is a SQLite
                   database (the audit log itself, say) or a folder: that is refused;
-                  a pipe or device (/dev/stdout) is written into as it is
+                  a pipe or device (/dev/stdout) is written into as it is;
+                  - writes the page to standard output instead of a file
   --since T       only events at or after T: an ISO date or date-time in UTC
   --until T       only events up to the end of T (--until 2026-02-16 includes the 16th)
   --db PATH       the database (default: $AUDIT_TRAIL_DB, else data/app.db)
@@ -43,7 +44,10 @@ EXAMPLES
       ? join(dirname(dbPath), reportFileName(now))
       : resolve(context.io.cwd(), values.output);
     checkTimeRange(values.since, values.until);
-    const target = reportTarget(output, dbPath);
+    // "-" is standard output, as for most tools: on Windows, which has no /dev/stdout, the one
+    // way to send the page down a pipe. It made a file named "-".
+    const toStdout = values.output === "-";
+    const target = toStdout ? null : reportTarget(output, dbPath);
     using db = openCurrentDatabase(context, { readOnly: true });
     let page = "";
     await writeReport(db, { write: (text) => Promise.resolve(void (page += text)) }, {
@@ -52,6 +56,10 @@ EXAMPLES
       now,
       version: TOOL_VERSION,
     });
+    if (target === null) {
+      await context.io.stdout.write(page);
+      return 0;
+    }
     if (target.inPlace) await writeInPlace(output, page);
     else await replaceFile(target.path, page);
     await context.io.stdout.write(output + "\n");

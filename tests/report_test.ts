@@ -305,6 +305,20 @@ async function sha256Hex(text: string): Promise<string> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+Deno.test("CLI report --output - writes the page to standard output, and no file named -", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  logAuditEvent(db, { operation: "COUNTED", sku: "SKU-1" });
+  const result = await runCli(["report", "--output", "-", "--db", db.path], { cwd: dir.path });
+  assert.equal(result.code, 0, result.stderr);
+  assert.match(result.stdout, /^<!DOCTYPE html>/i);
+  assert.match(result.stdout, /<\/html>\n?$/);
+  assert.ok(result.stdout.includes("SKU-1"));
+  assert.equal(result.stderr, "");
+  const names = [...Deno.readDirSync(dir.path)].map((e) => e.name);
+  assert.ok(!names.includes("-") && !names.some((n) => n.endsWith(".html")), `${names}`);
+});
+
 Deno.test("CLI report --output never replaces the database, its -wal or -shm, or another SQLite file", async () => {
   await using dir = await tempDir();
   const path = join(dir.path, "app.db");
