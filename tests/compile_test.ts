@@ -56,6 +56,21 @@ Deno.test({
     for (const part of ["cli/*", "launcher.ts", "lib/*", "migrations/*", "@zip.js"]) {
       assert.ok(launcherListing.includes(part), `"${part}" is not embedded:\n${launcherListing}`);
     }
+    // Each executable starts from its entry and keeps the unstable features of deno.json (the
+    // viewer needs "no-legacy-abort" to stop a download nobody reads): both are in the
+    // metadata the compiler writes into the file, as JSON.
+    const { unstable } = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json")));
+    assert.ok(unstable.includes("no-legacy-abort"));
+    const entries = { cli: "js/cli_build.js", launcher: "launcher.ts" };
+    for (const program of PROGRAMS) {
+      const metadata = new TextDecoder("latin1").decode(
+        await Deno.readFile(join(dir.path, program.output)),
+      );
+      const entrypoint = /"entrypoint_key":"([^"]*)"/.exec(metadata)?.[1];
+      assert.ok(entrypoint?.endsWith(entries[program.name]), `${program.output}: ${entrypoint}`);
+      const features = /"unstable_config":\{[^{}]*"features":(\[[^\]]*\])/.exec(metadata)?.[1];
+      assert.deepEqual(JSON.parse(features ?? "null"), unstable, program.output);
+    }
   },
 });
 
