@@ -48,8 +48,10 @@ EXAMPLES
     const top = values.top === undefined ? undefined : parseCount(values.top, "--top");
     using db = openCurrentDatabase(context, { readOnly: true });
     const stats = getStats(db, { since: values.since, until: values.until, top });
-    if (format === "table") await io.stdout.write(statsTable(stats));
-    else await writeObject(io.stdout, stats, format);
+    if (format === "table") {
+      const ranged = values.since !== undefined || values.until !== undefined;
+      await io.stdout.write(statsTable(stats, ranged));
+    } else await writeObject(io.stdout, stats, format);
     return 0;
   },
 };
@@ -58,9 +60,12 @@ const BAR_WIDTH = 30;
 /** Widest a name is shown, in terminal columns; a longer one is cut with a mark. */
 const LABEL_WIDTH = 40;
 
-/** The figures as text to read at a glance: totals first, then each list with bars. */
-export function statsTable(stats: AuditStats): string {
-  if (stats.events === 0) return "No events in this range.\n";
+/**
+ * The figures as text to read at a glance: totals first, then each list with bars. `ranged`:
+ * whether a period was asked for (what an empty answer then means).
+ */
+export function statsTable(stats: AuditStats, ranged = false): string {
+  if (stats.events === 0) return ranged ? "No events in this range.\n" : "No events in the log.\n";
   const { batches } = stats;
   const lines = [
     `Events    ${formatCount(stats.events)}, ${shortTime(stats.first_timestamp!)} to ${

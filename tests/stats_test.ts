@@ -365,3 +365,14 @@ Deno.test("CLI stats prints getStats() as JSON, NDJSON or a table, and refuses b
   assert.match(missing.stderr, /Database not found/);
   assert.equal(await fingerprint(path), before, "stats never writes");
 });
+
+Deno.test("stats table of an empty log says the log is empty, and of an empty period that the period is", async () => {
+  await using dir = await tempDir();
+  const db = migratedFile(dir.path);
+  const whole = await runCli(["stats", "--format", "table", "--db", db]);
+  assert.equal(whole.code, 0, whole.stderr);
+  assert.equal(whole.stdout, "No events in the log.\n");
+  const period = await runCli(["stats", "--since", "2026-01-01", "--format", "table", "--db", db]);
+  assert.equal(period.code, 0, period.stderr);
+  assert.equal(period.stdout, "No events in this range.\n");
+});
