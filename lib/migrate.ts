@@ -22,6 +22,7 @@ import {
   KNOWN_MIGRATIONS,
   LATEST_SCHEMA_VERSION,
   type MigrationRecord,
+  refuseArchiveFile,
 } from "./schema.ts";
 
 /**
@@ -114,7 +115,10 @@ export function migrate(db: AuditDatabase, options: MigrateOptions = {}): Migrat
   const applied = appliedMigrations(db);
   checkAppliedMigrations(db, applied);
   const fromVersion = currentVersion(applied);
-  if (fromVersion === 0) requireAdoptableAuditLog(db);
+  if (fromVersion === 0) {
+    refuseArchiveFile(db);
+    requireAdoptableAuditLog(db);
+  }
   const pending = MIGRATIONS.filter((m) => !applied.has(m.version));
   const result: MigrateResult = {
     database: db.path,

@@ -85,6 +85,7 @@ export function requireCurrentSchema(db: AuditDatabase): void {
     applied = new Map();
   }
   if (applied.size === 0) {
+    refuseArchiveFile(db);
     throw new SchemaError(`Database "${db.path}" is not set up for audit-trail yet`, {
       hint: `Run: audit-trail migrate --db "${db.path}"`,
     });
@@ -97,6 +98,32 @@ export function requireCurrentSchema(db: AuditDatabase): void {
       { hint: `Run: audit-trail migrate --db "${db.path}"` },
     );
   }
+}
+
+/**
+ * Fails when the file is an archive that `audit-trail archive` wrote (it has no migrations,
+ * like a database not set up yet): migrating it would replace its guards and let its events be
+ * changed or archived again, and its SHA-256 would no longer be the one its checkpoint records.
+ *
+ * @throws {SchemaError} When `db` is an archive file.
+ */
+export function refuseArchiveFile(db: AuditDatabase): void {
+  const range = guard(db.path, () => {
+    const table = db.sqlite.prepare(
+      "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'audit_trail_archive'",
+    ).get();
+    return table
+      ? db.sqlite.prepare("SELECT first_audit_id, last_audit_id FROM audit_trail_archive").get()
+      : undefined;
+  });
+  if (!range) return;
+  throw new SchemaError(
+    `"${db.path}" is an audit-trail archive file (events ${range.first_audit_id} to ${range.last_audit_id}), not a database to work in`,
+    {
+      hint:
+        "Nothing was changed: archive files are never changed. Give the live database with --db; read archived events with --archives DIR (query, batch show, verify).",
+    },
+  );
 }
 
 /** The schema version recorded in the database, or 0 when audit-trail never migrated it. */
