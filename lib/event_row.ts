@@ -48,6 +48,13 @@ export type AuditRow = [
  */
 export const UTC_TIMESTAMP_SQL = "coalesce(strftime('%Y-%m-%dT%H:%M:%fZ', timestamp), timestamp)";
 
+/**
+ * The stored timestamp as a time in the printed form, or NULL when it is not a time (NULL,
+ * text that does not parse, a number beyond the calendar): where such a value must not pass
+ * for one, as the text {@linkcode UTC_TIMESTAMP_SQL} keeps would compare with a time.
+ */
+export const PARSED_TIMESTAMP_SQL = "strftime('%Y-%m-%dT%H:%M:%fZ', timestamp)";
+
 /** The shape of every timestamp the tool writes: `YYYY-MM-DDTHH:MM:SS.sssZ`. */
 const ISO_TIMESTAMP_GLOB = "####-##-##T##:##:##.###Z".replaceAll("#", "[0-9]");
 /** The same test in JavaScript, which costs a tenth of what the GLOB costs per row. */

@@ -34,3 +34,40 @@ Deno.test("an archive file given as --db is refused by every command that writes
   const verify = await runCli(["verify", "--db", db, "--archives", folder]);
   assert.equal(verify.code, 0, verify.stderr);
 });
+
+Deno.test("archive stops at a timestamp that is no time, and says why a run stops early", async () => {
+  await using dir = await tempDir();
+  // As an adopted table may hold them: text that is no date, a Unix time, a clock set wrong.
+  const db = datedDatabase(dir.path, [
+    "2024-01-01 10:00:00",
+    "01/02/2030",
+    "1704200000",
+    "2024-01-04 10:00:00",
+  ]);
+  const dry = await runCli(["archive", "--before", "2024-02-01", "--dry-run", "--db", db]);
+  assert.equal(dry.code, 0, dry.stderr);
+  assert.equal(JSON.parse(dry.stdout).last_audit_id, 1);
+  const result = await runCli(["archive", "--before", "2024-02-01", "--db", db]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(JSON.parse(result.stdout).last_audit_id, 1);
+  assert.equal(
+    result.stderr,
+    'audit-trail: warning: Archiving stops at event 2: its timestamp "01/02/2030" is not a time; the older event logged after it stays in the database, as only a run of events from the start of the log is archived.\n',
+  );
+  const future = datedDatabase(dir.path, [
+    "2024-01-01 10:00:00",
+    "2999-01-01 00:00:00",
+    "2024-01-03T10:00:00.000Z",
+  ], "future.db");
+  const stuck = await runCli(["archive", "--keep", "30", "--db", future, "--format", "table"]);
+  assert.equal(stuck.code, 0, stuck.stderr);
+  assert.match(stuck.stdout, /^Archived 1 event \(1–1\)/);
+  assert.match(
+    stuck.stderr,
+    /^audit-trail: warning: Archiving stops at event 2: it is dated 2999-01-01T00:00:00\.000Z, in the future; the older event logged after it stays/,
+  );
+  // Nothing stops a run early: no word.
+  const plain = datedDatabase(dir.path, 10, "plain.db");
+  const quiet = await runCli(["archive", "--before", "2024-01-02", "--db", plain]);
+  assert.equal(quiet.stderr, "");
+});

@@ -15,7 +15,7 @@ import {
   readTransaction,
   writeTransaction,
 } from "../db.ts";
-import { UTC_TIMESTAMP_SQL } from "../event_row.ts";
+import { PARSED_TIMESTAMP_SQL } from "../event_row.ts";
 import { AuditTrailError, errorMessage, TamperingFoundError, UsageError } from "../errors.ts";
 import { hashFile } from "../bundle/files.ts";
 import { requireAcknowledged } from "./central.ts";
@@ -106,10 +106,16 @@ export async function archiveEvents(
 ): Promise<ArchiveResult> {
   const cut = cutInstant(options.before);
   const dir = options.dir ?? join(dirname(db.path), "archive");
-  const plan = readTransaction(db, () => planArchive(db, cut));
+  const { plan, stopped } = readTransaction(db, () => ({
+    plan: planArchive(db, cut),
+    stopped: stoppedEarly(db, cut),
+  }));
   if (!plan) {
     // Space an earlier run could not give back (the database was busy) goes back now.
-    const warning = options.dryRun || !spaceLeftBehind(db) ? undefined : reclaimSpace(db);
+    const warning = joinWarnings(
+      stopped,
+      options.dryRun || !spaceLeftBehind(db) ? undefined : reclaimSpace(db),
+    );
     return {
       ...(warning ? { warning } : {}),
       archived: 0,
@@ -132,6 +138,7 @@ export async function archiveEvents(
     file: join(dir, name),
     sha256: null,
     bytes: null,
+    ...(stopped ? { warning: stopped } : {}),
   };
   if (options.dryRun) return { ...result, dry_run: true };
 
@@ -193,7 +200,7 @@ export async function archiveEvents(
     throw error;
   }
   await folder.removeOrphans(readCheckpoints(db));
-  const warning = reclaimSpace(db);
+  const warning = joinWarnings(stopped, reclaimSpace(db));
   if (warning) result.warning = warning;
   return result;
 }
@@ -225,11 +232,12 @@ function planArchive(db: AuditDatabase, cut: string): ArchivePlan | null {
       hint: "Nothing was archived. Run audit-trail verify and tell your supervisor.",
     });
   }
-  // A timestamp that is not a time (NULL, or text that does not parse) ends the run as well.
+  // A timestamp that is not a time (NULL, text that does not parse, a number) ends the run
+  // as well: compared as stored, "01/02/2030" or any number sorts before every ISO cut.
   const row = guard(db.path, () =>
     db.statement(
       `WITH stop AS (
-         SELECT audit_id FROM audit_log WHERE NOT coalesce(${UTC_TIMESTAMP_SQL} < ?, 0)
+         SELECT audit_id FROM audit_log WHERE NOT coalesce(${PARSED_TIMESTAMP_SQL} < ?, 0)
          ORDER BY audit_id LIMIT 1
        )
        SELECT min(audit_id) AS first, max(audit_id) AS last, count(*) AS events
@@ -251,6 +259,38 @@ function planArchive(db: AuditDatabase, cut: string): ArchivePlan | null {
     // A missing seal is caught when the archive is read back: it then holds one seal less.
     last_hash: (seal?.hash as string | undefined) ?? "",
   };
+}
+
+/**
+ * Why the run stops early, when the event it stops at is not older than the cut only because
+ * its timestamp is no time or lies in the future (a clock set wrong), while events logged after
+ * it are older: without a word, a scheduled run would archive nothing more, day after day.
+ */
+function stoppedEarly(db: AuditDatabase, cut: string): string | undefined {
+  const stop = guard(db.path, () =>
+    db.statement(
+      `SELECT audit_id, timestamp, ${PARSED_TIMESTAMP_SQL} AS parsed FROM audit_log
+       WHERE NOT coalesce(${PARSED_TIMESTAMP_SQL} < ?, 0) ORDER BY audit_id LIMIT 1`,
+    ).get(cut));
+  if (!stop) return undefined;
+  const parsed = stop.parsed as string | null;
+  if (parsed !== null && parsed <= new Date().toISOString()) return undefined;
+  const older = guard(db.path, () =>
+    db.statement(
+      `SELECT count(*) AS n FROM audit_log WHERE audit_id > ? AND ${PARSED_TIMESTAMP_SQL} < ?`,
+    ).get(stop.audit_id, cut))!.n as number;
+  if (older === 0) return undefined;
+  const why = parsed === null
+    ? `its timestamp ${JSON.stringify(stop.timestamp)} is not a time`
+    : `it is dated ${parsed}, in the future`;
+  const left = older === 1
+    ? "the older event logged after it stays"
+    : `the ${older} older events logged after it stay`;
+  return `Archiving stops at event ${stop.audit_id}: ${why}; ${left} in the database, as only a run of events from the start of the log is archived.`;
+}
+
+function joinWarnings(...warnings: (string | undefined)[]): string | undefined {
+  return warnings.filter((w) => w !== undefined).join(" ") || undefined;
 }
 
 /**
