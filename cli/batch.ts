@@ -1,3 +1,4 @@
+import { archivedReach } from "../lib/archive/checkpoint_list.ts";
 import { DEFAULT_BATCH_LIST_LIMIT, listBatches, writeBatchReport } from "../lib/batch.ts";
 import type { BatchOutcome } from "../lib/batch_outcome.ts";
 import type { SignalSource } from "../lib/batch_run.ts";
@@ -11,6 +12,7 @@ import {
   expectAtMost,
   GLOBAL_OPTIONS,
   importOnDemand,
+  noteArchived,
   openCurrentDatabase,
   parseCommandArgs,
   requireValidText,
@@ -60,7 +62,8 @@ OPTIONS
                        compressed debug bundle (debug_bundles/ beside the database) and
                        print "bundle: PATH" on stderr; the exit code stays COMMAND's
   --limit N            (list) how many batches
-  --archives DIR       (show) also read the archive files in DIR (audit-trail archive)
+  --archives DIR       (show) also read the archive files in DIR (audit-trail archive);
+                       without it, a note on stderr says when the batch may reach into them
   --format F           (show, list) json | ndjson | csv | table (default: table on a
                        terminal, else json); (start, end) json | ndjson print the whole
                        record instead of the id
@@ -151,6 +154,7 @@ const SUBCOMMANDS: Record<string, Handler> = {
       await writeBatchReport(io.stdout, db, positionals[0], format, {
         width: format === "table" && io.stdout.isTerminal ? io.terminalColumns?.() : undefined,
       });
+      await noteArchived(context, archivedReach(db, { runId: positionals[0] }), "read");
       return 0;
     }
     const report =

@@ -13,6 +13,7 @@ import {
   type OpenDatabaseOptions,
   requireDatabaseFile,
 } from "../lib/db.ts";
+import type { ArchivedRange } from "../lib/archive/checkpoint_list.ts";
 import { AuditTrailError, errorMessage, UsageError } from "../lib/errors.ts";
 import type { SyncReader } from "../lib/ndjson.ts";
 import type { OutputFormat, TextSink } from "../lib/output.ts";
@@ -493,4 +494,19 @@ export function splitAtName(args: readonly string[], specs: OptionSpecs): SplitA
   const before = args.slice(0, Math.min(i, args.length));
   if (i >= args.length || args[i] === "--") return { before, after: [] };
   return { before, name: args[i], after: args.slice(i + 1) };
+}
+
+/**
+ * Says on stderr that events matching may be among the archived ones, which were not read:
+ * without it, a period that was archived looks like one when nothing happened.
+ */
+export async function noteArchived(
+  context: CommandContext,
+  range: ArchivedRange | null,
+  verb: string,
+): Promise<void> {
+  if (!range) return;
+  await context.io.stderr.write(
+    `audit-trail: note: events ${range.first_audit_id} to ${range.last_audit_id} are archived and were not read: add --archives DIR (archive/ beside the database, unless archived elsewhere) to ${verb} them too\n`,
+  );
 }

@@ -12,8 +12,15 @@ import {
   type QueryOptionName,
 } from "../lib/query_options.ts";
 import { UsageError } from "../lib/errors.ts";
+import { archivedReach } from "../lib/archive/checkpoint_list.ts";
 import type { Command } from "./context.ts";
-import { expectAtMost, importOnDemand, openCurrentDatabase, parseCommandArgs } from "./context.ts";
+import {
+  expectAtMost,
+  importOnDemand,
+  noteArchived,
+  openCurrentDatabase,
+  parseCommandArgs,
+} from "./context.ts";
 
 export const command: Command = {
   help: `audit-trail query — find events
@@ -41,7 +48,8 @@ OPTIONS
   --limit N          at most N events (default ${DEFAULT_QUERY_LIMIT}); 0 = all, streamed
   --offset K         skip the first K matches (prefer --before-id for paging)
   --order desc|asc   newest first (default) or oldest first
-  --archives DIR     also search the archive files in DIR (audit-trail archive)
+  --archives DIR     also search the archive files in DIR (audit-trail archive); without
+                     it, a note on stderr says when the events asked for may be archived
   --format F         json | ndjson | csv | table (default: table on a terminal, else json)
   --db PATH          the database (default: $AUDIT_TRAIL_DB, else data/app.db)
 
@@ -120,6 +128,10 @@ EXAMPLES
           countOf(result.written, "event")
         } shown; more match: use --limit 0 for all, or ${next} for the next page\n`,
       );
+    }
+    // Newest first, a page that stopped at its limit never reached the archived events.
+    if (archives === undefined && !(result.more && filter.order !== "asc")) {
+      await noteArchived(context, archivedReach(db, filter), "search");
     }
     return 0;
   },

@@ -71,3 +71,35 @@ Deno.test("archive stops at a timestamp that is no time, and says why a run stop
   const quiet = await runCli(["archive", "--before", "2024-01-02", "--db", plain]);
   assert.equal(quiet.stderr, "");
 });
+
+Deno.test("query and batch show without --archives say when what was asked may be archived", async () => {
+  await using dir = await tempDir();
+  const db = datedDatabase(dir.path, 40); // events 6 hours apart from 2024-01-01; run_i: 10 each
+  assert.equal((await runCli(["archive", "--before", "2024-01-05", "--db", db])).code, 0); // 1-16
+  const note =
+    "audit-trail: note: events 1 to 16 are archived and were not read: add --archives DIR (archive/ beside the database, unless archived elsewhere) to search them too\n";
+  const cases: [string[], boolean][] = [
+    [["query", "--until", "2024-01-02"], true],
+    [["query", "--sku", "SKU-1"], true],
+    [["query", "--before-id", "20", "--format", "table"], true],
+    [["query", "--order", "asc", "--limit", "1"], true],
+    [["query", "--since", "2024-01-05"], false],
+    [["query", "--after-id", "16"], false],
+    [["query", "--limit", "1"], false], // newest first, the page ends in the live log
+    [["query", "--until", "2024-01-02", "--archives", join(dir.path, "archive")], false],
+  ];
+  for (const [args, noted] of cases) {
+    const result = await runCli([...args, "--db", db]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stderr, noted ? note : "", args.join(" "));
+  }
+  const empty = await runCli(["query", "--until", "2024-01-02", "--db", db]);
+  assert.equal(empty.stdout, "[]\n");
+  // run_1 (events 11-20) spans the boundary; run_3 lies in the live log.
+  const half = await runCli(["batch", "show", "run_1", "--db", db]);
+  assert.equal(JSON.parse(half.stdout).event_count, 4);
+  assert.equal(half.stderr, note.replace("search them", "read them"));
+  const started = await runCli(["batch", "start", "--db", db]);
+  const live = await runCli(["batch", "show", started.stdout.trim(), "--db", db]);
+  assert.equal(live.stderr, "");
+});

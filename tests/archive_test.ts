@@ -10,7 +10,7 @@ import {
   UsageError,
   verifyChain,
 } from "../mod.ts";
-import { readCheckpoints } from "../lib/archive/checkpoints.ts";
+import { readCheckpoints } from "../lib/archive/checkpoint_list.ts";
 import { startArchiveChecks } from "../lib/archive/check_files.ts";
 import { fingerprint, tempDir } from "./helpers.ts";
 import { datedDatabase, filesIn, rowsOf } from "./archive_fixtures.ts";

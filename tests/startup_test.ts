@@ -128,6 +128,7 @@ Deno.test("batch show and list read no event writer, seal or hash", async () => 
     "cli.ts",
     "cli/batch.ts",
     "cli/context.ts",
+    "lib/archive/checkpoint_list.ts",
     "lib/batch.ts",
     "lib/count.ts",
     "lib/db.ts",

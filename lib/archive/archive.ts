@@ -19,7 +19,8 @@ import { PARSED_TIMESTAMP_SQL } from "../event_row.ts";
 import { AuditTrailError, errorMessage, TamperingFoundError, UsageError } from "../errors.ts";
 import { hashFile } from "../bundle/files.ts";
 import { requireAcknowledged } from "./central.ts";
-import { insertCheckpoint, liveStart, readCheckpoints } from "./checkpoints.ts";
+import { readCheckpoints } from "./checkpoint_list.ts";
+import { insertCheckpoint, liveStart } from "./checkpoints.ts";
 import {
   archiveFileName,
   type ArchiveRange,

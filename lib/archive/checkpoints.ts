@@ -7,26 +7,7 @@
 import { type AuditDatabase, guard, openDatabase } from "../db.ts";
 import { GENESIS_HASH } from "../chain/encoding.ts";
 import type { ChainFailure } from "../chain/classify.ts";
-
-/** One archive run as the live database records it (`bundle` lists these as `archives`). */
-export interface Checkpoint {
-  checkpoint_id: number;
-  first_audit_id: number;
-  last_audit_id: number;
-  /** How many events the archive holds. */
-  events: number;
-  /** The seal before the first archived event (64 hex digits; zeros for the first ever). */
-  previous_hash: string;
-  /** The seal of the last archived event: where the next archive, or the live log, goes on. */
-  last_hash: string;
-  /** The archive file's name, without its folder. */
-  file: string;
-  /** SHA-256 of the archive file, 64 hex digits. */
-  sha256: string;
-  bytes: number;
-  /** When the checkpoint was recorded, UTC. */
-  created_at: string;
-}
+import { type Checkpoint, CHECKPOINTS_TABLE as TABLE, readCheckpoints } from "./checkpoint_list.ts";
 
 /** A checkpoint about to be recorded. */
 export type NewCheckpoint = Omit<Checkpoint, "checkpoint_id" | "created_at">;
@@ -41,24 +22,6 @@ export interface LiveStart {
   previous: string;
   /** What is wrong with the checkpoints or the live chain's root, if anything. */
   failure: ChainFailure | null;
-}
-
-const TABLE = "audit_trail_checkpoints";
-const COLUMNS_SQL = `checkpoint_id, first_audit_id, last_audit_id, events,
-  lower(hex(previous_hash)) AS previous_hash, lower(hex(last_hash)) AS last_hash,
-  file, sha256, bytes, created_at`;
-
-/** Every checkpoint, oldest first; none when the table does not exist (schema before 4). */
-export function readCheckpoints(db: AuditDatabase): Checkpoint[] {
-  const exists = guard(
-    db.path,
-    () => db.statement("SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?").get(TABLE),
-  );
-  if (!exists) return [];
-  return guard(
-    db.path,
-    () => db.statement(`SELECT ${COLUMNS_SQL} FROM ${TABLE} ORDER BY last_audit_id`).all(),
-  ) as unknown as Checkpoint[];
 }
 
 /**

@@ -7,7 +7,7 @@
  */
 import { join } from "node:path";
 import { AuditTrailError, DiskFullError, errorMessage } from "../errors.ts";
-import type { Checkpoint } from "./checkpoints.ts";
+import type { Checkpoint } from "./checkpoint_list.ts";
 import { ARCHIVE_FILE_NAME } from "./file.ts";
 
 /** The lock file every archive run holds in the folder. */

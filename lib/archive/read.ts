@@ -17,7 +17,7 @@ import { AuditTrailError, TamperingFoundError } from "../errors.ts";
 import type { AuditEvent } from "../event_row.ts";
 import { type AuditLogFilter, DEFAULT_QUERY_LIMIT, getAuditLog } from "../query.ts";
 import { type BatchReport, batchReport } from "../batch.ts";
-import { type Checkpoint, readCheckpoints } from "./checkpoints.ts";
+import { type Checkpoint, readCheckpoints } from "./checkpoint_list.ts";
 import { openArchive, readArchiveInfo, requireArchiveFolder } from "./file.ts";
 
 /** Reads the pages of one source (the live database or an archive) for a filter. */

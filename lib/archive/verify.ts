@@ -11,7 +11,8 @@ import { type AuditDatabase, guard } from "../db.ts";
 import type { ChainHead } from "../chain/seal.ts";
 import type { ChainFailure } from "../chain/classify.ts";
 import { type ChainVerifyResult, checkAnchor } from "../chain/walk.ts";
-import { type Checkpoint, checkpointCovering } from "./checkpoints.ts";
+import type { Checkpoint } from "./checkpoint_list.ts";
+import { checkpointCovering } from "./checkpoints.ts";
 import { type ArchiveChecks, type FileCheck, startArchiveChecks } from "./check_files.ts";
 import {
   ARCHIVE_FILE_NAME,

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { Checkpoint } from "../archive/checkpoints.ts";
+import type { Checkpoint } from "../archive/checkpoint_list.ts";
 import type { ChainFailure, ChainHead, ChainVerifyResult } from "../chain/mod.ts";
 import type { BundleFile } from "./files.ts";
 import type { DatabaseMasking } from "./mask_database.ts";

@@ -6,7 +6,7 @@
  */
 import { type AuditDatabase, guard, writeTransaction } from "../db.ts";
 import { HASH_HEX_SQL } from "../chain/seal.ts";
-import { readCheckpoints } from "../archive/checkpoints.ts";
+import { readCheckpoints } from "../archive/checkpoint_list.ts";
 
 /** A local event with its seal, every field exactly as stored (as the seal covers it). */
 export type SealedRow = [
