@@ -7,6 +7,7 @@ import { writeObject, writeRecords } from "../lib/output.ts";
 import { validateRunId } from "../lib/run_id.ts";
 import {
   acknowledge,
+  addArchives,
   type Command,
   type CommandContext,
   expectAtMost,
@@ -154,7 +155,11 @@ const SUBCOMMANDS: Record<string, Handler> = {
       await writeBatchReport(io.stdout, db, positionals[0], format, {
         width: format === "table" && io.stdout.isTerminal ? io.terminalColumns?.() : undefined,
       });
-      await noteArchived(context, archivedReach(db, { runId: positionals[0] }), "read");
+      await noteArchived(
+        context,
+        archivedReach(db, { runId: positionals[0] }),
+        addArchives("read"),
+      );
       return 0;
     }
     const report =

@@ -498,15 +498,21 @@ export function splitAtName(args: readonly string[], specs: OptionSpecs): SplitA
 
 /**
  * Says on stderr that events matching may be among the archived ones, which were not read:
- * without it, a period that was archived looks like one when nothing happened.
+ * without it, a period that was archived looks like one when nothing happened. `advice` ends
+ * the line: what was not done with them, and how to.
  */
 export async function noteArchived(
   context: CommandContext,
   range: ArchivedRange | null,
-  verb: string,
+  advice: string,
 ): Promise<void> {
   if (!range) return;
   await context.io.stderr.write(
-    `audit-trail: note: events ${range.first_audit_id} to ${range.last_audit_id} are archived and were not read: add --archives DIR (archive/ beside the database, unless archived elsewhere) to ${verb} them too\n`,
+    `audit-trail: note: events ${range.first_audit_id} to ${range.last_audit_id} are archived and were not ${advice}\n`,
   );
+}
+
+/** The end of {@linkcode noteArchived}'s line for a command that takes `--archives`. */
+export function addArchives(verb: string): string {
+  return `read: add --archives DIR (archive/ beside the database, unless archived elsewhere) to ${verb} them too`;
 }

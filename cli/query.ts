@@ -15,6 +15,7 @@ import { UsageError } from "../lib/errors.ts";
 import { archivedReach } from "../lib/archive/checkpoint_list.ts";
 import type { Command } from "./context.ts";
 import {
+  addArchives,
   expectAtMost,
   importOnDemand,
   noteArchived,
@@ -131,7 +132,7 @@ EXAMPLES
     }
     // Newest first, a page that stopped at its limit never reached the archived events.
     if (archives === undefined && !(result.more && filter.order !== "asc")) {
-      await noteArchived(context, archivedReach(db, filter), "search");
+      await noteArchived(context, archivedReach(db, filter), addArchives("search"));
     }
     return 0;
   },

@@ -2,7 +2,14 @@ import { writeObject } from "../lib/output.ts";
 import { checkTimeRange } from "../lib/query_options.ts";
 import { formatCount, formatDuration, shortTime } from "../lib/report/format.ts";
 import { type AuditStats, DEFAULT_STATS_TOP, getStats } from "../lib/stats.ts";
-import { type Command, expectAtMost, openCurrentDatabase, parseCommandArgs } from "./context.ts";
+import { archivedReach } from "../lib/archive/checkpoint_list.ts";
+import {
+  type Command,
+  expectAtMost,
+  noteArchived,
+  openCurrentDatabase,
+  parseCommandArgs,
+} from "./context.ts";
 import { parseCount } from "../lib/count.ts";
 import { padTo, showCell } from "../lib/table.ts";
 
@@ -31,6 +38,9 @@ OUTPUT (json)
   command that could not start; the median covers batches with both BATCH_START and
   BATCH_END in the range (null when there are none).
 
+Archived events (audit-trail archive) are not counted; a note on stderr says so when the
+range reaches them.
+
 EXAMPLES
   audit-trail stats --format table
   audit-trail stats --since 2026-02-01 --until 2026-02-28 --top 20
@@ -52,6 +62,11 @@ EXAMPLES
       const ranged = values.since !== undefined || values.until !== undefined;
       await io.stdout.write(statsTable(stats, ranged));
     } else await writeObject(io.stdout, stats, format);
+    await noteArchived(
+      context,
+      archivedReach(db, { since: values.since }),
+      "counted: stats counts the events left in the database",
+    );
     return 0;
   },
 };

@@ -103,3 +103,26 @@ Deno.test("query and batch show without --archives say when what was asked may b
   const live = await runCli(["batch", "show", started.stdout.trim(), "--db", db]);
   assert.equal(live.stderr, "");
 });
+
+Deno.test("stats and report say that archived events are not counted", async () => {
+  await using dir = await tempDir();
+  const db = datedDatabase(dir.path, 40);
+  assert.equal((await runCli(["archive", "--before", "2024-01-05", "--db", db])).code, 0); // 1-16
+  const stats = await runCli(["stats", "--db", db]);
+  assert.equal(JSON.parse(stats.stdout).events, 24);
+  assert.equal(
+    stats.stderr,
+    "audit-trail: note: events 1 to 16 are archived and were not counted: stats counts the events left in the database\n",
+  );
+  const later = await runCli(["stats", "--since", "2024-01-06", "--db", db]);
+  assert.equal(later.stderr, "");
+  const output = join(dir.path, "report.html");
+  const report = await runCli(["report", "--output", output, "--db", db]);
+  assert.equal(report.code, 0, report.stderr);
+  const html = Deno.readTextFileSync(output);
+  assert.match(html, /UTC; events up to 16 archived, not counted/);
+  assert.match(
+    html,
+    /24 seals checked from the newest archive checkpoint \(events up to 16 archived\)/,
+  );
+});

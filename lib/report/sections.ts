@@ -26,9 +26,14 @@ export interface ChartLinks {
 
 /** Cards: events and their time span, batches, and the chain. */
 export function summaryCards(stats: AuditStats, chain: ChainVerdict | undefined): Html {
-  const span = stats.first_timestamp === null
-    ? "no events"
-    : `${shortTime(stats.first_timestamp)} to ${shortTime(stats.last_timestamp!)} UTC`;
+  const archived = chain && !("error" in chain) && chain.archived_through !== null
+    ? `; events up to ${chain.archived_through} archived, not counted`
+    : "";
+  const span =
+    (stats.first_timestamp === null
+      ? "no events"
+      : `${shortTime(stats.first_timestamp)} to ${shortTime(stats.last_timestamp!)} UTC`) +
+    archived;
   const { batches } = stats;
   return markup`<section class="cards">
 <div class="card"><div>Events</div><div class="figure">${
@@ -84,6 +89,10 @@ export function chainCard(chain: ChainVerdict): Html {
       <div>Audit chain</div>
       <div class="figure good">intact</div>
       <div class="sub">${formatCountOf(chain.events_checked, "seal")} checked${
+    chain.archived_through === null || chain.archives
+      ? ""
+      : ` from the newest archive checkpoint (events up to ${chain.archived_through} archived)`
+  }${
     chain.append_only ? "" : "; WARNING: the append-only triggers are missing"
   }. Head (note it as an anchor):</div>
       <div class="sub mono">${head}</div>
