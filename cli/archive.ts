@@ -107,11 +107,19 @@ export function archiveCut(
     );
   }
   if (keep !== undefined) {
-    const cut = new Date(now - parseCount(keep, "--keep") * 86_400_000);
+    const hint =
+      "Give the number of days to keep, a whole number, e.g. --keep 365 (--keep 0: every event up to now).";
+    let days: number;
+    try {
+      days = parseCount(keep, "--keep");
+    } catch (error) {
+      // A cron line with a typo must not leave its log with a bare "not a number".
+      if (!(error instanceof UsageError)) throw error;
+      throw new UsageError(error.message, { hint });
+    }
+    const cut = new Date(now - days * 86_400_000);
     if (Number.isNaN(cut.getTime())) {
-      throw new UsageError(`--keep ${keep} reaches back before any possible date`, {
-        hint: "Give the number of days to keep, e.g. --keep 365.",
-      });
+      throw new UsageError(`--keep ${keep} reaches back before any possible date`, { hint });
     }
     return cut;
   }

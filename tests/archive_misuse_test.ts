@@ -126,3 +126,23 @@ Deno.test("stats and report say that archived events are not counted", async () 
     /24 seals checked from the newest archive checkpoint \(events up to 16 archived\)/,
   );
 });
+
+Deno.test("a --keep that is not a whole number of days gets a hint as well", async () => {
+  await using dir = await tempDir();
+  const db = datedDatabase(dir.path, 5);
+  const unchanged = await fingerprint(db);
+  for (const keep of ["-1", "1.5", "1e3", "365d", "", "99999999999999999999"]) {
+    const result = await runCli(["archive", "--keep", keep, "--db", db]);
+    assertCleanError(
+      result,
+      2,
+      new RegExp(`--keep must be a whole number of 0 or more, not "${keep}"`),
+    );
+    assert.match(
+      result.stderr,
+      /\nhint: Give the number of days to keep, a whole number, e\.g\. --keep 365/,
+    );
+  }
+  assert.equal(await fingerprint(db), unchanged);
+  assert.deepEqual(filesIn(dir.path), ["app.db"]);
+});
