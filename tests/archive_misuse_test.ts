@@ -2,7 +2,19 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fingerprint, runCli, tempDir } from "./helpers.ts";
 import { datedDatabase, filesIn } from "./archive_fixtures.ts";
-import { assertCleanError } from "./reliability/_support.ts";
+import { assertCleanError, available } from "./reliability/_support.ts";
+
+/**
+ * Runs the CLI as root without the right to read what its mode forbids (as any other user
+ * would be), or null when this machine cannot: not root, or no setpriv.
+ */
+const WITHOUT_READ_OVERRIDE = Deno.uid() === 0 && await available("setpriv")
+  ? [
+    "setpriv",
+    "--bounding-set=-dac_override,-dac_read_search",
+    "--inh-caps=-dac_override,-dac_read_search",
+  ]
+  : null;
 
 Deno.test("an archive file given as --db is refused by every command that writes, changing nothing", async () => {
   await using dir = await tempDir();
@@ -145,4 +157,36 @@ Deno.test("a --keep that is not a whole number of days gets a hint as well", asy
   }
   assert.equal(await fingerprint(db), unchanged);
   assert.deepEqual(filesIn(dir.path), ["app.db"]);
+});
+
+Deno.test({
+  name: "verify --archives: an archive file this user may not read is exit 1, not tampering",
+  ignore: WITHOUT_READ_OVERRIDE === null,
+}, async () => {
+  await using dir = await tempDir();
+  const db = datedDatabase(dir.path, 40);
+  const folder = join(dir.path, "archive");
+  await runCli(["archive", "--before", "2024-01-03", "--db", db]);
+  await runCli(["archive", "--before", "2024-01-05", "--db", db]);
+  const wrapper = WITHOUT_READ_OVERRIDE!;
+  const named = join(folder, "audit_archive_9_16.db");
+  Deno.chmodSync(named, 0o000);
+  const result = await runCli(["verify", "--db", db, "--archives", folder], { wrapper });
+  assertCleanError(
+    result,
+    1,
+    /Archive audit_archive_9_16\.db in ".*" cannot be read: Permission denied/,
+  );
+  assert.match(result.stderr, /hint: Its events were not checked\. Let this user read/);
+  Deno.chmodSync(named, 0o644);
+  // A file no checkpoint names, unreadable: nothing says it is foreign.
+  const extra = join(folder, "audit_archive_1_8.db.copy");
+  Deno.copyFileSync(join(folder, "audit_archive_1_8.db"), extra);
+  Deno.renameSync(extra, join(folder, "audit_archive_17_20.db"));
+  Deno.chmodSync(join(folder, "audit_archive_17_20.db"), 0o000);
+  const unnamed = await runCli(["verify", "--db", db, "--archives", folder], { wrapper });
+  assertCleanError(unnamed, 1, /Archive audit_archive_17_20\.db in ".*" cannot be read/);
+  Deno.removeSync(join(folder, "audit_archive_17_20.db"));
+  const intact = await runCli(["verify", "--db", db, "--archives", folder], { wrapper });
+  assert.equal(intact.code, 0, intact.stderr);
 });

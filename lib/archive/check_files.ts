@@ -10,6 +10,7 @@
  * @module
  */
 import { hashFile } from "../bundle/files.ts";
+import { errorMessage } from "../errors.ts";
 import { type ArchiveFileCheck, type ArchiveRange, checkArchiveFile } from "./file.ts";
 
 /** One archive file to check: where it is, its name, and what its checkpoint says. */
@@ -27,6 +28,11 @@ export interface FileCheck {
   check: ArchiveFileCheck | null;
   /** Size and SHA-256 of the file (null when missing or its chain failed already). */
   hash: { bytes: number; sha256: string } | null;
+  /**
+   * Why the file could not be opened at all (no permission to read it, say), when it is
+   * there: that says nothing about its events, so it is no finding of tampering.
+   */
+  unreadable?: string;
 }
 
 /** Checks under way: {@linkcode ArchiveChecks.finish} joins in and returns every result. */
@@ -108,6 +114,11 @@ async function checkFile(file: FileToCheck): Promise<FileCheck> {
     if (!Deno.statSync(file.path).isFile) return { exists: false, check: null, hash: null };
   } catch {
     return { exists: false, check: null, hash: null };
+  }
+  try {
+    (await Deno.open(file.path, { read: true })).close();
+  } catch (error) {
+    return { exists: true, check: null, hash: null, unreadable: errorMessage(error) };
   }
   const check = checkArchiveFile(file.path, file.name, file.expected);
   const hash = check.failure ? null : await hashFile(file.path).catch(() => null);

@@ -8,6 +8,7 @@
  */
 import { join } from "node:path";
 import { type AuditDatabase, guard } from "../db.ts";
+import { AuditTrailError, errorMessage } from "../errors.ts";
 import type { ChainHead } from "../chain/seal.ts";
 import type { ChainFailure } from "../chain/classify.ts";
 import { type ChainVerifyResult, checkAnchor } from "../chain/walk.ts";
@@ -50,6 +51,9 @@ export function startArchives(dir: string, checkpoints: Checkpoint[]): ArchivesR
  * seal; an anchor in an archive that does not match; an archive file no checkpoint names that
  * does not hold this log's own events. One that does (left by a run killed before its commit)
  * is a warning.
+ *
+ * @throws {AuditTrailError} When an archive file is there but cannot be opened (no permission
+ * to read it): nothing is known of its events then.
  */
 export async function verifyArchives(
   db: AuditDatabase,
@@ -107,6 +111,7 @@ function judge(
       file,
     };
   }
+  if (found.unreadable !== undefined) throw unreadable(dir, file, found.unreadable);
   if (found.check?.failure) return found.check.failure;
   if (found.hash?.sha256 !== checkpoint.sha256 || found.hash.bytes !== checkpoint.bytes) {
     return {
@@ -124,6 +129,14 @@ function judge(
     if (failure) return { ...failure, message: `In archive ${file}: ${failure.message}`, file };
   }
   return null;
+}
+
+/** A file there that this user may not open: nothing is known of its events. */
+function unreadable(dir: string, file: string, reason: string): AuditTrailError {
+  return new AuditTrailError(`Archive ${file} in "${dir}" cannot be read: ${reason}`, {
+    hint:
+      "Its events were not checked. Let this user read every file of the archive folder (or copy the folder where it can), then run audit-trail verify --archives DIR again.",
+  });
 }
 
 function isFolder(path: string): boolean {
@@ -153,6 +166,11 @@ async function checkUnnamed(
   }
   for (const file of names.sort()) {
     const path = join(dir, file);
+    try {
+      Deno.openSync(path, { read: true }).close();
+    } catch (error) {
+      throw unreadable(dir, file, errorMessage(error));
+    }
     let info = null;
     try {
       using archive = openArchive(path);
