@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fingerprint, runCli, tempDir } from "./helpers.ts";
 import { datedDatabase, filesIn } from "./archive_fixtures.ts";
-import { assertCleanError, available } from "./reliability/_support.ts";
+import { assertCleanError, available, mountUnavailable, tmpfs } from "./reliability/_support.ts";
 
 /**
  * Runs the CLI as root without the right to read what its mode forbids (as any other user
@@ -189,4 +189,32 @@ Deno.test({
   Deno.removeSync(join(folder, "audit_archive_17_20.db"));
   const intact = await runCli(["verify", "--db", db, "--archives", folder], { wrapper });
   assert.equal(intact.code, 0, intact.stderr);
+});
+
+Deno.test("archive --to a file, not a folder: exit 1 saying so, nothing archived", async () => {
+  await using dir = await tempDir();
+  const db = datedDatabase(dir.path, 10);
+  const unchanged = await fingerprint(db);
+  Deno.writeTextFileSync(join(dir.path, "notes.txt"), "x");
+  for (const to of ["notes.txt", "notes.txt/2024"]) {
+    const result = await runCli(["archive", "--keep", "0", "--to", join(dir.path, to), "--db", db]);
+    assertCleanError(result, 1, /Archive folder ".*" cannot be made: a file is in its way/);
+  }
+  assert.equal(await fingerprint(db), unchanged);
+});
+
+Deno.test({
+  name: "archive into a folder that can take no new file (no inode left): disk full, exit 1",
+  ignore: (await mountUnavailable()) !== null,
+}, async () => {
+  await using dir = await tempDir();
+  const db = datedDatabase(dir.path, 10);
+  const unchanged = await fingerprint(db);
+  // The root, the lock file and one more: no room for the archive file.
+  await using disk = await tmpfs("64k,nr_inodes=3");
+  Deno.writeTextFileSync(join(disk.path, "other"), "");
+  const result = await runCli(["archive", "--keep", "0", "--to", disk.path, "--db", db]);
+  assertCleanError(result, 1, /Disk is full: cannot write to ".*"/);
+  assert.equal(await fingerprint(db), unchanged);
+  assert.deepEqual(filesIn(disk.path), [".audit_trail_archive.lock", "other"]);
 });

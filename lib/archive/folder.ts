@@ -59,11 +59,21 @@ export class ArchiveFolder implements AsyncDisposable {
     return folder;
   }
 
-  /** A new temporary path for the archive `name`, which no other file has. */
-  temporaryPath(name: string): string {
+  /**
+   * Creates a new, empty temporary file for the archive `name` and returns its path. Made here
+   * rather than by SQLite, so that a folder that can take no new file (no space, no inode
+   * left) is told as such, not as a database that cannot be opened.
+   */
+  async temporaryPath(name: string): Promise<string> {
     const random = crypto.getRandomValues(new Uint8Array(4));
     const hex = Array.from(random, (b) => b.toString(16).padStart(2, "0")).join("");
-    return join(this.dir, `${name}.${hex}.tmp`);
+    const path = join(this.dir, `${name}.${hex}.tmp`);
+    try {
+      (await Deno.open(path, { write: true, createNew: true })).close();
+    } catch (error) {
+      throw folderError(this.dir, error);
+    }
+    return path;
   }
 
   /** The error to report for a failure while writing a file in the folder. */
@@ -139,6 +149,13 @@ function folderError(dir: string, error: unknown): unknown {
   const message = errorMessage(error);
   if (code === "ENOSPC" || code === "EDQUOT" || code === "EFBIG") {
     return new DiskFullError(dir, { cause: error });
+  }
+  if (code === "EEXIST" || code === "ENOTDIR") {
+    return new AuditTrailError(`Archive folder "${dir}" cannot be made: a file is in its way`, {
+      hint:
+        "Nothing was archived. Give a folder for the archive files (it is made if missing), not a file.",
+      cause: error,
+    });
   }
   if (
     code === "EROFS" || code === "EACCES" || code === "EPERM" ||
