@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fingerprint, runCli, tempDir } from "./helpers.ts";
-import { datedDatabase, filesIn } from "./archive_fixtures.ts";
+import { datedDatabase, eventTime, filesIn } from "./archive_fixtures.ts";
 import { assertCleanError, available, mountUnavailable, tmpfs } from "./reliability/_support.ts";
 
 /**
@@ -217,4 +217,34 @@ Deno.test({
   assertCleanError(result, 1, /Disk is full: cannot write to ".*"/);
   assert.equal(await fingerprint(db), unchanged);
   assert.deepEqual(filesIn(disk.path), [".audit_trail_archive.lock", "other"]);
+});
+
+Deno.test("an archive run never removes another database's archive in a shared folder", async () => {
+  await using dir = await tempDir();
+  const shared = join(dir.path, "shared");
+  const a = datedDatabase(dir.path, 40, "a.db");
+  // Another site: its events a minute after a's, so other seals.
+  const times = Array.from({ length: 20 }, (_, i) => `${eventTime(i).slice(0, 14)}01:00.000Z`);
+  const b = datedDatabase(dir.path, times.map((t) => t.replace(" ", "T")), "b.db");
+  const archive = (db: string, before: string) =>
+    runCli(["archive", "--before", before, "--to", shared, "--db", db]);
+  assert.equal((await archive(b, "2024-01-03")).code, 0); // b: 1-8
+  const theirs = await fingerprint(join(shared, "audit_archive_1_8.db"));
+  assert.equal((await archive(a, "2024-01-04")).code, 0); // a: 1-12
+  // a's events 1-12 are archived: b's 1-8 looked like a's orphan by its name alone.
+  assert.equal((await archive(a, "2024-01-06")).code, 0); // a: 13-20
+  assert.deepEqual(filesIn(shared), [
+    ".audit_trail_archive.lock",
+    "audit_archive_13_20.db",
+    "audit_archive_1_12.db",
+    "audit_archive_1_8.db",
+  ]);
+  assert.equal(await fingerprint(join(shared, "audit_archive_1_8.db")), theirs);
+  // Each database's own files check out; the other's are foreign to it.
+  const own = join(dir.path, "b-only");
+  Deno.mkdirSync(own);
+  Deno.copyFileSync(join(shared, "audit_archive_1_8.db"), join(own, "audit_archive_1_8.db"));
+  const verify = await runCli(["verify", "--db", b, "--archives", own]);
+  assert.equal(verify.code, 0, verify.stderr);
+  assert.equal(JSON.parse(verify.stdout).events_checked, 20);
 });

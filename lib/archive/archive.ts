@@ -200,7 +200,7 @@ export async function archiveEvents(
     else if (!recorded(db, name)) await folder.remove(join(dir, name));
     throw error;
   }
-  await folder.removeOrphans(readCheckpoints(db));
+  await folder.removeOrphans(db, readCheckpoints(db));
   const warning = joinWarnings(stopped, reclaimSpace(db));
   if (warning) result.warning = warning;
   return result;

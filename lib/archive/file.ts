@@ -12,6 +12,9 @@ import { type AuditDatabase, guard, openDatabase } from "../db.ts";
 import { AuditTrailError, errorMessage } from "../errors.ts";
 import type { ChainFailure } from "../chain/classify.ts";
 import { walkChain } from "../chain/walk.ts";
+import { join } from "node:path";
+import type { Checkpoint } from "./checkpoint_list.ts";
+import { checkpointCovering } from "./checkpoints.ts";
 
 /** What an archive file says about itself (table `audit_trail_archive`). */
 export interface ArchiveInfo {
@@ -221,6 +224,63 @@ export function requireArchiveFolder(dir: string): void {
         "Give the folder that holds the audit_archive_*.db files (by default archive/ beside the database).",
     });
   }
+}
+
+/**
+ * What an archive file in `dir` that no checkpoint names holds: copies of this log's own events,
+ * chained and ending on the very seal this log keeps for its last event (an orphan of a run
+ * killed between its rename and its commit), or not (`own` false: another database's archive in
+ * a shared folder, or a forgery). `info` is null when the file says nothing of itself.
+ */
+export function unnamedArchive(
+  db: AuditDatabase,
+  dir: string,
+  checkpoints: Checkpoint[],
+  file: string,
+): { info: ArchiveInfo | null; own: boolean } {
+  const path = join(dir, file);
+  let info = null;
+  try {
+    using archive = openArchive(path);
+    info = readArchiveInfo(archive);
+  } catch {
+    info = null;
+  }
+  const match = ARCHIVE_FILE_NAME.exec(file);
+  if (!info || !match) return { info, own: false };
+  let seal: string | null = null;
+  try {
+    seal = sealAt(db, dir, checkpoints, info.last_audit_id);
+  } catch {
+    seal = null;
+  }
+  const own = Number(match[1]) === info.first_audit_id &&
+    Number(match[2]) === info.last_audit_id && seal === info.last_hash &&
+    !checkArchiveFile(path, file, info).failure;
+  return { info, own };
+}
+
+/** The seal of event `id` in this log: live, or in the archive file that holds it. */
+function sealAt(
+  db: AuditDatabase,
+  dir: string,
+  checkpoints: Checkpoint[],
+  id: number,
+): string | null {
+  const checkpoint = checkpointCovering(checkpoints, id);
+  if (checkpoint?.last_audit_id === id) return checkpoint.last_hash;
+  const read = (source: AuditDatabase) =>
+    (guard(
+      source.path,
+      () =>
+        source.statement(
+          "SELECT lower(hex(hash)) AS hash FROM audit_trail_chain WHERE audit_id = ?",
+        )
+          .get(id),
+    )?.hash as string | undefined) ?? null;
+  if (!checkpoint) return read(db);
+  using archive = openArchive(join(dir, checkpoint.file));
+  return read(archive);
 }
 
 /** Opens an archive file read-only. */

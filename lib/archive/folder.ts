@@ -8,7 +8,8 @@
 import { join } from "node:path";
 import { AuditTrailError, DiskFullError, errorMessage } from "../errors.ts";
 import type { Checkpoint } from "./checkpoint_list.ts";
-import { ARCHIVE_FILE_NAME } from "./file.ts";
+import { ARCHIVE_FILE_NAME, unnamedArchive } from "./file.ts";
+import type { AuditDatabase } from "../db.ts";
 
 /** The lock file every archive run holds in the folder. */
 export const LOCK_FILE_NAME = ".audit_trail_archive.lock";
@@ -118,15 +119,20 @@ export class ArchiveFolder implements AsyncDisposable {
   }
 
   /**
-   * Removes archive files that no checkpoint names and whose events are all archived in
-   * files that one does: orphans of runs that crashed before their commit.
+   * Removes archive files that no checkpoint names, whose events are all archived in files
+   * that one does, and which hold copies of this very log's events: orphans of runs that
+   * crashed before their commit. Another database's archives in a shared folder have names
+   * of the same form, and may be the only copy of its events: they stay.
    */
-  async removeOrphans(checkpoints: Checkpoint[]): Promise<void> {
+  async removeOrphans(db: AuditDatabase, checkpoints: Checkpoint[]): Promise<void> {
     const through = checkpoints.at(-1)?.last_audit_id ?? -Infinity;
     const named = new Set(checkpoints.map((c) => c.file));
     for await (const entry of Deno.readDir(this.dir)) {
       const match = ARCHIVE_FILE_NAME.exec(entry.name);
-      if (entry.isFile && match && !named.has(entry.name) && Number(match[2]) <= through) {
+      if (
+        entry.isFile && match && !named.has(entry.name) && Number(match[2]) <= through &&
+        unnamedArchive(db, this.dir, checkpoints, entry.name).own
+      ) {
         await this.remove(join(this.dir, entry.name));
       }
     }

@@ -7,7 +7,7 @@
  * @module
  */
 import { join } from "node:path";
-import { type AuditDatabase, guard } from "../db.ts";
+import type { AuditDatabase } from "../db.ts";
 import { AuditTrailError, errorMessage } from "../errors.ts";
 import type { ChainHead } from "../chain/seal.ts";
 import type { ChainFailure } from "../chain/classify.ts";
@@ -15,13 +15,7 @@ import { type ChainVerifyResult, checkAnchor } from "../chain/walk.ts";
 import type { Checkpoint } from "./checkpoint_list.ts";
 import { checkpointCovering } from "./checkpoints.ts";
 import { type ArchiveChecks, type FileCheck, startArchiveChecks } from "./check_files.ts";
-import {
-  ARCHIVE_FILE_NAME,
-  checkArchiveFile,
-  openArchive,
-  readArchiveInfo,
-  requireArchiveFolder,
-} from "./file.ts";
+import { ARCHIVE_FILE_NAME, openArchive, requireArchiveFolder, unnamedArchive } from "./file.ts";
 
 /** The archive files being checked, started before the live walk. */
 export interface ArchivesRun {
@@ -171,17 +165,8 @@ async function checkUnnamed(
     } catch (error) {
       throw unreadable(dir, file, errorMessage(error));
     }
-    let info = null;
-    try {
-      using archive = openArchive(path);
-      info = readArchiveInfo(archive);
-    } catch {
-      info = null;
-    }
+    const { info, own } = unnamedArchive(db, dir, checkpoints, file);
     const match = ARCHIVE_FILE_NAME.exec(file)!;
-    const own = info !== null && Number(match[1]) === info.first_audit_id &&
-      Number(match[2]) === info.last_audit_id && !checkArchiveFile(path, file, info).failure &&
-      sealAt(db, dir, checkpoints, info.last_audit_id) === info.last_hash;
     if (!own) {
       return {
         audit_id: info?.first_audit_id ?? Number(match[1]),
@@ -200,26 +185,4 @@ async function checkUnnamed(
     );
   }
   return null;
-}
-
-/** The seal of event `id` in this log: live, or in the archive that holds it. */
-function sealAt(
-  db: AuditDatabase,
-  dir: string,
-  checkpoints: Checkpoint[],
-  id: number,
-): string | null {
-  const checkpoint = checkpointCovering(checkpoints, id);
-  const read = (source: AuditDatabase) =>
-    (guard(
-      source.path,
-      () =>
-        source.statement(
-          "SELECT lower(hex(hash)) AS hash FROM audit_trail_chain WHERE audit_id = ?",
-        )
-          .get(id),
-    )?.hash as string | undefined) ?? null;
-  if (!checkpoint) return read(db);
-  using archive = openArchive(join(dir, checkpoint.file));
-  return read(archive);
 }
