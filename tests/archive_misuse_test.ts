@@ -248,3 +248,39 @@ Deno.test("an archive run never removes another database's archive in a shared f
   assert.equal(verify.code, 0, verify.stderr);
   assert.equal(JSON.parse(verify.stdout).events_checked, 20);
 });
+
+Deno.test("verify --archives: a renamed archive is missing (exit 3), and the message names its new name", async () => {
+  await using dir = await tempDir();
+  const db = datedDatabase(dir.path, 40);
+  const folder = join(dir.path, "archive");
+  await runCli(["archive", "--before", "2024-01-03", "--db", db]);
+  await runCli(["archive", "--before", "2024-01-05", "--db", db]);
+  Deno.renameSync(
+    join(folder, "audit_archive_9_16.db"),
+    join(folder, "audit_archive_9_16 (copy).db"),
+  );
+  const result = await runCli(["verify", "--db", db, "--archives", folder]);
+  assertTampering(
+    result,
+    /Tampering found: Archive audit_archive_9_16\.db is missing from ".*": audit_archive_9_16 \(copy\)\.db holds its events \(9 to 16\) under another name/,
+  );
+  Deno.renameSync(join(folder, "audit_archive_9_16 (copy).db"), join(folder, "old.db"));
+  const gone = await runCli(["verify", "--db", db, "--archives", folder]);
+  assertTampering(gone, /Archive audit_archive_9_16\.db is missing from ".*": old\.db holds/);
+  Deno.removeSync(join(folder, "old.db"));
+  const deleted = await runCli(["verify", "--db", db, "--archives", folder]);
+  assertTampering(
+    deleted,
+    /Archive audit_archive_9_16\.db is missing: events 9 to 16 are gone/,
+  );
+});
+
+/** verify's failure: its report on stdout, the finding on stderr, exit 3. */
+function assertTampering(
+  result: { code: number; stdout: string; stderr: string },
+  message: RegExp,
+) {
+  assert.equal(result.code, 3, result.stderr);
+  assert.equal(JSON.parse(result.stdout).intact, false);
+  assert.match(result.stderr.split("\n")[0], message);
+}

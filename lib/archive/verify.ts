@@ -15,7 +15,13 @@ import { type ChainVerifyResult, checkAnchor } from "../chain/walk.ts";
 import type { Checkpoint } from "./checkpoint_list.ts";
 import { checkpointCovering } from "./checkpoints.ts";
 import { type ArchiveChecks, type FileCheck, startArchiveChecks } from "./check_files.ts";
-import { ARCHIVE_FILE_NAME, openArchive, requireArchiveFolder, unnamedArchive } from "./file.ts";
+import {
+  ARCHIVE_FILE_NAME,
+  openArchive,
+  readArchiveInfo,
+  requireArchiveFolder,
+  unnamedArchive,
+} from "./file.ts";
 
 /** The archive files being checked, started before the live walk. */
 export interface ArchivesRun {
@@ -61,6 +67,13 @@ export async function verifyArchives(
   const found = await run.checks.finish();
   for (const [k, checkpoint] of checkpoints.entries()) {
     const failure = judge(dir, checkpoint, found[k], result, anchor);
+    if (failure && !found[k].exists) {
+      const elsewhere = await holderOf(dir, checkpoint);
+      if (elsewhere) {
+        failure.message =
+          `Archive ${checkpoint.file} is missing from "${dir}": ${elsewhere} holds its events (${checkpoint.first_audit_id} to ${checkpoint.last_audit_id}) under another name; archive files must keep the names their checkpoints record`;
+      }
+    }
     if (failure) return failure;
   }
   const through = checkpoints.at(-1)?.last_audit_id ?? null;
@@ -123,6 +136,29 @@ function judge(
     if (failure) return { ...failure, message: `In archive ${file}: ${failure.message}`, file };
   }
   return null;
+}
+
+/**
+ * The file in `dir`, under another name, that holds the archive a checkpoint names (renamed,
+ * or copied under another name), if any: what the operator who finds it missing needs to know.
+ */
+async function holderOf(dir: string, checkpoint: Checkpoint): Promise<string | undefined> {
+  for await (const entry of Deno.readDir(dir)) {
+    if (!entry.isFile || entry.name === checkpoint.file || entry.name.startsWith(".")) continue;
+    try {
+      using archive = openArchive(join(dir, entry.name));
+      const info = readArchiveInfo(archive);
+      if (
+        info?.first_audit_id === checkpoint.first_audit_id &&
+        info.last_audit_id === checkpoint.last_audit_id && info.last_hash === checkpoint.last_hash
+      ) {
+        return entry.name;
+      }
+    } catch {
+      // Not an archive (or not readable): not the one looked for.
+    }
+  }
+  return undefined;
 }
 
 /** A file there that this user may not open: nothing is known of its events. */
