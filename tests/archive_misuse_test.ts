@@ -284,3 +284,27 @@ function assertTampering(
   assert.equal(JSON.parse(result.stdout).intact, false);
   assert.match(result.stderr.split("\n")[0], message);
 }
+
+Deno.test("verify --archives: another site's archive of the same ids in place of ours is named as such", async () => {
+  await using dir = await tempDir();
+  const ours = datedDatabase(dir.path, 20, "ours.db");
+  const times = Array.from({ length: 20 }, (_, i) => `${eventTime(i).slice(0, 14)}01:00.000Z`);
+  const theirs = datedDatabase(dir.path, times.map((t) => t.replace(" ", "T")), "theirs.db");
+  for (const db of [ours, theirs]) {
+    const to = join(dir.path, db === ours ? "ours" : "theirs");
+    assert.equal(
+      (await runCli(["archive", "--before", "2024-01-03", "--to", to, "--db", db])).code,
+      0,
+    );
+  }
+  Deno.copyFileSync(
+    join(dir.path, "theirs", "audit_archive_1_8.db"),
+    join(dir.path, "ours", "audit_archive_1_8.db"),
+  );
+  const result = await runCli(["verify", "--db", ours, "--archives", join(dir.path, "ours")]);
+  assertTampering(
+    result,
+    /Archive audit_archive_1_8\.db holds other events than its checkpoint records \(other seals: another database's archive of the same ids, or events altered\)$/,
+  );
+  assert.equal(JSON.parse(result.stdout).failure.kind, "modified");
+});

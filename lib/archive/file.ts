@@ -175,7 +175,11 @@ export function checkArchiveFile(
         swapped ? "reordered" : "modified",
         swapped
           ? `holds events ${info.first_audit_id} to ${info.last_audit_id}, not ${expected.first_audit_id} to ${expected.last_audit_id} (archive files were swapped or renamed)`
-          : `does not match its checkpoint (${differs.join(", ")} differ)`,
+          : differs.some((key) => key.endsWith("_hash"))
+          ? `holds other events than its checkpoint records (other seals: another database's archive of the same ids, or events altered)`
+          : `does not match its checkpoint (${differs.join(", ")} ${
+            differs.length === 1 ? "differs" : "differ"
+          })`,
       );
     }
     const walked = { events_checked: 0, head: null as { audit_id: number; hash: string } | null };
