@@ -64,7 +64,8 @@ OPTIONS
                        print "bundle: PATH" on stderr; the exit code stays COMMAND's
   --limit N            (list) how many batches
   --archives DIR       (show) also read the archive files in DIR (audit-trail archive);
-                       without it, a note on stderr says when the batch may reach into them
+                       without it, a note on stderr (table format, or a terminal) says
+                       when the batch may reach into them
   --format F           (show, list) json | ndjson | csv | table (default: table on a
                        terminal, else json); (start, end) json | ndjson print the whole
                        record instead of the id
@@ -157,7 +158,7 @@ const SUBCOMMANDS: Record<string, Handler> = {
       });
       await noteArchived(
         context,
-        archivedReach(db, { runId: positionals[0] }),
+        () => archivedReach(db, { runId: positionals[0] }),
         addArchives("read"),
       );
       return 0;

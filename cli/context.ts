@@ -497,15 +497,19 @@ export function splitAtName(args: readonly string[], specs: OptionSpecs): SplitA
 }
 
 /**
- * Says on stderr that events matching may be among the archived ones, which were not read:
- * without it, a period that was archived looks like one when nothing happened. `advice` ends
- * the line: what was not done with them, and how to.
+ * Says on stderr that events matching may be among the archived ones (`reach` tells which),
+ * which were not read: without it, a period that was archived looks like one when nothing
+ * happened. Only to a person (a table, or stderr on a terminal): a scheduled script's mail or
+ * log is not filled with it on every run. `advice` ends the line: what was not done with
+ * them, and how to.
  */
 export async function noteArchived(
   context: CommandContext,
-  range: ArchivedRange | null,
+  reach: () => ArchivedRange | null,
   advice: string,
 ): Promise<void> {
+  if (context.format !== "table" && !context.io.stderr.isTerminal) return;
+  const range = reach();
   if (!range) return;
   await context.io.stderr.write(
     `audit-trail: note: events ${range.first_audit_id} to ${range.last_audit_id} are archived and were not ${advice}\n`,

@@ -50,7 +50,8 @@ OPTIONS
   --offset K         skip the first K matches (prefer --before-id for paging)
   --order desc|asc   newest first (default) or oldest first
   --archives DIR     also search the archive files in DIR (audit-trail archive); without
-                     it, a note on stderr says when the events asked for may be archived
+                     it, a note on stderr (table format, or a terminal) says when the
+                     events asked for may be archived
   --format F         json | ndjson | csv | table (default: table on a terminal, else json)
   --db PATH          the database (default: $AUDIT_TRAIL_DB, else data/app.db)
 
@@ -132,7 +133,7 @@ EXAMPLES
     }
     // Newest first, a page that stopped at its limit never reached the archived events.
     if (archives === undefined && !(result.more && filter.order !== "asc")) {
-      await noteArchived(context, archivedReach(db, filter), addArchives("search"));
+      await noteArchived(context, () => archivedReach(db, filter), addArchives("search"));
     }
     return 0;
   },

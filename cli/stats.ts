@@ -38,8 +38,8 @@ OUTPUT (json)
   command that could not start; the median covers batches with both BATCH_START and
   BATCH_END in the range (null when there are none).
 
-Archived events (audit-trail archive) are not counted; a note on stderr says so when the
-range reaches them.
+Archived events (audit-trail archive) are not counted; a note on stderr (table format, or a
+terminal) says so when the range reaches them.
 
 EXAMPLES
   audit-trail stats --format table
@@ -64,7 +64,7 @@ EXAMPLES
     } else await writeObject(io.stdout, stats, format);
     await noteArchived(
       context,
-      archivedReach(db, { since: values.since }),
+      () => archivedReach(db, { since: values.since }),
       "counted: stats counts the events left in the database",
     );
     return 0;
