@@ -107,10 +107,10 @@ export async function archiveEvents(
 ): Promise<ArchiveResult> {
   const cut = cutInstant(options.before);
   const dir = options.dir ?? join(dirname(db.path), "archive");
-  const { plan, stopped } = readTransaction(db, () => ({
-    plan: planArchive(db, cut),
-    stopped: stoppedEarly(db, cut),
-  }));
+  const { plan, stopped } = readTransaction(db, () => {
+    const stop = firstNotBefore(db, cut);
+    return { plan: planArchive(db, stop), stopped: stoppedEarly(db, cut, stop) };
+  });
   if (!plan) {
     // Space an earlier run could not give back (the database was busy) goes back now.
     const warning = joinWarnings(
@@ -221,29 +221,43 @@ function cutInstant(before: Date | string): string {
   return new Date(time).toISOString();
 }
 
+/** The event the run stops at: the first whose timestamp is not before `cut`. */
+interface Stop {
+  audit_id: number;
+  timestamp: unknown;
+  /** Its timestamp as a time, or null when it is none. */
+  parsed: string | null;
+}
+
 /**
- * The longest run of events from the start of the live log whose timestamps (legacy ones
- * normalised) are all before `cut`, or null when the first is not. Reads inside the caller's
- * transaction.
+ * The first event whose timestamp (legacy ones normalised) is not before `cut`, if any. A
+ * timestamp that is not a time (NULL, text that does not parse, a number) is not before it
+ * either: compared as stored, "01/02/2030" or any number sorts before every ISO cut.
  */
-function planArchive(db: AuditDatabase, cut: string): ArchivePlan | null {
+function firstNotBefore(db: AuditDatabase, cut: string): Stop | undefined {
+  return guard(db.path, () =>
+    db.statement(
+      `SELECT audit_id, timestamp, ${PARSED_TIMESTAMP_SQL} AS parsed FROM audit_log
+       WHERE NOT coalesce(${PARSED_TIMESTAMP_SQL} < ?, 0) ORDER BY audit_id LIMIT 1`,
+    ).get(cut)) as Stop | undefined;
+}
+
+/**
+ * The longest run of events from the start of the live log that ends before `stop`, or null
+ * when there is none. Reads inside the caller's transaction.
+ */
+function planArchive(db: AuditDatabase, stop: Stop | undefined): ArchivePlan | null {
   const start = liveStart(db);
   if (start.failure) {
     throw new TamperingFoundError(`Tampering found: ${start.failure.message}`, {
       hint: "Nothing was archived. Run audit-trail verify and tell your supervisor.",
     });
   }
-  // A timestamp that is not a time (NULL, text that does not parse, a number) ends the run
-  // as well: compared as stored, "01/02/2030" or any number sorts before every ISO cut.
   const row = guard(db.path, () =>
     db.statement(
-      `WITH stop AS (
-         SELECT audit_id FROM audit_log WHERE NOT coalesce(${PARSED_TIMESTAMP_SQL} < ?, 0)
-         ORDER BY audit_id LIMIT 1
-       )
-       SELECT min(audit_id) AS first, max(audit_id) AS last, count(*) AS events
-       FROM audit_log WHERE audit_id < coalesce((SELECT audit_id FROM stop), 9007199254740991)`,
-    ).get(cut))!;
+      `SELECT min(audit_id) AS first, max(audit_id) AS last, count(*) AS events
+       FROM audit_log WHERE audit_id < ?`,
+    ).get(stop?.audit_id ?? Number.MAX_SAFE_INTEGER))!;
   if (!row.events) return null;
   const last = row.last as number;
   const seal = guard(
@@ -267,14 +281,9 @@ function planArchive(db: AuditDatabase, cut: string): ArchivePlan | null {
  * its timestamp is no time or lies in the future (a clock set wrong), while events logged after
  * it are older: without a word, a scheduled run would archive nothing more, day after day.
  */
-function stoppedEarly(db: AuditDatabase, cut: string): string | undefined {
-  const stop = guard(db.path, () =>
-    db.statement(
-      `SELECT audit_id, timestamp, ${PARSED_TIMESTAMP_SQL} AS parsed FROM audit_log
-       WHERE NOT coalesce(${PARSED_TIMESTAMP_SQL} < ?, 0) ORDER BY audit_id LIMIT 1`,
-    ).get(cut));
+function stoppedEarly(db: AuditDatabase, cut: string, stop: Stop | undefined): string | undefined {
   if (!stop) return undefined;
-  const parsed = stop.parsed as string | null;
+  const parsed = stop.parsed;
   if (parsed !== null && parsed <= new Date().toISOString()) return undefined;
   const older = guard(db.path, () =>
     db.statement(
