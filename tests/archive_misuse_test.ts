@@ -173,7 +173,8 @@ Deno.test("a --keep that is not a whole number of days gets a hint as well", asy
 });
 
 Deno.test({
-  name: "verify --archives: an archive file this user may not read is exit 1, not tampering",
+  name:
+    "verify --archives: an archive file or folder this user may not read is exit 1, not tampering",
   ignore: WITHOUT_READ_OVERRIDE === null,
 }, async () => {
   await using dir = await tempDir();
@@ -200,6 +201,14 @@ Deno.test({
   const unnamed = await runCli(["verify", "--db", db, "--archives", folder], { wrapper });
   assertCleanError(unnamed, 1, /Archive audit_archive_17_20\.db in ".*" cannot be read/);
   Deno.removeSync(join(folder, "audit_archive_17_20.db"));
+  // A folder it may not list (or not enter): every archive looked missing.
+  for (const mode of [0o000, 0o311]) {
+    Deno.chmodSync(folder, mode);
+    const closed = await runCli(["verify", "--db", db, "--archives", folder], { wrapper });
+    Deno.chmodSync(folder, 0o755);
+    assertCleanError(closed, 1, /Archive folder ".*" cannot be read: Permission denied/);
+    assert.match(closed.stderr, /hint: Let this user read the archive folder/);
+  }
   const intact = await runCli(["verify", "--db", db, "--archives", folder], { wrapper });
   assert.equal(intact.code, 0, intact.stderr);
 });

@@ -112,12 +112,9 @@ type WorkerReply = { index: number; result: FileCheck } | null;
 async function checkFile(file: FileToCheck): Promise<FileCheck> {
   try {
     if (!Deno.statSync(file.path).isFile) return { exists: false, check: null, hash: null };
-  } catch {
-    return { exists: false, check: null, hash: null };
-  }
-  try {
     (await Deno.open(file.path, { read: true })).close();
   } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return { exists: false, check: null, hash: null };
     return { exists: true, check: null, hash: null, unreadable: errorMessage(error) };
   }
   const check = checkArchiveFile(file.path, file.name, file.expected);

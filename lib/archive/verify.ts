@@ -40,6 +40,15 @@ export interface ArchivesRun {
 export function startArchives(dir: string, checkpoints: Checkpoint[]): ArchivesRun | null {
   if (checkpoints.length === 0 && !isFolder(dir)) return null;
   requireArchiveFolder(dir);
+  try {
+    // Listed up front: files no checkpoint names are looked for, and a folder this user may
+    // not read would otherwise make every archive look missing.
+    for (const _ of Deno.readDirSync(dir)) break;
+  } catch (error) {
+    throw new AuditTrailError(`Archive folder "${dir}" cannot be read: ${errorMessage(error)}`, {
+      hint: UNREAD_HINT,
+    });
+  }
   const files = checkpoints.map((c) => ({ path: join(dir, c.file), name: c.file, expected: c }));
   return { dir, checkpoints, checks: startArchiveChecks(files) };
 }
@@ -143,7 +152,13 @@ function judge(
  * or copied under another name), if any: what the operator who finds it missing needs to know.
  */
 async function holderOf(dir: string, checkpoint: Checkpoint): Promise<string | undefined> {
-  for await (const entry of Deno.readDir(dir)) {
+  const entries: Deno.DirEntry[] = [];
+  try {
+    for await (const entry of Deno.readDir(dir)) entries.push(entry);
+  } catch {
+    return undefined;
+  }
+  for (const entry of entries) {
     if (!entry.isFile || entry.name === checkpoint.file || entry.name.startsWith(".")) continue;
     try {
       using archive = openArchive(join(dir, entry.name));
@@ -164,10 +179,12 @@ async function holderOf(dir: string, checkpoint: Checkpoint): Promise<string | u
 /** A file there that this user may not open: nothing is known of its events. */
 function unreadable(dir: string, file: string, reason: string): AuditTrailError {
   return new AuditTrailError(`Archive ${file} in "${dir}" cannot be read: ${reason}`, {
-    hint:
-      "Its events were not checked. Let this user read every file of the archive folder (or copy the folder where it can), then run audit-trail verify --archives DIR again.",
+    hint: `Its events were not checked. ${UNREAD_HINT}`,
   });
 }
+
+const UNREAD_HINT =
+  "Let this user read the archive folder and every file in it (or copy the folder where it can), then run audit-trail verify --archives DIR again.";
 
 function isFolder(path: string): boolean {
   try {
