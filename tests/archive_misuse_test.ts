@@ -330,3 +330,24 @@ Deno.test("verify --archives: another site's archive of the same ids in place of
   );
   assert.equal(JSON.parse(result.stdout).failure.kind, "modified");
 });
+
+Deno.test({
+  name: "archive into a folder this user may write to but not list: exit 1 with a hint",
+  ignore: WITHOUT_READ_OVERRIDE === null,
+}, async () => {
+  await using dir = await tempDir();
+  const db = datedDatabase(dir.path, 10);
+  const folder = join(dir.path, "archive");
+  Deno.mkdirSync(folder);
+  Deno.chmodSync(dir.path, 0o755);
+  const unchanged = await fingerprint(db);
+  Deno.chmodSync(folder, 0o333);
+  const result = await runCli(["archive", "--keep", "0", "--db", db], {
+    wrapper: WITHOUT_READ_OVERRIDE!,
+  });
+  Deno.chmodSync(folder, 0o755);
+  assertCleanError(result, 1, /Cannot write to the archive folder ".*": Permission denied/);
+  assert.match(result.stderr, /hint: Nothing was archived\./);
+  assert.equal(await fingerprint(db), unchanged);
+  assert.deepEqual(filesIn(folder), [".audit_trail_archive.lock"]);
+});

@@ -52,10 +52,16 @@ export class ArchiveFolder implements AsyncDisposable {
       });
     }
     const folder = new ArchiveFolder(dir, lock);
-    for await (const entry of Deno.readDir(dir)) {
-      if (entry.isFile && TEMPORARY_NAME.test(entry.name)) {
-        await folder.remove(join(dir, entry.name));
+    try {
+      for await (const entry of Deno.readDir(dir)) {
+        if (entry.isFile && TEMPORARY_NAME.test(entry.name)) {
+          await folder.remove(join(dir, entry.name));
+        }
       }
+    } catch (error) {
+      // A folder this user may write to but not list.
+      await folder[Symbol.asyncDispose]();
+      throw folderError(dir, error);
     }
     return folder;
   }
