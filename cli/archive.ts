@@ -17,7 +17,9 @@ before the cut) into one archive file, audit_archive_<FIRST>_<LAST>.db, then rem
 from the database and records a checkpoint, and gives the space back to the disk. The
 archive holds the events exactly as stored, with their seals, so "audit-trail verify
 --archives DIR" still proves the whole history. Running it again with nothing older does
-nothing. Keep the archive files: they are the only copy of those events.
+nothing. Keep the archive files: they are the only copy of those events. An event whose
+timestamp is no time, or lies in the future (a clock set wrong), ends the run: a warning on
+stderr says so when older events follow it.
 
 OPTIONS
   --before DATE   archive events before DATE, an ISO date or date-time in UTC
