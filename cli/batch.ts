@@ -199,6 +199,18 @@ const SUBCOMMANDS: Record<string, Handler> = {
           "use --limit 0 for all\n",
       );
     }
+    // A batch that began among the archived events is listed with its live events alone.
+    await noteArchived(
+      context,
+      () => {
+        for (const batch of batches) {
+          const reach = archivedReach(db, { runId: batch.run_id });
+          if (reach) return reach;
+        }
+        return null;
+      },
+      "read: a batch that began among them is counted and timed from its events in the database",
+    );
     return 0;
   },
 

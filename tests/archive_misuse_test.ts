@@ -115,6 +115,11 @@ Deno.test("query and batch show without --archives tell a person when what was a
   const half = await runCli(["batch", "show", "run_1", "--db", db, "--format", "table"]);
   assert.match(half.stdout, /event_count +4/);
   assert.equal(half.stderr, note.replace("search them", "read them"));
+  const list = await runCli(["batch", "list", "--db", db, "--format", "table"]);
+  assert.equal(
+    list.stderr,
+    "audit-trail: note: events 1 to 16 are archived and were not read: a batch that began among them is counted and timed from its events in the database\n",
+  );
   const started = await runCli(["batch", "start", "--db", db]);
   const live = await runCli([
     "batch",
