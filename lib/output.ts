@@ -259,6 +259,17 @@ function tableWriter(
   const line = (cells: ShownText[]) =>
     cells.map((cell, i) => i === last ? cell.text : padTo(cell, widths[i])).join("  ").trimEnd();
   const show = (row: Row) => columns.map((_, i) => showCell(row[i], limits[i]));
+  // A terminal too narrow for a row even with its free text cut short gets each row as a
+  // block of `column  value` lines instead (as psql's expanded display), blocks apart by a
+  // blank line: a line wider than the terminal wraps into the next, and the columns are lost.
+  let expanded = false;
+  let rows = 0;
+  const labels = columns.map((column) => showCell(column));
+  const labelWidth = Math.max(...labels.map((label) => label.width));
+  const block = (row: Row) =>
+    (rows++ ? "\n" : "") +
+    show(row).map((cell, i) => `${padTo(labels[i], labelWidth)}  ${cell.text}`.trimEnd())
+      .join("\n");
   return {
     begin(sample) {
       // An id wider than any in the sample is still printed whole, pushing its line right.
@@ -266,8 +277,7 @@ function tableWriter(
         const cells = show(sample[r]);
         for (let i = 0; i < cells.length; i++) widths[i] = Math.max(widths[i], cells[i].width);
       }
-      // A line wider than the terminal wraps into the next and the columns are lost: free
-      // text gives way first, as far as it can while staying readable.
+      // Free text gives way first, as far as it can while staying readable.
       let over = widths.reduce((sum, w) => sum + w, 0) + 2 * last - terminalWidth;
       for (let i = 0; i < columns.length && over > 0; i++) {
         if (!FREE_TEXT.has(columns[i]) || widths[i] <= MIN_FREE_TEXT) continue;
@@ -275,9 +285,15 @@ function tableWriter(
         over -= widths[i] - narrower;
         widths[i] = limits[i] = narrower;
       }
-      return line(columns.map((column) => showCell(column))) + "\n";
+      if (over <= 0) return line(labels) + "\n";
+      expanded = true;
+      const valueWidth = Math.max(MIN_FREE_TEXT, terminalWidth - labelWidth - 2);
+      columns.forEach((column, i) => {
+        if (FREE_TEXT.has(column)) limits[i] = Math.min(MAX_FREE_TEXT, valueWidth);
+      });
+      return "";
     },
-    line: (row) => line(show(row)),
+    line: (row) => expanded ? block(row) : line(show(row)),
     separator: "\n",
     end: "\n",
     empty: "(nothing found)\n",

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { writeObject, writeRecords, writeRows } from "../lib/output.ts";
 import { showCell } from "../lib/table.ts";
+import { EVENT_COLUMNS } from "../lib/event_row.ts";
 import { type AuditEvent, logAuditEvents } from "../mod.ts";
 import { openMigrated } from "./fixtures.ts";
 import { runCli, tempDir, testIo, textSink } from "./helpers.ts";
@@ -225,13 +226,38 @@ Deno.test("table: on a terminal too narrow for a line, details are cut shorter (
   const fitted = await lines(100);
   assert.deepEqual(fitted.map((l) => l.width), [100, 99]);
   assert.match(fitted[1].text, / {2}Order ORD-1: 5 unit… {2}clerk01 {2}run_x$/);
-  // Ids, times and names are never cut: past 10 columns of details, the line stays wider.
-  const narrow = await lines(40);
-  assert.match(
-    narrow[1].text,
-    /^1 {9}2026-02-16T10:00:00\.000Z {2}ORDER_CONFIRMED {2}SKU-1001 {2}Order ORD…/,
+  // Ids, times and names are never cut: where 10 columns of details do not make a row fit,
+  // each row is a block of `column  value` lines, a blank line between blocks.
+  const out = textSink();
+  await writeRows(
+    out,
+    [[...rows, [2, T, "PICKED", null, "short", "clerk02", "run_x"]]],
+    "table",
+    EVENT_COLUMNS,
+    { width: 40 },
   );
-  assert.deepEqual(narrow.map((l) => l.width), [90, 89]);
+  assert.equal(
+    out.text,
+    [
+      "audit_id   1",
+      "timestamp  2026-02-16T10:00:00.000Z",
+      "operation  ORDER_CONFIRMED",
+      "sku        SKU-1001",
+      "details    Order ORD-1: 5 units of the …",
+      "user       clerk01",
+      "run_id     run_x",
+      "",
+      "audit_id   2",
+      "timestamp  2026-02-16T10:00:00.000Z",
+      "operation  PICKED",
+      "sku        ∅",
+      "details    short",
+      "user       clerk02",
+      "run_id     run_x",
+      "",
+    ].join("\n"),
+  );
+  assert.ok(out.text.split("\n").every((line) => showCell(line).width <= 40));
 });
 
 Deno.test("CLI query and batch show as a table fit the terminal's width", async () => {
@@ -258,5 +284,18 @@ Deno.test("CLI query and batch show as a table fit the terminal's width", async 
     assert.ok(showCell(table[0]).width <= 120, table[0]);
     for (const line of table.slice(1)) assert.equal(showCell(line).width, 120, line);
     assert.match(table[1], / {2}Order ORD-\d: 5 un… {2}clerk0\d {2}run_20260216_101500_0a1b2c3d$/);
+    // An 80-column console cannot hold the row: one block of lines per event.
+    const narrow = testIo();
+    narrow.io.stdout.isTerminal = true;
+    narrow.io.terminalColumns = () => 80;
+    assert.equal(await main([...args, "--db", db.path], narrow.io), 0, narrow.out.stderr);
+    const lines = narrow.out.stdout.trimEnd().split("\n");
+    assert.ok(lines.every((line) => showCell(line).width <= 80), narrow.out.stdout);
+    assert.equal(
+      lines.filter((line) => /^audit_id {3}\d$/.test(line)).length,
+      3,
+      narrow.out.stdout,
+    );
+    assert.ok(lines.includes("run_id     run_20260216_101500_0a1b2c3d"), narrow.out.stdout);
   }
 });
