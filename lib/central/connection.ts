@@ -325,9 +325,13 @@ export class CentralDivergenceError extends TamperingFoundError {
   /** The first event that differs, when the central store named it. */
   readonly auditId: number | null;
 
-  constructor(message: string, auditId: number | null, options?: { cause?: unknown }) {
+  constructor(
+    message: string,
+    auditId: number | null,
+    options?: { hint?: string; cause?: unknown },
+  ) {
     super(message, {
-      hint:
+      hint: options?.hint ??
         "Nothing at or after that event was stored centrally. Run audit-trail verify on this PC, leave the database as it is (it is evidence), and tell your supervisor.",
       cause: options?.cause,
     });

@@ -26,6 +26,7 @@ import {
   recordCentral,
   type SealedRow,
 } from "./local.ts";
+import { divergenceError, requireCentralBeyondArchives } from "./divergence.ts";
 import { CENTRAL_SCHEMA_VERSION, checkSiteName, requireCentralSchema } from "./schema.ts";
 import type { CentralTarget } from "./url.ts";
 
@@ -225,6 +226,10 @@ class SyncRun {
         },
       );
     }
+    requireCentralBeyondArchives(this.db, this.site, {
+      known: row.known,
+      lastId: row.last_audit_id,
+    });
     const root = row.known ? null : localRoot(this.db);
     if (root) {
       // The oldest events were archived before the first sync: the central copy starts
@@ -449,8 +454,10 @@ class SyncRun {
       target,
       () => sql`SELECT min(audit_id) AS id FROM audit_trail_events WHERE site = ${this.site}`,
     );
-    // Every central event at or below `low` matches; the one at `high` differs.
-    let low = (first.id ?? differing) - 1;
+    // Every central event at or below `low` matches; the one at `high` differs. Archived
+    // events have no local seal to compare with (verify --archives checks them): the central
+    // copy reaches past them (requireCentralBeyondArchives), so the search starts after them.
+    let low = Math.max((first.id ?? differing) - 1, localRoot(this.db)?.audit_id ?? -Infinity);
     let high = differing;
     while (high - low > 1) {
       const mid = Math.floor((low + high) / 2);
@@ -464,10 +471,7 @@ class SyncRun {
       if (!row || localSeal(this.db, row.audit_id) === row.seal) low = mid;
       else high = row.audit_id;
     }
-    return new CentralDivergenceError(
-      `Event ${high} of site ${this.site} differs from the copy the central store holds: this database was changed after it was sent`,
-      high,
-    );
+    return divergenceError(this.db, this.site, high, this.centralHead);
   }
 }
 
