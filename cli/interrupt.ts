@@ -70,3 +70,30 @@ export async function interruptible<T>(
     stopListening();
   }
 }
+
+/** setTimeout's longest delay: a longer one fires at once (after a warning on stderr). */
+const LONGEST_TIMER_MS = 2 ** 31 - 1;
+
+/**
+ * Waits `ms` (any length: a long wait is taken in steps the timer can hold), or until `signal`
+ * aborts. Timed by the monotonic clock, not the wall clock: a PC whose clock is set back (a
+ * year ahead, then corrected) would otherwise wait until the wall clock caught up again.
+ */
+export function waitOrStop(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const until = performance.now() + ms;
+    let timer = setTimeout(step, Math.min(ms, LONGEST_TIMER_MS));
+    signal.addEventListener("abort", done, { once: true });
+    function step() {
+      const left = until - performance.now();
+      if (left > 0) timer = setTimeout(step, Math.min(left, LONGEST_TIMER_MS));
+      else done();
+    }
+    function done() {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    }
+  });
+}

@@ -3,7 +3,7 @@ import { writeObject } from "../lib/output.ts";
 import { syncToCentral } from "../lib/central/mod.ts";
 import { resolveCentral, safeHostname } from "./central.ts";
 import { type Command, expectAtMost, openCurrentDatabase, parseCommandArgs } from "./context.ts";
-import { listenForStop } from "./interrupt.ts";
+import { listenForStop, waitOrStop } from "./interrupt.ts";
 import { parseCount } from "../lib/count.ts";
 
 /** Longest wait between rounds after failures, in seconds. */
@@ -97,7 +97,7 @@ EXAMPLES
             }); trying again in ${wait} s\n`,
           );
         }
-        await sleep(wait * 1000, stop.signal);
+        await waitOrStop(wait * 1000, stop.signal);
       }
     } finally {
       signals();
@@ -105,26 +105,3 @@ EXAMPLES
     return 0;
   },
 };
-
-/** setTimeout's longest delay: a longer one fires at once (after a warning on stderr). */
-const LONGEST_TIMER_MS = 2 ** 31 - 1;
-
-/** Waits `ms` (any length: a long wait is taken in steps the timer can hold), or until `signal`. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    if (signal.aborted) return resolve();
-    const until = Date.now() + ms;
-    let timer = setTimeout(step, Math.min(ms, LONGEST_TIMER_MS));
-    signal.addEventListener("abort", done, { once: true });
-    function step() {
-      const left = until - Date.now();
-      if (left > 0) timer = setTimeout(step, Math.min(left, LONGEST_TIMER_MS));
-      else done();
-    }
-    function done() {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    }
-  });
-}
