@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fingerprint, migratedDb, runCli, tempDir } from "./helpers.ts";
+import { openDatabase, syncToCentral } from "../mod.ts";
 import { cliJson, logEvents, startPostgres, type TestPostgres } from "./pg_support.ts";
 
 async function centralCount(pg: TestPostgres, url: string, site: string): Promise<string> {
@@ -63,12 +64,16 @@ Deno.test("central store over a site's life: restores and mix-ups are told apart
       const second = await migratedDb(dir.path, "second-pc.db");
       await logEvents(first, 20, "first");
       await logEvents(second, 30, "second");
-      await cliJson(["sync", "--central", url, "--site", "WH-S", "--db", first]);
+      {
+        // The first PC is another machine: the central store records its name.
+        using local = openDatabase(first);
+        await syncToCentral(local, { central: url, site: "WH-S", hostname: "wh-s-pc-1" });
+      }
       const result = await runCli(["sync", "--central", url, "--site", "WH-S", "--db", second]);
       assert.equal(result.code, 3, result.stderr);
       assert.match(
         result.stderr,
-        /^audit-trail: error: Site WH-S in the central store holds events this database never sent \(up to event 20\): its event 1 differs from this database's\nhint: Most likely another PC already syncs as WH-S: each PC needs a site name of its own/,
+        /^audit-trail: error: Site WH-S in the central store holds events this database never sent \(up to event 20, last sent from "wh-s-pc-1"\): its event 1 differs from this database's\nhint: Most likely another PC already syncs as WH-S: each PC needs a site name of its own/,
       );
       assert.equal(await centralCount(pg, url, "WH-S"), "20 20");
       // Nothing was recorded: the second PC syncs under a name of its own.

@@ -21,16 +21,25 @@ export interface CentralHead {
   lastId: number | null;
 }
 
+/** Where a site's central copy first differs from this database. */
+export interface Divergence {
+  /** The first central event that is not the local one. */
+  differing: number;
+  /** The site's newest central event. */
+  head: number | null;
+  /** Another machine than this one that the site's latest central events came from. */
+  otherHost: string | null;
+}
+
 /**
- * The error for a site whose central event `differing` is not the local one (the first such,
- * `centralHead` the site's newest central event): tampering when the central store had
- * acknowledged that event to this database, else the likely mistakes that lead there.
+ * The error for a site whose central copy differs from this database: tampering when the
+ * central store had acknowledged the differing event to this database, else the likely
+ * mistakes that lead there.
  */
 export function divergenceError(
   db: AuditDatabase,
   site: string,
-  differing: number,
-  centralHead: number | null,
+  { differing, head: centralHead, otherHost }: Divergence,
 ): CentralDivergenceError {
   const record = centralRecord(db);
   const acknowledged = record?.acknowledged_audit_id ?? null;
@@ -40,7 +49,11 @@ export function divergenceError(
       differing,
     );
   }
-  const held = centralHead === null ? "" : ` (up to event ${centralHead})`;
+  const held = centralHead === null
+    ? ""
+    : ` (up to event ${centralHead}${
+      otherHost === null ? "" : `, last sent from ${JSON.stringify(otherHost)}`
+    })`;
   const left =
     "Nothing at or after that event was sent, and nothing central was changed: leave this database as it is";
   if (record === null) {

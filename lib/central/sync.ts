@@ -191,6 +191,8 @@ class SyncRun {
   #recovering = false;
   #recorded = false;
   #recordedAt = 0;
+  /** The machine the site's latest central events came from, as the central store knows it. */
+  #centralHostname: string | null = null;
 
   constructor(
     readonly db: AuditDatabase,
@@ -206,7 +208,7 @@ class SyncRun {
       sql`
         SELECT (SELECT coalesce(max(version), 0) FROM audit_trail_schema) AS version,
                s.site IS NOT NULL AS known, s.last_audit_id,
-               encode(s.last_seal, 'hex') AS last_seal,
+               encode(s.last_seal, 'hex') AS last_seal, s.hostname,
                -- As the append policy decides (its owner and superusers pass it by).
                EXISTS (SELECT 1 FROM audit_trail_grants AS g
                        WHERE g.role = current_user AND g.site = ${this.site})
@@ -215,6 +217,7 @@ class SyncRun {
                   = (SELECT oid FROM pg_roles WHERE rolname = current_user) AS may_write
         FROM (SELECT 1) AS one LEFT JOIN audit_trail_sites AS s ON s.site = ${this.site}`);
     if (row.version !== CENTRAL_SCHEMA_VERSION) await requireCentralSchema(this.central);
+    this.#centralHostname = row.hostname;
     if (!row.may_write) {
       // Checked before anything is sent or recorded: with nothing to send, the first sync
       // would otherwise tie this database to a site its role can never write.
@@ -471,7 +474,15 @@ class SyncRun {
       if (!row || localSeal(this.db, row.audit_id) === row.seal) low = mid;
       else high = row.audit_id;
     }
-    return divergenceError(this.db, this.site, high, this.centralHead);
+    const otherHost = this.#centralHostname !== null && this.options.hostname !== undefined &&
+        this.#centralHostname !== this.options.hostname
+      ? this.#centralHostname
+      : null;
+    return divergenceError(this.db, this.site, {
+      differing: high,
+      head: this.centralHead,
+      otherHost,
+    });
   }
 }
 
