@@ -14,6 +14,7 @@ export const command: Command = {
 
 USAGE
   audit-trail sync [--central URL] [--site SITE] [--watch [--interval SECONDS]]
+                   [--archives DIR]
 
 Sends every event the central store (PostgreSQL) does not hold yet for this site, oldest
 first, in batches that each commit on their own. Safe to run at any time and any number of
@@ -35,6 +36,10 @@ OPTIONS
   --watch              keep running: a round every --interval seconds, until stopped
                        (Ctrl+C or SIGTERM); failures wait longer, up to 10 minutes
   --interval SECONDS   seconds between rounds with --watch (default 60)
+  --archives DIR       folder of this database's archive files (default: archive/ beside
+                       the database): when the central store holds less of the site than
+                       was archived here (restored from an older backup), the events it
+                       lacks are sent from them
   --db PATH            the database (default: $AUDIT_TRAIL_DB, else data/app.db)
 
 OUTPUT
@@ -43,9 +48,11 @@ OUTPUT
 
 EXIT CODES
   0 done   1 central store unreachable, login refused, SITE not granted to this role, or
-  local database problem (nothing lost: run it again later)   2 bad option or another site
-  than this database's
-  3 an event differs from the central copy (named by site and audit_id)
+  local database problem, archive files the central store lacks events of not found
+  (nothing lost: run it again later)   2 bad option or another site than this database's
+  3 an event differs from the central copy (named by site and audit_id; past what the
+  central store acknowledged to this database, the message names the likely mistake: a
+  database restored from a backup, two PCs syncing as one site)
 
 EXAMPLES
   audit-trail sync --central postgres://wh_lyon@db.example/audit --site WH-LYON
@@ -58,6 +65,7 @@ EXAMPLES
       site: { type: "string" },
       watch: { type: "boolean" },
       interval: { type: "string" },
+      archives: { type: "string" },
     }, { formats: ["json", "ndjson"] });
     expectAtMost("sync", positionals, 0);
     const { io } = context;
@@ -68,7 +76,7 @@ EXAMPLES
     if (interval < 1) throw new UsageError("--interval must be at least 1 second");
     const target = await resolveCentral(io, values.central);
     const site = values.site ?? (io.env("AUDIT_TRAIL_SITE") || undefined);
-    const options = { central: target, site, hostname: safeHostname() };
+    const options = { central: target, site, hostname: safeHostname(), archives: values.archives };
     using db = openCurrentDatabase(context);
     if (!values.watch) {
       const result = await syncToCentral(db, options);

@@ -84,7 +84,7 @@ Deno.test("central store over a site's life: restores and mix-ups are told apart
   );
 
   await t.step(
-    "a central store behind events this PC archived since: exit 1 naming them, not tampering",
+    "a central store behind events this PC archived since: they are sent from the archive files",
     async () => {
       const ahead = await freshCentral(pg);
       const db = await migratedDb(dir.path, "archiving.db");
@@ -100,44 +100,59 @@ Deno.test("central store over a site's life: restores and mix-ups are told apart
       await cliJson(["archive", "--keep", "0", "--to", archives, "--db", db]);
       await logEvents(db, 3, "after the archive");
       const before = await fingerprint(db);
+      // Not in the default folder: named, with what to do, and nothing sent.
       const behind = await runCli(["sync", "--central", restored, "--db", db]);
       assert.equal(behind.code, 1, behind.stderr);
       assert.equal(behind.stdout, "");
       assert.match(
         behind.stderr,
-        /^audit-trail: error: The central store holds site WH-A only up to event 40, but events 41 to 70 are archived on this PC: it had acknowledged events up to 70, so it was most likely restored from an older backup\nhint: Nothing was sent\. Keep this PC's archive files/,
+        /^audit-trail: error: The central store holds site WH-A only up to event 40, but events 41 to 70 are archived on this PC: it had acknowledged events up to 70, so it was most likely restored from an older backup\nhint: Nothing was sent\. They are sent from this PC's archive files, which could not be read \(.*audit_archive_1_70\.db.*\): give the folder/,
       );
-      // A central store restored from before the site's first sync must not start the site
-      // after the archives either: the events it held before would be missing for good.
+      assert.equal(await centralCount(pg, restored, "WH-A"), "40 40");
+      assert.equal(await fingerprint(db), before);
+      const sent = await cliJson([
+        "sync",
+        "--central",
+        restored,
+        "--archives",
+        archives,
+        "--db",
+        db,
+      ]);
+      assert.deepEqual([sent.sent, sent.first_audit_id, sent.last_audit_id], [33, 41, 73]);
+      assert.equal(await centralCount(pg, restored, "WH-A"), "73 73");
+      assert.equal((await runCli(["verify", "--central", restored])).code, 0);
+      // A central store restored from before the site's first sync gets every event again,
+      // not only those after the archives.
       const empty = await freshCentral(pg);
       const none = await runCli(["sync", "--central", empty, "--db", db]);
       assert.equal(none.code, 1, none.stderr);
       assert.match(none.stderr, /holds no event of site WH-A, but events 1 to 70 are archived/);
       assert.equal(await pg.psql("SELECT count(*) FROM audit_trail_sites", dbName(empty)), "0\n");
-      assert.equal(await centralCount(pg, restored, "WH-A"), "40 40");
-      assert.equal(await fingerprint(db), before);
-      // The central store that holds everything takes the rest as before.
-      const rest = await cliJson(["sync", "--central", ahead, "--db", db]);
-      assert.deepEqual([rest.sent, rest.first_audit_id, rest.last_audit_id], [3, 71, 73]);
+      const all = await cliJson(["sync", "--central", empty, "--archives", archives, "--db", db]);
+      assert.deepEqual([all.sent, all.first_audit_id, all.last_audit_id], [73, 1, 73]);
+      assert.equal((await runCli(["verify", "--central", empty])).code, 0);
     },
   );
 
   await t.step(
-    "events archived by force before they reached the central store: exit 1 saying so",
+    "events archived by force before they reached the central store are sent from the archive",
     async () => {
       const url = await freshCentral(pg);
       const db = await migratedDb(dir.path, "forced.db");
       await logEvents(db, 20);
       await cliJson(["sync", "--central", url, "--site", "WH-F", "--db", db]);
       await logEvents(db, 10, "unsent");
-      const archives = join(dir.path, "forced-archives");
-      await cliJson(["archive", "--keep", "0", "--force", "--to", archives, "--db", db]);
-      const result = await runCli(["sync", "--central", url, "--db", db]);
-      assert.equal(result.code, 1, result.stderr);
-      assert.match(
-        result.stderr,
-        /only up to event 20, but events 21 to 30 are archived on this PC: they were archived before they reached it\nhint: .*cannot sync on until they reach the central store/,
+      await cliJson(["archive", "--keep", "0", "--force", "--to", join(dir.path, "x"), "--db", db]);
+      await Deno.rename(join(dir.path, "x"), join(dir.path, "archive"));
+      await logEvents(db, 2, "live");
+      const moved = await runCli(["sync", "--central", url, "--db", db]);
+      assert.equal(moved.code, 0, moved.stderr);
+      assert.deepEqual(
+        [JSON.parse(moved.stdout).sent, JSON.parse(moved.stdout).first_audit_id],
+        [12, 21],
       );
+      assert.equal(await centralCount(pg, url, "WH-F"), "32 32");
     },
   );
 });

@@ -135,7 +135,7 @@ function overlaps(checkpoint: Checkpoint, filter: AuditLogFilter): boolean {
 }
 
 /** Opens the archive a checkpoint names, once it says it holds what the checkpoint says. */
-function openChecked(dir: string, checkpoint: Checkpoint): AuditDatabase {
+export function openChecked(dir: string, checkpoint: Checkpoint): AuditDatabase {
   const path = join(dir, checkpoint.file);
   let archive: AuditDatabase;
   try {

@@ -78,50 +78,70 @@ export function divergenceError(
   );
 }
 
+/** The events this database archived that the central copy of a site lacks. */
+export interface CentralBehind {
+  /** The first and last archived event the central store lacks. */
+  from: number;
+  through: number;
+  /**
+   * Where the site's central copy starts when the central store lost the site altogether:
+   * after the events archived before the first sync (null: at the first event).
+   */
+  start: { audit_id: number; seal: string } | null;
+  /** The error to give when the archive files cannot make up for them. */
+  error(reason: string): AuditTrailError;
+}
+
 /**
- * Fails when the central copy of the site ends before events this database archived: they
- * are only in the archive files now, and the central chain cannot go on without them. It
+ * Whether the central copy of the site ends before events this database archived: they are
+ * then only in the archive files, and the central chain cannot go on without them. It
  * happens when the central store was restored from a backup older than the archived events'
- * sync, or when events were archived (forced) before they reached it.
- *
- * @throws {AuditTrailError} Naming the events the central store lacks and the likely cause.
+ * sync, or when events were archived (forced) before they reached it. Null when it does not.
  */
-export function requireCentralBeyondArchives(
+export function centralBehindArchives(
   db: AuditDatabase,
   site: string,
   head: CentralHead,
-): void {
+): CentralBehind | null {
   const checkpoints = readCheckpoints(db);
   const archived = checkpoints.at(-1)?.last_audit_id;
-  if (archived === undefined) return;
+  if (archived === undefined) return null;
   const record = centralRecord(db);
   const acknowledged = record?.acknowledged_audit_id ?? null;
+  // Checkpoints recorded before the first sync are of events the central copy never held.
+  const beforeFirstSync = checkpoints.filter((c) =>
+    record === null || c.created_at < record.first_sync_at
+  );
   if (head.known) {
-    if (head.lastId !== null && head.lastId >= archived) return;
-  } else if (
-    // A site new to the central store starts after its archived events, as long as they
-    // were archived before this database's first sync (the central copy never held them).
-    acknowledged === null || checkpoints.every((c) => c.created_at < record!.first_sync_at)
-  ) {
-    return;
+    if (head.lastId !== null && head.lastId >= archived) return null;
+  } else if (acknowledged === null || beforeFirstSync.length === checkpoints.length) {
+    // A site new to the central store starts after its archived events.
+    return null;
   }
-  const from = (head.lastId ?? 0) + 1;
-  const restored = acknowledged !== null && acknowledged > (head.lastId ?? 0);
+  const startedAfter = beforeFirstSync.at(-1);
+  const start = head.known || !startedAfter
+    ? null
+    : { audit_id: startedAfter.last_audit_id, seal: startedAfter.last_hash };
+  const lastId = head.lastId ?? start?.audit_id ?? null;
+  const from = (lastId ?? 0) + 1;
+  const restored = acknowledged !== null && acknowledged > (lastId ?? 0);
   const cause = restored
     ? `it had acknowledged events up to ${acknowledged}, so it was most likely restored from an older backup`
     : "they were archived before they reached it";
-  const remedy = restored
-    ? "The central store's administrator can restore a newer backup of it"
-    : "The site cannot sync on until they reach the central store";
-  throw new AuditTrailError(
-    `The central store holds ${
-      head.lastId === null
-        ? "no event of site " + site
-        : `site ${site} only up to event ${head.lastId}`
-    }, but events ${from} to ${archived} are archived on this PC: ${cause}`,
-    {
-      hint:
-        `Nothing was sent. Keep this PC's archive files: they hold the only copy of those events. ${remedy}; tell your supervisor.`,
-    },
-  );
+  const held = lastId === null
+    ? `no event of site ${site}`
+    : `site ${site} only up to event ${lastId}`;
+  return {
+    from,
+    through: archived,
+    start,
+    error: (reason) =>
+      new AuditTrailError(
+        `The central store holds ${held}, but events ${from} to ${archived} are archived on this PC: ${cause}`,
+        {
+          hint:
+            `Nothing was sent. They are sent from this PC's archive files, which could not be read (${reason}): give the folder that holds them, and keep them (they hold the only copy of those events).`,
+        },
+      ),
+  };
 }

@@ -8,8 +8,9 @@
  *
  * @module
  */
+import { dirname, join } from "node:path";
 import type { AuditDatabase } from "../db.ts";
-import { AuditTrailError, UsageError } from "../errors.ts";
+import { AuditTrailError, errorMessage, TamperingFoundError, UsageError } from "../errors.ts";
 import { requireCurrentSchema } from "../schema.ts";
 import {
   answeredWithin,
@@ -26,7 +27,8 @@ import {
   recordCentral,
   type SealedRow,
 } from "./local.ts";
-import { divergenceError, requireCentralBeyondArchives } from "./divergence.ts";
+import { ArchivedEvents } from "./archived.ts";
+import { type CentralBehind, centralBehindArchives, divergenceError } from "./divergence.ts";
 import { CENTRAL_SCHEMA_VERSION, checkSiteName, requireCentralSchema } from "./schema.ts";
 import type { CentralTarget } from "./url.ts";
 
@@ -41,6 +43,12 @@ export interface SyncOptions {
   site?: string;
   /** This machine's name, recorded centrally with the site. */
   hostname?: string;
+  /**
+   * The folder of this database's archive files (default: `archive` beside the database).
+   * When the central store holds less of the site than was archived here (it was restored
+   * from an older backup), the events it lacks are sent from them.
+   */
+  archives?: string;
   /** Events per batch (default 2,000); a batch also ends after about 2 MB of text. */
   batchSize?: number;
   /** Stops after the batches in flight when aborted (they commit or roll back whole). */
@@ -116,7 +124,7 @@ export async function syncToCentral(
       settings: { plan_cache_mode: "force_generic_plan" },
     });
   try {
-    const run = new SyncRun(db, central, site, options);
+    using run = new SyncRun(db, central, site, options);
     await run.start();
     await run.send();
     return {
@@ -174,7 +182,7 @@ interface Batch {
 }
 
 /** One sync: the state that moves as batches are answered. */
-class SyncRun {
+class SyncRun implements Disposable {
   sent = 0;
   firstSent: number | null = null;
   lastSent: number | null = null;
@@ -193,6 +201,8 @@ class SyncRun {
   #recordedAt = 0;
   /** The machine the site's latest central events came from, as the central store knows it. */
   #centralHostname: string | null = null;
+  /** The archive files, when the central store lacks archived events. */
+  #archived: ArchivedEvents | null = null;
 
   constructor(
     readonly db: AuditDatabase,
@@ -229,11 +239,12 @@ class SyncRun {
         },
       );
     }
-    requireCentralBeyondArchives(this.db, this.site, {
+    const behind = centralBehindArchives(this.db, this.site, {
       known: row.known,
       lastId: row.last_audit_id,
     });
-    const root = row.known ? null : localRoot(this.db);
+    if (behind) this.#archived = this.#openArchives(behind);
+    const root = row.known ? null : behind ? behind.start : localRoot(this.db);
     if (root) {
       // The oldest events were archived before the first sync: the central copy starts
       // after them, from the seal their checkpoint keeps.
@@ -249,10 +260,45 @@ class SyncRun {
     await this.#agreeOnHead(row.last_audit_id, row.last_seal);
   }
 
+  /**
+   * The archive files the events the central store lacks are sent from, once the first of
+   * them is found to be the one its checkpoint names.
+   */
+  #openArchives(behind: CentralBehind): ArchivedEvents {
+    const dir = this.options.archives ?? join(dirname(this.db.path), "archive");
+    const archived = new ArchivedEvents(this.db, dir);
+    try {
+      archived.seal(behind.from);
+      return archived;
+    } catch (error) {
+      archived[Symbol.dispose]();
+      if (error instanceof TamperingFoundError) throw error;
+      throw behind.error(errorMessage(error));
+    }
+  }
+
+  /** The seal of event `id` here: live, at a checkpoint, or in the archive files in use. */
+  #localSeal(id: number): string | null {
+    return localSeal(this.db, id) ?? this.#archived?.seal(id) ?? null;
+  }
+
+  /** Up to `limit` events after `afterId`, from the archive files while they hold them. */
+  #read(afterId: number, limit: number): SealedRow[] {
+    if (this.#archived && afterId < this.#archived.through) {
+      const rows = this.#archived.read(afterId, limit, BATCH_CHARS);
+      if (rows.length > 0) return rows;
+    }
+    return readSealedRows(this.db, afterId, limit, BATCH_CHARS);
+  }
+
+  [Symbol.dispose](): void {
+    this.#archived?.[Symbol.dispose]();
+  }
+
   /** Takes the central head as where to go on from, once the local chain agrees with it. */
   async #agreeOnHead(lastId: number | null, lastSeal: string | null): Promise<void> {
     this.centralHead = lastId;
-    if (lastId !== null && localSeal(this.db, lastId) !== lastSeal) {
+    if (lastId !== null && this.#localSeal(lastId) !== lastSeal) {
       throw await this.divergence(lastId);
     }
   }
@@ -308,7 +354,7 @@ class SyncRun {
       while (!finished || inFlight.length > 0) {
         if (this.options.signal?.aborted) finished = true;
         if (!finished && !this.#recovering) {
-          const rows = readSealedRows(this.db, cursor, batchSize, BATCH_CHARS);
+          const rows = this.#read(cursor, batchSize);
           const cut = rows.findIndex((row) => row[7] === null);
           if (cut >= 0) {
             unsealed = rows[cut][0];
@@ -458,9 +504,10 @@ class SyncRun {
       () => sql`SELECT min(audit_id) AS id FROM audit_trail_events WHERE site = ${this.site}`,
     );
     // Every central event at or below `low` matches; the one at `high` differs. Archived
-    // events have no local seal to compare with (verify --archives checks them): the central
-    // copy reaches past them (requireCentralBeyondArchives), so the search starts after them.
-    let low = Math.max((first.id ?? differing) - 1, localRoot(this.db)?.audit_id ?? -Infinity);
+    // events are compared only through the archive files in use: without them, the central
+    // copy reaches past the archives (centralBehindArchives), so the search starts after.
+    const archivedThrough = this.#archived ? null : localRoot(this.db)?.audit_id;
+    let low = Math.max((first.id ?? differing) - 1, archivedThrough ?? -Infinity);
     let high = differing;
     while (high - low > 1) {
       const mid = Math.floor((low + high) / 2);
@@ -471,7 +518,7 @@ class SyncRun {
             WHERE site = ${this.site} AND audit_id > ${low} AND audit_id <= ${mid}
             ORDER BY audit_id DESC LIMIT 1`,
       );
-      if (!row || localSeal(this.db, row.audit_id) === row.seal) low = mid;
+      if (!row || this.#localSeal(row.audit_id) === row.seal) low = mid;
       else high = row.audit_id;
     }
     const otherHost = this.#centralHostname !== null && this.options.hostname !== undefined &&
