@@ -84,6 +84,28 @@ Deno.test("central store over a site's life: restores and mix-ups are told apart
   );
 
   await t.step(
+    "a database restored from a backup older than its first sync: not to be synced under a new name",
+    async () => {
+      const url = await freshCentral(pg);
+      const db = await migratedDb(dir.path, "before-first.db");
+      await logEvents(db, 10);
+      const backup = join(dir.path, "before-first-backup.db");
+      await Deno.copyFile(db, backup);
+      await logEvents(db, 5, "sent");
+      await cliJson(["sync", "--central", url, "--site", "WH-B", "--db", db]);
+      await Deno.copyFile(backup, db);
+      await logEvents(db, 3, "after the restore");
+      const result = await runCli(["sync", "--central", url, "--site", "WH-B", "--db", db]);
+      assert.equal(result.code, 3, result.stderr);
+      assert.match(
+        result.stderr,
+        /^audit-trail: error: Site WH-B in the central store holds events this database never sent \(up to event 15\): it has the same events up to 10, then its event 11 differs from this database's\nhint: Most likely this database is a copy of WH-B's, restored from a backup older than its first sync or copied from its PC; syncing it under another name would store those events twice/,
+      );
+      assert.equal(await centralCount(pg, url, "WH-B"), "15 15");
+    },
+  );
+
+  await t.step(
     "a central store behind events this PC archived since: they are sent from the archive files",
     async () => {
       const ahead = await freshCentral(pg);

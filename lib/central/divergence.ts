@@ -29,6 +29,8 @@ export interface Divergence {
   head: number | null;
   /** Another machine than this one that the site's latest central events came from. */
   otherHost: string | null;
+  /** Whether the central copy starts with events this database holds as they are. */
+  shared: boolean;
 }
 
 /**
@@ -39,7 +41,7 @@ export interface Divergence {
 export function divergenceError(
   db: AuditDatabase,
   site: string,
-  { differing, head: centralHead, otherHost }: Divergence,
+  { differing, head: centralHead, otherHost, shared }: Divergence,
 ): CentralDivergenceError {
   const record = centralRecord(db);
   const acknowledged = record?.acknowledged_audit_id ?? null;
@@ -56,6 +58,19 @@ export function divergenceError(
     })`;
   const left =
     "Nothing at or after that event was sent, and nothing central was changed: leave this database as it is";
+  if (record === null && shared) {
+    // Events in common: this database is the site's own, from before its first sync.
+    return new CentralDivergenceError(
+      `Site ${site} in the central store holds events this database never sent${held}: it has the same events up to ${
+        differing - 1
+      }, then its event ${differing} differs from this database's`,
+      differing,
+      {
+        hint:
+          `Most likely this database is a copy of ${site}'s, restored from a backup older than its first sync or copied from its PC; syncing it under another name would store those events twice. ${left} and tell your supervisor.`,
+      },
+    );
+  }
   if (record === null) {
     return new CentralDivergenceError(
       `Site ${site} in the central store holds events this database never sent${held}: its event ${differing} differs from this database's`,

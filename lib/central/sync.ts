@@ -529,6 +529,7 @@ class SyncRun implements Disposable {
       differing: high,
       head: this.centralHead,
       otherHost,
+      shared: first.id !== null && low >= first.id,
     });
   }
 }
