@@ -14,7 +14,9 @@ import { ROOT } from "./helpers.ts";
 /** The CLI test files run against the built program: each command and each worker. */
 const CLI_TEST_FILES = [
   "archive_cli_test.ts",
+  "archive_misuse_test.ts",
   "bundle_test.ts",
+  "central_lifecycle_test.ts",
   "central_test.ts",
   "cli_batch_test.ts",
   "cli_errors_test.ts",
@@ -26,6 +28,7 @@ const CLI_TEST_FILES = [
   "serve_test.ts",
   "startup_test.ts",
   "stats_test.ts",
+  "table_test.ts",
 ];
 
 /** A build inside the project (so it finds `deno.json`, as `dist/js` does), removed after. */
