@@ -330,7 +330,9 @@ function announcementPath(path: string): string {
  */
 async function announce(db: AuditDatabase): Promise<{ withdraw(): void } | null> {
   const path = announcementPath(db.path);
-  const giveUp = Date.now() + BULK_WAIT_MS;
+  // Waits are timed by the monotonic clock: a PC's clock corrected meanwhile must not end or
+  // stretch them.
+  const giveUp = performance.now() + BULK_WAIT_MS;
   while (true) {
     let file: Deno.FsFile;
     try {
@@ -339,7 +341,7 @@ async function announce(db: AuditDatabase): Promise<{ withdraw(): void } | null>
       return null;
     }
     while (!file.tryLockSync(true)) {
-      if (Date.now() >= giveUp) {
+      if (performance.now() >= giveUp) {
         file.close();
         throw new DatabaseBusyError(db.path);
       }
@@ -398,19 +400,19 @@ function bulkAppendAnnounced(path: string): boolean {
  * commit waiting for the disk) otherwise fail while the database is working normally.
  */
 function beginWrite(db: AuditDatabase, waitForBulk: boolean): void {
-  const giveUp = Date.now() + BULK_WAIT_MS;
+  const giveUp = performance.now() + BULK_WAIT_MS;
   let version = dataVersion(db);
   while (true) {
-    const attempt = Date.now();
+    const attempt = performance.now();
     try {
       guard(db.path, () => db.sqlite.exec("BEGIN IMMEDIATE"));
       return;
     } catch (error) {
-      if (!(error instanceof DatabaseBusyError) || Date.now() >= giveUp) throw error;
+      if (!(error instanceof DatabaseBusyError) || performance.now() >= giveUp) throw error;
       // Another attempt only after this one waited out the busy timeout: a timeout of 0
       // asks not to wait at all, and a lock refused at once must not make this loop spin.
       const timeout = db.sqlite.prepare("PRAGMA busy_timeout").get()!.timeout as number;
-      if (timeout === 0 || Date.now() - attempt < timeout / 2) throw error;
+      if (timeout === 0 || performance.now() - attempt < timeout / 2) throw error;
       const seen = version;
       version = dataVersion(db);
       const progress = version !== seen;

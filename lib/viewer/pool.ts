@@ -325,7 +325,7 @@ export class WorkerPool implements Disposable {
     if (!this.#all.has(slot)) return;
     this.#drop(slot);
     if (this.#closed) return;
-    const now = Date.now();
+    const now = performance.now();
     this.#stops = this.#stops.filter((t) => now - t < STOP_WINDOW_MS);
     this.#stops.push(now);
     const delay = this.#stops.length > STOPS_BEFORE_SLOWING
