@@ -172,6 +172,21 @@ Deno.test("verify names each kind of tampering done with the sqlite3 shell", asy
   }));
 });
 
+Deno.test("an edit among identical events of one bulk load is named modified, not reordered", async () => {
+  await using dir = await tempDir();
+  const path = await migratedDb(dir.path, "twins.db");
+  // One transaction stamps every line with the same time: the events differ only by audit_id.
+  const line = JSON.stringify({ operation: "PICKED", sku: "SKU-7", details: "1 unit" });
+  const logged = await runCli(["log", "--stdin", "--db", path], {
+    stdin: `${line}\n`.repeat(5),
+  });
+  assert.equal(logged.code, 0, logged.stderr);
+  await tamper(path, "UPDATE audit_log SET details = '9 units' WHERE audit_id = 2;");
+  const result = await verify(path);
+  assertTampered(result, 2, "modified");
+  assert.match(result.report.failure?.message ?? "", /no longer matches its seal/);
+});
+
 Deno.test("verify --anchor catches deleted newest events and a consistently rewritten chain", async () => {
   await using dir = await tempDir();
   const source = await loggedDb(dir.path);

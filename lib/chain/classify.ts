@@ -98,7 +98,9 @@ function sealedEvents(db: AuditDatabase, afterId: number, limit: number): Sealed
 
 /**
  * Looks for the event that was sealed at `id`: moved elsewhere, with or without its seal,
- * its encoding under `id` would give `storedHash` (or its own seal) again.
+ * its encoding under `id` would give `storedHash` (or its own seal) again. An event that still
+ * fits its own place was not moved: it is a twin of the one sealed at `id` (a bulk load stamps
+ * identical lines with one timestamp), so an edit of the event at `id` stays an edit.
  */
 function findMovedEvent(
   db: AuditDatabase,
@@ -107,12 +109,15 @@ function findMovedEvent(
   storedHash: string,
 ): number | null {
   let after = id;
+  let sealBefore: string | null = storedHash;
   for (let seen = 0; seen < REORDER_WINDOW;) {
     const page = sealedEvents(db, after, PAGE_SIZE);
     for (const event of page) {
       const asHere = `[${id}${event.encoded.slice(event.encoded.indexOf(","))}`;
       const hash = linkHex(previous, asHere);
-      if (hash === storedHash || hash === event.hash) return event.audit_id;
+      const inPlace = sealBefore !== null && event.hash === linkHex(sealBefore, event.encoded);
+      if (!inPlace && (hash === storedHash || hash === event.hash)) return event.audit_id;
+      sealBefore = event.hash;
     }
     if (page.length < PAGE_SIZE) return null;
     seen += page.length;
