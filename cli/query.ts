@@ -74,7 +74,7 @@ EXAMPLES
   audit-trail query --limit 0 --format ndjson | jq -c 'select(.user == "ana")'
   audit-trail query --before-id 5000 --limit 100      # the page below event 5000
   audit-trail query --after-id 5000 --order asc       # what came after event 5000
-  audit-trail query --sku SKU-1001 --archives archive  # live and archived events
+  audit-trail query --sku SKU-1001 --archives data/archive   # live and archived events
 `,
   async run(context, args) {
     const { values, positionals } = parseCommandArgs(

@@ -464,3 +464,54 @@ Deno.test("verify names the two look-alike cases as README says: forged newest e
   await tamper(adopted, "UPDATE audit_log SET details = 'changed' WHERE audit_id = 6;");
   assertTampered(await verify(adopted), 3, "deleted");
 });
+
+/** The Python checker README.md gives, as printed there. */
+async function readmeChecker(): Promise<string> {
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const block = readme.match(/```python\n([\s\S]*?)```/);
+  assert.ok(block, "README.md holds the Python checker");
+  return block[1];
+}
+
+const python = new Deno.Command("python3", { args: ["--version"], stdout: "null", stderr: "null" })
+  .output().then((output) => output.success, () => false);
+
+Deno.test({
+  name: "README's Python checker agrees with verify: archived logs, unsealed and unpaired tails",
+  ignore: !(await python),
+  async fn() {
+    await using dir = await tempDir();
+    const script = join(dir.path, "check.py");
+    await Deno.writeTextFile(script, await readmeChecker());
+    const check = async (path: string) => {
+      const output = await new Deno.Command("python3", { args: [script, path] }).output();
+      return { code: output.code, text: new TextDecoder().decode(output.stdout) };
+    };
+    const source = await loggedDb(dir.path);
+    const newest = (await head(source)).split(":")[1];
+    assert.deepEqual(await check(source), { code: 0, text: `intact; newest seal ${newest}\n` });
+
+    const archived = await copyOf(source, "archived.db");
+    const moved = await runCli(["archive", "--keep", "0", "--db", archived]);
+    assert.equal(moved.code, 0, moved.stderr);
+    const after = await runCli(["log", "AFTER_ARCHIVE", "--db", archived]);
+    assert.equal(after.code, 0, after.stderr);
+    const archivedHead = (await head(archived)).split(":")[1];
+    assert.deepEqual(await check(archived), {
+      code: 0,
+      text: `intact; newest seal ${archivedHead}\n`,
+    });
+
+    const cases = [
+      ["unsealed-tail.db", "INSERT INTO audit_log (operation) VALUES ('SNEAKED_IN');"],
+      ["lone-seal.db", `DELETE FROM audit_log WHERE audit_id = ${EVENTS};`],
+      ["seal-removed.db", `DELETE FROM audit_trail_chain WHERE audit_id = ${EVENTS};`],
+    ];
+    for (const [name, sql] of cases) {
+      const path = await copyOf(source, name);
+      await tamper(path, sql);
+      assert.equal((await verify(path)).code, 3, name);
+      assert.equal((await check(path)).code, 1, `${name}: the checker must fail too`);
+    }
+  },
+});
