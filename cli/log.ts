@@ -36,7 +36,8 @@ OPTIONS
   --run-id ID      the batch it belongs to (default: $AUDIT_TRAIL_RUN_ID)
   --stdin          read NDJSON events from standard input; --user and --run-id are then
                    the defaults for lines that leave them out
-  --format F       json | ndjson: print the whole record instead of the id
+  --format F       json | ndjson | csv | table: print the whole record instead of the id
+                   (--stdin: json | ndjson | table)
   --db PATH        the database (default: $AUDIT_TRAIL_DB, else data/app.db)
 
 OUTPUT
