@@ -29,7 +29,8 @@ OPTIONS
   --dry-run       print what would be archived; change nothing
   --force         archive even events the central store has not acknowledged yet
                   (with a central store set up, by $AUDIT_TRAIL_CENTRAL or an earlier
-                  sync, only events it acknowledged are archived otherwise)
+                  sync, a cut that reaches such events is refused otherwise: exit 1,
+                  nothing archived, until audit-trail sync has sent them)
   --db PATH       the database (default: $AUDIT_TRAIL_DB, else data/app.db)
   --format F      json | ndjson | table (default: table on a terminal, else json)
 
@@ -39,7 +40,7 @@ OUTPUT (json)
 
 EXIT CODES
   0 archived (or nothing to do)   1 the folder or database cannot be written, disk full,
-  another run is busy   2 bad option   3 the events to archive fail their seals
+  another run is busy, events the central store lacks   2 bad option   3 the events to archive fail their seals
   130 (Ctrl-C), 143 (SIGTERM) stopped before the events were removed: nothing archived
 
 EXAMPLES

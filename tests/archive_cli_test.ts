@@ -348,4 +348,18 @@ Deno.test("with a central store, archive keeps events it has not acknowledged un
     1,
     /Events 1 to 5 have not reached the central store yet \(this database was never synced\)/,
   );
+  const single = await runCli([
+    "archive",
+    "--keep",
+    "0",
+    "--db",
+    datedDatabase(dir.path, 1, "one.db"),
+  ], {
+    env: { AUDIT_TRAIL_CENTRAL: "postgres://central/audit" },
+  });
+  assertCleanError(
+    single,
+    1,
+    /error: Event 1 has not reached the central store yet \(this database/,
+  );
 });

@@ -54,8 +54,9 @@ export function requireAcknowledged(
   const acknowledged = central?.acknowledged ?? null;
   if (acknowledged !== null && acknowledged >= lastId) return;
   const from = Math.max(firstId, (acknowledged ?? 0) + 1);
+  const events = from === lastId ? `Event ${from} has` : `Events ${from} to ${lastId} have`;
   throw new AuditTrailError(
-    `Events ${from} to ${lastId} have not reached the central store yet${
+    `${events} not reached the central store yet${
       acknowledged === null
         ? central ? " (it has acknowledged none)" : " (this database was never synced)"
         : ` (it has acknowledged events up to ${acknowledged})`
