@@ -77,7 +77,8 @@ Deno.test("writeReport() cuts long details at 500 characters with a visible mark
   using db = openMigrated(dir.path);
   const long = "0123456789".repeat(200);
   logAuditEvent(db, { operation: "IMPORTED", details: long });
-  logAuditEvent(db, { operation: "IMPORTED", details: "😀".repeat(300) });
+  // An emoji is one character, as log's limit of 65,536 counts it, though two UTF-16 units.
+  logAuditEvent(db, { operation: "IMPORTED", details: `a${"😀".repeat(600)}` });
   const { page } = await report(db);
   assert.ok(
     page.includes(
@@ -86,8 +87,13 @@ Deno.test("writeReport() cuts long details at 500 characters with a visible mark
       }</span><span class="cut" title="cut for display">… [1,500 more characters]</span></td>`,
     ),
   );
-  // 300 emoji are 600 UTF-16 units: the cut never splits one in half.
-  assert.ok(page.includes(`>${"😀".repeat(250)}</span><span class="cut"`));
+  assert.ok(
+    page.includes(
+      `>a${
+        "😀".repeat(499)
+      }</span><span class="cut" title="cut for display">… [101 more characters]`,
+    ),
+  );
   assert.ok(!page.includes(long.slice(0, 501)));
   logAuditEvent(db, { operation: "IMPORTED", details: "x".repeat(501) });
   assert.ok((await report(db)).page.includes("… [1 more character]</span></td>"));

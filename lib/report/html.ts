@@ -76,9 +76,13 @@ function render(value: HtmlValue): string {
  */
 export function clipText(text: string, max: number): { text: string; omitted: number } {
   if (text.length <= max) return { text, omitted: 0 };
-  let end = max;
-  // Never split a surrogate pair: the half left over would show as a broken character.
-  const code = text.charCodeAt(end - 1);
-  if (code >= 0xd800 && code <= 0xdbff) end--;
-  return { text: text.slice(0, end), omitted: text.length - end };
+  // Characters as `log` counts them (its 65,536 limit): an emoji is one, not two UTF-16 units,
+  // and a pair is never split, as its half left over would show as a broken character.
+  let end = 0;
+  for (let kept = 0; kept < max && end < text.length; kept++) {
+    end += text.codePointAt(end)! > 0xffff ? 2 : 1;
+  }
+  let omitted = 0;
+  for (let at = end; at < text.length; omitted++) at += text.codePointAt(at)! > 0xffff ? 2 : 1;
+  return { text: text.slice(0, end), omitted };
 }
