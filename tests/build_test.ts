@@ -18,6 +18,7 @@ const CLI_TEST_FILES = [
   "bundle_test.ts",
   "central_lifecycle_test.ts",
   "central_test.ts",
+  "chain_test.ts",
   "cli_batch_test.ts",
   "cli_errors_test.ts",
   "cli_head_test.ts",
