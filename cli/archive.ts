@@ -19,7 +19,8 @@ archive holds the events exactly as stored, with their seals, so "audit-trail ve
 --archives DIR" still proves the whole history. Running it again with nothing older does
 nothing. Keep the archive files: they are the only copy of those events. An event whose
 timestamp is no time, or lies in the future (a clock set wrong), ends the run: a warning on
-stderr says so when older events follow it.
+stderr says so when older events follow it. Events that another table of the database
+refers to by a foreign key are not archived (exit 1, nothing changed).
 
 OPTIONS
   --before DATE   archive events before DATE, an ISO date or date-time in UTC

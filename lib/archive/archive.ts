@@ -18,6 +18,7 @@ import {
 import { PARSED_TIMESTAMP_SQL } from "../event_row.ts";
 import { AuditTrailError, errorMessage, TamperingFoundError, UsageError } from "../errors.ts";
 import { hashFile } from "../bundle/files.ts";
+import { refuseReferencedEvents, renumberedByVacuum } from "./application.ts";
 import { requireAcknowledged } from "./central.ts";
 import { readCheckpoints } from "./checkpoint_list.ts";
 import { insertCheckpoint, liveStart } from "./checkpoints.ts";
@@ -109,7 +110,9 @@ export async function archiveEvents(
   const dir = options.dir ?? join(dirname(db.path), "archive");
   const { plan, stopped } = readTransaction(db, () => {
     const stop = firstNotBefore(db, cut);
-    return { plan: planArchive(db, stop), stopped: stoppedEarly(db, cut, stop) };
+    const plan = planArchive(db, stop);
+    if (plan) refuseReferencedEvents(db, plan.first_audit_id, plan.last_audit_id);
+    return { plan, stopped: stoppedEarly(db, cut, stop) };
   });
   if (!plan) {
     // Space an earlier run could not give back (the database was busy) goes back now.
@@ -188,6 +191,8 @@ export async function archiveEvents(
       if (!options.force) {
         requireAcknowledged(db, plan.first_audit_id, plan.last_audit_id, options.central ?? false);
       }
+      // The application may have added a reference to one of them while the file was written.
+      refuseReferencedEvents(db, plan.first_audit_id, plan.last_audit_id);
       folder.renameSync(temporary, final);
       renamed = true;
       insertCheckpoint(db, { ...plan, file: name, sha256, bytes });
@@ -388,15 +393,21 @@ function spaceLeftBehind(db: AuditDatabase): boolean {
 /**
  * Gives the freed pages back to the file system. The first archive switches the database to
  * incremental vacuum, which takes one full VACUUM; later runs move only the pages at the end.
+ * A database the application set to auto_vacuum = FULL got them back at the commit already,
+ * and one with a table whose rows VACUUM would renumber keeps them for new events.
  * The events are archived by then: a failure here is only a warning.
  */
 function reclaimSpace(db: AuditDatabase): string | undefined {
   try {
     const mode = guard(db.path, () => db.sqlite.prepare("PRAGMA auto_vacuum").get()!.auto_vacuum);
+    const renumbered = mode === 0 ? renumberedByVacuum(db) : null;
+    if (renumbered !== null) {
+      return `The events were archived; their space stays in the database for new events, as giving it back (VACUUM) would renumber the rows of the table "${renumbered}" (it has no INTEGER PRIMARY KEY).`;
+    }
     guard(db.path, () => {
       // Stepped to the end with all(): exec() of this pragma frees only one page.
       if (mode === 2) db.sqlite.prepare("PRAGMA incremental_vacuum").all();
-      else db.sqlite.exec("PRAGMA auto_vacuum = INCREMENTAL; VACUUM");
+      else if (mode === 0) db.sqlite.exec("PRAGMA auto_vacuum = INCREMENTAL; VACUUM");
       db.sqlite.exec("PRAGMA wal_checkpoint(TRUNCATE)");
     });
     return undefined;

@@ -1,0 +1,110 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { runCli, tempDir } from "./helpers.ts";
+import { datedDatabase, filesIn, rowsOf } from "./archive_fixtures.ts";
+import { assertCleanError } from "./reliability/_support.ts";
+
+// audit-trail lives inside the inventory application's own database: archiving its events
+// must leave the application's tables, rows and settings as the application keeps them.
+
+/** Runs `sql` on the file as the application would, with its foreign keys enforced. */
+function asApplication(path: string, sql: string): void {
+  const app = new DatabaseSync(path);
+  try {
+    app.exec("PRAGMA foreign_keys = ON");
+    app.exec(sql);
+  } finally {
+    app.close();
+  }
+}
+
+for (const action of ["CASCADE", "SET NULL", "NO ACTION"]) {
+  Deno.test(`archive refuses events that application rows refer to (ON DELETE ${action}), changing nothing`, async () => {
+    await using dir = await tempDir();
+    const db = datedDatabase(dir.path, 40);
+    asApplication(
+      db,
+      `CREATE TABLE order_notes (
+         id INTEGER PRIMARY KEY,
+         audit_id INTEGER REFERENCES audit_log(audit_id) ON DELETE ${action},
+         note TEXT);
+       INSERT INTO order_notes (audit_id, note) VALUES (3, 'picked'), (5, 'packed'), (NULL, 'none');`,
+    );
+    const notes = rowsOf(db, "order_notes");
+    const events = rowsOf(db, "audit_log");
+    const result = await runCli(["archive", "--before", "2024-01-08", "--db", db]);
+    assertCleanError(result, 1, /event 3 .*order_notes/);
+    assert.match(result.stderr, /hint: Nothing was archived/);
+    assert.deepEqual(rowsOf(db, "order_notes"), notes);
+    assert.deepEqual(rowsOf(db, "audit_log"), events);
+    assert.deepEqual(filesIn(join(dir.path, "archive")), []);
+    // Events after the last one referred to are archived as usual.
+    const later = await runCli(["archive", "--before", "2024-01-01T12:00:00Z", "--db", db]);
+    assert.equal(later.code, 0, later.stderr);
+    assert.equal(JSON.parse(later.stdout).archived, 2);
+    assert.deepEqual(rowsOf(db, "order_notes"), notes);
+  });
+}
+
+Deno.test("archive keeps the application's auto_vacuum = FULL and the rowids of its tables", async () => {
+  await using dir = await tempDir();
+  const path = join(dir.path, "app.db");
+  // auto_vacuum can only be chosen before the first table is made.
+  asApplication(path, "PRAGMA auto_vacuum = FULL; CREATE TABLE first (x)");
+  const db = datedDatabase(dir.path, 200);
+  // A table without an INTEGER PRIMARY KEY, with gaps in its rowids: VACUUM would renumber it.
+  asApplication(
+    db,
+    `CREATE TABLE bins (code TEXT, note TEXT);
+     WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 300)
+     INSERT INTO bins SELECT 'B' || i, printf('%.300c', 'y') FROM n;
+     DELETE FROM bins WHERE rowid % 3 = 0;`,
+  );
+  const bins = new DatabaseSync(db, { readOnly: true });
+  const before = bins.prepare("SELECT rowid, code FROM bins ORDER BY rowid").all();
+  bins.close();
+  const result = await runCli(["archive", "--before", "2024-02-01", "--db", db]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(JSON.parse(result.stdout).archived, 124);
+  const after = new DatabaseSync(db, { readOnly: true });
+  try {
+    assert.deepEqual(after.prepare("SELECT rowid, code FROM bins ORDER BY rowid").all(), before);
+    assert.equal(after.prepare("PRAGMA auto_vacuum").get()!.auto_vacuum, 1);
+    // FULL gives freed pages back at each commit.
+    assert.equal(after.prepare("PRAGMA freelist_count").get()!.freelist_count, 0);
+  } finally {
+    after.close();
+  }
+});
+
+Deno.test("archive leaves the space for new events rather than renumber an application table", async () => {
+  await using dir = await tempDir();
+  const db = datedDatabase(dir.path, 200);
+  asApplication(
+    db,
+    `PRAGMA user_version = 7;
+     CREATE TABLE bins (code TEXT);
+     INSERT INTO bins VALUES ('B1'), ('B2'), ('B3'), ('B4');
+     DELETE FROM bins WHERE code = 'B2';`,
+  );
+  const result = await runCli(["archive", "--before", "2024-02-01", "--db", db]);
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(JSON.parse(result.stdout).archived, 124);
+  assert.match(result.stderr, /the table "bins" \(it has no INTEGER PRIMARY KEY\)/);
+  const after = new DatabaseSync(db, { readOnly: true });
+  try {
+    const bins = after.prepare("SELECT rowid, code FROM bins ORDER BY rowid").all();
+    assert.deepEqual(bins.map((row) => ({ ...row })), [
+      { rowid: 1, code: "B1" },
+      { rowid: 3, code: "B3" },
+      { rowid: 4, code: "B4" },
+    ]);
+    assert.equal(after.prepare("PRAGMA auto_vacuum").get()!.auto_vacuum, 0);
+    assert.equal(after.prepare("PRAGMA user_version").get()!.user_version, 7);
+  } finally {
+    after.close();
+  }
+  const verify = await runCli(["verify", "--db", db, "--archives", join(dir.path, "archive")]);
+  assert.equal(verify.code, 0, verify.stderr);
+});
