@@ -108,3 +108,28 @@ Deno.test("archive leaves the space for new events rather than renumber an appli
   const verify = await runCli(["verify", "--db", db, "--archives", join(dir.path, "archive")]);
   assert.equal(verify.code, 0, verify.stderr);
 });
+
+Deno.test("archive copies an audit_log that declares a foreign key to an application table", async () => {
+  await using dir = await tempDir();
+  const path = join(dir.path, "app.db");
+  asApplication(
+    path,
+    `CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT);
+     INSERT INTO users VALUES (1, 'alice');
+     CREATE TABLE audit_log (
+       audit_id INTEGER PRIMARY KEY, timestamp TEXT NOT NULL, operation TEXT NOT NULL,
+       sku TEXT, details TEXT NOT NULL DEFAULT '', user TEXT NOT NULL DEFAULT 'system',
+       user_id INTEGER REFERENCES users(id));
+     INSERT INTO audit_log (timestamp, operation, user_id)
+       VALUES ('2024-01-01 08:00:00', 'ORDER_CONFIRMED', 1), ('2024-01-02 08:00:00', 'STOCK_COUNTED', NULL);`,
+  );
+  assert.equal((await runCli(["migrate", "--db", path])).code, 0);
+  const events = rowsOf(path, "audit_log");
+  const result = await runCli(["archive", "--before", "2024-02-01", "--db", path]);
+  assert.equal(result.code, 0, result.stderr);
+  const archives = join(dir.path, "archive");
+  assert.deepEqual(rowsOf(join(archives, "audit_archive_1_2.db"), "audit_log"), events);
+  const verify = await runCli(["verify", "--db", path, "--archives", archives]);
+  assert.equal(verify.code, 0, verify.stderr);
+  assert.deepEqual(rowsOf(path, "users"), [{ id: 1, name: "alice" }]);
+});

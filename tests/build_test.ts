@@ -16,6 +16,7 @@ const CLI_TEST_FILES = [
   "archive_app_db_test.ts",
   "archive_cli_test.ts",
   "archive_misuse_test.ts",
+  "bundle_app_db_test.ts",
   "bundle_test.ts",
   "central_lifecycle_test.ts",
   "central_test.ts",

@@ -72,7 +72,9 @@ export async function writeArchiveFile(
   signal?: AbortSignal,
 ): Promise<void> {
   const schema = liveSchema(live);
-  const out = guard(path, () => new DatabaseSync(path));
+  // The archive declares audit_log as the live database does, foreign keys to the
+  // application's tables included, and holds none of those tables.
+  const out = guard(path, () => new DatabaseSync(path, { enableForeignKeyConstraints: false }));
   try {
     guard(path, () => {
       // No journal file: one that fails half-way is removed, never used. (journal_mode=OFF

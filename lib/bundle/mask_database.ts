@@ -61,7 +61,9 @@ export function maskDatabase(
   // A raw connection that begins and commits its own transactions: the file is the bundle's
   // private copy, which nobody else opens, so openDatabase's settings and writeTransaction's
   // lock waits (made for the shared database) have nothing to do here.
-  const db = new DatabaseSync(path);
+  // A secret can be a key that the application's rows refer to: each cell is masked on its
+  // own, so parent and child differ for a moment (or for good, when UNIQUE values are numbered).
+  const db = new DatabaseSync(path, { enableForeignKeyConstraints: false });
   try {
     // The journal is kept in memory, so no page with a secret is written to a file beside it.
     db.exec("PRAGMA secure_delete = ON; PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF");
