@@ -63,14 +63,20 @@ export async function copyDatabase(
   // The shadow tables of virtual tables (FTS5) are copied as they are, which SQLite's
   // defensive mode forbids; the target is a new file no one else uses. (Deno's node:sqlite
   // takes the option; its type declarations lack it.)
-  const target = new Database(targetPath, { defensive: false } as DatabaseSyncOptions);
+  // Rows go in as the source holds them, table by table in the order they were made: a table
+  // may refer to one made after it (the application rebuilt that one), and rows the application
+  // stored past its CHECK constraints (ignore_check_constraints) are its data all the same.
+  const target = new Database(
+    targetPath,
+    { defensive: false, enableForeignKeyConstraints: false } as DatabaseSyncOptions,
+  );
   try {
     using _snapshot = readSnapshot(source);
     const header = (pragma: string) => source.prepare(`PRAGMA ${pragma}`).get()?.[pragma];
     // The target is a new file nobody else uses: no journal, no syncing until it is done.
     target.exec(
       `PRAGMA page_size = ${Number(header("page_size")) || 4096};
-       PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
+       PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA ignore_check_constraints = ON;
        PRAGMA user_version = ${Number(header("user_version")) || 0};
        PRAGMA application_id = ${Number(header("application_id")) || 0};`,
     );
@@ -206,8 +212,14 @@ async function copyRows(
     // The target is a new file of this copy's own, with no journal: none of writeTransaction's
     // lock waits apply, and a failed copy is removed, never used.
     target.exec("BEGIN");
-    for (const row of page) insert.run(...(hasRowid ? row : row.slice(1)));
-    target.exec("COMMIT");
+    try {
+      for (const row of page) insert.run(...(hasRowid ? row : row.slice(1)));
+      target.exec("COMMIT");
+    } catch (error) {
+      // Left open, the transaction would fail every later table of a salvage as well.
+      if (target.isTransaction) target.exec("ROLLBACK");
+      throw error;
+    }
     count += page.length;
     offset += page.length;
     if (hasRowid) cursor = page[page.length - 1][0] as bigint;
