@@ -194,6 +194,9 @@ export function migrationStatus(db: AuditDatabase): MigrationStatus[] {
 /** The columns of an inventory application's `audit_log` that migration 001 builds on. */
 const ADOPTED_COLUMNS = ["audit_id", "timestamp", "operation", "sku", "details", "user"];
 
+/** The columns an event leaves NULL: `sku` of a global operation, `run_id` outside a batch. */
+const NULLABLE_COLUMNS = ["sku", "run_id"];
+
 /**
  * Fails when the database already holds an `audit_log` that is not the inventory
  * application's: migration 001 keeps an existing table as it is, and the next statement
@@ -213,17 +216,30 @@ function requireAdoptableAuditLog(db: AuditDatabase): void {
   if (found === undefined) return;
   const columns = guard(
     db.path,
-    () => db.sqlite.prepare("SELECT name, type, pk FROM pragma_table_info('audit_log')").all(),
-  ) as { name: string; type: string; pk: number }[];
+    () =>
+      db.sqlite.prepare(
+        "SELECT name, type, pk, \"notnull\", dflt_value FROM pragma_table_info('audit_log')",
+      ).all(),
+  ) as { name: string; type: string; pk: number; notnull: number; dflt_value: unknown }[];
   const byName = new Map(columns.map((c) => [c.name.toLowerCase(), c]));
   const missing = ADOPTED_COLUMNS.filter((name) => !byName.has(name));
   const id = byName.get("audit_id");
+  // Every event would fail to insert, long after the adoption seemed to work.
+  const unwritable = columns.find((c) =>
+    c.notnull === 1 && c.pk === 0 &&
+    (NULLABLE_COLUMNS.includes(c.name.toLowerCase()) ||
+      (!ADOPTED_COLUMNS.includes(c.name.toLowerCase()) && c.dflt_value === null))
+  );
   const problem = found.type !== "table"
     ? `it is a ${found.type}, not a table`
     : missing.length
     ? `it has no ${missing.join(", ")} column${missing.length > 1 ? "s" : ""}`
     : id && (id.pk !== 1 || id.type.toUpperCase() !== "INTEGER")
     ? "its audit_id is not an INTEGER PRIMARY KEY"
+    : unwritable
+    ? `its column ${unwritable.name} is NOT NULL${
+      NULLABLE_COLUMNS.includes(unwritable.name.toLowerCase()) ? "" : " without a default"
+    }, and audit-trail's events leave it empty`
     : undefined;
   if (problem === undefined) return;
   throw new SchemaError(

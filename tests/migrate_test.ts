@@ -309,6 +309,16 @@ Deno.test("migrate() refuses an audit_log of another program, changing nothing, 
       /its audit_id is not an INTEGER PRIMARY KEY$/,
     ],
     [
+      "source.db",
+      "CREATE TABLE audit_log (audit_id INTEGER PRIMARY KEY, timestamp, operation, sku, details, user, source TEXT NOT NULL)",
+      /its column source is NOT NULL without a default, and audit-trail's events leave it empty$/,
+    ],
+    [
+      "sku_required.db",
+      "CREATE TABLE audit_log (audit_id INTEGER PRIMARY KEY, timestamp, operation, sku TEXT NOT NULL DEFAULT '', details, user)",
+      /its column sku is NOT NULL, and audit-trail's events leave it empty$/,
+    ],
+    [
       "view.db",
       "CREATE TABLE t (x); CREATE VIEW audit_log AS SELECT x FROM t",
       /it is a view, not a table$/,
