@@ -12,6 +12,7 @@ import { sealRows } from "./chain/seal.ts";
 import { type AuditDatabase, bulkWriteTransaction, guard } from "./db.ts";
 import { InvalidInputError } from "./errors.ts";
 import {
+  appendEvent,
   checkDefaults,
   type CheckedEvent,
   checkEvent,
@@ -118,12 +119,23 @@ export async function logNumberedEvents(
       const tip = tipForWriting(db);
       // One time for the whole input, as SQLite's 'now' is within one statement.
       const timestamp = sqlite.prepare(`SELECT ${NOW_SQL} AS now`).get()!.now as string;
+      const newest = sqlite.prepare("SELECT max(audit_id) AS id FROM audit_log").get()!.id ?? 0;
+      sqlite.exec("SAVEPOINT bulk_append");
       // A NULL id lets SQLite number the rows (seq counts from 1 in a fresh staging table).
       const { changes, lastInsertRowid } = sqlite.prepare(
         `INSERT INTO audit_log (audit_id, timestamp, operation, sku, details, user, run_id)
          SELECT ?1 + seq, ?2, operation, sku, details, user, run_id
          FROM temp.audit_staging ORDER BY seq`,
       ).run(tip?.reservedUpTo ?? null, timestamp);
+      // A trigger of the application on audit_log may add rows of its own amid the input's,
+      // which then are not numbered consecutively: each is appended and sealed on its own.
+      const added = sqlite.prepare("SELECT count(*) AS n FROM audit_log WHERE audit_id > ?")
+        .get(newest)!.n as number;
+      if (added !== Number(changes)) {
+        sqlite.exec("ROLLBACK TO bulk_append; RELEASE bulk_append");
+        return appendOneByOne(db);
+      }
+      sqlite.exec("RELEASE bulk_append");
       // One INSERT under the write lock numbers its rows consecutively; max(audit_id) + 1
       // would be wrong on an adopted AUTOINCREMENT table whose newest rows were deleted.
       const first = Number(lastInsertRowid) - Number(changes) + 1;
@@ -162,6 +174,29 @@ export async function logNumberedEvents(
         // The connection is about to close with its temp database; nothing is lost.
       }
     }
+  }
+}
+
+/** Staged events read back per page by {@linkcode appendOneByOne}. */
+const ONE_BY_ONE_PAGE = 1000;
+
+/** Appends and seals the staged events one at a time, in the caller's write transaction. */
+function appendOneByOne(db: AuditDatabase): BulkInsertResult {
+  const page = db.sqlite.prepare(
+    `SELECT seq, operation, sku, details, user, run_id FROM temp.audit_staging
+     WHERE seq > ? ORDER BY seq LIMIT ${ONE_BY_ONE_PAGE}`,
+  );
+  const result: BulkInsertResult = { inserted: 0, first_audit_id: null, last_audit_id: null };
+  for (let seq = 0;;) {
+    const rows = page.all(seq) as unknown as (CheckedEvent & { seq: number })[];
+    for (const { seq: _seq, ...event } of rows) {
+      const { audit_id } = appendEvent(db, event);
+      result.first_audit_id ??= audit_id;
+      result.last_audit_id = audit_id;
+      result.inserted++;
+    }
+    if (rows.length < ONE_BY_ONE_PAGE) return result;
+    seq = rows[rows.length - 1].seq;
   }
 }
 

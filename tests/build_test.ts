@@ -13,6 +13,7 @@ import { ROOT } from "./helpers.ts";
 
 /** The CLI test files run against the built program: each command and each worker. */
 const CLI_TEST_FILES = [
+  "app_triggers_test.ts",
   "archive_app_db_test.ts",
   "archive_cli_test.ts",
   "archive_misuse_test.ts",
