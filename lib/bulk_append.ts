@@ -121,20 +121,31 @@ export async function logNumberedEvents(
       const timestamp = sqlite.prepare(`SELECT ${NOW_SQL} AS now`).get()!.now as string;
       const newest = sqlite.prepare("SELECT max(audit_id) AS id FROM audit_log").get()!.id ?? 0;
       sqlite.exec("SAVEPOINT bulk_append");
-      // A NULL id lets SQLite number the rows (seq counts from 1 in a fresh staging table).
-      const { changes, lastInsertRowid } = sqlite.prepare(
-        `INSERT INTO audit_log (audit_id, timestamp, operation, sku, details, user, run_id)
-         SELECT ?1 + seq, ?2, operation, sku, details, user, run_id
-         FROM temp.audit_staging ORDER BY seq`,
-      ).run(tip?.reservedUpTo ?? null, timestamp);
       // A trigger of the application on audit_log may add rows of its own amid the input's,
-      // which then are not numbered consecutively: each is appended and sealed on its own.
-      const added = sqlite.prepare("SELECT count(*) AS n FROM audit_log WHERE audit_id > ?")
-        .get(newest)!.n as number;
-      if (added !== Number(changes)) {
+      // which then are not numbered consecutively (or, numbered by the input's order above a
+      // reserved id, take one the input needs): each is appended and sealed on its own.
+      const oneByOne = () => {
         sqlite.exec("ROLLBACK TO bulk_append; RELEASE bulk_append");
         return appendOneByOne(db);
+      };
+      let inserted;
+      try {
+        // A NULL id lets SQLite number the rows (seq counts from 1 in a fresh staging table).
+        inserted = sqlite.prepare(
+          `INSERT INTO audit_log (audit_id, timestamp, operation, sku, details, user, run_id)
+           SELECT ?1 + seq, ?2, operation, sku, details, user, run_id
+           FROM temp.audit_staging ORDER BY seq`,
+        ).run(tip?.reservedUpTo ?? null, timestamp);
+      } catch (error) {
+        if ((error as { errcode?: number }).errcode === SQLITE_CONSTRAINT_PRIMARYKEY) {
+          return oneByOne();
+        }
+        throw error;
       }
+      const { changes, lastInsertRowid } = inserted;
+      const added = sqlite.prepare("SELECT count(*) AS n FROM audit_log WHERE audit_id > ?")
+        .get(newest)!.n as number;
+      if (added !== Number(changes)) return oneByOne();
       sqlite.exec("RELEASE bulk_append");
       // One INSERT under the write lock numbers its rows consecutively; max(audit_id) + 1
       // would be wrong on an adopted AUTOINCREMENT table whose newest rows were deleted.
@@ -176,6 +187,9 @@ export async function logNumberedEvents(
     }
   }
 }
+
+/** An INSERT that gives a row an id another row holds. */
+const SQLITE_CONSTRAINT_PRIMARYKEY = 1555;
 
 /** Staged events read back per page by {@linkcode appendOneByOne}. */
 const ONE_BY_ONE_PAGE = 1000;

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { logAuditEvent, logAuditEvents, verifyChain } from "../mod.ts";
+import { archiveEvents, logAuditEvent, logAuditEvents, verifyChain } from "../mod.ts";
 import { runCli, tempDir } from "./helpers.ts";
 import { openMigrated } from "./fixtures.ts";
 
@@ -58,4 +58,25 @@ Deno.test("CLI: log --stdin prints the ids its own events got when an applicatio
     first_audit_id: 1,
     last_audit_id: 4,
   });
+});
+
+Deno.test("logAuditEvents() numbers its events above every archived one when an application trigger adds rows", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  logAuditEvent(db, { operation: "SKU_CREATED", sku: "SKU-1" });
+  logAuditEvent(db, { operation: "SKU_CREATED", sku: "SKU-2" });
+  await archiveEvents(db, { before: new Date(Date.now() + 60_000) });
+  db.sqlite.exec(FOLLOW_UP);
+  const result = await logAuditEvents(db, INPUT);
+  assert.deepEqual(result, { inserted: 3, first_audit_id: 3, last_audit_id: 6 });
+  const ids = db.sqlite.prepare("SELECT audit_id, operation FROM audit_log ORDER BY audit_id")
+    .all().map((row) => `${row.audit_id} ${row.operation}`);
+  assert.deepEqual(ids, [
+    "3 ORDER_CONFIRMED",
+    "4 ORDER_CANCELLED",
+    "5 STOCK_RELEASED",
+    "6 STOCK_COUNTED",
+  ]);
+  const verified = await verifyChain(db);
+  assert.equal(verified.failure?.audit_id, 5);
 });
