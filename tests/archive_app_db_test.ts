@@ -35,7 +35,10 @@ for (const action of ["CASCADE", "SET NULL", "NO ACTION"]) {
     const events = rowsOf(db, "audit_log");
     const result = await runCli(["archive", "--before", "2024-01-08", "--db", db]);
     assertCleanError(result, 1, /event 3 .*order_notes/);
-    assert.match(result.stderr, /hint: Nothing was archived/);
+    assert.match(
+      result.stderr,
+      /hint: Nothing was archived\. Archive only the events before it \(--before 2024-01-01T12:00:00\.000Z\)/,
+    );
     assert.deepEqual(rowsOf(db, "order_notes"), notes);
     assert.deepEqual(rowsOf(db, "audit_log"), events);
     assert.deepEqual(filesIn(join(dir.path, "archive")), []);
@@ -132,4 +135,17 @@ Deno.test("archive copies an audit_log that declares a foreign key to an applica
   const verify = await runCli(["verify", "--db", path, "--archives", archives]);
   assert.equal(verify.code, 0, verify.stderr);
   assert.deepEqual(rowsOf(path, "users"), [{ id: 1, name: "alice" }]);
+});
+
+Deno.test("archive says the oldest events stay when the application refers to the first of them", async () => {
+  await using dir = await tempDir();
+  const db = datedDatabase(dir.path, 10);
+  asApplication(
+    db,
+    `CREATE TABLE order_notes (audit_id INTEGER REFERENCES audit_log(audit_id), note TEXT);
+     INSERT INTO order_notes VALUES (1, 'first');`,
+  );
+  const result = await runCli(["archive", "--keep", "0", "--db", db, "--dry-run"]);
+  assertCleanError(result, 1, /^audit-trail: error: Cannot archive events 1 to 10: event 1 is/);
+  assert.match(result.stderr, /\nhint: Nothing was archived\. The oldest events stay until/);
 });

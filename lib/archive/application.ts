@@ -51,9 +51,9 @@ export function refuseReferencedEvents(db: AuditDatabase, first: number, last: n
   throw new AuditTrailError(
     `Cannot archive events ${first} to ${last}: event ${id} is referred to by ${reference.table}.${reference.from}, a table of another program`,
     {
-      hint: `Nothing was archived. Archive only older events (--before ${
-        timestamp ?? "its time"
-      }), or have that program drop its reference first.`,
+      hint: id > first && timestamp !== null
+        ? `Nothing was archived. Archive only the events before it (--before ${timestamp}), or have that program drop its reference first.`
+        : "Nothing was archived. The oldest events stay until that program drops its reference to them.",
     },
   );
 }
