@@ -28,6 +28,22 @@ export async function requireChromium(): Promise<void> {
   }
 }
 
+/** Headless, with `profile` as its own profile and no network of its own. */
+function quietFlags(profile: string): string[] {
+  return [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    `--user-data-dir=${profile}`,
+  ];
+}
+
 /**
  * Runs headless Chromium on `url` with a profile of its own (removed afterwards), no network
  * of its own (no updates, no sync, no QUIC), and `extra` flags.
@@ -38,16 +54,7 @@ async function runChromium(url: string, extra: string[]): Promise<Deno.CommandOu
   try {
     return await new Deno.Command(CHROMIUM, {
       args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--disable-extensions",
-        `--user-data-dir=${profile}`,
+        ...quietFlags(profile),
         ...extra,
         url,
       ],
@@ -126,4 +133,145 @@ export function decodeEntities(text: string): string {
     /&(lt|gt|quot|#39|amp);/g,
     (_, name) => ({ lt: "<", gt: ">", quot: '"', "#39": "'", amp: "&" })[name as string]!,
   );
+}
+
+/** How {@linkcode evaluateIn} lays the page out. */
+export interface Layout {
+  /** Width of the window in CSS pixels (a window of 1280 at 200 % zoom is 640). */
+  width: number;
+  height?: number;
+  /** `print` lays the page out as it prints (and saves as PDF), with print styles. */
+  media?: "screen" | "print";
+}
+
+/**
+ * The value of `expression` (JSON-serialisable) in `url` once it loaded, laid out as `layout`
+ * says; through the DevTools protocol, which alone can lay a page out for print.
+ */
+export async function evaluateIn<T>(url: string, expression: string, layout: Layout): Promise<T> {
+  await requireChromium();
+  const profile = await Deno.makeTempDir({ prefix: "audit-trail-chromium-" });
+  const browser = new Deno.Command(CHROMIUM, {
+    args: [
+      ...quietFlags(profile),
+      "--hide-scrollbars",
+      "--remote-debugging-port=0",
+      "about:blank",
+    ],
+    stdin: "null",
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  try {
+    const port = await devToolsPort(browser.stderr);
+    const targets: { type: string; webSocketDebuggerUrl: string }[] =
+      await (await fetch(`http://127.0.0.1:${port}/json/list`)).json();
+    const target = targets.find((t) => t.type === "page");
+    if (!target) throw new Error("chromium opened no page");
+    await using session = await DevTools.open(target.webSocketDebuggerUrl);
+    await session.send("Emulation.setDeviceMetricsOverride", {
+      width: layout.width,
+      height: layout.height ?? 900,
+      deviceScaleFactor: 1,
+      mobile: false,
+    });
+    await session.send("Emulation.setEmulatedMedia", { media: layout.media ?? "screen" });
+    await session.send("Page.enable");
+    const loaded = session.next("Page.loadEventFired");
+    await session.send("Page.navigate", { url });
+    await loaded;
+    const answer = await session.send("Runtime.evaluate", {
+      expression: `JSON.stringify(${expression})`,
+      returnByValue: true,
+    }) as { result: { value?: string }; exceptionDetails?: { text: string } };
+    if (answer.exceptionDetails || answer.result.value === undefined) {
+      throw new Error(`the expression failed: ${JSON.stringify(answer.exceptionDetails)}`);
+    }
+    return JSON.parse(answer.result.value) as T;
+  } finally {
+    browser.kill("SIGKILL");
+    await browser.status;
+    await Deno.remove(profile, { recursive: true }).catch(() => {});
+  }
+}
+
+/** The port Chromium says it listens on, read from its stderr (which is drained after). */
+async function devToolsPort(stderr: ReadableStream<Uint8Array>): Promise<number> {
+  const lines = stderr.pipeThrough(new TextDecoderStream()).getReader();
+  let seen = "";
+  while (true) {
+    const { value, done } = await lines.read();
+    if (done) throw new Error(`chromium did not start: ${seen.slice(-2000)}`);
+    seen += value;
+    const match = /DevTools listening on ws:\/\/[^:]+:(\d+)\//.exec(seen);
+    if (match) {
+      (async () => {
+        while (!(await lines.read()).done) { /* drained so Chromium never blocks */ }
+      })().catch(() => {});
+      return Number(match[1]);
+    }
+  }
+}
+
+/** One DevTools protocol connection: commands answered in order of their ids, and events. */
+class DevTools {
+  #socket: WebSocket;
+  #id = 0;
+  #waiting = new Map<number, (message: DevToolsMessage) => void>();
+  #listeners = new Map<string, () => void>();
+
+  private constructor(socket: WebSocket) {
+    this.#socket = socket;
+    socket.onmessage = (event) => {
+      const message: DevToolsMessage = JSON.parse(event.data);
+      if (message.id !== undefined) {
+        this.#waiting.get(message.id)?.(message);
+        this.#waiting.delete(message.id);
+      } else if (message.method) {
+        this.#listeners.get(message.method)?.();
+        this.#listeners.delete(message.method);
+      }
+    };
+  }
+
+  static async open(url: string): Promise<DevTools> {
+    const socket = new WebSocket(url);
+    await new Promise((resolve, reject) => {
+      socket.onopen = resolve;
+      socket.onerror = () => reject(new Error(`cannot connect to ${url}`));
+    });
+    return new DevTools(socket);
+  }
+
+  send(method: string, params: Record<string, unknown> = {}): Promise<unknown> {
+    const id = ++this.#id;
+    return new Promise((resolve, reject) => {
+      this.#waiting.set(
+        id,
+        (message) =>
+          message.error
+            ? reject(new Error(`${method}: ${message.error.message}`))
+            : resolve(message.result),
+      );
+      this.#socket.send(JSON.stringify({ id, method, params }));
+    });
+  }
+
+  /** Resolves on the next event named `method`. */
+  next(method: string): Promise<void> {
+    return new Promise((resolve) => this.#listeners.set(method, resolve));
+  }
+
+  async [Symbol.asyncDispose]() {
+    const closed = new Promise((resolve) => this.#socket.onclose = resolve);
+    this.#socket.close();
+    await closed;
+  }
+}
+
+interface DevToolsMessage {
+  id?: number;
+  method?: string;
+  result?: unknown;
+  error?: { message: string };
 }

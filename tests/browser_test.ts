@@ -49,7 +49,7 @@ Deno.test("The report opened from file:// shows its charts and table, and filter
   const shown = tableRows(filtered.dom).filter((row) => !row.hidden);
   assert.deepEqual(shown.map((row) => row.cells[2]), ["NOTE"]);
   assert.equal(shown[0].cells[6], "Grüße aus München, ÄÖÜ");
-  assert.match(filtered.dom, /1 of 12 shown/);
+  assert.match(filtered.dom, /1 of 12 events shown, filtered by “note MÜNCHEN”/);
 });
 
 Deno.test("A script the report's policy does not allow is blocked, and the console says so", async () => {

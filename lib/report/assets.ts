@@ -23,15 +23,16 @@ main { padding: 16px 24px 40px; max-width: 1400px; }
 section { background: var(--paper); border: 1px solid var(--line); border-radius: 6px;
   padding: 12px 16px; margin: 0 0 16px; }
 section h2 { font-size: 16px; margin: 0 0 8px; }
-.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(210px, 1fr)); gap: 12px;
+.cards { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(210px, 100%), 1fr));
+  gap: 12px;
   background: none; border: 0; padding: 0; }
 .card { background: var(--paper); border: 1px solid var(--line); border-radius: 6px;
   padding: 10px 14px; }
 .card .figure { font-size: 22px; font-weight: 700; }
 .card .figure.mono { font-size: 15px; word-break: break-all; }
-.card .sub { color: var(--muted); font-size: 12px; word-break: break-all; }
-.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(360px, 1fr)); gap: 16px;
-  margin: 0 0 16px; }
+.card .sub { color: var(--muted); font-size: 12px; overflow-wrap: anywhere; }
+.grid { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(360px, 100%), 1fr));
+  gap: 16px; margin: 0 0 16px; }
 .grid section { margin: 0; }
 .chart { width: 100%; height: auto; display: block; }
 .chart.bars { max-width: 600px; }
@@ -57,13 +58,13 @@ tr[hidden] { display: none; }
 .mono { font-family: ui-monospace, Consolas, "Liberation Mono", monospace; font-size: 12px;
   word-break: break-all; }
 .filterbar { display: flex; flex-wrap: wrap; gap: 8px; align-items: center; margin: 0 0 8px; }
-.filterbar input[type=search] { font: inherit; padding: 5px 8px; min-width: 280px;
-  border: 1px solid var(--line); border-radius: 4px; }
+.filterbar input[type=search] { font: inherit; padding: 5px 8px; width: 280px; max-width: 100%;
+  border: 1px solid var(--muted); border-radius: 4px; }
 form.filters { display: grid; grid-template-columns: repeat(auto-fill, minmax(170px, 1fr));
   gap: 8px 12px; align-items: end; }
 form.filters label { display: flex; flex-direction: column; font-size: 12px; color: var(--muted); }
 form.filters input, form.filters select { font: inherit; padding: 4px 6px;
-  border: 1px solid var(--line); border-radius: 4px; color: var(--ink); }
+  border: 1px solid var(--muted); border-radius: 4px; color: var(--ink); }
 form.filters .actions { display: flex; gap: 8px; }
 button, .button { font: inherit; padding: 5px 12px; border: 1px solid var(--accent);
   background: var(--accent); color: #fff; border-radius: 4px; text-decoration: none;
@@ -77,7 +78,35 @@ button, .button { font: inherit; padding: 5px 12px; border: 1px solid var(--acce
 .error { border-color: var(--bad); }
 .error h2 { color: var(--bad); }
 a { color: var(--accent); }
-@media print { body { background: #fff; } .filterbar, header.top nav { display: none; } }
+/* A narrow window (a tablet, a phone, 200 % zoom): a table too wide scrolls inside its section
+   and keeps its columns readable, rather than the whole page sliding sideways. */
+@media screen and (max-width: 900px) {
+  main { padding: 12px 12px 32px; }
+  header.top { padding: 10px 12px; }
+  .scroll { overflow-x: auto; }
+  .scroll > table { min-width: 720px; }
+}
+/* Print and PDF: browsers drop backgrounds, so nothing may depend on one; tables fit the page
+   width (a value too long for any column breaks anywhere: .long) and no row, card or chart is cut across two pages. */
+@media print {
+  body { background: #fff; font-size: 12px; }
+  header.top { background: none; color: var(--ink); padding: 0 0 6px;
+    border-bottom: 2px solid var(--ink); }
+  header.top p { color: var(--muted); }
+  header.top nav, .filterbar input, form.filters, .pager, .button { display: none; }
+  main { padding: 8px 0 0; max-width: none; }
+  section { border: 0; border-top: 1px solid var(--line); border-radius: 0; padding: 8px 0; }
+  .cards { border: 0; }
+  .card, .grid section, .chart, tr { break-inside: avoid; }
+  h2, h3 { break-after: avoid; }
+  th { position: static; border-bottom: 2px solid var(--ink); }
+  .grid { grid-template-columns: repeat(2, 1fr); }
+  table { font-size: 11px; }
+  th, td { padding: 3px 5px; }
+  td.num { white-space: nowrap; }
+  td.time { white-space: normal; }
+  .mono { word-break: normal; }
+}
 `;
 
 /**
@@ -93,6 +122,8 @@ export const TABLE_FILTER_SCRIPT = `"use strict";
   var rows = Array.prototype.slice.call(table.tBodies[0].rows);
   var texts = rows.map(function (row) { return row.textContent.toLowerCase(); });
   var shown = document.getElementById("shown");
+  function number(n) { return n.toLocaleString("en-US"); }
+  function events(n) { return number(n) + (n === 1 ? " event" : " events"); }
   function apply() {
     var words = input.value.toLowerCase().split(/\\s+/).filter(Boolean);
     var count = 0;
@@ -101,10 +132,12 @@ export const TABLE_FILTER_SCRIPT = `"use strict";
       row.hidden = !hit;
       if (hit) count++;
     });
+    // Printed, the box is left out: the count says what the rows were filtered by.
     if (shown) {
       shown.textContent = words.length
-        ? count + " of " + rows.length + " shown"
-        : rows.length + " events";
+        ? number(count) + " of " + events(rows.length) + " shown, filtered by \u201c" +
+          input.value.trim().replace(/\\s+/g, " ") + "\u201d"
+        : events(rows.length);
     }
   }
   var match = /^#filter=(.*)$/.exec(location.hash);

@@ -18,7 +18,7 @@ import { formatCount, shortTime } from "./format.ts";
 import { type Html, markup } from "./html.ts";
 import { renderPage } from "./page.ts";
 import { type ChainVerdict, chartSections, summaryCards } from "./sections.ts";
-import { batchTable, EVENT_HEADER, eventRow } from "./tables.ts";
+import { batchTable, EVENT_HEADER, eventRow, scrollable } from "./tables.ts";
 
 /** Options of {@linkcode writeReport}. */
 export interface WriteReportOptions {
@@ -126,9 +126,11 @@ ${chartSections(stats)}
 <section><h2>Newest events</h2>
 <div class="filterbar"><input type="search" id="filter" placeholder="Filter: type any words (SKU, user, operation, text)" aria-label="Filter the events"><span id="shown" class="note"></span></div>
 ${note}
-<table class="filterable">${EVENT_HEADER}<tbody>
+${
+        scrollable(markup`<table class="filterable">${EVENT_HEADER}<tbody>
 ${rows}
-</tbody></table></section>
+</tbody></table>`)
+      }</section>
 ${footer}`,
     }, "inline");
   const budget = REPORT_MAX_BYTES - TAIL_ROOM -

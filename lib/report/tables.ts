@@ -91,7 +91,7 @@ export function batchTable(batches: readonly BatchOutline[], link: Linker = () =
       </tr>
     `;
   });
-  return markup`
+  return scrollable(markup`
     <table>
       <thead>
         <tr>
@@ -105,7 +105,15 @@ export function batchTable(batches: readonly BatchOutline[], link: Linker = () =
       </thead>
       <tbody>${rows}</tbody>
     </table>
-  `;
+  `);
+}
+
+/**
+ * A table in a box that scrolls sideways in a narrow window (see the stylesheet), so that the
+ * page itself never does.
+ */
+export function scrollable(table: Html): Html {
+  return markup`<div class="scroll">${table}</div>`;
 }
 
 function outcomeCell(batch: BatchOutline): Html {

@@ -20,6 +20,7 @@ import {
   EVENT_HEADER,
   eventRow,
   type Linker,
+  scrollable,
 } from "../report/tables.ts";
 import type { BatchOutline, BatchTimeline } from "../batch_overview.ts";
 import type { AuditStats } from "../stats.ts";
@@ -173,9 +174,9 @@ ${columnChart(timeSeries(view.perDay, period), "Matching events over time")}
 <div class="filterbar"><input type="search" id="filter" placeholder="Narrow this page: type any words" aria-label="Filter this page"><span id="shown" class="note"></span></div>
 ${
       events.length
-        ? markup`<table class="filterable">${EVENT_HEADER}<tbody>${
+        ? scrollable(markup`<table class="filterable">${EVENT_HEADER}<tbody>${
           events.map((event) => eventRow(event, linker(params)))
-        }</tbody></table>`
+        }</tbody></table>`)
         : markup`<p class="empty">No events match.</p>`
     }
 ${pager}</section>`,
@@ -361,9 +362,11 @@ export function batchPage(source: string, view: BatchView): string {
         }: <a href="${all}">page through all of them</a>.</p>
         `
         : null
-    }<table>${EVENT_HEADER}<tbody>${
-      view.events.map((event) => eventRow(event, linker({})))
-    }</tbody></table>
+    }${
+      scrollable(markup`<table>${EVENT_HEADER}<tbody>${
+        view.events.map((event) => eventRow(event, linker({})))
+      }</tbody></table>`)
+    }
       <p class="more"><a href="/api/batches/${
       encodeURIComponent(
         runId,

@@ -1,0 +1,138 @@
+/**
+ * The report and the viewer as their readers get them, laid out by headless Chromium: in a
+ * narrow window (a tablet, a phone, 200 % zoom), printed or saved as PDF, and the filter's
+ * count as a person reads it.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { startViewer } from "../lib/viewer/server.ts";
+import { dumpDom, evaluateIn, type Layout } from "./browser.ts";
+import { runCli, tempDir } from "./helpers.ts";
+import { logAuditEvents, migrate, openDatabase } from "./internals.ts";
+import { viewerFixture } from "./viewer_fixture.ts";
+
+/** How far the page reaches past the window's right edge, and the tables not in a scroll box. */
+const SIDEWAYS = `({
+  overflow: document.documentElement.scrollWidth - document.documentElement.clientWidth,
+  loose: [...document.querySelectorAll("table")].filter((t) => !t.parentElement.matches(".scroll"))
+    .length,
+})`;
+
+async function report(dir: string, db: string, ...flags: string[]): Promise<string> {
+  const file = join(dir, "report.html");
+  const made = await runCli(["report", "--output", file, ...flags, "--db", db]);
+  assert.equal(made.code, 0, made.stderr);
+  return new URL(`file://${file}`).href;
+}
+
+Deno.test("The report in a window 400 or 600 wide never scrolls sideways: a wide table scrolls in its box", async () => {
+  await using dir = await tempDir();
+  const url = await report(dir.path, viewerFixture(dir.path));
+  for (const width of [400, 600]) {
+    const seen = await evaluateIn<{ overflow: number; loose: number }>(url, SIDEWAYS, { width });
+    assert.deepEqual(seen, { overflow: 0, loose: 0 }, `width ${width}`);
+  }
+});
+
+Deno.test("The viewer's overview, events and batch pages in a window 400 wide never scroll sideways", async () => {
+  await using dir = await tempDir();
+  const db = viewerFixture(dir.path);
+  await using viewer = await startViewer({ database: db, port: 0 });
+  const [batch] = JSON.parse((await runCli(["batch", "list", "--db", db])).stdout);
+  for (const address of ["", "events", "batches", `batches/${encodeURIComponent(batch.run_id)}`]) {
+    const seen = await evaluateIn<{ overflow: number; loose: number }>(
+      `${viewer.url}${address}`,
+      SIDEWAYS,
+      { width: 400 },
+    );
+    assert.deepEqual(seen, { overflow: 0, loose: 0 }, `/${address}`);
+  }
+});
+
+/** WCAG's contrast ratio against white paper of each element's text (or other) colour. */
+const CONTRAST_ON_PAPER = `(selector, property = "color") =>
+  [...document.querySelectorAll(selector)].map((element) => {
+  const channels = getComputedStyle(element)[property].match(/[\\d.]+/g).slice(0, 3).map(Number);
+  const [r, g, b] = channels.map((v) => v / 255)
+    .map((v) => v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4);
+  return Math.round(105 / (0.2126 * r + 0.7152 * g + 0.0722 * b + 0.05)) / 100;
+})`;
+
+Deno.test("The printed report reads on white paper, fits the page width and cuts no row in two", async () => {
+  await using dir = await tempDir();
+  const url = await report(dir.path, viewerFixture(dir.path));
+  // A4 at Chromium's default margins leaves a page about 718 CSS pixels wide.
+  const print: Layout = { width: 718, media: "print" };
+  const seen = await evaluateIn<{
+    header: number[];
+    widest: number;
+    page: number;
+    rows: string[];
+    charts: string[];
+    shown: string;
+    box: string;
+  }>(
+    `${url}#filter=eve`,
+    `{
+      header: (${CONTRAST_ON_PAPER})("header.top h1, header.top p"),
+      widest: Math.max(...[...document.querySelectorAll("main *")]
+        .map((e) => e.getBoundingClientRect().right)),
+      page: document.documentElement.clientWidth,
+      rows: [...new Set([...document.querySelectorAll("tr")]
+        .map((row) => getComputedStyle(row).breakInside))],
+      charts: [...new Set([...document.querySelectorAll(".card, .grid section, svg.chart")]
+        .map((e) => getComputedStyle(e).breakInside))],
+      shown: getComputedStyle(document.getElementById("shown")).display === "none"
+        ? "not printed"
+        : document.getElementById("shown").textContent,
+      box: getComputedStyle(document.getElementById("filter")).display,
+    }`,
+    print,
+  );
+  // Backgrounds are not printed by default: the title may not be white text on a dark band.
+  assert.ok(seen.header.every((ratio) => ratio >= 4.5), `header contrast ${seen.header}`);
+  assert.ok(seen.widest <= seen.page + 0.5, `${seen.widest} px wide on a ${seen.page} px page`);
+  assert.deepEqual(seen.rows, ["avoid"]);
+  assert.deepEqual(seen.charts, ["avoid"]);
+  // The filter box is not printed; the count says which rows the paper shows and why.
+  assert.equal(seen.box, "none");
+  assert.equal(seen.shown, "1 of 12 events shown, filtered by \u201ceve\u201d");
+});
+
+Deno.test("The report's filter counts events as people write them: 1 event, 1,000 events", async () => {
+  await using dir = await tempDir();
+  const db = join(dir.path, "app.db");
+  {
+    using handle = openDatabase(db, { create: true });
+    migrate(handle);
+    await logAuditEvents(handle, [{ operation: "COUNTED", sku: "SKU-1", details: "the only one" }]);
+  }
+  const shown = async (hash = "") =>
+    /<span id="shown" class="note">([^<]*)<\/span>/.exec(
+      (await dumpDom(`${await report(dir.path, db)}${hash}`)).dom,
+    )?.[1];
+  assert.equal(await shown(), "1 event");
+  {
+    using handle = openDatabase(db);
+    await logAuditEvents(
+      handle,
+      Array.from({ length: 1500 }, (_, i) => ({ operation: "COUNTED", sku: `SKU-${i + 2}` })),
+    );
+  }
+  assert.equal(await shown(), "1,000 events");
+  assert.equal(await shown("#filter=SKU-1501"), "1 of 1,000 events shown, filtered by “SKU-1501”");
+});
+
+Deno.test("The viewer's form fields and the filter box have a border one can see (3:1, WCAG 1.4.11)", async () => {
+  await using dir = await tempDir();
+  await using viewer = await startViewer({ database: viewerFixture(dir.path), port: 0 });
+  const ratios = await evaluateIn<number[]>(
+    `${viewer.url}events`,
+    `(${CONTRAST_ON_PAPER})("form.filters input, form.filters select, #filter", "borderTopColor")`,
+    { width: 1280 },
+  );
+  assert.equal(ratios.length, 10);
+  assert.ok(ratios.every((ratio) => ratio >= 3), `${ratios}`);
+});
