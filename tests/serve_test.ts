@@ -243,7 +243,7 @@ Deno.test("The event list pages by id cursor, and its links carry every filter",
   }
   await withViewer(path, async (_viewer, get) => {
     const first = await (await get("/events?operation=EVEN&limit=5")).text();
-    assert.match(first, /<h2>13 matching events<\/h2>/);
+    assert.match(first, /<h2>13 events match operation “EVEN”<\/h2>/);
     const older = /<a class="button" href="([^"]+)">Older →<\/a>/.exec(first)![1].replaceAll(
       "&amp;",
       "&",

@@ -43,9 +43,9 @@ export function columnChart(points: readonly ChartItem[], title: string): Html {
   const grid = [max, Math.round(max / 2), 0].map((value) => {
     const at = fixed(y(value));
     return markup`<line class="grid" x1="${LEFT}" x2="${WIDTH - 8}" y1="${at}" y2="${at}"/>
-<text class="axis" x="${LEFT - 6}" y="${fixed(y(value) + 4)}" text-anchor="end">${
-      formatCount(value)
-    }</text>`;
+<text class="axis" aria-hidden="true" x="${LEFT - 6}" y="${
+      fixed(y(value) + 4)
+    }" text-anchor="end">${formatCount(value)}</text>`;
   });
   const every = Math.max(1, Math.ceil(points.length / 8));
   const width = fixed(Math.max(0.5, step - gap));
@@ -61,15 +61,22 @@ export function columnChart(points: readonly ChartItem[], title: string): Html {
     const last = i === points.length - 1;
     const labelled = last || (i % every === 0 && points.length - 1 - i >= every);
     const label = labelled
-      ? markup`<text class="axis" x="${fixed(last ? x + step - gap : x + (step - gap) / 2)}" y="${
-        COLUMN_HEIGHT - 8
-      }" text-anchor="${last && i > 0 ? "end" : "middle"}">${
+      ? markup`<text class="axis" aria-hidden="true" x="${
+        fixed(last ? x + step - gap : x + (step - gap) / 2)
+      }" y="${COLUMN_HEIGHT - 8}" text-anchor="${last && i > 0 ? "end" : "middle"}">${
         escapeInvisible(clipText(point.label, 12).text)
       }</text>`
       : null;
-    return markup`${link(point.href, bar)}${label}\n`;
+    return markup`${link(point, bar)}${label}\n`;
   });
-  return markup`<svg class="chart" viewBox="0 0 ${WIDTH} ${COLUMN_HEIGHT}" role="img" aria-label="${title}">
+  const total = points.reduce((sum, p) => sum + p.value, 0);
+  const busiest = points.reduce((most, p) => p.value > most.value ? p : most);
+  const summary = `${formatCountOf(total, "event")} from ${spoken(points[0].label)} to ${
+    spoken(points[points.length - 1].label)
+  }, the most (${formatCount(busiest.value)}) at ${spoken(busiest.label)}`;
+  return markup`<svg class="chart" viewBox="0 0 ${WIDTH} ${COLUMN_HEIGHT}" ${
+    accessible(points, title, summary)
+  }>
 ${grid}
 ${columns}</svg>`;
 }
@@ -102,9 +109,13 @@ export function barChart(items: readonly ChartItem[], title: string, more?: stri
     }" y="${top + 15}">${formatCount(item.value)}</text><title>${tooltip(item.label)}: ${
       formatCountOf(item.value, "event")
     }</title>`;
-    return markup`${link(item.href, markup`<g>${row}</g>`)}\n`;
+    return markup`${link(item, markup`<g>${row}</g>`)}\n`;
   });
-  return markup`<svg class="chart bars" viewBox="0 0 ${BAR_WIDTH} ${height}" role="img" aria-label="${title}">
+  const summary = items.map((item) => `${spoken(item.label)} ${formatCount(item.value)}`)
+    .join(", ");
+  return markup`<svg class="chart bars" viewBox="0 0 ${BAR_WIDTH} ${height}" ${
+    accessible(items, title, summary)
+  }>
 ${rows}</svg>${more ? markup`<p class="more">${more}</p>` : null}`;
 }
 
@@ -200,8 +211,33 @@ function tooltip(label: string): string {
   return omitted ? `${shown}… [${formatCountOf(omitted, "more character")}]` : shown;
 }
 
-function link(href: string | undefined, content: Html): Html {
-  return href === undefined ? content : markup`<a href="${href}">${content}</a>`;
+/**
+ * Each link is named for what it leads to. `<a>` links need their own name:
+ * the tooltip is for the mouse only.
+ */
+function link(item: ChartItem, content: Html): Html {
+  return item.href === undefined
+    ? content
+    : markup`<a href="${item.href}" aria-label="${spoken(item.label)}: ${
+      formatCountOf(item.value, "event")
+    }">${content}</a>`;
+}
+
+/**
+ * What a screen reader is told of a chart: a picture without links is one image whose name
+ * carries its figures (`summary`); a chart of links is a group, since an image's content is
+ * hidden from it, links and all, and each link names its own figure.
+ */
+function accessible(items: readonly ChartItem[], title: string, summary: string): Html {
+  return items.some((item) => item.href !== undefined)
+    ? markup`role="group" aria-label="${title}"`
+    : markup`role="img" aria-label="${title}: ${summary}"`;
+}
+
+/** A label as said aloud: cut to 60 characters, hidden characters written as escapes. */
+function spoken(label: string): string {
+  const { text, omitted } = clipText(label, 60);
+  return escapeInvisible(omitted ? `${text}…` : text);
 }
 
 function fixed(n: number): string {

@@ -9,8 +9,8 @@ import type { ChainVerifyResult } from "../chain/mod.ts";
 import type { AuditEvent } from "../event_row.ts";
 import type { AuditLogFilter } from "../query.ts";
 import { barChart, columnChart, timeSeries } from "../report/charts.ts";
-import { formatCount, formatDuration, shortTime } from "../report/format.ts";
-import { type Html, type HtmlValue, markup } from "../report/html.ts";
+import { formatCount, formatCountOf, formatDuration, shortTime } from "../report/format.ts";
+import { clipText, type Html, type HtmlValue, markup } from "../report/html.ts";
 import { renderPage } from "../report/page.ts";
 import { chainCard, type ChartLinks, chartSections, summaryCards } from "../report/sections.ts";
 import {
@@ -158,11 +158,29 @@ export function eventsPage(source: string, view: EventsView): string {
       } on this page`
       : ""
   }</span></div>`;
+  const filters = filterText(params);
+  const title = filters ? `Events: ${filters}` : "Events";
+  // Past the last page (a cursor beyond the end) the page stays as it was, with its way back.
+  if (total === 0 && params.after_id === undefined && params.before_id === undefined) {
+    return frame(
+      source,
+      title,
+      markup`${searchForm(params)}
+<section><h2>${filters ? `No event matches ${filters}` : "The log holds no events yet"}</h2>
+<p>${
+        filters
+          ? markup`Check the spelling (SKU, operation, user and run id must match exactly), widen the dates, or <a href="/events">show all events</a>.`
+          : "Events appear here once audit-trail log has recorded some."
+      }</p></section>`,
+    );
+  }
   return frame(
     source,
-    "Events",
+    title,
     markup`${searchForm(params)}
-<section><h2>${formatCount(total)} matching events</h2>
+<section><h2>${formatCountOf(total, "event")}${
+      filters ? ` ${total === 1 ? "matches" : "match"} ${filters}` : ""
+    }</h2>
 ${columnChart(timeSeries(view.perDay, period), "Matching events over time")}
 <div class="facets">${facetList("Operations", "operation", view.operations, params)}${
       facetList("Users", "user", view.users, params)
@@ -201,6 +219,33 @@ function facetList(
   return markup`<div><h3>${title}</h3>${
     items.length ? markup`<ul>${items}</ul>` : markup`<p class="empty">none</p>`
   }</div>`;
+}
+
+/** What the filters in the address ask for, as the page's title and heading say it. */
+const FILTER_WORDS: Partial<Record<(typeof FILTER_PARAMS)[number], string>> = {
+  sku: "SKU",
+  operation: "operation",
+  user: "user",
+  run_id: "run id",
+  contains: "details containing",
+  since: "since",
+  until: "until",
+};
+
+/**
+ * `SKU “SKU-1”, since 2026-02-01`: the filters of `params` (not the paging), each value cut
+ * to 60 characters; empty when there are none. A bookmark, the history and a printout then
+ * say which view they hold.
+ */
+export function filterText(params: Record<string, string>): string {
+  return Object.entries(FILTER_WORDS)
+    .filter(([name]) => params[name] !== undefined)
+    .map(([name, words]) => {
+      const { text, omitted } = clipText(params[name], 60);
+      const value = escapeInvisible(omitted ? `${text}…` : text);
+      return name === "since" || name === "until" ? `${words} ${value}` : `${words} “${value}”`;
+    })
+    .join(", ");
 }
 
 function searchForm(params: Record<string, string>): Html {
@@ -250,7 +295,7 @@ export function batchesPage(source: string, batches: BatchOutline[], limit: numb
     "Batches",
     markup`<section><h2>${
       limit === 0 || batches.length < limit
-        ? `${formatCount(batches.length)} batches`
+        ? formatCountOf(batches.length, "batch", "batches")
         : `The ${formatCount(limit)} most recently active batches`
     }</h2>${batchTable(batches, linker({}))}${
       limit !== 0 && batches.length === limit
@@ -301,7 +346,7 @@ export function batchPage(source: string, view: BatchView): string {
   const all = eventsHref({}, { run_id: runId, order: "asc" });
   return frame(
     source,
-    "Batch",
+    `Batch ${clipText(runId, 60).text}`,
     markup`
       <section class="cards">
         <div class="card">

@@ -1,0 +1,114 @@
+/**
+ * The viewer's pages as their readers find them: headings that count as people do, a filtered
+ * view whose title and heading say what it holds (for bookmarks, history and printouts), a
+ * filter that finds nothing saying so and how to go on, and charts a screen reader can use.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { startViewer } from "../lib/viewer/server.ts";
+import { decodeEntities } from "./browser.ts";
+import { runCli, tempDir } from "./helpers.ts";
+import { viewerFixture } from "./viewer_fixture.ts";
+
+async function pages(
+  db: string,
+  work: (get: (address: string) => Promise<string>) => Promise<void>,
+): Promise<void> {
+  await using viewer = await startViewer({ database: db, port: 0 });
+  await work(async (address) => {
+    const response = await fetch(new URL(address, viewer.url));
+    assert.equal(response.status, 200, address);
+    return await response.text();
+  });
+}
+
+const heading = (page: string) => /<h2>([^<]*)<\/h2>/.exec(page)?.[1];
+const title = (page: string) => /<title>([^<]*)<\/title>/.exec(page)?.[1];
+
+Deno.test("A filtered event list names its filters in its title and heading, and counts 1 event", async () => {
+  await using dir = await tempDir();
+  await pages(viewerFixture(dir.path), async (get) => {
+    const one = await get("/events?sku=SKU-1002&since=2026-02-16&order=asc");
+    assert.equal(title(one), "Events: SKU “SKU-1002”, since 2026-02-16");
+    assert.equal(
+      /<section><h2>([^<]*)<\/h2>/.exec(one)?.[1],
+      "2 events match SKU “SKU-1002”, since 2026-02-16",
+    );
+    const single = await get("/events?user=j%C3%BCrgen&limit=5");
+    assert.equal(title(single), "Events: user “jürgen”");
+    assert.match(single, /<section><h2>1 event matches user “jürgen”<\/h2>/);
+    const all = await get("/events");
+    assert.equal(title(all), "Events");
+    assert.match(all, /<section><h2>12 events<\/h2>/);
+  });
+});
+
+Deno.test("A filter that finds nothing says so, names the filter and leads back to all events", async () => {
+  await using dir = await tempDir();
+  await pages(viewerFixture(dir.path), async (get) => {
+    const none = await get("/events?sku=SKU-9999&contains=pallet");
+    assert.match(
+      none,
+      /<section><h2>No event matches SKU “SKU-9999”, details containing “pallet”<\/h2>/,
+    );
+    assert.match(none, /<a href="\/events">show all events<\/a>/);
+    // No chart of nothing, no download of nothing, no empty table to filter.
+    assert.doesNotMatch(none, /<svg|events\.csv|id="filter"/);
+  });
+  const empty = join(dir.path, "empty.db");
+  assert.equal((await runCli(["migrate", "--db", empty])).code, 0);
+  await pages(empty, async (get) => {
+    assert.match(await get("/events"), /<h2>The log holds no events yet<\/h2>/);
+  });
+});
+
+Deno.test("The batch list counts 1 batch, and a batch's page is titled with its run id", async () => {
+  await using dir = await tempDir();
+  const db = viewerFixture(dir.path);
+  const [batch] = JSON.parse((await runCli(["batch", "list", "--db", db])).stdout);
+  await pages(db, async (get) => {
+    const list = await get("/batches");
+    assert.match(heading(list)!, /^\d+ batches$/);
+    assert.equal(heading(await get("/batches?limit=0")), heading(list));
+    assert.equal(
+      decodeEntities(title(await get(`/batches/${encodeURIComponent(batch.run_id)}`))!),
+      `Batch ${batch.run_id}`,
+    );
+  });
+  const single = join(dir.path, "single.db");
+  assert.equal((await runCli(["migrate", "--db", single])).code, 0);
+  const started = await runCli(["batch", "start", "Nightly count", "--db", single]);
+  assert.equal(started.code, 0, started.stderr);
+  await pages(single, async (get) => {
+    assert.equal(heading(await get("/batches")), "1 batch");
+  });
+});
+
+Deno.test("Charts tell a screen reader their figures; charts of links stay a group of named links", async () => {
+  await using dir = await tempDir();
+  const db = viewerFixture(dir.path);
+  const file = join(dir.path, "report.html");
+  assert.equal((await runCli(["report", "--output", file, "--db", db])).code, 0);
+  const report = await Deno.readTextFile(file);
+  const labels = [...report.matchAll(/<svg [^>]*role="img" aria-label="([^"]*)"/g)].map((m) =>
+    m[1]
+  );
+  assert.equal(labels.length, 4);
+  assert.match(
+    labels[0],
+    /^Events per day: 12 events from 2026-02-15 to \d{4}-\d\d-\d\d, the most/,
+  );
+  assert.match(labels[1], /^Events per operation: .*NOTE 2.*SKU_CREATED 1/);
+  assert.match(labels[3], /^Most active users: cron 4, admin 3/);
+
+  await pages(db, async (get) => {
+    const overview = await get("/");
+    // An image's content is hidden from assistive technology: links inside one are lost.
+    assert.doesNotMatch(overview, /role="img"/);
+    assert.equal([...overview.matchAll(/<svg [^>]*role="group"/g)].length, 4);
+    assert.match(overview, /<a href="\/events\?operation=NOTE" aria-label="NOTE: 2 events">/);
+    assert.match(overview, /<a href="\/events\?user=eve" aria-label="eve: 1 event">/);
+  });
+});
