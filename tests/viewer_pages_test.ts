@@ -41,6 +41,8 @@ Deno.test("A filtered event list names its filters in its title and heading, and
     assert.match(single, /<section><h2>1 event matches user “jürgen”<\/h2>/);
     const all = await get("/events");
     assert.equal(title(all), "Events");
+    // An empty date box shows the form a date takes, not a date one would read as in force.
+    assert.match(all, /<input name="since" value="" placeholder="YYYY-MM-DD">/);
     assert.match(all, /<section><h2>12 events<\/h2>/);
   });
 });

@@ -248,6 +248,12 @@ export function filterText(params: Record<string, string>): string {
     .join(", ");
 }
 
+/**
+ * The date boxes' placeholder: a form, not a date, which a reader would take for a filter
+ * in force.
+ */
+const DATE_HINT = "YYYY-MM-DD";
+
 function searchForm(params: Record<string, string>): Html {
   const field = (name: string, label: string, placeholder = "") =>
     markup`<label>${label}<input name="${name}" value="${
@@ -262,13 +268,9 @@ function searchForm(params: Record<string, string>): Html {
       "run_id",
       "Run id",
     )
-  }${field("since", "Since (UTC)", "2026-02-16")}${
-    field(
-      "until",
-      "Until (UTC)",
-      "2026-02-16",
-    )
-  }${field("contains", "Details contain")}${field("limit", "Per page", "100")}
+  }${field("since", "Since (UTC)", DATE_HINT)}${field("until", "Until (UTC)", DATE_HINT)}${
+    field("contains", "Details contain")
+  }${field("limit", "Per page", "100")}
     <label>Order<select name="order"><option value="desc"${
     order === "desc"
       ? markup`
