@@ -24,6 +24,9 @@ async function pages(
   });
 }
 
+/** Links in the time chart (the first chart of the page). */
+const timeColumns = (page: string) =>
+  [.../<svg class="chart"[\s\S]*?<\/svg>/.exec(page)![0].matchAll(/<a /g)].length;
 const heading = (page: string) => /<h2>([^<]*)<\/h2>/.exec(page)?.[1];
 const title = (page: string) => /<title>([^<]*)<\/title>/.exec(page)?.[1];
 
@@ -112,5 +115,12 @@ Deno.test("Charts tell a screen reader their figures; charts of links stay a gro
     assert.equal([...overview.matchAll(/<svg [^>]*role="group"/g)].length, 4);
     assert.match(overview, /<a href="\/events\?operation=NOTE" aria-label="NOTE: 2 events">/);
     assert.match(overview, /<a href="\/events\?user=eve" aria-label="eve: 1 event">/);
+    // A day's column is reached with the mouse or a screen reader, not with Tab: a year of
+    // them stood between the keyboard and the table (the date boxes reach the same lists).
+    assert.match(
+      overview,
+      /<a href="\/events\?since=2026-02-15&amp;until=2026-02-15" tabindex="-1" aria-label="2026-02-15: 2 events">/,
+    );
+    assert.equal([...overview.matchAll(/tabindex/g)].length, timeColumns(overview));
   });
 });
