@@ -451,3 +451,27 @@ Deno.test("writeReport() shows controls, bidirectional overrides and zero-width 
   assert.ok(page.includes(">\\u202Enimda</text>"), "chart labels too");
   assert.ok(page.includes("<title>\\u202Enimda: 1 event</title>"), "and tooltips");
 });
+
+Deno.test("writeReport() of an empty log or an empty range says so, with no empty table to filter", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  const empty = await report(db);
+  assert.match(
+    empty.page,
+    /<h2>Events per day<\/h2><p class="empty">No events in this range.<\/p>/,
+  );
+  assert.match(
+    empty.page,
+    /<h2>Newest events<\/h2>\s*<p class="empty">The log holds no events yet.<\/p>/,
+  );
+  assert.doesNotMatch(empty.page, /<table|id="filter"/);
+
+  logAuditEvent(db, { operation: "COUNTED", sku: "SKU-1" });
+  const range = await report(db, { since: "2030-01-01" });
+  assert.equal(range.summary.events, 0);
+  assert.match(
+    range.page,
+    /<h2>Newest events<\/h2>\s*<p class="empty">No events in this range.<\/p>/,
+  );
+  assert.doesNotMatch(range.page, /<table class="filterable"|id="filter"/);
+});

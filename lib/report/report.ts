@@ -100,7 +100,8 @@ export async function writeReport(
   const chain = options.chain !== undefined ? options.chain : await checkChain(db);
   const now = options.now ?? new Date();
   const source = options.source ?? basename(db.path);
-  const rangeText = options.since === undefined && options.until === undefined
+  const wholeLog = options.since === undefined && options.until === undefined;
+  const rangeText = wholeLog
     ? "all events"
     : `events ${options.since ? `from ${options.since}` : ""}${
       options.since && options.until ? " " : ""
@@ -124,12 +125,18 @@ ${chartSections(stats)}
       subtitle: `${rangeText}; made ${shortTime(now.toISOString())} UTC`,
       body: markup`${head}
 <section><h2>Newest events</h2>
-<div class="filterbar"><input type="search" id="filter" placeholder="Filter: type any words (SKU, user, operation, text)" aria-label="Filter the events"><span id="shown" class="note"></span></div>
+${
+        events.length === 0
+          ? markup`<p class="empty">${
+            wholeLog ? "The log holds no events yet." : "No events in this range."
+          }</p>`
+          : markup`<div class="filterbar"><input type="search" id="filter" placeholder="Filter: type any words (SKU, user, operation, text)" aria-label="Filter the events"><span id="shown" class="note"></span></div>
 ${note}
 ${
-        scrollable(markup`<table class="filterable">${EVENT_HEADER}<tbody>
+            scrollable(markup`<table class="filterable">${EVENT_HEADER}<tbody>
 ${rows}
 </tbody></table>`)
+          }`
       }</section>
 ${footer}`,
     }, "inline");

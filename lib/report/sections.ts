@@ -103,9 +103,10 @@ export function chainCard(chain: ChainVerdict): Html {
 /** Events over time, per operation, and the most active SKUs and users. */
 export function chartSections(stats: AuditStats, links: ChartLinks = {}): Html {
   const series = timeSeries(stats.per_day, links.period);
-  const unit = series.length && series[0].label.length === 10
+  // Without events the chart says so, under the heading of its usual unit.
+  const unit = series.length === 0 || series[0].label.length === 10
     ? "day"
-    : series.length && series[0].label.length === 7
+    : series[0].label.length === 7
     ? "month"
     : "year";
   const operations = stats.operations.slice(0, OPERATIONS_SHOWN);
