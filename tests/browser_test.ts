@@ -38,7 +38,11 @@ Deno.test("The report opened from file:// shows its charts and table, and filter
   assert.equal(rows.length, 12);
   assert.ok(rows.every((row) => !row.hidden));
   assert.deepEqual(rows[0].cells.slice(0, 1), ["12"]);
-  assert.match(page.dom, /<span id="shown" class="note">12 events<\/span>/, "its script ran");
+  assert.match(
+    page.dom,
+    /<span id="shown" class="note" role="status">12 events<\/span>/,
+    "its script ran",
+  );
   assert.ok((page.dom.match(/<rect class="bar"/g) ?? []).length >= 3 + 7 + 3, "charts drawn");
   assert.match(page.dom, /<h2>Events per day<\/h2><svg class="chart"/);
   assertInert(page);
@@ -83,7 +87,11 @@ Deno.test("The viewer filtered by its address shows the rows query prints, with 
     await ids("--operation", "NOTE", "--limit", "10"),
   );
   assertInert(notes);
-  assert.match(notes.dom, /<span id="shown" class="note">2 events<\/span>/, "app.js ran");
+  assert.match(
+    notes.dom,
+    /<span id="shown" class="note" role="status">2 events<\/span>/,
+    "app.js ran",
+  );
 
   const legacy = await dumpDom(
     `${viewer.url}events?since=2026-02-16&until=2026-02-16&order=asc#filter=admin`,

@@ -110,7 +110,7 @@ Deno.test("The report's filter counts events as people write them: 1 event, 1,00
     await logAuditEvents(handle, [{ operation: "COUNTED", sku: "SKU-1", details: "the only one" }]);
   }
   const shown = async (hash = "") =>
-    /<span id="shown" class="note">([^<]*)<\/span>/.exec(
+    /<span id="shown" class="note" role="status">([^<]*)<\/span>/.exec(
       (await dumpDom(`${await report(dir.path, db)}${hash}`)).dom,
     )?.[1];
   assert.equal(await shown(), "1 event");
@@ -135,4 +135,38 @@ Deno.test("The viewer's form fields and the filter box have a border one can see
   );
   assert.equal(ratios.length, 10);
   assert.ok(ratios.every((ratio) => ratio >= 3), `${ratios}`);
+});
+
+Deno.test("Typing in the report's filter box writes the words into the address, so a bookmark keeps them", async () => {
+  await using dir = await tempDir();
+  const url = await report(dir.path, viewerFixture(dir.path));
+  const seen = await evaluateIn<
+    { typed: string; cleared: string; history: number[]; live: string }
+  >(
+    url,
+    `(() => {
+      const box = document.getElementById("filter");
+      const type = (text) => {
+        box.value = text;
+        box.dispatchEvent(new Event("input"));
+        return location.hash;
+      };
+      const before = history.length;
+      const typed = type("note  München");
+      const cleared = type("");
+      return {
+        typed,
+        cleared: location.href,
+        history: [before, history.length],
+        live: document.getElementById("shown").getAttribute("role"),
+      };
+    })()`,
+    { width: 1280 },
+  );
+  assert.equal(seen.typed, `#filter=${encodeURIComponent("note  München")}`);
+  assert.equal(seen.cleared, url, "no filter, no hash");
+  // Replaced, not pushed: Back leaves the report rather than stepping through each key.
+  assert.equal(seen.history[1], seen.history[0]);
+  // A screen reader hears the count change as one types.
+  assert.equal(seen.live, "status");
 });

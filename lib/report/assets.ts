@@ -111,8 +111,9 @@ a { color: var(--accent); }
 
 /**
  * The script: filters a table as one types. Each word typed must appear in a row's text
- * (case-insensitively); `#filter=WORDS` in the address fills the box, so a filtered view can
- * be linked. It changes nothing else, and the table is complete without it.
+ * (case-insensitively); `#filter=WORDS` in the address fills the box, and typing writes it
+ * there, so a filtered view can be bookmarked and linked. It changes nothing else, and the
+ * table is complete without it.
  */
 export const TABLE_FILTER_SCRIPT = `"use strict";
 (function () {
@@ -138,6 +139,12 @@ export const TABLE_FILTER_SCRIPT = `"use strict";
         ? number(count) + " of " + events(rows.length) + " shown, filtered by \u201c" +
           input.value.trim().replace(/\\s+/g, " ") + "\u201d"
         : events(rows.length);
+    }
+    // The address keeps the words (replaced, not pushed: Back leaves the page as before), so
+    // a bookmark or a copied link opens the same filtered view.
+    var hash = words.length ? "#filter=" + encodeURIComponent(input.value.trim()) : "";
+    if (location.hash !== hash && (hash || location.hash)) {
+      history.replaceState(null, "", hash || location.pathname + location.search);
     }
   }
   var match = /^#filter=(.*)$/.exec(location.hash);

@@ -130,7 +130,7 @@ ${
           ? markup`<p class="empty">${
             wholeLog ? "The log holds no events yet." : "No events in this range."
           }</p>`
-          : markup`<div class="filterbar"><input type="search" id="filter" placeholder="Filter: type any words (SKU, user, operation, text)" aria-label="Filter the events"><span id="shown" class="note"></span></div>
+          : markup`<div class="filterbar"><input type="search" id="filter" placeholder="Filter: type any words (SKU, user, operation, text)" aria-label="Filter the events"><span id="shown" class="note" role="status"></span></div>
 ${note}
 ${
             scrollable(markup`<table class="filterable">${EVENT_HEADER}<tbody>

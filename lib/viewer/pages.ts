@@ -189,7 +189,7 @@ ${columnChart(timeSeries(view.perDay, period), "Matching events over time")}
       eventsHref(params, {}, "/api/events")
     }">as the JSON API answers</a></p></section>
 <section><h2>Events${ascending ? ", oldest first" : ", newest first"}</h2>
-<div class="filterbar"><input type="search" id="filter" placeholder="Narrow this page: type any words" aria-label="Filter this page"><span id="shown" class="note"></span></div>
+<div class="filterbar"><input type="search" id="filter" placeholder="Narrow this page: type any words" aria-label="Filter this page"><span id="shown" class="note" role="status"></span></div>
 ${
       events.length
         ? scrollable(markup`<table class="filterable">${EVENT_HEADER}<tbody>${
