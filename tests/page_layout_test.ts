@@ -170,3 +170,20 @@ Deno.test("Typing in the report's filter box writes the words into the address, 
   // A screen reader hears the count change as one types.
   assert.equal(seen.live, "status");
 });
+
+Deno.test("A printed page of the viewer leaves out its form, paging and downloads, and says what it lists", async () => {
+  await using dir = await tempDir();
+  await using viewer = await startViewer({ database: viewerFixture(dir.path), port: 0 });
+  const seen = await evaluateIn<{ shown: string[]; heading: string }>(
+    `${viewer.url}events?sku=SKU-1001&limit=1`,
+    `{
+      shown: [...document.querySelectorAll("main > section, .downloads, .pager")]
+        .filter((e) => e.getBoundingClientRect().height > 0)
+        .map((e) => e.querySelector("h2")?.textContent ?? e.className),
+      heading: document.title,
+    }`,
+    { width: 718, media: "print" },
+  );
+  assert.deepEqual(seen.shown, ["4 events match SKU “SKU-1001”", "Events, newest first"]);
+  assert.equal(seen.heading, "Events: SKU “SKU-1001”");
+});

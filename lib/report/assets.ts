@@ -93,7 +93,8 @@ a { color: var(--accent); }
   header.top { background: none; color: var(--ink); padding: 0 0 6px;
     border-bottom: 2px solid var(--ink); }
   header.top p { color: var(--muted); }
-  header.top nav, .filterbar input, form.filters, .pager, .button { display: none; }
+  header.top nav, .filterbar input, section:has(> form.filters), .pager, .downloads {
+    display: none; }
   main { padding: 8px 0 0; max-width: none; }
   section { border: 0; border-top: 1px solid var(--line); border-radius: 0; padding: 8px 0; }
   .cards { border: 0; }

@@ -185,7 +185,7 @@ ${columnChart(timeSeries(view.perDay, period), "Matching events over time")}
 <div class="facets">${facetList("Operations", "operation", view.operations, params)}${
       facetList("Users", "user", view.users, params)
     }</div>
-<p class="more">Download all ${formatCount(total)}: ${downloads} · <a href="${
+<p class="more downloads">Download all ${formatCount(total)}: ${downloads} · <a href="${
       eventsHref(params, {}, "/api/events")
     }">as the JSON API answers</a></p></section>
 <section><h2>Events${ascending ? ", oldest first" : ", newest first"}</h2>
