@@ -15,6 +15,7 @@ import { sealExistingEvents } from "./chain/seal.ts";
 import { type AuditDatabase, guard, writeTransaction } from "./db.ts";
 import { SchemaError } from "./errors.ts";
 import {
+  type AppliedMigration,
   appliedMigrations,
   BOOKKEEPING_TABLE,
   checkAppliedMigrations,
@@ -23,6 +24,8 @@ import {
   LATEST_SCHEMA_VERSION,
   type MigrationRecord,
   refuseArchiveFile,
+  supersededIn,
+  type SupersededMigration,
 } from "./schema.ts";
 
 /**
@@ -112,9 +115,12 @@ export interface MigrateOptions {
  * ```
  */
 export function migrate(db: AuditDatabase, options: MigrateOptions = {}): MigrateResult {
-  const applied = appliedMigrations(db);
+  const recorded = appliedMigrations(db);
+  const fromVersion = currentVersion(recorded);
+  const applied = options.dryRun
+    ? replacedInMemory(recorded, supersededIn(recorded))
+    : replaceSuperseded(db, recorded);
   checkAppliedMigrations(db, applied);
-  const fromVersion = currentVersion(applied);
   if (fromVersion === 0) {
     refuseArchiveFile(db);
     requireAdoptableAuditLog(db);
@@ -123,7 +129,7 @@ export function migrate(db: AuditDatabase, options: MigrateOptions = {}): Migrat
   const result: MigrateResult = {
     database: db.path,
     from_version: fromVersion,
-    to_version: options.dryRun ? LATEST_SCHEMA_VERSION : fromVersion,
+    to_version: options.dryRun ? LATEST_SCHEMA_VERSION : currentVersion(applied),
     applied: pending.map(({ version, name }) => ({ version, name })),
   };
   if (options.dryRun) return { ...result, dry_run: true };
@@ -153,9 +159,53 @@ export function migrate(db: AuditDatabase, options: MigrateOptions = {}): Migrat
       return true;
     });
     if (!done) result.applied = result.applied.filter((m) => m.version !== migration.version);
-    result.to_version = migration.version;
+    // A superseded migration may have become a later version than one still pending.
+    result.to_version = Math.max(result.to_version, migration.version);
   }
   return result;
+}
+
+/**
+ * Brings every superseded migration the database records to the text this tool has, each in
+ * a transaction with its bookkeeping row: the new text runs over what the old one made (the
+ * migrations are written to run again), and the row takes the new version, name and checksum,
+ * keeping when it was applied. Returns the migrations the database then records.
+ */
+function replaceSuperseded(
+  db: AuditDatabase,
+  recorded: Map<number, AppliedMigration>,
+): Map<number, AppliedMigration> {
+  if (supersededIn(recorded).length === 0) return recorded;
+  guard(db.path, () => db.sqlite.exec("PRAGMA journal_mode = WAL"));
+  writeTransaction(db, () => {
+    // Another migrate may have replaced them while this one waited for the lock.
+    const rows = appliedMigrations(db);
+    for (const old of supersededIn(rows)) {
+      const next = MIGRATIONS.find((m) => m.version === old.becomes)!;
+      if (old.cleanupSql) db.sqlite.exec(old.cleanupSql);
+      db.sqlite.exec(adoptableSql(db, next.sql));
+      db.sqlite.prepare(`DELETE FROM ${BOOKKEEPING_TABLE} WHERE version = ?`).run(old.version);
+      db.sqlite.prepare(
+        `INSERT INTO ${BOOKKEEPING_TABLE} (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)`,
+      ).run(next.version, next.name, next.checksum, rows.get(old.version)!.applied_at);
+    }
+  });
+  return appliedMigrations(db);
+}
+
+/** What the database would record once its superseded migrations are replaced. */
+function replacedInMemory(
+  recorded: Map<number, AppliedMigration>,
+  superseded: SupersededMigration[],
+): Map<number, AppliedMigration> {
+  const rows = new Map(recorded);
+  for (const old of superseded) {
+    const { applied_at } = rows.get(old.version)!;
+    rows.delete(old.version);
+    const { version, name, checksum } = KNOWN_MIGRATIONS.find((m) => m.version === old.becomes)!;
+    rows.set(version, { version, name, checksum, applied_at });
+  }
+  return rows;
 }
 
 function isApplied(db: AuditDatabase, version: number): boolean {

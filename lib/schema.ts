@@ -53,6 +53,52 @@ export const KNOWN_MIGRATIONS: readonly MigrationRecord[] = [
   },
 ];
 
+/**
+ * A migration text that shipped and was later replaced, as databases migrated by that build
+ * record it. `migrate` brings such a database to the text this tool has, in place (see
+ * `migrate.ts`); every other command asks for `migrate` rather than calling the database
+ * foreign.
+ */
+export interface SupersededMigration extends MigrationRecord {
+  /** The version of the migration in {@linkcode KNOWN_MIGRATIONS} that replaces it. */
+  becomes: number;
+  /** What the old text made that the new one does not, to remove before the new one runs. */
+  cleanupSql?: string;
+}
+
+/** Every superseded migration text, by checksum (they are never reused). */
+export const SUPERSEDED_MIGRATIONS: readonly SupersededMigration[] = [
+  // Before it replaced the earlier audit module's raw-text timestamp index.
+  {
+    version: 2,
+    name: "add_run_id_to_audit_log",
+    checksum: "45f6d7d0da48251e357bdafaad91e53ae28306f2fbc2d122ad5639337244b88b",
+    becomes: 2,
+  },
+  // The central store's table came as migration 004 before archiving took that number; the
+  // first of these texts also had a trigger keeping the site, which sync now keeps itself.
+  {
+    version: 4,
+    name: "central_sync",
+    checksum: "4d8eae850de38748f81f092f4f1151f02538af30ef70dc7d69d32cdd4a7c0046",
+    becomes: 5,
+    cleanupSql: "DROP TRIGGER IF EXISTS audit_trail_central_site_fixed",
+  },
+  {
+    version: 4,
+    name: "central_sync",
+    checksum: "dd7c575214dc9d40d9700d13bb2eb19b40dc78344663b117354998ff30d743ff",
+    becomes: 5,
+  },
+];
+
+/** The superseded migrations `applied` records, which `migrate` replaces. */
+export function supersededIn(
+  applied: Map<number, AppliedMigration>,
+): SupersededMigration[] {
+  return SUPERSEDED_MIGRATIONS.filter((old) => applied.get(old.version)?.checksum === old.checksum);
+}
+
 /** The schema version this tool writes and expects. */
 export const LATEST_SCHEMA_VERSION: number = KNOWN_MIGRATIONS[KNOWN_MIGRATIONS.length - 1]
   .version;
@@ -165,13 +211,22 @@ export function checkAppliedMigrations(
       { hint: "Use a newer audit-trail; this one could misread or damage the data." },
     );
   }
+  const superseded = supersededIn(applied)[0];
+  if (superseded) {
+    throw new SchemaError(
+      `Database "${db.path}" was set up by an earlier audit-trail (migration ${
+        migrationLabel(superseded)
+      }); this tool needs schema version ${LATEST_SCHEMA_VERSION}`,
+      { hint: `Run: audit-trail migrate --db "${db.path}"` },
+    );
+  }
   for (const migration of KNOWN_MIGRATIONS) {
     const row = applied.get(migration.version);
     if (row && row.checksum !== migration.checksum) {
       throw new SchemaError(
         `Migration ${
-          String(migration.version).padStart(3, "0")
-        }_${migration.name} applied to "${db.path}" differs from the one in this tool`,
+          migrationLabel(migration)
+        } applied to "${db.path}" differs from the one in this tool`,
         {
           hint:
             "The database was migrated by a different build of audit-trail. Use that build, or ask support before changing anything.",
@@ -179,6 +234,10 @@ export function checkAppliedMigrations(
       );
     }
   }
+}
+
+function migrationLabel(migration: MigrationRecord): string {
+  return `${String(migration.version).padStart(3, "0")}_${migration.name}`;
 }
 
 function byVersion(rows: AppliedMigration[]): Map<number, AppliedMigration> {

@@ -38,6 +38,7 @@ export {
   LATEST_SCHEMA_VERSION,
   requireCurrentSchema,
   schemaVersion,
+  SUPERSEDED_MIGRATIONS,
 } from "../lib/schema.ts";
 export { generateRunId, runIdProblem, validateRunId } from "../lib/run_id.ts";
 export type { AuditEvent } from "../lib/event_row.ts";
