@@ -11,6 +11,7 @@ import m002 from "../migrations/002_add_run_id_to_audit_log.sql" with { type: "t
 import m003 from "../migrations/003_append_only_hash_chain.sql" with { type: "text" };
 import m004 from "../migrations/004_archive_checkpoints.sql" with { type: "text" };
 import m005 from "../migrations/005_central_sync.sql" with { type: "text" };
+import { dropCheckedHexSeals } from "./chain/hex_seals.ts";
 import { sealExistingEvents } from "./chain/seal.ts";
 import { type AuditDatabase, guard, writeTransaction } from "./db.ts";
 import { SchemaError } from "./errors.ts";
@@ -176,14 +177,15 @@ function replaceSuperseded(
   recorded: Map<number, AppliedMigration>,
 ): Map<number, AppliedMigration> {
   if (supersededIn(recorded).length === 0) return recorded;
-  guard(db.path, () => db.sqlite.exec("PRAGMA journal_mode = WAL"));
   writeTransaction(db, () => {
     // Another migrate may have replaced them while this one waited for the lock.
     const rows = appliedMigrations(db);
     for (const old of supersededIn(rows)) {
       const next = MIGRATIONS.find((m) => m.version === old.becomes)!;
       if (old.cleanupSql) db.sqlite.exec(old.cleanupSql);
+      if (old.hexSeals) dropCheckedHexSeals(db);
       db.sqlite.exec(adoptableSql(db, next.sql));
+      next.afterSql?.(db);
       db.sqlite.prepare(`DELETE FROM ${BOOKKEEPING_TABLE} WHERE version = ?`).run(old.version);
       db.sqlite.prepare(
         `INSERT INTO ${BOOKKEEPING_TABLE} (version, name, checksum, applied_at) VALUES (?, ?, ?, ?)`,

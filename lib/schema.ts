@@ -64,6 +64,8 @@ export interface SupersededMigration extends MigrationRecord {
   becomes: number;
   /** What the old text made that the new one does not, to remove before the new one runs. */
   cleanupSql?: string;
+  /** Its seals are hex text by an older rule: checked by it, then made again (`hex_seals.ts`). */
+  hexSeals?: true;
 }
 
 /** Every superseded migration text, by checksum (they are never reused). */
@@ -74,6 +76,14 @@ export const SUPERSEDED_MIGRATIONS: readonly SupersededMigration[] = [
     name: "add_run_id_to_audit_log",
     checksum: "45f6d7d0da48251e357bdafaad91e53ae28306f2fbc2d122ad5639337244b88b",
     becomes: 2,
+  },
+  // Seals as hex text, each hashing the previous one's hex digits.
+  {
+    version: 3,
+    name: "append_only_hash_chain",
+    checksum: "beec1af5c19edf8726910df2a7354205e354e5946ab101a537aad96792fd6efc",
+    becomes: 3,
+    hexSeals: true,
   },
   // The central store's table came as migration 004 before archiving took that number; the
   // first of these texts also had a trigger keeping the site, which sync now keeps itself.

@@ -7,13 +7,14 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import {
   type AuditDatabase,
   MIGRATIONS,
   openDatabase,
   SUPERSEDED_MIGRATIONS,
 } from "./internals.ts";
-import { runCli, sqliteRows, tempDir } from "./helpers.ts";
+import { fingerprint, runCli, sqliteRows, tempDir } from "./helpers.ts";
 import { writeLegacyDatabase } from "./fixtures.ts";
 
 const OLD_002 =
@@ -51,6 +52,71 @@ BEGIN
   SELECT RAISE(ABORT, 'audit_trail_central: the site of a database cannot change');
 END;
 `;
+
+const OLD_003_HEX_SEALS =
+  `-- Tamper evidence. Each event gets a seal in audit_trail_chain: the SHA-256 of the previous
+-- seal and of the event's fields (see lib/chain.ts). The seals live in their own table so that
+-- audit_log keeps exactly its columns, and so that an event deleted from audit_log leaves its
+-- seal behind as evidence. SQL cannot hash: the migration runner seals the events that already
+-- exist right after this text, in the same transaction.
+CREATE TABLE IF NOT EXISTS audit_trail_chain (
+  audit_id INTEGER PRIMARY KEY,
+  hash TEXT NOT NULL
+);
+
+-- Append-only: events and seals can be added, never changed or removed. These stop mistakes
+-- and casual edits; someone who drops them (or uses INSERT OR REPLACE, which deletes without
+-- firing DELETE triggers unless recursive_triggers is on) can still change the file, and the
+-- chain is what makes that visible (audit-trail verify). No INSERT trigger guards against
+-- REPLACE: it would cost every bulk insert a trigger run per row.
+CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN
+  SELECT RAISE(ABORT, 'audit_log is append-only: audit events cannot be changed. Record a correcting event instead.');
+END;
+
+CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN
+  SELECT RAISE(ABORT, 'audit_log is append-only: audit events cannot be deleted.');
+END;
+
+CREATE TRIGGER IF NOT EXISTS audit_trail_chain_no_update BEFORE UPDATE ON audit_trail_chain
+BEGIN
+  SELECT RAISE(ABORT, 'audit_trail_chain is append-only: integrity seals cannot be changed.');
+END;
+
+CREATE TRIGGER IF NOT EXISTS audit_trail_chain_no_delete BEFORE DELETE ON audit_trail_chain
+BEGIN
+  SELECT RAISE(ABORT, 'audit_trail_chain is append-only: integrity seals cannot be deleted.');
+END;
+`;
+
+/** The seals that text's build wrote: hex text, each hashing the previous one's hex digits. */
+function writeHexSeals(db: AuditDatabase): void {
+  let previous = "0".repeat(64);
+  const rows = db.sqlite.prepare(
+    "SELECT audit_id, timestamp, operation, sku, details, user, run_id FROM audit_log ORDER BY audit_id",
+  ).all();
+  for (const { audit_id, timestamp, operation, sku, details, user, run_id } of rows) {
+    previous = sha256(
+      JSON.stringify([previous, audit_id, timestamp, operation, sku, details, user, run_id]),
+    );
+    db.sqlite.prepare("INSERT INTO audit_trail_chain (audit_id, hash) VALUES (?, ?)")
+      .run(audit_id as number, previous);
+  }
+}
+
+/** A database as the build with hex seals left it: three events, sealed, at version 3. */
+function writeHexSealedDatabase(path: string): void {
+  using db = openDatabase(path, { create: true });
+  applyAsShipped(db, 1, "create_audit_log", current(1));
+  applyAsShipped(db, 2, "add_run_id_to_audit_log", current(2));
+  db.sqlite.exec(`INSERT INTO audit_log (timestamp, operation, sku, details, user, run_id) VALUES
+    ('2026-02-15 08:00:00', 'SKU_CREATED', 'SKU-1', 'Created "Widget"', 'admin', NULL),
+    ('2026-03-01T08:01:00.000Z', 'STOCK_ADJUSTED', NULL, '', 'clerk', 'run_1'),
+    ('2026-03-01T08:02:00.000Z', 'STOCK_COUNT', 'SKU-2', 'ünïcode', 'clerk', 'run_1')`);
+  applyAsShipped(db, 3, "append_only_hash_chain", OLD_003_HEX_SEALS);
+  writeHexSeals(db);
+}
 
 /**
  * Applies `sql` with its bookkeeping row, as the build that shipped it did: that runner skipped
@@ -98,9 +164,9 @@ async function json(args: string[]) {
 Deno.test("the texts here are the shipped ones the tool recognises", () => {
   assert.deepEqual(
     SUPERSEDED_MIGRATIONS.map((m) => m.checksum).filter((c) =>
-      c === sha256(OLD_002) || c === sha256(OLD_004_CENTRAL_SYNC)
+      [OLD_002, OLD_003_HEX_SEALS, OLD_004_CENTRAL_SYNC].map(sha256).includes(c)
     ).length,
-    2,
+    3,
   );
 });
 
@@ -177,4 +243,41 @@ Deno.test("a database migrated by the first migration 002 text gets the timestam
   assert.deepEqual([verified.intact, verified.events_checked], [true, rows.length]);
   const day = await json(["query", "--since", "2026-02-16", "--until", "2026-02-16", "--db", path]);
   assert.equal(day.length, 3);
+});
+
+Deno.test("a database with hex seals is migrated: its chain checked by the old rule, then sealed again", async () => {
+  await using dir = await tempDir();
+  const path = join(dir.path, "app.db");
+  writeHexSealedDatabase(path);
+  const rows = sqliteRows(path, "SELECT * FROM audit_log ORDER BY audit_id");
+  const before = await runCli(["verify", "--db", path]);
+  assert.equal(before.code, 1);
+  assert.match(before.stderr, /migration 003_append_only_hash_chain.*\n.*audit-trail migrate/);
+
+  const migrated = await json(["migrate", "--db", path]);
+  assert.deepEqual([migrated.from_version, migrated.to_version], [3, 5]);
+  assert.deepEqual(sqliteRows(path, "SELECT * FROM audit_log ORDER BY audit_id"), rows);
+  const verified = await json(["verify", "--db", path]);
+  assert.deepEqual([verified.intact, verified.events_checked], [true, 3]);
+  const fresh = join(dir.path, "fresh.db");
+  await json(["migrate", "--db", fresh]);
+  assert.deepEqual(schema(path), schema(fresh));
+  assert.equal((await runCli(["log", "STOCK_COUNT", "--db", path])).stdout.trim(), "4");
+});
+
+Deno.test("a database with hex seals and an event changed under them is not migrated, and says which", async () => {
+  await using dir = await tempDir();
+  const path = join(dir.path, "app.db");
+  writeHexSealedDatabase(path);
+  const db = new DatabaseSync(path);
+  db.exec(`DROP TRIGGER audit_log_no_update;
+    UPDATE audit_log SET details = 'Order ORD-9: 500 units' WHERE audit_id = 2;`);
+  db.close();
+  const print = await fingerprint(path);
+
+  const result = await runCli(["migrate", "--db", path]);
+  assert.equal(result.code, 1);
+  assert.match(result.stderr, /^audit-trail: error: Event 2 in ".*" does not match its seal/);
+  assert.match(result.stderr, /nothing was changed\nhint: /);
+  assert.equal(await fingerprint(path), print);
 });
