@@ -82,7 +82,10 @@ EXAMPLES
       if (!result.ok) {
         throw new AuditTrailError(
           `The bundle does not match its manifest: ${result.problems.join("; ")}`,
-          { hint: "It was changed or damaged after it was made. Ask for a new bundle." },
+          {
+            hint:
+              "It was changed or damaged after it was made, or made without a file list. Ask for a new bundle (audit-trail bundle).",
+          },
         );
       }
       return 0;

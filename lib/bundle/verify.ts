@@ -215,6 +215,13 @@ async function check(path: string, source: BundleSource): Promise<VerifyResult> 
     const manifest = JSON.parse(text);
     result.bundle_id = typeof manifest.bundle_id === "string" ? manifest.bundle_id : null;
     listed = manifest.files;
+    // The earlier audit module's bundles have a manifest that lists no files at all: nothing
+    // in them was changed, there is just nothing to check them against.
+    if (listed === undefined && manifest.audit_records_exported !== undefined) {
+      return unchecked(
+        "lists no files (made by the earlier audit module, which kept no checksums)",
+      );
+    }
     if (!Array.isArray(listed) || !listed.every(isListedFile)) {
       throw new Error("no valid file list");
     }
