@@ -149,3 +149,20 @@ Deno.test("archive says the oldest events stay when the application refers to th
   assertCleanError(result, 1, /^audit-trail: error: Cannot archive events 1 to 10: event 1 is/);
   assert.match(result.stderr, /\nhint: Nothing was archived\. The oldest events stay until/);
 });
+
+Deno.test("archive refuses an event the application went on writing without a seal, as tampering, changing nothing", async () => {
+  await using dir = await tempDir();
+  const db = datedDatabase(dir.path, 40);
+  // The earlier audit module, still running beside audit-trail, inserts the way it always did.
+  asApplication(
+    db,
+    "INSERT INTO audit_log (timestamp, operation, sku, details, user) VALUES ('2024-01-20 08:00:00', 'SKU_UPDATED', 'SKU-1', '', 'admin')",
+  );
+  const events = rowsOf(db, "audit_log");
+  const result = await runCli(["archive", "--before", "2024-03-01", "--db", db]);
+  assertCleanError(result, 3, /Tampering found: Event 41 was inserted: it has no seal/);
+  assert.match(result.stderr, /hint: Nothing was archived\. Run audit-trail verify/);
+  assert.deepEqual(rowsOf(db, "audit_log"), events);
+  assert.deepEqual(rowsOf(db, "audit_trail_checkpoints"), []);
+  assert.deepEqual(filesIn(join(dir.path, "archive")), []);
+});

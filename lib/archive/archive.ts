@@ -265,6 +265,7 @@ function planArchive(db: AuditDatabase, stop: Stop | undefined): ArchivePlan | n
     ).get(stop?.audit_id ?? Number.MAX_SAFE_INTEGER))!;
   if (!row.events) return null;
   const last = row.last as number;
+  refuseUnsealedEvent(db, row.first as number, last);
   const seal = guard(
     db.path,
     () =>
@@ -276,9 +277,29 @@ function planArchive(db: AuditDatabase, stop: Stop | undefined): ArchivePlan | n
     last_audit_id: last,
     events: row.events as number,
     previous_hash: start.previous,
-    // A missing seal is caught when the archive is read back: it then holds one seal less.
     last_hash: (seal?.hash as string | undefined) ?? "",
   };
+}
+
+/**
+ * Fails when an event in the range has no seal: a program other than audit-trail wrote it
+ * (the inventory application, or an earlier audit module still running on the file). Found
+ * here, it is named as tampering; found while the file is written, it read as a full disk.
+ */
+function refuseUnsealedEvent(db: AuditDatabase, first: number, last: number): void {
+  // One look-up by key per event, beside the copy of every event that follows.
+  const unsealed = guard(db.path, () =>
+    db.statement(
+      `SELECT l.audit_id AS id FROM audit_log l
+       WHERE l.audit_id BETWEEN ? AND ?
+         AND NOT EXISTS (SELECT 1 FROM audit_trail_chain c WHERE c.audit_id = l.audit_id)
+       ORDER BY l.audit_id LIMIT 1`,
+    ).get(first, last))?.id;
+  if (unsealed === undefined) return;
+  throw new TamperingFoundError(
+    `Tampering found: Event ${unsealed} was inserted: it has no seal, so it was not recorded through audit-trail`,
+    { hint: "Nothing was archived. Run audit-trail verify and tell your supervisor." },
+  );
 }
 
 /**
