@@ -233,7 +233,9 @@ function isApplied(db: AuditDatabase, version: number): boolean {
  * ```
  */
 export function migrationStatus(db: AuditDatabase): MigrationStatus[] {
-  const applied = appliedMigrations(db);
+  // A superseded migration is shown as what migrate makes of it, so pending is what it applies.
+  const recorded = appliedMigrations(db);
+  const applied = replacedInMemory(recorded, supersededIn(recorded));
   checkAppliedMigrations(db, applied);
   return MIGRATIONS.map(({ version, name }) => ({
     version,

@@ -194,6 +194,12 @@ Deno.test("a database with the central store's table as migration 004 is migrate
   assert.match(before.stderr, /set up by an earlier audit-trail \(migration 004_central_sync\)/);
   assert.match(before.stderr, /hint: Run: audit-trail migrate --db/);
 
+  const status = await json(["migrate", "--status", "--db", path]);
+  assert.deepEqual(
+    status.migrations.filter((m: { status: string }) => m.status === "pending")
+      .map((m: { version: number }) => m.version),
+    [4],
+  );
   const dryRun = await json(["migrate", "--dry-run", "--db", path]);
   assert.deepEqual(dryRun.applied, [{ version: 4, name: "archive_checkpoints" }]);
   assert.equal(sqliteRows(path, "SELECT max(version) AS v FROM audit_trail_migrations")[0].v, 4);
