@@ -9,7 +9,7 @@
 import type { StatementSync } from "node:sqlite";
 import { encodingSql } from "./chain/encoding.ts";
 import { sealRows } from "./chain/seal.ts";
-import { type AuditDatabase, bulkWriteTransaction, guard } from "./db.ts";
+import { type AuditDatabase, bulkWriteTransaction, guard, tempTransaction } from "./db.ts";
 import { InvalidInputError } from "./errors.ts";
 import {
   appendEvent,
@@ -77,11 +77,28 @@ export async function logAuditEvents(
  * Like {@linkcode logAuditEvents}, for input whose items carry their own line numbers
  * (NDJSON, where blank lines are skipped but still counted).
  */
-export async function logNumberedEvents(
+export function logNumberedEvents(
   db: AuditDatabase,
   inputs: Iterable<NumberedInput> | AsyncIterable<NumberedInput>,
   defaults: EventDefaults = {},
   unit = "Line",
+): Promise<BulkInsertResult> {
+  // Appends on one connection take turns: each stages its input in the connection's one
+  // staging table, and appends from concurrent tasks must not mix their inputs.
+  const previous = appendsInProgress.get(db) ?? Promise.resolve();
+  const appended = previous.catch(() => {}).then(() => appendNumbered(db, inputs, defaults, unit));
+  appendsInProgress.set(db, appended);
+  return appended;
+}
+
+/** The latest append on each connection, which the next one waits for. */
+const appendsInProgress = new WeakMap<AuditDatabase, Promise<unknown>>();
+
+async function appendNumbered(
+  db: AuditDatabase,
+  inputs: Iterable<NumberedInput> | AsyncIterable<NumberedInput>,
+  defaults: EventDefaults,
+  unit: string,
 ): Promise<BulkInsertResult> {
   const checkedDefaults = checkDefaults(defaults);
   const sqlite = db.sqlite;
@@ -97,23 +114,16 @@ export async function logNumberedEvents(
     // The staging table lives in the connection's private temp database: filling it takes
     // no lock on the audit log, and memory stays bounded (it spills to a temp file).
     let staged = 0;
-    guard(db.path, () => sqlite.exec("BEGIN"));
-    try {
-      const stage = new Stager(db);
-      for await (const { line, value } of inputs) {
-        stage.add(checkEvent(
-          value,
-          checkedDefaults,
-          (problem) => new InvalidInputError(line, problem, { unit, hint: NOTHING_STORED_HINT }),
-        ));
-        staged++;
-      }
-      stage.flush();
-      guard(db.path, () => sqlite.exec("COMMIT"));
-    } catch (error) {
-      if (sqlite.isTransaction) sqlite.exec("ROLLBACK");
-      throw error;
+    const stage = new Stager(db);
+    for await (const { line, value } of inputs) {
+      stage.add(checkEvent(
+        value,
+        checkedDefaults,
+        (problem) => new InvalidInputError(line, problem, { unit, hint: NOTHING_STORED_HINT }),
+      ));
+      staged++;
     }
+    stage.flush();
     if (staged === 0) return { inserted: 0, first_audit_id: null, last_audit_id: null };
     return await bulkWriteTransaction(db, () => {
       const tip = tipForWriting(db);
@@ -216,14 +226,19 @@ function appendOneByOne(db: AuditDatabase): BulkInsertResult {
 
 /** Rows staged by one statement: a call per row costs more than binding its five values. */
 const STAGE_BATCH = 50;
+/**
+ * Rows staged per transaction. Each is written in one go, never across an `await` of the
+ * input: a transaction held open meanwhile would draw the application's own writes on the
+ * connection into it (and roll them back with an invalid input).
+ */
+const STAGE_CHUNK = 20 * STAGE_BATCH;
 const STAGE_SQL = "INSERT INTO temp.audit_staging (operation, sku, details, user, run_id) VALUES";
 
 /** Fills the staging table in the input's order, {@linkcode STAGE_BATCH} rows a statement. */
 class Stager {
   #db: AuditDatabase;
   #batch: StatementSync;
-  #values: (string | null)[] = new Array(STAGE_BATCH * 5);
-  #count = 0;
+  #values: (string | null)[] = [];
 
   constructor(db: AuditDatabase) {
     this.#db = db;
@@ -231,24 +246,24 @@ class Stager {
   }
 
   add(event: CheckedEvent): void {
-    const values = this.#values;
-    const at = this.#count * 5;
-    values[at] = event.operation;
-    values[at + 1] = event.sku;
-    values[at + 2] = event.details;
-    values[at + 3] = event.user;
-    values[at + 4] = event.run_id;
-    if (++this.#count === STAGE_BATCH) {
-      this.#batch.run(...values);
-      this.#count = 0;
-    }
+    this.#values.push(event.operation, event.sku, event.details, event.user, event.run_id);
+    if (this.#values.length === STAGE_CHUNK * 5) this.flush();
   }
 
-  /** Stages the rows of the last, partial batch. */
+  /** Stages the rows held so far. */
   flush(): void {
-    if (this.#count === 0) return;
-    this.#db.sqlite.prepare(stageSql(this.#count)).run(...this.#values.slice(0, this.#count * 5));
-    this.#count = 0;
+    const values = this.#values;
+    if (values.length === 0) return;
+    tempTransaction(this.#db, () => {
+      const full = values.length - values.length % (STAGE_BATCH * 5);
+      for (let at = 0; at < full; at += STAGE_BATCH * 5) {
+        this.#batch.run(...values.slice(at, at + STAGE_BATCH * 5));
+      }
+      if (full < values.length) {
+        this.#db.sqlite.prepare(stageSql((values.length - full) / 5)).run(...values.slice(full));
+      }
+    });
+    this.#values = [];
   }
 }
 

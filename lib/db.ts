@@ -288,7 +288,50 @@ function folderWritable(folder: string): boolean {
  * whole busy timeout.
  */
 export function writeTransaction<T>(db: AuditDatabase, work: () => T): T {
+  if (callerTransactionOpen(db)) return inSavepoint(db, work);
   beginWrite(db, true);
+  return finishWrite(db, work);
+}
+
+/**
+ * Whether the application holds a transaction open on this connection, which a write then
+ * joins: its events commit (and roll back) with the application's own changes.
+ */
+function callerTransactionOpen(db: AuditDatabase): boolean {
+  return guard(db.path, () => db.sqlite.isTransaction);
+}
+
+/**
+ * Runs `work` in a savepoint of the transaction the caller holds: if `work` throws, what it
+ * wrote is undone and the caller's transaction, with its own changes, stays open. A failure
+ * after which SQLite rolled back the whole transaction (a full disk) leaves none to undo.
+ */
+export function inSavepoint<T>(db: AuditDatabase, work: () => T): T {
+  guard(db.path, () => db.sqlite.exec("SAVEPOINT audit_trail_write"));
+  try {
+    const result = guard(db.path, work);
+    guard(db.path, () => db.sqlite.exec("RELEASE audit_trail_write"));
+    return result;
+  } catch (error) {
+    if (db.sqlite.isOpen && db.sqlite.isTransaction) {
+      try {
+        db.sqlite.exec("ROLLBACK TO audit_trail_write; RELEASE audit_trail_write");
+      } catch {
+        // The original error says what went wrong; a failed rollback adds nothing useful.
+      }
+    }
+    throw error;
+  }
+}
+
+/**
+ * Runs `work`, which writes only the connection's private temp database, in one short
+ * transaction (a savepoint of the caller's, when one is open): never across an `await`, so
+ * that the application's own writes on the connection meanwhile are not drawn into it.
+ */
+export function tempTransaction<T>(db: AuditDatabase, work: () => T): T {
+  if (callerTransactionOpen(db)) return inSavepoint(db, work);
+  guard(db.path, () => db.sqlite.exec("BEGIN"));
   return finishWrite(db, work);
 }
 
@@ -303,6 +346,7 @@ export function writeTransaction<T>(db: AuditDatabase, work: () => T): T {
 export async function bulkWriteTransaction<T>(db: AuditDatabase, work: () => T): Promise<T> {
   const announcement = await announce(db);
   try {
+    if (callerTransactionOpen(db)) return inSavepoint(db, work);
     beginWrite(db, false);
     return finishWrite(db, work);
   } finally {
@@ -499,6 +543,12 @@ export function guard<T>(path: string, work: () => T): T {
  */
 export function translateSqliteError(error: unknown, path: string): unknown {
   if (error instanceof AuditTrailError || !(error instanceof Error)) return error;
+  if (/database is not open/i.test(error.message)) {
+    return new UsageError(`The database "${path}" is closed`, {
+      hint: "Open it again with openDatabase() before using it; close() ends its use.",
+      cause: error,
+    });
+  }
   const extended = (error as { errcode?: number }).errcode ?? -1;
   const code = extended & 0xff;
   const message = error.message;
