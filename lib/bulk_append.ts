@@ -40,13 +40,16 @@ export interface NumberedInput {
 /**
  * Appends many events as one transaction: either all are stored or none is. Input is
  * checked and staged first, so the database's write lock is held only for the final copy,
- * however slowly the input arrives.
+ * however slowly the input arrives. Inside a transaction the application holds open on `db`,
+ * the events join it, as with `logAuditEvent`. Calls from concurrent tasks on one
+ * connection take turns, each input whole.
  *
  * @param db The open database.
  * @param events The events, from an array, generator or async stream.
  * @param defaults The user and run id for events that give none.
  * @returns How many were stored and the first and last `audit_id`.
  * @throws {InvalidInputError} Naming the first invalid event (1-based); nothing is stored.
+ * @throws {UsageError} When the database is closed.
  *
  * @example
  * ```ts

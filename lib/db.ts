@@ -320,8 +320,24 @@ export function inSavepoint<T>(db: AuditDatabase, work: () => T): T {
         // The original error says what went wrong; a failed rollback adds nothing useful.
       }
     }
+    // SQLite refuses at once, without waiting, to write in a transaction that began reading
+    // before another connection's latest commit: waiting could not help it.
+    if (error instanceof DatabaseBusyError && isStaleSnapshot(error.cause)) {
+      throw new DatabaseBusyError(db.path, {
+        message:
+          `Database changed under the open transaction: another program wrote to "${db.path}" after this transaction began reading, so the event cannot be added to it`,
+        hint:
+          'Nothing of the event was written; the transaction stays open. Roll it back and run it again, begun with "BEGIN IMMEDIATE" so that no one writes in between.',
+        cause: error.cause,
+      });
+    }
     throw error;
   }
+}
+
+/** Whether SQLite refused the write as SQLITE_BUSY_SNAPSHOT. */
+function isStaleSnapshot(cause: unknown): boolean {
+  return (cause as { errcode?: number })?.errcode === 517;
 }
 
 /**

@@ -47,11 +47,16 @@ export class DatabaseNotFoundError extends AuditTrailError {
 
 /** Another program held the database lock for longer than the busy timeout. */
 export class DatabaseBusyError extends AuditTrailError {
-  constructor(path: string, options?: { cause?: unknown }) {
-    super(`Database is busy: "${path}" stayed locked by another program for over 10 seconds`, {
-      hint: "Nothing was written. Try again when the other program has finished.",
-      cause: options?.cause,
-    });
+  constructor(path: string, options?: { cause?: unknown; message?: string; hint?: string }) {
+    super(
+      options?.message ??
+        `Database is busy: "${path}" stayed locked by another program for over 10 seconds`,
+      {
+        hint: options?.hint ??
+          "Nothing was written. Try again when the other program has finished.",
+        cause: options?.cause,
+      },
+    );
   }
 }
 

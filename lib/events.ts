@@ -174,11 +174,22 @@ export const NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
 /**
  * Appends one event and returns it as stored. The event is durable when this returns.
  *
+ * Inside a transaction the application holds open on `db` (its own stock change), the event
+ * joins it: it is durable when the application commits, and gone, with its seal, if it rolls
+ * back; an event that fails leaves that transaction open with the application's changes.
+ * Begin such a transaction with `BEGIN IMMEDIATE`, so that no other program's event gets in
+ * between (a plain `BEGIN` that has read already then fails with `DatabaseBusyError`).
+ * Log on the connection that holds the transaction: another connection in the same process
+ * would wait for it in vain, for the busy timeout.
+ *
  * @param db The open database.
  * @param event The operation and optional details, SKU, user and run id.
  * @param defaults The user and run id for an event that gives none.
  * @returns The stored event, with its `audit_id` and `timestamp`.
- * @throws {UsageError} When a field is missing, empty, too long or of the wrong type.
+ * @throws {UsageError} When a field is missing, empty, too long or of the wrong type, or the
+ * database is closed.
+ * @throws {DatabaseBusyError} When another connection kept the database locked for the busy
+ * timeout.
  *
  * @example
  * ```ts
@@ -188,6 +199,25 @@ export const NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
  * migrate(db);
  * const event = logAuditEvent(db, { operation: "SKU_CREATED", sku: "SKU-1", user: "ana" });
  * assert.deepEqual([event.audit_id, event.operation, event.run_id], [1, "SKU_CREATED", null]);
+ * ```
+ *
+ * @example Change stock and log it in one transaction of the application
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { getAuditLog, logAuditEvent, migrate, openDatabase } from "../mod.ts";
+ * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
+ * migrate(db);
+ * db.sqlite.exec("CREATE TABLE stock (sku TEXT PRIMARY KEY, quantity INTEGER)");
+ * db.sqlite.exec("BEGIN IMMEDIATE");
+ * try {
+ *   db.sqlite.prepare("INSERT INTO stock VALUES (?, ?)").run("SKU-1", 12);
+ *   logAuditEvent(db, { operation: "STOCK_SET", sku: "SKU-1", details: "12 units" });
+ *   db.sqlite.exec("COMMIT");
+ * } catch (error) {
+ *   db.sqlite.exec("ROLLBACK"); // the stock change and its event go together
+ *   throw error;
+ * }
+ * assert.equal(getAuditLog(db, { sku: "SKU-1" }).length, 1);
  * ```
  */
 export function logAuditEvent(

@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import {
   type AuditDatabase,
+  DatabaseBusyError,
   logAuditEvent,
   logAuditEvents,
+  openDatabase,
   UsageError,
   verifyChain,
 } from "../mod.ts";
@@ -146,4 +148,23 @@ Deno.test("using a closed database fails with a UsageError that says to open it 
     return true;
   });
   await assert.rejects(logAuditEvents(db, [{ operation: "X" }]), UsageError);
+});
+
+Deno.test("an event in a transaction that read before another program wrote fails at once, saying how to begin it", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  using other = openDatabase(db.path);
+  db.sqlite.exec("BEGIN");
+  db.sqlite.prepare("SELECT count(*) FROM audit_log").get();
+  logAuditEvent(other, { operation: "OTHER" });
+  assert.throws(() => logAuditEvent(db, { operation: "MINE" }), (error) => {
+    assert.ok(error instanceof DatabaseBusyError);
+    assert.match(error.message, /another program wrote to ".*" after this transaction began/);
+    assert.match(error.hint!, /BEGIN IMMEDIATE/);
+    return true;
+  });
+  assert.equal(db.sqlite.isTransaction, true);
+  db.sqlite.exec("ROLLBACK");
+  assert.deepEqual(rows(db), [["OTHER", null]]);
+  assert.equal((await verifyChain(db)).intact, true);
 });
