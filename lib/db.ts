@@ -288,9 +288,33 @@ function folderWritable(folder: string): boolean {
  * whole busy timeout.
  */
 export function writeTransaction<T>(db: AuditDatabase, work: () => T): T {
-  if (callerTransactionOpen(db)) return inSavepoint(db, work);
+  refuseOpenTransaction(db);
   beginWrite(db, true);
   return finishWrite(db, work);
+}
+
+/**
+ * Like {@linkcode writeTransaction}, for appending events, which inside a transaction the
+ * application holds open join it (see {@linkcode inSavepoint}).
+ */
+export function appendTransaction<T>(db: AuditDatabase, work: () => T): T {
+  if (callerTransactionOpen(db)) return inSavepoint(db, work);
+  return writeTransaction(db, work);
+}
+
+/**
+ * Fails when the application holds a transaction open on `db`: only events join one. Work
+ * that also changes files or another database (an archive, a sync, a migration) would stay
+ * done there when the application rolls back.
+ *
+ * @throws {UsageError} When a transaction is open.
+ */
+export function refuseOpenTransaction(db: AuditDatabase): void {
+  if (!callerTransactionOpen(db)) return;
+  throw new UsageError(`A transaction is open on "${db.path}": this cannot be done inside it`, {
+    hint:
+      "Commit or roll back the transaction first. Only logAuditEvent and logAuditEvents join an open transaction.",
+  });
 }
 
 /**

@@ -5,7 +5,7 @@
  * @module
  */
 import { CHAIN_SCHEMA_VERSION, type ChainTip, chainTip, sealEvents } from "./chain/seal.ts";
-import { type AuditDatabase, writeTransaction } from "./db.ts";
+import { appendTransaction, type AuditDatabase } from "./db.ts";
 import { DatabaseCorruptError, UsageError } from "./errors.ts";
 import { runIdProblem } from "./run_id.ts";
 import { schemaVersion } from "./schema.ts";
@@ -226,7 +226,7 @@ export function logAuditEvent(
   defaults: EventDefaults = {},
 ): AuditEvent {
   const valid = checkEvent(event, defaults, (problem) => new UsageError(problem));
-  return writeTransaction(db, () => appendEvent(db, valid));
+  return appendTransaction(db, () => appendEvent(db, valid));
 }
 
 /**

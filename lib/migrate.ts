@@ -13,7 +13,7 @@ import m004 from "../migrations/004_archive_checkpoints.sql" with { type: "text"
 import m005 from "../migrations/005_central_sync.sql" with { type: "text" };
 import { dropCheckedHexSeals } from "./chain/hex_seals.ts";
 import { sealExistingEvents } from "./chain/seal.ts";
-import { type AuditDatabase, guard, writeTransaction } from "./db.ts";
+import { type AuditDatabase, guard, refuseOpenTransaction, writeTransaction } from "./db.ts";
 import { SchemaError } from "./errors.ts";
 import {
   type AppliedMigration,
@@ -135,6 +135,7 @@ export function migrate(db: AuditDatabase, options: MigrateOptions = {}): Migrat
   };
   if (options.dryRun) return { ...result, dry_run: true };
   if (pending.length === 0) return result;
+  refuseOpenTransaction(db);
 
   // WAL lets readers work while one writer commits; the mode is stored in the file, and
   // can only be changed outside a transaction.

@@ -1,9 +1,12 @@
 import assert from "node:assert/strict";
+import { existsSync } from "node:fs";
 import {
+  archiveEvents,
   type AuditDatabase,
   DatabaseBusyError,
   logAuditEvent,
   logAuditEvents,
+  migrate,
   openDatabase,
   UsageError,
   verifyChain,
@@ -167,4 +170,29 @@ Deno.test("an event in a transaction that read before another program wrote fail
   db.sqlite.exec("ROLLBACK");
   assert.deepEqual(rows(db), [["OTHER", null]]);
   assert.equal((await verifyChain(db)).intact, true);
+});
+
+Deno.test("archiveEvents() and migrate() inside the application's transaction are refused before anything is done", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  logAuditEvent(db, { operation: "OLD" });
+  db.sqlite.exec("BEGIN IMMEDIATE");
+  await assert.rejects(
+    archiveEvents(db, { before: "9999-01-01", dir: `${dir.path}/archive` }),
+    (error) => {
+      assert.ok(error instanceof UsageError);
+      assert.match(error.message, /A transaction is open on ".*": this cannot be done inside it/);
+      assert.match(error.hint!, /Commit or roll back the transaction first/);
+      return true;
+    },
+  );
+  db.sqlite.exec("ROLLBACK");
+  assert.deepEqual(rows(db), [["OLD", null]]);
+  assert.equal(existsSync(`${dir.path}/archive`), false);
+
+  using fresh = openDatabase(`${dir.path}/fresh.db`, { create: true });
+  fresh.sqlite.exec("BEGIN");
+  assert.throws(() => migrate(fresh), UsageError);
+  fresh.sqlite.exec("ROLLBACK");
+  assert.equal(migrate(fresh).to_version > 0, true);
 });

@@ -13,6 +13,7 @@ import {
   guard,
   readSnapshot,
   readTransaction,
+  refuseOpenTransaction,
   writeTransaction,
 } from "../db.ts";
 import { PARSED_TIMESTAMP_SQL } from "../event_row.ts";
@@ -107,6 +108,7 @@ export async function archiveEvents(
   options: ArchiveOptions,
 ): Promise<ArchiveResult> {
   const cut = cutInstant(options.before);
+  if (!options.dryRun) refuseOpenTransaction(db);
   const dir = options.dir ?? join(dirname(db.path), "archive");
   const { plan, stopped } = readTransaction(db, () => {
     const stop = firstNotBefore(db, cut);

@@ -9,7 +9,7 @@
  * @module
  */
 import { dirname, join } from "node:path";
-import type { AuditDatabase } from "../db.ts";
+import { type AuditDatabase, refuseOpenTransaction } from "../db.ts";
 import { AuditTrailError, errorMessage, TamperingFoundError, UsageError } from "../errors.ts";
 import { requireCurrentSchema } from "../schema.ts";
 import {
@@ -112,6 +112,7 @@ export async function syncToCentral(
 ): Promise<SyncResult> {
   const started = performance.now();
   requireCurrentSchema(db);
+  refuseOpenTransaction(db);
   const site = resolveSite(db, options.site);
   const owned = !isConnection(options.central);
   const central = isConnection(options.central)
