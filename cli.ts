@@ -5,7 +5,13 @@
  *
  * @module
  */
-import { AuditTrailError, errorMessage, TamperingFoundError, UsageError } from "./lib/errors.ts";
+import {
+  AuditTrailError,
+  commandLineHint,
+  errorMessage,
+  TamperingFoundError,
+  UsageError,
+} from "./lib/errors.ts";
 import { writeAll } from "./lib/io.ts";
 import type { TextSink } from "./lib/output.ts";
 import {
@@ -221,7 +227,7 @@ async function reportError(io: CliIo, error: unknown): Promise<number> {
     // Ours are one line already; a line break in one is part of a value it quotes (a file
     // name), shown escaped like any control character rather than turned into a space.
     message = error.message;
-    hint = error.hint;
+    hint = commandLineHint(error);
     if (error instanceof UsageError) code = 2;
     if (error instanceof TamperingFoundError) code = 3;
   } else if (

@@ -39,10 +39,19 @@ export class DatabaseNotFoundError extends AuditTrailError {
   constructor(path: string) {
     super(`Database not found: "${path}"`, {
       hint:
-        `Create it with: audit-trail migrate --db "${path}" (or pass --db / set AUDIT_TRAIL_DB)`,
+        "Check the path. A new database is made by openDatabase(path, { create: true }) followed by migrate(db).",
     });
     this.path = path;
   }
+}
+
+/**
+ * The hint of a {@linkcode DatabaseNotFoundError} for a person at the command line (or the
+ * viewer it started), in its own terms; the error's own hint speaks to a program's author.
+ */
+export function commandLineHint(error: AuditTrailError): string | undefined {
+  if (!(error instanceof DatabaseNotFoundError)) return error.hint;
+  return `Create it with: audit-trail migrate --db "${error.path}" (or pass --db / set AUDIT_TRAIL_DB)`;
 }
 
 /** Another program held the database lock for longer than the busy timeout. */

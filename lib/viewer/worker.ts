@@ -12,7 +12,12 @@
  * @module
  */
 import { type AuditDatabase, openDatabase } from "../db.ts";
-import { AuditTrailError, DatabaseNotFoundError, errorMessage } from "../errors.ts";
+import {
+  AuditTrailError,
+  commandLineHint,
+  DatabaseNotFoundError,
+  errorMessage,
+} from "../errors.ts";
 import { requireCurrentSchema } from "../schema.ts";
 import { runJob } from "./jobs.ts";
 import type { ViewerJob } from "./routes.ts";
@@ -47,7 +52,7 @@ export type FromWorker =
 /** A thrown value as a {@linkcode WorkerError}. */
 export function workerError(error: unknown): WorkerError {
   if (error instanceof AuditTrailError) {
-    return { name: error.name, message: error.message, hint: error.hint };
+    return { name: error.name, message: error.message, hint: commandLineHint(error) };
   }
   return {
     name: "Error",
