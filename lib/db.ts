@@ -384,9 +384,11 @@ export function tempTransaction<T>(db: AuditDatabase, work: () => T): T {
  * if the process dies (the empty file then stays until the next bulk append).
  */
 export async function bulkWriteTransaction<T>(db: AuditDatabase, work: () => T): Promise<T> {
+  // The application's transaction may hold the write lock already: waiting for another
+  // program's announced bulk append would stall both, as that one waits for this lock.
+  if (callerTransactionOpen(db)) return inSavepoint(db, work);
   const announcement = await announce(db);
   try {
-    if (callerTransactionOpen(db)) return inSavepoint(db, work);
     beginWrite(db, false);
     return finishWrite(db, work);
   } finally {

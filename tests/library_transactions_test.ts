@@ -196,3 +196,26 @@ Deno.test("archiveEvents() and migrate() inside the application's transaction ar
   fresh.sqlite.exec("ROLLBACK");
   assert.equal(migrate(fresh).to_version > 0, true);
 });
+
+Deno.test("logAuditEvents() inside the application's transaction does not wait for another program's bulk append", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  // Another program's announced bulk append, which waits for the write lock this transaction
+  // holds: waiting for it here would hold both up until one gives up.
+  using announcement = await Deno.open(`${db.path}-ingest`, { create: true, write: true });
+  await announcement.lock(true);
+  let released = false;
+  const release = setTimeout(() => {
+    released = true;
+    announcement.unlockSync();
+  }, 5_000);
+  try {
+    db.sqlite.exec("BEGIN IMMEDIATE");
+    await logAuditEvents(db, [{ operation: "STOCK_SET" }]);
+    assert.equal(released, false, "the append went on without waiting for the announcement");
+    db.sqlite.exec("COMMIT");
+  } finally {
+    clearTimeout(release);
+  }
+  assert.deepEqual(rows(db), [["STOCK_SET", null]]);
+});
