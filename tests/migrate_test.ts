@@ -13,7 +13,16 @@ import {
   SchemaError,
   schemaVersion,
 } from "./internals.ts";
-import { fingerprint, runMain, sqliteRows, tempDir } from "./helpers.ts";
+import {
+  cliCommand,
+  collectOutput,
+  fingerprint,
+  lockWaitUnobservable,
+  runMain,
+  sqliteRows,
+  tempDir,
+  untilWaitingForLock,
+} from "./helpers.ts";
 import { dumpTable, LEGACY_ROWS, openMigrated, writeLegacyDatabase } from "./fixtures.ts";
 
 const ALL_APPLIED = MIGRATIONS.map(({ version, name }) => ({ version, name }));
@@ -351,4 +360,28 @@ Deno.test("migrate() refuses an audit_log of another program, changing nothing, 
       [],
     );
   }
+});
+
+Deno.test({
+  name: "CLI migrate waits while another program reads the file it switches to WAL",
+  ignore: (await lockWaitUnobservable()) !== null,
+}, async () => {
+  await using dir = await tempDir();
+  const path = join(dir.path, "app.db");
+  // The application's own file, in SQLite's default rollback-journal mode, read by the
+  // application in a transaction: switching the mode needs the file to itself, and SQLite
+  // answers "locked" at once, without waiting.
+  const reader = new DatabaseSync(path);
+  reader.exec("CREATE TABLE stock (sku TEXT); INSERT INTO stock VALUES ('SKU-1')");
+  reader.exec("BEGIN");
+  reader.prepare("SELECT * FROM stock").all();
+  const migration = cliCommand(["migrate", "--db", path]).spawn();
+  // The application finishes its read while migrate waits (or once it has failed).
+  await untilWaitingForLock(migration);
+  reader.exec("COMMIT");
+  reader.close();
+  const result = await collectOutput(migration);
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(JSON.parse(result.stdout).to_version, LATEST_SCHEMA_VERSION);
+  assert.equal(sqliteRows(path, "PRAGMA journal_mode")[0].journal_mode, "wal");
 });
