@@ -303,6 +303,29 @@ export function appendTransaction<T>(db: AuditDatabase, work: () => T): T {
 }
 
 /**
+ * Puts the file in WAL mode, which lets readers work while one writer commits; the mode is
+ * stored in the file, and can only be changed outside a transaction. The change needs the file
+ * to itself; when other connections open or switch the same file at that moment (scripts that
+ * all run `migrate` at start-up, about 1 round in 30 of 8), SQLite may answer "locked" at once,
+ * without its busy wait. So each refusal is followed by an exclusive lock taken and given back,
+ * which does wait (as long as a write would) until the file is free, and the change is asked
+ * for again.
+ */
+export function useWriteAheadLog(db: AuditDatabase): void {
+  const timeout = db.sqlite.prepare("PRAGMA busy_timeout").get()!.timeout as number;
+  const giveUp = performance.now() + timeout;
+  while (true) {
+    try {
+      guard(db.path, () => db.sqlite.exec("PRAGMA journal_mode = WAL"));
+      return;
+    } catch (error) {
+      if (!(error instanceof DatabaseBusyError) || performance.now() >= giveUp) throw error;
+    }
+    guard(db.path, () => db.sqlite.exec("BEGIN EXCLUSIVE; COMMIT"));
+  }
+}
+
+/**
  * Fails when the application holds a transaction open on `db`: only events join one. Work
  * that also changes files or another database (an archive, a sync, a migration) would stay
  * done there when the application rolls back.

@@ -13,8 +13,14 @@ import m004 from "../migrations/004_archive_checkpoints.sql" with { type: "text"
 import m005 from "../migrations/005_central_sync.sql" with { type: "text" };
 import { dropCheckedHexSeals } from "./chain/hex_seals.ts";
 import { sealExistingEvents } from "./chain/seal.ts";
-import { type AuditDatabase, guard, refuseOpenTransaction, writeTransaction } from "./db.ts";
-import { DatabaseBusyError, SchemaError } from "./errors.ts";
+import {
+  type AuditDatabase,
+  guard,
+  refuseOpenTransaction,
+  useWriteAheadLog,
+  writeTransaction,
+} from "./db.ts";
+import { SchemaError } from "./errors.ts";
 import {
   type AppliedMigration,
   appliedMigrations,
@@ -163,28 +169,6 @@ export function migrate(db: AuditDatabase, options: MigrateOptions = {}): Migrat
     result.to_version = Math.max(result.to_version, migration.version);
   }
   return result;
-}
-
-/**
- * Puts the file in WAL mode, which lets readers work while one writer commits; the mode is
- * stored in the file, and can only be changed outside a transaction. The change needs the file
- * to itself, and SQLite answers "locked" at once, without waiting, while another connection
- * reads it: scripts that all run `migrate` at start-up meet that. So each refusal is followed by
- * an exclusive lock taken and given back, which waits (as long as a write would) until no other
- * connection reads the file, and the change is asked for again.
- */
-function useWriteAheadLog(db: AuditDatabase): void {
-  const timeout = db.sqlite.prepare("PRAGMA busy_timeout").get()!.timeout as number;
-  const giveUp = performance.now() + timeout;
-  while (true) {
-    try {
-      guard(db.path, () => db.sqlite.exec("PRAGMA journal_mode = WAL"));
-      return;
-    } catch (error) {
-      if (!(error instanceof DatabaseBusyError) || performance.now() >= giveUp) throw error;
-    }
-    guard(db.path, () => db.sqlite.exec("BEGIN EXCLUSIVE; COMMIT"));
-  }
 }
 
 /**
