@@ -66,7 +66,7 @@ EXAMPLES
       watch: { type: "boolean" },
       interval: { type: "string" },
       archives: { type: "string" },
-    }, { formats: ["json", "ndjson"] });
+    }, { formats: ["json", "ndjson"], paths: ["archives"] });
     expectAtMost("sync", positionals, 0);
     const { io } = context;
     if (values.interval !== undefined && !values.watch) {

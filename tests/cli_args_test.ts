@@ -174,6 +174,7 @@ Deno.test("an empty file or folder option is a usage error, never taken for the 
     ["verify", "--archives", ""],
     ["batch", "show", "R1", "--archives", ""],
     ["archive", "--keep", "1", "--to", ""],
+    ["sync", "--site", "S1", "--central", "postgres://u@127.0.0.1:1/d", "--archives", ""],
   ];
   const results = [
     await runCli([...cases[0], "--db", db], { cwd: work }),
@@ -181,7 +182,7 @@ Deno.test("an empty file or folder option is a usage error, never taken for the 
   ];
   results.forEach((result, i) => {
     const args = cases[Math.max(0, i - 1)];
-    const option = args.find((a) => a.startsWith("--") && a !== "--keep" && a !== "--db")!;
+    const option = args.findLast((a) => a.startsWith("--") && a !== "--keep" && a !== "--db")!;
     const name = option.replace(/=$/, "");
     assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
     assert.equal(
