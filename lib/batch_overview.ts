@@ -26,11 +26,12 @@ const TS = UTC_TIMESTAMP_SQL;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { batchEndOutcome } from "./batch_overview.ts";
- * console.assert(batchEndOutcome('{"exit_code":0,"duration_seconds":1.25}') === "ok");
- * console.assert(batchEndOutcome('{"exit_code":143,"signal":"SIGTERM","duration_seconds":9}') === "failed");
- * console.assert(batchEndOutcome("exit code 2 after 0.031 s") === "failed");
- * console.assert(batchEndOutcome("15 orders confirmed") === null);
+ * assert.ok(batchEndOutcome('{"exit_code":0,"duration_seconds":1.25}') === "ok");
+ * assert.ok(batchEndOutcome('{"exit_code":143,"signal":"SIGTERM","duration_seconds":9}') === "failed");
+ * assert.ok(batchEndOutcome("exit code 2 after 0.031 s") === "failed");
+ * assert.ok(batchEndOutcome("15 orders confirmed") === null);
  * ```
  */
 export function batchEndOutcome(details: string): "ok" | "failed" | null {
@@ -58,6 +59,7 @@ export interface BatchOutline extends BatchSummary {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { migrate, openDatabase } from "../mod.ts";
  * import { endBatch, startBatch } from "./batch_run.ts";
  * import { recentBatches } from "./batch_overview.ts";
@@ -66,7 +68,7 @@ export interface BatchOutline extends BatchSummary {
  * const { run_id } = startBatch(db, "Count");
  * endBatch(db, run_id!, "exit code 3 after 1.000 s");
  * const [batch] = recentBatches(db);
- * console.assert(batch.run_id === run_id && batch.outcome === "failed");
+ * assert.ok(batch.run_id === run_id && batch.outcome === "failed");
  * ```
  */
 export function recentBatches(
@@ -100,13 +102,14 @@ export function recentBatches(
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { logAuditEvent, migrate, openDatabase } from "../mod.ts";
  * import { batchOutline } from "./batch_overview.ts";
  * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
  * migrate(db);
  * logAuditEvent(db, { operation: "BATCH_END", details: "exit code 0 after 2.000 s", run_id: "r1" });
- * console.assert(batchOutline(db, "r1")?.outcome === "ok");
- * console.assert(batchOutline(db, "r2") === null);
+ * assert.ok(batchOutline(db, "r1")?.outcome === "ok");
+ * assert.ok(batchOutline(db, "r2") === null);
  * ```
  */
 export function batchOutline(db: AuditDatabase, runId: string): BatchOutline | null {
@@ -163,6 +166,7 @@ export interface BatchTimeline {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { logAuditEvent, migrate, openDatabase } from "../mod.ts";
  * import { batchTimeline } from "./batch_overview.ts";
  * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
@@ -170,7 +174,7 @@ export interface BatchTimeline {
  * logAuditEvent(db, { operation: "BATCH_START", run_id: "run_a" });
  * logAuditEvent(db, { operation: "BATCH_END", run_id: "run_a" });
  * const timeline = batchTimeline(db, "run_a");
- * console.assert(timeline.counts.reduce((a, b) => a + b) === 2);
+ * assert.ok(timeline.counts.reduce((a, b) => a + b) === 2);
  * ```
  */
 export function batchTimeline(db: AuditDatabase, runId: string, slices = 60): BatchTimeline {

@@ -44,14 +44,13 @@ export type QueryOptionName = (typeof QUERY_OPTION_NAMES)[number];
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { filterFromOptions } from "./query_options.ts";
  * const filter = filterFromOptions({ sku: "SKU-1", limit: "10", order: "asc" });
- * console.assert(filter.sku === "SKU-1" && filter.limit === 10 && filter.order === "asc");
- * try {
- *   filterFromOptions({ limit: "ten" });
- * } catch (error) {
- *   console.assert((error as Error).message === '--limit must be a whole number of 0 or more, not "ten"');
- * }
+ * assert.deepEqual([filter.sku, filter.limit, filter.order], ["SKU-1", 10, "asc"]);
+ * assert.throws(() => filterFromOptions({ limit: "ten" }), {
+ *   message: '--limit must be a whole number of 0 or more, not "ten"',
+ * });
  * ```
  */
 export function filterFromOptions(

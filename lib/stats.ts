@@ -75,6 +75,7 @@ const TS = UTC_TIMESTAMP_SQL;
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { getStats, logAuditEvent, migrate, openDatabase } from "../mod.ts";
  * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
  * migrate(db);
@@ -82,9 +83,9 @@ const TS = UTC_TIMESTAMP_SQL;
  * logAuditEvent(db, { operation: "SKU_UPDATED", sku: "SKU-1", user: "ana" });
  * logAuditEvent(db, { operation: "SKU_CREATED", sku: "SKU-2", user: "ben" });
  * const stats = getStats(db);
- * console.assert(stats.events === 3);
- * console.assert(stats.top_skus[0].sku === "SKU-1" && stats.top_skus[0].count === 2);
- * console.assert(stats.operations.map((o) => o.operation).join() === "SKU_CREATED,SKU_UPDATED");
+ * assert.ok(stats.events === 3);
+ * assert.ok(stats.top_skus[0].sku === "SKU-1" && stats.top_skus[0].count === 2);
+ * assert.ok(stats.operations.map((o) => o.operation).join() === "SKU_CREATED,SKU_UPDATED");
  * ```
  */
 export function getStats(db: AuditDatabase, options: StatsOptions = {}): AuditStats {
@@ -275,6 +276,7 @@ export type FacetField = "operation" | "user" | "sku";
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { logAuditEvent, migrate, openDatabase } from "../mod.ts";
  * import { facetCounts } from "./stats.ts";
  * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
@@ -283,7 +285,7 @@ export type FacetField = "operation" | "user" | "sku";
  * logAuditEvent(db, { operation: "COUNTED", sku: "SKU-2", user: "ben" });
  * logAuditEvent(db, { operation: "MOVED", sku: "SKU-1", user: "ana" });
  * const facets = facetCounts(db, { sku: "SKU-1" }, "operation");
- * console.assert(JSON.stringify(facets) === '[{"value":"COUNTED","count":1},{"value":"MOVED","count":1}]');
+ * assert.ok(JSON.stringify(facets) === '[{"value":"COUNTED","count":1},{"value":"MOVED","count":1}]');
  * ```
  */
 export function facetCounts(

@@ -34,6 +34,7 @@ export type ReportFileResult = { summary: ReportSummary } | { problem: string };
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { join } from "node:path";
  * import { logAuditEvent, migrate, openDatabase } from "../../mod.ts";
  * import { writeReportFile } from "./file.ts";
@@ -47,14 +48,14 @@ export type ReportFileResult = { summary: ReportSummary } | { problem: string };
  *   source: "app.db",
  *   chain: null,
  * });
- * console.assert("summary" in made && made.summary.events === 1);
+ * assert.ok("summary" in made && made.summary.events === 1);
  * const missing = await writeReportFile(null, join(dir, "none.html"), {
  *   source: "gone.db",
  *   chain: null,
  *   unreadable: "Database not found",
  * });
- * console.assert("problem" in missing);
- * console.assert((await Deno.readTextFile(join(dir, "none.html"))).includes("Database not found"));
+ * assert.ok("problem" in missing);
+ * assert.ok((await Deno.readTextFile(join(dir, "none.html"))).includes("Database not found"));
  * ```
  */
 export async function writeReportFile(

@@ -35,9 +35,10 @@ export function shortTime(timestamp: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { formatDuration } from "./format.ts";
- * console.assert(formatDuration(185) === "3 min 5 s");
- * console.assert(formatDuration(15536.448) === "4 h 18 min");
+ * assert.ok(formatDuration(185) === "3 min 5 s");
+ * assert.ok(formatDuration(15536.448) === "4 h 18 min");
  * ```
  */
 export function formatDuration(seconds: number): string {

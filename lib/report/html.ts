@@ -30,8 +30,9 @@ const ESCAPES: Record<string, string> = {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { escapeHtml } from "./html.ts";
- * console.assert(escapeHtml(`<img src=x onerror="alert(1)">`) ===
+ * assert.ok(escapeHtml(`<img src=x onerror="alert(1)">`) ===
  *   "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;");
  * ```
  */
@@ -45,10 +46,11 @@ export function escapeHtml(text: string): string {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { markup } from "./html.ts";
  * const details = "<script>alert(1)</script>";
- * console.assert(markup`<td>${details}</td>`.text === "<td>&lt;script&gt;alert(1)&lt;/script&gt;</td>");
- * console.assert(markup`<ul>${["a", "b"].map((x) => markup`<li>${x}</li>`)}</ul>`.text ===
+ * assert.ok(markup`<td>${details}</td>`.text === "<td>&lt;script&gt;alert(1)&lt;/script&gt;</td>");
+ * assert.ok(markup`<ul>${["a", "b"].map((x) => markup`<li>${x}</li>`)}</ul>`.text ===
  *   "<ul><li>a</li><li>b</li></ul>");
  * ```
  */

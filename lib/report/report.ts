@@ -75,14 +75,15 @@ const encoder = new TextEncoder();
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { logAuditEvent, migrate, openDatabase, writeReport } from "../../mod.ts";
  * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
  * migrate(db);
  * logAuditEvent(db, { operation: "SKU_UPDATED", sku: "SKU-1", details: "<b>bold</b>" });
  * let page = "";
  * const summary = await writeReport(db, { write: async (text) => void (page += text) });
- * console.assert(summary.events_shown === 1 && summary.chain_intact === true);
- * console.assert(page.includes("&lt;b&gt;bold&lt;/b&gt;") && !page.includes("<b>bold"));
+ * assert.ok(summary.events_shown === 1 && summary.chain_intact === true);
+ * assert.ok(page.includes("&lt;b&gt;bold&lt;/b&gt;") && !page.includes("<b>bold"));
  * ```
  */
 export async function writeReport(

@@ -132,9 +132,10 @@ function outcomeCell(batch: BatchOutline): Html {
  *
  * @example
  * ```ts
+ * import assert from "node:assert/strict";
  * import { batchEndText } from "./tables.ts";
- * console.assert(batchEndText('{"exit_code":3,"duration_seconds":1.234}') === "exit code 3 after 1.2 s");
- * console.assert(batchEndText("15 orders confirmed") === "15 orders confirmed");
+ * assert.ok(batchEndText('{"exit_code":3,"duration_seconds":1.234}') === "exit code 3 after 1.2 s");
+ * assert.ok(batchEndText("15 orders confirmed") === "15 orders confirmed");
  * ```
  */
 export function batchEndText(details: string): string {
