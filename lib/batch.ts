@@ -7,6 +7,7 @@
  */
 import { type AuditDatabase, guard, readSnapshot } from "./db.ts";
 import { requireCount } from "./count.ts";
+import { requireKnownOptions } from "./known_options.ts";
 import { type AuditEvent, type AuditRow, rowToEvent, UTC_TIMESTAMP_SQL } from "./event_row.ts";
 import {
   type OutputFormat,
@@ -177,6 +178,7 @@ export function batchReport(runId: string, events: AuditEvent[]): BatchReport {
  * ```
  */
 export function listBatches(db: AuditDatabase, options: { limit?: number } = {}): BatchSummary[] {
+  requireKnownOptions(options, { limit: true }, "batch list option");
   const limit = requireCount(options.limit ?? DEFAULT_BATCH_LIST_LIMIT, "Limit");
   const rows = guard(db.path, () =>
     db.statement(

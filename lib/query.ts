@@ -19,6 +19,7 @@ import {
   UTC_TIMESTAMP_SQL,
 } from "./event_row.ts";
 import { type OutputFormat, type Row, type TextSink, writeRows } from "./output.ts";
+import { requireKnownOptions } from "./known_options.ts";
 import { parseTimeBound } from "./time_bound.ts";
 
 /** Which events to read, and in what order. All filters combine with AND. */
@@ -45,6 +46,22 @@ export interface AuditLogFilter {
   order?: "asc" | "desc";
 }
 
+/** Every key of {@linkcode AuditLogFilter}: any other is refused, not ignored. */
+const FILTER_KEYS: Record<keyof AuditLogFilter, true> = {
+  sku: true,
+  operation: true,
+  runId: true,
+  user: true,
+  since: true,
+  until: true,
+  contains: true,
+  afterId: true,
+  beforeId: true,
+  limit: true,
+  offset: true,
+  order: true,
+};
+
 /** Default `limit` of {@linkcode getAuditLog}. */
 export const DEFAULT_QUERY_LIMIT = 100;
 const PAGE_SIZE = 1000;
@@ -56,7 +73,8 @@ const PAGE_SIZE = 1000;
  * @param db The open database.
  * @param filter Filters, cursor, limit and order.
  * @returns The matching events.
- * @throws {UsageError} For a bad limit, offset, order or time bound.
+ * @throws {UsageError} For a bad limit, offset, order or time bound, or a key that is not a
+ * filter (`skus`): it would otherwise be ignored, and every event match.
  *
  * @example
  * ```ts
@@ -326,6 +344,7 @@ export function filterConditions(
 }
 
 function planQuery(db: AuditDatabase, filter: AuditLogFilter): QueryPlan {
+  requireKnownOptions(filter, FILTER_KEYS, "query filter");
   const { conditions, params } = filterConditions(db, filter);
   const order = filter.order ?? "desc";
   if (order !== "asc" && order !== "desc") {

@@ -12,6 +12,7 @@ import { batchFailed, parseBatchOutcome } from "./batch_outcome.ts";
 import { UTC_TIMESTAMP_SQL } from "./event_row.ts";
 import { type AuditLogFilter, filterConditions } from "./query.ts";
 import { parseTimeBound } from "./time_bound.ts";
+import { requireKnownOptions } from "./known_options.ts";
 
 /** What `audit-trail stats` prints. */
 export interface AuditStats {
@@ -54,6 +55,8 @@ export interface StatsOptions {
   top?: number;
 }
 
+const STATS_OPTION_KEYS: Record<keyof StatsOptions, true> = { since: true, until: true, top: true };
+
 /** Default number of SKUs and users {@linkcode getStats} lists. */
 export const DEFAULT_STATS_TOP = 10;
 
@@ -89,6 +92,7 @@ const TS = UTC_TIMESTAMP_SQL;
  * ```
  */
 export function getStats(db: AuditDatabase, options: StatsOptions = {}): AuditStats {
+  requireKnownOptions(options, STATS_OPTION_KEYS, "stats option");
   const top = requireCount(options.top ?? DEFAULT_STATS_TOP, "Top");
   const range = timeRange(options);
   return readTransaction(db, () => {

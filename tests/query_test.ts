@@ -4,13 +4,18 @@ import {
   type AuditDatabase,
   type AuditLogFilter,
   getAuditLog,
+  getStats,
+  listBatches,
   logAuditEvent,
   logAuditEvents,
   migrate,
   openDatabase,
   parseTimeBound,
+  type StatsOptions,
   streamAuditLog,
   UsageError,
+  writeReport,
+  type WriteReportOptions,
 } from "./internals.ts";
 import { writeQuery } from "../lib/query.ts";
 import { runCli, runMain, tempDir, textSink } from "./helpers.ts";
@@ -96,6 +101,33 @@ Deno.test("getAuditLog() filters by SKU, operation, run id and user, combined wi
     user: "ben",
     run_id: null,
   });
+});
+
+Deno.test("a misspelt filter, stats, report or batch list option is refused, not ignored", async () => {
+  await using dir = await tempDir();
+  using db = filledDatabase(dir.path);
+  // Built at run time (as from JSON), where TypeScript cannot see the misspelling: ignored,
+  // it would have answered with every event.
+  const misspelt = JSON.parse('{"skus": "SKU-2"}') as AuditLogFilter;
+  assert.throws(() => getAuditLog(db, misspelt), (error) =>
+    error instanceof UsageError &&
+    error.message === 'Unknown query filter "skus" (known: sku, operation, runId, user, ' +
+        "since, until, contains, afterId, beforeId, limit, offset, order)");
+  assert.throws(() => [...streamAuditLog(db, { run_id: "run_one" } as AuditLogFilter)], {
+    message: /^Unknown query filter "run_id"/,
+  });
+  assert.throws(() => getStats(db, { from: "2026-01-01" } as StatsOptions), {
+    message: /^Unknown stats option "from" \(known: since, until, top\)$/,
+  });
+  assert.throws(() => listBatches(db, { limt: 5 } as { limit?: number }), {
+    message: /^Unknown batch list option "limt"/,
+  });
+  await assert.rejects(
+    () => writeReport(db, textSink(), { sinse: "2026-01-01" } as WriteReportOptions),
+    { message: /^Unknown report option "sinse"/ },
+  );
+  // A key left undefined is as good as absent.
+  assert.deepEqual(ids(db, { sku: "SKU-2", operation: undefined }), [22, 17, 12, 7, 2]);
 });
 
 Deno.test("getAuditLog() pages with limit and offset", async () => {

@@ -9,6 +9,7 @@ import { basename } from "node:path";
 import { CHAIN_SCHEMA_VERSION, verifyChain } from "../chain/mod.ts";
 import { type AuditDatabase, readSnapshot } from "../db.ts";
 import { errorMessage } from "../errors.ts";
+import { requireKnownOptions } from "../known_options.ts";
 import { schemaVersion } from "../schema.ts";
 import type { TextSink } from "../output.ts";
 import { getAuditLog } from "../query.ts";
@@ -38,6 +39,15 @@ export interface WriteReportOptions {
   /** audit-trail's version, for the footer. */
   version?: string;
 }
+
+const REPORT_OPTION_KEYS: Record<keyof WriteReportOptions, true> = {
+  since: true,
+  until: true,
+  source: true,
+  now: true,
+  chain: true,
+  version: true,
+};
 
 /** What {@linkcode writeReport} wrote. */
 export interface ReportSummary {
@@ -91,6 +101,7 @@ export async function writeReport(
   sink: TextSink,
   options: WriteReportOptions = {},
 ): Promise<ReportSummary> {
+  requireKnownOptions(options, REPORT_OPTION_KEYS, "report option");
   const range = { since: options.since, until: options.until };
   // One snapshot for every figure, list and the chain: events logged while the report reads
   // would otherwise be counted by some parts and not others.
