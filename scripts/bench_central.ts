@@ -4,7 +4,8 @@
  * - first sync of a backlog (default 300,000 events) through `audit-trail sync` as a site's
  *   role (row-level security, the chain trigger, every index), against `psql \copy` loading
  *   the same rows into a table with the same columns and primary key; rounds take turns
- *   going first; peak memory of the sync process;
+ *   going first; peak memory of the sync process; beside them, `\copy` into a table with the
+ *   schema's indexes too (what the indexes alone cost);
  * - an incremental sync of 5 events, beside its floor: a bare Deno process that loads the same
  *   client, logs in and asks one question (scripts/bench_bare_central.ts); the CLI's own
  *   process start and one round trip are printed too;
@@ -130,6 +131,7 @@ try {
   const csv = join(work, "central.csv");
   const syncs: RunResult[] = [];
   const copies: RunResult[] = [];
+  const indexedCopies: RunResult[] = [];
   const syncServerCpu: number[] = [];
   const copyServerCpu: number[] = [];
   const withServerCpu = async (into: number[], step: () => Promise<RunResult>) => {
@@ -151,7 +153,10 @@ try {
     await run(psqlArgs(
       central.adminUrl,
       // The same columns (types and collations) and key; no other index, trigger or policy.
-      `CREATE TABLE peer (LIKE audit_trail_events, PRIMARY KEY (site, audit_id))`,
+      `CREATE TABLE peer (LIKE audit_trail_events, PRIMARY KEY (site, audit_id));
+       -- Beside it, what the schema's indexes alone cost: its every index, still no trigger
+       -- or policy.
+       CREATE TABLE peer_indexed (LIKE audit_trail_events INCLUDING ALL)`,
     ));
     const sync = () =>
       withServerCpu(
@@ -163,6 +168,10 @@ try {
         copyServerCpu,
         () => run(psqlArgs(central.adminUrl, `\\copy peer FROM '${csv}' CSV`)),
       );
+    const copyIndexed = async () =>
+      indexedCopies.push(
+        await run(psqlArgs(central.adminUrl, `\\copy peer_indexed FROM '${csv}' CSV`)),
+      );
     if (round === 0) {
       syncs.push(await sync());
       await run(psqlArgs(
@@ -170,11 +179,14 @@ try {
         `\\copy (SELECT ${columns} FROM audit_trail_events ORDER BY audit_id) TO '${csv}' CSV`,
       ));
       copies.push(await copy());
+      await copyIndexed();
     } else if (round % 2 === 1) {
       copies.push(await copy());
+      await copyIndexed();
       syncs.push(await sync());
     } else {
       syncs.push(await sync());
+      await copyIndexed();
       copies.push(await copy());
     }
     await dropLater(central.name);
@@ -214,6 +226,14 @@ try {
     `ratio sync / \\copy: ${
       (s.ms / c.ms).toFixed(2)
     }x (target 2.0x); load average ${loadAverage()}`,
+  );
+  const indexed = summarize(indexedCopies);
+  log(
+    `  beside: psql \\copy into a table with the schema's indexes too (no trigger, no policy): ${
+      (indexed.ms / 1000).toFixed(2)
+    } s = ${(indexed.ms / c.ms).toFixed(2)}x the plain \\copy; sync / that: ${
+      (s.ms / indexed.ms).toFixed(2)
+    }x`,
   );
 
   // Incremental: a few new events after a full sync.
