@@ -14,7 +14,7 @@ import {
 import { batchFailed, parseBatchOutcome } from "./batch_outcome.ts";
 import { type AuditDatabase, readTransaction } from "./db.ts";
 import { UTC_TIMESTAMP_SQL } from "./event_row.ts";
-import { timeRange } from "./stats.ts";
+import { timeRange } from "./time_bound.ts";
 
 const TS = UTC_TIMESTAMP_SQL;
 

@@ -20,7 +20,7 @@ import {
 } from "./event_row.ts";
 import { type OutputFormat, type Row, type TextSink, writeRows } from "./output.ts";
 import { requireKnownOptions } from "./known_options.ts";
-import { parseTimeBound } from "./time_bound.ts";
+import { parseTimeBound, timeRange } from "./time_bound.ts";
 
 /** Which events to read, and in what order. All filters combine with AND. */
 export interface AuditLogFilter {
@@ -143,6 +143,7 @@ export function* streamAuditRows(
   filter: AuditLogFilter = {},
 ): Generator<AuditRow[]> {
   const plan = planQuery(db, filter);
+  if (plan.empty) return;
   let remaining = plan.limit === 0 ? Infinity : plan.limit;
   let offset = plan.offset;
   let cursor: number | null = null;
@@ -275,6 +276,8 @@ export async function writeQuery(
 interface QueryPlan {
   sql(columns: string, withCursor: boolean, withCeiling: boolean): string;
   params: (string | number)[];
+  /** No event can match (none lies in the time range). */
+  empty: boolean;
   limit: number;
   offset: number;
   ascending: boolean;
@@ -353,8 +356,14 @@ function planQuery(db: AuditDatabase, filter: AuditLogFilter): QueryPlan {
   const ascending = order === "asc";
   const limit = requireCount(filter.limit ?? DEFAULT_QUERY_LIMIT, "Limit");
   const offset = requireCount(filter.offset ?? 0, "Offset");
+  const span = timeSpanIds(db, filter);
+  if (span) {
+    conditions.push("audit_id BETWEEN ? AND ?");
+    params.push(span.first, span.last);
+  }
   return {
     params,
+    empty: span === null,
     limit,
     offset,
     ascending,
@@ -367,6 +376,28 @@ function planQuery(db: AuditDatabase, filter: AuditLogFilter): QueryPlan {
               ORDER BY audit_id ${ascending ? "ASC" : "DESC"} LIMIT ? OFFSET ?`;
     },
   };
+}
+
+/**
+ * The first and last `audit_id` among the events inside the filter's time range, read from
+ * the time index (`undefined` without a time bound; `null` when the range holds no event).
+ * Pages are read in `audit_id` order, so SQLite walks the table by id and tests each event's
+ * time: without these bounds, the newest 100 events of a month five years back read every
+ * event since, and a range holding nothing reads them all. Clocks set back and legacy rows
+ * can put a time out of id order; the bounds then only widen, and the time test still decides.
+ */
+function timeSpanIds(
+  db: AuditDatabase,
+  filter: AuditLogFilter,
+): { first: number; last: number } | null | undefined {
+  if (filter.since === undefined && filter.until === undefined) return undefined;
+  const range = timeRange(filter);
+  const row = guard(db.path, () =>
+    db.statement(
+      `SELECT min(audit_id) AS first, max(audit_id) AS last FROM audit_log
+       WHERE ${UTC_TIMESTAMP_SQL} >= ? AND ${UTC_TIMESTAMP_SQL} < ?`,
+    ).get(range.start, range.end)!);
+  return row.first === null ? null : { first: row.first as number, last: row.last as number };
 }
 
 /** SQLite's default limit on the length of a LIKE pattern, in bytes. */

@@ -11,7 +11,7 @@ import { requireCount } from "./count.ts";
 import { batchFailed, parseBatchOutcome } from "./batch_outcome.ts";
 import { UTC_TIMESTAMP_SQL } from "./event_row.ts";
 import { type AuditLogFilter, filterConditions } from "./query.ts";
-import { parseTimeBound } from "./time_bound.ts";
+import { timeRange } from "./time_bound.ts";
 import { requireKnownOptions } from "./known_options.ts";
 
 /** What `audit-trail stats` prints. */
@@ -159,15 +159,6 @@ function emptyStats(): AuditStats {
     top_skus: [],
     users: [],
     batches: { count: 0, failed: 0, median_duration_seconds: null },
-  };
-}
-
-/** The half-open range `[start, end)` of the options; open ends are the widest strings. */
-export function timeRange(options: StatsOptions): { start: string; end: string } {
-  return {
-    start: options.since === undefined ? "" : parseTimeBound(options.since).start,
-    // Above every timestamp: text compares by code point, and no stored time starts so high.
-    end: options.until === undefined ? "\u{10FFFF}" : parseTimeBound(options.until).end,
   };
 }
 

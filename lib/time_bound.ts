@@ -101,3 +101,12 @@ function daysInMonth(year: number, month: number): number {
 function isoBound(ms: number): string {
   return ms >= PAST_LAST_MS ? AFTER_ALL : new Date(ms).toISOString();
 }
+
+/** The half-open range `[start, end)` of `since` and `until`; open ends are the widest strings. */
+export function timeRange(options: { since?: string; until?: string }): TimeRange {
+  return {
+    start: options.since === undefined ? "" : parseTimeBound(options.since).start,
+    // Above every timestamp: text compares by code point, and no stored time starts so high.
+    end: options.until === undefined ? "\u{10FFFF}" : parseTimeBound(options.until).end,
+  };
+}

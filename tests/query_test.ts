@@ -246,6 +246,37 @@ Deno.test("--since and --until select by time on a database mixing legacy and IS
   }
 });
 
+Deno.test("a query bounded in time reads the events of its time range, not the whole table", async () => {
+  await using dir = await tempDir();
+  using db = mixedDatabase(dir.path);
+  const statements: string[] = [];
+  const prepare = db.statement.bind(db);
+  db.statement = (sql: string) => {
+    statements.push(sql);
+    return prepare(sql);
+  };
+  // The newest events of a day long past; a range that holds no event; both ends with a SKU.
+  assert.deepEqual(ids(db, { until: "2026-02-15", limit: 2 }), [8, 2]);
+  assert.deepEqual(ids(db, { since: "2027-01-01" }), []);
+  assert.deepEqual(ids(db, { since: "2026-02-16", until: "2026-02-16", sku: "SKU-1001" }), [5]);
+  assert.deepEqual(ids(db, { since: "2026-02-16", order: "asc", limit: 0 }), [
+    3,
+    4,
+    5,
+    6,
+    7,
+    9,
+    10,
+  ]);
+  assert.ok(statements.length >= 4);
+  for (const sql of new Set(statements)) {
+    const plan = db.sqlite.prepare(`EXPLAIN QUERY PLAN ${sql}`).all().map((r) => String(r.detail));
+    for (const step of plan) {
+      assert.doesNotMatch(step, /^SCAN audit_log(?! USING)/, `${sql}\n${plan}`);
+    }
+  }
+});
+
 Deno.test("parseTimeBound() turns a date or date-time into the UTC range it names", () => {
   assert.deepEqual(parseTimeBound("2026-02-16"), {
     start: "2026-02-16T00:00:00.000Z",
