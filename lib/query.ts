@@ -143,39 +143,32 @@ export function* streamAuditRows(
   filter: AuditLogFilter = {},
 ): Generator<AuditRow[]> {
   const plan = planQuery(db, filter);
-  if (plan.empty) return;
-  let remaining = plan.limit === 0 ? Infinity : plan.limit;
-  let offset = plan.offset;
-  let cursor: number | null = null;
-  let ceiling: number | null = null;
+  let { low, high } = plan;
   if (plan.ascending) {
     // Ascending exports stop at the newest event that existed when they began, so a
     // steady stream of new events cannot keep them running forever.
-    ceiling = guard(
+    const newest = guard(
       db.path,
       () =>
         db.statement("SELECT coalesce(max(audit_id), 0) AS id FROM audit_log").get()!.id as number,
     );
+    high = Math.min(high, newest);
   }
+  let remaining = plan.limit === 0 ? Infinity : plan.limit;
+  let offset = plan.offset;
   // Pages are read with timestamps as stored while they all have the printed form; from the
   // first page that holds another (a legacy database's older events), that page and every
   // later one are read with the SQL that normalises them.
   let timestamps: "stored" | "printed" = "stored";
   const statements = new Map<string, StatementSync>();
-  while (remaining > 0) {
+  while (remaining > 0 && low <= high) {
     const size = Math.min(PAGE_SIZE, remaining);
-    const params = [...plan.params];
-    if (cursor !== null) params.push(cursor);
-    if (ceiling !== null) params.push(ceiling);
-    params.push(size, offset);
+    const params = [...plan.params, low, high, size, offset];
     const read = () => {
-      const key = `${cursor !== null} ${timestamps}`;
-      let statement = statements.get(key);
+      let statement = statements.get(timestamps);
       if (!statement) {
-        statement = db.statement(
-          plan.sql(eventRowSql(timestamps), cursor !== null, ceiling !== null),
-        );
-        statements.set(key, statement);
+        statement = db.statement(plan.sql(eventRowSql(timestamps)));
+        statements.set(timestamps, statement);
       }
       return guard(db.path, () => readEventRows(statement, params));
     };
@@ -189,7 +182,12 @@ export function* streamAuditRows(
     if (page.length < size) return;
     remaining -= page.length;
     offset = 0;
-    cursor = page[page.length - 1][0];
+    // The next page's window ends where this page ended: one bound at each end, so SQLite
+    // starts its walk at the cursor (with a second upper bound it may start at the other one
+    // and step over every event already read, page after page).
+    const cursor = page[page.length - 1][0];
+    if (plan.ascending) low = cursor + 1;
+    else high = cursor - 1;
   }
 }
 
@@ -274,10 +272,12 @@ export async function writeQuery(
 }
 
 interface QueryPlan {
-  sql(columns: string, withCursor: boolean, withCeiling: boolean): string;
+  /** The statement of one page; its last parameters are the id window, limit and offset. */
+  sql(columns: string): string;
   params: (string | number)[];
-  /** No event can match (none lies in the time range). */
-  empty: boolean;
+  /** The window of `audit_id`s that can match, both ends included (empty when low > high). */
+  low: number;
+  high: number;
   limit: number;
   offset: number;
   ascending: boolean;
@@ -285,8 +285,8 @@ interface QueryPlan {
 
 /**
  * The WHERE conditions (joined by AND) and their parameters that select the events of
- * `filter`, leaving out its limit, offset and order: for figures over the same events that
- * a query lists, such as facet counts.
+ * `filter`, leaving out its cursors (`afterId`, `beforeId`), limit, offset and order: for figures
+ * over the same events that a query lists, such as facet counts.
  */
 export function filterConditions(
   db: AuditDatabase,
@@ -335,14 +335,6 @@ export function filterConditions(
       params.push(ascii ? folded.toLowerCase() : folded);
     }
   }
-  if (filter.afterId !== undefined) {
-    conditions.push("audit_id > ?");
-    params.push(requireCount(filter.afterId, "The after id (an event id)"));
-  }
-  if (filter.beforeId !== undefined) {
-    conditions.push("audit_id < ?");
-    params.push(requireCount(filter.beforeId, "The before id (an event id)"));
-  }
   return { conditions, params };
 }
 
@@ -356,23 +348,32 @@ function planQuery(db: AuditDatabase, filter: AuditLogFilter): QueryPlan {
   const ascending = order === "asc";
   const limit = requireCount(filter.limit ?? DEFAULT_QUERY_LIMIT, "Limit");
   const offset = requireCount(filter.offset ?? 0, "Offset");
-  const span = timeSpanIds(db, filter);
-  if (span) {
-    conditions.push("audit_id BETWEEN ? AND ?");
-    params.push(span.first, span.last);
+  // Every bound on audit_id (the cursors, the time range's ids, then each page's cursor) is
+  // folded into one window, which the statement gives SQLite as its only two bounds.
+  let low = Number.MIN_SAFE_INTEGER;
+  let high = Number.MAX_SAFE_INTEGER;
+  if (filter.afterId !== undefined) {
+    low = requireCount(filter.afterId, "The after id (an event id)") + 1;
+  }
+  if (filter.beforeId !== undefined) {
+    high = requireCount(filter.beforeId, "The before id (an event id)") - 1;
+  }
+  const span = low <= high ? timeSpanIds(db, filter) : undefined;
+  if (span === null) high = low - 1;
+  else if (span) {
+    low = Math.max(low, span.first);
+    high = Math.min(high, span.last);
   }
   return {
     params,
-    empty: span === null,
+    low,
+    high,
     limit,
     offset,
     ascending,
-    sql(columns, withCursor, withCeiling) {
-      const all = [...conditions];
-      if (withCursor) all.push(ascending ? "audit_id > ?" : "audit_id < ?");
-      if (withCeiling) all.push("audit_id <= ?");
-      const where = all.length ? `WHERE ${all.join(" AND ")}` : "";
-      return `SELECT ${columns} FROM audit_log ${where}
+    sql(columns) {
+      const where = [...conditions, "audit_id BETWEEN ? AND ?"].join(" AND ");
+      return `SELECT ${columns} FROM audit_log WHERE ${where}
               ORDER BY audit_id ${ascending ? "ASC" : "DESC"} LIMIT ? OFFSET ?`;
     },
   };

@@ -324,5 +324,5 @@ export function eventsPerDay(
 }
 
 function wholeFilter(db: AuditDatabase, filter: AuditLogFilter) {
-  return filterConditions(db, { ...filter, afterId: undefined, beforeId: undefined });
+  return filterConditions(db, filter);
 }
