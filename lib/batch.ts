@@ -182,10 +182,23 @@ export function listBatches(db: AuditDatabase, options: { limit?: number } = {})
   const limit = requireCount(options.limit ?? DEFAULT_BATCH_LIST_LIMIT, "Limit");
   const rows = guard(db.path, () =>
     db.statement(
-      `WITH batches AS (
-         SELECT run_id, count(*) AS event_count, min(audit_id) AS first_id, max(audit_id) AS last_id
-         FROM audit_log WHERE run_id IS NOT NULL
-         GROUP BY run_id ORDER BY last_id DESC LIMIT ?
+      // The run ids are found by hopping through the run_id index from one to the next,
+      // and each one's newest event is one more look-up: the newest batches cost one step
+      // per batch, where grouping the index reads every event. Only the batches listed are
+      // counted.
+      `WITH RECURSIVE runs(run_id) AS (
+         SELECT min(run_id) FROM audit_log
+         UNION ALL
+         SELECT (SELECT min(run_id) FROM audit_log WHERE run_id > runs.run_id)
+         FROM runs WHERE runs.run_id IS NOT NULL
+       ),
+       newest AS (
+         SELECT run_id, (SELECT max(audit_id) FROM audit_log WHERE run_id = runs.run_id) AS last_id
+         FROM runs WHERE run_id IS NOT NULL ORDER BY last_id DESC LIMIT ?
+       ),
+       batches AS (
+         SELECT n.run_id, n.last_id, count(*) AS event_count, min(a.audit_id) AS first_id
+         FROM newest n JOIN audit_log a ON a.run_id = n.run_id GROUP BY n.run_id
        )
        SELECT b.run_id, b.event_count,
          (SELECT ${UTC_TIMESTAMP_SQL} FROM audit_log WHERE audit_id = b.first_id) AS start_time,

@@ -8,6 +8,7 @@ import {
   getBatchOperations,
   listBatches,
   logAuditEvent,
+  logAuditEvents,
   migrate,
   openDatabase,
   startBatch,
@@ -16,7 +17,7 @@ import {
 import { DatabaseSync } from "node:sqlite";
 import { BatchEndNotRecordedError, execBatch, type SignalSource } from "../lib/batch_run.ts";
 import { DatabaseBusyError } from "../lib/errors.ts";
-import { tempDir } from "./helpers.ts";
+import { bytesRead, tempDir } from "./helpers.ts";
 import { insertRaw, ISO_TIMESTAMP, openMigrated, writeLegacyDatabase } from "./fixtures.ts";
 
 Deno.test("getBatchOperations() summarises a batch: events oldest first, start, end and duration", async () => {
@@ -196,6 +197,51 @@ Deno.test("listBatches() lists every run id, most recently active first, with a 
   assert.equal(listBatches(db)[0].run_id, "run_30");
   assert.equal(listBatches(db, { limit: 0 }).length, 30);
   assert.throws(() => listBatches(db, { limit: -1 }), UsageError);
+});
+
+Deno.test({
+  name: "listBatches() finds the newest batches in the run_id index without reading all of it",
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    await using dir = await tempDir();
+    const path = join(dir.path, "app.db");
+    {
+      using db = openDatabase(path, { create: true });
+      migrate(db);
+      // One long batch long ago, then thirty short ones.
+      await logAuditEvents(
+        db,
+        Array.from({ length: 40_000 }, () => ({
+          operation: "COUNTED",
+          run_id: "run_20210101_000000_00000000",
+        })),
+      );
+      for (let i = 0; i < 30; i++) {
+        await logAuditEvents(
+          db,
+          Array.from({ length: 5 }, () => ({
+            operation: "COUNTED",
+            run_id: `run_20260216_0000${String(i).padStart(2, "0")}_0000abcd`,
+          })),
+        );
+      }
+    }
+    using db = openDatabase(path, { readOnly: true });
+    db.sqlite.exec("PRAGMA cache_size = 8");
+    const index = db.sqlite.prepare(
+      "SELECT sum(pgsize) AS bytes FROM dbstat WHERE name = 'idx_audit_log_run_id'",
+    ).get()!.bytes as number;
+    const before = bytesRead();
+    const listed = listBatches(db, { limit: 3 });
+    const read = bytesRead() - before;
+    assert.deepEqual(listed.map((b) => [b.run_id, b.event_count]), [
+      ["run_20260216_000029_0000abcd", 5],
+      ["run_20260216_000028_0000abcd", 5],
+      ["run_20260216_000027_0000abcd", 5],
+    ]);
+    assert.ok(read < index / 4, `read ${read} bytes of a ${index}-byte index`);
+    assert.equal(listBatches(db, { limit: 0 }).at(-1)?.event_count, 40_000);
+  },
 });
 
 Deno.test("startBatch() makes a new run id per batch, or takes a valid one", async () => {

@@ -18,7 +18,7 @@ import {
   type WriteReportOptions,
 } from "./internals.ts";
 import { writeQuery } from "../lib/query.ts";
-import { runCli, runMain, tempDir, textSink } from "./helpers.ts";
+import { bytesRead, runCli, runMain, tempDir, textSink } from "./helpers.ts";
 import { insertRaw, ISO_TIMESTAMP, openMigrated, writeLegacyDatabase } from "./fixtures.ts";
 
 const ids = (db: AuditDatabase, filter: AuditLogFilter = {}) =>
@@ -276,11 +276,6 @@ Deno.test("a query bounded in time reads the events of its time range, not the w
     }
   }
 });
-
-/** Bytes this thread has read from files so far (Linux). */
-function bytesRead(): number {
-  return Number(/rchar: (\d+)/.exec(Deno.readTextFileSync("/proc/thread-self/io"))![1]);
-}
 
 Deno.test({
   name:
