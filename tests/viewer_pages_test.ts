@@ -8,8 +8,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startViewer } from "../lib/viewer/server.ts";
+import { runJob } from "../lib/viewer/jobs.ts";
+import { logAuditEvent, logAuditEvents } from "./internals.ts";
+import { openMigrated } from "./fixtures.ts";
 import { decodeEntities } from "./browser.ts";
-import { runCli, tempDir } from "./helpers.ts";
+import { runCli, tempDir, textSink } from "./helpers.ts";
 import { viewerFixture } from "./viewer_fixture.ts";
 
 async function pages(
@@ -123,4 +126,44 @@ Deno.test("Charts tell a screen reader their figures; charts of links stay a gro
     );
     assert.equal([...overview.matchAll(/tabindex/g)].length, timeColumns(overview));
   });
+});
+
+Deno.test("Paging through an event list counts its filter's events once, and again once the log changed", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  await logAuditEvents(
+    db,
+    Array.from({ length: 250 }, (_, i) => ({ operation: i % 2 ? "COUNTED" : "MOVED" })),
+  );
+  const statements: string[] = [];
+  const prepare = db.statement.bind(db);
+  db.statement = (sql: string) => {
+    statements.push(sql);
+    return prepare(sql);
+  };
+  const page = async (filter: { beforeId?: number }) => {
+    statements.length = 0;
+    const sink = textSink();
+    await runJob(
+      db,
+      {
+        kind: "events_page",
+        filter: { limit: 100, ...filter },
+        params: filter.beforeId ? { before_id: `${filter.beforeId}` } : {},
+      },
+      sink,
+      { source: "app.db", path: db.path },
+    );
+    const counted = statements.filter((sql) => /count\(/.test(sql)).length;
+    return { heading: /<h2>([^<]*) events?<\/h2>/.exec(sink.text)?.[1], counted };
+  };
+  const first = await page({});
+  assert.deepEqual(first.heading, "250");
+  assert.ok(first.counted > 0);
+  assert.deepEqual(await page({ beforeId: 151 }), { heading: "250", counted: 0 });
+  assert.deepEqual(await page({ beforeId: 51 }), { heading: "250", counted: 0 });
+  logAuditEvent(db, { operation: "MOVED" });
+  const grown = await page({ beforeId: 51 });
+  assert.equal(grown.heading, "251");
+  assert.ok(grown.counted > 0);
 });
