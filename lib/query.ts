@@ -387,7 +387,7 @@ function planQuery(db: AuditDatabase, filter: AuditLogFilter): QueryPlan {
  * event since, and a range holding nothing reads them all. Clocks set back and legacy rows
  * can put a time out of id order; the bounds then only widen, and the time test still decides.
  */
-function timeSpanIds(
+export function timeSpanIds(
   db: AuditDatabase,
   filter: AuditLogFilter,
 ): { first: number; last: number } | null | undefined {

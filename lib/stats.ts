@@ -10,7 +10,7 @@ import { type AuditDatabase, guard, readTransaction } from "./db.ts";
 import { requireCount } from "./count.ts";
 import { batchFailed, parseBatchOutcome } from "./batch_outcome.ts";
 import { UTC_TIMESTAMP_SQL } from "./event_row.ts";
-import { type AuditLogFilter, filterConditions } from "./query.ts";
+import { type AuditLogFilter, filterConditions, timeSpanIds } from "./query.ts";
 import { timeRange } from "./time_bound.ts";
 import { requireKnownOptions } from "./known_options.ts";
 
@@ -324,5 +324,13 @@ export function eventsPerDay(
 }
 
 function wholeFilter(db: AuditDatabase, filter: AuditLogFilter) {
-  return filterConditions(db, filter);
+  const { conditions, params } = filterConditions(db, filter);
+  // A time bound alone would leave SQLite to walk another filter's index (or the operation
+  // index it groups by) and test every event's time; the ids of the range bound that walk.
+  const span = timeSpanIds(db, filter);
+  if (span !== undefined) {
+    conditions.push("audit_id BETWEEN ? AND ?");
+    params.push(span?.first ?? 1, span?.last ?? 0);
+  }
+  return { conditions, params };
 }

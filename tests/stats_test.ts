@@ -10,7 +10,7 @@ import { DatabaseSync } from "node:sqlite";
 import { type AuditDatabase, migrate, openDatabase } from "../mod.ts";
 import { UTC_TIMESTAMP_SQL } from "../lib/event_row.ts";
 import { batchEndOutcome, recentBatches } from "../lib/batch_overview.ts";
-import { getStats } from "../lib/stats.ts";
+import { eventsPerDay, facetCounts, getStats } from "../lib/stats.ts";
 import { statsTable } from "../cli/stats.ts";
 import { fingerprint, runCli, tempDir } from "./helpers.ts";
 import { insertRaw, migratedFile, openMigrated, writeLegacyDatabase } from "./fixtures.ts";
@@ -270,6 +270,34 @@ Deno.test("getStats() reads indexes only: no statement scans the audit_log table
         `${sql}\n${plan}`,
       );
     }
+  }
+});
+
+Deno.test("facet counts bounded in time read the time range's events, not a whole index", async () => {
+  await using dir = await tempDir();
+  using db = mixedLog(dir.path);
+  const statements: string[] = [];
+  const prepare = db.statement.bind(db);
+  db.statement = (sql: string) => {
+    statements.push(sql);
+    return prepare(sql);
+  };
+  const day = { since: "2026-02-17", until: "2026-02-17" };
+  assert.deepEqual(facetCounts(db, day, "operation").map((f) => [f.value, f.count]), [
+    ["BATCH_END", 2],
+    ["BATCH_START", 2],
+    ["ORDER_CONFIRMED", 2],
+    ["SKU_UPDATED", 1],
+  ]);
+  assert.deepEqual(facetCounts(db, { since: "2027-01-01" }, "user"), []);
+  assert.deepEqual(eventsPerDay(db, { ...day, sku: "SKU-1001" }), [{
+    day: "2026-02-17",
+    count: 2,
+  }]);
+  assert.ok(statements.length >= 4);
+  for (const sql of new Set(statements)) {
+    const plan = db.sqlite.prepare(`EXPLAIN QUERY PLAN ${sql}`).all().map((r) => String(r.detail));
+    for (const step of plan) assert.doesNotMatch(step, /^SCAN audit_log/, `${sql}\n${plan}`);
   }
 });
 
