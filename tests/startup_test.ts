@@ -135,6 +135,7 @@ Deno.test("batch show and list read no event writer, seal or hash", async () => 
     "lib/errors.ts",
     "lib/event_row.ts",
     "lib/io.ts",
+    "lib/known_options.ts",
     "lib/output.ts",
     "lib/query.ts",
     "lib/run_id.ts",
