@@ -197,8 +197,10 @@ export function listBatches(db: AuditDatabase, options: { limit?: number } = {})
          FROM runs WHERE run_id IS NOT NULL ORDER BY last_id DESC LIMIT ?
        ),
        batches AS (
-         SELECT n.run_id, n.last_id, count(*) AS event_count, min(a.audit_id) AS first_id
-         FROM newest n JOIN audit_log a ON a.run_id = n.run_id GROUP BY n.run_id
+         SELECT run_id, last_id,
+           (SELECT count(*) FROM audit_log WHERE run_id = newest.run_id) AS event_count,
+           (SELECT min(audit_id) FROM audit_log WHERE run_id = newest.run_id) AS first_id
+         FROM newest
        )
        SELECT b.run_id, b.event_count,
          (SELECT ${UTC_TIMESTAMP_SQL} FROM audit_log WHERE audit_id = b.first_id) AS start_time,
