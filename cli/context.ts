@@ -178,7 +178,11 @@ export function parseCommandArgs<T extends OptionSpecs>(
  */
 export function settleGlobals(context: CommandContext, globals: GlobalValues): void {
   context.globals = globals;
-  if (globals.db === "") throw new UsageError("--db must not be empty");
+  if (globals.db === "") {
+    throw new UsageError("--db must not be empty", {
+      hint: "Give the database's path with --db, or leave --db out to use $AUDIT_TRAIL_DB.",
+    });
+  }
   const fromEnv = context.io.env("AUDIT_TRAIL_DB");
   context.dbPath = globals.db ?? (fromEnv ? fromEnv : defaultDatabasePath(context.io.cwd()));
   if (globals.format !== undefined && !OUTPUT_FORMATS.includes(globals.format as OutputFormat)) {

@@ -98,7 +98,9 @@ EXAMPLES
     const filter = filterFromOptions(options);
     if (central !== undefined) {
       if (archives !== undefined) {
-        throw new UsageError("--archives is for this database, not for --central");
+        throw new UsageError("--archives is for this database, not for --central", {
+          hint: "Leave out --archives or --central: the central store keeps archived events.",
+        });
       }
       const cursor = options["after-id"] !== undefined ? "after-id" : "before-id";
       if (site === undefined && options[cursor] !== undefined) {

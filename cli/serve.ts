@@ -50,16 +50,25 @@ EXAMPLES
     }, { formats: [] });
     expectAtMost("serve", positionals, 0);
     const port = values.port === undefined ? DEFAULT_PORT : parseCount(values.port, "--port");
-    if (port > 65535) throw new UsageError(`--port must be 65535 or less, not "${values.port}"`);
+    if (port > 65535) {
+      throw new UsageError(`--port must be 65535 or less, not "${values.port}"`, {
+        hint: `Leave --port out for ${DEFAULT_PORT}, or give 0 to take any free port.`,
+      });
+    }
     const timeLimit = values["time-limit"] === undefined
       ? DEFAULT_TIME_LIMIT_MS / 1000
       : Number(values["time-limit"]);
     if (!(timeLimit > 0) || !Number.isFinite(timeLimit)) {
       throw new UsageError(
         `--time-limit must be a number of seconds above 0, not "${values["time-limit"]}"`,
+        { hint: `Give seconds such as 10 or 2.5 (default ${DEFAULT_TIME_LIMIT_MS / 1000}).` },
       );
     }
-    if (values.host === "") throw new UsageError("--host must not be empty");
+    if (values.host === "") {
+      throw new UsageError("--host must not be empty", {
+        hint: "Leave --host out to listen on 127.0.0.1 (this computer only), or give an address.",
+      });
+    }
     const { io } = context;
     const stop = new AbortController();
     const viewer = await startViewer({

@@ -66,6 +66,7 @@ EXAMPLES
           `${
             values.anchor !== undefined ? "--anchor" : "--archives"
           } is for this database, not for --central`,
+          { hint: "Leave it out to check the central store, or leave out --central." },
         );
       }
       const { verifyCentralCommand } = await importOnDemand<typeof import("./central.ts")>(

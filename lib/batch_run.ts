@@ -8,7 +8,7 @@ import { type BatchOutcome, formatBatchOutcome, signalNumber } from "./batch_out
 import { type AuditDatabase, writeTransaction } from "./db.ts";
 import { AuditTrailError, errorMessage, UsageError } from "./errors.ts";
 import type { AuditEvent } from "./event_row.ts";
-import { appendEvent, checkEvent, logAuditEvent } from "./events.ts";
+import { appendEvent, checkEvent, eventRefused, logAuditEvent } from "./events.ts";
 import { generateRunId, validateRunId } from "./run_id.ts";
 
 /**
@@ -69,7 +69,7 @@ export function endBatch(
   const valid = checkEvent(
     { operation: BATCH_END, details: summary, run_id: runId },
     { user: options.user },
-    (problem) => new UsageError(problem),
+    eventRefused,
   );
   // Looked at in the transaction that appends, so two `batch end` at once cannot both end it.
   return writeTransaction(db, () => {

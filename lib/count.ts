@@ -27,7 +27,7 @@ import { UsageError } from "./errors.ts";
  */
 export function parseCount(text: string, name: string): number {
   const value = /^\d+$/.test(text.trim()) ? Number(text) : NaN;
-  if (!Number.isSafeInteger(value)) throw notACount(name, text);
+  if (!Number.isSafeInteger(value)) throw notACount(name, text, true);
   return value;
 }
 
@@ -54,8 +54,20 @@ export function requireCount(value: number, name: string): number {
   return value;
 }
 
-function notACount(name: string, given: string): UsageError {
-  return new UsageError(`${name} must be a whole number of 0 or more, not "${given}"`);
+function notACount(name: string, given: string, typed = false): UsageError {
+  // Digits alone that failed are past 2^53: "not a whole number" would send the person looking
+  // for a typo in a number that has none.
+  if (/^\d+$/.test(given.trim())) {
+    return new UsageError(
+      `${name} is too large: at most ${Number.MAX_SAFE_INTEGER}, not "${given}"`,
+      { hint: `Give ${name} a smaller number.` },
+    );
+  }
+  return new UsageError(`${name} must be a whole number of 0 or more, not "${given}"`, {
+    hint: typed
+      ? `Write ${name} in the digits 0-9 alone, e.g. 10: no sign, point, exponent or spaces inside.`
+      : undefined,
+  });
 }
 
 /**

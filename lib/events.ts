@@ -105,9 +105,14 @@ export function checkEvent(
   return { operation, details, sku, user, run_id: runId };
 }
 
+/** The error of an event (or its defaults) refused before anything was written. */
+export function eventRefused(problem: string): UsageError {
+  return new UsageError(problem, { hint: "Nothing was written. Correct it and run it again." });
+}
+
 /** Checks the defaults given for events that leave fields out. */
 export function checkDefaults(defaults: EventDefaults): EventDefaults {
-  const fail = (problem: string) => new UsageError(problem);
+  const fail = eventRefused;
   if (defaults.user !== undefined) checkName("user", defaults.user, fail);
   if (defaults.run_id) {
     const problem = runIdProblem(defaults.run_id);
@@ -225,7 +230,7 @@ export function logAuditEvent(
   event: NewAuditEvent,
   defaults: EventDefaults = {},
 ): AuditEvent {
-  const valid = checkEvent(event, defaults, (problem) => new UsageError(problem));
+  const valid = checkEvent(event, defaults, eventRefused);
   return appendTransaction(db, () => appendEvent(db, valid));
 }
 

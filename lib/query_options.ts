@@ -72,7 +72,9 @@ export function filterFromOptions(
   }
   const order = values.order ?? "desc";
   if (order !== "asc" && order !== "desc") {
-    throw new UsageError(`--order must be "desc" or "asc", not "${order}"`);
+    throw new UsageError(`--order must be "desc" or "asc", not "${order}"`, {
+      hint: "Write desc (newest first, the default) or asc (oldest first), in lower case.",
+    });
   }
   // Checked here, not first when the query runs, so that nothing is read for a bad value.
   checkTimeRange(values.since, values.until);

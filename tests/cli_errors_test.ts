@@ -31,12 +31,18 @@ interface BadInput {
 
 /** The error line, and at most one hint line after it: nothing else, no stack trace. */
 const ONE_ERROR = /^audit-trail: error: [^\n]+\n(hint: [^\n]+\n)?$/;
+/** The error line and its hint: what to do instead. */
+const ERROR_AND_HINT = /^audit-trail: error: [^\n]+\nhint: [^\n]+\n$/;
 
 /**
  * Runs each bad input against `db` and checks it failed cleanly and changed nothing. The
  * first also runs as a process: the real path must agree with the in-process one.
  */
-async function expectRefused(db: string, cases: BadInput[]): Promise<void> {
+async function expectRefused(
+  db: string,
+  cases: BadInput[],
+  shape: RegExp = ONE_ERROR,
+): Promise<void> {
   const before = await fingerprint(db);
   const events = eventCount(db);
   const results: CliResult[] = [];
@@ -46,7 +52,7 @@ async function expectRefused(db: string, cases: BadInput[]): Promise<void> {
     const { args, code, message } = cases[i];
     const label = `${JSON.stringify(args).slice(0, 120)}\n${result.stderr}`;
     assert.equal(result.code, code, label);
-    assert.match(result.stderr, ONE_ERROR, label);
+    assert.match(result.stderr, shape, label);
     assert.match(result.stderr.split("\n")[0], message, label);
     assert.equal(result.stdout, "", label);
   });
@@ -448,4 +454,48 @@ Deno.test("CLI: a database not migrated, or migrated by a newer tool, is refused
     { args: ["log", "X", "--db", newer], code: 1, message: newerThanTool },
     { args: ["query", "--db", newer], code: 1, message: newerThanTool },
   ]);
+});
+
+Deno.test("CLI: usage errors found by generated command lines each say what to write instead", async () => {
+  await using dir = await tempDir();
+  const db = migratedFile(dir.path);
+  const url = "postgres://u@127.0.0.1:1/d";
+  await expectRefused(db, [
+    {
+      args: ["--db=", "log", "X"],
+      code: 2,
+      message: /^audit-trail: error: --db must not be empty$/,
+    },
+    {
+      args: ["query", "--db", db, "--order", ""],
+      code: 2,
+      message: /--order must be "desc" or "asc"/,
+    },
+    {
+      args: ["query", "--db", db, "--limit", "9007199254740993"],
+      code: 2,
+      message: /--limit is too large: at most 9007199254740991, not "9007199254740993"/,
+    },
+    { args: ["log", "a".repeat(101), "--db", db], code: 2, message: /at most 100 are allowed/ },
+    { args: ["log", "\u202eX", "--db", db], code: 2, message: /control character \(U\+202E\)/ },
+    {
+      args: ["batch", "start", "--user", "", "--db", db],
+      code: 2,
+      message: /"user" must not be empty/,
+    },
+    { args: ["batch", "end", "R1", "b".repeat(65_537), "--db", db], code: 2, message: /65537/ },
+    { args: ["serve", "--db", db, "--host="], code: 2, message: /--host must not be empty/ },
+    { args: ["serve", "--db", db, "--port", "65536"], code: 2, message: /65535 or less/ },
+    { args: ["serve", "--db", db, "--time-limit", "-0"], code: 2, message: /seconds above 0/ },
+    {
+      args: ["query", "--db", db, "--central", url, "--archives", dir.path],
+      code: 2,
+      message: /--archives is for this database, not for --central/,
+    },
+    {
+      args: ["verify", "--db", db, "--central", url, "--anchor", "1:ab"],
+      code: 2,
+      message: /--anchor is for this database, not for --central/,
+    },
+  ], ERROR_AND_HINT);
 });

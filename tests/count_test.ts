@@ -23,12 +23,24 @@ Deno.test("parseCount() reads digits alone, as typed; anything else names the op
   ) {
     assert.equal(parseCount(text as string, "--limit"), value, JSON.stringify(text));
   }
-  for (const text of ["", "x", "-1", "+1", "1.5", "1e3", "0x10", "٣", "9007199254740992", "1 2"]) {
+  for (const text of ["", "x", "-1", "+1", "1.5", "1e3", "0x10", "٣", "1 2"]) {
     assert.throws(
       () => parseCount(text, "--limit"),
       (e) =>
         e instanceof UsageError &&
-        e.message === `--limit must be a whole number of 0 or more, not "${text}"`,
+        e.message === `--limit must be a whole number of 0 or more, not "${text}"` &&
+        e.hint?.startsWith("Write --limit in the digits 0-9 alone") === true,
+      JSON.stringify(text),
+    );
+  }
+  // Digits alone, past 2^53: the number is whole, only too large, and the message says so.
+  for (const text of ["9007199254740992", " 99999999999999999999"]) {
+    assert.throws(
+      () => parseCount(text, "--limit"),
+      (e) =>
+        e instanceof UsageError &&
+        e.message === `--limit is too large: at most 9007199254740991, not "${text}"` &&
+        e.hint === "Give --limit a smaller number.",
       JSON.stringify(text),
     );
   }
@@ -37,7 +49,7 @@ Deno.test("parseCount() reads digits alone, as typed; anything else names the op
 Deno.test("requireCount() takes whole numbers of 0 or more and names the value, not a flag", () => {
   assert.equal(requireCount(0, "Limit"), 0);
   assert.equal(requireCount(2 ** 53 - 1, "Limit"), 2 ** 53 - 1);
-  for (const value of [-1, 1.5, NaN, Infinity, 2 ** 53]) {
+  for (const value of [-1, 1.5, NaN, Infinity, 1e21]) {
     assert.throws(
       () => requireCount(value, "Limit"),
       (e) =>
@@ -46,6 +58,10 @@ Deno.test("requireCount() takes whole numbers of 0 or more and names the value, 
       String(value),
     );
   }
+  assert.throws(
+    () => requireCount(2 ** 53, "Limit"),
+    { message: 'Limit is too large: at most 9007199254740991, not "9007199254740992"' },
+  );
 });
 
 Deno.test("every library function that takes a count refuses a bad one in the same words, naming no flag", async () => {
@@ -103,9 +119,23 @@ Deno.test("CLI: a bad count is a usage error (exit 2) naming the flag, for every
     const result = await runMain(args);
     assert.equal(result.code, 2, `${command.join(" ")}: ${result.stderr}`);
     if (command === cases[0][0]) assert.deepEqual(await runCli(args), result);
+    const [message, hint, end] = result.stderr.split("\n");
     assert.equal(
-      result.stderr.split("\n")[0],
+      message,
       `audit-trail: error: ${flag} must be a whole number of 0 or more, not "${value}"`,
     );
+    // What to write instead (archive --keep says it in days).
+    assert.match(
+      hint,
+      flag === "--keep" ? /^hint: Give the number of days/ : /^hint: Write .* 0-9/,
+    );
+    assert.equal(end, "");
   }
+  const tooLarge = await runMain(["batch", "list", "--limit", "9007199254740993", "--db", db.path]);
+  assert.equal(tooLarge.code, 2);
+  assert.equal(
+    tooLarge.stderr,
+    'audit-trail: error: --limit is too large: at most 9007199254740991, not "9007199254740993"\n' +
+      "hint: Give --limit a smaller number.\n",
+  );
 });

@@ -101,6 +101,7 @@ Deno.test("Bad or unknown parameters get 400 with the command line's message and
         ["since=2026-02-30", ["--since", "2026-02-30"]],
         ["until=tomorrow", ["--until", "tomorrow"]],
         ["order=sideways", ["--order", "sideways"]],
+        ["limit=9007199254740993", ["--limit", "9007199254740993"]],
         // Latin-1 "ü" is no UTF-8: it would match nothing, and [] would read as "none".
         ["user=M%FCller", ["--user", "M\uFFFDller"]],
         ["contains=%E4", ["--contains", "\uFFFD"]],
@@ -110,7 +111,9 @@ Deno.test("Bad or unknown parameters get 400 with the command line's message and
       const cli = await runCli(["query", ...flags, "--db", path]);
       assert.equal(cli.code, 2);
       assert.equal(response.status, 400, query);
-      assert.deepEqual(await response.json(), cliError(cli.stderr), query);
+      const body = await response.json();
+      assert.deepEqual(body, cliError(cli.stderr), query);
+      assert.ok(body.hint, `${query}: says what to write instead`);
     }
     const top = await get("/api/stats?top=all");
     assert.deepEqual(
