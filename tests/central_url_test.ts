@@ -229,6 +229,38 @@ Deno.test("CLI: sslrootcert, PGSSLROOTCERT or ~/.postgresql/root.crt names the a
   }
 });
 
+Deno.test("CLI: an sslrootcert that is a named pipe, a folder or a device is refused at once, not read", async () => {
+  await using dir = await tempDir();
+  const db = await migratedDb(dir.path);
+  const before = await fingerprint(db);
+  const fifo = join(dir.path, "ca.pipe");
+  const made = await new Deno.Command("mkfifo", { args: [fifo] }).output();
+  assert.ok(made.success);
+  // Nothing listens on port 1: were the file read past, the error would be the connection's.
+  const central = (file: string) =>
+    `postgres://u:hunter2@127.0.0.1:1/d?sslmode=verify-full&sslrootcert=${file}`;
+  // The folder first: without the check it fails at once (a pipe would wait for ever).
+  for (const file of [dir.path, fifo, "/dev/zero"]) {
+    for (
+      const [args, env] of [
+        [["sync", "--site", "s1", "--central", central(file)], {}],
+        [["central", "sites", "--central", "postgres://u@127.0.0.1:1/d?sslmode=verify-ca"], {
+          PGSSLROOTCERT: file,
+        }],
+      ] as const
+    ) {
+      const result = await runCli([...args, "--db", db], { env });
+      assert.equal(result.code, 2, `${file}: ${result.stderr}`);
+      assert.match(
+        result.stderr,
+        /^audit-trail: error: The root certificate file "[^"]+" \(sslrootcert\) is not a file: a folder, a pipe or a device\nhint: .*sslrootcert=system/,
+      );
+      assert.ok(!result.stderr.includes("hunter2"));
+    }
+  }
+  assert.equal(await fingerprint(db), before);
+});
+
 Deno.test("CLI: a mistyped central URL never shows its password, whatever the mistake", async () => {
   await using dir = await tempDir();
   const db = await migratedDb(dir.path);

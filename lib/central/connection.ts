@@ -412,9 +412,13 @@ function rootCertificates(target: CentralTarget): { ca: string } | undefined {
       hint:
         "Name the file of the authority that signed the central store's certificate (ask its administrator), or sslrootcert=system for this computer's trusted authorities.",
     });
-  let text: string;
+  let text = "";
+  let isFile: boolean;
   try {
-    text = Deno.readTextFileSync(file);
+    // Only a regular file is read: a named pipe nobody writes to would keep the read waiting
+    // for ever, and a device such as /dev/zero would never end.
+    isFile = Deno.statSync(file).isFile;
+    if (isFile) text = Deno.readTextFileSync(file);
   } catch (error) {
     throw fail(
       error instanceof Deno.errors.NotFound
@@ -422,6 +426,7 @@ function rootCertificates(target: CentralTarget): { ca: string } | undefined {
         : `cannot be read: ${errorMessage(error)}`,
     );
   }
+  if (!isFile) throw fail("is not a file: a folder, a pipe or a device");
   if (!text.includes("-----BEGIN CERTIFICATE-----")) {
     throw fail("holds no certificate (PEM, -----BEGIN CERTIFICATE-----)");
   }
