@@ -73,7 +73,11 @@ EXAMPLES
       throw new UsageError("--interval is for --watch", { hint: "Add --watch, or leave it out." });
     }
     const interval = values.interval === undefined ? 60 : parseCount(values.interval, "--interval");
-    if (interval < 1) throw new UsageError("--interval must be at least 1 second");
+    if (interval < 1) {
+      throw new UsageError("--interval must be at least 1 second", {
+        hint: "Give the seconds between rounds, e.g. --interval 300 (default 60).",
+      });
+    }
     const target = await resolveCentral(io, values.central);
     const site = values.site ?? (io.env("AUDIT_TRAIL_SITE") || undefined);
     const options = { central: target, site, hostname: safeHostname(), archives: values.archives };

@@ -284,13 +284,13 @@ function decodeLines(bytes: Uint8Array, linesBefore: number): string[] {
       try {
         decoder.decode(bytes.subarray(start, end));
       } catch {
-        throw new InvalidInputError(line, "is not valid UTF-8 text", {
-          hint: "Save the input as UTF-8. Nothing from this input was stored.",
-        });
+        throw new InvalidInputError(line, "is not valid UTF-8 text", { hint: NOT_UTF8_HINT });
       }
       start = end + 1;
     }
-    throw new InvalidInputError(linesBefore + 1, "is not valid UTF-8 text");
+    throw new InvalidInputError(linesBefore + 1, "is not valid UTF-8 text", {
+      hint: NOT_UTF8_HINT,
+    });
   }
 }
 
@@ -306,3 +306,5 @@ function tooLong(line: number): InvalidInputError {
     hint: "One line holds one event (details at most 65,536 characters). Nothing was stored.",
   });
 }
+
+const NOT_UTF8_HINT = "Save the input as UTF-8. Nothing from this input was stored.";

@@ -343,7 +343,9 @@ function planQuery(db: AuditDatabase, filter: AuditLogFilter): QueryPlan {
   const { conditions, params } = filterConditions(db, filter);
   const order = filter.order ?? "desc";
   if (order !== "asc" && order !== "desc") {
-    throw new UsageError(`Order must be "asc" or "desc", not "${order}"`);
+    throw new UsageError(`Order must be "asc" or "desc", not "${order}"`, {
+      hint: 'Give "desc" (newest first, the default) or "asc" (oldest first).',
+    });
   }
   const ascending = order === "asc";
   const limit = requireCount(filter.limit ?? DEFAULT_QUERY_LIMIT, "Limit");

@@ -493,6 +493,11 @@ Deno.test("CLI: usage errors found by generated command lines each say what to w
       message: /--archives is for this database, not for --central/,
     },
     {
+      args: ["sync", "--db", db, "--central", url, "--site", "s1", "--watch", "--interval", "0"],
+      code: 2,
+      message: /--interval must be at least 1 second/,
+    },
+    {
       args: ["verify", "--db", db, "--central", url, "--anchor", "1:ab"],
       code: 2,
       message: /--anchor is for this database, not for --central/,

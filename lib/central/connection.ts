@@ -435,6 +435,10 @@ function rootCertificates(target: CentralTarget): { ca: string } | undefined {
 
 /** Quotes an SQL identifier (a role name), whatever characters it holds. */
 export function quoteIdentifier(name: string): string {
-  if (name.includes("\0")) throw new UsageError("A role name cannot contain a NUL character");
+  if (name.includes("\0")) {
+    throw new UsageError("A role name cannot contain a NUL character", {
+      hint: "Give the role's name as it was created in PostgreSQL (CREATE ROLE).",
+    });
+  }
   return `"${name.replaceAll('"', '""')}"`;
 }

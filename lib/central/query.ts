@@ -88,7 +88,9 @@ export function planCentralQuery(filter: CentralFilter): CentralQueryPlan {
   }
   const order = filter.order ?? "desc";
   if (order !== "asc" && order !== "desc") {
-    throw new UsageError(`Order must be "asc" or "desc", not "${order}"`);
+    throw new UsageError(`Order must be "asc" or "desc", not "${order}"`, {
+      hint: 'Give "desc" (newest first, the default) or "asc" (oldest first).',
+    });
   }
   const limit = requireCount(filter.limit ?? DEFAULT_QUERY_LIMIT, "Limit");
   const offset = requireCount(filter.offset ?? 0, "Offset");
