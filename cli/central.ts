@@ -21,6 +21,7 @@ import {
   streamCentralRows,
   verifyCentral,
 } from "../lib/central/mod.ts";
+import { osLoginName } from "./login_name.ts";
 import {
   type CliIo,
   type Command,
@@ -129,11 +130,13 @@ EXAMPLES
 };
 
 /**
- * The central store named by `--central` (else `$AUDIT_TRAIL_CENTRAL`), with the password,
- * sslmode and root certificates libpq would use when the URL gives none: `$PGPASSWORD`, else
- * the password file (`$PGPASSFILE`, else `~/.pgpass`, on Windows
- * `%APPDATA%\postgresql\pgpass.conf`); `$PGSSLMODE`; `$PGSSLROOTCERT`, else
- * `~/.postgresql/root.crt` (`%APPDATA%\postgresql\root.crt`) where it exists.
+ * The central store named by `--central` (else `$AUDIT_TRAIL_CENTRAL`), completed as libpq
+ * completes a URL: host, port, user and database from `$PGHOST`, `$PGPORT`, `$PGUSER` and
+ * `$PGDATABASE`, else libpq's defaults (the local server's socket folder, 5432, the login
+ * name, the user's name); the password from `$PGPASSWORD`, else the password file
+ * (`$PGPASSFILE`, else `~/.pgpass`, on Windows `%APPDATA%\postgresql\pgpass.conf`);
+ * `$PGSSLMODE`; `$PGSSLROOTCERT`, else `~/.postgresql/root.crt`
+ * (`%APPDATA%\postgresql\root.crt`) where it exists.
  */
 export async function resolveCentral(
   io: CliIo,
@@ -146,16 +149,53 @@ export async function resolveCentral(
         "Pass --central postgres://USER@HOST/DATABASE or set AUDIT_TRAIL_CENTRAL (the password may come from PGPASSWORD or ~/.pgpass).",
     });
   }
+  const socketFolder = defaultSocketFolder();
   const target = parseCentralUrl(url, {
+    host: io.env("PGHOST") || socketFolder,
+    port: io.env("PGPORT") || undefined,
+    user: io.env("PGUSER") || osLoginName(),
+    database: io.env("PGDATABASE") || undefined,
     password: io.env("PGPASSWORD") || undefined,
     sslmode: io.env("PGSSLMODE") || undefined,
     sslRootCert: io.env("PGSSLROOTCERT") || defaultRootCert(io),
   });
   if (target.password !== null) return target;
   const passfile = await readPassfile(io);
+  // As libpq: the password file names the default socket folder "localhost".
+  const host = target.host === socketFolder ? "localhost" : target.host;
   return passfile === null
     ? target
-    : { ...target, password: passwordFromPassfile(passfile, target) };
+    : { ...target, password: passwordFromPassfile(passfile, { ...target, host }) };
+}
+
+/**
+ * Where libpq looks for the local server when no host is named: its Unix socket's folder as
+ * Debian and Red Hat build it (`/var/run/postgresql`), else as PostgreSQL's own build does
+ * (`/tmp`); on Windows, which has no such socket, `localhost`.
+ */
+function defaultSocketFolder(): string {
+  if (Deno.build.os === "windows") return "localhost";
+  try {
+    return Deno.statSync("/var/run/postgresql").isDirectory ? "/var/run/postgresql" : "/tmp";
+  } catch {
+    return "/tmp";
+  }
+}
+
+/**
+ * Seconds each statement may wait for the central store's answer:
+ * `$AUDIT_TRAIL_CENTRAL_TIMEOUT`, else the library's default (40).
+ */
+export function centralAnswerSeconds(io: CliIo): number | undefined {
+  const text = io.env("AUDIT_TRAIL_CENTRAL_TIMEOUT");
+  if (text === undefined || text === "") return undefined;
+  const seconds = /^\d{1,6}$/.test(text.trim()) ? Number(text) : 0;
+  if (seconds < 1) {
+    throw new UsageError(`AUDIT_TRAIL_CENTRAL_TIMEOUT "${text}" is not a number of seconds`, {
+      hint: "Set it to a whole number of seconds, 1 or more, or unset it (the default is 40).",
+    });
+  }
+  return seconds;
 }
 
 /** libpq's root certificate file, where it exists: `~/.postgresql/root.crt`. */
@@ -198,7 +238,11 @@ async function readPassfile(io: CliIo): Promise<string | null> {
 }
 
 async function openCentral(io: CliIo, given: string | undefined): Promise<CentralConnection> {
-  return await connectCentral(await resolveCentral(io, given), { hostname: safeHostname() });
+  const answerSeconds = centralAnswerSeconds(io);
+  return await connectCentral(await resolveCentral(io, given), {
+    hostname: safeHostname(),
+    answerSeconds,
+  });
 }
 
 /** This machine's name, recorded centrally with a site's events. */

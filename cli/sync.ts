@@ -1,7 +1,7 @@
 import { errorMessage, TamperingFoundError, UsageError } from "../lib/errors.ts";
 import { writeObject } from "../lib/output.ts";
 import { syncToCentral } from "../lib/central/mod.ts";
-import { resolveCentral, safeHostname } from "./central.ts";
+import { centralAnswerSeconds, resolveCentral, safeHostname } from "./central.ts";
 import { type Command, expectAtMost, openCurrentDatabase, parseCommandArgs } from "./context.ts";
 import { listenForStop, waitOrStop } from "./interrupt.ts";
 import { parseCount } from "../lib/count.ts";
@@ -80,7 +80,13 @@ EXAMPLES
     }
     const target = await resolveCentral(io, values.central);
     const site = values.site ?? (io.env("AUDIT_TRAIL_SITE") || undefined);
-    const options = { central: target, site, hostname: safeHostname(), archives: values.archives };
+    const options = {
+      central: target,
+      site,
+      hostname: safeHostname(),
+      archives: values.archives,
+      answerSeconds: centralAnswerSeconds(io),
+    };
     using db = openCurrentDatabase(context);
     if (!values.watch) {
       const result = await syncToCentral(db, options);

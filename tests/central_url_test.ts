@@ -38,12 +38,72 @@ Deno.test("parseCentralUrl() takes the password and sslmode from the defaults on
   );
 });
 
+Deno.test("parseCentralUrl() fills what the URL leaves out as libpq does: the PG* defaults, then its own", () => {
+  const env = { host: "db.env", port: "6000", user: "env_user", database: "env_db" };
+  const read = (text: string, defaults = {}) => {
+    const t = parseCentralUrl(text, defaults);
+    return [t.host, t.port, t.user, t.database, t.display];
+  };
+  assert.deepEqual(read("postgres:///audit", env), [
+    "db.env",
+    6000,
+    "env_user",
+    "audit",
+    "postgres://env_user@db.env:6000/audit",
+  ]);
+  assert.deepEqual(read("postgresql://", env), [
+    "db.env",
+    6000,
+    "env_user",
+    "env_db",
+    "postgresql://env_user@db.env:6000/env_db",
+  ]);
+  // What the URL says wins; an empty part says nothing.
+  assert.deepEqual(read("postgres://u:pw@h:7000/d", env), [
+    "h",
+    7000,
+    "u",
+    "d",
+    "postgres://u:***@h:7000/d",
+  ]);
+  assert.deepEqual(read("postgres://u@:7000", env), [
+    "db.env",
+    7000,
+    "u",
+    "env_db",
+    "postgres://u@db.env:7000/env_db",
+  ]);
+  // libpq's own defaults after them: port 5432, the database named as the user.
+  assert.deepEqual(read("postgres://u@h"), ["h", 5432, "u", "u", "postgres://u@h:5432/u"]);
+  // libpq's parameters in the query string win over the URL's parts.
+  assert.deepEqual(
+    read("postgres://u@h/d?host=/run/pg&port=5433&user=v&dbname=e&password=s", env),
+    ["/run/pg", 5433, "v", "e", "postgres://v:***@%2Frun%2Fpg:5433/e"],
+  );
+  assert.equal(parseCentralUrl("postgres://u@h/d?password=s").password, "s");
+  // A Unix socket's folder from PGHOST, shown percent-encoded as libpq reads it back.
+  assert.deepEqual(read("postgres:///d", { host: "/var/run/postgresql", user: "ana" }), [
+    "/var/run/postgresql",
+    5432,
+    "ana",
+    "d",
+    "postgres://ana@%2Fvar%2Frun%2Fpostgresql:5432/d",
+  ]);
+  assert.throws(() => parseCentralUrl("postgres://u@h/d", { port: "54x" }), {
+    message: 'PGPORT "54x" is not a port',
+  });
+  assert.throws(() => parseCentralUrl("postgres:///d", { user: "ana" }), {
+    message: 'Central store URL "postgres:///d" names no host, and PGHOST is not set',
+  });
+});
+
 Deno.test("parseCentralUrl() refuses what is not a central URL, never showing the password", () => {
   for (
     const [text, problem] of [
       ["mysql://u:secret@h/d", /must start with postgres:\/\//],
-      ["postgres://u:secret@h", /names no database/],
       ["postgres://:secret@h/d", /names no user/],
+      ["postgres:///d", /names no host, and PGHOST is not set/],
+      ["postgres://u:secret@h/d?port=5o", /has port 5o: a port is 1 to 65535/],
       ["postgres://u:secret@h/d?sslmode=always", /unknown sslmode "always"/],
       ["postgres://u:secret@h/d?application_name=x", /parameters audit-trail does not use/],
       ["not a url secret", /is not a URL/],
@@ -271,7 +331,17 @@ Deno.test("CLI: a mistyped central URL never shows its password, whatever the mi
     ["u:hunter2@127.0.0.1:1/d", 2, /"u:\*\*\*@127\.0\.0\.1:1\/d" must start with postgres/],
     ["postgres://u:hunter2/127.0.0.1:1/d", 2, /"postgres:\/\/u:\*\*\*\/127\.0\.0\.1:1\/d"/],
     ["host=127.0.0.1 user=u password=hunter2", 2, /password=\*\*\*" is not a URL/],
-    ["postgres://u@127.0.0.1:1/d?password=hunter2", 2, /\?password=\*\*\*" has parameters/],
+    [
+      "postgres://u@127.0.0.1:1/d?password=hunter2&ssl=1",
+      2,
+      /\?password=\*\*\*&ssl=1" has parameters/,
+    ],
+    // libpq's password parameter: taken, and shown as *** as any password.
+    [
+      "postgres://u@127.0.0.1:1/d?password=hunter2",
+      1,
+      /at postgres:\/\/u:\*\*\*@127\.0\.0\.1:1\/d cannot/,
+    ],
     // Pasted with a space before it: read, and shown without the password.
     [" postgres://u:hunter2@127.0.0.1:1/d", 1, /at postgres:\/\/u:\*\*\*@127\.0\.0\.1:1\/d cannot/],
   ];

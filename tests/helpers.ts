@@ -35,6 +35,12 @@ const CLEARED_ENV: Readonly<Record<string, string>> = {
   // A developer's own PostgreSQL password must not reach the tests' servers.
   PGPASSWORD: "",
   PGPASSFILE: "/nonexistent/audit-trail-tests/pgpass",
+  // Nor where their libpq connects by default (empty stands for unset, as with libpq).
+  PGHOST: "",
+  PGPORT: "",
+  PGUSER: "",
+  PGDATABASE: "",
+  AUDIT_TRAIL_CENTRAL_TIMEOUT: "",
 };
 
 export interface CliResult {

@@ -28,6 +28,8 @@ export interface CentralConnection extends AsyncDisposable {
   sql: Sql;
   /** Where it is connected, password already replaced by `***`. */
   target: CentralTarget;
+  /** Seconds each statement (and each page of a cursor) may wait for the server's answer. */
+  answerSeconds: number;
   /** Ends the connection, waiting at most a few seconds for queries in flight. */
   close(): Promise<void>;
 }
@@ -45,10 +47,29 @@ export interface ConnectCentralOptions {
   connections?: number;
   /** Server settings for the session, sent with the login (e.g. `plan_cache_mode`). */
   settings?: Record<string, string>;
+  /**
+   * Seconds each statement, and each page of a cursor, may wait for the server's answer,
+   * connecting included (default {@linkcode DEFAULT_ANSWER_SECONDS}); then the connection is
+   * cut and the statement fails.
+   */
+  answerSeconds?: number;
 }
 
 /** Seconds a connection attempt may take before the command gives up. */
 const CONNECT_TIMEOUT_SECONDS = 20;
+
+/**
+ * Seconds a statement waits for the server's answer by default. A server that accepted the
+ * connection and then stopped answering (its process stopped, its host gone without closing
+ * the connection, something that is no PostgreSQL listening) would otherwise keep a command
+ * waiting for ever, or as long as TCP retransmits. Every statement audit-trail sends is
+ * answered well within a second (a batch of 2,000 events, a page of 2,000 rows, each step of
+ * central init) unless it waits for another session's lock, which the central store's own
+ * work (a sync's batch, another central init) holds for seconds at most; 40 s leaves room for
+ * a slow link and connecting (at most 20 s) and stays below a minute. Long commands finish:
+ * the bound is on each answer, not on the command.
+ */
+export const DEFAULT_ANSWER_SECONDS = 40;
 
 /**
  * Opens a connection to the central store (lazily: the first query connects). Use
@@ -61,11 +82,13 @@ export async function connectCentral(
   options: ConnectCentralOptions = {},
 ): Promise<CentralConnection> {
   const target = typeof central === "string" ? parseCentralUrl(central) : central;
-  const sql = await openClient(target, options);
+  const answerSeconds = options.answerSeconds ?? DEFAULT_ANSWER_SECONDS;
+  const client = await openClient(target, options);
+  const sql = answeredWithin(client, { target, answerSeconds });
   const close = async () => {
-    await sql.end({ timeout: 5 }).catch(() => {});
+    await client.end({ timeout: 5 }).catch(() => {});
   };
-  return { sql, target, close, [Symbol.asyncDispose]: close };
+  return { sql, target, answerSeconds, close, [Symbol.asyncDispose]: close };
 }
 
 /** The `postgres` client for `target`; `onclose` hears of every connection it loses. */
@@ -162,26 +185,16 @@ export async function inCentralTransaction<T>(
   const { target } = central;
   let lost = false;
   const sql = await openClient(target, {}, () => lost = true);
-  const refuseOnceLost = () => {
-    if (lost) {
-      throw Object.assign(
-        new Error(`the connection was closed in the middle of a transaction`),
-        { code: "CONNECTION_CLOSED" },
-      );
-    }
-  };
-  const tx = new Proxy(sql, {
-    apply(client, self, args) {
-      refuseOnceLost();
-      return Reflect.apply(client, self, args);
-    },
-    get(client, key) {
-      const value = Reflect.get(client, key);
-      if (key !== "unsafe") return value;
-      return (...args: Parameters<Sql["unsafe"]>) => {
-        refuseOnceLost();
-        return client.unsafe(...args);
-      };
+  const tx = answeredWithin(sql, {
+    target,
+    answerSeconds: central.answerSeconds,
+    before() {
+      if (lost) {
+        throw Object.assign(
+          new Error(`the connection was closed in the middle of a transaction`),
+          { code: "CONNECTION_CLOSED" },
+        );
+      }
     },
   });
   let committed = false;
@@ -201,32 +214,91 @@ export async function inCentralTransaction<T>(
 }
 
 /**
- * Waits for `answer` at most `seconds`; after that the connection is cut (what was in flight
- * commits or rolls back whole on the server, as after any lost connection) and the wait fails. A server whose host died without closing the connection
- * would otherwise keep a sync waiting for as long as TCP retransmits, a quarter of an hour.
+ * `client`, each of whose statements (and each page of a cursor) fails when the server has
+ * not answered within `answerSeconds`: the client is then ended at once (what was in flight
+ * commits or rolls back whole on the server, as after any lost connection, since audit-trail
+ * sends a transaction's statements one at a time). `before` runs before each statement is
+ * made, and may refuse it.
  */
-export async function answeredWithin<T>(
-  central: CentralConnection,
-  seconds: number,
-  answer: Promise<T>,
-): Promise<T> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => {
-      central.sql.end({ timeout: 0 }).catch(() => {});
-      reject(
-        new AuditTrailError(
-          `Central store at ${central.target.display} gave no answer in ${seconds} s`,
-          { hint: "Check the network and the server. Nothing was lost: run it again later." },
-        ),
+function answeredWithin(
+  client: Sql,
+  watch: { target: CentralTarget; answerSeconds: number; before?: () => void },
+): Sql {
+  const { target, answerSeconds, before = () => {} } = watch;
+  const bound = <T>(answer: PromiseLike<T>): Promise<T> =>
+    new Promise<T>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        client.end({ timeout: 0 }).catch(() => {});
+        reject(
+          new AuditTrailError(
+            `Central store at ${target.display} gave no answer in ${answerSeconds} s`,
+            {
+              hint:
+                "The server, or the network to it, is stuck: check that it runs and answers (its administrator sees waiting sessions in pg_stat_activity). Nothing is left half-done: run it again once it answers.",
+            },
+          ),
+        );
+      }, answerSeconds * 1000);
+      answer.then(
+        (value) => (clearTimeout(timer), resolve(value)),
+        (error) => (clearTimeout(timer), reject(error)),
       );
-    }, seconds * 1000);
+    });
+  return new Proxy(client, {
+    apply(sql, self, args) {
+      before();
+      return watchedQuery(Reflect.apply(sql, self, args), bound);
+    },
+    get(sql, key) {
+      const value = Reflect.get(sql, key);
+      if (key !== "unsafe") return value;
+      return (...args: Parameters<Sql["unsafe"]>) => {
+        before();
+        return watchedQuery(sql.unsafe(...args), bound);
+      };
+    },
   });
-  try {
-    return await Promise.race([answer, late]);
-  } finally {
-    clearTimeout(timer);
-  }
+}
+
+/**
+ * `query` (a pending query of the client), awaited through `bound`, as are the pages of its
+ * cursor. Its other methods run on it and, where they give it back, give back the watched one.
+ */
+function watchedQuery<Q extends object>(
+  query: Q,
+  bound: <T>(answer: PromiseLike<T>) => Promise<T>,
+): Q {
+  let answer: Promise<unknown> | undefined;
+  const watched: Q = new Proxy(query, {
+    get(target, key) {
+      if (key === "then" || key === "catch" || key === "finally") {
+        answer ??= bound(target as unknown as PromiseLike<unknown>);
+        const method = answer[key] as (...args: unknown[]) => unknown;
+        return method.bind(answer);
+      }
+      const value = Reflect.get(target, key, target);
+      if (typeof value !== "function") return value;
+      if (key === "cursor") {
+        return (...args: unknown[]) => {
+          const pages = value.apply(target, args) as AsyncIterable<unknown>;
+          return {
+            [Symbol.asyncIterator]() {
+              const iterator = pages[Symbol.asyncIterator]();
+              return {
+                next: () => bound(Promise.resolve(iterator.next())),
+                return: () => iterator.return?.() ?? { done: true, value: undefined },
+              };
+            },
+          };
+        };
+      }
+      return (...args: unknown[]) => {
+        const result = value.apply(target, args);
+        return result === target ? watched : result;
+      };
+    },
+  });
+  return watched;
 }
 
 /** A PostgreSQL error as the `postgres` client reports it. */

@@ -13,7 +13,6 @@ import { type AuditDatabase, refuseOpenTransaction } from "../db.ts";
 import { AuditTrailError, errorMessage, TamperingFoundError, UsageError } from "../errors.ts";
 import { requireCurrentSchema } from "../schema.ts";
 import {
-  answeredWithin,
   type CentralConnection,
   CentralDivergenceError,
   centralQuery,
@@ -53,6 +52,11 @@ export interface SyncOptions {
   batchSize?: number;
   /** Stops after the batches in flight when aborted (they commit or roll back whole). */
   signal?: AbortSignal;
+  /**
+   * Seconds each statement may wait for the central store's answer (default 40, as
+   * `connectCentral`'s `answerSeconds`). Ignored for an open connection.
+   */
+  answerSeconds?: number;
 }
 
 /** What one sync did; `audit-trail sync` prints it. */
@@ -86,11 +90,6 @@ const CONNECTIONS = 2;
  * one more batch in memory.
  */
 const IN_FLIGHT = 2;
-/**
- * Seconds a batch may wait for its answer (a batch takes well under one): a server gone
- * without closing the connection is given up within a minute, connection included.
- */
-const ANSWER_SECONDS = 40;
 /** At most how often the local record of what the central store holds is rewritten. */
 const RECORD_EVERY_MS = 2000;
 
@@ -119,6 +118,7 @@ export async function syncToCentral(
     ? options.central
     : await connectCentral(options.central, {
       hostname: options.hostname,
+      answerSeconds: options.answerSeconds,
       connections: CONNECTIONS,
       // The batch statement is the same every time: planning it anew for each batch (as
       // PostgreSQL does for its first executions) costs about as much as a tenth of a batch.
@@ -396,26 +396,24 @@ class SyncRun implements Disposable {
     const number = ++this.#batches;
     const after = number > 1 ? `${this.#lockSpace}:${number - 1}` : "";
     return centralQuery(target, async () => {
-      const [answer] = await answeredWithin(
-        this.central,
-        ANSWER_SECONDS,
-        sql.unsafe(INSERT_SQL, [
-          this.site,
-          columns.ids,
-          columns.timestamps,
-          columns.localTimestamps,
-          columns.operations,
-          columns.skus,
-          columns.details,
-          columns.users,
-          columns.runIds,
-          columns.seals,
-          rows[rows.length - 1][0],
-          this.#lockSpace,
-          number,
-          after,
-        ], { prepare: true }).execute(),
-      ).catch((error) => {
+      // Bounded as every statement is: a server gone without closing the connection is
+      // given up within a minute, connection included (ConnectCentralOptions.answerSeconds).
+      const [answer] = await sql.unsafe(INSERT_SQL, [
+        this.site,
+        columns.ids,
+        columns.timestamps,
+        columns.localTimestamps,
+        columns.operations,
+        columns.skus,
+        columns.details,
+        columns.users,
+        columns.runIds,
+        columns.seals,
+        rows[rows.length - 1][0],
+        this.#lockSpace,
+        number,
+        after,
+      ], { prepare: true }).execute().catch((error) => {
         if (!MEANWHILE.has((error as { code?: string }).code ?? "")) throw error;
         throw new StoredMeanwhileError(
           `Another sync of site ${this.site} stored some of these events at the same time`,

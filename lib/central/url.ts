@@ -37,8 +37,22 @@ export interface CentralTarget {
   display: string;
 }
 
-/** Where the password and sslmode come from when the URL does not give them (libpq's order). */
+/**
+ * What fills in what the URL leaves out, in libpq's order: the URL (and its `?host=`, `port=`,
+ * `user=`, `dbname=`, `password=` parameters) first, then these.
+ */
 export interface CentralDefaults {
+  /**
+   * Used when the URL names no host (the CLI passes `$PGHOST`, else libpq's default: the
+   * folder of the local server's Unix socket).
+   */
+  host?: string;
+  /** Used when the URL has no port (the CLI passes `$PGPORT`); else 5432. */
+  port?: string;
+  /** Used when the URL names no user (the CLI passes `$PGUSER`, else the login name). */
+  user?: string;
+  /** Used when the URL names no database (the CLI passes `$PGDATABASE`); else the user. */
+  database?: string;
   /** Used when the URL has no password (the CLI passes `$PGPASSWORD`). */
   password?: string;
   /** Used when the URL has no `sslmode` (the CLI passes `$PGSSLMODE`); else `prefer`. */
@@ -50,13 +64,21 @@ export interface CentralDefaults {
   sslRootCert?: string;
 }
 
+/** The URL's query parameters audit-trail reads: those of libpq that say where and how. */
+const PARAMETERS = ["host", "port", "user", "dbname", "password", "sslmode", "sslrootcert"];
+
+/** Stands for an empty host while the rest of the URL is read (URL refuses `postgres://u@/d`). */
+const NO_HOST = "audit-trail-no-host.invalid";
+
 /**
- * Reads `postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=…&sslrootcert=…]` (also
- * `postgresql://`); a HOST such as `%2Fvar%2Frun%2Fpostgresql` names the folder of the
- * server's Unix socket.
- * A password in the URL wins over `defaults.password`, as with libpq and `PGPASSWORD`.
+ * Reads `postgres://[USER[:PASSWORD]@][HOST][:PORT][/DATABASE][?sslmode=…&sslrootcert=…]`
+ * (also `postgresql://`) as libpq does: what it leaves out comes from `defaults` (PGHOST,
+ * PGPORT, PGUSER, PGDATABASE, PGPASSWORD, PGSSLMODE, PGSSLROOTCERT), then from libpq's own
+ * defaults (port 5432, database named as the user). A HOST such as `%2Fvar%2Frun%2Fpostgresql`
+ * (or `?host=/var/run/postgresql`) names the folder of the server's Unix socket.
  *
- * @throws {UsageError} When the text is not such a URL; the message never holds the password.
+ * @throws {UsageError} When the text is not such a URL, or no host or user is named anywhere;
+ * the message never holds the password.
  *
  * @example
  * ```ts
@@ -65,6 +87,8 @@ export interface CentralDefaults {
  * const target = parseCentralUrl("postgres://site_a:s3cret@db.example:5433/audit?sslmode=require");
  * assert.equal(target.display, "postgres://site_a:***@db.example:5433/audit?sslmode=require");
  * assert.deepEqual([target.port, target.sslmode, target.password], [5433, "require", "s3cret"]);
+ * const local = parseCentralUrl("postgres:///audit", { host: "/var/run/postgresql", user: "ana" });
+ * assert.equal(local.display, "postgres://ana@%2Fvar%2Frun%2Fpostgresql:5432/audit");
  * ```
  */
 export function parseCentralUrl(text: string, defaults: CentralDefaults = {}): CentralTarget {
@@ -76,7 +100,7 @@ export function parseCentralUrl(text: string, defaults: CentralDefaults = {}): C
     });
   let url: URL;
   try {
-    url = new URL(text.trim());
+    url = new URL(withPlaceholderHost(text.trim()));
   } catch {
     // URL refuses these as it refuses anything else: say which part is wrong.
     const host = /^[a-z][a-z0-9+.-]*:\/\/(?:[^/?#]*@)?([^/?#@]*)/i.exec(text.trim())?.[1] ?? "";
@@ -93,14 +117,30 @@ export function parseCentralUrl(text: string, defaults: CentralDefaults = {}): C
   if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
     throw fail("must start with postgres://");
   }
-  if (!url.hostname) throw fail("names no host");
-  const database = decode(url.pathname.replace(/^\//, ""));
-  if (!database) throw fail("names no database (…/DATABASE)");
-  const user = decode(url.username);
-  if (!user) throw fail("names no user (postgres://USER@…)");
-  const port = url.port ? Number(url.port) : 5432;
-  if (port === 0) throw fail("has port 0: a port is 1 to 65535");
+  // "postgres:/u:pw@h/d" is all path to URL: a database named after the password.
+  if (!/^[a-z]+:\/\//i.test(text.trim())) throw fail("names no host: write postgres://HOST");
   const params = new Map(url.searchParams);
+  const unknown = [...params.keys()].filter((key) => !PARAMETERS.includes(key));
+  if (unknown.length > 0) {
+    throw fail(`has parameters audit-trail does not use: ${unknown.join(", ")}`);
+  }
+  // A parameter left empty says nothing, as with libpq: the next source is used.
+  const given = (key: string, inUrl: string) => params.get(key) || decode(inUrl) || undefined;
+  const hostInUrl = url.hostname === NO_HOST ? "" : url.hostname.replace(/^\[|\]$/g, "");
+  // libpq's way of naming a Unix socket's folder: the path percent-encoded as the host.
+  const host = given("host", hostInUrl) ?? defaults.host;
+  if (!host) throw fail("names no host, and PGHOST is not set");
+  const user = given("user", url.username) ?? defaults.user;
+  if (!user) throw fail("names no user (postgres://USER@…), and PGUSER is not set");
+  const database = given("dbname", url.pathname.replace(/^\//, "")) ?? defaults.database ?? user;
+  const portText = given("port", url.port);
+  const port = parsePort(portText ?? defaults.port ?? "5432");
+  if (port === null) {
+    if (portText !== undefined) throw fail(`has port ${portText}: a port is 1 to 65535`);
+    throw new UsageError(`PGPORT "${defaults.port}" is not a port`, {
+      hint: "Set it to a number from 1 to 65535, or unset it (the default is 5432).",
+    });
+  }
   const sslmode = params.get("sslmode") ?? defaults.sslmode ?? "prefer";
   if (!(SSL_MODES as readonly string[]).includes(sslmode)) {
     const modes = SSL_MODES.join(", ");
@@ -111,25 +151,59 @@ export function parseCentralUrl(text: string, defaults: CentralDefaults = {}): C
     }
     throw fail(`has an unknown sslmode "${sslmode}" (use one of: ${modes})`);
   }
-  params.delete("sslmode");
   const sslRootCert = params.get("sslrootcert") ?? defaults.sslRootCert ?? null;
   if (sslRootCert === "") throw fail("has an empty sslrootcert (a certificate file, or system)");
-  params.delete("sslrootcert");
-  if (params.size > 0) {
-    throw fail(`has parameters audit-trail does not use: ${[...params.keys()].join(", ")}`);
-  }
-  const password = url.password ? decode(url.password) : defaults.password ?? null;
+  const password = given("password", url.password) ?? defaults.password ?? null;
+  const hasPassword = Boolean(url.password || params.get("password"));
   return {
-    // libpq's way of naming a Unix socket's folder: the path percent-encoded as the host.
-    host: decode(url.hostname).replace(/^\[|\]$/g, ""),
+    host,
     port,
     database,
     user,
     password: password === "" ? null : password,
     sslmode: sslmode as SslMode,
     sslRootCert,
-    display: shown,
+    display: resolvedUrl(url, { host, port, database, user }, hasPassword),
   };
+}
+
+/**
+ * Where the URL resolved to, as a complete URL without a password (`USER:***` where the URL
+ * gave one), keeping the URL's own sslmode and sslrootcert as written.
+ */
+function resolvedUrl(
+  url: URL,
+  to: Pick<CentralTarget, "host" | "port" | "database" | "user">,
+  hasPassword: boolean,
+): string {
+  const host = to.host.startsWith("/")
+    ? encodeURIComponent(to.host)
+    : to.host.split(",").map((h) => h.includes(":") ? `[${h}]` : h).join(",");
+  const kept = url.search.slice(1).split("&")
+    .filter((pair) => /^ssl(mode|rootcert)=/.test(pair));
+  return `${url.protocol}//${encodeURIComponent(to.user)}${
+    hasPassword ? ":***" : ""
+  }@${host}:${to.port}/${encodeURIComponent(to.database)}${
+    kept.length ? `?${kept.join("&")}` : ""
+  }`;
+}
+
+/** The URL with {@linkcode NO_HOST} where it names no host, as libpq allows and URL does not. */
+function withPlaceholderHost(text: string): string {
+  const head = /^[a-z][a-z0-9+.-]*:\/\//i.exec(text)?.[0];
+  if (head === undefined) return text;
+  const authority = /^[^/?#]*/.exec(text.slice(head.length))![0];
+  const at = authority.lastIndexOf("@") + 1;
+  const hostAndPort = authority.slice(at);
+  if (hostAndPort !== "" && !hostAndPort.startsWith(":")) return text;
+  return head + authority.slice(0, at) + NO_HOST + text.slice(head.length + at);
+}
+
+/** A port number 1 to 65535 from its text, or null. */
+function parsePort(text: string): number | null {
+  if (!/^\d{1,5}$/.test(text)) return null;
+  const port = Number(text);
+  return port >= 1 && port <= 65535 ? port : null;
 }
 
 /**
