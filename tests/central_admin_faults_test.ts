@@ -12,12 +12,20 @@ import { cliCommand, collectOutput } from "./helpers.ts";
 import { cliJson, postgresBinDir, startPostgres, type TestPostgres } from "./pg_support.ts";
 
 /** How the server cuts the command off while it waits inside its transaction. */
-type Cut = "its server process terminated" | "server stopped (fast)" | "server stopped (immediate)";
+type Cut =
+  | "its server process terminated"
+  | "server stopped (fast)"
+  | "server stopped (immediate)"
+  | "its server process stopped (SIGSTOP)";
 const CUTS: readonly Cut[] = [
   "its server process terminated",
   "server stopped (fast)",
   "server stopped (immediate)",
+  "its server process stopped (SIGSTOP)",
 ];
+
+/** The answer bound a command gets when its server process is stopped, in seconds. */
+const STOPPED_BOUND = 2;
 
 /**
  * A psql session that runs `statements` and stays open (holding whatever lock they took) until
@@ -105,11 +113,25 @@ async function cutOff(
   const database = new URL(url).pathname.slice(1);
   const holder = await holdingSession(pg, database, hold);
   try {
-    const child = cliCommand(args).spawn();
+    // Only a stopped server process is waited out: the other cuts must come before the bound.
+    const stopped = cut === "its server process stopped (SIGSTOP)";
+    const env: Record<string, string> = stopped
+      ? { AUDIT_TRAIL_CENTRAL_TIMEOUT: String(STOPPED_BOUND) }
+      : {};
+    const child = cliCommand(args, { env }).spawn();
     const output = collectOutput(child);
     const blocked = await blockedBackend(pg, database, child);
     if (blocked === null) assert.fail(`it ended before it was held: ${(await output).stderr}`);
     assert.match(blocked.query, expected);
+    if (stopped) {
+      // The process stays, holding its transaction open, until the command has given up.
+      Deno.kill(blocked.pid, "SIGSTOP");
+      try {
+        return await givenUp(child, output);
+      } finally {
+        Deno.kill(blocked.pid, "SIGCONT");
+      }
+    }
     if (cut === "its server process terminated") {
       await pg.psql(`SELECT pg_terminate_backend(${blocked.pid})`);
     } else if (cut === "server stopped (fast)") await pg.stop();
@@ -122,17 +144,46 @@ async function cutOff(
   }
 }
 
-/** Exit 1 with one error line saying the central store cannot be reached (and its hint). */
+/**
+ * The command's output once it has ended by itself; a command still waiting long after its
+ * bound (a minute, against 2 s) has none, and is ended so that the test fails rather than hangs.
+ */
+async function givenUp(
+  child: Deno.ChildProcess,
+  output: Promise<{ code: number; stdout: string; stderr: string }>,
+) {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stuck = new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), 60_000));
+  const ended = await Promise.race([output, stuck]);
+  clearTimeout(timer);
+  if (ended === null) {
+    child.kill("SIGKILL");
+    await output;
+    assert.fail("the command still waited for its stopped server process after a minute");
+  }
+  return ended;
+}
+
+/**
+ * Exit 1 with one error line saying the central store cannot be reached, or (its server
+ * process stopped) gave no answer in time, and its hint.
+ */
 function assertOneClearLine(
   result: { code: number; stdout: string; stderr: string },
   pg: TestPostgres,
+  cut: Cut,
 ) {
   assert.equal(result.code, 1, result.stderr);
   assert.equal(result.stdout, "");
   const lines = result.stderr.trimEnd().split("\n");
+  const what = cut === "its server process stopped (SIGSTOP)"
+    ? `gave no answer in ${STOPPED_BOUND} s$`
+    : "cannot be reached: \\S";
   assert.match(
     lines[0],
-    /^audit-trail: error: Central store at postgres:\/\/postgres:\*\*\*@127\.0\.0\.1:\d+\/central_\d+ cannot be reached: \S/,
+    new RegExp(
+      `^audit-trail: error: Central store at postgres://postgres:\\*\\*\\*@127\\.0\\.0\\.1:\\d+/central_\\d+ ${what}`,
+    ),
     result.stderr,
   );
   assert.ok(
@@ -184,7 +235,7 @@ Deno.test("central init cut off by the server: one clear line, nothing created, 
         const url = await pg.createDatabase();
         const init = ["central", "init", "--central", url];
         const result = await cutOff(pg, url, init, hold, statement, cut);
-        assertOneClearLine(result, pg);
+        assertOneClearLine(result, pg, cut);
         assert.equal(await centralObjects(pg, url), "0 0");
         const done = await cliJson(init);
         assert.deepEqual([done.from_version, done.to_version], [0, 1]);
@@ -220,7 +271,7 @@ Deno.test("central grant cut off by the server: one clear line, no half grant, g
         await pg.psql(`CREATE ROLE ${role} LOGIN`);
         const grant = ["central", "grant", "WH-CUT", "--role", role, "--central", url];
         const result = await cutOff(pg, url, grant, hold, statement, cut);
-        assertOneClearLine(result, pg);
+        assertOneClearLine(result, pg, cut);
         assert.equal(await grantState(pg, url, role), "0 false false");
         assert.deepEqual(await cliJson(grant), { site: "WH-CUT", role });
         assert.equal(await grantState(pg, url, role), "1 true true");
@@ -244,7 +295,7 @@ Deno.test("verify --central cut off by the server: one clear line; verify again 
         /FROM audit_trail_sites/,
         cut,
       );
-      assertOneClearLine(result, pg);
+      assertOneClearLine(result, pg, cut);
       assert.deepEqual((await cliJson(verify)).sites, []);
     });
   }

@@ -344,7 +344,9 @@ export function translateCentralError(error: unknown, target: CentralTarget): un
       `Central store at ${where} refused "${target.user}": ${message}`,
       {
         hint:
-          `A site's role gets its rights from the administrator (audit-trail central grant SITE --role ${target.user}); central init needs a role that may create tables in the database.`,
+          `A site's role gets its rights from the administrator (audit-trail central grant SITE --role ${
+            shellWord(target.user)
+          }); central init needs a role that may create tables in the database.`,
         cause: error,
       },
     );
@@ -503,6 +505,23 @@ function rootCertificates(target: CentralTarget): { ca: string } | undefined {
     throw fail("holds no certificate (PEM, -----BEGIN CERTIFICATE-----)");
   }
   return { ca: text };
+}
+
+/**
+ * `word` as a POSIX shell reads it back as one word: as it is when it holds nothing the shell
+ * reads otherwise, else in single quotes.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { shellWord } from "./connection.ts";
+ * assert.equal(shellWord("wh_lyon"), "wh_lyon");
+ * assert.equal(shellWord(`Wh "Lyon" 1`), `'Wh "Lyon" 1'`);
+ * assert.equal(shellWord("o'hara"), `'o'\\''hara'`);
+ * ```
+ */
+export function shellWord(word: string): string {
+  return /^[A-Za-z0-9_.@%+=:,/-]+$/.test(word) ? word : `'${word.replaceAll("'", `'\\''`)}'`;
 }
 
 /** Quotes an SQL identifier (a role name), whatever characters it holds. */
