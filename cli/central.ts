@@ -51,14 +51,21 @@ SUBCOMMANDS
 
 OPTIONS
   --central URL   postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=MODE]
-                  (default: $AUDIT_TRAIL_CENTRAL; the password may come from $PGPASSWORD,
-                  else ~/.pgpass or $PGPASSFILE; sslmode from $PGSSLMODE and the
-                  authority TLS trusts from &sslrootcert=FILE, $PGSSLROOTCERT or
+                  (default: $AUDIT_TRAIL_CENTRAL; what it leaves out comes from $PGHOST,
+                  $PGPORT, $PGUSER, $PGDATABASE, else libpq's defaults: the local
+                  server's socket, 5432, the login name, the user's name; so
+                  postgres:///audit works as with psql; the password may come from
+                  $PGPASSWORD, else ~/.pgpass or $PGPASSFILE; sslmode from $PGSSLMODE and
+                  the authority TLS trusts from &sslrootcert=FILE, $PGSSLROOTCERT or
                   ~/.postgresql/root.crt; HOST may be a Unix socket's folder,
-                  percent-encoded: %2Fvar%2Frun%2Fpostgresql)
+                  percent-encoded: %2Fvar%2Frun%2Fpostgresql, or ?host=/var/run/postgresql)
   --role ROLE     the PostgreSQL role to grant to (create it first: CREATE ROLE … LOGIN)
   --reader        grant reading of every site instead of one site
   --format F      json | ndjson | table (sites also csv)
+
+Each statement waits at most $AUDIT_TRAIL_CENTRAL_TIMEOUT seconds (default 40) for the
+server's answer; a server that stops answering is then given up (exit 1), and init or grant
+is rolled back whole: run it again.
 
 OUTPUT
   init:  {"central", "from_version", "to_version"}

@@ -26,11 +26,15 @@ naming another site is refused, so one chain never splits across two sites.
 
 OPTIONS
   --central URL        postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=MODE]
-                       (default: $AUDIT_TRAIL_CENTRAL; password: $PGPASSWORD when the URL
-                       has none, else ~/.pgpass or $PGPASSFILE; sslmode: $PGSSLMODE, else
+                       (default: $AUDIT_TRAIL_CENTRAL; what it leaves out comes from
+                       $PGHOST, $PGPORT, $PGUSER, $PGDATABASE, else libpq's defaults: the
+                       local server's socket, 5432, the login name, the user's name; so
+                       postgres:///audit works as with psql; password: $PGPASSWORD when the
+                       URL has none, else ~/.pgpass or $PGPASSFILE; sslmode: $PGSSLMODE, else
                        prefer; the authority verify-ca/verify-full trust: &sslrootcert=FILE,
                        else $PGSSLROOTCERT, else ~/.postgresql/root.crt; HOST may be a Unix
-                       socket's folder, percent-encoded: %2Fvar%2Frun%2Fpostgresql)
+                       socket's folder, percent-encoded: %2Fvar%2Frun%2Fpostgresql, or
+                       ?host=/var/run/postgresql)
   --site SITE          this site's name, 1-64 of A-Z a-z 0-9 . _ - (default:
                        $AUDIT_TRAIL_SITE, else the site recorded by the first sync)
   --watch              keep running: a round every --interval seconds, until stopped
@@ -41,6 +45,10 @@ OPTIONS
                        was archived here (restored from an older backup), the events it
                        lacks are sent from them
   --db PATH            the database (default: $AUDIT_TRAIL_DB, else data/app.db)
+
+Each statement waits at most $AUDIT_TRAIL_CENTRAL_TIMEOUT seconds (default 40) for the
+central store's answer; a server that stops answering is then given up (exit 1; the batch
+in flight commits or rolls back whole).
 
 OUTPUT
   {"site", "central", "sent", "first_audit_id", "last_audit_id", "central_last_audit_id",
