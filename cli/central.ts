@@ -13,6 +13,7 @@ import {
   type CentralConnection,
   type CentralTarget,
   connectCentral,
+  DEFAULT_ANSWER_SECONDS,
   grantCentral,
   initCentral,
   listCentralSites,
@@ -191,7 +192,7 @@ function defaultSocketFolder(): string {
 
 /**
  * Seconds each statement may wait for the central store's answer:
- * `$AUDIT_TRAIL_CENTRAL_TIMEOUT`, else the library's default (40).
+ * `$AUDIT_TRAIL_CENTRAL_TIMEOUT`, else the library's default ({@linkcode DEFAULT_ANSWER_SECONDS}).
  */
 export function centralAnswerSeconds(io: CliIo): number | undefined {
   const text = io.env("AUDIT_TRAIL_CENTRAL_TIMEOUT");
@@ -199,7 +200,8 @@ export function centralAnswerSeconds(io: CliIo): number | undefined {
   const seconds = /^\d{1,6}$/.test(text.trim()) ? Number(text) : 0;
   if (seconds < 1) {
     throw new UsageError(`AUDIT_TRAIL_CENTRAL_TIMEOUT "${text}" is not a number of seconds`, {
-      hint: "Set it to a whole number of seconds, 1 or more, or unset it (the default is 40).",
+      hint:
+        `Set it to a whole number of seconds, 1 or more, or unset it (the default is ${DEFAULT_ANSWER_SECONDS}).`,
     });
   }
   return seconds;

@@ -181,6 +181,27 @@ Deno.test("CLI: central commands refuse bad usage with exit 2 before connecting 
     assert.ok(!result.stderr.includes("hunter2"), result.stderr);
     assert.equal(result.stdout, "");
   }
+  // An answer bound that is no number of seconds, for every command that takes --central.
+  const commands = [
+    ["sync", "--central", url, "--site", "WH-1", "--db", db],
+    ["central", "init", "--central", url],
+    ["central", "grant", "WH-1", "--role", "r", "--central", url],
+    ["central", "sites", "--central", url],
+    ["verify", "--central", url],
+    ["query", "--central", url],
+  ];
+  for (const [args, timeout] of commands.map((args, i) => [args, ["0", "ten", "-5"][i % 3]])) {
+    const result = await runCli(args as string[], {
+      env: { AUDIT_TRAIL_CENTRAL_TIMEOUT: timeout as string },
+    });
+    assert.equal(result.code, 2, `${args}: ${result.stderr}`);
+    assert.match(
+      result.stderr,
+      new RegExp(
+        `^audit-trail: error: AUDIT_TRAIL_CENTRAL_TIMEOUT "${timeout}" is not a number of seconds\nhint: `,
+      ),
+    );
+  }
   assert.equal(await fingerprint(db), before);
 });
 

@@ -16,6 +16,7 @@ export {
   CentralDivergenceError,
   connectCentral,
   type ConnectCentralOptions,
+  DEFAULT_ANSWER_SECONDS,
 } from "./connection.ts";
 export { type CentralRecord, centralRecord } from "./local.ts";
 export { passwordFromPassfile } from "./passfile.ts";
