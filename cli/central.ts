@@ -164,6 +164,7 @@ export async function resolveCentral(
     user: io.env("PGUSER") || osLoginName(),
     database: io.env("PGDATABASE") || undefined,
     password: io.env("PGPASSWORD") || undefined,
+    connectTimeout: io.env("PGCONNECT_TIMEOUT") || undefined,
     sslmode: io.env("PGSSLMODE") || undefined,
     sslRootCert: io.env("PGSSLROOTCERT") || defaultRootCert(io),
   });

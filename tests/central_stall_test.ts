@@ -33,8 +33,10 @@ function commands(url: string, db: string): string[][] {
  * itself; a command still waiting after a minute (sixty times its bound) fails the test
  * instead of hanging it.
  */
-async function runBounded(args: string[]) {
-  const child = cliCommand(args, { env: { AUDIT_TRAIL_CENTRAL_TIMEOUT: String(BOUND) } }).spawn();
+async function runBounded(args: string[], env: Record<string, string> = {}) {
+  const child = cliCommand(args, {
+    env: { AUDIT_TRAIL_CENTRAL_TIMEOUT: String(BOUND), ...env },
+  }).spawn();
   const output = collectOutput(child);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const stuck = new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), 60_000));
@@ -84,6 +86,26 @@ Deno.test("central store: a listener that never speaks is given up by every comm
       assertGaveUp(result, `postgres://admin:***@127.0.0.1:${port}/audit`, "s3cret-pw");
     }
     assert.ok(held.length >= 6, `${held.length} connections`);
+    // libpq's connect_timeout, in the URL or PGCONNECT_TIMEOUT, bounds connecting on its own.
+    for (
+      const [url, env] of [
+        [`postgres://admin:s3cret-pw@127.0.0.1:${port}/audit?connect_timeout=2`, {}],
+        [`postgres://admin:s3cret-pw@127.0.0.1:${port}/audit`, { PGCONNECT_TIMEOUT: "2" }],
+      ] as const
+    ) {
+      const result = await runBounded(["central", "sites", "--central", url], {
+        AUDIT_TRAIL_CENTRAL_TIMEOUT: "600",
+        ...env,
+      });
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(
+        result.stderr,
+        new RegExp(
+          `^audit-trail: error: Central store at postgres://admin:\\*\\*\\*@127\\.0\\.0\\.1:${port}/audit cannot be reached: connecting took over 2 s\nhint: .*connect_timeout`,
+        ),
+      );
+      assert.ok(!result.stderr.includes("s3cret-pw"));
+    }
   } finally {
     listener.close();
     for (const connection of held) connection.close();

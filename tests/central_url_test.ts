@@ -89,6 +89,21 @@ Deno.test("parseCentralUrl() fills what the URL leaves out as libpq does: the PG
     "d",
     "postgres://ana@%2Fvar%2Frun%2Fpostgresql:5432/d",
   ]);
+  // libpq's connect_timeout: the URL's, else PGCONNECT_TIMEOUT's; 1 is taken as 2, 0 as none.
+  const timeout = (text: string, connectTimeout?: string) =>
+    parseCentralUrl(text, { connectTimeout }).connectTimeoutSeconds;
+  assert.equal(timeout("postgres://u@h/d?connect_timeout=7", "9"), 7);
+  assert.equal(timeout("postgres://u@h/d", "9"), 9);
+  assert.equal(timeout("postgres://u@h/d?connect_timeout=1"), 2);
+  assert.equal(timeout("postgres://u@h/d?connect_timeout=0"), 0);
+  assert.equal(timeout("postgres://u@h/d"), undefined);
+  assert.throws(() => parseCentralUrl("postgres://u@h/d?connect_timeout=5s"), {
+    message:
+      'Central store URL "postgres://u@h/d?connect_timeout=5s" has connect_timeout 5s: a whole number of seconds',
+  });
+  assert.throws(() => parseCentralUrl("postgres://u@h/d", { connectTimeout: "ten" }), {
+    message: 'PGCONNECT_TIMEOUT "ten" is not a number of seconds',
+  });
   assert.throws(() => parseCentralUrl("postgres://u@h/d", { port: "54x" }), {
     message: 'PGPORT "54x" is not a port',
   });

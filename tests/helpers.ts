@@ -40,6 +40,7 @@ const CLEARED_ENV: Readonly<Record<string, string>> = {
   PGPORT: "",
   PGUSER: "",
   PGDATABASE: "",
+  PGCONNECT_TIMEOUT: "",
   AUDIT_TRAIL_CENTRAL_TIMEOUT: "",
 };
 

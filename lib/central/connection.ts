@@ -130,7 +130,8 @@ async function openClient(
     max: options.connections ?? 1,
     prepare: true,
     fetch_types: false,
-    connect_timeout: options.connectTimeoutSeconds ?? CONNECT_TIMEOUT_SECONDS,
+    connect_timeout: target.connectTimeoutSeconds ?? options.connectTimeoutSeconds ??
+      CONNECT_TIMEOUT_SECONDS,
     idle_timeout: 0,
     max_lifetime: 0,
     keep_alive: 30,
@@ -378,6 +379,17 @@ export function translateCentralError(error: unknown, target: CentralTarget): un
       {
         hint:
           "Name the authority that signed it with sslrootcert=FILE in the URL, PGSSLROOTCERT or ~/.postgresql/root.crt (ask the central store's administrator for the file); verify-full also needs the host name the certificate was made for. Nothing was sent.",
+        cause: error,
+      },
+    );
+  }
+  if (code === "CONNECT_TIMEOUT") {
+    const seconds = target.connectTimeoutSeconds ?? CONNECT_TIMEOUT_SECONDS;
+    return new AuditTrailError(
+      `Central store at ${where} cannot be reached: connecting took over ${seconds} s`,
+      {
+        hint:
+          `Check the network and that the server is running (connect_timeout in the URL or PGCONNECT_TIMEOUT sets how long to try). ${again}`,
         cause: error,
       },
     );

@@ -35,6 +35,11 @@ export interface CentralTarget {
   sslRootCert: string | null;
   /** The URL as it may be shown: the password (if any) replaced by `***`. */
   display: string;
+  /**
+   * Seconds connecting may take (libpq's `connect_timeout`), 0 for no bound of its own; absent
+   * when neither the URL nor the defaults name one.
+   */
+  connectTimeoutSeconds?: number;
 }
 
 /**
@@ -55,6 +60,8 @@ export interface CentralDefaults {
   database?: string;
   /** Used when the URL has no password (the CLI passes `$PGPASSWORD`). */
   password?: string;
+  /** Used when the URL has no `connect_timeout` (the CLI passes `$PGCONNECT_TIMEOUT`). */
+  connectTimeout?: string;
   /** Used when the URL has no `sslmode` (the CLI passes `$PGSSLMODE`); else `prefer`. */
   sslmode?: string;
   /**
@@ -65,7 +72,16 @@ export interface CentralDefaults {
 }
 
 /** The URL's query parameters audit-trail reads: those of libpq that say where and how. */
-const PARAMETERS = ["host", "port", "user", "dbname", "password", "sslmode", "sslrootcert"];
+const PARAMETERS = [
+  "host",
+  "port",
+  "user",
+  "dbname",
+  "password",
+  "sslmode",
+  "sslrootcert",
+  "connect_timeout",
+];
 
 /** Stands for an empty host while the rest of the URL is read (URL refuses `postgres://u@/d`). */
 const NO_HOST = "audit-trail-no-host.invalid";
@@ -155,7 +171,18 @@ export function parseCentralUrl(text: string, defaults: CentralDefaults = {}): C
   if (sslRootCert === "") throw fail("has an empty sslrootcert (a certificate file, or system)");
   const password = given("password", url.password) ?? defaults.password ?? null;
   const hasPassword = Boolean(url.password || params.get("password"));
+  const timeoutText = params.get("connect_timeout") || defaults.connectTimeout;
+  const connectTimeout = timeoutText === undefined ? undefined : parseConnectTimeout(timeoutText);
+  if (connectTimeout === null) {
+    if (params.get("connect_timeout")) {
+      throw fail(`has connect_timeout ${timeoutText}: a whole number of seconds`);
+    }
+    throw new UsageError(`PGCONNECT_TIMEOUT "${timeoutText}" is not a number of seconds`, {
+      hint: "Set it to a whole number of seconds, or unset it (the default is 20).",
+    });
+  }
   return {
+    ...(connectTimeout === undefined ? {} : { connectTimeoutSeconds: connectTimeout }),
     host,
     port,
     database,
@@ -197,6 +224,16 @@ function withPlaceholderHost(text: string): string {
   const hostAndPort = authority.slice(at);
   if (hostAndPort !== "" && !hostAndPort.startsWith(":")) return text;
   return head + authority.slice(0, at) + NO_HOST + text.slice(head.length + at);
+}
+
+/**
+ * libpq's `connect_timeout` from its text: 0 (or less) for none, else at least 2 seconds, as
+ * libpq takes 1 as 2; null when it is no whole number.
+ */
+function parseConnectTimeout(text: string): number | null {
+  if (!/^\s*-?\d{1,9}\s*$/.test(text)) return null;
+  const seconds = Number(text);
+  return seconds <= 0 ? 0 : Math.max(seconds, 2);
 }
 
 /** A port number 1 to 65535 from its text, or null. */
