@@ -59,7 +59,8 @@ OPTIONS
                   $PGPASSWORD, else ~/.pgpass or $PGPASSFILE; sslmode from $PGSSLMODE and
                   the authority TLS trusts from &sslrootcert=FILE, $PGSSLROOTCERT or
                   ~/.postgresql/root.crt; HOST may be a Unix socket's folder,
-                  percent-encoded: %2Fvar%2Frun%2Fpostgresql, or ?host=/var/run/postgresql)
+                  percent-encoded: %2Fvar%2Frun%2Fpostgresql, or ?host=/var/run/postgresql;
+                  connecting takes at most &connect_timeout=SECONDS, $PGCONNECT_TIMEOUT or 20)
   --role ROLE     the PostgreSQL role to grant to (create it first: CREATE ROLE … LOGIN)
   --reader        grant reading of every site instead of one site
   --format F      json | ndjson | table (sites also csv)

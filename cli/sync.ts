@@ -34,7 +34,8 @@ OPTIONS
                        prefer; the authority verify-ca/verify-full trust: &sslrootcert=FILE,
                        else $PGSSLROOTCERT, else ~/.postgresql/root.crt; HOST may be a Unix
                        socket's folder, percent-encoded: %2Fvar%2Frun%2Fpostgresql, or
-                       ?host=/var/run/postgresql)
+                       ?host=/var/run/postgresql; connecting takes at most
+                       &connect_timeout=SECONDS, $PGCONNECT_TIMEOUT or 20)
   --site SITE          this site's name, 1-64 of A-Z a-z 0-9 . _ - (default:
                        $AUDIT_TRAIL_SITE, else the site recorded by the first sync)
   --watch              keep running: a round every --interval seconds, until stopped
