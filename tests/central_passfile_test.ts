@@ -1,6 +1,8 @@
-/** libpq's password file, read as libpq reads it (lib/central/passfile.ts). */
+/** libpq's password file, read as libpq reads it (lib/central/passfile.ts, cli/central.ts). */
 import assert from "node:assert/strict";
 import { passwordFromPassfile } from "../lib/central/mod.ts";
+import { resolveCentral } from "../cli/central.ts";
+import { tempDir, testIo } from "./helpers.ts";
 
 const target = { host: "db.example", port: 5432, database: "audit", user: "wh_lyon" };
 
@@ -32,4 +34,19 @@ Deno.test("password file: short lines, an empty password and no file give none",
   assert.equal(passwordFromPassfile("db.example:5432:audit:wh_lyon", target), null);
   assert.equal(passwordFromPassfile("db.example:5432:audit:wh_lyon:", target), null);
   assert.equal(passwordFromPassfile("", target), null);
+});
+
+Deno.test("password file: with no host named, the local socket's folder matches a localhost line, as with libpq", async () => {
+  await using dir = await tempDir();
+  const passfile = `${dir.path}/pgpass`;
+  await Deno.writeTextFile(passfile, "localhost:5432:audit:ana:local-pw\n*:*:*:*:other\n", {
+    mode: 0o600,
+  });
+  const { io } = testIo({ env: { PGPASSFILE: passfile } });
+  const local = await resolveCentral(io, "postgres://ana@/audit");
+  assert.ok(local.host.startsWith("/") || local.host === "localhost", local.host);
+  assert.equal(local.password, "local-pw");
+  // A socket folder named explicitly is matched as written.
+  const named = await resolveCentral(io, "postgres://ana@%2Fsrv%2Fpg/audit");
+  assert.equal(named.password, "other");
 });
