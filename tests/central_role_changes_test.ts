@@ -76,6 +76,33 @@ Deno.test("central store: roles as an administrator changes them", async (t) => 
   );
 
   await t.step(
+    "a role named in other letter case than PostgreSQL stored it is named in the hint",
+    async () => {
+      // Written without double quotes, CREATE ROLE WH_Paris makes wh_paris.
+      await pg.psql("CREATE ROLE WH_Paris LOGIN");
+      const result = await runCli([
+        "central",
+        "grant",
+        "WH-P",
+        "--role",
+        "WH_Paris",
+        "--central",
+        url,
+      ]);
+      assert.equal(result.code, 2, result.stderr);
+      assert.match(
+        result.stderr,
+        /^audit-trail: error: There is no role "WH_Paris" in the central store at .*\nhint: There is a role "wh_paris" \(PostgreSQL folds .*\): grant to --role wh_paris\.\n$/,
+      );
+      assert.equal(
+        (await pg.psql("SELECT count(*) FROM audit_trail_grants WHERE site = 'WH-P'", database))
+          .trim(),
+        "0",
+      );
+    },
+  );
+
+  await t.step(
     "a role dropped while sync --watch runs: each round warns, none stops it; granted again, it catches up",
     async () => {
       const child = cliCommand([

@@ -11,6 +11,7 @@ import {
   centralQuery,
   inCentralTransaction,
   quoteIdentifier,
+  shellWord,
   type Sql,
 } from "./connection.ts";
 
@@ -135,12 +136,19 @@ export async function grantCentral(
     await requireSchemaIn(tx, target.display);
     const [exists] = await tx`SELECT 1 AS found FROM pg_roles WHERE rolname = ${role}`;
     if (!exists) {
+      // CREATE ROLE WH_Lyon, unquoted, makes wh_lyon: name the role that differs only so.
+      const [folded] = await tx`
+        SELECT rolname FROM pg_roles WHERE lower(rolname) = lower(${role}) ORDER BY rolname LIMIT 1`;
       throw new UsageError(
         `There is no role "${role}" in the central store at ${target.display}`,
         {
-          hint: `Create it first, e.g. CREATE ROLE ${
-            quoteIdentifier(role)
-          } LOGIN PASSWORD '…'; then grant again.`,
+          hint: folded
+            ? `There is a role "${folded.rolname}" (PostgreSQL folds names written without double quotes to lower case): grant to --role ${
+              shellWord(folded.rolname)
+            }.`
+            : `Create it first, e.g. CREATE ROLE ${
+              quoteIdentifier(role)
+            } LOGIN PASSWORD '…'; then grant again.`,
         },
       );
     }
