@@ -235,7 +235,7 @@ function answeredWithin(
             `Central store at ${target.display} gave no answer in ${answerSeconds} s`,
             {
               hint:
-                "The server, or the network to it, is stuck: check that it runs and answers (its administrator sees waiting sessions in pg_stat_activity). Nothing is left half-done: run it again once it answers.",
+                "The server, or the network to it, is stuck: check that it runs and answers (its administrator sees waiting sessions in pg_stat_activity); AUDIT_TRAIL_CENTRAL_TIMEOUT=SECONDS waits longer. Nothing is left half-done: run it again once it answers.",
             },
           ),
         );
