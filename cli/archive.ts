@@ -3,7 +3,7 @@ import { UsageError } from "../lib/errors.ts";
 import { writeObject } from "../lib/output.ts";
 import { parseTimeBound } from "../lib/time_bound.ts";
 import { type Command, expectAtMost, openCurrentDatabase, parseCommandArgs } from "./context.ts";
-import { interruptible, Interruption } from "./interrupt.ts";
+import { interruptible, Interruption, interruptionOf } from "./interrupt.ts";
 import { countOf, parseCount } from "../lib/count.ts";
 
 export const command: Command = {
@@ -42,7 +42,10 @@ OUTPUT (json)
 EXIT CODES
   0 archived (or nothing to do)   1 the folder or database cannot be written, disk full,
   another run is busy, events the central store lacks   2 bad option   3 the events to archive fail their seals
-  130 (Ctrl-C), 143 (SIGTERM) stopped before the events were removed: nothing archived
+  130 (Ctrl-C), 143 (SIGTERM) stopped before the events were removed (while writing the
+  file, or waiting for another program's write lock): nothing archived; stopped while giving
+  the space back: the events are archived (printed as usual), a warning says the space was
+  not given back, and the next run gives it back
 
 EXAMPLES
   audit-trail archive --keep 365                    # keep one year in the database
@@ -61,6 +64,7 @@ EXAMPLES
     const before = archiveCut(values.before, values.keep, Date.now());
     const { io, format } = context;
     using db = openCurrentDatabase(context);
+    let stop: AbortSignal | undefined;
     const result = await interruptible((signal) =>
       archiveEvents(db, {
         before,
@@ -68,7 +72,7 @@ EXAMPLES
         dryRun: values["dry-run"] ?? false,
         force: values.force ?? false,
         central: (io.env("AUDIT_TRAIL_CENTRAL") ?? "") !== "",
-        signal,
+        signal: stop = signal,
       })
     );
     if (result instanceof Interruption) {
@@ -77,7 +81,7 @@ EXAMPLES
       );
       return result.exitCode;
     }
-    const { warning, ...printed } = result;
+    const { warning, stopped, ...printed } = result;
     if (format === "table") {
       const verb = result.dry_run ? "Would archive" : "Archived";
       await io.stdout.write(
@@ -92,7 +96,10 @@ EXAMPLES
       await writeObject(io.stdout, printed, format === "ndjson" ? "ndjson" : "json");
     }
     if (warning) await io.stderr.write(`audit-trail: warning: ${warning}\n`);
-    return 0;
+    // Stopped while giving the space back: the events are archived (printed above), and the
+    // exit code still says that the run was stopped.
+    const interruption = stopped && stop ? interruptionOf(stop) : undefined;
+    return interruption?.exitCode ?? 0;
   },
 };
 

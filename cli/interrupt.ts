@@ -47,6 +47,23 @@ export class Interruption {
   }
 }
 
+/** The reason of the abort: which stop signal came. */
+class StopRequested extends Error {
+  constructor(readonly stopSignal: Deno.Signal) {
+    super("Interrupted");
+  }
+}
+
+/**
+ * The {@linkcode Interruption} of a stop signal that came while {@linkcode interruptible}'s work
+ * ran, for work that completed all the same (what it had done could not be undone) and must
+ * still end as stopped; undefined when none came.
+ */
+export function interruptionOf(signal: AbortSignal): Interruption | undefined {
+  const reason = signal.reason;
+  return reason instanceof StopRequested ? new Interruption(reason.stopSignal) : undefined;
+}
+
 /**
  * Runs `work` with a signal that the stop signals abort. The work stops at its next step,
  * removes what it had not finished, and throws; then this returns an {@linkcode Interruption}.
@@ -59,7 +76,7 @@ export async function interruptible<T>(
   let stoppedBy: Deno.Signal | undefined;
   const stopListening = listenForStop((signal) => {
     stoppedBy ??= signal;
-    controller.abort(new Error("Interrupted"));
+    controller.abort(new StopRequested(signal));
   });
   try {
     return await work(controller.signal);

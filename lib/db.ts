@@ -294,6 +294,61 @@ export function writeTransaction<T>(db: AuditDatabase, work: () => T): T {
 }
 
 /**
+ * Like {@linkcode writeTransaction}, for a command that must stay stoppable while it waits
+ * for the lock. SQLite's busy wait holds this thread until it ends, so no signal handler runs
+ * meanwhile (Ctrl-C would wait for up to the whole timeout, or longer while other writers
+ * keep committing): here the wait is taken in short slices with the event loop free between
+ * them, and `signal` aborting ends it, throwing its reason, with nothing written. It gives up
+ * when writeTransaction would.
+ */
+export async function stoppableWriteTransaction<T>(
+  db: AuditDatabase,
+  work: () => T,
+  signal?: AbortSignal,
+): Promise<T> {
+  refuseOpenTransaction(db);
+  signal?.throwIfAborted();
+  const timeout = busyTimeout(db);
+  if (signal === undefined || timeout === 0) return writeTransaction(db, work);
+  const slice = Math.min(timeout, LOCK_WAIT_SLICE_MS);
+  guard(db.path, () => db.sqlite.exec(`PRAGMA busy_timeout = ${slice}`));
+  try {
+    const giveUp = performance.now() + BULK_WAIT_MS;
+    let version = dataVersion(db);
+    let stalledSince = performance.now();
+    while (true) {
+      const attempt = performance.now();
+      try {
+        guard(db.path, () => db.sqlite.exec("BEGIN IMMEDIATE"));
+        break;
+      } catch (error) {
+        if (!(error instanceof DatabaseBusyError)) throw error;
+        const now = performance.now();
+        const seen = version;
+        version = dataVersion(db);
+        // Progress (another writer committed) or an announced bulk append: wait on.
+        if (version !== seen || bulkAppendAnnounced(db.path)) stalledSince = now;
+        if (now - stalledSince >= timeout || now >= giveUp) throw error;
+        // A lock refused at once (without SQLite's wait) must not make this loop spin.
+        const pause = now - attempt < slice / 2 ? slice : 0;
+        await new Promise((resolve) => setTimeout(resolve, pause));
+        signal.throwIfAborted();
+      }
+    }
+  } finally {
+    guard(db.path, () => db.sqlite.exec(`PRAGMA busy_timeout = ${timeout}`));
+  }
+  return finishWrite(db, work);
+}
+
+/** How long one slice of {@linkcode stoppableWriteTransaction}'s wait for the lock lasts. */
+const LOCK_WAIT_SLICE_MS = 100;
+
+function busyTimeout(db: AuditDatabase): number {
+  return guard(db.path, () => db.sqlite.prepare("PRAGMA busy_timeout").get()!.timeout as number);
+}
+
+/**
  * Like {@linkcode writeTransaction}, for appending events, which inside a transaction the
  * application holds open join it (see {@linkcode inSavepoint}).
  */
@@ -312,7 +367,7 @@ export function appendTransaction<T>(db: AuditDatabase, work: () => T): T {
  * for again.
  */
 export function useWriteAheadLog(db: AuditDatabase): void {
-  const timeout = db.sqlite.prepare("PRAGMA busy_timeout").get()!.timeout as number;
+  const timeout = busyTimeout(db);
   const giveUp = performance.now() + timeout;
   while (true) {
     try {
@@ -520,7 +575,7 @@ function beginWrite(db: AuditDatabase, waitForBulk: boolean): void {
       if (!(error instanceof DatabaseBusyError) || performance.now() >= giveUp) throw error;
       // Another attempt only after this one waited out the busy timeout: a timeout of 0
       // asks not to wait at all, and a lock refused at once must not make this loop spin.
-      const timeout = db.sqlite.prepare("PRAGMA busy_timeout").get()!.timeout as number;
+      const timeout = busyTimeout(db);
       if (timeout === 0 || performance.now() - attempt < timeout / 2) throw error;
       const seen = version;
       version = dataVersion(db);

@@ -111,3 +111,90 @@ async function untilWriting(folder: string, child: Deno.ChildProcess): Promise<v
     await new Promise((resolve) => setTimeout(resolve, 2));
   }
 }
+
+Deno.test({
+  name:
+    "archive stopped by Ctrl-C or SIGTERM while it waits for the write lock: exit 130 or 143, nothing archived",
+  ignore: (await lockWaitUnobservable()) !== null,
+  async fn() {
+    await using dir = await tempDir();
+    const db = datedDatabase(dir.path, 300);
+    const folder = join(dir.path, "archive");
+    // Another program holds the write lock, and keeps it: the archive writes its file, then
+    // waits to commit.
+    const holder = new DatabaseSync(db);
+    holder.exec("BEGIN IMMEDIATE");
+    try {
+      for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
+        const child = cliCommand(["archive", "--before", "2024-03-01", "--db", db]).spawn();
+        await untilWaitingForLock(child);
+        child.kill(signal);
+        const output = await collectOutput(child);
+        assert.deepEqual(output, {
+          code,
+          stdout: "",
+          stderr:
+            "audit-trail: interrupted: nothing was archived, and the unfinished archive file was removed\n",
+        }, signal);
+        assert.deepEqual(filesIn(folder), [".audit_trail_archive.lock"], signal);
+      }
+    } finally {
+      holder.exec("ROLLBACK");
+      holder.close();
+    }
+    assert.equal(rowsOf(db, "audit_log").length, 300);
+    assert.deepEqual(rowsOf(db, "audit_trail_checkpoints"), []);
+    const again = await runCli(["archive", "--before", "2024-03-01", "--db", db]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(JSON.parse(again.stdout).archived, 240);
+  },
+});
+
+Deno.test({
+  name:
+    "archive stopped while it gives the space back (VACUUM): the events are archived, exit 130, the next run gives it back",
+  ignore: Deno.build.os === "windows",
+  async fn() {
+    await using dir = await tempDir();
+    const db = datedDatabase(dir.path, 300);
+    const folder = join(dir.path, "archive");
+    // An application table of 400 MB: the first archive's VACUUM rewrites it all.
+    const app = new DatabaseSync(db);
+    app.exec("CREATE TABLE stock_photos (id INTEGER PRIMARY KEY, image BLOB)");
+    app.exec(
+      "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 400) INSERT INTO stock_photos (image) SELECT randomblob(1000000) FROM n",
+    );
+    app.close();
+    const child = cliCommand(["archive", "--before", "2024-03-01", "--db", db]).spawn();
+    // The checkpoint is committed: what follows is the VACUUM.
+    let exited = false;
+    child.status.then(() => exited = true);
+    while (!exited && checkpoints(db) === 0) {
+      await new Promise((resolve) => setTimeout(resolve, 2));
+    }
+    child.kill("SIGINT");
+    const output = await collectOutput(child);
+    assert.equal(output.code, 130, output.stderr);
+    assert.equal(JSON.parse(output.stdout).archived, 240);
+    assert.equal(
+      output.stderr,
+      "audit-trail: warning: The events were archived; giving their space back to the disk was stopped, and the next archive run gives it back.\n",
+    );
+    assert.equal(sqliteRows(db, "PRAGMA integrity_check")[0].integrity_check, "ok");
+    assert.equal(sqliteRows(db, "PRAGMA auto_vacuum")[0].auto_vacuum, 0);
+    const verify = await runCli(["verify", "--archives", folder, "--db", db]);
+    assert.equal(verify.code, 0, verify.stderr);
+    assert.equal(JSON.parse(verify.stdout).events_checked, 300);
+
+    // Nothing more to archive: the run gives the space back.
+    const again = await runCli(["archive", "--before", "2024-03-01", "--db", db]);
+    assert.equal(again.code, 0, again.stderr);
+    assert.equal(JSON.parse(again.stdout).archived, 0);
+    assert.equal(sqliteRows(db, "PRAGMA auto_vacuum")[0].auto_vacuum, 2);
+    assert.equal(sqliteRows(db, "PRAGMA freelist_count")[0].freelist_count, 0);
+  },
+});
+
+function checkpoints(db: string): number {
+  return sqliteRows(db, "SELECT count(*) AS n FROM audit_trail_checkpoints")[0].n as number;
+}

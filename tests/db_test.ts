@@ -17,7 +17,7 @@ import {
   verifyChain,
   writeTransaction,
 } from "./internals.ts";
-import { databaseExists } from "../lib/db.ts";
+import { databaseExists, stoppableWriteTransaction } from "../lib/db.ts";
 import { fingerprint, runCli, sqliteRows, tempDir } from "./helpers.ts";
 import { openMigrated } from "./fixtures.ts";
 
@@ -174,6 +174,65 @@ Deno.test("a writer that cannot get the lock in time fails with DatabaseBusyErro
     holder.close();
   }
   assert.equal(sqliteRows(path, "SELECT count(*) AS n FROM audit_log")[0].n, 0);
+});
+
+Deno.test("stoppableWriteTransaction() stops waiting for the lock when its signal aborts, writing nothing", async () => {
+  await using dir = await tempDir();
+  const path = join(dir.path, "app.db");
+  openMigrated(dir.path).close();
+  const holder = new DatabaseSync(path);
+  holder.exec("BEGIN IMMEDIATE");
+  try {
+    // A wait of an hour: only the abort can end it while the lock stays held.
+    using db = openDatabase(path, { busyTimeoutMs: 3_600_000 });
+    const stop = new AbortController();
+    let ran = false;
+    const waiting = stoppableWriteTransaction(db, () => {
+      ran = true;
+      db.sqlite.exec("INSERT INTO audit_log (operation) VALUES ('LATE')");
+    }, stop.signal);
+    // The wait leaves this thread free: the abort comes from a timer of this very thread.
+    setTimeout(() => stop.abort(new Error("stopped by Ctrl-C")), 300);
+    await assert.rejects(waiting, /stopped by Ctrl-C/);
+    assert.equal(ran, false);
+    assert.equal(db.sqlite.isTransaction, false);
+    assert.equal(db.sqlite.prepare("PRAGMA busy_timeout").get()!.timeout, 3_600_000);
+  } finally {
+    holder.exec("ROLLBACK");
+    holder.close();
+  }
+  assert.equal(sqliteRows(path, "SELECT count(*) AS n FROM audit_log")[0].n, 0);
+});
+
+Deno.test("stoppableWriteTransaction() gives up as writeTransaction() does, and writes once free", async () => {
+  await using dir = await tempDir();
+  const path = join(dir.path, "app.db");
+  openMigrated(dir.path).close();
+  using db = openDatabase(path, { busyTimeoutMs: 250 });
+  const signal = new AbortController().signal;
+  const holder = new DatabaseSync(path);
+  holder.exec("BEGIN IMMEDIATE");
+  try {
+    await assert.rejects(
+      stoppableWriteTransaction(
+        db,
+        () => db.sqlite.exec("INSERT INTO audit_log (operation) VALUES ('A')"),
+        signal,
+      ),
+      DatabaseBusyError,
+    );
+  } finally {
+    holder.exec("ROLLBACK");
+    holder.close();
+  }
+  await stoppableWriteTransaction(
+    db,
+    () => db.sqlite.exec("INSERT INTO audit_log (operation) VALUES ('B')"),
+    signal,
+  );
+  assert.deepEqual(sqliteRows(path, "SELECT operation FROM audit_log").map((r) => r.operation), [
+    "B",
+  ]);
 });
 
 Deno.test("writeTransaction() takes the write lock up front and rolls back everything on failure", async () => {

@@ -14,7 +14,7 @@ import {
   readSnapshot,
   readTransaction,
   refuseOpenTransaction,
-  writeTransaction,
+  stoppableWriteTransaction,
 } from "../db.ts";
 import { PARSED_TIMESTAMP_SQL } from "../event_row.ts";
 import { AuditTrailError, errorMessage, TamperingFoundError, UsageError } from "../errors.ts";
@@ -32,6 +32,7 @@ import {
   writeArchiveFile,
 } from "./file.ts";
 import { ArchiveFolder } from "./folder.ts";
+import { reclaimSpace } from "./space.ts";
 
 /** Options of {@linkcode archiveEvents}. */
 export interface ArchiveOptions {
@@ -49,9 +50,10 @@ export interface ArchiveOptions {
   /** Archive even events that the configured central store has not acknowledged yet. */
   force?: boolean;
   /**
-   * Stops the run when aborted, as long as the events are not removed yet: the temporary file
-   * is removed, nothing is archived, and the signal's reason is thrown. Once the events are
-   * removed, the run completes.
+   * Stops the run when aborted (while it writes the file or waits for the write lock), as
+   * long as the events are not removed yet: the temporary file is removed, nothing is
+   * archived, and the signal's reason is thrown. Once the events are removed, it stops giving
+   * their space back (which the next run does) and returns with `stopped` set.
    */
   signal?: AbortSignal;
 }
@@ -71,6 +73,11 @@ export interface ArchiveResult {
   dry_run?: boolean;
   /** Set when the events were archived but the space could not all be given back. */
   warning?: string;
+  /**
+   * True when the signal stopped the run while it gave the space back: the events are
+   * archived, the space stays in the database until the next run.
+   */
+  stopped?: boolean;
 }
 
 /**
@@ -118,12 +125,13 @@ export async function archiveEvents(
   });
   if (!plan) {
     // Space an earlier run could not give back (the database was busy) goes back now.
-    const warning = joinWarnings(
-      stopped,
-      options.dryRun || !spaceLeftBehind(db) ? undefined : reclaimSpace(db),
-    );
+    const space = options.dryRun || !spaceLeftBehind(db)
+      ? {}
+      : await giveSpaceBack(db, options.signal);
+    const warning = joinWarnings(stopped, space.warning);
     return {
       ...(warning ? { warning } : {}),
+      ...(space.stopped ? { stopped: true } : {}),
       archived: 0,
       first_audit_id: null,
       last_audit_id: null,
@@ -185,7 +193,7 @@ export async function archiveEvents(
     refuseForeignFile(final, plan);
     // Under the write lock from here to the commit, so no other run can archive the same
     // events or replace the file meanwhile.
-    writeTransaction(db, () => {
+    await stoppableWriteTransaction(db, () => {
       requireStillLive(db, plan);
       // Asked again under the lock: the first sync of this database may have recorded its
       // central store while the file was written, and the events it has not stored yet
@@ -199,7 +207,7 @@ export async function archiveEvents(
       renamed = true;
       insertCheckpoint(db, { ...plan, file: name, sha256, bytes });
       removeArchived(db, plan);
-    });
+    }, signal);
     result.sha256 = sha256;
     result.bytes = bytes;
   } catch (error) {
@@ -208,8 +216,10 @@ export async function archiveEvents(
     throw error;
   }
   await folder.removeOrphans(db, readCheckpoints(db));
-  const warning = joinWarnings(stopped, reclaimSpace(db));
+  const space = await giveSpaceBack(db, signal);
+  const warning = joinWarnings(stopped, space.warning);
   if (warning) result.warning = warning;
+  if (space.stopped) result.stopped = true;
   return result;
 }
 
@@ -406,11 +416,24 @@ function removeArchived(db: AuditDatabase, plan: ArchivePlan): void {
   db.statement("DELETE FROM audit_trail_chain WHERE audit_id < ?").run(plan.last_audit_id);
 }
 
-/** Whether pages freed by an archive run are still held (only archive runs free pages). */
+/**
+ * Whether pages freed by an archive run are still held (only archive runs free pages): under
+ * incremental vacuum, or where the first run's switch to it was stopped or failed (the file
+ * has checkpoints, yet no auto_vacuum) and a VACUUM renumbers nothing.
+ */
 function spaceLeftBehind(db: AuditDatabase): boolean {
-  return guard(db.path, () =>
-    db.sqlite.prepare("PRAGMA auto_vacuum").get()!.auto_vacuum === 2 &&
-    (db.sqlite.prepare("PRAGMA freelist_count").get()!.freelist_count as number) > 0);
+  const mode = autoVacuum(db);
+  const free = () =>
+    (guard(
+      db.path,
+      () => db.sqlite.prepare("PRAGMA freelist_count").get()!.freelist_count,
+    ) as number) > 0;
+  if (mode === 2) return free();
+  return mode === 0 && free() && readCheckpoints(db).length > 0 && renumberedByVacuum(db) === null;
+}
+
+function autoVacuum(db: AuditDatabase): number {
+  return guard(db.path, () => db.sqlite.prepare("PRAGMA auto_vacuum").get()!.auto_vacuum as number);
 }
 
 /**
@@ -418,25 +441,35 @@ function spaceLeftBehind(db: AuditDatabase): boolean {
  * incremental vacuum, which takes one full VACUUM; later runs move only the pages at the end.
  * A database the application set to auto_vacuum = FULL got them back at the commit already,
  * and one with a table whose rows VACUUM would renumber keeps them for new events.
- * The events are archived by then: a failure here is only a warning.
+ * The events are archived by then: a failure here is only a warning, and `signal` stops it
+ * (nothing of it is kept: the next run gives the space back).
  */
-function reclaimSpace(db: AuditDatabase): string | undefined {
+async function giveSpaceBack(
+  db: AuditDatabase,
+  signal: AbortSignal | undefined,
+): Promise<{ warning?: string; stopped?: boolean }> {
   try {
-    const mode = guard(db.path, () => db.sqlite.prepare("PRAGMA auto_vacuum").get()!.auto_vacuum);
+    const mode = autoVacuum(db);
     const renumbered = mode === 0 ? renumberedByVacuum(db) : null;
     if (renumbered !== null) {
-      return `The events were archived; their space stays in the database for new events, as giving it back (VACUUM) would renumber the rows of the table "${renumbered}" (it has no INTEGER PRIMARY KEY).`;
+      return {
+        warning:
+          `The events were archived; their space stays in the database for new events, as giving it back (VACUUM) would renumber the rows of the table "${renumbered}" (it has no INTEGER PRIMARY KEY).`,
+      };
     }
-    guard(db.path, () => {
-      // Stepped to the end with all(): exec() of this pragma frees only one page.
-      if (mode === 2) db.sqlite.prepare("PRAGMA incremental_vacuum").all();
-      else if (mode === 0) db.sqlite.exec("PRAGMA auto_vacuum = INCREMENTAL; VACUUM");
-      db.sqlite.exec("PRAGMA wal_checkpoint(TRUNCATE)");
-    });
-    return undefined;
+    const how = mode === 2 ? "incremental" : mode === 0 ? "vacuum" : "checkpoint";
+    return (await reclaimSpace(db.path, how, signal)) === "stopped"
+      ? {
+        stopped: true,
+        warning:
+          "The events were archived; giving their space back to the disk was stopped, and the next archive run gives it back.",
+      }
+      : {};
   } catch (error) {
-    return `The events were archived, but their space could not be given back yet (${
-      errorMessage(error)
-    }); the next archive run tries again.`;
+    return {
+      warning: `The events were archived, but their space could not be given back yet (${
+        errorMessage(error)
+      }); the next archive run tries again.`,
+    };
   }
 }
