@@ -80,15 +80,7 @@ Deno.test({
       const child = cliCommand(["archive", "--before", "2025-01-01", "--db", db, "--to", folder])
         .spawn();
       await untilWriting(folder, child);
-      child.kill(signal);
-      const output = await collectOutput(child);
-      assert.deepEqual(output, {
-        code,
-        stdout: "",
-        stderr:
-          "audit-trail: interrupted: nothing was archived, and the unfinished archive file was removed\n",
-      });
-      assert.deepEqual(filesIn(folder), [".audit_trail_archive.lock"], signal);
+      await stopWithNothingArchived(child, signal, code, folder);
       assert.equal(sqliteRows(db, "SELECT count(*) AS n FROM audit_log")[0].n, 100_000);
       assert.deepEqual(rowsOf(db, "audit_trail_checkpoints"), []);
     }
@@ -102,6 +94,26 @@ Deno.test({
     assert.equal(verify.code, 0, verify.stderr);
   },
 });
+
+/**
+ * Sends `signal` to an archive run: it ends with `code` and one line, leaving no temporary file
+ * in `folder`.
+ */
+async function stopWithNothingArchived(
+  child: Deno.ChildProcess,
+  signal: Deno.Signal,
+  code: number,
+  folder: string,
+): Promise<void> {
+  child.kill(signal);
+  assert.deepEqual(await collectOutput(child), {
+    code,
+    stdout: "",
+    stderr:
+      "audit-trail: interrupted: nothing was archived, and the unfinished archive file was removed\n",
+  }, signal);
+  assert.deepEqual(filesIn(folder), [".audit_trail_archive.lock"], signal);
+}
 
 /** Resolves once an archive file is being written in `folder` (or `child` has exited). */
 async function untilWriting(folder: string, child: Deno.ChildProcess): Promise<void> {
@@ -128,15 +140,7 @@ Deno.test({
       for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
         const child = cliCommand(["archive", "--before", "2024-03-01", "--db", db]).spawn();
         await untilWaitingForLock(child);
-        child.kill(signal);
-        const output = await collectOutput(child);
-        assert.deepEqual(output, {
-          code,
-          stdout: "",
-          stderr:
-            "audit-trail: interrupted: nothing was archived, and the unfinished archive file was removed\n",
-        }, signal);
-        assert.deepEqual(filesIn(folder), [".audit_trail_archive.lock"], signal);
+        await stopWithNothingArchived(child, signal, code, folder);
       }
     } finally {
       holder.exec("ROLLBACK");
