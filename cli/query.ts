@@ -39,7 +39,9 @@ FILTERS
   --since T          at or after T: an ISO date or date-time in UTC (2026-02-16,
                      2026-02-16T14:30, 2026-02-16T14:30:00Z)
   --until T          up to the end of T (--until 2026-02-16 includes all of the 16th);
-                     it may not end before --since begins
+                     it may not end before --since begins. An event whose stored
+                     timestamp is no time (damaged text, a Unix time) matches neither:
+                     it is listed only without --since and --until
   --contains TEXT    details contain TEXT (case-insensitive)
   --after-id N       only events with audit_id above N (with --order asc, the cursor for
                      reading forward: newest first, a page would skip the older new ones)

@@ -25,6 +25,8 @@ OPTIONS
                   - writes the page to standard output instead of a file
   --since T       only events at or after T: an ISO date or date-time in UTC
   --until T       only events up to the end of T (--until 2026-02-16 includes the 16th)
+                  (an event whose timestamp is no time is in no range; without one,
+                  it is counted, as "without a valid time")
   --db PATH       the database (default: $AUDIT_TRAIL_DB, else data/app.db)
 
 EXAMPLES

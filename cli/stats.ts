@@ -1,6 +1,6 @@
 import { writeObject } from "../lib/output.ts";
 import { checkTimeRange } from "../lib/query_options.ts";
-import { formatCount, formatDuration, shortTime } from "../lib/report/format.ts";
+import { formatCount, formatDuration, statsSpan } from "../lib/report/format.ts";
 import { type AuditStats, DEFAULT_STATS_TOP, getStats } from "../lib/stats.ts";
 import { archivedReach } from "../lib/archive/checkpoint_list.ts";
 import {
@@ -12,6 +12,7 @@ import {
 } from "./context.ts";
 import { parseCount } from "../lib/count.ts";
 import { padTo, showCell } from "../lib/table.ts";
+import { everyMonth } from "../lib/report/charts.ts";
 
 export const command: Command = {
   help: `audit-trail stats — events per day and operation, busiest SKUs and users, batches
@@ -25,14 +26,20 @@ OPTIONS
   --since T     only events at or after T: an ISO date or date-time in UTC
                 (2026-02-16, 2026-02-16T14:30, 2026-02-16T14:30:00Z)
   --until T     only events up to the end of T (--until 2026-02-16 includes all of the 16th)
+                (an event whose timestamp is no time is in no range)
   --top N       how many SKUs and users to list (default ${DEFAULT_STATS_TOP}; 0 = all)
   --format F    json | ndjson | table (default: table on a terminal, else json)
   --db PATH     the database (default: $AUDIT_TRAIL_DB, else data/app.db)
 
 OUTPUT (json)
-  {"events", "first_timestamp", "last_timestamp", "per_day": [{"day", "count"}],
+  {"events", "without_valid_time", "first_timestamp", "last_timestamp",
+   "per_day": [{"day", "count"}],
    "operations": [{"operation", "count"}], "top_skus": [{"sku", "count"}],
    "users": [{"user", "count"}], "batches": {"count", "failed", "median_duration_seconds"}}
+  without_valid_time counts the events whose stored timestamp is no time (damaged text, a
+  Unix time): they are in "events" and the other lists, but in no day, not first or last,
+  and in no --since/--until range (there it is 0). The table shows months without events
+  between the first and the last as 0, as the report does.
   operations lists every operation, most frequent first. batches.count counts run ids with an
   event in the range; failed, those whose BATCH_END records a non-zero exit, a signal or a
   command that could not start; the median covers batches with both BATCH_START and
@@ -83,9 +90,7 @@ export function statsTable(stats: AuditStats, ranged = false): string {
   if (stats.events === 0) return ranged ? "No events in this range.\n" : "No events in the log.\n";
   const { batches } = stats;
   const lines = [
-    `Events    ${formatCount(stats.events)}, ${shortTime(stats.first_timestamp!)} to ${
-      shortTime(stats.last_timestamp!)
-    } UTC`,
+    `Events    ${formatCount(stats.events)}, ${statsSpan(stats)}`,
     `Batches   ${formatCount(batches.count)}${
       batches.failed ? `, ${formatCount(batches.failed)} FAILED` : ", none failed"
     }${
@@ -96,7 +101,9 @@ export function statsTable(stats: AuditStats, ranged = false): string {
   ];
   const days = stats.per_day;
   const byMonth = days.length > 31;
-  const periods = byMonth ? monthly(days) : days.map((d) => ({ label: d.day, count: d.count }));
+  const periods = byMonth
+    ? everyMonth(days).map((m) => ({ label: m.key, count: m.count }))
+    : days.map((d) => ({ label: d.day, count: d.count }));
   lines.push(
     "",
     ...section(byMonth ? `PER MONTH (${days.length} days with events)` : "PER DAY", periods),
@@ -125,18 +132,10 @@ function section(title: string, rows: { label: string; count: number }[]): strin
   return [
     title,
     ...rows.map((row, i) =>
+      // A month without events (shown between the first and the last) gets no bar.
       `  ${padTo(labels[i], width)}  ${counts[i].padStart(countWidth)}  ${
-        "█".repeat(Math.max(1, Math.round((row.count / max) * BAR_WIDTH)))
-      }`
+        row.count === 0 ? "" : "█".repeat(Math.max(1, Math.round((row.count / max) * BAR_WIDTH)))
+      }`.trimEnd()
     ),
   ];
-}
-
-function monthly(days: { day: string; count: number }[]): { label: string; count: number }[] {
-  const months = new Map<string, number>();
-  for (const { day, count } of days) {
-    const month = day.slice(0, 7);
-    months.set(month, (months.get(month) ?? 0) + count);
-  }
-  return [...months].map(([label, count]) => ({ label, count }));
 }

@@ -13,7 +13,7 @@ import {
 } from "./batch.ts";
 import { batchFailed, parseBatchOutcome } from "./batch_outcome.ts";
 import { type AuditDatabase, readTransaction } from "./db.ts";
-import { UTC_TIMESTAMP_SQL } from "./event_row.ts";
+import { TIME_WITHIN_SQL, UTC_TIMESTAMP_SQL } from "./event_row.ts";
 import { timeRange } from "./time_bound.ts";
 
 const TS = UTC_TIMESTAMP_SQL;
@@ -84,7 +84,7 @@ export function recentBatches(
       const range = timeRange(options);
       const ids = db.statement(
         `SELECT run_id, max(audit_id) AS last_id FROM audit_log
-         WHERE ${TS} >= ? AND ${TS} < ? AND run_id IS NOT NULL
+         WHERE ${TIME_WITHIN_SQL} AND run_id IS NOT NULL
          GROUP BY run_id ORDER BY last_id DESC LIMIT ?`,
       ).all(
         range.start,

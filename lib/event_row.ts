@@ -55,6 +55,26 @@ export const UTC_TIMESTAMP_SQL = "coalesce(strftime('%Y-%m-%dT%H:%M:%fZ', timest
  */
 export const PARSED_TIMESTAMP_SQL = "strftime('%Y-%m-%dT%H:%M:%fZ', timestamp)";
 
+/**
+ * True when the stored timestamp is a time, the one rule every time filter follows (`query`,
+ * `batch`, `stats`, `report`, the viewer, and `archive`'s cut): a date or date-time that
+ * SQLite's date functions read, in the years 0000-9999. A timestamp that is none (NULL,
+ * damaged text such as `garbage` or `2026-01-05 10h`, a number such as a Unix time) matches no
+ * `--since` or `--until`, is never before an archive cut, and counts in no day. (SQLite reads
+ * a bare number below 5,373,485 as a Julian day: 2461000 is 2025-11-20T12:00Z, 12345 a day of
+ * 4680 BC, before year 0000 and so no time here.) Tested on the indexed value alone (every
+ * time it holds reads back through `strftime` unchanged), so a time range reads the index only.
+ */
+export const IS_TIME_SQL =
+  `(${UTC_TIMESTAMP_SQL} >= '0' AND strftime('%Y-%m-%dT%H:%M:%fZ', ${UTC_TIMESTAMP_SQL}) = ${UTC_TIMESTAMP_SQL})`;
+
+/**
+ * True for an event whose time lies in the half-open range `[?, ?)` (two parameters: ISO
+ * times as stored, see `parseTimeBound`); never for a timestamp that is no time.
+ */
+export const TIME_WITHIN_SQL =
+  `${UTC_TIMESTAMP_SQL} >= ? AND ${UTC_TIMESTAMP_SQL} < ? AND ${IS_TIME_SQL}`;
+
 /** The shape of every timestamp the tool writes: `YYYY-MM-DDTHH:MM:SS.sssZ`. */
 const ISO_TIMESTAMP_GLOB = "####-##-##T##:##:##.###Z".replaceAll("#", "[0-9]");
 /** The same test in JavaScript, which costs a tenth of what the GLOB costs per row. */

@@ -14,6 +14,7 @@ import {
   EVENT_COLUMNS,
   eventRowSql,
   hasPrintedTimestamps,
+  IS_TIME_SQL,
   readEventRows,
   rowToEvent,
   UTC_TIMESTAMP_SQL,
@@ -309,6 +310,8 @@ export function filterConditions(
   } else {
     equal("user", filter.user);
   }
+  // A timestamp that is no time matches no bound, whichever way it would sort as text.
+  if (filter.since !== undefined || filter.until !== undefined) conditions.push(IS_TIME_SQL);
   if (filter.since !== undefined) {
     conditions.push(`${UTC_TIMESTAMP_SQL} >= ?`);
     params.push(parseTimeBound(filter.since).start);

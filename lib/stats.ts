@@ -9,19 +9,27 @@ import { BATCH_END, BATCH_START, durationSeconds } from "./batch.ts";
 import { type AuditDatabase, guard, readTransaction } from "./db.ts";
 import { requireCount } from "./count.ts";
 import { batchFailed, parseBatchOutcome } from "./batch_outcome.ts";
-import { UTC_TIMESTAMP_SQL } from "./event_row.ts";
+import { IS_TIME_SQL, TIME_WITHIN_SQL, UTC_TIMESTAMP_SQL } from "./event_row.ts";
 import { type AuditLogFilter, filterConditions, timeSpanIds } from "./query.ts";
 import { timeRange } from "./time_bound.ts";
 import { requireKnownOptions } from "./known_options.ts";
 
 /** What `audit-trail stats` prints. */
 export interface AuditStats {
-  /** Events in the range. */
+  /** Events in the range (without one, every event, those without a valid time too). */
   events: number;
+  /**
+   * Of `events`, those whose timestamp is not a time (see `IS_TIME_SQL`: damaged text, a
+   * number): they belong to no day and no range, so there are none of them in a range.
+   */
+  without_valid_time: number;
   /** The oldest and newest event's time in the range, or `null` when it holds none. */
   first_timestamp: string | null;
   last_timestamp: string | null;
-  /** Events per UTC day, oldest day first; days without events are left out. */
+  /**
+   * Events per UTC day, oldest day first; days without events are left out, as are events
+   * without a valid time.
+   */
   per_day: { day: string; count: number }[];
   /** Every operation, the most frequent first. */
   operations: { operation: string; count: number }[];
@@ -95,23 +103,28 @@ export function getStats(db: AuditDatabase, options: StatsOptions = {}): AuditSt
   requireKnownOptions(options, STATS_OPTION_KEYS, "stats option");
   const top = requireCount(options.top ?? DEFAULT_STATS_TOP, "Top");
   const range = timeRange(options);
+  const ranged = options.since !== undefined || options.until !== undefined;
   return readTransaction(db, () => {
-    const bounds = `FROM audit_log WHERE ${TS} >= ? AND ${TS} < ?`;
-    const first = one(db, `SELECT min(${TS}) AS v ${bounds}`, range.start, range.end) as
-      | string
-      | null;
-    if (first === null) return emptyStats();
-    const last = one(db, `SELECT max(${TS}) AS v ${bounds}`, range.start, range.end) as string;
-    // A range that holds every event is no range: the figures then come from the indexes of
-    // their own columns, which hold exactly what is counted.
-    const whole = first === one(db, `SELECT min(${TS}) AS v FROM audit_log`) &&
-      last === one(db, `SELECT max(${TS}) AS v FROM audit_log`);
-    const where = whole ? "" : `${TS} >= ? AND ${TS} < ?`;
+    const total = one(db, "SELECT count(*) AS v FROM audit_log") as number;
+    if (total === 0) return emptyStats();
+    const perDay = countPerDay(db, range);
+    const timed = perDay.reduce((sum, day) => sum + day.count, 0);
+    // Without a range, or with one that holds every event, the figures come from the indexes
+    // of their own columns, which hold exactly what is counted.
+    const whole = !ranged || timed === total;
+    if (timed === 0 && !whole) return emptyStats();
+    const bounds = `FROM audit_log WHERE ${TIME_WITHIN_SQL}`;
+    const first = timed === 0
+      ? null
+      : one(db, `SELECT min(${TS}) AS v ${bounds}`, range.start, range.end) as string;
+    const last = timed === 0
+      ? null
+      : one(db, `SELECT max(${TS}) AS v ${bounds}`, range.start, range.end) as string;
+    const where = whole ? "" : TIME_WITHIN_SQL;
     const params = whole ? [] : [range.start, range.end];
     const and = (condition: string) =>
       `WHERE ${[where, condition].filter((c) => c !== "").join(" AND ")}`;
     const limit = top === 0 ? -1 : top;
-    const perDay = countPerDay(db, range);
     const operations = all(
       db,
       `SELECT operation, count(*) AS count FROM audit_log ${where ? `WHERE ${where}` : ""}
@@ -136,8 +149,10 @@ export function getStats(db: AuditDatabase, options: StatsOptions = {}): AuditSt
       ...params,
       limit,
     ) as { user: string; count: number }[];
+    const events = whole ? total : timed;
     return {
-      events: perDay.reduce((sum, day) => sum + day.count, 0),
+      events,
+      without_valid_time: events - timed,
       first_timestamp: first,
       last_timestamp: last,
       per_day: perDay,
@@ -152,6 +167,7 @@ export function getStats(db: AuditDatabase, options: StatsOptions = {}): AuditSt
 function emptyStats(): AuditStats {
   return {
     events: 0,
+    without_valid_time: 0,
     first_timestamp: null,
     last_timestamp: null,
     per_day: [],
@@ -163,33 +179,26 @@ function emptyStats(): AuditStats {
 }
 
 /**
- * Events per day (the first ten characters of the printed timestamp), as
- * `GROUP BY substr(timestamp, 1, 10)` would count them, from the time index alone: each day
- * is found by seeking the first time at or after the previous day's end, and counted over its
- * stretch of the index. A plain GROUP BY reads every row of the table (SQLite does not take
- * the indexed value for an expression around it), about 20 times slower on a million events.
+ * Events per day (the first ten characters of the printed timestamp) of the events with a
+ * valid time, as `GROUP BY substr(timestamp, 1, 10)` would count them, from the time index
+ * alone: each day is found by seeking the first time at or after the previous day's end, and
+ * counted over its stretch of the index. A plain GROUP BY reads every row of the table (SQLite
+ * does not take the indexed value for an expression around it), about 20 times slower on a
+ * million events.
  */
 function countPerDay(
   db: AuditDatabase,
   range: { start: string; end: string },
 ): { day: string; count: number }[] {
-  const next = db.statement(`SELECT min(${TS}) AS v FROM audit_log WHERE ${TS} >= ? AND ${TS} < ?`);
-  const countBetween = db.statement(
-    `SELECT count(*) AS n FROM audit_log WHERE ${TS} >= ? AND ${TS} < ?`,
-  );
-  const countEqual = db.statement(`SELECT count(*) AS n FROM audit_log WHERE ${TS} = ?`);
+  const within = `FROM audit_log WHERE ${TIME_WITHIN_SQL}`;
+  const next = db.statement(`SELECT min(${TS}) AS v ${within}`);
+  const countBetween = db.statement(`SELECT count(*) AS n ${within}`);
   const days: { day: string; count: number }[] = [];
   let from = range.start;
   for (;;) {
     const time = next.get(from, range.end)?.v as string | null | undefined;
     if (time === null || time === undefined) break;
     const day = time.slice(0, 10);
-    if (day.length < 10) {
-      // A value shorter than a day (a damaged legacy row) is a day of its own, as in GROUP BY.
-      days.push({ day, count: countEqual.get(time)!.n as number });
-      from = time + "\0";
-      continue;
-    }
     const after = following(day);
     const count = countBetween.get(
       day > range.start ? day : range.start,
@@ -318,7 +327,7 @@ export function eventsPerDay(
   return all(
     db,
     `SELECT substr(${TS}, 1, 10) AS day, count(*) AS count FROM audit_log
-     WHERE ${conditions.join(" AND ")} GROUP BY day ORDER BY day`,
+     WHERE ${[...conditions, IS_TIME_SQL].join(" AND ")} GROUP BY day ORDER BY day`,
     ...params,
   ).map((row) => ({ day: String(row.day), count: row.count as number }));
 }

@@ -84,6 +84,47 @@ Deno.test("archive stops at a timestamp that is no time, and says why a run stop
   assert.equal(quiet.stderr, "");
 });
 
+Deno.test("query and stats leave a timestamp that is no time out of every time range, as archive does", async () => {
+  await using dir = await tempDir();
+  const db = datedDatabase(dir.path, [
+    "2024-01-01 10:00:00",
+    "01/02/2030",
+    "1704200000",
+    "garbage",
+    "2024-01-04 10:00:00",
+    "12345",
+  ]);
+  const ids = async (...args: string[]) => {
+    const result = await runCli(["query", "--order", "asc", "--db", db, ...args]);
+    assert.equal(result.code, 0, result.stderr);
+    return JSON.parse(result.stdout).map((e: { audit_id: number }) => e.audit_id);
+  };
+  assert.deepEqual(await ids(), [1, 2, 3, 4, 5, 6]);
+  assert.deepEqual(await ids("--since", "0001-01-01"), [1, 5]);
+  assert.deepEqual(await ids("--until", "2100-01-01"), [1, 5]);
+  assert.deepEqual(await ids("--since", "2024-01-02"), [5]);
+  assert.deepEqual(await ids("--until", "2024-01-02"), [1]);
+  const stats = async (...args: string[]) => {
+    const result = await runCli(["stats", "--db", db, ...args]);
+    assert.equal(result.code, 0, result.stderr);
+    const { events, without_valid_time, per_day } = JSON.parse(result.stdout);
+    return { events, without_valid_time, per_day };
+  };
+  assert.deepEqual(await stats(), {
+    events: 6,
+    without_valid_time: 4,
+    per_day: [{ day: "2024-01-01", count: 1 }, { day: "2024-01-04", count: 1 }],
+  });
+  assert.deepEqual(await stats("--until", "2100-01-01"), {
+    events: 2,
+    without_valid_time: 0,
+    per_day: [{ day: "2024-01-01", count: 1 }, { day: "2024-01-04", count: 1 }],
+  });
+  // archive stops at the first of them, as before.
+  const dry = await runCli(["archive", "--keep", "0", "--dry-run", "--db", db]);
+  assert.equal(JSON.parse(dry.stdout).last_audit_id, 1);
+});
+
 Deno.test("query and batch show without --archives tell a person when what was asked may be archived", async () => {
   await using dir = await tempDir();
   const db = datedDatabase(dir.path, 40); // events 6 hours apart from 2024-01-01; run_i: 10 each

@@ -146,6 +146,7 @@ Deno.test("getStats() of a time range counts only the events in it; a range hold
   assert.deepEqual(getStats(db, { since: "2000-01-01", until: "2100-01-01" }), getStats(db));
   assert.deepEqual(getStats(db, { since: "2030-01-01" }), {
     events: 0,
+    without_valid_time: 0,
     first_timestamp: null,
     last_timestamp: null,
     per_day: [],
@@ -165,7 +166,7 @@ Deno.test("getStats() of a time range counts only the events in it; a range hold
   );
 });
 
-Deno.test("getStats() per day agrees with GROUP BY over damaged and odd timestamps", async () => {
+Deno.test("getStats() counts events without a valid time apart: in no day, no range, not first or last", async () => {
   await using dir = await tempDir();
   using db = openMigrated(dir.path);
   const stamps = [
@@ -173,22 +174,58 @@ Deno.test("getStats() per day agrees with GROUP BY over damaged and odd timestam
     "2026-02-01T00:00:00.000Z",
     "2026-02-01T00:00:00Z",
     "2025-12-31T23:59:59.999Z",
+    "2026-02-01",
+  ];
+  // Damaged text (some sorting among the times as text, "~" after them all), an empty one,
+  // a day that is no date, and what SQLite reads as a Julian day of 4680 BC.
+  const damaged = [
     "garbage",
     "garb",
-    "garbage but longer than ten",
-    "2026-02-01",
+    "2026-02-01 garbage",
+    "2026-01-15T1",
     "",
     "2026-13-45 10:00:00",
+    "~~~~",
+    "12345",
   ];
-  for (const stamp of stamps) insertRaw(db, stamp, "COUNTED");
+  for (const stamp of [...damaged.slice(0, 4), ...stamps, ...damaged.slice(4)]) {
+    insertRaw(db, stamp, "COUNTED");
+  }
+  const stats = getStats(db);
   assert.deepEqual(
-    getStats(db).per_day,
+    stats.per_day,
     groupBy(
       db,
-      `SELECT substr(${TS}, 1, 10) AS day, count(*) AS count FROM audit_log GROUP BY day ORDER BY day`,
+      `SELECT substr(${TS}, 1, 10) AS day, count(*) AS count FROM audit_log
+       WHERE strftime('%Y', timestamp) >= '0000' GROUP BY day ORDER BY day`,
     ),
   );
-  assert.equal(getStats(db).events, stamps.length);
+  assert.deepEqual(stats.per_day, [
+    { day: "2025-12-31", count: 1 },
+    { day: "2026-01-31", count: 1 },
+    { day: "2026-02-01", count: 3 },
+  ]);
+  assert.equal(stats.events, stamps.length + damaged.length);
+  assert.equal(stats.without_valid_time, damaged.length);
+  assert.equal(stats.first_timestamp, "2025-12-31T23:59:59.999Z");
+  assert.equal(stats.last_timestamp, "2026-02-01T00:00:00.000Z");
+  assert.deepEqual(stats.operations, [{
+    operation: "COUNTED",
+    count: stamps.length + damaged.length,
+  }]);
+  // A range holds only events with a time, whichever way the others sort as text.
+  for (
+    const [since, until] of [["2026-01-01", "2026-02-28"], ["0001-01-01", undefined], [
+      undefined,
+      "9999-12-31",
+    ]]
+  ) {
+    const ranged = getStats(db, { since, until });
+    const timed = since === "2026-01-01" ? 4 : stamps.length;
+    assert.equal(ranged.events, timed, `${since} ${until}`);
+    assert.equal(ranged.without_valid_time, 0);
+    assert.deepEqual(ranged.operations, [{ operation: "COUNTED", count: timed }]);
+  }
 });
 
 Deno.test("A batch ended twice in an older database: stats, the report's batches and the viewer read its first BATCH_END", async () => {
@@ -404,4 +441,34 @@ Deno.test("stats table of an empty log says the log is empty, and of an empty pe
   const period = await runCli(["stats", "--since", "2026-01-01", "--format", "table", "--db", db]);
   assert.equal(period.code, 0, period.stderr);
   assert.equal(period.stdout, "No events in this range.\n");
+});
+
+Deno.test("stats table: months without events between the first and the last show as 0; events without a valid time are named apart, in the table and the report", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  // 32 days with events (so the table counts by month): January 2026, then 1 April.
+  for (let day = 1; day <= 31; day++) {
+    insertRaw(db, `2026-01-${String(day).padStart(2, "0")}T10:00:00.000Z`, "COUNTED");
+  }
+  insertRaw(db, "2026-04-01T10:00:00.000Z", "COUNTED");
+  insertRaw(db, "garbage", "COUNTED");
+  insertRaw(db, "~damaged", "COUNTED");
+  const text = statsTable(getStats(db));
+  assert.match(
+    text,
+    /^Events {4}34, 2026-01-01 10:00:00 to 2026-04-01 10:00:00 UTC; 2 events without a valid time\n/,
+  );
+  const months = text.split("\nPER MONTH (32 days with events)\n")[1].split("\n\n")[0];
+  assert.deepEqual(months.split("\n"), [
+    `  2026-01  31  ${"█".repeat(30)}`,
+    "  2026-02   0",
+    "  2026-03   0",
+    `  2026-04   1  █`,
+  ]);
+  const report = await runCli(["report", "--output", "-", "--db", db.path]);
+  assert.equal(report.code, 0, report.stderr);
+  assert.match(
+    report.stdout,
+    /2026-01-01 10:00:00 to 2026-04-01 10:00:00 UTC; 2 events without a valid time/,
+  );
 });

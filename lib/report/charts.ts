@@ -136,20 +136,37 @@ export function timeSeries(
   // Months, else years, with those without events as 0 while they fit; years with events
   // alone when even those would not (a damaged legacy row dated 0050 beside 2026).
   const dates = perDay.every((d) => isDate(d.day));
-  const months = sumBy(perDay, 7);
   const years = sumBy(perDay, 4);
   const periods = [
-    dates ? withEmptyPeriods(months, "month") : months,
+    everyMonth(perDay),
     dates ? withEmptyPeriods(years, "year") : years,
   ].find((series) => series.length <= MAX_COLUMNS) ?? years;
   return periods.map((p) => ({ label: p.key, value: p.count, href: href?.(p.first, p.last) }));
+}
+
+/**
+ * Counts per day summed per month, every month from the first to the last (those without
+ * events as 0): the report's chart and `stats --format table` show the same months.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { everyMonth } from "./charts.ts";
+ * const months = everyMonth([{ day: "2026-01-05", count: 2 }, { day: "2026-03-01", count: 1 }]);
+ * assert.deepEqual(months.map((m) => [m.key, m.count]), [["2026-01", 2], ["2026-02", 0], ["2026-03", 1]]);
+ * ```
+ */
+export function everyMonth(perDay: readonly { day: string; count: number }[]): Period[] {
+  const months = sumBy(perDay, 7);
+  return perDay.every((d) => isDate(d.day)) ? withEmptyPeriods(months, "month") : months;
 }
 
 function isDate(day: string): boolean {
   return /^\d{4}-\d{2}-\d{2}$/.test(day) && !isNaN(Date.parse(day));
 }
 
-type Period = { key: string; count: number; first: string; last: string };
+/** A month or year: its key (`2026-02`, `2026`), its count, and its first and last day. */
+export type Period = { key: string; count: number; first: string; last: string };
 
 /**
  * Every month (or year) from the first period to the last, those without events as 0, as days

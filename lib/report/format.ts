@@ -31,6 +31,38 @@ export function shortTime(timestamp: string): string {
 }
 
 /**
+ * The time span of `stats` figures: `2026-02-01 08:00:00 to 2026-02-16 14:30:00 UTC`, and
+ * how many events have no valid time, which belong to no day (`; 2 events without a valid
+ * time`); `no events` for none.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { statsSpan } from "./format.ts";
+ * const stats = { events: 3, without_valid_time: 1, first_timestamp: "2026-02-01T08:00:00.000Z", last_timestamp: "2026-02-16T14:30:00.000Z" };
+ * assert.equal(statsSpan(stats), "2026-02-01 08:00:00 to 2026-02-16 14:30:00 UTC; 1 event without a valid time");
+ * ```
+ */
+export function statsSpan(
+  stats: {
+    events: number;
+    without_valid_time: number;
+    first_timestamp: string | null;
+    last_timestamp: string | null;
+  },
+): string {
+  if (stats.events === 0) return "no events";
+  const parts = [];
+  if (stats.first_timestamp !== null && stats.last_timestamp !== null) {
+    parts.push(`${shortTime(stats.first_timestamp)} to ${shortTime(stats.last_timestamp)} UTC`);
+  }
+  if (stats.without_valid_time > 0) {
+    parts.push(`${formatCountOf(stats.without_valid_time, "event")} without a valid time`);
+  }
+  return parts.join("; ");
+}
+
+/**
  * Seconds as people say them: `4.2 s`, `42 s`, `3 min 5 s`, `4 h 18 min`, `2 d 3 h`.
  *
  * @example

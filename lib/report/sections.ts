@@ -7,7 +7,7 @@
 import type { ChainVerifyResult } from "../chain/mod.ts";
 import type { AuditStats } from "../stats.ts";
 import { barChart, type ChartItem, columnChart, timeSeries } from "./charts.ts";
-import { formatCount, formatCountOf, formatDuration, shortTime } from "./format.ts";
+import { formatCount, formatCountOf, formatDuration, statsSpan } from "./format.ts";
 import { type Html, markup } from "./html.ts";
 
 /** Operations shown in their chart; the rest are summed up under it. */
@@ -29,11 +29,7 @@ export function summaryCards(stats: AuditStats, chain: ChainVerdict | undefined)
   const archived = chain && !("error" in chain) && chain.archived_through !== null
     ? `; events up to ${chain.archived_through} archived, not counted`
     : "";
-  const span =
-    (stats.first_timestamp === null
-      ? "no events"
-      : `${shortTime(stats.first_timestamp)} to ${shortTime(stats.last_timestamp!)} UTC`) +
-    archived;
+  const span = statsSpan(stats) + archived;
   const { batches } = stats;
   return markup`<section class="cards">
 <div class="card"><div>Events</div><div class="figure">${
