@@ -23,7 +23,8 @@ OPTIONS
                   database (the audit log itself, say) or a folder: that is refused;
                   a pipe or device (/dev/stdout) is written into as it is;
                   - writes the page to standard output instead of a file
-  --since T       only events at or after T: an ISO date or date-time in UTC
+  --since T       only events at or after T: an ISO date or date-time in UTC, or with
+                  an offset (2026-01-01T00:00+02:00: the heading shows it in UTC)
   --until T       only events up to the end of T (--until 2026-02-16 includes the 16th)
                   (an event whose timestamp is no time is in no range; without one,
                   it is counted, as "without a valid time")

@@ -168,6 +168,18 @@ Deno.test("writeReport() of a time range, and of a log that was tampered with", 
   assert.ok(page.includes("SKU-B"));
   assert.ok(!page.includes("SKU-A") && !page.includes("SKU-C"));
   assert.match(page, /events from 2026-02-15 up to the end of 2026-02-15 \(UTC\)/);
+  // A bound typed with an offset is shown as the instant it is, never as a time in UTC.
+  const local = await report(db, {
+    since: "2026-02-15T00:00+02:00",
+    until: "2026-02-15T23:59+02:00",
+    chain: null,
+  });
+  assert.equal(local.summary.events, 1);
+  assert.match(
+    local.page,
+    /events from 2026-02-14 22:00:00 UTC \(2026-02-15T00:00\+02:00\) up to 2026-02-15 22:00:00 UTC \(the end of 2026-02-15T23:59\+02:00\);/,
+  );
+  assert.doesNotMatch(local.page, /\+02:00\) \(UTC\)|\+02:00 \(UTC\)/);
   assert.match(page, /no hash chain/);
 
   // Rows written behind audit-trail's back carry no seal: verify names the first.

@@ -18,6 +18,7 @@ import { getStats } from "../stats.ts";
 import { formatCount, shortTime } from "./format.ts";
 import { type Html, markup } from "./html.ts";
 import { renderPage } from "./page.ts";
+import { parseTimeBound } from "../time_bound.ts";
 import { type ChainVerdict, chartSections, summaryCards } from "./sections.ts";
 import { batchTable, EVENT_HEADER, eventRow, scrollable } from "./tables.ts";
 
@@ -113,11 +114,7 @@ export async function writeReport(
   const now = options.now ?? new Date();
   const source = options.source ?? basename(db.path);
   const wholeLog = options.since === undefined && options.until === undefined;
-  const rangeText = wholeLog
-    ? "all events"
-    : `events ${options.since ? `from ${options.since}` : ""}${
-      options.since && options.until ? " " : ""
-    }${options.until ? `up to the end of ${options.until}` : ""} (UTC)`;
+  const rangeText = rangeWords(options.since, options.until);
 
   const head = markup`${summaryCards(stats, chain)}
 ${chartSections(stats)}
@@ -216,4 +213,44 @@ export function unreadableReport(source: string, reason: string, now = new Date(
       </section>
     `,
   }, "inline");
+}
+
+/**
+ * The events `since` and `until` cover, in words for the report's heading. Bounds in UTC are
+ * shown as typed (`events from 2026-02-01 up to the end of 2026-02-28 (UTC)`); one typed with
+ * an offset is shown as the UTC instant it is, what was typed beside it, so that no "(UTC)"
+ * follows a local time.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { rangeWords } from "./report.ts";
+ * assert.equal(rangeWords("2026-02-01", undefined), "events from 2026-02-01 (UTC)");
+ * assert.equal(
+ *   rangeWords("2026-01-01T00:00+02:00", "2026-01-31"),
+ *   "events from 2025-12-31 22:00:00 UTC (2026-01-01T00:00+02:00) up to the end of 2026-01-31 UTC",
+ * );
+ * ```
+ */
+export function rangeWords(since: string | undefined, until: string | undefined): string {
+  if (since === undefined && until === undefined) return "all events";
+  const offset = (bound: string) => /[+-]\d{2}:\d{2}$/.test(bound.trim());
+  if (![since, until].some((bound) => bound !== undefined && offset(bound))) {
+    const words = [since && `from ${since}`, until && `up to the end of ${until}`];
+    return `events ${words.filter(Boolean).join(" ")} (UTC)`;
+  }
+  const instant = (time: string) => `${shortTime(time)} UTC`;
+  const words = [
+    since === undefined
+      ? undefined
+      : offset(since)
+      ? `from ${instant(parseTimeBound(since).start)} (${since})`
+      : `from ${since} UTC`,
+    until === undefined
+      ? undefined
+      : offset(until)
+      ? `up to ${instant(parseTimeBound(until).end)} (the end of ${until})`
+      : `up to the end of ${until} UTC`,
+  ];
+  return `events ${words.filter(Boolean).join(" ")}`;
 }
