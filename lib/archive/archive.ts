@@ -52,8 +52,10 @@ export interface ArchiveOptions {
   /**
    * Stops the run when aborted (while it writes the file or waits for the write lock), as
    * long as the events are not removed yet: the temporary file is removed, nothing is
-   * archived, and the signal's reason is thrown. Once the events are removed, it stops giving
-   * their space back (which the next run does) and returns with `stopped` set.
+   * archived, and the signal's reason is thrown. Once the events are removed, it stops waiting
+   * for the space to be given back (which the next run does) and returns with `stopped` set:
+   * the VACUUM under way in its worker thread commits nothing if the process ends now, and
+   * otherwise ends on its own.
    */
   signal?: AbortSignal;
 }
