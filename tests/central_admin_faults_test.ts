@@ -8,7 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { cliCommand, collectOutput } from "./helpers.ts";
+import { cliCommand, collectOutput, endedByItself } from "./helpers.ts";
 import { cliJson, postgresBinDir, startPostgres, type TestPostgres } from "./pg_support.ts";
 
 /** How the server cuts the command off while it waits inside its transaction. */
@@ -127,7 +127,11 @@ async function cutOff(
       // The process stays, holding its transaction open, until the command has given up.
       Deno.kill(blocked.pid, "SIGSTOP");
       try {
-        return await givenUp(child, output);
+        return await endedByItself(
+          child,
+          output,
+          "the command still waited for its stopped server process",
+        );
       } finally {
         Deno.kill(blocked.pid, "SIGCONT");
       }
@@ -142,26 +146,6 @@ async function cutOff(
   } finally {
     await holder.release();
   }
-}
-
-/**
- * The command's output once it has ended by itself; a command still waiting long after its
- * bound (a minute, against 2 s) has none, and is ended so that the test fails rather than hangs.
- */
-async function givenUp(
-  child: Deno.ChildProcess,
-  output: Promise<{ code: number; stdout: string; stderr: string }>,
-) {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const stuck = new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), 60_000));
-  const ended = await Promise.race([output, stuck]);
-  clearTimeout(timer);
-  if (ended === null) {
-    child.kill("SIGKILL");
-    await output;
-    assert.fail("the command still waited for its stopped server process after a minute");
-  }
-  return ended;
 }
 
 /**

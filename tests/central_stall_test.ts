@@ -7,7 +7,14 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { cliCommand, collectOutput, fingerprint, migratedDb, tempDir } from "./helpers.ts";
+import {
+  cliCommand,
+  collectOutput,
+  endedByItself,
+  fingerprint,
+  migratedDb,
+  tempDir,
+} from "./helpers.ts";
 import { cliJson, logEvents, startPostgres } from "./pg_support.ts";
 import { connectCentral, streamCentralRows } from "../lib/central/mod.ts";
 
@@ -37,17 +44,11 @@ async function runBounded(args: string[], env: Record<string, string> = {}) {
   const child = cliCommand(args, {
     env: { AUDIT_TRAIL_CENTRAL_TIMEOUT: String(BOUND), ...env },
   }).spawn();
-  const output = collectOutput(child);
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const stuck = new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), 60_000));
-  const ended = await Promise.race([output, stuck]);
-  clearTimeout(timer);
-  if (ended === null) {
-    child.kill("SIGKILL");
-    await output;
-    assert.fail(`${args.slice(0, 2).join(" ")} still waited for the silent server after a minute`);
-  }
-  return ended;
+  return await endedByItself(
+    child,
+    collectOutput(child),
+    `${args.slice(0, 2).join(" ")} still waited for the silent server`,
+  );
 }
 
 /** Exit 1, one line naming the server (password as ***) and that it gave no answer, a hint. */

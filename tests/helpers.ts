@@ -89,6 +89,28 @@ export async function collectOutput(
 }
 
 /**
+ * The output of `child` once it has ended by itself. A command that should have given up long
+ * before (its own bound is seconds) and is still running after a minute is ended, and the test
+ * fails saying `waiting` rather than hangs.
+ */
+export async function endedByItself(
+  child: Deno.ChildProcess,
+  output: Promise<CliResult>,
+  waiting: string,
+): Promise<CliResult> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const stuck = new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), 60_000));
+  const ended = await Promise.race([output, stuck]);
+  clearTimeout(timer);
+  if (ended === null) {
+    child.kill("SIGKILL");
+    await output;
+    throw new Error(`${waiting} after a minute`);
+  }
+  return ended;
+}
+
+/**
  * Streams for calling `main(args, io)` in this process, and what it wrote to them. The
  * environment is this process's, with `env` over it and the AUDIT_TRAIL_* variables unset, as
  * for {@linkcode runCli}; stdout and stderr are not terminals. Output past `limit` characters
