@@ -15,6 +15,7 @@ import {
   sqliteRows,
   tempDir,
   untilWaitingForLock,
+  whileWriteLockHeld,
 } from "./helpers.ts";
 import { datedDatabase, filesIn, rowsOf } from "./archive_fixtures.ts";
 import { assertCleanError } from "./reliability/_support.ts";
@@ -134,18 +135,13 @@ Deno.test({
     const folder = join(dir.path, "archive");
     // Another program holds the write lock, and keeps it: the archive writes its file, then
     // waits to commit.
-    const holder = new DatabaseSync(db);
-    holder.exec("BEGIN IMMEDIATE");
-    try {
+    await whileWriteLockHeld(db, async () => {
       for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
         const child = cliCommand(["archive", "--before", "2024-03-01", "--db", db]).spawn();
         await untilWaitingForLock(child);
         await stopWithNothingArchived(child, signal, code, folder);
       }
-    } finally {
-      holder.exec("ROLLBACK");
-      holder.close();
-    }
+    });
     assert.equal(rowsOf(db, "audit_log").length, 300);
     assert.deepEqual(rowsOf(db, "audit_trail_checkpoints"), []);
     const again = await runCli(["archive", "--before", "2024-03-01", "--db", db]);

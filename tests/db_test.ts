@@ -18,7 +18,7 @@ import {
   writeTransaction,
 } from "./internals.ts";
 import { databaseExists, stoppableWriteTransaction } from "../lib/db.ts";
-import { fingerprint, runCli, sqliteRows, tempDir } from "./helpers.ts";
+import { fingerprint, runCli, sqliteRows, tempDir, whileWriteLockHeld } from "./helpers.ts";
 import { openMigrated } from "./fixtures.ts";
 
 Deno.test("openDatabase() on a missing path fails and creates neither file nor folder", async () => {
@@ -158,9 +158,7 @@ Deno.test("a writer that cannot get the lock in time fails with DatabaseBusyErro
   await using dir = await tempDir();
   const path = join(dir.path, "app.db");
   openMigrated(dir.path).close();
-  const holder = new DatabaseSync(path);
-  holder.exec("BEGIN IMMEDIATE");
-  try {
+  await whileWriteLockHeld(path, async () => {
     using db = openDatabase(path, { busyTimeoutMs: 150 });
     const started = performance.now();
     assert.throws(() => logAuditEvent(db, { operation: "PICKED" }), DatabaseBusyError);
@@ -169,10 +167,7 @@ Deno.test("a writer that cannot get the lock in time fails with DatabaseBusyErro
       logAuditEvents(db, [{ operation: "A" }, { operation: "B" }]),
       DatabaseBusyError,
     );
-  } finally {
-    holder.exec("ROLLBACK");
-    holder.close();
-  }
+  });
   assert.equal(sqliteRows(path, "SELECT count(*) AS n FROM audit_log")[0].n, 0);
 });
 
@@ -180,9 +175,7 @@ Deno.test("stoppableWriteTransaction() stops waiting for the lock when its signa
   await using dir = await tempDir();
   const path = join(dir.path, "app.db");
   openMigrated(dir.path).close();
-  const holder = new DatabaseSync(path);
-  holder.exec("BEGIN IMMEDIATE");
-  try {
+  await whileWriteLockHeld(path, async () => {
     // A wait of an hour: only the abort can end it while the lock stays held.
     using db = openDatabase(path, { busyTimeoutMs: 3_600_000 });
     const stop = new AbortController();
@@ -197,10 +190,7 @@ Deno.test("stoppableWriteTransaction() stops waiting for the lock when its signa
     assert.equal(ran, false);
     assert.equal(db.sqlite.isTransaction, false);
     assert.equal(db.sqlite.prepare("PRAGMA busy_timeout").get()!.timeout, 3_600_000);
-  } finally {
-    holder.exec("ROLLBACK");
-    holder.close();
-  }
+  });
   assert.equal(sqliteRows(path, "SELECT count(*) AS n FROM audit_log")[0].n, 0);
 });
 
@@ -210,9 +200,7 @@ Deno.test("stoppableWriteTransaction() gives up as writeTransaction() does, and 
   openMigrated(dir.path).close();
   using db = openDatabase(path, { busyTimeoutMs: 250 });
   const signal = new AbortController().signal;
-  const holder = new DatabaseSync(path);
-  holder.exec("BEGIN IMMEDIATE");
-  try {
+  await whileWriteLockHeld(path, async () => {
     await assert.rejects(
       stoppableWriteTransaction(
         db,
@@ -221,10 +209,7 @@ Deno.test("stoppableWriteTransaction() gives up as writeTransaction() does, and 
       ),
       DatabaseBusyError,
     );
-  } finally {
-    holder.exec("ROLLBACK");
-    holder.close();
-  }
+  });
   await stoppableWriteTransaction(
     db,
     () => db.sqlite.exec("INSERT INTO audit_log (operation) VALUES ('B')"),

@@ -194,6 +194,24 @@ function wchan(pid: number): string | null {
 let lockWaitProbe: Promise<string | null> | undefined;
 
 /**
+ * Runs `work` while another connection holds `path`'s write lock (`BEGIN IMMEDIATE`, as a
+ * second program would), and gives the lock back when it ends, however it ends.
+ */
+export async function whileWriteLockHeld<T>(
+  path: string,
+  work: () => T | Promise<T>,
+): Promise<T> {
+  const holder = new DatabaseSync(path);
+  holder.exec("BEGIN IMMEDIATE");
+  try {
+    return await work();
+  } finally {
+    holder.exec("ROLLBACK");
+    holder.close();
+  }
+}
+
+/**
  * `null` when {@linkcode untilWaitingForLock} can see a process wait here, else why not: it
  * reads `/proc/PID/wchan` (Linux), which some kernels hide.
  */
