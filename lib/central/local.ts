@@ -116,7 +116,10 @@ export function centralRecord(db: AuditDatabase): CentralRecord | null {
 
 /**
  * Records (or confirms) the site and what the central store acknowledged. The site is fixed
- * by the first call; the acknowledged id only moves forward.
+ * by the first call; the acknowledged id only moves forward. A record that would not change
+ * (the same site and central store, nothing newer acknowledged) is not written again, so
+ * that a round with nothing to send writes nothing locally: on a full disk such a round
+ * still succeeds, and `last_sync_at` is when the record last moved.
  */
 export function recordCentral(
   db: AuditDatabase,
@@ -124,6 +127,11 @@ export function recordCentral(
   central: string,
   acknowledged: number | null,
 ): void {
+  const current = centralRecord(db);
+  if (
+    current !== null && current.site === site && current.central === central &&
+    (acknowledged === null || (current.acknowledged_audit_id ?? -Infinity) >= acknowledged)
+  ) return;
   writeTransaction(db, () => {
     db.statement(
       `INSERT INTO audit_trail_central (id, site, central, acknowledged_audit_id)
