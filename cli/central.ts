@@ -5,7 +5,7 @@
  * @module
  */
 import { countOf } from "../lib/count.ts";
-import { TamperingFoundError, UsageError } from "../lib/errors.ts";
+import { errorMessage, TamperingFoundError, UsageError } from "../lib/errors.ts";
 import { writeObject, writeRecords, writeRows } from "../lib/output.ts";
 import type { AuditLogFilter } from "../lib/query.ts";
 import {
@@ -19,6 +19,9 @@ import {
   listCentralSites,
   parseCentralUrl,
   passwordFromPassfile,
+  serviceOfUrl,
+  type ServiceSettings,
+  serviceSettings,
   streamCentralRows,
   verifyCentral,
 } from "../lib/central/mod.ts";
@@ -101,7 +104,7 @@ EXAMPLES
           hint: 'Run "audit-trail central --help" for usage.',
         });
       }
-      await using central = await openCentral(io, values.central);
+      await using central = await openCentral(io, values.central, `audit-trail central ${sub}`);
       if (sub === "init") {
         await writeObject(io.stdout, await initCentral(central), objectFormat(format));
       } else {
@@ -126,7 +129,7 @@ EXAMPLES
           { hint: 'Run "audit-trail central --help" for usage.' },
         );
       }
-      await using central = await openCentral(io, values.central);
+      await using central = await openCentral(io, values.central, "audit-trail central grant");
       const grant = await grantCentral(central, site ?? null, values.role);
       await writeObject(io.stdout, grant, objectFormat(format));
       return 0;
@@ -150,6 +153,7 @@ EXAMPLES
 export async function resolveCentral(
   io: CliIo,
   given: string | undefined,
+  program = "audit-trail",
 ): Promise<CentralTarget> {
   const url = given ?? io.env("AUDIT_TRAIL_CENTRAL");
   if (url === undefined || url === "") {
@@ -159,23 +163,104 @@ export async function resolveCentral(
     });
   }
   const socketFolder = defaultSocketFolder();
+  // As libpq: the URL first, then the service's settings, then the environment.
+  const service = serviceOfUrl(url) ?? (io.env("PGSERVICE") || undefined);
+  const s: ServiceSettings = service === undefined ? {} : readService(io, service);
+  const env = (name: string) => io.env(name) || undefined;
   const target = parseCentralUrl(url, {
-    host: io.env("PGHOST") || socketFolder,
-    port: io.env("PGPORT") || undefined,
-    user: io.env("PGUSER") || osLoginName(),
-    database: io.env("PGDATABASE") || undefined,
-    password: io.env("PGPASSWORD") || undefined,
-    connectTimeout: io.env("PGCONNECT_TIMEOUT") || undefined,
-    sslmode: io.env("PGSSLMODE") || undefined,
-    sslRootCert: io.env("PGSSLROOTCERT") || defaultRootCert(io),
+    host: s.host || env("PGHOST"),
+    localHost: socketFolder,
+    hostaddr: s.hostaddr || env("PGHOSTADDR"),
+    port: s.port || env("PGPORT"),
+    user: s.user || env("PGUSER") || osLoginName(),
+    database: s.dbname || env("PGDATABASE"),
+    password: s.password || env("PGPASSWORD"),
+    connectTimeout: s.connect_timeout || env("PGCONNECT_TIMEOUT"),
+    sslmode: s.sslmode || env("PGSSLMODE"),
+    sslRootCert: s.sslrootcert || env("PGSSLROOTCERT") || defaultRootCert(io),
+    applicationName: s.application_name || env("PGAPPNAME") || program,
   });
   if (target.password !== null) return target;
   const passfile = await readPassfile(io);
-  // As libpq: the password file names the default socket folder "localhost".
-  const host = target.host === socketFolder ? "localhost" : target.host;
-  return passfile === null
-    ? target
-    : { ...target, password: passwordFromPassfile(passfile, { ...target, host }) };
+  if (passfile === null) return target;
+  // As libpq: the password file names the default socket folder "localhost", and a host
+  // given only by its address is looked up by that address. One password serves every host:
+  // the first host's line that matches.
+  const names = target.host.split(",");
+  const addresses = target.hostaddr?.split(",");
+  const password = names.map((name, i) =>
+    passwordFromPassfile(passfile, {
+      ...target,
+      host: name === socketFolder ? "localhost" : name,
+      port: target.ports[i],
+    }) ?? (addresses ? passwordFromPassfile(passfile, { ...target, host: addresses[i] }) : null)
+  ).find((p) => p !== null) ?? null;
+  return { ...target, password };
+}
+
+/**
+ * The settings of `service` from libpq's service files: the user's (`$PGSERVICEFILE`, else
+ * `~/.pg_service.conf`, on Windows `%APPDATA%\postgresql\.pg_service.conf`), else the
+ * system's (`pg_service.conf` in `$PGSYSCONFDIR`, else in libpq's own configuration folder,
+ * `/etc/postgresql-common` as Debian and Ubuntu build it). A file that does not exist is
+ * passed over, as libpq does; one that exists and cannot be read is an error.
+ */
+function readService(io: CliIo, service: string): ServiceSettings {
+  const windows = Deno.build.os === "windows";
+  const home = windows ? io.env("APPDATA") : io.env("HOME");
+  const userFile = io.env("PGSERVICEFILE") ||
+    (home
+      ? (windows ? `${home}\\postgresql\\.pg_service.conf` : `${home}/.pg_service.conf`)
+      : null);
+  const systemFolder = io.env("PGSYSCONFDIR") || (windows ? null : "/etc/postgresql-common");
+  const systemFile = systemFolder === null
+    ? null
+    : `${systemFolder}${windows ? "\\" : "/"}pg_service.conf`;
+  const files = [userFile, systemFile].filter((f): f is string => f !== null);
+  for (const file of files) {
+    const text = readServiceFile(file);
+    const settings = text === null ? null : serviceSettings(text, file, service);
+    if (settings !== null) return settings;
+  }
+  throw new UsageError(
+    `Service "${service}" is not defined in ${files.map((f) => `"${f}"`).join(" nor ")}`,
+    {
+      hint: "Check the service's name (in ?service= or PGSERVICE), or add a [" + service +
+        "] section to the service file (PGSERVICEFILE names another file).",
+    },
+  );
+}
+
+/** A service file's text, or null when there is none at `file`. */
+function readServiceFile(file: string): string | null {
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.statSync(file);
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound || error instanceof Deno.errors.NotADirectory) {
+      return null;
+    }
+    throw unreadableServiceFile(file, error);
+  }
+  // Only a regular file is read: a named pipe would keep the read waiting for ever.
+  if (!info.isFile) throw unreadableServiceFile(file, "it is not a file");
+  try {
+    return Deno.readTextFileSync(file);
+  } catch (error) {
+    throw unreadableServiceFile(file, error);
+  }
+}
+
+function unreadableServiceFile(file: string, problem: unknown): UsageError {
+  return new UsageError(
+    `Service file "${file}" cannot be read: ${
+      typeof problem === "string" ? problem : errorMessage(problem)
+    }`,
+    {
+      hint:
+        "Let this user read it (chmod u+r), or point PGSERVICEFILE (or PGSYSCONFDIR) at a readable file.",
+    },
+  );
 }
 
 /**
@@ -248,9 +333,13 @@ async function readPassfile(io: CliIo): Promise<string | null> {
   }
 }
 
-async function openCentral(io: CliIo, given: string | undefined): Promise<CentralConnection> {
+async function openCentral(
+  io: CliIo,
+  given: string | undefined,
+  program: string,
+): Promise<CentralConnection> {
   const answerSeconds = centralAnswerSeconds(io);
-  return await connectCentral(await resolveCentral(io, given), {
+  return await connectCentral(await resolveCentral(io, given, program), {
     hostname: safeHostname(),
     answerSeconds,
   });
@@ -275,7 +364,7 @@ export async function queryCentral(
   url: string,
   filter: AuditLogFilter & { site?: string },
 ): Promise<number> {
-  await using central = await openCentral(context.io, url);
+  await using central = await openCentral(context.io, url, "audit-trail query");
   await writeRows(
     context.io.stdout,
     streamCentralRows(central, filter),
@@ -292,7 +381,7 @@ export async function verifyCentralCommand(
   site: string | undefined,
 ): Promise<number> {
   const { io, format } = context;
-  await using central = await openCentral(io, url);
+  await using central = await openCentral(io, url, "audit-trail verify");
   const result = await verifyCentral(central, { site });
   if (format === "table") {
     const lines = [`${result.central}: ${countOf(result.sites.length, "site")}`];

@@ -87,7 +87,7 @@ EXAMPLES
         hint: "Give the seconds between rounds, e.g. --interval 300 (default 60).",
       });
     }
-    const target = await resolveCentral(io, values.central);
+    const target = await resolveCentral(io, values.central, "audit-trail sync");
     const site = values.site ?? (io.env("AUDIT_TRAIL_SITE") || undefined);
     const options = {
       central: target,

@@ -41,6 +41,9 @@ const CLEARED_ENV: Readonly<Record<string, string>> = {
   PGUSER: "",
   PGDATABASE: "",
   PGCONNECT_TIMEOUT: "",
+  PGHOSTADDR: "",
+  PGSERVICE: "",
+  PGAPPNAME: "",
   AUDIT_TRAIL_CENTRAL_TIMEOUT: "",
 };
 

@@ -103,18 +103,21 @@ async function openClient(
   ]);
   const connection: Record<string, string> = {
     ...options.settings,
-    application_name: "audit-trail",
+    // So that the server's administrator tells audit-trail's sessions apart (pg_stat_activity).
+    application_name: target.applicationName ?? "audit-trail",
   };
   if (options.hostname) connection["audit_trail.hostname"] = options.hostname;
   // A host starting with "/" is the folder of the server's Unix socket, as with libpq. Hosts
-  // go as a list, one per comma as libpq tries them (the client's types say text): as text
-  // each is split at ":" for HOST:PORT, which cut an IPv6 address such as ::1 down to its
-  // first group, so connected elsewhere.
-  const hosts = target.host.split(",");
+  // go as a list, one per comma as libpq tries them, each with its port (the client's types
+  // say text): as text each is split at ":" for HOST:PORT, which cut an IPv6 address such as
+  // ::1 down to its first group, so connected elsewhere. With hostaddr, the connection goes
+  // to the addresses; the names still check the certificate (sslOption).
+  const hosts = (target.hostaddr ?? target.host).split(",");
+  const ports = target.ports ?? hosts.map(() => target.port);
   const address =
-    (target.host.startsWith("/")
+    (target.hostaddr === undefined && target.host.startsWith("/")
       ? { path: `${target.host}/.s.PGSQL.${target.port}`, port: target.port }
-      : { host: hosts, port: hosts.map(() => target.port) }) as unknown as {
+      : { host: hosts, port: ports }) as unknown as {
         host?: string;
         path?: string;
         port: number;
@@ -455,7 +458,7 @@ function sslOption(
   checkServerIdentity: typeof import("node:tls").checkServerIdentity,
 ): postgres.Options<never>["ssl"] {
   // As libpq: no TLS over a Unix socket, whatever the sslmode.
-  if (target.host.startsWith("/")) return false;
+  if (target.hostaddr === undefined && target.host.startsWith("/")) return false;
   const authorities = target.sslmode === "disable" ? undefined : rootCertificates(target);
   const anyHostName = { checkServerIdentity: () => undefined };
   switch (target.sslmode) {

@@ -4,6 +4,7 @@
  * afterwards.
  *
  * - `url.ts`: the `postgres://` URL and its redaction; `passfile.ts`: libpq's password file;
+ *   `service.ts`: libpq's connection service file;
  * - `connection.ts`: the client (loaded lazily) and PostgreSQL's failures as audit-trail errors;
  * - `schema.ts` and `schema_1.sql`: the central schema, `central init`, `grant`, `sites`;
  * - `local.ts`: reading sealed events and the database's record of its site;
@@ -39,5 +40,12 @@ export {
   listCentralSites,
 } from "./schema.ts";
 export { type SyncOptions, type SyncResult, syncToCentral } from "./sync.ts";
-export { type CentralTarget, parseCentralUrl, redactUrl, type SslMode } from "./url.ts";
+export { type ServiceSettings, serviceSettings } from "./service.ts";
+export {
+  type CentralTarget,
+  parseCentralUrl,
+  redactUrl,
+  serviceOfUrl,
+  type SslMode,
+} from "./url.ts";
 export { type CentralSiteVerdict, type CentralVerifyResult, verifyCentral } from "./verify.ts";

@@ -5,6 +5,7 @@
  * @module
  */
 import { UsageError } from "../errors.ts";
+import { SERVICE_KEYWORDS } from "./service.ts";
 
 /** libpq's `sslmode` values. */
 export const SSL_MODES = [
@@ -22,7 +23,18 @@ export type SslMode = typeof SSL_MODES[number];
 export interface CentralTarget {
   /** A host name or address, or (starting with `/`) the folder of the server's Unix socket. */
   host: string;
+  /** The port of the first host (each host's is in {@linkcode CentralTarget.ports}). */
   port: number;
+  /** One port per host of {@linkcode CentralTarget.host}, in the same order. */
+  ports: number[];
+  /**
+   * libpq's `hostaddr`: the numeric addresses to connect to, one per host, comma-separated;
+   * the host names then serve only to check a certificate (verify-full) and to find a
+   * password in the password file.
+   */
+  hostaddr?: string;
+  /** Shown to the server's administrator in pg_stat_activity (libpq's `application_name`). */
+  applicationName?: string;
   database: string;
   user: string;
   /** The password, or null to connect without one (trust or peer authentication). */
@@ -52,8 +64,20 @@ export interface CentralDefaults {
    * folder of the local server's Unix socket).
    */
   host?: string;
-  /** Used when the URL has no port (the CLI passes `$PGPORT`); else 5432. */
+  /**
+   * Used when neither the URL nor these name a host or a hostaddr (the CLI passes libpq's
+   * default: the folder of the local server's Unix socket).
+   */
+  localHost?: string;
+  /** Used when the URL has no `hostaddr` (the CLI passes `$PGHOSTADDR`). */
+  hostaddr?: string;
+  /**
+   * Used when the URL has no port (the CLI passes `$PGPORT`); else 5432. One port for every
+   * host, or one per host, comma-separated.
+   */
   port?: string;
+  /** Used when the URL has no `application_name` (the CLI passes `$PGAPPNAME`). */
+  applicationName?: string;
   /** Used when the URL names no user (the CLI passes `$PGUSER`, else the login name). */
   user?: string;
   /** Used when the URL names no database (the CLI passes `$PGDATABASE`); else the user. */
@@ -71,17 +95,11 @@ export interface CentralDefaults {
   sslRootCert?: string;
 }
 
-/** The URL's query parameters audit-trail reads: those of libpq that say where and how. */
-const PARAMETERS = [
-  "host",
-  "port",
-  "user",
-  "dbname",
-  "password",
-  "sslmode",
-  "sslrootcert",
-  "connect_timeout",
-];
+/**
+ * The URL's query parameters audit-trail reads: those of libpq that say where and how (the
+ * ones a service file may hold too), and the service.
+ */
+const PARAMETERS: readonly string[] = ["service", ...SERVICE_KEYWORDS];
 
 /** Stands for an empty host while the rest of the URL is read (URL refuses `postgres://u@/d`). */
 const NO_HOST = "audit-trail-no-host.invalid";
@@ -115,8 +133,9 @@ export function parseCentralUrl(text: string, defaults: CentralDefaults = {}): C
         "Write it as postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (the password may come from PGPASSWORD instead).",
     });
   let url: URL;
+  const { text: parsable, hostList } = withPlaceholderHost(text.trim());
   try {
-    url = new URL(withPlaceholderHost(text.trim()));
+    url = new URL(parsable);
   } catch {
     // URL refuses these as it refuses anything else: say which part is wrong.
     const host = /^[a-z][a-z0-9+.-]*:\/\/(?:[^/?#]*@)?([^/?#@]*)/i.exec(text.trim())?.[1] ?? "";
@@ -142,21 +161,68 @@ export function parseCentralUrl(text: string, defaults: CentralDefaults = {}): C
   }
   // A parameter left empty says nothing, as with libpq: the next source is used.
   const given = (key: string, inUrl: string) => params.get(key) || decode(inUrl) || undefined;
-  const hostInUrl = url.hostname === NO_HOST ? "" : url.hostname.replace(/^\[|\]$/g, "");
+  // Several hosts (HOST:PORT,HOST:PORT) as libpq writes them: URL reads no such host.
+  const listed = hostList === null ? null : hostList.split(",").map((entry) => {
+    const parts = /^(\[[^\]]*\]|[^:\[\]]*)(?::(\d*))?$/.exec(entry);
+    if (parts === null) {
+      throw fail(
+        entry.split(":").length > 2
+          ? "has an IPv6 address without brackets: write it as [ADDRESS]:PORT"
+          : `has a host "${entry}" that is not HOST or HOST:PORT`,
+      );
+    }
+    return { host: parts[1].replace(/^\[|\]$/g, ""), port: parts[2] ?? "" };
+  });
+  const hostInUrl = listed
+    ? listed.map((h) => h.host).join(",")
+    : url.hostname === NO_HOST
+    ? ""
+    : url.hostname.replace(/^\[|\]$/g, "");
+  const portInUrl = listed
+    ? (listed.some((h) => h.port !== "") ? listed.map((h) => h.port).join(",") : "")
+    : url.port;
+  const hostaddr = params.get("hostaddr") || defaults.hostaddr || undefined;
   // libpq's way of naming a Unix socket's folder: the path percent-encoded as the host.
-  const host = given("host", hostInUrl) ?? defaults.host;
+  const host = given("host", hostInUrl) ?? defaults.host ?? hostaddr ?? defaults.localHost;
   if (!host) throw fail("names no host, and PGHOST is not set");
+  const hosts = host.split(",");
+  if (hosts.length > 1 && hosts.includes("")) {
+    throw fail("has an empty host among several: name each host, or give one");
+  }
+  if (hosts.length > 1 && hosts.some((h) => h.startsWith("/"))) {
+    throw fail("names a Unix socket's folder among several hosts: name one, or only host names");
+  }
   const user = given("user", url.username) ?? defaults.user;
   if (!user) throw fail("names no user (postgres://USER@…), and PGUSER is not set");
   const database = given("dbname", url.pathname.replace(/^\//, "")) ?? defaults.database ?? user;
-  const portText = given("port", url.port);
-  const port = parsePort(portText ?? defaults.port ?? "5432");
-  if (port === null) {
-    if (portText !== undefined) throw fail(`has port ${portText}: a port is 1 to 65535`);
+  const portText = given("port", portInUrl);
+  // As libpq: one port for every host, or one per host; an empty one is 5432.
+  const portList = (portText ?? defaults.port ?? "5432").split(",")
+    .map((p) => p.trim() === "" ? 5432 : parsePort(p.trim()));
+  const wrong = (portText ?? defaults.port ?? "").split(",").find((_, i) => portList[i] === null);
+  if (wrong !== undefined) {
+    if (portText !== undefined) throw fail(`has port ${wrong}: a port is 1 to 65535`);
     throw new UsageError(`PGPORT "${defaults.port}" is not a port`, {
-      hint: "Set it to a number from 1 to 65535, or unset it (the default is 5432).",
+      hint:
+        "Set it to a number from 1 to 65535 (or one per host, comma-separated), or unset it (the default is 5432).",
     });
   }
+  if (portList.length !== 1 && portList.length !== hosts.length) {
+    const from = portText !== undefined ? "the URL" : "PGPORT";
+    throw new UsageError(
+      `${from} gives ${portList.length} ports for ${hosts.length} host${
+        hosts.length === 1 ? "" : "s"
+      } (${hosts.join(", ")})`,
+      {
+        hint:
+          "Give one port for every host, or one per host in the same order: postgres://USER@HOST1:PORT1,HOST2:PORT2/DATABASE, or PGHOST=HOST1,HOST2 PGPORT=PORT1,PORT2.",
+      },
+    );
+  }
+  const ports = hosts.map((_, i) => portList.length === 1 ? portList[0]! : portList[i]!);
+  const port = ports[0];
+  if (hostaddr !== undefined) checkHostaddr(hostaddr, hosts, params.has("hostaddr"), fail);
+  const applicationName = params.get("application_name") || defaults.applicationName || undefined;
   const sslmode = params.get("sslmode") ?? defaults.sslmode ?? "prefer";
   if (!(SSL_MODES as readonly string[]).includes(sslmode)) {
     const modes = SSL_MODES.join(", ");
@@ -183,14 +249,17 @@ export function parseCentralUrl(text: string, defaults: CentralDefaults = {}): C
   }
   return {
     ...(connectTimeout === undefined ? {} : { connectTimeoutSeconds: connectTimeout }),
+    ...(hostaddr === undefined ? {} : { hostaddr }),
+    ...(applicationName === undefined ? {} : { applicationName }),
     host,
     port,
+    ports,
     database,
     user,
     password: password === "" ? null : password,
     sslmode: sslmode as SslMode,
     sslRootCert,
-    display: resolvedUrl(url, { host, port, database, user }, hasPassword),
+    display: resolvedUrl(url, { host, ports, hostaddr, database, user }, hasPassword),
   };
 }
 
@@ -200,30 +269,77 @@ export function parseCentralUrl(text: string, defaults: CentralDefaults = {}): C
  */
 function resolvedUrl(
   url: URL,
-  to: Pick<CentralTarget, "host" | "port" | "database" | "user">,
+  to: Pick<CentralTarget, "host" | "ports" | "hostaddr" | "database" | "user">,
   hasPassword: boolean,
 ): string {
-  const host = to.host.startsWith("/")
-    ? encodeURIComponent(to.host)
-    : to.host.split(",").map((h) => h.includes(":") ? `[${h}]` : h).join(",");
+  const hosts = to.host.startsWith("/")
+    ? [encodeURIComponent(to.host)]
+    : to.host.split(",").map((h) => h.includes(":") ? `[${h}]` : h);
+  // One port after the last host when all share it, as written before several ports were read.
+  const hostsAndPorts = to.ports.every((p) => p === to.ports[0])
+    ? `${hosts.join(",")}:${to.ports[0]}`
+    : hosts.map((h, i) => `${h}:${to.ports[i]}`).join(",");
   const kept = url.search.slice(1).split("&")
     .filter((pair) => /^ssl(mode|rootcert)=/.test(pair));
+  if (to.hostaddr !== undefined) kept.push(`hostaddr=${to.hostaddr}`);
   return `${url.protocol}//${encodeURIComponent(to.user)}${
     hasPassword ? ":***" : ""
-  }@${host}:${to.port}/${encodeURIComponent(to.database)}${
-    kept.length ? `?${kept.join("&")}` : ""
-  }`;
+  }@${hostsAndPorts}/${encodeURIComponent(to.database)}${kept.length ? `?${kept.join("&")}` : ""}`;
 }
 
-/** The URL with {@linkcode NO_HOST} where it names no host, as libpq allows and URL does not. */
-function withPlaceholderHost(text: string): string {
+/**
+ * Checks libpq's `hostaddr`: numeric addresses (IPv4 or IPv6), as many as the hosts.
+ *
+ * @param inUrl Whether the URL gave it (else PGHOSTADDR or the service file did).
+ */
+function checkHostaddr(
+  hostaddr: string,
+  hosts: string[],
+  inUrl: boolean,
+  fail: (problem: string) => UsageError,
+): void {
+  const addresses = hostaddr.split(",");
+  const bad = addresses.find((a) => !isIpAddress(a));
+  const problem = bad !== undefined
+    ? `"${bad}" is not a numeric address (hostaddr is an IPv4 or IPv6 address; a name goes in host)`
+    : addresses.length !== hosts.length
+    ? `gives ${addresses.length} address${
+      addresses.length === 1 ? "" : "es"
+    } for ${hosts.length} host${hosts.length === 1 ? "" : "s"} (${
+      hosts.join(", ")
+    }): one address per host`
+    : null;
+  if (problem === null) return;
+  if (inUrl) throw fail(`hostaddr ${problem}`);
+  throw new UsageError(`PGHOSTADDR ${problem}`, {
+    hint: "Set it to the host's address (one per host, comma-separated), or unset it.",
+  });
+}
+
+/** Whether `text` is an IPv4 address (four numbers 0 to 255) or an IPv6 one. */
+function isIpAddress(text: string): boolean {
+  const v4 = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
+  if (v4) return v4.slice(1).every((n) => Number(n) <= 255);
+  return text.includes(":") && /^[0-9a-f:]+(?:\d{1,3}(?:\.\d{1,3}){3})?$/i.test(text) &&
+    !/:::/.test(text) && text.split("::").length <= 2;
+}
+
+/**
+ * The URL with {@linkcode NO_HOST} where it names no host, as libpq allows and URL does not;
+ * and where it names several (`HOST1:PORT1,HOST2:PORT2`, which URL refuses), that list.
+ */
+function withPlaceholderHost(text: string): { text: string; hostList: string | null } {
   const head = /^[a-z][a-z0-9+.-]*:\/\//i.exec(text)?.[0];
-  if (head === undefined) return text;
+  if (head === undefined) return { text, hostList: null };
   const authority = /^[^/?#]*/.exec(text.slice(head.length))![0];
   const at = authority.lastIndexOf("@") + 1;
   const hostAndPort = authority.slice(at);
-  if (hostAndPort !== "" && !hostAndPort.startsWith(":")) return text;
-  return head + authority.slice(0, at) + NO_HOST + text.slice(head.length + at);
+  const start = head + authority.slice(0, at) + NO_HOST;
+  if (hostAndPort.includes(",")) {
+    return { text: start + text.slice(head.length + authority.length), hostList: hostAndPort };
+  }
+  if (hostAndPort !== "" && !hostAndPort.startsWith(":")) return { text, hostList: null };
+  return { text: start + text.slice(head.length + at), hostList: null };
 }
 
 /**
@@ -234,6 +350,23 @@ function parseConnectTimeout(text: string): number | null {
   if (!/^\s*-?\d{1,9}\s*$/.test(text)) return null;
   const seconds = Number(text);
   return seconds <= 0 ? 0 : Math.max(seconds, 2);
+}
+
+/**
+ * The service a central URL names (`?service=NAME`, libpq's service file section), or
+ * undefined; also for text that is no URL, which {@linkcode parseCentralUrl} then refuses.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { serviceOfUrl } from "./url.ts";
+ * assert.equal(serviceOfUrl("postgres:///audit?service=central&sslmode=require"), "central");
+ * assert.equal(serviceOfUrl("postgres://u@h/audit"), undefined);
+ * ```
+ */
+export function serviceOfUrl(text: string): string | undefined {
+  const query = /\?([^#]*)/.exec(text)?.[1];
+  return query ? new URLSearchParams(query).get("service") || undefined : undefined;
 }
 
 /** A port number 1 to 65535 from its text, or null. */
