@@ -123,6 +123,10 @@ ENVIRONMENT
   PGPASSFILE           password file read when neither gives one (default ~/.pgpass)
   PGSSLMODE            central store sslmode when its URL has none (default prefer)
   PGSSLROOTCERT        the authority's certificate TLS trusts when the URL names none
+  PGSERVICE            section of ~/.pg_service.conf (PGSERVICEFILE) or of pg_service.conf
+                       in PGSYSCONFDIR naming the central store's settings
+  PGAPPNAME            the name the central store's server shows for audit-trail's
+                       sessions (default: audit-trail COMMAND)
   NO_COLOR             honoured (output has no colour)
 
 EXIT CODES

@@ -63,7 +63,14 @@ OPTIONS
                   the authority TLS trusts from &sslrootcert=FILE, $PGSSLROOTCERT or
                   ~/.postgresql/root.crt; HOST may be a Unix socket's folder,
                   percent-encoded: %2Fvar%2Frun%2Fpostgresql, or ?host=/var/run/postgresql;
-                  connecting takes at most &connect_timeout=SECONDS, $PGCONNECT_TIMEOUT or 20)
+                  connecting takes at most &connect_timeout=SECONDS, $PGCONNECT_TIMEOUT or 20;
+                  ?service=NAME or $PGSERVICE: that section of $PGSERVICEFILE (else
+                  ~/.pg_service.conf), else of pg_service.conf in $PGSYSCONFDIR (else
+                  /etc/postgresql-common), whose settings win over the PG* variables;
+                  several hosts: HOST1:PORT1,HOST2:PORT2 or $PGHOST and $PGPORT
+                  comma-separated, tried in turn; &hostaddr= or $PGHOSTADDR: the address
+                  to connect to; the server sees &application_name=, else $PGAPPNAME,
+                  else "audit-trail central init" (grant, sites))
   --role ROLE     the PostgreSQL role to grant to (create it first: CREATE ROLE … LOGIN)
   --reader        grant reading of every site instead of one site
   --format F      json | ndjson | table (sites also csv)

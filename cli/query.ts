@@ -60,8 +60,9 @@ OPTIONS
 ACROSS SITES
   --central URL      read the central store (PostgreSQL) instead: every site's events,
                      newest first by timestamp (then site, then audit_id), each with "site";
-                     what the URL leaves out comes from PGHOST, PGPORT, PGUSER, PGDATABASE as
-                     with libpq (postgres:///audit); each answer is awaited
+                     what the URL leaves out comes from its ?service= (or PGSERVICE), then
+                     PGHOST, PGPORT, PGUSER, PGDATABASE as with libpq (postgres:///audit;
+                     see audit-trail help sync); each answer is awaited
                      $AUDIT_TRAIL_CENTRAL_TIMEOUT seconds (default 40)
   --site SITE        with --central: only this site (needed for --after-id/--before-id)
 

@@ -35,7 +35,14 @@ OPTIONS
                        else $PGSSLROOTCERT, else ~/.postgresql/root.crt; HOST may be a Unix
                        socket's folder, percent-encoded: %2Fvar%2Frun%2Fpostgresql, or
                        ?host=/var/run/postgresql; connecting takes at most
-                       &connect_timeout=SECONDS, $PGCONNECT_TIMEOUT or 20)
+                       &connect_timeout=SECONDS, $PGCONNECT_TIMEOUT or 20; ?service=NAME
+                       or $PGSERVICE: that section of $PGSERVICEFILE (else
+                       ~/.pg_service.conf), else of pg_service.conf in $PGSYSCONFDIR (else
+                       /etc/postgresql-common), whose settings win over the PG* variables;
+                       several hosts: HOST1:PORT1,HOST2:PORT2 or $PGHOST and $PGPORT
+                       comma-separated, tried in turn; &hostaddr= or $PGHOSTADDR: the
+                       address to connect to; the server sees &application_name=, else
+                       $PGAPPNAME, else "audit-trail sync")
   --site SITE          this site's name, 1-64 of A-Z a-z 0-9 . _ - (default:
                        $AUDIT_TRAIL_SITE, else the site recorded by the first sync)
   --watch              keep running: a round every --interval seconds, until stopped

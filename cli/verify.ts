@@ -33,7 +33,8 @@ OPTIONS
   --central URL      check the central store (PostgreSQL) instead: every site's chain
                      recomputed from the central rows; prints {"central", "sites": [{"site",
                      "events_checked", "intact", "failure"}]}; what the URL leaves out comes
-                     from PGHOST, PGPORT, PGUSER, PGDATABASE as with libpq (postgres:///audit);
+                     from its ?service= (or PGSERVICE), then PGHOST, PGPORT, PGUSER,
+                     PGDATABASE as with libpq (postgres:///audit; see audit-trail help sync);
                      each answer is awaited $AUDIT_TRAIL_CENTRAL_TIMEOUT seconds (default 40)
   --site SITE        with --central: only this site (exit 1 when none of its events can be
                      read there: a mistyped name, or a role that may not read it)
