@@ -203,6 +203,22 @@ Deno.test("central store: a libpq service file, an application name, several hos
   });
 
   await t.step(
+    "several hosts none of which answers: exit 1 naming each, not a wait for an answer",
+    async () => {
+      const url = `postgres://postgres:${secret}@127.0.0.1:1,127.0.0.1:2/${database}`;
+      const result = await runCli(["central", "sites", "--central", url], {
+        env: { ...env, AUDIT_TRAIL_CENTRAL_TIMEOUT: "5" },
+      });
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(
+        result.stderr,
+        /cannot be reached: no host accepted the connection \(127\.0\.0\.1:1: .*ECONNREFUSED.*; 127\.0\.0\.1:2: .*ECONNREFUSED/,
+      );
+      assert.ok(!result.stderr.includes(secret));
+    },
+  );
+
+  await t.step(
     "hostaddr connects to the address; the host name finds the password file's line",
     async () => {
       const passfile = join(dir.path, "pgpass");

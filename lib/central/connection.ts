@@ -114,9 +114,17 @@ async function openClient(
   // to the addresses; the names still check the certificate (sslOption).
   const hosts = (target.hostaddr ?? target.host).split(",");
   const ports = target.ports ?? hosts.map(() => target.port);
+  const connectSeconds = target.connectTimeoutSeconds ?? options.connectTimeoutSeconds ??
+    CONNECT_TIMEOUT_SECONDS;
   const address =
     (target.hostaddr === undefined && target.host.startsWith("/")
       ? { path: `${target.host}/.s.PGSQL.${target.port}`, port: target.port }
+      : hosts.length > 1
+      ? {
+        host: hosts.slice(0, 1),
+        port: ports.slice(0, 1),
+        socket: await firstAnswering(target, connectSeconds),
+      }
       : { host: hosts, port: ports }) as unknown as {
         host?: string;
         path?: string;
@@ -133,8 +141,7 @@ async function openClient(
     max: options.connections ?? 1,
     prepare: true,
     fetch_types: false,
-    connect_timeout: target.connectTimeoutSeconds ?? options.connectTimeoutSeconds ??
-      CONNECT_TIMEOUT_SECONDS,
+    connect_timeout: connectSeconds,
     idle_timeout: 0,
     max_lifetime: 0,
     keep_alive: 30,
@@ -152,6 +159,63 @@ async function openClient(
       },
     },
   }) as unknown as Sql;
+}
+
+/**
+ * Opens the connection for several hosts as libpq does: each host in turn (at its address,
+ * where `hostaddr` names one), each given `seconds` (0: no bound of its own), the first that
+ * accepts it used; when none does, fails naming each. The client, given several hosts itself,
+ * tries them again and again for as long as none answers, so a command would wait for its
+ * answer bound and then blame a stuck server.
+ */
+async function firstAnswering(
+  target: CentralTarget,
+  seconds: number,
+): Promise<() => Promise<import("node:net").Socket>> {
+  const { connect } = await import("node:net");
+  const names = target.host.split(",");
+  const addresses = (target.hostaddr ?? target.host).split(",");
+  const attempt = (i: number) =>
+    new Promise<import("node:net").Socket>((resolve, reject) => {
+      const socket = connect({ host: addresses[i], port: target.ports[i] });
+      const timer = seconds > 0
+        ? setTimeout(() => {
+          socket.destroy();
+          reject(
+            Object.assign(new Error(`no answer in ${seconds} s`), { code: "CONNECT_TIMEOUT" }),
+          );
+        }, seconds * 1000)
+        : undefined;
+      socket.once("error", (error) => {
+        clearTimeout(timer);
+        socket.destroy();
+        reject(error);
+      });
+      socket.once("connect", () => {
+        clearTimeout(timer);
+        socket.removeAllListeners("error");
+        // Until the client listens: it hears of any later error itself.
+        socket.on("error", () => {});
+        // The name, as for one host: TLS sends it and checks the certificate against it.
+        resolve(Object.assign(socket, { host: names[i], port: target.ports[i] }));
+      });
+    });
+  return async () => {
+    const failures: (Error & { code?: string })[] = [];
+    for (let i = 0; i < addresses.length; i++) {
+      try {
+        return await attempt(i);
+      } catch (error) {
+        failures.push(error as Error);
+      }
+    }
+    const each = failures.map((f, i) => `${names[i]}:${target.ports[i]}: ${errorMessage(f)}`);
+    throw Object.assign(new Error(`no host accepted the connection (${each.join("; ")})`), {
+      code: failures.every((f) => f.code === "CONNECT_TIMEOUT")
+        ? "CONNECT_TIMEOUT"
+        : "ECONNREFUSED",
+    });
+  };
 }
 
 /**
