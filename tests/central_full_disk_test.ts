@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { logAuditEvent, migrate, openDatabase, syncToCentral } from "../mod.ts";
 import { cliCommand, migratedDb, sqliteRows } from "./helpers.ts";
 import { cliJson, logEvents, startPostgres } from "./pg_support.ts";
 import { mountUnavailable, tmpfs } from "./reliability/_support.ts";
@@ -73,6 +74,41 @@ Deno.test({
   await lines.cancel().catch(() => {});
   assert.equal(status.code, 0, stderr);
   assert.doesNotMatch(stderr, /disk is full|sync failed/i);
+});
+
+Deno.test({
+  name:
+    "central store: a sync that sent events on a full disk succeeds, its local record moving on later",
+  ignore: MOUNT !== null,
+}, async () => {
+  await using pg = await startPostgres();
+  await using disk = await tmpfs("2m");
+  const url = await pg.createDatabase();
+  await cliJson(["central", "init", "--central", url]);
+  await cliJson(["central", "grant", "WH-FULL", "--role", "postgres", "--central", url]);
+  using db = openDatabase(join(disk.path, "app.db"), { create: true });
+  migrate(db);
+  const log = (n: number) => {
+    for (let i = 0; i < n; i++) logAuditEvent(db, { operation: "STOCK_COUNT", sku: `SKU-${i}` });
+  };
+  const acknowledged = () =>
+    db.sqlite.prepare("SELECT acknowledged_audit_id AS id FROM audit_trail_central").get()?.id;
+  log(3);
+  assert.equal((await syncToCentral(db, { central: url, site: "WH-FULL" })).sent, 3);
+  log(2);
+  const filler = await fill(disk.path);
+  // Sent, though the local record of it cannot be written; then nothing to send.
+  const sent = await syncToCentral(db, { central: url });
+  assert.deepEqual([sent.sent, sent.central_last_audit_id], [2, 5]);
+  assert.equal(acknowledged(), 3);
+  assert.equal((await syncToCentral(db, { central: url })).sent, 0);
+  await Deno.remove(filler);
+  assert.equal((await syncToCentral(db, { central: url })).sent, 0);
+  assert.equal(acknowledged(), 5);
+  assert.equal(
+    await pg.psql("SELECT count(*) FROM audit_trail_events", new URL(url).pathname.slice(1)),
+    "5\n",
+  );
 });
 
 /** Fills the file system of `folder` to the last byte; returns the filler file. */

@@ -10,7 +10,13 @@
  */
 import { dirname, join } from "node:path";
 import { type AuditDatabase, refuseOpenTransaction } from "../db.ts";
-import { AuditTrailError, errorMessage, TamperingFoundError, UsageError } from "../errors.ts";
+import {
+  AuditTrailError,
+  DiskFullError,
+  errorMessage,
+  TamperingFoundError,
+  UsageError,
+} from "../errors.ts";
 import { requireCurrentSchema } from "../schema.ts";
 import {
   type CentralConnection,
@@ -476,7 +482,17 @@ class SyncRun implements Disposable {
   #record(force: boolean) {
     const now = performance.now();
     if (this.#recorded && !force && now - this.#recordedAt < RECORD_EVERY_MS) return;
-    recordCentral(this.db, this.site, this.central.target.display, this.centralHead);
+    try {
+      recordCentral(this.db, this.site, this.central.target.display, this.centralHead);
+    } catch (error) {
+      // Once the site is recorded, the acknowledged id is only a lower bound of what the
+      // central store holds (archive keeps what it may lack): left behind on a full disk, it
+      // keeps more, and the next sync with room moves it on. The events are stored centrally
+      // either way, so this sync has done its work.
+      if (!(error instanceof DiskFullError) || centralRecord(this.db)?.site !== this.site) {
+        throw error;
+      }
+    }
     this.#recorded = true;
     this.#recordedAt = now;
   }
