@@ -17,11 +17,8 @@ Deno.test({
     "central store: sync --watch on a full disk goes on with its rounds when there is nothing to send",
   ignore: MOUNT !== null,
 }, async () => {
-  await using pg = await startPostgres();
-  await using disk = await tmpfs("2m");
-  const url = await pg.createDatabase();
-  await cliJson(["central", "init", "--central", url]);
-  await cliJson(["central", "grant", "WH-FULL", "--role", "postgres", "--central", url]);
+  await using setup = await centralAndSmallDisk();
+  const { disk, url } = setup;
   const db = await migratedDb(disk.path);
   await logEvents(db, 5);
 
@@ -81,11 +78,8 @@ Deno.test({
     "central store: a sync that sent events on a full disk succeeds, its local record moving on later",
   ignore: MOUNT !== null,
 }, async () => {
-  await using pg = await startPostgres();
-  await using disk = await tmpfs("2m");
-  const url = await pg.createDatabase();
-  await cliJson(["central", "init", "--central", url]);
-  await cliJson(["central", "grant", "WH-FULL", "--role", "postgres", "--central", url]);
+  await using setup = await centralAndSmallDisk();
+  const { pg, disk, url } = setup;
   using db = openDatabase(join(disk.path, "app.db"), { create: true });
   migrate(db);
   const log = (n: number) => {
@@ -110,6 +104,24 @@ Deno.test({
     "5\n",
   );
 });
+
+/** A central store site WH-FULL may write, and a 2 MiB tmpfs for the local database. */
+async function centralAndSmallDisk() {
+  const pg = await startPostgres();
+  const disk = await tmpfs("2m");
+  const url = await pg.createDatabase();
+  await cliJson(["central", "init", "--central", url]);
+  await cliJson(["central", "grant", "WH-FULL", "--role", "postgres", "--central", url]);
+  return {
+    pg,
+    disk,
+    url,
+    async [Symbol.asyncDispose]() {
+      await disk[Symbol.asyncDispose]();
+      await pg[Symbol.asyncDispose]();
+    },
+  };
+}
 
 /** Fills the file system of `folder` to the last byte; returns the filler file. */
 async function fill(folder: string): Promise<string> {
