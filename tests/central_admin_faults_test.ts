@@ -76,7 +76,7 @@ async function blockedBackend(
   while (!ended) {
     const row = (await pg.psql(
       `SELECT pid || ' ' || query FROM pg_stat_activity
-       WHERE application_name = 'audit-trail' AND wait_event_type = 'Lock'`,
+       WHERE application_name LIKE 'audit-trail %' AND wait_event_type = 'Lock'`,
       database,
     )).trim();
     if (row) {

@@ -178,7 +178,7 @@ Deno.test("central store: every event stored exactly once through kills, races a
         .spawn();
       await untilStored(pg, url, 0, child);
       const pid = (await pg.psql(
-        "SELECT pid FROM pg_stat_activity WHERE application_name = 'audit-trail' LIMIT 1",
+        "SELECT pid FROM pg_stat_activity WHERE application_name = 'audit-trail sync' LIMIT 1",
       )).trim();
       assert.match(pid, /^\d+$/, "the sync's server process");
       Deno.kill(Number(pid), "SIGSTOP");
