@@ -9,7 +9,13 @@
 import type { StatementSync } from "node:sqlite";
 import { encodingSql } from "./chain/encoding.ts";
 import { sealRows } from "./chain/seal.ts";
-import { type AuditDatabase, bulkWriteTransaction, guard, tempTransaction } from "./db.ts";
+import {
+  type AuditDatabase,
+  bulkWriteTransaction,
+  guard,
+  raisePageCache,
+  tempTransaction,
+} from "./db.ts";
 import { InvalidInputError } from "./errors.ts";
 import {
   appendEvent,
@@ -112,7 +118,7 @@ async function appendNumbered(
       CREATE TEMP TABLE audit_staging (
         seq INTEGER PRIMARY KEY, operation TEXT, sku TEXT, details TEXT, user TEXT, run_id TEXT
       );`));
-  const restoreCache = raiseCache(db);
+  const restoreCache = raisePageCache(db);
   try {
     // The staging table lives in the connection's private temp database: filling it takes
     // no lock on the audit log, and memory stays bounded (it spills to a temp file).
@@ -272,32 +278,6 @@ class Stager {
 
 function stageSql(rows: number): string {
   return `${STAGE_SQL} ${new Array(rows).fill("(?, ?, ?, ?, ?)").join(", ")}`;
-}
-
-/**
- * Page cache of the final copy, in KiB. With SQLite's default of 2 MiB, a large import's
- * updates to five indexes at scattered places are written out and read back over and over
- * (twice as slow at a million events); 32 MiB keeps them in memory while the whole process
- * stays well under 200 MB.
- */
-const BULK_CACHE_KIB = 32 * 1024;
-
-/**
- * Gives the database at least {@linkcode BULK_CACHE_KIB} of page cache for the final copy
- * (the staging table has its own), and returns how to give the connection its own setting
- * back, so that a long-lived connection of a library caller does not keep the memory.
- */
-function raiseCache(db: AuditDatabase): () => void {
-  const sqlite = db.sqlite;
-  const { cache_size: setting } = guard(db.path, () => sqlite.prepare("PRAGMA cache_size").get()!);
-  const { page_size: pageSize } = guard(db.path, () => sqlite.prepare("PRAGMA page_size").get()!);
-  // A negative setting is in KiB, a positive one in pages.
-  const kib = (setting as number) < 0
-    ? -(setting as number)
-    : (setting as number) * (pageSize as number) / 1024;
-  if (kib >= BULK_CACHE_KIB) return () => {};
-  guard(db.path, () => sqlite.exec(`PRAGMA cache_size = -${BULK_CACHE_KIB}`));
-  return () => sqlite.exec(`PRAGMA cache_size = ${Number(setting)}`);
 }
 
 const NOTHING_STORED_HINT = "Nothing from this input was stored. Fix the line and run again.";

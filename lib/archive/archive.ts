@@ -11,6 +11,7 @@ import { dirname, join } from "node:path";
 import {
   type AuditDatabase,
   guard,
+  raisePageCache,
   readSnapshot,
   readTransaction,
   refuseOpenTransaction,
@@ -195,21 +196,32 @@ export async function archiveEvents(
     refuseForeignFile(final, plan);
     // Under the write lock from here to the commit, so no other run can archive the same
     // events or replace the file meanwhile.
-    await stoppableWriteTransaction(db, () => {
-      requireStillLive(db, plan);
-      // Asked again under the lock: the first sync of this database may have recorded its
-      // central store while the file was written, and the events it has not stored yet
-      // must stay.
-      if (!options.force) {
-        requireAcknowledged(db, plan.first_audit_id, plan.last_audit_id, options.central ?? false);
-      }
-      // The application may have added a reference to one of them while the file was written.
-      refuseReferencedEvents(db, plan.first_audit_id, plan.last_audit_id);
-      folder.renameSync(temporary, final);
-      renamed = true;
-      insertCheckpoint(db, { ...plan, file: name, sha256, bytes });
-      removeArchived(db, plan);
-    }, signal);
+    const restoreCache = raisePageCache(db);
+    try {
+      await stoppableWriteTransaction(db, () => {
+        requireStillLive(db, plan);
+        // Asked again under the lock: the first sync of this database may have recorded its
+        // central store while the file was written, and the events it has not stored yet
+        // must stay.
+        if (!options.force) {
+          requireAcknowledged(
+            db,
+            plan.first_audit_id,
+            plan.last_audit_id,
+            options.central ?? false,
+          );
+        }
+        // The application may have added a reference to one of them while the file was
+        // written.
+        refuseReferencedEvents(db, plan.first_audit_id, plan.last_audit_id);
+        folder.renameSync(temporary, final);
+        renamed = true;
+        insertCheckpoint(db, { ...plan, file: name, sha256, bytes });
+        removeArchived(db, plan);
+      }, signal);
+    } finally {
+      restoreCache();
+    }
     result.sha256 = sha256;
     result.bytes = bytes;
   } catch (error) {
@@ -413,14 +425,46 @@ function recorded(db: AuditDatabase, file: string): boolean {
   }
 }
 
-/** Deletes the archived events, and their seals but the last (the live chain's new root). */
+/**
+ * Deletes the archived events, and their seals but the last (the live chain's new root), in
+ * the caller's transaction.
+ */
 function removeArchived(db: AuditDatabase, plan: ArchivePlan): void {
-  const { changes } = db.statement("DELETE FROM audit_log WHERE audit_id BETWEEN ? AND ?")
-    .run(plan.first_audit_id, plan.last_audit_id);
-  if (Number(changes) !== plan.events) {
-    throw new Error(`removed ${changes} of the ${plan.events} archived events`);
+  const removed = deleteInSlices(db, "audit_log", plan.first_audit_id, plan.last_audit_id);
+  if (removed !== plan.events) {
+    throw new Error(`removed ${removed} of the ${plan.events} archived events`);
   }
-  db.statement("DELETE FROM audit_trail_chain WHERE audit_id < ?").run(plan.last_audit_id);
+  deleteInSlices(db, "audit_trail_chain", -Number.MAX_SAFE_INTEGER, plan.last_audit_id - 1);
+}
+
+/** Rows one DELETE statement of {@linkcode deleteInSlices} removes at most. */
+export const DELETE_SLICE_ROWS = 10_000;
+
+/**
+ * Deletes the rows of `table` (`audit_log` or `audit_trail_chain`) with `from` ≤ `audit_id` ≤
+ * `to`, one slice of at most {@linkcode DELETE_SLICE_ROWS} rows per statement, and returns how
+ * many it deleted. A DELETE on a table with triggers (both have their append-only guard) first
+ * lists every row it is about to delete, in memory that SQLite never spills to disk: in one
+ * statement, 2.5 million events held some 60 MB until the commit.
+ */
+function deleteInSlices(
+  db: AuditDatabase,
+  table: "audit_log" | "audit_trail_chain",
+  from: number,
+  to: number,
+): number {
+  const sliceEnd = db.statement(
+    `SELECT audit_id FROM ${table} WHERE audit_id BETWEEN ? AND ?
+     ORDER BY audit_id LIMIT 1 OFFSET ${DELETE_SLICE_ROWS - 1}`,
+  );
+  const remove = db.statement(`DELETE FROM ${table} WHERE audit_id BETWEEN ? AND ?`);
+  let removed = 0;
+  for (let start = from;;) {
+    const end = (sliceEnd.get(start, to)?.audit_id as number | undefined) ?? to;
+    removed += Number(remove.run(start, end).changes);
+    if (end >= to) return removed;
+    start = end + 1;
+  }
 }
 
 /**
