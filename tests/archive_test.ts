@@ -204,12 +204,28 @@ Deno.test("archiveEvents() removes the events in slices of 10,000, each with a l
   });
   db.sqlite.exec(`CREATE TEMP TRIGGER probe BEFORE DELETE ON main.audit_log
     BEGIN SELECT probe(changes(), (SELECT cache_size FROM pragma_cache_size)); END`);
+  const statements: string[] = [];
+  const prepare = db.statement.bind(db);
+  db.statement = (sql: string) => {
+    statements.push(sql);
+    return prepare(sql);
+  };
   const result = await archiveEvents(db, { before: minutes[23_456] });
   assert.equal(result.archived, 23_456);
   assert.deepEqual([...seen], [
     "1 rows before, cache -32768",
     "10000 rows before, cache -32768",
   ]);
+  // Each slice is found and deleted by key, where the last one ended: never from the start.
+  const slicing = [...new Set(statements)].filter((sql) => /DELETE|OFFSET/.test(sql));
+  assert.equal(slicing.length, 4);
+  for (const sql of slicing) {
+    const plan = db.sqlite.prepare(`EXPLAIN QUERY PLAN ${sql}`).all().map((r) => String(r.detail));
+    assert.ok(
+      plan.every((step) => /^SEARCH \w+ USING INTEGER PRIMARY KEY/.test(step)),
+      `${sql}\n${plan}`,
+    );
+  }
   // The connection gets its own cache back, and the chain goes on from the last archived seal.
   assert.equal(db.sqlite.prepare("PRAGMA cache_size").get()!.cache_size, -2000);
   assert.deepEqual(rowsOf(path, "audit_trail_chain", "audit_id < 23457").map((r) => r.audit_id), [
