@@ -76,6 +76,18 @@ export const IS_TIME_SQL =
 export const TIME_WITHIN_SQL =
   `${UTC_TIMESTAMP_SQL} >= ? AND ${UTC_TIMESTAMP_SQL} < ? AND ${IS_TIME_SQL}`;
 
+/**
+ * True for an event whose time is before the one parameter (an ISO time as stored): the same
+ * answer as `UTC_TIMESTAMP_SQL < ? AND IS_TIME_SQL`, for where no index holds the value
+ * (a walk by `audit_id`, as `archive`'s cut takes): that expression formats each timestamp with
+ * `strftime()` three times (1.6 s per million events), this reads it once with `julianday()`
+ * (0.13 s). Both read the value with SQLite's one date parser, to the millisecond, so they
+ * order times alike; 1721059.5 is the first instant of year 0000, the first a time may have.
+ * `tests/archive_test.ts` checks that both agree on damaged, legacy, numeric and edge values.
+ */
+export const TIME_BEFORE_SQL =
+  "julianday(timestamp) >= 1721059.5 AND julianday(timestamp) < julianday(?)";
+
 /** The shape of every timestamp the tool writes: `YYYY-MM-DDTHH:MM:SS.sssZ`. */
 const ISO_TIMESTAMP_GLOB = "####-##-##T##:##:##.###Z".replaceAll("#", "[0-9]");
 /** The same test in JavaScript, which costs a tenth of what the GLOB costs per row. */

@@ -11,6 +11,7 @@ import {
   verifyChain,
 } from "../mod.ts";
 import { readCheckpoints } from "../lib/archive/checkpoint_list.ts";
+import { IS_TIME_SQL, TIME_BEFORE_SQL, UTC_TIMESTAMP_SQL } from "../lib/event_row.ts";
 import { startArchiveChecks } from "../lib/archive/check_files.ts";
 import { fingerprint, tempDir } from "./helpers.ts";
 import { datedDatabase, filesIn, rowsOf } from "./archive_fixtures.ts";
@@ -234,6 +235,71 @@ Deno.test("archiveEvents() removes the events in slices of 10,000, each with a l
   const verified = await verifyChain(db, { archives: join(dir.path, "archive") });
   assert.equal(verified.intact, true);
   assert.equal(verified.events_checked, 25_000);
+});
+
+Deno.test("archive's cut reads each timestamp once, and agrees with the time rule on every kind of value", () => {
+  // The cut walks the events by id, where no index holds the formatted value: it reads each
+  // timestamp with julianday() once instead of formatting it with strftime() three times.
+  const db = new DatabaseSync(":memory:");
+  db.exec("CREATE TABLE audit_log (timestamp)");
+  const values: (string | number | null | Uint8Array)[] = [
+    "2023-12-01T07:00:00.000Z",
+    "2023-12-01T06:59:59.999Z",
+    "2023-12-01T07:00:00.001Z",
+    "2023-12-01T06:59:59.9996Z",
+    "2023-12-01T06:59:59.9994Z",
+    "2023-12-01 07:00:00",
+    "2023-12-01 06:59:59",
+    "2023-12-01",
+    "2023-12-01T09:00:00+02:00",
+    "2023-12-01T08:59:59.999+02:00",
+    "2023-12-01T01:30:00-05:30",
+    "2023-12-01t06:00:00z",
+    " 2023-12-01 06:00:00",
+    "2023-02-30 00:00:00",
+    "2023-13-01 00:00:00",
+    "2026-01-05 10h",
+    "01/02/2030",
+    "garbage",
+    "",
+    "T",
+    "0000-01-01 00:00:00",
+    "-0001-01-01 00:00:00",
+    "9999-12-31T23:59:59.999Z",
+    "10000-01-01T00:00:00.000Z",
+    "2461000",
+    2461000,
+    2461000.5,
+    12345,
+    1721059.5,
+    1721059.4,
+    1700000000,
+    -1,
+    null,
+    new Uint8Array([0x32, 0x30, 0x32, 0x33]),
+  ];
+  const insert = db.prepare("INSERT INTO audit_log (timestamp) VALUES (?)");
+  for (const value of values) insert.run(value);
+  const cuts = [
+    "2023-12-01T07:00:00.000Z",
+    "2023-12-01T06:59:59.999Z",
+    "0000-01-01T00:00:00.000Z",
+    "0000-01-01T00:00:00.001Z",
+    "9999-12-31T23:59:59.999Z",
+    "+010000-01-01T00:00:00.000Z",
+    "-000001-01-01T00:00:00.000Z",
+  ];
+  const before = (condition: string, cut: string) =>
+    db.prepare(`SELECT rowid AS id FROM audit_log WHERE coalesce(${condition}, 0) ORDER BY rowid`)
+      .all(cut).map((row) => row.id);
+  let matched = 0;
+  for (const cut of cuts) {
+    const rule = before(`${UTC_TIMESTAMP_SQL} < ? AND ${IS_TIME_SQL}`, cut);
+    assert.deepEqual(before(TIME_BEFORE_SQL, cut), rule, cut);
+    matched += rule.length;
+  }
+  assert.ok(matched > 20, `only ${matched} values before a cut`);
+  db.close();
 });
 
 Deno.test("dryRun reports what would be archived and writes nothing", async () => {

@@ -17,7 +17,7 @@ import {
   refuseOpenTransaction,
   stoppableWriteTransaction,
 } from "../db.ts";
-import { IS_TIME_SQL, UTC_TIMESTAMP_SQL } from "../event_row.ts";
+import { IS_TIME_SQL, TIME_BEFORE_SQL, UTC_TIMESTAMP_SQL } from "../event_row.ts";
 import { AuditTrailError, errorMessage, TamperingFoundError, UsageError } from "../errors.ts";
 import { hashFile } from "../bundle/files.ts";
 import { refuseReferencedEvents, renumberedByVacuum } from "./application.ts";
@@ -269,14 +269,12 @@ function firstNotBefore(db: AuditDatabase, cut: string): Stop | undefined {
   return guard(db.path, () =>
     db.statement(
       `SELECT audit_id, timestamp, ${TIME_OR_NULL} AS parsed FROM audit_log
-       WHERE NOT coalesce(${BEFORE_CUT}, 0) ORDER BY audit_id LIMIT 1`,
+       WHERE NOT coalesce(${TIME_BEFORE_SQL}, 0) ORDER BY audit_id LIMIT 1`,
     ).get(cut)) as Stop | undefined;
 }
 
 /** The timestamp as a time, or NULL when it is none. */
 const TIME_OR_NULL = `CASE WHEN ${IS_TIME_SQL} THEN ${UTC_TIMESTAMP_SQL} END`;
-/** True for a timestamp that is a time before the cut (the one parameter). */
-const BEFORE_CUT = `${UTC_TIMESTAMP_SQL} < ? AND ${IS_TIME_SQL}`;
 
 /**
  * The longest run of events from the start of the live log that ends before `stop`, or null
@@ -344,7 +342,7 @@ function stoppedEarly(db: AuditDatabase, cut: string, stop: Stop | undefined): s
   if (parsed !== null && parsed <= new Date().toISOString()) return undefined;
   const older = guard(db.path, () =>
     db.statement(
-      `SELECT count(*) AS n FROM audit_log WHERE audit_id > ? AND ${BEFORE_CUT}`,
+      `SELECT count(*) AS n FROM audit_log WHERE audit_id > ? AND ${TIME_BEFORE_SQL}`,
     ).get(stop.audit_id, cut))!.n as number;
   if (older === 0) return undefined;
   const why = parsed === null
