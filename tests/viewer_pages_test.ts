@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startViewer } from "../lib/viewer/server.ts";
 import { runJob } from "../lib/viewer/jobs.ts";
-import { logAuditEvent, logAuditEvents } from "./internals.ts";
+import { logAuditEvent, logAuditEvents, openDatabase } from "./internals.ts";
 import { openMigrated } from "./fixtures.ts";
 import { decodeEntities } from "./browser.ts";
 import { runCli, tempDir, textSink } from "./helpers.ts";
@@ -166,4 +166,27 @@ Deno.test("Paging through an event list counts its filter's events once, and aga
   const grown = await page({ beforeId: 51 });
   assert.equal(grown.heading, "251");
   assert.ok(grown.counted > 0);
+});
+
+Deno.test("The overview reads one snapshot: an event logged while it reads is in none of its figures", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  for (let i = 0; i < 5; i++) logAuditEvent(db, { operation: "COUNTED", run_id: "run_a" });
+  // Another connection logs an event whenever the overview prepares a statement.
+  using other = openDatabase(db.path);
+  const prepare = db.statement.bind(db);
+  db.statement = (sql: string) => {
+    logAuditEvent(other, { operation: "ARRIVED", run_id: "run_a" });
+    return prepare(sql);
+  };
+  const sink = textSink();
+  await runJob(db, { kind: "overview" }, sink, { source: "app.db", path: db.path });
+  db.statement = prepare;
+  const events = Number(/<div>Events<\/div><div class="figure">(\d+)<\/div>/.exec(sink.text)?.[1]);
+  assert.ok(events >= 6, "the event logged before the first read is in");
+  assert.match(
+    sink.text,
+    new RegExp(`run_a</a></td>\\s*<td class="num">${events}</td>`),
+    "the batch table counts the events the cards count",
+  );
 });

@@ -85,9 +85,13 @@ export async function runJob(
   const { source } = context;
   switch (job.kind) {
     case "overview": {
-      const stats = getStats(db);
-      const batches = recentBatches(db, { limit: 10 });
-      return await sink.write(overviewPage(source, stats, batches));
+      // One snapshot: an event logged between the figures and the batch table would be
+      // counted by one and not the other.
+      const page = readTransaction(
+        db,
+        () => overviewPage(source, getStats(db), recentBatches(db, { limit: 10 })),
+      );
+      return await sink.write(page);
     }
     case "events_page": {
       const { filter } = job;
