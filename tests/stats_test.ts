@@ -7,12 +7,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { type AuditDatabase, migrate, openDatabase } from "../mod.ts";
+import { type AuditDatabase, logAuditEvents, migrate, openDatabase } from "../mod.ts";
 import { UTC_TIMESTAMP_SQL } from "../lib/event_row.ts";
 import { batchEndOutcome, recentBatches } from "../lib/batch_overview.ts";
 import { eventsPerDay, facetCounts, getStats } from "../lib/stats.ts";
 import { statsTable } from "../cli/stats.ts";
-import { fingerprint, runCli, tempDir } from "./helpers.ts";
+import { bytesRead, fingerprint, runCli, tempDir } from "./helpers.ts";
 import { insertRaw, migratedFile, openMigrated, writeLegacyDatabase } from "./fixtures.ts";
 
 const TS = UTC_TIMESTAMP_SQL;
@@ -308,6 +308,90 @@ Deno.test("getStats() reads indexes only: no statement scans the audit_log table
       );
     }
   }
+});
+
+Deno.test("getStats() of a whole log with few values counts each on its own stretch of its index, with the figures GROUP BY gives", async () => {
+  await using dir = await tempDir();
+  using db = mixedLog(dir.path);
+  // Enough events for each column's few values to be counted one by one (the NULL user of the
+  // legacy row and the events without a SKU among them).
+  await logAuditEvents(
+    db,
+    Array.from({ length: 3000 }, (_, i) => ({
+      operation: ["COUNTED", "MOVED", "SHIPPED"][i % 3],
+      sku: i % 4 ? `SKU-${i % 5}` : undefined,
+      user: `clerk${i % 7}`,
+      run_id: `run_${i % 2}`,
+    })),
+  );
+  const statements: string[] = [];
+  const prepare = db.statement.bind(db);
+  db.statement = (sql: string) => {
+    statements.push(sql);
+    return prepare(sql);
+  };
+  const stats = getStats(db, { top: 0 });
+  db.statement = prepare;
+  assert.deepEqual(
+    stats.operations,
+    groupBy(
+      db,
+      "SELECT operation, count(*) AS count FROM audit_log GROUP BY 1 ORDER BY 2 DESC, 1",
+    ),
+  );
+  assert.deepEqual(
+    stats.top_skus,
+    groupBy(
+      db,
+      "SELECT sku, count(*) AS count FROM audit_log WHERE sku IS NOT NULL GROUP BY 1 ORDER BY 2 DESC, 1",
+    ),
+  );
+  assert.deepEqual(
+    stats.users,
+    groupBy(
+      db,
+      "SELECT coalesce(user, 'system') AS user, count(*) AS count FROM audit_log GROUP BY 1 ORDER BY 2 DESC, 1",
+    ),
+  );
+  assert.equal(stats.users.find((u) => u.user === "system")?.count, 2, "the NULL user too");
+  assert.equal(stats.batches.count, 9, "run_0, run_1 and the seven of the mixed log");
+  for (const sql of new Set(statements)) {
+    const plan = db.sqlite.prepare(`EXPLAIN QUERY PLAN ${sql}`).all().map((r) => String(r.detail));
+    for (const step of plan) {
+      assert.doesNotMatch(
+        step,
+        /^SCAN audit_log USING COVERING INDEX idx_audit_log_(operation|user|sku|run_id)/,
+        `no grouping over every event: ${sql}\n${plan}`,
+      );
+    }
+  }
+});
+
+Deno.test("getStats() counts the batches of a whole log from run id to run id, never reading the run_id index through", async () => {
+  await using dir = await tempDir();
+  const path = join(dir.path, "app.db");
+  {
+    using db = openDatabase(path, { create: true });
+    migrate(db);
+    // Long run ids make their index the largest: every other figure reads less.
+    await logAuditEvents(
+      db,
+      Array.from({ length: 20_000 }, (_, i) => ({
+        operation: "COUNTED",
+        run_id: `run_${i % 3}_${"x".repeat(120)}`,
+      })),
+    );
+  }
+  using db = openDatabase(path, { readOnly: true });
+  db.sqlite.exec("PRAGMA cache_size = 8");
+  const index = db.sqlite.prepare(
+    "SELECT sum(pgsize) AS bytes FROM dbstat WHERE name = 'idx_audit_log_run_id'",
+  ).get()!.bytes as number;
+  const before = bytesRead();
+  const stats = getStats(db);
+  const read = bytesRead() - before;
+  assert.equal(stats.batches.count, 3);
+  assert.ok(read < index, `read ${read} bytes beside a ${index}-byte run_id index`);
 });
 
 Deno.test("facet counts bounded in time read the time range's events, not a whole index", async () => {
