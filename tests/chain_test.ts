@@ -7,8 +7,17 @@ import assert from "node:assert/strict";
 import { Buffer } from "node:buffer";
 import { createHash } from "node:crypto";
 import { join } from "node:path";
-import { chainHash, type ChainVerifyResult, GENESIS_HASH, type SealedFields } from "./internals.ts";
-import { type CliResult, migratedDb, runCli, sqliteRows, tempDir } from "./helpers.ts";
+import {
+  chainHash,
+  type ChainVerifyResult,
+  GENESIS_HASH,
+  logAuditEvents,
+  migrate,
+  openDatabase,
+  type SealedFields,
+  verifyChain,
+} from "./internals.ts";
+import { bytesRead, type CliResult, migratedDb, runCli, sqliteRows, tempDir } from "./helpers.ts";
 import { writeLegacyDatabase } from "./fixtures.ts";
 
 const TRIGGERS = [
@@ -170,6 +179,59 @@ Deno.test("verify names each kind of tampering done with the sqlite3 shell", asy
     assert.equal(result.report.events_checked, Math.max(id - 1, 0));
     assert.equal(result.report.append_only, false);
   }));
+});
+
+Deno.test("verify names an id beyond 2^53 at either end of either table, found without reading every row", async () => {
+  await using dir = await tempDir();
+  const source = await loggedDb(dir.path);
+  const cases = [
+    [
+      "INSERT INTO audit_log (audit_id, timestamp, operation) VALUES (9007199254740993, '2026-01-01T00:00:00.000Z', 'FORGED');",
+      "9007199254740993",
+      "inserted",
+    ],
+    [
+      "INSERT INTO audit_log (audit_id, timestamp, operation) VALUES (-9007199254740993, '2026-01-01T00:00:00.000Z', 'FORGED');",
+      "-9007199254740993",
+      "inserted",
+    ],
+    [
+      `INSERT INTO audit_trail_chain VALUES (9007199254740995, X'${"cd".repeat(32)}');`,
+      "9007199254740995",
+      "modified",
+    ],
+  ] as const;
+  await Promise.all(cases.map(async ([sql, id, kind], i) => {
+    const path = await copyOf(source, `range${i}.db`);
+    await tamper(path, sql);
+    const result = await verify(path);
+    assert.equal(result.code, 3, result.stderr);
+    assert.equal(result.report.failure?.kind, kind);
+    assert.equal(
+      result.report.failure?.message,
+      `Event ${id} was ${kind} outside audit-trail: its id is out of range`,
+    );
+  }));
+
+  // An intact log: the walk reads each table about once; the check of ids read both again.
+  const path = join(dir.path, "pages.db");
+  {
+    using db = openDatabase(path, { create: true });
+    migrate(db);
+    await logAuditEvents(
+      db,
+      Array.from({ length: 20_000 }, (_, i) => ({ operation: "COUNTED", sku: `SKU-${i}` })),
+    );
+  }
+  using db = openDatabase(path, { readOnly: true });
+  db.sqlite.exec("PRAGMA cache_size = 8");
+  const tables = db.sqlite.prepare(
+    "SELECT sum(pgsize) AS bytes FROM dbstat WHERE name IN ('audit_log', 'audit_trail_chain')",
+  ).get()!.bytes as number;
+  const before = bytesRead();
+  assert.equal((await verifyChain(db)).intact, true);
+  const read = bytesRead() - before;
+  assert.ok(read < tables * 1.5, `read ${read} bytes of ${tables} bytes of events and seals`);
 });
 
 Deno.test("an edit among identical events of one bulk load is named modified, not reordered", async () => {

@@ -172,14 +172,20 @@ function missingTable(db: AuditDatabase): ChainFailure | null {
   return { audit_id: 1, kind: "deleted", message: `The audit log cannot be verified: ${what}` };
 }
 
-/** Ids beyond 2^53 cannot be read as numbers; audit-trail never writes them. */
+/**
+ * Ids beyond 2^53 cannot be read as numbers; audit-trail never writes them. The id is the
+ * table's rowid: the first one out of range is found by a seek at either end, where a
+ * `NOT BETWEEN` read every row of both tables (a tenth of what verify took).
+ */
 function outOfRangeId(db: AuditDatabase): ChainFailure | null {
   for (const table of ["audit_log", "audit_trail_chain"]) {
-    const row = guard(db.path, () =>
-      db.sqlite.prepare(
-        `SELECT CAST(audit_id AS TEXT) AS id FROM ${table}
-         WHERE audit_id NOT BETWEEN ? AND ? ORDER BY audit_id LIMIT 1`,
-      ).get(-Number.MAX_SAFE_INTEGER, Number.MAX_SAFE_INTEGER));
+    const first = (condition: string, bound: number) =>
+      guard(db.path, () =>
+        db.sqlite.prepare(
+          `SELECT CAST(audit_id AS TEXT) AS id FROM ${table}
+           WHERE audit_id ${condition} ? ORDER BY audit_id LIMIT 1`,
+        ).get(bound));
+    const row = first("<", -Number.MAX_SAFE_INTEGER) ?? first(">", Number.MAX_SAFE_INTEGER);
     if (row) {
       const kind = table === "audit_log" ? "inserted" : "modified";
       return {
