@@ -126,35 +126,43 @@ export function getStats(db: AuditDatabase, options: StatsOptions = {}): AuditSt
     const and = (condition: string) =>
       `WHERE ${[where, condition].filter((c) => c !== "").join(" AND ")}`;
     const limit = top === 0 ? -1 : top;
-    // Counted per value (column, value, n): from the value's stretch of the column's index
-    // for the whole log when it has few values, else grouped (see valueCounts).
-    const counted = (column: CountedColumn) =>
-      whole ? valueCounts(db, column, total) : grouped(column, where ? `WHERE ${where}` : "");
+    const events = whole ? total : timed;
+    const span = idSpan(db, whole, options, events);
+    // Counted per value (column, value, n): value by value over the span's stretch of the
+    // column's index when the events are one span of ids and the column has few values, else
+    // grouped (see valueCounts).
+    const counted = (column: CountedColumn, nulls = true) => {
+      const condition = nulls ? "" : `${column} IS NOT NULL`;
+      const grouping = { sql: grouped(column, where || condition ? and(condition) : ""), params };
+      return span === null ? grouping : valueCounts(db, column, events, span, grouping, nulls);
+    };
+    const byOperation = counted("operation");
     const operations = all(
       db,
-      `WITH ${counted("operation")}
+      `WITH ${byOperation.sql}
        SELECT value AS operation, n AS count FROM counted ORDER BY count DESC, operation`,
-      ...(whole ? [] : params),
+      ...byOperation.params,
     ) as { operation: string; count: number }[];
+    const bySku = counted("sku", false);
     const topSkus = all(
       db,
-      `WITH ${counted("sku")}
+      `WITH ${bySku.sql}
        SELECT value AS sku, n AS count FROM counted WHERE value IS NOT NULL
        ORDER BY count DESC, sku LIMIT ?`,
-      ...(whole ? [] : params),
+      ...bySku.params,
       limit,
     ) as { sku: string; count: number }[];
     // Counted by the stored value first (the index's order), then legacy NULLs are merged
     // into "system", which every record prints for them.
+    const byUser = counted("user");
     const users = all(
       db,
-      `WITH ${counted("user")}
+      `WITH ${byUser.sql}
        SELECT coalesce(value, 'system') AS user, sum(n) AS count FROM counted
        GROUP BY 1 ORDER BY count DESC, user LIMIT ?`,
-      ...(whole ? [] : params),
+      ...byUser.params,
       limit,
     ) as { user: string; count: number }[];
-    const events = whole ? total : timed;
     return {
       events,
       without_valid_time: events - timed,
@@ -164,7 +172,7 @@ export function getStats(db: AuditDatabase, options: StatsOptions = {}): AuditSt
       operations: operations.map((row) => ({ operation: row.operation, count: row.count })),
       top_skus: topSkus.map((row) => ({ sku: row.sku, count: row.count })),
       users: users.map((row) => ({ user: row.user, count: row.count })),
-      batches: batchFigures(db, and, params, whole ? total : null),
+      batches: batchFigures(db, and, params, span && { ...span, events }),
     };
   });
 }
@@ -222,16 +230,16 @@ function following(prefix: string): string {
 }
 
 /**
- * @param whole The log's events when the whole log is counted (`null` for a part of it): its
- * run ids are then counted from value to value in their index.
+ * @param span The events' one span of ids and how many they are, when they are one (`null`
+ * otherwise): their run ids are then counted from value to value in their index.
  */
 function batchFigures(
   db: AuditDatabase,
   and: (condition: string) => string,
   params: string[],
-  whole: number | null,
+  span: IdSpan & { events: number } | null,
 ): BatchFigures {
-  const count = (whole === null ? null : distinctValues(db, "run_id", whole)) ?? one(
+  const count = (span === null ? null : distinctValues(db, "run_id", span.events, span)) ?? one(
     db,
     `SELECT count(DISTINCT run_id) AS v FROM audit_log ${and("run_id IS NOT NULL")}`,
     ...params,
@@ -283,6 +291,37 @@ type CountedColumn = "operation" | "sku" | "user" | "run_id";
  */
 const VALUES_PER_EVENT = 128;
 
+/** The first and last `audit_id` of events that are exactly every id between them. */
+interface IdSpan {
+  first: number;
+  last: number;
+}
+
+/**
+ * The ids of the events counted, when they are every id from one to another: the whole log,
+ * or a time range whose `events` fill the span of ids its events lie in (so no event of
+ * another time, or without one, lies among them). Then each column's index holds a value's
+ * events of the range together, and they are counted there, without reading an event.
+ */
+function idSpan(
+  db: AuditDatabase,
+  whole: boolean,
+  range: StatsOptions,
+  events: number,
+): IdSpan | null {
+  if (whole) {
+    // Apart: min() and max() in one SELECT read every row, each alone one end of the table.
+    const row = guard(db.path, () =>
+      db.statement(
+        `SELECT (SELECT min(audit_id) FROM audit_log) AS first,
+                (SELECT max(audit_id) FROM audit_log) AS last`,
+      ).get()!);
+    return { first: row.first as number, last: row.last as number };
+  }
+  const span = timeSpanIds(db, range);
+  return span && span.last - span.first + 1 === events ? span : null;
+}
+
 /**
  * The values of `column` found by stepping through its index from one to the next (a seek
  * each, never the events between), as a recursive CTE `values_of(value)`; with `limited`,
@@ -298,37 +337,71 @@ function valuesOf(column: CountedColumn, limited = false): string {
 }
 
 /**
- * How many distinct non-NULL values `column` holds among the `events` of the whole log, or
- * `null` when there are more than `events / VALUES_PER_EVENT`: counted from value to value in
- * the index, where `count(DISTINCT)` steps through every event (ten million for 10,000 run
- * ids).
+ * Whether `column` holds at most one value in {@linkcode VALUES_PER_EVENT} of the `events`
+ * counted, found from value to value in its index (at most that many seeks).
  */
-function distinctValues(db: AuditDatabase, column: CountedColumn, events: number): number | null {
+function fewValues(db: AuditDatabase, column: CountedColumn, events: number): boolean {
   const most = Math.trunc(events / VALUES_PER_EVENT);
-  const n = one(
-    db,
-    `WITH ${valuesOf(column, true)} SELECT count(value) AS v FROM values_of`,
-    most + 2,
-  ) as number;
-  return n > most ? null : n;
+  const values = `WITH ${valuesOf(column, true)} SELECT count(value) AS v FROM values_of`;
+  return (one(db, values, most + 1) as number) <= most;
 }
 
 /**
- * A CTE `counted(value, n)`: the events of the whole log per value of `column` (NULL among
- * them). With few values, each is found and counted on its own stretch of the column's index:
- * a GROUP BY compares and aggregates at every one of the events, about twice the time. With
- * many (more than one in {@linkcode VALUES_PER_EVENT} events) it is the GROUP BY.
+ * How many distinct non-NULL values `column` holds among the `events` of `span`, or `null`
+ * when it holds many (see {@linkcode fewValues}): each value is looked up in the span, where
+ * `count(DISTINCT)` steps through every event (ten million for 10,000 run ids).
  */
-function valueCounts(db: AuditDatabase, column: CountedColumn, events: number): string {
-  if (distinctValues(db, column, events) === null) return grouped(column, "");
-  return `${valuesOf(column)},
-     counted(value, n) AS (
-       SELECT value, (SELECT count(*) FROM audit_log WHERE ${column} = values_of.value)
-       FROM values_of WHERE value IS NOT NULL
+function distinctValues(
+  db: AuditDatabase,
+  column: CountedColumn,
+  events: number,
+  span: IdSpan,
+): number | null {
+  if (!fewValues(db, column, events)) return null;
+  return one(
+    db,
+    `WITH ${valuesOf(column)} SELECT count(*) AS v FROM values_of WHERE value IS NOT NULL
+       AND EXISTS (SELECT 1 FROM audit_log WHERE ${column} = values_of.value
+                   AND audit_id BETWEEN ? AND ?)`,
+    span.first,
+    span.last,
+  ) as number;
+}
+
+/**
+ * A CTE `counted(value, n)`: the events of `span` per value of `column` (NULL among them,
+ * with `nulls`).
+ * With few values, each is found and counted on the span's stretch of the value's part of the
+ * column's index: a GROUP BY compares and aggregates at every one of the events, about twice
+ * the time, and a time range's reads each event from the table. With many (more than one in
+ * {@linkcode VALUES_PER_EVENT} events) it is `grouping`.
+ */
+function valueCounts(
+  db: AuditDatabase,
+  column: CountedColumn,
+  events: number,
+  span: IdSpan,
+  grouping: { sql: string; params: string[] },
+  nulls: boolean,
+): { sql: string; params: (string | number)[] } {
+  if (!fewValues(db, column, events)) return grouping;
+  const within = "audit_id BETWEEN ?1 AND ?2";
+  return {
+    // Materialized: a count read through a view is taken again for each use of it (n > 0, n).
+    sql: `${valuesOf(column)},
+     counts(value, n) AS MATERIALIZED (
+       SELECT value, (SELECT count(*) FROM audit_log WHERE ${column} = values_of.value AND ${within})
+       FROM values_of WHERE value IS NOT NULL${
+      nulls
+        ? `
        UNION ALL
-       SELECT NULL, n FROM (SELECT count(*) AS n FROM audit_log WHERE ${column} IS NULL)
-       WHERE n > 0
-     )`;
+       SELECT NULL, (SELECT count(*) FROM audit_log WHERE ${column} IS NULL AND ${within})`
+        : ""
+    }
+     ),
+     counted(value, n) AS (SELECT value, n FROM counts WHERE n > 0)`,
+    params: [span.first, span.last],
+  };
 }
 
 /** A CTE `counted(value, n)`: the events `where` selects, grouped by `column`. */

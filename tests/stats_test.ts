@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { type AuditDatabase, logAuditEvents, migrate, openDatabase } from "../mod.ts";
+import { writeTransaction } from "./internals.ts";
 import { UTC_TIMESTAMP_SQL } from "../lib/event_row.ts";
 import { batchEndOutcome, recentBatches } from "../lib/batch_overview.ts";
 import { eventsPerDay, facetCounts, getStats } from "../lib/stats.ts";
@@ -365,6 +366,69 @@ Deno.test("getStats() of a whole log with few values counts each on its own stre
       );
     }
   }
+});
+
+Deno.test("getStats() of a time range that is one span of ids counts it in the columns' indexes, never reading its events", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  writeTransaction(db, () => {
+    for (let i = 0; i < 3000; i++) {
+      const day = String(1 + Math.floor(i / 300)).padStart(2, "0");
+      insertRaw(db, `2026-03-${day}T10:00:00.000Z`, ["COUNTED", "MOVED", "SHIPPED"][i % 3], {
+        sku: i % 4 ? `SKU-${i % 5}` : null,
+        user: `clerk${i % 7}`,
+        run_id: `run_${i % 2}`,
+      });
+    }
+  });
+  const range = { since: "2026-03-03", until: "2026-03-06", top: 0 };
+  const expected = () => {
+    const within = `WHERE ${TS} >= '2026-03-03' AND ${TS} < '2026-03-07'`;
+    const count = (column: string, extra = "") =>
+      groupBy(
+        db,
+        `SELECT ${column} AS value, count(*) AS count FROM audit_log ${within} ${extra}
+         GROUP BY 1 ORDER BY 2 DESC, 1`,
+      );
+    return {
+      operations: count("operation"),
+      skus: count("sku", "AND sku IS NOT NULL"),
+      users: count("user"),
+      runs: groupBy(db, `SELECT count(DISTINCT run_id) AS n FROM audit_log ${within}`)[0].n,
+    };
+  };
+  const figures = (stats: ReturnType<typeof getStats>) => ({
+    operations: stats.operations.map((o) => ({ value: o.operation, count: o.count })),
+    skus: stats.top_skus.map((o) => ({ value: o.sku, count: o.count })),
+    users: stats.users.map((o) => ({ value: o.user, count: o.count })),
+    runs: stats.batches.count,
+  });
+  const statements: string[] = [];
+  const prepare = db.statement.bind(db);
+  db.statement = (sql: string) => {
+    statements.push(sql);
+    return prepare(sql);
+  };
+  const stats = getStats(db, range);
+  db.statement = prepare;
+  assert.equal(stats.events, 1200);
+  assert.deepEqual(figures(stats), expected());
+  for (const sql of new Set(statements)) {
+    const plan = db.sqlite.prepare(`EXPLAIN QUERY PLAN ${sql}`).all().map((r) => String(r.detail));
+    for (const step of plan) {
+      assert.doesNotMatch(
+        step,
+        /USING INDEX idx_audit_log_timestamp/,
+        `no event of the range read from the table: ${sql}\n${plan}`,
+      );
+    }
+  }
+  // An event of the range logged after others of a later time: the range's ids hold events
+  // of other days, and the range is read through the time index as before.
+  insertRaw(db, "2026-03-04T12:00:00.000Z", "COUNTED", { user: "late", run_id: "run_late" });
+  const late = getStats(db, range);
+  assert.equal(late.events, 1201);
+  assert.deepEqual(figures(late), expected());
 });
 
 Deno.test("getStats() counts the batches of a whole log from run id to run id, never reading the run_id index through", async () => {
