@@ -406,6 +406,19 @@ export function timeSpanIds(
   return row.first === null ? null : { first: row.first as number, last: row.last as number };
 }
 
+/**
+ * The first and last `audit_id` of the log (both `null` while it is empty), each read at its
+ * end of the table: `min()` and `max()` in one SELECT read every event (0.8 s at 10,000,000).
+ */
+export function logIdEnds(db: AuditDatabase): { first: number | null; last: number | null } {
+  const row = guard(db.path, () =>
+    db.statement(
+      `SELECT (SELECT min(audit_id) FROM audit_log) AS first,
+              (SELECT max(audit_id) FROM audit_log) AS last`,
+    ).get()!);
+  return { first: row.first as number | null, last: row.last as number | null };
+}
+
 /** SQLite's default limit on the length of a LIKE pattern, in bytes. */
 const LIKE_PATTERN_MAX_BYTES = 50_000;
 

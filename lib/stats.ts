@@ -10,7 +10,7 @@ import { type AuditDatabase, guard, readTransaction } from "./db.ts";
 import { requireCount } from "./count.ts";
 import { batchFailed, parseBatchOutcome } from "./batch_outcome.ts";
 import { IS_TIME_SQL, TIME_WITHIN_SQL, UTC_TIMESTAMP_SQL } from "./event_row.ts";
-import { type AuditLogFilter, filterConditions, timeSpanIds } from "./query.ts";
+import { type AuditLogFilter, filterConditions, logIdEnds, timeSpanIds } from "./query.ts";
 import { timeRange } from "./time_bound.ts";
 import { requireKnownOptions } from "./known_options.ts";
 
@@ -310,13 +310,8 @@ function idSpan(
   events: number,
 ): IdSpan | null {
   if (whole) {
-    // Apart: min() and max() in one SELECT read every row, each alone one end of the table.
-    const row = guard(db.path, () =>
-      db.statement(
-        `SELECT (SELECT min(audit_id) FROM audit_log) AS first,
-                (SELECT max(audit_id) FROM audit_log) AS last`,
-      ).get()!);
-    return { first: row.first as number, last: row.last as number };
+    const { first, last } = logIdEnds(db);
+    return first === null || last === null ? null : { first, last };
   }
   const span = timeSpanIds(db, range);
   return span && span.last - span.first + 1 === events ? span : null;

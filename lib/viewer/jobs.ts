@@ -10,7 +10,7 @@ import { getBatchOperations, listBatches } from "../batch.ts";
 import { verifyChain } from "../chain/mod.ts";
 import { type AuditDatabase, readTransaction } from "../db.ts";
 import { type TextSink, writeObject, writeRecords } from "../output.ts";
-import { type AuditLogFilter, getAuditLog, writeQuery } from "../query.ts";
+import { type AuditLogFilter, getAuditLog, logIdEnds, writeQuery } from "../query.ts";
 import { batchOutline, batchTimeline, recentBatches } from "../batch_overview.ts";
 import { eventsPerDay, facetCounts, getStats } from "../stats.ts";
 import { batchesPage, batchPage, eventsPage, overviewPage, verifyPage } from "./pages.ts";
@@ -52,9 +52,7 @@ function filterFigures(db: AuditDatabase, filter: AuditLogFilter): FilterFigures
   const cache = kept;
   // One snapshot: the figures are of the events between the ends they are kept under.
   return readTransaction(db, () => {
-    const ends = db.statement(
-      "SELECT min(audit_id) AS first, max(audit_id) AS last FROM audit_log",
-    ).get()!;
+    const ends = logIdEnds(db);
     const key = JSON.stringify([whole, ends.first, ends.last]);
     let figures = cache.get(key);
     if (figures) {
