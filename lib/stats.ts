@@ -376,7 +376,7 @@ function valueCounts(
   column: CountedColumn,
   events: number,
   span: IdSpan,
-  grouping: { sql: string; params: string[] },
+  grouping: { sql: string; params: (string | number)[] },
   nulls: boolean,
 ): { sql: string; params: (string | number)[] } {
   if (!fewValues(db, column, events)) return grouping;
@@ -444,6 +444,26 @@ export function facetCounts(
   const { conditions, params } = wholeFilter(db, filter);
   const column = field === "user" ? "coalesce(user, 'system')" : field;
   const where = [...conditions, ...(field === "sku" ? ["sku IS NOT NULL"] : [])];
+  const ends = conditions.length === 0 ? logIdEnds(db) : null;
+  if (ends?.first != null && ends.last != null) {
+    // The whole log: counted as stats counts it, value by value when the column has few.
+    const grouping = {
+      sql: grouped(field, field === "sku" ? "WHERE sku IS NOT NULL" : ""),
+      params,
+    };
+    const span = { first: ends.first, last: ends.last };
+    const nulls = field !== "sku";
+    const counted = valueCounts(db, field, span.last - span.first + 1, span, grouping, nulls);
+    return all(
+      db,
+      `WITH ${counted.sql}
+       SELECT ${field === "user" ? "coalesce(value, 'system')" : "value"} AS value, sum(n) AS count
+       FROM counted WHERE ${nulls ? "1" : "value IS NOT NULL"}
+       GROUP BY 1 ORDER BY count DESC, value LIMIT ?`,
+      ...counted.params,
+      limit,
+    ).map((row) => ({ value: String(row.value), count: row.count as number }));
+  }
   return all(
     db,
     `SELECT ${column} AS value, count(*) AS count FROM audit_log

@@ -311,7 +311,7 @@ Deno.test("getStats() reads indexes only: no statement scans the audit_log table
   }
 });
 
-Deno.test("getStats() of a whole log with few values counts each on its own stretch of its index, with the figures GROUP BY gives", async () => {
+Deno.test("getStats() and the viewer's facets of a whole log with few values count each on its own stretch of its index, with the figures GROUP BY gives", async () => {
   await using dir = await tempDir();
   using db = mixedLog(dir.path);
   // Enough events for each column's few values to be counted one by one (the NULL user of the
@@ -332,7 +332,14 @@ Deno.test("getStats() of a whole log with few values counts each on its own stre
     return prepare(sql);
   };
   const stats = getStats(db, { top: 0 });
+  // The viewer's facets of the whole log too.
+  const facets = (["operation", "sku", "user"] as const).map((f) => facetCounts(db, {}, f, 100));
   db.statement = prepare;
+  assert.deepEqual(facets, [
+    stats.operations.map((o) => ({ value: o.operation, count: o.count })),
+    stats.top_skus.map((o) => ({ value: o.sku, count: o.count })),
+    stats.users.map((o) => ({ value: o.user, count: o.count })),
+  ]);
   assert.deepEqual(
     stats.operations,
     groupBy(
