@@ -63,7 +63,8 @@ EXAMPLES
     expectAtMost("archive", positionals, 0);
     const before = archiveCut(values.before, values.keep, Date.now());
     const { io, format } = context;
-    using db = openCurrentDatabase(context);
+    // A dry run only reads, so it works on a full disk too.
+    using db = openCurrentDatabase(context, { onlyReads: values["dry-run"] });
     let stop: AbortSignal | undefined;
     const result = await interruptible((signal) =>
       archiveEvents(db, {

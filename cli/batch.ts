@@ -150,7 +150,7 @@ const SUBCOMMANDS: Record<string, Handler> = {
     // adopted from the earlier audit module hold ids new batches may not have (spaces, accents).
     if (positionals.length === 0 || positionals[0] === "") throw missingRunId("show");
     expectAtMost("batch show", positionals, 1);
-    using db = openCurrentDatabase(context);
+    using db = openCurrentDatabase(context, { onlyReads: true });
     const { io, format } = context;
     if (values.archives === undefined) {
       await writeBatchReport(io.stdout, db, positionals[0], format, {
@@ -186,7 +186,7 @@ const SUBCOMMANDS: Record<string, Handler> = {
     const limit = values.limit === undefined
       ? DEFAULT_BATCH_LIST_LIMIT
       : parseCount(values.limit, "--limit");
-    using db = openCurrentDatabase(context);
+    using db = openCurrentDatabase(context, { onlyReads: true });
     // One batch beyond the limit tells whether more exist; it is never printed.
     const batches = listBatches(db, { limit: limit === 0 ? 0 : limit + 1 });
     const more = limit !== 0 && batches.length > limit;

@@ -31,7 +31,7 @@ EXAMPLES
     });
     expectAtMost("head", positionals, 0);
     const { io, explicitFormat } = context;
-    using db = openCurrentDatabase(context);
+    using db = openCurrentDatabase(context, { onlyReads: true });
     const head = chainHead(db);
     if (explicitFormat === "json" || explicitFormat === "ndjson") {
       const value = head

@@ -122,7 +122,7 @@ EXAMPLES
     if (site !== undefined) {
       throw new UsageError("--site is for --central", { hint: "Add --central URL." });
     }
-    using db = openCurrentDatabase(context, { readOnly: false });
+    using db = openCurrentDatabase(context, { onlyReads: true });
     const rows = archives === undefined ? undefined : await withArchives(db, archives);
     const width = context.format === "table" && context.io.stdout.isTerminal
       ? context.io.terminalColumns?.()

@@ -81,7 +81,7 @@ EXAMPLES
       throw new UsageError("--site is for --central", { hint: "Add --central URL." });
     }
     const { io, dbPath, format } = context;
-    using db = openCurrentDatabase(context);
+    using db = openCurrentDatabase(context, { onlyReads: true });
     const result = await verifyChain(db, { anchor: values.anchor, archives: values.archives });
     const report = { database: dbPath, ...result };
     if (format === "table") {

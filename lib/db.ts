@@ -25,6 +25,14 @@ export interface OpenDatabaseOptions {
   create?: boolean;
   /** Open without write access; writes then fail with {@linkcode ReadOnlyDatabaseError}. */
   readOnly?: boolean;
+  /**
+   * The caller only reads, though it opens for writing (a read-only connection cannot tidy
+   * the "-wal" and "-shm" files away when it closes, so commands that only read open
+   * read-write). Like `readOnly`, it lets a database that was closed cleanly be read on a
+   * completely full disk, where its WAL index cannot be made; without either, opening there
+   * fails with {@linkcode DiskFullError}.
+   */
+  onlyReads?: boolean;
   /** Milliseconds to wait for a lock held by another connection (default 10,000). */
   busyTimeoutMs?: number;
   /**
@@ -85,6 +93,8 @@ export class AuditDatabase implements Disposable {
  * @throws {AuditTrailError} When the path is a folder, a named pipe or a device, a loop of
  * symbolic links, or a link to nothing.
  * @throws {DatabaseCorruptError} When the file is not a SQLite database.
+ * @throws {DiskFullError} When the disk is full and the caller may write (see
+ * {@linkcode OpenDatabaseOptions.onlyReads}).
  *
  * @example Open (and create) a database
  * ```ts
@@ -121,8 +131,13 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): A
     sqlite = connect(path, options.readOnly ?? false, timeout);
   } catch (error) {
     if (existing) requireDatabaseFile(path, error);
-    if (!existing || !cannotOpen(error)) throw translateSqliteError(error, path);
-    sqlite = connectOnReadOnlyFolder(path, timeout, error);
+    const failure = existing ? translateSqliteError(error, path) : undefined;
+    if (failure instanceof DiskFullError) {
+      sqlite = connectOnFullDisk(path, timeout, failure, options.readOnly || options.onlyReads);
+    } else {
+      if (!existing || !cannotOpen(error)) throw translateSqliteError(error, path);
+      sqlite = connectOnReadOnlyFolder(path, timeout, error);
+    }
   }
   if (options.cacheMiB !== undefined) {
     const kib = Math.max(1, Math.trunc(options.cacheMiB * 1024));
@@ -232,22 +247,90 @@ function connect(path: string | URL, readOnly: boolean, timeout: number): Databa
 /**
  * SQLite reads a WAL database through a "-shm" index file beside it, which it cannot create
  * in a folder this user may not write (a read-only mount or share). Such a database can still
- * be read as immutable, unless committed changes wait in its "-wal" file, which an immutable
- * reader would not see. Writes then fail as read-only.
+ * be read as immutable (see {@linkcode connectImmutable}). Writes then fail as read-only.
  */
 function connectOnReadOnlyFolder(path: string, timeout: number, cause: unknown): DatabaseSync {
-  const { basename, dirname } = nodePath();
-  if (folderWritable(dirname(path))) throw translateSqliteError(cause, path);
+  if (folderWritable(nodePath().dirname(path))) throw translateSqliteError(cause, path);
+  return connectImmutable(path, timeout, cause, {
+    why: "its folder is read-only",
+    hint:
+      "Open it once from a place where its folder can be written (or copy the whole folder there), so those changes are merged into the database file.",
+  });
+}
+
+/**
+ * On a completely full disk the "-shm" index of a database that was closed cleanly (the last
+ * connection removes it) cannot be made again: SQLite fails the open, leaving a 3-byte "-shm"
+ * and an empty "-wal" behind, which are removed here. A caller that only reads then reads the
+ * database as immutable (see {@linkcode connectImmutable}); one that may write gets the full
+ * disk, as its write would.
+ *
+ * No other connection can be using the database in WAL mode: it would hold a "-shm" of at
+ * least 32 KiB (SQLite maps it in 32 KiB regions before the first read). And none can start
+ * while the disk stays full, for the same reason this one could not. Where space is freed
+ * during the read, a writer can start; its changes go to the "-wal", which this reader does
+ * not see (it reads what was committed when it began, as any reader does), and reach the
+ * database file only at a checkpoint, which SQLite runs when that writer's connection closes.
+ */
+function connectOnFullDisk(
+  path: string,
+  timeout: number,
+  failure: DiskFullError,
+  onlyReads: boolean | undefined,
+): DatabaseSync {
+  const unused = removeUnusedWalIndex(path);
+  if (!onlyReads || !unused) throw failure;
+  return connectImmutable(path, timeout, failure.cause, {
+    why: "the disk is full",
+    hint:
+      "Free some disk space (SQLite needs 32 KiB beside the database to read those changes) and run again.",
+  });
+}
+
+/**
+ * Removes a "-shm" too small to index anything (no connection can be using it) and then an
+ * empty "-wal", as a failed open leaves them. Whether no "-shm" is left.
+ */
+function removeUnusedWalIndex(path: string): boolean {
+  const index = statOrNull(`${path}-shm`);
+  if (index !== null) {
+    if (!index.isFile || index.size >= WAL_INDEX_REGION_BYTES) return false;
+    if (!removeQuietly(`${path}-shm`)) return false;
+  }
+  if (statOrNull(`${path}-wal`)?.size === 0) removeQuietly(`${path}-wal`);
+  return true;
+}
+
+/** The size of one region of a WAL index: a connection using it has mapped at least one. */
+const WAL_INDEX_REGION_BYTES = 32 * 1024;
+
+function removeQuietly(path: string): boolean {
+  try {
+    Deno.removeSync(path);
+    return true;
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound;
+  }
+}
+
+/**
+ * Opens a WAL database whose "-shm" index cannot be made as immutable: read from the
+ * database file alone, without locks or index. That is safe unless committed changes wait in
+ * its "-wal" file, which an immutable reader would not see: then it is refused, saying `why`
+ * no index could be made, with `hint` on how to merge them. Writes fail as read-only.
+ */
+function connectImmutable(
+  path: string,
+  timeout: number,
+  cause: unknown,
+  refusal: { why: string; hint: string },
+): DatabaseSync {
   if ((statOrNull(`${path}-wal`)?.size ?? 0) > 0) {
     throw new AuditTrailError(
-      `Cannot read "${path}": its folder is read-only and its latest changes are still in "${
-        basename(path)
+      `Cannot read "${path}": ${refusal.why} and its latest changes are still in "${
+        nodePath().basename(path)
       }-wal"`,
-      {
-        hint:
-          "Open it once from a place where its folder can be written (or copy the whole folder there), so those changes are merged into the database file.",
-        cause,
-      },
+      { hint: refusal.hint, cause },
     );
   }
   const url = nodeBuiltin<typeof import("node:url")>("node:url").pathToFileURL(path);
