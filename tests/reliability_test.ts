@@ -47,7 +47,9 @@ import {
   countEvents,
   delay,
   type ExpectedEvent,
+  fill,
   holdLock,
+  leaveChangeInWal,
   Ledger,
   listFiles,
   mountUnavailable,
@@ -672,28 +674,6 @@ reliabilityCase({
 
 // 5 ------------------------------------------------------------------------------------------
 
-/** Fills the file system of `folder` with a file, leaving about `leave` bytes free. */
-async function fill(folder: string, leave = 0): Promise<string> {
-  const path = join(folder, `filler-${crypto.randomUUID()}`);
-  const { statfsSync } = await import("node:fs");
-  const { bavail, bsize } = statfsSync(folder);
-  const size = Math.max(0, bavail * bsize - leave);
-  const file = await Deno.open(path, { write: true, createNew: true });
-  const chunk = new Uint8Array(64 * 1024);
-  try {
-    for (let written = 0; leave === 0 || written < size;) {
-      const n = leave === 0 ? chunk.length : Math.min(chunk.length, size - written);
-      if (n <= 0) break;
-      written += await file.write(chunk.subarray(0, n));
-    }
-  } catch (error) {
-    if (!/No space left|os error 28/i.test(String(error))) throw error;
-  } finally {
-    file.close();
-  }
-  return path;
-}
-
 reliabilityCase({
   name: "reliability 5: a full disk fails with exit 1 saying so, and keeps every earlier event",
   unavailable: MOUNT,
@@ -821,17 +801,7 @@ reliabilityCase({
     await using stale = await tmpfs("4m");
     const walDb = join(stale.path, "app.db");
     assert.equal((await runTimed(["migrate", "--db", walDb])).code, 0);
-    withSqlite(walDb, (s) => {
-      s.exec(
-        "PRAGMA wal_autocheckpoint = 0; INSERT INTO audit_log (operation) VALUES ('IN_WAL_ONLY')",
-      );
-      // A copy taken while the connection is open keeps the change in the -wal file alone.
-      Deno.copyFileSync(walDb, walDb + ".copy");
-      Deno.copyFileSync(walDb + "-wal", walDb + ".copy-wal");
-    });
-    Deno.removeSync(walDb);
-    Deno.renameSync(walDb + ".copy", walDb);
-    Deno.renameSync(walDb + ".copy-wal", walDb + "-wal");
+    leaveChangeInWal(walDb);
     await stale.remount("ro");
     tally.faults++;
     const query = await runTimed(["query", "--format", "ndjson", "--db", walDb]);

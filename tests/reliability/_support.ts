@@ -168,6 +168,21 @@ export function withSqlite<T>(path: string, work: (db: DatabaseSync) => T, immut
   }
 }
 
+/**
+ * Leaves the database at `path` with a committed event (operation IN_WAL_ONLY) in its "-wal"
+ * file alone and no "-shm", as a copy taken while a connection was open is.
+ */
+export function leaveChangeInWal(path: string): void {
+  withSqlite(path, (s) => {
+    s.exec("PRAGMA wal_autocheckpoint = 0");
+    s.prepare("INSERT INTO audit_log (operation) VALUES ('IN_WAL_ONLY')").run();
+    Deno.copyFileSync(path, `${path}.copy`);
+    Deno.copyFileSync(`${path}-wal`, `${path}.copy-wal`);
+  });
+  Deno.renameSync(`${path}.copy`, path);
+  Deno.renameSync(`${path}.copy-wal`, `${path}-wal`);
+}
+
 /** Fails unless SQLite's `PRAGMA integrity_check` says `ok`. */
 export function assertIntact(path: string, immutable = false): void {
   const result = withSqlite(
@@ -341,6 +356,28 @@ export async function tmpfs(
       await Deno.remove(path, { recursive: true }).catch(() => {});
     },
   };
+}
+
+/** Fills the file system of `folder` with a file, leaving about `leave` bytes free. */
+export async function fill(folder: string, leave = 0): Promise<string> {
+  const path = `${folder}/filler-${crypto.randomUUID()}`;
+  const { statfsSync } = await import("node:fs");
+  const { bavail, bsize } = statfsSync(folder);
+  const size = Math.max(0, bavail * bsize - leave);
+  const file = await Deno.open(path, { write: true, createNew: true });
+  const chunk = new Uint8Array(64 * 1024);
+  try {
+    for (let written = 0; leave === 0 || written < size;) {
+      const n = leave === 0 ? chunk.length : Math.min(chunk.length, size - written);
+      if (n <= 0) break;
+      written += await file.write(chunk.subarray(0, n));
+    }
+  } catch (error) {
+    if (!/No space left|os error 28/i.test(String(error))) throw error;
+  } finally {
+    file.close();
+  }
+  return path;
 }
 
 /** A read-only bind mount of `source` on a new folder; unmounted on dispose. */
