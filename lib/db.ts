@@ -52,11 +52,18 @@ export class AuditDatabase implements Disposable {
   readonly path: string;
   /** The underlying `node:sqlite` connection. */
   readonly sqlite: DatabaseSync;
+  /**
+   * Whether it reads the database file alone, without a WAL index (none could be made: a
+   * read-only folder or a full disk). It then sees nothing written after it opened, so a
+   * reader that stays open (the viewer) opens again for each read.
+   */
+  readonly immutable: boolean;
   #statements = new Map<string, StatementSync>();
 
-  constructor(path: string, sqlite: DatabaseSync) {
+  constructor(path: string, sqlite: DatabaseSync, immutable = false) {
     this.path = path;
     this.sqlite = sqlite;
+    this.immutable = immutable;
   }
 
   /** Returns the prepared statement for `sql`, preparing it on first use. */
@@ -127,9 +134,11 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): A
   if (existing && (options.readOnly || options.create)) requireDatabaseFile(path);
   const timeout = Math.max(0, Math.trunc(options.busyTimeoutMs ?? BUSY_TIMEOUT_MS));
   let sqlite: DatabaseSync;
+  let immutable = false;
   try {
     sqlite = connect(path, options.readOnly ?? false, timeout);
   } catch (error) {
+    immutable = true;
     if (existing) requireDatabaseFile(path, error);
     const failure = existing ? translateSqliteError(error, path) : undefined;
     if (failure instanceof DiskFullError) {
@@ -143,7 +152,7 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): A
     const kib = Math.max(1, Math.trunc(options.cacheMiB * 1024));
     guard(path, () => sqlite.exec(`PRAGMA cache_size = -${kib}`));
   }
-  return new AuditDatabase(path, sqlite);
+  return new AuditDatabase(path, sqlite, immutable);
 }
 
 /**
@@ -268,9 +277,10 @@ function connectOnReadOnlyFolder(path: string, timeout: number, cause: unknown):
  * No other connection can be using the database in WAL mode: it would hold a "-shm" of at
  * least 32 KiB (SQLite maps it in 32 KiB regions before the first read). And none can start
  * while the disk stays full, for the same reason this one could not. Where space is freed
- * during the read, a writer can start; its changes go to the "-wal", which this reader does
- * not see (it reads what was committed when it began, as any reader does), and reach the
- * database file only at a checkpoint, which SQLite runs when that writer's connection closes.
+ * meanwhile, a writer can start; its changes go to the "-wal", which this reader does not see,
+ * until the writer's connection closes and, knowing of no other, checkpoints them into the
+ * database file under this reader, which takes no lock. That is left unguarded: it needs space
+ * freed and a write finished during one read (the viewer opens again for each request).
  */
 function connectOnFullDisk(
   path: string,

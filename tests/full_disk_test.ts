@@ -28,10 +28,11 @@ const MOUNT = await mountUnavailable();
 /**
  * The same audit log twice: `full`, on a tmpfs filled to the last byte, and `room`, a copy on
  * a disk with room; `archives`, where its oldest events were archived (on the disk with room).
- * `files` lists what is beside `full` once the disk is full.
+ * `filler` fills the disk; `files` lists what is beside `full` once the disk is full.
  */
 async function fullDisk(): Promise<
-  { full: string; room: string; archives: string; files: string[] } & AsyncDisposable
+  & { full: string; room: string; archives: string; filler: string; files: string[] }
+  & AsyncDisposable
 > {
   const disk = await tmpfs("1m");
   const roomDir = await tempDir();
@@ -59,13 +60,14 @@ async function fullDisk(): Promise<
   await run(["batch", "end", runId, "done"]);
   const room = join(roomDir.path, "app.db");
   await Deno.copyFile(full, room);
-  await fill(disk.path);
+  const filler = await fill(disk.path);
   const files = await listFiles(disk.path);
   assert.ok(!files.some((name) => name.startsWith("app.db-")), `not closed cleanly: ${files}`);
   return {
     full,
     room,
     archives,
+    filler,
     files,
     async [Symbol.asyncDispose]() {
       await disk[Symbol.asyncDispose]();
@@ -169,33 +171,12 @@ reliabilityCase({
 }, async () => {
   await using setup = await fullDisk();
   const answers = async (db: string) => {
-    const child = cliCommand(["serve", "--port", "0", "--db", db]).spawn();
-    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-    try {
-      let text = "";
-      while (!text.includes("\n")) {
-        const { value, done } = await reader.read();
-        assert.ok(!done, "serve ended before printing its address");
-        text += value;
-      }
-      const url = new URL(text.trim());
-      const bodies: string[] = [];
-      for (const path of ["/api/events", "/api/stats", "/api/verify", "/api/batches"]) {
-        const response = await fetch(new URL(path, url));
-        bodies.push(`${path} ${response.status} ${normalized(await response.text(), db)}`);
-      }
-      return bodies;
-    } finally {
-      // It may have ended already (failing to open the database).
-      try {
-        child.kill("SIGTERM");
-      } catch {
-        // Nothing to stop.
-      }
-      await reader.cancel();
-      await child.stderr.cancel();
-      await child.status;
+    await using viewer = await serve(db);
+    const bodies: string[] = [];
+    for (const path of ["/api/events", "/api/stats", "/api/verify", "/api/batches"]) {
+      bodies.push(`${path} ${normalized(await viewer.get(path), db)}`);
     }
+    return bodies;
   };
   tally.faults++;
   const onFull = await answers(setup.full);
@@ -203,7 +184,50 @@ reliabilityCase({
   for (const answer of onFull) assert.match(answer, /^\S+ 200 /);
   assert.match(onFull[0], /SKU-9/);
   assert.deepEqual(await listFiles(join(setup.full, "..")), setup.files);
+
+  // Once there is room again, what is logged shows on the next page, as on any disk.
+  await using viewer = await serve(setup.full);
+  assert.doesNotMatch(await viewer.get("/api/events"), /AFTER_ROOM/);
+  await Deno.remove(setup.filler);
+  assert.equal((await runTimed(["log", "AFTER_ROOM", "--db", setup.full])).code, 0);
+  assert.match(await viewer.get("/api/events"), /AFTER_ROOM/);
 });
+
+/** Starts `serve` on `db`; `get` answers a path with its status and body; stopped on dispose. */
+async function serve(db: string) {
+  const child = cliCommand(["serve", "--port", "0", "--db", db]).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const stop = async () => {
+    // It may have ended already (failing to open the database).
+    try {
+      child.kill("SIGTERM");
+    } catch {
+      // Nothing to stop.
+    }
+    await reader.cancel();
+    await child.stderr.cancel();
+    await child.status;
+  };
+  let text = "";
+  try {
+    while (!text.includes("\n")) {
+      const { value, done } = await reader.read();
+      assert.ok(!done, "serve ended before printing its address");
+      text += value;
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  const url = new URL(text.trim());
+  return {
+    async get(path: string): Promise<string> {
+      const response = await fetch(new URL(path, url));
+      return `${response.status} ${await response.text()}`;
+    },
+    [Symbol.asyncDispose]: stop,
+  };
+}
 
 reliabilityCase({
   name: "full disk: writers still say the disk is full, and leave no -shm or -wal behind",

@@ -104,7 +104,8 @@ function serve(scope: WorkerScope): void {
    */
   const current = (): AuditDatabase => {
     const now = fileIdentity(path);
-    if (now !== identity || db === undefined) {
+    // An immutable connection (a full disk) would not see what is written once there is room.
+    if (now !== identity || db === undefined || db.immutable) {
       const fresh = openCurrent(path);
       db?.close();
       db = fresh;
