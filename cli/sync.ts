@@ -103,7 +103,10 @@ EXAMPLES
       archives: values.archives,
       answerSeconds: centralAnswerSeconds(io),
     };
-    using db = openCurrentDatabase(context);
+    // Sending only reads the log: a full disk does not stop it (what the central store
+    // acknowledged is recorded locally once there is room).
+    let db = openCurrentDatabase(context, { onlyReads: true });
+    using _close = { [Symbol.dispose]: () => db.close() };
     if (!values.watch) {
       const result = await syncToCentral(db, options);
       await writeObject(io.stdout, result, context.explicitFormat === "ndjson" ? "ndjson" : "json");
@@ -117,6 +120,11 @@ EXAMPLES
       while (!stop.signal.aborted) {
         let wait = interval;
         try {
+          // A connection reading the file alone (a full disk) would not see newer events.
+          if (db.immutable) {
+            db.close();
+            db = openCurrentDatabase(context, { onlyReads: true });
+          }
           const result = await syncToCentral(db, { ...options, signal: stop.signal });
           await io.stdout.write(JSON.stringify(result) + "\n");
           failures = 0;

@@ -53,14 +53,19 @@ export class AuditDatabase implements Disposable {
   /** The underlying `node:sqlite` connection. */
   readonly sqlite: DatabaseSync;
   /**
-   * Whether it reads the database file alone, without a WAL index (none could be made: a
-   * read-only folder or a full disk). It then sees nothing written after it opened, so a
-   * reader that stays open (the viewer) opens again for each read.
+   * Why it reads the database file alone, without a WAL index, where none could be made
+   * (`"full disk"`, `"read-only folder"`); `null` for a connection like any other. Such a
+   * connection sees nothing written after it opened, so a reader that stays open (the viewer,
+   * `sync --watch`) opens again for each read, and writes fail before they begin.
    */
-  readonly immutable: boolean;
+  readonly immutable: "full disk" | "read-only folder" | null;
   #statements = new Map<string, StatementSync>();
 
-  constructor(path: string, sqlite: DatabaseSync, immutable = false) {
+  constructor(
+    path: string,
+    sqlite: DatabaseSync,
+    immutable: "full disk" | "read-only folder" | null = null,
+  ) {
     this.path = path;
     this.sqlite = sqlite;
     this.immutable = immutable;
@@ -134,18 +139,19 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): A
   if (existing && (options.readOnly || options.create)) requireDatabaseFile(path);
   const timeout = Math.max(0, Math.trunc(options.busyTimeoutMs ?? BUSY_TIMEOUT_MS));
   let sqlite: DatabaseSync;
-  let immutable = false;
+  let immutable: AuditDatabase["immutable"] = null;
   try {
     sqlite = connect(path, options.readOnly ?? false, timeout);
   } catch (error) {
-    immutable = true;
     if (existing) requireDatabaseFile(path, error);
     const failure = existing ? translateSqliteError(error, path) : undefined;
     if (failure instanceof DiskFullError) {
       sqlite = connectOnFullDisk(path, timeout, failure, options.readOnly || options.onlyReads);
+      immutable = "full disk";
     } else {
       if (!existing || !cannotOpen(error)) throw translateSqliteError(error, path);
       sqlite = connectOnReadOnlyFolder(path, timeout, error);
+      immutable = "read-only folder";
     }
   }
   if (options.cacheMiB !== undefined) {
@@ -381,6 +387,7 @@ function folderWritable(folder: string): boolean {
  * whole busy timeout.
  */
 export function writeTransaction<T>(db: AuditDatabase, work: () => T): T {
+  refuseImmutable(db);
   refuseOpenTransaction(db);
   beginWrite(db, true);
   return finishWrite(db, work);
@@ -399,6 +406,7 @@ export async function stoppableWriteTransaction<T>(
   work: () => T,
   signal?: AbortSignal,
 ): Promise<T> {
+  refuseImmutable(db);
   refuseOpenTransaction(db);
   signal?.throwIfAborted();
   const timeout = busyTimeout(db);
@@ -516,6 +524,16 @@ export function refuseOpenTransaction(db: AuditDatabase): void {
 }
 
 /**
+ * Fails, before anything is begun, on a connection that reads the database file alone: the
+ * write could not be made for the reason it could not open normally (the full disk says so,
+ * rather than the "read-only" SQLite would answer).
+ */
+function refuseImmutable(db: AuditDatabase): void {
+  if (db.immutable === "full disk") throw new DiskFullError(db.path);
+  if (db.immutable === "read-only folder") throw new ReadOnlyDatabaseError(db.path);
+}
+
+/**
  * Whether the application holds a transaction open on this connection, which a write then
  * joins: its events commit (and roll back) with the application's own changes.
  */
@@ -585,6 +603,7 @@ export async function bulkWriteTransaction<T>(db: AuditDatabase, work: () => T):
   // The application's transaction may hold the write lock already: waiting for another
   // program's announced bulk append would stall both, as that one waits for this lock.
   if (callerTransactionOpen(db)) return inSavepoint(db, work);
+  refuseImmutable(db);
   const announcement = await announce(db);
   try {
     beginWrite(db, false);

@@ -17,43 +17,10 @@ Deno.test({
     "central store: sync --watch on a full disk goes on with its rounds when there is nothing to send",
   ignore: MOUNT !== null,
 }, async () => {
-  await using setup = await centralAndSmallDisk();
-  const { disk, url } = setup;
-  const db = await migratedDb(disk.path);
-  await logEvents(db, 5);
+  await using setup = await centralAndSmallDisk(5);
+  const { disk, url, db } = setup;
 
-  const child = cliCommand(
-    ["sync", "--watch", "--interval", "1", "--site", "WH-FULL", "--db", db, "--central", url],
-  ).spawn();
-  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
-  let pending = "";
-  const nextLine = async (): Promise<string | null> => {
-    while (!pending.includes("\n")) {
-      const { value, done } = await lines.read();
-      if (done) return null;
-      pending += value;
-    }
-    const end = pending.indexOf("\n");
-    const line = pending.slice(0, end);
-    pending = pending.slice(end + 1);
-    return line;
-  };
-  // A round that fails says so on stderr: the test fails then rather than wait for a round
-  // that, backing off, comes later and later.
-  let stderr = "";
-  const failed = (async () => {
-    for await (const text of child.stderr.pipeThrough(new TextDecoderStream())) {
-      stderr += text;
-      if (/sync failed/.test(stderr)) return `a round failed: ${stderr.trim()}`;
-    }
-    return `stderr closed: ${stderr.trim()}`;
-  })();
-  const round = async () => {
-    const line = await Promise.race([nextLine(), failed]);
-    assert.ok(line !== null && line.startsWith("{"), String(line));
-    return JSON.parse(line);
-  };
-
+  const { round, stop } = watch(db, url);
   try {
     assert.equal((await round()).sent, 5);
     const before = sqliteRows(db, "SELECT * FROM audit_trail_central");
@@ -65,12 +32,61 @@ Deno.test({
     await Deno.remove(filler);
     assert.deepEqual(sqliteRows(db, "SELECT * FROM audit_trail_central"), before);
   } finally {
-    child.kill("SIGTERM");
+    const { code, stderr } = await stop();
+    assert.equal(code, 0, stderr);
+    assert.doesNotMatch(stderr, /disk is full|sync failed/i);
   }
-  const status = await child.status;
-  await lines.cancel().catch(() => {});
-  assert.equal(status.code, 0, stderr);
-  assert.doesNotMatch(stderr, /disk is full|sync failed/i);
+});
+
+Deno.test({
+  name:
+    "central store: sync --watch started on a disk with no byte free sends what is logged once there is room",
+  ignore: MOUNT !== null,
+}, async () => {
+  await using setup = await centralAndSmallDisk(3);
+  const { disk, url, db } = setup;
+  await cliJson(["sync", "--site", "WH-FULL", "--db", db, "--central", url]);
+  await logEvents(db, 2);
+  const filler = await fill(disk.path);
+  const { round, stop } = watch(db, url);
+  try {
+    assert.equal((await round()).sent, 2);
+    await Deno.remove(filler);
+    await logEvents(db, 2);
+    // A round may have begun before those events were logged: a later one sends them (a
+    // connection that went on reading the file alone never would).
+    const rounds = [await round()];
+    while (rounds.at(-1)!.sent === 0 && rounds.length < 5) rounds.push(await round());
+    const last = rounds.at(-1)!;
+    assert.deepEqual([last.sent, last.central_last_audit_id], [2, 7], JSON.stringify(rounds));
+  } finally {
+    const { code, stderr } = await stop();
+    assert.equal(code, 0, stderr);
+  }
+});
+
+Deno.test({
+  name:
+    "central store: a one-off sync on a disk with no byte free sends what is new, its local record following once there is room",
+  ignore: MOUNT !== null,
+}, async () => {
+  await using setup = await centralAndSmallDisk(3);
+  const { disk, url, db } = setup;
+  const sync = () => cliJson(["sync", "--site", "WH-FULL", "--db", db, "--central", url]);
+  assert.equal((await sync()).sent, 3);
+  await logEvents(db, 2);
+  const recorded = () => sqliteRows(db, "SELECT * FROM audit_trail_central");
+  const before = recorded();
+  // Closed cleanly: no WAL index, and none can be made once the disk is full.
+  const filler = await fill(disk.path);
+  const files = [...Deno.readDirSync(disk.path)].map((entry) => entry.name).sort();
+  const sent = await sync();
+  assert.deepEqual([sent.sent, sent.central_last_audit_id], [2, 5]);
+  assert.deepEqual([...Deno.readDirSync(disk.path)].map((entry) => entry.name).sort(), files);
+  await Deno.remove(filler);
+  assert.deepEqual(recorded(), before);
+  assert.equal((await sync()).sent, 0);
+  assert.equal(recorded()[0].acknowledged_audit_id, 5);
 });
 
 Deno.test({
@@ -105,17 +121,69 @@ Deno.test({
   );
 });
 
-/** A central store site WH-FULL may write, and a 2 MiB tmpfs for the local database. */
-async function centralAndSmallDisk() {
+/**
+ * Starts `sync --watch` (a round a second) on `db`: `round` awaits its next round's result and
+ * fails at a round that failed; `stop` ends it and returns its exit code and stderr.
+ */
+function watch(db: string, url: string) {
+  const child = cliCommand(
+    ["sync", "--watch", "--interval", "1", "--site", "WH-FULL", "--db", db, "--central", url],
+  ).spawn();
+  const lines = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let pending = "";
+  const nextLine = async (): Promise<string | null> => {
+    while (!pending.includes("\n")) {
+      const { value, done } = await lines.read();
+      if (done) return null;
+      pending += value;
+    }
+    const end = pending.indexOf("\n");
+    const line = pending.slice(0, end);
+    pending = pending.slice(end + 1);
+    return line;
+  };
+  // A round that fails says so on stderr: the test fails then rather than wait for a round
+  // that, backing off, comes later and later.
+  let stderr = "";
+  const failed = (async () => {
+    for await (const text of child.stderr.pipeThrough(new TextDecoderStream())) {
+      stderr += text;
+      if (/sync failed/.test(stderr)) return `a round failed: ${stderr.trim()}`;
+    }
+    return `stderr closed: ${stderr.trim()}`;
+  })();
+  const round = async () => {
+    const line = await Promise.race([nextLine(), failed]);
+    assert.ok(line !== null && line.startsWith("{"), String(line));
+    return JSON.parse(line);
+  };
+
+  const stop = async () => {
+    child.kill("SIGTERM");
+    const status = await child.status;
+    await lines.cancel().catch(() => {});
+    return { code: status.code, stderr };
+  };
+  return { round, stop };
+}
+
+/**
+ * A central store site WH-FULL may write, and a 2 MiB tmpfs for the local database `db`,
+ * migrated, with `events` events logged.
+ */
+async function centralAndSmallDisk(events = 0) {
   const pg = await startPostgres();
   const disk = await tmpfs("2m");
   const url = await pg.createDatabase();
   await cliJson(["central", "init", "--central", url]);
   await cliJson(["central", "grant", "WH-FULL", "--role", "postgres", "--central", url]);
+  const db = await migratedDb(disk.path);
+  if (events > 0) await logEvents(db, events);
   return {
     pg,
     disk,
     url,
+    db,
     async [Symbol.asyncDispose]() {
       await disk[Symbol.asyncDispose]();
       await pg[Symbol.asyncDispose]();

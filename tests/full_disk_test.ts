@@ -8,6 +8,7 @@
  */
 import assert from "node:assert/strict";
 import { dirname, join } from "node:path";
+import { DiskFullError, logAuditEvent, logAuditEvents, openDatabase } from "../mod.ts";
 import { cliCommand, tempDir } from "./helpers.ts";
 import {
   assertCleanError,
@@ -250,6 +251,16 @@ reliabilityCase({
     assert.doesNotMatch(result.stderr, /read-only/i);
     assert.deepEqual(await listFiles(join(setup.full, "..")), setup.files, args.join(" "));
   }
+  assert.deepEqual(await Deno.readFile(setup.full), before, "a refused write changed the file");
+
+  // A program that opened it to read, then writes: the full disk, before anything begins.
+  {
+    using db = openDatabase(setup.full, { onlyReads: true });
+    assert.equal(db.immutable, "full disk");
+    assert.throws(() => logAuditEvent(db, { operation: "REFUSED" }), DiskFullError);
+    await assert.rejects(logAuditEvents(db, [{ operation: "REFUSED" }]), DiskFullError);
+  }
+  assert.deepEqual(await listFiles(join(setup.full, "..")), setup.files);
   assert.deepEqual(await Deno.readFile(setup.full), before, "a refused write changed the file");
 
   // What a failed open by another program (the sqlite3 shell, say) leaves is tidied away.
