@@ -172,7 +172,9 @@ export async function resolveCentral(
   const socketFolder = defaultSocketFolder();
   // As libpq: the URL first, then the service's settings, then the environment.
   const service = serviceOfUrl(url) ?? (io.env("PGSERVICE") || undefined);
-  const s: ServiceSettings = service === undefined ? {} : readService(io, service);
+  const { settings: s, file: serviceFile } = service === undefined
+    ? { settings: {} as ServiceSettings, file: "" }
+    : readService(io, service);
   const env = (name: string) => io.env(name) || undefined;
   const target = parseCentralUrl(url, {
     host: s.host || env("PGHOST"),
@@ -182,6 +184,7 @@ export async function resolveCentral(
     user: s.user || env("PGUSER") || osLoginName(),
     database: s.dbname || env("PGDATABASE"),
     password: s.password || env("PGPASSWORD"),
+    passwordFrom: s.password ? `service "${service}" of "${serviceFile}"` : "PGPASSWORD",
     connectTimeout: s.connect_timeout || env("PGCONNECT_TIMEOUT"),
     sslmode: s.sslmode || env("PGSSLMODE"),
     sslRootCert: s.sslrootcert || env("PGSSLROOTCERT") || defaultRootCert(io),
@@ -190,19 +193,25 @@ export async function resolveCentral(
   if (target.password !== null) return target;
   const passfile = await readPassfile(io);
   if (passfile === null) return target;
-  // As libpq: the password file names the default socket folder "localhost", and a host
-  // given only by its address is looked up by that address. One password serves every host:
-  // the first host's line that matches.
-  const names = target.host.split(",");
+  // As libpq: each host's own line, the default socket folder named "localhost", and a host
+  // given only by its address looked up by that address.
   const addresses = target.hostaddr?.split(",");
-  const password = names.map((name, i) =>
-    passwordFromPassfile(passfile, {
+  const passwords = target.host.split(",").map((name, i) =>
+    passwordFromPassfile(passfile.text, {
       ...target,
       host: name === socketFolder ? "localhost" : name,
       port: target.ports[i],
-    }) ?? (addresses ? passwordFromPassfile(passfile, { ...target, host: addresses[i] }) : null)
-  ).find((p) => p !== null) ?? null;
-  return { ...target, password };
+    }) ??
+      (addresses ? passwordFromPassfile(passfile.text, { ...target, host: addresses[i] }) : null)
+  );
+  const password = passwords.find((p) => p !== null) ?? null;
+  if (password === null) return target;
+  return {
+    ...target,
+    password,
+    ...(passwords.every((p) => p === password) ? {} : { passwords }),
+    passwordFrom: `the password file "${passfile.path}"`,
+  };
 }
 
 /**
@@ -212,7 +221,10 @@ export async function resolveCentral(
  * `/etc/postgresql-common` as Debian and Ubuntu build it). A file that does not exist is
  * passed over, as libpq does; one that exists and cannot be read is an error.
  */
-function readService(io: CliIo, service: string): ServiceSettings {
+function readService(
+  io: CliIo,
+  service: string,
+): { settings: ServiceSettings; file: string } {
   const windows = Deno.build.os === "windows";
   const home = windows ? io.env("APPDATA") : io.env("HOME");
   const userFile = io.env("PGSERVICEFILE") ||
@@ -227,7 +239,7 @@ function readService(io: CliIo, service: string): ServiceSettings {
   for (const file of files) {
     const text = readServiceFile(file);
     const settings = text === null ? null : serviceSettings(text, file, service);
-    if (settings !== null) return settings;
+    if (settings !== null) return { settings, file };
   }
   throw new UsageError(
     `Service "${service}" is not defined in ${files.map((f) => `"${f}"`).join(" nor ")}`,
@@ -315,10 +327,10 @@ function defaultRootCert(io: CliIo): string | undefined {
 }
 
 /**
- * The password file's text, or null when there is none. As libpq does, a file that others
+ * The password file's text and path, or null when there is none. As libpq does, a file that others
  * than its owner may read is ignored, with a warning (not on Windows, which has no such mode).
  */
-async function readPassfile(io: CliIo): Promise<string | null> {
+async function readPassfile(io: CliIo): Promise<{ text: string; path: string } | null> {
   const windows = Deno.build.os === "windows";
   const home = windows ? io.env("APPDATA") : io.env("HOME");
   const path = io.env("PGPASSFILE") ||
@@ -333,7 +345,7 @@ async function readPassfile(io: CliIo): Promise<string | null> {
       );
       return null;
     }
-    return Deno.readTextFileSync(path);
+    return { text: Deno.readTextFileSync(path), path };
   } catch {
     // No file, or none that may be read: connect without a password, as libpq does.
     return null;

@@ -89,7 +89,7 @@ Deno.test("central store: inputs as an administrator writes them", async (t) => 
     const wrong = await runCli(["central", "sites", "--central", bare], {
       env: { PGPASSWORD: "not-it" },
     });
-    assert.match(wrong.stderr, /\nhint: Check the user and password/);
+    assert.match(wrong.stderr, /\nhint: Check the user, and the password from PGPASSWORD, with/);
   });
 
   await t.step(

@@ -243,6 +243,68 @@ Deno.test("central store: a libpq service file, an application name, several hos
   );
 
   await t.step(
+    "several hosts: each host's own line of the password file, as libpq looks it up",
+    async () => {
+      const passfile = join(dir.path, "pgpass-per-host");
+      // The first host's line comes first and matches it only: its password is wrong for the
+      // second host, which has a line of its own.
+      await Deno.writeTextFile(
+        passfile,
+        `127.0.0.1:1:*:postgres:not-the-second-hosts\n127.0.0.1:${pg.port}:*:postgres:${secret}\n`,
+        { mode: 0o600 },
+      );
+      const url = `postgres://postgres@127.0.0.1:1,127.0.0.1:${pg.port}/${database}`;
+      const result = await cliJson(["verify", "--central", url], 0, {
+        ...env,
+        PGPASSFILE: passfile,
+      });
+      assert.equal(result.central, url);
+    },
+  );
+
+  await t.step(
+    "a refused login names where its password came from, never the password",
+    async () => {
+      const wrong = `wrong-${crypto.randomUUID()}`;
+      const passfile = join(dir.path, "pgpass-wrong");
+      await Deno.writeTextFile(passfile, `*:*:*:*:${wrong}\n`, { mode: 0o600 });
+      const serviceFile = join(dir.path, "wrong-password.conf");
+      await Deno.writeTextFile(
+        serviceFile,
+        section("wrong-pw", [
+          ...right.filter((l) => !l.startsWith("password")),
+          `password=${wrong}`,
+        ]),
+      );
+      const plain = `postgres://postgres@127.0.0.1:${pg.port}/${database}`;
+      const cases: [string, Record<string, string>, string][] = [
+        [`postgres://postgres:${wrong}@127.0.0.1:${pg.port}/${database}`, {}, "the URL"],
+        [plain, { PGPASSWORD: wrong }, "PGPASSWORD"],
+        [
+          "postgres://?service=wrong-pw",
+          { PGSERVICEFILE: serviceFile, PGPASSWORD: "not-read" },
+          `service "wrong-pw" of "${serviceFile}"`,
+        ],
+        [plain, { PGPASSFILE: passfile }, `the password file "${passfile}"`],
+      ];
+      for (const [url, variables, from] of cases) {
+        const result = await runCli(["central", "sites", "--central", url], {
+          env: { ...env, ...variables },
+        });
+        assert.equal(result.code, 1, result.stderr);
+        assert.match(result.stderr, /refused the login of "postgres"/);
+        assert.ok(
+          result.stderr.includes(
+            `hint: Check the user, and the password from ${from}, with the administrator.`,
+          ),
+          result.stderr,
+        );
+        assert.ok(!result.stderr.includes(wrong), result.stderr);
+      }
+    },
+  );
+
+  await t.step(
     "a missing service, an unreadable file or a bad line: exit 2, file and line named, no password, nothing written",
     async () => {
       const db = await migratedDb(dir.path, "refused.db");

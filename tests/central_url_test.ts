@@ -15,6 +15,7 @@ Deno.test("parseCentralUrl() reads a libpq URL and shows it with the password as
     database: "audit db",
     user: "wh@lyon",
     password: "p@ss/w",
+    passwordFrom: "the URL",
     sslRootCert: null,
     sslmode: "prefer",
     display: "postgresql://wh%40lyon:***@db.example:6543/audit%20db",
@@ -25,6 +26,10 @@ Deno.test("parseCentralUrl() takes the password and sslmode from the defaults on
   const defaults = { password: "from-env", sslmode: "require" };
   assert.equal(parseCentralUrl("postgres://u@h/d", defaults).password, "from-env");
   assert.equal(parseCentralUrl("postgres://u:given@h/d", defaults).password, "given");
+  // Where it came from, for the hint of a refused login.
+  assert.equal(parseCentralUrl("postgres://u@h/d", defaults).passwordFrom, "PGPASSWORD");
+  assert.equal(parseCentralUrl("postgres://u:given@h/d", defaults).passwordFrom, "the URL");
+  assert.equal(parseCentralUrl("postgres://u@h/d").passwordFrom, undefined);
   assert.equal(parseCentralUrl("postgres://u@h/d", defaults).sslmode, "require");
   assert.equal(parseCentralUrl("postgres://u@h/d?sslmode=disable", defaults).sslmode, "disable");
   assert.throws(() => parseCentralUrl("postgres://u@h/d", { sslmode: "on" }), {

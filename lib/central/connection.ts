@@ -116,6 +116,8 @@ async function openClient(
   const ports = target.ports ?? hosts.map(() => target.port);
   const connectSeconds = target.connectTimeoutSeconds ?? options.connectTimeoutSeconds ??
     CONNECT_TIMEOUT_SECONDS;
+  // The password of the host connected to: with several, each may have its own.
+  let connected = 0;
   const address =
     (target.hostaddr === undefined && target.host.startsWith("/")
       ? { path: `${target.host}/.s.PGSQL.${target.port}`, port: target.port }
@@ -123,7 +125,7 @@ async function openClient(
       ? {
         host: hosts.slice(0, 1),
         port: ports.slice(0, 1),
-        socket: await firstAnswering(target, connectSeconds),
+        socket: await firstAnswering(target, connectSeconds, (i) => connected = i),
       }
       : { host: hosts, port: ports }) as unknown as {
         host?: string;
@@ -136,7 +138,7 @@ async function openClient(
     ...address,
     database: target.database,
     user: target.user,
-    pass: target.password ?? "",
+    pass: () => (target.passwords ? target.passwords[connected] : target.password) ?? "",
     ssl: sslOption(target, checkServerIdentity),
     max: options.connections ?? 1,
     prepare: true,
@@ -164,13 +166,14 @@ async function openClient(
 /**
  * Opens the connection for several hosts as libpq does: each host in turn (at its address,
  * where `hostaddr` names one), each given `seconds` (0: no bound of its own), the first that
- * accepts it used; when none does, fails naming each. The client, given several hosts itself,
- * tries them again and again for as long as none answers, so a command would wait for its
- * answer bound and then blame a stuck server.
+ * accepts it used (`onConnected` hears its index); when none does, fails naming each. The
+ * client, given several hosts itself, tries them again and again for as long as none answers,
+ * so a command would wait for its answer bound and then blame a stuck server.
  */
 async function firstAnswering(
   target: CentralTarget,
   seconds: number,
+  onConnected: (host: number) => void,
 ): Promise<() => Promise<import("node:net").Socket>> {
   const { connect } = await import("node:net");
   const names = target.host.split(",");
@@ -204,7 +207,9 @@ async function firstAnswering(
     const failures: (Error & { code?: string })[] = [];
     for (let i = 0; i < addresses.length; i++) {
       try {
-        return await attempt(i);
+        const socket = await attempt(i);
+        onConnected(i);
+        return socket;
       } catch (error) {
         failures.push(error as Error);
       }
@@ -383,13 +388,13 @@ export function translateCentralError(error: unknown, target: CentralTarget): un
   if (error instanceof AuditTrailError || !(error instanceof Error)) return error;
   const e = error as Error & PgError;
   const where = target.display;
-  const message = redactSecret(e.message ?? String(e), target.password);
+  const message = redactSecrets(e.message ?? String(e), target);
   const code = e.code ?? "";
   const again = "Nothing was lost: run it again once that is fixed.";
   if (code === "28P01" || code === "28000") {
-    const given = target.password === null
-      ? "No password was given: put it in the URL, PGPASSWORD or the password file (~/.pgpass)."
-      : "Check the user and password (in the URL, PGPASSWORD or ~/.pgpass) with the administrator.";
+    const given = target.passwordFrom === undefined
+      ? "No password was given: put it in the URL, PGPASSWORD, a service file or the password file (~/.pgpass)."
+      : `Check the user, and the password from ${target.passwordFrom}, with the administrator.`;
     return new AuditTrailError(`Central store refused the login of "${target.user}" at ${where}`, {
       hint: `${given} ${again}`,
       cause: error,
@@ -468,7 +473,7 @@ export function translateCentralError(error: unknown, target: CentralTarget): un
     });
   }
   return new AuditTrailError(`Central store at ${where} failed: ${message}`, {
-    hint: e.hint ? redactSecret(e.hint, target.password) : again,
+    hint: e.hint ? redactSecrets(e.hint, target) : again,
     cause: error,
   });
 }
@@ -497,6 +502,11 @@ function isNetworkError(error: PgError & Error): boolean {
   return /^(E[A-Z]+|CONNECT_TIMEOUT|CONNECTION_(CLOSED|DESTROYED|ENDED))$/.test(code) ||
     error.name === "ConnectionRefused" || error.name === "ConnectionReset" ||
     /connect|ECONN|socket|timed? ?out|terminat/i.test(error.message ?? "");
+}
+
+/** `text` with each of `target`'s passwords replaced as {@linkcode redactSecret} does. */
+function redactSecrets(text: string, target: CentralTarget): string {
+  return [target.password, ...target.passwords ?? []].reduce(redactSecret, text);
 }
 
 /**

@@ -39,6 +39,17 @@ export interface CentralTarget {
   user: string;
   /** The password, or null to connect without one (trust or peer authentication). */
   password: string | null;
+  /**
+   * One password per host of {@linkcode CentralTarget.host}, where they differ (libpq looks up
+   * each host's own line of the password file); absent when {@linkcode CentralTarget.password}
+   * serves every host.
+   */
+  passwords?: (string | null)[];
+  /**
+   * Where the password came from, as a person would look for it (`the URL`, `PGPASSWORD`, a
+   * service file, the password file), never the password itself; absent when none was given.
+   */
+  passwordFrom?: string;
   sslmode: SslMode;
   /**
    * The authorities a server's certificate must be signed by: a file of PEM certificates, or
@@ -84,6 +95,8 @@ export interface CentralDefaults {
   database?: string;
   /** Used when the URL has no password (the CLI passes `$PGPASSWORD`). */
   password?: string;
+  /** Where {@linkcode CentralDefaults.password} comes from, named in hints (default `PGPASSWORD`). */
+  passwordFrom?: string;
   /** Used when the URL has no `connect_timeout` (the CLI passes `$PGCONNECT_TIMEOUT`). */
   connectTimeout?: string;
   /** Used when the URL has no `sslmode` (the CLI passes `$PGSSLMODE`); else `prefer`. */
@@ -247,8 +260,14 @@ export function parseCentralUrl(text: string, defaults: CentralDefaults = {}): C
       hint: "Set it to a whole number of seconds, or unset it (the default is 20).",
     });
   }
+  const passwordFrom = !password
+    ? undefined
+    : hasPassword
+    ? "the URL"
+    : defaults.passwordFrom ?? "PGPASSWORD";
   return {
     ...(connectTimeout === undefined ? {} : { connectTimeoutSeconds: connectTimeout }),
+    ...(passwordFrom === undefined ? {} : { passwordFrom }),
     ...(hostaddr === undefined ? {} : { hostaddr }),
     ...(applicationName === undefined ? {} : { applicationName }),
     host,
