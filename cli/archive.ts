@@ -37,7 +37,8 @@ OPTIONS
 
 OUTPUT (json)
   {"archived", "first_audit_id", "last_audit_id", "file", "sha256", "bytes"}
-  (--dry-run: sha256 and bytes are null; nothing old enough: archived 0, the rest null)
+  (--dry-run: sha256 and bytes are null, and "dry_run": true is added; nothing old
+  enough: archived 0, the rest null)
 
 EXIT CODES
   0 archived (or nothing to do)   1 the folder or database cannot be written, disk full,
