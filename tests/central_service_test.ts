@@ -263,6 +263,38 @@ Deno.test("central store: a libpq service file, an application name, several hos
   );
 
   await t.step(
+    "a password SASLprep changes (an ellipsis, a non-breaking space, full-width letters) logs in as with psql",
+    async () => {
+      const passwords = ["wait\u2026", "a\u00a0b\u00adc", "\uff50\uff57-1", "bell\u0007\u2026"];
+      for (const [i, password] of passwords.entries()) {
+        const role = `wh_prep_${i}`;
+        await pg.psql(`CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
+        await cliJson(
+          [
+            "central",
+            "grant",
+            "--reader",
+            "--role",
+            role,
+            "--central",
+            "postgres://?service=central",
+          ],
+          0,
+          env,
+        );
+        const url = `postgres://${role}@127.0.0.1:${pg.port}/${database}`;
+        // psql, through libpq, logs in with the password as typed.
+        await pg.psql("SELECT 1", database, { user: role, password });
+        const result = await runCli(["central", "sites", "--central", url], {
+          env: { ...env, PGPASSWORD: password },
+        });
+        assert.equal(result.code, 0, `${i}: ${result.stderr}`);
+        assert.equal(JSON.parse(result.stdout).length, 1);
+      }
+    },
+  );
+
+  await t.step(
     "a refused login names where its password came from, never the password",
     async () => {
       const wrong = `wrong-${crypto.randomUUID()}`;

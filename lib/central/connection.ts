@@ -14,6 +14,7 @@ import {
   TamperingFoundError,
   UsageError,
 } from "../errors.ts";
+import { saslPrep } from "./saslprep.ts";
 import { type CentralTarget, parseCentralUrl } from "./url.ts";
 
 /** The `postgres` client, as the central modules use it. */
@@ -138,7 +139,10 @@ async function openClient(
     ...address,
     database: target.database,
     user: target.user,
-    pass: () => (target.passwords ? target.passwords[connected] : target.password) ?? "",
+    // Prepared as libpq prepares it for SCRAM (the server stored it so); md5, deprecated since
+    // PostgreSQL 14 made SCRAM the default, would need it unprepared, which the client cannot
+    // tell apart when it asks.
+    pass: () => saslPrep((target.passwords ? target.passwords[connected] : target.password) ?? ""),
     ssl: sslOption(target, checkServerIdentity),
     max: options.connections ?? 1,
     prepare: true,

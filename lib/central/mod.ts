@@ -4,7 +4,7 @@
  * afterwards.
  *
  * - `url.ts`: the `postgres://` URL and its redaction; `passfile.ts`: libpq's password file;
- *   `service.ts`: libpq's connection service file;
+ *   `service.ts`: libpq's connection service file; `saslprep.ts`: the password as SCRAM prepares it;
  * - `connection.ts`: the client (loaded lazily) and PostgreSQL's failures as audit-trail errors;
  * - `schema.ts` and `schema_1.sql`: the central schema, `central init`, `grant`, `sites`;
  * - `local.ts`: reading sealed events and the database's record of its site;
