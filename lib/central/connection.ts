@@ -139,9 +139,9 @@ async function openClient(
     ...address,
     database: target.database,
     user: target.user,
-    // Prepared as libpq prepares it for SCRAM (the server stored it so); md5, deprecated since
-    // PostgreSQL 14 made SCRAM the default, would need it unprepared, which the client cannot
-    // tell apart when it asks.
+    // Prepared as libpq prepares it for SCRAM, PostgreSQL's default since 14 (the server stored
+    // it so). A role still stored as md5 would need it unprepared; the client does not say which
+    // login it asks the password for.
     pass: () => saslPrep((target.passwords ? target.passwords[connected] : target.password) ?? ""),
     ssl: sslOption(target, checkServerIdentity),
     max: options.connections ?? 1,
