@@ -6,13 +6,33 @@
  */
 import { join } from "node:path";
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
-import { type AuditDatabase, migrate, openDatabase } from "../mod.ts";
+import { type AuditDatabase, logAuditEvent, migrate, openDatabase } from "../mod.ts";
 
 /** Opens a new database `name` in `dir`, migrated to the latest schema. */
 export function openMigrated(dir: string, name = "app.db"): AuditDatabase {
   const db = openDatabase(join(dir, name), { create: true });
   migrate(db);
   return db;
+}
+
+/**
+ * Until disposed, another connection logs an event (`ARRIVED` in run `run_a`) each time `db`
+ * prepares a statement: a reader whose figures come from several statements counts some of
+ * those events in one figure and not in another unless it reads one snapshot.
+ */
+export function logOnEachStatement(db: AuditDatabase): Disposable {
+  const other = openDatabase(db.path);
+  const prepare = db.statement.bind(db);
+  db.statement = (sql: string) => {
+    logAuditEvent(other, { operation: "ARRIVED", run_id: "run_a" });
+    return prepare(sql);
+  };
+  return {
+    [Symbol.dispose]() {
+      db.statement = prepare;
+      other.close();
+    },
+  };
 }
 
 /** The audit table of the inventory application: no run_id, `CURRENT_TIMESTAMP` text. */

@@ -18,7 +18,7 @@ import {
 } from "../mod.ts";
 import { REPORT_MAX_BYTES } from "../lib/report/report.ts";
 import { fingerprint, runCli, tempDir } from "./helpers.ts";
-import { insertRaw, openMigrated } from "./fixtures.ts";
+import { insertRaw, logOnEachStatement, openMigrated } from "./fixtures.ts";
 import { viewerFixture, XSS_DETAILS } from "./viewer_fixture.ts";
 
 async function report(db: AuditDatabase, options = {}) {
@@ -192,15 +192,12 @@ Deno.test("writeReport() reads one snapshot: events logged while it reads are in
   await using dir = await tempDir();
   using db = openMigrated(dir.path);
   for (let i = 0; i < 5; i++) logAuditEvent(db, { operation: "COUNTED", run_id: "run_a" });
-  // Another process logs an event whenever the report prepares a statement.
-  using other = openDatabase(db.path);
-  const prepare = db.statement.bind(db);
-  db.statement = (sql: string) => {
-    logAuditEvent(other, { operation: "ARRIVED", run_id: "run_a" });
-    return prepare(sql);
-  };
-  const { page, summary } = await report(db);
-  db.statement = prepare;
+  let reported;
+  {
+    using _arrivals = logOnEachStatement(db);
+    reported = await report(db);
+  }
+  const { page, summary } = reported;
   const events = summary.events;
   assert.ok(events >= 6, "the event logged before the first read is in");
   assert.equal(summary.events_shown, events, "the table lists the events the figures count");

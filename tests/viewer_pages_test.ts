@@ -9,8 +9,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { startViewer } from "../lib/viewer/server.ts";
 import { runJob } from "../lib/viewer/jobs.ts";
-import { logAuditEvent, logAuditEvents, openDatabase } from "./internals.ts";
-import { openMigrated } from "./fixtures.ts";
+import { logAuditEvent, logAuditEvents } from "./internals.ts";
+import { logOnEachStatement, openMigrated } from "./fixtures.ts";
 import { decodeEntities } from "./browser.ts";
 import { runCli, tempDir, textSink } from "./helpers.ts";
 import { viewerFixture } from "./viewer_fixture.ts";
@@ -180,16 +180,11 @@ Deno.test("The overview reads one snapshot: an event logged while it reads is in
   await using dir = await tempDir();
   using db = openMigrated(dir.path);
   for (let i = 0; i < 5; i++) logAuditEvent(db, { operation: "COUNTED", run_id: "run_a" });
-  // Another connection logs an event whenever the overview prepares a statement.
-  using other = openDatabase(db.path);
-  const prepare = db.statement.bind(db);
-  db.statement = (sql: string) => {
-    logAuditEvent(other, { operation: "ARRIVED", run_id: "run_a" });
-    return prepare(sql);
-  };
   const sink = textSink();
-  await runJob(db, { kind: "overview" }, sink, { source: "app.db", path: db.path });
-  db.statement = prepare;
+  {
+    using _arrivals = logOnEachStatement(db);
+    await runJob(db, { kind: "overview" }, sink, { source: "app.db", path: db.path });
+  }
   const events = Number(/<div>Events<\/div><div class="figure">(\d+)<\/div>/.exec(sink.text)?.[1]);
   assert.ok(events >= 6, "the event logged before the first read is in");
   assert.match(
