@@ -295,6 +295,46 @@ Deno.test("central store: a libpq service file, an application name, several hos
   );
 
   await t.step(
+    "an md5 or cleartext login takes the password as typed, as libpq sends it (SASLprep is for SCRAM)",
+    async () => {
+      const password = "wait\u2026 \uff50\uff57";
+      // md5-stored roles, asked for md5 and for a cleartext password (as LDAP or PAM would be).
+      const roles = { wh_md5: "md5", wh_plain: "password" };
+      const hba = join(pg.dataDirectory, "pg_hba.conf");
+      const lines = Object.entries(roles).map(([role, method]) =>
+        `host all ${role} 127.0.0.1/32 ${method}\n`
+      );
+      await Deno.writeTextFile(hba, lines.join("") + await Deno.readTextFile(hba));
+      await pg.psql("SELECT pg_reload_conf()");
+      for (const role of Object.keys(roles)) {
+        await pg.psql(
+          `SET password_encryption = 'md5'; CREATE ROLE ${role} LOGIN PASSWORD '${password}'`,
+        );
+        await cliJson(
+          [
+            "central",
+            "grant",
+            "--reader",
+            "--role",
+            role,
+            "--central",
+            "postgres://?service=central",
+          ],
+          0,
+          env,
+        );
+        await pg.psql("SELECT 1", database, { user: role, password });
+        const url = `postgres://${role}@127.0.0.1:${pg.port}/${database}`;
+        const result = await runCli(["central", "sites", "--central", url], {
+          env: { ...env, PGPASSWORD: password },
+        });
+        assert.equal(result.code, 0, `${role}: ${result.stderr}`);
+        assert.equal(JSON.parse(result.stdout).length, 1);
+      }
+    },
+  );
+
+  await t.step(
     "a refused login names where its password came from, never the password",
     async () => {
       const wrong = `wrong-${crypto.randomUUID()}`;

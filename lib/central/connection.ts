@@ -17,6 +17,17 @@ import {
 import { saslPrep } from "./saslprep.ts";
 import { type CentralTarget, parseCentralUrl } from "./url.ts";
 
+/**
+ * The password as the login the server asked for takes it, as libpq sends it: prepared with
+ * SASLprep for SCRAM (the server stored it prepared), as typed for md5 and for a cleartext login
+ * (LDAP, PAM, RADIUS check it elsewhere). The client asks for the password without saying which
+ * login wants it; its SCRAM step (`SASLContinue` in npm postgres 3.4.10) is on the stack when it
+ * does. tests/central_service_test.ts logs in each way, so a client that renames it fails there.
+ */
+function passwordForLogin(password: string): string {
+  return /\bSASLContinue\b/.test(new Error().stack ?? "") ? saslPrep(password) : password;
+}
+
 /** The `postgres` client, as the central modules use it. */
 export type Sql = postgres.Sql<Record<string, never>>;
 
@@ -139,10 +150,8 @@ async function openClient(
     ...address,
     database: target.database,
     user: target.user,
-    // Prepared as libpq prepares it for SCRAM, PostgreSQL's default since 14 (the server stored
-    // it so). A role still stored as md5 would need it unprepared; the client does not say which
-    // login it asks the password for.
-    pass: () => saslPrep((target.passwords ? target.passwords[connected] : target.password) ?? ""),
+    pass: () =>
+      passwordForLogin((target.passwords ? target.passwords[connected] : target.password) ?? ""),
     ssl: sslOption(target, checkServerIdentity),
     max: options.connections ?? 1,
     prepare: true,
