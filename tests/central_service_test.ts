@@ -262,34 +262,34 @@ Deno.test("central store: a libpq service file, an application name, several hos
     },
   );
 
+  /**
+   * Creates `role` with `password` (stored as `stored`), grants it reading, then checks that
+   * psql, through libpq, and audit-trail both log in as it with the password as typed.
+   */
+  const logsInAs = async (role: string, password: string, stored: "scram-sha-256" | "md5") => {
+    await pg.psql(
+      `SET password_encryption = '${stored}'; CREATE ROLE ${role} LOGIN PASSWORD '${password}'`,
+    );
+    await cliJson(
+      ["central", "grant", "--reader", "--role", role, "--central", "postgres://?service=central"],
+      0,
+      env,
+    );
+    await pg.psql("SELECT 1", database, { user: role, password });
+    const url = `postgres://${role}@127.0.0.1:${pg.port}/${database}`;
+    const result = await runCli(["central", "sites", "--central", url], {
+      env: { ...env, PGPASSWORD: password },
+    });
+    assert.equal(result.code, 0, `${role}: ${result.stderr}`);
+    assert.equal(JSON.parse(result.stdout).length, 1);
+  };
+
   await t.step(
     "a password SASLprep changes (an ellipsis, a non-breaking space, full-width letters) logs in as with psql",
     async () => {
       const passwords = ["wait\u2026", "a\u00a0b\u00adc", "\uff50\uff57-1", "bell\u0007\u2026"];
       for (const [i, password] of passwords.entries()) {
-        const role = `wh_prep_${i}`;
-        await pg.psql(`CREATE ROLE ${role} LOGIN PASSWORD '${password}'`);
-        await cliJson(
-          [
-            "central",
-            "grant",
-            "--reader",
-            "--role",
-            role,
-            "--central",
-            "postgres://?service=central",
-          ],
-          0,
-          env,
-        );
-        const url = `postgres://${role}@127.0.0.1:${pg.port}/${database}`;
-        // psql, through libpq, logs in with the password as typed.
-        await pg.psql("SELECT 1", database, { user: role, password });
-        const result = await runCli(["central", "sites", "--central", url], {
-          env: { ...env, PGPASSWORD: password },
-        });
-        assert.equal(result.code, 0, `${i}: ${result.stderr}`);
-        assert.equal(JSON.parse(result.stdout).length, 1);
+        await logsInAs(`wh_prep_${i}`, password, "scram-sha-256");
       }
     },
   );
@@ -297,7 +297,6 @@ Deno.test("central store: a libpq service file, an application name, several hos
   await t.step(
     "an md5 or cleartext login takes the password as typed, as libpq sends it (SASLprep is for SCRAM)",
     async () => {
-      const password = "wait\u2026 \uff50\uff57";
       // md5-stored roles, asked for md5 and for a cleartext password (as LDAP or PAM would be).
       const roles = { wh_md5: "md5", wh_plain: "password" };
       const hba = join(pg.dataDirectory, "pg_hba.conf");
@@ -306,31 +305,7 @@ Deno.test("central store: a libpq service file, an application name, several hos
       );
       await Deno.writeTextFile(hba, lines.join("") + await Deno.readTextFile(hba));
       await pg.psql("SELECT pg_reload_conf()");
-      for (const role of Object.keys(roles)) {
-        await pg.psql(
-          `SET password_encryption = 'md5'; CREATE ROLE ${role} LOGIN PASSWORD '${password}'`,
-        );
-        await cliJson(
-          [
-            "central",
-            "grant",
-            "--reader",
-            "--role",
-            role,
-            "--central",
-            "postgres://?service=central",
-          ],
-          0,
-          env,
-        );
-        await pg.psql("SELECT 1", database, { user: role, password });
-        const url = `postgres://${role}@127.0.0.1:${pg.port}/${database}`;
-        const result = await runCli(["central", "sites", "--central", url], {
-          env: { ...env, PGPASSWORD: password },
-        });
-        assert.equal(result.code, 0, `${role}: ${result.stderr}`);
-        assert.equal(JSON.parse(result.stdout).length, 1);
-      }
+      for (const role of Object.keys(roles)) await logsInAs(role, "wait\u2026 \uff50\uff57", "md5");
     },
   );
 
