@@ -193,3 +193,52 @@ Deno.test("The overview reads one snapshot: an event logged while it reads is in
     "the batch table counts the events the cards count",
   );
 });
+
+/** How many events the event table of `page` lists, and how many of them are `operation`. */
+function listed(page: string, operation: string): { rows: number; of: number } {
+  const body = /<tbody>([\s\S]*?)<\/tbody>/.exec(page)?.[1] ?? "";
+  return {
+    rows: body.match(/<tr[ >]/g)?.length ?? 0,
+    of: body.match(new RegExp(`>${operation}<`, "g"))?.length ?? 0,
+  };
+}
+
+Deno.test("The event list reads one snapshot: its counts count the events it lists", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  for (let i = 0; i < 5; i++) logAuditEvent(db, { operation: "COUNTED", run_id: "run_a" });
+  const sink = textSink();
+  {
+    using _arrivals = logOnEachStatement(db);
+    await runJob(db, { kind: "events_page", filter: { limit: 100 }, params: {} }, sink, {
+      source: "app.db",
+      path: db.path,
+    });
+  }
+  const total = Number(/<section><h2>(\d+) events<\/h2>/.exec(sink.text)?.[1]);
+  const { rows, of } = listed(sink.text, "ARRIVED");
+  assert.ok(rows >= 6, "the event logged before the first read is listed");
+  assert.equal(total, rows, "the heading counts the events the list shows");
+  assert.match(sink.text, new RegExp(`>ARRIVED</a> ${of}</li>`), "so does the operation facet");
+});
+
+Deno.test("A batch's page reads one snapshot: its event count counts the events it lists", async () => {
+  await using dir = await tempDir();
+  using db = openMigrated(dir.path);
+  for (let i = 0; i < 5; i++) logAuditEvent(db, { operation: "COUNTED", run_id: "run_a" });
+  const sink = textSink();
+  {
+    using _arrivals = logOnEachStatement(db);
+    await runJob(db, { kind: "batch", runId: "run_a", page: true }, sink, {
+      source: "app.db",
+      path: db.path,
+    });
+  }
+  const events = Number(
+    /<div>Events<\/div>\s*<div class="figure">(\d+)<\/div>/.exec(sink.text)?.[1],
+  );
+  const { rows, of } = listed(sink.text, "ARRIVED");
+  assert.ok(rows >= 6, "the event logged before the first read is listed");
+  assert.equal(events, rows, "the card counts the events the list shows");
+  assert.match(sink.text, new RegExp(`"ARRIVED: ${of} events?"`), "so does the operation chart");
+});

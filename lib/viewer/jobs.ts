@@ -93,13 +93,15 @@ export async function runJob(
     }
     case "events_page": {
       const { filter } = job;
-      const events = getAuditLog(db, filter);
-      return await sink.write(eventsPage(source, {
-        events,
+      // One snapshot: an event logged between the list and its figures would be listed and
+      // not counted (or the reverse); the kept figures are looked up in the same snapshot.
+      const view = readTransaction(db, () => ({
+        events: getAuditLog(db, filter),
         filter,
         params: job.params,
         ...filterFigures(db, filter),
       }));
+      return await sink.write(eventsPage(source, view));
     }
     case "records":
       if (job.format === "csv") {
@@ -121,15 +123,19 @@ export async function runJob(
         return await writeObject(sink, { ...getBatchOperations(db, job.runId) }, "json");
       }
       const filter = { runId: job.runId };
-      const events = getAuditLog(db, { ...filter, order: "asc", limit: 1000 });
-      return await sink.write(batchPage(source, {
-        runId: job.runId,
-        outline: batchOutline(db, job.runId),
-        description: events[0]?.operation === "BATCH_START" ? events[0].details : null,
-        timeline: batchTimeline(db, job.runId),
-        operations: facetCounts(db, filter, "operation", FACET_VALUES),
-        events,
-      }));
+      // One snapshot: a batch still running must not be counted with more events than listed.
+      const view = readTransaction(db, () => {
+        const events = getAuditLog(db, { ...filter, order: "asc", limit: 1000 });
+        return {
+          runId: job.runId,
+          outline: batchOutline(db, job.runId),
+          description: events[0]?.operation === "BATCH_START" ? events[0].details : null,
+          timeline: batchTimeline(db, job.runId),
+          operations: facetCounts(db, filter, "operation", FACET_VALUES),
+          events,
+        };
+      });
+      return await sink.write(batchPage(source, view));
     }
     case "stats":
       return await writeObject(sink, getStats(db, job.options), "json");
