@@ -11,6 +11,7 @@
  */
 import { hashFile } from "../bundle/files.ts";
 import { errorMessage } from "../errors.ts";
+import { workerScope } from "../worker_scope.ts";
 import { type ArchiveFileCheck, type ArchiveRange, checkArchiveFile } from "./file.ts";
 
 /** One archive file to check: where it is, its name, and what its checkpoint says. */
@@ -122,14 +123,8 @@ async function checkFile(file: FileToCheck): Promise<FileCheck> {
   return { exists: true, check, hash };
 }
 
-interface WorkerScope {
-  name?: string;
-  onmessage: ((event: MessageEvent<WorkerRequest>) => void) | null;
-  postMessage(message: WorkerReply): void;
-}
-
-const scope = globalThis as unknown as WorkerScope;
-if ("WorkerGlobalScope" in globalThis && scope.name === WORKER_NAME) {
+const scope = workerScope<WorkerRequest, WorkerReply>(WORKER_NAME);
+if (scope) {
   scope.onmessage = async (event) => {
     const { files, next } = event.data;
     for (let i; (i = Atomics.add(next, 0, 1)) < files.length;) {

@@ -14,6 +14,7 @@
  */
 import { guard, openDatabase } from "../db.ts";
 import { errorMessage } from "../errors.ts";
+import { workerScope } from "../worker_scope.ts";
 
 /**
  * How the space goes back: pages moved off the end, or the whole file rewritten; with
@@ -89,14 +90,8 @@ function run(path: string, how: Reclaim): void {
   });
 }
 
-interface WorkerScope {
-  name?: string;
-  onmessage: ((event: MessageEvent<WorkerRequest>) => void) | null;
-  postMessage(message: WorkerReply): void;
-}
-
-const scope = globalThis as unknown as WorkerScope;
-if ("WorkerGlobalScope" in globalThis && scope.name === WORKER_NAME) {
+const scope = workerScope<WorkerRequest, WorkerReply>(WORKER_NAME);
+if (scope) {
   scope.onmessage = (event) => {
     try {
       run(event.data.path, event.data.how);

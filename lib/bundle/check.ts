@@ -13,6 +13,7 @@ import { CHAIN_SCHEMA_VERSION, type ChainVerifyResult, verifyChain } from "../ch
 import { openDatabase } from "../db.ts";
 import { DatabaseBusyError, errorMessage } from "../errors.ts";
 import { schemaVersion } from "../schema.ts";
+import { workerScope } from "../worker_scope.ts";
 import { collectDatabaseStats, type DatabaseStats, type StatsOptions } from "./stats.ts";
 
 /** One check: the figures and integrity check, or the hash chain. */
@@ -119,15 +120,8 @@ export async function runCheckTask(
 /** The name of the check workers, by which this module knows it runs in one. */
 const WORKER_NAME = "audit-trail-database-check";
 
-/** A worker's global scope, as far as it is used here. */
-interface WorkerScope {
-  name?: string;
-  onmessage: ((event: MessageEvent<CheckRequest>) => void) | null;
-  postMessage(message: CheckReply): void;
-}
-
-const scope = globalThis as unknown as WorkerScope;
-if ("WorkerGlobalScope" in globalThis && scope.name === WORKER_NAME) {
+const scope = workerScope<CheckRequest, CheckReply>(WORKER_NAME);
+if (scope) {
   scope.onmessage = async (event) => {
     const { task, path, read } = event.data;
     let reply: CheckReply;

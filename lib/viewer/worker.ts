@@ -19,6 +19,7 @@ import {
   errorMessage,
 } from "../errors.ts";
 import { requireCurrentSchema } from "../schema.ts";
+import { type WorkerScope, workerScope } from "../worker_scope.ts";
 import { runJob } from "./jobs.ts";
 import type { ViewerJob } from "./routes.ts";
 
@@ -63,12 +64,6 @@ export function workerError(error: unknown): WorkerError {
 /** Thrown into a job whose client went away. */
 class Cancelled extends Error {}
 
-interface WorkerScope {
-  name?: string;
-  onmessage: ((event: MessageEvent<ToWorker>) => void) | null;
-  postMessage(message: FromWorker): void;
-}
-
 /** Which file `path` names now (`null` where the system gives no file ids). */
 function fileIdentity(path: string): string | null {
   try {
@@ -92,7 +87,7 @@ function openCurrent(path: string): AuditDatabase {
   return db;
 }
 
-function serve(scope: WorkerScope): void {
+function serve(scope: WorkerScope<ToWorker, FromWorker>): void {
   let db: AuditDatabase | undefined;
   let identity: string | null = null;
   let source = "";
@@ -155,5 +150,5 @@ function serve(scope: WorkerScope): void {
   };
 }
 
-const scope = globalThis as unknown as WorkerScope;
-if ("WorkerGlobalScope" in globalThis && scope.name === VIEWER_WORKER_NAME) serve(scope);
+const scope = workerScope<ToWorker, FromWorker>(VIEWER_WORKER_NAME);
+if (scope) serve(scope);
