@@ -14,6 +14,7 @@ import { readCheckpoints } from "../lib/archive/checkpoint_list.ts";
 import { IS_TIME_SQL, TIME_BEFORE_SQL, UTC_TIMESTAMP_SQL } from "../lib/event_row.ts";
 import { startArchiveChecks } from "../lib/archive/check_files.ts";
 import { fingerprint, tempDir } from "./helpers.ts";
+import { recordStatements } from "./fixtures.ts";
 import { datedDatabase, filesIn, rowsOf } from "./archive_fixtures.ts";
 
 /** 2024-02-01: events 0-123 of datedDatabase() are older (four a day from 2024-01-01). */
@@ -205,12 +206,8 @@ Deno.test("archiveEvents() removes the events in slices of 10,000, each with a l
   });
   db.sqlite.exec(`CREATE TEMP TRIGGER probe BEFORE DELETE ON main.audit_log
     BEGIN SELECT probe(changes(), (SELECT cache_size FROM pragma_cache_size)); END`);
-  const statements: string[] = [];
-  const prepare = db.statement.bind(db);
-  db.statement = (sql: string) => {
-    statements.push(sql);
-    return prepare(sql);
-  };
+  using recording = recordStatements(db);
+  const { statements } = recording;
   const result = await archiveEvents(db, { before: minutes[23_456] });
   assert.equal(result.archived, 23_456);
   assert.deepEqual([...seen], [

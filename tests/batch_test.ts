@@ -8,7 +8,6 @@ import {
   getBatchOperations,
   listBatches,
   logAuditEvent,
-  logAuditEvents,
   migrate,
   openDatabase,
   startBatch,
@@ -18,7 +17,14 @@ import { DatabaseSync } from "node:sqlite";
 import { BatchEndNotRecordedError, execBatch, type SignalSource } from "../lib/batch_run.ts";
 import { DatabaseBusyError } from "../lib/errors.ts";
 import { bytesRead, tempDir } from "./helpers.ts";
-import { insertRaw, ISO_TIMESTAMP, openMigrated, writeLegacyDatabase } from "./fixtures.ts";
+import {
+  createLog,
+  insertRaw,
+  ISO_TIMESTAMP,
+  openMigrated,
+  openToCountReads,
+  writeLegacyDatabase,
+} from "./fixtures.ts";
 
 Deno.test("getBatchOperations() summarises a batch: events oldest first, start, end and duration", async () => {
   await using dir = await tempDir();
@@ -205,32 +211,21 @@ Deno.test({
   async fn() {
     await using dir = await tempDir();
     const path = join(dir.path, "app.db");
-    {
-      using db = openDatabase(path, { create: true });
-      migrate(db);
-      // One long batch long ago, then thirty short ones.
-      await logAuditEvents(
-        db,
-        Array.from({ length: 40_000 }, () => ({
+    // One long batch long ago, then thirty short ones.
+    await createLog(
+      path,
+      Array.from({ length: 40_000 }, () => ({
+        operation: "COUNTED",
+        run_id: "run_20210101_000000_00000000",
+      })),
+      ...Array.from({ length: 30 }, (_, i) =>
+        Array.from({ length: 5 }, () => ({
           operation: "COUNTED",
-          run_id: "run_20210101_000000_00000000",
-        })),
-      );
-      for (let i = 0; i < 30; i++) {
-        await logAuditEvents(
-          db,
-          Array.from({ length: 5 }, () => ({
-            operation: "COUNTED",
-            run_id: `run_20260216_0000${String(i).padStart(2, "0")}_0000abcd`,
-          })),
-        );
-      }
-    }
-    using db = openDatabase(path, { readOnly: true });
-    db.sqlite.exec("PRAGMA cache_size = 8");
-    const index = db.sqlite.prepare(
-      "SELECT sum(pgsize) AS bytes FROM dbstat WHERE name = 'idx_audit_log_run_id'",
-    ).get()!.bytes as number;
+          run_id: `run_20260216_0000${String(i).padStart(2, "0")}_0000abcd`,
+        }))),
+    );
+    const { db, bytes: index } = openToCountReads(path, "idx_audit_log_run_id");
+    using _db = db;
     const before = bytesRead();
     const listed = listBatches(db, { limit: 3 });
     const read = bytesRead() - before;

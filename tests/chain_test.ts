@@ -11,14 +11,11 @@ import {
   chainHash,
   type ChainVerifyResult,
   GENESIS_HASH,
-  logAuditEvents,
-  migrate,
-  openDatabase,
   type SealedFields,
   verifyChain,
 } from "./internals.ts";
 import { bytesRead, type CliResult, migratedDb, runCli, sqliteRows, tempDir } from "./helpers.ts";
-import { writeLegacyDatabase } from "./fixtures.ts";
+import { createLog, openToCountReads, writeLegacyDatabase } from "./fixtures.ts";
 
 const TRIGGERS = [
   "audit_log_no_update",
@@ -215,19 +212,12 @@ Deno.test("verify names an id beyond 2^53 at either end of either table, found w
 
   // An intact log: the walk reads each table about once; the check of ids read both again.
   const path = join(dir.path, "pages.db");
-  {
-    using db = openDatabase(path, { create: true });
-    migrate(db);
-    await logAuditEvents(
-      db,
-      Array.from({ length: 20_000 }, (_, i) => ({ operation: "COUNTED", sku: `SKU-${i}` })),
-    );
-  }
-  using db = openDatabase(path, { readOnly: true });
-  db.sqlite.exec("PRAGMA cache_size = 8");
-  const tables = db.sqlite.prepare(
-    "SELECT sum(pgsize) AS bytes FROM dbstat WHERE name IN ('audit_log', 'audit_trail_chain')",
-  ).get()!.bytes as number;
+  await createLog(
+    path,
+    Array.from({ length: 20_000 }, (_, i) => ({ operation: "COUNTED", sku: `SKU-${i}` })),
+  );
+  const { db, bytes: tables } = openToCountReads(path, "audit_log", "audit_trail_chain");
+  using _db = db;
   const before = bytesRead();
   assert.equal((await verifyChain(db)).intact, true);
   const read = bytesRead() - before;

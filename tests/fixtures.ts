@@ -6,7 +6,14 @@
  */
 import { join } from "node:path";
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
-import { type AuditDatabase, logAuditEvent, migrate, openDatabase } from "../mod.ts";
+import {
+  type AuditDatabase,
+  logAuditEvent,
+  logAuditEvents,
+  migrate,
+  type NewAuditEvent,
+  openDatabase,
+} from "../mod.ts";
 
 /** Opens a new database `name` in `dir`, migrated to the latest schema. */
 export function openMigrated(dir: string, name = "app.db"): AuditDatabase {
@@ -16,23 +23,68 @@ export function openMigrated(dir: string, name = "app.db"): AuditDatabase {
 }
 
 /**
+ * Calls `before` with each SQL text `db` prepares, until disposed: tests watch what a reader
+ * reads, or write from another connection while it reads.
+ */
+export function onEachStatement(db: AuditDatabase, before: (sql: string) => void): Disposable {
+  const prepare = db.statement.bind(db);
+  db.statement = (sql: string) => {
+    before(sql);
+    return prepare(sql);
+  };
+  return { [Symbol.dispose]: () => void (db.statement = prepare) };
+}
+
+/** The SQL texts `db` prepares, recorded until `stop()` (or disposal). */
+export function recordStatements(
+  db: AuditDatabase,
+): { statements: string[]; stop(): void } & Disposable {
+  const statements: string[] = [];
+  const hook = onEachStatement(db, (sql) => statements.push(sql));
+  const stop = () => hook[Symbol.dispose]();
+  return { statements, stop, [Symbol.dispose]: stop };
+}
+
+/**
  * Until disposed, another connection logs an event (`ARRIVED` in run `run_a`) each time `db`
  * prepares a statement: a reader whose figures come from several statements counts some of
  * those events in one figure and not in another unless it reads one snapshot.
  */
 export function logOnEachStatement(db: AuditDatabase): Disposable {
   const other = openDatabase(db.path);
-  const prepare = db.statement.bind(db);
-  db.statement = (sql: string) => {
+  const hook = onEachStatement(db, () => {
     logAuditEvent(other, { operation: "ARRIVED", run_id: "run_a" });
-    return prepare(sql);
-  };
+  });
   return {
     [Symbol.dispose]() {
-      db.statement = prepare;
+      hook[Symbol.dispose]();
       other.close();
     },
   };
+}
+
+/** Creates the database `path`, migrated, with `batches` of events logged in turn, and closes it. */
+export async function createLog(path: string, ...batches: NewAuditEvent[][]): Promise<void> {
+  using db = openDatabase(path, { create: true });
+  migrate(db);
+  for (const events of batches) await logAuditEvents(db, events);
+}
+
+/**
+ * Opens `path` read-only with a page cache of 8 pages, so that a page read twice is read from
+ * the file twice (what `bytesRead()` counts), and returns it with the bytes `names` (tables and
+ * indexes) take in the file, to compare with what a reader read.
+ */
+export function openToCountReads(
+  path: string,
+  ...names: string[]
+): { db: AuditDatabase; bytes: number } {
+  const db = openDatabase(path, { readOnly: true });
+  db.sqlite.exec("PRAGMA cache_size = 8");
+  const bytes = db.sqlite.prepare(
+    `SELECT sum(pgsize) AS bytes FROM dbstat WHERE name IN (${names.map(() => "?").join(", ")})`,
+  ).get(...names)!.bytes as number;
+  return { db, bytes };
 }
 
 /** The audit table of the inventory application: no run_id, `CURRENT_TIMESTAMP` text. */

@@ -19,7 +19,15 @@ import {
 } from "./internals.ts";
 import { writeQuery } from "../lib/query.ts";
 import { bytesRead, runCli, runMain, tempDir, textSink } from "./helpers.ts";
-import { insertRaw, ISO_TIMESTAMP, openMigrated, writeLegacyDatabase } from "./fixtures.ts";
+import {
+  createLog,
+  insertRaw,
+  ISO_TIMESTAMP,
+  openMigrated,
+  openToCountReads,
+  recordStatements,
+  writeLegacyDatabase,
+} from "./fixtures.ts";
 
 const ids = (db: AuditDatabase, filter: AuditLogFilter = {}) =>
   getAuditLog(db, filter).map((e) => e.audit_id);
@@ -249,12 +257,8 @@ Deno.test("--since and --until select by time on a database mixing legacy and IS
 Deno.test("a query bounded in time reads the events of its time range, not the whole table", async () => {
   await using dir = await tempDir();
   using db = mixedDatabase(dir.path);
-  const statements: string[] = [];
-  const prepare = db.statement.bind(db);
-  db.statement = (sql: string) => {
-    statements.push(sql);
-    return prepare(sql);
-  };
+  using recording = recordStatements(db);
+  const { statements } = recording;
   // The newest events of a day long past; a range that holds no event; both ends with a SKU.
   assert.deepEqual(ids(db, { until: "2026-02-15", limit: 2 }), [8, 2]);
   assert.deepEqual(ids(db, { since: "2027-01-01" }), []);
@@ -284,17 +288,13 @@ Deno.test({
   async fn() {
     await using dir = await tempDir();
     const path = join(dir.path, "app.db");
-    {
-      using db = openDatabase(path, { create: true });
-      migrate(db);
-      await logAuditEvents(
-        db,
-        Array.from({ length: 20_000 }, (_, i) => ({
-          operation: "COUNTED",
-          details: `Counted ${i} units at bin A-${i % 400} `.padEnd(120, "."),
-        })),
-      );
-    }
+    await createLog(
+      path,
+      Array.from({ length: 20_000 }, (_, i) => ({
+        operation: "COUNTED",
+        details: `Counted ${i} units at bin A-${i % 400} `.padEnd(120, "."),
+      })),
+    );
     const filters: AuditLogFilter[] = [
       { beforeId: 19_500, limit: 0 },
       { afterId: 500, order: "asc", limit: 0 },
@@ -302,12 +302,8 @@ Deno.test({
       { until: "9999-12-31", order: "asc", limit: 0 },
     ];
     for (const filter of filters) {
-      using db = openDatabase(path, { readOnly: true });
-      // A small page cache, so that a page read twice is read from the file twice.
-      db.sqlite.exec("PRAGMA cache_size = 8");
-      const table = db.sqlite.prepare(
-        "SELECT sum(pgsize) AS bytes FROM dbstat WHERE name = 'audit_log'",
-      ).get()!.bytes as number;
+      const { db, bytes: table } = openToCountReads(path, "audit_log");
+      using _db = db;
       const before = bytesRead();
       let events = 0;
       for (const page of streamAuditLog(db, filter)) events += page.length;

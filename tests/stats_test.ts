@@ -14,7 +14,15 @@ import { batchEndOutcome, recentBatches } from "../lib/batch_overview.ts";
 import { eventsPerDay, facetCounts, getStats } from "../lib/stats.ts";
 import { statsTable } from "../cli/stats.ts";
 import { bytesRead, fingerprint, runCli, tempDir } from "./helpers.ts";
-import { insertRaw, migratedFile, openMigrated, writeLegacyDatabase } from "./fixtures.ts";
+import {
+  createLog,
+  insertRaw,
+  migratedFile,
+  openMigrated,
+  openToCountReads,
+  recordStatements,
+  writeLegacyDatabase,
+} from "./fixtures.ts";
 
 const TS = UTC_TIMESTAMP_SQL;
 
@@ -288,12 +296,8 @@ Deno.test("stats table shows names as the query table does: escaped, cut whole, 
 Deno.test("getStats() reads indexes only: no statement scans the audit_log table", async () => {
   await using dir = await tempDir();
   using db = mixedLog(dir.path);
-  const statements: string[] = [];
-  const prepare = db.statement.bind(db);
-  db.statement = (sql: string) => {
-    statements.push(sql);
-    return prepare(sql);
-  };
+  using recording = recordStatements(db);
+  const { statements } = recording;
   getStats(db);
   getStats(db, { since: "2026-02-16", until: "2026-02-17" });
   recentBatches(db);
@@ -325,16 +329,12 @@ Deno.test("getStats() and the viewer's facets of a whole log with few values cou
       run_id: `run_${i % 2}`,
     })),
   );
-  const statements: string[] = [];
-  const prepare = db.statement.bind(db);
-  db.statement = (sql: string) => {
-    statements.push(sql);
-    return prepare(sql);
-  };
+  using recording = recordStatements(db);
+  const { statements } = recording;
   const stats = getStats(db, { top: 0 });
   // The viewer's facets of the whole log too.
   const facets = (["operation", "sku", "user"] as const).map((f) => facetCounts(db, {}, f, 100));
-  db.statement = prepare;
+  recording.stop();
   assert.deepEqual(facets, [
     stats.operations.map((o) => ({ value: o.operation, count: o.count })),
     stats.top_skus.map((o) => ({ value: o.sku, count: o.count })),
@@ -410,14 +410,10 @@ Deno.test("getStats() of a time range that is one span of ids counts it in the c
     users: stats.users.map((o) => ({ value: o.user, count: o.count })),
     runs: stats.batches.count,
   });
-  const statements: string[] = [];
-  const prepare = db.statement.bind(db);
-  db.statement = (sql: string) => {
-    statements.push(sql);
-    return prepare(sql);
-  };
+  using recording = recordStatements(db);
+  const { statements } = recording;
   const stats = getStats(db, range);
-  db.statement = prepare;
+  recording.stop();
   assert.equal(stats.events, 1200);
   assert.deepEqual(figures(stats), expected());
   for (const sql of new Set(statements)) {
@@ -441,23 +437,16 @@ Deno.test("getStats() of a time range that is one span of ids counts it in the c
 Deno.test("getStats() counts the batches of a whole log from run id to run id, never reading the run_id index through", async () => {
   await using dir = await tempDir();
   const path = join(dir.path, "app.db");
-  {
-    using db = openDatabase(path, { create: true });
-    migrate(db);
-    // Long run ids make their index the largest: every other figure reads less.
-    await logAuditEvents(
-      db,
-      Array.from({ length: 20_000 }, (_, i) => ({
-        operation: "COUNTED",
-        run_id: `run_${i % 3}_${"x".repeat(120)}`,
-      })),
-    );
-  }
-  using db = openDatabase(path, { readOnly: true });
-  db.sqlite.exec("PRAGMA cache_size = 8");
-  const index = db.sqlite.prepare(
-    "SELECT sum(pgsize) AS bytes FROM dbstat WHERE name = 'idx_audit_log_run_id'",
-  ).get()!.bytes as number;
+  // Long run ids make their index the largest: every other figure reads less.
+  await createLog(
+    path,
+    Array.from({ length: 20_000 }, (_, i) => ({
+      operation: "COUNTED",
+      run_id: `run_${i % 3}_${"x".repeat(120)}`,
+    })),
+  );
+  const { db, bytes: index } = openToCountReads(path, "idx_audit_log_run_id");
+  using _db = db;
   const before = bytesRead();
   const stats = getStats(db);
   const read = bytesRead() - before;
@@ -468,12 +457,8 @@ Deno.test("getStats() counts the batches of a whole log from run id to run id, n
 Deno.test("facet counts bounded in time read the time range's events, not a whole index", async () => {
   await using dir = await tempDir();
   using db = mixedLog(dir.path);
-  const statements: string[] = [];
-  const prepare = db.statement.bind(db);
-  db.statement = (sql: string) => {
-    statements.push(sql);
-    return prepare(sql);
-  };
+  using recording = recordStatements(db);
+  const { statements } = recording;
   const day = { since: "2026-02-17", until: "2026-02-17" };
   assert.deepEqual(facetCounts(db, day, "operation").map((f) => [f.value, f.count]), [
     ["BATCH_END", 2],

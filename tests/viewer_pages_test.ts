@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { startViewer } from "../lib/viewer/server.ts";
 import { runJob } from "../lib/viewer/jobs.ts";
 import { logAuditEvent, logAuditEvents } from "./internals.ts";
-import { logOnEachStatement, openMigrated } from "./fixtures.ts";
+import { logOnEachStatement, openMigrated, recordStatements } from "./fixtures.ts";
 import { decodeEntities } from "./browser.ts";
 import { runCli, tempDir, textSink } from "./helpers.ts";
 import { viewerFixture } from "./viewer_fixture.ts";
@@ -135,12 +135,8 @@ Deno.test("Paging through an event list counts its filter's events once, and aga
     db,
     Array.from({ length: 250 }, (_, i) => ({ operation: i % 2 ? "COUNTED" : "MOVED" })),
   );
-  const statements: string[] = [];
-  const prepare = db.statement.bind(db);
-  db.statement = (sql: string) => {
-    statements.push(sql);
-    return prepare(sql);
-  };
+  using recording = recordStatements(db);
+  const { statements } = recording;
   const page = async (filter: { beforeId?: number }) => {
     statements.length = 0;
     const sink = textSink();
