@@ -15,7 +15,7 @@
  * targets hold for both.
  *
  * The command under test is the built program the executable is compiled from (`deno task
- * build`, into dist/js), run as `deno run <PERMISSION_FLAGS> dist/js/cli_build.js …` with the
+ * build`, into dist/js), run as `deno run <RUNTIME_FLAGS> dist/js/cli_build.js …` with the
  * permissions the executable gets; `deno run` adds its own start-up time, which the bare Deno
  * peer (scripts/bench_bare.ts: `node:sqlite` and the same statement, nothing else) pays too.
  * The start-up figures also show `deno run cli.ts`, the program run from its source.
@@ -55,7 +55,7 @@
 import { parseArgs } from "node:util";
 import { dirname, join, resolve } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { PERMISSION_FLAGS } from "./permissions.ts";
+import { RUNTIME_FLAGS } from "./runtime_flags.ts";
 import { build, type BuildResult } from "./build.ts";
 import { EVENTS_PER_RUN, runName, skuName, writeEventFiles } from "./bench_data.ts";
 import {
@@ -779,10 +779,10 @@ function createContext(options: {
     cache: options.cache,
     cli: (
       ...args
-    ) => [Deno.execPath(), "run", "--quiet", ...PERMISSION_FLAGS, options.built.entry, ...args],
+    ) => [Deno.execPath(), "run", "--quiet", ...RUNTIME_FLAGS, options.built.entry, ...args],
     cliSource: (
       ...args
-    ) => [Deno.execPath(), "run", "--quiet", ...PERMISSION_FLAGS, join(ROOT, "cli.ts"), ...args],
+    ) => [Deno.execPath(), "run", "--quiet", ...RUNTIME_FLAGS, join(ROOT, "cli.ts"), ...args],
     bare: (...args) => [Deno.execPath(), "run", "--quiet", "--allow-all", bare, ...args],
     original: (...args) =>
       tools.python && tools.original ? [tools.python, options.originalPath, ...args] : null,
@@ -833,7 +833,7 @@ function createContext(options: {
         ...options.built.files.map((name) => join(dirname(options.built.entry), name)),
         ...["cli", "lib", "migrations"].flatMap((folder) => filesBelow(join(ROOT, folder))),
         bare,
-        join(ROOT, "scripts", "permissions.ts"),
+        join(ROOT, "scripts", "runtime_flags.ts"),
         ...(denoDir
           ? [
             ...filesBelow(join(denoDir, "gen", "file", ROOT)),

@@ -31,7 +31,7 @@ import {
   skipped,
   succeeds,
 } from "./bench_run.ts";
-import { PERMISSION_FLAGS } from "./permissions.ts";
+import { RUNTIME_FLAGS } from "./runtime_flags.ts";
 
 /** Runs of each side of a figure: the median is taken, sides in turns. */
 const RUNS = 3;
@@ -91,7 +91,7 @@ const LAST = Date.now() - 365 * DAY;
 
 const cli = (
   ...args: string[]
-) => [Deno.execPath(), "run", "--quiet", ...PERMISSION_FLAGS, CLI, ...args];
+) => [Deno.execPath(), "run", "--quiet", ...RUNTIME_FLAGS, CLI, ...args];
 
 /**
  * `archive` of the first half of `events` events against the `sqlite3` shell doing the same

@@ -23,7 +23,7 @@
  */
 import { parseArgs } from "node:util";
 import { dirname, join, resolve } from "node:path";
-import { PERMISSION_FLAGS } from "./permissions.ts";
+import { RUNTIME_FLAGS } from "./runtime_flags.ts";
 import { writeEventFiles } from "./bench_data.ts";
 import {
   type BenchCase,
@@ -141,7 +141,7 @@ export async function benchBundle(db: string, options: BundleBenchOptions): Prom
         Deno.execPath(),
         "run",
         "--quiet",
-        ...PERMISSION_FLAGS,
+        ...RUNTIME_FLAGS,
         CLI,
         "bundle",
         "--compress",
@@ -307,7 +307,7 @@ if (import.meta.main) {
       db = join(workDir, "ours.db");
       say(`bench_bundle: writing ${events.toLocaleString("en")} events into ${db}`);
       await writeEventFiles(events, join(workDir, "events.ndjson"));
-      const cli = [Deno.execPath(), "run", "--quiet", ...PERMISSION_FLAGS, CLI];
+      const cli = [Deno.execPath(), "run", "--quiet", ...RUNTIME_FLAGS, CLI];
       await run([...cli, "migrate", "--db", db]);
       await run([...cli, "log", "--stdin", "--db", db], {
         stdinFile: join(workDir, "events.ndjson"),

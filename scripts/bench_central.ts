@@ -27,7 +27,7 @@ import { connectCentral, explainCentralQuery } from "../lib/central/mod.ts";
 import type { CentralFilter } from "../lib/central/query.ts";
 import { writeEventFiles } from "./bench_data.ts";
 import { run, type RunResult, summarize } from "./bench_run.ts";
-import { PERMISSION_FLAGS } from "./permissions.ts";
+import { RUNTIME_FLAGS } from "./runtime_flags.ts";
 import { build } from "./build.ts";
 import { generatedEventsSql, startPostgres } from "../tests/pg_support.ts";
 
@@ -60,7 +60,7 @@ const bareCentral = (url: string, site: string) => [
 ];
 const cli = (
   ...args: string[]
-) => [Deno.execPath(), "run", "--quiet", ...PERMISSION_FLAGS, CLI, ...args];
+) => [Deno.execPath(), "run", "--quiet", ...RUNTIME_FLAGS, CLI, ...args];
 const CLOCK_TICKS = Number(
   new TextDecoder().decode(
     (await new Deno.Command("getconf", { args: ["CLK_TCK"] }).output()).stdout,

@@ -32,7 +32,7 @@ import { MIGRATIONS } from "../lib/migrate.ts";
 import { readNdjson } from "../lib/ndjson.ts";
 import { writeEventFiles } from "./bench_data.ts";
 import { formatLoad, loadAverage, run } from "./bench_run.ts";
-import { PERMISSION_FLAGS } from "./permissions.ts";
+import { RUNTIME_FLAGS } from "./runtime_flags.ts";
 
 /** Bulk ingest of the same input with and without the chain, in milliseconds. */
 export interface ChainIngestResult {
@@ -108,7 +108,7 @@ export async function benchVerify(path: string, events: number): Promise<VerifyB
     Deno.execPath(),
     "run",
     "--quiet",
-    ...PERMISSION_FLAGS,
+    ...RUNTIME_FLAGS,
     CLI,
     "verify",
     "--db",

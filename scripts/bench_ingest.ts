@@ -29,12 +29,12 @@ import { logNumberedEvents } from "../lib/bulk_append.ts";
 import { readNdjson } from "../lib/ndjson.ts";
 import { writeEventFiles } from "./bench_data.ts";
 import { run } from "./bench_run.ts";
-import { PERMISSION_FLAGS } from "./permissions.ts";
+import { RUNTIME_FLAGS } from "./runtime_flags.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname.replace(/^\/([A-Za-z]:)/, "$1");
 const cli = (
   ...args: string[]
-) => [Deno.execPath(), "run", "--quiet", ...PERMISSION_FLAGS, CLI, ...args];
+) => [Deno.execPath(), "run", "--quiet", ...RUNTIME_FLAGS, CLI, ...args];
 
 /** The 1-minute load average (Linux), or null where it cannot be read. */
 export function loadAverage(): number | null {

@@ -42,7 +42,7 @@ import {
   skipped,
   succeeds,
 } from "./bench_run.ts";
-import { PERMISSION_FLAGS } from "./permissions.ts";
+import { RUNTIME_FLAGS } from "./runtime_flags.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname.replace(/^\/([A-Za-z]:)/, "$1");
 
@@ -410,7 +410,7 @@ if (import.meta.main) {
     runs: Number(values.runs),
     longRuns: 1,
     dir,
-    cli: (...args) => [Deno.execPath(), "run", "--quiet", ...PERMISSION_FLAGS, CLI, ...args],
+    cli: (...args) => [Deno.execPath(), "run", "--quiet", ...RUNTIME_FLAGS, CLI, ...args],
     log: (text) => Deno.stderr.writeSync(encoder.encode(`bench: ${text}\n`)),
     shared: new Map(),
     tools: { sqlite3: await succeeds(["sqlite3", "-version"]) },

@@ -2,8 +2,8 @@
 /**
  * `deno task compile`: builds the standalone executables into dist/ — `audit-trail` (the
  * command line) and `audit-trail-bundle` (the double-click bundle launcher) — for Linux x64
- * and Windows x64, with the migrations embedded and the permissions of
- * scripts/permissions.ts baked in.
+ * and Windows x64, with the migrations embedded and the permissions and V8 flags of
+ * scripts/runtime_flags.ts baked in.
  *
  * The command line is compiled from the built program (`deno task build`, into `js/` of the
  * output folder): a few JavaScript files, each command's in its own, so that a command starts
@@ -20,7 +20,7 @@
  */
 import { parseArgs } from "node:util";
 import { join } from "node:path";
-import { PERMISSION_FLAGS } from "./permissions.ts";
+import { RUNTIME_FLAGS } from "./runtime_flags.ts";
 import { ON_DEMAND_MODULES } from "../cli/context.ts";
 import { build, BUILT_ENTRY } from "./build.ts";
 
@@ -74,7 +74,7 @@ export function compileArgs(
   const outputDir = target.name === "linux" ? outDir : join(outDir, target.name);
   return [
     "compile",
-    ...PERMISSION_FLAGS,
+    ...RUNTIME_FLAGS,
     // The project's settings (npm packages, unstable features) wherever the build lies.
     "--config",
     join(ROOT, "deno.json"),

@@ -10,7 +10,7 @@
  */
 import { parseArgs } from "node:util";
 import { join, resolve } from "node:path";
-import { PERMISSION_FLAGS } from "./permissions.ts";
+import { RUNTIME_FLAGS } from "./runtime_flags.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/^\/([A-Za-z]:)/, "$1");
 const CLI = join(ROOT, "cli.ts");
@@ -30,7 +30,7 @@ async function auditTrail(...args: string[]): Promise<void> {
     `\n$ audit-trail ${args.map((a) => (/[\s"]/.test(a) ? JSON.stringify(a) : a)).join(" ")}`,
   );
   const { code } = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", ...PERMISSION_FLAGS, CLI, "--db", db, ...args],
+    args: ["run", "--quiet", ...RUNTIME_FLAGS, CLI, "--db", db, ...args],
     env: { AUDIT_TRAIL_USER: "demo" },
     stdout: "inherit",
     stderr: "inherit",
@@ -52,7 +52,7 @@ await auditTrail(
   Deno.execPath(),
   "run",
   "--quiet",
-  ...PERMISSION_FLAGS,
+  ...RUNTIME_FLAGS,
   ORDERS,
 );
 await auditTrail("query", "--operation", "ORDER_CONFIRMED", "--limit", "5", "--format", "table");
@@ -61,7 +61,7 @@ const runId = new TextDecoder().decode(
     args: [
       "run",
       "--quiet",
-      ...PERMISSION_FLAGS,
+      ...RUNTIME_FLAGS,
       CLI,
       "--db",
       db,

@@ -7,7 +7,7 @@
  * @module
  */
 import { join } from "node:path";
-import { PERMISSION_FLAGS } from "./permissions.ts";
+import { RUNTIME_FLAGS } from "./runtime_flags.ts";
 
 const CLI = join(new URL("..", import.meta.url).pathname.replace(/^\/([A-Za-z]:)/, "$1"), "cli.ts");
 
@@ -18,7 +18,7 @@ for (let order = 1; order <= 15; order++) {
     args: [
       "run",
       "--quiet",
-      ...PERMISSION_FLAGS,
+      ...RUNTIME_FLAGS,
       CLI,
       "log",
       "ORDER_CONFIRMED",

@@ -9,14 +9,14 @@
 import { join } from "node:path";
 import { screenshot } from "../tests/browser.ts";
 import { buildSpreadDatabase } from "./bench_viewer.ts";
-import { PERMISSION_FLAGS } from "./permissions.ts";
+import { RUNTIME_FLAGS } from "./runtime_flags.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/^\/([A-Za-z]:)/, "$1");
 const DOCS = join(ROOT, "docs");
 const dir = await Deno.makeTempDir({ prefix: "audit-trail-screenshots-" });
 const cli = (...args: string[]) =>
   new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", ...PERMISSION_FLAGS, join(ROOT, "cli.ts"), ...args],
+    args: ["run", "--quiet", ...RUNTIME_FLAGS, join(ROOT, "cli.ts"), ...args],
     stdin: "null",
     stdout: "piped",
     stderr: "inherit",

@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { userInfo } from "node:os";
 import { passwdName } from "../cli/login_name.ts";
-import { PERMISSION_FLAGS } from "../scripts/permissions.ts";
+import { RUNTIME_FLAGS } from "../scripts/runtime_flags.ts";
 import { CLI, collectOutput, sqliteRows, tempDir } from "./helpers.ts";
 import { migratedFile } from "./fixtures.ts";
 
@@ -43,7 +43,7 @@ Deno.test("CLI log with USER, LOGNAME and USERNAME unset records the OS login na
   ];
   for (const [args, operation] of runs) {
     const child = new Deno.Command(Deno.execPath(), {
-      args: ["run", "--quiet", ...PERMISSION_FLAGS, CLI, ...args, "--db", db],
+      args: ["run", "--quiet", ...RUNTIME_FLAGS, CLI, ...args, "--db", db],
       clearEnv: true,
       env,
       stdout: "piped",

@@ -1,16 +1,16 @@
 import assert from "node:assert/strict";
 import { basename, join } from "node:path";
 import { builtInput, compileArgs, LAUNCHER_INPUT, PROGRAMS, TARGETS } from "../scripts/compile.ts";
-import { PERMISSION_FLAGS } from "../scripts/permissions.ts";
+import { RUNTIME_FLAGS } from "../scripts/runtime_flags.ts";
 import { ON_DEMAND_MODULES } from "../cli/context.ts";
 import { ROOT, tempDir } from "./helpers.ts";
 
-Deno.test("compile bakes in exactly the permission flags the CLI tests run with", () => {
+Deno.test("compile bakes in exactly the runtime flags the CLI tests run with", () => {
   const built = builtInput("/build", ["cli_build.js", "log-X.js", "chunk-Y.js"]);
   for (const target of TARGETS) {
     for (const [program, input] of [[PROGRAMS[0], built], [PROGRAMS[1], LAUNCHER_INPUT]] as const) {
       const args = compileArgs(program, input, target, "dist");
-      assert.deepEqual(args.slice(1, 1 + PERMISSION_FLAGS.length), [...PERMISSION_FLAGS]);
+      assert.deepEqual(args.slice(1, 1 + RUNTIME_FLAGS.length), [...RUNTIME_FLAGS]);
       assert.ok(args.includes(target.triple));
       assert.equal(args.at(-1), input.entry);
     }
@@ -56,9 +56,9 @@ Deno.test({
     for (const part of ["cli/*", "launcher.ts", "lib/*", "migrations/*", "@zip.js"]) {
       assert.ok(launcherListing.includes(part), `"${part}" is not embedded:\n${launcherListing}`);
     }
-    // Each executable starts from its entry and keeps the unstable features of deno.json (the
-    // viewer needs "no-legacy-abort" to stop a download nobody reads): both are in the
-    // metadata the compiler writes into the file, as JSON.
+    // Each executable starts from its entry, keeps the unstable features of deno.json (the
+    // viewer needs "no-legacy-abort" to stop a download nobody reads) and the V8 flags of
+    // RUNTIME_FLAGS: all three are in the metadata the compiler writes into the file, as JSON.
     const { unstable } = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json")));
     assert.ok(unstable.includes("no-legacy-abort"));
     const entries = { cli: "js/cli_build.js", launcher: "launcher.ts" };
@@ -70,6 +70,10 @@ Deno.test({
       assert.ok(entrypoint?.endsWith(entries[program.name]), `${program.output}: ${entrypoint}`);
       const features = /"unstable_config":\{[^{}]*"features":(\[[^\]]*\])/.exec(metadata)?.[1];
       assert.deepEqual(JSON.parse(features ?? "null"), unstable, program.output);
+      const v8Flags = JSON.parse(/"v8_flags":(\[[^\]]*\])/.exec(metadata)?.[1] ?? "[]");
+      for (const flag of v8FlagsOf(RUNTIME_FLAGS)) {
+        assert.ok(v8Flags.includes(flag), `${program.output} lacks ${flag}: ${v8Flags}`);
+      }
     }
   },
 });
@@ -100,6 +104,13 @@ Deno.test({
     assert.match(log, /DENORT_BIN/);
   },
 });
+
+/** The V8 flags among Deno's flags (`--v8-flags=A,B`). */
+function v8FlagsOf(flags: readonly string[]): string[] {
+  return flags.flatMap((flag) =>
+    flag.startsWith("--v8-flags=") ? flag.slice("--v8-flags=".length).split(",") : []
+  );
+}
 
 function withoutDenortBin(): Record<string, string> {
   const env = Deno.env.toObject();

@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import type { CliIo } from "../cli/context.ts";
-import { PERMISSION_FLAGS } from "../scripts/permissions.ts";
+import { RUNTIME_FLAGS } from "../scripts/runtime_flags.ts";
 
 export const ROOT: string = new URL("..", import.meta.url).pathname.replace(/^\/([A-Za-z]:)/, "$1");
 /**
@@ -63,7 +63,7 @@ export interface CliOptions {
   wrapper?: string[];
 }
 
-/** Runs `deno run <PERMISSION_FLAGS> cli.ts ...args` and collects its output. */
+/** Runs `deno run <RUNTIME_FLAGS> cli.ts ...args` and collects its output. */
 export async function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
   return await collectOutput(cliCommand(args, options).spawn(), options.stdin);
 }
@@ -170,7 +170,7 @@ export function cliCommand(args: string[], options: CliOptions = {}): Deno.Comma
   const [program, ...programArgs] = [
     ...(options.wrapper ?? []),
     Deno.execPath(),
-    ...["run", "--quiet", ...PERMISSION_FLAGS, CLI, ...args],
+    ...["run", "--quiet", ...RUNTIME_FLAGS, CLI, ...args],
   ];
   return new Deno.Command(program, {
     args: programArgs,

@@ -16,7 +16,7 @@ import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { main } from "../cli.ts";
 import { durationSeconds } from "../lib/batch.ts";
-import { PERMISSION_FLAGS } from "../scripts/permissions.ts";
+import { RUNTIME_FLAGS } from "../scripts/runtime_flags.ts";
 import { LEGACY_AUDIT_LOG_SQL } from "./fixtures.ts";
 import {
   CLI,
@@ -431,7 +431,7 @@ async function syscallOrder(args: string[], stdin?: string) {
       Deno.execPath(),
       "run",
       "--quiet",
-      ...PERMISSION_FLAGS,
+      ...RUNTIME_FLAGS,
       CLI,
       ...args,
     ],
@@ -871,7 +871,7 @@ async function nobodyRunner(denoDir: string): Promise<Runner> {
         Deno.execPath(),
         "run",
         "--quiet",
-        ...PERMISSION_FLAGS,
+        ...RUNTIME_FLAGS,
         CLI,
         ...args,
       ],
@@ -902,7 +902,7 @@ async function runWithRawBytes(shellArgs: string, env: string = "", timeoutMs = 
   const script =
     `deno="$1"; cli="$2"; shift 2; ${env} exec "$deno" run --quiet "$@" "$cli" ${shellArgs}`;
   const child = new Deno.Command("sh", {
-    args: ["-c", script, "sh", Deno.execPath(), CLI, ...PERMISSION_FLAGS],
+    args: ["-c", script, "sh", Deno.execPath(), CLI, ...RUNTIME_FLAGS],
     env: { NO_COLOR: "1", AUDIT_TRAIL_DB: "", AUDIT_TRAIL_USER: "", AUDIT_TRAIL_RUN_ID: "" },
     stdout: "piped",
     stderr: "piped",

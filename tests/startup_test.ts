@@ -11,14 +11,14 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { PERMISSION_FLAGS } from "../scripts/permissions.ts";
+import { RUNTIME_FLAGS } from "../scripts/runtime_flags.ts";
 import { migratedFile } from "./fixtures.ts";
 import { CLI, collectOutput, tempDir } from "./helpers.ts";
 
 /** Runs a Deno script and returns the Node-compatibility modules it loaded, with its output. */
 async function lazyLoads(script: string, args: string[]) {
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", "--no-npm", ...PERMISSION_FLAGS, script, ...args],
+    args: ["run", "--quiet", "--no-npm", ...RUNTIME_FLAGS, script, ...args],
     env: { DENO_LOG_LAZY_LOAD: "1", NO_COLOR: "1", AUDIT_TRAIL_DB: "", AUDIT_TRAIL_RUN_ID: "" },
     stdin: "null",
     stdout: "piped",
