@@ -16,6 +16,7 @@
  */
 import { parseArgs } from "node:util";
 import { join, relative } from "node:path";
+import { RUNTIME_FLAGS } from "./runtime_flags.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/^\/([A-Za-z]:)/, "$1");
 
@@ -124,7 +125,7 @@ async function main(args: string[]): Promise<number> {
   console.error(
     `build: ${result.files.length} files, ${Math.round(result.bytes / 1024)} KB in ` +
       `${relative(Deno.cwd(), values["out-dir"]!) || "."}; run it as ` +
-      `deno run --allow-all ${relative(Deno.cwd(), result.entry)} COMMAND …`,
+      `deno run ${RUNTIME_FLAGS.join(" ")} ${relative(Deno.cwd(), result.entry)} COMMAND …`,
   );
   return 0;
 }

@@ -77,6 +77,15 @@ Deno.test({
     for (const name of result.files) {
       const text = await Deno.readTextFile(join(dir.path, name));
       assert.doesNotMatch(text, /\bimport\("\.\//, `${name} has a literal import of a built file`);
+      // Each file holds modules of ours or passes on another file's exports (a module loaded
+      // on demand that lives in a shared file). A file of the bundler's helpers alone (a tagged
+      // template with `</script>` in it made one) is imported by every other file: one module
+      // more at every command's start.
+      assert.match(
+        text,
+        /^\/\/ [\w/.-]+\.ts$|^\} from "\.\/chunk-/m,
+        `${name} holds no module of ours:\n${text}`,
+      );
     }
     const { code, stdout, stderr } = await new Deno.Command(Deno.execPath(), {
       args: [
