@@ -16,8 +16,9 @@
  *
  * The command under test is the built program the executable is compiled from (`deno task
  * build`, into dist/js), run as `deno run <RUNTIME_FLAGS> dist/js/cli_build.js …` with the
- * permissions the executable gets; `deno run` adds its own start-up time, which the bare Deno
- * peer (scripts/bench_bare.ts: `node:sqlite` and the same statement, nothing else) pays too.
+ * flags the executable gets; `deno run` adds its own start-up time, which the bare Deno peer
+ * (scripts/bench_bare.ts: `node:sqlite` and the same statement, nothing else, run with the
+ * same flags) pays too.
  * The start-up figures also show `deno run cli.ts`, the program run from its source.
  *
  * Scripts of their own may add or replace cases: `scripts/bench_bundle.ts`,
@@ -783,7 +784,7 @@ function createContext(options: {
     cliSource: (
       ...args
     ) => [Deno.execPath(), "run", "--quiet", ...RUNTIME_FLAGS, join(ROOT, "cli.ts"), ...args],
-    bare: (...args) => [Deno.execPath(), "run", "--quiet", "--allow-all", bare, ...args],
+    bare: (...args) => [Deno.execPath(), "run", "--quiet", ...RUNTIME_FLAGS, bare, ...args],
     original: (...args) =>
       tools.python && tools.original ? [tools.python, options.originalPath, ...args] : null,
     eventFiles: (size) =>

@@ -53,7 +53,7 @@ const bareCentral = (url: string, site: string) => [
   Deno.execPath(),
   "run",
   "--quiet",
-  "--allow-all",
+  ...RUNTIME_FLAGS,
   new URL("./bench_bare_central.ts", import.meta.url).pathname,
   url,
   site,

@@ -10,14 +10,15 @@
  * anything.
  *
  * `--v8-flags=--no-lazy`: V8 compiles a function at its first call, in every process, unless it
- * was compiled with its module; Deno's code cache keeps only what was compiled with the module.
- * So every run of a command compiled again each function it called: about 2.5 ms of a 25 ms
- * `log` (the unrolled SHA-256 alone 1.2 ms, once the build had dropped the parentheses that
- * made V8 compile it early). Compiled with their modules, the functions come from the code
- * cache from the second run on: `log` 1.1 ms faster, `query --sku` 2 ms, and no command
- * measured slower or larger (`bundle --compress`, `report`, `stats`, CSV export, `batch show`;
- * medians of 11 to 41 runs in turns; DEVELOPERS.md, "Where one `log` process spends its time").
- * The first run after an installation compiles more, once.
+ * was compiled with its module, and Deno's code cache keeps only what was compiled with the
+ * module. So every `log` compiled again each function it called: the unrolled SHA-256 alone
+ * cost 1.2 ms of about 25 (the build drops the parentheses that made V8 compile it early), the
+ * other functions 0.9 ms more (medians of 41 runs in turns, load 2.4). With the flag they come
+ * from the code cache from the second run on. Deno's own start is the same with it or without
+ * (the bare script and an empty one, 41 runs each), and `bundle --compress`, `report`,
+ * `stats`, the CSV export and `batch show` were no slower or larger in memory (11 runs each).
+ * The first run after an installation compiles more, once. The benchmark's bare Deno peer runs
+ * with the same flags.
  *
  * @module
  */
