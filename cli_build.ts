@@ -13,7 +13,6 @@
  */
 import { main } from "./cli.ts";
 import { useOnDemandLoaders } from "./cli/context.ts";
-import { formatHelperLoaders } from "./lib/output.ts";
 
 useOnDemandLoaders({
   "cli/migrate.ts": () => import("./cli/migrate.ts"),
@@ -41,8 +40,6 @@ useOnDemandLoaders({
   "lib/batch_run.ts": () => import("./lib/batch_run.ts"),
   "lib/batch_outcome.ts": () => import("./lib/batch_outcome.ts"),
 });
-formatHelperLoaders.csv = () => import("./lib/csv.ts");
-formatHelperLoaders.table = () => import("./lib/table.ts");
 
 // A worker started from one of the built files may load this one with it: only the process's
 // main module runs the command line.

@@ -214,17 +214,11 @@ const WRITERS: Record<
 
 // The CSV and table helpers load by computed specifiers: a literal `import("./csv.ts")` makes
 // `deno run` read both modules at the start of every command that writes rows, whatever its
-// format. The built program (`cli_build.ts`) replaces both loaders with imports its bundler
-// can follow.
-
-/** How the CSV and table writers' helpers are loaded, when a format needs them. */
-export const formatHelperLoaders = {
-  csv: (): Promise<typeof import("./csv.ts")> => import(new URL("./csv.ts", import.meta.url).href),
-  table: (): Promise<typeof import("./table.ts")> =>
-    import(new URL("./table.ts", import.meta.url).href),
-};
-const loadCsv = () => formatHelperLoaders.csv();
-const loadTable = () => formatHelperLoaders.table();
+// format. The build (`scripts/build.ts`) points each at the file it made of the module.
+const loadCsv = (): Promise<typeof import("./csv.ts")> =>
+  import(new URL("./csv.ts", import.meta.url).href);
+const loadTable = (): Promise<typeof import("./table.ts")> =>
+  import(new URL("./table.ts", import.meta.url).href);
 
 /**
  * A row's record as JSON text, as `JSON.stringify` writes an object with the `columns` as keys

@@ -106,7 +106,20 @@ export function rewriteImports(
     return Object.hasOwn(packages, specifier)
       ? `import(${JSON.stringify(packages[specifier])})`
       : literal;
-  });
+  }).replace(
+    // A module of lib/ loads a sibling by a computed specifier (see `lib/output.ts`): in the
+    // built program the sibling is the file the bundler made of it, `NAME-HASH.js`.
+    /\bimport\(new URL\("\.\/([\w-]+)\.ts", import\.meta\.url\)\.href\)/g,
+    (_, name: string) => {
+      const built = [...written].filter((f) => new RegExp(`^${name}-[A-Z0-9]+\\.js$`).test(f));
+      if (built.length !== 1) {
+        throw new Error(
+          `${file} imports ./${name}.ts, which the build made ${built.length} files of`,
+        );
+      }
+      return `import(new URL(${JSON.stringify(`./${built[0]}`)}, import.meta.url).href)`;
+    },
+  );
 }
 
 async function main(args: string[]): Promise<number> {

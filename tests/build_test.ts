@@ -63,6 +63,29 @@ Deno.test("build rewrites imports of its own files as computed, and npm packages
     () => rewriteImports('import("./gone.js")', written, packages, "cli_build.js"),
     /cli_build\.js imports \.\/gone\.js, which the build did not write/,
   );
+  // A module of lib/ loading a sibling by a computed specifier gets the file made of it.
+  const siblings = new Set(["chunk-X1.js", "csv-CD34.js", "table-EF56.js", "table_cells-GH78.js"]);
+  assert.equal(
+    rewriteImports(
+      'const a = () => import(new URL("./csv.ts", import.meta.url).href);\n' +
+        'const b = () => import(new URL("./table.ts", import.meta.url).href);',
+      siblings,
+      packages,
+      "chunk-X1.js",
+    ),
+    'const a = () => import(new URL("./csv-CD34.js", import.meta.url).href);\n' +
+      'const b = () => import(new URL("./table-EF56.js", import.meta.url).href);',
+  );
+  assert.throws(
+    () =>
+      rewriteImports(
+        'import(new URL("./gone.ts", import.meta.url).href)',
+        siblings,
+        packages,
+        "chunk-X1.js",
+      ),
+    /chunk-X1\.js imports \.\/gone\.ts, which the build made 0 files of/,
+  );
 });
 
 Deno.test({
