@@ -28,7 +28,7 @@ Deno.test("central store: a URL leaving out host, port, user or database is comp
   await t.step("every command takes postgres:///DATABASE from the PG* variables", async () => {
     const url = `postgres:///${database}`;
     const init = await cliJson(["central", "init", "--central", url], 0, env);
-    assert.deepEqual(init, { central: resolved, from_version: 0, to_version: 1 });
+    assert.deepEqual(init, { central: resolved, from_version: 0, to_version: 2 });
     await pg.psql("CREATE ROLE wh_env LOGIN PASSWORD 'env-pw'");
     assert.deepEqual(
       await cliJson(["central", "grant", "WH-ENV", "--role", "wh_env", "--central", url], 0, env),

@@ -90,7 +90,7 @@ Deno.test("central store: a libpq service file, an application name, several hos
         0,
         env,
       );
-      assert.deepEqual(init, { central: resolved, from_version: 0, to_version: 1 });
+      assert.deepEqual(init, { central: resolved, from_version: 0, to_version: 2 });
       const sites = await cliJson(["central", "sites"], 0, {
         ...env,
         AUDIT_TRAIL_CENTRAL: "postgres://",

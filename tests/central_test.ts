@@ -54,11 +54,11 @@ Deno.test("central store: init, sync, query and verify through the CLI", async (
       assert.deepEqual(await cliJson(["central", "init", "--central", url]), {
         central: url.replace(`:${pg.password}@`, ":***@"),
         from_version: 0,
-        to_version: 1,
+        to_version: 2,
       });
       const again = await cliJson(["central", "init", "--central", url]);
-      assert.equal(again.from_version, 1);
-      assert.equal(again.to_version, 1);
+      assert.equal(again.from_version, 2);
+      assert.equal(again.to_version, 2);
       const tables = await pg.psql(
         "SELECT string_agg(tablename, ',' ORDER BY tablename) FROM pg_tables WHERE tablename LIKE 'audit_trail%'",
         new URL(url).pathname.slice(1),

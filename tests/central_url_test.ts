@@ -239,7 +239,7 @@ Deno.test("CLI: sslmode works as with libpq against a server with a self-signed 
   // require: encrypted, certificate not checked (as libpq); the server logs TLS in use.
   const required = await runCli(["central", "init", "--central", `${url}?sslmode=require`]);
   assert.equal(required.code, 0, required.stderr);
-  assert.equal(JSON.parse(required.stdout).to_version, 1);
+  assert.equal(JSON.parse(required.stdout).to_version, 2);
   assert.equal((await run("require")).stdout, "[]\n");
   assert.match(await pg.serverLog(), /connection authorized: user=postgres .*SSL enabled/);
   // verify-ca and verify-full refuse a certificate no trusted authority signed.

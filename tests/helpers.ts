@@ -61,6 +61,8 @@ export interface CliOptions {
   cwd?: string;
   /** A program and its arguments to run the CLI through: `[...wrapper, deno, "run", …]`. */
   wrapper?: string[];
+  /** Another build's entry to run instead of {@linkcode CLI} (an earlier release, say). */
+  cli?: string;
 }
 
 /** Runs `deno run <RUNTIME_FLAGS> cli.ts ...args` and collects its output. */
@@ -170,7 +172,7 @@ export function cliCommand(args: string[], options: CliOptions = {}): Deno.Comma
   const [program, ...programArgs] = [
     ...(options.wrapper ?? []),
     Deno.execPath(),
-    ...["run", "--quiet", ...RUNTIME_FLAGS, CLI, ...args],
+    ...["run", "--quiet", ...RUNTIME_FLAGS, options.cli ?? CLI, ...args],
   ];
   return new Deno.Command(program, {
     args: programArgs,

@@ -5,6 +5,7 @@
  * @module
  */
 import schema1 from "./schema_1.sql" with { type: "text" };
+import schema2 from "./schema_2.sql" with { type: "text" };
 import { SchemaError, UsageError } from "../errors.ts";
 import {
   type CentralConnection,
@@ -18,6 +19,7 @@ import {
 /** The central schema versions this tool knows, in order. */
 const CENTRAL_MIGRATIONS: readonly { version: number; sql: string }[] = [
   { version: 1, sql: schema1 },
+  { version: 2, sql: schema2 },
 ];
 
 /** The central schema version this tool writes and reads. */
@@ -109,6 +111,30 @@ export async function requireSchemaIn(sql: Sql, display: string): Promise<void> 
   }
 }
 
+/**
+ * The rows of `query`, which reads the central schema as this tool's version has it, with
+ * what the schema version asks of it in one round trip. On a store of an older version,
+ * which lacks a column it names, fails as {@linkcode requireSchemaIn} does (saying to run
+ * `central init`) rather than with the missing column.
+ */
+export async function currentSchemaQuery<T>(
+  sql: Sql,
+  display: string,
+  query: Promise<T>,
+): Promise<T> {
+  try {
+    return await query;
+  } catch (error) {
+    if ((error as { code?: string }).code === UNDEFINED_COLUMN) {
+      await requireSchemaIn(sql, display);
+    }
+    throw error;
+  }
+}
+
+/** PostgreSQL's code for a column that does not exist. */
+const UNDEFINED_COLUMN = "42703";
+
 /** What `central grant` prints. */
 export interface CentralGrant {
   /** The site, or null for a reader of every site. */
@@ -120,7 +146,9 @@ export interface CentralGrant {
 /**
  * Lets an existing login role append and read the events of `site` only (or, with `site`
  * null, read every site and write none). The policies read the grant from
- * `audit_trail_grants`; the table rights are granted here as well.
+ * `audit_trail_grants`, which keeps the role's OID beside its name: the grant serves this role
+ * only, not one created later under the same name (granting again to such a role moves it
+ * there). The table rights are granted here as well.
  *
  * @throws {UsageError} When the site name is not valid or the role does not exist.
  */
@@ -153,8 +181,12 @@ export async function grantCentral(
       );
     }
     const quoted = quoteIdentifier(role);
-    await tx`INSERT INTO audit_trail_grants (role, site) VALUES (${role}, ${site ?? "*"})
-             ON CONFLICT DO NOTHING`;
+    // The grant belongs to this role, by its OID as well as its name: a role dropped and
+    // created again under the name gets it only by a grant of its own (made here again).
+    await tx`INSERT INTO audit_trail_grants (role, site, role_oid)
+             SELECT ${role}, ${site ?? "*"}, oid FROM pg_roles WHERE rolname = ${role}
+             ON CONFLICT (role, site) DO UPDATE SET role_oid = excluded.role_oid, granted_at = now()
+             WHERE audit_trail_grants.role_oid IS DISTINCT FROM excluded.role_oid`;
     await tx.unsafe(`GRANT USAGE ON SCHEMA ${quoteIdentifier(await schemaOf(tx))} TO ${quoted}`);
     await tx.unsafe(
       `GRANT SELECT ON audit_trail_schema, audit_trail_grants, audit_trail_sites, audit_trail_events TO ${quoted}`,

@@ -23,6 +23,7 @@ import {
   CentralDivergenceError,
   centralQuery,
   connectCentral,
+  shellWord,
 } from "./connection.ts";
 import {
   centralRecord,
@@ -34,7 +35,12 @@ import {
 } from "./local.ts";
 import { ArchivedEvents } from "./archived.ts";
 import { type CentralBehind, centralBehindArchives, divergenceError } from "./divergence.ts";
-import { CENTRAL_SCHEMA_VERSION, checkSiteName, requireCentralSchema } from "./schema.ts";
+import {
+  CENTRAL_SCHEMA_VERSION,
+  checkSiteName,
+  currentSchemaQuery,
+  requireCentralSchema,
+} from "./schema.ts";
 import type { CentralTarget } from "./url.ts";
 
 /** Options of {@linkcode syncToCentral}. */
@@ -222,27 +228,42 @@ class SyncRun implements Disposable {
   async start(): Promise<void> {
     const { sql, target } = this.central;
     const [row] = await centralQuery(target, () =>
-      sql`
+      currentSchemaQuery(
+        sql,
+        target.display,
+        sql`
         SELECT (SELECT coalesce(max(version), 0) FROM audit_trail_schema) AS version,
                s.site IS NOT NULL AS known, s.last_audit_id,
                encode(s.last_seal, 'hex') AS last_seal, s.hostname,
-               -- As the append policy decides (its owner and superusers pass it by).
-               EXISTS (SELECT 1 FROM audit_trail_grants AS g
-                       WHERE g.role = current_user AND g.site = ${this.site})
+               -- As the append policy decides (its owner and superusers pass it by): a
+               -- grant counts for the role it was made to, by OID as well as name.
+               EXISTS (SELECT 1 FROM audit_trail_grants AS g, pg_roles AS r
+                       WHERE g.role = current_user AND g.site = ${this.site}
+                         AND r.rolname = current_user AND g.role_oid = r.oid)
                OR (SELECT rolsuper OR rolbypassrls FROM pg_roles WHERE rolname = current_user)
                OR (SELECT relowner FROM pg_class WHERE oid = 'audit_trail_events'::regclass)
-                  = (SELECT oid FROM pg_roles WHERE rolname = current_user) AS may_write
-        FROM (SELECT 1) AS one LEFT JOIN audit_trail_sites AS s ON s.site = ${this.site}`);
+                  = (SELECT oid FROM pg_roles WHERE rolname = current_user) AS may_write,
+               EXISTS (SELECT 1 FROM audit_trail_grants AS g
+                       WHERE g.role = current_user AND g.site = ${this.site}) AS named
+        FROM (SELECT 1) AS one LEFT JOIN audit_trail_sites AS s ON s.site = ${this.site}`,
+      ));
     if (row.version !== CENTRAL_SCHEMA_VERSION) await requireCentralSchema(this.central);
     this.#centralHostname = row.hostname;
     if (!row.may_write) {
       // Checked before anything is sent or recorded: with nothing to send, the first sync
       // would otherwise tie this database to a site its role can never write.
       throw new AuditTrailError(
-        `Central store at ${target.display} does not let "${target.user}" write site "${this.site}"`,
+        row.named
+          ? `Central store at ${target.display} does not let "${target.user}" write site "${this.site}": the site was granted to an earlier role of that name, dropped or renamed since`
+          : `Central store at ${target.display} does not let "${target.user}" write site "${this.site}"`,
         {
-          hint:
-            `Check the site name; the administrator grants it with: audit-trail central grant ${this.site} --role ${target.user}. Nothing was recorded: run it again once that is fixed.`,
+          hint: `${
+            row.named
+              ? `If this role is to write the site, the administrator grants it again`
+              : "Check the site name; the administrator grants it"
+          } with: audit-trail central grant ${this.site} --role ${
+            shellWord(target.user)
+          }. Nothing was recorded: run it again once that is fixed.`,
         },
       );
     }
