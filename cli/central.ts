@@ -48,9 +48,13 @@ The central store is a PostgreSQL (15 or newer) database that gathers every site
 (see audit-trail sync). Run these as a role that may create tables and grant rights.
 
 SUBCOMMANDS
-  init     create the central schema, or upgrade it; running it again changes nothing
+  init     create the central schema (version 2), or upgrade it from version 1 in one
+           transaction, keeping the grants of the roles that hold them; running it
+           again changes nothing; a version 2 store refuses builds that know only 1
   grant    let an existing login role append and read the events of SITE only
-           (--reader: read every site, write nothing)
+           (--reader: read every site, write nothing); the grant is that role's, by
+           its OID: a role dropped and created again under the name gets nothing
+           until granted again (and a renamed role, under its new name)
   sites    list the sites, their event counts and when each last sent events
 
 OPTIONS
