@@ -57,18 +57,39 @@ const staleGrant = (role: string, site: string) =>
 
 /**
  * Creates login role `role` with the table rights a site's role has, given by hand (as the
- * administrator's group role would give them), and checks that a grant of `site` that names it
- * but was made to an earlier role lets it neither write nor read that site.
+ * administrator's group role would give them), and checks that the grants of `sites` that name
+ * it but were made to an earlier role let it neither write nor read them, the database saying
+ * why and what to run.
  */
-async function refusedToNewRole(pg: TestPostgres, database: string, role: string, site: string) {
-  const { login } = await loginRole(pg, database, role, "new-pw");
+async function refusedToNewRole(pg: TestPostgres, database: string, role: string, sites: string[]) {
+  const { login, url } = await loginRole(pg, database, role, "new-pw");
   await pg.psql(`GRANT SELECT, INSERT ON audit_trail_events TO ${role}`, database);
-  await pg.psql(`GRANT SELECT ON audit_trail_grants, audit_trail_sites TO ${role}`, database);
-  await assert.rejects(
-    pg.psql(plainInsert(site, 1000), database, login),
-    staleGrant(role, site),
+  await pg.psql(
+    `GRANT SELECT ON audit_trail_schema, audit_trail_grants, audit_trail_sites TO ${role}`,
+    database,
   );
-  assert.equal(await pg.psql("SELECT count(*) FROM audit_trail_events", database, login), "0\n");
+  for (const site of sites) {
+    await assert.rejects(pg.psql(plainInsert(site, 1000), database, login), staleGrant(role, site));
+  }
+  const staleReader = new RegExp(
+    `Role ${role} may not read site ${
+      sites.join(", ")
+    }: that was granted to an earlier role named ${role}, which was dropped or renamed since\nHINT:  If this role is to read them, an administrator grants them again: audit-trail central grant ${
+      sites[0]
+    } --role ${role}`,
+  );
+  for (const table of ["audit_trail_events", "audit_trail_sites"]) {
+    await assert.rejects(pg.psql(`SELECT count(*) FROM ${table}`, database, login), staleReader);
+  }
+  // The command says what the database said, and the command to run.
+  const query = await runCli(["query", "--central", url]);
+  assert.equal(query.code, 1, query.stderr);
+  assert.match(
+    query.stderr.replace("\nhint: ", "\nHINT:  "),
+    new RegExp(
+      `^audit-trail: error: Central store at \\S+ refused "${role}": ${staleReader.source}\\n$`,
+    ),
+  );
 }
 
 Deno.test("central store: a role created again under a dropped role's name inherits none of its grants", async (t) => {
@@ -183,7 +204,7 @@ Deno.test("central store: a role created again under a dropped role's name inher
     async () => {
       await pg.psql("ALTER ROLE wh_lyon RENAME TO wh_lyon_old");
       await pg.psql("ALTER ROLE wh_lyon_old PASSWORD 'second-pc'");
-      await refusedToNewRole(pg, database, "wh_lyon", "WH-PARIS");
+      await refusedToNewRole(pg, database, "wh_lyon", ["WH-LYON", "WH-PARIS"]);
       const renamed = { user: "wh_lyon_old", password: "second-pc" };
       await assert.rejects(
         pg.psql(plainInsert("WH-PARIS", 3), database, renamed),
@@ -299,7 +320,7 @@ Deno.test("central store: version 1 upgraded in place, and refused to a tool tha
   await t.step(
     "a grant whose role no longer existed at the upgrade serves no new role of its name",
     async () => {
-      await refusedToNewRole(pg, database, "wh_gone", "WH-GONE");
+      await refusedToNewRole(pg, database, "wh_gone", ["WH-GONE"]);
     },
   );
 

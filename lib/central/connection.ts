@@ -429,8 +429,11 @@ export function translateCentralError(error: unknown, target: CentralTarget): un
     return new AuditTrailError(
       `Central store at ${where} refused "${target.user}": ${message}`,
       {
-        hint:
-          `A site's role gets its rights from the administrator (audit-trail central grant SITE --role ${
+        // The central schema's own refusals (a grant made to an earlier role of the name)
+        // name the command that lifts them.
+        hint: e.hint
+          ? redactSecrets(e.hint, target)
+          : `A site's role gets its rights from the administrator (audit-trail central grant SITE --role ${
             shellWord(target.user)
           }); central init needs a role that may create tables in the database.`,
         cause: error,

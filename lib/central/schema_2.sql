@@ -36,6 +36,38 @@ BEGIN
 END
 $$;
 
+-- Refuses reading to a role whose every grant was made to an earlier role of its name: it may
+-- read nothing, and an empty answer would pass for an empty store. A role with a grant of its
+-- own reads its sites, the others' rows hidden as ever. The read policies ask only for a row
+-- their grants do not cover, and once per statement (an initplan).
+CREATE FUNCTION audit_trail_refuse_stale_reader() RETURNS boolean LANGUAGE plpgsql STABLE AS $$
+DECLARE
+  stale text[];
+BEGIN
+  IF EXISTS (SELECT 1 FROM audit_trail_grants AS g
+             WHERE g.role = current_user
+               AND g.role_oid = (SELECT r.oid FROM pg_roles AS r WHERE r.rolname = current_user)) THEN
+    RETURN false;
+  END IF;
+  SELECT array_agg(g.site ORDER BY g.site) INTO stale FROM audit_trail_grants AS g
+  WHERE g.role = current_user;
+  IF stale IS NOT NULL THEN
+    RAISE EXCEPTION USING
+      ERRCODE = 'insufficient_privilege',
+      MESSAGE = format('Role %s may not read %s: that was granted to an earlier role named %s, which was dropped or renamed since',
+                       current_user,
+                       CASE WHEN '*' = ANY (stale) THEN 'every site (as a reader)'
+                            ELSE 'site ' || array_to_string(stale, ', ') END,
+                       current_user),
+      HINT = format('If this role is to read them, an administrator grants them again: audit-trail central grant %s --role %s',
+                    CASE WHEN '*' = ANY (stale) THEN '--reader' ELSE stale[1] END,
+                    CASE WHEN current_user ~ '^[A-Za-z0-9_.@%+=:,/-]+$' THEN current_user::text
+                         ELSE '''' || replace(current_user, '''', '''\''''') || '''' END);
+  END IF;
+  RETURN false;
+END
+$$;
+
 -- The current role's grants count only when made to it: same name and same OID. Each
 -- subquery runs once per statement (an initplan), whatever the number of rows.
 ALTER POLICY audit_trail_events_read ON audit_trail_events
@@ -45,7 +77,8 @@ ALTER POLICY audit_trail_events_read ON audit_trail_events
          OR site = ANY (ARRAY(SELECT g.site FROM audit_trail_grants AS g
                               WHERE g.role = current_user
                                 AND g.role_oid = (SELECT r.oid FROM pg_roles AS r
-                                                  WHERE r.rolname = current_user))));
+                                                  WHERE r.rolname = current_user)))
+         OR (SELECT audit_trail_refuse_stale_reader()));
 ALTER POLICY audit_trail_events_append ON audit_trail_events
   WITH CHECK (site = ANY (ARRAY(SELECT g.site FROM audit_trail_grants AS g
                                 WHERE g.role = current_user AND g.site <> '*'
@@ -59,7 +92,8 @@ ALTER POLICY audit_trail_sites_read ON audit_trail_sites
          OR site = ANY (ARRAY(SELECT g.site FROM audit_trail_grants AS g
                               WHERE g.role = current_user
                                 AND g.role_oid = (SELECT r.oid FROM pg_roles AS r
-                                                  WHERE r.rolname = current_user))));
+                                                  WHERE r.rolname = current_user)))
+         OR (SELECT audit_trail_refuse_stale_reader()));
 
 -- As in version 1, but a grant counts only for the role it was made to.
 CREATE OR REPLACE FUNCTION audit_trail_start_site(p_site text, p_previous_audit_id bigint,
@@ -92,6 +126,8 @@ $$;
 DO $$
 BEGIN
   EXECUTE format('ALTER FUNCTION audit_trail_refuse_stale_grant(text, name) SET search_path = %I, pg_temp',
+                 current_schema());
+  EXECUTE format('ALTER FUNCTION audit_trail_refuse_stale_reader() SET search_path = %I, pg_temp',
                  current_schema());
   EXECUTE format('ALTER FUNCTION audit_trail_start_site(text, bigint, bytea) SET search_path = %I, pg_temp',
                  current_schema());
