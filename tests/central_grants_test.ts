@@ -272,6 +272,32 @@ Deno.test("central store: version 1 upgraded in place, and refused to a tool tha
     assert.equal(await fingerprint(dbA), before);
   });
 
+  await t.step("an upgrade that fails half-way leaves version 1 whole", async () => {
+    // An object of the name version 2 creates, late in its script, makes it fail there.
+    await pg.psql(
+      "CREATE FUNCTION audit_trail_refuse_stale_reader() RETURNS boolean LANGUAGE sql AS 'SELECT false'",
+      database,
+    );
+    const failed = await runCli(["central", "init", "--central", url]);
+    assert.equal(failed.code, 1, failed.stderr);
+    assert.match(failed.stderr, /audit_trail_refuse_stale_reader/);
+    assert.equal(await count(pg, database, "SELECT max(version) FROM audit_trail_schema"), "1");
+    assert.equal(
+      await count(
+        pg,
+        database,
+        `SELECT count(*) FROM pg_attribute
+         WHERE attrelid = 'audit_trail_grants'::regclass AND attname = 'role_oid'`,
+      ),
+      "0",
+    );
+    assert.equal(
+      JSON.parse((await old(["sync", "--central", b.url, "--db", dbB])).stdout).sent,
+      0,
+    );
+    await pg.psql("DROP FUNCTION audit_trail_refuse_stale_reader()", database);
+  });
+
   await t.step("central init upgrades it: every row, chain and live grant kept", async () => {
     const perSite =
       "SELECT string_agg(site || ':' || events, ',' ORDER BY site) FROM audit_trail_sites";
