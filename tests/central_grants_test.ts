@@ -9,9 +9,30 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { fingerprint, migratedDb, ROOT, runCli, tempDir } from "./helpers.ts";
 import { cliJson, logEvents, startPostgres, type TestPostgres } from "./pg_support.ts";
+import { report } from "./reliability/_support.ts";
 
 /** A build of central schema version 1: the last before version 2 when this test was written. */
 const VERSION_1_BUILD = "d071a8df162de8d977d6d180d437aad78381c8d9";
+
+/**
+ * Why that build cannot be had here (a copy of the project without its git history, such as
+ * a shallow clone), or null: the upgrade test is then reported as ignored, with the reason.
+ */
+const VERSION_1_MISSING: string | null = await (async () => {
+  try {
+    const { success } = await new Deno.Command("git", {
+      args: ["-C", ROOT, "cat-file", "-e", `${VERSION_1_BUILD}^{commit}`],
+      stdout: "null",
+      stderr: "null",
+    }).output();
+    return success ? null : `needs commit ${VERSION_1_BUILD.slice(0, 7)} in git history`;
+  } catch (error) {
+    return `needs git (${(error as Error).message})`;
+  }
+})();
+if (VERSION_1_MISSING) {
+  report(`central store upgrade from version 1 is ignored here: ${VERSION_1_MISSING}`);
+}
 
 /** That build's program, extracted from git into `dir`: its `cli.ts`. */
 async function versionOneTool(dir: string): Promise<string> {
@@ -214,7 +235,11 @@ Deno.test("central store: a role created again under a dropped role's name inher
   );
 });
 
-Deno.test("central store: version 1 upgraded in place, and refused to a tool that knows only version 1", async (t) => {
+Deno.test({
+  name:
+    "central store: version 1 upgraded in place, and refused to a tool that knows only version 1",
+  ignore: VERSION_1_MISSING !== null,
+}, async (t) => {
   await using pg = await startPostgres();
   await using dir = await tempDir();
   const v1 = await versionOneTool(dir.path);
