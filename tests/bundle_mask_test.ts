@@ -130,10 +130,10 @@ Deno.test("maskDatabase() masks every table of a copy: triggers set aside and re
     check.close();
   }
   assert.deepEqual(result.columns, [
-    { table: "kv", column: "v", cells: 2 },
-    { table: "orders", column: "number", cells: 2 },
-    { table: "orders", column: "note", cells: 2 },
-    { table: "search", column: "body", cells: 1 },
+    { table: "kv", column: "v", cells: 2, by: ["settings"] },
+    { table: "orders", column: "number", cells: 2, by: ["settings"] },
+    { table: "orders", column: "note", cells: 2, by: ["settings"] },
+    { table: "search", column: "body", cells: 1, by: ["settings"] },
   ]);
   assert.equal(result.cells, 7);
   assert.equal(result.occurrences, 8);

@@ -628,8 +628,8 @@ Deno.test("CLI bundle masks a short secret that equals a user name or part of an
     });
     assert.equal(manifest.redactions.total, 7);
     assert.deepEqual(manifest.redactions.database.columns, [
-      { table: "audit_log", column: "details", cells: 1 },
-      { table: "audit_log", column: "user", cells: 1 },
+      { table: "audit_log", column: "details", cells: 1, by: ["settings"] },
+      { table: "audit_log", column: "user", cells: 1, by: ["settings"] },
     ]);
     assert.deepEqual(manifest.redactions.database.audit_ids, {
       count: 1,

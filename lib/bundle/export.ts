@@ -364,26 +364,27 @@ async function copyDatabase(bundle: Bundle, signal: AbortSignal): Promise<StepRe
         await maskFileBytes(bundle.workspace.path(name), bundle.masker),
       );
     }
-    if (snapshot.files.includes(BACKUP_NAME)) {
-      const masking = maskDatabase(bundle.workspace.path(BACKUP_NAME), bundle.masker, signal);
-      bundle.redactions.database = masking;
-      countRedactions(bundle, BACKUP_NAME, masking.occurrences);
-      if (masking.cells) note = `${note ? `${note}, ` : ""}${masking.cells} values masked`;
-      // The check that masking worked: a secret still there fails the step, which removes
-      // the file rather than ship it.
-      const scanner = new SecretScanner(bundle.secrets);
-      const scan = scanner.file();
-      if (scanner.active) {
-        await hashFile(bundle.workspace.path(BACKUP_NAME), { signal, onChunk: scan.feed });
-      }
-      const left = scan.found();
-      if (left.length) {
-        throw new Error(
-          `${BACKUP_NAME} was left out: the value of the settings key ${
-            left.map((k) => `"${k}"`).join(", ")
-          } could not be masked in it`,
-        );
-      }
+  }
+  if (snapshot.files.includes(BACKUP_NAME)) {
+    // The application's credentials are masked whether or not the settings name any.
+    const masking = maskDatabase(bundle.workspace.path(BACKUP_NAME), bundle.masker, signal);
+    bundle.redactions.database = masking;
+    countRedactions(bundle, BACKUP_NAME, masking.occurrences);
+    if (masking.cells) note = `${note ? `${note}, ` : ""}${masking.cells} values masked`;
+    // The check that masking worked: a secret still there fails the step, which removes
+    // the file rather than ship it.
+    const scanner = new SecretScanner(bundle.secrets);
+    const scan = scanner.file();
+    if (scanner.active) {
+      await hashFile(bundle.workspace.path(BACKUP_NAME), { signal, onChunk: scan.feed });
+    }
+    const left = scan.found();
+    if (left.length) {
+      throw new Error(
+        `${BACKUP_NAME} was left out: the value of the settings key ${
+          left.map((k) => `"${k}"`).join(", ")
+        } could not be masked in it`,
+      );
     }
   }
   if (bundle.compress && snapshot.files.includes(BACKUP_NAME)) await zipBackup(bundle);

@@ -93,7 +93,6 @@ export class SecretMasker {
    */
   maskBytes(bytes: Uint8Array): { bytes: Uint8Array; count: number } {
     if (!this.#longPattern) return { bytes, count: 0 };
-    // Latin-1 maps each byte to one character, so offsets in the text are offsets in bytes.
     const text = latin1(bytes);
     let count = 0;
     let copy: Uint8Array | undefined;
@@ -202,7 +201,8 @@ function alternation(needles: readonly string[]): RegExp | null {
   return new RegExp(parts.join("|"), "gu");
 }
 
-function latin1(bytes: Uint8Array): string {
+/** Bytes as Latin-1 text: one character a byte, so offsets in the text are offsets in bytes. */
+export function latin1(bytes: Uint8Array): string {
   let text = "";
   for (let i = 0; i < bytes.length; i += 8192) {
     text += String.fromCharCode(...bytes.subarray(i, i + 8192));

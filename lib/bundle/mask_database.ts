@@ -1,22 +1,58 @@
 /**
- * Masking the settings' secrets inside the bundle's copy of the database (never the live
- * file): every text cell of every table, and the BLOBs, that holds one.
+ * Masking the bundle's copy of the database (never the live file), through SQLite so that
+ * indexes stay right:
+ *
+ * - in every table, the settings' secrets (mask.ts) wherever a text cell or a BLOB holds one;
+ * - in the inventory application's tables (every table but audit-trail's own), the values of
+ *   columns whose name says they hold a credential, and whatever the bundle's patterns
+ *   recognise anywhere else (app_secrets.ts gives the rules and what a masked value becomes).
+ *
+ * Tables are read in pages of keys (`rowid`, or a WITHOUT ROWID table's primary key), each
+ * page with all() and written before the next: memory stays bounded however large a table is.
+ * SQLite picks the cells worth reading (a credential column's non-NULL values, cells holding a
+ * secret's text or a pattern's fixed text), so a table without any costs one scan and no
+ * JavaScript per row.
  *
  * @module
  */
 import { DatabaseSync, type SQLInputValue } from "node:sqlite";
 import type { SecretMasker } from "./mask.ts";
-import { REDACTED } from "./redact.ts";
 import { quote } from "./logical_copy.ts";
+import {
+  BY_COLUMN_NAME,
+  BY_SETTINGS,
+  type Cell,
+  isCredentialColumn,
+  isToolTable,
+  maskCredential,
+  maskPatternsInBytes,
+  maskPatternsInText,
+  numbered,
+  patternCandidate,
+} from "./app_secrets.ts";
+
+/** One column that had values masked. */
+export interface MaskedColumn {
+  table: string;
+  column: string;
+  /** Cells whose value was masked. */
+  cells: number;
+  /**
+   * Why, sorted: `column name` (its name says it holds a credential: every value masked),
+   * `settings` (a secret of the settings found in it), or the patterns.ts rule ids that
+   * recognised a secret by its shape (`jwt`, `url-signature`, …).
+   */
+  by: string[];
+}
 
 /** What {@linkcode maskDatabase} changed. */
 export interface DatabaseMasking {
   /** Cells whose value was masked, all tables together. */
   cells: number;
-  /** Occurrences masked (a cell may hold several). */
+  /** Occurrences masked (a cell may hold several; a credential column's value counts one). */
   occurrences: number;
-  /** Per column that had any: `{ table, column, cells }`. */
-  columns: { table: string; column: string; cells: number }[];
+  /** Per column that had any, by table and column name. */
+  columns: MaskedColumn[];
   /**
    * The events of `audit_log` that were masked: their seals no longer match them, so
    * `audit-trail verify` of the copy reports them as modified. `ranges` lists them as
@@ -28,23 +64,36 @@ export interface DatabaseMasking {
 
 /** How many audit_id ranges the manifest lists at most. */
 export const MAX_RANGES = 1000;
-/** Rows read and changed per page (and transaction): bounds memory and the in-memory journal. */
+/** Rows read and changed per page: bounds the memory they take in JavaScript. */
 const PAGE_ROWS = 2000;
+/** SQLite's page cache while masking, in KiB: bounds what SQLite holds, whatever the table. */
+const CACHE_KIB = 65_536;
 
 interface Table {
   name: string;
   /** The columns that identify a row: `rowid`, or a WITHOUT ROWID table's primary key. */
   key: string[];
-  columns: string[];
+  columns: Column[];
   fts5: boolean;
 }
 
+interface Column {
+  name: string;
+  /** Every value is masked: the name says it holds a credential. */
+  credential: boolean;
+  /** The patterns of patterns.ts are looked for in it. */
+  patterns: boolean;
+  /** A UNIQUE index (or a WITHOUT ROWID table's key) covers it. */
+  unique: boolean;
+}
+
 /**
- * Masks every text and BLOB cell of the database at `path` that holds a secret of `masker`,
- * through SQLite (indexes stay right). Triggers are set aside meanwhile (the append-only ones
- * would refuse the change) and restored afterwards; `secure_delete` zeroes what the old values
- * leave behind in the file. FTS5 tables are masked through their own interface and merged,
- * so their index no longer holds the old words.
+ * Masks the database at `path` as the module says. Triggers are set aside meanwhile (the
+ * append-only ones would refuse the change, an application's would stamp rows) and restored
+ * afterwards, CHECK constraints are not enforced (`[REDACTED]` is longer than a 4-digit PIN);
+ * `secure_delete` zeroes what the old values leave behind in the file. FTS5 tables are
+ * masked through their own interface and merged, so their index no longer holds the old
+ * words.
  */
 export function maskDatabase(
   path: string,
@@ -57,7 +106,6 @@ export function maskDatabase(
     columns: [],
     audit_ids: { count: 0, ranges: [], complete: true },
   };
-  if (!masker.active) return result;
   // A raw connection that begins and commits its own transactions: the file is the bundle's
   // private copy, which nobody else opens, so openDatabase's settings and writeTransaction's
   // lock waits (made for the shared database) have nothing to do here.
@@ -65,8 +113,14 @@ export function maskDatabase(
   // own, so parent and child differ for a moment (or for good, when UNIQUE values are numbered).
   const db = new DatabaseSync(path, { enableForeignKeyConstraints: false });
   try {
-    // The journal is kept in memory, so no page with a secret is written to a file beside it.
-    db.exec("PRAGMA secure_delete = ON; PRAGMA journal_mode = MEMORY; PRAGMA synchronous = OFF");
+    const tables = maskableTables(db, masker);
+    if (tables.length === 0) return result;
+    // No journal: no page with a secret is written to a file beside it, and a table is masked
+    // in one transaction without holding its old pages anywhere (a journal in memory would
+    // grow with the table). Nothing needs rolling back: a copy whose masking failed is not
+    // shipped. The cache holds a large table's index pages while their entries change.
+    db.exec(`PRAGMA secure_delete = ON; PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF;
+      PRAGMA ignore_check_constraints = ON; PRAGMA cache_size = -${CACHE_KIB}`);
     const triggers = db.prepare(
       "SELECT name, sql FROM sqlite_schema WHERE type = 'trigger' AND sql IS NOT NULL ORDER BY rowid",
     ).all() as { name: string; sql: string }[];
@@ -74,12 +128,14 @@ export function maskDatabase(
     for (const { name } of triggers) db.exec(`DROP TRIGGER ${quote(name)}`);
     db.exec("COMMIT");
     try {
-      for (const table of maskableTables(db)) {
+      for (const table of tables) {
         signal?.throwIfAborted();
         maskTable(db, table, masker, result, signal);
       }
     } finally {
-      if (db.isTransaction) db.exec("ROLLBACK");
+      // Without a journal there is no rolling back: what was done is kept (and the copy is
+      // not shipped, since the masking failed).
+      if (db.isTransaction) db.exec("COMMIT");
       db.exec("BEGIN");
       for (const { sql } of triggers) db.exec(sql);
       db.exec("COMMIT");
@@ -91,7 +147,8 @@ export function maskDatabase(
   return result;
 }
 
-function maskableTables(db: DatabaseSync): Table[] {
+/** The tables with anything to look for, by name. */
+function maskableTables(db: DatabaseSync, masker: SecretMasker): Table[] {
   const list = db.prepare("PRAGMA table_list").all() as {
     schema: string;
     name: string;
@@ -100,26 +157,54 @@ function maskableTables(db: DatabaseSync): Table[] {
   }[];
   const tables: Table[] = [];
   for (const entry of list) {
-    // Shadow tables belong to a virtual table, which is masked through its own interface.
+    // Shadow tables belong to a virtual table, which is masked through its own interface;
+    // views hold no rows of their own.
     if (entry.schema !== "main" || entry.name.startsWith("sqlite_")) continue;
     if (entry.type !== "table" && entry.type !== "virtual") continue;
     const sql = (db.prepare("SELECT sql FROM sqlite_schema WHERE name = ?").get(entry.name)
       ?.sql ?? "") as string;
     const fts5 = /\bUSING\s+fts5\b/i.test(sql);
     if (entry.type === "virtual" && !fts5) continue;
+    const application = !isToolTable(entry.name);
+    if (!application && !masker.active) continue;
     const info = db.prepare(`PRAGMA table_xinfo(${quote(entry.name)})`).all() as {
       name: string;
       pk: number;
       hidden: number;
     }[];
+    const unique = uniqueColumns(db, entry.name);
     // hidden 1: a virtual table's hidden column; 2 and 3: generated columns (computed).
-    const columns = info.filter((c) => c.hidden === 0).map((c) => c.name);
+    const columns = info.filter((c) => c.hidden === 0).map((c) => {
+      const credential = application && isCredentialColumn(c.name);
+      return {
+        name: c.name,
+        credential,
+        patterns: application && !credential,
+        unique: unique.has(c.name),
+      };
+    });
+    if (columns.length === 0) continue;
     const key = entry.wr
       ? info.filter((c) => c.pk > 0).sort((a, b) => a.pk - b.pk).map((c) => c.name)
       : ["rowid"];
     tables.push({ name: entry.name, key, columns, fts5 });
   }
   return tables.sort((a, b) => a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+}
+
+/** The columns of `table` that some UNIQUE index (a primary key's too) covers. */
+function uniqueColumns(db: DatabaseSync, table: string): Set<string> {
+  const names = new Set<string>();
+  const indexes = db.prepare(`PRAGMA index_list(${quote(table)})`).all() as {
+    name: string;
+    unique: number;
+  }[];
+  for (const index of indexes.filter((i) => i.unique)) {
+    for (const { name } of db.prepare(`PRAGMA index_info(${quote(index.name)})`).all()) {
+      if (typeof name === "string") names.add(name);
+    }
+  }
+  return names;
 }
 
 function maskTable(
@@ -129,114 +214,175 @@ function maskTable(
   result: DatabaseMasking,
   signal?: AbortSignal,
 ): void {
-  if (table.columns.length === 0) return;
   const name = quote(table.name);
   const keys = table.key.map((k) => k === "rowid" ? "rowid" : quote(k));
   const keyTuple = `(${keys.join(", ")})`;
-  // SQLite finds the candidate rows (instr works on text and on a BLOB's bytes); the masker
-  // then decides, by its token rule, what is really masked. Pages in key order, each read
-  // with all() (iterate() can end early without an error) and written before the next, so
-  // memory stays bounded however many rows hold a secret.
+  // SQLite finds the candidate cells (instr works on text and on a BLOB's bytes); the masker
+  // and the patterns then decide, by their own rules, what is really masked. A column is read
+  // only in the rows where it is a candidate (a large BLOB beside a password is not).
   const needles = masker.needles;
+  const condition = (column: Column) => {
+    const c = quote(column.name);
+    if (column.credential) return `${c} IS NOT NULL`;
+    const parts = needles.map((_, i) => `instr(${c}, ?${i + 1})`);
+    if (column.patterns) parts.push(patternCandidate(c));
+    return parts.join(" OR ");
+  };
+  const conditions = table.columns.map(condition);
   const marks = `(${keys.map((_, i) => `?${needles.length + i + 1}`).join(", ")})`;
-  const where = table.columns.flatMap((c) => needles.map((_, i) => `instr(${quote(c)}, ?${i + 1})`))
-    .join(" OR ");
-  const page = (after: SQLInputValue[] | null) =>
-    db.prepare(
-      `SELECT ${[...keys, ...table.columns.map(quote)].join(", ")} FROM ${name}
-       WHERE ${after ? `${keyTuple} > ${marks} AND ` : ""}(${where})
+  const selected = table.columns.map((column, i) =>
+    column.credential
+      ? quote(column.name)
+      : `CASE WHEN ${conditions[i]} THEN ${quote(column.name)} END`
+  );
+  const page = (next: boolean) => {
+    const read = db.prepare(
+      `SELECT ${[...keys, ...selected].join(", ")} FROM ${name}
+       WHERE ${next ? `${keyTuple} > ${marks} AND ` : ""}(${conditions.join(" OR ")})
        ORDER BY ${keys.join(", ")} LIMIT ${PAGE_ROWS}`,
     );
+    read.setReadBigInts(true);
+    (read as unknown as { setReturnArrays(on: boolean): void }).setReturnArrays(true);
+    return read;
+  };
+  const first = page(false);
+  const next = page(true);
   const counts = table.columns.map(() => 0);
+  const reasons = table.columns.map(() => new Set<string>());
   const ids = isAuditLog(table) ? result.audit_ids : null;
   const statements = new Map<string, ReturnType<DatabaseSync["prepare"]>>();
   const keyWhere = keys.map((k) => `${k} = ?`).join(" AND ");
+  const unique = { next: 2 };
   let after: SQLInputValue[] | null = null;
+  db.exec("BEGIN");
   for (;;) {
     signal?.throwIfAborted();
-    const read = page(after);
-    read.setReadBigInts(true);
-    (read as unknown as { setReturnArrays(on: boolean): void }).setReturnArrays(true);
-    const rows = read.all(...needles, ...(after ?? [])) as unknown as SQLInputValue[][];
+    const read = after ? next : first;
+    const rows = read.all(...needles, ...(after ?? [])) as unknown as Cell[][];
     if (rows.length === 0) break;
-    db.exec("BEGIN");
     for (const row of rows) {
-      const key = row.slice(0, keys.length);
-      const changes: [number, SQLInputValue][] = [];
+      const changes: [number, Cell][] = [];
       for (let i = 0; i < table.columns.length; i++) {
-        const value = row[keys.length + i];
-        let masked: SQLInputValue = value;
-        let count = 0;
-        if (typeof value === "string") ({ text: masked, count } = masker.mask(value));
-        else if (value instanceof Uint8Array) ({ bytes: masked, count } = masker.maskBytes(value));
-        if (count === 0) continue;
-        changes.push([i, masked]);
+        const masked = maskCell(table.columns[i], row[keys.length + i], masker);
+        if (!masked) continue;
+        changes.push([i, masked.value]);
         counts[i]++;
-        result.occurrences += count;
+        for (const reason of masked.by) reasons[i].add(reason);
+        result.occurrences += masked.count;
       }
       if (changes.length === 0) continue;
+      const key = row.slice(0, keys.length) as SQLInputValue[];
       const shape = changes.map(([i]) => i).join(",");
       let update = statements.get(shape);
       if (!update) {
-        const set = changes.map(([i]) => `${quote(table.columns[i])} = ?`).join(", ");
+        const set = changes.map(([i]) => `${quote(table.columns[i].name)} = ?`).join(", ");
         update = db.prepare(`UPDATE ${name} SET ${set} WHERE ${keyWhere}`);
         statements.set(shape, update);
       }
-      updateUnique(update, changes.map(([, v]) => v), key);
+      // A credential column under a UNIQUE index would refuse the same marker twice: its
+      // values are numbered straight away.
+      const eager = changes.flatMap(([column], i) => {
+        const c = table.columns[column];
+        return c.credential && c.unique ? [i] : [];
+      });
+      updateUnique(update, changes.map(([, v]) => v), key, unique, eager);
       if (ids) addId(ids, Number(key[0]));
     }
-    db.exec("COMMIT");
-    after = rows[rows.length - 1].slice(0, keys.length);
+    after = rows[rows.length - 1].slice(0, keys.length) as SQLInputValue[];
     if (rows.length < PAGE_ROWS) break;
   }
+  db.exec("COMMIT");
   if (table.fts5 && counts.some((n) => n > 0)) {
     // Merging the index drops the segments that still list the old words.
     db.prepare(`INSERT INTO ${name}(${name}) VALUES ('optimize')`).run();
   }
   table.columns.forEach((column, i) => {
     if (counts[i] === 0) return;
-    result.columns.push({ table: table.name, column, cells: counts[i] });
+    result.columns.push({
+      table: table.name,
+      column: column.name,
+      cells: counts[i],
+      by: [...reasons[i]].sort(),
+    });
     result.cells += counts[i];
   });
 }
 
+/** One cell masked by the column's rules, or `null` when it keeps its value. */
+function maskCell(
+  column: Column,
+  value: Cell,
+  masker: SecretMasker,
+): { value: Cell; count: number; by: string[] } | null {
+  if (column.credential) {
+    const masked = maskCredential(value);
+    return masked === null ? null : { value: masked, count: 1, by: [BY_COLUMN_NAME] };
+  }
+  // Figures are never a secret's text, nor a pattern's.
+  if (value === null || typeof value === "bigint" || typeof value === "number") return null;
+  const by: string[] = [];
+  let count = 0;
+  let masked: Cell = value;
+  if (typeof masked === "string") {
+    const settings = masker.mask(masked);
+    const shapes = column.patterns ? maskPatternsInText(settings.text) : null;
+    masked = shapes?.text ?? settings.text;
+    if (settings.count) by.push(BY_SETTINGS);
+    count = settings.count + (shapes?.rules.length ?? 0);
+    by.push(...shapes?.rules ?? []);
+  } else {
+    const settings = masker.maskBytes(masked);
+    const shapes = column.patterns ? maskPatternsInBytes(settings.bytes) : null;
+    masked = shapes?.bytes ?? settings.bytes;
+    if (settings.count) by.push(BY_SETTINGS);
+    count = settings.count + (shapes?.rules.length ?? 0);
+    by.push(...shapes?.rules ?? []);
+  }
+  return count === 0 ? null : { value: masked, count, by };
+}
+
 /**
  * Runs the update; where two values become the same once masked (`X-4321` and `X-1234`
- * both `X-[REDACTED]`) and a UNIQUE index refuses that, the marker is numbered instead
- * (`X-[REDACTED 2]`), so the row is still masked.
+ * both `X-[REDACTED]`, two PINs both 0) and a UNIQUE index refuses that, the marker is
+ * numbered instead (`X-[REDACTED 2]`, -2), so the row is still masked. `unique.next` carries
+ * the number on from row to row, without trying every number already taken. The values at
+ * the positions `eager` are numbered at the first attempt.
  */
 function updateUnique(
   update: ReturnType<DatabaseSync["prepare"]>,
-  values: SQLInputValue[],
+  values: Cell[],
   key: SQLInputValue[],
+  unique: { next: number },
+  eager: number[],
 ): void {
-  const number = (n: number, only?: number) =>
-    values.map((v, i) =>
-      typeof v === "string" && (only === undefined || i === only)
-        ? v.replaceAll(REDACTED, `[REDACTED ${n}]`)
-        : v
-    );
-  // The values as masked; then, for n = 2, 3…, one column numbered at a time, then all.
-  const attempts = function* () {
-    yield values;
-    for (let n = 2; n <= 100; n++) {
-      for (let i = 0; i < values.length; i++) yield number(n, i);
-      yield number(n);
+  const number = (n: number, only?: number[]) =>
+    values.map((v, i) => only === undefined || only.includes(i) ? numbered(v, n) : v);
+  let last: unknown;
+  const run = (attempt: Cell[], next: number): boolean => {
+    try {
+      update.run(...attempt as SQLInputValue[], ...key);
+      unique.next = next;
+      return true;
+    } catch (error) {
+      if (!numberable(error)) throw error;
+      last = error;
+      return false;
     }
   };
-  let last: unknown;
-  for (const attempt of attempts()) {
-    try {
-      update.run(...attempt, ...key);
-      return;
-    } catch (error) {
-      const code = (error as { errcode?: number }).errcode;
-      // SQLITE_CONSTRAINT_UNIQUE and _PRIMARYKEY may be numbered away; nothing else.
-      if (code !== 2067 && code !== 1555) throw error;
-      last = error;
-    }
+  const start = unique.next;
+  if (eager.length ? run(number(start, eager), start + 1) : run(values, start)) return;
+  // Then, for n = next, next + 1…, one column numbered at a time, then all.
+  for (let n = start; n < start + 100; n++) {
+    for (let i = 0; i < values.length; i++) if (run(number(n, [i]), n + 1)) return;
+    if (run(number(n), n + 1)) return;
   }
   throw last;
+}
+
+/** SQLITE_CONSTRAINT_UNIQUE and _PRIMARYKEY may be numbered away; nothing else. */
+function numberable(error: unknown): boolean {
+  const code = (error as { errcode?: number }).errcode;
+  return code === 2067 || code === 1555;
 }
 
 function isAuditLog(table: Table): boolean {

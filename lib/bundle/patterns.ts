@@ -24,33 +24,45 @@ export interface SecretSpan {
 
 /**
  * Our own patterns. Each regex has one group, `secret`, the part to hide: a webhook keeps its
- * host (it helps diagnosis: which service was called), a bearer token its scheme.
+ * host (it helps diagnosis: which service was called), a bearer token its scheme. `contains`
+ * lists fixed texts of which every match holds one (`caseless`: in any ASCII case), so that
+ * SQLite can pick the few cells worth reading out of a large table.
  */
-export const SECRET_PATTERNS: readonly { rule: string; pattern: RegExp }[] = [
+export const SECRET_PATTERNS: readonly {
+  rule: string;
+  pattern: RegExp;
+  contains: readonly string[];
+  caseless?: boolean;
+}[] = [
   {
     // RFC 7468 labels: PRIVATE KEY, RSA/EC/DSA/OPENSSH/ENCRYPTED PRIVATE KEY, PGP PRIVATE KEY
     // BLOCK. A block cut off before its END line is hidden to the end of the text.
     rule: "pem-private-key",
     pattern:
       /(?<secret>-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|$))/g,
+    contains: ["PRIVATE KEY"],
   },
   {
     // https://hooks.slack.com/services/T…/B…/… and /workflows/…, /triggers/…
     rule: "slack-webhook",
     pattern:
       /https:\/\/hooks\.slack(?:-gov)?\.com\/(?<secret>(?:services|workflows|triggers)\/[A-Za-z0-9_\/-]+)/g,
+    contains: ["https://hooks.slack"],
   },
   {
     // Office 365 connectors: https://TENANT.webhook.office.com/webhookb2/GUID@GUID/IncomingWebhook/HEX/GUID
     rule: "teams-webhook",
     pattern:
       /https:\/\/[A-Za-z0-9-]+\.webhook\.office\.com\/(?<secret>webhookb2\/[A-Za-z0-9@\/-]+)/g,
+    contains: [".webhook.office.com/"],
   },
   {
     // Shared access signatures (Azure Storage, Service Bus, Logic Apps / Teams workflows):
     // the signature is the secret; sv, se, sp… only describe it.
     rule: "url-signature",
     pattern: /[?&](?:sig|signature|x-amz-signature)=(?<secret>[^&#\s"'<>]+)/gi,
+    contains: ["sig=", "signature="],
+    caseless: true,
   },
   {
     // Authorization: Bearer <RFC 6750 b64token>, and Basic <base64>. A token is random: it
@@ -58,11 +70,13 @@ export const SECRET_PATTERNS: readonly { rule: string; pattern: RegExp }[] = [
     rule: "authorization-header",
     pattern:
       /\b(?:Bearer|Basic)\s+(?<secret>(?=[A-Za-z0-9\-._~+\/]*(?:[0-9\-._~+\/=]|[A-Za-z][A-Z]))[A-Za-z0-9\-._~+\/]{8,}=*)/g,
+    contains: ["Bearer", "Basic"],
   },
   {
     // header.payload.signature, each Base64url; the header of every JWT starts {"… = eyJ.
     rule: "jwt",
     pattern: /\b(?<secret>eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*)/g,
+    contains: ["eyJ"],
   },
 ];
 
