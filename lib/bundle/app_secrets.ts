@@ -45,6 +45,11 @@
  * | integer, real | `0` (`-2`, `-3`… under a UNIQUE index); a secret number is never below 1 |
  * | BLOB | as many `*` bytes as it had (a digest keeps its length; numbered at its end if UNIQUE) |
  *
+ * CHECK constraints are not enforced while masking: a masked value may break one (`[REDACTED]`
+ * in a `pin_code` that must be 4 characters long), and `PRAGMA integrity_check` of the copy
+ * then names the table. The value is masked all the same: a copy that fails a CHECK is better
+ * than a PIN in a mailed ZIP.
+ *
  * @module
  */
 import { latin1 } from "./mask.ts";

@@ -36,15 +36,17 @@ export interface BundleError {
 }
 
 /**
- * Where the settings' secrets were masked: `[REDACTED]` in text, `*` byte for byte in a raw
- * database copy. The rules are in README.txt.
+ * Where secrets were masked: the settings' wherever they appear (`[REDACTED]` in text, `*`
+ * byte for byte in a raw database copy), and the application's credentials in
+ * database_backup.db (app_secrets.ts). The rules are in README.txt.
  */
 export interface Redactions {
   /** Everything masked, all files together. */
   total: number;
   /**
-   * Per file: values redacted in settings.json; occurrences masked in database_backup.db,
-   * the JSON files, README.txt and a raw copy; cells showing the marker in audit_log.csv.
+   * Per file: values redacted in settings.json; occurrences masked in database_backup.db
+   * (each credential column's value counts one), the JSON files, README.txt and a raw copy;
+   * cells showing the marker in audit_log.csv.
    */
   files: Record<string, number>;
   /** Distinct secret values of the settings looked for in every file. */
@@ -52,8 +54,9 @@ export interface Redactions {
   /** Secrets of the settings too short to look for elsewhere (hidden in settings.json only). */
   not_searched: UnsearchedSecret[];
   /**
-   * What was masked in database_backup.db, with the audit_ids of the events whose seals no
-   * longer match them (`null` when nothing was looked for there).
+   * What was masked in database_backup.db, per table and column with the count of cells and
+   * why (`by`: `column name`, `settings`, or a pattern's rule id), and the audit_ids of the
+   * events whose seals no longer match them (`null` when there is no such copy).
    */
   database: DatabaseMasking | null;
 }

@@ -252,7 +252,7 @@ function maskTable(
   const ids = isAuditLog(table) ? result.audit_ids : null;
   const statements = new Map<string, ReturnType<DatabaseSync["prepare"]>>();
   const keyWhere = keys.map((k) => `${k} = ?`).join(" AND ");
-  const unique = { next: 2 };
+  const unique = { next: 1 };
   let after: SQLInputValue[] | null = null;
   db.exec("BEGIN");
   for (;;) {
@@ -369,9 +369,12 @@ function updateUnique(
       return false;
     }
   };
-  const start = unique.next;
-  if (eager.length ? run(number(start, eager), start + 1) : run(values, start)) return;
-  // Then, for n = next, next + 1…, one column numbered at a time, then all.
+  if (eager.length ? run(number(unique.next, eager), unique.next + 1) : run(values, unique.next)) {
+    return;
+  }
+  // Then, for n = next, next + 1… (from 2: the plain marker was the first), one column
+  // numbered at a time, then all.
+  const start = Math.max(unique.next, 2);
   for (let n = start; n < start + 100; n++) {
     for (let i = 0; i < values.length; i++) if (run(number(n, [i]), n + 1)) return;
     if (run(number(n), n + 1)) return;

@@ -10,6 +10,7 @@ import type { Manifest } from "./manifest.ts";
 import { REPORT_NAME } from "../report/file.ts";
 import { BACKUP_NAME, RAW_NAME } from "./snapshot.ts";
 import { MIN_MASKED_LENGTH, WHOLE_TOKEN_BELOW } from "./mask.ts";
+import { isToolTable } from "./app_secrets.ts";
 
 /** The README's name in the bundle. */
 export const README_NAME = "README.txt";
@@ -97,6 +98,38 @@ function secretsSection(facts: ReadmeFacts): string[] {
   return lines;
 }
 
+/** The masked columns README.txt names one by one; the manifest lists them all. */
+const LISTED_COLUMNS = 20;
+
+/** How the application's own tables were masked, when the copy was looked at. */
+function applicationSection(facts: ReadmeFacts): string[] {
+  const database = facts.redactions.database;
+  if (!database) return [];
+  const masked = database.columns.filter((c) => !isToolTable(c.table));
+  const listed = masked.slice(0, LISTED_COLUMNS).map((c) =>
+    `    ${c.table}.${c.column}: ${c.cells.toLocaleString("en-US")} (${c.by.join(", ")})`
+  );
+  if (masked.length > LISTED_COLUMNS) {
+    listed.push(`    and ${masked.length - LISTED_COLUMNS} more columns (manifest.json)`);
+  }
+  return [
+    "",
+    "APPLICATION CREDENTIALS",
+    `  In ${BACKUP_NAME} (never in the live database), the inventory application's tables`,
+    "  lose their credentials: every value of a column whose name ends in a credential word",
+    "  (password, passwd, pwd, secret, token, pin, salt, credential, api_key, private_key...,",
+    "  also password_hash or pin_code; but not token_count, password_changed_at or",
+    "  secretary_name), and anywhere else what looks like a private key, a Slack or Teams",
+    "  webhook, a URL signature (sig=), a Bearer or Basic credential or a JSON Web Token.",
+    "  Text becomes [REDACTED] (numbered where the column must stay unique), a number 0, a",
+    "  BLOB as many * bytes as it had; NULL stays NULL. audit-trail's own tables (audit_log,",
+    "  audit_trail_*) are not concerned. A CHECK constraint on a masked column (a PIN that",
+    "  must have 4 digits) may fail in the copy: PRAGMA integrity_check then names the table.",
+    "  Per column (manifest.json, redactions.database):",
+    ...(listed.length ? listed : ["    nothing was masked"]),
+  ];
+}
+
 /** The text of `README.txt`. */
 export function readmeText(facts: ReadmeFacts): string {
   const created = facts.created_at.replace("T", " ").replace(/\.\d+Z$/, " UTC");
@@ -142,7 +175,7 @@ export function readmeText(facts: ReadmeFacts): string {
     lines.push("", "ERRORS (the rest of the bundle was still made)");
     for (const error of facts.errors) lines.push(`  - ${error.step}: ${error.message}`);
   }
-  lines.push(...secretsSection(facts));
+  lines.push(...secretsSection(facts), ...applicationSection(facts));
   lines.push("", "FILES");
   const width = Math.max(...facts.fileNames.map((n) => n.length));
   for (const name of facts.fileNames) {
