@@ -28,8 +28,11 @@ while other programs write), the newest events as a spreadsheet, database figure
 integrity check, versions, the settings with every secret replaced by [REDACTED], a
 report to open in a browser (report.html: charts, batches, the newest events), a README
 and a manifest with the SHA-256 of every file. A secret of the settings that also
-appears in the events or the copy of the database is masked there too; manifest.json
-("redactions") says how many and where. The database is only read.
+appears in the events or the copy of the database is masked there too. In the copy,
+the application's own tables lose their credentials: columns named like password_hash,
+api_token, pin or client_secret are masked whole, and private keys, webhooks, sig=,
+Bearer tokens and JWTs anywhere else. manifest.json ("redactions") and README.txt say
+how many and where. The database is only read.
 
 A locked, damaged or missing database still gives a bundle: what could not be collected
 is listed in manifest.json and README.txt, and the exit code is 1.
