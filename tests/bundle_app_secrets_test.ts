@@ -425,4 +425,5 @@ Deno.test("maskDatabase() masks a credential column page after page, numbering a
       count(DISTINCT n) AS kept FROM sessions`),
     { n: 5000, marked: 5000, kept: 5000 },
   );
+  assert.deepEqual(check("PRAGMA integrity_check"), { integrity_check: "ok" });
 });

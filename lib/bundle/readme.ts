@@ -104,7 +104,14 @@ const LISTED_COLUMNS = 20;
 /** How the application's own tables were masked, when the copy was looked at. */
 function applicationSection(facts: ReadmeFacts): string[] {
   const database = facts.redactions.database;
-  if (!database) return [];
+  const raw = facts.fileNames.includes(RAW_NAME)
+    ? [
+      `  ${RAW_NAME} is the database file as it was found (it could not be read as rows):`,
+      "  only the settings' secrets are overwritten in it, the application's credentials are",
+      "  still there. Handle this bundle as holding them.",
+    ]
+    : [];
+  if (!database) return raw.length ? ["", "APPLICATION CREDENTIALS", ...raw] : [];
   const masked = database.columns.filter((c) => !isToolTable(c.table));
   const listed = masked.slice(0, LISTED_COLUMNS).map((c) =>
     `    ${c.table}.${c.column}: ${c.cells.toLocaleString("en-US")} (${c.by.join(", ")})`
@@ -127,6 +134,7 @@ function applicationSection(facts: ReadmeFacts): string[] {
     "  must have 4 digits) may fail in the copy: PRAGMA integrity_check then names the table.",
     "  Per column (manifest.json, redactions.database):",
     ...(listed.length ? listed : ["    nothing was masked"]),
+    ...raw,
   ];
 }
 
