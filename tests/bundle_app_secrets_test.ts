@@ -107,6 +107,7 @@ const SLACK_PATH = "services/T0AB12CDE/B0FG34HIJ/abcdefGHIJKLmnopQRSTuvwx";
 const PEM =
   "-----BEGIN PRIVATE KEY-----\nMIIBVQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----";
 const BEARER = "abc123DEF456ghi789";
+const FTS_BEARER = "zz9TOKENfts77xy";
 const SECRETS = [
   "$2b$12$R9h/cIPz0gi.URNNX3kh2OPST9",
   "tok_live_8f3a9c2e71d44b0b",
@@ -139,6 +140,8 @@ function applicationTables(path: string): void {
     CREATE TABLE sessions (token TEXT PRIMARY KEY, user_id INTEGER, expires_at TEXT) WITHOUT ROWID;
     CREATE TABLE "shop ""east"" logins" ("user password" TEXT, "it's api key" TEXT, label TEXT);
     CREATE VIEW user_secrets AS SELECT name, password_hash, api_token FROM users;
+    CREATE VIRTUAL TABLE notes_search USING fts5(body);
+    INSERT INTO notes_search (body) VALUES ('retried with Bearer ${FTS_BEARER} at noon');
   `);
   app.prepare(
     `INSERT INTO users (name, sku, quantity, password_hash, api_token, pin, pin_code, passwordSalt,
@@ -324,6 +327,15 @@ Deno.test("CLI bundle masks the application's credentials in the copy only: by c
   assert.deepEqual(plain(sqliteRows(copy, `SELECT * FROM "shop ""east"" logins"`)), [
     { "user password": "[REDACTED]", "it's api key": "[REDACTED]", label: "front desk" },
   ]);
+  // A full-text table is masked through its own interface, and its index merged: the token's
+  // words are gone from the file.
+  assert.deepEqual(plain(sqliteRows(copy, "SELECT body FROM notes_search")), [
+    { body: "retried with Bearer [REDACTED] at noon" },
+  ]);
+  assert.deepEqual(
+    plain(sqliteRows(copy, "SELECT rowid FROM notes_search WHERE notes_search MATCH 'noon'")),
+    [{ rowid: 1 }],
+  );
   // The view is untouched and shows the masked rows; the trigger is back, and did not fire.
   const schema = `SELECT type, name, sql FROM sqlite_schema WHERE type IN ('view', 'trigger')
     ORDER BY name`;
@@ -348,6 +360,7 @@ Deno.test("CLI bundle masks the application's credentials in the copy only: by c
   // No credential of the application is left anywhere in the copy's bytes.
   const bytes = new TextDecoder("latin1").decode(await Deno.readFile(copy));
   for (const secret of SECRETS.slice(0, -1)) assert.ok(!bytes.includes(secret), secret);
+  assert.ok(!bytes.toLowerCase().includes(FTS_BEARER.toLowerCase()), "the full-text index");
 
   const manifest = JSON.parse(await Deno.readTextFile(join(folder, "manifest.json")));
   assert.deepEqual(manifest.redactions.database.columns, [
@@ -361,6 +374,7 @@ Deno.test("CLI bundle masks the application's credentials in the copy only: by c
     { table: "integrations", column: "privateKey", cells: 1, by: ["column name"] },
     { table: "integrations", column: "config", cells: 1, by: ["jwt"] },
     { table: "integrations", column: "icon", cells: 1, by: ["jwt"] },
+    { table: "notes_search", column: "body", cells: 1, by: ["authorization-header"] },
     { table: "sessions", column: "token", cells: 3, by: ["column name"] },
     { table: 'shop "east" logins', column: "user password", cells: 1, by: ["column name"] },
     { table: 'shop "east" logins', column: "it's api key", cells: 1, by: ["column name"] },
@@ -372,8 +386,8 @@ Deno.test("CLI bundle masks the application's credentials in the copy only: by c
     { table: "users", column: "pwd_digest", cells: 1, by: ["column name"] },
     { table: "users", column: "notes", cells: 1, by: ["authorization-header"] },
   ]);
-  assert.equal(manifest.redactions.database.cells, 19);
-  assert.equal(manifest.redactions.files["database_backup.db"], 19);
+  assert.equal(manifest.redactions.database.cells, 20);
+  assert.equal(manifest.redactions.files["database_backup.db"], 20);
   assert.equal(manifest.redactions.database.audit_ids.count, 0);
   const readme = await Deno.readTextFile(join(folder, "README.txt"));
   assert.match(readme, /APPLICATION CREDENTIALS/);
