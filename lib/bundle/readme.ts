@@ -132,7 +132,8 @@ function applicationSection(facts: ReadmeFacts): string[] {
     "  BLOB as many * bytes as it had; NULL stays NULL. audit-trail's own tables (audit_log,",
     "  audit_trail_*) are not concerned. A CHECK constraint on a masked column (a PIN that",
     "  must have 4 digits) may fail in the copy: PRAGMA integrity_check then names the table.",
-    "  Per column (manifest.json, redactions.database):",
+    "  Per column, values masked and why (manifest.json: redactions.database.columns, with",
+    "  cells and by):",
     ...(listed.length ? listed : ["    nothing was masked"]),
     ...raw,
   ];
