@@ -93,6 +93,7 @@ Deno.test("isCredentialColumn() takes a column whose last word names a credentia
     "signature",
     "customer_signature",
     "secrets_count",
+    "qc_pass",
   ];
   for (const name of credentials) assert.equal(isCredentialColumn(name), true, name);
   for (const name of nearMisses) assert.equal(isCredentialColumn(name), false, name);

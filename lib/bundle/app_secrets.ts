@@ -26,7 +26,8 @@
  *      `secretkey`): a bare `key` is usually a lookup key (`settings.key`, `sort_key`).
  *
  *    Words are whole: `secretary_name`, `spin_speed`, `pinned`, `tokenizer`, `passport_no`
- *    and `keyboard` are not credentials. A bare `hash` (`file_hash`, a chain's `hash`) is not
+ *    and `keyboard` are not credentials. A bare `pass` is not either (`qc_pass`, `pass_count`:
+ *    in a warehouse it is a check that passed), unlike the settings' keys, where it is. A bare `hash` (`file_hash`, a chain's `hash`) is not
  *    either: only the hash *of a password, pin or token* is. Names that start with `is`,
  *    `has` or `uses` are flags about a credential (`has_password`), not the credential.
  * 2. **By shape**: anywhere else in an application's text (and BLOBs), what the bundle's
