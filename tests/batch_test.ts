@@ -342,12 +342,22 @@ Deno.test({
     const signals = testSignals(true);
     const ready = join(dir.path, "ready");
     const got = join(dir.path, "got-int");
+    // The command ends only once the signal has been sent (a fixed sleep let a busy machine
+    // end it first).
+    const release = join(dir.path, "release");
     const result = execBatch(db, {
       program: "sh",
-      args: ["-c", `trap 'echo > "$1"' INT; echo > "$0"; sleep 0.2`, ready, got],
+      args: [
+        "-c",
+        `trap 'echo > "$1"' INT; echo > "$0"; while [ ! -e "$2" ]; do sleep 0.01; done`,
+        ready,
+        got,
+        release,
+      ],
     }, { signals: signals.source });
     await waitForFile(ready);
     signals.send("SIGINT");
+    await Deno.writeTextFile(release, "");
     const { outcome } = await result;
     assert.deepEqual([outcome.exit_code, outcome.signal], [130, "SIGINT"]);
     assert.equal(await Deno.stat(got).then(() => true, () => false), false);
