@@ -210,12 +210,19 @@ try {
     const cores = navigator.hardwareConcurrency;
     const syncWork = cpu(syncs) + median(syncServerCpu);
     const copyWork = cpu(copies) + median(copyServerCpu);
+    // Each round's server time is printed too: it counts every server process, so the work of
+    // the others (checkpoints, autovacuum, the first heavy write of a new cluster: half a
+    // second more in round 0's sync here) lands in whichever step runs then. A gap between two
+    // builds' medians within the rounds' spread is no gap.
+    const rounds = (values: number[]) => values.map((x) => x.toFixed(2)).join(", ");
     log(
       `processor time (medians): sync ${cpu(syncs).toFixed(2)} s client + ${
         median(syncServerCpu).toFixed(2)
-      } s server = ${syncWork.toFixed(2)} s; \\copy ${cpu(copies).toFixed(2)} s psql + ${
-        median(copyServerCpu).toFixed(2)
-      } s server = ${copyWork.toFixed(2)} s; ratio of work ${
+      } s server (rounds ${rounds(syncServerCpu)}) = ${syncWork.toFixed(2)} s; \\copy ${
+        cpu(copies).toFixed(2)
+      } s psql + ${median(copyServerCpu).toFixed(2)} s server (rounds ${rounds(copyServerCpu)}) = ${
+        copyWork.toFixed(2)
+      } s; ratio of work ${
         (syncWork / copyWork).toFixed(2)
       }x; on ${cores} cores the sync cannot take less than ${(syncWork / cores).toFixed(2)} s = ${
         (syncWork / cores / (c.ms / 1000)).toFixed(2)
