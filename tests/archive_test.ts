@@ -12,7 +12,11 @@ import {
 } from "../mod.ts";
 import { readCheckpoints } from "../lib/archive/checkpoint_list.ts";
 import { IS_TIME_SQL, TIME_BEFORE_SQL, UTC_TIMESTAMP_SQL } from "../lib/event_row.ts";
-import { startArchiveChecks } from "../lib/archive/check_files.ts";
+import {
+  ARCHIVE_CHECK_WORKER,
+  type FileCheck,
+  startArchiveChecks,
+} from "../lib/archive/check_files.ts";
 import { fingerprint, tempDir } from "./helpers.ts";
 import { recordStatements } from "./fixtures.ts";
 import { datedDatabase, filesIn, rowsOf } from "./archive_fixtures.ts";
@@ -526,18 +530,7 @@ function sealOf(folder: string, id: number): string {
 
 Deno.test("archive checks shared by a worker and this thread find what one thread finds", async () => {
   await using dir = await tempDir();
-  const path = datedDatabase(dir.path, 200);
-  const folder = join(dir.path, "archive");
-  using db = openDatabase(path);
-  for (const before of ["2024-01-05", "2024-01-10", "2024-01-15", "2024-01-20", "2024-01-25"]) {
-    await archiveEvents(db, { before });
-  }
-  const checkpoints = readCheckpoints(db);
-  Deno.removeSync(join(folder, checkpoints[1].file));
-  const raw = new DatabaseSync(join(folder, checkpoints[3].file));
-  raw.exec("DROP TRIGGER audit_log_no_update; UPDATE audit_log SET sku = 'x' WHERE audit_id = 70");
-  raw.close();
-  const files = checkpoints.map((c) => ({ path: join(folder, c.file), name: c.file, expected: c }));
+  const { checkpoints, files } = await fiveArchivesTwoBad(dir.path);
   const found = await startArchiveChecks(files, true).finish();
   // Compared as plain data: a result the worker sends is a structured clone, whose objects
   // have Object.prototype where node:sqlite's rows (check.info) have none. Which files the
@@ -562,3 +555,51 @@ Deno.test("archive checks shared by a worker and this thread find what one threa
     assert.equal(found[k].check?.events_checked, checkpoints[k].events);
   }
 });
+
+Deno.test("a worker that takes every archive file finds what this thread finds", async () => {
+  // The shared check above leaves which files the worker takes to chance (mostly none: this
+  // thread is done before the worker has started); here the worker takes them all.
+  await using dir = await tempDir();
+  const { files } = await fiveArchivesTwoBad(dir.path);
+  const worker = new Worker(new URL("../lib/archive/check_files.ts", import.meta.url), {
+    type: "module",
+    name: ARCHIVE_CHECK_WORKER,
+  });
+  const replies: FileCheck[] = [];
+  try {
+    await new Promise<void>((resolve, reject) => {
+      worker.onmessage = (event: MessageEvent<{ index: number; result: FileCheck } | null>) => {
+        if (event.data === null) resolve();
+        else replies[event.data.index] = event.data.result;
+      };
+      worker.onerror = (event) => {
+        event.preventDefault();
+        reject(new Error(event.message));
+      };
+      worker.postMessage({ files, next: new Int32Array(new SharedArrayBuffer(4)) });
+    });
+  } finally {
+    worker.terminate();
+  }
+  assert.deepEqual(structuredClone(await startArchiveChecks(files, false).finish()), replies);
+});
+
+/**
+ * A database archived in five files (events 1-16, 17-36, 37-56, 57-76, 77-96): the second
+ * removed, event 70 altered in the fourth.
+ */
+async function fiveArchivesTwoBad(dir: string) {
+  const path = datedDatabase(dir, 200);
+  const folder = join(dir, "archive");
+  using db = openDatabase(path);
+  for (const before of ["2024-01-05", "2024-01-10", "2024-01-15", "2024-01-20", "2024-01-25"]) {
+    await archiveEvents(db, { before });
+  }
+  const checkpoints = readCheckpoints(db);
+  Deno.removeSync(join(folder, checkpoints[1].file));
+  const raw = new DatabaseSync(join(folder, checkpoints[3].file));
+  raw.exec("DROP TRIGGER audit_log_no_update; UPDATE audit_log SET sku = 'x' WHERE audit_id = 70");
+  raw.close();
+  const files = checkpoints.map((c) => ({ path: join(folder, c.file), name: c.file, expected: c }));
+  return { checkpoints, files };
+}

@@ -5,7 +5,7 @@
  * cores share the work, and one core does it all where no worker can be started.
  *
  * The worker runs this very module (so `deno compile` embeds it with the rest): loaded in a
- * worker named {@linkcode WORKER_NAME}, it answers one request.
+ * worker named {@linkcode ARCHIVE_CHECK_WORKER}, it answers one request.
  *
  * @module
  */
@@ -58,7 +58,7 @@ export function startArchiveChecks(
   let workerDone: Promise<void> = Promise.resolve();
   if (worker && files.length > 0) {
     try {
-      const helper = new Worker(import.meta.url, { type: "module", name: WORKER_NAME });
+      const helper = new Worker(import.meta.url, { type: "module", name: ARCHIVE_CHECK_WORKER });
       workerDone = new Promise<void>((resolve) => {
         const end = () => {
           helper.terminate();
@@ -95,7 +95,8 @@ export function startArchiveChecks(
 
 // --- internals -------------------------------------------------------------------------------
 
-const WORKER_NAME = "audit-trail-archive-check";
+/** The name of the worker that runs this module (exported for its tests). */
+export const ARCHIVE_CHECK_WORKER = "audit-trail-archive-check";
 /**
  * Below this many archived events a worker costs more than it saves: starting one (a new
  * isolate loading SQLite and the chain code) takes about as long as walking 100,000 events.
@@ -123,7 +124,7 @@ async function checkFile(file: FileToCheck): Promise<FileCheck> {
   return { exists: true, check, hash };
 }
 
-const scope = workerScope<WorkerRequest, WorkerReply>(WORKER_NAME);
+const scope = workerScope<WorkerRequest, WorkerReply>(ARCHIVE_CHECK_WORKER);
 if (scope) {
   scope.onmessage = async (event) => {
     const { files, next } = event.data;
