@@ -68,16 +68,19 @@ BEGIN
 END
 $$;
 
--- The current role's grants count only when made to it: same name and same OID. Each
--- subquery runs once per statement (an initplan), whatever the number of rows.
+-- The sites the current role may read ('*': every site), from the grants made to it: same
+-- name and same OID.
+CREATE FUNCTION audit_trail_readable_sites() RETURNS text[] LANGUAGE sql STABLE AS $$
+  SELECT coalesce(array_agg(g.site), '{}') FROM audit_trail_grants AS g
+  WHERE g.role = current_user
+    AND g.role_oid = (SELECT r.oid FROM pg_roles AS r WHERE r.rolname = current_user)
+$$;
+
+-- The current role's grants count only when made to it. Each subquery runs once per
+-- statement (an initplan), whatever the number of rows.
 ALTER POLICY audit_trail_events_read ON audit_trail_events
-  USING ((SELECT bool_or(g.site = '*') FROM audit_trail_grants AS g
-          WHERE g.role = current_user
-            AND g.role_oid = (SELECT r.oid FROM pg_roles AS r WHERE r.rolname = current_user))
-         OR site = ANY (ARRAY(SELECT g.site FROM audit_trail_grants AS g
-                              WHERE g.role = current_user
-                                AND g.role_oid = (SELECT r.oid FROM pg_roles AS r
-                                                  WHERE r.rolname = current_user)))
+  USING ('*' = ANY ((SELECT audit_trail_readable_sites())::text[])
+         OR site = ANY ((SELECT audit_trail_readable_sites())::text[])
          OR (SELECT audit_trail_refuse_stale_reader()));
 ALTER POLICY audit_trail_events_append ON audit_trail_events
   WITH CHECK (site = ANY (ARRAY(SELECT g.site FROM audit_trail_grants AS g
@@ -86,13 +89,8 @@ ALTER POLICY audit_trail_events_append ON audit_trail_events
                                                     WHERE r.rolname = current_user)))
               OR audit_trail_refuse_stale_grant(site, current_user));
 ALTER POLICY audit_trail_sites_read ON audit_trail_sites
-  USING ((SELECT bool_or(g.site = '*') FROM audit_trail_grants AS g
-          WHERE g.role = current_user
-            AND g.role_oid = (SELECT r.oid FROM pg_roles AS r WHERE r.rolname = current_user))
-         OR site = ANY (ARRAY(SELECT g.site FROM audit_trail_grants AS g
-                              WHERE g.role = current_user
-                                AND g.role_oid = (SELECT r.oid FROM pg_roles AS r
-                                                  WHERE r.rolname = current_user)))
+  USING ('*' = ANY ((SELECT audit_trail_readable_sites())::text[])
+         OR site = ANY ((SELECT audit_trail_readable_sites())::text[])
          OR (SELECT audit_trail_refuse_stale_reader()));
 
 -- As in version 1, but a grant counts only for the role it was made to.
@@ -128,6 +126,8 @@ BEGIN
   EXECUTE format('ALTER FUNCTION audit_trail_refuse_stale_grant(text, name) SET search_path = %I, pg_temp',
                  current_schema());
   EXECUTE format('ALTER FUNCTION audit_trail_refuse_stale_reader() SET search_path = %I, pg_temp',
+                 current_schema());
+  EXECUTE format('ALTER FUNCTION audit_trail_readable_sites() SET search_path = %I, pg_temp',
                  current_schema());
   EXECUTE format('ALTER FUNCTION audit_trail_start_site(text, bigint, bytea) SET search_path = %I, pg_temp',
                  current_schema());
