@@ -12,6 +12,13 @@ ALTER TABLE audit_trail_grants ADD COLUMN role_oid oid;
 -- later too, until an administrator runs `central grant` again.
 UPDATE audit_trail_grants AS g SET role_oid = r.oid FROM pg_roles AS r WHERE r.rolname = g.role;
 
+-- A role's name as one word of a shell command line, for the hints below: as it is when it
+-- holds nothing a shell would read, else in single quotes.
+CREATE FUNCTION audit_trail_shell_word(word name) RETURNS text LANGUAGE sql IMMUTABLE AS $$
+  SELECT CASE WHEN word ~ '^[A-Za-z0-9_.@%+=:,/-]+$' THEN word::text
+              ELSE '''' || replace(word, '''', '''\''''') || '''' END
+$$;
+
 -- Refuses an event for a site the current role has no grant of (the append policy asks only
 -- then, so at most once per statement). When a grant of that site names the role but was made
 -- to another role of that name (dropped, or renamed, since), says so, and what the
@@ -29,8 +36,7 @@ BEGIN
                        who, p_site, who),
       HINT = format('If this role is to write site %s, an administrator grants it again: audit-trail central grant %s --role %s',
                     p_site, p_site,
-                    CASE WHEN who ~ '^[A-Za-z0-9_.@%+=:,/-]+$' THEN who::text
-                         ELSE '''' || replace(who, '''', '''\''''') || '''' END);
+                    audit_trail_shell_word(who));
   END IF;
   RETURN false;
 END
@@ -61,8 +67,7 @@ BEGIN
                        current_user),
       HINT = format('If this role is to read them, an administrator grants them again: audit-trail central grant %s --role %s',
                     CASE WHEN '*' = ANY (stale) THEN '--reader' ELSE stale[1] END,
-                    CASE WHEN current_user ~ '^[A-Za-z0-9_.@%+=:,/-]+$' THEN current_user::text
-                         ELSE '''' || replace(current_user, '''', '''\''''') || '''' END);
+                    audit_trail_shell_word(current_user));
   END IF;
   RETURN false;
 END
