@@ -1,46 +1,52 @@
 /**
- * The program as built and shipped: `deno task build` bundles it from here into a few
- * JavaScript files (`dist/js/`), which `deno task compile` makes the executable of. It is
- * `cli.ts` with every module that loads on demand named by a literal import, which the bundler
- * follows to put each command's code in files of its own; the build then makes those imports
- * computed again, so that starting one command reads only the files it runs.
- *
- * Starting from a handful of already-compiled files instead of about a dozen TypeScript
- * modules is what makes the built `log` start close to a bare Deno script (DEVELOPERS.md,
- * "Start-up").
+ * The program as built and shipped starts here (`dist/js/cli_build.js`, which `deno task
+ * compile` makes the executable of). It looks at the command line and loads the program that
+ * runs it: a `log` of one event, what scripts call most, from one file made for it
+ * (`cli_build_log.ts`); everything else from the program of every command
+ * (`cli_build_commands.ts`), which reads only the files of the command it runs. It imports
+ * nothing else, so that a start reads this file and the program alone.
  *
  * @module
  */
-import { main } from "./cli.ts";
-import { useOnDemandLoaders } from "./cli/context.ts";
+import { GLOBAL_OPTIONS, splitAtName } from "./cli/command_line.ts";
 
-useOnDemandLoaders({
-  "cli/migrate.ts": () => import("./cli/migrate.ts"),
-  "cli/log.ts": () => import("./cli/log.ts"),
-  "cli/query.ts": () => import("./cli/query.ts"),
-  "cli/batch.ts": () => import("./cli/batch.ts"),
-  "cli/bundle.ts": () => import("./cli/bundle.ts"),
-  "cli/verify.ts": () => import("./cli/verify.ts"),
-  "cli/head.ts": () => import("./cli/head.ts"),
-  "cli/sync.ts": () => import("./cli/sync.ts"),
-  "cli/central.ts": () => import("./cli/central.ts"),
-  "cli/stats.ts": () => import("./cli/stats.ts"),
-  "cli/report.ts": () => import("./cli/report.ts"),
-  "cli/serve.ts": () => import("./cli/serve.ts"),
-  "cli/archive.ts": () => import("./cli/archive.ts"),
-  "cli/login_name.ts": () => import("./cli/login_name.ts"),
-  "lib/ndjson.ts": () => import("./lib/ndjson.ts"),
-  "lib/bulk_append.ts": () => import("./lib/bulk_append.ts"),
-  "lib/output.ts": () => import("./lib/output.ts"),
-  "lib/csv.ts": () => import("./lib/csv.ts"),
-  "lib/table.ts": () => import("./lib/table.ts"),
-  "lib/version.ts": () => import("./lib/version.ts"),
-  "lib/bundle/mod.ts": () => import("./lib/bundle/mod.ts"),
-  "lib/archive/read.ts": () => import("./lib/archive/read.ts"),
-  "lib/batch_run.ts": () => import("./lib/batch_run.ts"),
-  "lib/batch_outcome.ts": () => import("./lib/batch_outcome.ts"),
-});
+/**
+ * Whether `cli_build_log.ts` runs the command line `args`: `log` given none of the options that
+ * load what that program leaves out (`--stdin`, `--format`, `--help`, `--version`). Every
+ * argument counts, values too: such a word given as a value sends the run to the program of
+ * every command, which runs any command line.
+ *
+ * @example
+ * ```ts
+ * import { runsInLogProgram } from "./cli_build.ts";
+ * import assert from "node:assert/strict";
+ *
+ * assert.equal(runsInLogProgram(["--db", "a.db", "log", "PICKED", "--sku", "S1"]), true);
+ * assert.equal(runsInLogProgram(["log", "--stdin"]), false);
+ * assert.equal(runsInLogProgram(["log", "PICKED", "--format=json"]), false);
+ * assert.equal(runsInLogProgram(["--format", "csv", "log", "PICKED"]), false);
+ * assert.equal(runsInLogProgram(["query", "--sku", "log"]), false);
+ * ```
+ */
+export function runsInLogProgram(args: readonly string[]): boolean {
+  return splitAtName(args, GLOBAL_OPTIONS).name === "log" &&
+    !args.some((arg) => OTHER_PROGRAM_OPTION.test(arg));
+}
 
-// A worker started from one of the built files may load this one with it: only the process's
-// main module runs the command line.
-if (import.meta.main && !("WorkerGlobalScope" in globalThis)) Deno.exit(await main(Deno.args));
+const OTHER_PROGRAM_OPTION = /^(--stdin|--format|--help|-h|--version)(=|$)/;
+
+type Program = typeof import("./cli_build_commands.ts");
+
+/** Loads the program that runs the command line `args`. */
+function loadProgram(args: readonly string[]): Promise<Program> {
+  // Computed specifiers, which the build points at the files it made of these modules.
+  return runsInLogProgram(args)
+    ? import(new URL("./cli_build_log.ts", import.meta.url).href)
+    : import(new URL("./cli_build_commands.ts", import.meta.url).href);
+}
+
+// Only the process's main module runs the command line, never a worker that loads this file.
+if (import.meta.main && !("WorkerGlobalScope" in globalThis)) {
+  const program = await loadProgram(Deno.args);
+  Deno.exit(await program.main(Deno.args));
+}

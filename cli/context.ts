@@ -18,6 +18,15 @@ import { AuditTrailError, errorMessage, UsageError } from "../lib/errors.ts";
 import type { SyncReader } from "../lib/ndjson.ts";
 import type { OutputFormat, TextSink } from "../lib/output.ts";
 import { requireCurrentSchema } from "../lib/schema.ts";
+import { GLOBAL_OPTIONS, type OptionSpecs } from "./command_line.ts";
+
+export {
+  GLOBAL_OPTIONS,
+  type OptionSpec,
+  type OptionSpecs,
+  type SplitArgs,
+  splitAtName,
+} from "./command_line.ts";
 
 /** The process's input, output and environment, as a command sees them. */
 export interface CliIo {
@@ -105,14 +114,6 @@ export interface Command {
   help: string;
   run(context: CommandContext, args: string[]): Promise<number>;
 }
-
-/** The options every command takes, before or after its name. */
-export const GLOBAL_OPTIONS = {
-  db: { type: "string" },
-  format: { type: "string" },
-  help: { type: "boolean", short: "h" },
-  version: { type: "boolean" },
-} as const satisfies OptionSpecs;
 
 /** The global options as given before the command name. */
 export type GlobalValues = OptionValues<typeof GLOBAL_OPTIONS>;
@@ -291,10 +292,11 @@ function nonEmpty(value: string | undefined): string | undefined {
 //
 // Their specifiers are computed on purpose: a literal `import("./cli/bundle.ts")` makes
 // `deno run` read and check every command's modules (and theirs) at each start, a few
-// milliseconds that every `log` would pay. The built program (`cli_build.ts`, made by `deno task
-// build`) hands over loaders its bundler can follow instead, and keeps them computed in what it
-// writes. This lives here rather than in a module of its own because every command loads this
-// one anyway: each module on the way to a command costs its start (DEVELOPERS.md, "Start-up").
+// milliseconds that every `log` would pay. The built program (`cli_build_commands.ts` and
+// `cli_build_log.ts`, made by `deno task build`) hands over loaders its bundler can follow
+// instead, and keeps them computed in what it writes. This lives here rather than in a module
+// of its own because every command loads this one anyway: each module on the way to a command
+// costs its start (DEVELOPERS.md, "Start-up").
 
 /** Every module imported on demand, relative to the project's root. */
 export const ON_DEMAND_MODULES = [
@@ -342,9 +344,16 @@ export function importOnDemand<T>(module: OnDemandModule): Promise<T> {
   return loadOnDemand(module) as Promise<T>;
 }
 
-/** Loads each module imported on demand through `loaders` from now on (the built program). */
-export function useOnDemandLoaders(loaders: OnDemandLoaders): void {
-  loadOnDemand = (module) => loaders[module]();
+/**
+ * Loads each module imported on demand through `loaders` from now on (the built program). A
+ * program built for some command lines alone gives the loaders of the modules they can reach.
+ */
+export function useOnDemandLoaders(loaders: Partial<OnDemandLoaders>): void {
+  loadOnDemand = (module) => {
+    const load = loaders[module];
+    if (!load) throw new Error(`${module} is not part of this program`);
+    return load();
+  };
 }
 
 // --- the argument parser ------------------------------------------------------------------------
@@ -359,15 +368,6 @@ export function useOnDemandLoaders(loaders: OnDemandLoaders): void {
 //
 // It lives here because every command parses its arguments and loads this module anyway: a
 // module of its own costs every start, cold about a millisecond (DEVELOPERS.md, "Start-up").
-
-/** What one option takes: a value (`string`) or nothing (`boolean`). `short` is one letter. */
-export interface OptionSpec {
-  type: "string" | "boolean";
-  short?: string;
-}
-
-/** The options a command takes, by long name without the dashes. */
-export type OptionSpecs = Record<string, OptionSpec>;
 
 /** The parsed options: a string or `true` for each option given, nothing for the others. */
 export type OptionValues<T extends OptionSpecs> = {
@@ -464,40 +464,6 @@ function optionName(written: string, specs: OptionSpecs): string | undefined {
   }
   if (written.length !== 2) return undefined;
   return Object.keys(specs).find((name) => specs[name].short === written[1]);
-}
-
-/** `args` split at its first positional argument (a command or subcommand name). */
-export interface SplitArgs {
-  /** The options before the name. */
-  before: string[];
-  /** The name, or `undefined` when there is none before the end or a `--`. */
-  name?: string;
-  /** Everything after the name. */
-  after: string[];
-}
-
-/**
- * Finds the first positional argument, skipping the options of `specs` before it (and the
- * value of each that takes one), so `--db app.db batch show` splits at `batch`.
- *
- * @example
- * ```ts
- * import { splitAtName } from "./context.ts";
- * import assert from "node:assert/strict";
- *
- * const split = splitAtName(["--db", "a.db", "show", "R1"], { db: { type: "string" } });
- * assert.deepEqual(split, { before: ["--db", "a.db"], name: "show", after: ["R1"] });
- * ```
- */
-export function splitAtName(args: readonly string[], specs: OptionSpecs): SplitArgs {
-  let i = 0;
-  while (i < args.length && args[i] !== "--" && args[i].startsWith("-") && args[i] !== "-") {
-    const name = args[i].startsWith("--") ? args[i].slice(2) : undefined;
-    i += name !== undefined && specs[name]?.type === "string" ? 2 : 1;
-  }
-  const before = args.slice(0, Math.min(i, args.length));
-  if (i >= args.length || args[i] === "--") return { before, after: [] };
-  return { before, name: args[i], after: args.slice(i + 1) };
 }
 
 /**

@@ -1,14 +1,18 @@
 // deno-lint-ignore-file no-console
 /**
- * `deno task build`: bundles the command line (`cli_build.ts`) into a few JavaScript files in
- * `dist/js/` — one that every command starts from, one per command and module loaded on
- * demand, and the pieces they share — which `deno task compile` makes the executable of.
+ * `deno task build`: bundles the command line into a few JavaScript files in `dist/js/`, which
+ * `deno task compile` makes the executable of:
  *
- * `deno bundle` follows the literal imports of `cli_build.ts` to split the program. In what it
- * writes, the build then turns each import of one of its files back into a computed one: with
- * a literal one, `deno run` would read every file at each start. The npm packages stay out of
- * the bundle, imported by their `npm:` specifiers from `deno.json`, so they load only when a
- * command needs them, as from source.
+ * - `cli_build.js` (from `cli_build.ts`), where every run starts: it looks at the command line
+ *   and loads the program that runs it;
+ * - `cli_build_log.js`: a `log` of one event, what scripts call most, in one file;
+ * - `cli_build_commands.js`: every command, split by `deno bundle --code-splitting` into one
+ *   file per command and module loaded on demand, and the pieces they share.
+ *
+ * The bundler follows literal imports. In what it writes, the build turns each import of one of
+ * its files back into a computed one: with a literal one, `deno run` would read every file at
+ * each start. The npm packages stay out of the bundle, imported by their `npm:` specifiers from
+ * `deno.json`, so they load only when a command needs them, as from source.
  *
  * Usage: deno task build [--out-dir DIR]
  *
@@ -20,9 +24,12 @@ import { RUNTIME_FLAGS } from "./runtime_flags.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname.replace(/^\/([A-Za-z]:)/, "$1");
 
-/** The source the build starts from, and the file of the built program every run starts. */
-export const BUILD_ENTRY = "cli_build.ts";
+/** The file of the built program every run starts. */
 export const BUILT_ENTRY = "cli_build.js";
+
+/** What the bundler makes one file each of, and what it splits into a file per module. */
+const WHOLE_ENTRIES = ["cli_build.ts", "cli_build_log.ts"];
+const SPLIT_ENTRY = "cli_build_commands.ts";
 
 /** Where the built program goes when no `--out-dir` is given. */
 export const DEFAULT_BUILD_DIR: string = join(ROOT, "dist", "js");
@@ -52,25 +59,9 @@ export async function build(outDir: string = DEFAULT_BUILD_DIR): Promise<BuildRe
   await Deno.remove(outDir, { recursive: true }).catch((error) => {
     if (!(error instanceof Deno.errors.NotFound)) throw error;
   });
-  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "bundle",
-      "--platform",
-      "deno",
-      "--code-splitting",
-      ...Object.keys(packages).flatMap((name) => ["--external", name]),
-      "--outdir",
-      outDir,
-      join(ROOT, BUILD_ENTRY),
-    ],
-    cwd: ROOT,
-    env: { NO_COLOR: "1" },
-    stdout: "null",
-    stderr: "piped",
-  }).output();
-  if (code !== 0) {
-    throw new Error(`deno bundle failed:\n${new TextDecoder().decode(stderr)}`);
-  }
+  const externals = Object.keys(packages).flatMap((name) => ["--external", name]);
+  await bundle([...externals, "--code-splitting", "--outdir", outDir, join(ROOT, SPLIT_ENTRY)]);
+  await bundle([...externals, "--outdir", outDir, ...WHOLE_ENTRIES.map((f) => join(ROOT, f))]);
   const files: string[] = [];
   for await (const entry of Deno.readDir(outDir)) if (entry.isFile) files.push(entry.name);
   files.sort();
@@ -84,6 +75,20 @@ export async function build(outDir: string = DEFAULT_BUILD_DIR): Promise<BuildRe
   }
   if (!written.has(BUILT_ENTRY)) throw new Error(`deno bundle wrote no ${BUILT_ENTRY}`);
   return { entry: join(outDir, BUILT_ENTRY), files, bytes };
+}
+
+/** Runs `deno bundle` for the Deno platform with `args`. */
+async function bundle(args: string[]): Promise<void> {
+  const { code, stderr } = await new Deno.Command(Deno.execPath(), {
+    args: ["bundle", "--platform", "deno", ...args],
+    cwd: ROOT,
+    env: { NO_COLOR: "1" },
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  if (code !== 0) {
+    throw new Error(`deno bundle failed:\n${new TextDecoder().decode(stderr)}`);
+  }
 }
 
 /**
@@ -107,14 +112,15 @@ export function rewriteImports(
       ? `import(${JSON.stringify(packages[specifier])})`
       : literal;
   }).replace(
-    // A module of lib/ loads a sibling by a computed specifier (see `lib/output.ts`): in the
-    // built program the sibling is the file the bundler made of it, `NAME-HASH.js`.
-    /\bimport\(new URL\("\.\/([\w-]+)\.ts", import\.meta\.url\)\.href\)/g,
+    // A module loads another by a computed specifier (`lib/output.ts`, `cli_build.ts`): in the
+    // built program that module is the file the bundler made of it, `NAME-HASH.js`, or `NAME.js`
+    // for an entry.
+    /\bimport\(new URL\("\.\/(?:[\w-]+\/)*([\w-]+)\.ts", import\.meta\.url\)\.href\)/g,
     (_, name: string) => {
-      const built = [...written].filter((f) => new RegExp(`^${name}-[A-Z0-9]+\\.js$`).test(f));
+      const built = [...written].filter((f) => new RegExp(`^${name}(-[A-Z0-9]+)?\\.js$`).test(f));
       if (built.length !== 1) {
         throw new Error(
-          `${file} imports ./${name}.ts, which the build made ${built.length} files of`,
+          `${file} imports a module ${name}.ts, which the build made ${built.length} files of`,
         );
       }
       return `import(new URL(${JSON.stringify(`./${built[0]}`)}, import.meta.url).href)`;

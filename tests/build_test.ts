@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { build, BUILT_ENTRY, rewriteImports } from "../scripts/build.ts";
-import { ROOT } from "./helpers.ts";
+import { runsInLogProgram } from "../cli_build.ts";
+import { migratedDb, ROOT, runCli, sqliteRows, tempDir } from "./helpers.ts";
 
 /** The CLI test files run against the built program: each command and each worker. */
 const CLI_TEST_FILES = [
@@ -84,8 +85,88 @@ Deno.test("build rewrites imports of its own files as computed, and npm packages
         packages,
         "chunk-X1.js",
       ),
-    /chunk-X1\.js imports \.\/gone\.ts, which the build made 0 files of/,
+    /chunk-X1\.js imports a module gone\.ts, which the build made 0 files of/,
   );
+});
+
+Deno.test("a log of one event runs in the program made for it, any other command line in the other", () => {
+  for (
+    const args of [
+      ["log", "PICKED"],
+      ["--db", "a.db", "log", "PICKED", "--sku", "S1", "--user", "u", "--run-id", "R1"],
+      ["log", "PICKED", "--details=--stdin is a word here"],
+    ]
+  ) {
+    assert.equal(runsInLogProgram(args), true, args.join(" "));
+  }
+  for (
+    const args of [
+      [],
+      ["log", "--stdin"],
+      ["log", "PICKED", "--format", "json"],
+      ["--format=csv", "log", "PICKED"],
+      ["log", "--help"],
+      ["-h", "log"],
+      ["log", "PICKED", "--version"],
+      ["help", "log"],
+      ["query", "--sku", "log"],
+      ["--db", "log", "query"],
+      ["log", "PICKED", "--details", "--stdin"],
+    ]
+  ) {
+    assert.equal(runsInLogProgram(args), false, args.join(" "));
+  }
+});
+
+/** The imports of built files in `text`: static (`from "./x.js"`) and computed. */
+function builtImports(text: string): { static: string[]; computed: string[] } {
+  return {
+    static: [...text.matchAll(/(?:from|import) "\.\/([^"]+)"/g)].map(([, file]) => file),
+    computed: [...text.matchAll(/import\(new URL\("\.\/([^"]+)", import\.meta\.url\)/g)].map((
+      [, file],
+    ) => file),
+  };
+}
+
+Deno.test({
+  name: "a built log of one event reads the first file and the one made for it, and no other",
+  sanitizeResources: false,
+  async fn() {
+    await using dir = buildDir();
+    const result = await build(dir.path);
+    const read = async (file: string) => await Deno.readTextFile(join(dir.path, file));
+    const entry = builtImports(await read(BUILT_ENTRY));
+    assert.deepEqual(entry, {
+      static: [],
+      computed: ["cli_build_log.js", "cli_build_commands.js"],
+    });
+    const logProgram = await read("cli_build_log.js");
+    assert.match(logProgram, /^\/\/ cli\/log\.ts$/m);
+    // What it loads beyond itself: only the error display, a module that imports nothing.
+    const loaded = builtImports(logProgram);
+    assert.deepEqual(loaded.static, []);
+    assert.equal(loaded.computed.length, 1, loaded.computed.join(" "));
+    assert.match(loaded.computed[0], /^table-\w+\.js$/);
+    assert.deepEqual(builtImports(await read(loaded.computed[0])).computed, []);
+
+    // Through the real program: the modules it loads on demand are there.
+    await using work = await tempDir();
+    const db = await migratedDb(work.path);
+    const noLogin = { USER: "", LOGNAME: "", USERNAME: "" };
+    const logged = await runCli(["log", "PICKED", "--db", db], { cli: result.entry, env: noLogin });
+    assert.equal(logged.code, 0, logged.stderr);
+    const [row] = sqliteRows(
+      db,
+      "SELECT user FROM audit_log WHERE audit_id = ?",
+      Number(logged.stdout),
+    );
+    assert.notEqual(row.user, "system", "the login name, from the system");
+    const failed = await runCli(["log", "PICKED", "--db", join(work.path, "none\u202e.db")], {
+      cli: result.entry,
+    });
+    assert.equal(failed.code, 1);
+    assert.match(failed.stderr, /^audit-trail: error: Database not found: .*none\\u202E\.db/);
+  },
 });
 
 Deno.test({

@@ -123,6 +123,8 @@ Deno.test("every module imported on demand is listed for compile, and exists", a
   for (const folder of ["", "cli/", "lib/", "lib/bundle/", "lib/chain/"]) {
     for await (const entry of Deno.readDir(join(ROOT, folder))) {
       if (!entry.name.endsWith(".ts")) continue;
+      // The built program's own sources: the build points their computed imports at its files.
+      if (folder === "" && entry.name.startsWith("cli_build")) continue;
       const source = await Deno.readTextFile(join(ROOT, folder, entry.name));
       for (const match of source.matchAll(/importOnDemand(?:<[^>]*>)?\(\s*"([^"]+)"/g)) {
         named.add(match[1]);
