@@ -29,11 +29,13 @@ import { GLOBAL_OPTIONS, splitAtName } from "./cli/command_line.ts";
  * ```
  */
 export function runsInLogProgram(args: readonly string[]): boolean {
-  return splitAtName(args, GLOBAL_OPTIONS).name === "log" &&
-    !args.some((arg) => OTHER_PROGRAM_OPTION.test(arg));
+  return splitAtName(args, GLOBAL_OPTIONS).name === "log" && !args.some((arg) => {
+    const equals = arg.indexOf("=");
+    return OTHER_PROGRAM_OPTIONS.has(equals < 0 ? arg : arg.slice(0, equals));
+  });
 }
 
-const OTHER_PROGRAM_OPTION = /^(--stdin|--format|--help|-h|--version)(=|$)/;
+const OTHER_PROGRAM_OPTIONS = new Set(["--stdin", "--format", "--help", "-h", "--version"]);
 
 type Program = typeof import("./cli_build_commands.ts");
 
@@ -41,8 +43,17 @@ type Program = typeof import("./cli_build_commands.ts");
 function loadProgram(args: readonly string[]): Promise<Program> {
   // Computed specifiers, which the build points at the files it made of these modules.
   return runsInLogProgram(args)
-    ? import(new URL("./cli_build_log.ts", import.meta.url).href)
-    : import(new URL("./cli_build_commands.ts", import.meta.url).href);
+    ? import(besideThisFile("./cli_build_log.ts"))
+    : import(besideThisFile("./cli_build_commands.ts"));
+}
+
+/**
+ * The URL of a file in this one's folder. Made of strings: a `log` then makes no `URL` at all,
+ * whose first one costs a process 0.2 ms.
+ */
+function besideThisFile(relative: `./${string}`): string {
+  const url = import.meta.url;
+  return url.slice(0, url.lastIndexOf("/") + 1) + relative.slice(2);
 }
 
 // Only the process's main module runs the command line, never a worker that loads this file.

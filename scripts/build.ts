@@ -115,15 +115,15 @@ export function rewriteImports(
     // A module loads another by a computed specifier (`lib/output.ts`, `cli_build.ts`): in the
     // built program that module is the file the bundler made of it, `NAME-HASH.js`, or `NAME.js`
     // for an entry.
-    /\bimport\(new URL\("\.\/(?:[\w-]+\/)*([\w-]+)\.ts", import\.meta\.url\)\.href\)/g,
-    (_, name: string) => {
+    /\bimport\((new URL\(|besideThisFile\()"\.\/(?:[\w-]+\/)*([\w-]+)\.ts"/g,
+    (_, call: string, name: string) => {
       const built = [...written].filter((f) => new RegExp(`^${name}(-[A-Z0-9]+)?\\.js$`).test(f));
       if (built.length !== 1) {
         throw new Error(
           `${file} imports a module ${name}.ts, which the build made ${built.length} files of`,
         );
       }
-      return `import(new URL(${JSON.stringify(`./${built[0]}`)}, import.meta.url).href)`;
+      return `import(${call}${JSON.stringify(`./${built[0]}`)}`;
     },
   );
 }

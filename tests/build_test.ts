@@ -77,6 +77,16 @@ Deno.test("build rewrites imports of its own files as computed, and npm packages
     'const a = () => import(new URL("./csv-CD34.js", import.meta.url).href);\n' +
       'const b = () => import(new URL("./table-EF56.js", import.meta.url).href);',
   );
+  // The first file's own way to name a file beside it, without a URL.
+  assert.equal(
+    rewriteImports(
+      'import(besideThisFile("./cli_build_log.ts"))',
+      new Set(["cli_build.js", "cli_build_log.js"]),
+      packages,
+      "cli_build.js",
+    ),
+    'import(besideThisFile("./cli_build_log.js"))',
+  );
   assert.throws(
     () =>
       rewriteImports(
@@ -122,7 +132,7 @@ Deno.test("a log of one event runs in the program made for it, any other command
 function builtImports(text: string): { static: string[]; computed: string[] } {
   return {
     static: [...text.matchAll(/(?:from|import) "\.\/([^"]+)"/g)].map(([, file]) => file),
-    computed: [...text.matchAll(/import\(new URL\("\.\/([^"]+)", import\.meta\.url\)/g)].map((
+    computed: [...text.matchAll(/import\((?:new URL\(|besideThisFile\()"\.\/([^"]+)"/g)].map((
       [, file],
     ) => file),
   };
