@@ -1,50 +1,67 @@
 /**
  * The program as built and shipped starts here (`dist/js/cli_build.js`, which `deno task
  * compile` makes the executable of). It looks at the command line and loads the program that
- * runs it: a `log` of one event, what scripts call most, from one file made for it
- * (`cli_build_log.ts`); everything else from the program of every command
- * (`cli_build_commands.ts`), which reads only the files of the command it runs. It imports
- * nothing else, so that a start reads this file and the program alone.
+ * runs it: the command lines scripts call most, a `log` of one event and a `query` of the
+ * database, from one file each made for them (`cli_build_log.ts`, `cli_build_query.ts`);
+ * everything else from the program of every command (`cli_build_commands.ts`), which reads only
+ * the files of the command it runs. It imports nothing else, so that a start reads this file and
+ * the program alone.
  *
  * @module
  */
 import { GLOBAL_OPTIONS, splitAtName } from "./cli/command_line.ts";
 
 /**
- * Whether `cli_build_log.ts` runs the command line `args`: `log` given none of the options that
- * load what that program leaves out (`--stdin`, `--format`, `--help`, `--version`). Every
- * argument counts, values too: such a word given as a value sends the run to the program of
- * every command, which runs any command line.
+ * The programs made for one command each, by that command, with the options that load what
+ * such a program leaves out: given one of them, the command runs in the program of every
+ * command.
+ */
+const OWN_PROGRAMS = {
+  log: new Set(["--stdin", "--format", "--help", "-h", "--version"]),
+  query: new Set(["--central", "--archives", "--help", "-h", "--version"]),
+};
+
+/**
+ * The command whose own program runs the command line `args`, if one does. Every argument
+ * counts, values too: an option's name given as a value sends the run to the program of every
+ * command, which runs any command line.
  *
  * @example
  * ```ts
- * import { runsInLogProgram } from "./cli_build.ts";
+ * import { ownProgram } from "./cli_build.ts";
  * import assert from "node:assert/strict";
  *
- * assert.equal(runsInLogProgram(["--db", "a.db", "log", "PICKED", "--sku", "S1"]), true);
- * assert.equal(runsInLogProgram(["log", "--stdin"]), false);
- * assert.equal(runsInLogProgram(["log", "PICKED", "--format=json"]), false);
- * assert.equal(runsInLogProgram(["--format", "csv", "log", "PICKED"]), false);
- * assert.equal(runsInLogProgram(["query", "--sku", "log"]), false);
+ * assert.equal(ownProgram(["--db", "a.db", "log", "PICKED", "--sku", "S1"]), "log");
+ * assert.equal(ownProgram(["log", "--stdin"]), undefined);
+ * assert.equal(ownProgram(["query", "--sku", "S1", "--format=csv"]), "query");
+ * assert.equal(ownProgram(["query", "--central", "postgres://central/audit"]), undefined);
+ * assert.equal(ownProgram(["verify"]), undefined);
  * ```
  */
-export function runsInLogProgram(args: readonly string[]): boolean {
-  return splitAtName(args, GLOBAL_OPTIONS).name === "log" && !args.some((arg) => {
+export function ownProgram(args: readonly string[]): keyof typeof OWN_PROGRAMS | undefined {
+  const { name } = splitAtName(args, GLOBAL_OPTIONS);
+  if (name !== "log" && name !== "query") return undefined;
+  const leftOut = OWN_PROGRAMS[name];
+  const sentElsewhere = args.some((arg) => {
     const equals = arg.indexOf("=");
-    return OTHER_PROGRAM_OPTIONS.has(equals < 0 ? arg : arg.slice(0, equals));
+    return leftOut.has(equals < 0 ? arg : arg.slice(0, equals));
   });
+  return sentElsewhere ? undefined : name;
 }
-
-const OTHER_PROGRAM_OPTIONS = new Set(["--stdin", "--format", "--help", "-h", "--version"]);
 
 type Program = typeof import("./cli_build_commands.ts");
 
 /** Loads the program that runs the command line `args`. */
 function loadProgram(args: readonly string[]): Promise<Program> {
   // Computed specifiers, which the build points at the files it made of these modules.
-  return runsInLogProgram(args)
-    ? import(besideThisFile("./cli_build_log.ts"))
-    : import(besideThisFile("./cli_build_commands.ts"));
+  switch (ownProgram(args)) {
+    case "log":
+      return import(besideThisFile("./cli_build_log.ts"));
+    case "query":
+      return import(besideThisFile("./cli_build_query.ts"));
+    default:
+      return import(besideThisFile("./cli_build_commands.ts"));
+  }
 }
 
 /**

@@ -4,8 +4,8 @@
  * (`dist/js/cli_build_log.js`). Scripts call it more than anything else, and each file a start
  * reads costs it time, from a cold disk most (DEVELOPERS.md, "Start-up"): the program of every
  * command (`cli_build_commands.ts`) spreads this run over nine files. `cli_build.ts` runs this
- * program only for the command lines it is made for (`runsInLogProgram`); a `log` that reads
- * NDJSON, prints its record, its help or the version runs in the program of every command.
+ * program only for the command lines it is made for (`ownProgram`); a `log` that reads NDJSON,
+ * prints its record, its help or the version runs in the program of every command.
  *
  * @module
  */

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { build, BUILT_ENTRY, rewriteImports } from "../scripts/build.ts";
-import { runsInLogProgram } from "../cli_build.ts";
+import { ownProgram } from "../cli_build.ts";
 import { migratedDb, ROOT, runCli, sqliteRows, tempDir } from "./helpers.ts";
 
 /** The CLI test files run against the built program: each command and each worker. */
@@ -99,33 +99,29 @@ Deno.test("build rewrites imports of its own files as computed, and npm packages
   );
 });
 
-Deno.test("a log of one event runs in the program made for it, any other command line in the other", () => {
-  for (
-    const args of [
-      ["log", "PICKED"],
-      ["--db", "a.db", "log", "PICKED", "--sku", "S1", "--user", "u", "--run-id", "R1"],
-      ["log", "PICKED", "--details=--stdin is a word here"],
-    ]
-  ) {
-    assert.equal(runsInLogProgram(args), true, args.join(" "));
-  }
-  for (
-    const args of [
-      [],
-      ["log", "--stdin"],
-      ["log", "PICKED", "--format", "json"],
-      ["--format=csv", "log", "PICKED"],
-      ["log", "--help"],
-      ["-h", "log"],
-      ["log", "PICKED", "--version"],
-      ["help", "log"],
-      ["query", "--sku", "log"],
-      ["--db", "log", "query"],
-      ["log", "PICKED", "--details", "--stdin"],
-    ]
-  ) {
-    assert.equal(runsInLogProgram(args), false, args.join(" "));
-  }
+Deno.test("log and query run in programs of their own, unless given options those leave out", () => {
+  const cases: [string[], string | undefined][] = [
+    [["log", "PICKED"], "log"],
+    [["--db", "a.db", "log", "PICKED", "--sku", "S1", "--user", "u", "--run-id", "R1"], "log"],
+    [["log", "PICKED", "--details=--stdin is a word here"], "log"],
+    [["query", "--sku", "S1", "--format", "csv", "--limit", "0"], "query"],
+    [["--format=table", "query", "--since", "2026-01-01", "--before-id", "9"], "query"],
+    [[], undefined],
+    [["log", "--stdin"], undefined],
+    [["log", "PICKED", "--format", "json"], undefined],
+    [["--format=csv", "log", "PICKED"], undefined],
+    [["log", "--help"], undefined],
+    [["-h", "log"], undefined],
+    [["log", "PICKED", "--version"], undefined],
+    [["log", "PICKED", "--details", "--stdin"], undefined],
+    [["query", "--central", "postgres://central/audit"], undefined],
+    [["query", "--archives=data/archive"], undefined],
+    [["query", "-h"], undefined],
+    [["help", "log"], undefined],
+    [["verify", "--sku", "log"], undefined],
+    [["--db", "log", "batch", "show", "R1"], undefined],
+  ];
+  for (const [args, program] of cases) assert.equal(ownProgram(args), program, args.join(" "));
 });
 
 /** The imports of built files in `text`: static (`from "./x.js"`) and computed. */
@@ -139,27 +135,31 @@ function builtImports(text: string): { static: string[]; computed: string[] } {
 }
 
 Deno.test({
-  name: "a built log of one event reads the first file and the one made for it, and no other",
+  name: "a built log or query reads the first file and the one made for it, and no other",
   sanitizeResources: false,
   async fn() {
     await using dir = buildDir();
     const result = await build(dir.path);
     const read = async (file: string) => await Deno.readTextFile(join(dir.path, file));
-    const entry = builtImports(await read(BUILT_ENTRY));
-    assert.deepEqual(entry, {
+    assert.deepEqual(builtImports(await read(BUILT_ENTRY)), {
       static: [],
-      computed: ["cli_build_log.js", "cli_build_commands.js"],
+      computed: ["cli_build_log.js", "cli_build_query.js", "cli_build_commands.js"],
     });
-    const logProgram = await read("cli_build_log.js");
-    assert.match(logProgram, /^\/\/ cli\/log\.ts$/m);
-    // What it loads beyond itself: only the error display, a module that imports nothing.
-    const loaded = builtImports(logProgram);
-    assert.deepEqual(loaded.static, []);
-    assert.equal(loaded.computed.length, 1, loaded.computed.join(" "));
-    assert.match(loaded.computed[0], /^table-\w+\.js$/);
-    assert.deepEqual(builtImports(await read(loaded.computed[0])).computed, []);
+    for (const [program, module] of [["log", "cli/log.ts"], ["query", "cli/query.ts"]]) {
+      const text = await read(`cli_build_${program}.js`);
+      assert.ok(text.includes(`\n// ${module}\n`), `${program}'s program holds ${module}`);
+      // What it loads beyond itself: only modules that import nothing (the error display; for
+      // query the CSV and table writers too), so that no module is in the process twice.
+      const loaded = builtImports(text);
+      assert.deepEqual(loaded.static, [], program);
+      assert.ok(loaded.computed.length > 0 && loaded.computed.length <= 3, program);
+      for (const file of loaded.computed) {
+        assert.match(file, /^(table|csv)-\w+\.js$/, program);
+        assert.deepEqual(builtImports(await read(file)).computed, [], file);
+      }
+    }
 
-    // Through the real program: the modules it loads on demand are there.
+    // Through the real program: the modules they load on demand are there.
     await using work = await tempDir();
     const db = await migratedDb(work.path);
     const noLogin = { USER: "", LOGNAME: "", USERNAME: "" };
@@ -171,11 +171,21 @@ Deno.test({
       Number(logged.stdout),
     );
     assert.notEqual(row.user, "system", "the login name, from the system");
-    const failed = await runCli(["log", "PICKED", "--db", join(work.path, "none\u202e.db")], {
+    for (const command of ["log", "query"]) {
+      const failed = await runCli([command, "PICKED", "--db", join(work.path, "none\u202e.db")], {
+        cli: result.entry,
+      });
+      assert.equal(failed.code, command === "log" ? 1 : 2, failed.stderr);
+      assert.match(failed.stderr, /^audit-trail: error: .+\nhint: /);
+    }
+    const missing = await runCli(["log", "PICKED", "--db", join(work.path, "none\u202e.db")], {
       cli: result.entry,
     });
-    assert.equal(failed.code, 1);
-    assert.match(failed.stderr, /^audit-trail: error: Database not found: .*none\\u202E\.db/);
+    assert.match(missing.stderr, /^audit-trail: error: Database not found: .*none\\u202E\.db/);
+    const shown = await runCli(["query", "--format", "table", "--db", db], { cli: result.entry });
+    assert.equal(shown.code, 0, shown.stderr);
+    assert.match(shown.stdout, /^audit_id +timestamp +operation/);
+    assert.match(shown.stdout, /PICKED/);
   },
 });
 
