@@ -1,8 +1,9 @@
 /**
  * The program as built and shipped starts here (`dist/js/cli_build.js`, which `deno task
  * compile` makes the executable of). It looks at the command line and loads the program that
- * runs it: the command lines scripts call most, a `log` of one event and a `query` of the
- * database, from one file each made for them (`cli_build_log.ts`, `cli_build_query.ts`);
+ * runs it: the command lines scripts call most, a `log` of one event, a `query` of the database
+ * and a `batch show` or `list`, from one file each made for them (`cli_build_log.ts`,
+ * `cli_build_query.ts`, `cli_build_batch.ts`);
  * everything else from the program of every command (`cli_build_commands.ts`), which reads only
  * the files of the command it runs. It imports nothing else, so that a start reads this file and
  * the program alone.
@@ -11,15 +12,23 @@
  */
 import { GLOBAL_OPTIONS, splitAtName } from "./cli/command_line.ts";
 
-/**
- * The programs made for one command each, by that command, with the options that load what
- * such a program leaves out: given one of them, the command runs in the program of every
- * command.
- */
+/** A program made for one command, or some of its subcommands. */
+interface OwnProgram {
+  /** The subcommands it runs (all, when not given). */
+  subcommands?: ReadonlySet<string>;
+  /** The options that load what it leaves out: given one, the program of every command runs. */
+  leavesOut: ReadonlySet<string>;
+}
+
+/** The programs made for one command each, by that command. */
 const OWN_PROGRAMS = {
-  log: new Set(["--stdin", "--format", "--help", "-h", "--version"]),
-  query: new Set(["--central", "--archives", "--help", "-h", "--version"]),
-};
+  log: { leavesOut: new Set(["--stdin", "--format", "--help", "-h", "--version"]) },
+  query: { leavesOut: new Set(["--central", "--archives", "--help", "-h", "--version"]) },
+  batch: {
+    subcommands: new Set(["show", "list"]),
+    leavesOut: new Set(["--archives", "--help", "-h", "--version"]),
+  },
+} satisfies Record<string, OwnProgram>;
 
 /**
  * The command whose own program runs the command line `args`, if one does. Every argument
@@ -35,18 +44,23 @@ const OWN_PROGRAMS = {
  * assert.equal(ownProgram(["log", "--stdin"]), undefined);
  * assert.equal(ownProgram(["query", "--sku", "S1", "--format=csv"]), "query");
  * assert.equal(ownProgram(["query", "--central", "postgres://central/audit"]), undefined);
+ * assert.equal(ownProgram(["batch", "show", "RUN-1"]), "batch");
+ * assert.equal(ownProgram(["batch", "start", "Nightly import"]), undefined);
  * assert.equal(ownProgram(["verify"]), undefined);
  * ```
  */
 export function ownProgram(args: readonly string[]): keyof typeof OWN_PROGRAMS | undefined {
-  const { name } = splitAtName(args, GLOBAL_OPTIONS);
-  if (name !== "log" && name !== "query") return undefined;
-  const leftOut = OWN_PROGRAMS[name];
+  const { name, after } = splitAtName(args, GLOBAL_OPTIONS);
+  if (name === undefined || !Object.hasOwn(OWN_PROGRAMS, name)) return undefined;
+  const command = name as keyof typeof OWN_PROGRAMS;
+  const program: OwnProgram = OWN_PROGRAMS[command];
+  const subcommand = splitAtName(after, GLOBAL_OPTIONS).name;
+  if (program.subcommands && !program.subcommands.has(subcommand ?? "")) return undefined;
   const sentElsewhere = args.some((arg) => {
     const equals = arg.indexOf("=");
-    return leftOut.has(equals < 0 ? arg : arg.slice(0, equals));
+    return program.leavesOut.has(equals < 0 ? arg : arg.slice(0, equals));
   });
-  return sentElsewhere ? undefined : name;
+  return sentElsewhere ? undefined : command;
 }
 
 type Program = typeof import("./cli_build_commands.ts");
@@ -59,6 +73,8 @@ function loadProgram(args: readonly string[]): Promise<Program> {
       return import(besideThisFile("./cli_build_log.ts"));
     case "query":
       return import(besideThisFile("./cli_build_query.ts"));
+    case "batch":
+      return import(besideThisFile("./cli_build_batch.ts"));
     default:
       return import(besideThisFile("./cli_build_commands.ts"));
   }

@@ -5,8 +5,9 @@
  *
  * - `cli_build.js` (from `cli_build.ts`), where every run starts: it looks at the command line
  *   and loads the program that runs it;
- * - `cli_build_log.js` and `cli_build_query.js`: a `log` of one event and a `query` of the
- *   database, what scripts call most, in one file each;
+ * - `cli_build_log.js`, `cli_build_query.js` and `cli_build_batch.js`: a `log` of one event, a
+ *   `query` of the database and a `batch show` or `list`, what scripts call most, in one file
+ *   each;
  * - `cli_build_commands.js`: every command, split by `deno bundle --code-splitting` into one
  *   file per command and module loaded on demand, and the pieces they share.
  *
@@ -29,7 +30,12 @@ const ROOT = new URL("..", import.meta.url).pathname.replace(/^\/([A-Za-z]:)/, "
 export const BUILT_ENTRY = "cli_build.js";
 
 /** What the bundler makes one file each of, and what it splits into a file per module. */
-const WHOLE_ENTRIES = ["cli_build.ts", "cli_build_log.ts", "cli_build_query.ts"];
+const WHOLE_ENTRIES = [
+  "cli_build.ts",
+  "cli_build_log.ts",
+  "cli_build_query.ts",
+  "cli_build_batch.ts",
+];
 const SPLIT_ENTRY = "cli_build_commands.ts";
 
 /** Where the built program goes when no `--out-dir` is given. */

@@ -99,7 +99,7 @@ Deno.test("build rewrites imports of its own files as computed, and npm packages
   );
 });
 
-Deno.test("log and query run in programs of their own, unless given options those leave out", () => {
+Deno.test("log, query and batch show run in programs of their own, unless given options those leave out", () => {
   const cases: [string[], string | undefined][] = [
     [["log", "PICKED"], "log"],
     [["--db", "a.db", "log", "PICKED", "--sku", "S1", "--user", "u", "--run-id", "R1"], "log"],
@@ -119,7 +119,14 @@ Deno.test("log and query run in programs of their own, unless given options thos
     [["query", "-h"], undefined],
     [["help", "log"], undefined],
     [["verify", "--sku", "log"], undefined],
-    [["--db", "log", "batch", "show", "R1"], undefined],
+    [["--db", "log", "batch", "show", "R1"], "batch"],
+    [["batch", "--format", "table", "list", "--limit", "5"], "batch"],
+    [["batch", "start", "Nightly import"], undefined],
+    [["batch", "end", "R1"], undefined],
+    [["batch", "exec", "--", "./import.sh", "show"], undefined],
+    [["batch", "show", "R1", "--archives", "data/archive"], undefined],
+    [["batch", "--help"], undefined],
+    [["batch"], undefined],
   ];
   for (const [args, program] of cases) assert.equal(ownProgram(args), program, args.join(" "));
 });
@@ -135,7 +142,8 @@ function builtImports(text: string): { static: string[]; computed: string[] } {
 }
 
 Deno.test({
-  name: "a built log or query reads the first file and the one made for it, and no other",
+  name:
+    "a built log, query or batch show reads the first file and the one made for it, and no other",
   sanitizeResources: false,
   async fn() {
     await using dir = buildDir();
@@ -143,9 +151,15 @@ Deno.test({
     const read = async (file: string) => await Deno.readTextFile(join(dir.path, file));
     assert.deepEqual(builtImports(await read(BUILT_ENTRY)), {
       static: [],
-      computed: ["cli_build_log.js", "cli_build_query.js", "cli_build_commands.js"],
+      computed: [
+        "cli_build_log.js",
+        "cli_build_query.js",
+        "cli_build_batch.js",
+        "cli_build_commands.js",
+      ],
     });
-    for (const [program, module] of [["log", "cli/log.ts"], ["query", "cli/query.ts"]]) {
+    const programs = [["log", "cli/log.ts"], ["query", "cli/query.ts"], ["batch", "cli/batch.ts"]];
+    for (const [program, module] of programs) {
       const text = await read(`cli_build_${program}.js`);
       assert.ok(text.includes(`\n// ${module}\n`), `${program}'s program holds ${module}`);
       // What it loads beyond itself: only modules that import nothing (the error display; for
@@ -171,11 +185,11 @@ Deno.test({
       Number(logged.stdout),
     );
     assert.notEqual(row.user, "system", "the login name, from the system");
-    for (const command of ["log", "query"]) {
-      const failed = await runCli([command, "PICKED", "--db", join(work.path, "none\u202e.db")], {
+    for (const command of [["log", "PICKED"], ["query", "PICKED"], ["batch", "show", "R", "X"]]) {
+      const failed = await runCli([...command, "--db", join(work.path, "none\u202e.db")], {
         cli: result.entry,
       });
-      assert.equal(failed.code, command === "log" ? 1 : 2, failed.stderr);
+      assert.equal(failed.code, command[0] === "log" ? 1 : 2, failed.stderr);
       assert.match(failed.stderr, /^audit-trail: error: .+\nhint: /);
     }
     const missing = await runCli(["log", "PICKED", "--db", join(work.path, "none\u202e.db")], {
