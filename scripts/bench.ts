@@ -49,7 +49,10 @@
  * `--cold files` (default) drops the database and the programs' own files from the page cache
  * before each cold run (no root needed); `--cold system` drops every cache the kernel lets go
  * (`/proc/sys/vm/drop_caches`, root only; falls back to `files`, and says so); `--cold off`
- * measures warm only.
+ * measures warm only. The start-up figures' Deno processes keep their code cache and emitted
+ * code in a DENO_DIR of their own in the scratch folder, filled by a first run of each, and
+ * dropped whole: this process maps the caches of the DENO_DIR it runs with, and the kernel keeps
+ * a mapped page whatever it is asked, so a shared one would be read warm on every cold run.
  *
  * @module
  */
@@ -333,6 +336,15 @@ function startupCase(spec: {
       const dbFiles = [dbs.ours, dbs.bare, dbs.original]
         .filter((db): db is string => db !== null)
         .flatMap((db) => [db, `${db}-wal`, `${db}-shm`]);
+      const options = { env: c.startupEnv };
+      const deno = {
+        ours: { command: c.cli(...spec.args(c, dbs.ours)), options },
+        bare: { command: spec.bare(c, dbs.bare), options },
+        source: { command: c.cliSource(...spec.args(c, dbs.ours)), options },
+      };
+      // A first run of each fills the DENO_DIR of the start-up figures (code cache, emitted
+      // code), as any run of the executable after its first finds its own code cache.
+      await compare(deno, 1);
       const coldFiles = [...dbFiles, ...c.programFiles()];
       const figures: Figure[] = [];
       const modes = c.cache.method === "off" ? ["warm"] : ["cold", "warm"];
@@ -343,10 +355,10 @@ function startupCase(spec: {
         const cached = mode === "cold" ? await c.cache.cachedPercent(dbs.ours) : null;
         const original = spec.original(c, dbs.original ?? "");
         const measured = await compare({
-          ours: { command: c.cli(...spec.args(c, dbs.ours)), before },
-          bare: { command: spec.bare(c, dbs.bare), before },
+          ours: { ...deno.ours, before },
+          bare: { ...deno.bare, before },
           ...(original && dbs.original ? { original: { command: original, before } } : {}),
-          source: { command: c.cliSource(...spec.args(c, dbs.ours)), before },
+          source: { ...deno.source, before },
         }, c.runs);
         const notes = [
           `median of ${c.runs}, in turns`,
@@ -763,6 +775,7 @@ function createContext(options: {
   const { dir, tools } = options;
   const path = (name: string) => join(dir, name);
   const bare = join(ROOT, "scripts", "bench_bare.ts");
+  const startupDenoDir = path("deno_dir");
   const memo = new Map<string, Promise<unknown>>();
   const once = <T>(key: string, make: () => Promise<T>): Promise<T> => {
     if (!memo.has(key)) memo.set(key, make());
@@ -827,25 +840,17 @@ function createContext(options: {
         }
         return db;
       }),
-    programFiles: () => {
-      const denoDir = denoDirectory();
-      return [
-        ...["cli.ts", "mod.ts", "deno.json", "deno.lock"].map((name) => join(ROOT, name)),
-        ...options.built.files.map((name) => join(dirname(options.built.entry), name)),
-        ...["cli", "lib", "migrations"].flatMap((folder) => filesBelow(join(ROOT, folder))),
-        bare,
-        join(ROOT, "scripts", "runtime_flags.ts"),
-        ...(denoDir
-          ? [
-            ...filesBelow(join(denoDir, "gen", "file", ROOT)),
-            ...["v8_code_cache_v2", "dep_analysis_cache_v2", "node_analysis_cache_v2"]
-              .flatMap((name) => [name, `${name}-wal`].map((file) => join(denoDir, file))),
-          ]
-          : []),
-        options.originalPath,
-        ...filesBelow(join(dirname(options.originalPath), "__pycache__")),
-      ];
-    },
+    startupEnv: { DENO_DIR: startupDenoDir },
+    programFiles: () => [
+      ...["cli.ts", "mod.ts", "deno.json", "deno.lock"].map((name) => join(ROOT, name)),
+      ...options.built.files.map((name) => join(dirname(options.built.entry), name)),
+      ...["cli", "lib", "migrations"].flatMap((folder) => filesBelow(join(ROOT, folder))),
+      bare,
+      join(ROOT, "scripts", "runtime_flags.ts"),
+      ...filesBelow(startupDenoDir),
+      options.originalPath,
+      ...filesBelow(join(dirname(options.originalPath), "__pycache__")),
+    ],
     shared: new Map(),
     log: (text) => Deno.stderr.writeSync(new TextEncoder().encode(`bench: ${text}\n`)),
   };
@@ -878,20 +883,6 @@ function findOriginal(): string {
     }
   }
   return beside;
-}
-
-let denoDir: string | null | undefined;
-/** Deno's cache folder (emitted code, code cache), or `null` when it cannot be found. */
-function denoDirectory(): string | null {
-  if (denoDir !== undefined) return denoDir;
-  const out = new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json"],
-    stdout: "piped",
-    stderr: "null",
-  })
-    .outputSync();
-  denoDir = out.code === 0 ? JSON.parse(new TextDecoder().decode(out.stdout)).denoDir : null;
-  return denoDir!;
 }
 
 /** The cases of the hook scripts that exist, replacing cases here with the same id. */

@@ -364,7 +364,18 @@ export interface BenchContext {
   adoptDatabase(path: string): void;
   /** The original design's database holding the large event set, or `null` if it cannot be made. */
   originalDatabase(): Promise<string | null>;
-  /** The files the commands read besides the databases, to drop for a cold run. */
+  /**
+   * The environment of the start-up figures' Deno processes: a DENO_DIR of their own, in the
+   * scratch folder. This process maps the code and module caches of the DENO_DIR it runs with,
+   * and a mapped page cannot be dropped from the page cache, so a command sharing them would
+   * find them warm on every cold run. The executable keeps its code cache in a file of its own,
+   * which this small folder stands for.
+   */
+  startupEnv: Record<string, string>;
+  /**
+   * The files the commands read besides the databases, to drop for a cold run: the programs,
+   * their sources and the start-up figures' DENO_DIR (ask after a first run has filled it).
+   */
   programFiles(): string[];
   /** Measurements cases share (the ingest's, for the figures that compare it with others). */
   shared: Map<string, unknown>;
