@@ -18,7 +18,8 @@
  * build`, into dist/js), run as `deno run <RUNTIME_FLAGS> dist/js/cli_build.js …` with the
  * flags the executable gets; `deno run` adds its own start-up time, which the bare Deno peer
  * (scripts/bench_bare.ts: `node:sqlite` and the same statement, nothing else, run with the
- * same flags) pays too.
+ * same flags) pays too. For the start-up figures, both run with `--no-config`, as the executable
+ * starts: it reads no `deno.json` or `deno.lock` (`deno compile` resolved them when it made it).
  * The start-up figures also show `deno run cli.ts`, the program run from its source.
  *
  * Scripts of their own may add or replace cases: `scripts/bench_bundle.ts`,
@@ -338,7 +339,7 @@ function startupCase(spec: {
         .flatMap((db) => [db, `${db}-wal`, `${db}-shm`]);
       const options = { env: c.startupEnv };
       const deno = {
-        ours: { command: c.cli(...spec.args(c, dbs.ours)), options },
+        ours: { command: c.cliAsExecutable(...spec.args(c, dbs.ours)), options },
         bare: { command: spec.bare(c, dbs.bare), options },
         source: { command: c.cliSource(...spec.args(c, dbs.ours)), options },
       };
@@ -794,10 +795,21 @@ function createContext(options: {
     cli: (
       ...args
     ) => [Deno.execPath(), "run", "--quiet", ...RUNTIME_FLAGS, options.built.entry, ...args],
+    cliAsExecutable: (...args) => [
+      Deno.execPath(),
+      "run",
+      "--quiet",
+      "--no-config",
+      ...RUNTIME_FLAGS,
+      options.built.entry,
+      ...args,
+    ],
     cliSource: (
       ...args
     ) => [Deno.execPath(), "run", "--quiet", ...RUNTIME_FLAGS, join(ROOT, "cli.ts"), ...args],
-    bare: (...args) => [Deno.execPath(), "run", "--quiet", ...RUNTIME_FLAGS, bare, ...args],
+    bare: (
+      ...args
+    ) => [Deno.execPath(), "run", "--quiet", "--no-config", ...RUNTIME_FLAGS, bare, ...args],
     original: (...args) =>
       tools.python && tools.original ? [tools.python, options.originalPath, ...args] : null,
     eventFiles: (size) =>

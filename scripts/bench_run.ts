@@ -350,9 +350,16 @@ export interface BenchContext {
   cache: PageCache;
   /** `deno run <permissions of the executable> <the built program> ARGS` (dist/js). */
   cli(...args: string[]): string[];
+  /**
+   * The built program as the executable starts it, for the start-up figures: `cli` with
+   * `--no-config`. The executable reads no configuration file at start (`deno compile` resolved
+   * it when it made the file), where `deno run` would find `deno.json` and `deno.lock` above
+   * `dist/js` and read them at every start (about 1 ms).
+   */
+  cliAsExecutable(...args: string[]): string[];
   /** `deno run <permissions of the executable> cli.ts ARGS`: the program from its source. */
   cliSource(...args: string[]): string[];
-  /** The bare Deno peer (scripts/bench_bare.ts) with `args`. */
+  /** The bare Deno peer (scripts/bench_bare.ts) with `args`, reading no configuration file. */
   bare(...args: string[]): string[];
   /** `python3 original.py ARGS`, or `null` when python3 or original.py is missing. */
   original(...args: string[]): string[] | null;
