@@ -8,10 +8,10 @@
 import assert from "node:assert/strict";
 import { join, resolve } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { LATEST_SCHEMA_VERSION, logAuditEvents, type Manifest } from "./internals.ts";
+import { LATEST_SCHEMA_VERSION, type Manifest } from "./internals.ts";
 import { openZip } from "../lib/bundle/zip.ts";
-import { cliCommand, fingerprint, ROOT, runCli, runMain, sqliteRows, tempDir } from "./helpers.ts";
-import { eventCount, migratedFile, openMigrated } from "./fixtures.ts";
+import { fingerprint, ROOT, runCli, runMain, sqliteRows, tempDir } from "./helpers.ts";
+import { databaseWithEvents, eventCount, listDir, migratedFile } from "./fixtures.ts";
 
 const BUNDLE_NAME = /^debug_bundle_\d{8}_\d{6}(_\d+)?$/;
 const ALWAYS = [
@@ -23,26 +23,6 @@ const ALWAYS = [
   "report.html",
   "system_info.json",
 ];
-
-/** A migrated database in `dir` holding `count` events (`EVENT_n`, details `details n`). */
-async function databaseWithEvents(dir: string, count: number): Promise<string> {
-  using db = openMigrated(dir);
-  await logAuditEvents(
-    db,
-    Array.from({ length: count }, (_, i) => ({
-      operation: `EVENT_${i + 1}`,
-      details: `details ${i + 1}`,
-      sku: `SKU-${i % 7}`,
-    })),
-  );
-  return db.path;
-}
-
-async function listDir(path: string): Promise<string[]> {
-  const names: string[] = [];
-  for await (const entry of Deno.readDir(path)) names.push(entry.name);
-  return names.sort();
-}
 
 /** Every file of a bundle folder or ZIP, by name inside the bundle. */
 async function bundleFiles(path: string): Promise<Map<string, Uint8Array>> {
@@ -806,79 +786,6 @@ Deno.test("CLI bundle of a database being written gives a snapshot that is consi
     writer.kill("SIGKILL");
     await writer.status;
   }
-});
-
-/** A database of about 60 MB that does not compress, so that a ZIP takes a moment. */
-async function bigDatabaseIn(dir: string): Promise<string> {
-  const path = await databaseWithEvents(dir, 100);
-  const db = new DatabaseSync(path);
-  db.exec(`CREATE TABLE attachment (data BLOB);
-    WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 1500)
-    INSERT INTO attachment SELECT randomblob(40000) FROM n;`);
-  db.close();
-  return path;
-}
-
-async function waitFor(path: string, timeoutMs = 20_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await Deno.stat(path).then(() => true, () => false)) return;
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error(`${path} never appeared`);
-}
-
-async function partialZipOf(out: string): Promise<string> {
-  const end = Date.now() + 20_000;
-  while (Date.now() < end) {
-    const names = await listDir(out).catch(() => []);
-    const partial = names.find((n) => n.endsWith(".zip.partial"));
-    if (partial) return join(out, partial);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-  throw new Error("the ZIP was never started");
-}
-
-Deno.test("CLI bundle --compress killed part-way leaves no file under the final name", async () => {
-  await using dir = await tempDir();
-  const bigDatabase = await bigDatabaseIn(dir.path);
-  const out = join(dir.path, "out");
-  const child = cliCommand(["bundle", "--db", bigDatabase, "--compress", "--output", out]).spawn();
-  const partial = await partialZipOf(out);
-  await waitFor(partial);
-  child.kill("SIGKILL");
-  const status = await child.status;
-  assert.equal(status.signal, "SIGKILL", "killed while writing the ZIP");
-  await child.stdout.cancel();
-  await child.stderr.cancel();
-  const names = await listDir(out);
-  assert.ok(names.every((n) => n.endsWith(".partial")), names.join(", "));
-  // The next bundle is not disturbed by the leftovers.
-  const again = await runCli(["bundle", "--db", bigDatabase, "--compress", "--output", out]);
-  assert.equal(again.code, 0, again.stderr);
-  assert.equal((await runCli(["bundle", "verify", again.stdout.trim()])).code, 0);
-});
-
-Deno.test({
-  name: "CLI bundle stopped by Ctrl-C or SIGTERM removes its temporary files and exits 130 or 143",
-  ignore: Deno.build.os === "windows",
-  async fn() {
-    await using dir = await tempDir();
-    const db = await bigDatabaseIn(dir.path);
-    for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
-      const out = join(dir.path, `out-${signal}`);
-      const child = cliCommand(["bundle", "--db", db, "--compress", "--output", out]).spawn();
-      await partialZipOf(out);
-      child.kill(signal);
-      const output = await child.output();
-      assert.deepEqual([output.code, output.signal], [code, null], signal);
-      assert.equal(
-        new TextDecoder().decode(output.stderr),
-        "audit-trail: interrupted: no bundle was saved, and its temporary files were removed\n",
-      );
-      assert.deepEqual(await listDir(out), [], signal);
-    }
-  },
 });
 
 Deno.test("CLI bundle into a folder that cannot be written fails at once with exit 1", async () => {

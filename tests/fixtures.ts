@@ -215,3 +215,24 @@ export async function inParallel<T>(tasks: (() => Promise<T>)[], limit = 4): Pro
   await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker));
   return results;
 }
+
+/** A migrated database in `dir` holding `count` events (`EVENT_n`, details `details n`). */
+export async function databaseWithEvents(dir: string, count: number): Promise<string> {
+  using db = openMigrated(dir);
+  await logAuditEvents(
+    db,
+    Array.from({ length: count }, (_, i) => ({
+      operation: `EVENT_${i + 1}`,
+      details: `details ${i + 1}`,
+      sku: `SKU-${i % 7}`,
+    })),
+  );
+  return db.path;
+}
+
+/** The names in the folder `path`, sorted. */
+export async function listDir(path: string): Promise<string[]> {
+  const names: string[] = [];
+  for await (const entry of Deno.readDir(path)) names.push(entry.name);
+  return names.sort();
+}
