@@ -45,6 +45,14 @@ function quietFlags(profile: string): string[] {
 }
 
 /**
+ * Chromium keeps its singleton socket in a folder of the temporary folder, which a browser
+ * killed at the end of a test never removes: inside the profile, it goes with it.
+ */
+function tempFolderIn(profile: string): Record<string, string> {
+  return { TMPDIR: profile };
+}
+
+/**
  * Runs headless Chromium on `url` with a profile of its own (removed afterwards), no network
  * of its own (no updates, no sync, no QUIC), and `extra` flags.
  */
@@ -58,12 +66,29 @@ async function runChromium(url: string, extra: string[]): Promise<Deno.CommandOu
         ...extra,
         url,
       ],
+      env: tempFolderIn(profile),
       stdin: "null",
       stdout: "piped",
       stderr: "piped",
     }).output();
   } finally {
-    await Deno.remove(profile, { recursive: true }).catch(() => {});
+    await removeProfile(profile);
+  }
+}
+
+/**
+ * Removes a profile once Chromium is gone. Its helper processes outlive a killed browser by a
+ * moment and may still be writing there, which makes a removal fail: it is tried again.
+ */
+async function removeProfile(profile: string): Promise<void> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await Deno.remove(profile, { recursive: true });
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) return;
+      if (attempt === 20) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
   }
 }
 
@@ -158,6 +183,7 @@ export async function evaluateIn<T>(url: string, expression: string, layout: Lay
       "--remote-debugging-port=0",
       "about:blank",
     ],
+    env: tempFolderIn(profile),
     stdin: "null",
     stdout: "null",
     stderr: "piped",
@@ -191,7 +217,7 @@ export async function evaluateIn<T>(url: string, expression: string, layout: Lay
   } finally {
     browser.kill("SIGKILL");
     await browser.status;
-    await Deno.remove(profile, { recursive: true }).catch(() => {});
+    await removeProfile(profile);
   }
 }
 
