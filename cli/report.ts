@@ -1,5 +1,5 @@
 import { dirname, join, resolve } from "node:path";
-import { AuditTrailError, errorMessage, UsageError } from "../lib/errors.ts";
+import { AuditTrailError, errorMessage, notWrittenBecause, UsageError } from "../lib/errors.ts";
 import { checkTimeRange } from "../lib/query_options.ts";
 import { writeReport } from "../lib/report/report.ts";
 import { TOOL_VERSION } from "../lib/version.ts";
@@ -157,8 +157,10 @@ async function replaceFile(path: string, text: string): Promise<void> {
   } catch (error) {
     await Deno.remove(temporary).catch(() => {});
     throw new AuditTrailError(
-      `Cannot write the report to "${path}": ${errorMessage(error)}`,
-      { hint: "Check that the folder exists and can be written, or choose another --output." },
+      `Cannot write the report to "${path}": ${notWrittenBecause(error, dirname(path))}`,
+      {
+        hint: "Check that the folder exists and can be written, or choose another --output.",
+      },
     );
   }
 }

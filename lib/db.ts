@@ -10,7 +10,7 @@ import {
   DatabaseCorruptError,
   DatabaseNotFoundError,
   DiskFullError,
-  errorMessage,
+  notWrittenBecause,
   ReadOnlyDatabaseError,
   UsageError,
 } from "./errors.ts";
@@ -123,10 +123,12 @@ export function openDatabase(path: string, options: OpenDatabaseOptions = {}): A
   if (!existing) {
     refuseBrokenLink(path);
     if (!options.create) throw new DatabaseNotFoundError(path);
+    const folder = nodePath().dirname(path);
     try {
-      Deno.mkdirSync(nodePath().dirname(path), { recursive: true });
+      Deno.mkdirSync(folder, { recursive: true });
     } catch (error) {
-      throw new AuditTrailError(`Cannot create the folder for "${path}": ${errorMessage(error)}`, {
+      const why = notWrittenBecause(error, folder);
+      throw new AuditTrailError(`Cannot create the folder for "${path}": ${why}`, {
         hint:
           "Check the path: a part of it may be a file rather than a folder, or this user may not create folders there.",
         cause: error,

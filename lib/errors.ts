@@ -123,6 +123,34 @@ export function errorMessage(error: unknown): string {
   return oneLine(error instanceof Error ? error.message : String(error));
 }
 
+/**
+ * Why a file could not be written in `folder`, in terms of that folder: the runtime's message
+ * names the system call and the exact file (a temporary one, often), which mean nothing to
+ * the person who chose the folder.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { notWrittenBecause } from "./errors.ts";
+ * const error = new Deno.errors.NotFound("No such file or directory (os error 2): writefile 'x'");
+ * assert.equal(notWrittenBecause(error, "out"), 'the folder "out" does not exist');
+ * assert.equal(
+ *   notWrittenBecause(new Error("No space left on device (os error 28): write 'out/x.tmp'"), "out"),
+ *   "No space left on device (os error 28)",
+ * );
+ * ```
+ */
+export function notWrittenBecause(error: unknown, folder: string): string {
+  if (error instanceof Deno.errors.NotFound) return `the folder "${folder}" does not exist`;
+  if (error instanceof Deno.errors.NotADirectory) {
+    return `a part of "${folder}" is a file, not a folder`;
+  }
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return `this user may not write in "${folder}"`;
+  }
+  return errorMessage(error).replace(/: [a-z]+ '.*$/, "");
+}
+
 /** `text` with every line break (and the spaces around it) turned into one space. */
 export function oneLine(text: string): string {
   return text.replace(/\s*[\r\n]+\s*/g, " ").trim();

@@ -798,7 +798,7 @@ Deno.test("CLI bundle into a folder that cannot be written fails at once with ex
   assert.equal(result.stdout, "");
   assert.match(
     result.stderr,
-    /^audit-trail: error: Cannot write the debug bundle to ".*not-a-folder.bundles"/,
+    /^audit-trail: error: Cannot write the debug bundle to ".*not-a-folder.bundles": a part of ".*not-a-folder.bundles" is a file, not a folder\n/,
   );
   assert.match(
     result.stderr,

@@ -246,7 +246,7 @@ Deno.test("CLI: migrate into a folder that cannot be made says why, with a hint,
   assert.match(result.stderr, ONE_ERROR);
   assert.match(
     result.stderr,
-    /^audit-trail: error: Cannot create the folder for ".*inventory\.csv\/data\/app\.db": /,
+    /^audit-trail: error: Cannot create the folder for ".*inventory\.csv\/data\/app\.db": a part of ".*inventory\.csv\/data" is a file, not a folder\n/,
   );
   assert.match(
     result.stderr,

@@ -261,7 +261,20 @@ Deno.test("CLI report writes the file beside the database, prints its path, and 
     const [args, code, message] of [
       [["--since", "2026-13-01"], 2, '--since "2026-13-01" is not a valid date or time'],
       [["--output"], 2, "Option --output needs a value"],
-      [["--output", join(dir.path, "missing", "r.html")], 1, "Cannot write the report to"],
+      [
+        ["--output", join(dir.path, "missing", "r.html")],
+        1,
+        `Cannot write the report to "${join(dir.path, "missing", "r.html")}": the folder "${
+          join(dir.path, "missing")
+        }" does not exist\nhint: `,
+      ],
+      [
+        ["--output", join(path, "r.html")],
+        1,
+        `Cannot write the report to "${
+          join(path, "r.html")
+        }": a part of "${path}" is a file, not a folder\nhint: `,
+      ],
     ] as const
   ) {
     const bad = await runCli(["report", ...args, "--db", path]);

@@ -6,7 +6,7 @@
  * @module
  */
 import { join } from "node:path";
-import { AuditTrailError, errorMessage } from "../errors.ts";
+import { AuditTrailError, notWrittenBecause } from "../errors.ts";
 
 /** Suffix of a bundle still being written; such leftovers of a killed run can be deleted. */
 export const PARTIAL_SUFFIX = ".partial";
@@ -136,7 +136,7 @@ export class BundleFolderError extends AuditTrailError {
 function unwritable(outputDir: string, error: unknown): BundleFolderError {
   return new BundleFolderError(
     outputDir,
-    `Cannot write the debug bundle to "${outputDir}": ${errorMessage(error)}`,
+    `Cannot write the debug bundle to "${outputDir}": ${notWrittenBecause(error, outputDir)}`,
     { hint: "Choose another folder for the bundle, one this user may write to.", cause: error },
   );
 }
