@@ -35,9 +35,9 @@ const K = new Int32Array([
   0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
   0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
 ]);
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
 const encoder = new TextEncoder();
 const digest = new Uint8Array(32);
+let hexTable: string[] | undefined;
 let buffer = new Uint8Array(4096);
 
 /**
@@ -67,8 +67,10 @@ export function sha256Hex(...parts: string[]): string {
   let n = 0;
   for (const part of parts) n += encoder.encodeInto(part, buffer.subarray(n)).written;
   sha256Into(buffer, n, digest);
+  // Built on first use: every `log` loads this module, and only a few callers want hex.
+  hexTable ??= Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
   let hex = "";
-  for (const byte of digest) hex += HEX[byte];
+  for (const byte of digest) hex += hexTable[byte];
   return hex;
 }
 

@@ -84,6 +84,7 @@ export const ENCODING_SQL: string = `json_array(audit_id, ${
 
 /** The seal following `previousHash` (hex) for an event's canonical encoding, in hex. */
 export function linkHex(previousHash: string, encoded: string): string {
+  scratch ??= new ChainLinker();
   scratch.reset(previousHash);
   scratch.link(encoded);
   return scratch.hash;
@@ -136,8 +137,9 @@ export class ChainLinker {
 
   /** The newest seal (or the one chained from, before any event), in hex. */
   get hash(): string {
+    // Once per sealing run: digit by digit, with no table to build at every start.
     let hex = "";
-    for (let i = 0; i < this.#start; i++) hex += HEX[this.#bytes[i]];
+    for (let i = 0; i < this.#start; i++) hex += this.#bytes[i].toString(16).padStart(2, "0");
     return hex;
   }
 
@@ -173,6 +175,6 @@ export class ChainLinker {
 }
 
 const encoder = new TextEncoder();
-const HEX = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
-const HEX_CODES = Uint8Array.from("0123456789abcdef", (c) => c.charCodeAt(0));
-const scratch = new ChainLinker();
+const HEX_CODES = encoder.encode("0123456789abcdef");
+/** The linker of {@linkcode linkHex}, made on first use: a `log` never needs it. */
+let scratch: ChainLinker | undefined;
