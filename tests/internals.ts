@@ -62,7 +62,7 @@ export {
   getAuditLog,
   streamAuditLog,
 } from "../lib/query.ts";
-export { parseTimeBound, type TimeRange } from "../lib/time_bound.ts";
+export { parseTimeBound, PAST_LAST_MS, type TimeRange } from "../lib/time_bound.ts";
 export {
   BATCH_END,
   BATCH_START,

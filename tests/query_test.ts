@@ -11,6 +11,7 @@ import {
   migrate,
   openDatabase,
   parseTimeBound,
+  PAST_LAST_MS,
   type StatsOptions,
   streamAuditLog,
   UsageError,
@@ -320,6 +321,7 @@ Deno.test({
 });
 
 Deno.test("parseTimeBound() turns a date or date-time into the UTC range it names", () => {
+  assert.equal(PAST_LAST_MS, Date.UTC(10000, 0, 1), "the first instant past 9999-12-31");
   assert.deepEqual(parseTimeBound("2026-02-16"), {
     start: "2026-02-16T00:00:00.000Z",
     end: "2026-02-17T00:00:00.000Z",
