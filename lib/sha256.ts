@@ -37,7 +37,6 @@ const K = new Int32Array([
 ]);
 const encoder = new TextEncoder();
 const digest = new Uint8Array(32);
-let hexTable: string[] | undefined;
 let buffer = new Uint8Array(4096);
 
 /**
@@ -67,10 +66,16 @@ export function sha256Hex(...parts: string[]): string {
   let n = 0;
   for (const part of parts) n += encoder.encodeInto(part, buffer.subarray(n)).written;
   sha256Into(buffer, n, digest);
-  // Built on first use: every `log` loads this module, and only a few callers want hex.
-  hexTable ??= Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, "0"));
+  return hexOf(digest);
+}
+
+/**
+ * `bytes[0, length)` as lowercase hex. Digit by digit, with no table: every `log` loads this
+ * module, and building a table at load cost each one 0.09 ms; a seal's 32 bytes take 0.5 µs.
+ */
+export function hexOf(bytes: Uint8Array, length: number = bytes.length): string {
   let hex = "";
-  for (const byte of digest) hex += hexTable[byte];
+  for (let i = 0; i < length; i++) hex += bytes[i].toString(16).padStart(2, "0");
   return hex;
 }
 

@@ -20,7 +20,7 @@
  *
  * @module
  */
-import { SHA256_PADDING, sha256Into } from "../sha256.ts";
+import { hexOf, SHA256_PADDING, sha256Into } from "../sha256.ts";
 
 /** The seal before the first event, in hex: 32 zero bytes. */
 export const GENESIS_HASH: string = "0".repeat(64);
@@ -137,10 +137,7 @@ export class ChainLinker {
 
   /** The newest seal (or the one chained from, before any event), in hex. */
   get hash(): string {
-    // Once per sealing run: digit by digit, with no table to build at every start.
-    let hex = "";
-    for (let i = 0; i < this.#start; i++) hex += this.#bytes[i].toString(16).padStart(2, "0");
-    return hex;
+    return hexOf(this.#bytes, this.#start);
   }
 
   /** Whether the newest seal is `hex` (64 lowercase hex digits), without building a string. */
