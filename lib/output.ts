@@ -65,7 +65,7 @@ async function writeRowsWith(
   const out = new ChunkedText(sink, writer.separator);
   let count = 0;
   try {
-    for await (const page of pages) {
+    for await (const page of writer.sample ? sampled(pages, writer.sample) : pages) {
       if (page.length === 0) continue;
       if (count === 0) out.start(writer.begin(page));
       if (writer.page) {
@@ -86,6 +86,30 @@ async function writeRowsWith(
     throw error;
   }
   return count;
+}
+
+/**
+ * `pages` with the first ones joined until they hold `rows` rows (or there are no more), for
+ * a writer that lays its text out after that many: a source may begin with a short page (the
+ * live log's last events, before the archives' pages), which would lay out the whole output.
+ */
+async function* sampled(
+  pages: Iterable<readonly Row[]> | AsyncIterable<readonly Row[]>,
+  rows: number,
+): AsyncGenerator<readonly Row[]> {
+  let held: Row[] | null = [];
+  for await (const page of pages) {
+    if (held === null) {
+      yield page;
+      continue;
+    }
+    for (let i = 0; i < page.length; i++) held.push(page[i]);
+    if (held.length >= rows) {
+      yield held;
+      held = null;
+    }
+  }
+  if (held !== null) yield held;
 }
 
 /**
@@ -184,8 +208,12 @@ function arrayItems(json: string): string {
 
 /** How one format writes rows: lines between a beginning and an end. */
 interface RowWriter {
-  /** Text before the first line; `sample` is the first page. */
+  /**
+   * Text before the first line; `sample` is the first page, or the first `sample` rows
+   * (all when fewer) when the writer names how many it lays its text out after.
+   */
   begin(sample: readonly Row[]): string;
+  sample?: number;
   /** One row's line; or, for a whole page at once, `page`. */
   line?(row: Row): string;
   /** The lines of a whole page, joined by the separator. */
@@ -304,6 +332,7 @@ function tableWriter(
       return "";
     },
     line: (row) => expanded ? block(row) : line(show(row)),
+    sample: SAMPLE_ROWS,
     separator: "\n",
     end: "\n",
     empty: "(nothing found)\n",
