@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { runCli, tempDir } from "./helpers.ts";
+import { cliCommand, runCli, tempDir } from "./helpers.ts";
 import { writeLegacyDatabase } from "./fixtures.ts";
 
 /** Runs the CLI and fails with its stderr unless it exits 0; returns its stdout. */
@@ -54,5 +54,70 @@ Deno.test("query --archives --format table lays its columns out as if nothing ha
     const expected = await cli([...args, "--db", whole]);
     assert.equal(expected.split("\n").length, 9); // header, 7 events, end
     assert.equal(await cli([...args, "--db", db, "--archives", folder]), expected, order);
+  }
+});
+
+/** `html` as the text a reader sees: no tags, scripts or styles, spaces collapsed. */
+function pageText(html: string): string {
+  return html.replace(/<(script|style)[^>]*>[\s\S]*?<\/\1>/g, " ").replace(/<[^>]+>/g, " ")
+    .replace(/&lt;/g, "<").replace(/&gt;/g, ">").replace(/&quot;/g, '"').replace(/&#39;/g, "'")
+    .replace(/&amp;/g, "&").replace(/\s+/g, " ");
+}
+
+/**
+ * A site whose legacy events, and the start of a batch (its BATCH_START and one event), are
+ * archived, the batch going on in the live log. Returns the database and the batch's run id.
+ */
+async function halfArchivedBatch(dir: string): Promise<{ db: string; runId: string }> {
+  const db = await adoptedSite(dir, []);
+  const runId = (await cli(["batch", "start", "Recount of aisle 4", "--db", db])).trim();
+  await cli(["log", "COUNTED", "--sku", "SKU-4-01", "--run-id", runId, "--db", db]);
+  await cli(["archive", "--keep", "0", "--db", db]);
+  await cli(["log", "COUNTED", "--sku", "SKU-4-02", "--run-id", runId, "--db", db]);
+  await cli(["batch", "end", runId, "aisle 4 done", "--db", db]);
+  return { db, runId };
+}
+
+Deno.test("serve says which events are archived on the pages that count or list without them", async () => {
+  await using dir = await tempDir();
+  const { db, runId } = await halfArchivedBatch(dir.path);
+  const child = cliCommand(["serve", "--port", "0", "--db", db]).spawn();
+  try {
+    const reader = child.stdout.getReader();
+    let first = "";
+    while (!first.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      first += new TextDecoder().decode(value);
+    }
+    reader.releaseLock();
+    const base = new URL(first.trim());
+    const page = async (path: string) => {
+      const response = await fetch(new URL(path, base));
+      assert.equal(response.status, 200, path);
+      return pageText(await response.text());
+    };
+    const note = /events 1 to 8 are archived/i;
+    // The overview counts 2 events: the log's whole life held 10.
+    const overview = await page("/");
+    assert.match(overview, /Events 2 /);
+    assert.match(overview, note);
+    // A page below the first live event is empty here, not in the site's history.
+    assert.match(await page("/events?before_id=9"), note);
+    assert.match(await page("/events?sku=SKU-1001"), note);
+    // Past the archives, nothing is missing: no note.
+    assert.doesNotMatch(await page("/events?after_id=8"), note);
+    // The batch began among the archived events: its page shows its last 2 of 4.
+    const batch = await page(`/batches/${encodeURIComponent(runId)}`);
+    assert.match(batch, /Events 2 /);
+    assert.match(batch, note);
+    assert.match(batch, new RegExp(`batch show ${runId} --archives`));
+    // A batch wholly archived was not "never" there.
+    const legacy = await page("/batches/run_20260216_235959_0a1b2c3d");
+    assert.doesNotMatch(legacy, /No event has this run id/);
+    assert.match(legacy, note);
+  } finally {
+    child.kill("SIGTERM");
+    await child.output();
   }
 });

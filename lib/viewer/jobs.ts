@@ -6,6 +6,7 @@
  *
  * @module
  */
+import { archivedReach } from "../archive/checkpoint_list.ts";
 import { getBatchOperations, listBatches } from "../batch.ts";
 import { verifyChain } from "../chain/mod.ts";
 import { type AuditDatabase, readTransaction } from "../db.ts";
@@ -87,7 +88,13 @@ export async function runJob(
       // counted by one and not the other.
       const page = readTransaction(
         db,
-        () => overviewPage(source, getStats(db), recentBatches(db, { limit: 10 })),
+        () =>
+          overviewPage(
+            source,
+            getStats(db),
+            recentBatches(db, { limit: 10 }),
+            archivedReach(db, {}),
+          ),
       );
       return await sink.write(page);
     }
@@ -100,6 +107,7 @@ export async function runJob(
         filter,
         params: job.params,
         ...filterFigures(db, filter),
+        archived: archivedReach(db, filter),
       }));
       return await sink.write(eventsPage(source, view));
     }
@@ -133,6 +141,7 @@ export async function runJob(
           timeline: batchTimeline(db, job.runId),
           operations: facetCounts(db, filter, "operation", FACET_VALUES),
           events,
+          archived: archivedReach(db, filter),
         };
       });
       return await sink.write(batchPage(source, view));

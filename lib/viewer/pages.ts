@@ -5,6 +5,7 @@
  *
  * @module
  */
+import type { ArchivedRange } from "../archive/checkpoint_list.ts";
 import type { ChainVerifyResult } from "../chain/mod.ts";
 import type { AuditEvent } from "../event_row.ts";
 import type { AuditLogFilter } from "../query.ts";
@@ -96,13 +97,28 @@ function frame(source: string, title: string, body: HtmlValue): string {
   }, "linked");
 }
 
+/**
+ * What the viewer does not show of the archived events `archived` (null: none it could): the
+ * database alone is read, and the figures beside it would pass for the log's whole history.
+ */
+function archivedNote(archived: ArchivedRange | null, command: string): Html | null {
+  if (archived === null) return null;
+  return markup`<p class="note">Events ${archived.first_audit_id} to ${archived.last_audit_id} are archived: they are not counted or shown here, which reads the database alone. <span class="mono">audit-trail ${command} --archives DIR</span> reads them too.</p>`;
+}
+
 /** `/`: the figures and charts of the whole log, and the latest batches. */
-export function overviewPage(source: string, stats: AuditStats, batches: BatchOutline[]): string {
+export function overviewPage(
+  source: string,
+  stats: AuditStats,
+  batches: BatchOutline[],
+  archived: ArchivedRange | null = null,
+): string {
   return frame(
     source,
     "Audit log",
     markup`${searchForm({})}
 ${summaryCards(stats, undefined)}
+${archivedNote(archived, "query")}
 ${chartSections(stats, CHART_LINKS)}
 <section><h2>Latest batches</h2>${batchTable(batches, linker({}))}
 <p class="more"><a href="/batches">All batches</a></p></section>`,
@@ -118,6 +134,8 @@ export interface EventsView {
   perDay: { day: string; count: number }[];
   operations: { value: string; count: number }[];
   users: { value: string; count: number }[];
+  /** The archived events the filter may match, which the page cannot show (null: none). */
+  archived?: ArchivedRange | null;
 }
 
 /** `/events`: the filter form, counts by day, operation and user, and one page of events. */
@@ -167,7 +185,7 @@ export function eventsPage(source: string, view: EventsView): string {
       title,
       markup`${searchForm(params)}
 <section><h2>${filters ? `No event matches ${filters}` : "The log holds no events yet"}</h2>
-<p>${
+${archivedNote(view.archived ?? null, "query")}<p>${
         filters
           ? markup`Check the spelling (SKU, operation, user and run id must match exactly), widen the dates, or <a href="/events">show all events</a>.`
           : "Events appear here once audit-trail log has recorded some."
@@ -181,6 +199,7 @@ export function eventsPage(source: string, view: EventsView): string {
 <section><h2>${formatCountOf(total, "event")}${
       filters ? ` ${total === 1 ? "matches" : "match"} ${filters}` : ""
     }</h2>
+${archivedNote(view.archived ?? null, "query")}
 ${columnChart(timeSeries(view.perDay, period), "Matching events over time")}
 <div class="facets">${facetList("Operations", "operation", view.operations, params)}${
       facetList("Users", "user", view.users, params)
@@ -316,19 +335,26 @@ export interface BatchView {
   operations: { value: string; count: number }[];
   /** Its first events, oldest first. */
   events: AuditEvent[];
+  /** The archived events its first ones may be among (null: it began in the database). */
+  archived?: ArchivedRange | null;
 }
 
 /** `/batches/RUN_ID`: the batch's figures, its timeline, and its events in order. */
 export function batchPage(source: string, view: BatchView): string {
   const { outline, runId } = view;
+  const command = `batch show ${runId}`;
   if (outline === null) {
     return frame(
       source,
       "Batch",
       markup`
         <section class="error">
-          <h2>No batch with run id ${runId}</h2>
-          <p>No event has this run id. <a href="/batches">See the batches</a>.</p>
+          <h2>${
+        view.archived ? "No event in the database of batch" : "No batch with run id"
+      } ${runId}</h2>
+          <p>${
+        view.archived ? "No event in the database has this run id." : "No event has this run id."
+      } <a href="/batches">See the batches</a>.</p>${archivedNote(view.archived ?? null, command)}
         </section>
       `,
     );
@@ -378,6 +404,7 @@ export function batchPage(source: string, view: BatchView): string {
     }</div>
         </div>
       </section>
+      ${archivedNote(view.archived ?? null, command)}
       <section><h2>Timeline</h2>${
       columnChart(
         slices,
