@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { cliCommand, runCli, tempDir } from "./helpers.ts";
 import { writeLegacyDatabase } from "./fixtures.ts";
+import { startPostgres } from "./pg_support.ts";
 
 /** Runs the CLI and fails with its stderr unless it exits 0; returns its stdout. */
 async function cli(args: string[], env: Record<string, string> = {}): Promise<string> {
@@ -121,3 +122,69 @@ Deno.test("serve says which events are archived on the pages that count or list 
     await child.output();
   }
 });
+
+/** Every file of the bundle folder `path`, by name, as bytes. */
+function bundleFiles(path: string): Map<string, Uint8Array> {
+  const files = new Map<string, Uint8Array>();
+  for (const entry of Deno.readDirSync(path)) {
+    files.set(entry.name, Deno.readFileSync(join(path, entry.name)));
+  }
+  return files;
+}
+
+Deno.test("bundle of a site that archives and syncs: what support needs, and no password", async () => {
+  await using pg = await startPostgres();
+  await using dir = await tempDir();
+  const central = await pg.createDatabase();
+  await cli(["central", "init", "--central", central]);
+  const db = await adoptedSite(dir.path, [{ operation: "PICKED", sku: "SKU-1001" }]);
+  await cli(["sync", "--central", central, "--site", "WH-LIFE", "--db", db]);
+  // Archived once the central store holds them; two events logged since the last sync.
+  await cli(["archive", "--db", db, "--before", "2026-06-01"], { AUDIT_TRAIL_CENTRAL: central });
+  await cli(["log", "PICKED", "--sku", "SKU-1002", "--db", db]);
+  await cli(["log", "PICKED", "--sku", "SKU-1003", "--db", db]);
+  const output = join(dir.path, "bundles");
+  const path = (await cli(["bundle", "--db", db, "--output", output])).trim();
+
+  const files = bundleFiles(path);
+  const manifest = JSON.parse(new TextDecoder().decode(files.get("manifest.json")));
+  assert.equal(manifest.archives.length, 1);
+  assert.equal(manifest.archives[0].file, "audit_archive_1_6.db");
+  const shown = central.replace(`:${encodeURIComponent(pg.password)}@`, ":***@");
+  assert.notEqual(shown, central);
+  assert.equal(manifest.central.site, "WH-LIFE");
+  assert.equal(manifest.central.central, shown);
+  assert.equal(manifest.central.acknowledged_audit_id, 7);
+  assert.match(manifest.central.last_sync_at, /^\d{4}-\d{2}-\d{2}T/);
+
+  const readme = new TextDecoder().decode(files.get("README.txt"));
+  assert.match(
+    readme,
+    /\n {2}Events: +3 in the database; 6 more archived \(events 1 to 6, in 1 archive file, not in this bundle\)\r\n/,
+  );
+  assert.match(readme, /\n {2}Audit chain: +intact \(3 events after the archived ones;/);
+  assert.match(
+    readme,
+    new RegExp(
+      `\\n {2}Central store: +site WH-LIFE at ${
+        shown.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")
+      }, events up to 7 acknowledged \\(last sync \\d{4}-\\d{2}-\\d{2} \\d{2}:\\d{2}:\\d{2} UTC\\); events 8 to 9 not sent yet\\r\\n`,
+    ),
+  );
+  // The password is in no file, not even as bytes of the snapshot.
+  const secret = new TextEncoder().encode(pg.password);
+  for (const [name, bytes] of files) {
+    assert.equal(indexOf(bytes, secret), -1, name);
+  }
+  const verified = await runCli(["bundle", "verify", path]);
+  assert.equal(verified.code, 0, verified.stdout + verified.stderr);
+});
+
+/** Where `needle` starts in `bytes`, or -1. */
+function indexOf(bytes: Uint8Array, needle: Uint8Array): number {
+  outer: for (let i = 0; i + needle.length <= bytes.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (bytes[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}

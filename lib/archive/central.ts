@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { type AuditDatabase, guard } from "../db.ts";
+import type { AuditDatabase } from "../db.ts";
+import { centralRecord } from "../central/local.ts";
 import { AuditTrailError } from "../errors.ts";
 
 /** Where a central store stands for this database. */
@@ -20,20 +21,8 @@ export interface CentralAcknowledgement {
  * central store accepted); null when this database was never synced.
  */
 export function centralAcknowledgement(db: AuditDatabase): CentralAcknowledgement | null {
-  const table = guard(db.path, () =>
-    db.statement(
-      "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'audit_trail_central'",
-    ).get());
-  if (!table) return null;
-  const row = guard(
-    db.path,
-    () => db.statement("SELECT site, acknowledged_audit_id FROM audit_trail_central LIMIT 1").get(),
-  );
-  if (!row) return null;
-  return {
-    site: row.site as string,
-    acknowledged: (row.acknowledged_audit_id as number | null) ?? null,
-  };
+  const record = centralRecord(db);
+  return record && { site: record.site, acknowledged: record.acknowledged_audit_id ?? null };
 }
 
 /**

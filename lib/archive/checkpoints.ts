@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { type AuditDatabase, guard, openDatabase } from "../db.ts";
+import { type AuditDatabase, guard } from "../db.ts";
 import { GENESIS_HASH } from "../chain/encoding.ts";
 import type { ChainFailure } from "../chain/classify.ts";
 import { type Checkpoint, CHECKPOINTS_TABLE as TABLE, readCheckpoints } from "./checkpoint_list.ts";
@@ -22,19 +22,6 @@ export interface LiveStart {
   previous: string;
   /** What is wrong with the checkpoints or the live chain's root, if anything. */
   failure: ChainFailure | null;
-}
-
-/**
- * The checkpoints of the database file at `path`, opened read-only for a moment (for the
- * bundle's manifest); null when it cannot be read.
- */
-export function checkpointsOfFile(path: string, busyTimeoutMs: number): Checkpoint[] | null {
-  try {
-    using db = openDatabase(path, { readOnly: true, busyTimeoutMs });
-    return readCheckpoints(db);
-  } catch {
-    return null;
-  }
 }
 
 /** Records a checkpoint; must run in the transaction that removes its events. */

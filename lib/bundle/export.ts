@@ -6,7 +6,9 @@
  * @module
  */
 import { basename, dirname, join, resolve } from "node:path";
-import { checkpointsOfFile } from "../archive/checkpoints.ts";
+import { type Checkpoint, readCheckpoints } from "../archive/checkpoint_list.ts";
+import { openDatabase } from "../db.ts";
+import { type CentralRecord, centralRecord } from "../central/local.ts";
 import type { ChainVerifyResult } from "../chain/mod.ts";
 import { createHash } from "node:crypto";
 import { requireCount } from "../count.ts";
@@ -478,6 +480,22 @@ async function writeTheReport(bundle: Bundle): Promise<StepReport> {
   };
 }
 
+/**
+ * The archive checkpoints and the central store's record of the database file at `path`,
+ * opened read-only for a moment; null each when it cannot be read.
+ */
+function retentionOfFile(
+  path: string,
+  busyTimeoutMs: number,
+): { archives: Checkpoint[] | null; central: CentralRecord | null } {
+  try {
+    using db = openDatabase(path, { readOnly: true, busyTimeoutMs });
+    return { archives: readCheckpoints(db), central: centralRecord(db) };
+  } catch {
+    return { archives: null, central: null };
+  }
+}
+
 async function systemInfo(bundle: Bundle): Promise<StepReport> {
   await writeJson(bundle, SYSTEM_INFO_NAME, collectSystemInfo(bundle.outputDir));
   return { files: [SYSTEM_INFO_NAME] };
@@ -489,15 +507,16 @@ async function systemInfo(bundle: Bundle): Promise<StepReport> {
  */
 async function writeManifest(bundle: Bundle): Promise<Manifest> {
   const { workspace, masker } = bundle;
-  // The archive checkpoints, read from the snapshot (consistent with it) where there is one.
-  const archives = bundle.database.exists
-    ? checkpointsOfFile(
+  // The archive checkpoints and the sync record, read from the snapshot (consistent with it)
+  // where there is one.
+  const { archives, central } = bundle.database.exists
+    ? retentionOfFile(
       bundle.snapshot?.files.includes(BACKUP_NAME)
         ? workspace.path(BACKUP_NAME)
         : bundle.databasePath,
       bundle.busyTimeoutMs,
     )
-    : null;
+    : { archives: null, central: null };
   const facts = (files: BundleFile[]) =>
     buildManifest({
       bundleId: workspace.bundleId,
@@ -509,6 +528,7 @@ async function writeManifest(bundle: Bundle): Promise<Manifest> {
       stats: bundle.stats ?? null,
       chain: bundle.chain,
       archives,
+      central,
       exported: bundle.exported,
       versions: versions(),
       settings: bundle.settings,

@@ -6,6 +6,7 @@
  */
 import type { Checkpoint } from "../archive/checkpoint_list.ts";
 import type { ChainFailure, ChainHead, ChainVerifyResult } from "../chain/mod.ts";
+import type { CentralRecord } from "../central/local.ts";
 import type { BundleFile } from "./files.ts";
 import type { DatabaseMasking } from "./mask_database.ts";
 import type { UnsearchedSecret } from "./mask.ts";
@@ -96,6 +97,13 @@ export interface Manifest {
    * database could not be read.
    */
   archives: Checkpoint[] | null;
+  /**
+   * The database's record of the central store it syncs to (`audit-trail sync`): the site,
+   * the store (its password shown as `***`), when it first and last synced, and the newest
+   * event the store acknowledged. Null before the first sync, or when the database could
+   * not be read.
+   */
+  central: CentralRecord | null;
   audit_trail_version: string;
   deno_version: string;
   v8_version: string;
@@ -127,6 +135,7 @@ export interface ManifestFacts {
   stats: DatabaseStats | null;
   chain: ChainVerifyResult | null;
   archives: Checkpoint[] | null;
+  central: CentralRecord | null;
   exported: number | null;
   versions: Versions;
   settings: { included: boolean; path: string; redactedKeys: string[] };
@@ -168,6 +177,7 @@ export function buildManifest(facts: ManifestFacts): Manifest {
       }
       : null,
     archives: facts.archives,
+    central: facts.central,
     audit_trail_version: versions.audit_trail,
     deno_version: versions.deno,
     v8_version: versions.v8,

@@ -58,9 +58,46 @@ function chainSummary(facts: ReadmeFacts): string {
   const head = facts.chain_head
     ? `; newest seal ${facts.chain_head.audit_id}:${facts.chain_head.hash}`
     : "";
+  const after = facts.archives?.length ? " after the archived ones" : "";
   return verdict.failure
     ? `TAMPERED: ${verdict.failure.message}`
-    : `intact (${verdict.events_checked.toLocaleString("en-US")} events${head})`;
+    : `intact (${verdict.events_checked.toLocaleString("en-US")} events${after}${head})`;
+}
+
+/** The events in the database, and those archived out of it (never in a bundle). */
+function eventsSummary(facts: ReadmeFacts): string {
+  const count = facts.audit_records_count;
+  const live = count === null ? "unknown" : count.toLocaleString("en-US");
+  const archives = facts.archives ?? [];
+  if (archives.length === 0) return live;
+  const archived = archives.reduce((sum, c) => sum + c.events, 0);
+  const files = archives.length === 1 ? "1 archive file" : `${archives.length} archive files`;
+  return `${live} in the database; ${archived.toLocaleString("en-US")} more archived (events ${
+    archives[0].first_audit_id
+  } to ${archives.at(-1)!.last_audit_id}, in ${files}, not in this bundle)`;
+}
+
+/** The central store this database syncs to, and how far it got, when it does. */
+function centralLine(facts: ReadmeFacts): string[] {
+  const record = facts.central;
+  if (!record) return [];
+  const acknowledged = record.acknowledged_audit_id ?? 0;
+  const newest = facts.chain_head?.audit_id ?? null;
+  const unsent = newest === null
+    ? ""
+    : newest > acknowledged
+    ? `; ${
+      newest === acknowledged + 1 ? `event ${newest}` : `events ${acknowledged + 1} to ${newest}`
+    } not sent yet`
+    : "; nothing left to send";
+  const last = record.last_sync_at.replace("T", " ").replace(/(\.\d+)?Z$/, " UTC");
+  return [
+    `  Central store:    site ${record.site} at ${record.central}, ${
+      record.acknowledged_audit_id === null
+        ? "no event acknowledged yet"
+        : `events up to ${acknowledged} acknowledged`
+    } (last sync ${last})${unsent}`,
+  ];
 }
 
 /** How the settings' secrets were masked, when the settings held any. */
@@ -142,7 +179,6 @@ function applicationSection(facts: ReadmeFacts): string[] {
 /** The text of `README.txt`. */
 export function readmeText(facts: ReadmeFacts): string {
   const created = facts.created_at.replace("T", " ").replace(/\.\d+Z$/, " UTC");
-  const count = (n: number | null) => n === null ? "unknown" : n.toLocaleString("en-US");
   const integrity = facts.integrity_ok === null
     ? "not checked (see the errors below)"
     : facts.integrity_ok
@@ -171,7 +207,8 @@ export function readmeText(facts: ReadmeFacts): string {
     `  Integrity check:  ${integrity}`,
     `  Audit chain:      ${chainSummary(facts)}`,
     `  Schema version:   ${schema}`,
-    `  Events:           ${count(facts.audit_records_count)}`,
+    `  Events:           ${eventsSummary(facts)}`,
+    ...centralLine(facts),
     `  Database size:    ${size}`,
     `  Free disk:        ${
       facts.freeDiskBytes === null ? "unknown" : formatBytes(facts.freeDiskBytes)

@@ -104,8 +104,16 @@ export interface CentralRecord {
   acknowledged_audit_id: number | null;
 }
 
-/** The database's record of its central store, or null before its first accepted sync. */
+/**
+ * The database's record of its central store, or null before its first accepted sync (or
+ * in a schema before the central store's, version 5).
+ */
 export function centralRecord(db: AuditDatabase): CentralRecord | null {
+  const table = guard(db.path, () =>
+    db.statement(
+      "SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = 'audit_trail_central'",
+    ).get());
+  if (!table) return null;
   const row = guard(db.path, () =>
     db.statement(
       `SELECT site, central, first_sync_at, last_sync_at, acknowledged_audit_id
