@@ -188,3 +188,41 @@ function indexOf(bytes: Uint8Array, needle: Uint8Array): number {
   }
   return -1;
 }
+
+Deno.test("a database restored from a copy older than an archive run: verify and archive say so, and keep the file", async () => {
+  await using dir = await tempDir();
+  const db = await adoptedSite(dir.path, [{ operation: "PICKED", sku: "SKU-1001" }]);
+  await cli(["archive", "--keep", "0", "--db", db]); // events 1 to 7
+  const copy = join(dir.path, "copy.db");
+  Deno.copyFileSync(db, copy);
+  await cli(["log", "PICKED", "--sku", "SKU-1002", "--db", db]);
+  await cli(["log", "PICKED", "--sku", "SKU-1003", "--db", db]);
+  await cli(["archive", "--keep", "0", "--db", db]); // events 8 and 9, only in that file now
+  const anchor = (await cli(["head", "--db", db])).trim();
+  // The PC's disk is replaced, and the database restored from the copy; work goes on.
+  Deno.copyFileSync(copy, db);
+  await cli(["log", "COUNTED", "--sku", "SKU-2001", "--db", db]);
+  await cli(["log", "COUNTED", "--sku", "SKU-2002", "--db", db]);
+  const folder = join(dir.path, "archive");
+  const newer = join(folder, "audit_archive_8_9.db");
+  const kept = Deno.readFileSync(newer);
+
+  const restored =
+    /audit_archive_8_9\.db continues this audit log after event 7 with other events than the database's: most likely the database was restored from a copy older than that archive, whose events 8 to 9 are only in that file/;
+  for (const extra of [[], ["--anchor", anchor]]) {
+    const verify = await runCli(["verify", "--archives", folder, "--db", db, ...extra]);
+    assert.equal(verify.code, 3, verify.stderr);
+    assert.match(verify.stderr, restored);
+    assert.equal(JSON.parse(verify.stdout).failure.file, "audit_archive_8_9.db");
+  }
+  // Archiving the new events 8 and 9 would need that file's name: refused, and the hint
+  // keeps the file, the only copy of the events archived before the restore.
+  const archive = await runCli(["archive", "--keep", "0", "--db", db]);
+  assert.equal(archive.code, 1, archive.stderr);
+  assert.match(archive.stderr, restored);
+  assert.match(archive.stderr, /\nhint: Nothing was archived\. Keep that file[^\n]*\n$/);
+  assert.doesNotMatch(archive.stderr, /move that file away/);
+  assert.deepEqual(Deno.readFileSync(newer), kept);
+  const left = JSON.parse(await cli(["query", "--db", db, "--after-id", "7", "--order", "asc"]));
+  assert.deepEqual(left.map((e: { sku: string }) => e.sku), ["SKU-2001", "SKU-2002"]);
+});

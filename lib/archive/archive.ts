@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { dirname, join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import {
   type AuditDatabase,
   guard,
@@ -26,8 +26,10 @@ import { readCheckpoints } from "./checkpoint_list.ts";
 import { insertCheckpoint, liveStart } from "./checkpoints.ts";
 import {
   archiveFileName,
+  type ArchiveInfo,
   type ArchiveRange,
   checkArchiveFile,
+  divergedArchive,
   openArchive,
   readArchiveInfo,
   writeArchiveFile,
@@ -392,13 +394,24 @@ function refuseForeignFile(path: string, plan: ArchivePlan): void {
   }
   if (!exists) return;
   let ours = false;
+  let info: ArchiveInfo | null = null;
   try {
     using archive = openArchive(path);
-    const info = readArchiveInfo(archive);
+    info = readArchiveInfo(archive);
     ours = info?.first_audit_id === plan.first_audit_id && info.last_hash === plan.last_hash &&
       info.previous_hash === plan.previous_hash;
   } catch {
     ours = false;
+  }
+  if (
+    !ours && info && info.first_audit_id === plan.first_audit_id && plan.first_audit_id > 1 &&
+    info.previous_hash === plan.previous_hash
+  ) {
+    // The only copy of events this log held before it was restored: never to be moved aside.
+    throw new AuditTrailError(divergedArchive(basename(path), info), {
+      hint:
+        "Nothing was archived. Keep that file: it is the only copy of those events. Tell your supervisor, and send support a debug bundle (audit-trail bundle).",
+    });
   }
   if (!ours) {
     throw new AuditTrailError(

@@ -236,14 +236,16 @@ export function requireArchiveFolder(dir: string): void {
  * What an archive file in `dir` that no checkpoint names holds: copies of this log's own events,
  * chained and ending on the very seal this log keeps for its last event (an orphan of a run
  * killed between its rename and its commit), or not (`own` false: another database's archive in
- * a shared folder, or a forgery). `info` is null when the file says nothing of itself.
+ * a shared folder, or a forgery). `follows` when, not its own, it still starts from this log's
+ * seal before its first event (past the first, which every log starts from): see
+ * {@linkcode divergedArchive}. `info` is null when the file says nothing of itself.
  */
 export function unnamedArchive(
   db: AuditDatabase,
   dir: string,
   checkpoints: Checkpoint[],
   file: string,
-): { info: ArchiveInfo | null; own: boolean } {
+): { info: ArchiveInfo | null; own: boolean; follows: boolean } {
   const path = join(dir, file);
   let info = null;
   try {
@@ -253,17 +255,31 @@ export function unnamedArchive(
     info = null;
   }
   const match = ARCHIVE_FILE_NAME.exec(file);
-  if (!info || !match) return { info, own: false };
-  let seal: string | null = null;
-  try {
-    seal = sealAt(db, dir, checkpoints, info.last_audit_id);
-  } catch {
-    seal = null;
-  }
+  if (!info || !match) return { info, own: false, follows: false };
+  const seal = (id: number) => {
+    try {
+      return sealAt(db, dir, checkpoints, id);
+    } catch {
+      return null;
+    }
+  };
   const own = Number(match[1]) === info.first_audit_id &&
-    Number(match[2]) === info.last_audit_id && seal === info.last_hash &&
+    Number(match[2]) === info.last_audit_id && seal(info.last_audit_id) === info.last_hash &&
     !checkArchiveFile(path, file, info).failure;
-  return { info, own };
+  const follows = !own && info.first_audit_id > 1 &&
+    seal(info.first_audit_id - 1) === info.previous_hash;
+  return { info, own, follows };
+}
+
+/**
+ * Why an archive file that starts from this log's seal before its first event holds other
+ * events than the log's own: the log went on differently from that point. Its events were
+ * archived out of a newer copy of this database, which was then replaced by an older one.
+ */
+export function divergedArchive(file: string, range: ArchiveRange): string {
+  return `Archive ${file} continues this audit log after event ${
+    range.first_audit_id - 1
+  } with other events than the database's: most likely the database was restored from a copy older than that archive, whose events ${range.first_audit_id} to ${range.last_audit_id} are only in that file`;
 }
 
 /** The seal of event `id` in this log: live, or in the archive file that holds it. */

@@ -17,6 +17,7 @@ import { checkpointCovering } from "./checkpoints.ts";
 import { type ArchiveChecks, type FileCheck, startArchiveChecks } from "./check_files.ts";
 import {
   ARCHIVE_FILE_NAME,
+  divergedArchive,
   openArchive,
   readArchiveInfo,
   requireArchiveFolder,
@@ -218,14 +219,15 @@ async function checkUnnamed(
     } catch (error) {
       throw unreadable(dir, file, errorMessage(error));
     }
-    const { info, own } = unnamedArchive(db, dir, checkpoints, file);
+    const { info, own, follows } = unnamedArchive(db, dir, checkpoints, file);
     const match = ARCHIVE_FILE_NAME.exec(file)!;
     if (!own) {
       return {
         audit_id: info?.first_audit_id ?? Number(match[1]),
         kind: "inserted",
-        message:
-          `Archive ${file} does not belong to this audit log: no checkpoint names it, and it does not hold this log's events`,
+        message: follows
+          ? divergedArchive(file, info!)
+          : `Archive ${file} does not belong to this audit log: no checkpoint names it, and it does not hold this log's events`,
         file,
       };
     }
