@@ -32,7 +32,7 @@ export const command: Command = {
 
 USAGE
   audit-trail batch start [DESCRIPTION] [--user USER]
-  audit-trail batch end RUN_ID [SUMMARY] [--user USER]
+  audit-trail batch end RUN_ID [SUMMARY] [--user USER] [--archives DIR]
   audit-trail batch show RUN_ID [--archives DIR] [--format F]
   audit-trail batch list [--limit N] [--format F]
   audit-trail batch exec [--description TEXT] [--bundle-on-failure] -- COMMAND [ARGS...]
@@ -65,7 +65,8 @@ OPTIONS
   --limit N            (list) how many batches
   --archives DIR       (show) also read the archive files in DIR (audit-trail archive);
                        without it, a note on stderr (table format, or a terminal) says
-                       when the batch may reach into them
+                       when the batch may reach into them; (end) find a batch whose
+                       events were archived while it ran, and its end if it has one
   --format F           (show, list) json | ndjson | csv | table (default: table on a
                        terminal, else json); (start, end) json | ndjson print the whole
                        record instead of the id
@@ -124,15 +125,22 @@ const SUBCOMMANDS: Record<string, Handler> = {
   async end(context, args) {
     const { values, positionals } = parseCommandArgs(context, "batch end", args, {
       user: { type: "string" },
-    }, { formats: RECORD_FORMATS });
+      archives: { type: "string" },
+    }, { formats: RECORD_FORMATS, paths: ["archives"] });
     if (positionals.length === 0) throw missingRunId("end");
     expectAtMost("batch end", positionals, 2);
     requireValidText({ SUMMARY: positionals[1], "--user": values.user });
     validateRunId(positionals[0]);
     const { endBatch } = await batchRun();
     using db = openCurrentDatabase(context);
+    const dir = values.archives;
+    const read = dir === undefined
+      ? undefined
+      : (await importOnDemand<typeof import("../lib/archive/read.ts")>("lib/archive/read.ts"))
+        .batchStateWithArchives;
     const event = endBatch(db, positionals[0], positionals[1] ?? "", {
       user: await resolveUser(context.io, values.user),
+      archived: read && ((runId) => read(db, dir!, runId)),
     });
     await printEvent(context, event, String(event.audit_id), {
       stored: `Batch ${event.run_id} was ended (event ${event.audit_id} stored)`,

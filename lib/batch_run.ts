@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { archivedReach } from "./archive/checkpoint_list.ts";
 import { BATCH_END, BATCH_START } from "./batch.ts";
 import { type BatchOutcome, formatBatchOutcome, signalNumber } from "./batch_outcome.ts";
 import { type AuditDatabase, writeTransaction } from "./db.ts";
@@ -43,9 +44,21 @@ export function startBatch(
 }
 
 /**
- * Ends a batch by logging `BATCH_END` with the summary.
+ * Where a batch stands across the live log and the archive files: whether any event has its
+ * run id, and the id of its first `BATCH_END` (null: none).
+ */
+export interface BatchState {
+  found: boolean;
+  ended_by: number | null;
+}
+
+/**
+ * Ends a batch by logging `BATCH_END` with the summary. A batch whose events were archived
+ * while it ran is found in the archive files by `options.archived` (see
+ * `batchStateWithArchives` in `archive/read.ts`), which then decides alone.
  *
- * @throws {UsageError} When no event has this run id (most likely a mistyped id), or the batch
+ * @throws {UsageError} When no event has this run id (most likely a mistyped id; or, when
+ * events were archived and `archived` is not given, the batch may be among them), or the batch
  * has a `BATCH_END` already: a bad value. Nothing is written then.
  *
  * @example
@@ -63,7 +76,7 @@ export function endBatch(
   db: AuditDatabase,
   runId: string,
   summary = "",
-  options: { user?: string } = {},
+  options: { user?: string; archived?: (runId: string) => BatchState } = {},
 ): AuditEvent {
   validateRunId(runId);
   const valid = checkEvent(
@@ -73,13 +86,18 @@ export function endBatch(
   );
   // Looked at in the transaction that appends, so two `batch end` at once cannot both end it.
   return writeTransaction(db, () => {
-    const batch = db.statement(
-      `SELECT count(*) AS events,
-              (SELECT audit_id FROM audit_log WHERE run_id = ?1 AND operation = '${BATCH_END}'
-               ORDER BY audit_id LIMIT 1) AS ended_by
-       FROM (SELECT 1 FROM audit_log WHERE run_id = ?1 LIMIT 1)`,
-    ).get(runId)!;
-    if (batch.events === 0) {
+    const batch = options.archived?.(runId) ?? liveBatchState(db, runId);
+    if (!batch.found) {
+      const archived = options.archived ? null : archivedReach(db, { runId });
+      if (archived) {
+        throw new UsageError(
+          `No event in the database has run id "${runId}", and events ${archived.first_audit_id} to ${archived.last_audit_id} are archived`,
+          {
+            hint:
+              "Nothing was written. If the batch began before they were archived, add --archives DIR (archive/ beside the database, unless archived elsewhere) to end it.",
+          },
+        );
+      }
       throw new UsageError(`No batch with run id "${runId}"`, {
         hint:
           "No event carries this run id: check it against the list of batches. Nothing was written.",
@@ -93,6 +111,17 @@ export function endBatch(
     }
     return appendEvent(db, valid);
   });
+}
+
+/** {@linkcode BatchState} of the live log alone. */
+function liveBatchState(db: AuditDatabase, runId: string): BatchState {
+  const row = db.statement(
+    `SELECT count(*) AS events,
+            (SELECT audit_id FROM audit_log WHERE run_id = ?1 AND operation = '${BATCH_END}'
+             ORDER BY audit_id LIMIT 1) AS ended_by
+     FROM (SELECT 1 FROM audit_log WHERE run_id = ?1 LIMIT 1)`,
+  ).get(runId)!;
+  return { found: row.events !== 0, ended_by: row.ended_by as number | null };
 }
 
 /** The command {@linkcode execBatch} runs. */

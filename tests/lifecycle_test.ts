@@ -226,3 +226,53 @@ Deno.test("a database restored from a copy older than an archive run: verify and
   const left = JSON.parse(await cli(["query", "--db", db, "--after-id", "7", "--order", "asc"]));
   assert.deepEqual(left.map((e: { sku: string }) => e.sku), ["SKU-2001", "SKU-2002"]);
 });
+
+Deno.test("batch end of a batch whose events were archived while it ran: --archives finds it, once", async () => {
+  await using dir = await tempDir();
+  const db = await adoptedSite(dir.path, []);
+  const folder = join(dir.path, "archive");
+  const runId = (await cli(["batch", "start", "Nightly recount", "--db", db])).trim();
+  await cli(["log", "COUNTED", "--sku", "SKU-1001", "--run-id", runId, "--db", db]);
+  await cli(["archive", "--keep", "0", "--db", db]); // the batch's two events with the rest
+  const head = (await cli(["head", "--db", db])).trim();
+
+  const without = await runCli(["batch", "end", runId, "done", "--db", db]);
+  assert.equal(without.code, 2, without.stderr);
+  assert.equal(without.stdout, "");
+  assert.equal(
+    without.stderr,
+    `audit-trail: error: No event in the database has run id "${runId}", and events 1 to 8 are archived\n` +
+      "hint: Nothing was written. If the batch began before they were archived, add --archives DIR (archive/ beside the database, unless archived elsewhere) to end it.\n",
+  );
+  assert.equal((await cli(["head", "--db", db])).trim(), head);
+
+  const ended = await cli(["batch", "end", runId, "done", "--archives", folder, "--db", db]);
+  assert.equal(ended.trim(), "9");
+  const report = JSON.parse(
+    await cli(["batch", "show", runId, "--archives", folder, "--db", db]),
+  );
+  assert.deepEqual(report.events.map((e: { operation: string }) => e.operation), [
+    "BATCH_START",
+    "COUNTED",
+    "BATCH_END",
+  ]);
+  // Once ended, whether the end is live or archived, it is not ended again.
+  for (const archiveFirst of [false, true]) {
+    if (archiveFirst) await cli(["archive", "--keep", "0", "--db", db]);
+    const again = await runCli(["batch", "end", runId, "twice", "--archives", folder, "--db", db]);
+    assert.equal(again.code, 2, again.stderr);
+    assert.match(again.stderr, new RegExp(`Batch "${runId}" has already ended \\(event 9\\)`));
+  }
+  // A mistyped id is no batch, archives or not.
+  const typo = await runCli([
+    "batch",
+    "end",
+    runId.replace(/.$/, (c) => c === "0" ? "1" : "0"),
+    "--archives",
+    folder,
+    "--db",
+    db,
+  ]);
+  assert.equal(typo.code, 2, typo.stderr);
+  assert.match(typo.stderr, /^audit-trail: error: No batch with run id /);
+});

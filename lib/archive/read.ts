@@ -15,8 +15,9 @@ import { type AuditDatabase, readSnapshot } from "../db.ts";
 import { requireCount } from "../count.ts";
 import { AuditTrailError, TamperingFoundError } from "../errors.ts";
 import type { AuditEvent } from "../event_row.ts";
-import { type AuditLogFilter, DEFAULT_QUERY_LIMIT, getAuditLog } from "../query.ts";
-import { type BatchReport, batchReport } from "../batch.ts";
+import { type AuditLogFilter, DEFAULT_QUERY_LIMIT, getAuditLog, streamAuditLog } from "../query.ts";
+import { BATCH_END, type BatchReport, batchReport } from "../batch.ts";
+import type { BatchState } from "../batch_run.ts";
 import { type Checkpoint, readCheckpoints } from "./checkpoint_list.ts";
 import { openArchive, readArchiveInfo, requireArchiveFolder } from "./file.ts";
 
@@ -119,6 +120,41 @@ export function getArchivedBatchOperations(
     for (const event of page) events.push(event);
   }
   return batchReport(runId, events);
+}
+
+/**
+ * Where batch `runId` stands across the live log and the archive files of `dir`, for
+ * `endBatch`: a batch whose events were archived while it ran is still ended once. Reads at
+ * most one page of each source holding the batch.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { archiveEvents, logAuditEvent, migrate, openDatabase } from "../../mod.ts";
+ * import { batchStateWithArchives } from "./read.ts";
+ * const dir = await Deno.makeTempDir();
+ * using db = openDatabase(`${dir}/app.db`, { create: true });
+ * migrate(db);
+ * logAuditEvent(db, { operation: "BATCH_START", run_id: "run_a" });
+ * await archiveEvents(db, { before: new Date(Date.now() + 1000) });
+ * assert.deepEqual(batchStateWithArchives(db, `${dir}/archive`, "run_a"), { found: true, ended_by: null });
+ * ```
+ */
+export function batchStateWithArchives(db: AuditDatabase, dir: string, runId: string): BatchState {
+  const first = (filter: AuditLogFilter) => {
+    const pages = streamWithArchives(
+      db,
+      dir,
+      { ...filter, runId, order: "asc", limit: 1 },
+      streamAuditLog,
+    );
+    for (const page of pages) return page[0];
+    return undefined;
+  };
+  return {
+    found: first({}) !== undefined,
+    ended_by: first({ operation: BATCH_END })?.audit_id ?? null,
+  };
 }
 
 // --- internals -------------------------------------------------------------------------------
