@@ -1,4 +1,4 @@
-import { archivedReach } from "../lib/archive/checkpoint_list.ts";
+import { archivedReach, batchesArchivedReach } from "../lib/archive/checkpoint_list.ts";
 import { DEFAULT_BATCH_LIST_LIMIT, listBatches, writeBatchReport } from "../lib/batch.ts";
 import type { BatchOutcome } from "../lib/batch_outcome.ts";
 import type { SignalSource } from "../lib/batch_run.ts";
@@ -210,13 +210,7 @@ const SUBCOMMANDS: Record<string, Handler> = {
     // A batch that began among the archived events is listed with its live events alone.
     await noteArchived(
       context,
-      () => {
-        for (const batch of batches) {
-          const reach = archivedReach(db, { runId: batch.run_id });
-          if (reach) return reach;
-        }
-        return null;
-      },
+      () => batchesArchivedReach(db, batches.map((batch) => batch.run_id)),
       "read: a batch that began among them is counted and timed from its events in the database",
     );
     return 0;

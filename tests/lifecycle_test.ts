@@ -113,6 +113,8 @@ Deno.test("serve says which events are archived on the pages that count or list 
     assert.match(batch, /Events 2 /);
     assert.match(batch, note);
     assert.match(batch, new RegExp(`batch show ${runId} --archives`));
+    // The list of batches counts and times that batch from its last 2 events.
+    assert.match(await page("/batches"), note);
     // A batch wholly archived was not "never" there.
     const legacy = await page("/batches/run_20260216_235959_0a1b2c3d");
     assert.doesNotMatch(legacy, /No event has this run id/);

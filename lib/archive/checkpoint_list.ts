@@ -98,3 +98,19 @@ export function archivedReach(db: AuditDatabase, filter: AuditLogFilter): Archiv
   }
   return range;
 }
+
+/**
+ * The archived events that one of the batches `runIds` may have begun among (the first such
+ * batch's answer of {@linkcode archivedReach}), or null when each began in the live log: a
+ * list of batches counts and times such a batch from its live events alone.
+ */
+export function batchesArchivedReach(
+  db: AuditDatabase,
+  runIds: Iterable<string>,
+): ArchivedRange | null {
+  for (const runId of runIds) {
+    const reach = archivedReach(db, { runId });
+    if (reach) return reach;
+  }
+  return null;
+}

@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { archivedReach } from "../archive/checkpoint_list.ts";
+import { archivedReach, batchesArchivedReach } from "../archive/checkpoint_list.ts";
 import { getBatchOperations, listBatches } from "../batch.ts";
 import { verifyChain } from "../chain/mod.ts";
 import { type AuditDatabase, readTransaction } from "../db.ts";
@@ -123,8 +123,12 @@ export async function runJob(
         await writeRecords(sink, [listBatches(db, { limit: job.limit })], "json", BATCH_COLUMNS);
         return;
       }
-      const batches = recentBatches(db, { limit: job.limit });
-      return await sink.write(batchesPage(source, batches, job.limit));
+      const page = readTransaction(db, () => {
+        const batches = recentBatches(db, { limit: job.limit });
+        const archived = batchesArchivedReach(db, batches.map((batch) => batch.run_id));
+        return batchesPage(source, batches, job.limit, archived);
+      });
+      return await sink.write(page);
     }
     case "batch": {
       if (!job.page) {

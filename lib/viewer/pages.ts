@@ -310,7 +310,12 @@ function searchForm(params: Record<string, string>): Html {
 }
 
 /** `/batches`: the most recently active batches with how each ended. */
-export function batchesPage(source: string, batches: BatchOutline[], limit: number): string {
+export function batchesPage(
+  source: string,
+  batches: BatchOutline[],
+  limit: number,
+  archived: ArchivedRange | null = null,
+): string {
   return frame(
     source,
     "Batches",
@@ -318,7 +323,7 @@ export function batchesPage(source: string, batches: BatchOutline[], limit: numb
       limit === 0 || batches.length < limit
         ? formatCountOf(batches.length, "batch", "batches")
         : `The ${formatCount(limit)} most recently active batches`
-    }</h2>${batchTable(batches, linker({}))}${
+    }</h2>${archivedNote(archived, "batch show RUN_ID")}${batchTable(batches, linker({}))}${
       limit !== 0 && batches.length === limit
         ? markup`<p class="more"><a href="/batches?limit=${limit * 4}">Show more</a></p>`
         : null
