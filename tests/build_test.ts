@@ -28,6 +28,7 @@ const CLI_TEST_FILES = [
   "cli_head_test.ts",
   "cli_test.ts",
   "csv_export_test.ts",
+  "lifecycle_test.ts",
   "query_test.ts",
   "report_test.ts",
   "serve_test.ts",
