@@ -26,7 +26,9 @@ OPTIONS
   --before DATE   archive events before DATE, an ISO date or date-time in UTC
                   (2025-01-01, 2025-01-01T00:00:00Z, or 2025-01-01 00:00:00)
   --keep DAYS     archive events older than DAYS days (0: every event up to now)
-  --to DIR        folder of the archive files (default: archive/ beside the database)
+  --to DIR        folder of the archive files (default: archive/ beside the database);
+                  every run of a database archives into the same one: a run whose
+                  folder lacks an earlier run's file is refused (exit 1)
   --dry-run       print what would be archived; change nothing
   --force         archive even events the central store has not acknowledged yet
                   (with a central store set up, by $AUDIT_TRAIL_CENTRAL or an earlier

@@ -474,6 +474,9 @@ Deno.test("verify with archives: a missing, altered, swapped or foreign archive 
         Deno.copyFileSync(path + suffix, join(other, "app.db" + suffix));
       } catch { /* not there */ }
     }
+    // The copy's earlier archives go with it: a run keeps every archive in one folder.
+    Deno.mkdirSync(join(other, "archive"));
+    for (const name of names) Deno.copyFileSync(join(folder, name), join(other, "archive", name));
     {
       using copy = openDatabase(join(other, "app.db"));
       await archiveEvents(copy, { before: "2024-01-20", dir: join(other, "archive") });

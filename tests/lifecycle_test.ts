@@ -278,3 +278,35 @@ Deno.test("batch end of a batch whose events were archived while it ran: --archi
   assert.equal(typo.code, 2, typo.stderr);
   assert.match(typo.stderr, /^audit-trail: error: No batch with run id /);
 });
+
+Deno.test("archive into another folder than the earlier runs' is refused: verify and query read one folder", async () => {
+  await using dir = await tempDir();
+  // The first run by hand (archive/ beside the database), then the scheduled line's --to.
+  const db = await adoptedSite(dir.path, []);
+  await cli(["archive", "--before", "2026-02-16", "--db", db]); // events 1 and 2
+  const scheduled = join(dir.path, "audit-archive");
+  const before = Deno.readFileSync(db);
+  for (const extra of [[], ["--dry-run"]]) {
+    const moved = await runCli(["archive", "--keep", "0", "--to", scheduled, "--db", db, ...extra]);
+    assert.equal(moved.code, 1, moved.stderr);
+    assert.equal(moved.stdout, "");
+    assert.equal(
+      moved.stderr,
+      `audit-trail: error: Archive audit_archive_1_2.db of an earlier run is not in "${scheduled}"\n` +
+        "hint: Nothing was archived. Keep every archive file of this database in one folder, which verify --archives and query --archives read: move the earlier files there first, or give --to the folder that holds them.\n",
+    );
+  }
+  assert.deepEqual(Deno.readFileSync(db), before);
+  // Once moved, the runs go on there, and one folder proves the whole history.
+  Deno.mkdirSync(scheduled);
+  Deno.renameSync(
+    join(dir.path, "archive", "audit_archive_1_2.db"),
+    join(scheduled, "audit_archive_1_2.db"),
+  );
+  await cli(["archive", "--keep", "0", "--to", scheduled, "--db", db]);
+  const verify = JSON.parse(await cli(["verify", "--archives", scheduled, "--db", db]));
+  assert.deepEqual(
+    verify.archives.map((a: { file: string }) => a.file),
+    ["audit_archive_1_2.db", "audit_archive_3_6.db"],
+  );
+});

@@ -22,7 +22,7 @@ import { AuditTrailError, errorMessage, TamperingFoundError, UsageError } from "
 import { hashFile } from "../bundle/files.ts";
 import { refuseReferencedEvents, renumberedByVacuum } from "./application.ts";
 import { requireAcknowledged } from "./central.ts";
-import { readCheckpoints } from "./checkpoint_list.ts";
+import { type Checkpoint, readCheckpoints } from "./checkpoint_list.ts";
 import { insertCheckpoint, liveStart } from "./checkpoints.ts";
 import {
   archiveFileName,
@@ -149,6 +149,7 @@ export async function archiveEvents(
   if (!options.force) {
     requireAcknowledged(db, plan.first_audit_id, plan.last_audit_id, options.central ?? false);
   }
+  requireEarlierArchives(dir, readCheckpoints(db));
   const name = archiveFileName(plan.first_audit_id, plan.last_audit_id);
   const result: ArchiveResult = {
     archived: plan.events,
@@ -421,6 +422,29 @@ function refuseForeignFile(path: string, plan: ArchivePlan): void {
           "Nothing was archived. Archive into a folder of this database's own (--to DIR), or move that file away.",
       },
     );
+  }
+}
+
+/**
+ * Fails unless every earlier run's archive file is in `dir`: `verify --archives` and
+ * `query --archives` read one folder, where a file left in another (the first runs into
+ * `archive/`, the scheduled ones `--to` elsewhere) is missing, which `verify` must call
+ * deleted.
+ */
+function requireEarlierArchives(dir: string, checkpoints: Checkpoint[]): void {
+  for (const checkpoint of checkpoints) {
+    try {
+      Deno.statSync(join(dir, checkpoint.file));
+    } catch (error) {
+      if (!(error instanceof Deno.errors.NotFound)) continue; // the run's own checks report it
+      throw new AuditTrailError(
+        `Archive ${checkpoint.file} of an earlier run is not in "${dir}"`,
+        {
+          hint:
+            "Nothing was archived. Keep every archive file of this database in one folder, which verify --archives and query --archives read: move the earlier files there first, or give --to the folder that holds them.",
+        },
+      );
+    }
   }
 }
 
