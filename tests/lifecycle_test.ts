@@ -310,3 +310,36 @@ Deno.test("archive into another folder than the earlier runs' is refused: verify
     ["audit_archive_1_2.db", "audit_archive_3_6.db"],
   );
 });
+
+Deno.test("verify --anchor of a database restored from a copy older than the anchor names the restore as a cause", async () => {
+  await using dir = await tempDir();
+  const db = await adoptedSite(dir.path, [{ operation: "PICKED", sku: "SKU-1001" }]);
+  const copy = join(dir.path, "copy.db");
+  Deno.copyFileSync(db, copy);
+  await cli(["log", "PICKED", "--sku", "SKU-1002", "--db", db]);
+  const anchor = (await cli(["head", "--db", db])).trim(); // event 8
+  Deno.copyFileSync(copy, db);
+  const restore = "or the database was restored from a copy older than the anchor";
+  // Right after the restore the log ends before the anchor; once work went on, event 8 is
+  // another event.
+  for (
+    const [kind, message] of [
+      [
+        "deleted",
+        /^Event 8, the anchor, was deleted: the log now ends at event 7, so the newest events are gone \(deleted, or the database was restored from a copy older than the anchor\)$/,
+      ],
+      [
+        "modified",
+        /^Event 8 does not match the anchor: it or an event before it was changed, and the chain recomputed to hide it, or the database was restored from a copy older than the anchor and events were logged since$/,
+      ],
+    ] as const
+  ) {
+    if (kind === "modified") await cli(["log", "COUNTED", "--sku", "SKU-2001", "--db", db]);
+    const verify = await runCli(["verify", "--anchor", anchor, "--db", db]);
+    assert.equal(verify.code, 3, verify.stderr);
+    const failure = JSON.parse(verify.stdout).failure;
+    assert.equal(failure.kind, kind);
+    assert.match(failure.message, message);
+    assert.ok(verify.stderr.includes(restore), verify.stderr);
+  }
+});

@@ -154,7 +154,7 @@ export function checkAnchor(
       audit_id: id,
       kind: "deleted",
       message: id > newest
-        ? `Event ${id}, the anchor, was deleted: the log now ends at event ${newest}, so the newest events are gone`
+        ? `Event ${id}, the anchor, was deleted: the log now ends at event ${newest}, so the newest events are gone (deleted, or the database was restored from a copy older than the anchor)`
         : `Event ${id}, the anchor, was deleted: it is not in the chain any more`,
     };
   }
@@ -162,6 +162,6 @@ export function checkAnchor(
     audit_id: id,
     kind: "modified",
     message:
-      `Event ${id} does not match the anchor: it or an event before it was changed, and the chain recomputed to hide it`,
+      `Event ${id} does not match the anchor: it or an event before it was changed, and the chain recomputed to hide it, or the database was restored from a copy older than the anchor and events were logged since`,
   };
 }
