@@ -7,6 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { cliCommand, runCli, tempDir } from "./helpers.ts";
 import { writeLegacyDatabase } from "./fixtures.ts";
 import { startPostgres } from "./pg_support.ts";
@@ -342,4 +343,34 @@ Deno.test("verify --anchor of a database restored from a copy older than the anc
     assert.match(failure.message, message);
     assert.ok(verify.stderr.includes(restore), verify.stderr);
   }
+});
+
+Deno.test("a bundle whose backup was masked does not tell support to restore it as the database", async () => {
+  await using dir = await tempDir();
+  const db = await adoptedSite(dir.path, []);
+  Deno.writeTextFileSync(
+    join(dir.path, "settings.json"),
+    JSON.stringify({ smtp_password: "Hunter2-Secret-99" }),
+  );
+  await cli(["log", "LOGIN_FAILED", "--details", "typed Hunter2-Secret-99 as the SKU", "--db", db]);
+  // The inventory application's own users, whose password hashes every bundle masks.
+  const raw = new DatabaseSync(db);
+  raw.exec("CREATE TABLE users (id INTEGER PRIMARY KEY, name TEXT, password_hash TEXT)");
+  raw.exec("INSERT INTO users (name, password_hash) VALUES ('ana', 'pbkdf2$ab12')");
+  raw.close();
+  const path = (await cli(["bundle", "--db", db, "--output", join(dir.path, "b")])).trim();
+  const readme = Deno.readTextFileSync(join(path, "README.txt"));
+  const howTo = readme.slice(readme.indexOf("HOW TO USE IT"));
+  assert.ok(howTo.split("\r\n").every((line) => line.length <= 88), howTo);
+  const text = howTo.replace(/\r\n +/g, " ");
+  assert.doesNotMatch(text, /Restore the backup: stop the inventory application/);
+  assert.match(
+    text,
+    /Restore the backup only when no other copy of the database is left: values were masked in it \(SECRETS above\), so event 7 no longer matches its seal and audit-trail verify of it reports tampering; and the application's credentials were masked in it \(APPLICATION CREDENTIALS above\), so its passwords, tokens and keys are not the real ones\. To restore it anyway: stop the inventory application,/,
+  );
+  // What the warning is about: the masked copy in the database's place fails verify.
+  Deno.copyFileSync(join(path, "database_backup.db"), db);
+  const verify = await runCli(["verify", "--db", db]);
+  assert.equal(verify.code, 3, verify.stderr);
+  assert.equal(JSON.parse(verify.stdout).failure.audit_id, 7);
 });

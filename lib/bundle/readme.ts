@@ -176,6 +176,59 @@ function applicationSection(facts: ReadmeFacts): string[] {
   ];
 }
 
+/** Where README.txt's lines end, at most. */
+const LINE_WIDTH = 88;
+
+/** `text` in lines of at most {@linkcode LINE_WIDTH} columns, the first indented 2, the rest 4. */
+function wrapped(text: string): string[] {
+  const lines: string[] = [];
+  let line = "  ";
+  for (const word of text.split(" ")) {
+    if (line.trim() && line.length + 1 + word.length > LINE_WIDTH) {
+      lines.push(line);
+      line = "    ";
+    }
+    line += line.trim() ? ` ${word}` : word;
+  }
+  return [...lines, line];
+}
+
+/**
+ * How to restore the backup, and whether to: a copy with masked values is no faithful copy of
+ * the database (masked events fail their seals, masked credentials are not the application's),
+ * and in the database's place it would pass for tampering.
+ */
+function restoreLines(facts: ReadmeFacts): string[] {
+  const database = facts.redactions.database;
+  const events = database?.audit_ids.count ?? 0;
+  const credentials = database?.columns.some((c) => !isToolTable(c.table)) ?? false;
+  const how =
+    `stop the inventory application, move its database (data/app.db) and any app.db-wal and app.db-shm aside, copy ${BACKUP_NAME} in its place under the same name, and start the application again.`;
+  const reasons: string[] = [];
+  if (events > 0) {
+    const first = database!.audit_ids.ranges[0][0];
+    reasons.push(
+      events === 1
+        ? `values were masked in it (SECRETS above), so event ${first} no longer matches its seal and audit-trail verify of it reports tampering`
+        : `values were masked in it (SECRETS above), so ${events} events (the first ${first}) no longer match their seals and audit-trail verify of it reports tampering`,
+    );
+  }
+  if (credentials) {
+    reasons.push(
+      "the application's credentials were masked in it (APPLICATION CREDENTIALS above), so its passwords, tokens and keys are not the real ones",
+    );
+  }
+  const restore = reasons.length === 0
+    ? `Restore the backup: ${how}`
+    : `Restore the backup only when no other copy of the database is left: ${
+      reasons.join("; and ")
+    }. To restore it anyway: ${how}`;
+  return [
+    ...wrapped(`${restore} To look without restoring:`),
+    `    audit-trail query --db ${BACKUP_NAME}   or   sqlite3 ${BACKUP_NAME}`,
+  ];
+}
+
 /** The text of `README.txt`. */
 export function readmeText(facts: ReadmeFacts): string {
   const created = facts.created_at.replace("T", " ").replace(/\.\d+Z$/, " UTC");
@@ -230,10 +283,7 @@ export function readmeText(facts: ReadmeFacts): string {
   lines.push(
     "",
     "HOW TO USE IT",
-    "  Restore the backup: stop the inventory application, move its database (data/app.db)",
-    "    and any app.db-wal and app.db-shm aside, copy database_backup.db in its place under",
-    "    the same name, and start the application again. To look without restoring:",
-    "    audit-trail query --db database_backup.db   or   sqlite3 database_backup.db",
+    ...restoreLines(facts),
     "  Open the CSV: double-click audit_log.csv, or in Excel use Data > From Text/CSV.",
     "  Check the checksums: audit-trail bundle verify PATH (this folder or the ZIP) checks",
     "    every file against manifest.json. By hand: sha256sum FILE (Linux) or",
