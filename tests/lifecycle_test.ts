@@ -211,7 +211,7 @@ Deno.test("a database restored from a copy older than an archive run: verify and
   const kept = Deno.readFileSync(newer);
 
   const restored =
-    /audit_archive_8_9\.db continues this audit log after event 7 with other events than the database's: most likely the database was restored from a copy older than that archive, whose events 8 to 9 are only in that file/;
+    /Archive audit_archive_8_9\.db holds events 8 to 9 of this audit log that the database no longer has as they were archived: most likely the database was restored from a copy older than that archive, which then holds the only copy of those events/;
   for (const extra of [[], ["--anchor", anchor]]) {
     const verify = await runCli(["verify", "--archives", folder, "--db", db, ...extra]);
     assert.equal(verify.code, 3, verify.stderr);
@@ -373,4 +373,28 @@ Deno.test("a bundle whose backup was masked does not tell support to restore it 
   const verify = await runCli(["verify", "--db", db]);
   assert.equal(verify.code, 3, verify.stderr);
   assert.equal(JSON.parse(verify.stdout).failure.audit_id, 7);
+});
+
+Deno.test("a database restored from a copy older than its first archive run: the archive is named as its own history", async () => {
+  await using dir = await tempDir();
+  const db = await adoptedSite(dir.path, []);
+  const copy = join(dir.path, "copy.db");
+  Deno.copyFileSync(db, copy); // events 1 to 6, nothing archived yet
+  await cli(["log", "PICKED", "--sku", "SKU-1002", "--db", db]);
+  await cli(["archive", "--keep", "0", "--db", db]); // events 1 to 7
+  Deno.copyFileSync(copy, db);
+  await cli(["log", "COUNTED", "--sku", "SKU-2001", "--db", db]); // another event 7
+  const file = join(dir.path, "archive", "audit_archive_1_7.db");
+  const kept = Deno.readFileSync(file);
+  const restored =
+    /Archive audit_archive_1_7\.db holds events 1 to 7 of this audit log that the database no longer has as they were archived: most likely the database was restored from a copy older than that archive/;
+  const verify = await runCli(["verify", "--archives", join(dir.path, "archive"), "--db", db]);
+  assert.equal(verify.code, 3, verify.stderr);
+  assert.match(verify.stderr, restored);
+  const archive = await runCli(["archive", "--keep", "0", "--db", db]);
+  assert.equal(archive.code, 1, archive.stderr);
+  assert.match(archive.stderr, restored);
+  assert.match(archive.stderr, /\nhint: Nothing was archived\. Keep that file[^\n]*\n$/);
+  assert.deepEqual(Deno.readFileSync(file), kept);
+  assert.equal(JSON.parse(await cli(["query", "--db", db, "--limit", "0"])).length, 7);
 });

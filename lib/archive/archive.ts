@@ -32,6 +32,7 @@ import {
   divergedArchive,
   openArchive,
   readArchiveInfo,
+  sharesHistory,
   writeArchiveFile,
 } from "./file.ts";
 import { ArchiveFolder } from "./folder.ts";
@@ -196,7 +197,7 @@ export async function archiveEvents(
     const { bytes, sha256 } = await hashFile(temporary);
     signal?.throwIfAborted();
     const final = join(dir, name);
-    refuseForeignFile(final, plan);
+    refuseForeignFile(db, dir, final, plan);
     // Under the write lock from here to the commit, so no other run can archive the same
     // events or replace the file meanwhile.
     const restoreCache = raisePageCache(db);
@@ -386,7 +387,12 @@ function requireStillLive(db: AuditDatabase, plan: ArchivePlan): void {
  * (left by a run that crashed before its commit): an archive of another database with the
  * same range of ids must never be overwritten.
  */
-function refuseForeignFile(path: string, plan: ArchivePlan): void {
+function refuseForeignFile(
+  db: AuditDatabase,
+  dir: string,
+  path: string,
+  plan: ArchivePlan,
+): void {
   let exists = true;
   try {
     Deno.statSync(path);
@@ -404,10 +410,7 @@ function refuseForeignFile(path: string, plan: ArchivePlan): void {
   } catch {
     ours = false;
   }
-  if (
-    !ours && info && info.first_audit_id === plan.first_audit_id && plan.first_audit_id > 1 &&
-    info.previous_hash === plan.previous_hash
-  ) {
+  if (!ours && info && sharesHistory(db, dir, readCheckpoints(db), path, info)) {
     // The only copy of events this log held before it was restored: never to be moved aside.
     throw new AuditTrailError(divergedArchive(basename(path), info), {
       hint:

@@ -236,16 +236,15 @@ export function requireArchiveFolder(dir: string): void {
  * What an archive file in `dir` that no checkpoint names holds: copies of this log's own events,
  * chained and ending on the very seal this log keeps for its last event (an orphan of a run
  * killed between its rename and its commit), or not (`own` false: another database's archive in
- * a shared folder, or a forgery). `follows` when, not its own, it still starts from this log's
- * seal before its first event (past the first, which every log starts from): see
- * {@linkcode divergedArchive}. `info` is null when the file says nothing of itself.
+ * a shared folder, or a forgery). `shared` when, not its own, it still shares this log's
+ * history (see {@linkcode sharesHistory}). `info` is null when the file says nothing of itself.
  */
 export function unnamedArchive(
   db: AuditDatabase,
   dir: string,
   checkpoints: Checkpoint[],
   file: string,
-): { info: ArchiveInfo | null; own: boolean; follows: boolean } {
+): { info: ArchiveInfo | null; own: boolean; shared: boolean } {
   const path = join(dir, file);
   let info = null;
   try {
@@ -255,31 +254,69 @@ export function unnamedArchive(
     info = null;
   }
   const match = ARCHIVE_FILE_NAME.exec(file);
-  if (!info || !match) return { info, own: false, follows: false };
-  const seal = (id: number) => {
-    try {
-      return sealAt(db, dir, checkpoints, id);
-    } catch {
-      return null;
-    }
-  };
+  if (!info || !match) return { info, own: false, shared: false };
   const own = Number(match[1]) === info.first_audit_id &&
-    Number(match[2]) === info.last_audit_id && seal(info.last_audit_id) === info.last_hash &&
+    Number(match[2]) === info.last_audit_id &&
+    knownSeal(db, dir, checkpoints, info.last_audit_id) === info.last_hash &&
     !checkArchiveFile(path, file, info).failure;
-  const follows = !own && info.first_audit_id > 1 &&
-    seal(info.first_audit_id - 1) === info.previous_hash;
-  return { info, own, follows };
+  return { info, own, shared: !own && sharesHistory(db, dir, checkpoints, path, info) };
 }
 
 /**
- * Why an archive file that starts from this log's seal before its first event holds other
- * events than the log's own: the log went on differently from that point. Its events were
- * archived out of a newer copy of this database, which was then replaced by an older one.
+ * Whether the archive file at `path`, which holds other events than this log's own, still
+ * shares the log's history: it starts from the log's seal before its first event (past the
+ * first event, whose seal before is every log's), or its first event is the log's. A newer
+ * copy of this database archived it; the database was then replaced by an older copy.
+ */
+export function sharesHistory(
+  db: AuditDatabase,
+  dir: string,
+  checkpoints: Checkpoint[],
+  path: string,
+  info: ArchiveInfo,
+): boolean {
+  const first = info.first_audit_id;
+  if (first > 1 && knownSeal(db, dir, checkpoints, first - 1) === info.previous_hash) return true;
+  const seal = knownSeal(db, dir, checkpoints, first);
+  if (seal === null) return false;
+  try {
+    using archive = openArchive(path);
+    return sealIn(archive, first) === seal;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Why an archive file that shares this log's history holds other events than the log's own
+ * (see {@linkcode sharesHistory}).
  */
 export function divergedArchive(file: string, range: ArchiveRange): string {
-  return `Archive ${file} continues this audit log after event ${
-    range.first_audit_id - 1
-  } with other events than the database's: most likely the database was restored from a copy older than that archive, whose events ${range.first_audit_id} to ${range.last_audit_id} are only in that file`;
+  return `Archive ${file} holds events ${range.first_audit_id} to ${range.last_audit_id} of this audit log that the database no longer has as they were archived: most likely the database was restored from a copy older than that archive, which then holds the only copy of those events`;
+}
+
+/** {@linkcode sealAt}, or null when it cannot be read. */
+function knownSeal(
+  db: AuditDatabase,
+  dir: string,
+  checkpoints: Checkpoint[],
+  id: number,
+): string | null {
+  try {
+    return sealAt(db, dir, checkpoints, id);
+  } catch {
+    return null;
+  }
+}
+
+/** The seal `source` keeps for event `id` (64 hex digits), or null. */
+function sealIn(source: AuditDatabase, id: number): string | null {
+  return (guard(
+    source.path,
+    () =>
+      source.statement("SELECT lower(hex(hash)) AS hash FROM audit_trail_chain WHERE audit_id = ?")
+        .get(id),
+  )?.hash as string | undefined) ?? null;
 }
 
 /** The seal of event `id` in this log: live, or in the archive file that holds it. */
@@ -291,18 +328,9 @@ function sealAt(
 ): string | null {
   const checkpoint = checkpointCovering(checkpoints, id);
   if (checkpoint?.last_audit_id === id) return checkpoint.last_hash;
-  const read = (source: AuditDatabase) =>
-    (guard(
-      source.path,
-      () =>
-        source.statement(
-          "SELECT lower(hex(hash)) AS hash FROM audit_trail_chain WHERE audit_id = ?",
-        )
-          .get(id),
-    )?.hash as string | undefined) ?? null;
-  if (!checkpoint) return read(db);
+  if (!checkpoint) return sealIn(db, id);
   using archive = openArchive(join(dir, checkpoint.file));
-  return read(archive);
+  return sealIn(archive, id);
 }
 
 /** Opens an archive file read-only. */

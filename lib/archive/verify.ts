@@ -219,13 +219,13 @@ async function checkUnnamed(
     } catch (error) {
       throw unreadable(dir, file, errorMessage(error));
     }
-    const { info, own, follows } = unnamedArchive(db, dir, checkpoints, file);
+    const { info, own, shared } = unnamedArchive(db, dir, checkpoints, file);
     const match = ARCHIVE_FILE_NAME.exec(file)!;
     if (!own) {
       return {
         audit_id: info?.first_audit_id ?? Number(match[1]),
         kind: "inserted",
-        message: follows
+        message: shared
           ? divergedArchive(file, info!)
           : `Archive ${file} does not belong to this audit log: no checkpoint names it, and it does not hold this log's events`,
         file,
