@@ -398,3 +398,20 @@ Deno.test("a database restored from a copy older than its first archive run: the
   assert.deepEqual(Deno.readFileSync(file), kept);
   assert.equal(JSON.parse(await cli(["query", "--db", db, "--limit", "0"])).length, 7);
 });
+
+Deno.test("report: the recent batches say when one began among the archived events", async () => {
+  await using dir = await tempDir();
+  const { db } = await halfArchivedBatch(dir.path);
+  const output = join(dir.path, "report.html");
+  await cli(["report", "--db", db, "--output", output]);
+  const text = pageText(Deno.readTextFileSync(output));
+  assert.match(
+    text,
+    /Recent batches Events 1 to 8 are archived: they are not counted or shown here/,
+  );
+  // Without archives, nothing to say.
+  const plain = await adoptedSite(dir.path, [{ operation: "PICKED" }], "plain.db");
+  await cli(["batch", "start", "Recount", "--db", plain]);
+  await cli(["report", "--db", plain, "--output", output]);
+  assert.doesNotMatch(pageText(Deno.readTextFileSync(output)), /are archived/);
+});

@@ -14,12 +14,13 @@ import { schemaVersion } from "../schema.ts";
 import type { TextSink } from "../output.ts";
 import { getAuditLog } from "../query.ts";
 import { recentBatches } from "../batch_overview.ts";
+import { batchesArchivedReach } from "../archive/checkpoint_list.ts";
 import { getStats } from "../stats.ts";
 import { formatCount, shortTime } from "./format.ts";
 import { type Html, markup } from "./html.ts";
 import { renderPage } from "./page.ts";
 import { parseTimeBound } from "../time_bound.ts";
-import { type ChainVerdict, chartSections, summaryCards } from "./sections.ts";
+import { archivedNote, type ChainVerdict, chartSections, summaryCards } from "./sections.ts";
 import { batchTable, EVENT_HEADER, eventRow, scrollable } from "./tables.ts";
 
 /** Options of {@linkcode writeReport}. */
@@ -118,7 +119,12 @@ export async function writeReport(
 
   const head = markup`${summaryCards(stats, chain)}
 ${chartSections(stats)}
-<section><h2>Recent batches</h2>${batchTable(batches)}</section>`;
+<section><h2>Recent batches</h2>${
+    archivedNote(
+      batchesArchivedReach(db, batches.map((batch) => batch.run_id)),
+      "batch show RUN_ID",
+    )
+  }${batchTable(batches)}</section>`;
   const footer = markup`
     <p
       class="note">Made by audit-trail${options.version ? ` ${options.version}` : ""} on ${

@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { ArchivedRange } from "../archive/checkpoint_list.ts";
 import type { ChainVerifyResult } from "../chain/mod.ts";
 import type { AuditStats } from "../stats.ts";
 import { barChart, type ChartItem, columnChart, timeSeries } from "./charts.ts";
@@ -94,6 +95,16 @@ export function chainCard(chain: ChainVerdict): Html {
       <div class="sub mono">${head}</div>
     </div>
   `;
+}
+
+/**
+ * What a page made from the database alone does not show of the archived events `archived`
+ * (null: none it could): its figures would pass for the log's whole history. `command` reads
+ * them too with `--archives DIR`.
+ */
+export function archivedNote(archived: ArchivedRange | null, command: string): Html | null {
+  if (archived === null) return null;
+  return markup`<p class="note">Events ${archived.first_audit_id} to ${archived.last_audit_id} are archived: they are not counted or shown here, which reads the database alone. <span class="mono">audit-trail ${command} --archives DIR</span> reads them too.</p>`;
 }
 
 /** Events over time, per operation, and the most active SKUs and users. */

@@ -13,7 +13,13 @@ import { barChart, columnChart, timeSeries } from "../report/charts.ts";
 import { formatCount, formatCountOf, formatDuration, shortTime } from "../report/format.ts";
 import { clipText, type Html, type HtmlValue, markup } from "../report/html.ts";
 import { renderPage } from "../report/page.ts";
-import { chainCard, type ChartLinks, chartSections, summaryCards } from "../report/sections.ts";
+import {
+  archivedNote,
+  chainCard,
+  type ChartLinks,
+  chartSections,
+  summaryCards,
+} from "../report/sections.ts";
 import {
   batchEndText,
   batchTable,
@@ -95,15 +101,6 @@ function frame(source: string, title: string, body: HtmlValue): string {
     nav: NAV,
     body,
   }, "linked");
-}
-
-/**
- * What the viewer does not show of the archived events `archived` (null: none it could): the
- * database alone is read, and the figures beside it would pass for the log's whole history.
- */
-function archivedNote(archived: ArchivedRange | null, command: string): Html | null {
-  if (archived === null) return null;
-  return markup`<p class="note">Events ${archived.first_audit_id} to ${archived.last_audit_id} are archived: they are not counted or shown here, which reads the database alone. <span class="mono">audit-trail ${command} --archives DIR</span> reads them too.</p>`;
 }
 
 /** `/`: the figures and charts of the whole log, and the latest batches. */
