@@ -64,21 +64,39 @@ async function writeRowsWith(
 ): Promise<number> {
   const out = new ChunkedText(sink, writer.separator);
   let count = 0;
+  const add = async (page: readonly Row[]) => {
+    if (writer.page) {
+      out.add(writer.page(page));
+      if (out.full) await out.flush();
+    } else {
+      for (let i = 0; i < page.length; i++) {
+        out.add(writer.line!(page[i]));
+        if (out.full) await out.flush();
+      }
+    }
+    count += page.length;
+  };
+  // The first pages wait until `begin` has its sample, however the source cut them: a query
+  // with --archives yields the live log's few newest events as a page of their own.
+  let held: (readonly Row[])[] | undefined = [];
+  let heldRows = 0;
+  const release = async (pages: (readonly Row[])[]) => {
+    held = undefined;
+    if (pages.length > 0) out.start(writer.begin(pages.length === 1 ? pages[0] : pages.flat()));
+    for (const page of pages) await add(page);
+  };
   try {
     for await (const page of pages) {
       if (page.length === 0) continue;
-      if (count === 0) out.start(writer.begin(page));
-      if (writer.page) {
-        out.add(writer.page(page));
-        if (out.full) await out.flush();
-      } else {
-        for (let i = 0; i < page.length; i++) {
-          out.add(writer.line!(page[i]));
-          if (out.full) await out.flush();
-        }
+      if (held === undefined) {
+        await add(page);
+        continue;
       }
-      count += page.length;
+      held.push(page);
+      heldRows += page.length;
+      if (heldRows >= (writer.sample ?? 1)) await release(held);
     }
+    if (held !== undefined) await release(held);
     await out.finish(count === 0 ? writer.empty : writer.end);
   } catch (error) {
     // Reading failed with a write in flight: let it settle, and report the read error.
@@ -184,8 +202,10 @@ function arrayItems(json: string): string {
 
 /** How one format writes rows: lines between a beginning and an end. */
 interface RowWriter {
-  /** Text before the first line; `sample` is the first page. */
+  /** Text before the first line; `sample` is the first page, or the first pages up to `sample`. */
   begin(sample: readonly Row[]): string;
+  /** Rows `begin` is to see before anything is written (default: the first page alone). */
+  sample?: number;
   /** One row's line; or, for a whole page at once, `page`. */
   line?(row: Row): string;
   /** The lines of a whole page, joined by the separator. */
@@ -281,6 +301,7 @@ function tableWriter(
     show(row).map((cell, i) => `${padTo(labels[i], labelWidth)}  ${cell.text}`.trimEnd())
       .join("\n");
   return {
+    sample: SAMPLE_ROWS,
     begin(sample) {
       // An id wider than any in the sample is still printed whole, pushing its line right.
       for (let r = 0; r < Math.min(sample.length, SAMPLE_ROWS); r++) {
