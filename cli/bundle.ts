@@ -15,6 +15,9 @@ import { type Command, expectAtMost, parseCommandArgs, requireFormat } from "./c
 import { interruptible, Interruption } from "./interrupt.ts";
 import { parseCount } from "../lib/count.ts";
 
+const VERIFY_EXAMPLE =
+  "Example: audit-trail bundle verify data/debug_bundles/debug_bundle_20260216_143005.zip";
+
 export const command: Command = {
   help: `audit-trail bundle — make a debug bundle for support, or check one
 
@@ -56,7 +59,7 @@ OUTPUT
 EXAMPLES
   audit-trail bundle --compress
   audit-trail bundle --output /tmp/support --audit-limit 5000
-  audit-trail bundle verify debug_bundles/debug_bundle_20260216_143005.zip
+  audit-trail bundle verify data/debug_bundles/debug_bundle_20260216_143005.zip
 `,
   async run(context, args) {
     const { values, positionals } = parseCommandArgs(context, "bundle", args, {
@@ -72,12 +75,12 @@ EXAMPLES
       const given = Object.keys(values)[0];
       if (given) {
         throw new UsageError(`--${given} cannot be used with bundle verify`, {
-          hint: "Example: audit-trail bundle verify debug_bundles/debug_bundle_20260216_143005.zip",
+          hint: VERIFY_EXAMPLE,
         });
       }
       if (positionals.length < 2) {
         throw new UsageError("Missing PATH: the bundle folder or ZIP to check", {
-          hint: "Example: audit-trail bundle verify debug_bundles/debug_bundle_20260216_143005.zip",
+          hint: VERIFY_EXAMPLE,
         });
       }
       const result = await verifyBundle(positionals[1]);

@@ -85,7 +85,7 @@ is rolled back whole: run it again.
 
 OUTPUT
   init:  {"central", "from_version", "to_version"}
-  grant: {"site", "role"}
+  grant: {"site", "role"} ({"site": null, "role", "reader": true} with --reader)
   sites: [{"site", "events", "last_audit_id", "last_sync_at", "hostname"}]
 
 EXAMPLES

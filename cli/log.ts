@@ -42,7 +42,8 @@ OPTIONS
 
 OUTPUT
   one event: its audit_id, e.g. 42
-  --stdin:   {"inserted": 3, "first_audit_id": 40, "last_audit_id": 42}
+  --stdin:   {"inserted": 3, "first_audit_id": 40, "last_audit_id": 42} (on a terminal,
+             as a table)
 
 EXAMPLES
   audit-trail log ORDER_CONFIRMED --sku SKU-1001 --details "Order ORD-123: 45 units"
@@ -166,7 +167,13 @@ async function logMany(
     result.inserted === 0
       ? "Nothing was stored."
       : "Do not send this input again: its events are in the audit log, and would be stored twice.",
-    () => writeObject(io.stdout, { ...result }, context.explicitFormat ?? "ndjson"),
+    // A script reads one JSON line; a person at a terminal reads it as every summary is shown.
+    () =>
+      writeObject(
+        io.stdout,
+        { ...result },
+        context.explicitFormat ?? (io.stdout.isTerminal ? "table" : "ndjson"),
+      ),
   );
   return 0;
 }

@@ -56,10 +56,10 @@ EXAMPLES
         migrations,
       };
       if (format === "table") {
-        const lines = migrations.map((m) =>
-          `  ${String(m.version).padStart(3, "0")}_${m.name}  ${m.status}${
-            m.applied_at ? ` (${m.applied_at})` : ""
-          }`
+        const names = migrations.map((m) => `${String(m.version).padStart(3, "0")}_${m.name}`);
+        const width = Math.max(...names.map((name) => name.length));
+        const lines = migrations.map((m, i) =>
+          `  ${names[i].padEnd(width)}  ${m.status}${m.applied_at ? ` (${m.applied_at})` : ""}`
         );
         await io.stdout.write(
           `${dbPath}: schema version ${current} of ${LATEST_SCHEMA_VERSION}${

@@ -6,6 +6,7 @@ import {
   getAuditLog,
   getBatchOperations,
   logAuditEvent,
+  migrate,
   openDatabase,
   streamAuditLog,
   TamperingFoundError,
@@ -150,6 +151,35 @@ Deno.test("query --archives prints what the whole log would, in every format", a
   const ids = JSON.parse(all.stdout).map((e: { audit_id: number }) => e.audit_id);
   assert.equal(new Set(ids).size, 202);
   assert.equal(ids.length, 202);
+});
+
+Deno.test("query --archives --format table sizes its columns from rows of every source", async () => {
+  await using dir = await tempDir();
+  const archived = join(dir.path, "app.db");
+  const whole = join(dir.path, "whole.db");
+  let cut: string;
+  {
+    using db = openDatabase(archived, { create: true });
+    migrate(db);
+    const details = "Created from the supplier's file of 2024-03-01";
+    logAuditEvent(db, { operation: "SKU_CREATED_FROM_FILE", sku: "SKU-1001", details });
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    // The live log's only event, narrower in every column: a page of its own, read first.
+    cut = logAuditEvent(db, { operation: "X", sku: "S-1" }).timestamp;
+  }
+  Deno.copyFileSync(archived, whole);
+  {
+    using db = openDatabase(archived);
+    assert.equal((await archiveEvents(db, { before: cut })).archived, 1);
+  }
+  const folder = join(dir.path, "archive");
+  for (const order of ["desc", "asc"]) {
+    const table = ["query", "--format", "table", "--order", order];
+    const expected = await runCli([...table, "--db", whole]);
+    const result = await runCli([...table, "--archives", folder, "--db", archived]);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout, expected.stdout, order);
+  }
 });
 
 Deno.test("batch show --archives and query --archives: errors name the folder or the file", async () => {

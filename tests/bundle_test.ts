@@ -818,6 +818,23 @@ Deno.test("CLI bundle rejects a bad --audit-limit and unknown arguments with exi
   assert.match(help.stdout, /bundle verify PATH/);
 });
 
+Deno.test("the bundle verify example of bundle --help names where bundle writes by default", async () => {
+  await using dir = await tempDir();
+  await Deno.mkdir(join(dir.path, "data"));
+  await databaseWithEvents(join(dir.path, "data"), 2);
+  // Run from the inventory application's folder, as the help's examples are.
+  const made = await runCli(["bundle", "--compress"], { cwd: dir.path });
+  assert.equal(made.code, 0, made.stderr);
+  const name = made.stdout.trim().split("/").at(-1)!;
+  const help = await runCli(["bundle", "--help"]);
+  const example = help.stdout.match(/^ {2}audit-trail (bundle verify \S+\.zip)$/m);
+  assert.ok(example, help.stdout);
+  const args = example[1].replace(/debug_bundle_\d{8}_\d{6}\.zip$/, name).split(" ");
+  const checked = await runCli(args, { cwd: dir.path });
+  assert.equal(checked.code, 0, `${args.join(" ")}: ${checked.stderr}`);
+  assert.equal(JSON.parse(checked.stdout).ok, true);
+});
+
 Deno.test("launcher makes the compressed bundle with the defaults and names the ZIP", async () => {
   await using dir = await tempDir();
   await Deno.mkdir(join(dir.path, "data"));

@@ -136,6 +136,31 @@ Deno.test("log --stdin says on stderr how to end the input when a person types i
   assert.equal(eventCount(db), 1);
 });
 
+Deno.test("log --stdin shows its summary as a table on a terminal, as one JSON line in a pipe", async () => {
+  await using dir = await tempDir();
+  const db = migratedFile(dir.path);
+  for (const isTerminal of [true, false]) {
+    let stdout = "";
+    const io: CliIo = {
+      stdin: ReadableStream.from([
+        new TextEncoder().encode('{"operation":"A"}\n{"operation":"B"}\n'),
+      ]),
+      stdout: { isTerminal, write: (text) => Promise.resolve(void (stdout += text)) },
+      stderr: { isTerminal: false, write: () => Promise.resolve() },
+      env: () => undefined,
+      cwd: () => dir.path,
+    };
+    assert.equal(await main(["log", "--stdin", "--db", db], io), 0);
+    const first = isTerminal ? 1 : 3;
+    assert.equal(
+      stdout,
+      isTerminal
+        ? `inserted        2\nfirst_audit_id  ${first}\nlast_audit_id   ${first + 1}\n`
+        : `{"inserted":2,"first_audit_id":${first},"last_audit_id":${first + 1}}\n`,
+    );
+  }
+});
+
 Deno.test("an error quoting what was given shows its control characters escaped, never raw", async () => {
   await using dir = await tempDir();
   const result = await runCli(["\x1b[2J\u202Elog"], { cwd: dir.path });

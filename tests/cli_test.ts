@@ -66,6 +66,18 @@ Deno.test("CLI migrate creates data/app.db and its folder, and a second run appl
   );
 });
 
+Deno.test("CLI migrate --status --format table lines up each migration's status", async () => {
+  await using dir = await tempDir();
+  const db = migratedFile(dir.path);
+  const table = await runCli(["migrate", "--status", "--format", "table", "--db", db]);
+  assert.equal(table.code, 0, table.stderr);
+  const lines = table.stdout.trimEnd().split("\n").slice(1);
+  assert.equal(lines.length, MIGRATIONS.length);
+  const at = lines.map((line) => line.indexOf("  applied ("));
+  assert.ok(at[0] > 0, lines[0]);
+  assert.deepEqual(at, lines.map(() => at[0]), table.stdout);
+});
+
 Deno.test("CLI migrate --status and --dry-run on a missing database report and create nothing", async () => {
   await using dir = await tempDir();
   const db = join(dir.path, "data", "app.db");

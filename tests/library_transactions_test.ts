@@ -189,6 +189,13 @@ Deno.test("archiveEvents() and migrate() inside the application's transaction ar
   db.sqlite.exec("ROLLBACK");
   assert.deepEqual(rows(db), [["OLD", null]]);
   assert.equal(existsSync(`${dir.path}/archive`), false);
+  // What changes nothing is answered inside it too (README, "Library").
+  db.sqlite.exec("BEGIN IMMEDIATE");
+  assert.deepEqual(migrate(db).applied, []);
+  const dry = await archiveEvents(db, { before: "9999-01-01", dir: `${dir.path}/a`, dryRun: true });
+  assert.equal(dry.archived, 1);
+  db.sqlite.exec("ROLLBACK");
+  assert.equal(existsSync(`${dir.path}/a`), false);
 
   using fresh = openDatabase(`${dir.path}/fresh.db`, { create: true });
   fresh.sqlite.exec("BEGIN");

@@ -43,13 +43,15 @@ export function requireAcknowledged(
   const acknowledged = central?.acknowledged ?? null;
   if (acknowledged !== null && acknowledged >= lastId) return;
   const from = Math.max(firstId, (acknowledged ?? 0) + 1);
-  const events = from === lastId ? `Event ${from} has` : `Events ${from} to ${lastId} have`;
+  const [events, them] = from === lastId
+    ? [`Event ${from} has`, "it"]
+    : [`Events ${from} to ${lastId} have`, "they"];
   throw new AuditTrailError(
     `${events} not reached the central store yet${
       acknowledged === null
         ? central ? " (it has acknowledged none)" : " (this database was never synced)"
         : ` (it has acknowledged events up to ${acknowledged})`
-    }, so they cannot be archived`,
+    }, so ${them} cannot be archived`,
     {
       hint:
         "Nothing was archived. Run audit-trail sync first, or add --force to keep them only in the archive file.",
