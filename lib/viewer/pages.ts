@@ -8,7 +8,7 @@
 import type { ChainVerifyResult } from "../chain/mod.ts";
 import type { AuditEvent } from "../event_row.ts";
 import type { AuditLogFilter } from "../query.ts";
-import { barChart, columnChart, timeSeries } from "../report/charts.ts";
+import { barChart, type ChartItem, columnChart, periodUnit, timeSeries } from "../report/charts.ts";
 import { formatCount, formatCountOf, formatDuration, shortTime } from "../report/format.ts";
 import { clipText, type Html, type HtmlValue, markup } from "../report/html.ts";
 import { renderPage } from "../report/page.ts";
@@ -181,7 +181,7 @@ export function eventsPage(source: string, view: EventsView): string {
 <section><h2>${formatCountOf(total, "event")}${
       filters ? ` ${total === 1 ? "matches" : "match"} ${filters}` : ""
     }</h2>
-${columnChart(timeSeries(view.perDay, period), "Matching events over time")}
+${matchingChart(timeSeries(view.perDay, period))}
 <div class="facets">${facetList("Operations", "operation", view.operations, params)}${
       facetList("Users", "user", view.users, params)
     }</div>
@@ -199,6 +199,11 @@ ${
     }
 ${pager}</section>`,
   );
+}
+
+/** The events page's chart: the matching events per UTC day (or month, or year). */
+function matchingChart(series: ChartItem[]): Html {
+  return columnChart(series, `Matching events per ${periodUnit(series)} (UTC)`);
 }
 
 function facetList(

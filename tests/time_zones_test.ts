@@ -1,0 +1,98 @@
+/**
+ * Time zones and days: on a PC set to a zone far from UTC, or one that changes to daylight
+ * saving time, the figures per day are UTC days (SPEC: timestamps are UTC), and every text
+ * that shows them says so. Real processes, each with its own `TZ`.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { runCli, tempDir } from "./helpers.ts";
+import { writeLegacyDatabase } from "./fixtures.ts";
+
+/** UTC+13:45 (+12:45 in winter), UTC-5/-4, and a zone that moves by half an hour. */
+const ZONES = ["Pacific/Chatham", "America/New_York", "Australia/Lord_Howe"];
+
+/** The legacy fixture: 2 events on 2026-02-15, 3 on the 16th and 1 on the 17th (UTC). */
+async function legacyLog(dir: string): Promise<string> {
+  const path = join(dir, "app.db");
+  writeLegacyDatabase(path);
+  const migrated = await runCli(["migrate", "--db", path]);
+  assert.equal(migrated.code, 0, migrated.stderr);
+  return path;
+}
+
+Deno.test("stats and report count UTC days in any time zone, and say that the days are UTC", async () => {
+  await using dir = await tempDir();
+  const path = await legacyLog(dir.path);
+  for (const zone of ZONES) {
+    const env = { TZ: zone };
+    const stats = await runCli(["stats", "--format", "table", "--db", path], { env });
+    assert.equal(stats.code, 0, stats.stderr);
+    const perDay = stats.stdout.split("\n\n").find((s) => s.startsWith("PER "))!;
+    assert.match(perDay, /^PER DAY \(UTC\)\n/, `${zone}: the heading names the days' zone`);
+    assert.deepEqual(
+      perDay.split("\n").slice(1).map((line) => line.trim().split(/\s+/).slice(0, 2).join(" ")),
+      ["2026-02-15 2", "2026-02-16 3", "2026-02-17 1"],
+      zone,
+    );
+
+    const report = await runCli(["report", "--output", "-", "--db", path], { env });
+    assert.equal(report.code, 0, report.stderr);
+    assert.match(report.stdout, /<h2>Events per day \(UTC\)<\/h2>/, zone);
+    assert.match(report.stdout, /aria-label="Events per day \(UTC\): 6 events from 2026-02-15/);
+    assert.match(report.stdout, /<title>2026-02-15: 2 events<\/title>/, zone);
+    assert.match(report.stdout, /<title>2026-02-17: 1 event<\/title>/, zone);
+  }
+});
+
+Deno.test("stats by month says its months are UTC months", async () => {
+  await using dir = await tempDir();
+  const path = join(dir.path, "app.db");
+  writeLegacyDatabase(path);
+  // 40 days with events, one at the last second of each: more days than a table shows.
+  const { DatabaseSync } = await import("node:sqlite");
+  const db = new DatabaseSync(path);
+  const insert = db.prepare("INSERT INTO audit_log (timestamp, operation) VALUES (?, 'COUNT')");
+  for (let day = 0; day < 40; day++) {
+    insert.run(new Date(Date.UTC(2026, 2, 1 + day, 23, 59, 59)).toISOString().slice(0, 19));
+  }
+  db.close();
+  assert.equal((await runCli(["migrate", "--db", path])).code, 0);
+  const stats = await runCli(["stats", "--format", "table", "--db", path], {
+    env: { TZ: "Pacific/Chatham" },
+  });
+  assert.equal(stats.code, 0, stats.stderr);
+  assert.match(stats.stdout, /\nPER MONTH \(UTC; 43 days with events\)\n/);
+  assert.match(stats.stdout, /\n {2}2026-03 +31 /);
+  assert.match(stats.stdout, /\n {2}2026-04 +9 /);
+});
+
+Deno.test("the viewer's charts say that their days are UTC days", async () => {
+  await using dir = await tempDir();
+  const path = await legacyLog(dir.path);
+  const { cliCommand } = await import("./helpers.ts");
+  const child = cliCommand(["serve", "--port", "0", "--db", path], {
+    env: { TZ: "Pacific/Chatham" },
+  }).spawn();
+  try {
+    const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+    let first = "";
+    while (!first.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      first += value;
+    }
+    reader.releaseLock();
+    const url = new URL(first.split("\n")[0]);
+    const overview = await (await fetch(new URL("/", url))).text();
+    assert.match(overview, /<h2>Events per day \(UTC\)<\/h2>/);
+    const events = await (await fetch(new URL("/events?operation=ORDER_CONFIRMED", url))).text();
+    assert.match(events, /aria-label="Matching events per day \(UTC\)"/);
+    // 00:00:00 and 23:59:59 UTC of the 16th: one day in UTC, two in Chatham.
+    assert.match(events, /aria-label="2026-02-16: 2 events"/);
+  } finally {
+    child.kill("SIGTERM");
+    await child.output().catch(() => undefined);
+  }
+});
