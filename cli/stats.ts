@@ -24,7 +24,8 @@ Counts the events of the whole log, or of a time range, from the database's inde
 
 OPTIONS
   --since T     only events at or after T: an ISO date or date-time in UTC
-                (2026-02-16, 2026-02-16T14:30, 2026-02-16T14:30:00Z)
+                (2026-02-16, 2026-02-16T14:30, 2026-02-16T14:30:00Z), or with an
+                offset (2026-02-16T15:30+01:00, the same time as 14:30Z)
   --until T     only events up to the end of T (--until 2026-02-16 includes all of the 16th)
                 (an event whose timestamp is no time is in no range)
   --top N       how many SKUs and users to list (default ${DEFAULT_STATS_TOP}; 0 = all)

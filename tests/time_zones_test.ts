@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { runCli, tempDir } from "./helpers.ts";
+import { fingerprint, runCli, tempDir } from "./helpers.ts";
 import { writeLegacyDatabase } from "./fixtures.ts";
 
 /** UTC+13:45 (+12:45 in winter), UTC-5/-4, and a zone that moves by half an hour. */
@@ -94,5 +94,65 @@ Deno.test("the viewer's charts say that their days are UTC days", async () => {
   } finally {
     child.kill("SIGTERM");
     await child.output().catch(() => undefined);
+  }
+});
+
+Deno.test("a time bound near a valid one is refused with a hint that shows how to write it", async () => {
+  await using dir = await tempDir();
+  const path = await legacyLog(dir.path);
+  const before = await fingerprint(path);
+  const cases: [string[], RegExp][] = [
+    // date +%FT%H:%M%z, in Berlin after the change to summer time.
+    [["query", "--since", "2026-03-29T03:30+0200"], /^hint: .*colon.*2026-03-29T03:30\+02:00/m],
+    [["stats", "--until", "2026-03-29T03:30-05"], /^hint: .*colon.*2026-03-29T03:30-05:00/m],
+    // ISO's end of a day.
+    [["query", "--until", "2026-03-29T24:00"], /^hint: .*24:00.*2026-03-30T00:00/m],
+    [
+      ["report", "--since", "2026-02-28T24:00:00Z", "--output", "-"],
+      /2026-03-01T00:00Z \(a date alone, 2026-02-28, covers the whole day\)/,
+    ],
+    // Anything else: the forms there are, offsets among them.
+    [["query", "--since", "last tuesday"], /^hint: .*offset.*\+01:00/m],
+  ];
+  for (const [args, hint] of cases) {
+    const result = await runCli([...args, "--db", path], { env: { TZ: "Europe/Berlin" } });
+    assert.equal(result.code, 2, args.join(" "));
+    assert.match(result.stderr, /^audit-trail: error: --(since|until) "[^"]+" is not a valid date/);
+    assert.match(result.stderr, hint, args.join(" "));
+    assert.equal(result.stdout, "");
+  }
+  assert.equal(await fingerprint(path), before, "nothing was written");
+  for (const command of ["query", "stats"]) {
+    const help = await runCli([command, "--help"]);
+    const since = help.stdout.split("\n  --since T")[1].split("\n  --until T")[0];
+    assert.match(since, /with an\s+offset\s+\(2026-02-16T15:30\+01:00/, `${command} --help`);
+  }
+});
+
+Deno.test("a bound with an offset finds the events of the UTC span it names, whatever TZ says", async () => {
+  await using dir = await tempDir();
+  const path = await legacyLog(dir.path);
+  // 2026-02-16 00:00 to 23:59:59 UTC as a New York (UTC-5) and a Chatham (UTC+13:45) clerk
+  // writes it: the same three events.
+  const utc = await runCli([
+    "query",
+    "--since",
+    "2026-02-16",
+    "--until",
+    "2026-02-16",
+    "--db",
+    path,
+  ]);
+  assert.equal(JSON.parse(utc.stdout).length, 3);
+  for (
+    const [since, until] of [
+      ["2026-02-15T19:00-05:00", "2026-02-16T18:59:59-05:00"],
+      ["2026-02-16T13:45+13:45", "2026-02-17T13:44:59+13:45"],
+    ]
+  ) {
+    const local = await runCli(["query", "--since", since, "--until", until, "--db", path], {
+      env: { TZ: "Pacific/Chatham" },
+    });
+    assert.equal(local.stdout, utc.stdout, `${since} .. ${until}`);
   }
 });
