@@ -156,3 +156,26 @@ Deno.test("a bound with an offset finds the events of the UTC span it names, wha
     assert.equal(local.stdout, utc.stdout, `${since} .. ${until}`);
   }
 });
+
+Deno.test("log --stdin given query's records says that times and ids are set when logged", async () => {
+  await using dir = await tempDir();
+  const source = await legacyLog(dir.path);
+  const target = join(dir.path, "copy.db");
+  assert.equal((await runCli(["migrate", "--db", target])).code, 0);
+  const before = await fingerprint(target);
+  // Copying events between logs: query's NDJSON carries audit_id and timestamp.
+  const records = await runCli(["query", "--format", "ndjson", "--order", "asc", "--db", source]);
+  const result = await runCli(["log", "--stdin", "--db", target], { stdin: records.stdout });
+  assert.equal(result.code, 2);
+  assert.match(
+    result.stderr,
+    /^audit-trail: error: Line 1: "audit_id" cannot be given: audit-trail sets each event's audit_id and timestamp as it logs it \(fields: operation, details, sku, user, run_id\)\n/,
+  );
+  assert.equal(await fingerprint(target), before, "nothing was stored");
+  const timed = await runCli(["log", "--stdin", "--db", target], {
+    stdin: '{"operation":"COUNTED","timestamp":"2026-03-29T01:30:00+01:00"}\n',
+  });
+  assert.equal(timed.code, 2);
+  assert.match(timed.stderr, /Line 1: "timestamp" cannot be given: audit-trail sets/);
+  assert.equal(await fingerprint(target), before, "nothing was stored");
+});
