@@ -23,6 +23,7 @@ import {
   scrollable,
 } from "../report/tables.ts";
 import type { BatchOutline, BatchTimeline } from "../batch_overview.ts";
+import { unknownDuration } from "../batch.ts";
 import type { AuditStats } from "../stats.ts";
 import { escapeInvisible } from "../table.ts";
 import { FILTER_PARAMS } from "./routes.ts";
@@ -201,6 +202,16 @@ ${pager}</section>`,
   );
 }
 
+/** A batch's duration card: from its first event to its latest, or unknown and why. */
+function durationFigure(outline: BatchOutline): Html {
+  const why = unknownDuration(outline);
+  return why === null
+    ? markup`<div class="figure">${
+      formatDuration(outline.duration_seconds)
+    }</div><div class="sub">first event to latest</div>`
+    : markup`<div class="figure">unknown</div><div class="sub">${why}</div>`;
+}
+
 /** The events page's chart: the matching events per UTC day (or month, or year). */
 function matchingChart(series: ChartItem[]): Html {
   return columnChart(series, `Matching events per ${periodUnit(series)} (UTC)`);
@@ -372,8 +383,7 @@ export function batchPage(source: string, view: BatchView): string {
         </div>
         <div class="card">
           <div>Duration</div>
-          <div class="figure">${formatDuration(outline.duration_seconds)}</div>
-          <div class="sub">first event to latest</div>
+          ${durationFigure(outline)}
         </div>
         <div class="card">
           <div>Outcome</div>

@@ -1,13 +1,15 @@
 /**
- * Time zones and days: on a PC set to a zone far from UTC, or one that changes to daylight
- * saving time, the figures per day are UTC days (SPEC: timestamps are UTC), and every text
- * that shows them says so. Real processes, each with its own `TZ`.
+ * Time zones, days and clocks: on a PC set to a zone far from UTC, or one that changes to
+ * daylight saving time, the figures per day are UTC days (SPEC: timestamps are UTC), and every
+ * text that shows them says so; time bounds near a valid form say how to write them; a batch
+ * logged while the clock was set back says that its duration is not known. Real processes,
+ * each with its own `TZ`.
  *
  * @module
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { fingerprint, runCli, tempDir } from "./helpers.ts";
+import { cliCommand, fingerprint, runCli, tempDir } from "./helpers.ts";
 import { writeLegacyDatabase } from "./fixtures.ts";
 
 /** UTC+13:45 (+12:45 in winter), UTC-5/-4, and a zone that moves by half an hour. */
@@ -71,10 +73,23 @@ Deno.test("stats by month says its months are UTC months", async () => {
 Deno.test("the viewer's charts say that their days are UTC days", async () => {
   await using dir = await tempDir();
   const path = await legacyLog(dir.path);
-  const { cliCommand } = await import("./helpers.ts");
-  const child = cliCommand(["serve", "--port", "0", "--db", path], {
-    env: { TZ: "Pacific/Chatham" },
-  }).spawn();
+  await withServe(path, { TZ: "Pacific/Chatham" }, async (url) => {
+    const overview = await (await fetch(new URL("/", url))).text();
+    assert.match(overview, /<h2>Events per day \(UTC\)<\/h2>/);
+    const events = await (await fetch(new URL("/events?operation=ORDER_CONFIRMED", url))).text();
+    assert.match(events, /aria-label="Matching events per day \(UTC\)"/);
+    // 00:00:00 and 23:59:59 UTC of the 16th: one day in UTC, two in Chatham.
+    assert.match(events, /aria-label="2026-02-16: 2 events"/);
+  });
+});
+
+/** Runs the real `serve` on `path` with `env` while `work` asks it things. */
+async function withServe(
+  path: string,
+  env: Record<string, string>,
+  work: (url: URL) => Promise<void>,
+): Promise<void> {
+  const child = cliCommand(["serve", "--port", "0", "--db", path], { env }).spawn();
   try {
     const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
     let first = "";
@@ -84,18 +99,12 @@ Deno.test("the viewer's charts say that their days are UTC days", async () => {
       first += value;
     }
     reader.releaseLock();
-    const url = new URL(first.split("\n")[0]);
-    const overview = await (await fetch(new URL("/", url))).text();
-    assert.match(overview, /<h2>Events per day \(UTC\)<\/h2>/);
-    const events = await (await fetch(new URL("/events?operation=ORDER_CONFIRMED", url))).text();
-    assert.match(events, /aria-label="Matching events per day \(UTC\)"/);
-    // 00:00:00 and 23:59:59 UTC of the 16th: one day in UTC, two in Chatham.
-    assert.match(events, /aria-label="2026-02-16: 2 events"/);
+    await work(new URL(first.split("\n")[0]));
   } finally {
     child.kill("SIGTERM");
     await child.output().catch(() => undefined);
   }
-});
+}
 
 Deno.test("a time bound near a valid one is refused with a hint that shows how to write it", async () => {
   await using dir = await tempDir();
@@ -178,4 +187,78 @@ Deno.test("log --stdin given query's records says that times and ids are set whe
   assert.equal(timed.code, 2);
   assert.match(timed.stderr, /Line 1: "timestamp" cannot be given: audit-trail sets/);
   assert.equal(await fingerprint(target), before, "nothing was stored");
+});
+
+/** A log whose batch `run_back` ends dated 20 minutes before it started (a clock set back). */
+async function clockSetBackLog(dir: string): Promise<string> {
+  const path = join(dir, "app.db");
+  writeLegacyDatabase(path, { legacy002: true });
+  const { DatabaseSync } = await import("node:sqlite");
+  const db = new DatabaseSync(path);
+  const insert = db.prepare(
+    "INSERT INTO audit_log (timestamp, operation, details, run_id) VALUES (?, ?, ?, ?)",
+  );
+  insert.run("2026-10-25 01:30:00", "BATCH_START", "night count", "run_back");
+  insert.run("2026-10-25 01:45:00", "STEP", "", "run_back");
+  insert.run("2026-10-25 00:50:00", "STEP", "", "run_back");
+  insert.run("2026-10-25 01:10:00", "BATCH_END", "done", "run_back");
+  insert.run("2026-10-25 02:00:00", "BATCH_START", "next", "run_fine");
+  insert.run("2026-10-25 02:00:30", "BATCH_END", "done", "run_fine");
+  db.close();
+  assert.equal((await runCli(["migrate", "--db", path])).code, 0);
+  return path;
+}
+
+const CLOCK_NOTE =
+  "the latest event is dated before the first: the clock was set back while it ran, so how long it took is not known";
+
+Deno.test("batch show and list on a terminal say when a batch's clock went back; JSON stays as it was", async () => {
+  await using dir = await tempDir();
+  const path = await clockSetBackLog(dir.path);
+  const show = await runCli(["batch", "show", "run_back", "--format", "table", "--db", path]);
+  assert.equal(show.code, 0, show.stderr);
+  assert.match(show.stdout, /\nduration_seconds +0\n/);
+  assert.equal(
+    show.stderr,
+    `audit-trail: note: batch run_back: ${CLOCK_NOTE} (duration_seconds is 0)\n`,
+  );
+  const list = await runCli(["batch", "list", "--format", "table", "--db", path]);
+  assert.equal(list.code, 0, list.stderr);
+  assert.equal(
+    list.stderr,
+    `audit-trail: note: batch run_back: ${CLOCK_NOTE} (duration_seconds is 0)\n`,
+  );
+  const fine = await runCli(["batch", "show", "run_fine", "--format", "table", "--db", path]);
+  assert.equal(fine.stderr, "");
+  // Scripts read JSON: the same record as ever, and nothing on stderr.
+  const json = await runCli(["batch", "show", "run_back", "--format", "json", "--db", path]);
+  assert.equal(json.stderr, "");
+  const record = JSON.parse(json.stdout);
+  assert.deepEqual(
+    [record.start_time, record.end_time, record.duration_seconds],
+    ["2026-10-25T01:30:00.000Z", "2026-10-25T01:10:00.000Z", 0],
+  );
+});
+
+Deno.test("the report and the viewer show a batch whose clock went back with no duration", async () => {
+  await using dir = await tempDir();
+  const path = await clockSetBackLog(dir.path);
+  const report = await runCli(["report", "--output", "-", "--db", path]);
+  assert.equal(report.code, 0, report.stderr);
+  const row = (run: string) => report.stdout.split(`>${run}</td>`)[1]?.split("</tr>")[0] ?? "";
+  assert.match(
+    row("run_back"),
+    /<td class="num" title="[^"]*clock was set back[^"]*">unknown<\/td>/,
+  );
+  assert.match(row("run_fine"), /<td class="num">30 s<\/td>/);
+
+  await withServe(path, {}, async (url) => {
+    const page = await (await fetch(new URL("/batches/run_back", url))).text();
+    assert.match(
+      page,
+      /<div>Duration<\/div>\s*<div class="figure">unknown<\/div>\s*<div class="sub">the latest event is dated before the first: the clock was set back while it ran/,
+    );
+    const list = await (await fetch(new URL("/batches", url))).text();
+    assert.match(list, />unknown<\/td>/);
+  });
 });
