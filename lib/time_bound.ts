@@ -93,22 +93,25 @@ const END_OF_DAY = /^(\d{4}-\d{2}-\d{2})[T ]24:00(?::00(?:\.0+)?)?(Z|[+-]\d{2}:\
 /** What to write instead of `text`: the form it nearly has, or the forms there are. */
 function timeBoundHint(text: string): string {
   const offset = OFFSET_WITHOUT_COLON.exec(text);
-  if (offset) {
-    return `Write the offset with a colon, e.g. ${offset[1]}${offset[2]}:${offset[3] ?? "00"}.`;
-  }
+  const colon = offset && `${offset[1]}${offset[2]}:${offset[3] ?? "00"}`;
+  if (colon && parseable(colon)) return `Write the offset with a colon, e.g. ${colon}.`;
   const end = END_OF_DAY.exec(text);
   if (end && parseable(end[1])) {
-    const next = new Date(Date.parse(parseTimeBound(end[1]).end)).toISOString().slice(0, 10);
-    return `24:00 is 00:00 of the next day: write ${next}T00:00${end[2] ?? "Z"} (a date alone, ${
-      end[1]
-    }, covers the whole day).`;
+    const whole = `a date alone, ${end[1]}, covers the whole day`;
+    const next = parseTimeBound(end[1]).end;
+    // The day after 9999-12-31 has no date here.
+    return next === AFTER_ALL
+      ? `24:00 is 00:00 of the next day; ${whole}.`
+      : `24:00 is 00:00 of the next day: write ${next.slice(0, 10)}T00:00${
+        end[2] ?? "Z"
+      } (${whole}).`;
   }
   return "Use an ISO date or date-time (years 0001-9999) in UTC or with an offset, e.g. 2026-02-16, 2026-02-16T14:30:00Z or 2026-02-16T15:30+01:00.";
 }
 
-function parseable(date: string): boolean {
+function parseable(text: string): boolean {
   try {
-    parseTimeBound(date);
+    parseTimeBound(text);
     return true;
   } catch {
     return false;
