@@ -24,7 +24,8 @@ refers to by a foreign key are not archived (exit 1, nothing changed).
 
 OPTIONS
   --before DATE   archive events before DATE, an ISO date or date-time in UTC
-                  (2025-01-01, 2025-01-01T00:00:00Z, or 2025-01-01 00:00:00)
+                  (2025-01-01, 2025-01-01T00:00:00Z, or 2025-01-01 00:00:00), or with
+                  an offset (2025-01-01T00:00+01:00)
   --keep DAYS     archive events older than DAYS days (0: every event up to now)
   --to DIR        folder of the archive files (default: archive/ beside the database);
                   every run of a database archives into the same one: a run whose
@@ -143,10 +144,7 @@ export function archiveCut(
     start = parseTimeBound(before!).start;
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
-    throw new UsageError(`--before "${before}" is not a valid date or time`, {
-      hint:
-        "Use an ISO date or date-time in UTC, e.g. 2025-01-01, 2025-01-01T00:00:00Z or 2025-01-01 00:00:00.",
-    });
+    throw new UsageError(`--before ${error.message}`, { hint: error.hint });
   }
   const cut = new Date(start);
   if (cut.getTime() > now) {

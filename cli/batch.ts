@@ -1,5 +1,10 @@
 import { archivedReach, batchesArchivedReach } from "../lib/archive/checkpoint_list.ts";
-import { DEFAULT_BATCH_LIST_LIMIT, listBatches, writeBatchReport } from "../lib/batch.ts";
+import {
+  DEFAULT_BATCH_LIST_LIMIT,
+  listBatches,
+  unknownDuration,
+  writeBatchReport,
+} from "../lib/batch.ts";
 import type { BatchOutcome } from "../lib/batch_outcome.ts";
 import type { SignalSource } from "../lib/batch_run.ts";
 import { AuditTrailError, UsageError } from "../lib/errors.ts";
@@ -43,6 +48,8 @@ SUBCOMMANDS
           RUN_ID, or the batch has ended already)
   show    every event of the batch, oldest first, with start, end and duration:
           {"run_id", "event_count", "events", "start_time", "end_time", "duration_seconds"}
+          (duration_seconds is 0 when the latest event is dated before the first, as after
+          a clock was set back: as a table, a note on stderr says its duration is not known)
   list    recent batches, most recently active first (default --limit 20; 0 = all); as a
           table, stderr says when the limit left batches out
   exec    start a batch, run COMMAND with AUDIT_TRAIL_RUN_ID (and AUDIT_TRAIL_DB) set so
@@ -161,9 +168,10 @@ const SUBCOMMANDS: Record<string, Handler> = {
     using db = openCurrentDatabase(context, { onlyReads: true });
     const { io, format } = context;
     if (values.archives === undefined) {
-      await writeBatchReport(io.stdout, db, positionals[0], format, {
+      const span = await writeBatchReport(io.stdout, db, positionals[0], format, {
         width: format === "table" && io.stdout.isTerminal ? io.terminalColumns?.() : undefined,
       });
+      if (span) await noteUnknownDurations(context, [{ run_id: positionals[0], ...span }]);
       await noteArchived(
         context,
         () => archivedReach(db, { runId: positionals[0] }),
@@ -183,6 +191,7 @@ const SUBCOMMANDS: Record<string, Handler> = {
     } else {
       await writeObject(io.stdout, { ...report }, format);
     }
+    if (format !== "csv") await noteUnknownDurations(context, [report]);
     return 0;
   },
 
@@ -200,6 +209,7 @@ const SUBCOMMANDS: Record<string, Handler> = {
     const more = limit !== 0 && batches.length > limit;
     if (more) batches.length = limit;
     await writeRecords(context.io.stdout, [batches], context.format, SUMMARY_COLUMNS);
+    await noteUnknownDurations(context, batches);
     if (more && context.format === "table") {
       // A table is read by a person, who would otherwise take the latest batches for all.
       await context.io.stderr.write(
@@ -270,6 +280,25 @@ const SUBCOMMANDS: Record<string, Handler> = {
     return outcome.exit_code;
   },
 };
+
+/**
+ * One note a batch on stderr, for a person (a table, or a terminal), when a batch's duration
+ * is not known: its `duration_seconds` of 0 would read as "took no time".
+ */
+async function noteUnknownDurations(
+  context: CommandContext,
+  batches: readonly { run_id: string; start_time: string | null; end_time: string | null }[],
+): Promise<void> {
+  if (context.format !== "table" && !context.io.stderr.isTerminal) return;
+  for (const batch of batches) {
+    const why = unknownDuration(batch);
+    if (why) {
+      await context.io.stderr.write(
+        `audit-trail: note: batch ${batch.run_id}: ${why} (duration_seconds is 0)\n`,
+      );
+    }
+  }
+}
 
 /**
  * Starting, ending and running a batch, loaded by those subcommands only: `show` and `list`

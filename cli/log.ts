@@ -27,7 +27,9 @@ Appends one event and prints its audit_id once it is safely on disk. With --stdi
 one JSON object per line ({"operation", "details"?, "sku"?, "user"?, "run_id"?}) and stores
 all of them in one transaction, or none if any line is invalid (exit 2 names the line; a
 field given twice is invalid too);
-other writers wait for it while it appends.
+other writers wait for it while it appends. Each event's audit_id and timestamp are set as
+it is logged: query's records carry both, so drop them to copy events from another log
+(jq -c 'del(.audit_id, .timestamp)'); the copies are dated when they are logged.
 
 OPTIONS
   --details TEXT   free text, at most 65,536 characters

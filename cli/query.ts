@@ -37,7 +37,8 @@ FILTERS
   --run-id R         events of this batch
   --user U           events by this user
   --since T          at or after T: an ISO date or date-time in UTC (2026-02-16,
-                     2026-02-16T14:30, 2026-02-16T14:30:00Z)
+                     2026-02-16T14:30, 2026-02-16T14:30:00Z), or with an offset
+                     (2026-02-16T15:30+01:00, the same time as 14:30Z)
   --until T          up to the end of T (--until 2026-02-16 includes all of the 16th);
                      it may not end before --since begins. An event whose stored
                      timestamp is no time (damaged text, a Unix time) matches neither:

@@ -34,7 +34,8 @@ JSON API (the same data the commands print; parameters as query's flags, - writt
   /api/batches/RUN_ID        what batch show prints (RUN_ID percent-encoded)
   /api/stats?since=T&until=T&top=N   what stats prints
   /api/verify                what verify --format json prints
-  A bad or unknown parameter: 400 and {"error", "hint"}.
+  A bad or unknown parameter: 400 and {"error", "hint"}. T as for query; the + of an
+  offset may stay unencoded (since=2026-02-16T01:00+02:00).
 
 EXAMPLES
   audit-trail serve --open

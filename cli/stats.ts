@@ -24,7 +24,8 @@ Counts the events of the whole log, or of a time range, from the database's inde
 
 OPTIONS
   --since T     only events at or after T: an ISO date or date-time in UTC
-                (2026-02-16, 2026-02-16T14:30, 2026-02-16T14:30:00Z)
+                (2026-02-16, 2026-02-16T14:30, 2026-02-16T14:30:00Z), or with an
+                offset (2026-02-16T15:30+01:00, the same time as 14:30Z)
   --until T     only events up to the end of T (--until 2026-02-16 includes all of the 16th)
                 (an event whose timestamp is no time is in no range)
   --top N       how many SKUs and users to list (default ${DEFAULT_STATS_TOP}; 0 = all)
@@ -38,8 +39,9 @@ OUTPUT (json)
    "users": [{"user", "count"}], "batches": {"count", "failed", "median_duration_seconds"}}
   without_valid_time counts the events whose stored timestamp is no time (damaged text, a
   Unix time): they are in "events" and the other lists, but in no day, not first or last,
-  and in no --since/--until range (there it is 0). The table shows months without events
-  between the first and the last as 0, as the report does.
+  and in no --since/--until range (there it is 0). Days (and the table's months) are UTC
+  days, whatever the computer's time zone. The table shows months without events between
+  the first and the last as 0, as the report does.
   operations lists every operation, most frequent first. batches.count counts run ids with an
   event in the range; failed, those whose BATCH_END records a non-zero exit, a signal or a
   command that could not start; the median covers batches with both BATCH_START and
@@ -106,7 +108,10 @@ export function statsTable(stats: AuditStats, ranged = false): string {
     : days.map((d) => ({ label: d.day, count: d.count }));
   lines.push(
     "",
-    ...section(byMonth ? `PER MONTH (${days.length} days with events)` : "PER DAY", periods),
+    ...section(
+      byMonth ? `PER MONTH (UTC; ${days.length} days with events)` : "PER DAY (UTC)",
+      periods,
+    ),
     "",
     ...section(
       "OPERATIONS",

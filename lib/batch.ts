@@ -75,6 +75,8 @@ export function getBatchOperations(db: AuditDatabase, runId: string): BatchRepor
  * events), byte for byte, while holding one page of events at a time: a batch of millions of
  * events prints in flat memory. Everything is read from one snapshot, so a batch still running
  * cannot make the count and the events disagree.
+ *
+ * @returns The batch's first and last time, for a note beside a table (null for CSV).
  */
 export async function writeBatchReport(
   sink: TextSink,
@@ -82,12 +84,12 @@ export async function writeBatchReport(
   runId: string,
   format: OutputFormat,
   options: RowsOptions = {},
-): Promise<void> {
+): Promise<{ start_time: string | null; end_time: string | null } | null> {
   using _snapshot = readSnapshot(db);
   const events = () => streamAuditRows(db, { runId, order: "asc", limit: 0 });
   if (format === "csv") {
     await writeRows(sink, events(), "csv");
-    return;
+    return null;
   }
   const summary = batchSummary(db, runId);
   const report = {
@@ -100,10 +102,11 @@ export async function writeBatchReport(
     await writeObject(sink, report, "table");
     await sink.write("\n");
     await writeRows(sink, events(), "table", undefined, options);
-    return;
+    return report;
   }
   const record = (row: readonly unknown[]) => rowToEvent(row as AuditRow);
   await writeObjectWithRows(sink, report, "events", events(), record, format);
+  return report;
 }
 
 /** How many events a batch has, and the timestamps of its first and last. */
@@ -214,6 +217,20 @@ export function listBatches(db: AuditDatabase, options: { limit?: number } = {})
     end_time: row.end_time as string,
     duration_seconds: durationSeconds(row.start_time as string, row.end_time as string),
   }));
+}
+
+/**
+ * Why a batch's duration is not known, or null when it is: its latest event is dated before
+ * its first, as when the clock was set back while it ran. Its `duration_seconds` is then 0,
+ * which people must not read as "took no time".
+ */
+export function unknownDuration(
+  span: { start_time: string | null; end_time: string | null },
+): string | null {
+  if (span.start_time === null || span.end_time === null) return null;
+  return Date.parse(span.end_time) < Date.parse(span.start_time)
+    ? "the latest event is dated before the first: the clock was set back while it ran, so how long it took is not known"
+    : null;
 }
 
 /** Default `limit` of {@linkcode listBatches}. */

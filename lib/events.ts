@@ -71,8 +71,11 @@ export function checkEvent(
   const record = input as Record<string, unknown>;
   for (const key of Object.keys(record)) {
     if (!EVENT_FIELDS.has(key)) {
+      // query's records carry both: copied into log --stdin, they must not read as a typo.
       throw fail(
-        `unknown field "${key}" (allowed: operation, details, sku, user, run_id)`,
+        key === "audit_id" || key === "timestamp"
+          ? `"${key}" cannot be given: audit-trail sets each event's audit_id and timestamp as it logs it (fields: operation, details, sku, user, run_id)`
+          : `unknown field "${key}" (allowed: operation, details, sku, user, run_id)`,
       );
     }
   }

@@ -54,10 +54,7 @@ const AFTER_ALL = "9999-12-31T24:00:00.000Z";
 export function parseTimeBound(text: string): TimeRange {
   const match = TIME_PATTERN.exec(text.trim());
   const fail = () =>
-    new UsageError(`"${text}" is not a valid date or time`, {
-      hint:
-        "Use an ISO date or date-time in UTC (years 0001-9999), e.g. 2026-02-16 or 2026-02-16T14:30:00Z.",
-    });
+    new UsageError(`"${text}" is not a valid date or time`, { hint: timeBoundHint(text.trim()) });
   if (!match) throw fail();
   const [, y, mo, d, h, mi, s, ms, zone] = match;
   const [year, month, day] = [+y, +mo, +d];
@@ -86,6 +83,39 @@ export function parseTimeBound(text: string): TimeRange {
     ? MINUTE_MS
     : DAY_MS;
   return { start: isoBound(start), end: isoBound(start + unitMs) };
+}
+
+/** An offset without its colon (`date +%z` writes `+0200`), or in hours alone. */
+const OFFSET_WITHOUT_COLON = /^(.*T?\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)([+-]\d{2})(\d{2})?$/;
+/** 24:00, ISO's end of a day, which SQLite would store as the next day's 24:00. */
+const END_OF_DAY = /^(\d{4}-\d{2}-\d{2})[T ]24:00(?::00(?:\.0+)?)?(Z|[+-]\d{2}:\d{2})?$/;
+
+/** What to write instead of `text`: the form it nearly has, or the forms there are. */
+function timeBoundHint(text: string): string {
+  const offset = OFFSET_WITHOUT_COLON.exec(text);
+  const colon = offset && `${offset[1]}${offset[2]}:${offset[3] ?? "00"}`;
+  if (colon && parseable(colon)) return `Write the offset with a colon, e.g. ${colon}.`;
+  const end = END_OF_DAY.exec(text);
+  if (end && parseable(end[1])) {
+    const whole = `a date alone, ${end[1]}, covers the whole day`;
+    const next = parseTimeBound(end[1]).end;
+    // The day after 9999-12-31 has no date here.
+    return next === AFTER_ALL
+      ? `24:00 is 00:00 of the next day; ${whole}.`
+      : `24:00 is 00:00 of the next day: write ${next.slice(0, 10)}T00:00${
+        end[2] ?? "Z"
+      } (${whole}).`;
+  }
+  return "Use an ISO date or date-time (years 0001-9999) in UTC or with an offset, e.g. 2026-02-16, 2026-02-16T14:30:00Z or 2026-02-16T15:30+01:00.";
+}
+
+function parseable(text: string): boolean {
+  try {
+    parseTimeBound(text);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** Milliseconds since 1970 of a UTC date and time; unlike `Date.UTC()`, years 1-99 stay so. */

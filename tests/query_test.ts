@@ -383,6 +383,42 @@ Deno.test("parseTimeBound() refuses text that is not a real ISO date or time", (
   }
 });
 
+Deno.test("parseTimeBound() hints at the accepted form only where that form is accepted", () => {
+  const hint = (text: string) => {
+    try {
+      parseTimeBound(text);
+    } catch (error) {
+      if (error instanceof UsageError) return error.hint;
+    }
+    assert.fail(`${text} was accepted`);
+  };
+  const general = hint("yesterday");
+  assert.match(general!, /in UTC or with an offset/);
+  assert.equal(
+    hint("2026-03-29T03:30+0200"),
+    "Write the offset with a colon, e.g. 2026-03-29T03:30+02:00.",
+  );
+  assert.equal(
+    hint("2026-03-29 03:30:15.5-05"),
+    "Write the offset with a colon, e.g. 2026-03-29 03:30:15.5-05:00.",
+  );
+  // A colon would not make these valid: the offset is out of range, the fraction too long.
+  for (
+    const text of ["2026-03-29T03:30+9900", "2026-03-29T03:30:00.1234567890+0100", "03:30+0200"]
+  ) {
+    assert.equal(hint(text), general, text);
+  }
+  assert.equal(
+    hint("2024-02-29T24:00:00+14:00"),
+    "24:00 is 00:00 of the next day: write 2024-03-01T00:00+14:00 (a date alone, 2024-02-29, covers the whole day).",
+  );
+  assert.equal(
+    hint("9999-12-31T24:00"),
+    "24:00 is 00:00 of the next day; a date alone, 9999-12-31, covers the whole day.",
+  );
+  assert.equal(hint("2026-02-30T24:00"), general);
+});
+
 Deno.test("parseTimeBound() takes years 0001-9999 as written and never overflows past 9999", () => {
   assert.deepEqual(parseTimeBound("0001-01-01"), {
     start: "0001-01-01T00:00:00.000Z",

@@ -213,7 +213,7 @@ Deno.test("writeReport() charts a long log month by month with the months withou
     insertRaw(db, `${day}T10:00:00.000Z`, "COUNTED");
   }
   const { page } = await report(db, { chain: null });
-  assert.match(page, /<h2>Events per month<\/h2>/);
+  assert.match(page, /<h2>Events per month \(UTC\)<\/h2>/);
   const columns = [...page.matchAll(/<title>(\d{4}-\d{2}): (\d+) events?<\/title>/g)]
     .map((m) => [m[1], Number(m[2])]);
   assert.equal(columns.length, 18, "every month from January 2025 to June 2026");
@@ -480,7 +480,7 @@ Deno.test("writeReport() of an empty log or an empty range says so, with no empt
   const empty = await report(db);
   assert.match(
     empty.page,
-    /<h2>Events per day<\/h2><p class="empty">No events in this range.<\/p>/,
+    /<h2>Events per day \(UTC\)<\/h2><p class="empty">No events in this range.<\/p>/,
   );
   assert.match(
     empty.page,

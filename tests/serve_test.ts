@@ -718,3 +718,39 @@ Deno.test("Values too long to carry in a link are shown without one, and pages s
     assert.match(events, /<td><span class="long">S29(&amp;){197}<\/span><span class="cut"/);
   });
 });
+
+Deno.test("CLI serve reads an offset's + that a hand-written URL left unencoded as the offset", async () => {
+  await using dir = await tempDir();
+  const path = viewerFixture(dir.path);
+  const { child, url } = await spawnServe(["--db", path]);
+  try {
+    // `curl "…/api/events?since=$(date -Iseconds)"` in Berlin: the query string decodes a bare
+    // + as a space, and the viewer answered 400 about a value nobody typed.
+    const since = "2026-02-16T01:00+02:00";
+    const until = "2026-02-16T23:59:59.5+01:00";
+    const events = await fetch(new URL(`/api/events?since=${since}&until=${until}`, url));
+    const cli = await runCli(["query", "--since", since, "--until", until, "--db", path]);
+    assert.equal(cli.code, 0, cli.stderr);
+    assert.equal(events.status, 200);
+    assert.equal(await events.text(), cli.stdout);
+    assert.ok(JSON.parse(cli.stdout).length > 0, "the range holds events");
+    const stats = await fetch(new URL(`/api/stats?since=${since}`, url));
+    assert.equal(stats.status, 200);
+    assert.equal(
+      await stats.text(),
+      (await runCli(["stats", "--since", since, "--db", path])).stdout,
+    );
+    const page = await fetch(new URL(`/events?until=${until}`, url));
+    assert.equal(page.status, 200);
+    await page.body?.cancel();
+    // A form sends the space of "2026-02-16 12:30" as + too: that stays a date and a time.
+    const spaced = await fetch(new URL("/api/events?since=2026-02-16+12:30", url));
+    assert.equal(
+      await spaced.text(),
+      (await runCli(["query", "--since", "2026-02-16 12:30", "--db", path])).stdout,
+    );
+  } finally {
+    const { code } = await stopServe(child);
+    assert.equal(code, 0);
+  }
+});

@@ -598,7 +598,7 @@ Deno.test("stats table: months without events between the first and the last sho
     text,
     /^Events {4}34, 2026-01-01 10:00:00 to 2026-04-01 10:00:00 UTC; 2 events without a valid time\n/,
   );
-  const months = text.split("\nPER MONTH (32 days with events)\n")[1].split("\n\n")[0];
+  const months = text.split("\nPER MONTH (UTC; 32 days with events)\n")[1].split("\n\n")[0];
   assert.deepEqual(months.split("\n"), [
     `  2026-01  31  ${"█".repeat(30)}`,
     "  2026-02   0",

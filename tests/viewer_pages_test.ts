@@ -106,7 +106,7 @@ Deno.test("Charts tell a screen reader their figures; charts of links stay a gro
   assert.equal(labels.length, 4);
   assert.match(
     labels[0],
-    /^Events per day: 12 events from 2026-02-15 to \d{4}-\d\d-\d\d, the most/,
+    /^Events per day \(UTC\): 12 events from 2026-02-15 to \d{4}-\d\d-\d\d, the most/,
   );
   assert.match(labels[1], /^Events per operation: .*NOTE 2.*SKU_CREATED 1/);
   assert.match(labels[3], /^Most active users: cron 4, admin 3/);

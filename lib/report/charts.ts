@@ -145,6 +145,16 @@ export function timeSeries(
 }
 
 /**
+ * What each column of a {@linkcode timeSeries} spans, read from its labels (`2026-02-16`,
+ * `2026-02`, `2026`); an empty series is one of days. The days, months and years are UTC
+ * ones, as every timestamp is: a heading that names the unit says so.
+ */
+export function periodUnit(series: readonly ChartItem[]): "day" | "month" | "year" {
+  const length = series[0]?.label.length ?? 10;
+  return length === 10 ? "day" : length === 7 ? "month" : "year";
+}
+
+/**
  * Counts per day summed per month, every month from the first to the last (those without
  * events as 0): the report's chart and `stats --format table` show the same months.
  *

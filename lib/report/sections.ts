@@ -7,7 +7,7 @@
 import type { ArchivedRange } from "../archive/checkpoint_list.ts";
 import type { ChainVerifyResult } from "../chain/mod.ts";
 import type { AuditStats } from "../stats.ts";
-import { barChart, type ChartItem, columnChart, timeSeries } from "./charts.ts";
+import { barChart, type ChartItem, columnChart, periodUnit, timeSeries } from "./charts.ts";
 import { formatCount, formatCountOf, formatDuration, statsSpan } from "./format.ts";
 import { type Html, markup } from "./html.ts";
 
@@ -111,11 +111,7 @@ export function archivedNote(archived: ArchivedRange | null, command: string): H
 export function chartSections(stats: AuditStats, links: ChartLinks = {}): Html {
   const series = timeSeries(stats.per_day, links.period);
   // Without events the chart says so, under the heading of its usual unit.
-  const unit = series.length === 0 || series[0].label.length === 10
-    ? "day"
-    : series[0].label.length === 7
-    ? "month"
-    : "year";
+  const unit = periodUnit(series);
   const operations = stats.operations.slice(0, OPERATIONS_SHOWN);
   const rest = stats.operations.slice(OPERATIONS_SHOWN);
   const restCount = rest.reduce((sum, o) => sum + o.count, 0);
@@ -129,7 +125,9 @@ export function chartSections(stats: AuditStats, links: ChartLinks = {}): Html {
     href: href?.(label),
   });
   return markup`
-    <section><h2>Events per ${unit}</h2>${columnChart(series, `Events per ${unit}`)}</section>
+    <section><h2>Events per ${unit} (UTC)</h2>${
+    columnChart(series, `Events per ${unit} (UTC)`)
+  }</section>
     <div class="grid">
       <section><h2>Operations</h2>${
     barChart(

@@ -7,6 +7,7 @@
 import { parseBatchOutcome } from "../batch_outcome.ts";
 import type { AuditEvent } from "../event_row.ts";
 import type { BatchOutline } from "../batch_overview.ts";
+import { unknownDuration } from "../batch.ts";
 import { formatCount, formatCountOf, formatDuration, shortTime } from "./format.ts";
 import { clipText, type Html, markup } from "./html.ts";
 import { escapeInvisible } from "../table.ts";
@@ -74,6 +75,14 @@ export function clipped(text: string, max: number, keep = ""): Html {
 
 const LONG_WORD = /\S{40}/;
 
+/** A batch's duration, or "unknown" saying why, when its clock was set back while it ran. */
+function durationCell(batch: BatchOutline): Html {
+  const why = unknownDuration(batch);
+  return why === null
+    ? markup`<td class="num">${formatDuration(batch.duration_seconds)}</td>`
+    : markup`<td class="num" title="${why}">unknown</td>`;
+}
+
 /** A table of batches, the most recently active first, with how each ended. */
 export function batchTable(batches: readonly BatchOutline[], link: Linker = () => undefined): Html {
   if (batches.length === 0) return markup`<p class="empty">No batches in this range.</p>`;
@@ -86,7 +95,7 @@ export function batchTable(batches: readonly BatchOutline[], link: Linker = () =
         <td class="num">${formatCount(batch.event_count)}</td>
         <td class="time">${shortTime(batch.start_time)}</td>
         <td class="time">${shortTime(batch.end_time)}</td>
-        <td class="num">${formatDuration(batch.duration_seconds)}</td>
+        ${durationCell(batch)}
         <td>${outcomeCell(batch)}</td>
       </tr>
     `;

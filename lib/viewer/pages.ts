@@ -9,7 +9,7 @@ import type { ArchivedRange } from "../archive/checkpoint_list.ts";
 import type { ChainVerifyResult } from "../chain/mod.ts";
 import type { AuditEvent } from "../event_row.ts";
 import type { AuditLogFilter } from "../query.ts";
-import { barChart, columnChart, timeSeries } from "../report/charts.ts";
+import { barChart, type ChartItem, columnChart, periodUnit, timeSeries } from "../report/charts.ts";
 import { formatCount, formatCountOf, formatDuration, shortTime } from "../report/format.ts";
 import { clipText, type Html, type HtmlValue, markup } from "../report/html.ts";
 import { renderPage } from "../report/page.ts";
@@ -30,6 +30,7 @@ import {
   scrollable,
 } from "../report/tables.ts";
 import type { BatchOutline, BatchTimeline } from "../batch_overview.ts";
+import { unknownDuration } from "../batch.ts";
 import type { AuditStats } from "../stats.ts";
 import { escapeInvisible } from "../table.ts";
 import { FILTER_PARAMS } from "./routes.ts";
@@ -197,7 +198,7 @@ ${archivedNote(view.archived ?? null, "query")}<p>${
       filters ? ` ${total === 1 ? "matches" : "match"} ${filters}` : ""
     }</h2>
 ${archivedNote(view.archived ?? null, "query")}
-${columnChart(timeSeries(view.perDay, period), "Matching events over time")}
+${matchingChart(timeSeries(view.perDay, period))}
 <div class="facets">${facetList("Operations", "operation", view.operations, params)}${
       facetList("Users", "user", view.users, params)
     }</div>
@@ -215,6 +216,21 @@ ${
     }
 ${pager}</section>`,
   );
+}
+
+/** A batch's duration card: from its first event to its latest, or unknown and why. */
+function durationFigure(outline: BatchOutline): Html {
+  const why = unknownDuration(outline);
+  return why === null
+    ? markup`<div class="figure">${
+      formatDuration(outline.duration_seconds)
+    }</div><div class="sub">first event to latest</div>`
+    : markup`<div class="figure">unknown</div><div class="sub">${why}</div>`;
+}
+
+/** The events page's chart: the matching events per UTC day (or month, or year). */
+function matchingChart(series: ChartItem[]): Html {
+  return columnChart(series, `Matching events per ${periodUnit(series)} (UTC)`);
 }
 
 function facetList(
@@ -395,8 +411,7 @@ export function batchPage(source: string, view: BatchView): string {
         </div>
         <div class="card">
           <div>Duration</div>
-          <div class="figure">${formatDuration(outline.duration_seconds)}</div>
-          <div class="sub">first event to latest</div>
+          ${durationFigure(outline)}
         </div>
         <div class="card">
           <div>Outcome</div>

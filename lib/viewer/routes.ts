@@ -179,9 +179,22 @@ export function readParams(
       throw new UsageError(`Parameter "${name}" is given twice`, { hint: "Give it once." });
     }
     if (dropEmpty && value === "") continue;
-    params[name] = value;
+    params[name] = name === "since" || name === "until" ? offsetPlus(value) : value;
   }
   return params;
+}
+
+/** A date-time, a space, and hours and minutes: an offset whose `+` was left unencoded. */
+const SPACED_OFFSET = /^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:\d{2})$/;
+
+/**
+ * A time bound with the `+` of its offset back. A query string reads a bare `+` as a space,
+ * so `since=2026-02-16T01:00+02:00` written by hand (or by `date -Iseconds` in a script)
+ * arrives as `2026-02-16T01:00 02:00`, which names no time otherwise; the space of a form's
+ * `2026-02-16 12:30` comes before the time, not after it, and stays.
+ */
+function offsetPlus(value: string): string {
+  return value.replace(SPACED_OFFSET, "$1+$2");
 }
 
 function eventFilter(params: Record<string, string>): AuditLogFilter {
