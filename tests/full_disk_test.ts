@@ -77,9 +77,12 @@ async function fullDisk(): Promise<
   };
 }
 
-/** What a run printed, with the database's folder (which differs between the two) named alike. */
-function normalized(text: string, db: string): string {
-  return text.replaceAll(dirname(db), "<dir>");
+/**
+ * What a run printed, with the archives' folder and the database's folder (which differs
+ * between the two) named alike.
+ */
+function normalized(text: string, db: string, archives: string): string {
+  return text.replaceAll(archives, "<archives>").replaceAll(dirname(db), "<dir>");
 }
 
 /**
@@ -87,7 +90,7 @@ function normalized(text: string, db: string): string {
  * the full disk holds the same files afterwards.
  */
 async function assertSameOnFullDisk(
-  setup: { full: string; room: string; files: string[] },
+  setup: { full: string; room: string; archives: string; files: string[] },
   args: string[],
 ) {
   tally.faults++;
@@ -95,8 +98,14 @@ async function assertSameOnFullDisk(
   const onRoom = await runTimed([...args, "--db", setup.room]);
   assert.equal(onRoom.code, 0, onRoom.stderr);
   assert.equal(onFull.code, 0, `${args.join(" ")} on a full disk: ${onFull.stderr}`);
-  assert.equal(normalized(onFull.stdout, setup.full), normalized(onRoom.stdout, setup.room));
-  assert.equal(normalized(onFull.stderr, setup.full), normalized(onRoom.stderr, setup.room));
+  assert.equal(
+    normalized(onFull.stdout, setup.full, setup.archives),
+    normalized(onRoom.stdout, setup.room, setup.archives),
+  );
+  assert.equal(
+    normalized(onFull.stderr, setup.full, setup.archives),
+    normalized(onRoom.stderr, setup.room, setup.archives),
+  );
   assert.deepEqual(await listFiles(join(setup.full, "..")), setup.files, args.join(" "));
 }
 
@@ -136,7 +145,16 @@ reliabilityCase({
   const list = await runTimed(["batch", "list", "--format", "json", "--db", setup.room]);
   const [{ run_id }] = JSON.parse(list.stdout);
   await assertSameOnFullDisk(setup, ["batch", "show", run_id, "--format", "json"]);
-  await assertSameOnFullDisk(setup, ["archive", "--keep", "0", "--dry-run", "--format", "json"]);
+  await assertSameOnFullDisk(setup, [
+    "archive",
+    "--keep",
+    "0",
+    "--dry-run",
+    "--to",
+    setup.archives,
+    "--format",
+    "json",
+  ]);
 });
 
 reliabilityCase({
@@ -175,7 +193,7 @@ reliabilityCase({
     await using viewer = await serve(db);
     const bodies: string[] = [];
     for (const path of ["/api/events", "/api/stats", "/api/verify", "/api/batches"]) {
-      bodies.push(`${path} ${normalized(await viewer.get(path), db)}`);
+      bodies.push(`${path} ${normalized(await viewer.get(path), db, setup.archives)}`);
     }
     return bodies;
   };
