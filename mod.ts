@@ -42,6 +42,7 @@ export type { AuditEvent } from "./lib/event_row.ts";
 export { type EventDefaults, logAuditEvent, type NewAuditEvent } from "./lib/events.ts";
 export { type BulkInsertResult, logAuditEvents } from "./lib/bulk_append.ts";
 export { type AuditLogFilter, getAuditLog } from "./lib/query.ts";
+export type { TextSink } from "./lib/output.ts";
 export {
   type BatchReport,
   type BatchSummary,
@@ -51,13 +52,21 @@ export {
 export {
   type BundleError,
   type BundleFile,
+  BundleFolderError,
   type BundleProgress,
+  type DatabaseMasking,
   type DebugBundleResult,
   exportDebugBundle,
   type ExportDebugBundleOptions,
   type Manifest,
+  type MaskedColumn,
+  type Redactions,
+  type SnapshotMethod,
+  type StepRecord,
+  type UnsearchedSecret,
 } from "./lib/bundle/mod.ts";
 export {
+  type ArchiveCheck,
   type ChainFailure,
   type ChainHead,
   chainHead,
@@ -67,11 +76,16 @@ export {
   type VerifyChainOptions,
 } from "./lib/chain/mod.ts";
 export {
+  CentralDivergenceError,
+  type CentralRecord,
   type CentralTarget,
+  type SslMode,
   type SyncOptions,
   type SyncResult,
   syncToCentral,
 } from "./lib/central/mod.ts";
-export { type AuditStats, getStats, type StatsOptions } from "./lib/stats.ts";
+export { type AuditStats, type BatchFigures, getStats, type StatsOptions } from "./lib/stats.ts";
 export { type ReportSummary, writeReport, type WriteReportOptions } from "./lib/report/report.ts";
+export type { ChainVerdict } from "./lib/report/sections.ts";
 export { archiveEvents, type ArchiveOptions, type ArchiveResult } from "./lib/archive/mod.ts";
+export type { Checkpoint } from "./lib/archive/mod.ts";

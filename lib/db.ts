@@ -12,6 +12,7 @@ import {
   DiskFullError,
   notWrittenBecause,
   ReadOnlyDatabaseError,
+  SchemaError,
   UsageError,
 } from "./errors.ts";
 import { freeDiskBytes } from "./io.ts";
@@ -770,7 +771,12 @@ export function readTransaction<T>(db: AuditDatabase, work: () => T): T {
  */
 export function readSnapshot(db: AuditDatabase | DatabaseSync): Disposable {
   const sqlite = db instanceof AuditDatabase ? db.sqlite : db;
-  if (sqlite.isTransaction) return { [Symbol.dispose]() {} };
+  // On a closed connection `isTransaction` throws node:sqlite's raw error: the typed one says
+  // what to do.
+  const open = db instanceof AuditDatabase
+    ? guard(db.path, () => sqlite.isTransaction)
+    : sqlite.isTransaction;
+  if (open) return { [Symbol.dispose]() {} };
   if (db instanceof AuditDatabase) guard(db.path, () => sqlite.exec("BEGIN"));
   else sqlite.exec("BEGIN");
   return {
@@ -807,6 +813,13 @@ export function translateSqliteError(error: unknown, path: string): unknown {
   if (/database is not open/i.test(error.message)) {
     return new UsageError(`The database "${path}" is closed`, {
       hint: "Open it again with openDatabase() before using it; close() ends its use.",
+      cause: error,
+    });
+  }
+  // A program that opened a database without migrating it: every table is missing.
+  if (/no such table: (main\.)?audit_log$/.test(error.message)) {
+    return new SchemaError(`Database "${path}" is not set up for audit-trail yet`, {
+      hint: "Call migrate(db) once after openDatabase(path, { create: true }).",
       cause: error,
     });
   }

@@ -21,6 +21,8 @@ Deno.test("mod.ts exports the API SPEC lists and the error classes, nothing inte
   ];
   const errors = [
     "AuditTrailError",
+    "BundleFolderError",
+    "CentralDivergenceError",
     "DatabaseBusyError",
     "DatabaseCorruptError",
     "DatabaseNotFoundError",

@@ -14,7 +14,7 @@ export {
 export type { BundleProgress } from "./steps.ts";
 export { BundleFolderError } from "./workspace.ts";
 export type { BundleError, Manifest, Redactions, StepRecord } from "./manifest.ts";
-export type { DatabaseMasking } from "./mask_database.ts";
+export type { DatabaseMasking, MaskedColumn } from "./mask_database.ts";
 export type { UnsearchedSecret } from "./mask.ts";
 export type { BundleFile } from "./files.ts";
 export type { SnapshotMethod } from "./snapshot.ts";

@@ -7,7 +7,9 @@
 import { UsageError } from "../errors.ts";
 import { SERVICE_KEYWORDS } from "./service.ts";
 
-/** libpq's `sslmode` values. */
+/** How the connection uses TLS: libpq's `sslmode` values. */
+export type SslMode = "disable" | "allow" | "prefer" | "require" | "verify-ca" | "verify-full";
+/** Every {@linkcode SslMode}, weakest first (named out in the type so the docs show them). */
 export const SSL_MODES = [
   "disable",
   "allow",
@@ -15,9 +17,7 @@ export const SSL_MODES = [
   "require",
   "verify-ca",
   "verify-full",
-] as const;
-/** How the connection uses TLS, as libpq names it. */
-export type SslMode = typeof SSL_MODES[number];
+] as const satisfies readonly SslMode[];
 
 /** A parsed central URL: everything needed to connect, and how to show it. */
 export interface CentralTarget {
