@@ -59,10 +59,14 @@ export const BATCH_END = "BATCH_END";
  * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
  * migrate(db);
  * logAuditEvent(db, { operation: "BATCH_START", run_id: "run_a" });
+ * logAuditEvent(db, { operation: "COUNTED", sku: "SKU-1" }); // in no batch
  * logAuditEvent(db, { operation: "BATCH_END", run_id: "run_a" });
  * const report = getBatchOperations(db, "run_a");
- * assert.equal(report.event_count, 2);
- * assert.ok(report.duration_seconds >= 0);
+ * assert.deepEqual(report.events.map((e) => [e.audit_id, e.operation]), [[1, "BATCH_START"], [3, "BATCH_END"]]);
+ * assert.deepEqual([report.start_time, report.end_time], [report.events[0]!.timestamp, report.events[1]!.timestamp]);
+ * const seconds = (Date.parse(report.end_time!) - Date.parse(report.start_time!)) / 1000;
+ * assert.equal(report.duration_seconds, seconds);
+ * assert.equal(getBatchOperations(db, "run_unknown").event_count, 0);
  * ```
  */
 export function getBatchOperations(db: AuditDatabase, runId: string): BatchReport {

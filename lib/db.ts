@@ -112,10 +112,12 @@ export class AuditDatabase implements Disposable {
  * @example Open (and create) a database
  * ```ts
  * import assert from "node:assert/strict";
- * import { openDatabase } from "./db.ts";
- * const path = await Deno.makeTempFile({ suffix: ".db" });
+ * import { DatabaseNotFoundError, openDatabase } from "../mod.ts";
+ * const path = `${await Deno.makeTempDir()}/app.db`;
+ * assert.throws(() => openDatabase(path), DatabaseNotFoundError); // not created unless asked
  * using db = openDatabase(path, { create: true });
  * assert.equal(db.path, path);
+ * assert.equal(db.sqlite.prepare("PRAGMA busy_timeout").get()?.timeout, 10_000);
  * ```
  */
 export function openDatabase(path: string, options: OpenDatabaseOptions = {}): AuditDatabase {

@@ -216,16 +216,22 @@ export const NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
  * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
  * migrate(db);
  * db.sqlite.exec("CREATE TABLE stock (sku TEXT PRIMARY KEY, quantity INTEGER)");
- * db.sqlite.exec("BEGIN IMMEDIATE");
- * try {
- *   db.sqlite.prepare("INSERT INTO stock VALUES (?, ?)").run("SKU-1", 12);
- *   logAuditEvent(db, { operation: "STOCK_SET", sku: "SKU-1", details: "12 units" });
- *   db.sqlite.exec("COMMIT");
- * } catch (error) {
- *   db.sqlite.exec("ROLLBACK"); // the stock change and its event go together
- *   throw error;
+ * function setStock(sku: string, quantity: number, operation: string) {
+ *   db.sqlite.exec("BEGIN IMMEDIATE");
+ *   try {
+ *     db.sqlite.prepare("INSERT OR REPLACE INTO stock VALUES (?, ?)").run(sku, quantity);
+ *     logAuditEvent(db, { operation, sku, details: `${quantity} units` });
+ *     db.sqlite.exec("COMMIT");
+ *   } catch (error) {
+ *     db.sqlite.exec("ROLLBACK"); // the stock change and its event go together
+ *     throw error;
+ *   }
  * }
- * assert.equal(getAuditLog(db, { sku: "SKU-1" }).length, 1);
+ * setStock("SKU-1", 12, "STOCK_SET");
+ * assert.throws(() => setStock("SKU-1", 99, "")); // an empty operation is refused...
+ * const quantity = db.sqlite.prepare("SELECT quantity FROM stock").get()?.quantity;
+ * assert.equal(quantity, 12); // ...and the stock change was rolled back with it
+ * assert.deepEqual(getAuditLog(db, { sku: "SKU-1" }).map((e) => e.details), ["12 units"]);
  * ```
  */
 export function logAuditEvent(

@@ -98,7 +98,7 @@ export interface MigrateOptions {
 }
 
 /**
- * Brings the database's schema up to {@linkcode LATEST_SCHEMA_VERSION}. Each pending migration
+ * Brings the database's schema up to the newest version this build knows. Each pending migration
  * runs in its own transaction with its bookkeeping row, so an interrupted run leaves the
  * database at a whole version. An existing `audit_log` of the inventory application (without
  * `run_id`, legacy timestamps) is adopted in place: rows and other tables are kept.
@@ -108,17 +108,22 @@ export interface MigrateOptions {
  * @returns The versions before and after and the migrations applied.
  * @throws {SchemaError} When the database is newer than the tool or an applied migration's
  * text has changed since.
+ * @throws {UsageError} When there is something to apply and the application holds a
+ * transaction open on `db` (a rollback of it would not undo the migration).
  *
  * @example Migrate a new database
  * ```ts
  * import assert from "node:assert/strict";
- * import { openDatabase } from "./db.ts";
- * import { migrate, migrationStatus } from "./migrate.ts";
+ * import { migrate, openDatabase } from "../mod.ts";
  * using db = openDatabase(await Deno.makeTempFile({ suffix: ".db" }), { create: true });
  * const result = migrate(db);
  * assert.equal(result.from_version, 0);
- * assert.equal(result.to_version, migrationStatus(db).at(-1)!.version);
- * assert.deepEqual(migrate(db).applied, []); // a second run applies nothing
+ * assert.deepEqual(result.applied.map((m) => m.version), Array.from(
+ *   { length: result.to_version },
+ *   (_, i) => i + 1,
+ * ));
+ * const again = migrate(db); // a second run applies nothing
+ * assert.deepEqual([again.from_version, again.to_version, again.applied], [result.to_version, result.to_version, []]);
  * ```
  */
 export function migrate(db: AuditDatabase, options: MigrateOptions = {}): MigrateResult {

@@ -29,7 +29,10 @@ export interface AuditLogFilter {
   operation?: string;
   runId?: string;
   user?: string;
-  /** Events at or after this time: an ISO date or date-time, UTC (see {@linkcode parseTimeBound}). */
+  /**
+   * Events at or after this time: an ISO 8601 date or date-time, UTC unless it carries an
+   * offset (`2026-02-16`, `2026-02-16T09:30`, `2026-02-16T09:30:00+01:00`).
+   */
   since?: string;
   /** Events up to the end of this date or time (`2026-02-16` includes the whole 16th). */
   until?: string;
@@ -69,7 +72,8 @@ const PAGE_SIZE = 1000;
 
 /**
  * Reads events matching `filter`, newest first unless `order` is `asc`. Collects them into
- * an array: use {@linkcode streamAuditLog} for exports of any size.
+ * an array: for any number of events, read page by page, passing the last `audit_id` of one
+ * page as `beforeId` (or `afterId` with `order: "asc"`) of the next.
  *
  * @param db The open database.
  * @param filter Filters, cursor, limit and order.

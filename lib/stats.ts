@@ -19,8 +19,7 @@ export interface AuditStats {
   /** Events in the range (without one, every event, those without a valid time too). */
   events: number;
   /**
-   * Of `events`, those whose timestamp is not a time (see `IS_TIME_SQL`: damaged text, a
-   * number): they belong to no day and no range, so there are none of them in a range.
+   * Of `events`, those whose timestamp is not a time (damaged text, a number): they belong to no day and no range, so there are none of them in a range.
    */
   without_valid_time: number;
   /** The oldest and newest event's time in the range, or `null` when it holds none. */
@@ -95,9 +94,13 @@ const TS = UTC_TIMESTAMP_SQL;
  * logAuditEvent(db, { operation: "SKU_UPDATED", sku: "SKU-1", user: "ana" });
  * logAuditEvent(db, { operation: "SKU_CREATED", sku: "SKU-2", user: "ben" });
  * const stats = getStats(db);
- * assert.ok(stats.events === 3);
- * assert.ok(stats.top_skus[0].sku === "SKU-1" && stats.top_skus[0].count === 2);
- * assert.ok(stats.operations.map((o) => o.operation).join() === "SKU_CREATED,SKU_UPDATED");
+ * assert.equal(stats.events, 3);
+ * assert.deepEqual(stats.top_skus, [{ sku: "SKU-1", count: 2 }, { sku: "SKU-2", count: 1 }]);
+ * assert.deepEqual(stats.users, [{ user: "ana", count: 2 }, { user: "ben", count: 1 }]);
+ * assert.deepEqual(stats.operations, [
+ *   { operation: "SKU_CREATED", count: 2 },
+ *   { operation: "SKU_UPDATED", count: 1 },
+ * ]);
  * ```
  */
 export function getStats(db: AuditDatabase, options: StatsOptions = {}): AuditStats {

@@ -95,7 +95,8 @@ export interface ArchiveResult {
  * @param db The open database (current schema).
  * @param options The cut, the folder, and whether to only report.
  * @returns What was archived.
- * @throws {UsageError} For a cut that is not a time.
+ * @throws {UsageError} For a cut that is not a time, or (unless `dryRun`) while the application
+ * holds a transaction open on `db`: a rollback of it would not bring the events back.
  * @throws {TamperingFoundError} When the events to archive do not match their seals.
  * @throws {AuditTrailError} When the folder cannot be written, another run works on it, or the
  * central store has not acknowledged the events yet.

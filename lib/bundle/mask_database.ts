@@ -45,7 +45,7 @@ export interface MaskedColumn {
   by: string[];
 }
 
-/** What {@linkcode maskDatabase} changed. */
+/** What masking the secrets in the bundle's database snapshot changed. */
 export interface DatabaseMasking {
   /** Cells whose value was masked, all tables together. */
   cells: number;
@@ -56,7 +56,7 @@ export interface DatabaseMasking {
   /**
    * The events of `audit_log` that were masked: their seals no longer match them, so
    * `audit-trail verify` of the copy reports them as modified. `ranges` lists them as
-   * `[first, last]` audit_id pairs (at most {@linkcode MAX_RANGES}; `complete` says whether
+   * `[first, last]` audit_id pairs (at most 1,000; `complete` says whether
    * that is all of them).
    */
   audit_ids: { count: number; ranges: [number, number][]; complete: boolean };

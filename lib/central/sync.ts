@@ -112,7 +112,8 @@ const RECORD_EVERY_MS = 2000;
  * @param db The open local database.
  * @param options The central store and the site.
  * @returns What was sent and where the central copy now ends.
- * @throws {UsageError} When no site is named, or another than the one this database belongs to.
+ * @throws {UsageError} When no site is named, or another than the one this database belongs to,
+ * or while the application holds a transaction open on `db`.
  * @throws {CentralDivergenceError} When an event differs from the central copy, or the local
  * chain does not continue it (nothing at or after that event is stored).
  * @throws {AuditTrailError} When the central store cannot be reached or refuses the login.

@@ -94,8 +94,10 @@ const encoder = new TextEncoder();
  * logAuditEvent(db, { operation: "SKU_UPDATED", sku: "SKU-1", details: "<b>bold</b>" });
  * let page = "";
  * const summary = await writeReport(db, { write: async (text) => void (page += text) });
- * assert.ok(summary.events_shown === 1 && summary.chain_intact === true);
- * assert.ok(page.includes("&lt;b&gt;bold&lt;/b&gt;") && !page.includes("<b>bold"));
+ * assert.deepEqual([summary.events, summary.events_shown, summary.chain_intact], [1, 1, true]);
+ * assert.equal(summary.bytes, new TextEncoder().encode(page).length);
+ * assert.ok(page.includes("&lt;b&gt;bold&lt;/b&gt;"));
+ * assert.ok(!page.includes("<b>bold"));
  * ```
  */
 export async function writeReport(
