@@ -73,7 +73,8 @@ export interface BatchOutline extends BatchSummary {
  */
 export function recentBatches(
   db: AuditDatabase,
-  options: { limit?: number; since?: string; until?: string } = {},
+  options: { limit?: number | undefined; since?: string | undefined; until?: string | undefined } =
+    {},
 ): BatchOutline[] {
   const limit = options.limit ?? DEFAULT_BATCH_LIST_LIMIT;
   return readTransaction(db, () => {

@@ -32,7 +32,7 @@ import { generateRunId, validateRunId } from "./run_id.ts";
 export function startBatch(
   db: AuditDatabase,
   description = "",
-  options: { user?: string; runId?: string } = {},
+  options: { user?: string | undefined; runId?: string | undefined } = {},
 ): AuditEvent {
   const runId = options.runId === undefined ? generateRunId() : validateRunId(options.runId);
   return logAuditEvent(db, {

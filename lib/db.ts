@@ -23,9 +23,9 @@ export const BUSY_TIMEOUT_MS = 10_000;
 /** Options of {@linkcode openDatabase}. */
 export interface OpenDatabaseOptions {
   /** Create the file (and its folder) when it does not exist. Only `migrate` does this. */
-  create?: boolean;
+  create?: boolean | undefined;
   /** Open without write access; writes then fail with {@linkcode ReadOnlyDatabaseError}. */
-  readOnly?: boolean;
+  readOnly?: boolean | undefined;
   /**
    * The caller only reads, though it opens for writing (a read-only connection cannot tidy
    * the "-wal" and "-shm" files away when it closes, so commands that only read open
@@ -33,15 +33,15 @@ export interface OpenDatabaseOptions {
    * completely full disk, where its WAL index cannot be made; without either, opening there
    * fails with {@linkcode DiskFullError}.
    */
-  onlyReads?: boolean;
+  onlyReads?: boolean | undefined;
   /** Milliseconds to wait for a lock held by another connection (default 10,000). */
-  busyTimeoutMs?: number;
+  busyTimeoutMs?: number | undefined;
   /**
    * Page cache of this connection in MiB (SQLite's default is 2). Bulk writes want more: an
    * import of a million events updates five indexes at scattered places, and with the
    * default cache those pages are written out and read back over and over.
    */
-  cacheMiB?: number;
+  cacheMiB?: number | undefined;
 }
 
 /**

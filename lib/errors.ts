@@ -8,9 +8,9 @@
 /** Base class of every error audit-trail raises on purpose. */
 export class AuditTrailError extends Error {
   /** A next step for the person reading the message, if one helps. */
-  readonly hint?: string;
+  readonly hint?: string | undefined;
 
-  constructor(message: string, options?: { hint?: string; cause?: unknown }) {
+  constructor(message: string, options?: { hint?: string | undefined; cause?: unknown }) {
     super(message, { cause: options?.cause });
     this.name = new.target.name;
     this.hint = options?.hint;
@@ -25,7 +25,11 @@ export class InvalidInputError extends UsageError {
   /** The 1-based line number of the offending line. */
   readonly line: number;
 
-  constructor(line: number, problem: string, options?: { hint?: string; unit?: string }) {
+  constructor(
+    line: number,
+    problem: string,
+    options?: { hint?: string | undefined; unit?: string },
+  ) {
     super(`${options?.unit ?? "Line"} ${line}: ${problem}`, options);
     this.line = line;
   }
@@ -56,7 +60,10 @@ export function commandLineHint(error: AuditTrailError): string | undefined {
 
 /** Another program held the database lock for longer than the busy timeout. */
 export class DatabaseBusyError extends AuditTrailError {
-  constructor(path: string, options?: { cause?: unknown; message?: string; hint?: string }) {
+  constructor(
+    path: string,
+    options?: { cause?: unknown; message?: string; hint?: string | undefined },
+  ) {
     super(
       options?.message ??
         `Database is busy: "${path}" stayed locked by another program for over 10 seconds`,

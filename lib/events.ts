@@ -18,18 +18,18 @@ import type { AuditEvent } from "./event_row.ts";
 /** An event to append. The database sets `audit_id` and `timestamp`. */
 export interface NewAuditEvent {
   operation: string;
-  details?: string | null;
-  sku?: string | null;
-  user?: string | null;
-  run_id?: string | null;
+  details?: string | null | undefined;
+  sku?: string | null | undefined;
+  user?: string | null | undefined;
+  run_id?: string | null | undefined;
 }
 
 /** Values used for fields an event leaves out. */
 export interface EventDefaults {
   /** Who did it, when the event does not say (default `system`). */
-  user?: string;
+  user?: string | undefined;
   /** The batch it belongs to, when the event does not say. */
-  run_id?: string | null;
+  run_id?: string | null | undefined;
 }
 
 /** Longest operation name, in characters. */
@@ -50,10 +50,13 @@ const EVENT_FIELDS = new Set(["operation", "details", "sku", "user", "run_id"]);
 const CONTROL_CHARACTER = /[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]/;
 
 /** An event that passed {@linkcode checkEvent}, with its defaults filled in. */
-export type CheckedEvent = Required<Omit<NewAuditEvent, "details" | "user">> & {
+export interface CheckedEvent {
+  operation: string;
+  sku: string | null;
   details: string;
   user: string;
-};
+  run_id: string | null;
+}
 
 /**
  * Checks one event against SPEC's limits and fills in defaults. `fail` builds the error so

@@ -94,7 +94,7 @@ export interface MigrateResult {
 /** Options of {@linkcode migrate}. */
 export interface MigrateOptions {
   /** Report what would be applied, and check the database, without changing it. */
-  dryRun?: boolean;
+  dryRun?: boolean | undefined;
 }
 
 /**

@@ -54,7 +54,7 @@ export interface RowsOptions {
    * The terminal's width in columns, for a table: free text (details) is cut shorter, down to
    * 10 columns, so that a line fits rather than wrapping into the next.
    */
-  width?: number;
+  width?: number | undefined;
 }
 
 async function writeRowsWith(

@@ -25,29 +25,29 @@ import { parseTimeBound, timeRange } from "./time_bound.ts";
 
 /** Which events to read, and in what order. All filters combine with AND. */
 export interface AuditLogFilter {
-  sku?: string;
-  operation?: string;
-  runId?: string;
-  user?: string;
+  sku?: string | undefined;
+  operation?: string | undefined;
+  runId?: string | undefined;
+  user?: string | undefined;
   /**
    * Events at or after this time: an ISO 8601 date or date-time, UTC unless it carries an
    * offset (`2026-02-16`, `2026-02-16T09:30`, `2026-02-16T09:30:00+01:00`).
    */
-  since?: string;
+  since?: string | undefined;
   /** Events up to the end of this date or time (`2026-02-16` includes the whole 16th). */
-  until?: string;
+  until?: string | undefined;
   /** Text the details contain, matched case-insensitively. */
-  contains?: string;
+  contains?: string | undefined;
   /** Only events with `audit_id` greater than this (a stable cursor for paging). */
-  afterId?: number;
+  afterId?: number | undefined;
   /** Only events with `audit_id` less than this. */
-  beforeId?: number;
+  beforeId?: number | undefined;
   /** How many events at most (default 100); 0 means no limit. */
-  limit?: number;
+  limit?: number | undefined;
   /** How many matching events to skip first (default 0). Prefer the id cursors for paging. */
-  offset?: number;
+  offset?: number | undefined;
   /** `desc` (newest first, the default) or `asc`, by `audit_id`. */
-  order?: "asc" | "desc";
+  order?: "asc" | "desc" | undefined;
 }
 
 /** Every key of {@linkcode AuditLogFilter}: any other is refused, not ignored. */
@@ -209,16 +209,16 @@ export interface QueryWritten {
 /** Options of {@linkcode writeQuery}. */
 export interface WriteQueryOptions {
   /** Stops the export (with the signal's reason) before the next page. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** Changes each event's cells before they are written (a bundle masks secrets with it). */
-  mapRow?: (row: Readonly<AuditRow>) => Row;
+  mapRow?: ((row: Readonly<AuditRow>) => Row) | undefined;
   /**
    * Reads the pages in place of `streamAuditRows(db, filter)`, with the same filter, order and
    * limit (`query --archives` reads the archive files too).
    */
-  rows?: (filter: AuditLogFilter) => Iterable<AuditRow[]>;
+  rows?: ((filter: AuditLogFilter) => Iterable<AuditRow[]>) | undefined;
   /** The terminal's width, for a table (see `RowsOptions` in `output.ts`). */
-  width?: number;
+  width?: number | undefined;
 }
 
 /**

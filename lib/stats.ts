@@ -55,11 +55,11 @@ export interface BatchFigures {
 /** Options of {@linkcode getStats}. */
 export interface StatsOptions {
   /** Only events at or after this date or time (ISO, UTC), as `query --since`. */
-  since?: string;
+  since?: string | undefined;
   /** Only events up to the end of this date or time, as `query --until`. */
-  until?: string;
+  until?: string | undefined;
   /** How many SKUs and users to list (default 10; 0 lists all). */
-  top?: number;
+  top?: number | undefined;
 }
 
 const STATS_OPTION_KEYS: Record<keyof StatsOptions, true> = { since: true, until: true, top: true };

@@ -137,7 +137,9 @@ function isoBound(ms: number): string {
 }
 
 /** The half-open range `[start, end)` of `since` and `until`; open ends are the widest strings. */
-export function timeRange(options: { since?: string; until?: string }): TimeRange {
+export function timeRange(
+  options: { since?: string | undefined; until?: string | undefined },
+): TimeRange {
   return {
     start: options.since === undefined ? "" : parseTimeBound(options.since).start,
     // Above every timestamp: text compares by code point, and no stored time starts so high.

@@ -43,16 +43,16 @@ export interface ArchiveOptions {
   /** Archive the events logged before this time (a `Date`, or an ISO date-time in UTC). */
   before: Date | string;
   /** The folder of the archive files (default: `archive/` beside the database). */
-  dir?: string;
+  dir?: string | undefined;
   /** Only work out what would be archived; write nothing. */
-  dryRun?: boolean;
+  dryRun?: boolean | undefined;
   /**
    * A central store is set up for this database (`$AUDIT_TRAIL_CENTRAL`), even if it never
    * synced: then, as once it has synced, only events it acknowledged are archived.
    */
-  central?: boolean;
+  central?: boolean | undefined;
   /** Archive even events that the configured central store has not acknowledged yet. */
-  force?: boolean;
+  force?: boolean | undefined;
   /**
    * Stops the run when aborted (while it writes the file or waits for the write lock), as
    * long as the events are not removed yet: the temporary file is removed, nothing is
@@ -61,7 +61,7 @@ export interface ArchiveOptions {
    * the VACUUM under way in its worker thread commits nothing if the process ends now, and
    * otherwise ends on its own.
    */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 /** What {@linkcode archiveEvents} did (or, with `dryRun`, would do). */

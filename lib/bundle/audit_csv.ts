@@ -14,9 +14,9 @@ export interface AuditCsvOptions {
   /** How many of the newest events; 0 means all of them. */
   limit: number;
   busyTimeoutMs: number;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** Changes each event's cells before they are written (the bundle masks secrets with it). */
-  mapRow?: (row: Readonly<AuditRow>) => Row;
+  mapRow?: ((row: Readonly<AuditRow>) => Row) | undefined;
 }
 
 /**

@@ -50,29 +50,29 @@ export interface ExportDebugBundleOptions {
   /** The database file. It is only read, and never created when missing. */
   database: string;
   /** Where the bundle goes (created if needed); default `debug_bundles/` beside the database. */
-  outputDir?: string;
+  outputDir?: string | undefined;
   /** How many of the newest events go into `audit_log.csv` (default 1000; 0 means all). */
-  auditLimit?: number;
+  auditLimit?: number | undefined;
   /** Write one ZIP instead of a folder. */
-  compress?: boolean;
+  compress?: boolean | undefined;
   /** The settings file to include, redacted; default `settings.json` beside the database. */
-  settingsPath?: string;
+  settingsPath?: string | undefined;
   /** Told when each step starts and ends, for a progress display. */
-  onProgress?: (progress: BundleProgress) => void;
+  onProgress?: ((progress: BundleProgress) => void) | undefined;
   /** Abort to stop: temporary files are removed and the promise rejects with the reason. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** The bundle's time, which names it (default: now). */
-  now?: Date;
+  now?: Date | undefined;
   /** Time limit of every collection step, in milliseconds (default: per step, 15 s to 10 min). */
-  stepTimeoutMs?: number;
+  stepTimeoutMs?: number | undefined;
   /** How long to wait for another program's database lock (default 3,000 ms). */
-  busyTimeoutMs?: number;
+  busyTimeoutMs?: number | undefined;
   /**
    * Check the database in worker threads (default `true`), so that the snapshot is
    * compressed meanwhile; `false` checks it in this thread. Where no worker can be started,
    * the bundle falls back to that by itself. The bundle is the same either way.
    */
-  parallel?: boolean;
+  parallel?: boolean | undefined;
 }
 
 /** What {@linkcode exportDebugBundle} made. */
@@ -108,7 +108,7 @@ interface Bundle {
   compress: boolean;
   parallel: boolean;
   createdAt: Date;
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   workspace: BundleWorkspace;
   run: StepRunner;
   errors: BundleError[];
@@ -118,16 +118,16 @@ interface Bundle {
   masker: SecretMasker;
   settings: { included: boolean; path: string; redactedKeys: string[] };
   redactions: Redactions;
-  snapshot?: SnapshotOutcome;
-  stats?: DatabaseStats;
+  snapshot?: SnapshotOutcome | undefined;
+  stats?: DatabaseStats | undefined;
   chain: ChainVerifyResult | null;
   /** Why the chain could not be verified, when it could not. */
-  chainProblem?: string;
+  chainProblem?: string | undefined;
   exported: number | null;
   /** With `compress`: the ZIP, opened once the snapshot is ready to go in. */
-  zip?: FolderZip;
+  zip?: FolderZip | undefined;
   /** The snapshot's size and SHA-256, taken as it went into the ZIP. */
-  backupZipped?: Promise<BundleFile>;
+  backupZipped?: Promise<BundleFile> | undefined;
 }
 
 /** A collection step: its progress title, the file it writes, and its time limit. */

@@ -30,7 +30,10 @@ export async function fileSize(path: string): Promise<number | null> {
  */
 export async function hashFile(
   path: string,
-  options: { signal?: AbortSignal; onChunk?: (chunk: Uint8Array) => void } = {},
+  options: {
+    signal?: AbortSignal | undefined;
+    onChunk?: ((chunk: Uint8Array) => void) | undefined;
+  } = {},
 ): Promise<{ bytes: number; sha256: string }> {
   using file = await Deno.open(path, { read: true });
   const hash = createHash("sha256");

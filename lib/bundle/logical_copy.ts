@@ -24,9 +24,9 @@ export interface CopyOptions {
    * Skip what cannot be read instead of failing: rows of damaged pages, tables whose schema
    * cannot be created. Without it the first error aborts the copy.
    */
-  salvage?: boolean;
+  salvage?: boolean | undefined;
   /** Stops the copy between pages. */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
 }
 
 const PAGE_ROWS = 2000;

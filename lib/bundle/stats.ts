@@ -57,7 +57,7 @@ export interface StatsOptions {
    * page read). Only for a file just read through without an error: a read error
    * of the disk under a memory map ends the process, where SQLite reports it otherwise.
    */
-  memoryMap?: boolean;
+  memoryMap?: boolean | undefined;
 }
 
 const MAX_INTEGRITY_MESSAGES = 100;

@@ -20,20 +20,20 @@ export interface BundleProgress {
   file: string | null;
   state: "start" | "done" | "partial" | "failed" | "skipped";
   /** Bytes written by the step (when done). */
-  bytes?: number;
-  durationMs?: number;
+  bytes?: number | undefined;
+  durationMs?: number | undefined;
   /** A note (when done) or the error (when failed). */
-  message?: string;
+  message?: string | undefined;
 }
 
 /** What a collection step reports when it ends. */
 export interface StepReport {
   /** The files it wrote. */
-  files?: string[];
+  files?: string[] | undefined;
   /** A note for the progress display. */
-  note?: string;
+  note?: string | undefined;
   /** Parts it could not collect: the step is then partial, and each becomes an error. */
-  problems?: string[];
+  problems?: string[] | undefined;
 }
 
 interface RunnerOptions {
@@ -41,10 +41,10 @@ interface RunnerOptions {
   /** The folder the steps write to. */
   dir: string;
   errors: BundleError[];
-  onProgress?: (progress: BundleProgress) => void;
-  signal?: AbortSignal;
+  onProgress?: ((progress: BundleProgress) => void) | undefined;
+  signal?: AbortSignal | undefined;
   /** One time limit for every step, instead of each step's own. */
-  timeoutMs?: number;
+  timeoutMs?: number | undefined;
   describe: (error: unknown) => string;
 }
 

@@ -160,7 +160,7 @@ async function readEntry(
   entry: ZipFileEntry,
   limit: number,
   decoder?: TextDecoder,
-): Promise<{ bytes: number | null; sha256: string | null; text?: string }> {
+): Promise<{ bytes: number | null; sha256: string | null; text?: string | undefined }> {
   const hash = createHash("sha256");
   let bytes = 0;
   let text = "";

@@ -88,9 +88,9 @@ export function leveledCompressionStream(zlib: typeof import("node:zlib"), level
 
 /** Options of {@linkcode packFolder}. */
 export interface PackOptions {
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /** Called after each file with the ZIP's size so far. */
-  onFile?: (name: string, zipBytes: number) => void;
+  onFile?: ((name: string, zipBytes: number) => void) | undefined;
 }
 
 /**
@@ -200,7 +200,7 @@ export class FolderZip {
           : source.readable;
         await this.#zip.add(`${this.#folder}/${name}`, content, {
           uncompressedSize: size,
-          lastModDate: mtime ?? undefined,
+          ...(mtime ? { lastModDate: mtime } : {}),
           signal: this.#stop.signal,
         });
       } finally {

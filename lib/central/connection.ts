@@ -49,22 +49,22 @@ export interface CentralConnection extends AsyncDisposable {
 /** Options of {@linkcode connectCentral}. */
 export interface ConnectCentralOptions {
   /** Sent as `audit_trail.hostname`: the central store records it as the site's hostname. */
-  hostname?: string;
+  hostname?: string | undefined;
   /** Seconds to wait for the server to answer a connection (default 20). */
-  connectTimeoutSeconds?: number;
+  connectTimeoutSeconds?: number | undefined;
   /**
    * Connections opened at most (default 1). With more, statements issued together run side
    * by side on the server instead of one after the other.
    */
-  connections?: number;
+  connections?: number | undefined;
   /** Server settings for the session, sent with the login (e.g. `plan_cache_mode`). */
-  settings?: Record<string, string>;
+  settings?: Record<string, string> | undefined;
   /**
    * Seconds each statement, and each page of a cursor, may wait for the server's answer,
    * connecting included (default {@linkcode DEFAULT_ANSWER_SECONDS}); then the connection is
    * cut and the statement fails.
    */
-  answerSeconds?: number;
+  answerSeconds?: number | undefined;
 }
 
 /** Seconds a connection attempt may take before the command gives up. */
@@ -546,7 +546,7 @@ export function redactSecret(text: string, secret: string | null): string {
 function sslOption(
   target: CentralTarget,
   checkServerIdentity: typeof import("node:tls").checkServerIdentity,
-): postgres.Options<never>["ssl"] {
+): NonNullable<postgres.Options<never>["ssl"]> {
   // As libpq: no TLS over a Unix socket, whatever the sslmode.
   if (target.hostaddr === undefined && target.host.startsWith("/")) return false;
   const authorities = target.sslmode === "disable" ? undefined : rootCertificates(target);

@@ -51,24 +51,24 @@ export interface SyncOptions {
    * The site this database is, centrally. Fixed by the first accepted sync; may be left out
    * afterwards. A different name than the recorded one is refused.
    */
-  site?: string;
+  site?: string | undefined;
   /** This machine's name, recorded centrally with the site. */
-  hostname?: string;
+  hostname?: string | undefined;
   /**
    * The folder of this database's archive files (default: `archive` beside the database).
    * When the central store holds less of the site than was archived here (it was restored
    * from an older backup), the events it lacks are sent from them.
    */
-  archives?: string;
+  archives?: string | undefined;
   /** Events per batch (default 2,000); a batch also ends after about 2 MB of text. */
-  batchSize?: number;
+  batchSize?: number | undefined;
   /** Stops after the batches in flight when aborted (they commit or roll back whole). */
-  signal?: AbortSignal;
+  signal?: AbortSignal | undefined;
   /**
    * Seconds each statement may wait for the central store's answer (default 40, as
    * `connectCentral`'s `answerSeconds`). Ignored for an open connection.
    */
-  answerSeconds?: number;
+  answerSeconds?: number | undefined;
 }
 
 /** What one sync did; `audit-trail sync` prints it. */

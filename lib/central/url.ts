@@ -32,9 +32,9 @@ export interface CentralTarget {
    * the host names then serve only to check a certificate (verify-full) and to find a
    * password in the password file.
    */
-  hostaddr?: string;
+  hostaddr?: string | undefined;
   /** Shown to the server's administrator in pg_stat_activity (libpq's `application_name`). */
-  applicationName?: string;
+  applicationName?: string | undefined;
   database: string;
   user: string;
   /** The password, or null to connect without one (trust or peer authentication). */
@@ -44,12 +44,12 @@ export interface CentralTarget {
    * each host's own line of the password file); absent when {@linkcode CentralTarget.password}
    * serves every host.
    */
-  passwords?: (string | null)[];
+  passwords?: (string | null)[] | undefined;
   /**
    * Where the password came from, as a person would look for it (`the URL`, `PGPASSWORD`, a
    * service file, the password file), never the password itself; absent when none was given.
    */
-  passwordFrom?: string;
+  passwordFrom?: string | undefined;
   sslmode: SslMode;
   /**
    * The authorities a server's certificate must be signed by: a file of PEM certificates, or
@@ -62,7 +62,7 @@ export interface CentralTarget {
    * Seconds connecting may take (libpq's `connect_timeout`), 0 for no bound of its own; absent
    * when neither the URL nor the defaults name one.
    */
-  connectTimeoutSeconds?: number;
+  connectTimeoutSeconds?: number | undefined;
 }
 
 /**

@@ -19,12 +19,12 @@ export interface VerifyChainOptions {
    * A head noted earlier (`ID:HASH` or an object): the event must still be there with that
    * seal. This catches deleted newest events and a chain rewritten from start to end.
    */
-  anchor?: ChainHead | string;
+  anchor?: ChainHead | string | undefined;
   /**
    * The folder of the archive files (`audit-trail archive`): every archive is checked too,
    * and how each continues the one before it and into the live log.
    */
-  archives?: string;
+  archives?: string | undefined;
 }
 
 /**

@@ -13,7 +13,7 @@ import { escapeInvisible } from "../table.ts";
 export interface ChartItem {
   label: string;
   value: number;
-  href?: string;
+  href?: string | undefined;
 }
 
 const WIDTH = 900;

@@ -26,20 +26,20 @@ import { batchTable, EVENT_HEADER, eventRow, scrollable } from "./tables.ts";
 /** Options of {@linkcode writeReport}. */
 export interface WriteReportOptions {
   /** Only events at or after this date or time (ISO, UTC), as `query --since`. */
-  since?: string;
+  since?: string | undefined;
   /** Only events up to the end of this date or time, as `query --until`. */
-  until?: string;
+  until?: string | undefined;
   /** The database's name as the report shows it (default: the file's name). */
-  source?: string;
+  source?: string | undefined;
   /** When the report is made (default: now). */
-  now?: Date;
+  now?: Date | undefined;
   /**
    * The chain's verdict when it was already checked (a bundle checks its snapshot anyway);
    * by default the chain is verified here, which reads every seal.
    */
-  chain?: ChainVerdict;
+  chain?: ChainVerdict | undefined;
   /** audit-trail's version, for the footer. */
-  version?: string;
+  version?: string | undefined;
 }
 
 const REPORT_OPTION_KEYS: Record<keyof WriteReportOptions, true> = {
