@@ -154,8 +154,8 @@ export function batchReport(runId: string, events: AuditEvent[]): BatchReport {
       duration_seconds: 0,
     };
   }
-  const start = events[0].timestamp;
-  const end = events[events.length - 1].timestamp;
+  const start = events[0]!.timestamp;
+  const end = events[events.length - 1]!.timestamp;
   return {
     run_id: runId,
     event_count: events.length,

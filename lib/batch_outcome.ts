@@ -76,14 +76,14 @@ const LEGACY_START_FAILURE =
 export function parseBatchOutcome(details: string): BatchOutcome | null {
   if (details.startsWith("{")) return parseJsonOutcome(details);
   let match = LEGACY_EXIT.exec(details);
-  if (match) return outcome(Number(match[1]), null, null, match[2]);
+  if (match) return outcome(Number(match[1]), null, null, match[2]!);
   match = LEGACY_SIGNAL.exec(details);
   if (match) {
     const signal = match[1] as Deno.Signal;
-    return outcome(128 + (signalNumber(signal) ?? 0), signal, null, match[2]);
+    return outcome(128 + (signalNumber(signal) ?? 0), signal, null, match[2]!);
   }
   match = LEGACY_START_FAILURE.exec(details);
-  if (match) return outcome(1, null, match[1], match[2]);
+  if (match) return outcome(1, null, match[1]!, match[2]!);
   return null;
 }
 

@@ -199,7 +199,7 @@ export function batchTimeline(db: AuditDatabase, runId: string, slices = 60): Ba
     ).all(start, sliceSeconds, runId);
     for (const row of rows) {
       const slice = Math.min(count - 1, Math.max(0, Number(row.slice)));
-      counts[slice] += row.n as number;
+      counts[slice]! += row.n as number;
     }
     return { start_time: start, end_time: end, slice_seconds: sliceSeconds, counts };
   });

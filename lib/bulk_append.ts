@@ -229,7 +229,7 @@ function appendOneByOne(db: AuditDatabase): BulkInsertResult {
       result.inserted++;
     }
     if (rows.length < ONE_BY_ONE_PAGE) return result;
-    seq = rows[rows.length - 1].seq;
+    seq = rows[rows.length - 1]!.seq;
   }
 }
 

@@ -142,7 +142,7 @@ export function readEventRows(
     rows = statement.all(...params).map((row) => Object.values(row));
   }
   for (let r = 0; r < rows.length; r++) {
-    const row = rows[r];
+    const row = rows[r]!;
     for (let i = 1; i < row.length; i++) {
       const cell = row[i];
       if (typeof cell === "object" && cell !== null) {
@@ -156,7 +156,7 @@ export function readEventRows(
 /** Whether every row of `rows`, read with stored timestamps, has them in the printed form. */
 export function hasPrintedTimestamps(rows: readonly AuditRow[]): boolean {
   for (let i = 0; i < rows.length; i++) {
-    const timestamp = rows[i][1];
+    const timestamp = rows[i]![1];
     if (typeof timestamp !== "string" || !ISO_TIMESTAMP.test(timestamp)) return false;
   }
   return true;

@@ -73,7 +73,7 @@ async function writeRowsWith(
         if (out.full) await out.flush();
       } else {
         for (let i = 0; i < page.length; i++) {
-          out.add(writer.line!(page[i]));
+          out.add(writer.line!(page[i]!));
           if (out.full) await out.flush();
         }
       }
@@ -103,7 +103,7 @@ async function* sampled(
       yield page;
       continue;
     }
-    for (let i = 0; i < page.length; i++) held.push(page[i]);
+    for (let i = 0; i < page.length; i++) held.push(page[i]!);
     if (held.length >= rows) {
       yield held;
       held = null;
@@ -295,7 +295,7 @@ function tableWriter(
   const widths = columns.map((column) => showCell(column).width);
   const last = columns.length - 1;
   const line = (cells: ShownText[]) =>
-    cells.map((cell, i) => i === last ? cell.text : padTo(cell, widths[i])).join("  ").trimEnd();
+    cells.map((cell, i) => i === last ? cell.text : padTo(cell, widths[i]!)).join("  ").trimEnd();
   const show = (row: Row) => columns.map((_, i) => showCell(row[i], limits[i]));
   // A terminal too narrow for a row even with its free text cut short gets each row as a
   // block of `column  value` lines instead (as psql's expanded display), blocks apart by a
@@ -306,21 +306,21 @@ function tableWriter(
   const labelWidth = Math.max(...labels.map((label) => label.width));
   const block = (row: Row) =>
     (rows++ ? "\n" : "") +
-    show(row).map((cell, i) => `${padTo(labels[i], labelWidth)}  ${cell.text}`.trimEnd())
+    show(row).map((cell, i) => `${padTo(labels[i]!, labelWidth)}  ${cell.text}`.trimEnd())
       .join("\n");
   return {
     begin(sample) {
       // An id wider than any in the sample is still printed whole, pushing its line right.
       for (let r = 0; r < Math.min(sample.length, SAMPLE_ROWS); r++) {
-        const cells = show(sample[r]);
-        for (let i = 0; i < cells.length; i++) widths[i] = Math.max(widths[i], cells[i].width);
+        const cells = show(sample[r]!);
+        for (let i = 0; i < cells.length; i++) widths[i] = Math.max(widths[i]!, cells[i]!.width);
       }
       // Free text gives way first, as far as it can while staying readable.
       let over = widths.reduce((sum, w) => sum + w, 0) + 2 * last - terminalWidth;
       for (let i = 0; i < columns.length && over > 0; i++) {
-        if (!FREE_TEXT.has(columns[i]) || widths[i] <= MIN_FREE_TEXT) continue;
-        const narrower = Math.max(MIN_FREE_TEXT, widths[i] - over);
-        over -= widths[i] - narrower;
+        if (!FREE_TEXT.has(columns[i]!) || widths[i]! <= MIN_FREE_TEXT) continue;
+        const narrower = Math.max(MIN_FREE_TEXT, widths[i]! - over);
+        over -= widths[i]! - narrower;
         widths[i] = limits[i] = narrower;
       }
       if (over <= 0) return line(labels) + "\n";

@@ -190,7 +190,7 @@ export function* streamAuditRows(
     // The next page's window ends where this page ended: one bound at each end, so SQLite
     // starts its walk at the cursor (with a second upper bound it may start at the other one
     // and step over every event already read, page after page).
-    const cursor = page[page.length - 1][0];
+    const cursor = page[page.length - 1]![0];
     if (plan.ascending) low = cursor + 1;
     else high = cursor - 1;
   }
@@ -265,7 +265,7 @@ export async function writeQuery(
         result.more = true;
       }
       left -= page.length;
-      if (page.length) result.lastId = page[page.length - 1][0];
+      if (page.length) result.lastId = page[page.length - 1]![0];
       yield options.mapRow ? page.map(options.mapRow) : page;
       if (result.more) return;
     }

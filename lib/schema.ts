@@ -110,7 +110,7 @@ export function supersededIn(
 }
 
 /** The schema version this tool writes and expects. */
-export const LATEST_SCHEMA_VERSION: number = KNOWN_MIGRATIONS[KNOWN_MIGRATIONS.length - 1]
+export const LATEST_SCHEMA_VERSION: number = KNOWN_MIGRATIONS[KNOWN_MIGRATIONS.length - 1]!
   .version;
 
 /** The table where a database records the migrations applied to it. */

@@ -108,7 +108,7 @@ function shown(text: string, max: number): ShownText {
   // Keep whole graphemes while they and the mark fit.
   let kept = 0;
   let used = 0;
-  while (kept < pieces.length && used + widths[kept] + 1 <= max) used += widths[kept++];
+  while (kept < pieces.length && used + widths[kept]! + 1 <= max) used += widths[kept++]!;
   return { text: pieces.slice(0, kept).join("") + CUT_MARK, width: used + 1 };
 }
 

@@ -57,7 +57,7 @@ export function parseTimeBound(text: string): TimeRange {
     new UsageError(`"${text}" is not a valid date or time`, { hint: timeBoundHint(text.trim()) });
   if (!match) throw fail();
   const [, y, mo, d, h, mi, s, ms, zone] = match;
-  const [year, month, day] = [+y, +mo, +d];
+  const [year, month, day] = [+y!, +mo!, +d!];
   const [hour, minute, second] = [+(h ?? 0), +(mi ?? 0), +(s ?? 0)];
   if (
     year < 1 || month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month) ||
@@ -96,9 +96,9 @@ function timeBoundHint(text: string): string {
   const colon = offset && `${offset[1]}${offset[2]}:${offset[3] ?? "00"}`;
   if (colon && parseable(colon)) return `Write the offset with a colon, e.g. ${colon}.`;
   const end = END_OF_DAY.exec(text);
-  if (end && parseable(end[1])) {
+  if (end && parseable(end[1]!)) {
     const whole = `a date alone, ${end[1]}, covers the whole day`;
-    const next = parseTimeBound(end[1]).end;
+    const next = parseTimeBound(end[1]!).end;
     // The day after 9999-12-31 has no date here.
     return next === AFTER_ALL
       ? `24:00 is 00:00 of the next day; ${whole}.`

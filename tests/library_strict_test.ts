@@ -7,7 +7,16 @@ import { ROOT, tempDir } from "./helpers.ts";
 // an error inside the library under a stricter option than this repository uses stops every
 // such application's `deno check`.
 
-const STRICT_OPTIONS = { strict: true, exactOptionalPropertyTypes: true };
+const STRICT_OPTIONS = {
+  strict: true,
+  exactOptionalPropertyTypes: true,
+  noUncheckedIndexedAccess: true,
+  noImplicitOverride: true,
+  noImplicitReturns: true,
+  noFallthroughCasesInSwitch: true,
+  noUnusedLocals: true,
+  noUnusedParameters: true,
+};
 
 // Options an application builds from a form or a config file, where a field left empty is
 // `undefined`: under exactOptionalPropertyTypes the types must accept that, as the code does.
@@ -27,7 +36,7 @@ await verifyChain(db, { anchor: undefined });
 await exportDebugBundle({ database: db.path, outputDir: undefined, onProgress: undefined });
 `;
 
-Deno.test("an application checked with exactOptionalPropertyTypes finds no error in the library, and may pass undefined options", async () => {
+Deno.test("an application checked with strict options (exactOptionalPropertyTypes, noUncheckedIndexedAccess, ...) finds no error in the library, and may pass undefined options", async () => {
   await using dir = await tempDir();
   const repoConfig = JSON.parse(await Deno.readTextFile(join(ROOT, "deno.json")));
   await Deno.writeTextFile(

@@ -84,10 +84,10 @@ export function startArchiveChecks(
   return {
     async finish() {
       for (let i; (i = Atomics.add(next, 0, 1)) < files.length;) {
-        results[i] = await checkFile(files[i]);
+        results[i] = await checkFile(files[i]!);
       }
       await workerDone;
-      for (let i = 0; i < files.length; i++) results[i] ??= await checkFile(files[i]);
+      for (let i = 0; i < files.length; i++) results[i] ??= await checkFile(files[i]!);
       return results as FileCheck[];
     },
   };
@@ -129,7 +129,7 @@ if (scope) {
   scope.onmessage = async (event) => {
     const { files, next } = event.data;
     for (let i; (i = Atomics.add(next, 0, 1)) < files.length;) {
-      scope.postMessage({ index: i, result: await checkFile(files[i]) });
+      scope.postMessage({ index: i, result: await checkFile(files[i]!) });
     }
     scope.postMessage(null);
   };

@@ -82,8 +82,8 @@ export function archivedReach(db: AuditDatabase, filter: AuditLogFilter): Archiv
   const checkpoints = readCheckpoints(db);
   if (checkpoints.length === 0) return null;
   const range = {
-    first_audit_id: checkpoints[0].first_audit_id,
-    last_audit_id: checkpoints[checkpoints.length - 1].last_audit_id,
+    first_audit_id: checkpoints[0]!.first_audit_id,
+    last_audit_id: checkpoints[checkpoints.length - 1]!.last_audit_id,
   };
   if (filter.afterId !== undefined && filter.afterId >= range.last_audit_id) return null;
   if (filter.beforeId !== undefined && filter.beforeId <= range.first_audit_id) return null;

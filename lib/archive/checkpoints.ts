@@ -58,7 +58,7 @@ export function liveStart(db: AuditDatabase): LiveStart {
     failure: null,
   };
   if (checkpoints.length === 0) return start;
-  const newest = checkpoints[checkpoints.length - 1];
+  const newest = checkpoints[checkpoints.length - 1]!;
   start.archivedThrough = newest.last_audit_id;
   start.previous = newest.last_hash;
   start.failure = checkpointsFailure(checkpoints) ?? rootFailure(db, newest);

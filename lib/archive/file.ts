@@ -440,14 +440,14 @@ async function copyRows(
       let i = 0;
       for (; i + perStatement <= page.length; i += perStatement) {
         const values: SQLInputValue[] = [];
-        for (let j = i; j < i + perStatement; j++) values.push(...page[j]);
+        for (let j = i; j < i + perStatement; j++) values.push(...page[j]!);
         many.run(...values);
       }
-      for (; i < page.length; i++) one.run(...page[i]);
+      for (; i < page.length; i++) one.run(...page[i]!);
     });
     copied += page.length;
     if (page.length < PAGE_SIZE) return copied;
-    cursor = page[page.length - 1][0];
+    cursor = page.at(-1)![0]!;
     await pages.next();
   }
 }

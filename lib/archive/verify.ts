@@ -76,8 +76,8 @@ export async function verifyArchives(
   const { dir, checkpoints } = run;
   const found = await run.checks.finish();
   for (const [k, checkpoint] of checkpoints.entries()) {
-    const failure = judge(dir, checkpoint, found[k], result, anchor);
-    if (failure && !found[k].exists) {
+    const failure = judge(dir, checkpoint, found[k]!, result, anchor);
+    if (failure && !found[k]!.exists) {
       const elsewhere = await holderOf(dir, checkpoint);
       if (elsewhere) {
         failure.message =

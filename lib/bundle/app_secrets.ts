@@ -102,11 +102,11 @@ export function nameWords(name: string): string[] {
  */
 export function isCredentialColumn(name: string): boolean {
   const words = nameWords(name);
-  if (words.length === 0 || FLAG_WORD.test(words[0])) return false;
-  while (words.length > 1 && STORAGE_WORD.test(words[words.length - 1])) words.pop();
+  if (words.length === 0 || FLAG_WORD.test(words[0]!)) return false;
+  while (words.length > 1 && STORAGE_WORD.test(words[words.length - 1]!)) words.pop();
   const last = words[words.length - 1];
-  return CREDENTIAL_WORD.test(last) ||
-    (words.length > 1 && CREDENTIAL_WORD.test(words[words.length - 2] + last));
+  return CREDENTIAL_WORD.test(last!) ||
+    (words.length > 1 && CREDENTIAL_WORD.test(words[words.length - 2]! + last!));
 }
 
 /**

@@ -74,6 +74,6 @@ function* legacyPages(
     if (page.length === 0) return;
     yield page;
     remaining -= page.length;
-    cursor = page[page.length - 1][0];
+    cursor = page[page.length - 1]![0];
   }
 }

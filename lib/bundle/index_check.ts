@@ -163,7 +163,7 @@ function registerFunctions(sqlite: DatabaseSync): Accumulator {
       const rows = accumulator.rows;
       let at = 1;
       for (let i = 0; i < rows.length; i++) {
-        const { figures, terms, partial } = rows[i];
+        const { figures, terms, partial } = rows[i]!;
         // A partial index's flag: whether the row belongs in it.
         if (partial && args[at++] !== 1) {
           at += terms;
@@ -200,16 +200,16 @@ function hashValues(args: SQLInputValue[], from: number, count: number): number 
     } else if (typeof v === "number") {
       floats[0] = v;
       h = Math.imul(h ^ 2, 0x9e3779b1);
-      h = Math.imul(h ^ words[0], 0x9e3779b1);
-      h = Math.imul(h ^ words[1], 0x9e3779b1);
+      h = Math.imul(h ^ words[0]!, 0x9e3779b1);
+      h = Math.imul(h ^ words[1]!, 0x9e3779b1);
     } else if (typeof v === "bigint") {
       h = Math.imul(h ^ 4, 0x9e3779b1);
       h = Math.imul(h ^ Number(BigInt.asUintN(32, v)), 0x9e3779b1);
       h = Math.imul(h ^ Number(BigInt.asUintN(32, v >> 32n)), 0x9e3779b1);
     } else {
-      const bytes = new Uint8Array(v.buffer, v.byteOffset, v.byteLength);
+      const bytes = new Uint8Array(v!.buffer, v!.byteOffset, v!.byteLength);
       h = Math.imul(h ^ 5, 0x9e3779b1);
-      for (let j = 0; j < bytes.length; j++) h = Math.imul(h ^ bytes[j], 0x01000193);
+      for (let j = 0; j < bytes.length; j++) h = Math.imul(h ^ bytes[j]!, 0x01000193);
       h = Math.imul(h ^ bytes.length, 0x9e3779b1);
     }
     h ^= h >>> 15;
@@ -271,7 +271,7 @@ function planIndexes(sqlite: DatabaseSync, table: string): IndexPlan[] | string 
       return `its index ${name} was not understood`;
     }
     const terms = keys.map((key, i) =>
-      Number(key.cid) >= 0 ? quote(String(key.name)) : parsed.terms[i]
+      Number(key.cid) >= 0 ? quote(String(key.name)) : parsed.terms[i]!
     );
     plans.push({ name, terms, where: parsed.where });
   }
@@ -333,7 +333,7 @@ function compareTable(
   } finally {
     accumulator.rows = [];
   }
-  const differs = table.indexes.filter((_, i) => !fromEntries[i].equals(fromRows[i].figures));
+  const differs = table.indexes.filter((_, i) => !fromEntries[i]!.equals(fromRows[i]!.figures));
   return differs.length === 0
     ? null
     : `its index ${differs.map((index) => index.name).join(", ")} does not match it`;
@@ -343,7 +343,7 @@ function compareTable(
 function coveredBy(sqlite: DatabaseSync, sql: string, name: string): boolean {
   const reads = sqlite.prepare(`EXPLAIN QUERY PLAN ${sql}`).all().map((row) => String(row.detail))
     .filter((step) => /^(SCAN|SEARCH) /.test(step) && !/^(SCAN|SEARCH) \(subquery/.test(step));
-  return reads.length === 1 && reads[0].endsWith(`USING COVERING INDEX ${name}`);
+  return reads.length === 1 && reads[0]!.endsWith(`USING COVERING INDEX ${name}`);
 }
 
 /**
@@ -375,7 +375,7 @@ export function parseCreateIndex(sql: string): { terms: string[]; where: string 
   let start = open + 1;
   let close = -1;
   for (let i = open + 1; i < tokens.length && close < 0; i++) {
-    const text = tokens[i].text;
+    const text = tokens[i]!.text;
     if (text === "(") depth++;
     else if (text === ")" && depth > 0) depth--;
     else if ((text === "," || text === ")") && depth === 0) {
@@ -389,8 +389,8 @@ export function parseCreateIndex(sql: string): { terms: string[]; where: string 
   if (close < 0) return null;
   const rest = tokens.slice(close + 1);
   if (rest.length === 0) return { terms, where: null };
-  if (rest[0].text.toUpperCase() !== "WHERE" || rest.length < 2) return null;
-  return { terms, where: sql.slice(rest[1].start, rest[rest.length - 1].end) };
+  if (rest[0]!.text.toUpperCase() !== "WHERE" || rest.length < 2) return null;
+  return { terms, where: sql.slice(rest[1]!.start, rest[rest.length - 1]!.end) };
 }
 
 interface Token {
@@ -406,7 +406,7 @@ function termText(sql: string, tokens: Token[]): string | null {
   if (word(end - 1) === "ASC" || word(end - 1) === "DESC") end--;
   if (end >= 2 && word(end - 2) === "COLLATE") end -= 2;
   if (end === 0) return null;
-  return sql.slice(tokens[0].start, tokens[end - 1].end);
+  return sql.slice(tokens[0]!.start, tokens[end - 1]!.end);
 }
 
 /** SQL tokens, comments left out; `null` for an unterminated string or comment. */
@@ -414,7 +414,7 @@ function tokenize(sql: string): Token[] | null {
   const tokens: Token[] = [];
   let i = 0;
   while (i < sql.length) {
-    const c = sql[i];
+    const c = sql[i]!;
     if (/\s/.test(c)) {
       i++;
     } else if (c === "-" && sql[i + 1] === "-") {
@@ -442,7 +442,7 @@ function tokenize(sql: string): Token[] | null {
       i = j;
     } else if (/[A-Za-z0-9_$\u0080-\uffff]/.test(c)) {
       let j = i + 1;
-      while (j < sql.length && /[A-Za-z0-9_$\u0080-\uffff.]/.test(sql[j])) j++;
+      while (j < sql.length && /[A-Za-z0-9_$\u0080-\uffff.]/.test(sql[j]!)) j++;
       tokens.push({ text: sql.slice(i, j), start: i, end: j });
       i = j;
     } else {

@@ -222,7 +222,7 @@ async function copyRows(
     }
     count += page.length;
     offset += page.length;
-    if (hasRowid) cursor = page[page.length - 1][0] as bigint;
+    if (hasRowid) cursor = page[page.length - 1]![0] as bigint;
     if (page.length < size) break;
     size = Math.min(PAGE_ROWS, size * 2);
     // Let timers and signal handlers run between pages of a long copy.

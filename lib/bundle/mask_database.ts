@@ -263,11 +263,11 @@ function maskTable(
     for (const row of rows) {
       const changes: [number, Cell][] = [];
       for (let i = 0; i < table.columns.length; i++) {
-        const masked = maskCell(table.columns[i], row[keys.length + i], masker);
+        const masked = maskCell(table.columns[i]!, row[keys.length + i]!, masker);
         if (!masked) continue;
         changes.push([i, masked.value]);
-        counts[i]++;
-        for (const reason of masked.by) reasons[i].add(reason);
+        counts[i]!++;
+        for (const reason of masked.by) reasons[i]!.add(reason);
         result.occurrences += masked.count;
       }
       if (changes.length === 0) continue;
@@ -275,20 +275,20 @@ function maskTable(
       const shape = changes.map(([i]) => i).join(",");
       let update = statements.get(shape);
       if (!update) {
-        const set = changes.map(([i]) => `${quote(table.columns[i].name)} = ?`).join(", ");
+        const set = changes.map(([i]) => `${quote(table.columns[i]!.name)} = ?`).join(", ");
         update = db.prepare(`UPDATE ${name} SET ${set} WHERE ${keyWhere}`);
         statements.set(shape, update);
       }
       // A credential column under a UNIQUE index would refuse the same marker twice: its
       // values are numbered straight away.
       const eager = changes.flatMap(([column], i) => {
-        const c = table.columns[column];
+        const c = table.columns[column]!;
         return c.credential && c.unique ? [i] : [];
       });
       updateUnique(update, changes.map(([, v]) => v), key, unique, eager);
       if (ids) addId(ids, Number(key[0]));
     }
-    after = rows[rows.length - 1].slice(0, keys.length) as SQLInputValue[];
+    after = rows[rows.length - 1]!.slice(0, keys.length) as SQLInputValue[];
     if (rows.length < PAGE_ROWS) break;
   }
   db.exec("COMMIT");
@@ -301,10 +301,10 @@ function maskTable(
     result.columns.push({
       table: table.name,
       column: column.name,
-      cells: counts[i],
-      by: [...reasons[i]].sort(),
+      cells: counts[i]!,
+      by: [...reasons[i]!].sort(),
     });
-    result.cells += counts[i];
+    result.cells += counts[i]!;
   });
 }
 

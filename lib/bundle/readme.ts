@@ -73,7 +73,7 @@ function eventsSummary(facts: ReadmeFacts): string {
   const archived = archives.reduce((sum, c) => sum + c.events, 0);
   const files = archives.length === 1 ? "1 archive file" : `${archives.length} archive files`;
   return `${live} in the database; ${archived.toLocaleString("en-US")} more archived (events ${
-    archives[0].first_audit_id
+    archives[0]!.first_audit_id
   } to ${archives.at(-1)!.last_audit_id}, in ${files}, not in this bundle)`;
 }
 
@@ -206,7 +206,7 @@ function restoreLines(facts: ReadmeFacts): string[] {
     `stop the inventory application, move its database (data/app.db) and any app.db-wal and app.db-shm aside, copy ${BACKUP_NAME} in its place under the same name, and start the application again.`;
   const reasons: string[] = [];
   if (events > 0) {
-    const first = database!.audit_ids.ranges[0][0];
+    const first = database!.audit_ids.ranges[0]![0];
     reasons.push(
       events === 1
         ? `values were masked in it (SECRETS above), so event ${first} no longer matches its seal and audit-trail verify of it reports tampering`

@@ -233,21 +233,21 @@ const LINE_PAIR = /^[ \t]*(?:export[ \t]+)?["']?([\w.-]+)["']?[ \t]*[:=][ \t]*(.
 export function secretsInText(text: string): SecretValue[] {
   const secrets: SecretValue[] = [];
   for (const match of text.matchAll(/"((?:[^"\\]|\\.)*)"\s*:\s*("(?:[^"\\]|\\.)*"|[\w.+-]+)/g)) {
-    if (!isSecretKey(match[1])) continue;
-    const raw = match[2];
+    if (!isSecretKey(match[1]!)) continue;
+    const raw = match[2]!;
     let value = raw;
     try {
       value = raw.startsWith('"') ? JSON.parse(raw) : raw;
     } catch {
       value = raw.slice(1, -1);
     }
-    if (value !== "" && value !== "null") secrets.push({ path: match[1], value });
+    if (value !== "" && value !== "null") secrets.push({ path: match[1]!, value });
   }
   for (const match of text.matchAll(LINE_PAIR)) {
-    if (!isSecretKey(match[1])) continue;
-    const value = match[2].replace(/^(["'])(.*)\1,?$/, "$2");
+    if (!isSecretKey(match[1]!)) continue;
+    const value = match[2]!.replace(/^(["'])(.*)\1,?$/, "$2");
     if (!["", "null", "~", "|", ">"].includes(value) && !secrets.some((s) => s.value === value)) {
-      secrets.push({ path: match[1], value });
+      secrets.push({ path: match[1]!, value });
     }
   }
   for (const secret of redactConnectionString(text).found) {

@@ -193,7 +193,7 @@ async function firstAnswering(
   const addresses = (target.hostaddr ?? target.host).split(",");
   const attempt = (i: number) =>
     new Promise<import("node:net").Socket>((resolve, reject) => {
-      const socket = connect({ host: addresses[i], port: target.ports[i] });
+      const socket = connect({ host: addresses[i]!, port: target.ports[i]! });
       const timer = seconds > 0
         ? setTimeout(() => {
           socket.destroy();

@@ -57,7 +57,7 @@ export function readSealedRows(
       chars += (row[4]?.length ?? 0) + 200;
     }
     if (got.length < page) break;
-    cursor = got[got.length - 1][0];
+    cursor = got[got.length - 1]![0];
   }
   return rows;
 }

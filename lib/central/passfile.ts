@@ -32,8 +32,8 @@ export function passwordFromPassfile(
     if (line.startsWith("#")) continue;
     const fields = splitFields(line);
     if (fields.length < 5) continue;
-    const matches = wanted.every((value, i) => fields[i].anything || fields[i].text === value);
-    if (matches) return fields[4].text === "" ? null : fields[4].text;
+    const matches = wanted.every((value, i) => fields[i]!.anything || fields[i]!.text === value);
+    if (matches) return fields[4]!.text === "" ? null : fields[4]!.text;
   }
   return null;
 }

@@ -24,7 +24,7 @@ const CENTRAL_MIGRATIONS: readonly { version: number; sql: string }[] = [
 
 /** The central schema version this tool writes and reads. */
 export const CENTRAL_SCHEMA_VERSION: number =
-  CENTRAL_MIGRATIONS[CENTRAL_MIGRATIONS.length - 1].version;
+  CENTRAL_MIGRATIONS[CENTRAL_MIGRATIONS.length - 1]!.version;
 
 /** Lowest PostgreSQL (server_version_num) the central schema needs. */
 const MIN_SERVER_VERSION = 150000;
@@ -51,14 +51,18 @@ export async function initCentral(central: CentralConnection): Promise<CentralIn
       SELECT current_setting('server_version_num')::int AS version,
              current_setting('server_version') AS name,
              current_setting('server_encoding') AS encoding`;
-    if (server.version < MIN_SERVER_VERSION) {
+    if (server!.version < MIN_SERVER_VERSION) {
       throw new SchemaError(
-        `The central store at ${target.display} runs PostgreSQL ${server.name}; audit-trail needs 15 or newer`,
+        `The central store at ${target.display} runs PostgreSQL ${
+          server!.name
+        }; audit-trail needs 15 or newer`,
       );
     }
-    if (server.encoding !== "UTF8") {
+    if (server!.encoding !== "UTF8") {
       throw new SchemaError(
-        `The central database at ${target.display} stores text as ${server.encoding}, not UTF8: events would not keep their exact text`,
+        `The central database at ${target.display} stores text as ${
+          server!.encoding
+        }, not UTF8: events would not keep their exact text`,
         { hint: "Create the database with ENCODING 'UTF8' and run central init again." },
       );
     }
@@ -94,7 +98,7 @@ export async function requireCentralSchema(central: CentralConnection): Promise<
  */
 export async function requireSchemaIn(sql: Sql, display: string): Promise<void> {
   const [row] = await sql`SELECT to_regclass('audit_trail_schema') IS NOT NULL AS present`;
-  const version = row.present ? await versionIn(sql) : 0;
+  const version = row!.present ? await versionIn(sql) : 0;
   if (version === 0) {
     throw new SchemaError(`The central store at ${display} has no audit-trail schema`, {
       hint: `An administrator sets it up with: audit-trail central init --central "${display}"`,
@@ -266,14 +270,14 @@ export function checkSiteName(site: string): string {
 
 async function versionIn(sql: Sql): Promise<number> {
   const [row] = await sql`SELECT coalesce(max(version), 0) AS version FROM audit_trail_schema`;
-  return row.version;
+  return row!.version;
 }
 
 async function schemaOf(sql: Sql): Promise<string> {
   const [row] = await sql`
     SELECT n.nspname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
     WHERE c.oid = 'audit_trail_events'::regclass`;
-  return row.name;
+  return row!.name;
 }
 
 function newerSchema(display: string, version: number): SchemaError {

@@ -60,7 +60,7 @@ export function serviceSettings(
   const settings: ServiceSettings = {};
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
-    const line = lines[i].trim();
+    const line = lines[i]!.trim();
     if (line === "" || line.startsWith("#")) continue;
     if (line.startsWith("[")) {
       if (found) break;

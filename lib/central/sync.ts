@@ -205,7 +205,7 @@ class SyncRun implements Disposable {
   /** This sync's batches, numbered as sent: each holds a lock named by its number while
    * it is stored, and the next one waits for it before it joins the chain. */
   #batches = 0;
-  readonly #lockSpace = crypto.getRandomValues(new Int32Array(1))[0];
+  readonly #lockSpace = crypto.getRandomValues(new Int32Array(1))[0]!;
   /**
    * A batch had to be sent again: the ones sent after it fail too (they ran before it was
    * in), so none is sent until those in flight are settled (each sent again in turn).
@@ -248,18 +248,18 @@ class SyncRun implements Disposable {
                        WHERE g.role = current_user AND g.site = ${this.site}) AS named
         FROM (SELECT 1) AS one LEFT JOIN audit_trail_sites AS s ON s.site = ${this.site}`,
       ));
-    if (row.version !== CENTRAL_SCHEMA_VERSION) await requireCentralSchema(this.central);
-    this.#centralHostname = row.hostname;
-    if (!row.may_write) {
+    if (row!.version !== CENTRAL_SCHEMA_VERSION) await requireCentralSchema(this.central);
+    this.#centralHostname = row!.hostname;
+    if (!row!.may_write) {
       // Checked before anything is sent or recorded: with nothing to send, the first sync
       // would otherwise tie this database to a site its role can never write.
       throw new AuditTrailError(
-        row.named
+        row!.named
           ? `Central store at ${target.display} does not let "${target.user}" write site "${this.site}": the site was granted to an earlier role of that name, dropped or renamed since`
           : `Central store at ${target.display} does not let "${target.user}" write site "${this.site}"`,
         {
           hint: `${
-            row.named
+            row!.named
               ? `If this role is to write the site, the administrator grants it again`
               : "Check the site name; the administrator grants it"
           } with: audit-trail central grant ${this.site} --role ${
@@ -269,11 +269,11 @@ class SyncRun implements Disposable {
       );
     }
     const behind = centralBehindArchives(this.db, this.site, {
-      known: row.known,
-      lastId: row.last_audit_id,
+      known: row!.known,
+      lastId: row!.last_audit_id,
     });
     if (behind) this.#archived = this.#openArchives(behind);
-    const root = row.known ? null : behind ? behind.start : localRoot(this.db);
+    const root = row!.known ? null : behind ? behind.start : localRoot(this.db);
     if (root) {
       // The oldest events were archived before the first sync: the central copy starts
       // after them, from the seal their checkpoint keeps.
@@ -283,10 +283,10 @@ class SyncRun implements Disposable {
           sql`SELECT audit_trail_start_site(${this.site}, ${root.audit_id},
                                           decode(${root.seal}, 'hex'))`,
       );
-      row.last_audit_id = root.audit_id;
-      row.last_seal = root.seal;
+      row!.last_audit_id = root.audit_id;
+      row!.last_seal = root.seal;
     }
-    await this.#agreeOnHead(row.last_audit_id, row.last_seal);
+    await this.#agreeOnHead(row!.last_audit_id, row!.last_seal);
   }
 
   /**
@@ -386,12 +386,12 @@ class SyncRun implements Disposable {
           const rows = this.#read(cursor, batchSize);
           const cut = rows.findIndex((row) => row[7] === null);
           if (cut >= 0) {
-            unsealed = rows[cut][0];
+            unsealed = rows[cut]![0];
             rows.length = cut;
           }
           finished = rows.length === 0 || unsealed !== null;
           if (rows.length > 0) {
-            cursor = rows[rows.length - 1][0];
+            cursor = rows[rows.length - 1]![0];
             const followsUnanswered = inFlight.length > 0;
             const answer = this.#insert(rows);
             // Its failure is handled when its turn comes (#settle); until then it must not
@@ -437,7 +437,7 @@ class SyncRun implements Disposable {
         columns.users,
         columns.runIds,
         columns.seals,
-        rows[rows.length - 1][0],
+        rows.at(-1)![0]!,
         this.#lockSpace,
         number,
         after,
@@ -466,7 +466,7 @@ class SyncRun implements Disposable {
       if (error instanceof CentralDivergenceError) await this.#sendBefore(batch.rows, error);
       throw error;
     }
-    const last = batch.rows[batch.rows.length - 1];
+    const last = batch.rows[batch.rows.length - 1]!;
     if (answer.last_id !== last[0]) {
       // The central store already held the batch's newest event (another sync sent it, or
       // this one before it was cut off): it must be the very same event.
@@ -484,7 +484,7 @@ class SyncRun implements Disposable {
     if (before.length === 0 || before.length === rows.length) return;
     try {
       this.#count(await this.#insert(before));
-      this.centralHead = before[before.length - 1][0];
+      this.centralHead = before[before.length - 1]![0];
       this.#record(true);
     } catch {
       // The refusal is what matters; these events go with the next sync.
@@ -544,7 +544,7 @@ class SyncRun implements Disposable {
     // events are compared only through the archive files in use: without them, the central
     // copy reaches past the archives (centralBehindArchives), so the search starts after.
     const archivedThrough = this.#archived ? null : localRoot(this.db)?.audit_id;
-    let low = Math.max((first.id ?? differing) - 1, archivedThrough ?? -Infinity);
+    let low = Math.max((first!.id ?? differing) - 1, archivedThrough ?? -Infinity);
     let high = differing;
     while (high - low > 1) {
       const mid = Math.floor((low + high) / 2);
@@ -566,7 +566,7 @@ class SyncRun implements Disposable {
       differing: high,
       head: this.centralHead,
       otherHost,
-      shared: first.id !== null && low >= first.id,
+      shared: first!.id !== null && low >= first!.id,
     });
   }
 }
@@ -626,21 +626,21 @@ function toColumns(rows: SealedRow[]) {
   const timestamps = new Array<string | null>(rows.length);
   const columns = [1, 2, 3, 4, 5, 6, 7].map(() => new Array<string | null>(rows.length));
   for (let i = 0; i < rows.length; i++) {
-    const row = rows[i];
+    const row = rows[i]!;
     ids[i] = String(row[0]);
     timestamps[i] = instant(row[1]);
-    for (let c = 0; c < 7; c++) columns[c][i] = row[c + 1] as string | null;
+    for (let c = 0; c < 7; c++) columns[c]![i] = row[c + 1] as string | null;
   }
   return {
     ids: `{${ids.join(",")}}`,
     timestamps: textArray(timestamps),
-    localTimestamps: textArray(columns[0]),
-    operations: textArray(columns[1]),
-    skus: textArray(columns[2]),
-    details: textArray(columns[3]),
-    users: textArray(columns[4]),
-    runIds: textArray(columns[5]),
-    seals: textArray(columns[6]),
+    localTimestamps: textArray(columns[0]!),
+    operations: textArray(columns[1]!),
+    skus: textArray(columns[2]!),
+    details: textArray(columns[3]!),
+    users: textArray(columns[4]!),
+    runIds: textArray(columns[5]!),
+    seals: textArray(columns[6]!),
   };
 }
 
@@ -684,10 +684,10 @@ function daysIn(year: number, month: number): number {
 function textArray(values: (string | null)[]): string {
   const cells = new Array<string>(values.length);
   for (let i = 0; i < values.length; i++) {
-    const value = values[i];
+    const value = values[i]!;
     cells[i] = value === null
       ? "NULL"
-      : `"${ARRAY_SPECIAL.test(value) ? value.replace(ARRAY_SPECIALS, "\\$&") : value}"`;
+      : `"${ARRAY_SPECIAL.test(value!) ? value.replace(ARRAY_SPECIALS, "\\$&") : value}"`;
   }
   return `{${cells.join(",")}}`;
 }

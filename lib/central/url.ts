@@ -184,7 +184,7 @@ export function parseCentralUrl(text: string, defaults: CentralDefaults = {}): C
           : `has a host "${entry}" that is not HOST or HOST:PORT`,
       );
     }
-    return { host: parts[1].replace(/^\[|\]$/g, ""), port: parts[2] ?? "" };
+    return { host: parts[1]!.replace(/^\[|\]$/g, ""), port: parts[2] ?? "" };
   });
   const hostInUrl = listed
     ? listed.map((h) => h.host).join(",")
@@ -233,7 +233,7 @@ export function parseCentralUrl(text: string, defaults: CentralDefaults = {}): C
     );
   }
   const ports = hosts.map((_, i) => portList.length === 1 ? portList[0]! : portList[i]!);
-  const port = ports[0];
+  const port = ports[0]!;
   if (hostaddr !== undefined) checkHostaddr(hostaddr, hosts, params.has("hostaddr"), fail);
   const applicationName = params.get("application_name") || defaults.applicationName || undefined;
   const sslmode = params.get("sslmode") ?? defaults.sslmode ?? "prefer";

@@ -121,7 +121,7 @@ function findMovedEvent(
     }
     if (page.length < PAGE_SIZE) return null;
     seen += page.length;
-    after = page[page.length - 1].audit_id;
+    after = page[page.length - 1]!.audit_id;
   }
   return null;
 }

@@ -145,7 +145,7 @@ export class ChainLinker {
     if (this.#start !== 32 || hex.length !== 64) return false;
     const bytes = this.#bytes;
     for (let i = 0; i < 32; i++) {
-      const byte = bytes[i];
+      const byte = bytes[i]!;
       if (
         hex.charCodeAt(2 * i) !== HEX_CODES[byte >> 4] ||
         hex.charCodeAt(2 * i + 1) !== HEX_CODES[byte & 15]

@@ -49,7 +49,7 @@ export function parseAnchor(text: string): ChainHead {
         "Give it as printed by audit-trail head, e.g. 1042:9f2c… (the event id, a colon, then 64 hex digits).",
     });
   }
-  return { audit_id: Number(match[1]), hash: match[2].toLowerCase() };
+  return { audit_id: Number(match[1]), hash: match[2]!.toLowerCase() };
 }
 
 /**

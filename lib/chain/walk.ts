@@ -91,20 +91,20 @@ export function walkChain(
     // A full page may stop before the other's last id; ids past the shorter reach are read
     // again with the next page.
     const end = Math.min(
-      e.length === PAGE_SIZE ? e[e.length - 1][0] : Infinity,
-      s.length === PAGE_SIZE ? s[s.length - 1][0] : Infinity,
+      e.length === PAGE_SIZE ? e[e.length - 1]![0] : Infinity,
+      s.length === PAGE_SIZE ? s[s.length - 1]![0] : Infinity,
     );
     let i = 0;
     let j = 0;
     for (;;) {
-      const eventId = i < e.length && e[i][0] <= end ? e[i][0] : Infinity;
-      const sealId = j < s.length && s[j][0] <= end ? s[j][0] : Infinity;
+      const eventId = i < e.length && e[i]![0] <= end ? e[i]![0] : Infinity;
+      const sealId = j < s.length && s[j]![0] <= end ? s[j]![0] : Infinity;
       if (eventId === sealId) {
         if (eventId === Infinity) break;
-        const hash = s[j][1];
-        linker.link(e[i][1]);
+        const hash = s[j]![1];
+        linker.link(e[i]![1]);
         if (!linker.matches(hash)) {
-          return classifyMismatch(db, eventId, previous, previousId, e[i][1], hash);
+          return classifyMismatch(db, eventId, previous, previousId, e[i]![1], hash);
         }
         previous = hash;
         previousId = eventId;

@@ -71,8 +71,8 @@ export function columnChart(points: readonly ChartItem[], title: string): Html {
   });
   const total = points.reduce((sum, p) => sum + p.value, 0);
   const busiest = points.reduce((most, p) => p.value > most.value ? p : most);
-  const summary = `${formatCountOf(total, "event")} from ${spoken(points[0].label)} to ${
-    spoken(points[points.length - 1].label)
+  const summary = `${formatCountOf(total, "event")} from ${spoken(points[0]!.label)} to ${
+    spoken(points[points.length - 1]!.label)
   }, the most (${formatCount(busiest.value)}) at ${spoken(busiest.label)}`;
   return markup`<svg class="chart" viewBox="0 0 ${WIDTH} ${COLUMN_HEIGHT}" ${
     accessible(points, title, summary)
@@ -189,7 +189,7 @@ function withEmptyPeriods(periods: readonly Period[], unit: "month" | "year"): P
   const index = (key: string) => +key.slice(0, 4) * 12 + (months === 1 ? +key.slice(5, 7) - 1 : 0);
   const byKey = new Map(periods.map((p) => [p.key, p]));
   const filled: Period[] = [];
-  for (let i = index(periods[0].key); i <= index(periods.at(-1)!.key); i += months) {
+  for (let i = index(periods[0]!.key); i <= index(periods.at(-1)!.key); i += months) {
     const first = new Date(0);
     first.setUTCFullYear(Math.floor(i / 12), i % 12, 1);
     const last = new Date(first);
@@ -207,8 +207,8 @@ function everyDay(perDay: readonly { day: string; count: number }[]) {
     return perDay.length <= MAX_COLUMNS ? [...perDay] : null;
   }
   if (perDay.length === 0) return [];
-  const first = Date.parse(perDay[0].day);
-  const span = (Date.parse(perDay[perDay.length - 1].day) - first) / 86_400_000 + 1;
+  const first = Date.parse(perDay[0]!.day);
+  const span = (Date.parse(perDay[perDay.length - 1]!.day) - first) / 86_400_000 + 1;
   if (span > MAX_COLUMNS) return null;
   const counts = new Map(perDay.map((d) => [d.day, d.count]));
   return Array.from({ length: span }, (_, i) => {

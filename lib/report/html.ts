@@ -37,7 +37,7 @@ const ESCAPES: Record<string, string> = {
  * ```
  */
 export function escapeHtml(text: string): string {
-  return text.replace(/[&<>"']/g, (c) => ESCAPES[c]);
+  return text.replace(/[&<>"']/g, (c) => ESCAPES[c]!);
 }
 
 /**
@@ -57,7 +57,7 @@ export function escapeHtml(text: string): string {
 export function markup(strings: TemplateStringsArray, ...values: HtmlValue[]): Html {
   let text = strings[0];
   for (let i = 0; i < values.length; i++) text += render(values[i]) + strings[i + 1];
-  return new Html(text);
+  return new Html(text!);
 }
 
 /** Marks text the program itself wrote (a stylesheet, a script, SVG it drew) as HTML. */
