@@ -434,7 +434,7 @@ export async function stoppableWriteTransaction<T>(
         version = dataVersion(db);
         // Progress (another writer committed) or an announced bulk append: wait on.
         if (version !== seen || bulkAppendAnnounced(db.path)) stalledSince = now;
-        if (now - stalledSince >= timeout || now >= giveUp) throw error;
+        if (now - stalledSince >= timeout || now >= giveUp) throw waitedOut(error, db, timeout);
         // A lock refused at once (without SQLite's wait) must not make this loop spin.
         const pause = now - attempt < slice / 2 ? slice : 0;
         await new Promise((resolve) => setTimeout(resolve, pause));
@@ -716,17 +716,32 @@ function beginWrite(db: AuditDatabase, waitForBulk: boolean): void {
       guard(db.path, () => db.sqlite.exec("BEGIN IMMEDIATE"));
       return;
     } catch (error) {
-      if (!(error instanceof DatabaseBusyError) || performance.now() >= giveUp) throw error;
+      if (!(error instanceof DatabaseBusyError)) throw error;
+      const timeout = busyTimeout(db);
+      if (performance.now() >= giveUp) throw waitedOut(error, db, timeout);
       // Another attempt only after this one waited out the busy timeout: a timeout of 0
       // asks not to wait at all, and a lock refused at once must not make this loop spin.
-      const timeout = busyTimeout(db);
-      if (timeout === 0 || performance.now() - attempt < timeout / 2) throw error;
+      if (timeout === 0 || performance.now() - attempt < timeout / 2) {
+        throw waitedOut(error, db, timeout);
+      }
       const seen = version;
       version = dataVersion(db);
       const progress = version !== seen;
-      if (!progress && !(waitForBulk && bulkAppendAnnounced(db.path))) throw error;
+      if (!progress && !(waitForBulk && bulkAppendAnnounced(db.path))) {
+        throw waitedOut(error, db, timeout);
+      }
     }
   }
+}
+
+/** `error`, saying how long `db` waited where the application chose another busy timeout. */
+function waitedOut(
+  error: DatabaseBusyError,
+  db: AuditDatabase,
+  timeout: number,
+): DatabaseBusyError {
+  if (timeout === BUSY_TIMEOUT_MS) return error;
+  return new DatabaseBusyError(db.path, { cause: error.cause, waitedMs: timeout });
 }
 
 /** Changes whenever another connection commits to the database. */

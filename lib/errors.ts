@@ -60,13 +60,16 @@ export function commandLineHint(error: AuditTrailError): string | undefined {
 
 /** Another program held the database lock for longer than the busy timeout. */
 export class DatabaseBusyError extends AuditTrailError {
+  /**
+   * @param options.waitedMs The busy timeout that ran out, when it is not the default 10 s
+   * (`openDatabase`'s `busyTimeoutMs`).
+   */
   constructor(
     path: string,
-    options?: { cause?: unknown; message?: string; hint?: string | undefined },
+    options?: { cause?: unknown; message?: string; hint?: string | undefined; waitedMs?: number },
   ) {
     super(
-      options?.message ??
-        `Database is busy: "${path}" stayed locked by another program for over 10 seconds`,
+      options?.message ?? `Database is busy: "${path}" ${lockedFor(options?.waitedMs ?? 10_000)}`,
       {
         hint: options?.hint ??
           "Nothing was written. Try again when the other program has finished.",
@@ -74,6 +77,12 @@ export class DatabaseBusyError extends AuditTrailError {
       },
     );
   }
+}
+
+function lockedFor(ms: number): string {
+  if (ms === 0) return "is locked by another program (this connection does not wait)";
+  const wait = ms < 1000 ? `${ms} ms` : `${ms / 1000} second${ms === 1000 ? "" : "s"}`;
+  return `stayed locked by another program for over ${wait}`;
 }
 
 /** The file is not a usable SQLite database, or its contents are damaged. */

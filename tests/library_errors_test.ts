@@ -5,6 +5,7 @@ import {
   AuditTrailError,
   BundleFolderError,
   chainHead,
+  DatabaseBusyError,
   exportDebugBundle,
   getAuditLog,
   getBatchOperations,
@@ -110,4 +111,31 @@ Deno.test("every type mod.ts's exports refer to is exported too, so an applicati
   assert.deepEqual(privateRefs, [
     "error[private-type-ref]: public type 'SyncOptions[\"central\"]' references private type 'CentralConnection'",
   ]);
+});
+
+Deno.test("DatabaseBusyError says how long the application's own busy timeout waited", async () => {
+  await using dir = await tempDir();
+  using holder = openMigrated(dir.path);
+  using short = openDatabase(holder.path, { busyTimeoutMs: 200 });
+  using impatient = openDatabase(holder.path, { busyTimeoutMs: 0 });
+  holder.sqlite.exec("BEGIN IMMEDIATE");
+  const busy = (db: AuditDatabase) => {
+    try {
+      logAuditEvent(db, { operation: "STOCK_SET", sku: "SKU-1" });
+    } catch (error) {
+      assert.ok(error instanceof DatabaseBusyError);
+      return error.message;
+    }
+    assert.fail("logged while another connection held the lock");
+  };
+  assert.equal(
+    busy(short),
+    `Database is busy: "${holder.path}" stayed locked by another program for over 200 ms`,
+  );
+  assert.equal(
+    busy(impatient),
+    `Database is busy: "${holder.path}" is locked by another program (this connection does not wait)`,
+  );
+  holder.sqlite.exec("ROLLBACK");
+  assert.deepEqual(getAuditLog(holder, {}), []);
 });
