@@ -184,7 +184,10 @@ export function batchReport(runId: string, events: AuditEvent[]): BatchReport {
  * assert.deepEqual(listBatches(db).map((b) => b.run_id), ["run_b", "run_a"]);
  * ```
  */
-export function listBatches(db: AuditDatabase, options: { limit?: number } = {}): BatchSummary[] {
+export function listBatches(
+  db: AuditDatabase,
+  options: { limit?: number | undefined } = {},
+): BatchSummary[] {
   requireKnownOptions(options, { limit: true }, "batch list option");
   const limit = requireCount(options.limit ?? DEFAULT_BATCH_LIST_LIMIT, "Limit");
   const rows = guard(db.path, () =>

@@ -22,7 +22,7 @@ const STRICT_OPTIONS = {
 // `undefined`: under exactOptionalPropertyTypes the types must accept that, as the code does.
 const APP = (mod: string) => `
 import {
-  exportDebugBundle, getAuditLog, getStats, logAuditEvent, openDatabase, verifyChain,
+  exportDebugBundle, getAuditLog, getStats, listBatches, logAuditEvent, openDatabase, verifyChain,
 } from ${JSON.stringify(mod)};
 const form: { sku?: string | undefined; since?: string | undefined; user?: string | undefined } =
   {};
@@ -32,6 +32,7 @@ logAuditEvent(db, { operation: "STOCK_SET", sku: form.sku, user: form.user }, {
 });
 getAuditLog(db, { sku: form.sku, since: form.since, limit: undefined });
 getStats(db, { since: form.since, until: undefined });
+listBatches(db, { limit: undefined });
 await verifyChain(db, { anchor: undefined });
 await exportDebugBundle({ database: db.path, outputDir: undefined, onProgress: undefined });
 `;
