@@ -187,3 +187,39 @@ Deno.test("A printed page of the viewer leaves out its form, paging and download
   assert.deepEqual(seen.shown, ["4 events match SKU “SKU-1001”", "Events, newest first"]);
   assert.equal(seen.heading, "Events: SKU “SKU-1001”");
 });
+
+/** Each column chart's labels that reach past its edges, and its widest column, in its units. */
+const CHART_FIT = `[...document.querySelectorAll("svg.chart:not(.bars)")].map((svg) => {
+  const box = svg.viewBox.baseVal;
+  return {
+    outside: [...svg.querySelectorAll("text")].filter((text) => {
+      const b = text.getBBox();
+      return b.x < box.x - 0.5 || b.x + b.width > box.x + box.width + 0.5;
+    }).map((text) => text.textContent),
+    widest: Math.max(...[...svg.querySelectorAll("rect.bar")].map((bar) => bar.width.baseVal.value)),
+    chart: box.width,
+  };
+})`;
+
+Deno.test("A chart of one day shows its date whole under a column, not a block across the chart", async () => {
+  await using dir = await tempDir();
+  const db = join(dir.path, "app.db");
+  {
+    using handle = openDatabase(db, { create: true });
+    migrate(handle);
+    await logAuditEvents(handle, [{ operation: "COUNTED", sku: "SKU-1" }]);
+  }
+  await using viewer = await startViewer({ database: db, port: 0 });
+  for (const url of [await report(dir.path, db), `${viewer.url}`, `${viewer.url}events`]) {
+    const charts = await evaluateIn<{ outside: string[]; widest: number; chart: number }[]>(
+      url,
+      CHART_FIT,
+      { width: 1366 },
+    );
+    assert.ok(charts.length >= 1, url);
+    for (const chart of charts) {
+      assert.deepEqual(chart.outside, [], `${url}: labels cut off`);
+      assert.ok(chart.widest <= chart.chart / 10, `${url}: a column ${chart.widest} wide`);
+    }
+  }
+});

@@ -22,6 +22,8 @@ const LEFT = 56;
 const BOTTOM = 28;
 const TOP = 12;
 const MAX_COLUMNS = 400;
+/** The widest column, in the chart's units (of {@linkcode WIDTH}). */
+const MAX_COLUMN_WIDTH = 60;
 /**
  * Longest label in a tooltip: values written behind audit-trail's back have no length limit,
  * and 35 tooltips of a 64 KB SKU would fill the report's 3 MB alone.
@@ -48,22 +50,27 @@ export function columnChart(points: readonly ChartItem[], title: string): Html {
     }" text-anchor="end">${formatCount(value)}</text>`;
   });
   const every = Math.max(1, Math.ceil(points.length / 8));
-  const width = fixed(Math.max(0.5, step - gap));
+  // A column no wider than a few days' would be: one day drawn across the whole chart reads
+  // as a filled area, not as one day's count.
+  const barWidth = Math.min(MAX_COLUMN_WIDTH, Math.max(0.5, step - gap));
+  const width = fixed(barWidth);
   const columns = points.map((point, i) => {
-    const x = LEFT + i * step + gap / 2;
+    const x = LEFT + i * step + (step - barWidth) / 2;
     const top = y(point.value);
     const bar = markup`<rect class="bar" x="${fixed(x)}" y="${
       fixed(top)
     }" width="${width}" height="${fixed(TOP + plotHeight - top)}"><title>${tooltip(point.label)}: ${
       formatCountOf(point.value, "event")
     }</title></rect>`;
-    // Labels every few columns; the last one ends at the right edge, so none is cut off.
+    // Labels every few columns; the last one of several ends at its column's right edge, so
+    // none is cut off; a lone column's is centred under it.
     const last = i === points.length - 1;
     const labelled = last || (i % every === 0 && points.length - 1 - i >= every);
+    const flushRight = last && i > 0;
     const label = labelled
       ? markup`<text class="axis" aria-hidden="true" x="${
-        fixed(last ? x + step - gap : x + (step - gap) / 2)
-      }" y="${COLUMN_HEIGHT - 8}" text-anchor="${last && i > 0 ? "end" : "middle"}">${
+        fixed(flushRight ? x + barWidth : x + barWidth / 2)
+      }" y="${COLUMN_HEIGHT - 8}" text-anchor="${flushRight ? "end" : "middle"}">${
         escapeInvisible(clipText(point.label, 12).text)
       }</text>`
       : null;
