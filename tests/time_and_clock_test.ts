@@ -240,7 +240,7 @@ Deno.test("batch show and list on a terminal say when a batch's clock went back;
   );
 });
 
-Deno.test("the report and the viewer show a batch whose clock went back with no duration", async () => {
+Deno.test("the report and the viewer show a batch whose clock went back with no duration, and no timeline", async () => {
   await using dir = await tempDir();
   const path = await clockSetBackLog(dir.path);
   const report = await runCli(["report", "--output", "-", "--db", path]);
@@ -258,6 +258,12 @@ Deno.test("the report and the viewer show a batch whose clock went back with no 
       page,
       /<div>Duration<\/div>\s*<div class="figure">unknown<\/div>\s*<div class="sub">the latest event is dated before the first: the clock was set back while it ran/,
     );
+    // An axis from its earliest time to its latest would draw the duration called unknown.
+    const timeline = page.split("<h2>Timeline</h2>")[1].split("</section>")[0];
+    assert.doesNotMatch(timeline, /<svg/);
+    assert.match(timeline, /No timeline: the clock was set back while this batch ran/);
+    const fine = await (await fetch(new URL("/batches/run_fine", url))).text();
+    assert.match(fine.split("<h2>Timeline</h2>")[1], /^<svg class="chart"/);
     const list = await (await fetch(new URL("/batches", url))).text();
     assert.match(list, />unknown<\/td>/);
   });

@@ -228,6 +228,19 @@ function durationFigure(outline: BatchOutline): Html {
     : markup`<div class="figure">unknown</div><div class="sub">${why}</div>`;
 }
 
+/**
+ * A batch's events over its time span; none when its clock was set back while it ran: an axis
+ * from its earliest time to its latest would give it the duration its card calls unknown.
+ */
+function timelineChart(outline: BatchOutline, slices: ChartItem[], sliceSeconds: number): Html {
+  if (unknownDuration(outline) !== null) {
+    return markup`<p class="note">No timeline: the clock was set back while this batch ran, so its events cannot be placed on one time line. The events below are in the order they were logged.</p>`;
+  }
+  return markup`${
+    columnChart(slices, "Events over the batch's time span")
+  }<p class="more">Each column is ${formatDuration(sliceSeconds)} of the batch.</p>`;
+}
+
 /** The events page's chart: the matching events per UTC day (or month, or year). */
 function matchingChart(series: ChartItem[]): Html {
   return columnChart(series, `Matching events per ${periodUnit(series)} (UTC)`);
@@ -422,16 +435,7 @@ export function batchPage(source: string, view: BatchView): string {
         </div>
       </section>
       ${archivedNote(view.archived ?? null, command)}
-      <section><h2>Timeline</h2>${
-      columnChart(
-        slices,
-        "Events over the batch's time span",
-      )
-    }<p class="more">Each column is ${
-      formatDuration(
-        timeline.slice_seconds,
-      )
-    } of the batch.</p></section>
+      <section><h2>Timeline</h2>${timelineChart(outline, slices, timeline.slice_seconds)}</section>
       <section><h2>Operations</h2>${
       barChart(
         view.operations.map((o) => ({
