@@ -223,3 +223,36 @@ Deno.test("A chart of one day shows its date whole under a column, not a block a
     }
   }
 });
+
+Deno.test("The viewer's counts by user stay to the right of a right-to-left name", async () => {
+  await using dir = await tempDir();
+  const db = join(dir.path, "app.db");
+  {
+    using handle = openDatabase(db, { create: true });
+    migrate(handle);
+    await logAuditEvents(handle, [
+      { operation: "COUNTED", sku: "SKU-1", user: "משה" },
+      { operation: "COUNTED", sku: "SKU-1", user: "משה" },
+      { operation: "COUNTED", sku: "SKU-2", user: "clerk" },
+    ]);
+  }
+  await using viewer = await startViewer({ database: db, port: 0 });
+  const seen = await evaluateIn<{ name: string; count: string; after: boolean }[]>(
+    `${viewer.url}events`,
+    `[...document.querySelectorAll(".facets li")].map((li) => {
+      const link = li.querySelector("a");
+      const count = document.createRange();
+      count.selectNode(link.nextSibling);
+      return {
+        name: link.textContent,
+        count: link.nextSibling.textContent.trim(),
+        after: count.getBoundingClientRect().left >= link.getBoundingClientRect().right - 0.5,
+      };
+    })`,
+    { width: 1366 },
+  );
+  assert.deepEqual(seen.filter((item) => item.name === "משה"), [
+    { name: "משה", count: "2", after: true },
+  ]);
+  assert.ok(seen.every((item) => item.after), JSON.stringify(seen));
+});

@@ -269,7 +269,9 @@ Deno.test("The event list pages by id cursor, and its links carry every filter",
     assert.match(second, /href="\/events\?operation=EVEN&amp;limit=5">Newest<\/a>/);
     // Facets count every matching event, and link to the filter with that value added.
     assert.ok(
-      second.includes('<a href="/events?operation=EVEN&amp;user=system&amp;limit=5">system</a> 13'),
+      second.includes(
+        '<a href="/events?operation=EVEN&amp;user=system&amp;limit=5"><bdi>system</bdi></a> 13',
+      ),
     );
     const csv = await get("/events.csv?operation=EVEN&limit=0");
     assert.equal(csv.headers.get("content-disposition"), 'attachment; filename="audit_events.csv"');
@@ -650,7 +652,9 @@ Deno.test("Viewer pages show controls and bidirectional overrides as escapes; th
     }
     const events = await (await get("/events")).text();
     assert.ok(events.includes('<td class="details">a\\u200Bb\\x1b[2J</td>'));
-    assert.ok(events.includes('<a href="/events?user=%E2%80%AEnimda">\\u202Enimda</a> 1'));
+    assert.ok(
+      events.includes('<a href="/events?user=%E2%80%AEnimda"><bdi>\\u202Enimda</bdi></a> 1'),
+    );
     const api = await (await get("/api/events")).json();
     assert.equal(api[0].user, "\u202Enimda");
     assert.equal(api[0].details, "a\u200Bb\x1b[2J");

@@ -256,7 +256,8 @@ function facetList(
   const items = counts.map(({ value, count }) => {
     const on = params[field] === value;
     const href = linkTo(value, () => eventsHref(base, { [field]: on ? undefined : value }));
-    const label = clipped(value, 60);
+    // Isolated, so that a right-to-left name does not carry its count to its left.
+    const label = markup`<bdi>${clipped(value, 60)}</bdi>`;
     return markup`<li class="${on ? "on" : ""}">${
       href === undefined ? label : markup`<a href="${href}">${label}</a>`
     } ${formatCount(count)}${on ? " ✕" : ""}</li>`;
