@@ -241,9 +241,12 @@ function timelineChart(outline: BatchOutline, slices: ChartItem[], sliceSeconds:
   }<p class="more">Each column is ${formatDuration(sliceSeconds)} of the batch.</p>`;
 }
 
-/** The events page's chart: the matching events per UTC day (or month, or year). */
+/** The events page's chart, titled: the matching events per UTC day (or month, or year). */
 function matchingChart(series: ChartItem[]): Html {
-  return columnChart(series, `Matching events per ${periodUnit(series)} (UTC)`);
+  // Said on the page, not only to a screen reader: a reader in another time zone would take
+  // its days for local ones.
+  const title = `Matching events per ${periodUnit(series)} (UTC)`;
+  return markup`<h3>${title}</h3>${columnChart(series, title)}`;
 }
 
 function facetList(
