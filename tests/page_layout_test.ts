@@ -256,3 +256,48 @@ Deno.test("The viewer's counts by user stay to the right of a right-to-left name
   ]);
   assert.ok(seen.every((item) => item.after), JSON.stringify(seen));
 });
+
+/** The text of each line of each time cell, as laid out. */
+const TIME_LINES = `[...document.querySelectorAll("td.time")].map((cell) => {
+  const lines = new Map();
+  const walker = document.createTreeWalker(cell, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    for (let i = 0; i < node.length; i++) {
+      const range = document.createRange();
+      range.setStart(node, i);
+      range.setEnd(node, i + 1);
+      const rect = range.getClientRects()[0];
+      if (!rect) continue;
+      const top = Math.round(rect.top);
+      lines.set(top, (lines.get(top) ?? "") + node.data[i]);
+    }
+  }
+  return [...lines.values()].map((line) => line.trim());
+})`;
+
+Deno.test("A printed report wraps a time between its date and its time of day, never inside the date", async () => {
+  await using dir = await tempDir();
+  const db = join(dir.path, "app.db");
+  {
+    using handle = openDatabase(db, { create: true });
+    migrate(handle);
+    await logAuditEvents(handle, [{
+      operation: "PICKED",
+      sku: `SKU-${"X".repeat(150)}`,
+      user: `user${"u".repeat(120)}`,
+      run_id: "run_1",
+      details: "A".repeat(800),
+    }]);
+  }
+  const cells = await evaluateIn<string[][]>(await report(dir.path, db), TIME_LINES, {
+    width: 718,
+    media: "print",
+  });
+  assert.ok(cells.length >= 3, "the event's time and the batch's start and latest");
+  for (const lines of cells) {
+    assert.ok(
+      lines.every((line) => /^(\d{4}-\d\d-\d\d)?( ?\d\d:\d\d:\d\d)?$/.test(line)),
+      JSON.stringify(lines),
+    );
+  }
+});

@@ -106,6 +106,7 @@ a { color: var(--accent); }
   th, td { padding: 3px 5px; }
   td.num { white-space: nowrap; }
   td.time { white-space: normal; }
+  td.time span { white-space: nowrap; }
   .mono { word-break: normal; }
 }
 `;

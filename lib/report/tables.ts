@@ -45,11 +45,22 @@ export function eventRow(event: AuditEvent, link: Linker = () => undefined): Htm
     const href = link(field, value);
     return markup`<td>${href === undefined ? shown : markup`<a href="${href}">${shown}</a>`}</td>`;
   };
-  return markup`<tr><td class="num">${event.audit_id}</td><td class="time">${
-    shortTime(event.timestamp)
-  }</td>${cell("operation", event.operation)}${cell("sku", event.sku)}${cell("user", event.user)}${
+  return markup`<tr><td class="num">${event.audit_id}</td>${timeCell(event.timestamp)}${
+    cell("operation", event.operation)
+  }${cell("sku", event.sku)}${cell("user", event.user)}${
     cell("run_id", event.run_id)
   }<td class="details">${clipped(event.details, DETAILS_SHOWN, "\n\t")}</td></tr>`;
+}
+
+/**
+ * A time as a table cell: its date and its time of day each kept whole, so that a narrow
+ * column (on paper) wraps it between them, never after the dash of "2026-12-".
+ */
+function timeCell(timestamp: string): Html {
+  const [date, time] = shortTime(timestamp).split(/ (?=\d\d:)/, 2);
+  return time === undefined
+    ? markup`<td class="time">${date}</td>`
+    : markup`<td class="time"><span>${date}</span> <span>${time}</span></td>`;
 }
 
 /**
@@ -93,8 +104,8 @@ export function batchTable(batches: readonly BatchOutline[], link: Linker = () =
       <tr>
         <td class="mono">${href ? markup`<a href="${href}">${id}</a>` : id}</td>
         <td class="num">${formatCount(batch.event_count)}</td>
-        <td class="time">${shortTime(batch.start_time)}</td>
-        <td class="time">${shortTime(batch.end_time)}</td>
+        ${timeCell(batch.start_time)}
+        ${timeCell(batch.end_time)}
         ${durationCell(batch)}
         <td>${outcomeCell(batch)}</td>
       </tr>
