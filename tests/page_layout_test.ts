@@ -12,6 +12,9 @@ import { dumpDom, evaluateIn, type Layout } from "./browser.ts";
 import { runCli, tempDir } from "./helpers.ts";
 import { logAuditEvents, migrate, openDatabase } from "./internals.ts";
 import { viewerFixture } from "./viewer_fixture.ts";
+import { columnChart } from "../lib/report/charts.ts";
+import { markup } from "../lib/report/html.ts";
+import { renderPage } from "../lib/report/page.ts";
 
 /** How far the page reaches past the window's right edge, and the tables not in a scroll box. */
 const SIDEWAYS = `({
@@ -255,6 +258,24 @@ Deno.test("The viewer's counts by user stay to the right of a right-to-left name
     { name: "משה", count: "2", after: true },
   ]);
   assert.ok(seen.every((item) => item.after), JSON.stringify(seen));
+});
+
+Deno.test("A column chart of a million events a day shows its largest count whole, at a round figure", async () => {
+  await using dir = await tempDir();
+  const file = join(dir.path, "chart.html");
+  const body = markup`<section>${
+    columnChart([{ label: "2026-12-04", value: 3 }, { label: "2026-12-05", value: 1_000_006 }], "t")
+  }</section>`;
+  await Deno.writeTextFile(file, renderPage({ title: "chart", body }, "inline"));
+  const url = new URL(`file://${file}`).href;
+  const [chart] = await evaluateIn<{ outside: string[] }[]>(url, CHART_FIT, { width: 1366 });
+  assert.deepEqual(chart.outside, [], "labels cut off");
+  const labels = await evaluateIn<string[]>(
+    url,
+    `[...document.querySelectorAll("svg.chart text.axis")].map((text) => text.textContent)`,
+    { width: 1366 },
+  );
+  assert.deepEqual(labels.slice(0, 3), ["1,200,000", "600,000", "0"]);
 });
 
 /** The text of each line of each time cell, as laid out. */

@@ -19,6 +19,8 @@ export interface ChartItem {
 const WIDTH = 900;
 const COLUMN_HEIGHT = 200;
 const LEFT = 56;
+/** Width of a digit (or comma) of an axis label, generously, in the chart's units. */
+const DIGIT_WIDTH = 7;
 const BOTTOM = 28;
 const TOP = 12;
 const MAX_COLUMNS = 400;
@@ -31,21 +33,24 @@ const MAX_COLUMN_WIDTH = 60;
 const TOOLTIP_SHOWN = 200;
 
 /**
- * A column chart of counts over time (`points` in time order), with the largest value and
- * half of it marked on the left and a few labels along the bottom. Each column has a tooltip.
+ * A column chart of counts over time (`points` in time order), its axis up to the round
+ * figure above the largest value ({@linkcode axisTop}) with it and its half marked on the left,
+ * and a few labels along the bottom. Each column has a tooltip.
  */
 export function columnChart(points: readonly ChartItem[], title: string): Html {
   if (points.length === 0) return markup`<p class="empty">No events in this range.</p>`;
-  const max = Math.max(1, ...points.map((p) => p.value));
-  const plotWidth = WIDTH - LEFT - 8;
+  const max = axisTop(Math.max(1, ...points.map((p) => p.value)));
+  // Room on the left for the largest count, which would otherwise be cut off (1,000,000).
+  const left = Math.max(LEFT, 12 + DIGIT_WIDTH * formatCount(max).length);
+  const plotWidth = WIDTH - left - 8;
   const plotHeight = COLUMN_HEIGHT - TOP - BOTTOM;
   const step = plotWidth / points.length;
   const gap = step > 4 ? Math.min(3, step * 0.2) : 0;
   const y = (value: number) => TOP + plotHeight - (value / max) * plotHeight;
-  const grid = [max, Math.round(max / 2), 0].map((value) => {
+  const grid = [max, ...max > 1 ? [max / 2] : [], 0].map((value) => {
     const at = fixed(y(value));
-    return markup`<line class="grid" x1="${LEFT}" x2="${WIDTH - 8}" y1="${at}" y2="${at}"/>
-<text class="axis" aria-hidden="true" x="${LEFT - 6}" y="${
+    return markup`<line class="grid" x1="${left}" x2="${WIDTH - 8}" y1="${at}" y2="${at}"/>
+<text class="axis" aria-hidden="true" x="${left - 6}" y="${
       fixed(y(value) + 4)
     }" text-anchor="end">${formatCount(value)}</text>`;
   });
@@ -55,7 +60,7 @@ export function columnChart(points: readonly ChartItem[], title: string): Html {
   const barWidth = Math.min(MAX_COLUMN_WIDTH, Math.max(0.5, step - gap));
   const width = fixed(barWidth);
   const columns = points.map((point, i) => {
-    const x = LEFT + i * step + (step - barWidth) / 2;
+    const x = left + i * step + (step - barWidth) / 2;
     const top = y(point.value);
     const bar = markup`<rect class="bar" x="${fixed(x)}" y="${
       fixed(top)
@@ -86,6 +91,25 @@ export function columnChart(points: readonly ChartItem[], title: string): Html {
   }>
 ${grid}
 ${columns}</svg>`;
+}
+
+/**
+ * The top of a column chart's axis: the first round even figure at or above `max`, so that
+ * its lines mark 20 and 10, not 15 and 8, or 1,200,000 and 600,000, not 1,000,006 and
+ * 500,003 (a chart of one event goes up to 1, with no middle line).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { axisTop } from "./charts.ts";
+ * assert.deepEqual([1, 3, 6, 15, 1_000_006].map(axisTop), [1, 4, 6, 20, 1_200_000]);
+ * ```
+ */
+export function axisTop(max: number): number {
+  if (max <= 1) return 1;
+  const power = 10 ** Math.floor(Math.log10(max));
+  return [1, 1.2, 1.5, 2, 2.5, 3, 4, 5, 6, 8, 10].map((m) => Math.round(m * power))
+    .find((top) => top >= max && top % 2 === 0)!;
 }
 
 /** Bar charts sit three abreast: drawn at about the size they show, so text reads as 12 px. */
