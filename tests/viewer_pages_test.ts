@@ -215,7 +215,11 @@ Deno.test("The event list reads one snapshot: its counts count the events it lis
   const { rows, of } = listed(sink.text, "ARRIVED");
   assert.ok(rows >= 6, "the event logged before the first read is listed");
   assert.equal(total, rows, "the heading counts the events the list shows");
-  assert.match(sink.text, new RegExp(`>ARRIVED</bdi></a> ${of}</li>`), "so does the operation facet");
+  assert.match(
+    sink.text,
+    new RegExp(`>ARRIVED</bdi></a> ${of}</li>`),
+    "so does the operation facet",
+  );
 });
 
 Deno.test("A batch's page reads one snapshot: its event count counts the events it lists", async () => {
