@@ -274,7 +274,8 @@ const SUBCOMMANDS: Record<string, Handler> = {
     if (failure) throw failure;
     if (outcome.error !== null) {
       throw new AuditTrailError(outcome.error, {
-        hint: `Batch ${runId} was recorded as failed. Check the command's name and PATH.`,
+        hint:
+          `Batch ${runId} was recorded as failed. Check the command's name and PATH, and that this user may run it.`,
       });
     }
     return outcome.exit_code;

@@ -279,11 +279,22 @@ async function runCommand(
   } catch (error) {
     const message = error instanceof Deno.errors.NotFound
       ? `Command not found: "${command.program}"`
-      : `Could not start "${command.program}": ${(error as Error).message}`;
+      : `Could not start "${command.program}": ${notStartedBecause(error)}`;
     return { exit_code: 1, signal: state.received, error: message, duration_seconds: 0 };
   }
   const status = await state.child.status;
   return ended(state.received ?? status.signal, status.code);
+}
+
+/**
+ * Why a program could not be started, in words: the runtime's text names its spawn call
+ * and an error number (`Failed to spawn './run.sh': Permission denied (os error 13)`).
+ */
+function notStartedBecause(error: unknown): string {
+  if (error instanceof Deno.errors.PermissionDenied) {
+    return "it is a folder, or a file this user may not run as a program";
+  }
+  return errorMessage(error).replace(/^Failed to spawn '.*?': /, "");
 }
 
 /** The outcome in a few words, for messages: "exit code 3", "ended by SIGTERM". */

@@ -164,6 +164,36 @@ export function notWrittenBecause(error: unknown, folder: string): string {
   if (error instanceof Deno.errors.PermissionDenied) {
     return `this user may not write in "${folder}"`;
   }
+  return withoutOperation(error);
+}
+
+/**
+ * Why the file or folder at `path` could not be read, in terms of that path: the runtime's
+ * message names the system call and its error number (`No such file or directory (os error
+ * 2): stat 'x'`).
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { notReadBecause } from "./errors.ts";
+ * const error = new Deno.errors.NotFound("No such file or directory (os error 2): stat 'x'");
+ * assert.equal(notReadBecause(error), "it does not exist");
+ * assert.equal(notReadBecause(new Error("Input/output error (os error 5): read 'x'")),
+ *   "Input/output error (os error 5)");
+ * ```
+ */
+export function notReadBecause(error: unknown): string {
+  if (error instanceof Deno.errors.NotFound) return "it does not exist";
+  if (error instanceof Deno.errors.NotADirectory) {
+    return "a part of its path is a file, not a folder";
+  }
+  if (error instanceof Deno.errors.IsADirectory) return "it is a folder, not a file";
+  if (error instanceof Deno.errors.PermissionDenied) return "this user may not read it";
+  return withoutOperation(error);
+}
+
+/** The message of `error` without the system call and file name the runtime appends. */
+function withoutOperation(error: unknown): string {
   return errorMessage(error).replace(/: [a-z]+ '.*$/, "");
 }
 

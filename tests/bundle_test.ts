@@ -296,9 +296,15 @@ Deno.test("CLI bundle verify passes an intact bundle and names each tampered, mi
   assert.equal(badZip.code, 1, badZip.stdout);
   assert.equal(JSON.parse(badZip.stdout).ok, false);
 
-  const none = await runCli(["bundle", "verify", join(dir.path, "nothing-here")]);
+  const missing = join(dir.path, "nothing-here");
+  const none = await runCli(["bundle", "verify", missing]);
   assert.equal(none.code, 1);
-  assert.match(none.stderr, /No bundle at/);
+  assert.equal(
+    none.stderr,
+    `audit-trail: error: No bundle at "${missing}": it does not exist\n` +
+      "hint: Give the bundle folder or its .zip file.\n",
+  );
+  assert.equal(none.stdout, "");
   const usage = await runCli(["bundle", "verify"]);
   assert.equal(usage.code, 2);
 });
@@ -460,6 +466,20 @@ Deno.test("CLI bundle with settings that are not valid JSON reports it, leaves t
   assert.equal(unreadable.code, 1);
   assert.match(unreadable.stderr, /settings\.json: Cannot read the settings file/);
   assert.ok((await listDir(unreadable.stdout.trim())).includes("database_backup.db"));
+
+  // A settings file named but not there: said in words, not in the runtime's system call.
+  const absent = join(dir.path, "no-such-settings.json");
+  const missing = await runCli(["bundle", "--db", db, "--settings", absent]);
+  assert.equal(missing.code, 1);
+  assert.equal(
+    missing.stderr.split("\n")[0],
+    `audit-trail: error: The bundle was saved, but incomplete: settings.json: Cannot read the settings file "${absent}": it does not exist`,
+  );
+  const missingManifest = await manifestOf(missing.stdout.trim());
+  assert.deepEqual(missingManifest.errors, [{
+    step: "settings.json",
+    message: `Cannot read the settings file "${absent}": it does not exist`,
+  }]);
 });
 
 const SETTINGS = {

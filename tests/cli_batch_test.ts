@@ -390,6 +390,34 @@ Deno.test("CLI batch exec of a command that does not exist exits 1 and still rec
   assert.equal(events[0].run_id, events[1].run_id);
 });
 
+Deno.test("CLI batch exec of a file that is no program, or of a folder, says so in words and records BATCH_END", async () => {
+  await using dir = await tempDir();
+  const db = migratedFile(dir.path);
+  const notes = `${dir.path}/notes.txt`;
+  await Deno.writeTextFile(notes, "count aisle 4\n");
+  for (const program of [notes, dir.path]) {
+    const result = await runCli(["batch", "exec", "--db", db, "--", program]);
+    assert.equal(result.code, 1, result.stderr);
+    assert.equal(result.stdout, "");
+    const why = "it is a folder, or a file this user may not run as a program";
+    assert.match(
+      result.stderr,
+      new RegExp(
+        `^audit-trail: error: Could not start "${RegExp.escape(program)}": ${why}\n` +
+          "hint: Batch run_\\S+ was recorded as failed\\. Check the command's name and PATH, and that this user may run it\\.\n$",
+      ),
+    );
+    const end = JSON.parse(rows(db).at(-1)!.details as string);
+    assert.equal(end.error, `Could not start "${program}": ${why}`);
+  }
+  assert.deepEqual(rows(db).map((e) => e.operation), [
+    "BATCH_START",
+    "BATCH_END",
+    "BATCH_START",
+    "BATCH_END",
+  ]);
+});
+
 Deno.test("CLI batch exec without a COMMAND, or with an empty one, is a usage error and starts no batch", async () => {
   await using dir = await tempDir();
   const db = migratedFile(dir.path);

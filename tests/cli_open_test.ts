@@ -254,3 +254,20 @@ Deno.test("CLI: migrate into a folder that cannot be made says why, with a hint,
   );
   assert.deepEqual([...Deno.readDirSync(dir.path)].map((e) => e.name), ["inventory.csv"]);
 });
+
+Deno.test({
+  name: "CLI: a database SQLite cannot open or create is named, without SQLite's own words",
+  // /proc takes no new files, whoever runs the test (root included).
+  ignore: Deno.build.os !== "linux",
+  async fn() {
+    const path = "/proc/audit-trail-test.db";
+    const result = await runMain(["migrate", "--db", path]);
+    assert.equal(result.code, 1, result.stderr);
+    assert.equal(
+      result.stderr,
+      `audit-trail: error: Cannot open the database "${path}"\n` +
+        "hint: Check that the path is right and that this user may read and write its folder.\n",
+    );
+    assert.equal(result.stdout, "");
+  },
+});

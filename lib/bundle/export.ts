@@ -12,7 +12,7 @@ import { type CentralRecord, centralRecord } from "../central/local.ts";
 import type { ChainVerifyResult } from "../chain/mod.ts";
 import { createHash } from "node:crypto";
 import { requireCount } from "../count.ts";
-import { AuditTrailError, DatabaseBusyError, errorMessage } from "../errors.ts";
+import { AuditTrailError, DatabaseBusyError, errorMessage, notReadBecause } from "../errors.ts";
 import type { AuditRow } from "../event_row.ts";
 import { freeDiskBytes } from "../io.ts";
 import { exportAuditCsv } from "./audit_csv.ts";
@@ -698,7 +698,7 @@ async function readSettingsText(path: string, named: boolean): Promise<string | 
     return decodeSettings(await Deno.readFile(path));
   } catch (error) {
     if (error instanceof Deno.errors.NotFound && !named) return null;
-    throw new Error(`Cannot read the settings file "${path}": ${errorMessage(error)}`);
+    throw new Error(`Cannot read the settings file "${path}": ${notReadBecause(error)}`);
   }
 }
 

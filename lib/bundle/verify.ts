@@ -6,7 +6,7 @@
  */
 import { join } from "node:path";
 import { createHash } from "node:crypto";
-import { AuditTrailError, errorMessage } from "../errors.ts";
+import { AuditTrailError, errorMessage, notReadBecause } from "../errors.ts";
 import { hashFile } from "./files.ts";
 import { MANIFEST_NAME } from "./manifest.ts";
 import { openZip, type ZipFileEntry } from "./zip.ts";
@@ -52,7 +52,7 @@ export async function verifyBundle(path: string): Promise<VerifyResult> {
   try {
     info = await Deno.stat(path);
   } catch (error) {
-    throw new AuditTrailError(`No bundle at "${path}": ${errorMessage(error)}`, {
+    throw new AuditTrailError(`No bundle at "${path}": ${notReadBecause(error)}`, {
       hint: "Give the bundle folder or its .zip file.",
     });
   }
@@ -226,7 +226,7 @@ async function check(path: string, source: BundleSource): Promise<VerifyResult> 
       throw new Error("no valid file list");
     }
   } catch (error) {
-    result.problems.push(`${MANIFEST_NAME}: unreadable (${errorMessage(error)})`);
+    result.problems.push(`${MANIFEST_NAME}: unreadable (${notReadBecause(error)})`);
     return result;
   }
   const seen = new Set<string>();
@@ -262,7 +262,7 @@ async function check(path: string, source: BundleSource): Promise<VerifyResult> 
         result.problems.push(`${file.name}: SHA-256 differs from the manifest (content changed)`);
       }
     } catch (error) {
-      result.problems.push(`${file.name}: cannot be read (${errorMessage(error)})`);
+      result.problems.push(`${file.name}: cannot be read (${notReadBecause(error)})`);
     }
   }
   const known = new Set([MANIFEST_NAME, ...listed.map((f) => f.name)]);
