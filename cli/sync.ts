@@ -1,6 +1,6 @@
 import { errorMessage, TamperingFoundError, UsageError } from "../lib/errors.ts";
 import { writeObject } from "../lib/output.ts";
-import { syncToCentral } from "../lib/central/mod.ts";
+import { SiteNotNamedError, syncToCentral } from "../lib/central/mod.ts";
 import { centralAnswerSeconds, resolveCentral, safeHostname } from "./central.ts";
 import { type Command, expectAtMost, openCurrentDatabase, parseCommandArgs } from "./context.ts";
 import { listenForStop, waitOrStop } from "./interrupt.ts";
@@ -108,7 +108,7 @@ EXAMPLES
     let db = openCurrentDatabase(context, { onlyReads: true });
     using _close = { [Symbol.dispose]: () => db.close() };
     if (!values.watch) {
-      const result = await syncToCentral(db, options);
+      const result = await syncToCentral(db, options).catch(withSiteOption);
       await writeObject(io.stdout, result, context.explicitFormat === "ndjson" ? "ndjson" : "json");
       return 0;
     }
@@ -125,7 +125,8 @@ EXAMPLES
             db.close();
             db = openCurrentDatabase(context, { onlyReads: true });
           }
-          const result = await syncToCentral(db, { ...options, signal: stop.signal });
+          const result = await syncToCentral(db, { ...options, signal: stop.signal })
+            .catch(withSiteOption);
           await io.stdout.write(JSON.stringify(result) + "\n");
           failures = 0;
         } catch (error) {
@@ -147,3 +148,12 @@ EXAMPLES
     return 0;
   },
 };
+
+/** A first sync with no site: the hint names the option (and variable) that gives one. */
+function withSiteOption(error: unknown): never {
+  if (!(error instanceof SiteNotNamedError)) throw error;
+  throw new UsageError(error.message, {
+    hint: "Name it once with --site (or AUDIT_TRAIL_SITE), e.g. --site WH-LYON-1.",
+    cause: error,
+  });
+}

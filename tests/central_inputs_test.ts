@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { dirname } from "node:path";
-import { cliCommand, migratedDb, runCli, sqliteRows, tempDir } from "./helpers.ts";
+import { cliCommand, fingerprint, migratedDb, runCli, sqliteRows, tempDir } from "./helpers.ts";
 import { cliJson, logEvents, startPostgres, type TestPostgres } from "./pg_support.ts";
 
 Deno.test("central store: inputs as an administrator writes them", async (t) => {
@@ -106,6 +106,34 @@ Deno.test("central store: inputs as an administrator writes them", async (t) => 
       assert.deepEqual(sqliteRows(db, "SELECT site FROM audit_trail_central"), []);
       const right = await cliJson(["sync", "--central", asSiteA, "--site", "WH-A", "--db", db]);
       assert.equal(right.site, "WH-A");
+    },
+  );
+
+  await t.step(
+    "a role granted nothing: sync and query say so without naming a table, and store nothing",
+    async () => {
+      const database = new URL(url).pathname.slice(1);
+      await pg.psql("CREATE ROLE granted_nothing LOGIN PASSWORD 'g-pw'");
+      const asNothing = pg.url({ user: "granted_nothing", password: "g-pw", database });
+      const shown = asNothing.replace(":g-pw@", ":***@");
+      const db = await migratedDb(dir.path, "ungranted.db");
+      await logEvents(db, 2);
+      const before = await fingerprint(db);
+      for (const args of [["sync", "--site", "WH-N", "--db", db], ["query"]]) {
+        const refused = await runCli([...args, "--central", asNothing]);
+        assert.equal(refused.code, 1, refused.stderr);
+        assert.equal(refused.stdout, "");
+        assert.equal(
+          refused.stderr,
+          `audit-trail: error: Central store at ${shown} refused "granted_nothing": this role has not been given rights to the audit-trail tables\n` +
+            "hint: A site's role gets its rights from the administrator (audit-trail central grant SITE --role granted_nothing); central init needs a role that may create tables in the database.\n",
+        );
+      }
+      assert.equal(await fingerprint(db), before);
+      assert.equal(
+        await pg.psql("SELECT count(*) FROM audit_trail_events WHERE site = 'WH-N'", database),
+        "0\n",
+      );
     },
   );
 

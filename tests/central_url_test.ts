@@ -178,7 +178,10 @@ Deno.test("CLI: central commands refuse bad usage with exit 2 before connecting 
     [["sync", "--central", url, "--watch", "--interval", "0", "--db", db], /at least 1 second/],
     [["sync", "--central", url, "--site", "no spaces", "--db", db], /not a valid site name/],
     [["sync", "--central", url, "--site", "Évry", "--db", db], /hint: .*unaccented letters A-Z/],
-    [["sync", "--central", url, "--db", db], /No site is named and none is recorded yet/],
+    [
+      ["sync", "--central", url, "--db", db],
+      /No site is named and none is recorded yet\nhint: Name it once with --site \(or AUDIT_TRAIL_SITE\), e\.g\. --site WH-LYON-1\.\n$/,
+    ],
     [["central"], /central needs a subcommand/],
     [["central", "drop", "--central", url], /Unknown subcommand "central drop"/],
     [["central", "grant", "--role", "x", "--central", url], /needs a SITE \(or --reader\)/],
@@ -227,6 +230,45 @@ Deno.test("CLI: central commands refuse bad usage with exit 2 before connecting 
       new RegExp(
         `^audit-trail: error: AUDIT_TRAIL_CENTRAL_TIMEOUT "${timeout}" is not a number of seconds\nhint: `,
       ),
+    );
+  }
+  assert.equal(await fingerprint(db), before);
+});
+
+Deno.test("CLI: a central store that cannot be reached is described in words, not in socket error codes", async () => {
+  await using dir = await tempDir();
+  const db = await migratedDb(dir.path);
+  const before = await fingerprint(db);
+  // Ports that were free a moment ago: nothing listens there.
+  const listeners = [0, 1].map(() => Deno.listen({ hostname: "127.0.0.1", port: 0 }));
+  const [port, other] = listeners.map((listener) => listener.addr.port);
+  listeners.forEach((listener) => listener.close());
+  // Each URL, how the message shows it, and why it cannot be reached.
+  const cases: [string, string, string][] = [
+    [
+      `postgres://u:hunter2@127.0.0.1:${port}/d`,
+      `postgres://u:***@127.0.0.1:${port}/d`,
+      `nothing accepts connections at 127.0.0.1:${port}`,
+    ],
+    [
+      "postgres://u:hunter2@no-such-host.invalid/d",
+      "postgres://u:***@no-such-host.invalid:5432/d",
+      'no computer is known by the name "no-such-host.invalid"',
+    ],
+    [
+      `postgres://u:hunter2@127.0.0.1:${port},127.0.0.1:${other}/d`,
+      `postgres://u:***@127.0.0.1:${port},127.0.0.1:${other}/d`,
+      `no host accepted the connection (nothing accepts connections at 127.0.0.1:${port}; nothing accepts connections at 127.0.0.1:${other})`,
+    ],
+  ];
+  for (const [url, shown, why] of cases) {
+    const result = await runCli(["sync", "--central", url, "--site", "WH-1", "--db", db]);
+    assert.equal(result.code, 1, result.stderr);
+    assert.equal(result.stdout, "");
+    assert.equal(
+      result.stderr,
+      `audit-trail: error: Central store at ${shown} cannot be reached: ${why}\n` +
+        "hint: Check the network and that the server is running. Nothing was lost: run it again once that is fixed.\n",
     );
   }
   assert.equal(await fingerprint(db), before);

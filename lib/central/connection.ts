@@ -227,11 +227,10 @@ async function firstAnswering(
         failures.push(error as Error);
       }
     }
-    const each = failures.map((f, i) => `${names[i]}:${target.ports[i]}: ${errorMessage(f)}`);
+    const each = failures.map((f, i) => networkReason(f, names[i], target.ports[i]));
     throw Object.assign(new Error(`no host accepted the connection (${each.join("; ")})`), {
-      code: failures.every((f) => f.code === "CONNECT_TIMEOUT")
-        ? "CONNECT_TIMEOUT"
-        : "ECONNREFUSED",
+      // Each host's reason is in the message already, in words.
+      code: failures.every((f) => f.code === "CONNECT_TIMEOUT") ? "CONNECT_TIMEOUT" : "NO_HOST",
     });
   };
 }
@@ -426,8 +425,15 @@ export function translateCentralError(error: unknown, target: CentralTarget): un
     });
   }
   if (code === "42501") {
+    // PostgreSQL's refusal of a table names it ("permission denied for table
+    // audit_trail_sites"), which a site's clerk cannot act on; its refusal of a schema speaks
+    // to the administrator running central init, and the central schema's own refusals are
+    // written for people already.
+    const refusal = /^permission denied for (table|sequence|function)/.test(message)
+      ? "this role has not been given rights to the audit-trail tables"
+      : message;
     return new AuditTrailError(
-      `Central store at ${where} refused "${target.user}": ${message}`,
+      `Central store at ${where} refused "${target.user}": ${refusal}`,
       {
         // The central schema's own refusals (a grant made to an earlier role of the name)
         // name the command that lifts them.
@@ -483,7 +489,10 @@ export function translateCentralError(error: unknown, target: CentralTarget): un
     );
   }
   if (/^(08|57P)/.test(code) || isNetworkError(e)) {
-    return new AuditTrailError(`Central store at ${where} cannot be reached: ${message}`, {
+    const reason = /^(08|57P)/.test(code)
+      ? message
+      : redactSecrets(networkReason(e, target.host, target.port), target);
+    return new AuditTrailError(`Central store at ${where} cannot be reached: ${reason}`, {
       hint: `Check the network and that the server is running. ${again}`,
       cause: error,
     });
@@ -513,9 +522,52 @@ export class CentralDivergenceError extends TamperingFoundError {
   }
 }
 
+/**
+ * Why a connection to `host` failed, in words: the runtime's text (`connect ECONNREFUSED
+ * 10.0.0.5:5432`, `getaddrinfo ENOTFOUND db`) names a system call and an error constant.
+ */
+function networkReason(
+  error: Error & PgError & { address?: string; port?: number; hostname?: string },
+  host: string,
+  port: number,
+): string {
+  const at = hostAndPort(error.address ?? host, error.port ?? port);
+  switch (error.code) {
+    case "ECONNREFUSED":
+      return `nothing accepts connections at ${at}`;
+    case "ENOENT":
+      return `no server is listening at ${error.address ?? host}`;
+    case "ENOTFOUND":
+      return `no computer is known by the name "${error.hostname ?? host}"`;
+    case "EAI_AGAIN":
+      return `the name "${
+        error.hostname ?? host
+      }" could not be looked up (no network or name server)`;
+    case "EHOSTUNREACH":
+    case "ENETUNREACH":
+      return `this computer has no network route to ${at}`;
+    case "ETIMEDOUT":
+      return `nothing answered at ${at}`;
+    case "ECONNRESET":
+    case "EPIPE":
+    case "CONNECTION_CLOSED":
+    case "CONNECTION_DESTROYED":
+    case "CONNECTION_ENDED":
+      return `the connection to ${at} was cut`;
+    default:
+      return errorMessage(error);
+  }
+}
+
+/** `host:port`, an IPv6 address in brackets as in a URL; a Unix socket's folder alone. */
+function hostAndPort(host: string, port: number): string {
+  if (host.startsWith("/")) return host;
+  return host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+}
+
 function isNetworkError(error: PgError & Error): boolean {
   const code = error.code ?? error.errno ?? "";
-  return /^(E[A-Z]+|CONNECT_TIMEOUT|CONNECTION_(CLOSED|DESTROYED|ENDED))$/.test(code) ||
+  return /^(E[A-Z]+|NO_HOST|CONNECT_TIMEOUT|CONNECTION_(CLOSED|DESTROYED|ENDED))$/.test(code) ||
     error.name === "ConnectionRefused" || error.name === "ConnectionReset" ||
     /connect|ECONN|socket|timed? ?out|terminat/i.test(error.message ?? "");
 }

@@ -39,7 +39,7 @@ export {
   initCentral,
   listCentralSites,
 } from "./schema.ts";
-export { type SyncOptions, type SyncResult, syncToCentral } from "./sync.ts";
+export { SiteNotNamedError, type SyncOptions, type SyncResult, syncToCentral } from "./sync.ts";
 export { type ServiceSettings, serviceSettings } from "./service.ts";
 export {
   type CentralTarget,

@@ -159,6 +159,19 @@ function isConnection(value: SyncOptions["central"]): value is CentralConnection
   return typeof value === "object" && "sql" in value;
 }
 
+/**
+ * A first sync named no site: the database records none yet. A command line names its option
+ * for giving one.
+ */
+export class SiteNotNamedError extends UsageError {
+  constructor() {
+    super("Which site is this? No site is named and none is recorded yet", {
+      hint:
+        "Name it once (the site option), e.g. WH-LYON-1: the database keeps it for later syncs.",
+    });
+  }
+}
+
 /** The site to sync as: the recorded one, which a given name must match. */
 function resolveSite(db: AuditDatabase, given: string | undefined): string {
   const recorded = centralRecord(db)?.site;
@@ -174,9 +187,7 @@ function resolveSite(db: AuditDatabase, given: string | undefined): string {
   }
   const site = given ?? recorded;
   if (site === undefined) {
-    throw new UsageError("Which site is this? No site is named and none is recorded yet", {
-      hint: "Name it once with the site option (or AUDIT_TRAIL_SITE), e.g. WH-LYON-1.",
-    });
+    throw new SiteNotNamedError();
   }
   return site;
 }
