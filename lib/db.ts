@@ -871,7 +871,8 @@ export function translateSqliteError(error: unknown, path: string): unknown {
   if (code === 14 || /unable to open database/i.test(message)) {
     // SQLite's "unable to open database file" says no more than this line, and not why.
     return new AuditTrailError(`Cannot open the database "${path}"`, {
-      hint: "Check that the path is right and that this user may read and write its folder.",
+      hint:
+        "Check that the path is right and that this user may read and write the file and its folder.",
       cause: error,
     });
   }

@@ -238,7 +238,7 @@ Deno.test({
   assertCleanError(
     result,
     1,
-    /Archive audit_archive_9_16\.db in ".*" cannot be read: Permission denied/,
+    /Archive audit_archive_9_16\.db in ".*" cannot be read: this user may not read it$/,
   );
   assert.match(result.stderr, /hint: Its events were not checked\. Let this user read/);
   Deno.chmodSync(named, 0o644);
@@ -248,14 +248,18 @@ Deno.test({
   Deno.renameSync(extra, join(folder, "audit_archive_17_20.db"));
   Deno.chmodSync(join(folder, "audit_archive_17_20.db"), 0o000);
   const unnamed = await runCli(["verify", "--db", db, "--archives", folder], { wrapper });
-  assertCleanError(unnamed, 1, /Archive audit_archive_17_20\.db in ".*" cannot be read/);
+  assertCleanError(
+    unnamed,
+    1,
+    /Archive audit_archive_17_20\.db in ".*" cannot be read: this user may not read it$/,
+  );
   Deno.removeSync(join(folder, "audit_archive_17_20.db"));
   // A folder it may not list (or not enter): every archive looked missing.
   for (const mode of [0o000, 0o311]) {
     Deno.chmodSync(folder, mode);
     const closed = await runCli(["verify", "--db", db, "--archives", folder], { wrapper });
     Deno.chmodSync(folder, 0o755);
-    assertCleanError(closed, 1, /Archive folder ".*" cannot be read: Permission denied/);
+    assertCleanError(closed, 1, /Archive folder ".*" cannot be read: this user may not read it$/);
     assert.match(closed.stderr, /hint: Let this user read the archive folder/);
   }
   const intact = await runCli(["verify", "--db", db, "--archives", folder], { wrapper });
@@ -395,8 +399,37 @@ Deno.test({
     wrapper: WITHOUT_READ_OVERRIDE!,
   });
   Deno.chmodSync(folder, 0o755);
-  assertCleanError(result, 1, /Cannot write to the archive folder ".*": Permission denied/);
+  assertCleanError(
+    result,
+    1,
+    /^audit-trail: error: Cannot write to the archive folder "(.*)": this user may not write in "\1"$/,
+  );
   assert.match(result.stderr, /hint: Nothing was archived\./);
   assert.equal(await fingerprint(db), unchanged);
   assert.deepEqual(filesIn(folder), [".audit_trail_archive.lock"]);
+});
+
+Deno.test({
+  name: "archive --to a folder that cannot be made: exit 1 saying so in words, nothing archived",
+  // /proc takes no new folder, whoever runs the test (root included).
+  ignore: Deno.build.os !== "linux",
+}, async () => {
+  await using dir = await tempDir();
+  const db = datedDatabase(dir.path, 10);
+  const unchanged = await fingerprint(db);
+  const result = await runCli([
+    "archive",
+    "--keep",
+    "0",
+    "--to",
+    "/proc/audit-archive",
+    "--db",
+    db,
+  ]);
+  assertCleanError(
+    result,
+    1,
+    /^audit-trail: error: Cannot write the archive in "\/proc\/audit-archive": the folder "\/proc\/audit-archive" does not exist$/,
+  );
+  assert.equal(await fingerprint(db), unchanged);
 });

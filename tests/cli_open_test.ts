@@ -266,7 +266,7 @@ Deno.test({
     assert.equal(
       result.stderr,
       `audit-trail: error: Cannot open the database "${path}"\n` +
-        "hint: Check that the path is right and that this user may read and write its folder.\n",
+        "hint: Check that the path is right and that this user may read and write the file and its folder.\n",
     );
     assert.equal(result.stdout, "");
   },

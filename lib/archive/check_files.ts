@@ -10,7 +10,7 @@
  * @module
  */
 import { hashFile } from "../bundle/files.ts";
-import { errorMessage } from "../errors.ts";
+import { notReadBecause } from "../errors.ts";
 import { workerScope } from "../worker_scope.ts";
 import { type ArchiveFileCheck, type ArchiveRange, checkArchiveFile } from "./file.ts";
 
@@ -117,7 +117,7 @@ async function checkFile(file: FileToCheck): Promise<FileCheck> {
     (await Deno.open(file.path, { read: true })).close();
   } catch (error) {
     if (error instanceof Deno.errors.NotFound) return { exists: false, check: null, hash: null };
-    return { exists: true, check: null, hash: null, unreadable: errorMessage(error) };
+    return { exists: true, check: null, hash: null, unreadable: notReadBecause(error) };
   }
   const check = checkArchiveFile(file.path, file.name, file.expected);
   const hash = check.failure ? null : await hashFile(file.path).catch(() => null);

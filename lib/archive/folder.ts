@@ -6,7 +6,7 @@
  * @module
  */
 import { join } from "node:path";
-import { AuditTrailError, DiskFullError, errorMessage } from "../errors.ts";
+import { AuditTrailError, DiskFullError, notWrittenBecause } from "../errors.ts";
 import type { Checkpoint } from "./checkpoint_list.ts";
 import { ARCHIVE_FILE_NAME, unnamedArchive } from "./file.ts";
 import type { AuditDatabase } from "../db.ts";
@@ -158,7 +158,8 @@ function folderError(dir: string, error: unknown): unknown {
   if (error instanceof DiskFullError) return new DiskFullError(dir, { cause: error });
   if (error instanceof AuditTrailError) return error;
   const code = (error as { code?: string }).code;
-  const message = errorMessage(error);
+  // In the folder's terms: the runtime's text names the system call and a temporary file.
+  const message = notWrittenBecause(error, dir);
   if (code === "ENOSPC" || code === "EDQUOT" || code === "EFBIG") {
     return new DiskFullError(dir, { cause: error });
   }

@@ -8,7 +8,7 @@
  */
 import { join } from "node:path";
 import type { AuditDatabase } from "../db.ts";
-import { AuditTrailError, errorMessage } from "../errors.ts";
+import { AuditTrailError, notReadBecause } from "../errors.ts";
 import type { ChainHead } from "../chain/seal.ts";
 import type { ChainFailure } from "../chain/classify.ts";
 import { type ChainVerifyResult, checkAnchor } from "../chain/walk.ts";
@@ -46,7 +46,7 @@ export function startArchives(dir: string, checkpoints: Checkpoint[]): ArchivesR
     // not read would otherwise make every archive look missing.
     for (const _ of Deno.readDirSync(dir)) break;
   } catch (error) {
-    throw new AuditTrailError(`Archive folder "${dir}" cannot be read: ${errorMessage(error)}`, {
+    throw new AuditTrailError(`Archive folder "${dir}" cannot be read: ${notReadBecause(error)}`, {
       hint: UNREAD_HINT,
     });
   }
@@ -217,7 +217,7 @@ async function checkUnnamed(
     try {
       Deno.openSync(path, { read: true }).close();
     } catch (error) {
-      throw unreadable(dir, file, errorMessage(error));
+      throw unreadable(dir, file, notReadBecause(error));
     }
     const { info, own, shared } = unnamedArchive(db, dir, checkpoints, file);
     const match = ARCHIVE_FILE_NAME.exec(file)!;
