@@ -18,12 +18,14 @@ import {
   expectAtMost,
   GLOBAL_OPTIONS,
   importOnDemand,
+  namedAsGiven,
   noteArchived,
   openCurrentDatabase,
   parseCommandArgs,
   requireValidText,
   resolveUser,
   splitAtName,
+  userOption,
 } from "./context.ts";
 import { countOf, parseCount } from "../lib/count.ts";
 
@@ -117,9 +119,13 @@ const SUBCOMMANDS: Record<string, Handler> = {
     requireValidText({ DESCRIPTION: positionals[0], "--user": values.user });
     const { startBatch } = await batchRun();
     using db = openCurrentDatabase(context);
-    const event = startBatch(db, positionals[0] ?? "", {
-      user: await resolveUser(context.io, values.user),
-    });
+    const user = await resolveUser(context.io, values.user);
+    let event;
+    try {
+      event = startBatch(db, positionals[0] ?? "", { user });
+    } catch (error) {
+      throw namedAsGiven(error, { details: "DESCRIPTION", user: userOption(values.user) });
+    }
     await printEvent(context, event, event.run_id!, {
       stored: `Batch ${event.run_id} was started (event ${event.audit_id} stored)`,
       what: "its run id",
@@ -145,10 +151,16 @@ const SUBCOMMANDS: Record<string, Handler> = {
       ? undefined
       : (await importOnDemand<typeof import("../lib/archive/read.ts")>("lib/archive/read.ts"))
         .batchStateWithArchives;
-    const event = endBatch(db, positionals[0], positionals[1] ?? "", {
-      user: await resolveUser(context.io, values.user),
-      archived: read && ((runId) => read(db, dir!, runId)),
-    });
+    const user = await resolveUser(context.io, values.user);
+    let event;
+    try {
+      event = endBatch(db, positionals[0], positionals[1] ?? "", {
+        user,
+        archived: read && ((runId) => read(db, dir!, runId)),
+      });
+    } catch (error) {
+      throw namedAsGiven(error, { details: "SUMMARY", user: userOption(values.user) });
+    }
     await printEvent(context, event, String(event.audit_id), {
       stored: `Batch ${event.run_id} was ended (event ${event.audit_id} stored)`,
       what: "its id",

@@ -14,7 +14,7 @@ import {
   requireDatabaseFile,
 } from "../lib/db.ts";
 import type { ArchivedRange } from "../lib/archive/checkpoint_list.ts";
-import { AuditTrailError, errorMessage, UsageError } from "../lib/errors.ts";
+import { AuditTrailError, errorMessage, EventRefusedError, UsageError } from "../lib/errors.ts";
 import type { SyncReader } from "../lib/ndjson.ts";
 import type { OutputFormat, TextSink } from "../lib/output.ts";
 import { requireCurrentSchema } from "../lib/schema.ts";
@@ -258,6 +258,26 @@ export function requireValidText(texts: Record<string, string | undefined>): voi
       );
     }
   }
+}
+
+/**
+ * An event refused for one of its fields, with the field named as the command line gave it
+ * (`names`: field → OPERATION, `--details`…): the library names it as an NDJSON line would.
+ * A field `names` leaves out (its value came from the environment) keeps the library's words.
+ */
+export function namedAsGiven(
+  error: unknown,
+  names: Record<string, string | undefined>,
+): unknown {
+  if (!(error instanceof EventRefusedError) || error.field === undefined) return error;
+  const name = names[error.field];
+  if (name === undefined) return error;
+  return new UsageError(`${name} ${error.problem}`, { hint: error.hint, cause: error });
+}
+
+/** How an event's user is named in a message: --user if given, else as the library names it. */
+export function userOption(given: string | undefined): string | undefined {
+  return given === undefined ? undefined : "--user";
 }
 
 /** Fails when `positionals` holds more than `max` values. */

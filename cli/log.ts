@@ -8,12 +8,14 @@ import {
   type CommandContext,
   expectAtMost,
   importOnDemand,
+  namedAsGiven,
   openCurrentDatabase,
   parseCommandArgs,
   type ParsedArgs,
   requireFormat,
   requireValidText,
   resolveUser,
+  userOption,
 } from "./context.ts";
 
 export const command: Command = {
@@ -110,11 +112,21 @@ async function logOne(
   expectAtMost("log", positionals, 1);
   const { io } = context;
   using db = openCurrentDatabase(context);
-  const event = logAuditEvent(db, {
-    operation: positionals[0],
-    details: values.details,
-    sku: values.sku,
-  }, defaults);
+  let event;
+  try {
+    event = logAuditEvent(db, {
+      operation: positionals[0],
+      details: values.details,
+      sku: values.sku,
+    }, defaults);
+  } catch (error) {
+    throw namedAsGiven(error, {
+      operation: "OPERATION",
+      details: "--details",
+      sku: "--sku",
+      user: userOption(values.user),
+    });
+  }
   const format = context.explicitFormat;
   const what = format === undefined ? "its id" : "its record";
   await acknowledge(`Event ${event.audit_id} was stored`, what, STORED_HINT, async () => {

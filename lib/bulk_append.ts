@@ -16,7 +16,7 @@ import {
   raisePageCache,
   tempTransaction,
 } from "./db.ts";
-import { InvalidInputError } from "./errors.ts";
+import { fieldProblem, InvalidInputError } from "./errors.ts";
 import {
   appendEvent,
   checkDefaults,
@@ -128,7 +128,11 @@ async function appendNumbered(
       stage.add(checkEvent(
         value,
         checkedDefaults,
-        (problem) => new InvalidInputError(line, problem, { unit, hint: NOTHING_STORED_HINT }),
+        (problem, field) =>
+          new InvalidInputError(line, fieldProblem(problem, field), {
+            unit,
+            hint: NOTHING_STORED_HINT,
+          }),
       ));
       staged++;
     }

@@ -35,6 +35,41 @@ export class InvalidInputError extends UsageError {
   }
 }
 
+/**
+ * An event (or the defaults of events) refused before anything was written. `field` names
+ * the field at fault, if one is, and `problem` says what is wrong with it, so that a command
+ * line can name its own argument or option (`--details`) where a program reads the field's.
+ */
+export class EventRefusedError extends UsageError {
+  /** The field at fault (`operation`, `details`, `sku`, `user`, `run_id`), if one is. */
+  readonly field?: string;
+  /** What is wrong, without the field's name when `field` is given. */
+  readonly problem: string;
+
+  constructor(problem: string, field?: string) {
+    super(fieldProblem(problem, field), {
+      hint: "Nothing was written. Correct it and run it again.",
+    });
+    this.field = field;
+    this.problem = problem;
+  }
+}
+
+/**
+ * A problem as an NDJSON line or a program states it: the field by its JSON name.
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { fieldProblem } from "./errors.ts";
+ * assert.equal(fieldProblem("must not be empty", "sku"), '"sku" must not be empty');
+ * assert.equal(fieldProblem("expected an object"), "expected an object");
+ * ```
+ */
+export function fieldProblem(problem: string, field?: string): string {
+  return field === undefined ? problem : `"${field}" ${problem}`;
+}
+
 /** The database file does not exist (and the command does not create one). */
 export class DatabaseNotFoundError extends AuditTrailError {
   /** The path that was looked for. */

@@ -6,7 +6,7 @@
  */
 import { CHAIN_SCHEMA_VERSION, type ChainTip, chainTip, sealEvents } from "./chain/seal.ts";
 import { appendTransaction, type AuditDatabase } from "./db.ts";
-import { DatabaseCorruptError, UsageError } from "./errors.ts";
+import { DatabaseCorruptError, EventRefusedError } from "./errors.ts";
 import { runIdProblem } from "./run_id.ts";
 import { schemaVersion } from "./schema.ts";
 import type { AuditEvent } from "./event_row.ts";
@@ -59,13 +59,17 @@ export interface CheckedEvent {
 }
 
 /**
- * Checks one event against SPEC's limits and fills in defaults. `fail` builds the error so
- * that command-line arguments and NDJSON lines can report problems in their own terms.
+ * Builds the error of an event's problem. When the problem is one field's, `field` names it
+ * and `problem` is what is wrong with it ("is 101 characters long…"), so that command-line
+ * arguments and NDJSON lines can report it in their own terms (`--details`, `"details"`).
  */
+export type EventFailure = (problem: string, field?: string) => Error;
+
+/** Checks one event against SPEC's limits and fills in defaults; `fail` builds the error. */
 export function checkEvent(
   input: unknown,
   defaults: EventDefaults,
-  fail: (problem: string) => Error,
+  fail: EventFailure,
 ): CheckedEvent {
   if (typeof input !== "object" || input === null || Array.isArray(input)) {
     const kind = input === null ? "null" : Array.isArray(input) ? "an array" : typeof input;
@@ -84,16 +88,17 @@ export function checkEvent(
   }
   const operation = record.operation;
   if (operation === undefined || operation === null) {
-    throw fail(`"operation" is missing`);
+    throw fail("is missing", "operation");
   }
-  if (typeof operation !== "string") throw fail(typeMessage("operation", operation));
-  if (operation.trim() === "") throw fail(`"operation" must not be empty`);
+  if (typeof operation !== "string") throw fail(typeMessage(operation), "operation");
+  if (operation.trim() === "") throw fail("must not be empty", "operation");
   checkLength("operation", operation, MAX_OPERATION_LENGTH, fail);
   const control = CONTROL_CHARACTER.exec(operation);
   if (control) {
     const code = control[0].charCodeAt(0).toString(16).toUpperCase().padStart(4, "0");
     throw fail(
-      `"operation" contains a control character (U+${code}); an operation is a name like ORDER_CONFIRMED`,
+      `contains a control character (U+${code}); an operation is a name like ORDER_CONFIRMED`,
+      "operation",
     );
   }
 
@@ -112,8 +117,8 @@ export function checkEvent(
 }
 
 /** The error of an event (or its defaults) refused before anything was written. */
-export function eventRefused(problem: string): UsageError {
-  return new UsageError(problem, { hint: "Nothing was written. Correct it and run it again." });
+export function eventRefused(problem: string, field?: string): EventRefusedError {
+  return new EventRefusedError(problem, field);
 }
 
 /** Checks the defaults given for events that leave fields out. */
@@ -130,20 +135,19 @@ export function checkDefaults(defaults: EventDefaults): EventDefaults {
 function optionalString(
   record: Record<string, unknown>,
   field: string,
-  fail: (problem: string) => Error,
+  fail: EventFailure,
 ): string | null {
   const value = record[field];
   if (value === undefined || value === null) return null;
-  if (typeof value !== "string") throw fail(typeMessage(field, value));
+  if (typeof value !== "string") throw fail(typeMessage(value), field);
   return value;
 }
 
-function checkName(field: string, value: string, fail: (problem: string) => Error) {
+function checkName(field: string, value: string, fail: EventFailure) {
   if (value === "") {
     throw fail(
-      `"${field}" must not be empty${
-        field === "sku" ? " (leave it out for events without a SKU)" : ""
-      }`,
+      `must not be empty${field === "sku" ? " (leave it out for events without a SKU)" : ""}`,
+      field,
     );
   }
   checkLength(field, value, MAX_NAME_LENGTH, fail);
@@ -153,28 +157,28 @@ function checkLength(
   field: string,
   value: string,
   limit: number,
-  fail: (problem: string) => Error,
+  fail: EventFailure,
 ) {
   // SQLite stores a NUL, but node:sqlite reads text back only up to it, and a lone surrogate
   // turns into U+FFFD on the way to UTF-8: either would change the event silently.
   if (value.includes("\0")) {
-    throw fail(`"${field}" contains a NUL character (\\u0000), which cannot be stored`);
+    throw fail("contains a NUL character (\\u0000), which cannot be stored", field);
   }
   if (!value.isWellFormed()) {
-    throw fail(`"${field}" contains an unpaired surrogate (\\ud800-\\udfff): not valid Unicode`);
+    throw fail("contains an unpaired surrogate (\\ud800-\\udfff): not valid Unicode", field);
   }
   // Code units are an upper bound on characters: count code points only when it matters.
   if (value.length <= limit) return;
   let characters = 0;
   for (const _ of value) characters++;
   if (characters > limit) {
-    throw fail(`"${field}" is ${characters} characters long; at most ${limit} are allowed`);
+    throw fail(`is ${characters} characters long; at most ${limit} are allowed`, field);
   }
 }
 
-function typeMessage(field: string, value: unknown): string {
+function typeMessage(value: unknown): string {
   const kind = Array.isArray(value) ? "an array" : typeof value;
-  return `"${field}" must be a string, got ${kind}`;
+  return `must be a string, got ${kind}`;
 }
 
 // --- appending events --------------------------------------------------------------------------
@@ -197,7 +201,7 @@ export const NOW_SQL = "strftime('%Y-%m-%dT%H:%M:%fZ', 'now')";
  * @param event The operation and optional details, SKU, user and run id.
  * @param defaults The user and run id for an event that gives none.
  * @returns The stored event, with its `audit_id` and `timestamp`.
- * @throws {UsageError} When a field is missing, empty, too long or of the wrong type, or the
+ * @throws {EventRefusedError} When a field is missing, empty, too long or of the wrong type, or the
  * database is closed.
  * @throws {DatabaseBusyError} When another connection kept the database locked for the busy
  * timeout.

@@ -91,25 +91,63 @@ Deno.test("CLI: unknown commands and options are usage errors (exit 2)", async (
   ]);
 });
 
-Deno.test("CLI: log refuses a missing, empty or over-long operation and over-long details", async () => {
+Deno.test("CLI: log refuses a missing, empty or over-long operation and over-long details, naming OPERATION or the option", async () => {
   await using dir = await tempDir();
   const db = migratedFile(dir.path);
   await expectRefused(db, [
     { args: ["log", "--db", db], code: 2, message: /Missing OPERATION/ },
     { args: ["log", "--db", db, "--sku", "SKU-1"], code: 2, message: /Missing OPERATION/ },
-    { args: ["log", "", "--db", db], code: 2, message: /"operation" must not be empty/ },
-    { args: ["log", "  ", "--db", db], code: 2, message: /"operation" must not be empty/ },
+    {
+      args: ["log", "", "--db", db],
+      code: 2,
+      message: /^audit-trail: error: OPERATION must not be empty$/,
+    },
+    {
+      args: ["log", "  ", "--db", db],
+      code: 2,
+      message: /^audit-trail: error: OPERATION must not be empty$/,
+    },
     {
       args: ["log", "O".repeat(101), "--db", db],
       code: 2,
-      message: /"operation" is 101 characters long; at most 100 are allowed/,
+      message: /^audit-trail: error: OPERATION is 101 characters long; at most 100 are allowed$/,
     },
     {
       args: ["log", "X", "--db", db, "--details", "d".repeat(65_537)],
       code: 2,
-      message: /"details" is 65537 characters long; at most 65536 are allowed/,
+      message:
+        /^audit-trail: error: --details is 65537 characters long; at most 65536 are allowed$/,
+    },
+    {
+      args: ["log", "X", "--db", db, "--sku", "s".repeat(257)],
+      code: 2,
+      message: /^audit-trail: error: --sku is 257 characters long; at most 256 are allowed$/,
+    },
+    {
+      args: ["batch", "start", "d".repeat(65_537), "--db", db],
+      code: 2,
+      message:
+        /^audit-trail: error: DESCRIPTION is 65537 characters long; at most 65536 are allowed$/,
+    },
+    {
+      args: ["batch", "end", "R1", "d".repeat(65_537), "--db", db],
+      code: 2,
+      message: /^audit-trail: error: SUMMARY is 65537 characters long; at most 65536 are allowed$/,
+    },
+    // From the environment rather than an option: the field keeps its own name.
+    {
+      args: ["log", "X", "--db", db],
+      code: 2,
+      message: /^audit-trail: error: "user" is 257 characters long; at most 256 are allowed$/,
+      options: { env: { AUDIT_TRAIL_USER: "u".repeat(257) } },
     },
   ]);
+  // Every one of them with the same hint.
+  const refused = await runMain(["log", "", "--db", db]);
+  assert.equal(
+    refused.stderr.split("\n")[1],
+    "hint: Nothing was written. Correct it and run it again.",
+  );
   // Exactly at the limits is accepted.
   const ok = await runCli(["log", "O".repeat(100), "--db", db, "--details", "d".repeat(65_536)]);
   assert.deepEqual(ok, { code: 0, stdout: "1\n", stderr: "" });
@@ -481,7 +519,7 @@ Deno.test("CLI: usage errors found by generated command lines each say what to w
     {
       args: ["batch", "start", "--user", "", "--db", db],
       code: 2,
-      message: /"user" must not be empty/,
+      message: /^audit-trail: error: --user must not be empty$/,
     },
     { args: ["batch", "end", "R1", "b".repeat(65_537), "--db", db], code: 2, message: /65537/ },
     { args: ["serve", "--db", db, "--host="], code: 2, message: /--host must not be empty/ },
