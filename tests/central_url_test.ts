@@ -136,6 +136,8 @@ Deno.test("parseCentralUrl() refuses what is not a central URL, never showing th
       ["not a url secret", /is not a URL/],
       ["postgres://u:secret@h:99999/d", /has port 99999: a port is 1 to 65535/],
       ["postgres://u:secret@h:0/d", /has port 0: a port is 1 to 65535/],
+      ["postgres://u:secret@h:5432x/d", /has port 5432x: a port is 1 to 65535$/],
+      ["postgres://u:secret@[::1]:x1/d", /has port x1: a port is 1 to 65535$/],
       [
         "postgres://u:secret@::1:5432/d",
         /IPv6 address without brackets: write it as \[ADDRESS\]:PORT/,

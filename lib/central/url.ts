@@ -155,9 +155,9 @@ export function parseCentralUrl(text: string, defaults: CentralDefaults = {}): C
     if (/^[0-9a-f:.]+$/i.test(host) && host.split(":").length > 2) {
       throw fail("has an IPv6 address without brackets: write it as [ADDRESS]:PORT");
     }
-    const port = /:(\d+)$/.exec(host)?.[1];
+    const port = /^(?:\[[^\]]*\]|[^:]*):([^:]*)$/.exec(host)?.[1];
     throw fail(
-      port !== undefined && Number(port) > 65535
+      port !== undefined && (!/^\d+$/.test(port) || Number(port) > 65535)
         ? `has port ${port}: a port is 1 to 65535`
         : "is not a URL",
     );
