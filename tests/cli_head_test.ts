@@ -77,6 +77,20 @@ Deno.test("CLI head of an empty log prints nothing on stdout and says why on std
   assert.deepEqual(JSON.parse(json.stdout), { audit_id: null, hash: null, anchor: null });
 });
 
+Deno.test("CLI verify --anchor on a log now empty says the log is empty, not that it ends at event 0", async () => {
+  await using dir = await tempDir();
+  const db = migratedFile(dir.path);
+  const before = await fingerprint(db);
+  const result = await runCli(["verify", "--anchor", `3:${"a".repeat(64)}`, "--db", db]);
+  assert.equal(result.code, 3, result.stderr);
+  assert.equal(
+    result.stderr.split("\n")[0],
+    "audit-trail: error: Tampering found: Event 3, the anchor, was deleted: the log is now empty, so the newest events are gone (deleted, or the database was restored from a copy older than the anchor)",
+  );
+  assert.equal(JSON.parse(result.stdout).failure.kind, "deleted");
+  assert.equal(await fingerprint(db), before);
+});
+
 Deno.test("CLI head of a log whose seals were removed is tampering (exit 3), never an empty log", async () => {
   await using dir = await tempDir();
   const db = migratedFile(dir.path);

@@ -150,11 +150,13 @@ export function checkAnchor(
   const id = anchor.audit_id;
   if (!row) {
     const newest = result.head?.audit_id ?? 0;
+    // An empty log has no "event 0" to end at.
+    const now = result.head ? `the log now ends at event ${newest}` : "the log is now empty";
     return {
       audit_id: id,
       kind: "deleted",
       message: id > newest
-        ? `Event ${id}, the anchor, was deleted: the log now ends at event ${newest}, so the newest events are gone (deleted, or the database was restored from a copy older than the anchor)`
+        ? `Event ${id}, the anchor, was deleted: ${now}, so the newest events are gone (deleted, or the database was restored from a copy older than the anchor)`
         : `Event ${id}, the anchor, was deleted: it is not in the chain any more`,
     };
   }
