@@ -196,6 +196,8 @@ export function notWrittenBecause(error: unknown, folder: string): string {
   if (error instanceof Deno.errors.NotADirectory) {
     return `a part of "${folder}" is a file, not a folder`;
   }
+  // Making the folder found a file of that name in its place.
+  if (error instanceof Deno.errors.AlreadyExists) return `"${folder}" is a file, not a folder`;
   if (error instanceof Deno.errors.PermissionDenied) {
     return `this user may not write in "${folder}"`;
   }

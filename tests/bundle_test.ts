@@ -824,6 +824,15 @@ Deno.test("CLI bundle into a folder that cannot be written fails at once with ex
     result.stderr,
     /hint: Choose another folder for the bundle, one this user may write to\. Give it with --output DIR\./,
   );
+  // --output naming the file itself: said in words, not as the runtime's "File exists".
+  const onFile = await runCli(["bundle", "--db", db, "--output", blocker]);
+  assert.equal(onFile.code, 1);
+  assert.equal(onFile.stdout, "");
+  assert.equal(
+    onFile.stderr.split("\n")[0],
+    `audit-trail: error: Cannot write the debug bundle to "${blocker}": "${blocker}" is a file, not a folder`,
+  );
+  assert.equal(await Deno.readTextFile(blocker), "");
 });
 
 Deno.test("CLI bundle rejects a bad --audit-limit and unknown arguments with exit 2", async () => {
