@@ -120,8 +120,8 @@ Deno.test("CLI: an operation with a control character is refused, alone and in -
       result.stderr,
       new RegExp(
         `^audit-trail: error: ${
-          stdin ? "Line 2: " : ""
-        }"operation" contains a control character \\(${code.replace("+", "\\+")}\\)`,
+          stdin ? 'Line 2: "operation"' : "OPERATION"
+        } contains a control character \\(${code.replace("+", "\\+")}\\)`,
       ),
       label,
     );
