@@ -422,6 +422,8 @@ Deno.test("CLI: a mistyped central URL never shows its password, whatever the mi
     ["postgres:u:hunter2@127.0.0.1:1/d", 2, /names no host/],
     ["u:hunter2@127.0.0.1:1/d", 2, /"u:\*\*\*@127\.0\.0\.1:1\/d" must start with postgres/],
     ["postgres://u:hunter2/127.0.0.1:1/d", 2, /"postgres:\/\/u:\*\*\*\/127\.0\.0\.1:1\/d"/],
+    // With no "@", USER:PASSWORD reads as HOST:PORT: the "port" is never shown.
+    ["postgres://u:hunter2/d", 2, /"postgres:\/\/u:\*\*\*\/d" is not a URL$/m],
     ["host=127.0.0.1 user=u password=hunter2", 2, /password=\*\*\*" is not a URL/],
     [
       "postgres://u@127.0.0.1:1/d?password=hunter2&ssl=1",

@@ -151,16 +151,17 @@ export function parseCentralUrl(text: string, defaults: CentralDefaults = {}): C
     url = new URL(parsable);
   } catch {
     // URL refuses these as it refuses anything else: say which part is wrong.
-    const host = /^[a-z][a-z0-9+.-]*:\/\/(?:[^/?#]*@)?([^/?#@]*)/i.exec(text.trim())?.[1] ?? "";
+    const authority = /^[a-z][a-z0-9+.-]*:\/\/(?:([^/?#]*)@)?([^/?#@]*)/i.exec(text.trim());
+    const host = authority?.[2] ?? "";
     if (/^[0-9a-f:.]+$/i.test(host) && host.split(":").length > 2) {
       throw fail("has an IPv6 address without brackets: write it as [ADDRESS]:PORT");
     }
     const port = /^(?:\[[^\]]*\]|[^:]*):([^:]*)$/.exec(host)?.[1];
-    throw fail(
-      port !== undefined && (!/^\d+$/.test(port) || Number(port) > 65535)
-        ? `has port ${port}: a port is 1 to 65535`
-        : "is not a URL",
-    );
+    // Without an "@", "USER:PASSWORD/…" reads as HOST:PORT: a port that is no number is then
+    // shown only when a user part stands apart, as it may be the password.
+    const shownPort = port !== undefined &&
+      (/^\d+$/.test(port) ? Number(port) > 65535 : authority?.[1] !== undefined);
+    throw fail(shownPort ? `has port ${port}: a port is 1 to 65535` : "is not a URL");
   }
   if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
     throw fail("must start with postgres://");
