@@ -215,6 +215,19 @@ Deno.test("verify --archives: a missing or changed archive is tampering (exit 3)
   assert.match(cut.stdout, /archive audit_archive_1_16\.db: events 1–16 NOT intact/);
   const nowhere = await runCli(["verify", "--db", db, "--archives", join(dir.path, "nowhere")]);
   assertCleanError(nowhere, 1, /Archive folder not found/);
+  // One archive file given for the folder, as query and verify both read it.
+  for (const command of [["verify"], ["query"]]) {
+    const oneFile = await runCli([...command, "--db", db, "--archives", file]);
+    assertCleanError(
+      oneFile,
+      1,
+      /^audit-trail: error: Archive folder ".*audit_archive_1_16\.db" is a file, not a folder$/,
+    );
+    assert.match(
+      oneFile.stderr,
+      /\nhint: Give the folder that holds the audit_archive_\*\.db files/,
+    );
+  }
 });
 
 Deno.test({

@@ -218,18 +218,20 @@ export function checkArchiveFile(
  * @throws {AuditTrailError} When it is not.
  */
 export function requireArchiveFolder(dir: string): void {
-  let isFolder = false;
+  let info: Deno.FileInfo | null = null;
   try {
-    isFolder = Deno.statSync(dir).isDirectory;
+    info = Deno.statSync(dir);
   } catch {
-    isFolder = false;
+    info = null;
   }
-  if (!isFolder) {
-    throw new AuditTrailError(`Archive folder not found: "${dir}"`, {
-      hint:
-        "Give the folder that holds the audit_archive_*.db files (by default archive/ beside the database).",
-    });
+  if (info?.isDirectory) return;
+  const hint =
+    "Give the folder that holds the audit_archive_*.db files (by default archive/ beside the database).";
+  // One archive file given for their folder: the folder is what is asked for.
+  if (info !== null) {
+    throw new AuditTrailError(`Archive folder "${dir}" is a file, not a folder`, { hint });
   }
+  throw new AuditTrailError(`Archive folder not found: "${dir}"`, { hint });
 }
 
 /**
