@@ -277,7 +277,7 @@ async function runCommand(
       stderr: "inherit",
     }).spawn();
   } catch (error) {
-    const message = error instanceof Deno.errors.NotFound
+    const message = error instanceof Deno.errors.NotFound && !exists(command.program)
       ? `Command not found: "${command.program}"`
       : `Could not start "${command.program}": ${notStartedBecause(error)}`;
     return { exit_code: 1, signal: state.received, error: message, duration_seconds: 0 };
@@ -294,7 +294,22 @@ function notStartedBecause(error: unknown): string {
   if (error instanceof Deno.errors.PermissionDenied) {
     return "it is a folder, or a file this user may not run as a program";
   }
+  // The file is there: what is missing is the interpreter its "#!" line names.
+  if (error instanceof Deno.errors.NotFound) {
+    return "the interpreter named on its first line (#!) is not installed";
+  }
   return errorMessage(error).replace(/^Failed to spawn '.*?': /, "");
+}
+
+/** Whether `program` names a file that is there (a bare name is looked up in PATH instead). */
+function exists(program: string): boolean {
+  if (!/[\\/]/.test(program)) return false;
+  try {
+    Deno.statSync(program);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /** The outcome in a few words, for messages: "exit code 3", "ended by SIGTERM". */

@@ -390,7 +390,11 @@ Deno.test("CLI batch exec of a command that does not exist exits 1 and still rec
   assert.equal(events[0].run_id, events[1].run_id);
 });
 
-Deno.test("CLI batch exec of a file that is no program, or of a folder, says so in words and records BATCH_END", async () => {
+Deno.test({
+  name:
+    "CLI batch exec of a file that is no program, a folder or a script without its interpreter says so in words and records BATCH_END",
+  ignore: Deno.build.os === "windows",
+}, async () => {
   await using dir = await tempDir();
   const db = migratedFile(dir.path);
   const notes = `${dir.path}/notes.txt`;
@@ -410,7 +414,19 @@ Deno.test("CLI batch exec of a file that is no program, or of a folder, says so 
     const end = JSON.parse(rows(db).at(-1)!.details as string);
     assert.equal(end.error, `Could not start "${program}": ${why}`);
   }
+  // A script there whose "#!" names a program that is not: the script is not "not found".
+  const script = `${dir.path}/count.sh`;
+  await Deno.writeTextFile(script, "#!/no/such/interpreter\necho counted\n");
+  await Deno.chmod(script, 0o755);
+  const orphan = await runCli(["batch", "exec", "--db", db, "--", script]);
+  assert.equal(orphan.code, 1, orphan.stderr);
+  assert.equal(
+    orphan.stderr.split("\n")[0],
+    `audit-trail: error: Could not start "${script}": the interpreter named on its first line (#!) is not installed`,
+  );
   assert.deepEqual(rows(db).map((e) => e.operation), [
+    "BATCH_START",
+    "BATCH_END",
     "BATCH_START",
     "BATCH_END",
     "BATCH_START",
