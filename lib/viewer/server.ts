@@ -363,10 +363,22 @@ function listenError(error: unknown, hostname: string, port: number): unknown {
       cause: error,
     });
   }
-  // A name that does not resolve: what listening failed with, in one line that names the
-  // address, rather than an unexpected failure.
+  // A name that does not resolve comes as a plain Error whose text is the resolver's.
+  if (error?.constructor === Error && isName(hostname)) {
+    return new AuditTrailError(
+      `Cannot listen on ${hostname}: no address of this computer is known by that name`,
+      { hint, cause: error },
+    );
+  }
+  // Anything else: what listening failed with, in one line that names the address, rather
+  // than an unexpected failure.
   return new AuditTrailError(`Cannot listen on ${hostname} port ${port}: ${errorMessage(error)}`, {
     hint,
     cause: error,
   });
+}
+
+/** Whether `host` is a name to look up rather than an IPv4 or IPv6 address. */
+function isName(host: string): boolean {
+  return !host.includes(":") && !/^\d+(\.\d+){3}$/.test(host);
 }
