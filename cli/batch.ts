@@ -467,6 +467,6 @@ async function printEvent(
 
 function missingRunId(sub: string): UsageError {
   return new UsageError(`Missing RUN_ID for batch ${sub}`, {
-    hint: "Use the id printed by `audit-trail batch start` (see `audit-trail batch list`).",
+    hint: "Use the id printed by audit-trail batch start (audit-trail batch list shows them).",
   });
 }

@@ -81,7 +81,7 @@ function resolveRunId(io: CliIo, given: string | undefined): string | null {
   const problem = fromEnv === undefined ? null : runIdProblem(fromEnv);
   if (problem) {
     throw new UsageError(`AUDIT_TRAIL_RUN_ID: ${problem}`, {
-      hint: "Unset it, or set it to a run id printed by `audit-trail batch start`.",
+      hint: "Unset it, or set it to a run id printed by audit-trail batch start.",
     });
   }
   return fromEnv ?? null;

@@ -53,7 +53,7 @@ export function validateRunId(runId: string): string {
   const problem = runIdProblem(runId);
   if (problem) {
     throw new UsageError(capitalize(problem), {
-      hint: "Use the id printed by `audit-trail batch start`, or 1-128 characters without spaces.",
+      hint: "Use the id printed by audit-trail batch start, or 1-128 characters without spaces.",
     });
   }
   return runId;

@@ -193,6 +193,18 @@ Deno.test("CLI: a run id with whitespace is refused wherever it is given", async
       message: /at most 128/,
     },
   ]);
+  // The hints name the command that prints a run id as every other hint names a command:
+  // plainly, without Markdown's backticks.
+  const hints = await Promise.all([
+    runMain(["log", "X", "--db", db, "--run-id", "run 1"]),
+    runMain(["log", "X", "--db", db], { env: { AUDIT_TRAIL_RUN_ID: "run 1" } }),
+    runMain(["batch", "end", "--db", db]),
+  ]);
+  assert.deepEqual(hints.map((result) => result.stderr.split("\n")[1]), [
+    "hint: Use the id printed by audit-trail batch start, or 1-128 characters without spaces.",
+    "hint: Unset it, or set it to a run id printed by audit-trail batch start.",
+    "hint: Use the id printed by audit-trail batch start (audit-trail batch list shows them).",
+  ]);
 });
 
 Deno.test("CLI: bad --limit, --offset, --order, --format, --since and --until values are usage errors", async () => {
