@@ -203,7 +203,7 @@ Deno.test("batch show --archives and query --archives: errors name the folder or
   assertCleanError(
     await runCli(["query", "--limit", "0", "--archives", folder, "--db", archived]),
     1,
-    /Archive audit_archive_1_55\.db cannot be read in/,
+    /^audit-trail: error: Archive audit_archive_1_55\.db cannot be read in ".*": it is not there$/,
   );
   Deno.copyFileSync(join(dir.path, "moved.db"), join(folder, "audit_archive_1_55.db"));
   // An empty folder name is a bad value, as for archive --to, whether or not it exists.

@@ -13,7 +13,7 @@
 import { join } from "node:path";
 import { type AuditDatabase, readSnapshot } from "../db.ts";
 import { requireCount } from "../count.ts";
-import { AuditTrailError, TamperingFoundError } from "../errors.ts";
+import { AuditTrailError, notReadBecause, TamperingFoundError } from "../errors.ts";
 import type { AuditEvent } from "../event_row.ts";
 import { type AuditLogFilter, DEFAULT_QUERY_LIMIT, getAuditLog, streamAuditLog } from "../query.ts";
 import { BATCH_END, type BatchReport, batchReport } from "../batch.ts";
@@ -178,7 +178,13 @@ export function openChecked(dir: string, checkpoint: Checkpoint): AuditDatabase 
     Deno.statSync(path);
     archive = openArchive(path);
   } catch (error) {
-    throw new AuditTrailError(`Archive ${checkpoint.file} cannot be read in "${dir}"`, {
+    // Not there, or not this user's to read, said as such; anything else is the file's own.
+    const why = error instanceof Deno.errors.NotFound
+      ? ": it is not there"
+      : error instanceof Deno.errors.PermissionDenied
+      ? `: ${notReadBecause(error)}`
+      : "";
+    throw new AuditTrailError(`Archive ${checkpoint.file} cannot be read in "${dir}"${why}`, {
       hint:
         "Give the folder that holds every archive file, and check them with audit-trail verify --archives DIR.",
       cause: error,
