@@ -527,21 +527,24 @@ export class CentralDivergenceError extends TamperingFoundError {
  * 10.0.0.5:5432`, `getaddrinfo ENOTFOUND db`) names a system call and an error constant.
  */
 function networkReason(
-  error: Error & PgError & { address?: string; port?: number; hostname?: string },
+  error: Error & PgError & { address?: unknown; port?: unknown; hostname?: unknown },
   host: string,
   port: number,
 ): string {
-  const at = hostAndPort(error.address ?? host, error.port ?? port);
+  // The runtime's socket errors carry the address they tried; the client's own errors carry
+  // others (a list of hosts): only a text and a number are taken from them.
+  const address = typeof error.address === "string" ? error.address : host;
+  const at = hostAndPort(address, typeof error.port === "number" ? error.port : port);
   switch (error.code) {
     case "ECONNREFUSED":
       return `nothing accepts connections at ${at}`;
     case "ENOENT":
-      return `no server is listening at ${error.address ?? host}`;
+      return `no server is listening at ${address}`;
     case "ENOTFOUND":
-      return `no computer is known by the name "${error.hostname ?? host}"`;
+      return `no computer is known by the name "${hostName(error.hostname, host)}"`;
     case "EAI_AGAIN":
       return `the name "${
-        error.hostname ?? host
+        hostName(error.hostname, host)
       }" could not be looked up (no network or name server)`;
     case "EHOSTUNREACH":
     case "ENETUNREACH":
@@ -557,6 +560,11 @@ function networkReason(
     default:
       return errorMessage(error);
   }
+}
+
+/** The name a lookup failed for, when the error carries it as text; else `host`. */
+function hostName(given: unknown, host: string): string {
+  return typeof given === "string" ? given : host;
 }
 
 /** `host:port`, an IPv6 address in brackets as in a URL; a Unix socket's folder alone. */
