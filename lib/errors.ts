@@ -42,7 +42,7 @@ export class InvalidInputError extends UsageError {
  */
 export class EventRefusedError extends UsageError {
   /** The field at fault (`operation`, `details`, `sku`, `user`, `run_id`), if one is. */
-  readonly field?: string;
+  readonly field: string | undefined;
   /** What is wrong, without the field's name when `field` is given. */
   readonly problem: string;
 

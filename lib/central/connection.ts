@@ -227,7 +227,9 @@ async function firstAnswering(
         failures.push(error as Error);
       }
     }
-    const each = failures.map((f, i) => networkReason(f, names[i], target.ports[i]));
+    const each = failures.map((f, i) =>
+      networkReason(f, names[i] ?? target.host, target.ports[i] ?? target.port)
+    );
     throw Object.assign(new Error(`no host accepted the connection (${each.join("; ")})`), {
       // Each host's reason is in the message already, in words.
       code: failures.every((f) => f.code === "CONNECT_TIMEOUT") ? "CONNECT_TIMEOUT" : "NO_HOST",
