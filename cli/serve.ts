@@ -15,6 +15,10 @@ every query filter in the address (so a view can be bookmarked or mailed), count
 operation, user and day, paging through any number of events, a page per batch, and CSV or
 JSON downloads of any filtered view. Stop it with Ctrl-C.
 
+The overview shows whether the audit chain is intact: the whole chain is checked once when
+the viewer starts (the pages answer meanwhile) and again each time "Verify chain" is opened;
+the overview names the last event checked, when, and the events logged since (not yet checked).
+
 It listens on this computer only (127.0.0.1) unless --host says otherwise. The database is
 opened read-only: nothing can be changed through the viewer.
 

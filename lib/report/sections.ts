@@ -25,8 +25,15 @@ export interface ChartLinks {
   user?(user: string): string | undefined;
 }
 
-/** Cards: events and their time span, batches, and the chain. */
-export function summaryCards(stats: AuditStats, chain: ChainVerdict | undefined): Html {
+/**
+ * Cards: events and their time span, batches, and the chain (`chain`'s verdict, or the card
+ * given as `chainShown`).
+ */
+export function summaryCards(
+  stats: AuditStats,
+  chain: ChainVerdict | undefined,
+  chainShown: Html | null = null,
+): Html {
   const archived = chain && !("error" in chain) && chain.archived_through !== null
     ? `; events up to ${chain.archived_through} archived, not counted`
     : "";
@@ -47,7 +54,7 @@ export function summaryCards(stats: AuditStats, chain: ChainVerdict | undefined)
       ? "no batch with both a start and an end"
       : `median duration ${formatDuration(batches.median_duration_seconds)}`
   }</div></div>
-${chain === undefined ? null : chainCard(chain)}
+${chain === undefined ? chainShown : chainCard(chain)}
 </section>`;
 }
 

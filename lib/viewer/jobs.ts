@@ -14,7 +14,7 @@ import { type TextSink, writeObject, writeRecords } from "../output.ts";
 import { type AuditLogFilter, getAuditLog, logIdEnds, writeQuery } from "../query.ts";
 import { batchOutline, batchTimeline, recentBatches } from "../batch_overview.ts";
 import { eventsPerDay, facetCounts, getStats } from "../stats.ts";
-import { batchesPage, batchPage, eventsPage, overviewPage, verifyPage } from "./pages.ts";
+import { batchesPage, batchPage, eventsPage, overviewPage } from "./pages.ts";
 import type { ViewerJob } from "./routes.ts";
 
 /** Columns of `batch list`, which `/api/batches` prints the same way. */
@@ -73,7 +73,8 @@ function filterFigures(db: AuditDatabase, filter: AuditLogFilter): FilterFigures
 
 /**
  * Runs `job` against `db`, writing the answer to `sink`. `source` is the database's name as
- * the pages show it; `path` its path as `/api/verify` reports it (as `verify` does).
+ * the pages show it; `path` its path. A walk of the chain (`verify`) answers its verdict as
+ * JSON, which the server keeps and shows (see `chain_status.ts`).
  */
 export async function runJob(
   db: AuditDatabase,
@@ -94,6 +95,7 @@ export async function runJob(
             getStats(db),
             recentBatches(db, { limit: 10 }),
             archivedReach(db, {}),
+            { ...job.chain, lastId: logIdEnds(db).last },
           ),
       );
       return await sink.write(page);
@@ -153,9 +155,8 @@ export async function runJob(
     case "stats":
       return await writeObject(sink, getStats(db, job.options), "json");
     case "verify": {
-      const result = await verifyChain(db);
-      if (job.page) return await sink.write(verifyPage(source, result));
-      return await writeObject(sink, { database: context.path, ...result }, "json");
+      // The server answers with the page or the JSON (see `chain_status.ts`).
+      return await sink.write(JSON.stringify(await verifyChain(db)));
     }
   }
 }

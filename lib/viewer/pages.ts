@@ -7,6 +7,7 @@
  */
 import type { ArchivedRange } from "../archive/checkpoint_list.ts";
 import type { ChainVerifyResult } from "../chain/mod.ts";
+import type { ChainStatus } from "./chain_status.ts";
 import type { AuditEvent } from "../event_row.ts";
 import type { AuditLogFilter } from "../query.ts";
 import { barChart, type ChartItem, columnChart, periodUnit, timeSeries } from "../report/charts.ts";
@@ -104,18 +105,99 @@ function frame(source: string, title: string, body: HtmlValue): string {
   }, "linked");
 }
 
-/** `/`: the figures and charts of the whole log, and the latest batches. */
+/** The chain's status on the overview, with the newest event's id when the page was read. */
+export type OverviewChain = ChainStatus & { lastId: number | null };
+
+/** `HH:MM UTC, YYYY-MM-DD` of a stored time. */
+function checkedAt(time: string): string {
+  return `${time.slice(11, 16)} UTC, ${time.slice(0, 10)}`;
+}
+
+/**
+ * The chain's card on the overview: the verdict of the last walk, which events it covered
+ * and when, the events logged since (not yet checked), or that a walk is under way. Tampering
+ * shows here, not only on the chain's page.
+ */
+export function chainStatusCard(chain: OverviewChain): Html {
+  const { last, running, lastId } = chain;
+  const again = running ? " Being checked again now: reload to see the verdict." : "";
+  const verifyLink = (text: string) => markup`<a href="/verify">${text}</a>`;
+  const card = (figure: Html, sub: HtmlValue, bad = false) =>
+    markup`<div class="${
+      bad ? "card error" : "card"
+    }" id="chain"><div>Audit chain</div>${figure}<div class="sub">${sub}</div></div>`;
+  if (last === null) {
+    return card(
+      markup`<div class="figure">${running ? "being checked" : "not checked"}</div>`,
+      running
+        ? "Every seal is being recomputed now (a million events take a few seconds): reload to see the verdict."
+        : markup`The chain was not checked: ${verifyLink("check it now")}.`,
+    );
+  }
+  if ("error" in last) {
+    return card(
+      markup`<div class="figure bad">not checked</div>`,
+      markup`The check at ${checkedAt(last.checked_at)} failed: ${last.error} ${
+        verifyLink("Try again")
+      }.${again}`,
+      true,
+    );
+  }
+  const { result } = last;
+  if (result.failure) {
+    return card(
+      markup`<div class="figure bad">TAMPERED</div>`,
+      markup`First bad event: audit_id ${result.failure.audit_id}. ${result.failure.message} Checked at ${
+        checkedAt(last.checked_at)
+      }. ${verifyLink("See the chain's page")}.${again}`,
+      true,
+    );
+  }
+  const headId = result.head?.audit_id ?? null;
+  const covered = headId === null
+    ? "no events to check"
+    : `up to event ${headId} (${formatCountOf(result.events_checked, "seal")})`;
+  const removed = lastId !== null && headId !== null && lastId < headId ||
+    lastId === null && headId !== null;
+  const since = lastId !== null && (headId === null || lastId > headId)
+    ? markup` Events after ${
+      headId ?? "it"
+    } (up to ${lastId}) were logged since: not yet checked. ${verifyLink("Check them now")}.`
+    : null;
+  return card(
+    markup`<div class="figure ${removed ? "bad" : "good"}">${
+      removed ? "CHECK AGAIN" : "intact"
+    }</div>`,
+    markup`${covered}, checked at ${checkedAt(last.checked_at)}.${
+      removed
+        ? markup` <span class="bad">The log now ends ${
+          lastId === null ? "with no event" : `at event ${lastId}`
+        }, before the event the check reached: events were removed from its end, or the file was replaced.</span> ${
+          verifyLink("Check again")
+        }.`
+        : null
+    }${since}${
+      result.append_only
+        ? null
+        : markup` <span class="bad">The append-only triggers are missing.</span>`
+    }${again}`,
+    removed || !result.append_only,
+  );
+}
+
+/** `/`: the figures and charts of the whole log, the chain's status, and the latest batches. */
 export function overviewPage(
   source: string,
   stats: AuditStats,
   batches: BatchOutline[],
-  archived: ArchivedRange | null = null,
+  archived: ArchivedRange | null,
+  chain: OverviewChain,
 ): string {
   return frame(
     source,
     "Audit log",
     markup`${searchForm({})}
-${summaryCards(stats, undefined)}
+${summaryCards(stats, undefined, chainStatusCard(chain))}
 ${archivedNote(archived, "query")}
 ${chartSections(stats, CHART_LINKS)}
 <section><h2>Latest batches</h2>${batchTable(batches, linker({}))}

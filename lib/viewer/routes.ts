@@ -7,6 +7,7 @@
  */
 import { parseCount } from "../count.ts";
 import { UsageError } from "../errors.ts";
+import type { ChainStatus } from "./chain_status.ts";
 import type { AuditLogFilter } from "../query.ts";
 import { checkTimeRange, filterFromOptions, type QueryOptionName } from "../query_options.ts";
 import { DEFAULT_STATS_TOP, type StatsOptions } from "../stats.ts";
@@ -28,12 +29,17 @@ export const FILTER_PARAMS = [
 
 /** What a request asks the database for; run in a worker (see `jobs.ts`). */
 export type ViewerJob =
-  | { kind: "overview" }
+  | { kind: "overview"; chain: ChainStatus }
   | { kind: "events_page"; filter: AuditLogFilter; params: Record<string, string> }
   | { kind: "records"; filter: AuditLogFilter; format: "json" | "ndjson" | "csv" }
   | { kind: "batches"; limit: number; page: boolean }
   | { kind: "batch"; runId: string; page: boolean }
   | { kind: "stats"; options: StatsOptions }
+  /**
+   * Walks the chain; the worker sends the verdict (`ChainVerifyResult` as JSON), which the
+   * server keeps for the overview and shares among the requests that came during the walk
+   * (see `chain_status.ts`), answering each with the chain's page (`page`) or its JSON.
+   */
   | { kind: "verify"; page: boolean };
 
 /** How the answer to a job is sent. */
@@ -70,7 +76,10 @@ export function routeOf(url: URL): JobRoute | AssetRoute | null {
   const path = url.pathname;
   if (path === "/assets/style.css") return only(url, [], { asset: "style" });
   if (path === "/assets/app.js") return only(url, [], { asset: "script" });
-  if (path === "/") return only(url, [], page({ kind: "overview" }));
+  if (path === "/") {
+    // The chain's status is the server's to fill in (see `chain_status.ts`).
+    return only(url, [], page({ kind: "overview", chain: { last: null, running: false } }));
+  }
   if (path === "/events") {
     const params = readParams(url, FILTER_PARAMS, true);
     const filter = eventFilter(params);
@@ -137,7 +146,10 @@ export function routeOf(url: URL): JobRoute | AssetRoute | null {
   if (path === "/verify" || path === "/api/verify") {
     readParams(url, [], false);
     const isPage = path === "/verify";
-    return { ...(isPage ? page : api)({ kind: "verify", page: isPage }), limit: "long" };
+    return {
+      ...(isPage ? page : api)({ kind: "verify", page: isPage }),
+      limit: "long",
+    };
   }
   return null;
 }

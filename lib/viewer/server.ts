@@ -12,13 +12,23 @@
  * @module
  */
 import { basename } from "node:path";
+import type { ChainVerifyResult } from "../chain/mod.ts";
 import { type AuditDatabase, openDatabase } from "../db.ts";
 import { AuditTrailError, errorMessage, UsageError } from "../errors.ts";
+import { writeObject } from "../output.ts";
 import { requireCurrentSchema } from "../schema.ts";
 import { STYLESHEET, TABLE_FILTER_SCRIPT } from "../report/assets.ts";
 import { VIEWER_CSP } from "../report/page.ts";
-import { errorPage } from "./pages.ts";
-import { JobError, type JobPieces, TimeLimitError, ViewerBusyError, WorkerPool } from "./pool.ts";
+import { ChainWatch } from "./chain_status.ts";
+import { errorPage, verifyPage } from "./pages.ts";
+import {
+  JobError,
+  type JobPieces,
+  RequestAbandonedError,
+  TimeLimitError,
+  ViewerBusyError,
+  WorkerPool,
+} from "./pool.ts";
 import { type JobRoute, routeOf } from "./routes.ts";
 
 /** Options of {@linkcode startViewer}. */
@@ -51,6 +61,8 @@ export interface RunningViewer extends AsyncDisposable {
   finished: Promise<void>;
   /** Stops the server and its workers. */
   close(): Promise<void>;
+  /** The chain's checks: their verdict, and how many were started. */
+  chain: ChainWatch;
 }
 
 /** The default port: "84" for audit, "70" for the seventies' first audit trails. */
@@ -86,6 +98,7 @@ export async function startViewer(options: ViewerOptions): Promise<RunningViewer
     source,
     size: options.workers ?? 2,
   });
+  const chain = new ChainWatch(() => walkChain(pool, verifyLimitMs));
   const stop = new AbortController();
   options.signal?.addEventListener("abort", () => stop.abort(), { once: true });
   let server: Deno.HttpServer<Deno.NetAddr>;
@@ -102,6 +115,8 @@ export async function startViewer(options: ViewerOptions): Promise<RunningViewer
         pool,
         source,
         hosts,
+        chain,
+        path: options.database,
         limits: { normal: timeLimitMs, stream: timeLimitMs, long: verifyLimitMs },
       }));
   } catch (error) {
@@ -121,6 +136,9 @@ export async function startViewer(options: ViewerOptions): Promise<RunningViewer
     )
     : null;
   const finished = server.finished.finally(() => pool.close());
+  // In the background: the address is printed and pages answered while the chain is walked;
+  // a failure is the overview's to show.
+  chain.check().catch(() => {});
   const close = async () => {
     stop.abort();
     await finished;
@@ -132,8 +150,16 @@ export async function startViewer(options: ViewerOptions): Promise<RunningViewer
     loopback,
     finished,
     close,
+    chain,
     [Symbol.asyncDispose]: close,
   };
+}
+
+/** Walks the whole chain on a worker of the pool. */
+async function walkChain(pool: WorkerPool, limitMs: number): Promise<ChainVerifyResult> {
+  const pieces = await pool.run({ kind: "verify", page: false }, limitMs);
+  while (await pieces.next() !== null) { /* nothing more is sent; this frees the worker */ }
+  return JSON.parse(pieces.first);
 }
 
 interface HandlerContext {
@@ -141,6 +167,9 @@ interface HandlerContext {
   source: string;
   /** The Host headers answered; `null` answers any. */
   hosts: Set<string> | null;
+  chain: ChainWatch;
+  /** The database's path, as `/api/verify` names it (as `verify` does). */
+  path: string;
   limits: Record<JobRoute["limit"], number>;
 }
 
@@ -214,9 +243,39 @@ async function handle(request: Request, context: HandlerContext): Promise<Respon
       },
     });
   }
+  if (route.job.kind === "verify") {
+    let result: ChainVerifyResult;
+    try {
+      result = await untilAborted(context.chain.check(), request.signal);
+    } catch (error) {
+      const [status, message, hint] = described(error);
+      return fail(status, message, hint);
+    }
+    let text = "";
+    if (route.job.page) text = verifyPage(context.source, result);
+    else {
+      await writeObject(
+        {
+          write: (piece) => Promise.resolve(void (text += piece)),
+        },
+        { database: context.path, ...result },
+        "json",
+      );
+    }
+    return new Response(request.method === "HEAD" ? null : text, {
+      headers: {
+        ...SECURITY_HEADERS,
+        "content-type": route.contentType,
+        "cache-control": "no-store",
+      },
+    });
+  }
+  const job = route.job.kind === "overview"
+    ? { ...route.job, chain: context.chain.status }
+    : route.job;
   let pieces: JobPieces;
   try {
-    pieces = await context.pool.run(route.job, context.limits[route.limit], request.signal);
+    pieces = await context.pool.run(job, context.limits[route.limit], request.signal);
   } catch (error) {
     const [status, message, hint] = described(error);
     return fail(status, message, hint);
@@ -249,6 +308,16 @@ async function handle(request: Request, context: HandlerContext): Promise<Respon
     return new Response(null, { headers });
   }
   return new Response(streamed(pieces, context.limits.stream), { headers });
+}
+
+/** `promise`, or a rejection as soon as `signal` aborts (the client left; the work goes on). */
+function untilAborted<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new RequestAbandonedError());
+  return new Promise<T>((resolve, reject) => {
+    const abandoned = () => reject(new RequestAbandonedError());
+    signal.addEventListener("abort", abandoned, { once: true });
+    promise.then(resolve, reject).finally(() => signal.removeEventListener("abort", abandoned));
+  });
 }
 
 /**
