@@ -44,7 +44,7 @@ Deno.test("The report opened from file:// shows its charts and table, and filter
     "its script ran",
   );
   assert.ok((page.dom.match(/<rect class="bar"/g) ?? []).length >= 3 + 7 + 3, "charts drawn");
-  assert.match(page.dom, /<h2>Events per day \(UTC\)<\/h2><svg class="chart"/);
+  assert.match(page.dom, /<h2>Events per day \(UTC\)<\/h2><svg class="chart wide"/);
   assertInert(page);
 
   // `#filter=` fills the box as typing would: every word must be in a row.

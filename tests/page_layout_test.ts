@@ -12,6 +12,7 @@ import { dumpDom, evaluateIn, type Layout } from "./browser.ts";
 import { runCli, tempDir } from "./helpers.ts";
 import { logAuditEvents, migrate, openDatabase } from "./internals.ts";
 import { viewerFixture } from "./viewer_fixture.ts";
+import { insertRaw } from "./fixtures.ts";
 import { columnChart } from "../lib/report/charts.ts";
 import { markup } from "../lib/report/html.ts";
 import { renderPage } from "../lib/report/page.ts";
@@ -320,5 +321,73 @@ Deno.test("A printed report wraps a time between its date and its time of day, n
       lines.every((line) => /^(\d{4}-\d\d-\d\d)?( ?\d\d:\d\d:\d\d)?$/.test(line)),
       JSON.stringify(lines),
     );
+  }
+});
+
+/**
+ * Of each chart shown: its class, the smallest of its texts as rendered (font size times the
+ * scale the SVG is drawn at, in CSS pixels), the pairs of its axis labels that overlap, and
+ * the texts that reach past its edges.
+ */
+const CHART_TEXT = `[...document.querySelectorAll("svg.chart")]
+  .filter((svg) => svg.getBoundingClientRect().width > 0)
+  .map((svg) => {
+    const texts = [...svg.querySelectorAll("text")];
+    const sizes = texts.map((t) => parseFloat(getComputedStyle(t).fontSize) * t.getScreenCTM().a);
+    const boxes = [...svg.querySelectorAll("text.axis")].map((t) => t.getBoundingClientRect());
+    let overlaps = 0;
+    boxes.forEach((a, i) => boxes.slice(i + 1).forEach((b) => {
+      if (a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1) overlaps++;
+    }));
+    const edge = svg.getBoundingClientRect();
+    const outside = texts.filter((t) => {
+      const b = t.getBoundingClientRect();
+      return b.left < edge.left - 0.5 || b.right > edge.right + 0.5;
+    }).map((t) => t.textContent);
+    return {
+      kind: svg.getAttribute("class"),
+      smallest: Math.round(Math.min(...sizes) * 10) / 10,
+      overlaps,
+      outside,
+    };
+  })`;
+
+Deno.test("Chart labels read at 11 px or more on a phone 390 wide, keep their size at 1366 and 1920, and print once", async () => {
+  await using dir = await tempDir();
+  const db = join(dir.path, "app.db");
+  {
+    using handle = openDatabase(db, { create: true });
+    migrate(handle);
+    // 90 days of events, with long names in the bar charts.
+    for (let i = 0; i < 90; i++) {
+      const day = new Date(Date.UTC(2026, 8, 1) + i * 86_400_000).toISOString();
+      for (let j = 0; j <= i % 5; j++) {
+        insertRaw(handle, day, `OPERATION_${(i + j) % 12}`, {
+          sku: `SKU-${i % 30}-WITH-A-LONG-NAME`,
+          user: `user.with.a.long.name.${j}`,
+        });
+      }
+    }
+  }
+  await using viewer = await startViewer({ database: db, port: 0 });
+  type Seen = { kind: string; smallest: number; overlaps: number; outside: string[] }[];
+  for (const url of [await report(dir.path, db), viewer.url, `${viewer.url}events`]) {
+    for (const width of [390, 1366, 1920]) {
+      const charts = await evaluateIn<Seen>(url, CHART_TEXT, { width, height: 844 });
+      assert.ok(charts.length >= 1, `${url} at ${width}`);
+      const kind = width === 390 ? "narrow" : "wide";
+      for (const chart of charts) {
+        assert.match(chart.kind, new RegExp(`\\b${kind}\\b`), `${url} at ${width}`);
+        // On the phone at least 11 px; wide, the bar charts three abreast stay about 12.
+        const least = width === 390 ? 11 : 10.5;
+        assert.ok(chart.smallest >= least, `${url} at ${width}: ${JSON.stringify(chart)}`);
+        assert.equal(chart.overlaps, 0, `${url} at ${width}: ${JSON.stringify(chart)}`);
+        assert.deepEqual(chart.outside, [], `${url} at ${width}: ${JSON.stringify(chart)}`);
+      }
+    }
+    // On paper each chart once, as drawn wide.
+    const printed = await evaluateIn<Seen>(url, CHART_TEXT, { width: 718, media: "print" });
+    assert.ok(printed.length >= 1);
+    assert.ok(printed.every((chart) => /\bwide\b/.test(chart.kind)), JSON.stringify(printed));
   }
 });

@@ -431,20 +431,25 @@ Deno.test({
     const fifo = join(dir.path, "pipe");
     assert.ok((await new Deno.Command("mkfifo", { args: [fifo] }).output()).success);
     // Open for reading and writing, so that neither this open nor the report's waits for the
-    // other end; the pipe's buffer holds the whole small report.
+    // other end; read while the report writes, so a report larger than the pipe's buffer (64 KB
+    // on Linux) is not left waiting.
     using reader = await Deno.open(fifo, { read: true, write: true });
+    const reading = (async () => {
+      let page = "";
+      const buffer = new Uint8Array(65536);
+      const decoder = new TextDecoder();
+      while (!page.endsWith("</html>\n")) {
+        const n = await reader.read(buffer);
+        if (n === null) break;
+        page += decoder.decode(buffer.subarray(0, n), { stream: true });
+      }
+      return page;
+    })();
     const made = await runCli(["report", "--output", fifo, "--db", path]);
     assert.equal(made.code, 0, made.stderr);
     assert.equal(made.stdout, `${fifo}\n`);
     assert.ok((await Deno.lstat(fifo)).isFifo, "the pipe is still a pipe");
-    let page = "";
-    const buffer = new Uint8Array(65536);
-    const decoder = new TextDecoder();
-    while (!page.endsWith("</html>\n")) {
-      const n = await reader.read(buffer);
-      if (n === null) break;
-      page += decoder.decode(buffer.subarray(0, n), { stream: true });
-    }
+    const page = await reading;
     assert.match(page, /^<!DOCTYPE html>[\s\S]*SKU-1001[\s\S]*<\/html>\n$/);
     assert.deepEqual(
       [...Deno.readDirSync(dir.path)].map((e) => e.name).filter((n) => n.includes("partial")),

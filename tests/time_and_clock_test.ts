@@ -78,7 +78,7 @@ Deno.test("the viewer's charts say that their days are UTC days", async () => {
     assert.match(overview, /<h2>Events per day \(UTC\)<\/h2>/);
     const events = await (await fetch(new URL("/events?operation=ORDER_CONFIRMED", url))).text();
     assert.match(events, /aria-label="Matching events per day \(UTC\)"/);
-    assert.match(events, /<h3>Matching events per day \(UTC\)<\/h3><svg class="chart"/);
+    assert.match(events, /<h3>Matching events per day \(UTC\)<\/h3><svg class="chart wide"/);
     // 00:00:00 and 23:59:59 UTC of the 16th: one day in UTC, two in Chatham.
     assert.match(events, /aria-label="2026-02-16: 2 events"/);
   });
@@ -264,7 +264,7 @@ Deno.test("the report and the viewer show a batch whose clock went back with no 
     assert.doesNotMatch(timeline, /<svg/);
     assert.match(timeline, /No timeline: the clock was set back while this batch ran/);
     const fine = await (await fetch(new URL("/batches/run_fine", url))).text();
-    assert.match(fine.split("<h2>Timeline</h2>")[1], /^<svg class="chart"/);
+    assert.match(fine.split("<h2>Timeline</h2>")[1], /^<svg class="chart wide"/);
     const list = await (await fetch(new URL("/batches", url))).text();
     assert.match(list, />unknown<\/td>/);
   });

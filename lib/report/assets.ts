@@ -42,6 +42,14 @@ section h2 { font-size: 16px; margin: 0 0 8px; }
 .chart text { font: 12px system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif;
   fill: var(--ink); }
 .chart text.axis { fill: var(--muted); font-size: 11px; }
+/* Each chart is drawn wide and narrow (charts.ts): a phone shows the narrow one, about as wide
+   as it is drawn, so its labels keep their size instead of shrinking with the picture. */
+.chart.narrow { display: none; }
+@media screen and (max-width: 700px) {
+  .chart.wide { display: none; }
+  .chart.narrow { display: block; max-width: 520px; }
+  .chart.narrow text.axis { font-size: 12px; }
+}
 .more, .empty, .note { color: var(--muted); margin: 6px 0 0; }
 table { border-collapse: collapse; width: 100%; font-size: 13px; }
 th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--line);
