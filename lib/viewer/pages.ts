@@ -147,9 +147,9 @@ export function chainStatusCard(chain: OverviewChain): Html {
   if (result.failure) {
     return card(
       markup`<div class="figure bad">TAMPERED</div>`,
-      markup`First bad event: audit_id ${result.failure.audit_id}. ${result.failure.message} Checked at ${
-        checkedAt(last.checked_at)
-      }. ${verifyLink("See the chain's page")}.${again}`,
+      markup`First bad event: audit_id ${result.failure.audit_id}. ${
+        result.failure.message.replace(/\.?$/, ".")
+      } Checked at ${checkedAt(last.checked_at)}. ${verifyLink("See the chain's page")}.${again}`,
       true,
     );
   }
