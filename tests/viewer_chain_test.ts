@@ -7,6 +7,7 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { type RunningViewer, startViewer } from "../lib/viewer/server.ts";
 import { chainStatusCard } from "../lib/viewer/pages.ts";
@@ -148,6 +149,29 @@ Deno.test("Events removed from the end after the check make the overview say so"
   assert.match(card, /The log now ends at event 5, before the event the check reached/);
 });
 
+Deno.test("A database file replaced after the check makes the overview say its verdict was of another file", async () => {
+  await using dir = await tempDir();
+  const path = viewerFixture(dir.path);
+  const restored = join(dir.path, "restored");
+  await Deno.mkdir(restored);
+  // A backup put in its place, as a restore does: renamed over the served file; tampered.
+  const backup = viewerFixture(restored);
+  tamper(
+    backup,
+    "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET details = 'forged' WHERE audit_id = 3",
+  );
+  await using viewer = await startViewer({ database: path, port: 0 });
+  await settled(viewer);
+  await Deno.rename(backup, path);
+  for (let i = 0; i < 2; i++) {
+    const card = chainCardText(await page(viewer, "/"));
+    assert.match(card, /CHECK AGAIN The database file was replaced after the check at/, card);
+    assert.doesNotMatch(card, /intact/);
+  }
+  await page(viewer, "/verify");
+  assert.match(chainCardText(await page(viewer, "/")), /TAMPERED/);
+});
+
 Deno.test("The chain card says a check is under way, and keeps the last verdict while one runs", () => {
   const text = (html: { toString(): string }) => html.toString().replace(/<[^>]*>/g, " ");
   assert.match(
@@ -168,6 +192,7 @@ Deno.test("The chain card says a check is under way, and keeps the last verdict 
         archives: null,
         warnings: [],
       },
+      file: null,
     },
     running: true,
     lastId: 12,

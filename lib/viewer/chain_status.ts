@@ -12,10 +12,26 @@
 import type { ChainVerifyResult } from "../chain/mod.ts";
 import { AuditTrailError, errorMessage } from "../errors.ts";
 
+/** What a walk answers: its verdict, and which file it walked (`null`: cannot tell). */
+export interface ChainWalk {
+  result: ChainVerifyResult;
+  file: string | null;
+}
+
 /** The verdict of one walk of the chain, or why there is none. */
 export type ChainCheck =
-  | { checked_at: string; result: ChainVerifyResult }
+  | { checked_at: string; result: ChainVerifyResult; file: string | null }
   | { checked_at: string; error: string };
+
+/**
+ * Whether the file the path names now is not the one the last walk checked (a backup restored
+ * over it): that walk's verdict says nothing of it.
+ */
+export function replacedSince(status: ChainStatus, file: string | null | undefined): boolean {
+  const last = status.last;
+  return last !== null && "result" in last && last.file !== null && file != null &&
+    last.file !== file;
+}
 
 /** What the overview is told: the latest verdict, and whether a walk is under way. */
 export interface ChainStatus {
@@ -27,13 +43,13 @@ export interface ChainStatus {
 
 /** The server's record of the chain's walks. */
 export class ChainWatch {
-  #walk: () => Promise<ChainVerifyResult>;
+  #walk: () => Promise<ChainWalk>;
   #last: ChainCheck | null = null;
   #running: Promise<ChainVerifyResult> | null = null;
   #checks = 0;
 
   /** `walk` walks the whole chain (on a worker) and answers its verdict. */
-  constructor(walk: () => Promise<ChainVerifyResult>) {
+  constructor(walk: () => Promise<ChainWalk>) {
     this.#walk = walk;
   }
 
@@ -57,8 +73,8 @@ export class ChainWatch {
     this.#checks++;
     const checked_at = new Date().toISOString();
     const walk = this.#walk().then(
-      (result) => {
-        this.#last = { checked_at, result };
+      ({ result, file }) => {
+        this.#last = { checked_at, result, file };
         return result;
       },
       (error) => {

@@ -16,6 +16,7 @@ import { batchOutline, batchTimeline, recentBatches } from "../batch_overview.ts
 import { eventsPerDay, facetCounts, getStats } from "../stats.ts";
 import { batchesPage, batchPage, eventsPage, overviewPage } from "./pages.ts";
 import type { ViewerJob } from "./routes.ts";
+import { type ChainWalk, replacedSince } from "./chain_status.ts";
 
 /** Columns of `batch list`, which `/api/batches` prints the same way. */
 const BATCH_COLUMNS = ["run_id", "event_count", "start_time", "end_time", "duration_seconds"];
@@ -73,14 +74,15 @@ function filterFigures(db: AuditDatabase, filter: AuditLogFilter): FilterFigures
 
 /**
  * Runs `job` against `db`, writing the answer to `sink`. `source` is the database's name as
- * the pages show it; `path` its path. A walk of the chain (`verify`) answers its verdict as
- * JSON, which the server keeps and shows (see `chain_status.ts`).
+ * the pages show it; `path` its path; `file` which file that is now (device and inode, see
+ * `worker.ts`). A walk of the chain (`verify`) answers its verdict and `file` as JSON, which
+ * the server keeps and shows (see `chain_status.ts`).
  */
 export async function runJob(
   db: AuditDatabase,
   job: ViewerJob,
   sink: TextSink,
-  context: { source: string; path: string },
+  context: { source: string; path: string; file?: string | null },
 ): Promise<void> {
   const { source } = context;
   switch (job.kind) {
@@ -95,7 +97,11 @@ export async function runJob(
             getStats(db),
             recentBatches(db, { limit: 10 }),
             archivedReach(db, {}),
-            { ...job.chain, lastId: logIdEnds(db).last },
+            {
+              ...job.chain,
+              lastId: logIdEnds(db).last,
+              replaced: replacedSince(job.chain, context.file),
+            },
           ),
       );
       return await sink.write(page);
@@ -156,7 +162,8 @@ export async function runJob(
       return await writeObject(sink, getStats(db, job.options), "json");
     case "verify": {
       // The server answers with the page or the JSON (see `chain_status.ts`).
-      return await sink.write(JSON.stringify(await verifyChain(db)));
+      const walked: ChainWalk = { result: await verifyChain(db), file: context.file ?? null };
+      return await sink.write(JSON.stringify(walked));
     }
   }
 }

@@ -106,7 +106,11 @@ function frame(source: string, title: string, body: HtmlValue): string {
 }
 
 /** The chain's status on the overview, with the newest event's id when the page was read. */
-export type OverviewChain = ChainStatus & { lastId: number | null };
+export type OverviewChain = ChainStatus & {
+  lastId: number | null;
+  /** Whether the database file was replaced since the last walk (see `chain_status.ts`). */
+  replaced?: boolean;
+};
 
 /** `HH:MM UTC, YYYY-MM-DD` of a stored time. */
 function checkedAt(time: string): string {
@@ -119,7 +123,7 @@ function checkedAt(time: string): string {
  * shows here, not only on the chain's page.
  */
 export function chainStatusCard(chain: OverviewChain): Html {
-  const { last, running, lastId } = chain;
+  const { last, running, lastId, replaced } = chain;
   const again = running ? " Being checked again now: reload to see the verdict." : "";
   const verifyLink = (text: string) => markup`<a href="/verify">${text}</a>`;
   const card = (figure: Html, sub: HtmlValue, bad = false) =>
@@ -139,6 +143,17 @@ export function chainStatusCard(chain: OverviewChain): Html {
       markup`<div class="figure bad">not checked</div>`,
       markup`The check at ${checkedAt(last.checked_at)} failed: ${last.error} ${
         verifyLink("Try again")
+      }.${again}`,
+      true,
+    );
+  }
+  if (replaced) {
+    return card(
+      markup`<div class="figure bad">CHECK AGAIN</div>`,
+      markup`The database file was replaced after the check at ${
+        checkedAt(last.checked_at)
+      } (a backup restored over it?): that verdict was of the file that was there. ${
+        verifyLink("Check this one")
       }.${again}`,
       true,
     );

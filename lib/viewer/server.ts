@@ -19,7 +19,7 @@ import { writeObject } from "../output.ts";
 import { requireCurrentSchema } from "../schema.ts";
 import { STYLESHEET, TABLE_FILTER_SCRIPT } from "../report/assets.ts";
 import { VIEWER_CSP } from "../report/page.ts";
-import { ChainWatch } from "./chain_status.ts";
+import { type ChainWalk, ChainWatch } from "./chain_status.ts";
 import { errorPage, verifyPage } from "./pages.ts";
 import {
   JobError,
@@ -156,7 +156,7 @@ export async function startViewer(options: ViewerOptions): Promise<RunningViewer
 }
 
 /** Walks the whole chain on a worker of the pool. */
-async function walkChain(pool: WorkerPool, limitMs: number): Promise<ChainVerifyResult> {
+async function walkChain(pool: WorkerPool, limitMs: number): Promise<ChainWalk> {
   const pieces = await pool.run({ kind: "verify", page: false }, limitMs);
   while (await pieces.next() !== null) { /* nothing more is sent; this frees the worker */ }
   return JSON.parse(pieces.first);

@@ -137,7 +137,8 @@ function serve(scope: WorkerScope<ToWorker, FromWorker>): void {
             }),
         };
         try {
-          await runJob(current(), data.job, sink, { source, path });
+          const db = current();
+          await runJob(db, data.job, sink, { source, path, file: identity });
           scope.postMessage({ type: "done", id });
         } catch (error) {
           if (error instanceof Cancelled) scope.postMessage({ type: "done", id });
