@@ -5,6 +5,7 @@ import { centralAnswerSeconds, resolveCentral, safeHostname } from "./central.ts
 import { type Command, expectAtMost, openCurrentDatabase, parseCommandArgs } from "./context.ts";
 import { listenForStop, waitOrStop } from "./interrupt.ts";
 import { parseCount } from "../lib/count.ts";
+import type { ArchivedRange } from "../lib/archive/checkpoint_list.ts";
 
 /** Longest wait between rounds after failures, in seconds. */
 const MAX_BACKOFF_SECONDS = 600;
@@ -23,6 +24,8 @@ stored twice. The central store checks every event's seal as it arrives.
 
 The first sync the central store accepts records the site in this database; a later sync
 naming another site is refused, so one chain never splits across two sites.
+A site whose oldest events were archived before its first sync starts centrally after
+them: that sync says so in a note on stderr; only the archive files keep those events.
 
 OPTIONS
   --central URL        postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE[?sslmode=MODE]
@@ -96,7 +99,15 @@ EXAMPLES
     }
     const target = await resolveCentral(io, values.central, "audit-trail sync");
     const site = values.site ?? (io.env("AUDIT_TRAIL_SITE") || undefined);
+    // Said once, by the sync that starts the site: nothing later tells that the central
+    // store lacks the site's oldest events.
+    let noting: Promise<void> = Promise.resolve();
     const options = {
+      onStartAfterArchived: (archived: ArchivedRange) => {
+        noting = io.stderr.write(
+          `audit-trail: note: events ${archived.first_audit_id} to ${archived.last_audit_id} were archived before this site's first sync: the central store starts after them and will never hold them; the archive files keep them\n`,
+        );
+      },
       central: target,
       site,
       hostname: safeHostname(),
@@ -108,7 +119,7 @@ EXAMPLES
     let db = openCurrentDatabase(context, { onlyReads: true });
     using _close = { [Symbol.dispose]: () => db.close() };
     if (!values.watch) {
-      const result = await syncToCentral(db, options).catch(withSiteOption);
+      const result = await syncToCentral(db, options).catch(withSiteOption).finally(() => noting);
       await writeObject(io.stdout, result, context.explicitFormat === "ndjson" ? "ndjson" : "json");
       return 0;
     }
@@ -126,7 +137,7 @@ EXAMPLES
             db = openCurrentDatabase(context, { onlyReads: true });
           }
           const result = await syncToCentral(db, { ...options, signal: stop.signal })
-            .catch(withSiteOption);
+            .catch(withSiteOption).finally(() => noting);
           await io.stdout.write(JSON.stringify(result) + "\n");
           failures = 0;
         } catch (error) {

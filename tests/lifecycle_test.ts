@@ -415,3 +415,44 @@ Deno.test("report: the recent batches say when one began among the archived even
   await cli(["report", "--db", plain, "--output", output]);
   assert.doesNotMatch(pageText(Deno.readTextFileSync(output)), /are archived/);
 });
+
+Deno.test("sync of a site archived before its first sync says once that the central store starts after those events", async () => {
+  await using pg = await startPostgres();
+  await using dir = await tempDir();
+  const central = await pg.createDatabase();
+  await cli(["central", "init", "--central", central]);
+  const keys = [
+    "site",
+    "central",
+    "sent",
+    "first_audit_id",
+    "last_audit_id",
+    "central_last_audit_id",
+    "seconds",
+  ];
+  const sync = async (db: string, site: string) => {
+    const result = await runCli(["sync", "--central", central, "--site", site, "--db", db]);
+    assert.equal(result.code, 0, result.stderr);
+    const printed = JSON.parse(result.stdout);
+    assert.deepEqual(Object.keys(printed), keys);
+    return { printed, stderr: result.stderr };
+  };
+
+  const archived = await adoptedSite(dir.path, [{ operation: "PICKED", sku: "SKU-1001" }]);
+  await cli(["archive", "--db", archived, "--before", "2026-06-01"]);
+  const first = await sync(archived, "WH-ARCH");
+  assert.equal(
+    first.stderr,
+    "audit-trail: note: events 1 to 6 were archived before this site's first sync: the central store starts after them and will never hold them; the archive files keep them\n",
+  );
+  assert.equal(first.printed.first_audit_id, 7);
+  await cli(["log", "PICKED", "--sku", "SKU-1002", "--db", archived]);
+  const next = await sync(archived, "WH-ARCH");
+  assert.equal(next.stderr, "");
+  assert.equal(next.printed.sent, 1);
+
+  const never = await adoptedSite(dir.path, [], "never.db");
+  const plain = await sync(never, "WH-PLAIN");
+  assert.equal(plain.stderr, "");
+  assert.equal(plain.printed.sent, 6);
+});

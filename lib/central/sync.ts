@@ -17,6 +17,7 @@ import {
   TamperingFoundError,
   UsageError,
 } from "../errors.ts";
+import { type ArchivedRange, readCheckpoints } from "../archive/checkpoint_list.ts";
 import { requireCurrentSchema } from "../schema.ts";
 import {
   type CentralConnection,
@@ -60,6 +61,11 @@ export interface SyncOptions {
    * from an older backup), the events it lacks are sent from them.
    */
   archives?: string | undefined;
+  /**
+   * Called when this sync starts the site centrally after events archived before its first
+   * sync: the central store never holds them, only the archive files do.
+   */
+  onStartAfterArchived?: ((archived: ArchivedRange) => void) | undefined;
   /** Events per batch (default 2,000); a batch also ends after about 2 MB of text. */
   batchSize?: number | undefined;
   /** Stops after the batches in flight when aborted (they commit or roll back whole). */
@@ -296,6 +302,10 @@ class SyncRun implements Disposable {
       );
       row!.last_audit_id = root.audit_id;
       row!.last_seal = root.seal;
+      this.options.onStartAfterArchived?.({
+        first_audit_id: readCheckpoints(this.db)[0]!.first_audit_id,
+        last_audit_id: root.audit_id,
+      });
     }
     await this.#agreeOnHead(row!.last_audit_id, row!.last_seal);
   }
