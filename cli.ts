@@ -119,14 +119,10 @@ ENVIRONMENT
   AUDIT_TRAIL_RUN_ID   run id recorded by log when --run-id is not given
   AUDIT_TRAIL_CENTRAL  central store URL when --central is not given (sync, central)
   AUDIT_TRAIL_SITE     site sync sends as when --site is not given
-  PGPASSWORD           central store password when its URL has none
-  PGPASSFILE           password file read when neither gives one (default ~/.pgpass)
-  PGSSLMODE            central store sslmode when its URL has none (default prefer)
-  PGSSLROOTCERT        the authority's certificate TLS trusts when the URL names none
-  PGSERVICE            section of ~/.pg_service.conf (PGSERVICEFILE) or of pg_service.conf
-                       in PGSYSCONFDIR naming the central store's settings
-  PGAPPNAME            the name the central store's server shows for audit-trail's
-                       sessions (default: audit-trail COMMAND)
+  PGHOST PGPORT PGUSER PGDATABASE PGPASSWORD PGPASSFILE PGSSLMODE PGSSLROOTCERT PGSERVICE
+  PGSERVICEFILE PGSYSCONFDIR PGCONNECT_TIMEOUT PGHOSTADDR PGAPPNAME
+                       the central store's connection where its URL leaves it out, as with
+                       libpq (sync, central, query --central): see audit-trail help sync
   NO_COLOR             honoured (output has no colour)
 
 EXIT CODES

@@ -531,3 +531,23 @@ Deno.test({
     assert.deepEqual(await collectOutput(child), { code: 0, stdout: "1\n", stderr: "" });
   },
 });
+
+Deno.test("--help and README name every PG variable the central store's connection reads", async () => {
+  // The variables read are found in the code that reads them, so a new one cannot be missed.
+  const sources = await Promise.all(
+    ["../lib/central/url.ts", "../cli/central.ts"].map((file) =>
+      Deno.readTextFile(new URL(file, import.meta.url))
+    ),
+  );
+  const read = new Set(sources.join("\n").match(/(?<=["'`])PG[A-Z_]+(?=["'`])/g));
+  assert.ok(read.has("PGPASSWORD") && read.has("PGHOST"), [...read].join(" "));
+  const help = (await runMain(["--help"])).stdout;
+  const environment = help.split("\nENVIRONMENT\n")[1]!.split("\n\n")[0]!;
+  assert.match(environment, /see audit-trail help sync/);
+  const readme = await Deno.readTextFile(new URL("../README.md", import.meta.url));
+  const table = readme.split("\n### Environment\n")[1]!.split("\n#")[0]!;
+  for (const name of read) {
+    assert.match(environment, new RegExp(`\\b${name}\\b`), `top-level --help lacks ${name}`);
+    assert.match(table, new RegExp(`\`${name}\``), `README's Environment lacks ${name}`);
+  }
+});
