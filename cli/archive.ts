@@ -45,7 +45,8 @@ OUTPUT (json)
 
 EXIT CODES
   0 archived (or nothing to do)   1 the folder or database cannot be written, disk full,
-  another run is busy, events the central store lacks   2 bad option   3 the events to archive fail their seals
+  another run is busy, events the central store lacks   2 bad option
+  3 the events to archive fail their seals
   130 (Ctrl-C), 143 (SIGTERM) stopped before the events were removed (while writing the
   file, or waiting for another program's write lock): nothing archived; stopped while giving
   the space back: the events are archived (printed as usual), a warning says the space was

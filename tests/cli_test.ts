@@ -532,6 +532,19 @@ Deno.test({
   },
 });
 
+Deno.test("every help text fits in 100 columns", async () => {
+  const top = await runMain(["--help"]);
+  const section = top.stdout.split("\nCOMMANDS\n")[1]!.split("\n\n")[0]!;
+  const names = section.split("\n").map((line) => line.trim().split(/\s+/)[0]!);
+  assert.ok(names.includes("sync") && names.includes("archive"), section);
+  for (const args of [["--help"], ...names.map((name) => [name, "--help"])]) {
+    const help = await runMain(args);
+    assert.equal(help.code, 0, `${args.join(" ")}: ${help.stderr}`);
+    const wide = help.stdout.split("\n").filter((line) => [...line].length > 100);
+    assert.deepEqual(wide, [], `${args.join(" ")}: lines wider than 100 columns`);
+  }
+});
+
 Deno.test("--help and README name every PG variable the central store's connection reads", async () => {
   // The variables read are found in the code that reads them, so a new one cannot be missed.
   const sources = await Promise.all(
