@@ -88,4 +88,4 @@ export { type AuditStats, type BatchFigures, getStats, type StatsOptions } from 
 export { type ReportSummary, writeReport, type WriteReportOptions } from "./lib/report/report.ts";
 export type { ChainVerdict } from "./lib/report/sections.ts";
 export { archiveEvents, type ArchiveOptions, type ArchiveResult } from "./lib/archive/mod.ts";
-export type { Checkpoint } from "./lib/archive/mod.ts";
+export type { ArchivedRange, Checkpoint } from "./lib/archive/mod.ts";

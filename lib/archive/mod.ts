@@ -14,6 +14,6 @@
  * @module
  */
 export { archiveEvents, type ArchiveOptions, type ArchiveResult } from "./archive.ts";
-export { type Checkpoint, readCheckpoints } from "./checkpoint_list.ts";
+export { type ArchivedRange, type Checkpoint, readCheckpoints } from "./checkpoint_list.ts";
 export { archiveFileName, type ArchiveInfo } from "./file.ts";
 export { getArchivedBatchOperations, type PageReader, streamWithArchives } from "./read.ts";
