@@ -765,3 +765,30 @@ Deno.test("CLI serve reads an offset's + that a hand-written URL left unencoded 
     assert.equal(code, 0);
   }
 });
+
+Deno.test("CLI serve gives an unencoded offset without its colon the colon hint the command line gives", async () => {
+  await using dir = await tempDir();
+  const path = viewerFixture(dir.path);
+  const { child, url } = await spawnServe(["--db", path]);
+  try {
+    // since=…+0200 typed into the address bar arrived as "2026-02-16T01:00 0200", shown back
+    // with a space nobody typed and the generic hint, where query --since gives the colon one.
+    for (const since of ["2026-02-16T01:00+0200", "2026-02-16T01:00:00.5+02"]) {
+      const response = await fetch(new URL(`/api/events?since=${since}`, url));
+      assert.equal(response.status, 400);
+      const body = await response.json();
+      const cli = await runCli(["query", "--since", since, "--db", path]);
+      assert.equal(cli.code, 2);
+      const [error, hint] = cli.stderr.trim().split("\n");
+      assert.equal(`audit-trail: error: ${body.error}`, error);
+      assert.equal(`hint: ${body.hint}`, hint);
+      assert.match(
+        body.hint,
+        /Write the offset with a colon, e\.g\. 2026-02-16T01:00(:00\.5)?\+02:00\./,
+      );
+    }
+  } finally {
+    const { code } = await stopServe(child);
+    assert.equal(code, 0);
+  }
+});

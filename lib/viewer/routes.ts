@@ -196,8 +196,13 @@ export function readParams(
   return params;
 }
 
-/** A date-time, a space, and hours and minutes: an offset whose `+` was left unencoded. */
-const SPACED_OFFSET = /^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}:\d{2})$/;
+/**
+ * A date-time, a space, and hours (and minutes, with or without their colon): an offset whose
+ * `+` was left unencoded. `+0200` and `+02` get theirs back too, so the parser refuses them
+ * with the colon hint the command line gives, not as a value with a space nobody typed.
+ */
+const SPACED_OFFSET =
+  /^(\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?) (\d{2}(?::?\d{2})?)$/;
 
 /**
  * A time bound with the `+` of its offset back. A query string reads a bare `+` as a space,
