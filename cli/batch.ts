@@ -275,7 +275,13 @@ const SUBCOMMANDS: Record<string, Handler> = {
           signals: signals.source,
         }));
       } catch (error) {
-        if (!(error instanceof BatchEndNotRecordedError)) throw error;
+        if (!(error instanceof BatchEndNotRecordedError)) {
+          throw namedAsGiven(error, {
+            // Without --description, the details are COMMAND's name.
+            details: values.description === undefined ? "COMMAND" : "--description",
+            user: userOption(values.user),
+          });
+        }
         ({ outcome, runId } = error);
         failure = error;
       }

@@ -134,6 +134,18 @@ Deno.test("CLI: log refuses a missing, empty or over-long operation and over-lon
       code: 2,
       message: /^audit-trail: error: SUMMARY is 65537 characters long; at most 65536 are allowed$/,
     },
+    {
+      // Was named "details", its field in the library, and nothing was run.
+      args: ["batch", "exec", "--description", "d".repeat(65_537), "--db", db, "--", "true"],
+      code: 2,
+      message:
+        /^audit-trail: error: --description is 65537 characters long; at most 65536 are allowed$/,
+    },
+    {
+      args: ["batch", "exec", "--db", db, "--", "c".repeat(65_537)],
+      code: 2,
+      message: /^audit-trail: error: COMMAND is 65537 characters long; at most 65536 are allowed$/,
+    },
     // From the environment rather than an option: the field keeps its own name.
     {
       args: ["log", "X", "--db", db],
