@@ -5,7 +5,7 @@ import { centralAnswerSeconds, resolveCentral, safeHostname } from "./central.ts
 import { type Command, expectAtMost, openCurrentDatabase, parseCommandArgs } from "./context.ts";
 import { listenForStop, waitOrStop } from "./interrupt.ts";
 import { parseCount } from "../lib/count.ts";
-import type { ArchivedRange } from "../lib/archive/checkpoint_list.ts";
+import { type ArchivedRange, archivedWords } from "../lib/archive/checkpoint_list.ts";
 
 /** Longest wait between rounds after failures, in seconds. */
 const MAX_BACKOFF_SECONDS = 600;
@@ -104,8 +104,11 @@ EXAMPLES
     let noting: Promise<void> = Promise.resolve();
     const options = {
       onStartAfterArchived: (archived: ArchivedRange) => {
+        const { events, one } = archivedWords(archived);
         noting = io.stderr.write(
-          `audit-trail: note: events ${archived.first_audit_id} to ${archived.last_audit_id} were archived before this site's first sync: the central store starts after them and will never hold them; the archive files keep them\n`,
+          one
+            ? `audit-trail: note: ${events} was archived before this site's first sync: the central store starts after it and will never hold it; its archive file keeps it\n`
+            : `audit-trail: note: ${events} were archived before this site's first sync: the central store starts after them and will never hold them; the archive files keep them\n`,
         );
       },
       central: target,

@@ -451,6 +451,19 @@ Deno.test("sync of a site archived before its first sync says once that the cent
   assert.equal(next.stderr, "");
   assert.equal(next.printed.sent, 1);
 
+  // One event archived: was "events 1 to 1 were archived … keep them".
+  const lone = join(dir.path, "lone.db");
+  await cli(["migrate", "--db", lone]);
+  await cli(["log", "PICKED", "--db", lone]);
+  await cli(["archive", "--db", lone, "--keep", "0"]);
+  await cli(["log", "PICKED", "--db", lone]);
+  const one = await sync(lone, "WH-ONE");
+  assert.equal(
+    one.stderr,
+    "audit-trail: note: event 1 was archived before this site's first sync: the central store starts after it and will never hold it; its archive file keeps it\n",
+  );
+  assert.equal(one.printed.first_audit_id, 2);
+
   const never = await adoptedSite(dir.path, [], "never.db");
   const plain = await sync(never, "WH-PLAIN");
   assert.equal(plain.stderr, "");

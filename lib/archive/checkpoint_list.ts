@@ -58,6 +58,29 @@ export interface ArchivedRange {
 }
 
 /**
+ * `range` in words, and whether it is one event: "event 4", not "events 4 to 4", so that
+ * what is said of it can say "it was" rather than "they were".
+ *
+ * @example
+ * ```ts
+ * import assert from "node:assert/strict";
+ * import { archivedWords } from "./checkpoint_list.ts";
+ *
+ * assert.deepEqual(archivedWords({ first_audit_id: 4, last_audit_id: 4 }), { events: "event 4", one: true });
+ * assert.equal(archivedWords({ first_audit_id: 1, last_audit_id: 6 }).events, "events 1 to 6");
+ * ```
+ */
+export function archivedWords(range: ArchivedRange): { events: string; one: boolean } {
+  const one = range.first_audit_id === range.last_audit_id;
+  return {
+    events: one
+      ? `event ${range.first_audit_id}`
+      : `events ${range.first_audit_id} to ${range.last_audit_id}`,
+    one,
+  };
+}
+
+/**
  * The archived events that `filter` may match, which the live log alone cannot show, or null
  * when it can reach none of them: nothing was archived, its id cursor starts after them, its
  * `since` is not older than the first live event (every archived event is older than the
