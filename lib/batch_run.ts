@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { archivedReach } from "./archive/checkpoint_list.ts";
+import { archivedReach, archivedWords } from "./archive/checkpoint_list.ts";
 import { BATCH_END, BATCH_START } from "./batch.ts";
 import { type BatchOutcome, formatBatchOutcome, signalNumber } from "./batch_outcome.ts";
 import { type AuditDatabase, writeTransaction } from "./db.ts";
@@ -90,11 +90,15 @@ export function endBatch(
     if (!batch.found) {
       const archived = options.archived ? null : archivedReach(db, { runId });
       if (archived) {
+        const { events, one } = archivedWords(archived);
         throw new UsageError(
-          `No event in the database has run id "${runId}", and events ${archived.first_audit_id} to ${archived.last_audit_id} are archived`,
+          `No event in the database has run id "${runId}", and ${events} ${
+            one ? "is" : "are"
+          } archived`,
           {
-            hint:
-              "Nothing was written. If the batch began before they were archived, add --archives DIR (archive/ beside the database, unless archived elsewhere) to end it.",
+            hint: `Nothing was written. If the batch began before ${
+              one ? "it was" : "they were"
+            } archived, add --archives DIR (archive/ beside the database, unless archived elsewhere) to end it.`,
           },
         );
       }

@@ -469,3 +469,26 @@ Deno.test("sync of a site archived before its first sync says once that the cent
   assert.equal(plain.stderr, "");
   assert.equal(plain.printed.sent, 6);
 });
+
+Deno.test("one archived event is named as one: batch end's refusal and the report's note", async () => {
+  await using dir = await tempDir();
+  const db = join(dir.path, "one.db");
+  await cli(["migrate", "--db", db]);
+  const runId = (await cli(["batch", "start", "Recount", "--db", db])).trim();
+  await cli(["archive", "--keep", "0", "--db", db]); // the batch's start alone
+  // Was "and events 1 to 1 are archived", "before they were archived".
+  const without = await runCli(["batch", "end", runId, "--db", db]);
+  assert.equal(without.code, 2, without.stderr);
+  assert.equal(
+    without.stderr,
+    `audit-trail: error: No event in the database has run id "${runId}", and event 1 is archived\n` +
+      "hint: Nothing was written. If the batch began before it was archived, add --archives DIR (archive/ beside the database, unless archived elsewhere) to end it.\n",
+  );
+  await cli(["log", "PICKED", "--run-id", runId, "--db", db]);
+  const output = join(dir.path, "report.html");
+  await cli(["report", "--db", db, "--output", output]);
+  assert.match(
+    pageText(Deno.readTextFileSync(output)),
+    /Recent batches Event 1 is archived: it is not counted or shown here/,
+  );
+});

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import type { ArchivedRange } from "../archive/checkpoint_list.ts";
+import { type ArchivedRange, archivedWords } from "../archive/checkpoint_list.ts";
 import type { ChainVerifyResult } from "../chain/mod.ts";
 import type { AuditStats } from "../stats.ts";
 import { barChart, type ChartItem, columnChart, periodUnit, timeSeries } from "./charts.ts";
@@ -111,7 +111,13 @@ export function chainCard(chain: ChainVerdict): Html {
  */
 export function archivedNote(archived: ArchivedRange | null, command: string): Html | null {
   if (archived === null) return null;
-  return markup`<p class="note">Events ${archived.first_audit_id} to ${archived.last_audit_id} are archived: they are not counted or shown here, which reads the database alone. <span class="mono">audit-trail ${command} --archives DIR</span> reads them too.</p>`;
+  const { events, one } = archivedWords(archived);
+  const lead = `${events[0]!.toUpperCase()}${events.slice(1)} ${
+    one ? "is archived: it is" : "are archived: they are"
+  }`;
+  return markup`<p class="note">${lead} not counted or shown here, which reads the database alone. <span class="mono">audit-trail ${command} --archives DIR</span> reads ${
+    one ? "it" : "them"
+  } too.</p>`;
 }
 
 /** Events over time, per operation, and the most active SKUs and users. */
