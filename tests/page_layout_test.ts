@@ -12,7 +12,7 @@ import { dumpDom, evaluateIn, type Layout } from "./browser.ts";
 import { runCli, tempDir } from "./helpers.ts";
 import { logAuditEvents, migrate, openDatabase } from "./internals.ts";
 import { viewerFixture } from "./viewer_fixture.ts";
-import { insertRaw } from "./fixtures.ts";
+import { createLog, insertRaw } from "./fixtures.ts";
 import { columnChart } from "../lib/report/charts.ts";
 import { markup } from "../lib/report/html.ts";
 import { renderPage } from "../lib/report/page.ts";
@@ -108,11 +108,7 @@ Deno.test("The printed report reads on white paper, fits the page width and cuts
 Deno.test("The report's filter counts events as people write them: 1 event, 1,000 events", async () => {
   await using dir = await tempDir();
   const db = join(dir.path, "app.db");
-  {
-    using handle = openDatabase(db, { create: true });
-    migrate(handle);
-    await logAuditEvents(handle, [{ operation: "COUNTED", sku: "SKU-1", details: "the only one" }]);
-  }
+  await createLog(db, [{ operation: "COUNTED", sku: "SKU-1", details: "the only one" }]);
   const shown = async (hash = "") =>
     /<span id="shown" class="note" role="status">([^<]*)<\/span>/.exec(
       (await dumpDom(`${await report(dir.path, db)}${hash}`)).dom,
@@ -208,11 +204,7 @@ const CHART_FIT = `[...document.querySelectorAll("svg.chart:not(.bars)")].map((s
 Deno.test("A chart of one day shows its date whole under a column, not a block across the chart", async () => {
   await using dir = await tempDir();
   const db = join(dir.path, "app.db");
-  {
-    using handle = openDatabase(db, { create: true });
-    migrate(handle);
-    await logAuditEvents(handle, [{ operation: "COUNTED", sku: "SKU-1" }]);
-  }
+  await createLog(db, [{ operation: "COUNTED", sku: "SKU-1" }]);
   await using viewer = await startViewer({ database: db, port: 0 });
   for (const url of [await report(dir.path, db), `${viewer.url}`, `${viewer.url}events`]) {
     const charts = await evaluateIn<{ outside: string[]; widest: number; chart: number }[]>(
@@ -231,15 +223,11 @@ Deno.test("A chart of one day shows its date whole under a column, not a block a
 Deno.test("The viewer's counts by user stay to the right of a right-to-left name", async () => {
   await using dir = await tempDir();
   const db = join(dir.path, "app.db");
-  {
-    using handle = openDatabase(db, { create: true });
-    migrate(handle);
-    await logAuditEvents(handle, [
-      { operation: "COUNTED", sku: "SKU-1", user: "משה" },
-      { operation: "COUNTED", sku: "SKU-1", user: "משה" },
-      { operation: "COUNTED", sku: "SKU-2", user: "clerk" },
-    ]);
-  }
+  await createLog(db, [
+    { operation: "COUNTED", sku: "SKU-1", user: "משה" },
+    { operation: "COUNTED", sku: "SKU-1", user: "משה" },
+    { operation: "COUNTED", sku: "SKU-2", user: "clerk" },
+  ]);
   await using viewer = await startViewer({ database: db, port: 0 });
   const seen = await evaluateIn<{ name: string; count: string; after: boolean }[]>(
     `${viewer.url}events`,
@@ -300,17 +288,13 @@ const TIME_LINES = `[...document.querySelectorAll("td.time")].map((cell) => {
 Deno.test("A printed report wraps a time between its date and its time of day, never inside the date", async () => {
   await using dir = await tempDir();
   const db = join(dir.path, "app.db");
-  {
-    using handle = openDatabase(db, { create: true });
-    migrate(handle);
-    await logAuditEvents(handle, [{
-      operation: "PICKED",
-      sku: `SKU-${"X".repeat(150)}`,
-      user: `user${"u".repeat(120)}`,
-      run_id: "run_1",
-      details: "A".repeat(800),
-    }]);
-  }
+  await createLog(db, [{
+    operation: "PICKED",
+    sku: `SKU-${"X".repeat(150)}`,
+    user: `user${"u".repeat(120)}`,
+    run_id: "run_1",
+    details: "A".repeat(800),
+  }]);
   const cells = await evaluateIn<string[][]>(await report(dir.path, db), TIME_LINES, {
     width: 718,
     media: "print",
