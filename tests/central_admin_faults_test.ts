@@ -64,7 +64,8 @@ async function holdingSession(pg: TestPostgres, database: string, statements: st
 
 /**
  * The command's server process once it waits for a lock (with the statement it waits in),
- * or null when the command ended first.
+ * or null when the command ended first. A process can wait on a lock before it shows its
+ * statement (its query text still empty, under load): only one showing it counts.
  */
 async function blockedBackend(
   pg: TestPostgres,
@@ -76,7 +77,8 @@ async function blockedBackend(
   while (!ended) {
     const row = (await pg.psql(
       `SELECT pid || ' ' || query FROM pg_stat_activity
-       WHERE application_name LIKE 'audit-trail %' AND wait_event_type = 'Lock'`,
+       WHERE application_name LIKE 'audit-trail %' AND wait_event_type = 'Lock'
+         AND query <> ''`,
       database,
     )).trim();
     if (row) {
